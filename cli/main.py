@@ -1,0 +1,82 @@
+"""Entry point of the ``keyanchor`` console script.
+
+    $ keyanchor --help
+    $ keyanchor key inspect id_ed25519.pub --json
+
+Heavy modules (web3, cryptography, pysequoia) are imported inside the
+commands that need them, so ``keyanchor --help`` stays fast. :func:`main` is
+the one place that turns a :class:`registry.errors.Error` into one line on
+stderr: exit 0 ok, 1 error, 2 usage.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+from cli import key as key_cmds
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="keyanchor",
+    help=(
+        "keyanchor: SSH, OpenPGP and X.509 keys bound to names on an EVM chain.\n\n"
+        "Examples:\n\n"
+        "  keyanchor key inspect ~/.ssh/id_ed25519.pub\n\n"
+        "  keyanchor key inspect cert.pem --json"
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+app.add_typer(key_cmds.app, name="key")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; return the exit code (also used by the console script)."""
+    import click
+
+    from registry.errors import Error
+
+    command = typer.main.get_command(app)
+    try:
+        command.main(args=argv, prog_name="keyanchor", standalone_mode=False)
+    except click.exceptions.Abort:
+        sys.stderr.write("keyanchor: aborted\n")
+        return 1
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code or 0)
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except Error as exc:
+        sys.stderr.write("keyanchor: error: " + " ".join(str(exc).split()) + "\n")
+        return 1
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except KeyboardInterrupt:
+        sys.stderr.write("keyanchor: interrupted\n")
+        return 130
+    except BrokenPipeError:
+        return 1
+    except Exception as exc:  # a bug: still one line, traceback only on request
+        if os.environ.get("KEYANCHOR_DEBUG"):
+            raise
+        sys.stderr.write(
+            f"keyanchor: internal error: {type(exc).__name__}: {' '.join(str(exc).split())}"
+            " (set KEYANCHOR_DEBUG=1 for a traceback)\n"
+        )
+        return 1
+    return 0
+
+
+def _console_main() -> None:
+    raise SystemExit(main())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    _console_main()

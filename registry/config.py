@@ -1,0 +1,225 @@
+"""User configuration: networks, accounts, the SSH user map and the index location.
+
+    cfg = load_config()
+    net = cfg.network()          # the selected network (flag > env > file > "embedded")
+
+The file is TOML at ``$KEYANCHOR_CONFIG`` or ``<user config dir>/keyanchor/config.toml``::
+
+    network = "embedded"                 # the default network
+
+    [networks.devnet]
+    url = "http://127.0.0.1:8545"
+    registry = "0x..."                   # KeyRegistry address (optional until deployed)
+    chain_id = 31337                     # optional; checked against the endpoint
+
+    [account]
+    keystore = "/home/alice/.local/share/keyanchor/keystores/alice.json"
+
+    [ssh]
+    user_template = "{user}@example.org" # local user -> registry name
+    users = { root = "admin@example.org" }
+    max_staleness = 3600                 # seconds; older index -> sshd gets nothing
+
+    [index]
+    path = "/var/lib/keyanchor/index.sqlite"
+
+Environment variables override the file: ``KEYANCHOR_NETWORK``,
+``KEYANCHOR_RPC_URL`` (with ``KEYANCHOR_REGISTRY``), ``KEYANCHOR_STATE`` (the
+embedded chain file), ``KEYANCHOR_KEYSTORE``, ``KEYANCHOR_INDEX``.
+Command-line flags override both. This module is pure (stdlib + platformdirs).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from registry.errors import ConfigError
+
+__all__ = [
+    "Config",
+    "Network",
+    "config_dir",
+    "config_path",
+    "data_dir",
+    "load_config",
+    "save_config",
+]
+
+EMBEDDED = "embedded"
+_NET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
+
+
+def config_dir() -> Path:
+    from platformdirs import user_config_dir
+
+    return Path(user_config_dir("keyanchor"))
+
+
+def data_dir() -> Path:
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("keyanchor"))
+
+
+def config_path() -> Path:
+    env = os.environ.get("KEYANCHOR_CONFIG")
+    return Path(env) if env else config_dir() / "config.toml"
+
+
+@dataclass(frozen=True, slots=True)
+class Network:
+    """A chain keyanchor talks to: the embedded chain, or a JSON-RPC endpoint."""
+
+    name: str
+    url: str | None = None  # None: the embedded chain
+    registry: str | None = None
+    chain_id: int | None = None
+    state: Path | None = None  # embedded chain file
+
+    @property
+    def embedded(self) -> bool:
+        return self.url is None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name, "url": self.url or "embedded"}
+        if self.registry:
+            out["registry"] = self.registry
+        if self.chain_id is not None:
+            out["chain_id"] = self.chain_id
+        if self.state is not None:
+            out["state"] = str(self.state)
+        return out
+
+
+@dataclass
+class Config:
+    """The parsed configuration file (mutable, so commands can edit and save it)."""
+
+    data: dict[str, Any] = field(default_factory=dict)
+    path: Path = field(default_factory=config_path)
+
+    # -- networks -----------------------------------------------------------------
+    def networks(self) -> dict[str, Network]:
+        nets: dict[str, Network] = {EMBEDDED: self._embedded()}
+        for name, raw in (self.data.get("networks") or {}).items():
+            if name == EMBEDDED:
+                continue
+            if not isinstance(raw, dict) or not isinstance(raw.get("url"), str):
+                raise ConfigError(f"{self.path}: network {name!r} needs a url")
+            chain_id = raw.get("chain_id")
+            if chain_id is not None and not isinstance(chain_id, int):
+                raise ConfigError(f"{self.path}: network {name!r}: chain_id must be an integer")
+            nets[name] = Network(name, raw["url"], raw.get("registry"), chain_id)
+        return nets
+
+    def _embedded(self) -> Network:
+        raw = (self.data.get("networks") or {}).get(EMBEDDED) or {}
+        state = os.environ.get("KEYANCHOR_STATE") or raw.get("state")
+        return Network(EMBEDDED, None, None, None, Path(state) if state else data_dir() / "chain.db")
+
+    def network(self, name: str | None = None) -> Network:
+        """The network to use: ``name`` (flag) > env > config file > embedded.
+
+        Raises:
+            ConfigError: the name is unknown.
+        """
+        url = os.environ.get("KEYANCHOR_RPC_URL")
+        if name is None and url:
+            return Network("env", url, os.environ.get("KEYANCHOR_REGISTRY"), None)
+        name = name or os.environ.get("KEYANCHOR_NETWORK") or self.data.get("network") or EMBEDDED
+        nets = self.networks()
+        if name not in nets:
+            known = ", ".join(sorted(nets))
+            raise ConfigError(f"unknown network {name!r} (known: {known}; add one with 'keyanchor network add')")
+        return nets[name]
+
+    def add_network(self, name: str, url: str, *, registry: str | None = None,
+                    chain_id: int | None = None) -> Network:
+        if not _NET_NAME.match(name) or name == EMBEDDED:
+            raise ConfigError(f"invalid network name {name!r}")
+        if not re.match(r"https?://[^\s]+\Z", url):
+            raise ConfigError(f"invalid RPC URL {url!r} (http:// or https://)")
+        entry: dict[str, Any] = {"url": url}
+        if registry:
+            entry["registry"] = registry
+        if chain_id is not None:
+            entry["chain_id"] = chain_id
+        self.data.setdefault("networks", {})[name] = entry
+        return self.networks()[name]
+
+    def set_registry(self, network: str, address: str) -> None:
+        if network == EMBEDDED:
+            return
+        self.data.setdefault("networks", {}).setdefault(network, {})["registry"] = address
+
+    def use_network(self, name: str) -> None:
+        if name not in self.networks():
+            raise ConfigError(f"unknown network {name!r}")
+        self.data["network"] = name
+
+    # -- accounts -----------------------------------------------------------------
+    def keystore_dir(self) -> Path:
+        return data_dir() / "keystores"
+
+    def keystore(self) -> Path | None:
+        env = os.environ.get("KEYANCHOR_KEYSTORE")
+        if env:
+            return Path(env)
+        value = (self.data.get("account") or {}).get("keystore")
+        return Path(value) if value else None
+
+    def set_keystore(self, path: Path) -> None:
+        self.data.setdefault("account", {})["keystore"] = str(path)
+
+    # -- ssh / index ----------------------------------------------------------------
+    def index_path(self) -> Path:
+        env = os.environ.get("KEYANCHOR_INDEX")
+        if env:
+            return Path(env)
+        value = (self.data.get("index") or {}).get("path")
+        return Path(value) if value else data_dir() / "index.sqlite"
+
+    def ssh(self) -> dict[str, Any]:
+        return dict(self.data.get("ssh") or {})
+
+
+def load_config(path: Path | None = None) -> Config:
+    """Read the configuration file (missing file: defaults).
+
+    Raises:
+        ConfigError: the file exists but is not valid TOML or not readable.
+    """
+    path = path or config_path()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return Config({}, path)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read configuration ({exc})") from exc
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML ({exc})") from exc
+    return Config(data, path)
+
+
+def save_config(cfg: Config) -> None:
+    """Write the configuration atomically (temp file + rename).
+
+    Raises:
+        ConfigError: the file cannot be written.
+    """
+    import tomli_w
+
+    try:
+        cfg.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cfg.path.with_name(cfg.path.name + ".tmp")
+        tmp.write_text(tomli_w.dumps(cfg.data), encoding="utf-8")
+        os.replace(tmp, cfg.path)
+    except OSError as exc:
+        raise ConfigError(f"{cfg.path}: cannot write configuration ({exc})") from exc

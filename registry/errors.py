@@ -1,0 +1,169 @@
+"""The one error tree of keyanchor.
+
+Every public function raises only these (third-party failures are wrapped with
+``raise ... from exc``). The CLI turns any :class:`Error` into one line on
+stderr and exit code 1.
+
+    try:
+        key = load_key(data)
+    except KeyFormatError as exc:
+        print(f"error: {exc}")
+
+Tree::
+
+    Error
+    ├── KeyFormatError (ValueError)        malformed or unsupported key material
+    │   ├── PrivateKeyError                private key given where a public one belongs
+    │   └── UnsupportedKeyType             well-formed, but a type keyanchor does not handle
+    ├── InvalidName (ValueError)           a name that breaks the name grammar
+    ├── ProofError                         proof of possession missing, malformed or invalid
+    ├── PolicyViolation                    a key fails the policy (carries the report)
+    ├── ConfigError                        bad configuration file, network or account setting
+    ├── AccountError                       keystore missing, wrong password, no account
+    ├── ChainError                         anything that went wrong talking to a chain
+    │   ├── ChainUnavailable               RPC endpoint unreachable or not answering
+    │   ├── WrongChain                     chain id differs from the configured one
+    │   ├── RegistryNotFound               no KeyRegistry code at the address
+    │   ├── InsufficientFunds              the account cannot pay for the transaction
+    │   ├── TransactionTimeout             no receipt within the timeout
+    │   ├── VerificationError              the endpoint returned data that does not verify
+    │   └── ContractRevert                 the contract refused; ``reason`` names why
+    │       ├── NameNotFound               (also LookupError)
+    │       ├── NameTaken
+    │       ├── NotOwner (PermissionError)
+    │       ├── KeyAlreadyActive
+    │       └── KeyRevoked
+    └── IndexError_ → IndexUnavailable     local index missing, corrupt or stale
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AccountError",
+    "ChainError",
+    "ChainUnavailable",
+    "ConfigError",
+    "ContractRevert",
+    "Error",
+    "IndexUnavailable",
+    "InsufficientFunds",
+    "InvalidName",
+    "KeyAlreadyActive",
+    "KeyFormatError",
+    "KeyRevoked",
+    "NameNotFound",
+    "NameTaken",
+    "NotOwner",
+    "PolicyViolation",
+    "PrivateKeyError",
+    "ProofError",
+    "RegistryNotFound",
+    "TransactionTimeout",
+    "UnsupportedKeyType",
+    "VerificationError",
+    "WrongChain",
+]
+
+
+class Error(Exception):
+    """Base of every error keyanchor raises on purpose."""
+
+
+class KeyFormatError(Error, ValueError):
+    """Key material could not be parsed: truncated, malformed, wrong format."""
+
+
+class PrivateKeyError(KeyFormatError):
+    """A private key was given where a public key belongs (the secret is never echoed)."""
+
+
+class UnsupportedKeyType(KeyFormatError):
+    """Well-formed key material of a type keyanchor does not handle."""
+
+
+class InvalidName(Error, ValueError):
+    """A registry name that breaks the name grammar."""
+
+
+class ProofError(Error):
+    """A proof of possession is missing, malformed or does not verify."""
+
+
+class PolicyViolation(Error):
+    """A key fails the policy; ``report`` holds the full report when available."""
+
+    def __init__(self, message: str, report: object | None = None) -> None:
+        super().__init__(message)
+        self.report = report
+
+
+class ConfigError(Error):
+    """Bad configuration: unknown network, unreadable config file, bad setting."""
+
+
+class AccountError(Error):
+    """Keystore missing or unreadable, wrong password, no account configured."""
+
+
+class ChainError(Error):
+    """Something went wrong talking to a chain."""
+
+
+class ChainUnavailable(ChainError):
+    """The RPC endpoint cannot be reached or does not answer."""
+
+
+class WrongChain(ChainError):
+    """The endpoint's chain id differs from the one configured for the network."""
+
+
+class RegistryNotFound(ChainError):
+    """No KeyRegistry contract at the configured address."""
+
+
+class InsufficientFunds(ChainError):
+    """The sending account cannot pay for the transaction."""
+
+
+class TransactionTimeout(ChainError):
+    """No receipt (or not enough confirmations) within the timeout."""
+
+
+class VerificationError(ChainError):
+    """Data from the endpoint does not verify (e.g. material does not hash to the commitment)."""
+
+
+class ContractRevert(ChainError):
+    """The contract refused the call; ``reason`` is the contract's revert reason."""
+
+    def __init__(self, message: str, reason: str = "") -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class NameNotFound(ContractRevert, LookupError):
+    """The name is not registered."""
+
+
+class NameTaken(ContractRevert):
+    """The name is already registered."""
+
+
+class NotOwner(ContractRevert, PermissionError):
+    """The account is neither the owner nor an approved operator of the name."""
+
+
+class KeyAlreadyActive(ContractRevert):
+    """The key is already published and active under this name."""
+
+
+class KeyRevoked(ContractRevert):
+    """The key was revoked under this name and can never come back."""
+
+
+class IndexError_(Error):
+    """Problems with the local index (named with a trailing underscore: not the builtin)."""
+
+
+class IndexUnavailable(IndexError_):
+    """The local index is missing, corrupt, or older than the allowed staleness."""

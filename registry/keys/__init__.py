@@ -1,0 +1,81 @@
+"""Key material: parse, canonicalise, fingerprint and render SSH, OpenPGP and X.509 keys.
+
+    from registry.keys import load_key
+    key = load_key(open("id_ed25519.pub", "rb").read()); print(key.fingerprint)
+
+Pure layer: no network, no chain. Submodules load lazily so that
+``import registry.keys`` stays cheap (sshd runs the lookup path on every login).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from registry.keys._common import MAX_MATERIAL, Key, KeyType, Purpose, commitment, sha256_b64
+
+if TYPE_CHECKING:  # pragma: no cover
+    from registry.keys._load import load_key, load_keys, load_material
+    from registry.keys._openpgp import (
+        OpenPGPCertificate,
+        load_openpgp_cert,
+        load_openpgp_certs,
+        render_openpgp_armor,
+        render_openpgp_binary,
+    )
+    from registry.keys._ssh import (
+        SSHCertificate,
+        SSHPublicKey,
+        load_ssh_blob,
+        load_ssh_public_key,
+        load_ssh_public_keys,
+        render_authorized_key,
+        render_known_hosts_line,
+    )
+    from registry.keys._x509 import (
+        X509Certificate,
+        load_x509_certificate,
+        load_x509_chain,
+        render_pem,
+    )
+
+_LAZY = {
+    "load_key": "_load",
+    "load_keys": "_load",
+    "load_material": "_load",
+    "SSHPublicKey": "_ssh",
+    "SSHCertificate": "_ssh",
+    "load_ssh_blob": "_ssh",
+    "load_ssh_public_key": "_ssh",
+    "load_ssh_public_keys": "_ssh",
+    "render_authorized_key": "_ssh",
+    "render_known_hosts_line": "_ssh",
+    "OpenPGPCertificate": "_openpgp",
+    "load_openpgp_cert": "_openpgp",
+    "load_openpgp_certs": "_openpgp",
+    "render_openpgp_armor": "_openpgp",
+    "render_openpgp_binary": "_openpgp",
+    "X509Certificate": "_x509",
+    "load_x509_certificate": "_x509",
+    "load_x509_chain": "_x509",
+    "render_pem": "_x509",
+}
+
+__all__ = [
+    "MAX_MATERIAL",
+    "Key",
+    "KeyType",
+    "Purpose",
+    "commitment",
+    "sha256_b64",
+    *_LAZY,
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'registry.keys' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"registry.keys.{module}"), name)
+    globals()[name] = value
+    return value

@@ -1,0 +1,142 @@
+"""Shared vocabulary of the key layer: key types, purposes, the commitment rule.
+
+    >>> commitment(KeyType.SSH, blob).hex()  # doctest: +SKIP
+
+The commitment binds the key type to the canonical material:
+``keccak256(uint8(key_type) || material)`` -- exactly what ``KeyRegistry.vy``
+computes from the calldata it receives.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from datetime import datetime
+from enum import IntEnum, IntFlag
+from typing import Any, Protocol, runtime_checkable
+
+from registry.names import keccak256
+
+__all__ = [
+    "MAX_MATERIAL",
+    "Key",
+    "KeyType",
+    "Purpose",
+    "commitment",
+    "sha256_b64",
+]
+
+#: Largest canonical material the contract accepts (bytes); parsers refuse larger input early.
+MAX_MATERIAL = 12288
+
+#: Largest input file the loaders read (bytes); anything larger is refused before parsing.
+MAX_INPUT = 1 << 20
+
+
+class KeyType(IntEnum):
+    """Key type codes, shared with the contract."""
+
+    SSH = 1
+    OPENPGP = 2
+    X509 = 3
+
+    @property
+    def label(self) -> str:
+        return {1: "ssh", 2: "openpgp", 3: "x509"}[self.value]
+
+    @classmethod
+    def parse(cls, text: str | int | KeyType) -> KeyType:
+        from registry.errors import UnsupportedKeyType
+
+        if isinstance(text, KeyType):
+            return text
+        if isinstance(text, int):
+            try:
+                return cls(text)
+            except ValueError as exc:
+                raise UnsupportedKeyType(f"unknown key type code {text}") from exc
+        table = {"ssh": cls.SSH, "openpgp": cls.OPENPGP, "pgp": cls.OPENPGP, "gpg": cls.OPENPGP,
+                 "x509": cls.X509, "x.509": cls.X509}
+        try:
+            return table[text.strip().lower()]
+        except KeyError as exc:
+            raise UnsupportedKeyType(f"unknown key type {text!r} (ssh, openpgp, x509)") from exc
+
+
+class Purpose(IntFlag):
+    """What a key record is for (bit flags, shared with the contract)."""
+
+    SSH_USER = 1
+    SSH_HOST = 2
+    SIGNING = 4
+    ENCRYPTION = 8
+    TLS_SERVER = 16
+    TLS_CLIENT = 32
+    CA = 64
+
+    @classmethod
+    def parse(cls, text: str) -> Purpose:
+        """Parse ``"ssh-user,ca"`` style lists.
+
+        Raises:
+            ValueError: an unknown purpose name.
+        """
+        value = cls(0)
+        for part in text.split(","):
+            part = part.strip().lower().replace("_", "-")
+            if not part:
+                continue
+            member = _PURPOSE_NAMES.get(part)
+            if member is None:
+                raise ValueError(
+                    f"unknown purpose {part!r} (one of {', '.join(sorted(_PURPOSE_NAMES))})"
+                )
+            value |= member
+        return value
+
+    def names(self) -> list[str]:
+        return [n for n, m in _PURPOSE_NAMES.items() if m in self and m.value]
+
+
+_PURPOSE_NAMES = {
+    "ssh-user": Purpose.SSH_USER,
+    "ssh-host": Purpose.SSH_HOST,
+    "signing": Purpose.SIGNING,
+    "encryption": Purpose.ENCRYPTION,
+    "tls-server": Purpose.TLS_SERVER,
+    "tls-client": Purpose.TLS_CLIENT,
+    "ca": Purpose.CA,
+}
+
+
+def commitment(key_type: KeyType | int, material: bytes) -> bytes:
+    """Return ``keccak256(uint8(key_type) || material)``, the on-chain commitment."""
+    return keccak256(bytes([int(key_type)]) + bytes(material))
+
+
+def sha256_b64(data: bytes) -> str:
+    """``SHA256:`` fingerprint text as ``ssh-keygen -l -E sha256`` prints it."""
+    return "SHA256:" + base64.b64encode(hashlib.sha256(data).digest()).decode().rstrip("=")
+
+
+@runtime_checkable
+class Key(Protocol):
+    """What every parsed key (SSH key or certificate, OpenPGP cert, X.509 cert) offers."""
+
+    @property
+    def key_type(self) -> KeyType: ...
+    @property
+    def material(self) -> bytes: ...
+    @property
+    def algorithm(self) -> str: ...
+    @property
+    def bits(self) -> int: ...
+    @property
+    def fingerprint(self) -> str: ...
+    @property
+    def identities(self) -> tuple[str, ...]: ...
+    @property
+    def valid_from(self) -> datetime | None: ...
+    @property
+    def valid_until(self) -> datetime | None: ...
+    def to_dict(self) -> dict[str, Any]: ...
