@@ -38,19 +38,22 @@ app.add_typer(key_cmds.app, name="key")
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return the exit code (also used by the console script)."""
-    import click
-
     from registry.errors import Error
+
+    try:  # typer >= 0.20 vendors click
+        from typer._click import exceptions as click_exc  # type: ignore[import-not-found]
+    except ImportError:  # pragma: no cover
+        from click import exceptions as click_exc
 
     command = typer.main.get_command(app)
     try:
         command.main(args=argv, prog_name="keyanchor", standalone_mode=False)
-    except click.exceptions.Abort:
+    except typer.Abort:
         sys.stderr.write("keyanchor: aborted\n")
         return 1
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         return int(exc.exit_code or 0)
-    except click.ClickException as exc:
+    except click_exc.ClickException as exc:
         exc.show()
         return exc.exit_code
     except Error as exc:

@@ -15,9 +15,11 @@ from typing import TYPE_CHECKING, Any
 from registry.keys._common import MAX_MATERIAL, Key, KeyType, Purpose, commitment, sha256_b64
 
 if TYPE_CHECKING:  # pragma: no cover
-    from registry.keys._load import load_key, load_keys, load_material
+    from registry.keys._load import detect_key_type, load_key, load_keys, load_material
     from registry.keys._openpgp import (
         OpenPGPCertificate,
+        Subkey,
+        UserID,
         load_openpgp_cert,
         load_openpgp_certs,
         render_openpgp_armor,
@@ -36,6 +38,8 @@ if TYPE_CHECKING:  # pragma: no cover
         X509Certificate,
         load_x509_certificate,
         load_x509_chain,
+        load_x509_der,
+        render_der,
         render_pem,
     )
 
@@ -43,6 +47,7 @@ _LAZY = {
     "load_key": "_load",
     "load_keys": "_load",
     "load_material": "_load",
+    "detect_key_type": "_load",
     "SSHPublicKey": "_ssh",
     "SSHCertificate": "_ssh",
     "load_ssh_blob": "_ssh",
@@ -51,6 +56,8 @@ _LAZY = {
     "render_authorized_key": "_ssh",
     "render_known_hosts_line": "_ssh",
     "OpenPGPCertificate": "_openpgp",
+    "UserID": "_openpgp",
+    "Subkey": "_openpgp",
     "load_openpgp_cert": "_openpgp",
     "load_openpgp_certs": "_openpgp",
     "render_openpgp_armor": "_openpgp",
@@ -58,7 +65,9 @@ _LAZY = {
     "X509Certificate": "_x509",
     "load_x509_certificate": "_x509",
     "load_x509_chain": "_x509",
+    "load_x509_der": "_x509",
     "render_pem": "_x509",
+    "render_der": "_x509",
 }
 
 __all__ = [

@@ -1,0 +1,674 @@
+"""X.509 certificates: load (PEM or DER), canonicalise (DER), fingerprint and render.
+
+    from registry.keys import load_x509_certificate
+    cert = load_x509_certificate(open("server.pem", "rb").read()); print(cert.fingerprint)
+
+The canonical material of a certificate is its DER encoding, exactly as the
+issuer signed it (a certificate cannot be re-encoded without breaking its
+signature, so "canonical" means: one certificate, strict DER, nothing before
+or after it). The fingerprint is the upper-case hex SHA-256 of the DER, as
+``openssl x509 -noout -fingerprint -sha256`` prints it without the colons;
+``spki_sha256`` is the SHA-256 of the SubjectPublicKeyInfo (the key pin).
+
+A certificate with a zero or negative serial number (RFC 5280 forbids it)
+still loads, quietly, so that the policy layer can report it.
+
+Private keys are refused wherever they appear (a PEM ``... PRIVATE KEY`` block,
+alone or inside a bundle, a DER PKCS#8 / PKCS#1 / SEC1 key, a PKCS#12 file)
+with :class:`~registry.errors.PrivateKeyError`, whose message never repeats
+the input. ``cryptography`` is imported inside the functions, so importing this
+module is cheap.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from registry.errors import KeyFormatError, PrivateKeyError, UnsupportedKeyType
+from registry.keys._common import MAX_INPUT, MAX_MATERIAL, KeyType, commitment
+
+if TYPE_CHECKING:  # pragma: no cover
+    from cryptography.x509 import Certificate
+
+_T = TypeVar("_T")
+
+__all__ = [
+    "X509Certificate",
+    "load_x509_certificate",
+    "load_x509_chain",
+    "load_x509_der",
+    "render_der",
+    "render_pem",
+]
+
+# --------------------------------------------------------------------------- tables
+
+#: KeyUsage bits by RFC 5280 name (4.2.1.3), in bit order; cryptography attribute beside.
+_KEY_USAGE = (
+    ("digitalSignature", "digital_signature"),
+    ("nonRepudiation", "content_commitment"),
+    ("keyEncipherment", "key_encipherment"),
+    ("dataEncipherment", "data_encipherment"),
+    ("keyAgreement", "key_agreement"),
+    ("keyCertSign", "key_cert_sign"),
+    ("cRLSign", "crl_sign"),
+)
+
+#: Extended key usage names (RFC 5280 4.2.1.12 and common registrations, OpenSSL short names).
+_EKU_NAMES = {
+    "1.3.6.1.5.5.7.3.1": "serverAuth",
+    "1.3.6.1.5.5.7.3.2": "clientAuth",
+    "1.3.6.1.5.5.7.3.3": "codeSigning",
+    "1.3.6.1.5.5.7.3.4": "emailProtection",
+    "1.3.6.1.5.5.7.3.5": "ipsecEndSystem",
+    "1.3.6.1.5.5.7.3.6": "ipsecTunnel",
+    "1.3.6.1.5.5.7.3.7": "ipsecUser",
+    "1.3.6.1.5.5.7.3.8": "timeStamping",
+    "1.3.6.1.5.5.7.3.9": "OCSPSigning",
+    "1.3.6.1.5.5.7.3.17": "ipsecIKE",
+    "1.3.6.1.5.5.7.3.36": "documentSigning",
+    "2.5.29.37.0": "anyExtendedKeyUsage",
+    "1.3.6.1.5.2.3.4": "pkInitClientAuth",
+    "1.3.6.1.5.2.3.5": "pkInitKDC",
+    "1.3.6.1.4.1.311.20.2.2": "msSmartcardLogin",
+    "1.3.6.1.4.1.11129.2.4.4": "certificateTransparency",
+}
+
+#: Named curves -> algorithm text. Other curves load as ``ec-<curve name>`` for the policy to judge.
+_EC_CURVES = {"secp256r1": "ec-p256", "secp384r1": "ec-p384", "secp521r1": "ec-p521"}
+
+#: PEM labels that are not certificates, and what to tell the user about each.
+_PEM_OTHER = {
+    "CERTIFICATE REQUEST": "a certificate signing request (CSR), not a certificate;"
+    " publish the certificate the CA issued for it",
+    "NEW CERTIFICATE REQUEST": "a certificate signing request (CSR), not a certificate;"
+    " publish the certificate the CA issued for it",
+    "PUBLIC KEY": "a bare public key, not a certificate; publish a certificate,"
+    " or convert the key to SSH with `ssh-keygen -i -m PKCS8`",
+    "RSA PUBLIC KEY": "a bare RSA public key, not a certificate",
+    "X509 CRL": "a certificate revocation list (CRL), not a certificate",
+    "PKCS7": "a PKCS#7 bundle; extract the certificates with `openssl pkcs7 -print_certs`",
+    "CMS": "a CMS message; extract the certificates with `openssl pkcs7 -print_certs`",
+    "PGP PUBLIC KEY BLOCK": "an OpenPGP key, not an X.509 certificate",
+    "SSH2 PUBLIC KEY": "an SSH public key, not an X.509 certificate",
+    "DH PARAMETERS": "Diffie-Hellman parameters, not a certificate",
+    "EC PARAMETERS": "EC parameters, not a certificate",
+    "TRUSTED CERTIFICATE": "an OpenSSL 'TRUSTED CERTIFICATE' (with trust settings);"
+    " convert it with `openssl x509 -in FILE -out cert.pem`",
+}
+
+#: DER content of OID 1.2.840.113549.1.7.2 (PKCS#7 signedData, the usual ".p7b" bundle).
+_OID_PKCS7_SIGNED = bytes.fromhex("2a864886f70d010702")
+
+_CERT_LABELS = frozenset({"CERTIFICATE", "X509 CERTIFICATE"})
+
+_BEGIN = re.compile(rb"-----BEGIN ([^\r\n-]{1,64})-----")
+_BLOCK = re.compile(rb"-----BEGIN ([^\r\n-]{1,64})-----(.*?)-----END \1-----", re.DOTALL)
+_PRIVATE_TEXT = re.compile(
+    rb"-----BEGIN [A-Z0-9 ]*PRIVATE KEY[A-Z0-9 ]*-----|---- BEGIN SSH2 ENCRYPTED PRIVATE KEY"
+    rb"|PuTTY-User-Key-File-"
+)
+
+_PRIVATE_MESSAGE = (
+    "this is a private key; keyanchor only takes public certificates"
+    " (the private key was not stored or shown)"
+)
+
+
+# --------------------------------------------------------------------------- the record
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class X509Certificate:
+    """A parsed X.509 certificate (``material`` is its DER).
+
+    Build one with :func:`load_x509_certificate`, :func:`load_x509_chain` or
+    :func:`load_x509_der`; the policy layer gets the ``cryptography`` object
+    from :meth:`to_cryptography`.
+    """
+
+    material: bytes
+    subject: str
+    issuer: str
+    serial: int
+    version: int
+    san_dns: tuple[str, ...]
+    san_emails: tuple[str, ...]
+    san_ips: tuple[str, ...]
+    san_uris: tuple[str, ...]
+    not_before: datetime
+    not_after: datetime
+    algorithm: str
+    bits: int
+    rsa_exponent: int | None
+    public_key_oid: str
+    signature_algorithm: str
+    signature_algorithm_oid: str
+    signature_hash: str | None
+    is_ca: bool | None
+    path_length: int | None
+    key_usage: tuple[str, ...]
+    extended_key_usage: tuple[str, ...]
+    fingerprint: str
+    spki_sha256: str
+    self_signed: bool
+
+    @property
+    def key_type(self) -> KeyType:
+        return KeyType.X509
+
+    @property
+    def valid_from(self) -> datetime:
+        return self.not_before
+
+    @property
+    def valid_until(self) -> datetime:
+        return self.not_after
+
+    @property
+    def identities(self) -> tuple[str, ...]:
+        """SAN DNS names (lower-cased), then SAN emails, then SAN IP addresses."""
+        return tuple(d.lower() for d in self.san_dns) + self.san_emails + self.san_ips
+
+    @property
+    def commitment(self) -> bytes:
+        """``keccak256(0x03 || DER)``, what the contract stores."""
+        return commitment(KeyType.X509, self.material)
+
+    def to_cryptography(self) -> Certificate:
+        """Return a ``cryptography.x509.Certificate`` parsed from ``material``.
+
+        For a certificate with a non-positive serial (RFC 5280 forbids it, the
+        policy reports it), reading ``serial_number`` on that object makes
+        cryptography emit a ``CryptographyDeprecationWarning``; use ``serial``.
+        """
+        return _load_cryptography(self.material)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict: bytes as hex, datetimes as ISO 8601 with ``Z``."""
+        return {
+            "key_type": self.key_type.label,
+            "material": self.material.hex(),
+            "commitment": self.commitment.hex(),
+            "fingerprint": self.fingerprint,
+            "spki_sha256": self.spki_sha256,
+            "subject": self.subject,
+            "issuer": self.issuer,
+            "serial": str(self.serial),
+            "version": self.version,
+            "san_dns": list(self.san_dns),
+            "san_emails": list(self.san_emails),
+            "san_ips": list(self.san_ips),
+            "san_uris": list(self.san_uris),
+            "identities": list(self.identities),
+            "not_before": _iso(self.not_before),
+            "not_after": _iso(self.not_after),
+            "algorithm": self.algorithm,
+            "bits": self.bits,
+            "rsa_exponent": self.rsa_exponent,
+            "public_key_oid": self.public_key_oid,
+            "signature_algorithm": self.signature_algorithm,
+            "signature_algorithm_oid": self.signature_algorithm_oid,
+            "signature_hash": self.signature_hash,
+            "is_ca": self.is_ca,
+            "path_length": self.path_length,
+            "key_usage": list(self.key_usage),
+            "extended_key_usage": list(self.extended_key_usage),
+            "self_signed": self.self_signed,
+        }
+
+    def __str__(self) -> str:
+        return f"X.509 {self.algorithm} {self.subject or '(empty subject)'} SHA256:{self.fingerprint}"
+
+
+def _iso(when: datetime) -> str:
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# --------------------------------------------------------------------------- input handling
+
+
+def _as_bytes(data: bytes | bytearray | memoryview | str) -> bytes:
+    """Return the input as bytes, refusing types we do not take and input over 1 MiB."""
+    if isinstance(data, str):
+        if len(data) > MAX_INPUT:
+            raise KeyFormatError(f"input is larger than {MAX_INPUT // (1 << 20)} MiB; refused")
+        out = data.encode("utf-8", "replace")
+    elif isinstance(data, bytes | bytearray | memoryview):
+        out = bytes(data)
+    else:
+        raise KeyFormatError(
+            f"expected bytes or str certificate data, got {type(data).__name__}"
+        )
+    if len(out) > MAX_INPUT:
+        raise KeyFormatError(f"input is larger than {MAX_INPUT // (1 << 20)} MiB; refused")
+    if not out.strip():
+        raise KeyFormatError("empty input: no certificate found")
+    return out
+
+
+def _der_header(buf: bytes, pos: int) -> tuple[int, int, int] | None:
+    """Read one DER tag + length at ``pos``: ``(tag, content_start, content_end)`` or None.
+
+    ``content_end`` may lie past the end of ``buf`` (a truncated input); callers check.
+    """
+    if pos + 2 > len(buf):
+        return None
+    tag = buf[pos]
+    first = buf[pos + 1]
+    pos += 2
+    if first < 0x80:
+        return tag, pos, pos + first
+    count = first & 0x7F
+    if count == 0 or count > 4 or pos + count > len(buf):
+        return None
+    length = int.from_bytes(buf[pos : pos + count], "big")
+    pos += count
+    return tag, pos, pos + length
+
+
+def _der_kind(der: bytes) -> str | None:
+    """Classify DER that is not a certificate by its top-level shape (lenient with truncation).
+
+    Returns ``"private"``, ``"pkcs12"`` or None (unknown). Only structure is read,
+    never key values.
+    """
+    outer = _der_header(der, 0)
+    if outer is None or outer[0] != 0x30:
+        return None
+    first = _der_header(der, outer[1])
+    if first is None:
+        return None
+    tag, start, end = first
+    if tag == 0x02 and end - start == 1 and start < len(der):
+        version = der[start]
+        if version in (0, 1):
+            # PKCS#8 (0 / 1), PKCS#1 RSAPrivateKey (0), SEC1 ECPrivateKey (1), OpenSSL DSA (0)
+            return "private"
+        if version == 3:
+            return "pkcs12"
+        return None
+    if tag == 0x30:
+        second = _der_header(der, end)
+        if second is not None and second[0] == 0x04:
+            return "private"  # EncryptedPrivateKeyInfo: AlgorithmIdentifier, OCTET STRING
+    return None
+
+
+def _describe_der(der: bytes) -> str | None:
+    """Say what a well-formed non-certificate DER object is (CSR or public key), if known."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    outer = _der_header(der, 0)
+    first = _der_header(der, outer[1]) if outer else None
+    if first is not None and first[0] == 0x06 and der[first[1] : first[2]] == _OID_PKCS7_SIGNED:
+        return _PEM_OTHER["PKCS7"]
+    try:
+        x509.load_der_x509_csr(der)
+        return _PEM_OTHER["CERTIFICATE REQUEST"]
+    except Exception:  # any failure just means "not a CSR"
+        pass
+    try:
+        serialization.load_der_public_key(der)
+        return _PEM_OTHER["PUBLIC KEY"]
+    except Exception:
+        pass
+    try:
+        x509.load_der_x509_crl(der)
+        return _PEM_OTHER["X509 CRL"]
+    except Exception:
+        pass
+    return None
+
+
+def _check_der_shape(der: bytes, where: str) -> None:
+    """Refuse private keys and PKCS#12 by shape, and trailing data, before parsing."""
+    kind = _der_kind(der)
+    if kind == "private":
+        raise PrivateKeyError(f"{where}: {_PRIVATE_MESSAGE}")
+    if kind == "pkcs12":
+        raise PrivateKeyError(
+            f"{where}: this looks like a PKCS#12 file, which holds private keys; export the"
+            " certificate alone with `openssl pkcs12 -nokeys -clcerts`"
+        )
+
+
+def _serial_not_positive(der: bytes) -> bool:
+    """True when the TBS serial number is zero or negative (read from the DER, cheaply)."""
+    outer = _der_header(der, 0)
+    tbs = _der_header(der, outer[1]) if outer else None
+    item = _der_header(der, tbs[1]) if tbs else None
+    if item is not None and item[0] == 0xA0:  # [0] EXPLICIT version
+        item = _der_header(der, item[2])
+    if item is None or item[0] != 0x02 or item[1] >= len(der) or item[2] <= item[1]:
+        return False
+    content = der[item[1] : min(item[2], len(der))]
+    return bool(content[0] & 0x80) or not any(content)
+
+
+def _quiet(der: bytes, action: Callable[[], _T]) -> _T:
+    """Run ``action`` without the warning cryptography emits (at load and at
+    ``serial_number``) for a non-positive serial. RFC 5280 forbids such serials;
+    the certificate still loads so that the policy layer can report it."""
+    if not _serial_not_positive(der):
+        return action()
+    import warnings
+
+    from cryptography.utils import CryptographyDeprecationWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+        return action()
+
+
+def _load_cryptography(der: bytes) -> Certificate:
+    from cryptography import x509
+
+    return _quiet(der, lambda: x509.load_der_x509_certificate(der))
+
+
+def _parse_der(der: bytes, where: str) -> X509Certificate:
+    _check_der_shape(der, where)
+    if len(der) > MAX_MATERIAL:
+        raise KeyFormatError(
+            f"{where}: certificate is {len(der)} bytes; the registry takes at most {MAX_MATERIAL}"
+        )
+    try:
+        cert = _load_cryptography(der)
+    except Exception as exc:  # ValueError, and InvalidVersion which is not one
+        outer = _der_header(der, 0)
+        if outer is not None and outer[0] == 0x30 and outer[2] < len(der):
+            raise KeyFormatError(
+                f"{where}: {len(der) - outer[2]} bytes of trailing data after the DER object"
+            ) from exc
+        if outer is not None and outer[0] == 0x30 and outer[2] > len(der):
+            raise KeyFormatError(
+                f"{where}: truncated DER ({len(der)} of {outer[2]} bytes)"
+            ) from exc
+        what = _describe_der(der)
+        if what is not None:
+            raise KeyFormatError(f"{where}: this is {what}") from exc
+        raise KeyFormatError(f"{where}: not a valid DER X.509 certificate ({_reason(exc)})") from exc
+    return _from_cryptography(cert, der, where)
+
+
+def _reason(exc: BaseException) -> str:
+    """A short, secret-free reason from a cryptography parse error."""
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    match = re.search(r"kind: (\w+)", text)
+    if match:
+        return {"ShortData": "truncated", "ExtraData": "trailing data"}.get(
+            match.group(1), f"ASN.1 error {match.group(1)}"
+        )
+    return text[:120]
+
+
+def _from_cryptography(cert: Certificate, der: bytes, where: str) -> X509Certificate:
+    """Extract every field; any lazy-parsing failure becomes KeyFormatError."""
+    try:
+        return _extract(cert, der)
+    except (KeyFormatError, UnsupportedKeyType):
+        raise
+    except Exception as exc:  # cryptography parses extensions and keys lazily
+        from cryptography.exceptions import UnsupportedAlgorithm
+
+        if isinstance(exc, UnsupportedAlgorithm):
+            raise UnsupportedKeyType(
+                f"{where}: certificate uses an unsupported algorithm ({_reason(exc)})"
+            ) from exc
+        raise KeyFormatError(f"{where}: malformed certificate ({_reason(exc)})") from exc
+
+
+def _public_key_info(cert: Certificate) -> tuple[str, int, int | None]:
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa, x448, x25519
+
+    try:
+        key = cert.public_key()
+    except UnsupportedAlgorithm as exc:
+        raise UnsupportedKeyType(
+            f"unsupported public key algorithm {cert.public_key_algorithm_oid.dotted_string}"
+        ) from exc
+    if isinstance(key, rsa.RSAPublicKey):
+        return "rsa", key.key_size, key.public_numbers().e
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        name = key.curve.name
+        return _EC_CURVES.get(name, f"ec-{name}"), key.curve.key_size, None
+    if isinstance(key, ed25519.Ed25519PublicKey):
+        return "ed25519", 256, None
+    if isinstance(key, ed448.Ed448PublicKey):
+        return "ed448", 456, None
+    if isinstance(key, dsa.DSAPublicKey):
+        return "dsa", key.key_size, None
+    if isinstance(key, x25519.X25519PublicKey):
+        return "x25519", 256, None
+    if isinstance(key, x448.X448PublicKey):
+        return "x448", 448, None
+    raise UnsupportedKeyType(f"unsupported public key type {type(key).__name__}")
+
+
+def _extract(cert: Certificate, der: bytes) -> X509Certificate:
+    from cryptography import x509
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    algorithm, bits, exponent = _public_key_info(cert)
+    spki = cert.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+
+    sig_oid = cert.signature_algorithm_oid
+    sig_name = sig_oid._name if sig_oid._name != "Unknown OID" else sig_oid.dotted_string
+    try:
+        hash_alg = cert.signature_hash_algorithm
+        sig_hash = hash_alg.name if hash_alg is not None else None
+    except UnsupportedAlgorithm:
+        sig_hash = None
+
+    dns: list[str] = []
+    emails: list[str] = []
+    ips: list[str] = []
+    uris: list[str] = []
+    is_ca: bool | None = None
+    path_length: int | None = None
+    key_usage: tuple[str, ...] = ()
+    eku: tuple[str, ...] = ()
+    for ext in cert.extensions:
+        value = ext.value
+        if isinstance(value, x509.SubjectAlternativeName):
+            for general in value:
+                if isinstance(general, x509.DNSName):
+                    dns.append(general.value)
+                elif isinstance(general, x509.RFC822Name):
+                    emails.append(general.value)
+                elif isinstance(general, x509.IPAddress):
+                    ips.append(str(general.value))
+                elif isinstance(general, x509.UniformResourceIdentifier):
+                    uris.append(general.value)
+        elif isinstance(value, x509.BasicConstraints):
+            is_ca = value.ca
+            path_length = value.path_length
+        elif isinstance(value, x509.KeyUsage):
+            names = [name for name, attr in _KEY_USAGE if getattr(value, attr)]
+            if value.key_agreement:
+                if value.encipher_only:
+                    names.append("encipherOnly")
+                if value.decipher_only:
+                    names.append("decipherOnly")
+            key_usage = tuple(names)
+        elif isinstance(value, x509.ExtendedKeyUsage):
+            eku = tuple(_EKU_NAMES.get(oid.dotted_string, oid.dotted_string) for oid in value)
+
+    subject = cert.subject.rfc4514_string()
+    issuer = cert.issuer.rfc4514_string()
+    self_signed = False
+    if cert.subject == cert.issuer:
+        try:
+            cert.verify_directly_issued_by(cert)
+            self_signed = True
+        except Exception:  # bad signature, unsupported algorithm: not self-signed
+            self_signed = False
+
+    return X509Certificate(
+        material=der,
+        subject=subject,
+        issuer=issuer,
+        serial=_quiet(der, lambda: cert.serial_number),
+        version=cert.version.value + 1,
+        san_dns=tuple(dns),
+        san_emails=tuple(emails),
+        san_ips=tuple(ips),
+        san_uris=tuple(uris),
+        not_before=cert.not_valid_before_utc,
+        not_after=cert.not_valid_after_utc,
+        algorithm=algorithm,
+        bits=bits,
+        rsa_exponent=exponent,
+        public_key_oid=cert.public_key_algorithm_oid.dotted_string,
+        signature_algorithm=sig_name,
+        signature_algorithm_oid=sig_oid.dotted_string,
+        signature_hash=sig_hash,
+        is_ca=is_ca,
+        path_length=path_length,
+        key_usage=key_usage,
+        extended_key_usage=eku,
+        fingerprint=hashlib.sha256(der).hexdigest().upper(),
+        spki_sha256=hashlib.sha256(spki).hexdigest(),
+        self_signed=self_signed,
+    )
+
+
+# --------------------------------------------------------------------------- PEM
+
+
+def _pem_blocks(data: bytes) -> list[bytes]:
+    """Return the DER of every certificate block; refuse private keys and other blocks."""
+    if _PRIVATE_TEXT.search(data):
+        raise PrivateKeyError(f"input contains a private key; {_PRIVATE_MESSAGE}")
+    begins = _BEGIN.findall(data)
+    blocks = _BLOCK.findall(data)
+    if len(blocks) < len(begins):
+        ended = {label for label, _ in blocks}
+        missing = next((lb for lb in begins if lb not in ended), begins[-1])
+        raise KeyFormatError(
+            f"PEM block '{missing.decode('ascii', 'replace')}' has no matching END line (truncated?)"
+        )
+    if not blocks:
+        raise KeyFormatError(
+            "no certificate found: expected PEM ('-----BEGIN CERTIFICATE-----') or DER"
+        )
+    ders: list[bytes] = []
+    for number, (raw_label, body) in enumerate(blocks, 1):
+        label = raw_label.decode("ascii", "replace").strip()
+        if label not in _CERT_LABELS:
+            what = _PEM_OTHER.get(label, f"a PEM '{label}' block, not a certificate")
+            raise KeyFormatError(f"PEM block {number} is {what}")
+        if b":" in body:
+            raise KeyFormatError(f"PEM block {number}: certificate blocks take no headers")
+        compact = b"".join(body.split())
+        try:
+            der = base64.b64decode(compact, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise KeyFormatError(f"PEM block {number}: invalid base64") from exc
+        if not der:
+            raise KeyFormatError(f"PEM block {number}: empty")
+        ders.append(der)
+    return ders
+
+
+def _split(data: bytes) -> tuple[list[bytes], bool]:
+    """Return (DER objects, came_from_pem)."""
+    if data[:1] == b"\x30":
+        outer = _der_header(data, 0)
+        if (outer is not None and outer[2] == len(data)) or b"-----BEGIN" not in data:
+            return [data], False
+    if b"-----BEGIN" in data or _PRIVATE_TEXT.search(data):
+        return _pem_blocks(data), True
+    raise KeyFormatError(
+        "not an X.509 certificate: expected PEM ('-----BEGIN CERTIFICATE-----') or DER"
+    )
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def load_x509_certificate(data: bytes | bytearray | memoryview | str) -> X509Certificate:
+    """Load exactly one certificate from PEM or DER.
+
+    Raises:
+        PrivateKeyError: the input holds a private key (PEM, DER, PKCS#12), even beside a cert.
+        UnsupportedKeyType: the certificate's public key algorithm is not supported.
+        KeyFormatError: anything else: not a certificate (a CSR, a bare public key ...),
+            malformed or truncated, larger than 1 MiB, or a PEM bundle with several
+            certificates (use :func:`load_x509_chain`).
+    """
+    raw = _as_bytes(data)
+    ders, _ = _split(raw)
+    if len(ders) != 1:
+        raise KeyFormatError(
+            f"expected one certificate, found {len(ders)}; use load_x509_chain for a bundle"
+        )
+    return _parse_der(ders[0], "certificate")
+
+
+def load_x509_chain(data: bytes | bytearray | memoryview | str) -> list[X509Certificate]:
+    """Load every certificate of a PEM bundle (or one DER certificate), in the order given.
+
+    The order is kept as is (leaf first by convention); no path is validated here.
+
+    Raises:
+        PrivateKeyError: the bundle holds a private key.
+        UnsupportedKeyType: a certificate's public key algorithm is not supported.
+        KeyFormatError: a block is not a certificate, or is malformed; input over 1 MiB.
+    """
+    raw = _as_bytes(data)
+    ders, _ = _split(raw)
+    if len(ders) == 1:
+        return [_parse_der(ders[0], "certificate")]
+    return [_parse_der(der, f"certificate {i}") for i, der in enumerate(ders, 1)]
+
+
+def load_x509_der(material: bytes | bytearray | memoryview) -> X509Certificate:
+    """Load canonical material: exactly one strict DER certificate, nothing around it.
+
+    Raises:
+        PrivateKeyError: the bytes are a DER private key.
+        KeyFormatError: not a single DER certificate (PEM text included).
+    """
+    if not isinstance(material, bytes | bytearray | memoryview):
+        raise KeyFormatError(f"expected DER bytes, got {type(material).__name__}")
+    der = bytes(material)
+    if not der:
+        raise KeyFormatError("empty certificate material")
+    if der[:1] != b"\x30":
+        raise KeyFormatError("X.509 material must be a DER certificate (starts with 0x30)")
+    return _parse_der(der, "certificate")
+
+
+def render_der(cert: X509Certificate) -> bytes:
+    """Return the DER certificate (the canonical material).
+
+    Raises:
+        KeyFormatError: ``cert`` is not an :class:`X509Certificate`.
+    """
+    if not isinstance(cert, X509Certificate):
+        raise KeyFormatError(f"expected an X509Certificate, got {type(cert).__name__}")
+    return cert.material
+
+
+def render_pem(cert: X509Certificate) -> str:
+    """Render a certificate as PEM (RFC 7468: 64-column base64, LF line ends).
+
+    Raises:
+        KeyFormatError: ``cert`` is not an :class:`X509Certificate`.
+    """
+    der = render_der(cert)
+    text = base64.b64encode(der).decode("ascii")
+    lines = [text[i : i + 64] for i in range(0, len(text), 64)]
+    return "-----BEGIN CERTIFICATE-----\n" + "\n".join(lines) + "\n-----END CERTIFICATE-----\n"
