@@ -1,0 +1,573 @@
+"""OpenPGP certificates: parse, canonicalise, fingerprint and render (RFC 9580, v4 and v6).
+
+    cert = load_openpgp_cert(open("alice.asc", "rb").read())
+    print(cert.fingerprint, cert.identities)      # as `gpg --with-colons --list-keys`
+
+The canonical material is the binary transferable public key as Sequoia
+serialises it: loading ``cert.material`` again gives the same bytes. Secret
+keys are refused with :class:`~registry.errors.PrivateKeyError` before any
+parser sees them, and no message ever quotes the input. Expiry and key
+revocation come from Sequoia (self-signatures checked under its standard
+policy, now); algorithms, sizes, subkeys, user ID revocations and the
+per-signature summary come from :mod:`registry.keys._pgp_packets`, which
+describes structure and verifies nothing (that is the policy layer's job).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import warnings
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from registry.errors import KeyFormatError, PrivateKeyError, UnsupportedKeyType
+from registry.keys._common import MAX_INPUT, MAX_MATERIAL, KeyType, commitment
+from registry.keys._pgp_packets import (
+    TAG_MARKER,
+    TAG_PADDING,
+    TAG_PUBLIC_KEY,
+    TAG_PUBLIC_SUBKEY,
+    TAG_SECRET_KEY,
+    TAG_SECRET_SUBKEY,
+    CertStructure,
+    KeyPacket,
+    Signature,
+    iter_packets,
+    walk_certificate,
+)
+
+__all__ = [
+    "OpenPGPCertificate",
+    "Subkey",
+    "UserID",
+    "load_openpgp_cert",
+    "load_openpgp_certs",
+    "render_openpgp_armor",
+    "render_openpgp_binary",
+]
+
+_SELF_CERTS = (0x10, 0x11, 0x12, 0x13)
+_SECRET_HINT = (
+    "export the public key (`gpg --export --armor KEYID`) and give that instead"
+)
+
+
+def _usage(flags: int) -> str:
+    """Key flags as gpg's capability letters (e, s, c, a), in gpg's order."""
+    out = ""
+    if flags & 0x0C:
+        out += "e"
+    if flags & 0x02:
+        out += "s"
+    if flags & 0x01:
+        out += "c"
+    if flags & 0x20:
+        out += "a"
+    return out
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class UserID:
+    """A user ID: its text, its email (lower-cased, or ``None``) and whether it is revoked.
+
+    ``self_signed`` is false for a user ID that carries no certification by the
+    primary key (nothing binds it; it never counts as an identity).
+    """
+
+    value: str
+    email: str | None
+    revoked: bool
+    self_signed: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"value": self.value, "email": self.email, "revoked": self.revoked,
+                "self_signed": self.self_signed}
+
+
+@dataclass(frozen=True, slots=True)
+class Subkey:
+    """A subkey as its newest binding signature by the primary key describes it.
+
+    ``bound`` is false when no subkey binding signature by the primary key is
+    present (then ``key_flags`` is 0 and ``expires`` is ``None``).
+    """
+
+    fingerprint: str
+    key_id: str
+    algorithm: str
+    bits: int
+    key_flags: int
+    created: datetime
+    expires: datetime | None
+    revoked: bool
+    has_back_signature: bool
+    bound: bool = True
+
+    @property
+    def usage(self) -> str:
+        """Capabilities as gpg prints them (``e``, ``s``, ``c``, ``a``)."""
+        return _usage(self.key_flags)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "fingerprint": self.fingerprint,
+            "key_id": self.key_id,
+            "algorithm": self.algorithm,
+            "bits": self.bits,
+            "key_flags": self.key_flags,
+            "usage": self.usage,
+            "created": _iso(self.created),
+            "expires": _iso(self.expires),
+            "revoked": self.revoked,
+            "has_back_signature": self.has_back_signature,
+            "bound": self.bound,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class OpenPGPCertificate:
+    """A parsed OpenPGP certificate (transferable public key).
+
+    Build one with :func:`load_openpgp_cert`; two certificates are equal when
+    their canonical material is.
+    """
+
+    material: bytes = field(repr=False)
+    version: int = field(compare=False)
+    fingerprint: str
+    key_id: str = field(compare=False)
+    algorithm: str = field(compare=False)
+    bits: int = field(compare=False)
+    created: datetime = field(compare=False)
+    expires: datetime | None = field(compare=False)
+    revoked: bool = field(compare=False)
+    key_flags: int = field(compare=False)
+    user_ids: tuple[UserID, ...] = field(compare=False)
+    subkeys: tuple[Subkey, ...] = field(compare=False)
+    #: every signature in packet order (not verified), for the policy layer
+    signatures: tuple[Signature, ...] = field(compare=False, repr=False)
+    #: (tag, version or None) of every packet, in order
+    packets: tuple[tuple[int, int | None], ...] = field(compare=False, repr=False)
+
+    @property
+    def key_type(self) -> KeyType:
+        return KeyType.OPENPGP
+
+    @property
+    def identities(self) -> tuple[str, ...]:
+        """Lower-cased emails of self-signed user IDs that are not revoked, without duplicates."""
+        seen: dict[str, None] = {}
+        for uid in self.user_ids:
+            if uid.email and uid.self_signed and not uid.revoked:
+                seen.setdefault(uid.email)
+        return tuple(seen)
+
+    @property
+    def usage(self) -> str:
+        """The primary key's capabilities as gpg prints them (``e``, ``s``, ``c``, ``a``)."""
+        return _usage(self.key_flags)
+
+    @property
+    def valid_from(self) -> datetime:
+        return self.created
+
+    @property
+    def valid_until(self) -> datetime | None:
+        return self.expires
+
+    @property
+    def commitment(self) -> bytes:
+        return commitment(KeyType.OPENPGP, self.material)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "key_type": self.key_type.label,
+            "version": self.version,
+            "fingerprint": self.fingerprint,
+            "key_id": self.key_id,
+            "algorithm": self.algorithm,
+            "bits": self.bits,
+            "created": _iso(self.created),
+            "expires": _iso(self.expires),
+            "revoked": self.revoked,
+            "key_flags": self.key_flags,
+            "usage": self.usage,
+            "identities": list(self.identities),
+            "user_ids": [u.to_dict() for u in self.user_ids],
+            "subkeys": [s.to_dict() for s in self.subkeys],
+            "signatures": [_signature_dict(s) for s in self.signatures],
+            "valid_from": _iso(self.valid_from),
+            "valid_until": _iso(self.valid_until),
+            "commitment": self.commitment.hex(),
+            "material": self.material.hex(),
+        }
+
+
+def _signature_dict(sig: Signature) -> dict[str, Any]:
+    return {
+        "component": sig.component,
+        "target": sig.target,
+        "version": sig.version,
+        "type": sig.type,
+        "type_name": sig.type_name,
+        "pubkey_algorithm": sig.pubkey_algorithm,
+        "hash": sig.hash_name,
+        "created": _iso(sig.created),
+        "issuer": sig.issuer_fingerprint or sig.issuer_key_id,
+        "hashed_subpackets": [[sp.type, sp.critical] for sp in sig.hashed],
+        "back_signature": sig.has_back_signature,
+    }
+
+
+# --------------------------------------------------------------------------- input
+
+
+def _as_bytes(data: bytes | bytearray | memoryview | str) -> bytes:
+    if isinstance(data, str):
+        try:
+            raw = data.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise KeyFormatError("OpenPGP input is not valid text") from exc
+    elif isinstance(data, bytes | bytearray | memoryview):
+        raw = bytes(data)
+    else:
+        raise KeyFormatError(
+            f"OpenPGP input must be bytes or str, not {type(data).__name__}"
+        )
+    if len(raw) > MAX_INPUT:
+        raise KeyFormatError(
+            f"OpenPGP input is {len(raw)} bytes, more than the {MAX_INPUT} keyanchor reads"
+        )
+    return raw
+
+
+_BEGIN = re.compile(rb"-----BEGIN PGP ([A-Z0-9 ,/]+)-----")
+_CRC24_INIT = 0xB704CE
+_CRC24_POLY = 0x1864CFB
+
+
+def _crc24_table() -> tuple[int, ...]:
+    table = []
+    for byte in range(256):
+        crc = byte << 16
+        for _ in range(8):
+            crc <<= 1
+            if crc & 0x1000000:
+                crc ^= _CRC24_POLY
+        table.append(crc & 0xFFFFFF)
+    return tuple(table)
+
+
+_CRC24_TABLE = _crc24_table()
+
+
+def _crc24(data: bytes) -> int:
+    """CRC-24 of RFC 9580 section 6.1 (the armor checksum)."""
+    crc = _CRC24_INIT
+    table = _CRC24_TABLE
+    for byte in data:
+        crc = ((crc << 8) & 0xFFFFFF) ^ table[((crc >> 16) ^ byte) & 0xFF]
+    return crc
+
+
+def _dearmor(raw: bytes) -> list[bytes]:
+    """Decode every armored block in ``raw``; text around the blocks is ignored."""
+    blocks: list[bytes] = []
+    pos = 0
+    while True:
+        m = _BEGIN.search(raw, pos)
+        if m is None:
+            break
+        kind = m.group(1).decode("ascii")
+        if "PRIVATE KEY" in kind or "SECRET KEY" in kind:
+            raise PrivateKeyError(f"this is an OpenPGP secret key (armored); {_SECRET_HINT}")
+        end_marker = b"-----END PGP " + m.group(1) + b"-----"
+        end = raw.find(end_marker, m.end())
+        if end < 0:
+            raise KeyFormatError(f"armored {kind} has no END line")
+        if kind != "PUBLIC KEY BLOCK":
+            raise KeyFormatError(
+                f"armored {kind} is not an OpenPGP certificate (PUBLIC KEY BLOCK expected)"
+            )
+        blocks.append(_decode_armor_body(raw[m.end() : end]))
+        pos = end + len(end_marker)
+    return blocks
+
+
+def _decode_armor_body(body: bytes) -> bytes:
+    lines = [line.strip() for line in body.splitlines()]
+    # armor headers ("Key: value") run up to the first empty line
+    i = 0
+    while i < len(lines) and lines[i] and b": " in lines[i]:
+        i += 1
+    payload: list[bytes] = []
+    crc: bytes | None = None
+    for line in lines[i:]:
+        if not line:
+            continue
+        if line.startswith(b"=") and len(line) == 5:
+            crc = line[1:]
+            break
+        payload.append(line)
+    try:
+        data = base64.b64decode(b"".join(payload), validate=True)
+        expected = base64.b64decode(crc, validate=True) if crc is not None else None
+    except (binascii.Error, ValueError) as exc:
+        raise KeyFormatError("armored OpenPGP block has invalid base64") from exc
+    if expected is not None and int.from_bytes(expected, "big") != _crc24(data):
+        raise KeyFormatError("armored OpenPGP block fails its CRC-24 checksum")
+    if not data:
+        raise KeyFormatError("armored OpenPGP block is empty")
+    return data
+
+
+def _split_binary(blob: bytes) -> list[bytes]:
+    """Cut a binary keyring into one chunk per certificate, refusing secret keys early."""
+    starts: list[int] = []
+    for pkt in iter_packets(blob):
+        if pkt.tag in (TAG_SECRET_KEY, TAG_SECRET_SUBKEY):
+            raise PrivateKeyError(f"this is an OpenPGP secret key; {_SECRET_HINT}")
+        if pkt.tag in (TAG_PUBLIC_KEY, TAG_PUBLIC_SUBKEY):
+            version = pkt.body[0] if pkt.body else 0
+            if version not in (4, 6):
+                kind = "LibrePGP v5 keys are" if version == 5 else "other versions are"
+                raise UnsupportedKeyType(
+                    f"unsupported OpenPGP key version {version} (v4 and v6 are accepted;"
+                    f" {kind} not)"
+                )
+        if pkt.tag == TAG_PUBLIC_KEY:
+            starts.append(pkt.offset)
+        elif not starts and pkt.tag not in (TAG_MARKER, TAG_PADDING):
+            raise KeyFormatError(
+                f"not an OpenPGP certificate: starts with a {pkt.name} packet"
+            )
+    if not starts:
+        raise KeyFormatError("no OpenPGP certificate found (no public key packet)")
+    bounds = [*starts[1:], len(blob)]
+    return [blob[s:e] for s, e in zip(starts, bounds, strict=True)]
+
+
+def _sequoia_message(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    first = text[0].strip() if text else type(exc).__name__
+    return first[:120]
+
+
+def _canonicalise(chunk: bytes) -> tuple[bytes, datetime | None, bool, bool]:
+    """Let Sequoia parse one certificate; return (material, expiry, revoked, expiry_known)."""
+    import pysequoia
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            cert = pysequoia.Cert.from_bytes(chunk)
+            material = bytes(cert)
+    except Exception as exc:  # pysequoia raises bare RuntimeError/ValueError with Rust text
+        raise KeyFormatError(f"invalid OpenPGP certificate: {_sequoia_message(exc)}") from exc
+    expires: datetime | None = None
+    known = True
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            expires = cert.expiration
+    except Exception:  # no binding signature valid under Sequoia's policy
+        known = False
+    try:
+        revoked = bool(cert.is_revoked)
+    except Exception:
+        revoked = False
+    if expires is not None:
+        expires = expires.astimezone(UTC) if expires.tzinfo else expires.replace(tzinfo=UTC)
+    return material, expires, revoked, known
+
+
+_EMAIL_IN_ANGLE = re.compile(r"<([^<>\s@]+@[^<>\s@]+)>\s*\Z")
+_BARE_EMAIL = re.compile(r"\A\s*([^<>\s@]+@[^<>\s@]+)\s*\Z")
+
+
+def _email(uid: str) -> str | None:
+    m = _EMAIL_IN_ANGLE.search(uid) or _BARE_EMAIL.match(uid)
+    return m.group(1).lower() if m else None
+
+
+def _by_primary(sig: Signature, primary: KeyPacket) -> bool:
+    fpr = sig.issuer_fingerprint
+    if fpr is not None:
+        return fpr == primary.fingerprint
+    kid = sig.issuer_key_id
+    return kid is None or kid == primary.key_id
+
+
+def _newest(sigs: list[Signature]) -> Signature | None:
+    epoch = datetime.fromtimestamp(0, UTC)
+    return max(sigs, key=lambda s: s.created or epoch, default=None)
+
+
+def _build(material: bytes, structure: CertStructure, expires: datetime | None,
+           revoked: bool, expiry_known: bool) -> OpenPGPCertificate:
+    primary = structure.primary
+    user_ids: list[UserID] = []
+    primary_uid_sig: Signature | None = None
+    first_uid_sig: Signature | None = None
+    for comp in structure.user_ids:
+        if comp.attribute:
+            continue
+        own = [s for s in comp.signatures
+               if (s.type in _SELF_CERTS or s.type == 0x30) and _by_primary(s, primary)]
+        newest = _newest(own)
+        uid_revoked = newest is not None and newest.type == 0x30
+        certs = [s for s in own if s.type in _SELF_CERTS]
+        latest_cert = _newest(certs)
+        if latest_cert is not None and not uid_revoked:
+            if first_uid_sig is None:
+                first_uid_sig = latest_cert
+            if latest_cert.is_primary_user_id and primary_uid_sig is None:
+                primary_uid_sig = latest_cert
+        user_ids.append(
+            UserID(comp.value, _email(comp.value), uid_revoked, latest_cert is not None)
+        )
+
+    direct = _newest([s for s in structure.key_signatures
+                      if s.type == 0x1F and _by_primary(s, primary)])
+    binding = primary_uid_sig or first_uid_sig
+    flags = None
+    for sig in (direct, binding):
+        if sig is not None and sig.key_flags is not None:
+            flags = sig.key_flags
+            break
+    if not expiry_known:
+        seconds = None
+        for sig in (direct, binding):
+            if sig is not None and sig.key_expiration_seconds is not None:
+                seconds = sig.key_expiration_seconds
+                break
+        expires = primary.created + timedelta(seconds=seconds) if seconds else None
+
+    subkeys: list[Subkey] = []
+    for sub in structure.subkeys:
+        own = [s for s in sub.signatures if _by_primary(s, primary)]
+        bind = _newest([s for s in own if s.type == 0x18])
+        secs = bind.key_expiration_seconds if bind is not None else None
+        subkeys.append(Subkey(
+            fingerprint=sub.key.fingerprint,
+            key_id=sub.key.key_id,
+            algorithm=sub.key.algorithm,
+            bits=sub.key.bits,
+            key_flags=(bind.key_flags or 0) if bind is not None else 0,
+            created=sub.key.created,
+            expires=sub.key.created + timedelta(seconds=secs) if secs else None,
+            revoked=any(s.type == 0x28 for s in own),
+            has_back_signature=bind is not None and bind.has_back_signature,
+            bound=bind is not None,
+        ))
+
+    return OpenPGPCertificate(
+        material=material,
+        version=primary.version,
+        fingerprint=primary.fingerprint,
+        key_id=primary.key_id,
+        algorithm=primary.algorithm,
+        bits=primary.bits,
+        created=primary.created,
+        expires=expires,
+        revoked=revoked,
+        key_flags=flags if flags is not None else 0,
+        user_ids=tuple(user_ids),
+        subkeys=tuple(subkeys),
+        signatures=structure.signatures,
+        packets=structure.packets,
+    )
+
+
+def _has_self_signature(structure: CertStructure) -> bool:
+    primary = structure.primary
+    if any(s.type in (0x1F, 0x20) and _by_primary(s, primary) for s in structure.key_signatures):
+        return True
+    return any(
+        s.type in _SELF_CERTS and _by_primary(s, primary)
+        for uid in structure.user_ids
+        for s in uid.signatures
+    )
+
+
+def _load_one(chunk: bytes) -> OpenPGPCertificate:
+    material, expires, revoked, known = _canonicalise(chunk)
+    if len(material) > MAX_MATERIAL:
+        raise KeyFormatError(
+            f"OpenPGP certificate is {len(material)} bytes, more than the {MAX_MATERIAL}"
+            " the registry accepts (export it minimal: `gpg --export-options export-minimal`)"
+        )
+    structure = walk_certificate(material)
+    if not _has_self_signature(structure):
+        raise KeyFormatError(
+            f"OpenPGP certificate {structure.primary.fingerprint} has no self-signature"
+            " (truncated or stripped export?)"
+        )
+    return _build(material, structure, expires, revoked, known)
+
+
+def load_openpgp_certs(data: bytes | bytearray | memoryview | str) -> list[OpenPGPCertificate]:
+    """Parse every certificate in an armored or binary keyring.
+
+    Armored input may hold several ``PUBLIC KEY BLOCK``\\ s and text around them.
+
+    Raises:
+        PrivateKeyError: the input holds secret key material (never echoed).
+        KeyFormatError: input over 1 MiB, not OpenPGP, malformed or truncated,
+            a key version other than 4 or 6, a certificate over ``MAX_MATERIAL``,
+            or no certificate at all.
+    """
+    raw = _as_bytes(data)
+    if not raw.strip():
+        raise KeyFormatError("empty OpenPGP input")
+    if b"-----BEGIN PGP" in raw:
+        blobs = _dearmor(raw)
+    elif raw[0] & 0x80:
+        blobs = [raw]
+    else:
+        raise KeyFormatError("not an OpenPGP certificate (neither armored nor binary OpenPGP)")
+    chunks = [chunk for blob in blobs for chunk in _split_binary(blob)]
+    return [_load_one(chunk) for chunk in chunks]
+
+
+def load_openpgp_cert(data: bytes | bytearray | memoryview | str) -> OpenPGPCertificate:
+    """Parse exactly one OpenPGP certificate (armored or binary).
+
+    Raises:
+        PrivateKeyError: the input holds secret key material (never echoed).
+        KeyFormatError: as :func:`load_openpgp_certs`, or more than one certificate.
+    """
+    certs = load_openpgp_certs(data)
+    if len(certs) != 1:
+        raise KeyFormatError(f"expected one OpenPGP certificate, found {len(certs)}")
+    return certs[0]
+
+
+# --------------------------------------------------------------------------- output
+
+
+def render_openpgp_binary(cert: OpenPGPCertificate) -> bytes:
+    """The canonical binary certificate (what ``gpg --export`` would give, in Sequoia's order)."""
+    return bytes(cert.material)
+
+
+def render_openpgp_armor(cert: OpenPGPCertificate) -> str:
+    """ASCII armor of the canonical material, with no headers (nothing copied from user text).
+
+    Includes the CRC-24 line, which RFC 9580 makes optional and GnuPG 2.2 expects.
+    """
+    body = base64.b64encode(cert.material).decode("ascii")
+    lines = [body[i : i + 64] for i in range(0, len(body), 64)]
+    crc = base64.b64encode(_crc24(cert.material).to_bytes(3, "big")).decode("ascii")
+    return (
+        "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\n"
+        + "\n".join(lines)
+        + f"\n={crc}\n-----END PGP PUBLIC KEY BLOCK-----\n"
+    )

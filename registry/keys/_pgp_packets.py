@@ -1,0 +1,576 @@
+"""A small pure-Python walker over binary OpenPGP packets (RFC 9580 / RFC 4880).
+
+    >>> for pkt in iter_packets(material):  # doctest: +SKIP
+    ...     print(pkt.tag, len(pkt.body))
+    >>> structure = walk_certificate(material)  # doctest: +SKIP
+
+It reads what pysequoia does not expose: key algorithms and sizes, subkeys,
+per-signature details (version, type, hash, creation time, subpackets with
+their critical bits, embedded back-signatures) and where each signature sits
+in the certificate. It never verifies a signature: it describes structure, and
+the policy layer decides what to trust. Every malformed input raises
+:class:`~registry.errors.KeyFormatError` (never ``IndexError`` or ``struct.error``),
+and messages never quote packet contents.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from registry.errors import KeyFormatError
+
+__all__ = [
+    "HASH_NAMES",
+    "PACKET_NAMES",
+    "PUBKEY_NAMES",
+    "SIGNATURE_TYPE_NAMES",
+    "SUBPACKET_NAMES",
+    "CertStructure",
+    "KeyPacket",
+    "Packet",
+    "Signature",
+    "SubkeyComponent",
+    "Subpacket",
+    "UserIDComponent",
+    "iter_packets",
+    "parse_key_packet",
+    "parse_signature",
+    "walk_certificate",
+]
+
+# Packet tags (RFC 9580 section 5).
+TAG_SIGNATURE = 2
+TAG_SECRET_KEY = 5
+TAG_PUBLIC_KEY = 6
+TAG_SECRET_SUBKEY = 7
+TAG_MARKER = 10
+TAG_TRUST = 12
+TAG_USER_ID = 13
+TAG_PUBLIC_SUBKEY = 14
+TAG_USER_ATTRIBUTE = 17
+TAG_PADDING = 21
+
+PACKET_NAMES = {
+    1: "pkesk", 2: "signature", 3: "skesk", 4: "one-pass-signature", 5: "secret-key",
+    6: "public-key", 7: "secret-subkey", 8: "compressed-data", 9: "sed", 10: "marker",
+    11: "literal-data", 12: "trust", 13: "user-id", 14: "public-subkey", 17: "user-attribute",
+    18: "seipd", 19: "mdc", 20: "aead", 21: "padding",
+}
+
+PUBKEY_NAMES = {
+    1: "rsa", 2: "rsa-encrypt", 3: "rsa-sign", 16: "elgamal", 17: "dsa", 18: "ecdh",
+    19: "ecdsa", 20: "elgamal-sign", 22: "eddsa", 25: "x25519", 26: "x448",
+    27: "ed25519", 28: "ed448",
+}
+
+HASH_NAMES = {
+    1: "md5", 2: "sha1", 3: "ripemd160", 8: "sha256", 9: "sha384", 10: "sha512",
+    11: "sha224", 12: "sha3-256", 14: "sha3-512",
+}
+
+SIGNATURE_TYPE_NAMES = {
+    0x00: "binary", 0x01: "text", 0x02: "standalone", 0x10: "generic-certification",
+    0x11: "persona-certification", 0x12: "casual-certification",
+    0x13: "positive-certification", 0x18: "subkey-binding", 0x19: "primary-key-binding",
+    0x1F: "direct-key", 0x20: "key-revocation", 0x28: "subkey-revocation",
+    0x30: "certification-revocation", 0x40: "timestamp", 0x50: "third-party-confirmation",
+}
+
+SUBPACKET_NAMES = {
+    2: "signature-creation-time", 3: "signature-expiration-time", 4: "exportable",
+    5: "trust-signature", 6: "regular-expression", 7: "revocable", 9: "key-expiration-time",
+    11: "preferred-symmetric", 12: "revocation-key", 16: "issuer-key-id", 20: "notation",
+    21: "preferred-hash", 22: "preferred-compression", 23: "keyserver-preferences",
+    24: "preferred-keyserver", 25: "primary-user-id", 26: "policy-uri", 27: "key-flags",
+    28: "signers-user-id", 29: "reason-for-revocation", 30: "features",
+    31: "signature-target", 32: "embedded-signature", 33: "issuer-fingerprint",
+    34: "preferred-aead", 35: "intended-recipient-fingerprint", 39: "preferred-aead-ciphersuites",
+}
+
+# Curve OIDs (DER contents, without tag and length) -> (name, bits).
+_CURVES: dict[bytes, tuple[str, int]] = {
+    bytes.fromhex("2a8648ce3d030107"): ("p256", 256),
+    bytes.fromhex("2b81040022"): ("p384", 384),
+    bytes.fromhex("2b81040023"): ("p521", 521),
+    bytes.fromhex("2b2403030208010107"): ("brainpoolP256r1", 256),
+    bytes.fromhex("2b240303020801010b"): ("brainpoolP384r1", 384),
+    bytes.fromhex("2b240303020801010d"): ("brainpoolP512r1", 512),
+    bytes.fromhex("2b06010401da470f01"): ("ed25519", 256),
+    bytes.fromhex("2b060104019755010501"): ("cv25519", 256),
+    bytes.fromhex("2b6571"): ("ed448", 448),
+    bytes.fromhex("2b656f"): ("x448", 448),
+}
+
+_REVOCATIONS = (0x20, 0x28, 0x30)
+
+
+def _fail(what: str) -> KeyFormatError:
+    return KeyFormatError(f"malformed OpenPGP data: {what}")
+
+
+@dataclass(frozen=True, slots=True)
+class Packet:
+    """One packet: its tag, its body and where it starts in the input."""
+
+    tag: int
+    body: bytes
+    offset: int
+    new_format: bool
+
+    @property
+    def name(self) -> str:
+        return PACKET_NAMES.get(self.tag, f"tag-{self.tag}")
+
+
+def _read_new_length(data: bytes, pos: int) -> tuple[int, int]:
+    """Return (length, position after the length octets) of a new-format length."""
+    if pos >= len(data):
+        raise _fail("truncated packet header")
+    first = data[pos]
+    if first < 192:
+        return first, pos + 1
+    if first < 224:
+        if pos + 2 > len(data):
+            raise _fail("truncated packet header")
+        return ((first - 192) << 8) + data[pos + 1] + 192, pos + 2
+    if first == 255:
+        if pos + 5 > len(data):
+            raise _fail("truncated packet header")
+        return int.from_bytes(data[pos + 1 : pos + 5], "big"), pos + 5
+    raise _fail("partial body lengths are not allowed in a certificate")
+
+
+def iter_packets(data: bytes) -> Iterator[Packet]:
+    """Yield the packets of ``data`` in order.
+
+    Raises:
+        KeyFormatError: a bad packet header, a truncated packet, or an
+            indeterminate/partial length (never used in certificates).
+    """
+    pos = 0
+    end = len(data)
+    while pos < end:
+        start = pos
+        ctb = data[pos]
+        if not ctb & 0x80:
+            raise _fail(f"invalid packet header at offset {pos}")
+        if ctb & 0x40:
+            tag = ctb & 0x3F
+            length, pos = _read_new_length(data, pos + 1)
+            new = True
+        else:
+            tag = (ctb >> 2) & 0x0F
+            ltype = ctb & 0x03
+            if ltype == 3:
+                raise _fail("indeterminate packet length is not allowed in a certificate")
+            size = 1 << ltype
+            if pos + 1 + size > end:
+                raise _fail("truncated packet header")
+            length = int.from_bytes(data[pos + 1 : pos + 1 + size], "big")
+            pos += 1 + size
+            new = False
+        if pos + length > end:
+            raise _fail(f"truncated {PACKET_NAMES.get(tag, f'tag-{tag}')} packet")
+        yield Packet(tag, bytes(data[pos : pos + length]), start, new)
+        pos += length
+
+
+class _Reader:
+    """Bounds-checked cursor over a packet body."""
+
+    __slots__ = ("data", "pos", "what")
+
+    def __init__(self, data: bytes, what: str) -> None:
+        self.data = data
+        self.pos = 0
+        self.what = what
+
+    def take(self, n: int) -> bytes:
+        if n < 0 or self.pos + n > len(self.data):
+            raise _fail(f"truncated {self.what}")
+        out = self.data[self.pos : self.pos + n]
+        self.pos += n
+        return out
+
+    def u8(self) -> int:
+        return self.take(1)[0]
+
+    def uint(self, n: int) -> int:
+        return int.from_bytes(self.take(n), "big")
+
+    def mpi(self) -> int:
+        bits = self.uint(2)
+        return int.from_bytes(self.take((bits + 7) // 8), "big")
+
+    def rest(self) -> bytes:
+        return self.take(len(self.data) - self.pos)
+
+    @property
+    def left(self) -> int:
+        return len(self.data) - self.pos
+
+
+@dataclass(frozen=True, slots=True)
+class KeyPacket:
+    """A public key or subkey packet, decoded far enough to name and size the key."""
+
+    tag: int
+    version: int
+    created: datetime
+    algorithm_id: int
+    algorithm: str
+    bits: int
+    curve: str | None
+    fingerprint: str  # upper-case hex
+    key_id: str  # upper-case hex, 16 characters
+
+
+def _ec_point_bits(r: _Reader) -> tuple[str, int]:
+    oid_len = r.u8()
+    if oid_len in (0, 0xFF):
+        raise _fail("reserved curve OID length")
+    oid = r.take(oid_len)
+    curve = _CURVES.get(oid)
+    r.mpi()  # the public point
+    if curve is None:
+        return "oid-" + oid.hex(), 0
+    return curve
+
+
+def parse_key_packet(tag: int, body: bytes) -> KeyPacket:
+    """Decode a public key (tag 6) or public subkey (tag 14) packet body.
+
+    Raises:
+        KeyFormatError: truncated or malformed packet, or a key version other than 4 or 6.
+    """
+    r = _Reader(body, "key packet")
+    version = r.u8()
+    if version not in (4, 6):
+        from registry.errors import UnsupportedKeyType
+
+        raise UnsupportedKeyType(
+            f"unsupported OpenPGP key version {version} (v4 and v6 are accepted)"
+        )
+    created = r.uint(4)
+    algo = r.u8()
+    if version == 6:
+        material_len = r.uint(4)
+        if material_len != r.left:
+            raise _fail("key material length does not match the packet")
+    curve: str | None = None
+    if algo in (1, 2, 3):
+        n = r.mpi()
+        r.mpi()
+        name, bits = "rsa", n.bit_length()
+    elif algo == 17:
+        p = r.mpi()
+        for _ in range(3):
+            r.mpi()
+        name, bits = "dsa", p.bit_length()
+    elif algo in (16, 20):
+        p = r.mpi()
+        r.mpi()
+        r.mpi()
+        name, bits = "elgamal", p.bit_length()
+    elif algo in (19, 22):
+        curve, bits = _ec_point_bits(r)
+        if algo == 22:
+            name = curve if curve in ("ed25519", "ed448") else f"eddsa-{curve}"
+        else:
+            name = f"ecdsa-{curve}"
+    elif algo == 18:
+        curve, bits = _ec_point_bits(r)
+        kdf_len = r.u8()
+        r.take(kdf_len)
+        name = "cv25519" if curve == "cv25519" else f"ecdh-{curve}"
+    elif algo in (25, 26, 27, 28):
+        size = {25: 32, 26: 56, 27: 32, 28: 57}[algo]
+        r.take(size)
+        name = PUBKEY_NAMES[algo]
+        bits = {25: 256, 26: 448, 27: 256, 28: 448}[algo]
+    else:
+        from registry.errors import UnsupportedKeyType
+
+        raise UnsupportedKeyType(f"unsupported OpenPGP public key algorithm {algo}")
+    if r.left:
+        raise _fail("trailing bytes in key packet")
+    if version == 4:
+        digest = hashlib.sha1(b"\x99" + len(body).to_bytes(2, "big") + body).digest()
+        key_id = digest[-8:]
+    else:
+        digest = hashlib.sha256(b"\x9b" + len(body).to_bytes(4, "big") + body).digest()
+        key_id = digest[:8]
+    return KeyPacket(
+        tag=tag,
+        version=version,
+        created=datetime.fromtimestamp(created, UTC),
+        algorithm_id=algo,
+        algorithm=name,
+        bits=bits,
+        curve=curve,
+        fingerprint=digest.hex().upper(),
+        key_id=key_id.hex().upper(),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Subpacket:
+    """One signature subpacket: its type, critical bit, whether it is hashed, and its data."""
+
+    type: int
+    critical: bool
+    hashed: bool
+    data: bytes
+
+    @property
+    def name(self) -> str:
+        return SUBPACKET_NAMES.get(self.type, f"subpacket-{self.type}")
+
+
+def _parse_subpackets(data: bytes, hashed: bool) -> tuple[Subpacket, ...]:
+    out = []
+    r = _Reader(data, "signature subpackets")
+    while r.left:
+        length, pos = _read_new_length(r.data, r.pos)
+        r.pos = pos
+        if length == 0:
+            raise _fail("empty signature subpacket")
+        raw = r.take(length)
+        out.append(Subpacket(raw[0] & 0x7F, bool(raw[0] & 0x80), hashed, raw[1:]))
+    return tuple(out)
+
+
+@dataclass(frozen=True, slots=True)
+class Signature:
+    """A signature packet, as it appears in a certificate (not verified).
+
+    ``component`` says what it is attached to: ``"key"`` (direct-key and key
+    revocation signatures), ``"uid"``, ``"uat"`` or ``"subkey"``; ``target``
+    is the user ID text or the subkey fingerprint (``""`` for the key itself).
+    """
+
+    version: int
+    type: int
+    pubkey_algorithm: int
+    hash_algorithm: int
+    created: datetime | None
+    hashed: tuple[Subpacket, ...]
+    unhashed: tuple[Subpacket, ...]
+    component: str = ""
+    target: str = ""
+    embedded: tuple[Signature, ...] = field(default=())
+
+    @property
+    def type_name(self) -> str:
+        return SIGNATURE_TYPE_NAMES.get(self.type, f"type-0x{self.type:02x}")
+
+    @property
+    def hash_name(self) -> str:
+        return HASH_NAMES.get(self.hash_algorithm, f"hash-{self.hash_algorithm}")
+
+    def _first(self, kind: int, *, hashed_only: bool = True) -> bytes | None:
+        for sp in self.hashed:
+            if sp.type == kind:
+                return sp.data
+        if not hashed_only:
+            for sp in self.unhashed:
+                if sp.type == kind:
+                    return sp.data
+        return None
+
+    @property
+    def issuer_fingerprint(self) -> str | None:
+        data = self._first(33, hashed_only=False)
+        return data[1:].hex().upper() if data and len(data) > 1 else None
+
+    @property
+    def issuer_key_id(self) -> str | None:
+        data = self._first(16, hashed_only=False)
+        if data is not None and len(data) == 8:
+            return data.hex().upper()
+        fpr = self.issuer_fingerprint
+        if fpr is None:
+            return None
+        return fpr[-16:] if len(fpr) == 40 else fpr[:16]
+
+    @property
+    def key_flags(self) -> int | None:
+        data = self._first(27)
+        return int.from_bytes(data, "little") if data is not None else None
+
+    @property
+    def key_expiration_seconds(self) -> int | None:
+        """Key expiration time subpacket (seconds after key creation; 0 or absent = none)."""
+        data = self._first(9)
+        if data is None or len(data) != 4:
+            return None
+        return int.from_bytes(data, "big") or None
+
+    @property
+    def is_primary_user_id(self) -> bool:
+        data = self._first(25)
+        return bool(data and data[0])
+
+    @property
+    def critical_subpackets(self) -> tuple[int, ...]:
+        return tuple(sp.type for sp in self.hashed if sp.critical)
+
+    @property
+    def has_back_signature(self) -> bool:
+        """True if a primary key binding (0x19) signature is embedded (subkey bindings)."""
+        return any(e.type == 0x19 for e in self.embedded)
+
+
+def parse_signature(body: bytes, *, component: str = "", target: str = "") -> Signature:
+    """Decode a signature packet body (v3, v4 or v6).
+
+    Raises:
+        KeyFormatError: truncated or malformed packet, or an unknown signature version.
+    """
+    r = _Reader(body, "signature packet")
+    version = r.u8()
+    if version == 3:
+        if r.u8() != 5:
+            raise _fail("bad v3 signature hashed length")
+        sig_type = r.u8()
+        created_ts: int | None = r.uint(4)
+        r.take(8)
+        pk, h = r.u8(), r.u8()
+        r.take(2)
+        return Signature(
+            version, sig_type, pk, h,
+            datetime.fromtimestamp(created_ts or 0, UTC), (), (), component, target,
+        )
+    if version not in (4, 5, 6):
+        raise _fail(f"unknown signature version {version}")
+    sig_type, pk, h = r.u8(), r.u8(), r.u8()
+    width = 4 if version == 6 else 2
+    hashed = _parse_subpackets(r.take(r.uint(width)), True)
+    unhashed = _parse_subpackets(r.take(r.uint(width)), False)
+    r.take(2)  # left 16 bits of the digest
+    if version == 6:
+        r.take(r.u8())  # salt
+    if not r.left:
+        raise _fail("signature packet without signature data")
+    created = None
+    for sp in hashed:
+        if sp.type == 2 and len(sp.data) == 4:
+            created = datetime.fromtimestamp(int.from_bytes(sp.data, "big"), UTC)
+            break
+    embedded = tuple(
+        parse_signature(sp.data, component=component, target=target)
+        for sp in (*hashed, *unhashed)
+        if sp.type == 32
+    )
+    return Signature(
+        version, sig_type, pk, h, created, hashed, unhashed, component, target, embedded
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class UserIDComponent:
+    """A user ID (or, with ``attribute=True``, a user attribute) and its signatures."""
+
+    value: str
+    attribute: bool
+    signatures: tuple[Signature, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SubkeyComponent:
+    key: KeyPacket
+    signatures: tuple[Signature, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CertStructure:
+    """A certificate split into its components, in packet order."""
+
+    primary: KeyPacket
+    key_signatures: tuple[Signature, ...]
+    user_ids: tuple[UserIDComponent, ...]
+    subkeys: tuple[SubkeyComponent, ...]
+    packets: tuple[tuple[int, int | None], ...]  # (tag, version) of every packet
+
+    @property
+    def signatures(self) -> tuple[Signature, ...]:
+        out = list(self.key_signatures)
+        for uid in self.user_ids:
+            out.extend(uid.signatures)
+        for sub in self.subkeys:
+            out.extend(sub.signatures)
+        return tuple(out)
+
+
+def walk_certificate(data: bytes) -> CertStructure:
+    """Split one binary transferable public key into components.
+
+    Raises:
+        KeyFormatError: malformed packets, a packet out of place, secret key
+            packets, or more than one certificate.
+    """
+    primary: KeyPacket | None = None
+    key_sigs: list[Signature] = []
+    uids: list[UserIDComponent] = []
+    subkeys: list[SubkeyComponent] = []
+    summary: list[tuple[int, int | None]] = []
+    # the component signatures currently attach to
+    cur_kind = "key"
+    cur_target = ""
+    cur_sigs: list[Signature] = key_sigs
+    cur_uid: tuple[str, bool] | None = None
+    cur_key: KeyPacket | None = None
+
+    def close() -> None:
+        if cur_kind in ("uid", "uat") and cur_uid is not None:
+            uids.append(UserIDComponent(cur_uid[0], cur_uid[1], tuple(cur_sigs)))
+        elif cur_kind == "subkey" and cur_key is not None:
+            subkeys.append(SubkeyComponent(cur_key, tuple(cur_sigs)))
+
+    for pkt in iter_packets(data):
+        tag = pkt.tag
+        if tag in (TAG_SECRET_KEY, TAG_SECRET_SUBKEY):
+            from registry.errors import PrivateKeyError
+
+            raise PrivateKeyError("this is an OpenPGP secret key; give the public key instead")
+        if primary is None:
+            if tag in (TAG_MARKER, TAG_PADDING):
+                summary.append((tag, None))
+                continue
+            if tag != TAG_PUBLIC_KEY:
+                raise KeyFormatError(
+                    f"not an OpenPGP certificate: starts with a {pkt.name} packet"
+                )
+            primary = parse_key_packet(tag, pkt.body)
+            summary.append((tag, primary.version))
+            cur_target = ""
+            continue
+        if tag == TAG_SIGNATURE:
+            sig = parse_signature(pkt.body, component=cur_kind, target=cur_target)
+            summary.append((tag, sig.version))
+            cur_sigs.append(sig)
+        elif tag in (TAG_USER_ID, TAG_USER_ATTRIBUTE):
+            close()
+            is_attr = tag == TAG_USER_ATTRIBUTE
+            text = "" if is_attr else pkt.body.decode("utf-8", "replace")
+            cur_kind, cur_target, cur_sigs = ("uat" if is_attr else "uid"), text, []
+            cur_uid, cur_key = (text, is_attr), None
+            summary.append((tag, None))
+        elif tag == TAG_PUBLIC_SUBKEY:
+            close()
+            cur_key = parse_key_packet(tag, pkt.body)
+            cur_kind, cur_target, cur_sigs, cur_uid = "subkey", cur_key.fingerprint, [], None
+            summary.append((tag, cur_key.version))
+        elif tag in (TAG_TRUST, TAG_MARKER, TAG_PADDING):
+            summary.append((tag, None))
+        elif tag == TAG_PUBLIC_KEY:
+            raise KeyFormatError("more than one OpenPGP certificate where one was expected")
+        else:
+            raise KeyFormatError(f"unexpected {pkt.name} packet in an OpenPGP certificate")
+    if primary is None:
+        raise KeyFormatError("no OpenPGP certificate found (no public key packet)")
+    close()
+    return CertStructure(primary, tuple(key_sigs), tuple(uids), tuple(subkeys), tuple(summary))
