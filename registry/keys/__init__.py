@@ -33,6 +33,7 @@ if TYPE_CHECKING:  # pragma: no cover
         load_ssh_public_keys,
         render_authorized_key,
         render_known_hosts_line,
+        render_openssh,
     )
     from registry.keys._x509 import (
         X509Certificate,
@@ -55,6 +56,7 @@ _LAZY = {
     "load_ssh_public_keys": "_ssh",
     "render_authorized_key": "_ssh",
     "render_known_hosts_line": "_ssh",
+    "render_openssh": "_ssh",
     "OpenPGPCertificate": "_openpgp",
     "UserID": "_openpgp",
     "Subkey": "_openpgp",

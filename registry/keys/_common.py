@@ -18,6 +18,7 @@ from typing import Any, Protocol, runtime_checkable
 from registry.names import keccak256
 
 __all__ = [
+    "MAX_INPUT",
     "MAX_MATERIAL",
     "Key",
     "KeyType",

@@ -1,0 +1,928 @@
+"""SSH public keys and certificates: parse, canonicalise, fingerprint, render.
+
+    key = load_ssh_public_key(open("id_ed25519.pub").read())
+    print(key.fingerprint, render_authorized_key(key, comment="alice@example.org"))
+
+The canonical material of an SSH key is its RFC 4253 wire blob (for a
+certificate, the whole certificate blob). Parsing is strict, in the style of
+OpenSSH's ``sshkey.c``: every field must be present, integers minimal, no
+trailing bytes, so parsing and re-encoding give back the same bytes.
+
+Accepted text input: ``authorized_keys`` files (options, comments, blank and
+``#`` lines), bare ``type base64 [comment]`` lines (``*.pub``, certificates)
+and RFC 4716 ``---- BEGIN SSH2 PUBLIC KEY ----`` blocks. Private keys (OpenSSH,
+PEM, PuTTY) are refused with :class:`~registry.errors.PrivateKeyError`; the
+message never repeats any of the input.
+
+Rendered lines are built from parsed material only: a comment or option in the
+input never reaches the output.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
+
+from registry.errors import InvalidName, KeyFormatError, PrivateKeyError, UnsupportedKeyType
+from registry.keys._common import MAX_INPUT, MAX_MATERIAL, KeyType, commitment
+
+__all__ = [
+    "CERT_ALGORITHMS",
+    "PLAIN_ALGORITHMS",
+    "SSHCertificate",
+    "SSHPublicKey",
+    "load_ssh_blob",
+    "load_ssh_public_key",
+    "load_ssh_public_keys",
+    "render_authorized_key",
+    "render_known_hosts_line",
+    "render_openssh",
+]
+
+_U64_MAX = (1 << 64) - 1
+_FOREVER = _U64_MAX
+_MAX_DATETIME = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
+
+# --------------------------------------------------------------------------- records
+
+#: Values of a certificate option or extension: ``None`` for a flag (empty data),
+#: ``str`` for the usual nested string, ``bytes`` for any other (opaque) data.
+OptionValue = str | bytes | None
+
+
+@dataclass(frozen=True, slots=True)
+class SSHCertificate:
+    """An OpenSSH certificate (PROTOCOL.certkeys), as parsed from its blob.
+
+    ``signed_data`` is the part of the blob the CA signed and ``signature`` the
+    CA's SSH signature blob (``string algorithm, string sig[, sk fields]``), so a
+    verifier can check the CA signature with ``signature_key``.
+    """
+
+    nonce: bytes
+    public_key: SSHPublicKey
+    serial: int
+    cert_type: str
+    key_id: str
+    principals: tuple[str, ...]
+    valid_after: int
+    valid_before: int
+    critical_options: tuple[tuple[str, OptionValue], ...]
+    extensions: tuple[tuple[str, OptionValue], ...]
+    reserved: bytes
+    signature_key: SSHPublicKey
+    signature_algorithm: str
+    signed_data: bytes
+    signature: bytes
+
+    @property
+    def valid_from(self) -> datetime | None:
+        """Start of validity (``None`` when the certificate is valid from the epoch)."""
+        return None if self.valid_after == 0 else _to_datetime(self.valid_after)
+
+    @property
+    def valid_until(self) -> datetime | None:
+        """End of validity (``None`` for a certificate valid forever)."""
+        return None if self.valid_before == _FOREVER else _to_datetime(self.valid_before)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "cert_type": self.cert_type,
+            "serial": self.serial,
+            "key_id": self.key_id,
+            "principals": list(self.principals),
+            "valid_after": self.valid_after,
+            "valid_before": self.valid_before,
+            "valid_from": _iso(self.valid_from),
+            "valid_until": _iso(self.valid_until),
+            "critical_options": [[k, _json_value(v)] for k, v in self.critical_options],
+            "extensions": [[k, _json_value(v)] for k, v in self.extensions],
+            "nonce": self.nonce.hex(),
+            "public_key": self.public_key.material.hex(),
+            "signature_key": {
+                "algorithm": self.signature_key.algorithm,
+                "fingerprint": self.signature_key.fingerprint,
+                "material": self.signature_key.material.hex(),
+            },
+            "signature_algorithm": self.signature_algorithm,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class SSHPublicKey:
+    """An SSH public key or certificate.
+
+    ``material`` is the wire blob (the whole certificate for a certificate);
+    ``public_blob`` the plain public key blob (for a certificate, the certified
+    key) whose SHA-256 is ``fingerprint``. ``parameters`` holds the key's
+    numbers and strings by name (``e``/``n`` for RSA, ``curve``/``point`` for
+    ECDSA, ``pk`` for Ed25519, ``p``/``q``/``g``/``y`` for DSA, ``application``
+    for security keys). ``comment`` and ``options`` are what the input line had;
+    they are informational, never rendered, and not part of equality.
+    """
+
+    material: bytes
+    algorithm: str
+    bits: int
+    fingerprint: str
+    public_blob: bytes
+    parameters: tuple[tuple[str, int | bytes | str], ...]
+    curve: str | None = None
+    application: str | None = None
+    certificate: SSHCertificate | None = None
+    comment: str | None = field(default=None, compare=False)
+    options: tuple[tuple[str, str | None], ...] = field(default=(), compare=False)
+
+    @property
+    def key_type(self) -> KeyType:
+        return KeyType.SSH
+
+    @property
+    def plain_algorithm(self) -> str:
+        """The plain key type (for a certificate, the certified key's type)."""
+        return _CERT_TO_PLAIN.get(self.algorithm, self.algorithm)
+
+    @property
+    def is_certificate(self) -> bool:
+        return self.certificate is not None
+
+    @property
+    def is_security_key(self) -> bool:
+        return self.application is not None
+
+    @property
+    def identities(self) -> tuple[str, ...]:
+        return self.certificate.principals if self.certificate is not None else ()
+
+    @property
+    def valid_from(self) -> datetime | None:
+        return self.certificate.valid_from if self.certificate is not None else None
+
+    @property
+    def valid_until(self) -> datetime | None:
+        return self.certificate.valid_until if self.certificate is not None else None
+
+    @property
+    def commitment(self) -> bytes:
+        return commitment(KeyType.SSH, self.material)
+
+    def parameter(self, name: str) -> int | bytes | str:
+        """Return one of :attr:`parameters` by name.
+
+        Raises:
+            KeyFormatError: the key has no such parameter.
+        """
+        for key, value in self.parameters:
+            if key == name:
+                return value
+        raise KeyFormatError(f"{self.algorithm} key has no parameter {name!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "key_type": KeyType.SSH.label,
+            "algorithm": self.algorithm,
+            "bits": self.bits,
+            "fingerprint": self.fingerprint,
+            "material": self.material.hex(),
+            "commitment": self.commitment.hex(),
+            "public_blob": self.public_blob.hex(),
+            "curve": self.curve,
+            "application": self.application,
+            "identities": list(self.identities),
+            "valid_from": _iso(self.valid_from),
+            "valid_until": _iso(self.valid_until),
+            "comment": self.comment,
+            "options": [[k, v] for k, v in self.options],
+            "certificate": self.certificate.to_dict() if self.certificate is not None else None,
+        }
+
+    def __str__(self) -> str:
+        return render_openssh(self)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _json_value(value: OptionValue) -> str | None:
+    return value.hex() if isinstance(value, bytes) else value
+
+
+def _to_datetime(seconds: int) -> datetime:
+    try:
+        return datetime.fromtimestamp(seconds, UTC)
+    except (OverflowError, OSError, ValueError):
+        return _MAX_DATETIME
+
+
+# --------------------------------------------------------------------------- wire readers
+# Each reader takes a memoryview and returns (value, rest); a short buffer raises
+# KeyFormatError, never IndexError or struct.error.
+
+_TRUNCATED = "truncated SSH key blob"
+
+
+def _get_u32(data: memoryview) -> tuple[int, memoryview]:
+    if len(data) < 4:
+        raise KeyFormatError(_TRUNCATED)
+    return int.from_bytes(data[:4], "big"), data[4:]
+
+
+def _get_u64(data: memoryview) -> tuple[int, memoryview]:
+    if len(data) < 8:
+        raise KeyFormatError(_TRUNCATED)
+    return int.from_bytes(data[:8], "big"), data[8:]
+
+
+def _get_sshstr(data: memoryview) -> tuple[memoryview, memoryview]:
+    if len(data) < 4:
+        raise KeyFormatError(_TRUNCATED)
+    n = int.from_bytes(data[:4], "big")
+    if n > len(data) - 4:
+        raise KeyFormatError(_TRUNCATED)
+    return data[4 : 4 + n], data[4 + n :]
+
+
+def _get_bytes(data: memoryview) -> tuple[bytes, memoryview]:
+    value, rest = _get_sshstr(data)
+    return bytes(value), rest
+
+
+def _get_text(data: memoryview) -> tuple[str, memoryview]:
+    value, rest = _get_sshstr(data)
+    try:
+        text = bytes(value).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise KeyFormatError("SSH key blob holds a string that is not UTF-8") from exc
+    if "\x00" in text:
+        raise KeyFormatError("SSH key blob holds a string with a NUL byte")
+    return text, rest
+
+
+def _get_mpint(data: memoryview) -> tuple[int, memoryview]:
+    value, rest = _get_sshstr(data)
+    if value:
+        if value[0] & 0x80:
+            raise KeyFormatError("SSH key blob holds a negative integer")
+        if value[0] == 0 and (len(value) == 1 or not value[1] & 0x80):
+            raise KeyFormatError("SSH key blob holds a non-minimal integer encoding")
+    return int.from_bytes(value, "big"), rest
+
+
+def _sshstr(data: bytes) -> bytes:
+    return len(data).to_bytes(4, "big") + data
+
+
+def _mpint(value: int) -> bytes:
+    if value == 0:
+        return _sshstr(b"")
+    return _sshstr(value.to_bytes(value.bit_length() // 8 + 1, "big"))
+
+
+# --------------------------------------------------------------------------- formats
+
+_Reader = Callable[[memoryview], tuple[Any, memoryview]]
+_Params = tuple[tuple[str, Any], ...]
+#: A check validates parsed parameters and returns (bits, curve, application).
+_Check = Callable[[str, _Params], tuple[int, str | None, str | None]]
+
+
+class _Format(NamedTuple):
+    fields: tuple[tuple[str, _Reader], ...]
+    check: _Check
+
+
+def _check_ed25519(name: str, params: _Params) -> tuple[int, str | None, str | None]:
+    if len(params[0][1]) != 32:
+        raise KeyFormatError(f"{name} public key must be 32 bytes, got {len(params[0][1])}")
+    return 256, None, params[1][1] if len(params) > 1 else None
+
+
+def _check_rsa(name: str, params: _Params) -> tuple[int, str | None, str | None]:
+    e, n = params[0][1], params[1][1]
+    bits = n.bit_length()
+    if bits < 512:
+        raise KeyFormatError(f"{name} modulus of {bits} bits is too small to be an RSA key")
+    if not n & 1:
+        raise KeyFormatError(f"{name} modulus is even")
+    if e < 3 or not e & 1 or e >= n:
+        raise KeyFormatError(f"{name} public exponent must be odd, at least 3 and below n")
+    return bits, None, None
+
+
+def _check_dsa(name: str, params: _Params) -> tuple[int, str | None, str | None]:
+    p, q, g, y = (v for _, v in params)
+    if p.bit_length() < 512 or not p & 1 or not 1 < q < p or not 1 < g < p or not 1 < y < p:
+        raise KeyFormatError(f"{name} parameters are not a DSA public key")
+    return p.bit_length(), None, None
+
+
+_CURVES = {"nistp256": (256, 65), "nistp384": (384, 97), "nistp521": (521, 133)}
+
+
+def _check_ecdsa(name: str, params: _Params) -> tuple[int, str | None, str | None]:
+    curve, point = params[0][1], params[1][1]
+    expected = name.removeprefix("sk-").removesuffix("@openssh.com").rpartition("-")[2]
+    if curve != expected:
+        raise KeyFormatError(f"{name} key names curve {_safe(curve)} instead of {expected}")
+    bits, size = _CURVES[curve]
+    if len(point) != size or point[0] != 4:
+        raise KeyFormatError(f"{name} public point must be an uncompressed {curve} point")
+    _check_on_curve(curve, point)
+    application = params[2][1] if len(params) > 2 else None
+    return bits, curve, application
+
+
+def _check_on_curve(curve: str, point: bytes) -> None:
+    from cryptography.hazmat.primitives.asymmetric import ec  # lazy: import cost
+
+    crv: ec.EllipticCurve
+    if curve == "nistp256":
+        crv = ec.SECP256R1()
+    elif curve == "nistp384":
+        crv = ec.SECP384R1()
+    else:
+        crv = ec.SECP521R1()
+    try:
+        ec.EllipticCurvePublicKey.from_encoded_point(crv, point)
+    except ValueError as exc:
+        raise KeyFormatError(f"ECDSA public point is not on {curve}") from exc
+
+
+_ED = (("pk", _get_bytes),)
+_EC = (("curve", _get_text), ("point", _get_bytes))
+_APP = (("application", _get_text),)
+
+_FORMATS: dict[str, _Format] = {
+    "ssh-ed25519": _Format(_ED, _check_ed25519),
+    "sk-ssh-ed25519@openssh.com": _Format(_ED + _APP, _check_ed25519),
+    "ecdsa-sha2-nistp256": _Format(_EC, _check_ecdsa),
+    "ecdsa-sha2-nistp384": _Format(_EC, _check_ecdsa),
+    "ecdsa-sha2-nistp521": _Format(_EC, _check_ecdsa),
+    "sk-ecdsa-sha2-nistp256@openssh.com": _Format(_EC + _APP, _check_ecdsa),
+    "ssh-rsa": _Format((("e", _get_mpint), ("n", _get_mpint)), _check_rsa),
+    "ssh-dss": _Format(tuple((k, _get_mpint) for k in "pqgy"), _check_dsa),
+}
+
+_CERT_TO_PLAIN = {
+    name.removesuffix("@openssh.com") + "-cert-v01@openssh.com": name for name in _FORMATS
+}
+#: Plain key types this module parses.
+PLAIN_ALGORITHMS: tuple[str, ...] = tuple(_FORMATS)
+#: Certificate types this module parses.
+CERT_ALGORITHMS: tuple[str, ...] = tuple(_CERT_TO_PLAIN)
+_ALL_ALGORITHMS = frozenset(PLAIN_ALGORITHMS + CERT_ALGORITHMS)
+
+#: Signature algorithms a CA key of each type may use (sshkey.c).
+_SIG_ALGORITHMS = {name: (name,) for name in _FORMATS} | {
+    "ssh-rsa": ("ssh-rsa", "rsa-sha2-256", "rsa-sha2-512")
+}
+_CERT_TYPES = {1: "user", 2: "host"}
+
+_TOKEN = re.compile(r"[A-Za-z0-9@._+-]{1,64}\Z")
+
+
+def _safe(text: str) -> str:
+    """Quote a type token for an error message, or hide it if it is not token-like."""
+    return repr(text) if _TOKEN.match(text) else "(unprintable)"
+
+
+def _sha256_fp(blob: bytes) -> str:
+    return "SHA256:" + base64.b64encode(hashlib.sha256(blob).digest()).decode().rstrip("=")
+
+
+def _read_fields(fmt: _Format, data: memoryview) -> tuple[_Params, memoryview]:
+    params = []
+    for name, reader in fmt.fields:
+        value, data = reader(data)
+        params.append((name, value))
+    return tuple(params), data
+
+
+def _parse_blob(
+    blob: bytes,
+    *,
+    comment: str | None = None,
+    options: tuple[tuple[str, str | None], ...] = (),
+    allow_cert: bool = True,
+) -> SSHPublicKey:
+    view = memoryview(blob)
+    name_view, rest = _get_sshstr(view)
+    name = bytes(name_view).decode("ascii", "replace")
+    fmt = _FORMATS.get(name)
+    if fmt is not None:
+        params, rest = _read_fields(fmt, rest)
+        if rest:
+            raise KeyFormatError(f"{name} key blob has {len(rest)} trailing bytes")
+        bits, curve, application = fmt.check(name, params)
+        return SSHPublicKey(
+            blob, name, bits, _sha256_fp(blob), blob, params, curve, application,
+            None, comment, options,
+        )  # fmt: skip
+    plain = _CERT_TO_PLAIN.get(name)
+    if plain is None:
+        raise UnsupportedKeyType(f"unsupported SSH key type {_safe(name)}")
+    if not allow_cert:
+        raise KeyFormatError("a certificate cannot be a CA signature key")
+    return _parse_cert(blob, view, name, plain, rest, comment, options)
+
+
+def _get_string_list(data: memoryview, what: str) -> tuple[str, ...]:
+    items = []
+    while data:
+        item, data = _get_text(data)
+        items.append(item)
+    return tuple(items)
+
+
+def _get_options(data: memoryview, what: str) -> tuple[tuple[str, OptionValue], ...]:
+    items: list[tuple[str, OptionValue]] = []
+    seen = set()
+    while data:
+        name, data = _get_text(data)
+        raw, data = _get_sshstr(data)
+        if name in seen:
+            raise KeyFormatError(f"certificate repeats {what} {_safe(name)}")
+        seen.add(name)
+        value: OptionValue = None
+        if raw:
+            value = bytes(raw)
+            if len(raw) >= 4 and int.from_bytes(raw[:4], "big") == len(raw) - 4:
+                try:
+                    value = bytes(raw[4:]).decode("utf-8")
+                except UnicodeDecodeError:
+                    pass
+        items.append((name, value))
+    return tuple(items)
+
+
+def _parse_cert(
+    blob: bytes,
+    view: memoryview,
+    name: str,
+    plain: str,
+    rest: memoryview,
+    comment: str | None,
+    options: tuple[tuple[str, str | None], ...],
+) -> SSHPublicKey:
+    nonce, rest = _get_bytes(rest)
+    key_start = len(view) - len(rest)
+    fmt = _FORMATS[plain]
+    params, rest = _read_fields(fmt, rest)
+    public_blob = _sshstr(plain.encode()) + bytes(view[key_start : len(view) - len(rest)])
+    bits, curve, application = fmt.check(plain, params)
+    fingerprint = _sha256_fp(public_blob)
+    certified = SSHPublicKey(public_blob, plain, bits, fingerprint, public_blob, params,
+                             curve, application)  # fmt: skip
+    serial, rest = _get_u64(rest)
+    type_code, rest = _get_u32(rest)
+    cert_type = _CERT_TYPES.get(type_code)
+    if cert_type is None:
+        raise KeyFormatError(f"certificate type {type_code} is neither user (1) nor host (2)")
+    key_id, rest = _get_text(rest)
+    principals_raw, rest = _get_sshstr(rest)
+    principals = _get_string_list(principals_raw, "principal")
+    valid_after, rest = _get_u64(rest)
+    valid_before, rest = _get_u64(rest)
+    if valid_after > valid_before:
+        raise KeyFormatError("certificate validity ends before it starts")
+    critical_raw, rest = _get_sshstr(rest)
+    critical = _get_options(critical_raw, "critical option")
+    extensions_raw, rest = _get_sshstr(rest)
+    extensions = _get_options(extensions_raw, "extension")
+    reserved, rest = _get_bytes(rest)
+    ca_blob, rest = _get_bytes(rest)
+    signed_data = bytes(view[: len(view) - len(rest)])
+    signature, rest = _get_bytes(rest)
+    if rest:
+        raise KeyFormatError(f"{name} blob has {len(rest)} trailing bytes")
+    ca_key = _parse_blob(ca_blob, allow_cert=False)
+    sig_name_view, _sig_rest = _get_sshstr(memoryview(signature))
+    sig_alg = bytes(sig_name_view).decode("ascii", "replace")
+    if sig_alg not in _SIG_ALGORITHMS[ca_key.algorithm]:
+        raise KeyFormatError(
+            f"certificate signature algorithm {_safe(sig_alg)} does not fit a"
+            f" {ca_key.algorithm} CA key"
+        )
+    cert = SSHCertificate(
+        nonce=nonce,
+        public_key=certified,
+        serial=serial,
+        cert_type=cert_type,
+        key_id=key_id,
+        principals=principals,
+        valid_after=valid_after,
+        valid_before=valid_before,
+        critical_options=critical,
+        extensions=extensions,
+        reserved=reserved,
+        signature_key=ca_key,
+        signature_algorithm=sig_alg,
+        signed_data=signed_data,
+        signature=signature,
+    )
+    return SSHPublicKey(blob, name, bits, fingerprint, public_blob, params, curve,
+                        application, cert, comment, options)  # fmt: skip
+
+
+def _encode_options(items: tuple[tuple[str, OptionValue], ...]) -> bytes:
+    out = b""
+    for name, value in items:
+        if value is None:
+            data = b""
+        elif isinstance(value, str):
+            data = _sshstr(value.encode())
+        else:
+            data = value
+        out += _sshstr(name.encode()) + _sshstr(data)
+    return out
+
+
+def _encode_params(params: _Params) -> bytes:
+    out = b""
+    for _name, value in params:
+        if isinstance(value, int):
+            out += _mpint(value)
+        elif isinstance(value, str):
+            out += _sshstr(value.encode())
+        else:
+            out += _sshstr(value)
+    return out
+
+
+def _encode(key: SSHPublicKey) -> bytes:
+    """Re-encode a parsed key from its fields (the parser's round-trip check)."""
+    cert = key.certificate
+    if cert is None:
+        return _sshstr(key.algorithm.encode()) + _encode_params(key.parameters)
+    tbs = (
+        _sshstr(key.algorithm.encode())
+        + _sshstr(cert.nonce)
+        + _encode_params(key.parameters)
+        + cert.serial.to_bytes(8, "big")
+        + {"user": 1, "host": 2}[cert.cert_type].to_bytes(4, "big")
+        + _sshstr(cert.key_id.encode())
+        + _sshstr(b"".join(_sshstr(p.encode()) for p in cert.principals))
+        + cert.valid_after.to_bytes(8, "big")
+        + cert.valid_before.to_bytes(8, "big")
+        + _sshstr(_encode_options(cert.critical_options))
+        + _sshstr(_encode_options(cert.extensions))
+        + _sshstr(cert.reserved)
+        + _sshstr(_encode(cert.signature_key))
+    )
+    return tbs + _sshstr(cert.signature)
+
+
+# --------------------------------------------------------------------------- loaders
+
+
+def load_ssh_blob(blob: bytes | bytearray | memoryview) -> SSHPublicKey:
+    """Parse canonical SSH material (a key or certificate wire blob), e.g. from the chain.
+
+    Raises:
+        KeyFormatError: truncated, malformed or trailing bytes, or larger than ``MAX_MATERIAL``.
+        UnsupportedKeyType: a key type this module does not handle.
+    """
+    if not isinstance(blob, bytes | bytearray | memoryview):
+        raise KeyFormatError(f"SSH key blob must be bytes, not {type(blob).__name__}")
+    data = bytes(blob)
+    if len(data) > MAX_MATERIAL:
+        raise KeyFormatError(f"SSH key blob of {len(data)} bytes exceeds {MAX_MATERIAL} bytes")
+    if data.startswith(b"openssh-key-v1\x00"):
+        raise PrivateKeyError(_PRIVATE_MESSAGE.format(kind="an OpenSSH private key"))
+    return _parse_blob(data)
+
+
+def load_ssh_public_key(data: bytes | bytearray | memoryview | str) -> SSHPublicKey:
+    """Parse exactly one SSH public key or certificate from text.
+
+    Raises:
+        KeyFormatError: no key, more than one key, or a malformed one.
+        PrivateKeyError: the input is a private key.
+        UnsupportedKeyType: a key type this module does not handle.
+    """
+    keys = load_ssh_public_keys(data)
+    if len(keys) != 1:
+        raise KeyFormatError(
+            "no SSH public key found in the input"
+            if not keys
+            else f"expected one SSH public key, found {len(keys)}"
+        )
+    return keys[0]
+
+
+def load_ssh_public_keys(data: bytes | bytearray | memoryview | str) -> list[SSHPublicKey]:
+    """Parse every SSH public key and certificate in an authorized_keys / .pub / RFC 4716 text.
+
+    Blank lines and ``#`` comments are skipped; the first malformed line stops
+    parsing with an error naming its line number.
+
+    Raises:
+        KeyFormatError: input over 1 MiB, not text, or a malformed line.
+        PrivateKeyError: the input is (or contains) a private key.
+        UnsupportedKeyType: a line holds a key type this module does not handle.
+    """
+    text = _as_text(data)
+    _refuse_private(text)
+    keys: list[SSHPublicKey] = []
+    lines = text.split("\n")
+    i = 0
+    while i < len(lines):
+        line = lines[i].strip(" \t\r")
+        i += 1
+        if not line or line[0] == "#":
+            continue
+        if line.startswith("-----BEGIN "):
+            m = _PEM_LABEL.match(line)
+            label = m.group(1) if m else "PEM"
+            raise KeyFormatError(
+                f"line {i}: {label} data is not an SSH public key (expected 'type base64' lines)"
+            )
+        if line.startswith("---- BEGIN SSH2 PUBLIC KEY ----"):
+            key, i = _parse_rfc4716(lines, i)
+            keys.append(key)
+            continue
+        try:
+            keys.append(_parse_line(line))
+        except KeyFormatError as exc:
+            raise type(exc)(f"line {i}: {exc}") from exc
+    return keys
+
+
+def _as_text(data: object) -> str:
+    if isinstance(data, str):
+        if len(data) > MAX_INPUT:
+            raise KeyFormatError(f"input is larger than {MAX_INPUT} bytes (1 MiB)")
+        return data
+    if isinstance(data, bytes | bytearray | memoryview):
+        if memoryview(data).nbytes > MAX_INPUT:
+            raise KeyFormatError(f"input is larger than {MAX_INPUT} bytes (1 MiB)")
+        return bytes(data).decode("utf-8", "replace")
+    raise KeyFormatError(f"SSH key input must be bytes or str, not {type(data).__name__}")
+
+
+_PRIVATE_MESSAGE = "input is {kind}; give the public key (for example the .pub file) instead"
+_PEM_LABEL = re.compile(r"-----BEGIN ([A-Z0-9 ]{1,40})-----")
+_PEM_PRIVATE = re.compile(r"-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY-----")
+
+
+def _refuse_private(text: str) -> None:
+    if "PRIVATE KEY" in text:
+        if "-----BEGIN OPENSSH PRIVATE KEY-----" in text:
+            raise PrivateKeyError(_PRIVATE_MESSAGE.format(kind="an OpenSSH private key"))
+        if _PEM_PRIVATE.search(text):
+            raise PrivateKeyError(_PRIVATE_MESSAGE.format(kind="a PEM private key"))
+        if "-----BEGIN PGP PRIVATE KEY BLOCK-----" in text:
+            raise PrivateKeyError(_PRIVATE_MESSAGE.format(kind="an OpenPGP secret key"))
+        if "---- BEGIN SSH2 ENCRYPTED PRIVATE KEY ----" in text:
+            raise PrivateKeyError(_PRIVATE_MESSAGE.format(kind="an SSH2 private key"))
+    if "PuTTY-User-Key-File-" in text:
+        raise PrivateKeyError(_PRIVATE_MESSAGE.format(kind="a PuTTY private key"))
+    if "b3BlbnNzaC1rZXktdjEA" in text:  # base64 of "openssh-key-v1\0" without armour
+        raise PrivateKeyError(_PRIVATE_MESSAGE.format(kind="an OpenSSH private key"))
+
+
+def _b64decode(text: str) -> bytes:
+    if len(text) > MAX_MATERIAL * 2:
+        raise KeyFormatError(f"key is larger than {MAX_MATERIAL} bytes")
+    try:
+        blob = binascii.a2b_base64(text.encode("ascii"), strict_mode=True)
+    except (binascii.Error, ValueError, UnicodeError) as exc:
+        raise KeyFormatError("key data is not valid base64") from exc
+    if len(blob) > MAX_MATERIAL:
+        raise KeyFormatError(f"key of {len(blob)} bytes exceeds {MAX_MATERIAL} bytes")
+    return blob
+
+
+def _parse_line(line: str) -> SSHPublicKey:
+    parts = line.split(None, 2)
+    options: tuple[tuple[str, str | None], ...] = ()
+    if parts[0] not in _ALL_ALGORITHMS:
+        option_text, rest = _split_options(line)
+        parts = rest.split(None, 2)
+        if not parts or parts[0] not in _ALL_ALGORITHMS:
+            # Either an unknown key type (``type base64``) or options then one.
+            if len(parts) >= 1 and _looks_like_blob(parts[0]):
+                raise UnsupportedKeyType(f"unsupported SSH key type {_safe(option_text)}")
+            if len(parts) >= 2 and _looks_like_blob(parts[1]):
+                raise UnsupportedKeyType(f"unsupported SSH key type {_safe(parts[0])}")
+            raise KeyFormatError("not an SSH public key line")
+        options = _parse_options(option_text)
+    if len(parts) < 2:
+        raise KeyFormatError(f"{parts[0]} line has no key data")
+    name = parts[0]
+    blob = _b64decode(parts[1])
+    comment = parts[2].strip() if len(parts) > 2 else None
+    key = _parse_blob(blob, comment=comment or None, options=options)
+    if key.algorithm != name:
+        raise KeyFormatError(f"line says {name} but the key data is {key.algorithm}")
+    return key
+
+
+def _looks_like_blob(token: str) -> bool:
+    return token.startswith("AAAA") and len(token) >= 16
+
+
+def _split_options(line: str) -> tuple[str, str]:
+    """Split ``options rest`` at the first whitespace outside double quotes."""
+    quoted = False
+    i = 0
+    n = len(line)
+    while i < n:
+        c = line[i]
+        if c == "\\" and i + 1 < n and line[i + 1] == '"':  # as sshkey_advance_past_options
+            i += 2
+            continue
+        if c == '"':
+            quoted = not quoted
+        elif not quoted and c in " \t":
+            return line[:i], line[i:].lstrip(" \t")
+        i += 1
+    if quoted:
+        raise KeyFormatError("options have an unterminated quote")
+    return line, ""
+
+
+#: Options sshd accepts in authorized_keys (sshd(8), auth-options.c).
+_KNOWN_OPTIONS = frozenset({
+    "agent-forwarding", "cert-authority", "command", "environment", "expiry-time", "from",
+    "no-agent-forwarding", "no-port-forwarding", "no-pty", "no-touch-required", "no-user-rc",
+    "no-x11-forwarding", "permitlisten", "permitopen", "port-forwarding", "principals", "pty",
+    "restrict", "touch-required", "tunnel", "user-rc", "verify-required", "x11-forwarding",
+})  # fmt: skip
+_OPTION_NAME = re.compile(r"[A-Za-z0-9_-]+")
+
+
+def _parse_options(text: str) -> tuple[tuple[str, str | None], ...]:
+    """Parse authorized_keys options as sshd does (``opt_dequote`` in auth-options.c)."""
+    out: list[tuple[str, str | None]] = []
+    i, n = 0, len(text)
+    while True:
+        m = _OPTION_NAME.match(text, i)
+        if m is None:
+            raise KeyFormatError("malformed authorized_keys options")
+        name = m.group().lower()
+        if name not in _KNOWN_OPTIONS:
+            raise KeyFormatError(f"unknown authorized_keys option {_safe(name)}")
+        i = m.end()
+        value: str | None = None
+        if i < n and text[i] == "=":
+            i += 1
+            if i >= n or text[i] != '"':
+                raise KeyFormatError(f"option {name} value must be in double quotes")
+            i += 1
+            chars = []
+            while i < n and text[i] != '"':
+                if text[i] == "\\" and i + 1 < n and text[i + 1] == '"':
+                    i += 1
+                chars.append(text[i])
+                i += 1
+            if i >= n:
+                raise KeyFormatError(f"option {name} is missing its closing quote")
+            i += 1
+            value = "".join(chars)
+        out.append((name, value))
+        if i == n:
+            return tuple(out)
+        if text[i] != ",":
+            raise KeyFormatError("malformed authorized_keys options")
+        i += 1
+
+
+def _parse_rfc4716(lines: list[str], i: int) -> tuple[SSHPublicKey, int]:
+    start = i
+    comment: str | None = None
+    body: list[str] = []
+    header = ""
+    while True:
+        if i >= len(lines):
+            raise KeyFormatError(f"line {start}: RFC 4716 key has no END line")
+        line = lines[i].strip(" \t\r")
+        i += 1
+        if header:
+            header += line
+        elif line.startswith("---- END SSH2 PUBLIC KEY ----"):
+            break
+        elif ":" in line and not body:
+            header = line
+        else:
+            body.append(line)
+            continue
+        if header.endswith("\\"):
+            header = header[:-1]
+            continue
+        tag, _, value = header.partition(":")
+        value = value.strip()
+        if tag.strip().lower() == "comment":
+            if len(value) >= 2 and value[0] == value[-1] == '"':
+                value = value[1:-1]
+            comment = value or None
+        header = ""
+    try:
+        key = _parse_blob(_b64decode("".join(body)), comment=comment)
+    except KeyFormatError as exc:
+        raise type(exc)(f"line {start}: {exc}") from exc
+    return key, i
+
+
+# --------------------------------------------------------------------------- renderers
+
+
+def render_openssh(key: SSHPublicKey) -> str:
+    """Return ``type base64``, the OpenSSH public key text (no comment, no options)."""
+    return f"{key.algorithm} {base64.b64encode(key.material).decode()}"
+
+
+_PRINCIPAL = re.compile(r"[A-Za-z0-9._@+:/=~-]{1,255}\Z")
+_HOST_PATTERN = re.compile(
+    r"!?(?:\[[A-Za-z0-9.:%*?_-]+\]:[0-9]{1,5}|[A-Za-z0-9.:%*?_-]+)\Z"
+    r"|\|1\|[A-Za-z0-9+/]+=*\|[A-Za-z0-9+/]+=*\Z"
+)
+
+
+def _render_comment(comment: str | None) -> str:
+    if comment is None:
+        return ""
+    from registry.names import parse_name
+
+    return " " + parse_name(comment).text
+
+
+def render_authorized_key(
+    key: SSHPublicKey,
+    *,
+    expiry: datetime | None = None,
+    cert_authority: bool = False,
+    principals: Iterable[str] = (),
+    comment: str | None = None,
+) -> str:
+    """Render one authorized_keys line (no newline) from parsed material.
+
+    Only keyanchor's own options appear: ``cert-authority``, ``principals="a,b"``
+    and ``expiry-time="YYYYMMDDHHMMSSZ"`` (UTC, as sshd(8) reads it). The comment,
+    when given, must be a registry name.
+
+    Raises:
+        InvalidName: the comment is not a registry name, or a principal is not a safe token.
+        KeyFormatError: ``expiry`` is not an aware datetime, or a certificate
+            is given with ``cert_authority``.
+    """
+    opts: list[str] = []
+    if cert_authority:
+        if key.certificate is not None:
+            raise KeyFormatError("cert-authority needs a plain CA key, not a certificate")
+        opts.append("cert-authority")
+    names = [principals] if isinstance(principals, str) else list(principals)
+    if names:
+        for p in names:
+            if not isinstance(p, str) or not _PRINCIPAL.match(p):
+                raise InvalidName(
+                    f"invalid principal {p!r}: use letters, digits and ._@+:/=~- only"
+                )
+        opts.append(f'principals="{",".join(names)}"')
+    if expiry is not None:
+        if not isinstance(expiry, datetime) or expiry.utcoffset() is None:
+            raise KeyFormatError("expiry must be a timezone-aware datetime")
+        opts.append(f'expiry-time="{expiry.astimezone(UTC).strftime("%Y%m%d%H%M%SZ")}"')
+    prefix = ",".join(opts) + " " if opts else ""
+    return prefix + render_openssh(key) + _render_comment(comment)
+
+
+def render_known_hosts_line(
+    key: SSHPublicKey,
+    hosts: str | Sequence[str],
+    *,
+    marker: str | None = None,
+    comment: str | None = None,
+) -> str:
+    """Render one known_hosts line (no newline): ``[marker] hosts type base64 [comment]``.
+
+    ``hosts`` is a pattern or a list of patterns (joined with commas): host names,
+    addresses, ``[host]:port``, wildcards, ``!`` negations or hashed ``|1|`` entries.
+
+    Raises:
+        InvalidName: a host pattern with spaces, quotes or control characters, no
+            host at all, or a comment that is not a registry name.
+        KeyFormatError: an unknown marker, or a certificate given (known_hosts
+            holds plain keys; publish the CA key with ``@cert-authority``).
+    """
+    if marker not in (None, "@cert-authority", "@revoked"):
+        raise KeyFormatError(
+            f"known_hosts marker must be @cert-authority or @revoked, not {marker!r}"
+        )
+    if key.certificate is not None:
+        raise KeyFormatError("known_hosts lines hold plain keys, not certificates")
+    patterns = hosts.split(",") if isinstance(hosts, str) else list(hosts)
+    if not patterns:
+        raise InvalidName("known_hosts line needs at least one host pattern")
+    for p in patterns:
+        if not isinstance(p, str) or not _HOST_PATTERN.match(p):
+            raise InvalidName(f"invalid known_hosts host pattern {p!r}")
+    prefix = marker + " " if marker else ""
+    return f"{prefix}{','.join(patterns)} {render_openssh(key)}{_render_comment(comment)}"

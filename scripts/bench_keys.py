@@ -1,0 +1,55 @@
+"""Benchmark of the key layer: keys/s per format and the import cost of registry.keys.
+
+    python3 scripts/bench_keys.py            # figures recorded in docs/BENCHMARKS.md
+
+Targets (2-core machine): >= 20,000 SSH keys/s, >= 2,000 X.509 certs/s,
+>= 500 OpenPGP certs/s (parse + canonicalise + fingerprint), and
+``import registry.keys`` <= 100 ms in a fresh process.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))
+
+from bench_keys_openpgp import bench_openpgp  # noqa: E402
+from bench_keys_ssh import bench_ssh  # noqa: E402
+from bench_keys_x509 import bench_x509  # noqa: E402
+
+
+def import_ms(runs: int = 15) -> tuple[float, float]:
+    """Median wall time of `import registry.keys` in fresh processes, and of bare `pass`."""
+    code = "import time; t=time.perf_counter(); import registry.keys; print((time.perf_counter()-t)*1000)"
+    env = dict(os.environ, PYTHONPATH=str(HERE.parent))
+    times = [float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                  env=env, check=True).stdout) for _ in range(runs)]
+    return statistics.median(times), max(times)
+
+
+def main() -> None:
+    print(f"machine: {os.cpu_count()} cpus, {platform.machine()}, Python {platform.python_version()}")
+    ssh = bench_ssh(20000)
+    x509 = bench_x509(5000)
+    pgp = bench_openpgp(2000)
+    med, worst = import_ms()
+    rows = [
+        ("SSH ed25519 lines", f"{ssh:,.0f} keys/s", ">= 20,000"),
+        ("X.509 certificates", f"{x509:,.0f} certs/s", ">= 2,000"),
+        ("OpenPGP certificates", f"{pgp:,.0f} certs/s", ">= 500"),
+        ("import registry.keys", f"{med:.1f} ms median ({worst:.1f} max)", "<= 100 ms"),
+    ]
+    width = max(len(r[0]) for r in rows)
+    for name, value, target in rows:
+        print(f"{name:<{width}}  {value:>28}   target {target}")
+
+
+if __name__ == "__main__":
+    main()
