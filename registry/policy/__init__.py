@@ -1,0 +1,222 @@
+"""The policy checker: zlint-style lints over SSH, OpenPGP and X.509 keys, profiles, reports.
+
+    from registry.policy import check
+    report = check(key, profile="strict", name="alice@example.org"); print(report.to_text())
+
+Pure layer: no network, no chain. Lint modules and heavy dependencies
+(cryptography, pkilint) load on first use, so ``import registry.policy`` is cheap.
+See docs/POLICY.md for the policy file format and docs/LINTS.md for the lints.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from registry.policy._framework import (
+    LINTS,
+    Attestation,
+    Context,
+    Finding,
+    Lint,
+    LintResult,
+    Source,
+    Status,
+    TimeBase,
+    run_lint,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from registry.policy.profiles import Policy
+    from registry.policy.report import Report
+
+__all__ = [
+    "Attestation",
+    "Finding",
+    "Lint",
+    "LintResult",
+    "Source",
+    "Status",
+    "TimeBase",
+    "check",
+    "lints",
+    "lints_markdown",
+    "load_lints",
+]
+
+_LINT_MODULES = ("_ssh_lints", "_openpgp_lints", "_x509_lints", "_binding_lints")
+_loaded = False
+
+
+def load_lints() -> dict[str, Lint]:
+    """Import the lint modules (once) and return the registry of lints by id."""
+    global _loaded
+    if not _loaded:
+        import importlib
+
+        for mod in _LINT_MODULES:
+            importlib.import_module(f"registry.policy.{mod}")
+        _loaded = True
+    return LINTS
+
+
+def lints(key_type: str | None = None) -> list[Lint]:
+    """Every lint, sorted by id (optionally only those for ``key_type``)."""
+    return sorted(
+        (lt for lt in load_lints().values() if key_type is None or key_type in lt.key_types),
+        key=lambda lt: lt.id,
+    )
+
+
+def _policy(policy: Any, profile: str) -> Policy:
+    from registry.policy.profiles import Policy, builtin_policy, load_policy, parse_policy
+
+    if policy is None:
+        return builtin_policy(profile)
+    if isinstance(policy, Policy):
+        return policy
+    if isinstance(policy, os.PathLike):
+        return load_policy(policy)
+    if isinstance(policy, str | bytes):
+        return parse_policy(policy)
+    from registry.errors import ConfigError
+
+    raise ConfigError(f"policy must be a Policy, a path or TOML text, not {type(policy).__name__}")
+
+
+def _utc(t: datetime | None) -> datetime | None:
+    if t is None:
+        return None
+    return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
+
+
+def _fingerprint(key: Any) -> str:
+    try:
+        return str(key.fingerprint)
+    except Exception:
+        import hashlib
+
+        return hashlib.sha256(bytes(key.material)).hexdigest()
+
+
+def check(
+    key: Any,
+    *,
+    policy: Policy | str | bytes | os.PathLike[str] | None = None,
+    profile: str = "default",
+    at: datetime | None = None,
+    name: str | None = None,
+    proof: bytes | None = None,
+    statement: bytes | None = None,
+    registered_at: datetime | None = None,
+    other_names: Iterable[str] | None = None,
+    attestations: Iterable[Any] | None = None,
+    trust_anchors: Sequence[Any] | None = None,
+    intermediates: Sequence[Any] = (),
+    purposes: int | None = None,
+    only: Iterable[str] | None = None,
+) -> Report:
+    """Run the policy's lints over ``key`` and return a :class:`Report`.
+
+    ``policy`` is a :class:`~registry.policy.profiles.Policy`, a path to a
+    TOML policy file, or TOML text; without it the built-in ``profile`` is
+    used. ``at`` defaults to now (UTC). ``trust_anchors``/``intermediates``
+    are ``cryptography`` certificates. ``only`` restricts the run to some
+    lint ids (tests, debugging). A lint that crashes yields FATAL; the run
+    goes on.
+
+    Raises:
+        ConfigError: bad policy file or unknown profile.
+        KeyFormatError: ``key`` is not a parsed key object.
+    """
+    from registry import __version__
+    from registry.errors import KeyFormatError
+    from registry.policy.report import Report
+
+    pol = _policy(policy, profile)
+    load_lints()
+    when = _utc(at) or datetime.now(UTC)
+    ctx = Context(
+        key=key, at=when, name=name, registered_at=_utc(registered_at),
+        proof=bytes(proof) if proof else None,
+        statement=bytes(statement) if statement else None,
+        other_names=tuple(other_names) if other_names is not None else None,
+        attestations=tuple(attestations) if attestations is not None else None,
+        trust_anchors=tuple(trust_anchors) if trust_anchors else None,
+        intermediates=tuple(intermediates), purposes=purposes,
+    )
+    try:
+        key_type = ctx.key_type
+        ctx.material  # noqa: B018 -- fail early on an unusable key object
+    except Exception as exc:
+        raise KeyFormatError(f"not a parsed key: {exc}") from exc
+    wanted = set(only) if only is not None else None
+    results = []
+    for lt in sorted(LINTS.values(), key=lambda x: x.id):
+        if wanted is not None:
+            if lt.id not in wanted:
+                continue
+        elif not pol.enabled(lt):
+            continue
+        results.append(run_lint(lt, ctx, pol.params_for(lt), pol.severity.get(lt.id)))
+    return Report(
+        results=tuple(results), profile=pol.profile, policy_sha256=pol.sha256,
+        checker_version=__version__, evaluated_at=when, fail_level=pol.fail_level,
+        key_type=key_type, fingerprint=_fingerprint(key), name=name,
+    )
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def lints_markdown() -> str:
+    """docs/LINTS.md, generated from the lint registry (scripts/gen_lints_doc.py writes it)."""
+    from registry.policy.profiles import PROFILES
+
+    all_lints = lints()
+    out = [
+        "# Lints",
+        "",
+        "<!-- generated by scripts/gen_lints_doc.py from registry/policy; do not edit -->",
+        "",
+        f"{len(all_lints)} lints. Statuses: NA (does not apply), NE (not effective, or input "
+        "missing), pass, info, warn, error, fatal (the lint crashed). *Max* is the worst "
+        "status a lint gives under the default profile; *Dates* are effective [from, until) "
+        "compared with the named time. Lints marked *off* run only when a profile or policy "
+        "includes them.",
+        "",
+        "| id | types | max | description | source | citation | dates | parameters |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for lt in all_lints:
+        dates = ""
+        if lt.effective or lt.ineffective:
+            frm = lt.effective.date().isoformat() if lt.effective else ""
+            until = lt.ineffective.date().isoformat() if lt.ineffective else ""
+            dates = f"{frm} – {until} ({lt.time_base.value})"
+        params = ", ".join(f"`{k}={v!r}`" for k, v in lt.params.items())
+        flag = "" if lt.default_enabled else " (off)"
+        out.append(
+            f"| `{lt.id}`{flag} | {', '.join(sorted(lt.key_types))} | {lt.max_severity.label} | "
+            f"{_md(lt.description)} | {lt.source.value} | {_md(lt.citation)} | {dates} | "
+            f"{_md(params)} |"
+        )
+    out += ["", "## Profiles", ""]
+    for name, data in PROFILES.items():
+        out.append(f"- `{name}`: {data['description']}")
+    return "\n".join(out) + "\n"
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("Policy", "builtin_policy", "load_policy", "parse_policy", "PROFILES"):
+        from registry.policy import profiles
+
+        return getattr(profiles, name)
+    if name == "Report":
+        from registry.policy.report import Report
+
+        return Report
+    raise AttributeError(f"module 'registry.policy' has no attribute {name!r}")

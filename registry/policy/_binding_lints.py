@@ -1,0 +1,329 @@
+"""Cross-cutting lints: name binding, proof of possession, key reuse, known-weak keys, NIST
+strength, lifecycle, attestations."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from typing import Any
+
+from registry.policy._framework import Context, Finding, Source, Status, lint, utc
+
+P, INFO, W, E = Status.PASS, Status.INFO, Status.WARN, Status.ERROR
+ALL = ("ssh", "openpgp", "x509")
+
+
+def identities(ctx: Context) -> tuple[str, ...]:
+    """Names the key itself claims, as the binding lint reads them (lower-case)."""
+    kt = ctx.key_type
+    if kt == "ssh":
+        c = ctx.ssh.cert
+        return tuple(x.lower() for x in c.principals) if c is not None else ()
+    if kt == "openpgp":
+        pgp = ctx.pgp
+        out = []
+        for u in pgp.uids:
+            if u.email and pgp.uid_binding(u, ctx.at) and not pgp.uid_revocation(u, ctx.at):
+                out.append(u.email)
+        return tuple(out)
+    from cryptography import x509
+    from cryptography.x509.oid import ExtensionOID
+
+    try:
+        san = ctx.x509.extensions.get_extension_for_oid(ExtensionOID.SUBJECT_ALTERNATIVE_NAME)
+    except x509.ExtensionNotFound:
+        return ()
+    v = san.value
+    return tuple(
+        [d.lower().rstrip(".") for d in v.get_values_for_type(x509.DNSName)]
+        + [e.lower() for e in v.get_values_for_type(x509.RFC822Name)]
+        + [str(ip) for ip in v.get_values_for_type(x509.IPAddress)]
+    )
+
+
+def _norm_name(name: str) -> str:
+    from registry.names import parse_name
+
+    return parse_name(name).text
+
+
+@lint("binding.name", "Registry name matches a certificate SAN, a self-signed UID email, or an "
+      "SSH certificate principal", ALL, Source.REGISTRY, "DESIGN.md (name binding)", E,
+      params={"ssh_local_part": True})
+def name_binding(ctx: Context, p: Mapping[str, Any]) -> Finding:
+    if ctx.name is None:
+        return Finding(Status.NE, "no registry name given")
+    if ctx.key_type == "ssh" and ctx.ssh.cert is None:
+        return Finding(Status.NA, "a plain SSH key names no identity")
+    name = _norm_name(ctx.name)
+    ids = identities(ctx)
+    if name in ids:
+        return Finding(P, f"{name} is bound")
+    if ctx.key_type == "ssh" and p["ssh_local_part"] and "@" in name:
+        if name.split("@", 1)[0] in ids and ctx.ssh.cert.cert_type == 1:
+            return Finding(P, f"user principal {name.split('@', 1)[0]} of {name}")
+    if ctx.key_type == "x509" and "@" not in name:
+        for ident in ids:
+            if ident.startswith("*.") and name.split(".", 1)[-1] == ident[2:]:
+                return Finding(P, f"{name} matches wildcard {ident}")
+    where = {"ssh": "ssh.cert.principals", "openpgp": "openpgp.uid",
+             "x509": "x509.extensions.subjectAltName"}[ctx.key_type]
+    shown = ", ".join(ids) if ids else "none"
+    return Finding(E, f"registry name {name} not among the key's identities ({shown})", where)
+
+
+@lint("binding.proof", "Proof of possession verifies over the statement for this name and key",
+      ALL, Source.REGISTRY, "DESIGN.md (proof of possession); sshsig.c; RFC 9580 5.2.4", E,
+      params={"required": False})
+def proof(ctx: Context, p: Mapping[str, Any]) -> Finding:
+    from registry.errors import ProofError
+    from registry.proofs import parse_statement, verify_proof
+
+    if not ctx.proof or not ctx.statement:
+        if p["required"]:
+            return Finding(E, "a proof of possession is required", "proof")
+        return Finding(Status.NE, "no proof given")
+    try:
+        stmt = parse_statement(ctx.statement)
+        if ctx.name is not None and stmt.name != _norm_name(ctx.name):
+            return Finding(E, f"statement is for {stmt.name}, not {_norm_name(ctx.name)}",
+                           "proof.statement")
+        res = verify_proof(ctx.key, ctx.proof, ctx.statement)
+    except ProofError as exc:
+        return Finding(E, str(exc), "proof")
+    return Finding(P, f"{res.algorithm} by {res.signer}")
+
+
+@lint("binding.other_names", "The same key is not bound under other names", ALL,
+      Source.CABF_BR, "BR 6.1.1.3 / 6.1.2 (key reuse); registry index reverse lookup", W)
+def other_names(ctx: Context, p: Mapping[str, Any]) -> Finding:
+    if ctx.other_names is None:
+        return Finding(Status.NE, "no reverse-lookup data given")
+    own = _norm_name(ctx.name) if ctx.name else None
+    others = sorted({n for n in ctx.other_names if n != own})
+    if others:
+        return Finding(W, f"same key also bound to {', '.join(others)}", "key")
+    return Finding(P)
+
+
+def rsa_moduli(ctx: Context) -> Iterator[tuple[int, int, str]]:
+    """(n, e, location) of every RSA key in the material."""
+    kt = ctx.key_type
+    if kt == "openpgp":
+        c = ctx.pgp
+        if c.primary.rsa_n is not None:
+            yield c.primary.rsa_n, c.primary.rsa_e or 0, "openpgp.key"
+        for sub in c.subkeys:
+            if sub.key.rsa_n is not None:
+                yield sub.key.rsa_n, sub.key.rsa_e or 0, f"openpgp.subkey[{sub.index}]"
+        return
+    pn = ctx.public_numbers
+    if pn is not None and pn[0] == "rsa":
+        n, e = pn[1]
+        yield n, e, "ssh.key" if kt == "ssh" else "x509.spki"
+
+
+# ROCA (CVE-2017-15361): Infineon moduli are n = k*M + (65537^a mod M); n mod p then lies in the
+# subgroup generated by 65537 mod p for every small prime p in M. Detection after Nemec et al.,
+# "The Return of Coppersmith's Attack" (CCS 2017), as in the authors' roca-detect tool.
+_ROCA_PRIMES = [3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59, 61, 67, 71, 73, 79,
+                83, 89, 97, 101, 103, 107, 109, 113, 127, 131, 137, 139, 149, 151, 157, 163, 167]
+
+
+def _subgroup(p: int) -> frozenset[int]:
+    out, x = set(), 1
+    while x not in out:
+        out.add(x)
+        x = x * 65537 % p
+    return frozenset(out)
+
+
+_ROCA_SETS = [(p, _subgroup(p)) for p in _ROCA_PRIMES]
+
+
+def roca_vulnerable(n: int) -> bool:
+    """True if ``n`` carries the ROCA fingerprint (Infineon RSALib prime structure)."""
+    return all(n % p in s for p, s in _ROCA_SETS)
+
+
+@lint("key.roca", "RSA key does not carry the ROCA fingerprint (CVE-2017-15361)", ALL,
+      Source.CABF_BR, "BR 6.1.1.3 (known weak keys); Nemec et al., CCS 2017", E)
+def roca(ctx: Context, p: Mapping[str, Any]) -> Iterator[Finding]:
+    seen = False
+    for n, _e, loc in rsa_moduli(ctx):
+        seen = True
+        if roca_vulnerable(n):
+            yield Finding(E, "RSA modulus has the ROCA fingerprint (Infineon RSALib)", loc)
+    yield Finding(P if seen else Status.NA)
+
+
+def fermat_factor(n: int, rounds: int) -> tuple[int, int] | None:
+    """Fermat's method for ``rounds`` steps: returns (p, q) when |p - q| is small."""
+    if n % 2 == 0:
+        return (2, n // 2)
+    a = math.isqrt(n)
+    if a * a < n:
+        a += 1
+    for _ in range(rounds):
+        b2 = a * a - n
+        b = math.isqrt(b2)
+        if b * b == b2:
+            return (a - b, a + b)
+        a += 1
+    return None
+
+
+@lint("key.fermat", "RSA modulus not Fermat-factorable within 100 rounds", ALL,
+      Source.CABF_BR, "BR 6.1.1.3; Böck, 'Fermat Factorization in the Wild' (2023)", E,
+      params={"rounds": 100})
+def fermat(ctx: Context, p: Mapping[str, Any]) -> Iterator[Finding]:
+    seen = False
+    for n, _e, loc in rsa_moduli(ctx):
+        seen = True
+        if fermat_factor(n, p["rounds"]):
+            yield Finding(E, "RSA modulus factors with Fermat's method (primes too close)", loc)
+    yield Finding(P if seen else Status.NA)
+
+
+def debian_fingerprint(n: int) -> str:
+    """openssl-blacklist entry of a modulus: last 20 hex of SHA-1 of ``Modulus=HEX\\n``."""
+    text = f"Modulus={n:X}\n".encode()
+    return hashlib.sha1(text).hexdigest()[20:]
+
+
+@lint("key.debian_weak", "RSA key not on the Debian weak-key blocklist (CVE-2008-0166)", ALL,
+      Source.CABF_BR, "BR 6.1.1.3; Debian openssl-blacklist", E, params={"blocklist": []})
+def debian_weak(ctx: Context, p: Mapping[str, Any]) -> Iterator[Finding]:
+    moduli = list(rsa_moduli(ctx))
+    if not moduli:
+        yield Finding(Status.NA)
+        return
+    block = {str(x).lower() for x in p["blocklist"]}
+    if not block:
+        yield Finding(Status.NE, "no blocklist configured (the openssl-blacklist lists are not "
+                                 "shipped; set params.blocklist)")
+        return
+    for n, _e, loc in moduli:
+        if debian_fingerprint(n) in block:
+            yield Finding(E, "RSA key is a known Debian weak key", loc)
+    yield Finding(P)
+
+
+_EC_STRENGTH = {"nistp256": 128, "secp256r1": 128, "p256": 128, "nistp384": 192,
+                "secp384r1": 192, "p384": 192, "nistp521": 256, "secp521r1": 256, "p521": 256,
+                "brainpoolP256r1": 128, "brainpoolP384r1": 192, "brainpoolP512r1": 256,
+                "secp256k1": 128, "ed25519": 128, "cv25519": 128}
+
+
+def ifc_strength(bits: int) -> int:
+    """SP 800-57 Pt 1 r5 Table 2 security strength of an RSA/DSA/ElGamal modulus."""
+    for limit, strength in ((15360, 256), (7680, 192), (3072, 128), (2048, 112), (1024, 80)):
+        if bits >= limit:
+            return strength
+    return 0
+
+
+def key_strengths(ctx: Context) -> Iterator[tuple[int, str, str]]:
+    """(strength, label, location) for every key in the material."""
+    kt = ctx.key_type
+    if kt == "openpgp":
+        c = ctx.pgp
+        keys = [(c.primary, "openpgp.key")] + [(s.key, f"openpgp.subkey[{s.index}]")
+                                               for s in c.subkeys]
+        for k, loc in keys:
+            if k.rsa_n is not None or k.algorithm_id in (16, 17, 20):
+                yield ifc_strength(k.bits), f"{k.algorithm}-{k.bits}", loc
+            elif k.curve is not None:
+                yield _EC_STRENGTH.get(k.curve, k.bits // 2), k.curve, loc
+            else:
+                yield k.bits // 2, k.algorithm, loc
+        return
+    pn = ctx.public_numbers
+    loc = "ssh.key" if kt == "ssh" else "x509.spki"
+    if pn is None:
+        return
+    kind, v = pn
+    if kind == "rsa":
+        yield ifc_strength(v[0].bit_length()), f"rsa-{v[0].bit_length()}", loc
+    elif kind in ("dsa", "elgamal"):
+        yield ifc_strength(v), f"{kind}-{v}", loc
+    elif kind == "ec":
+        yield _EC_STRENGTH.get(v, 0), str(v), loc
+    else:
+        yield v // 2, f"eddsa-{v}", loc
+
+
+@lint("key.nist_strength", "NIST security strength: >= 112 bits; 112 (RSA-2048) disallowed "
+      "from 2031", ALL, Source.NIST, "SP 800-57 Pt 1 r5 Table 2; SP 800-131A r2", E,
+      params={"min_strength": 112, "strength_112_until": "2031-01-01"})
+def nist_strength(ctx: Context, p: Mapping[str, Any]) -> Iterator[Finding]:
+    y, m, d = (int(x) for x in str(p["strength_112_until"]).split("-"))
+    until = utc(y, m, d)
+    for strength, label, loc in key_strengths(ctx):
+        if strength < p["min_strength"]:
+            yield Finding(E, f"{label}: {strength}-bit security (< {p['min_strength']})", loc)
+        elif strength == 112:
+            level = W if ctx.at < until else E
+            yield Finding(level, f"{label}: 112-bit security, disallowed from {until.date()}", loc)
+    yield Finding(P)
+
+
+@lint("x509.expired", "Certificate is not expired at evaluation time", "x509", Source.RFC5280,
+      "RFC 5280 4.1.2.5, 6.1.3", E)
+def x509_expired(ctx: Context, p: Mapping[str, Any]) -> Finding:
+    na = ctx.x509.not_valid_after_utc
+    if ctx.at > na:
+        return Finding(E, f"expired at {na.isoformat()}", "x509.validity.notAfter")
+    return Finding(P)
+
+
+@lint("x509.not_yet_valid", "Certificate is valid (notBefore) at evaluation time", "x509",
+      Source.RFC5280, "RFC 5280 4.1.2.5, 6.1.3", E)
+def x509_not_yet_valid(ctx: Context, p: Mapping[str, Any]) -> Finding:
+    nb = ctx.x509.not_valid_before_utc
+    if ctx.at < nb:
+        return Finding(E, f"not valid before {nb.isoformat()}", "x509.validity.notBefore")
+    return Finding(P)
+
+
+@lint("openpgp.revoked_key", "Certificate (primary key) is not revoked", "openpgp",
+      Source.RFC9580, "RFC 9580 5.2.1 (0x20 key revocation)", E)
+def openpgp_revoked(ctx: Context, p: Mapping[str, Any]) -> Finding:
+    rev = ctx.pgp.revocation(ctx.at)
+    if rev is not None:
+        return Finding(E, "the primary key is revoked", rev.location)
+    return Finding(P)
+
+
+@lint("openpgp.not_yet_valid", "Primary key creation time is not in the future", "openpgp",
+      Source.RFC9580, "RFC 9580 5.5.2 (creation time)", E)
+def openpgp_not_yet_valid(ctx: Context, p: Mapping[str, Any]) -> Finding:
+    created: datetime = ctx.pgp.primary.created
+    if created > ctx.at:
+        return Finding(E, f"key created {created.isoformat()}, after the evaluation time",
+                       "openpgp.key")
+    return Finding(P)
+
+
+@lint("key.attestations", "k-of-n attestations from trusted names, not withdrawn", ALL,
+      Source.REGISTRY, "DESIGN.md (attestations)", E, params={"min": 0, "trusted": []})
+def attestations(ctx: Context, p: Mapping[str, Any]) -> Finding:
+    need = int(p["min"])
+    if need <= 0:
+        return Finding(Status.NA, "no attestations required by the profile")
+    trusted = {_norm_name(t) for t in p["trusted"]}
+    own = _norm_name(ctx.name) if ctx.name else None
+    good = set()
+    for a in ctx.attestations or ():
+        attester = _norm_name(getattr(a, "attester", ""))
+        if getattr(a, "withdrawn", False) or attester == own:
+            continue
+        if trusted and attester not in trusted:
+            continue
+        good.add(attester)
+    if len(good) < need:
+        src = f"from {', '.join(sorted(trusted))}" if trusted else "from other names"
+        return Finding(E, f"{len(good)} of {need} required attestations {src}", "attestations")
+    return Finding(P, f"attested by {', '.join(sorted(good))}")

@@ -1,0 +1,349 @@
+"""The lint framework: statuses, lint records, the registry of lints, the context, the runner.
+
+    @lint("ssh.rsa_bits", "RSA modulus size", KeyTypes.SSH, Source.OPENSSH, "ssh-audit",
+          Status.ERROR, params={"min_bits": 2048})
+    def rsa_bits(ctx, p): ...
+
+Modelled on zlint (``lint.Lint``, ``LintStatus``), pkilint (validators with
+findings and node paths) and Sequoia's StandardPolicy (dated cut-offs).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import IntEnum, StrEnum
+from typing import Any
+
+__all__ = [
+    "LINTS",
+    "Attestation",
+    "Context",
+    "Finding",
+    "Lint",
+    "LintResult",
+    "Source",
+    "Status",
+    "TimeBase",
+    "lint",
+    "run_lint",
+]
+
+
+class Status(IntEnum):
+    """Result statuses, ordered by how bad they are (zlint's LintStatus plus INFO/FATAL)."""
+
+    NA = 0  # does not apply to this key
+    NE = 1  # not effective (dates), or the input it needs was not given
+    PASS = 2
+    INFO = 3
+    WARN = 4
+    ERROR = 5
+    FATAL = 6  # the lint itself crashed
+
+    @property
+    def label(self) -> str:
+        return self.name if self in (Status.NA, Status.NE) else self.name.lower()
+
+    @classmethod
+    def parse(cls, text: str | Status) -> Status:
+        if isinstance(text, Status):
+            return text
+        try:
+            return cls[str(text).strip().upper()]
+        except KeyError:
+            raise ValueError(
+                f"unknown status {text!r} (one of {', '.join(s.label for s in cls)})"
+            ) from None
+
+
+class Source(StrEnum):
+    OPENSSH = "OpenSSH"
+    RFC9580 = "RFC 9580"
+    SEQUOIA = "Sequoia"
+    GNUPG = "GnuPG"
+    RFC5280 = "RFC 5280"
+    CABF_BR = "CA/B Forum BR"
+    NIST = "NIST"
+    PKILINT = "pkilint"
+    REGISTRY = "registry"
+
+
+class TimeBase(StrEnum):
+    """What a lint's effective dates are compared with."""
+
+    ISSUANCE = "issuance"  # key creation / certificate notBefore / SSH cert valid-after
+    EVALUATION = "evaluation"  # the time the check runs "at"
+    REGISTRATION = "registration"  # when the key was published to the registry
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One observation a lint makes."""
+
+    status: Status
+    details: str = ""
+    location: str = ""
+
+
+LintFunc = Callable[["Context", Mapping[str, Any]], "Finding | Iterable[Finding] | None"]
+
+
+@dataclass(frozen=True, slots=True)
+class Lint:
+    """A lint: metadata plus the function that checks."""
+
+    id: str
+    description: str
+    key_types: frozenset[str]  # "ssh", "openpgp", "x509"
+    source: Source
+    citation: str
+    max_severity: Status
+    func: LintFunc = field(repr=False, compare=False)
+    effective: datetime | None = None
+    ineffective: datetime | None = None
+    time_base: TimeBase = TimeBase.EVALUATION
+    params: Mapping[str, Any] = field(default_factory=dict)
+    default_enabled: bool = True  # off unless a profile or policy enables it
+
+    @property
+    def category(self) -> str:
+        return self.id.split(".", 1)[0]
+
+
+@dataclass(frozen=True, slots=True)
+class LintResult:
+    """What one lint concluded: the worst finding, and all findings."""
+
+    lint_id: str
+    status: Status
+    details: str = ""
+    location: str = ""
+    findings: tuple[Finding, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"lint": self.lint_id, "status": self.status.label}
+        if self.details:
+            out["details"] = self.details
+        if self.location:
+            out["location"] = self.location
+        if len(self.findings) > 1:
+            out["findings"] = [
+                {"status": f.status.label, "details": f.details, "location": f.location}
+                for f in self.findings
+            ]
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Attestation:
+    """An attestation of the key by another name (from the chain client or index)."""
+
+    attester: str
+    withdrawn: bool = False
+    policy_hash: str | None = None
+    created: datetime | None = None
+
+
+#: Every registered lint, by id, in registration order.
+LINTS: dict[str, Lint] = {}
+
+_KEY_TYPES = {"ssh", "openpgp", "x509"}
+
+
+def lint(
+    id: str,
+    description: str,
+    key_types: Iterable[str] | str,
+    source: Source,
+    citation: str,
+    max_severity: Status,
+    *,
+    effective: datetime | None = None,
+    ineffective: datetime | None = None,
+    time_base: TimeBase = TimeBase.EVALUATION,
+    params: Mapping[str, Any] | None = None,
+    default_enabled: bool = True,
+) -> Callable[[LintFunc], LintFunc]:
+    """Register the decorated function as a lint."""
+    kts = frozenset([key_types] if isinstance(key_types, str) else key_types)
+    if not kts <= _KEY_TYPES:
+        raise ValueError(f"lint {id}: unknown key types {sorted(kts - _KEY_TYPES)}")
+
+    def deco(func: LintFunc) -> LintFunc:
+        if id in LINTS:
+            raise ValueError(f"duplicate lint id {id}")
+        LINTS[id] = Lint(id, description, kts, source, citation, max_severity, func,
+                         effective, ineffective, time_base, dict(params or {}), default_enabled)
+        return func
+
+    return deco
+
+
+def utc(year: int, month: int, day: int) -> datetime:
+    return datetime(year, month, day, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Context:
+    """Everything a lint may look at. Parsed views of the key are computed once, lazily."""
+
+    key: Any
+    at: datetime
+    name: str | None = None
+    registered_at: datetime | None = None
+    proof: bytes | None = None
+    statement: bytes | None = None
+    other_names: tuple[str, ...] | None = None
+    attestations: tuple[Any, ...] | None = None
+    trust_anchors: tuple[Any, ...] | None = None  # cryptography x509.Certificate objects
+    intermediates: tuple[Any, ...] = ()
+    purposes: int | None = None  # registry.keys.Purpose flags
+
+    @functools.cached_property
+    def key_type(self) -> str:
+        from registry.keys import KeyType
+
+        return KeyType.parse(self.key.key_type).label
+
+    @functools.cached_property
+    def material(self) -> bytes:
+        return bytes(self.key.material)
+
+    @functools.cached_property
+    def ssh(self) -> Any:
+        """:class:`registry.proofs.SSHKeyInfo` of the key (SSH only)."""
+        from registry.proofs import parse_ssh_blob
+
+        return parse_ssh_blob(self.material)
+
+    @functools.cached_property
+    def pgp(self) -> Any:
+        """:class:`registry.policy._pgp_walk.PGPCert` of the certificate (OpenPGP only)."""
+        from registry.policy._pgp_walk import walk
+
+        return walk(self.material)
+
+    @functools.cached_property
+    def x509(self) -> Any:
+        """The ``cryptography`` certificate (X.509 only)."""
+        to_c = getattr(self.key, "to_cryptography", None)
+        if to_c is not None:
+            return to_c()
+        from cryptography import x509
+
+        return x509.load_der_x509_certificate(self.material)
+
+    @functools.cached_property
+    def public_numbers(self) -> tuple[str, Any] | None:
+        """``("rsa", (n, e))``, ``("ec", curve_name)``, ``("ed", bits)``, ``("dsa", p_bits)`` ...
+
+        For OpenPGP, the primary key. Used by the cross-cutting lints.
+        """
+        kt = self.key_type
+        if kt == "ssh":
+            s = self.ssh
+            if s.rsa_n is not None:
+                return ("rsa", (s.rsa_n, s.rsa_e))
+            if s.dsa_p is not None:
+                return ("dsa", s.dsa_p.bit_length())
+            if s.curve is not None:
+                return ("ec", s.curve)
+            return ("ed", 256)
+        if kt == "x509":
+            from cryptography.hazmat.primitives.asymmetric import dsa, ec, rsa
+
+            pub = self.x509.public_key()
+            if isinstance(pub, rsa.RSAPublicKey):
+                nums = pub.public_numbers()
+                return ("rsa", (nums.n, nums.e))
+            if isinstance(pub, ec.EllipticCurvePublicKey):
+                return ("ec", pub.curve.name)
+            if isinstance(pub, dsa.DSAPublicKey):
+                return ("dsa", pub.key_size)
+            return ("ed", 256 if "25519" in type(pub).__name__ else 448)
+        prim = self.pgp.primary
+        if prim.rsa_n is not None:
+            return ("rsa", (prim.rsa_n, prim.rsa_e))
+        if prim.algorithm in ("dsa", "elgamal"):
+            return (prim.algorithm, prim.bits)
+        if prim.algorithm.startswith(("ecdsa-", "ecdh-")):
+            return ("ec", prim.curve)
+        return ("ed", prim.bits)
+
+    @functools.cached_property
+    def issued_at(self) -> datetime | None:
+        kt = self.key_type
+        if kt == "x509":
+            return self.x509.not_valid_before_utc
+        if kt == "openpgp":
+            return self.pgp.primary.created
+        cert = self.ssh.cert
+        if cert is not None:
+            return datetime.fromtimestamp(min(cert.valid_after, 2**37), UTC)
+        return None
+
+
+def _as_findings(value: Finding | Iterable[Finding] | None) -> tuple[Finding, ...]:
+    if value is None:
+        return (Finding(Status.PASS),)
+    if isinstance(value, Finding):
+        return (value,)
+    out = tuple(value)
+    return out or (Finding(Status.PASS),)
+
+
+def _reference_time(lt: Lint, ctx: Context) -> datetime | None:
+    if lt.time_base is TimeBase.EVALUATION:
+        return ctx.at
+    if lt.time_base is TimeBase.REGISTRATION:
+        return ctx.registered_at or ctx.at
+    return ctx.issued_at
+
+
+def run_lint(
+    lt: Lint,
+    ctx: Context,
+    params: Mapping[str, Any],
+    severity: Status | None = None,
+) -> LintResult:
+    """Run one lint: applicability, dates, the check, severity capping; a crash gives FATAL."""
+    try:
+        kt = ctx.key_type
+    except Exception as exc:  # key without a usable key_type
+        return LintResult(lt.id, Status.FATAL, f"unusable key object: {exc}")
+    if kt not in lt.key_types:
+        return LintResult(lt.id, Status.NA)
+    if lt.effective is not None or lt.ineffective is not None:
+        try:
+            ref = _reference_time(lt, ctx)
+        except Exception as exc:
+            return LintResult(lt.id, Status.FATAL, f"{type(exc).__name__}: {exc}")
+        if ref is None:
+            return LintResult(lt.id, Status.NE, f"no {lt.time_base.value} time known")
+        if lt.effective is not None and ref < lt.effective:
+            return LintResult(lt.id, Status.NE,
+                              f"effective from {lt.effective.date()} ({lt.time_base.value} time)")
+        if lt.ineffective is not None and ref >= lt.ineffective:
+            return LintResult(lt.id, Status.NE,
+                              f"ineffective from {lt.ineffective.date()} ({lt.time_base.value} time)")
+    try:
+        findings = _as_findings(lt.func(ctx, params))
+    except Exception as exc:
+        return LintResult(lt.id, Status.FATAL, f"lint crashed: {type(exc).__name__}: {exc}")
+    cap = severity if severity is not None else lt.max_severity
+    capped = []
+    for f in findings:
+        st = f.status
+        if st >= Status.INFO and st != Status.FATAL:
+            if severity is not None and st == lt.max_severity:
+                st = severity
+            else:
+                st = min(st, cap)
+        capped.append(Finding(st, f.details, f.location) if st != f.status else f)
+    worst = max(capped, key=lambda f: f.status)
+    same = [f for f in capped if f.status == worst.status and f.details]
+    details = "; ".join(dict.fromkeys(f.details for f in same))
+    return LintResult(lt.id, worst.status, details, worst.location, tuple(capped))

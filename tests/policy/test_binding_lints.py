@@ -1,0 +1,144 @@
+"""Cross-cutting lints: name binding, proof, key reuse, weak keys, strength, attestations."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from registry.keys import KeyType
+from registry.policy import Attestation, Status, check
+from registry.policy._binding_lints import debian_fingerprint, fermat_factor, roca_vulnerable
+from registry.proofs import statement
+from tests.policy._cases import Case, Kit, run_case
+from tests.policy.conftest import (
+    NOW,
+    close_primes_modulus,
+    make_key,
+    roca_like_modulus,
+    ssh_key_from_file,
+    ssh_rsa_blob,
+)
+
+pytestmark = pytest.mark.tools
+
+REG = "0x5fbdb2315678afecb367f032d93f642f64180aa3"
+OWNER = "0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266"
+
+
+def ed(k: Kit) -> Any:
+    return ssh_key_from_file(k.ssh_tools.keygen("ed", "-t", "ed25519").with_suffix(".pub"))
+
+
+def rsa3072(k: Kit) -> Any:
+    return ssh_key_from_file(k.ssh_tools.keygen("rsa3072", "-t", "rsa", "-b", "3072")
+                             .with_suffix(".pub"))
+
+
+def cert(k: Kit) -> Any:
+    k.ssh_tools.keygen("ed", "-t", "ed25519")
+    return ssh_key_from_file(k.ssh_tools.cert("bind-cert", "ed", "ed", "-n",
+                                              "web.example.org", "-h", "-V", "-1d:+1d"))
+
+
+def proof_case(k: Kit, name: str) -> tuple[Any, dict[str, Any]]:
+    key = ed(k)
+    st = statement(31337, REG, name, OWNER, key.commitment)
+    return key, {"name": "alice@example.org", "proof": k.ssh_tools.sign("ed", st),
+                 "statement": st}
+
+
+def _p(key: Any, **kw: Any) -> tuple[Any, dict[str, Any]]:
+    return key, kw
+
+
+def rsa_blob_key(n: int) -> Any:
+    return make_key(KeyType.SSH, ssh_rsa_blob(n))
+
+
+_ATT = '[params]\n"key.attestations".min = 1\n"key.attestations".trusted = ["example.org"]\n'
+
+
+def _debian(k: Kit, hit: bool) -> tuple[Any, dict[str, Any]]:
+    key = rsa3072(k)
+    from registry.proofs import parse_ssh_blob
+
+    n = parse_ssh_blob(key.material).rsa_n
+    entry = debian_fingerprint(n) if hit else "0" * 20
+    return key, {"policy": f'[params]\n"key.debian_weak".blocklist = ["{entry}"]\n'}
+
+
+CASES: dict[str, tuple[Case, Case]] = {
+    "binding.name": (lambda k: _p(cert(k), name="web.example.org"),
+                     lambda k: _p(cert(k), name="mail.example.org")),
+    "binding.proof": (lambda k: proof_case(k, "alice@example.org"),
+                      lambda k: proof_case(k, "bob@example.org")),
+    "binding.other_names": (lambda k: _p(ed(k), name="alice@example.org",
+                                         other_names=["alice@example.org"]),
+                            lambda k: _p(ed(k), name="alice@example.org",
+                                         other_names=["alice@example.org", "bob@example.org"])),
+    "key.roca": (lambda k: _p(rsa3072(k)), lambda k: _p(rsa_blob_key(roca_like_modulus()))),
+    "key.fermat": (lambda k: _p(rsa3072(k)), lambda k: _p(rsa_blob_key(close_primes_modulus()))),
+    "key.debian_weak": (lambda k: _debian(k, False), lambda k: _debian(k, True)),
+    "key.nist_strength": (lambda k: _p(ed(k)),
+                          lambda k: _p(ssh_key_from_file(k.ssh_tools.keygen(
+                              "rsa1024", "-t", "rsa", "-b", "1024").with_suffix(".pub")))),
+    "key.attestations": (
+        lambda k: _p(ed(k), name="alice@example.org", policy=_ATT,
+                     attestations=[Attestation("example.org")]),
+        lambda k: _p(ed(k), name="alice@example.org", policy=_ATT,
+                     attestations=[Attestation("example.org", withdrawn=True),
+                                   Attestation("evil.org")])),
+}
+
+
+@pytest.mark.parametrize("outcome", ["pass", "fail"])
+@pytest.mark.parametrize("lint_id", sorted(CASES))
+def test_binding_lint(lint_id: str, outcome: str, request: pytest.FixtureRequest) -> None:
+    case = CASES[lint_id][0 if outcome == "pass" else 1]
+    run_case(lint_id, case, Kit(request), outcome == "pass")
+
+
+def test_proof_for_other_owner_chain_registry_refused(request: pytest.FixtureRequest) -> None:
+    k = Kit(request)
+    key = ed(k)
+    good = statement(31337, REG, "alice@example.org", OWNER, key.commitment)
+    proof = k.ssh_tools.sign("ed", good)
+    for other in (statement(1, REG, "alice@example.org", OWNER, key.commitment),
+                  statement(31337, OWNER, "alice@example.org", OWNER, key.commitment),
+                  statement(31337, REG, "alice@example.org", REG, key.commitment)):
+        r = check(key, only=["binding.proof"], proof=proof, statement=other,
+                  name="alice@example.org")
+        assert r.result("binding.proof").status == Status.ERROR
+
+
+def test_proof_required_in_strict(request: pytest.FixtureRequest) -> None:
+    key = ed(Kit(request))
+    r = check(key, profile="strict", only=["binding.proof"])
+    assert r.result("binding.proof").status == Status.ERROR
+    assert check(key, only=["binding.proof"]).result("binding.proof").status == Status.NE
+
+
+def test_nist_112_becomes_error_in_2031(request: pytest.FixtureRequest) -> None:
+    key = ssh_key_from_file(Kit(request).ssh_tools.keygen("rsa2048", "-t", "rsa", "-b", "2048")
+                            .with_suffix(".pub"))
+    now = check(key, only=["key.nist_strength"], at=NOW).result("key.nist_strength")
+    later = check(key, only=["key.nist_strength"], at=NOW.replace(year=2031, month=2))
+    assert now.status == Status.WARN
+    assert later.result("key.nist_strength").status == Status.ERROR
+
+
+def test_weak_key_helpers() -> None:
+    assert roca_vulnerable(roca_like_modulus())
+    n = close_primes_modulus(1024)
+    pq = fermat_factor(n, 100)
+    assert pq is not None and pq[0] * pq[1] == n
+    assert fermat_factor(65537 * ((1 << 600) + 1) * 0 + (2**127 - 1) * (2**89 - 1), 100) is None
+    assert len(debian_fingerprint(12345)) == 20
+
+
+def test_lifecycle_times(request: pytest.FixtureRequest) -> None:
+    key = cert(Kit(request))
+    late = check(key, only=["ssh.cert_validity"], at=NOW + timedelta(days=5))
+    assert late.result("ssh.cert_validity").status == Status.ERROR
