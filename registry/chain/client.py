@@ -1,0 +1,1570 @@
+"""The KeyRegistry client: publish and look up keys on any EVM chain.
+
+    reg = Registry.connect("http://127.0.0.1:8545", account=account, registry_address=addr)
+    reg.register("example.org"); reg.publish("example.org", key, purposes=Purpose.SSH_HOST)
+
+Every record a lookup returns is verified against the chain: the material taken
+from the ``KeyPublished`` event must hash to the commitment the contract holds
+(``keccak256(uint8(type) || material)``) and must parse, or the lookup raises
+:class:`~registry.errors.VerificationError` naming the record. An RPC endpoint
+that lies about material is caught, not believed.
+
+Transactions are signed locally with an eth-account ``LocalAccount``; the
+nonce is tracked locally so many transactions can be in flight
+(:meth:`Registry.publish_many`, or ``wait=False`` on any write). Only
+``registry.errors`` exceptions leave this module.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import eth_abi
+from eth_utils import to_checksum_address
+
+from registry.chain.records import (
+    EVENT_KINDS,
+    STATUSES,
+    Attestation,
+    HistoryEvent,
+    KeyRecord,
+    RevocationReason,
+    TxResult,
+    from_timestamp,
+    to_timestamp,
+)
+from registry.errors import (
+    AccountError,
+    ChainError,
+    ChainUnavailable,
+    ConfigError,
+    ContractRevert,
+    Error,
+    InsufficientFunds,
+    InvalidName,
+    KeyAlreadyActive,
+    KeyFormatError,
+    KeyRevoked,
+    NameNotFound,
+    NameTaken,
+    NotOwner,
+    RegistryNotFound,
+    TransactionTimeout,
+    VerificationError,
+    WrongChain,
+)
+from registry.keys._common import Key, KeyType, Purpose, commitment
+from registry.names import Name, keccak256, namehash, parse_name
+
+if TYPE_CHECKING:  # pragma: no cover
+    from web3 import Web3
+
+__all__ = [
+    "GAS_MARGIN",
+    "PendingTx",
+    "PublishRequest",
+    "Registry",
+]
+
+#: Gas limit = estimate x GAS_MARGIN + GAS_HEADROOM. The headroom covers a storage slot
+#: the estimate did not see: a pipelined send is estimated before the transactions ahead
+#: of it are mined (a record landing in a fresh packed slot costs ~17k more). Unused gas
+#: is not paid for.
+GAS_MARGIN = 1.2
+GAS_HEADROOM = 30_000
+#: Seconds a fee quote is reused (pipelined sends do not re-ask for every transaction).
+FEE_TTL = 2.0
+ZERO32 = b"\x00" * 32
+ZERO_ADDRESS = "0x" + "00" * 20
+
+MaterialLoader = Callable[[KeyType, bytes], Key]
+KeyInput = Key | bytes | bytearray | memoryview | str
+TimeInput = datetime | int | None
+
+#: Default purposes when a publish does not name them.
+DEFAULT_PURPOSES = {
+    KeyType.SSH: Purpose.SSH_USER,
+    KeyType.OPENPGP: Purpose.SIGNING | Purpose.ENCRYPTION,
+    KeyType.X509: Purpose.TLS_SERVER,
+}
+
+
+# --------------------------------------------------------------------------- errors
+
+#: Contract revert reasons (after ``KeyRegistry: ``) that have their own error class.
+_REVERTS: dict[str, type[ContractRevert]] = {
+    "name taken": NameTaken,
+    "parent registered": NameTaken,
+    "name not found": NameNotFound,
+    "not owner": NotOwner,
+    "not owner or operator": NotOwner,
+    "not parent owner": NotOwner,
+    "key already active": KeyAlreadyActive,
+    "key revoked": KeyRevoked,
+    "already revoked": KeyRevoked,
+}
+_REASON = re.compile(r"KeyRegistry: ([a-z][a-z ]*[a-z])")
+_ERROR_STRING = re.compile(r"(?:0x)?08c379a0([0-9a-fA-F]+)")
+_NONCE_LOW = ("nonce too low", "nonce is too low", "invalid transaction nonce", "already been used")
+_NO_FUNDS = (
+    "insufficient funds",
+    "does not have enough balance",
+    "insufficient balance",
+    "cannot afford",
+)
+
+
+def _error_text(exc: BaseException) -> str:
+    parts = [str(exc)]
+    for attr in ("message", "data", "rpc_response"):
+        value = getattr(exc, attr, None)
+        if value:
+            parts.append(str(value))
+    cause = exc.__cause__ or exc.__context__
+    if cause is not None and cause is not exc:
+        parts.append(str(cause))
+    return " | ".join(parts)
+
+
+def _revert_reason(text: str) -> str | None:
+    """Find ``KeyRegistry: <problem>`` in an error text or in ABI-encoded revert data."""
+    match = _REASON.search(text)
+    if match:
+        return match.group(1)
+    for hexdata in _ERROR_STRING.findall(text):
+        try:
+            (decoded,) = eth_abi.decode(["string"], bytes.fromhex(hexdata[: len(hexdata) // 2 * 2]))
+        except Exception:
+            continue
+        match = _REASON.search(decoded)
+        if match:
+            return match.group(1)
+    return None
+
+
+def _revert_error(reason: str, what: str) -> ContractRevert:
+    cls = _REVERTS.get(reason, ContractRevert)
+    return cls(f"{what}: {reason}", reason=f"KeyRegistry: {reason}")
+
+
+def _is_connection_error(exc: BaseException) -> bool:
+    from web3.exceptions import ProviderConnectionError, RequestTimedOut
+
+    if isinstance(exc, ProviderConnectionError | RequestTimedOut | ConnectionError | TimeoutError):
+        return True
+    try:
+        import requests
+
+        if isinstance(exc, requests.ConnectionError | requests.Timeout):
+            return True
+    except ImportError:  # pragma: no cover
+        pass
+    return False
+
+
+def _chain_error(exc: BaseException, what: str) -> Error:
+    """Turn any failure of a chain call into one of ``registry.errors``."""
+    if isinstance(exc, Error):
+        return exc
+    text = _error_text(exc)
+    reason = _revert_reason(text)
+    if reason is not None:
+        return _revert_error(reason, what)
+    low = text.lower()
+    if any(marker in low for marker in _NO_FUNDS):
+        return InsufficientFunds(f"{what}: the account cannot pay for the transaction")
+    if _is_connection_error(exc):
+        return ChainUnavailable(f"{what}: the RPC endpoint does not answer ({type(exc).__name__})")
+    if "revert" in low or type(exc).__name__ in {"ContractLogicError", "TransactionFailed"}:
+        return ContractRevert(f"{what}: the contract refused (no reason given)")
+    first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return ChainError(f"{what}: {first[:300]}")
+
+
+@contextmanager
+def _translated(what: str) -> Iterator[None]:
+    try:
+        yield
+    except Error:
+        raise
+    except Exception as exc:
+        raise _chain_error(exc, what) from exc
+
+
+# --------------------------------------------------------------------------- ABI
+
+
+def _abi_type(param: dict[str, Any]) -> str:
+    kind = str(param["type"])
+    if kind.startswith("tuple"):
+        inner = ",".join(_abi_type(c) for c in param["components"])
+        return f"({inner}){kind[5:]}"
+    return kind
+
+
+def _named(param: dict[str, Any], value: Any) -> Any:
+    """Turn decoded struct tuples into dicts keyed by component name."""
+    kind = str(param["type"])
+    if not kind.startswith("tuple"):
+        return value
+    element = (
+        {**param, "type": "tuple" + kind[5:].rsplit("[", 1)[0]} if kind.endswith("]") else None
+    )
+    if element is not None:
+        return [_named(element, v) for v in value]
+    return {c["name"]: _named(c, v) for c, v in zip(param["components"], value, strict=True)}
+
+
+@dataclass(frozen=True)
+class _Function:
+    name: str
+    selector: bytes
+    inputs: tuple[str, ...]
+    outputs: tuple[dict[str, Any], ...]
+
+    def encode(self, args: Sequence[Any]) -> bytes:
+        return self.selector + eth_abi.encode(list(self.inputs), list(args))
+
+    def decode(self, data: bytes) -> Any:
+        values = eth_abi.decode([_abi_type(o) for o in self.outputs], bytes(data))
+        named = [_named(o, v) for o, v in zip(self.outputs, values, strict=True)]
+        return named[0] if len(named) == 1 else tuple(named)
+
+
+@dataclass(frozen=True)
+class _Event:
+    name: str
+    topic: bytes
+    indexed: tuple[tuple[str, str], ...]
+    data: tuple[tuple[str, str], ...]
+
+    def decode(self, log: Any) -> dict[str, Any]:
+        topics = [bytes(t) for t in log["topics"]]
+        if len(topics) != 1 + len(self.indexed) or topics[0] != self.topic:
+            raise ValueError(f"not a {self.name} log")
+        out: dict[str, Any] = {}
+        for (name, kind), topic in zip(self.indexed, topics[1:], strict=True):
+            if kind in {"string", "bytes"} or kind.endswith("]") or kind.startswith("("):
+                out[name] = topic  # dynamic values are logged as their hash
+            else:
+                (out[name],) = eth_abi.decode([kind], topic)
+        values = eth_abi.decode([k for _, k in self.data], bytes(log["data"]))
+        out.update(zip((n for n, _ in self.data), values, strict=True))
+        return out
+
+
+class _Contract:
+    """ABI of KeyRegistry, reduced to what the client needs (selectors, topics, codecs)."""
+
+    def __init__(self, abi: list[dict[str, Any]], bytecode: bytes) -> None:
+        self.bytecode = bytecode
+        self.functions: dict[str, _Function] = {}
+        self.events: dict[str, _Event] = {}
+        self.by_topic: dict[bytes, _Event] = {}
+        for item in abi:
+            if item.get("type") == "function":
+                inputs = tuple(_abi_type(p) for p in item.get("inputs", []))
+                signature = f"{item['name']}({','.join(inputs)})"
+                self.functions[item["name"]] = _Function(
+                    item["name"],
+                    keccak256(signature.encode())[:4],
+                    inputs,
+                    tuple(item.get("outputs", [])),
+                )
+            elif item.get("type") == "event":
+                params = item.get("inputs", [])
+                signature = f"{item['name']}({','.join(_abi_type(p) for p in params)})"
+                event = _Event(
+                    item["name"],
+                    keccak256(signature.encode()),
+                    tuple((p["name"], _abi_type(p)) for p in params if p.get("indexed")),
+                    tuple((p["name"], _abi_type(p)) for p in params if not p.get("indexed")),
+                )
+                self.events[event.name] = event
+                self.by_topic[event.topic] = event
+
+    def fn(self, name: str) -> _Function:
+        try:
+            return self.functions[name]
+        except KeyError:
+            raise ConfigError(f"the KeyRegistry artifact has no function {name!r}") from None
+
+    def event(self, name: str) -> _Event:
+        try:
+            return self.events[name]
+        except KeyError:
+            raise ConfigError(f"the KeyRegistry artifact has no event {name!r}") from None
+
+
+_CONTRACT: _Contract | None = None
+
+
+def _hexbytes(value: Any) -> bytes:
+    if isinstance(value, str):
+        return bytes.fromhex(value.removeprefix("0x"))
+    return bytes(value)
+
+
+def load_contract() -> _Contract:
+    """The packaged KeyRegistry artifact, parsed once.
+
+    Raises:
+        ConfigError: the artifact is missing or malformed.
+    """
+    global _CONTRACT
+    if _CONTRACT is None:
+        try:
+            from registry.artifacts import load_artifact
+
+            artifact = load_artifact("KeyRegistry")
+        except Error:
+            raise
+        except Exception as exc:
+            raise ConfigError(f"cannot load the KeyRegistry artifact: {exc}") from exc
+        try:
+            art = artifact if isinstance(artifact, dict) else vars(artifact)
+            code = art.get("bytecode") or art.get("deploy_bytecode") or art.get("bin")
+            if isinstance(code, dict):
+                code = code.get("object")
+            _CONTRACT = _Contract(list(art["abi"]), _hexbytes(code or b""))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ConfigError(f"the KeyRegistry artifact is malformed: {exc}") from exc
+    return _CONTRACT
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _name(name: str | Name) -> Name:
+    return parse_name(name)
+
+
+def _default_loader(key_type: KeyType, material: bytes) -> Key:
+    from registry.keys import load_material
+
+    return load_material(key_type, material)
+
+
+def _purposes(value: Purpose | int | str | None, key_type: KeyType) -> Purpose:
+    if value is None:
+        return DEFAULT_PURPOSES[key_type]
+    if isinstance(value, str):
+        parsed = Purpose.parse(value)
+    else:
+        parsed = Purpose(int(value))
+    if not parsed:
+        raise ValueError("a key record needs at least one purpose")
+    return parsed
+
+
+def _key_types(
+    value: Iterable[KeyType | str | int] | KeyType | str | int | None,
+) -> set[KeyType] | None:
+    if value is None:
+        return None
+    if isinstance(value, KeyType | str | int):
+        value = [value]
+    return {KeyType.parse(v) for v in value}
+
+
+def _policy_hash(value: bytes | str | None) -> bytes:
+    if value is None:
+        return ZERO32
+    raw = _hexbytes(value) if isinstance(value, str) else bytes(value)
+    if len(raw) != 32:
+        raise ValueError("a policy hash is 32 bytes")
+    return raw
+
+
+@dataclass(frozen=True, slots=True)
+class PublishRequest:
+    """One key to publish in :meth:`Registry.publish_many` (fields as :meth:`Registry.publish`)."""
+
+    name: str
+    key: KeyInput
+    key_type: KeyType | str | int | None = None
+    purposes: Purpose | int | str | None = None
+    valid_from: TimeInput = None
+    valid_until: TimeInput = None
+    proof: bytes = b""
+    durable: bool = False
+
+
+class PendingTx:
+    """A sent transaction; :meth:`wait` returns its :class:`TxResult` or raises."""
+
+    def __init__(self, registry: Registry, tx_hash: bytes, what: str, tx: dict[str, Any]) -> None:
+        self.registry = registry
+        self.tx_hash = tx_hash
+        self.what = what
+        self._tx = tx
+
+    def __repr__(self) -> str:
+        return f"<PendingTx {self.what} 0x{self.tx_hash.hex()}>"
+
+    def wait(self, timeout: float | None = None, confirmations: int | None = None) -> TxResult:
+        """Wait for the receipt (and ``confirmations`` blocks on top of it).
+
+        Raises:
+            TransactionTimeout: no receipt in time. ContractRevert (or a subclass):
+            the transaction reverted. ChainUnavailable, ChainError.
+        """
+        return self.registry.wait_for_receipt(
+            self.tx_hash,
+            timeout=timeout,
+            confirmations=confirmations,
+            what=self.what,
+            tx=self._tx,
+        )
+
+
+def _devnet_registry(url: str) -> str | None:
+    """Ask a keyanchor devnet for its registry address (``keyanchor_registryAddress``)."""
+    import json
+    import urllib.request
+
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "keyanchor_registryAddress",
+                       "params": []}).encode()
+    req = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            result = json.loads(resp.read()).get("result")
+    except (OSError, ValueError) as exc:
+        raise ChainUnavailable(f"the devnet at {url} does not answer ({exc})") from exc
+    return result if isinstance(result, str) else None
+
+
+def _lean(w3: Web3) -> None:
+    """Drop web3's validation middleware from a Web3 we own.
+
+    It asks ``eth_chainId`` again around every call (three round trips per
+    lookup instead of one); the client checks the chain id once, at connect,
+    and signs with it.
+    """
+    try:
+        w3.middleware_onion.remove("validation")
+    except (ValueError, KeyError):  # already removed or never present
+        pass
+
+
+# --------------------------------------------------------------------------- the client
+
+
+class Registry:
+    """A KeyRegistry on one chain, seen through one RPC endpoint (and optionally one account).
+
+    Make one with :meth:`connect`, :meth:`from_web3` or :meth:`embedded`.
+    """
+
+    def __init__(
+        self,
+        w3: Web3,
+        *,
+        account: Any = None,
+        registry_address: str | None = None,
+        chain_id: int | None = None,
+        confirmations: int = 0,
+        timeout: float = 120.0,
+        from_block: int = 0,
+        material_loader: MaterialLoader | None = None,
+        check: bool = True,
+        closer: Callable[[], None] | None = None,
+    ) -> None:
+        self.w3 = w3
+        self.account = account
+        self.confirmations = confirmations
+        self.timeout = timeout
+        self.from_block = from_block
+        self.contract = load_contract()
+        self._load_material = material_loader or _default_loader
+        self._closer = closer
+        self._lock = threading.RLock()
+        self._nonce: int | None = None
+        self._fees: tuple[float, dict[str, int]] | None = None
+        self._names: dict[bytes, str] = {}
+        self._stamps: dict[bytes, datetime | None] = {}
+        self._address: str | None = None
+        with _translated("connect"):
+            actual = int(w3.eth.chain_id)
+        if chain_id is not None and actual != chain_id:
+            raise WrongChain(
+                f"the endpoint serves chain {actual}, not the configured chain {chain_id}"
+            )
+        self.chain_id = actual
+        if registry_address is not None:
+            self._set_address(registry_address, check=check)
+
+    # ----------------------------------------------------------------- constructors
+
+    @classmethod
+    def connect(
+        cls,
+        rpc_url: str,
+        *,
+        account: Any = None,
+        registry_address: str | None = None,
+        chain_id: int | None = None,
+        confirmations: int = 0,
+        timeout: float = 120.0,
+        request_timeout: float = 30.0,
+        from_block: int = 0,
+        material_loader: MaterialLoader | None = None,
+    ) -> Registry:
+        """Connect to a JSON-RPC endpoint (``http(s)://``).
+
+        Raises:
+            ChainUnavailable: the endpoint does not answer. WrongChain: the chain id
+            differs from ``chain_id``. RegistryNotFound: no contract code at
+            ``registry_address``. ConfigError: unsupported URL or missing artifact.
+        """
+        import requests
+        from web3 import HTTPProvider, Web3
+        from web3.providers.rpc.utils import ExceptionRetryConfiguration
+
+        if not rpc_url.startswith(("http://", "https://")):
+            raise ConfigError(f"unsupported RPC URL {rpc_url!r} (http:// or https://)")
+        provider = HTTPProvider(
+            rpc_url,
+            request_kwargs={"timeout": request_timeout},
+            exception_retry_configuration=ExceptionRetryConfiguration(
+                errors=(ConnectionError, requests.HTTPError, requests.Timeout),
+                retries=2,
+                backoff_factor=0.1,
+            ),
+        )
+        w3 = Web3(provider)
+        _lean(w3)
+        return cls(
+            w3,
+            account=account,
+            registry_address=registry_address,
+            chain_id=chain_id,
+            confirmations=confirmations,
+            timeout=timeout,
+            from_block=from_block,
+            material_loader=material_loader,
+        )
+
+    @classmethod
+    def from_web3(
+        cls,
+        w3: Web3,
+        *,
+        account: Any,
+        registry_address: str | None,
+        chain_id: int | None = None,
+        confirmations: int = 0,
+        timeout: float = 120.0,
+        from_block: int = 0,
+        material_loader: MaterialLoader | None = None,
+    ) -> Registry:
+        """Wrap an existing ``Web3`` (any provider). Raises as :meth:`connect`."""
+        return cls(
+            w3,
+            account=account,
+            registry_address=registry_address,
+            chain_id=chain_id,
+            confirmations=confirmations,
+            timeout=timeout,
+            from_block=from_block,
+            material_loader=material_loader,
+        )
+
+    @classmethod
+    def embedded(
+        cls,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        account_index: int = 0,
+        material_loader: MaterialLoader | None = None,
+    ) -> Registry:
+        """Open the embedded py-evm chain (state file at ``path``, default under the data dir).
+
+        The registry is deployed there on first use and dev account ``account_index``
+        signs. Close with :meth:`close` (or use ``with``).
+
+        Raises:
+            ChainError (or a subclass), ConfigError: the chain cannot be opened.
+        """
+        from registry.chain.embedded import EmbeddedChain, default_state_path, devnet_url_for
+
+        url = devnet_url_for(path if path is not None else default_state_path())
+        if url is not None:  # a devnet serves this state file: go through it, never beside it
+            from registry.chain.embedded import dev_accounts
+
+            served = cls.connect(url, account=dev_accounts()[account_index],
+                                 material_loader=material_loader,
+                                 registry_address=_devnet_registry(url))
+            return served
+        chain = EmbeddedChain.open(path)
+        try:
+            _lean(chain.web3)
+            return cls(
+                chain.web3,
+                account=chain.dev_accounts[account_index],
+                registry_address=chain.registry_address,
+                material_loader=material_loader,
+                closer=chain.close,
+            )
+        except BaseException:
+            chain.close()
+            raise
+
+    def close(self) -> None:
+        """Release what this client opened (the embedded chain's state file)."""
+        closer, self._closer = self._closer, None
+        if closer is not None:
+            closer()
+
+    def __enter__(self) -> Registry:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ----------------------------------------------------------------- basics
+
+    @property
+    def address(self) -> str:
+        """The registry's checksum address. Raises RegistryNotFound when none is configured."""
+        if self._address is None:
+            raise RegistryNotFound(
+                "no registry address configured (deploy one, or give --registry)"
+            )
+        return self._address
+
+    @property
+    def sender(self) -> str:
+        """The signing account's address. Raises AccountError when there is none."""
+        if self.account is None:
+            raise AccountError("no account configured: this operation sends a transaction")
+        return str(self.account.address)
+
+    def _set_address(self, address: str, *, check: bool = True) -> None:
+        try:
+            checksum = str(to_checksum_address(address))
+        except (ValueError, TypeError):
+            raise ConfigError(f"{address!r} is not an address") from None
+        if check:
+            with _translated("check registry"):
+                code = self.w3.eth.get_code(checksum)  # type: ignore[arg-type]
+            if not code:
+                raise RegistryNotFound(f"no contract at {checksum} on chain {self.chain_id}")
+        self._address = checksum
+
+    def _call_raw(self, fn: str, args: Sequence[Any], what: str, block: Any = "latest") -> Any:
+        func = self.contract.fn(fn)
+        tx: dict[str, Any] = {"to": self.address, "data": func.encode(args)}
+        with _translated(what):
+            raw = self.w3.eth.call(tx, block)  # type: ignore[arg-type]
+        try:
+            return func.decode(raw)
+        except Exception as exc:
+            raise VerificationError(
+                f"{what}: the endpoint returned undecodable data for {fn}()"
+            ) from exc
+
+    # ----------------------------------------------------------------- reads
+
+    def owner(self, name: str | Name) -> str | None:
+        """The owner's checksum address, or ``None`` when the name is not registered.
+
+        Raises: InvalidName, ChainError.
+        """
+        parsed = _name(name)
+        owner = self._call_raw("owner", [parsed.node], f"owner of {parsed}")
+        owner = str(to_checksum_address(owner))
+        return None if owner == to_checksum_address(ZERO_ADDRESS) else owner
+
+    def parent(self, name: str | Name) -> str | None:
+        """The name this one was assigned under (``None`` for a top-level registration).
+
+        Raises: InvalidName, NameNotFound, ChainError.
+        """
+        parsed = _name(name)
+        self._require_registered(parsed)
+        node = bytes(self._call_raw("parent", [parsed.node], f"parent of {parsed}"))
+        if node == ZERO32:
+            return None
+        return self._name_of(node)
+
+    def is_operator(self, name: str | Name, operator: str) -> bool:
+        """Whether ``operator`` is approved by the name's current owner. Raises: ChainError."""
+        parsed = _name(name)
+        return bool(
+            self._call_raw(
+                "is_operator", [parsed.node, self._addr(operator)], f"operator check on {parsed}"
+            )
+        )
+
+    def records(self, name: str | Name) -> list[dict[str, Any]]:
+        """The contract's raw records of a name (one ``eth_call``), unverified.
+
+        Raises: InvalidName, ChainError.
+        """
+        parsed = _name(name)
+        return list(self._call_raw("records", [parsed.node], f"lookup {parsed}"))
+
+    def _require_registered(self, parsed: Name) -> None:
+        if self.owner(parsed) is None:
+            raise NameNotFound(f"{parsed} is not registered", reason="KeyRegistry: name not found")
+
+    def _get_logs(self, topics: list[Any], what: str, from_block: int | None = None) -> list[Any]:
+        flt: dict[str, Any] = {
+            "address": self.address,
+            "fromBlock": self.from_block if from_block is None else from_block,
+            "toBlock": "latest",
+            "topics": [
+                ("0x" + t.hex())
+                if isinstance(t, bytes)
+                else (["0x" + x.hex() for x in t] if isinstance(t, list) else t)
+                for t in topics
+            ],
+        }
+        with _translated(what):
+            return list(self.w3.eth.get_logs(flt))  # type: ignore[arg-type]
+
+    def lookup(
+        self,
+        name: str | Name,
+        *,
+        key_types: Iterable[KeyType | str | int] | KeyType | str | int | None = None,
+        include_revoked: bool = False,
+        include_expired: bool = False,
+        include_pending: bool = True,
+        attestations: bool = False,
+        policy: Any = None,
+        profile: str | None = None,
+    ) -> list[KeyRecord]:
+        """The verified key records of a name, in index order.
+
+        One ``eth_call`` (records) and one ``eth_getLogs`` (KeyPublished of this
+        name); with ``attestations=True`` one more ``eth_call`` per record.
+        With ``policy`` (a policy file path, TOML text or Policy) or ``profile``,
+        only records whose key passes :meth:`check_record` are returned.
+
+        Raises:
+            InvalidName, NameNotFound: the name is not registered.
+            VerificationError: a record's material is missing, does not hash to the
+                on-chain commitment, or does not parse.
+            ChainUnavailable, ChainError.
+        """
+        parsed = _name(name)
+        node = bytes(parsed.node)
+        what = f"lookup {parsed}"
+        raw = self._call_raw("records", [node], what)
+        if not raw:
+            self._require_registered(parsed)
+            return []
+        wanted = _key_types(key_types)
+        chosen: list[tuple[int, dict[str, Any]]] = []
+        for index, rec in enumerate(raw):
+            status = STATUSES[rec["status"]] if rec["status"] < len(STATUSES) else "unknown"
+            if status == "unknown":
+                raise VerificationError(
+                    f"{what}: record {index} has unknown status {rec['status']}"
+                )
+            if status == "revoked" and not include_revoked:
+                continue
+            if status == "expired" and not include_expired:
+                continue
+            if status == "pending" and not include_pending:
+                continue
+            try:
+                key_type = KeyType(rec["key_type"])
+            except ValueError:
+                raise VerificationError(
+                    f"{what}: record {index} has unknown key type {rec['key_type']}"
+                ) from None
+            if wanted is not None and key_type not in wanted:
+                continue
+            chosen.append((index, rec))
+        if not chosen:
+            return []
+        published = self.contract.event("KeyPublished")
+        commitments = sorted({bytes(rec["commitment"]) for _, rec in chosen})
+        logs = self._get_logs([published.topic, node, None, commitments], what)
+        by_index: dict[int, list[Any]] = {}
+        for log in logs:
+            try:
+                index = int.from_bytes(bytes(log["topics"][2]), "big")
+            except (IndexError, KeyError, TypeError):
+                continue
+            by_index.setdefault(index, []).append(log)
+        out = []
+        for index, rec in chosen:
+            out.append(self._verified_record(parsed, node, index, rec, by_index.get(index, [])))
+        if attestations or policy is not None or profile is not None:
+            out = [self._with_attestations(r) for r in out]
+        if policy is not None or profile is not None:
+            out = [r for r in out if self.check_record(r, policy=policy, profile=profile).passed]
+        return out
+
+    def check_record(
+        self,
+        record: KeyRecord,
+        *,
+        policy: Any = None,
+        profile: str | None = None,
+        at: datetime | None = None,
+    ) -> Any:
+        """Run the policy checker over a looked-up record and return its Report.
+
+        The proof is checked against the statement for this chain, registry,
+        name, the name's current owner and the record's commitment.
+
+        Raises:
+            ConfigError: bad policy file or unknown profile. ChainError.
+        """
+        from registry import policy as pol
+        from registry.proofs import statement
+
+        if record.key is None:
+            raise VerificationError(f"{record.name} record {record.index}: no parsed key")
+        owner = self.owner(record.name) or ZERO_ADDRESS
+        stmt = statement(self.chain_id, self.address, record.name, owner, record.commitment)
+        return pol.check(
+            record.key,
+            policy=policy,
+            profile=profile or "default",
+            at=at,
+            name=record.name,
+            proof=record.proof or None,
+            statement=stmt,
+            registered_at=record.published_at,
+            attestations=record.attestations,
+            purposes=int(record.purposes),
+        )
+
+    def _verified_record(
+        self,
+        parsed: Name,
+        node: bytes,
+        index: int,
+        rec: dict[str, Any],
+        logs: list[Any],
+    ) -> KeyRecord:
+        what = f"{parsed} record {index}"
+        key_type = KeyType(rec["key_type"])
+        expected = bytes(rec["commitment"])
+        published = self.contract.event("KeyPublished")
+        found: tuple[bytes, bytes, Any] | None = None
+        problem = "the endpoint returned no KeyPublished event for it"
+        for log in logs:
+            if str(log.get("address", "")).lower() != self.address.lower() or log.get("removed"):
+                problem = "the endpoint returned an event from elsewhere"
+                continue
+            try:
+                event = published.decode(log)
+            except Exception:
+                problem = "the endpoint returned a malformed KeyPublished event"
+                continue
+            if bytes(event["node"]) != node or int(event["index"]) != index:
+                problem = "the endpoint returned an event of another record"
+                continue
+            material = bytes(event["material"])
+            if (
+                commitment(key_type, material) != expected
+                or bytes(event["commitment"]) != expected
+                or int(event["key_type"]) != key_type
+            ):
+                problem = "the published material does not hash to the on-chain commitment"
+                continue
+            found = (material, bytes(event["proof"]), log)
+            break
+        if found is None and rec["durable"]:
+            material = bytes(self._call_raw("material", [node, index], f"material of {what}"))
+            if commitment(key_type, material) == expected:
+                found = (material, b"", None)
+            else:
+                problem = "the durable material does not hash to the on-chain commitment"
+        if found is None:
+            raise VerificationError(f"{what} does not verify: {problem}")
+        material, proof, log = found
+        try:
+            key = self._load_material(key_type, material)
+        except KeyFormatError as exc:
+            raise VerificationError(
+                f"{what} does not verify: its material does not parse ({exc})"
+            ) from exc
+        status = STATUSES[rec["status"]]
+        reason: RevocationReason | int | None = None
+        if status == "revoked":
+            try:
+                reason = RevocationReason(rec["reason"])
+            except ValueError:
+                reason = int(rec["reason"])
+        return KeyRecord(
+            name=parsed.text,
+            node=node,
+            index=index,
+            key_type=key_type,
+            purposes=Purpose(rec["purposes"]),
+            status=status,
+            reason=reason,
+            valid_from=from_timestamp(rec["valid_from"]),
+            valid_until=from_timestamp(rec["valid_until"]),
+            published_at=(
+                from_timestamp(rec["published_at"])
+                if rec["published_at"] or log is None
+                else self._block_time(log)
+            ),
+            revoked_at=from_timestamp(rec["revoked_at"]),
+            durable=bool(rec["durable"]),
+            commitment=expected,
+            material=material,
+            proof=proof,
+            key=key,
+            block_number=int(log["blockNumber"]) if log is not None else None,
+            tx_hash=bytes(log["transactionHash"]) if log is not None else None,
+        )
+
+    def _block_time(self, log: Any) -> datetime | None:
+        """Timestamp of the block holding ``log`` (cached by block hash)."""
+        key = bytes(log["blockHash"])
+        if key not in self._stamps:
+            with _translated("block time"):
+                block = self.w3.eth.get_block(key)  # type: ignore[arg-type]
+            if bytes(block["hash"]) != key:
+                raise VerificationError("the endpoint returned another block than asked for")
+            self._stamps[key] = from_timestamp(int(block["timestamp"]))
+        return self._stamps[key]
+
+    def attestations(self, name: str | Name, index: int) -> list[Attestation]:
+        """Live attestations of record ``index`` of a name. Raises: ChainError."""
+        parsed = _name(name)
+        raw = self._call_raw("attestations", [parsed.node, index], f"attestations of {parsed}")
+        out = []
+        for item in raw:
+            attester = bytes(item["attester"])
+            try:
+                attester_name: str | None = self._name_of(attester)
+            except Error:
+                attester_name = None
+            out.append(
+                Attestation(
+                    attester=attester_name,
+                    attester_node=attester,
+                    policy_hash=bytes(item["policy_hash"]),
+                    expires=from_timestamp(item["expires"]),
+                    attested_at=from_timestamp(item["attested_at"]),
+                )
+            )
+        return out
+
+    def _with_attestations(self, record: KeyRecord) -> KeyRecord:
+        import dataclasses
+
+        return dataclasses.replace(
+            record, attestations=tuple(self.attestations(record.name, record.index))
+        )
+
+    def _name_of(self, node: bytes) -> str:
+        """The text of a node, from its NameRegistered event (checked by namehash)."""
+        if node in self._names:
+            return self._names[node]
+        event = self.contract.event("NameRegistered")
+        logs = self._get_logs([event.topic, node], "resolve name")
+        for log in logs:
+            try:
+                data = event.decode(log)
+                label = str(data["label"])
+                parent = bytes(data["parent"])
+                if parent == ZERO32:
+                    text = label
+                else:
+                    text = f"{label}{'@' if data['person'] else '.'}{self._name_of(parent)}"
+                if bytes(namehash(text)) == node:
+                    self._names[node] = text
+                    return text
+            except (Error, ValueError, KeyError):
+                continue
+        raise VerificationError(f"no verifiable NameRegistered event for node 0x{node.hex()}")
+
+    def history(self, name: str | Name) -> list[HistoryEvent]:
+        """Every contract event about a name, oldest first.
+
+        Raises: InvalidName, NameNotFound, ChainError.
+        """
+        parsed = _name(name)
+        node = bytes(parsed.node)
+        topics = [[e.topic for e in self.contract.events.values()], node]
+        logs = self._get_logs(topics, f"history of {parsed}")
+        if not logs:
+            self._require_registered(parsed)
+        logs.sort(key=lambda lg: (int(lg["blockNumber"]), int(lg["logIndex"])))
+        out = []
+        for log in logs:
+            event = self.contract.by_topic.get(bytes(log["topics"][0]))
+            if event is None:
+                continue
+            try:
+                data = event.decode(log)
+            except Exception as exc:
+                raise VerificationError(
+                    f"history of {parsed}: malformed {event.name} event"
+                ) from exc
+            if bytes(data.get("node", b"")) != node:
+                raise VerificationError(f"history of {parsed}: event of another name returned")
+            out.append(
+                HistoryEvent(
+                    kind=EVENT_KINDS.get(event.name, event.name),
+                    name=parsed.text,
+                    block_number=int(log["blockNumber"]),
+                    log_index=int(log["logIndex"]),
+                    tx_hash=bytes(log["transactionHash"]),
+                    timestamp=self._block_time(log),
+                    data=self._event_data(event.name, data),
+                )
+            )
+        return out
+
+    @staticmethod
+    def _event_data(event: str, data: dict[str, Any]) -> dict[str, Any]:
+        data = {k: v for k, v in data.items() if k != "node"}
+        for key in ("owner", "previous", "operator"):
+            if isinstance(data.get(key), str):
+                data[key] = str(to_checksum_address(data[key]))
+        if "key_type" in data:
+            data["key_type"] = KeyType(data["key_type"])
+        if "purposes" in data:
+            data["purposes"] = Purpose(data["purposes"])
+        for key in ("valid_from", "valid_until", "expires"):
+            if isinstance(data.get(key), int):
+                data[key] = from_timestamp(data[key])
+        if event == "KeyRevoked":
+            try:
+                data["reason"] = RevocationReason(data["reason"])
+            except ValueError:
+                pass
+        return data
+
+    # ----------------------------------------------------------------- transactions
+
+    def _addr(self, address: str) -> str:
+        try:
+            return str(to_checksum_address(address))
+        except (ValueError, TypeError):
+            raise ConfigError(f"{address!r} is not an address") from None
+
+    def _fee_fields(self) -> dict[str, int]:
+        now = time.monotonic()
+        if self._fees is not None and now - self._fees[0] < FEE_TTL:
+            return self._fees[1]
+        with _translated("fee estimate"):
+            block = self.w3.eth.get_block("latest")
+            base = block.get("baseFeePerGas")
+            if base is None:
+                fields = {"gasPrice": int(self.w3.eth.gas_price)}
+            else:
+                try:
+                    tip = int(self.w3.eth.max_priority_fee)
+                except Exception:
+                    tip = max(int(self.w3.eth.gas_price) - int(base), 1)
+                fields = {"maxFeePerGas": int(base) * 2 + tip, "maxPriorityFeePerGas": tip}
+        self._fees = (now, fields)
+        return fields
+
+    def _estimate(self, tx: dict[str, Any], what: str) -> int:
+        with _translated(what):
+            estimate = int(self.w3.eth.estimate_gas(tx))  # type: ignore[arg-type]
+        return int(estimate * GAS_MARGIN) + GAS_HEADROOM
+
+    def _next_nonce(self) -> int:
+        if self._nonce is None:
+            with _translated("nonce"):
+                self._nonce = int(self.w3.eth.get_transaction_count(self.sender, "pending"))  # type: ignore[arg-type]
+        return self._nonce
+
+    def send(
+        self,
+        fn: str | None,
+        args: Sequence[Any],
+        *,
+        what: str,
+        gas: int | None = None,
+    ) -> PendingTx:
+        """Sign and send one transaction without waiting (``fn=None`` deploys the contract).
+
+        Raises: AccountError, ContractRevert (found at gas estimation), InsufficientFunds,
+        ChainUnavailable, ChainError.
+        """
+        sender = self.sender
+        if fn is None:
+            data = self.contract.bytecode
+            base: dict[str, Any] = {"from": sender, "data": data}
+        else:
+            data = self.contract.fn(fn).encode(args)
+            base = {"from": sender, "to": self.address, "data": data}
+        if gas is None:
+            gas = self._estimate(base, what)
+        fees = self._fee_fields()
+        with self._lock:
+            for attempt in range(3):
+                nonce = self._next_nonce()
+                tx = {
+                    **base,
+                    "value": 0,
+                    "gas": gas,
+                    "nonce": nonce,
+                    "chainId": self.chain_id,
+                    **fees,
+                }
+                tx.pop("from")
+                if "maxFeePerGas" in fees:
+                    tx["type"] = 2
+                try:
+                    signed = self.account.sign_transaction(tx)
+                except Exception as exc:
+                    raise AccountError(
+                        f"{what}: the account cannot sign ({type(exc).__name__})"
+                    ) from None
+                try:
+                    tx_hash = bytes(self.w3.eth.send_raw_transaction(signed.raw_transaction))
+                except Exception as exc:
+                    low = _error_text(exc).lower()
+                    if attempt < 2 and any(m in low for m in _NONCE_LOW):
+                        self._nonce = None  # someone else used the account: resync
+                        continue
+                    if "underpriced" in low or "max fee per gas less than" in low:
+                        self._fees = None
+                        if attempt < 2:
+                            fees = self._fee_fields()
+                            continue
+                    raise _chain_error(exc, what) from exc
+                self._nonce = nonce + 1
+                return PendingTx(self, tx_hash, what, {**base, "gas": gas})
+        raise ChainError(f"{what}: could not find a usable nonce")  # pragma: no cover
+
+    def wait_for_receipt(
+        self,
+        tx_hash: bytes,
+        *,
+        timeout: float | None = None,
+        confirmations: int | None = None,
+        what: str = "transaction",
+        tx: dict[str, Any] | None = None,
+    ) -> TxResult:
+        """Wait for a transaction's receipt and ``confirmations`` blocks on top of it.
+
+        Raises: TransactionTimeout, ContractRevert (receipt status 0, reason replayed
+        when ``tx`` is given), ChainUnavailable, ChainError.
+        """
+        from web3.exceptions import TransactionNotFound
+
+        timeout = self.timeout if timeout is None else timeout
+        confirmations = self.confirmations if confirmations is None else confirmations
+        deadline = time.monotonic() + timeout
+        delay = 0.002
+        shown = "0x" + bytes(tx_hash).hex()
+        while True:
+            receipt: Any = None
+            try:
+                with _translated(what):
+                    receipt = self.w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
+            except ChainError as exc:
+                if not isinstance(exc.__cause__, TransactionNotFound):
+                    raise
+            if receipt is not None and confirmations > 0:
+                with _translated(what):
+                    head = int(self.w3.eth.block_number)
+                if head < int(receipt["blockNumber"]) + confirmations:
+                    receipt = None
+            if receipt is not None:
+                break
+            if time.monotonic() >= deadline:
+                raise TransactionTimeout(
+                    f"{what}: no receipt for {shown} within {timeout:g}s"
+                    + (f" and {confirmations} confirmations" if confirmations else "")
+                    + " (it may still be mined)"
+                )
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)
+        if int(receipt["status"]) != 1:
+            raise self._failed(receipt, what, tx)
+        return self._result(receipt)
+
+    def _failed(self, receipt: Any, what: str, tx: dict[str, Any] | None) -> Error:
+        if tx is not None:
+            block = max(int(receipt["blockNumber"]) - 1, 0)
+            try:
+                self.w3.eth.call(tx, block)  # type: ignore[arg-type]
+            except Exception as exc:
+                error = _chain_error(exc, what)
+                if isinstance(error, ContractRevert):
+                    return error
+        if tx is not None and int(receipt["gasUsed"]) >= int(tx.get("gas", 1 << 256)):
+            return ContractRevert(f"{what}: the transaction ran out of gas")
+        return ContractRevert(
+            f"{what}: the transaction reverted (0x{bytes(receipt['transactionHash']).hex()})"
+        )
+
+    def _result(self, receipt: Any) -> TxResult:
+        node: bytes | None = None
+        index: int | None = None
+        for log in receipt["logs"]:
+            if self._address is None or str(log["address"]).lower() != self._address.lower():
+                continue
+            topics = [bytes(t) for t in log["topics"]]
+            if not topics:
+                continue
+            event = self.contract.by_topic.get(topics[0])
+            if event is None:
+                continue
+            if event.name == "NameRegistered" and node is None:
+                node = topics[1]
+            elif event.name == "KeyPublished":
+                node, index = topics[1], int.from_bytes(topics[2], "big")
+        contract = receipt.get("contractAddress")
+        return TxResult(
+            tx_hash=bytes(receipt["transactionHash"]),
+            block_number=int(receipt["blockNumber"]),
+            gas_used=int(receipt["gasUsed"]),
+            effective_gas_price=(
+                int(receipt["effectiveGasPrice"])
+                if receipt.get("effectiveGasPrice") is not None
+                else None
+            ),
+            node=node,
+            index=index,
+            contract_address=str(to_checksum_address(contract)) if contract else None,
+        )
+
+    def _transact(self, fn: str, args: Sequence[Any], what: str, wait: bool) -> Any:
+        pending = self.send(fn, args, what=what)
+        return pending.wait() if wait else pending
+
+    # ----------------------------------------------------------------- writes
+
+    def deploy(self) -> str:
+        """Deploy the packaged KeyRegistry; this client then uses it. Returns its address.
+
+        Raises: AccountError, InsufficientFunds, ChainError.
+        """
+        pending = self.send(None, (), what="deploy KeyRegistry")
+        result = pending.wait()
+        if result.contract_address is None:
+            raise ChainError("deploy KeyRegistry: the receipt names no contract address")
+        self._set_address(result.contract_address)
+        self.from_block = result.block_number
+        return result.contract_address
+
+    def register(self, name: str | Name, *, wait: bool = True) -> Any:
+        """Register a top-level name for the account (first come, first served).
+
+        Returns a :class:`TxResult` (``node`` set), or a :class:`PendingTx` with ``wait=False``.
+        Raises: InvalidName, NameTaken, AccountError, InsufficientFunds, ChainError.
+        """
+        parsed = _name(name)
+        if parsed.is_person:
+            raise InvalidName(f"{parsed} is a person name: its domain's owner assigns it")
+        return self._transact("register", [parsed.text], f"register {parsed}", wait)
+
+    def assign(self, child: str | Name, owner: str, *, wait: bool = True) -> Any:
+        """Create ``child`` (one label under its parent, or ``person@parent``) for ``owner``.
+
+        Raises: InvalidName, NameTaken, NotOwner (not the parent's owner), ChainError.
+        """
+        parsed = _name(child)
+        parent = parsed.parent
+        if parent is None:
+            raise InvalidName(f"{parsed} has no parent: register it instead")
+        return self._transact(
+            "assign",
+            [bytes(parent.node), parsed.leaf_label, parsed.is_person, self._addr(owner)],
+            f"assign {parsed}",
+            wait,
+        )
+
+    def reclaim(self, name: str | Name, *, wait: bool = True) -> Any:
+        """The parent's owner takes a child name back. Raises: NotOwner, ContractRevert, ChainError."""
+        parsed = _name(name)
+        return self._transact("reclaim", [bytes(parsed.node)], f"reclaim {parsed}", wait)
+
+    def renounce(self, name: str | Name, *, wait: bool = True) -> Any:
+        """The parent's owner gives up reclaiming a child (one way). Raises: NotOwner, ChainError."""
+        parsed = _name(name)
+        return self._transact("renounce", [bytes(parsed.node)], f"renounce {parsed}", wait)
+
+    def transfer(self, name: str | Name, new_owner: str, *, wait: bool = True) -> Any:
+        """Give a name to ``new_owner``. Raises: NotOwner, NameNotFound, ChainError."""
+        parsed = _name(name)
+        return self._transact(
+            "transfer", [bytes(parsed.node), self._addr(new_owner)], f"transfer {parsed}", wait
+        )
+
+    def set_operator(
+        self,
+        name: str | Name,
+        operator: str,
+        approved: bool = True,
+        *,
+        wait: bool = True,
+    ) -> Any:
+        """Approve (or remove) an operator that may manage the name's keys. Raises: NotOwner, ChainError."""
+        parsed = _name(name)
+        return self._transact(
+            "set_operator",
+            [bytes(parsed.node), self._addr(operator), bool(approved)],
+            f"set operator on {parsed}",
+            wait,
+        )
+
+    def _key(
+        self, value: KeyInput, key_type: KeyType | str | int | None
+    ) -> tuple[KeyType, bytes, Key | None]:
+        if isinstance(value, bytes | bytearray | memoryview) and key_type is not None:
+            kt = KeyType.parse(key_type)
+            material = bytes(value)
+            try:
+                return kt, material, self._load_material(kt, material)
+            except KeyFormatError:
+                if self._load_material is not _default_loader:
+                    raise
+        elif not isinstance(value, bytes | bytearray | memoryview | str):
+            return value.key_type, bytes(value.material), value
+        from registry.keys import load_key
+
+        key = load_key(value, key_type=KeyType.parse(key_type) if key_type is not None else None)
+        return key.key_type, bytes(key.material), key
+
+    def _publish_args(self, req: PublishRequest) -> tuple[Name, KeyType, bytes, list[Any]]:
+        parsed = _name(req.name)
+        kt, material, key = self._key(req.key, req.key_type)
+        valid_from = req.valid_from
+        valid_until = req.valid_until
+        if valid_until is None and key is not None and key.valid_until is not None:
+            valid_until = key.valid_until  # a record never outlives the key's own expiry
+        args = [
+            kt.value,
+            int(_purposes(req.purposes, kt)),
+            to_timestamp(valid_from),
+            to_timestamp(valid_until),
+            material,
+            bytes(req.proof),
+            bool(req.durable),
+        ]
+        return parsed, kt, material, args
+
+    def _check_new(
+        self, parsed: Name, kt: KeyType, material: bytes, raw: list[dict[str, Any]] | None = None
+    ) -> None:
+        """Refuse, before sending anything, a key already recorded under the name."""
+        if raw is None:
+            raw = self.records(parsed)
+            if not raw:
+                self._require_registered(parsed)
+        wanted = commitment(kt, material)
+        for index, rec in enumerate(raw):
+            if bytes(rec["commitment"]) != wanted:
+                continue
+            if int(rec["status"]) == STATUSES.index("revoked"):
+                raise KeyRevoked(
+                    f"publish to {parsed}: this key was revoked under the name (record {index})"
+                    " and can never come back",
+                    reason="KeyRegistry: key revoked",
+                )
+            raise KeyAlreadyActive(
+                f"publish to {parsed}: this key is already published (record {index});"
+                " nothing was sent",
+                reason="KeyRegistry: key already active",
+            )
+
+    def publish(
+        self,
+        name: str | Name,
+        key: KeyInput,
+        *,
+        key_type: KeyType | str | int | None = None,
+        purposes: Purpose | int | str | None = None,
+        valid_from: TimeInput = None,
+        valid_until: TimeInput = None,
+        proof: bytes = b"",
+        durable: bool = False,
+        wait: bool = True,
+    ) -> Any:
+        """Publish a key under a name.
+
+        ``key`` is a parsed key, canonical material (with ``key_type``), or key file
+        contents (detected). Validity defaults to the key's own (certificate or
+        OpenPGP expiry); purposes default by key type. The records are read first:
+        a key already recorded under the name is refused without sending anything.
+
+        Returns a :class:`TxResult` (``index`` = the new record) or a :class:`PendingTx`.
+
+        Raises:
+            KeyFormatError, InvalidName, ValueError (bad purposes or times),
+            KeyAlreadyActive, KeyRevoked, NameNotFound, NotOwner, ContractRevert,
+            AccountError, InsufficientFunds, TransactionTimeout, ChainError.
+        """
+        req = PublishRequest(
+            str(name), key, key_type, purposes, valid_from, valid_until, proof, durable
+        )
+        parsed, kt, material, args = self._publish_args(req)
+        self._check_new(parsed, kt, material)
+        return self._transact("publish", [bytes(parsed.node), *args], f"publish to {parsed}", wait)
+
+    def publish_many(
+        self,
+        requests: Iterable[PublishRequest],
+        *,
+        timeout: float | None = None,
+    ) -> list[TxResult]:
+        """Publish many keys pipelined: send every transaction, then wait for all receipts.
+
+        Every request is checked first (parse, duplicate under its name), so a bad
+        one stops the batch before anything is sent. If a send fails midway, the
+        transactions already sent are waited for and the error is raised.
+
+        Raises: as :meth:`publish`.
+        """
+        prepared = []
+        seen: dict[str, list[dict[str, Any]]] = {}
+        batch: set[tuple[str, bytes]] = set()
+        for req in requests:
+            parsed, kt, material, args = self._publish_args(req)
+            if parsed.text not in seen:
+                seen[parsed.text] = self.records(parsed)
+                if not seen[parsed.text]:
+                    self._require_registered(parsed)
+            self._check_new(parsed, kt, material, seen[parsed.text])
+            ident = (parsed.text, commitment(kt, material))
+            if ident in batch:
+                raise KeyAlreadyActive(
+                    f"publish to {parsed}: the same key appears twice in the batch",
+                    reason="KeyRegistry: key already active",
+                )
+            batch.add(ident)
+            prepared.append((parsed, args))
+        pending: list[PendingTx] = []
+        error: Error | None = None
+        for parsed, args in prepared:
+            try:
+                pending.append(
+                    self.send("publish", [bytes(parsed.node), *args], what=f"publish to {parsed}")
+                )
+            except Error as exc:
+                error = exc
+                break
+        results = [p.wait(timeout=timeout) for p in pending]
+        if error is not None:
+            raise error
+        return results
+
+    def revoke(
+        self,
+        name: str | Name,
+        index: int,
+        reason: RevocationReason | int | str = 0,
+        *,
+        wait: bool = True,
+    ) -> Any:
+        """Revoke record ``index`` of a name, permanently.
+
+        Raises: ValueError (unknown reason), KeyRevoked (already revoked), NotOwner,
+        ContractRevert, ChainError.
+        """
+        parsed = _name(name)
+        code = RevocationReason.parse(reason)
+        return self._transact(
+            "revoke",
+            [bytes(parsed.node), int(index), code.value],
+            f"revoke {parsed} record {index}",
+            wait,
+        )
+
+    def rotate(
+        self,
+        name: str | Name,
+        old_index: int,
+        key: KeyInput,
+        *,
+        key_type: KeyType | str | int | None = None,
+        purposes: Purpose | int | str | None = None,
+        valid_from: TimeInput = None,
+        valid_until: TimeInput = None,
+        proof: bytes = b"",
+        durable: bool = False,
+        reason: RevocationReason | int | str = RevocationReason.SUPERSEDED,
+        wait: bool = True,
+    ) -> Any:
+        """Revoke record ``old_index`` and publish ``key`` in one transaction.
+
+        Purposes default to the old record's. Returns a :class:`TxResult` whose
+        ``index`` is the new record.
+
+        Raises: as :meth:`publish` and :meth:`revoke`.
+        """
+        parsed = _name(name)
+        raw = self.records(parsed)
+        if not raw:
+            self._require_registered(parsed)
+        if not 0 <= old_index < len(raw):
+            raise ContractRevert(
+                f"rotate {parsed}: no record {old_index}", reason="KeyRegistry: no such record"
+            )
+        if purposes is None:
+            purposes = Purpose(raw[old_index]["purposes"])
+        req = PublishRequest(
+            parsed.text, key, key_type, purposes, valid_from, valid_until, proof, durable
+        )
+        parsed, kt, material, args = self._publish_args(req)
+        self._check_new(parsed, kt, material, raw)
+        code = RevocationReason.parse(reason)
+        return self._transact(
+            "rotate",
+            [bytes(parsed.node), int(old_index), code.value, *args],
+            f"rotate {parsed} record {old_index}",
+            wait,
+        )
+
+    def attest(
+        self,
+        attester: str | Name,
+        name: str | Name,
+        index: int,
+        *,
+        policy_hash: bytes | str | None = None,
+        expires: TimeInput = None,
+        wait: bool = True,
+    ) -> Any:
+        """As the owner (or operator) of ``attester``, vouch for record ``index`` of ``name``.
+
+        Raises: NotOwner, ContractRevert (no such record, bad expiry …), ChainError.
+        """
+        by, parsed = _name(attester), _name(name)
+        return self._transact(
+            "attest",
+            [
+                bytes(by.node),
+                bytes(parsed.node),
+                int(index),
+                _policy_hash(policy_hash),
+                to_timestamp(expires),
+            ],
+            f"attest {parsed} record {index} as {by}",
+            wait,
+        )
+
+    def withdraw(
+        self, attester: str | Name, name: str | Name, index: int, *, wait: bool = True
+    ) -> Any:
+        """Withdraw ``attester``'s attestation of record ``index`` of ``name``.
+
+        Raises: NotOwner, ContractRevert (no such attestation), ChainError.
+        """
+        by, parsed = _name(attester), _name(name)
+        return self._transact(
+            "withdraw",
+            [bytes(by.node), bytes(parsed.node), int(index)],
+            f"withdraw attestation of {parsed} record {index} by {by}",
+            wait,
+        )

@@ -1,0 +1,1465 @@
+"""The embedded chain: a py-evm chain kept in one file, shared by separate processes.
+
+With no network configured, keyanchor runs on this chain. Its whole state (the
+py-evm key-value database plus a little metadata) lives in one SQLite file
+under the user's data directory; a process opens it, works, and every mined
+block is committed in one SQLite transaction, so a process killed mid-write
+leaves the previous state intact. An exclusive ``flock`` on ``<state>.lock``
+is held by a writer from open to close (readers take a shared one).
+
+    with EmbeddedChain.open() as chain:
+        print(chain.web3.eth.block_number, chain.registry_address)
+
+The chain looks like anvil's: chain id 31337, ten development accounts from
+the public test mnemonic ``test test ... junk`` with 10,000 ETH each, one
+block mined per transaction, block timestamps from the wall clock. The same
+JSON-RPC dispatcher answers :attr:`EmbeddedChain.web3` in process and the
+HTTP devnet (:mod:`registry.chain.devnet`), so both behave alike: a revert is
+JSON-RPC error 3 carrying the revert data, as geth and anvil report it.
+
+While ``keyanchor devnet`` serves a state file, :meth:`EmbeddedChain.open`
+refuses it and names the URL to use instead (:func:`devnet_url_for`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import functools
+import json
+import logging
+import os
+import sqlite3
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from registry.errors import (
+    ChainError,
+    ChainUnavailable,
+    ConfigError,
+    Error,
+    RegistryNotFound,
+)
+
+if TYPE_CHECKING:
+    from eth_account.signers.local import LocalAccount
+    from web3 import Web3
+
+__all__ = [
+    "BLOCK_GAS_LIMIT",
+    "CHAIN_ID",
+    "DEV_MNEMONIC",
+    "EmbeddedChain",
+    "RpcError",
+    "default_state_path",
+    "dev_accounts",
+    "devnet_url_for",
+]
+
+log = logging.getLogger(__name__)
+
+CHAIN_ID = 31337
+"""Chain id of the embedded chain and the devnet (anvil's)."""
+
+BLOCK_GAS_LIMIT = 30_000_000
+DEV_MNEMONIC = "test test test test test test test test test test test junk"
+"""The public test mnemonic of anvil and hardhat: never hold real value with it."""
+DEV_ACCOUNT_COUNT = 10
+DEV_BALANCE_WEI = 10_000 * 10**18
+PRIORITY_FEE_WEI = 10**9
+CLIENT_VERSION = "keyanchor-devnet/0.1.0/py-evm"
+MAX_LOG_BLOCK_RANGE = 100_000
+
+_FORMAT = "keyanchor-chain/1"
+_LOCK_POLL_SECONDS = 0.05
+
+
+# --------------------------------------------------------------------------- paths, locks
+
+
+def default_state_path() -> Path:
+    """The default state file: ``user_data_dir('keyanchor')/chain.db``."""
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("keyanchor")) / "chain.db"
+
+
+def _lock_path(state: Path) -> Path:
+    return state.with_name(state.name + ".lock")
+
+
+def _marker_path(state: Path) -> Path:
+    return state.with_name(state.name + ".devnet")
+
+
+class _FileLock:
+    """An ``flock`` on a sibling lock file (never deleted, so no unlink races)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    def try_acquire(self, *, exclusive: bool) -> bool:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB)
+        except OSError as exc:
+            os.close(fd)
+            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                return False
+            raise
+        self._fd = fd
+        return True
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            with contextlib.suppress(OSError):
+                fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+
+def devnet_url_for(path: str | os.PathLike[str] | None = None) -> str | None:
+    """The URL of the devnet serving the state file at ``path``, or None.
+
+    A marker left by a devnet that died without cleaning up is ignored (the
+    devnet holds the state lock while it serves; a free lock means no devnet).
+    Raises nothing.
+    """
+    state = Path(path) if path is not None else default_state_path()
+    try:
+        url = json.loads(_marker_path(state).read_text(encoding="utf-8"))["url"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if not isinstance(url, str):
+        return None
+    probe = _FileLock(_lock_path(state))
+    try:
+        if probe.try_acquire(exclusive=False):
+            probe.release()  # nobody holds it exclusively: a stale marker
+            return None
+    except OSError:
+        return None
+    return url
+
+
+def _write_devnet_marker(state: Path, url: str, registry: str | None) -> None:
+    """Write ``<state>.devnet`` atomically (used by :mod:`registry.chain.devnet`)."""
+    data = json.dumps({"url": url, "pid": os.getpid(), "registry": registry}).encode()
+    _atomic_write(_marker_path(state), data)
+
+
+def _remove_devnet_marker(state: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        _marker_path(state).unlink()
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+# --------------------------------------------------------------------------- the state file
+
+
+class _Store:
+    """The SQLite state file: table ``kv`` (the py-evm database) and table ``meta``."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            self._conn.execute("PRAGMA synchronous=FULL")
+            self._conn.execute(
+                "CREATE TABLE IF NOT EXISTS kv (k BLOB PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID"
+            )
+            self._conn.execute(
+                "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
+            )
+        except sqlite3.Error as exc:
+            raise ConfigError(f"{path} is not a usable keyanchor chain file: {exc}") from exc
+
+    def load(self) -> tuple[dict[bytes, bytes], dict[str, str]]:
+        try:
+            kv = {bytes(k): bytes(v) for k, v in self._conn.execute("SELECT k, v FROM kv")}
+            meta = dict(self._conn.execute("SELECT key, value FROM meta").fetchall())
+        except sqlite3.Error as exc:
+            raise ConfigError(f"cannot read the chain file {self.path}: {exc}") from exc
+        if kv and meta.get("format") != _FORMAT:
+            raise ConfigError(f"{self.path} is not a keyanchor chain file")
+        return kv, meta
+
+    def save(
+        self,
+        upserts: Sequence[tuple[bytes, bytes]],
+        deletes: Sequence[bytes],
+        meta: Mapping[str, str],
+    ) -> None:
+        """Commit everything in one transaction: all of it lands, or none."""
+        conn = self._conn
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.executemany("DELETE FROM kv WHERE k = ?", [(k,) for k in deletes])
+                conn.executemany("INSERT OR REPLACE INTO kv (k, v) VALUES (?, ?)", upserts)
+                conn.executemany(
+                    "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", list(meta.items())
+                )
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            raise ChainError(f"cannot write the chain file {self.path}: {exc}") from exc
+
+    def close(self) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            self._conn.close()
+
+
+# --------------------------------------------------------------------------- accounts
+
+
+@functools.cache
+def _dev_keys() -> tuple[bytes, ...]:
+    from eth_account.hdaccount import HDPath, seed_from_mnemonic
+
+    seed = seed_from_mnemonic(DEV_MNEMONIC, "")
+    return tuple(HDPath(f"m/44'/60'/0'/0/{i}").derive(seed) for i in range(DEV_ACCOUNT_COUNT))
+
+
+def dev_accounts() -> list[LocalAccount]:
+    """The ten development accounts (anvil's), derived from :data:`DEV_MNEMONIC`."""
+    from eth_account import Account
+
+    return [Account.from_key(key) for key in _dev_keys()]
+
+
+# --------------------------------------------------------------------------- JSON-RPC values
+
+
+class RpcError(ChainError):
+    """A JSON-RPC error object: ``code``, ``message`` and optional ``data`` (geth's codes)."""
+
+    def __init__(self, code: int, message: str, data: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.data = data
+
+    def as_json(self) -> dict[str, Any]:
+        error: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.data is not None:
+            error["data"] = self.data
+        return error
+
+
+def _invalid(message: str) -> RpcError:
+    return RpcError(-32602, f"invalid params: {message}")
+
+
+def _q(value: int) -> str:
+    return hex(value)
+
+
+def _d(value: bytes) -> str:
+    return "0x" + bytes(value).hex()
+
+
+def _h32(value: int) -> str:
+    return "0x" + value.to_bytes(32, "big").hex()
+
+
+def _param(params: Sequence[Any], index: int, name: str, default: Any = ...) -> Any:
+    if index < len(params) and params[index] is not None:
+        return params[index]
+    if default is ...:
+        raise _invalid(f"missing {name}")
+    return default
+
+
+def _p_quantity(value: Any, name: str) -> int:
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    if isinstance(value, str) and value[:2] in ("0x", "0X") and 2 < len(value) <= 66:
+        try:
+            return int(value[2:], 16)
+        except ValueError:
+            pass
+    raise _invalid(f"{name} must be a hex quantity")
+
+
+def _p_data(value: Any, name: str) -> bytes:
+    if isinstance(value, str) and value[:2] in ("0x", "0X"):
+        try:
+            return bytes.fromhex(value[2:])
+        except ValueError:
+            pass
+    raise _invalid(f"{name} must be 0x-prefixed hex bytes")
+
+
+def _p_fixed(value: Any, name: str, size: int) -> bytes:
+    data = _p_data(value, name)
+    if len(data) != size:
+        raise _invalid(f"{name} must be {size} bytes")
+    return data
+
+
+def _p_bool(value: Any, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise _invalid(f"{name} must be a boolean")
+    return value
+
+
+def _p_list(params: Any) -> list[Any]:
+    if params is None:
+        return []
+    if isinstance(params, list):
+        return params
+    raise _invalid("params must be an array")
+
+
+# --------------------------------------------------------------------------- the node
+
+
+@dataclass
+class _Queued:
+    raw: bytes
+    tx: Any
+
+
+class _Node:
+    """A py-evm chain answering Ethereum JSON-RPC methods (callers hold the lock)."""
+
+    def __init__(
+        self,
+        kv: dict[bytes, bytes],
+        *,
+        time_offset: int,
+        on_block: Callable[[], None],
+    ) -> None:
+        from eth.chains.base import MiningChain
+        from eth.db.atomic import AtomicDB
+        from eth.db.backends.memory import MemoryDB
+        from eth.vm.forks import PragueVM
+
+        class _TrackingDB(MemoryDB):
+            """A dict-backed database that remembers what changed since the last save."""
+
+            def __init__(self, store: dict[bytes, bytes]) -> None:
+                super().__init__(store)
+                self.dirty: set[bytes] = set()
+                self.deleted: set[bytes] = set()
+
+            def __setitem__(self, key: bytes, value: bytes) -> None:
+                self.kv_store[key] = value
+                self.dirty.add(key)
+                self.deleted.discard(key)
+
+            def __delitem__(self, key: bytes) -> None:
+                del self.kv_store[key]
+                self.dirty.discard(key)
+                self.deleted.add(key)
+
+        class _Chain(MiningChain):
+            chain_id = CHAIN_ID
+            vm_configuration: Any = ((0, PragueVM),)
+
+            def create_header_from_parent(self, parent_header: Any, **params: Any) -> Any:
+                params.setdefault("gas_limit", parent_header.gas_limit)
+                return super().create_header_from_parent(parent_header, **params)
+
+        self.db = _TrackingDB(kv)
+        base_db = AtomicDB(self.db)
+        if kv:
+            self.chain: Any = _Chain(base_db)
+        else:
+            genesis_state: Any = self._genesis_state()
+            self.chain = _Chain.from_genesis(base_db, self._genesis_params(), genesis_state)
+        self.time_offset = time_offset
+        self.on_block = on_block
+        self.read_only = False
+        self.accounts = [acct.address for acct in dev_accounts()]
+        self._queue: dict[bytes, dict[int, _Queued]] = {}
+        self._snapshots: dict[int, bytes] = {}
+        self._next_snapshot = 1
+        self._methods: dict[str, Callable[[list[Any]], Any]] = {
+            "web3_clientVersion": lambda p: CLIENT_VERSION,
+            "net_version": lambda p: str(CHAIN_ID),
+            "net_listening": lambda p: True,
+            "eth_chainId": lambda p: _q(CHAIN_ID),
+            "eth_syncing": lambda p: False,
+            "eth_accounts": lambda p: [a.lower() for a in self.accounts],
+            "eth_blockNumber": lambda p: _q(self.head.block_number),
+            "eth_gasPrice": lambda p: _q(self._next_base_fee() + PRIORITY_FEE_WEI),
+            "eth_maxPriorityFeePerGas": lambda p: _q(PRIORITY_FEE_WEI),
+            "eth_getBalance": self._get_balance,
+            "eth_getTransactionCount": self._get_transaction_count,
+            "eth_getCode": self._get_code,
+            "eth_getStorageAt": self._get_storage_at,
+            "eth_call": self._call,
+            "eth_estimateGas": self._estimate_gas,
+            "eth_sendRawTransaction": self._send_raw_transaction,
+            "eth_getTransactionReceipt": self._get_transaction_receipt,
+            "eth_getTransactionByHash": self._get_transaction_by_hash,
+            "eth_getBlockByNumber": self._get_block_by_number,
+            "eth_getBlockByHash": self._get_block_by_hash,
+            "eth_getLogs": self._get_logs,
+            "eth_feeHistory": self._fee_history,
+            "evm_snapshot": self._evm_snapshot,
+            "evm_revert": self._evm_revert,
+            "evm_increaseTime": self._evm_increase_time,
+            "evm_setNextBlockTimestamp": self._evm_set_next_block_timestamp,
+            "evm_mine": self._evm_mine,
+        }
+
+    # -- genesis
+
+    @staticmethod
+    def _genesis_params() -> dict[str, Any]:
+        from eth.constants import POST_MERGE_DIFFICULTY, POST_MERGE_MIX_HASH, POST_MERGE_NONCE
+
+        empty_root = bytes.fromhex(
+            "56e81f171bcc55a6ff8345e692c0f86e5b48e01b996cadc001622fb5e363b421"
+        )
+        return {
+            "coinbase": b"\x00" * 20,
+            "difficulty": POST_MERGE_DIFFICULTY,
+            "extra_data": b"keyanchor",
+            "gas_limit": BLOCK_GAS_LIMIT,
+            "mix_hash": POST_MERGE_MIX_HASH,
+            "nonce": POST_MERGE_NONCE,
+            "receipt_root": empty_root,
+            "timestamp": int(time.time()),
+            "transaction_root": empty_root,
+        }
+
+    @staticmethod
+    def _genesis_state() -> dict[bytes, dict[str, Any]]:
+        return {
+            bytes.fromhex(acct.address[2:]): {
+                "balance": DEV_BALANCE_WEI,
+                "nonce": 0,
+                "code": b"",
+                "storage": {},
+            }
+            for acct in dev_accounts()
+        }
+
+    # -- dispatch
+
+    def call(self, method: str, params: list[Any]) -> Any:
+        try:
+            handler = self._methods[method]
+        except KeyError:
+            raise RpcError(-32601, f"the method {method} does not exist/is not available") from None
+        return handler(params)
+
+    # -- chain helpers
+
+    @property
+    def head(self) -> Any:
+        return self.chain.get_canonical_head()
+
+    def _next_base_fee(self) -> int:
+        return int(self.chain.create_header_from_parent(self.head).base_fee_per_gas)
+
+    def _header(self, tag: Any, *, missing_ok: bool = False) -> Any:
+        """The header a block parameter names (tag, number, or EIP-1898 object)."""
+        from eth.exceptions import HeaderNotFound
+
+        head = self.head
+        if isinstance(tag, dict):
+            if "blockHash" in tag:
+                block_hash = _p_fixed(tag["blockHash"], "blockHash", 32)
+                try:
+                    header = self.chain.get_block_header_by_hash(block_hash)
+                except HeaderNotFound:
+                    header = None
+                if header is not None and not self._is_canonical(header):
+                    header = None
+                if header is None and not missing_ok:
+                    raise RpcError(-32000, f"header for hash {_d(block_hash)} not found")
+                return header
+            tag = tag.get("blockNumber", "latest")
+        if tag in ("latest", "pending", "safe", "finalized"):
+            return head
+        if tag == "earliest":
+            number = 0
+        else:
+            number = _p_quantity(tag, "block")
+        if number > head.block_number:
+            if missing_ok:
+                return None
+            raise RpcError(-32000, "header not found")
+        return self.chain.get_canonical_block_header_by_number(number)
+
+    def _is_canonical(self, header: Any) -> bool:
+        from eth.exceptions import HeaderNotFound
+
+        if header.block_number > self.head.block_number:
+            return False
+        try:
+            canonical = self.chain.get_canonical_block_header_by_number(header.block_number)
+        except HeaderNotFound:
+            return False
+        return bool(canonical.hash == header.hash)
+
+    def _state(self, tag: Any) -> Any:
+        return self.chain.get_vm(at_header=self._header(tag)).state
+
+    # -- accounts and code
+
+    def _get_balance(self, params: list[Any]) -> str:
+        address = _p_fixed(_param(params, 0, "address"), "address", 20)
+        return _q(self._state(_param(params, 1, "block", "latest")).get_balance(address))
+
+    def _get_transaction_count(self, params: list[Any]) -> str:
+        address = _p_fixed(_param(params, 0, "address"), "address", 20)
+        tag = _param(params, 1, "block", "latest")
+        nonce = int(self._state(tag).get_nonce(address))
+        if tag == "pending":
+            queued = self._queue.get(address, {})
+            while nonce in queued:
+                nonce += 1
+        return _q(nonce)
+
+    def _get_code(self, params: list[Any]) -> str:
+        address = _p_fixed(_param(params, 0, "address"), "address", 20)
+        return _d(self._state(_param(params, 1, "block", "latest")).get_code(address))
+
+    def _get_storage_at(self, params: list[Any]) -> str:
+        address = _p_fixed(_param(params, 0, "address"), "address", 20)
+        slot = _p_quantity(_param(params, 1, "slot"), "slot")
+        state = self._state(_param(params, 2, "block", "latest"))
+        return _h32(int(state.get_storage(address, slot)))
+
+    # -- calls
+
+    def _spoof_call(self, tx: Any, header: Any, *, default_gas: int) -> Any:
+        from eth.vm.spoof import SpoofTransaction
+
+        if not isinstance(tx, dict):
+            raise _invalid("the transaction must be an object")
+        sender = _p_fixed(tx["from"], "from", 20) if tx.get("from") is not None else b"\x00" * 20
+        to = _p_fixed(tx["to"], "to", 20) if tx.get("to") is not None else b""
+        data_field = tx.get("input", tx.get("data"))
+        data = _p_data(data_field, "input") if data_field is not None else b""
+        value = _p_quantity(tx["value"], "value") if tx.get("value") is not None else 0
+        gas = _p_quantity(tx["gas"], "gas") if tx.get("gas") is not None else default_gas
+        vm = self.chain.get_vm(at_header=header)
+        unsigned = vm.get_transaction_builder().create_unsigned_transaction(
+            nonce=vm.state.get_nonce(sender),
+            gas_price=0,
+            gas=min(gas, header.gas_limit),
+            to=to,
+            value=value,
+            data=data,
+        )
+        return vm, SpoofTransaction(unsigned, from_=sender)
+
+    def _call(self, params: list[Any]) -> str:
+        header = self._header(_param(params, 1, "block", "latest"))
+        vm, tx = self._spoof_call(
+            _param(params, 0, "transaction"), header, default_gas=header.gas_limit
+        )
+        try:
+            with vm.in_costless_state() as state:
+                computation = state.costless_execute_transaction(tx)
+        except Exception as exc:
+            raise _tx_rejected(exc) from exc
+        if computation.is_error:
+            raise _execution_error(computation.error, computation.output)
+        return _d(computation.output)
+
+    def _estimate_gas(self, params: list[Any]) -> str:
+        from eth.exceptions import Revert, VMError
+
+        header = self._header(_param(params, 1, "block", "latest"))
+        _vm, tx = self._spoof_call(
+            _param(params, 0, "transaction"), header, default_gas=header.gas_limit
+        )
+        try:
+            return _q(int(self.chain.estimate_gas(tx, header)))
+        except Revert as exc:
+            raise _execution_error(exc, exc.args[0] if exc.args else b"") from exc
+        except VMError as exc:
+            raise _execution_error(exc, b"") from exc
+        except Exception as exc:
+            raise _tx_rejected(exc) from exc
+
+    # -- transactions
+
+    def _send_raw_transaction(self, params: list[Any]) -> str:
+        raw = _p_data(_param(params, 0, "transaction"), "transaction")
+        if self.read_only:
+            raise RpcError(-32000, "the embedded chain is open read-only")
+        if not raw:
+            raise _invalid("empty transaction")
+        if raw[0] == 3:
+            raise RpcError(-32000, "blob transactions are not supported")
+        vm = self.chain.get_vm()
+        try:
+            tx = vm.get_transaction_builder().decode(raw)
+            sender = tx.sender
+        except Exception as exc:
+            raise RpcError(-32000, f"invalid raw transaction: {exc}") from exc
+        chain_id = tx.chain_id
+        if chain_id is not None and chain_id != CHAIN_ID:
+            raise RpcError(-32000, f"invalid chain id {chain_id} (this chain is {CHAIN_ID})")
+        nonce = int(self.chain.get_vm(at_header=self.head).state.get_nonce(sender))
+        if tx.nonce < nonce:
+            raise RpcError(-32000, f"nonce too low: next nonce {nonce}, tx nonce {tx.nonce}")
+        if tx.nonce > nonce:
+            queued = self._queue.setdefault(sender, {})
+            if len(queued) >= 64 and tx.nonce not in queued:
+                raise RpcError(-32000, "too many queued transactions for this sender")
+            queued[tx.nonce] = _Queued(raw, tx)
+            return _d(tx.hash)
+        self._mine([tx])
+        self._drain_queue(sender)
+        return _d(tx.hash)
+
+    def _drain_queue(self, sender: bytes) -> None:
+        queued = self._queue.get(sender)
+        while queued:
+            nonce = int(self.chain.get_vm(at_header=self.head).state.get_nonce(sender))
+            item = queued.pop(nonce, None)
+            if item is None:
+                # drop what can never run (nonce now too low)
+                for stale in [n for n in queued if n < nonce]:
+                    del queued[stale]
+                break
+            try:
+                self._mine([item.tx])
+            except RpcError as exc:
+                log.info("dropped queued transaction %s: %s", _d(item.tx.hash), exc.message)
+        if sender in self._queue and not self._queue[sender]:
+            del self._queue[sender]
+
+    def _mine(self, txs: Sequence[Any], *, timestamp: int | None = None) -> Any:
+        """Mine one block holding ``txs`` (validated before anything changes), then persist."""
+        from eth_utils import ValidationError, keccak
+
+        if self.read_only:
+            raise RpcError(-32000, "the embedded chain is open read-only")
+        parent = self.head
+        now = int(time.time()) + self.time_offset
+        ts = max(parent.timestamp + 1, now if timestamp is None else timestamp)
+        chain = self.chain
+        chain.header = chain.create_header_from_parent(parent, timestamp=ts)
+        try:
+            for tx in txs:
+                chain.apply_transaction(tx)
+            block = chain.mine_block(mix_hash=keccak(parent.hash))
+        except ValidationError as exc:
+            chain.header = chain.create_header_from_parent(parent)
+            raise _tx_rejected(exc) from exc
+        self.on_block()
+        return block
+
+    # -- receipts, transactions, blocks
+
+    def _locate(self, tx_hash: bytes) -> tuple[Any, int] | None:
+        from eth.exceptions import HeaderNotFound, TransactionNotFound
+
+        try:
+            number, index = self.chain.chaindb.get_transaction_index(tx_hash)
+        except TransactionNotFound:
+            return None
+        if number > self.head.block_number:
+            return None
+        try:
+            header = self.chain.get_canonical_block_header_by_number(number)
+        except HeaderNotFound:
+            return None
+        block = self.chain.get_block_by_header(header)
+        if index >= len(block.transactions) or block.transactions[index].hash != tx_hash:
+            return None
+        return block, index
+
+    def _get_transaction_receipt(self, params: list[Any]) -> dict[str, Any] | None:
+        tx_hash = _p_fixed(_param(params, 0, "hash"), "hash", 32)
+        found = self._locate(tx_hash)
+        if found is None:
+            return None
+        block, index = found
+        receipts = block.get_receipts(self.chain.chaindb)
+        log_index = sum(len(r.logs) for r in receipts[:index])
+        return self._receipt_json(block, index, receipts, log_index)
+
+    def _receipt_json(
+        self, block: Any, index: int, receipts: Sequence[Any], first_log_index: int
+    ) -> dict[str, Any]:
+        from eth._utils.address import generate_contract_address
+
+        tx = block.transactions[index]
+        receipt = receipts[index]
+        previous = receipts[index - 1].gas_used if index else 0
+        contract = _d(generate_contract_address(tx.sender, tx.nonce)) if tx.to == b"" else None
+        return {
+            "transactionHash": _d(tx.hash),
+            "transactionIndex": _q(index),
+            "blockHash": _d(block.hash),
+            "blockNumber": _q(block.number),
+            "from": _d(tx.sender),
+            "to": _d(tx.to) if tx.to != b"" else None,
+            "cumulativeGasUsed": _q(receipt.gas_used),
+            "gasUsed": _q(receipt.gas_used - previous),
+            "effectiveGasPrice": _q(_effective_gas_price(tx, block.header)),
+            "contractAddress": contract,
+            "logs": [
+                self._log_json(block, index, tx, log, first_log_index + i)
+                for i, log in enumerate(receipt.logs)
+            ],
+            "logsBloom": _h256(receipt.bloom),
+            "status": "0x1" if receipt.state_root == b"\x01" else "0x0",
+            "type": _q(_tx_type(tx)),
+        }
+
+    @staticmethod
+    def _log_json(block: Any, tx_index: int, tx: Any, log: Any, log_index: int) -> dict[str, Any]:
+        return {
+            "address": _d(log.address),
+            "topics": [_h32(t) for t in log.topics],
+            "data": _d(log.data),
+            "blockNumber": _q(block.number),
+            "blockHash": _d(block.hash),
+            "blockTimestamp": _q(block.header.timestamp),
+            "transactionHash": _d(tx.hash),
+            "transactionIndex": _q(tx_index),
+            "logIndex": _q(log_index),
+            "removed": False,
+        }
+
+    def _get_transaction_by_hash(self, params: list[Any]) -> dict[str, Any] | None:
+        tx_hash = _p_fixed(_param(params, 0, "hash"), "hash", 32)
+        found = self._locate(tx_hash)
+        if found is not None:
+            block, index = found
+            return _tx_json(block.transactions[index], block, index)
+        for queued in self._queue.values():
+            for item in queued.values():
+                if item.tx.hash == tx_hash:
+                    return _tx_json(item.tx, None, None)
+        return None
+
+    def _get_block_by_number(self, params: list[Any]) -> dict[str, Any] | None:
+        header = self._header(_param(params, 0, "block"), missing_ok=True)
+        full = _p_bool(_param(params, 1, "full", False), "full")
+        return None if header is None else self._block_json(header, full)
+
+    def _get_block_by_hash(self, params: list[Any]) -> dict[str, Any] | None:
+        from eth.exceptions import HeaderNotFound
+
+        block_hash = _p_fixed(_param(params, 0, "hash"), "hash", 32)
+        full = _p_bool(_param(params, 1, "full", False), "full")
+        try:
+            header = self.chain.get_block_header_by_hash(block_hash)
+        except HeaderNotFound:
+            return None
+        if not self._is_canonical(header):
+            return None
+        return self._block_json(header, full)
+
+    def _block_json(self, header: Any, full: bool) -> dict[str, Any]:
+        import rlp
+
+        block = self.chain.get_block_by_header(header)
+        txs: list[Any] = [
+            _tx_json(tx, block, i) if full else _d(tx.hash)
+            for i, tx in enumerate(block.transactions)
+        ]
+        result: dict[str, Any] = {
+            "number": _q(header.block_number),
+            "hash": _d(header.hash),
+            "parentHash": _d(header.parent_hash),
+            "nonce": _d(header.nonce),
+            "sha3Uncles": _d(header.uncles_hash),
+            "logsBloom": _h256(header.bloom),
+            "transactionsRoot": _d(header.transaction_root),
+            "stateRoot": _d(header.state_root),
+            "receiptsRoot": _d(header.receipt_root),
+            "miner": _d(header.coinbase),
+            "difficulty": _q(header.difficulty),
+            "totalDifficulty": "0x0",
+            "extraData": _d(header.extra_data),
+            "size": _q(len(rlp.encode(block))),
+            "gasLimit": _q(header.gas_limit),
+            "gasUsed": _q(header.gas_used),
+            "timestamp": _q(header.timestamp),
+            "transactions": txs,
+            "uncles": [],
+            "mixHash": _d(header.mix_hash),
+            "baseFeePerGas": _q(header.base_fee_per_gas),
+            "withdrawals": [],
+            "withdrawalsRoot": _d(header.withdrawals_root),
+        }
+        for attr, key, fmt in (
+            ("blob_gas_used", "blobGasUsed", _q),
+            ("excess_blob_gas", "excessBlobGas", _q),
+            ("parent_beacon_block_root", "parentBeaconBlockRoot", _d),
+            ("requests_hash", "requestsHash", _d),
+        ):
+            value = getattr(header, attr, None)
+            if value is not None:
+                result[key] = fmt(value)
+        return result
+
+    # -- logs
+
+    def _get_logs(self, params: list[Any]) -> list[dict[str, Any]]:
+        from eth_bloom import BloomFilter
+
+        spec = _param(params, 0, "filter")
+        if not isinstance(spec, dict):
+            raise _invalid("the filter must be an object")
+        addresses = _filter_addresses(spec.get("address"))
+        topics = _filter_topics(spec.get("topics"))
+        if spec.get("blockHash") is not None:
+            if spec.get("fromBlock") is not None or spec.get("toBlock") is not None:
+                raise _invalid("blockHash excludes fromBlock and toBlock")
+            header = self._header({"blockHash": spec["blockHash"]})
+            headers: Iterator[Any] = iter([header])
+        else:
+            first = self._header(spec.get("fromBlock") or "latest", missing_ok=True)
+            last = self._header(spec.get("toBlock") or "latest", missing_ok=True)
+            if first is None:
+                return []
+            if last is None:
+                last = self.head
+            if last.block_number - first.block_number >= MAX_LOG_BLOCK_RANGE:
+                raise RpcError(-32005, f"query exceeds max block range {MAX_LOG_BLOCK_RANGE}")
+            headers = (
+                self.chain.get_canonical_block_header_by_number(n)
+                for n in range(first.block_number, last.block_number + 1)
+            )
+        results: list[dict[str, Any]] = []
+        for header in headers:
+            bloom = BloomFilter(header.bloom)
+            if addresses and not any(a in bloom for a in addresses):
+                continue
+            if any(alts and not any(t in bloom for t in alts) for alts in topics):
+                continue
+            block = self.chain.get_block_by_header(header)
+            log_index = 0
+            for tx_index, receipt in enumerate(block.get_receipts(self.chain.chaindb)):
+                tx = block.transactions[tx_index]
+                for log in receipt.logs:
+                    if _log_matches(log, addresses, topics):
+                        results.append(self._log_json(block, tx_index, tx, log, log_index))
+                    log_index += 1
+        return results
+
+    # -- fees
+
+    def _fee_history(self, params: list[Any]) -> dict[str, Any]:
+        count = _p_quantity(_param(params, 0, "blockCount"), "blockCount")
+        if not 1 <= count <= 1024:
+            raise _invalid("blockCount must be between 1 and 1024")
+        newest = self._header(_param(params, 1, "newestBlock", "latest"))
+        percentiles_raw = _param(params, 2, "rewardPercentiles", [])
+        if not isinstance(percentiles_raw, list) or not all(
+            isinstance(p, int | float) and not isinstance(p, bool) and 0 <= p <= 100
+            for p in percentiles_raw
+        ):
+            raise _invalid("rewardPercentiles must be numbers between 0 and 100")
+        percentiles = [float(p) for p in percentiles_raw]
+        if percentiles != sorted(percentiles):
+            raise _invalid("rewardPercentiles must be increasing")
+        oldest = max(0, newest.block_number - count + 1)
+        base_fees: list[str] = []
+        ratios: list[float] = []
+        rewards: list[list[str]] = []
+        for number in range(oldest, newest.block_number + 1):
+            header = self.chain.get_canonical_block_header_by_number(number)
+            base_fees.append(_q(header.base_fee_per_gas))
+            ratios.append(header.gas_used / header.gas_limit)
+            if percentiles:
+                rewards.append([_q(r) for r in self._block_rewards(header, percentiles)])
+        base_fees.append(_q(self.chain.create_header_from_parent(newest).base_fee_per_gas))
+        result: dict[str, Any] = {
+            "oldestBlock": _q(oldest),
+            "baseFeePerGas": base_fees,
+            "gasUsedRatio": ratios,
+        }
+        if percentiles:
+            result["reward"] = rewards
+        return result
+
+    def _block_rewards(self, header: Any, percentiles: list[float]) -> list[int]:
+        block = self.chain.get_block_by_header(header)
+        if not block.transactions:
+            return [0] * len(percentiles)
+        receipts = block.get_receipts(self.chain.chaindb)
+        tips: list[tuple[int, int]] = []
+        previous = 0
+        for tx, receipt in zip(block.transactions, receipts, strict=True):
+            tip = _effective_gas_price(tx, header) - header.base_fee_per_gas
+            tips.append((tip, receipt.gas_used - previous))
+            previous = receipt.gas_used
+        tips.sort()
+        total = sum(gas for _, gas in tips) or 1
+        out: list[int] = []
+        for p in percentiles:
+            threshold = total * p / 100
+            cumulative = 0
+            chosen = tips[-1][0]
+            for tip, gas in tips:
+                cumulative += gas
+                if cumulative >= threshold:
+                    chosen = tip
+                    break
+            out.append(chosen)
+        return out
+
+    # -- test helpers (anvil's names)
+
+    def _evm_snapshot(self, params: list[Any]) -> str:
+        snapshot_id = self._next_snapshot
+        self._next_snapshot += 1
+        self._snapshots[snapshot_id] = self.head.hash
+        return _q(snapshot_id)
+
+    def _evm_revert(self, params: list[Any]) -> bool:
+        import rlp
+        from eth.db.schema import SchemaV1
+        from eth.rlp.sedes import chain_gaps
+        from eth_typing import BlockNumber
+
+        snapshot_id = _p_quantity(_param(params, 0, "snapshot id"), "snapshot id")
+        target_hash = self._snapshots.get(snapshot_id)
+        if target_hash is None:
+            return False
+        if self.read_only:
+            raise RpcError(-32000, "the embedded chain is open read-only")
+        chain = self.chain
+        target = chain.get_block_header_by_hash(target_hash)
+        if not self._is_canonical(target):
+            return False
+        db = chain.chaindb.db
+        for number in range(self.head.block_number, target.block_number, -1):
+            header = chain.get_canonical_block_header_by_number(number)
+            for tx in chain.get_block_by_header(header).transactions:
+                db.delete(SchemaV1.make_transaction_hash_to_block_lookup_key(tx.hash))
+            db.delete(SchemaV1.make_block_number_to_hash_lookup_key(BlockNumber(number)))
+        db.set(SchemaV1.make_canonical_head_hash_lookup_key(), target.hash)
+        # py-evm records which block numbers it holds; shrink that record to the new head
+        gaps = rlp.encode(((), target.block_number + 1), sedes=chain_gaps)
+        db.set(SchemaV1.make_header_chain_gaps_lookup_key(), gaps)
+        db.set(SchemaV1.make_chain_gaps_lookup_key(), gaps)
+        chain.header = chain.create_header_from_parent(target)
+        for later in [i for i in self._snapshots if i >= snapshot_id]:
+            del self._snapshots[later]
+        self._queue.clear()
+        self.on_block()
+        return True
+
+    def _evm_increase_time(self, params: list[Any]) -> str:
+        seconds = _param(params, 0, "seconds")
+        if isinstance(seconds, str):
+            seconds = _p_quantity(seconds, "seconds")
+        if not isinstance(seconds, int) or isinstance(seconds, bool) or seconds < 0:
+            raise _invalid("seconds must be a non-negative integer")
+        self.time_offset += seconds
+        return _q(self.time_offset)
+
+    def _evm_set_next_block_timestamp(self, params: list[Any]) -> None:
+        raw = _param(params, 0, "timestamp")
+        ts = (
+            raw
+            if isinstance(raw, int) and not isinstance(raw, bool)
+            else _p_quantity(raw, "timestamp")
+        )
+        if ts <= self.head.timestamp:
+            raise RpcError(-32000, "the timestamp must be later than the latest block's")
+        self.time_offset = ts - int(time.time())
+        return None
+
+    def _evm_mine(self, params: list[Any]) -> str:
+        raw = _param(params, 0, "timestamp", None)
+        ts: int | None = None
+        if isinstance(raw, dict):
+            raw = raw.get("timestamp")
+        if raw is not None:
+            ts = (
+                raw
+                if isinstance(raw, int) and not isinstance(raw, bool)
+                else _p_quantity(raw, "timestamp")
+            )
+            self.time_offset = max(self.time_offset, ts - int(time.time()))
+        self._mine([], timestamp=ts)
+        return "0x0"
+
+
+def _h256(bloom: int) -> str:
+    return "0x" + int(bloom).to_bytes(256, "big").hex()
+
+
+def _tx_type(tx: Any) -> int:
+    return int(getattr(tx, "type_id", None) or 0)
+
+
+def _effective_gas_price(tx: Any, header: Any) -> int:
+    if _tx_type(tx) >= 2:
+        return int(min(tx.max_fee_per_gas, tx.max_priority_fee_per_gas + header.base_fee_per_gas))
+    return int(tx.gas_price)
+
+
+def _tx_json(tx: Any, block: Any | None, index: int | None) -> dict[str, Any]:
+    kind = _tx_type(tx)
+    out: dict[str, Any] = {
+        "type": _q(kind),
+        "hash": _d(tx.hash),
+        "nonce": _q(tx.nonce),
+        "blockHash": None if block is None else _d(block.hash),
+        "blockNumber": None if block is None else _q(block.number),
+        "transactionIndex": None if index is None else _q(index),
+        "from": _d(tx.sender),
+        "to": _d(tx.to) if tx.to != b"" else None,
+        "value": _q(tx.value),
+        "gas": _q(tx.gas),
+        "input": _d(tx.data),
+        "r": _q(tx.r),
+        "s": _q(tx.s),
+    }
+    if kind >= 2:
+        out["maxFeePerGas"] = _q(tx.max_fee_per_gas)
+        out["maxPriorityFeePerGas"] = _q(tx.max_priority_fee_per_gas)
+        out["gasPrice"] = _q(
+            tx.max_fee_per_gas if block is None else _effective_gas_price(tx, block.header)
+        )
+    else:
+        out["gasPrice"] = _q(tx.gas_price)
+    if kind >= 1:
+        out["chainId"] = _q(tx.chain_id)
+        out["accessList"] = [
+            {"address": _d(addr), "storageKeys": [_h32(k) for k in keys]}
+            for addr, keys in (tx.access_list or ())
+        ]
+        out["v"] = _q(tx.y_parity)
+        out["yParity"] = _q(tx.y_parity)
+    else:
+        out["v"] = _q(tx.v)
+        if tx.chain_id is not None:
+            out["chainId"] = _q(tx.chain_id)
+    return out
+
+
+def _filter_addresses(value: Any) -> list[bytes]:
+    if value is None:
+        return []
+    items = value if isinstance(value, list) else [value]
+    return [_p_fixed(a, "address", 20) for a in items]
+
+
+def _filter_topics(value: Any) -> list[list[bytes]]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or len(value) > 4:
+        raise _invalid("topics must be an array of at most 4 entries")
+    out: list[list[bytes]] = []
+    for entry in value:
+        if entry is None:
+            out.append([])
+        elif isinstance(entry, list):
+            out.append([_p_fixed(t, "topic", 32) for t in entry])
+        else:
+            out.append([_p_fixed(entry, "topic", 32)])
+    return out
+
+
+def _log_matches(log: Any, addresses: list[bytes], topics: list[list[bytes]]) -> bool:
+    if addresses and log.address not in addresses:
+        return False
+    if len(topics) > len(log.topics):
+        return False
+    for alternatives, topic in zip(topics, log.topics, strict=False):
+        if alternatives and topic.to_bytes(32, "big") not in alternatives:
+            return False
+    return True
+
+
+def _execution_error(error: Exception, output: bytes) -> RpcError:
+    """geth's shape for a failed call: code 3, message with the reason, data = revert data."""
+    from eth.exceptions import Revert
+
+    if isinstance(error, Revert):
+        data = bytes(output)
+        reason = _decode_reason(data)
+        message = "execution reverted" + (f": {reason}" if reason else "")
+        return RpcError(3, message, _d(data))
+    return RpcError(-32000, f"execution failed: {type(error).__name__} {error}".strip())
+
+
+def _decode_reason(data: bytes) -> str | None:
+    if data[:4] != bytes.fromhex("08c379a0") or len(data) < 68:
+        return None
+    try:
+        length = int.from_bytes(data[36:68], "big")
+        if length > len(data) - 68:
+            return None
+        return data[68 : 68 + length].decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def _tx_rejected(exc: Exception) -> RpcError:
+    text = str(exc)
+    if "cannot afford" in text or "enough balance" in text:
+        return RpcError(-32003, f"insufficient funds for gas * price + value: {text}")
+    if "lower than block's base fee" in text:
+        return RpcError(-32000, f"max fee per gas less than block base fee: {text}")
+    if "exceeds gas limit" in text:
+        return RpcError(-32000, f"exceeds block gas limit: {text}")
+    if "intrinsic" in text.lower():
+        return RpcError(-32000, f"intrinsic gas too low: {text}")
+    return RpcError(-32000, text or type(exc).__name__)
+
+
+# --------------------------------------------------------------------------- public
+
+
+class EmbeddedChain:
+    """The embedded chain, open on one state file (use :meth:`open`)."""
+
+    def __init__(self, *, _path: Path, _store: _Store, _lock: _FileLock, write: bool) -> None:
+        self.path = _path
+        self.chain_id = CHAIN_ID
+        self.writable = write
+        self._store = _store
+        self._lock = _lock
+        self._mutex = threading.RLock()
+        self._web3: Web3 | None = None
+        self._closed = False
+        kv, meta = _store.load()
+        self._meta: dict[str, str] = dict(meta)
+        self._meta.setdefault("format", _FORMAT)
+        self._meta.setdefault("chain_id", str(CHAIN_ID))
+        if self._meta["chain_id"] != str(CHAIN_ID):
+            raise ConfigError(f"{_path} holds chain {self._meta['chain_id']}, not {CHAIN_ID}")
+        fresh = not kv
+        if fresh and not write:
+            raise ChainUnavailable(f"the embedded chain {_path} does not exist yet")
+        try:
+            offset = int(self._meta.get("time_offset", "0"))
+        except ValueError:
+            offset = 0
+        self._node = _Node(kv, time_offset=offset, on_block=self._persist)
+        self._node.read_only = not write
+        self._node._methods["keyanchor_registryAddress"] = lambda params: self._deployed_registry()
+        if fresh:
+            self._persist()
+
+    # -- construction
+
+    @classmethod
+    def open(
+        cls,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        write: bool = True,
+        timeout: float = 30.0,
+    ) -> EmbeddedChain:
+        """Open (creating if needed) the chain kept in ``path``.
+
+        ``write=True`` holds an exclusive lock until :meth:`close` (other
+        processes wait up to ``timeout`` seconds); ``write=False`` a shared one.
+        Every mined block is committed to the file at once; nothing waits for
+        close. Raises ChainUnavailable when a devnet serves the file (its URL
+        is in the message) or the file stays locked, ConfigError when the file
+        is not a keyanchor chain.
+        """
+        state = Path(path) if path is not None else default_state_path()
+        url = devnet_url_for(state)
+        if url is not None:
+            raise ChainUnavailable(_devnet_message(url))
+        if not write and not state.exists():
+            raise ChainUnavailable(f"the embedded chain {state} does not exist yet")
+        try:
+            state.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError as exc:
+            raise ConfigError(f"cannot create {state.parent}: {exc}") from exc
+        lock = _FileLock(_lock_path(state))
+        deadline = time.monotonic() + timeout
+        try:
+            while not lock.try_acquire(exclusive=write):
+                url = devnet_url_for(state)
+                if url is not None:
+                    raise ChainUnavailable(_devnet_message(url))
+                if time.monotonic() >= deadline:
+                    raise ChainUnavailable(
+                        f"the embedded chain {state} is locked by another keyanchor process"
+                    )
+                time.sleep(_LOCK_POLL_SECONDS)
+        except OSError as exc:
+            raise ConfigError(f"cannot lock {lock.path}: {exc}") from exc
+        store: _Store | None = None
+        try:
+            store = _Store(state)
+            return cls(_path=state, _store=store, _lock=lock, write=write)
+        except Error:
+            if store is not None:
+                store.close()
+            lock.release()
+            raise
+        except Exception as exc:
+            if store is not None:
+                store.close()
+            lock.release()
+            raise ChainError(f"cannot open the embedded chain {state}: {exc}") from exc
+
+    def __enter__(self) -> EmbeddedChain:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release the file and the lock (every mined block is already saved). Idempotent."""
+        with self._mutex:
+            if self._closed:
+                return
+            self._closed = True
+            self._store.close()
+            self._lock.release()
+
+    # -- properties
+
+    @property
+    def dev_accounts(self) -> list[LocalAccount]:
+        """The funded development accounts (keys from the public test mnemonic)."""
+        return dev_accounts()
+
+    @property
+    def web3(self) -> Web3:
+        """A ``web3.Web3`` bound to this chain in process (same JSON-RPC as the devnet)."""
+        with self._mutex:
+            if self._web3 is None:
+                from web3 import Web3
+
+                self._web3 = Web3(_provider_class()(self))
+            return self._web3
+
+    @property
+    def block_number(self) -> int:
+        with self._mutex:
+            return int(self._node.head.block_number)
+
+    @property
+    def registry_address(self) -> str:
+        """The KeyRegistry's checksum address, deploying it on first use.
+
+        Raises RegistryNotFound when it is not deployed and cannot be (read-only
+        chain, or no compiled artifact).
+        """
+        with self._mutex:
+            address = self._deployed_registry()
+            if address is not None:
+                return address
+            if not self.writable:
+                raise RegistryNotFound(
+                    "no KeyRegistry is deployed on the embedded chain yet (open it for writing)"
+                )
+            return self.deploy_registry()
+
+    def _deployed_registry(self) -> str | None:
+        address = self._meta.get("registry")
+        if not address:
+            return None
+        code = self._node.call("eth_getCode", [address, "latest"])
+        return address if code != "0x" else None
+
+    def deploy_registry(self, bytecode: bytes | None = None) -> str:
+        """Deploy ``bytecode`` (default: the bundled KeyRegistry) and record it as the registry.
+
+        Raises RegistryNotFound when there is no artifact, ChainError when the
+        deployment fails.
+        """
+        with self._mutex:
+            self._check_open()
+            if bytecode is None:
+                bytecode = _registry_bytecode()
+            deployer = self.dev_accounts[0]
+            receipt = self._send_as(deployer, to=None, data=bytecode)
+            if receipt["status"] != "0x1" or not receipt["contractAddress"]:
+                raise ChainError("deploying the KeyRegistry on the embedded chain failed")
+            from eth_utils import to_checksum_address
+
+            address = str(to_checksum_address(receipt["contractAddress"]))
+            self._meta["registry"] = address
+            self._persist()
+            return address
+
+    def time_travel(self, seconds: int) -> int:
+        """Move the clock ``seconds`` forward and mine an empty block; returns its timestamp."""
+        if seconds < 0:
+            raise ValueError("time only travels forward")
+        with self._mutex:
+            self._check_open()
+            self._node.time_offset += int(seconds)
+            try:
+                block = self._node._mine([])
+            except RpcError as exc:
+                raise ChainError(exc.message) from exc
+            return int(block.header.timestamp)
+
+    # -- JSON-RPC
+
+    def request(self, method: str, params: list[Any] | None = None) -> Any:
+        """Run one JSON-RPC method and return its JSON result; raises :class:`RpcError`."""
+        with self._mutex:
+            self._check_open_rpc()
+            return self._node.call(method, _p_list(params))
+
+    def handle(self, payload: Any) -> Any:
+        """Answer a decoded JSON-RPC 2.0 request or batch; None when nothing is to be sent."""
+        if isinstance(payload, list):
+            if not payload:
+                return _error_response(None, RpcError(-32600, "invalid request: empty batch"))
+            replies = [self._handle_one(item) for item in payload]
+            replies = [r for r in replies if r is not None]
+            return replies or None
+        return self._handle_one(payload)
+
+    def _handle_one(self, item: Any) -> dict[str, Any] | None:
+        if not isinstance(item, dict):
+            return _error_response(None, RpcError(-32600, "invalid request"))
+        request_id = item.get("id")
+        is_notification = "id" not in item
+        if not isinstance(request_id, str | int | float | type(None)) or isinstance(
+            request_id, bool
+        ):
+            return _error_response(None, RpcError(-32600, "invalid request id"))
+        method = item.get("method")
+        if not isinstance(method, str) or item.get("jsonrpc", "2.0") != "2.0":
+            return _error_response(request_id, RpcError(-32600, "invalid request"))
+        try:
+            result = self.request(method, item.get("params"))
+        except RpcError as exc:
+            response = _error_response(request_id, exc)
+        except Exception:
+            log.exception("internal error answering %s", method)
+            response = _error_response(request_id, RpcError(-32603, "internal error"))
+        else:
+            response = {"jsonrpc": "2.0", "id": request_id, "result": result}
+        return None if is_notification else response
+
+    # -- internals
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ChainError("the embedded chain is closed")
+
+    def _check_open_rpc(self) -> None:
+        if self._closed:
+            raise RpcError(-32000, "the embedded chain is closed")
+
+    def _persist(self) -> None:
+        """Commit what changed since the last commit, with the metadata, in one transaction."""
+        db = self._node.db
+        self._meta["time_offset"] = str(self._node.time_offset)
+        kv = db.kv_store
+        self._store.save([(k, kv[k]) for k in db.dirty], list(db.deleted), self._meta)
+        db.dirty.clear()
+        db.deleted.clear()
+
+    def _send_as(self, account: LocalAccount, *, to: str | None, data: bytes) -> dict[str, Any]:
+        node = self._node
+        sender = account.address
+        tx: dict[str, Any] = {
+            "from": sender,
+            "data": _d(data),
+            "chainId": CHAIN_ID,
+            "nonce": int(node.call("eth_getTransactionCount", [sender, "latest"]), 16),
+            "maxPriorityFeePerGas": PRIORITY_FEE_WEI,
+            "maxFeePerGas": PRIORITY_FEE_WEI + 2 * node._next_base_fee(),
+            "value": 0,
+        }
+        if to is not None:
+            tx["to"] = to
+        try:
+            estimate = int(
+                node.call(
+                    "eth_estimateGas",
+                    [{k: v for k, v in tx.items() if k in ("from", "to", "data")}],
+                ),
+                16,
+            )
+            tx["gas"] = min(BLOCK_GAS_LIMIT, estimate * 5 // 4 + 10_000)
+            del tx["from"]
+            signed = account.sign_transaction(tx)
+            tx_hash = node.call("eth_sendRawTransaction", [_d(signed.raw_transaction)])
+            receipt = node.call("eth_getTransactionReceipt", [tx_hash])
+        except RpcError as exc:
+            raise ChainError(f"transaction on the embedded chain failed: {exc.message}") from exc
+        if receipt is None:
+            raise ChainError("the embedded chain did not mine the transaction")
+        return dict(receipt)
+
+
+def _devnet_message(url: str) -> str:
+    return (
+        f"the devnet at {url} is serving this chain; use --network devnet "
+        "(or stop the devnet) instead of opening its state file"
+    )
+
+
+def _error_response(request_id: Any, error: RpcError) -> dict[str, Any]:
+    return {"jsonrpc": "2.0", "id": request_id, "error": error.as_json()}
+
+
+def _registry_bytecode() -> bytes:
+    try:
+        from registry.artifacts import load_artifact  # type: ignore[import-not-found,unused-ignore]
+
+        artifact = load_artifact("KeyRegistry")
+    except Error as exc:
+        raise RegistryNotFound(f"the KeyRegistry artifact cannot be loaded: {exc}") from exc
+    except (ImportError, OSError, ValueError, KeyError) as exc:
+        raise RegistryNotFound(f"the KeyRegistry artifact cannot be loaded: {exc}") from exc
+    raw = artifact["bytecode"] if isinstance(artifact, Mapping) else artifact.bytecode
+    if isinstance(raw, str):
+        return bytes.fromhex(raw.removeprefix("0x"))
+    return bytes(raw)
+
+
+@functools.cache
+def _provider_class() -> type:
+    from web3.providers.base import JSONBaseProvider
+
+    class EmbeddedProvider(JSONBaseProvider):
+        """A web3 provider answering from an :class:`EmbeddedChain` in this process."""
+
+        def __init__(self, chain: EmbeddedChain) -> None:
+            super().__init__()
+            self._chain = chain
+
+        def make_request(self, method: Any, params: Any) -> Any:
+            request = json.loads(self.encode_rpc_request(method, params))
+            response = self._chain.handle(request)
+            return json.loads(json.dumps(response))
+
+        def make_batch_request(self, requests: Any) -> Any:
+            batch = json.loads(self.encode_batch_rpc_request(requests))
+            return json.loads(json.dumps(self._chain.handle(batch)))
+
+        def is_connected(self, show_traceback: bool = False) -> bool:
+            return not self._chain._closed
+
+    return EmbeddedProvider
