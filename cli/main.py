@@ -16,7 +16,11 @@ import sys
 
 import typer
 
+from cli import account as account_cmds
+from cli import chain_cmds, policy_cmds
 from cli import key as key_cmds
+from cli import name as name_cmds
+from cli import network as network_cmds
 
 __all__ = ["app", "main"]
 
@@ -25,7 +29,11 @@ app = typer.Typer(
     help=(
         "keyanchor: SSH, OpenPGP and X.509 keys bound to names on an EVM chain.\n\n"
         "Examples:\n\n"
-        "  keyanchor key inspect ~/.ssh/id_ed25519.pub\n\n"
+        "  keyanchor name register example.org\n\n"
+        "  keyanchor name assign alice@example.org --owner 0x7099...79C8\n\n"
+        "  keyanchor prove alice@example.org ~/.ssh/id_ed25519.pub --out statement.txt\n\n"
+        "  keyanchor key publish alice@example.org ~/.ssh/id_ed25519.pub --proof statement.txt.sig\n\n"
+        "  keyanchor lookup alice@example.org --format authorized-keys\n\n"
         "  keyanchor key inspect cert.pem --json"
     ),
     no_args_is_help=True,
@@ -33,7 +41,18 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
+app.add_typer(account_cmds.app, name="account")
+app.add_typer(network_cmds.app, name="network")
+app.add_typer(name_cmds.app, name="name")
 app.add_typer(key_cmds.app, name="key")
+app.command("deploy")(chain_cmds.deploy)
+app.command("prove")(chain_cmds.prove)
+app.command("lookup")(chain_cmds.lookup)
+app.command("history")(chain_cmds.history)
+app.command("attest")(chain_cmds.attest)
+app.command("devnet")(chain_cmds.devnet)
+app.command("check")(policy_cmds.check)
+app.command("lints")(policy_cmds.lints)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -584,12 +584,14 @@ class Registry:
         path: str | os.PathLike[str] | None = None,
         *,
         account_index: int = 0,
+        account: Any = None,
         material_loader: MaterialLoader | None = None,
     ) -> Registry:
         """Open the embedded py-evm chain (state file at ``path``, default under the data dir).
 
-        The registry is deployed there on first use and dev account ``account_index``
-        signs. Close with :meth:`close` (or use ``with``).
+        The registry is deployed there on first use; ``account`` signs, or else
+        development account ``account_index``. When a devnet serves the state
+        file, the chain is reached through it. Close with :meth:`close` (or ``with``).
 
         Raises:
             ChainError (or a subclass), ConfigError: the chain cannot be opened.
@@ -600,7 +602,7 @@ class Registry:
         if url is not None:  # a devnet serves this state file: go through it, never beside it
             from registry.chain.embedded import dev_accounts
 
-            served = cls.connect(url, account=dev_accounts()[account_index],
+            served = cls.connect(url, account=account or dev_accounts()[account_index],
                                  material_loader=material_loader,
                                  registry_address=_devnet_registry(url))
             return served
@@ -609,7 +611,7 @@ class Registry:
             _lean(chain.web3)
             return cls(
                 chain.web3,
-                account=chain.dev_accounts[account_index],
+                account=account or chain.dev_accounts[account_index],
                 registry_address=chain.registry_address,
                 material_loader=material_loader,
                 closer=chain.close,
@@ -695,6 +697,11 @@ class Registry:
         if node == ZERO32:
             return None
         return self._name_of(node)
+
+    def renounced(self, name: str | Name) -> bool:
+        """Whether the parent's owner gave up reclaiming this name. Raises: ChainError."""
+        parsed = _name(name)
+        return bool(self._call_raw("renounced", [parsed.node], f"renounced {parsed}"))
 
     def is_operator(self, name: str | Name, operator: str) -> bool:
         """Whether ``operator`` is approved by the name's current owner. Raises: ChainError."""

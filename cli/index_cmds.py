@@ -1,0 +1,196 @@
+"""``keyanchor sync``, ``keyanchor watch``, ``keyanchor index …`` and ``keyanchor ssh …``.
+
+    $ keyanchor sync --confirmations 2
+    $ keyanchor watch alice@example.org --json --exec ./alert.sh
+    $ keyanchor ssh authorized-keys alice
+
+``ssh`` forwards to the light path (:mod:`cli.ssh_entry`); sshd should call the
+``keyanchor-ssh`` console script directly, which skips typer altogether.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cli._context import JsonOpt, NetworkOpt, load_cfg, open_registry, say
+
+__all__ = ["index_app", "ssh_app", "sync", "watch"]
+
+IndexOpt = Annotated[
+    Path | None,
+    typer.Option("--index", help="Index file (default: [index] path in the config, or KEYANCHOR_INDEX)."),
+]
+
+#: ``keyanchor watch --exit-on-change`` exits with this code at the first change.
+EXIT_CHANGED = 3
+
+
+def _index_path(index: Path | None) -> Path:
+    return index if index is not None else load_cfg().index_path()
+
+
+def sync(
+    network: NetworkOpt = None,
+    confirmations: Annotated[int, typer.Option("--confirmations", "-c", min=0,
+                                               help="Leave the newest K blocks out (reorg safety).")] = 0,
+    index: IndexOpt = None,
+    page_blocks: Annotated[int, typer.Option("--page-blocks", min=1,
+                                             help="Blocks per eth_getLogs page to start with.")] = 2000,
+    policy: Annotated[str, typer.Option("--policy", help="Policy profile for the per-record verdict"
+                                        " ('none' skips the check).")] = "default",
+    as_json: JsonOpt = False,
+) -> None:
+    """Bring the local index up to date with the chain, verifying every record."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from registry.index import sync_index
+
+    path = _index_path(index)
+    with open_registry(network, account=False) as reg:
+        with Progress(TextColumn("sync"), BarColumn(), MofNCompleteColumn(),
+                      TextColumn("blocks, {task.fields[events]} events"),
+                      transient=True, disable=as_json or not sys.stderr.isatty(),
+                      console=None) as bar:
+            task = bar.add_task("sync", total=None, events=0)
+            start: list[int] = []
+
+            def progress(hi: int, target: int, events: int) -> None:
+                if not start:
+                    start.append(hi)
+                bar.update(task, completed=hi - start[0] + 1, total=target - start[0] + 1,
+                           events=events)
+
+            result = sync_index(path, reg, confirmations=confirmations, page_blocks=page_blocks,
+                                policy_profile=None if policy == "none" else policy,
+                                progress=progress)
+    if as_json:
+        typer.echo(json.dumps({"index": str(path), **result.to_dict()}))
+        return
+    if result.rolled_back_to is not None:
+        say(f"reorg: rolled back to block {result.rolled_back_to}"
+            f" ({result.removed_events} events removed)")
+    typer.echo(f"synced {path} to block {result.to_block}: {result.events} new events"
+               f" in {result.pages} pages ({result.seconds:.1f} s)")
+
+
+def watch(
+    names: Annotated[list[str], typer.Argument(help="Names to follow.")],
+    network: NetworkOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+    exec_cmd: Annotated[str | None, typer.Option("--exec", help="Run CMD for each change, the"
+                                                 " change as JSON on stdin (wrap in 'sh -c' for"
+                                                 " shell syntax).")] = None,
+    exit_on_change: Annotated[bool, typer.Option("--exit-on-change",
+                                                 help=f"Exit {EXIT_CHANGED} at the first change.")] = False,
+    interval: Annotated[float, typer.Option("--interval", min=0.05,
+                                            help="Seconds between polls.")] = 2.0,
+    from_block: Annotated[int | None, typer.Option("--from-block", min=0,
+                                                   help="Report changes from this block on"
+                                                   " (default: the next one).")] = None,
+    until_block: Annotated[int | None, typer.Option("--until-block", min=0,
+                                                    help="Stop after this block.")] = None,
+    timeout: Annotated[float | None, typer.Option("--timeout", min=0,
+                                                  help="Stop after this many seconds.")] = None,
+    confirmations: Annotated[int, typer.Option("--confirmations", "-c", min=0)] = 0,
+) -> None:
+    """Follow new blocks and report every change to NAMES (like a CT monitor).
+
+    Exit 0 when --until-block / --timeout is reached, 3 at the first change with
+    --exit-on-change, 1 on error (including a failing --exec hook).
+    """
+    from registry.index import watch_events
+    from registry.names import parse_name
+
+    for n in names:
+        parse_name(n)
+    argv = shlex.split(exec_cmd) if exec_cmd else None
+    with open_registry(network, account=False) as reg:
+        for change in watch_events(reg, names, from_block=from_block, until_block=until_block,
+                                   timeout=timeout, interval=interval,
+                                   confirmations=confirmations):
+            typer.echo(change.to_json() if as_json else change.to_text())
+            sys.stdout.flush()
+            if argv:
+                try:
+                    done = subprocess.run(argv, input=change.to_json() + "\n", text=True,
+                                          check=False, timeout=300)
+                except (OSError, subprocess.TimeoutExpired) as exc:
+                    from registry.errors import ConfigError
+
+                    raise ConfigError(f"--exec {exec_cmd!r} failed: {exc}") from exc
+                if done.returncode != 0:
+                    say(f"keyanchor: --exec hook exited {done.returncode}")
+            if exit_on_change:
+                raise typer.Exit(EXIT_CHANGED)
+
+
+index_app = typer.Typer(help="Query the local index (read only, no chain access).",
+                        no_args_is_help=True)
+
+
+@index_app.command("status")
+def index_status(index: IndexOpt = None, as_json: JsonOpt = False) -> None:
+    """Synced block, last sync time and counts of the index."""
+    from registry.index import IndexReader
+
+    with IndexReader.open(_index_path(index)) as ix:
+        info = ix.status()
+    if as_json:
+        typer.echo(json.dumps(info))
+        return
+    for key, value in info.items():
+        typer.echo(f"{key:15} {value}")
+
+
+@index_app.command("lookup")
+def index_lookup(
+    query: Annotated[str, typer.Argument(help="A name, an e-mail (OpenPGP), or a fingerprint.")],
+    index: IndexOpt = None,
+    as_json: JsonOpt = False,
+    history: Annotated[bool, typer.Option("--history", help="Every event about the name.")] = False,
+) -> None:
+    """Records of a name, OpenPGP certificates of an e-mail, or names holding a fingerprint."""
+    from registry.index import IndexReader
+
+    with IndexReader.open(_index_path(index)) as ix:
+        if history:
+            out: object = ix.history(query)
+        elif query.startswith("SHA256:") or (":" not in query and "@" not in query
+                                              and "." not in query):
+            out = [{"name": n, "index": i} for n, i in ix.names_by_fingerprint(query)]
+        else:
+            recs = ix.records(query)
+            if not recs and "@" in query:
+                recs = ix.openpgp_by_email(query)
+            out = [r.to_dict() for r in recs]
+    if as_json:
+        typer.echo(json.dumps(out))
+        return
+    for item in out:  # type: ignore[attr-defined]
+        typer.echo(" ".join(f"{k}={v}" for k, v in item.items()))
+
+
+ssh_app = typer.Typer(help="sshd / ssh integration (served from the index).", no_args_is_help=True)
+
+
+@ssh_app.command("authorized-keys")
+def ssh_authorized_keys(user: Annotated[str, typer.Argument(help="Local user (sshd's %u).")]) -> None:
+    """authorized_keys lines for USER (for sshd's AuthorizedKeysCommand; fails closed)."""
+    from cli.ssh_entry import main
+
+    raise typer.Exit(main(["authorized-keys", user]))
+
+
+@ssh_app.command("known-hosts")
+def ssh_known_hosts(host: Annotated[str, typer.Argument(help="Host name (ssh's %H).")]) -> None:
+    """known_hosts lines for HOST (for ssh's KnownHostsCommand)."""
+    from cli.ssh_entry import main
+
+    raise typer.Exit(main(["known-hosts", host]))

@@ -1,0 +1,118 @@
+"""``keyanchor check`` and ``keyanchor lints``: the policy checker on demand.
+
+    $ keyanchor check ~/.ssh/id_ed25519.pub --name alice@example.org
+    $ keyanchor check alice@example.org --profile strict --json
+    $ keyanchor lints --markdown > docs/LINTS.md
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from cli._context import NetworkOpt, parse_time
+
+__all__ = ["check", "lints"]
+
+
+def _emit_reports(reports: list[tuple[str, Any]], as_json: bool, verbose: bool) -> bool:
+    ok = all(r.passed for _, r in reports)
+    if as_json:
+        docs = [dict(subject=subject, **r.to_dict()) for subject, r in reports]
+        sys.stdout.write(json.dumps(docs[0] if len(docs) == 1 else docs, indent=2) + "\n")
+    else:
+        for subject, report in reports:
+            sys.stdout.write(f"== {subject}\n{report.to_text(verbose=verbose)}\n")
+    return ok
+
+
+def check(
+    target: Annotated[str, typer.Argument(help="A key file, or a registry name to check its published keys.")],
+    policy: Annotated[Path | None, typer.Option("--policy", help="TOML policy file.")] = None,
+    profile: Annotated[str, typer.Option("--profile", help="Built-in profile: default, strict, cabf-tls.")] = "default",
+    at: Annotated[str | None, typer.Option("--at", help="Evaluation time (ISO 8601 or +90d); default now.")] = None,
+    name: Annotated[str | None, typer.Option("--name", help="Registry name the key file is for (name-binding lints).")] = None,
+    proof: Annotated[Path | None, typer.Option("--proof", help="Proof of possession file for a key file.")] = None,
+    statement: Annotated[Path | None, typer.Option("--statement", help="The statement the proof signs (from 'keyanchor prove').")] = None,
+    all_records: Annotated[bool, typer.Option("--all", help="For a name: also revoked and expired records.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="List passing and NA lints too.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the JSON report.")] = False,
+    network: NetworkOpt = None,
+) -> None:
+    """Check keys against the policy; exit 0 if all pass, 1 if any fails.
+
+    A FILE is checked as given (add --name, --proof and --statement for the
+    binding and proof lints); a NAME has each of its published records checked
+    with its on-chain proof.
+
+    Example: keyanchor check alice@example.org --profile strict
+    """
+    from cli.key import read_input
+    from registry import policy as pol
+
+    when = parse_time(at, what="--at")
+    policy_arg: Any = str(policy) if policy is not None else None
+    if policy is not None and not policy.is_file():
+        from registry.errors import ConfigError
+
+        raise ConfigError(f"{policy}: no such policy file")
+    reports: list[tuple[str, Any]] = []
+    path = Path(target)
+    if path.exists() or target == "-":
+        from registry.keys import load_keys
+
+        proof_bytes = read_input(proof) if proof else None
+        stmt = read_input(statement) if statement else None
+        for key in load_keys(read_input(path)):
+            report = pol.check(key, policy=policy_arg, profile=profile, at=when, name=name,
+                               proof=proof_bytes, statement=stmt)
+            reports.append((f"{target} ({key.fingerprint})", report))
+    else:
+        from cli._context import open_registry
+
+        with open_registry(network, account=False) as reg:
+            records = reg.lookup(target, include_revoked=all_records, include_expired=all_records,
+                                 attestations=True)
+            for rec in records:
+                report = reg.check_record(rec, policy=policy_arg, profile=profile, at=when)
+                reports.append((f"{rec.name} record {rec.index} ({rec.status})", report))
+        if not reports:
+            sys.stderr.write(f"keyanchor: {target}: no key records to check\n")
+    if not _emit_reports(reports, as_json, verbose):
+        raise typer.Exit(1)
+
+
+def lints(
+    key_type: Annotated[str | None, typer.Option("--type", help="Only lints for ssh, openpgp or x509.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    markdown: Annotated[bool, typer.Option("--markdown", help="Print docs/LINTS.md.")] = False,
+) -> None:
+    """List every lint: id, key types, worst status, source, citation and dates.
+
+    Example: keyanchor lints --type ssh
+    """
+    from registry import policy as pol
+
+    if markdown:
+        sys.stdout.write(pol.lints_markdown())
+        return
+    items = pol.lints(key_type)
+    if as_json:
+        out = [{
+            "id": lt.id, "description": lt.description, "key_types": sorted(lt.key_types),
+            "source": lt.source.value, "citation": lt.citation,
+            "max_severity": lt.max_severity.label,
+            "effective": lt.effective.isoformat() if lt.effective else None,
+            "ineffective": lt.ineffective.isoformat() if lt.ineffective else None,
+            "time_base": lt.time_base.value, "params": dict(lt.params),
+            "default_enabled": lt.default_enabled,
+        } for lt in items]
+        sys.stdout.write(json.dumps(out, indent=2) + "\n")
+        return
+    width = max((len(lt.id) for lt in items), default=10)
+    for lt in items:
+        sys.stdout.write(f"{lt.id:<{width}}  {lt.max_severity.label:<5}  {lt.description}\n")

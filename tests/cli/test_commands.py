@@ -1,0 +1,447 @@
+"""The chain commands end to end through ``cli.main.main``, on a temporary embedded chain.
+
+Each test gets its own chain file (``KEYANCHOR_STATE``), config (``KEYANCHOR_CONFIG``)
+and data directory (keystores), so nothing touches the user's own.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from cli.main import main
+from tests.conftest import require_tool
+
+ZERO_ADDR = "0x" + "00" * 19 + "01"
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+
+Run = Callable[..., Result]
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("KEYANCHOR_STATE", str(tmp_path / "chain.db"))
+    monkeypatch.setenv("KEYANCHOR_CONFIG", str(tmp_path / "config.toml"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    for var in ("KEYANCHOR_RPC_URL", "KEYANCHOR_REGISTRY", "KEYANCHOR_KEYSTORE",
+                "KEYANCHOR_PASSWORD"):
+        monkeypatch.delenv(var, raising=False)
+    return tmp_path
+
+
+@pytest.fixture
+def run(env: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Run:
+    def _run(*args: str, stdin: str = "") -> Result:
+        capsys.readouterr()
+        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+        code = main([str(a) for a in args])
+        captured = capsys.readouterr()
+        return Result(code, captured.out, captured.err)
+
+    return _run
+
+
+def ok(result: Result) -> Result:
+    assert result.code == 0, result.err
+    return result
+
+
+def one_line_error(result: Result, *needles: str, code: int = 1) -> None:
+    assert result.code == code, (result.out, result.err)
+    assert "Traceback" not in result.err
+    if code == 1:
+        assert result.err.count("\n") == 1, result.err
+    low = result.err.lower()
+    for needle in needles:
+        assert needle.lower() in low, result.err
+
+
+def dev_key(index: int) -> str:
+    from registry.chain.embedded import dev_accounts
+
+    return "0x" + bytes(dev_accounts()[index].key).hex()
+
+
+def dev_address(index: int) -> str:
+    from registry.chain.embedded import dev_accounts
+
+    return str(dev_accounts()[index].address)
+
+
+def ssh_key(path: Path) -> Path:
+    require_tool("ssh-keygen")
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "test", "-f", str(path)],
+                   check=True, timeout=30)
+    return path.with_name(path.name + ".pub")
+
+
+def ssh_proof(run: Run, name: str, pub: Path, statement: Path) -> Path:
+    ok(run("prove", name, pub, "--out", statement))
+    subprocess.run(["ssh-keygen", "-Y", "sign", "-n", "keyanchor", "-f", str(pub)[:-4],
+                    str(statement)], check=True, capture_output=True, timeout=30)
+    return statement.with_name(statement.name + ".sig")
+
+
+# --------------------------------------------------------------------------- help
+
+
+@pytest.mark.parametrize(("group", "commands"), [
+    ("account", ["new", "list", "import"]),
+    ("network", ["add", "list", "use"]),
+    ("name", ["register", "assign", "reclaim", "renounce", "transfer", "operator", "show"]),
+    ("key", ["inspect", "publish", "revoke", "rotate"]),
+    (None, ["deploy", "prove", "lookup", "history", "attest", "devnet", "account", "network",
+            "name", "key"]),
+])
+def test_help_lists_commands(run: Run, group: str | None, commands: list[str]) -> None:
+    result = ok(run(*([group] if group else []), "--help"))
+    assert "Example" in result.out
+    listed = result.out.split("Commands:", 1)[1]
+    for command in commands:
+        assert f"  {command} " in listed, command
+
+
+@pytest.mark.parametrize("command", [
+    ["name", "register"], ["name", "assign"], ["key", "publish"], ["key", "revoke"],
+    ["key", "rotate"], ["prove"], ["lookup"], ["history"], ["attest"], ["devnet"], ["deploy"],
+    ["account", "new"], ["network", "add"],
+])
+def test_each_command_help_has_an_example(run: Run, command: list[str]) -> None:
+    assert "Example: keyanchor" in ok(run(*command, "--help")).out
+
+
+# --------------------------------------------------------------------------- happy path
+
+
+@pytest.mark.tools
+def test_main_path_with_ssh_proofs(run: Run, env: Path) -> None:
+    main_path(run, env)
+
+
+def main_path(run: Run, env: Path) -> None:
+    """register -> assign -> publish with an SSHSIG proof -> lookup -> rotate -> revoke -> history."""
+    me = dev_address(0)
+    ok(run("name", "register", "example.org"))
+    ok(run("name", "assign", "alice@example.org", "--owner", me))
+    pub = ssh_key(env / "id_ed25519")
+    sig = ssh_proof(run, "alice@example.org", pub, env / "statement.txt")
+    published = json.loads(ok(run("key", "publish", "alice@example.org", pub, "--purpose",
+                                  "ssh-user", "--proof", sig, "--valid-until", "+90d",
+                                  "--json")).out)
+    assert published["index"] == 0 and published["fingerprint"].startswith("SHA256:")
+
+    again = ok(run("key", "publish", "alice@example.org", pub, "--proof", sig))
+    assert "already published" in again.out and "nothing sent" in again.out
+    assert again.out.count("\n") == 1
+
+    lines = ok(run("lookup", "alice@example.org", "--format", "authorized-keys")).out
+    assert lines.count("\n") == 1 and 'expiry-time="' in lines
+    assert lines.rstrip().endswith(" alice@example.org")
+    (env / "ak").write_text(lines)
+    listed = subprocess.run(["ssh-keygen", "-l", "-f", str(env / "ak")], check=True,
+                            capture_output=True, text=True, timeout=30).stdout
+    assert published["fingerprint"] in listed
+
+    pub2 = ssh_key(env / "id_new")
+    sig2 = ssh_proof(run, "alice@example.org", pub2, env / "statement2.txt")
+    rotated = json.loads(ok(run("key", "rotate", "alice@example.org", published["fingerprint"],
+                                pub2, "--proof", sig2, "--json")).out)
+    assert rotated["index"] == 1 and rotated["replaces"] == 0 and rotated["reason"] == "superseded"
+
+    records = json.loads(ok(run("lookup", "alice@example.org", "--all", "--json")).out)
+    assert [(r["index"], r["status"]) for r in records] == [(0, "revoked"), (1, "active")]
+    assert records[1]["purposes"] == ["ssh-user"]
+
+    ok(run("attest", "example.org", "alice@example.org", "1", "--expires", "+1y"))
+    shown = json.loads(ok(run("name", "show", "alice@example.org", "--json")).out)
+    assert shown["owner"] == me and shown["parent"] == "example.org"
+    assert [r["status"] for r in shown["records"]] == ["revoked", "active"]
+
+    ok(run("key", "revoke", "alice@example.org", "1", "--reason", "key-compromise"))
+    one_line_error(run("lookup", "alice@example.org", "--format", "authorized-keys"), "no active")
+
+    history = json.loads(ok(run("history", "alice@example.org", "--json")).out)
+    kinds = [ev["kind"] for ev in history]
+    assert kinds[0] == "registered"
+    for kind in ("key-published", "key-rotated", "key-revoked", "attested"):
+        assert kind in kinds
+    assert "key-compromise" in json.dumps(history)
+
+
+def test_prove_prints_statement_and_command(run: Run, env: Path) -> None:
+    pub = ssh_key(env / "id")
+    ok(run("name", "register", "example.org"))
+    result = ok(run("prove", "example.org", pub))
+    assert result.out.startswith("keyanchor proof of possession v1\nchain-id: 31337\n")
+    assert "name: example.org\n" in result.out
+    assert f"ssh-keygen -Y sign -n keyanchor -f {env / 'id'} statement.txt" in result.err
+    data = json.loads(ok(run("prove", "example.org", pub, "--json")).out)
+    assert data["statement"] == result.out and data["owner"] == dev_address(0)
+
+
+def test_name_operations(run: Run) -> None:
+    ok(run("name", "register", "example.org"))
+    ok(run("name", "assign", "web1.example.org"))
+    ok(run("name", "operator", "web1.example.org", dev_address(3)))
+    shown = json.loads(ok(run("name", "show", "web1.example.org", "--json")).out)
+    assert shown["operators"] == [dev_address(3)] and shown["renounced"] is False
+    ok(run("name", "operator", "web1.example.org", dev_address(3), "--remove"))
+    ok(run("name", "renounce", "web1.example.org"))
+    assert json.loads(ok(run("name", "show", "web1.example.org", "--json")).out)["renounced"]
+    one_line_error(run("name", "reclaim", "web1.example.org"), "reclaim web1.example.org")
+    ok(run("name", "transfer", "example.org", dev_address(1)))
+    one_line_error(run("name", "assign", "db.example.org"), "not parent owner")
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+@pytest.mark.tools
+def test_bad_input_is_one_line(run: Run, env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pub = ssh_key(env / "id")
+    one_line_error(run("lookup", "nobody.org"), "nobody.org is not registered")
+    one_line_error(run("key", "publish", "nobody.org", pub), "not registered")
+    ok(run("name", "register", "example.org"))
+    one_line_error(run("name", "register", "example.org"), "name taken")
+    one_line_error(run("name", "register", "Bad_Name.org"), "invalid name")
+    one_line_error(run("name", "assign", "a..b@example.org"), "invalid name")
+
+    (env / "notes.txt").write_text("hello, not a key\n")
+    one_line_error(run("key", "publish", "example.org", env / "notes.txt"))
+    one_line_error(run("key", "publish", "example.org", env / "id"), "private")
+    one_line_error(run("key", "publish", "example.org", env / "missing.pub"), "no such file")
+
+    one_line_error(run("key", "publish", "example.org", pub, "--profile", "strict"),
+                   "binding.proof", "proof of possession is required")
+    # a proof over another name's statement does not verify
+    ok(run("name", "register", "other.org"))
+    wrong = ssh_proof(run, "other.org", pub, env / "other.txt")
+    one_line_error(run("key", "publish", "example.org", pub, "--proof", wrong), "binding.proof")
+    assert json.loads(ok(run("lookup", "example.org", "--json")).out) == []
+    ok(run("key", "publish", "example.org", pub, "--proof", wrong, "--force"))
+
+    one_line_error(run("attest", "example.org", "other.org", "7"), "attest other.org record 7")
+    one_line_error(run("key", "revoke", "example.org", "SHA256:nope"), "no record")
+
+    # another account is not the owner (a fresh key is funded on the embedded chain)
+    monkeypatch.setenv("KEYANCHOR_PRIVATE_KEY", "0x" + "42" * 32)
+    assert "funded" in ok(run("name", "register", "bob.org")).err
+    one_line_error(run("name", "assign", "bob@example.org"), "not parent owner")
+    monkeypatch.setenv("KEYANCHOR_PRIVATE_KEY", "0x1234")
+    one_line_error(run("name", "register", "third.org"), "KEYANCHOR_PRIVATE_KEY")
+    assert "1234" not in run("name", "register", "third.org").err.replace("KEYANCHOR", "")
+
+
+@pytest.mark.parametrize("args", [
+    ["key", "publish", "example.org", "x.pub", "--purpose", "ssh-usr"],
+    ["key", "publish", "example.org", "x.pub", "--valid-until", "next tuesday"],
+    ["key", "publish", "example.org", "x.pub", "--valid-until", "2020-06-01"],
+    ["key", "rotate", "example.org", "0", "x.pub", "--valid-from", "+2d", "--valid-until", "+1d"],
+    ["key", "revoke", "example.org", "0", "--reason", "bored"],
+    ["lookup", "example.org", "--format", "yaml"],
+    ["lookup", "example.org", "--type", "pgp2"],
+    ["attest", "a.org", "b.org", "0", "--policy-hash", "abc"],
+    ["name", "assign", "x.example.org", "--owner", "0x123"],
+    ["name", "nope"],
+])
+def test_usage_errors_exit_2(run: Run, args: list[str]) -> None:
+    result = run(*args)
+    assert result.code == 2, result
+    assert "Traceback" not in result.err
+
+
+# --------------------------------------------------------------------------- accounts
+
+
+def test_accounts(run: Run, env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KEYANCHOR_PASSWORD", "correct horse")
+    created = json.loads(ok(run("account", "new", "--name", "alice", "--json")).out)
+    assert created["default"] is True and Path(created["keystore"]).name == "alice.json"
+    assert oct(Path(created["keystore"]).stat().st_mode & 0o777) == "0o600"
+
+    secret = dev_key(2)
+    imported = run("account", "import", "--name", "ops", "--json", stdin=secret + "\n")
+    ok(imported)
+    assert json.loads(imported.out)["address"] == dev_address(2)
+    assert json.loads(imported.out)["default"] is False
+    assert secret[2:] not in imported.out + imported.err
+
+    listed = json.loads(ok(run("account", "list", "--json")).out)
+    assert {a["address"]: a["default"] for a in listed} == {
+        created["address"]: True, dev_address(2): False}
+    one_line_error(run("account", "import", "--name", "bad", stdin="not-a-key\n"),
+                   "not hold a valid private key")
+    one_line_error(run("account", "new", "--name", "alice"), "already exists")
+
+    # the default keystore signs on the embedded chain (funded from dev account 0)
+    registered = ok(run("name", "register", "example.org", "--json"))
+    assert json.loads(registered.out)["owner"] == created["address"]
+    assert "funded" in registered.err
+    monkeypatch.setenv("KEYANCHOR_PASSWORD", "wrong")
+    one_line_error(run("name", "register", "example.net"), "wrong password")
+
+
+# --------------------------------------------------------------------------- networks
+
+
+@pytest.fixture
+def devnet(env: Path) -> Iterator[str]:
+    from registry.chain.devnet import DevnetServer
+
+    with DevnetServer(env / "served.db", port=0) as server:
+        yield server.url
+
+
+def test_networks_and_remote_errors(run: Run, env: Path, devnet: str,
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    ok(run("network", "add", "down", "http://127.0.0.1:1", "--registry", ZERO_ADDR))
+    one_line_error(run("lookup", "example.org", "--network", "down"), "does not answer")
+    one_line_error(run("network", "add", "bad", "ftp://x"), "invalid rpc url")
+    one_line_error(run("lookup", "example.org", "--network", "nowhere"), "unknown network")
+
+    ok(run("network", "add", "dev", devnet))
+    one_line_error(run("name", "register", "example.org", "--network", "dev"), "needs an account")
+    monkeypatch.setenv("KEYANCHOR_PRIVATE_KEY", dev_key(1))
+    one_line_error(run("name", "register", "example.org", "--network", "dev"), "no registry")
+    deployed = json.loads(ok(run("deploy", "--network", "dev", "--json")).out)
+    assert deployed["saved"] and deployed["chain_id"] == 31337
+    nets = {n["name"]: n for n in json.loads(ok(run("network", "list", "--json")).out)}
+    assert nets["dev"]["registry"] == deployed["registry"]
+
+    ok(run("network", "use", "dev"))
+    ok(run("name", "register", "example.org"))
+    assert json.loads(ok(run("name", "show", "example.org", "--json")).out)["owner"] == \
+        dev_address(1)
+
+    ok(run("network", "add", "wrongid", devnet, "--registry", deployed["registry"],
+           "--chain-id", "1"))
+    one_line_error(run("lookup", "example.org", "--network", "wrongid"), "not the configured chain 1")
+    ok(run("network", "add", "noreg", devnet, "--registry", ZERO_ADDR))
+    one_line_error(run("lookup", "example.org", "--network", "noreg"), "no contract at")
+
+    monkeypatch.setenv("KEYANCHOR_PRIVATE_KEY", "0x" + "43" * 32)  # no funds on the devnet
+    one_line_error(run("name", "register", "poor.org"), "cannot pay")
+
+    # while the devnet serves the embedded chain's file, commands go through the devnet
+    monkeypatch.setenv("KEYANCHOR_STATE", str(env / "served.db"))
+    monkeypatch.delenv("KEYANCHOR_PRIVATE_KEY")
+    ok(run("name", "register", "served.org", "--network", "embedded"))
+    shown = json.loads(ok(run("name", "show", "served.org", "--network", "embedded",
+                              "--json")).out)
+    assert shown["owner"] == dev_address(0)
+
+
+# --------------------------------------------------------------------------- devnet, anvil
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_port(port: int, proc: subprocess.Popen[bytes], what: str) -> None:
+    import socket
+    import time
+
+    deadline = time.monotonic() + 30
+    while True:
+        if proc.poll() is not None:
+            pytest.fail(f"{what} exited with {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                pytest.fail(f"{what} did not listen on port {port}")
+            time.sleep(0.05)
+
+
+def test_devnet_serves_and_stops_on_ctrl_c(env: Path) -> None:
+    import signal
+
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cli.main", "devnet", "--port", str(port), "--state",
+         str(env / "devnet.db")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=Path(__file__).resolve().parents[2])
+    try:
+        _wait_port(port, proc, "keyanchor devnet")
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    text = out.decode()
+    assert proc.returncode == 0, err.decode()
+    assert f"listening on http://127.0.0.1:{port}" in text
+    assert "KeyRegistry  0x" in text and dev_address(0) in text
+    assert "shutting down" in text and "Traceback" not in err.decode()
+    assert not (env / "devnet.db.devnet").exists()
+
+
+@pytest.fixture
+def anvil(env: Path) -> Iterator[str]:
+    binary = require_tool("anvil")
+    port = _free_port()
+    proc = subprocess.Popen([binary, "--port", str(port), "--host", "127.0.0.1", "--silent"],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        _wait_port(port, proc, "anvil")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.mark.anvil
+@pytest.mark.tools
+def test_main_path_on_anvil(run: Run, env: Path, anvil: str,
+                            monkeypatch: pytest.MonkeyPatch) -> None:
+    ok(run("network", "add", "anvil", anvil, "--chain-id", "31337"))
+    ok(run("network", "use", "anvil"))
+    monkeypatch.setenv("KEYANCHOR_PRIVATE_KEY", dev_key(0))  # anvil's account 0 too
+    ok(run("deploy"))
+    main_path(run, env)
+    monkeypatch.setenv("KEYANCHOR_PRIVATE_KEY", "0x" + "44" * 32)
+    one_line_error(run("name", "register", "poor.org"), "cannot pay")
+
+
+# --------------------------------------------------------------------------- the demo
+
+
+@pytest.mark.tools
+@pytest.mark.slow
+def test_demo_script_runs(env: Path) -> None:
+    for tool in ("ssh-keygen", "gpg", "openssl"):
+        require_tool(tool)
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.run(["bash", str(root / "scripts" / "demo.sh")], capture_output=True,
+                          text=True, timeout=600, cwd=root,
+                          env={**__import__("os").environ, "KEYANCHOR_DEMO_DIR": str(env / "demo")})
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "-----BEGIN PGP PUBLIC KEY BLOCK-----" in proc.stdout
+    assert "-----BEGIN CERTIFICATE-----" in proc.stdout
+    assert "ssh-ed25519 " in proc.stdout
