@@ -17,7 +17,7 @@ import sys
 import typer
 
 from cli import account as account_cmds
-from cli import chain_cmds, policy_cmds
+from cli import chain_cmds, index_cmds, policy_cmds
 from cli import key as key_cmds
 from cli import name as name_cmds
 from cli import network as network_cmds
@@ -53,6 +53,10 @@ app.command("attest")(chain_cmds.attest)
 app.command("devnet")(chain_cmds.devnet)
 app.command("check")(policy_cmds.check)
 app.command("lints")(policy_cmds.lints)
+app.command("sync")(index_cmds.sync)
+app.command("watch")(index_cmds.watch)
+app.add_typer(index_cmds.index_app, name="index")
+app.add_typer(index_cmds.ssh_app, name="ssh")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,55 @@
+"""The verified local index: a SQLite cache of the KeyRegistry, synced from chain events.
+
+    from registry.index import IndexReader, sync_index
+    sync_index("index.sqlite", registry)          # verify + store new events, page by page
+    IndexReader.open("index.sqlite").records("alice@example.org")
+
+The read side (:class:`IndexReader`) is stdlib only, for sshd's sake; only
+:func:`sync_index` / :func:`watch_events` import web3 (lazily). Names load on
+first use so ``import registry.index`` stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    from registry.index._query import IndexedRecord, IndexReader, record_status
+    from registry.index._store import Event, ParsedKey, Store
+    from registry.index._sync import SyncResult, WatchEvent, sync_index, watch_events
+
+_LAZY = {
+    "IndexReader": "_query",
+    "IndexedRecord": "_query",
+    "record_status": "_query",
+    "Event": "_store",
+    "ParsedKey": "_store",
+    "Store": "_store",
+    "SyncResult": "_sync",
+    "WatchEvent": "_sync",
+    "sync_index": "_sync",
+    "watch_events": "_sync",
+}
+
+__all__ = [
+    "Event",
+    "IndexReader",
+    "IndexedRecord",
+    "ParsedKey",
+    "Store",
+    "SyncResult",
+    "WatchEvent",
+    "record_status",
+    "sync_index",
+    "watch_events",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'registry.index' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"registry.index.{module}"), name)
+    globals()[name] = value
+    return value

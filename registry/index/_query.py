@@ -1,0 +1,290 @@
+"""The read side of the index: lookups for gateways and the CLI (stdlib only).
+
+    with IndexReader.open(path, max_staleness=3600) as idx:
+        for rec in idx.records("alice@example.org"): print(rec.status, rec.fingerprint)
+
+Opens the file read-only and never writes. Statuses are computed at the time
+asked for (default: now), the way the contract's views compute them at block
+time: ``revoked`` (a ``KeyRevoked`` was synced), ``expired`` (``valid_until``
+passed), ``pending`` (``valid_from`` ahead), else ``active``. Every failure --
+missing file, not an index, another schema, too old -- is
+:class:`~registry.errors.IndexUnavailable`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from registry.errors import IndexUnavailable, InvalidName
+
+__all__ = ["IndexReader", "IndexedRecord", "record_status"]
+
+_SCHEMA_VERSION = "1"  # registry.index._schema.SCHEMA_VERSION (not imported: keep this light)
+
+KEY_TYPES = {1: "ssh", 2: "openpgp", 3: "x509"}
+PURPOSE_BITS = {1: "ssh-user", 2: "ssh-host", 4: "signing", 8: "encryption", 16: "tls-server",
+                32: "tls-client", 64: "ca"}
+
+
+def record_status(valid_from: int, valid_until: int, revoked_at: int | None, now: float) -> str:
+    """``revoked``, ``expired``, ``pending`` or ``active`` at ``now`` (Unix seconds)."""
+    if revoked_at:
+        return "revoked"
+    if valid_until and valid_until <= now:
+        return "expired"
+    if valid_from and valid_from > now:
+        return "pending"
+    return "active"
+
+
+@dataclass(frozen=True, slots=True)
+class IndexedRecord:
+    """One key record as the index holds it (material verified at sync)."""
+
+    name: str
+    node: bytes
+    index: int
+    key_type: int
+    purposes: int
+    status: str
+    commitment: bytes
+    material: bytes
+    valid_from: int
+    valid_until: int
+    published_at: int
+    revoked_at: int
+    reason: int | None
+    algorithm: str
+    fingerprint: str
+    identities: tuple[str, ...]
+    policy: str
+    block: int
+    tx_hash: bytes
+
+    @property
+    def active(self) -> bool:
+        return self.status == "active"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "index": self.index,
+            "key_type": KEY_TYPES.get(self.key_type, str(self.key_type)),
+            "purposes": [v for k, v in PURPOSE_BITS.items() if self.purposes & k],
+            "status": self.status,
+            "algorithm": self.algorithm,
+            "fingerprint": self.fingerprint,
+            "identities": list(self.identities),
+            "commitment": "0x" + self.commitment.hex(),
+            "valid_from": self.valid_from or None,
+            "valid_until": self.valid_until or None,
+            "published_at": self.published_at,
+            "revoked_at": self.revoked_at or None,
+            "reason": self.reason,
+            "policy": self.policy,
+            "block": self.block,
+            "tx_hash": "0x" + self.tx_hash.hex(),
+        }
+
+
+_COLUMNS = (
+    "n.name, r.node, r.idx, r.key_type, r.purposes, r.commitment, r.material, r.valid_from,"
+    " r.valid_until, r.published_at, r.revoked_at, r.reason, r.algorithm, r.fingerprint,"
+    " r.identities, r.policy, r.block, r.tx_hash"
+)
+
+
+def _record(row: tuple[Any, ...], now: float) -> IndexedRecord:
+    (name, node, idx, kt, purposes, commitment, material, vf, vu, pub, rev, reason, alg, fp,
+     idents, policy, block, tx) = row
+    return IndexedRecord(
+        name=name, node=bytes(node), index=int(idx), key_type=int(kt), purposes=int(purposes),
+        status=record_status(vf, vu, rev, now), commitment=bytes(commitment),
+        material=bytes(material), valid_from=int(vf), valid_until=int(vu), published_at=int(pub),
+        revoked_at=int(rev), reason=None if reason is None else int(reason), algorithm=alg,
+        fingerprint=fp, identities=tuple(json.loads(idents)), policy=policy, block=int(block),
+        tx_hash=bytes(tx),
+    )
+
+
+def _norm(name: str) -> str:
+    from registry.names import parse_name
+
+    return parse_name(name).text
+
+
+class IndexReader:
+    """The index opened read-only."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        self.conn = conn
+        self.path = path
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str], *, max_staleness: float | None = None,
+             now: float | None = None) -> IndexReader:
+        """Open the index at ``path`` read-only.
+
+        ``max_staleness`` (seconds): refuse an index whose last successful sync
+        is older than that.
+
+        Raises:
+            IndexUnavailable: missing, unreadable, not a keyanchor index, another
+                schema version, never synced, or stale.
+        """
+        p = Path(path)
+        if not p.is_file():
+            raise IndexUnavailable(f"no index at {p} (run 'keyanchor sync')")
+        try:
+            conn = sqlite3.connect(f"{p.resolve().as_uri()}?mode=ro", uri=True, timeout=5.0,
+                                   isolation_level=None)
+        except sqlite3.Error as exc:
+            raise IndexUnavailable(f"cannot open the index {p}: {exc}") from exc
+        try:
+            meta = dict(conn.execute(
+                "SELECT key, value FROM meta WHERE key IN ('schema', 'last_sync_time')"))
+        except sqlite3.Error as exc:
+            conn.close()
+            raise IndexUnavailable(f"{p} is not a readable keyanchor index ({exc})") from exc
+        try:
+            if meta.get("schema") != _SCHEMA_VERSION:
+                raise IndexUnavailable(f"{p}: unsupported index schema {meta.get('schema')!r}")
+            if "last_sync_time" not in meta:
+                raise IndexUnavailable(f"{p} was never synced completely (run 'keyanchor sync')")
+            if max_staleness is not None:
+                age = (time.time() if now is None else now) - int(meta["last_sync_time"])
+                if age > max_staleness:
+                    raise IndexUnavailable(
+                        f"{p} is stale: last synced {int(age)} s ago (limit {int(max_staleness)} s)"
+                    )
+        except BaseException:
+            conn.close()
+            raise
+        return cls(conn, p)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> IndexReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _q(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        try:
+            return self.conn.execute(sql, args).fetchall()
+        except sqlite3.Error as exc:
+            raise IndexUnavailable(f"index {self.path} cannot be read: {exc}") from exc
+
+    # ----------------------------------------------------------------- state
+
+    def meta(self) -> dict[str, str]:
+        return {str(k): str(v) for k, v in self._q("SELECT key, value FROM meta")}
+
+    def status(self, now: float | None = None) -> dict[str, Any]:
+        """Synced block, last sync time, age, chain and counts (for ``keyanchor index status``)."""
+        meta = self.meta()
+        t = time.time() if now is None else now
+        last = int(meta.get("last_sync_time", "0"))
+        counts = {t_: int(self._q(f"SELECT count(*) FROM {t_}")[0][0])
+                  for t_ in ("names", "records", "events")}
+        return {
+            "path": str(self.path),
+            "chain_id": int(meta["chain_id"]) if "chain_id" in meta else None,
+            "registry": meta.get("registry"),
+            "synced_block": int(meta["synced_block"]) if "synced_block" in meta else None,
+            "last_sync_time": last or None,
+            "age_seconds": int(t - last) if last else None,
+            "policy": meta.get("policy_profile"),
+            **counts,
+        }
+
+    # ----------------------------------------------------------------- lookups
+
+    def records(self, name: str, *, at: float | None = None, key_type: int | None = None,
+                purposes: int | None = None) -> list[IndexedRecord]:
+        """Every record of ``name`` (all statuses) in index order, status computed at ``at``.
+
+        ``purposes`` keeps records having all those purpose bits.
+
+        Raises: InvalidName, IndexUnavailable.
+        """
+        now = time.time() if at is None else at
+        sql = (f"SELECT {_COLUMNS} FROM names n JOIN records r ON r.node = n.node"
+               " WHERE n.name = ?")
+        args: list[Any] = [_norm(name)]
+        if key_type is not None:
+            sql += " AND r.key_type = ?"
+            args.append(int(key_type))
+        if purposes is not None:
+            sql += " AND (r.purposes & ?) = ?"
+            args += [int(purposes), int(purposes)]
+        return [_record(row, now) for row in self._q(sql + " ORDER BY r.idx", tuple(args))]
+
+    def exists(self, name: str) -> bool:
+        return bool(self._q("SELECT 1 FROM names WHERE name = ?", (_norm(name),)))
+
+    def name(self, name: str) -> dict[str, Any] | None:
+        """Owner, parent, operators of a name (``None`` when unknown)."""
+        rows = self._q("SELECT node, name, parent, person, owner, renounced, block FROM names"
+                       " WHERE name = ?", (_norm(name),))
+        if not rows:
+            return None
+        node, text, parent, person, owner, renounced, block = rows[0]
+        parent_rows = self._q("SELECT name FROM names WHERE node = ?", (parent,))
+        ops = [r[0] for r in self._q(
+            "SELECT operator FROM operators WHERE node = ? AND owner = ? AND approved = 1"
+            " ORDER BY operator", (node, owner))]
+        return {"name": text, "node": "0x" + bytes(node).hex(), "owner": owner,
+                "parent": parent_rows[0][0] if parent_rows else None, "person": bool(person),
+                "renounced": bool(renounced), "operators": ops, "registered_block": block}
+
+    def names_by_fingerprint(self, fingerprint: str) -> list[tuple[str, int]]:
+        """(name, record index) pairs holding a key with this fingerprint (any status)."""
+        fp = fingerprint.strip()
+        if not fp.startswith("SHA256:"):
+            fp = fp.replace(":", "").upper()
+        rows = self._q(
+            "SELECT n.name, f.idx FROM fingerprints f JOIN names n ON n.node = f.node"
+            " WHERE f.fingerprint = ? ORDER BY n.name, f.idx", (fp,))
+        return [(str(n), int(i)) for n, i in rows]
+
+    def openpgp_by_email(self, email: str, *, at: float | None = None) -> list[IndexedRecord]:
+        """OpenPGP certificates whose user IDs claim ``email`` (all statuses)."""
+        now = time.time() if at is None else at
+        rows = self._q(
+            f"SELECT {_COLUMNS} FROM identities i JOIN records r ON r.node = i.node AND r.idx = i.idx"
+            " JOIN names n ON n.node = r.node WHERE i.identity = ? AND r.key_type = 2"
+            " ORDER BY n.name, r.idx", (email.strip().lower(),))
+        return [_record(row, now) for row in rows]
+
+    def host_keys(self, host: str, *, at: float | None = None) -> list[IndexedRecord]:
+        """SSH records with purpose ssh-host under the host's name (all statuses)."""
+        return self.records(host, at=at, key_type=1, purposes=2)
+
+    def history(self, name: str) -> list[dict[str, Any]]:
+        """Every synced event about ``name``, oldest first."""
+        rows = self._q(
+            "SELECT e.block, e.log_index, e.tx_hash, e.kind, e.data, b.timestamp FROM events e"
+            " JOIN names n ON n.node = e.node LEFT JOIN blocks b ON b.number = e.block"
+            " WHERE n.name = ? ORDER BY e.block, e.log_index", (_norm(name),))
+        return [
+            {"block": int(b), "log_index": int(li), "tx_hash": "0x" + bytes(tx).hex(), "event": kind,
+             "timestamp": ts, "data": json.loads(data)}
+            for b, li, tx, kind, data, ts in rows
+        ]
+
+
+def validate_name(name: str) -> str:
+    """Normalised name text. Raises InvalidName."""
+    try:
+        return _norm(name)
+    except InvalidName:
+        raise

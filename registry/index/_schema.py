@@ -1,0 +1,120 @@
+"""The index's SQLite schema (one place, versioned).
+
+    conn.executescript(SCHEMA)
+
+Tables hold what sync derived from ``KeyRegistry`` events, each row tagged with
+the block it came from so a reorg can roll back to any block:
+
+* ``meta``         key/value: schema version, chain id, registry address,
+                   synced block, last successful sync time, policy profile.
+* ``blocks``       hash and timestamp of every block that carried an event,
+                   and of every page's last block (reorg detection).
+* ``names``        node -> name text (rebuilt from ``NameRegistered`` labels),
+                   parent, registrant, current owner, renounced flag.
+* ``records``      one row per key record: the verified material, its parsed
+                   algorithm / fingerprint / identities, revocation, policy verdict.
+* ``fingerprints`` fingerprint -> (node, index): reverse lookups.
+* ``identities``   e-mail addresses / DNS names a key claims -> (node, index).
+* ``operators``    approvals per (node, owner, operator).
+* ``attestations`` live attestations per record.
+* ``events``       every decoded event (history, watch, rollback replays).
+"""
+
+from __future__ import annotations
+
+__all__ = ["SCHEMA", "SCHEMA_VERSION"]
+
+SCHEMA_VERSION = 1
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS blocks (
+    number    INTEGER PRIMARY KEY,
+    hash      BLOB NOT NULL,
+    timestamp INTEGER NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS names (
+    node       BLOB PRIMARY KEY,
+    name       TEXT NOT NULL UNIQUE,
+    parent     BLOB NOT NULL,
+    person     INTEGER NOT NULL,
+    registrant TEXT NOT NULL,
+    owner      TEXT NOT NULL,
+    renounced  INTEGER NOT NULL DEFAULT 0,
+    block      INTEGER NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS records (
+    node          BLOB NOT NULL,
+    idx           INTEGER NOT NULL,
+    key_type      INTEGER NOT NULL,
+    purposes      INTEGER NOT NULL,
+    commitment    BLOB NOT NULL,
+    valid_from    INTEGER NOT NULL,
+    valid_until   INTEGER NOT NULL,
+    durable       INTEGER NOT NULL,
+    material      BLOB NOT NULL,
+    proof         BLOB NOT NULL,
+    published_at  INTEGER NOT NULL,
+    block         INTEGER NOT NULL,
+    tx_hash       BLOB NOT NULL,
+    revoked_at    INTEGER NOT NULL DEFAULT 0,
+    reason        INTEGER,
+    revoked_block INTEGER,
+    algorithm     TEXT NOT NULL,
+    fingerprint   TEXT NOT NULL,
+    identities    TEXT NOT NULL,
+    policy        TEXT NOT NULL,
+    policy_detail TEXT NOT NULL,
+    PRIMARY KEY (node, idx)
+);
+
+CREATE TABLE IF NOT EXISTS fingerprints (
+    fingerprint TEXT NOT NULL,
+    node        BLOB NOT NULL,
+    idx         INTEGER NOT NULL,
+    PRIMARY KEY (fingerprint, node, idx)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS identities (
+    identity TEXT NOT NULL,
+    node     BLOB NOT NULL,
+    idx      INTEGER NOT NULL,
+    PRIMARY KEY (identity, node, idx)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS operators (
+    node     BLOB NOT NULL,
+    owner    TEXT NOT NULL,
+    operator TEXT NOT NULL,
+    approved INTEGER NOT NULL,
+    PRIMARY KEY (node, owner, operator)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS attestations (
+    node        BLOB NOT NULL,
+    idx         INTEGER NOT NULL,
+    attester    BLOB NOT NULL,
+    policy_hash BLOB NOT NULL,
+    expires     INTEGER NOT NULL,
+    attested_at INTEGER NOT NULL,
+    PRIMARY KEY (node, idx, attester)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS events (
+    block     INTEGER NOT NULL,
+    log_index INTEGER NOT NULL,
+    tx_hash   BLOB NOT NULL,
+    node      BLOB NOT NULL,
+    kind      TEXT NOT NULL,
+    data      TEXT NOT NULL,
+    PRIMARY KEY (block, log_index)
+);
+
+CREATE INDEX IF NOT EXISTS events_node ON events (node, block, log_index);
+"""

@@ -1,0 +1,395 @@
+"""The write side of the index: a SQLite file (WAL) that sync fills page by page.
+
+    with Store.open(path) as store, store.transaction():
+        store.apply(event)            # one decoded, verified KeyRegistry event
+
+Every sync page is one SQLite transaction: either all of a page's events, its
+block hashes and the new ``synced_block`` are stored, or none of them (a
+process killed mid-page leaves the previous page's state, and the next sync
+starts from there). :meth:`Store.rollback_to` undoes everything above a block
+(reorgs). Stdlib only; parsing and policy verdicts arrive precomputed in the
+events (see :mod:`registry.index._sync`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from registry.errors import IndexUnavailable
+from registry.index._schema import SCHEMA, SCHEMA_VERSION
+
+__all__ = ["Event", "ParsedKey", "Store"]
+
+#: Meta keys left out of :meth:`Store.digest` (they change on every run).
+_VOLATILE_META = frozenset({"last_sync_time", "head_seen"})
+_ZERO32 = b"\x00" * 32
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedKey:
+    """What sync learnt from a record's material: parse results and the policy verdict.
+
+    ``policy`` is ``"pass"``, ``"fail"`` or ``"unknown"`` (no checker, or it
+    could not evaluate the key); ``policy_detail`` says which profile / why.
+    """
+
+    algorithm: str
+    fingerprints: tuple[str, ...]
+    identities: tuple[str, ...] = ()
+    policy: str = "unknown"
+    policy_detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One decoded ``KeyRegistry`` event, as the store applies it.
+
+    ``kind`` is the contract's event name; ``data`` its fields (bytes, ints,
+    strings, bools). A ``NameRegistered`` carries ``name`` (the reconstructed
+    text); a ``KeyPublished`` carries ``parsed`` (:class:`ParsedKey`).
+    """
+
+    kind: str
+    block: int
+    log_index: int
+    tx_hash: bytes
+    node: bytes
+    timestamp: int
+    data: dict[str, Any] = field(default_factory=dict)
+    parsed: ParsedKey | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The event as stored in ``events.data`` (material, proof and node left out)."""
+        out: dict[str, Any] = {}
+        for key, value in self.data.items():
+            if key in ("material", "proof", "node"):  # node: its own column
+                continue
+            out[key] = "0x" + bytes(value).hex() if isinstance(value, bytes | bytearray) else value
+        return out
+
+
+def _h(value: Any) -> bytes:
+    if isinstance(value, str):
+        return bytes.fromhex(value.removeprefix("0x"))
+    return bytes(value)
+
+
+class Store:
+    """The index file opened for writing (one writer at a time; readers never block)."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        self.conn = conn
+        self.path = path
+
+    # ----------------------------------------------------------------- lifecycle
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str], *, timeout: float = 30.0) -> Store:
+        """Open (creating if needed) the index at ``path`` for writing.
+
+        Raises:
+            IndexUnavailable: the file cannot be created, is not a keyanchor index,
+                or has another schema version.
+        """
+        p = Path(path)
+        try:
+            p.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(p, timeout=timeout, isolation_level=None)
+        except (OSError, sqlite3.Error) as exc:
+            raise IndexUnavailable(f"cannot open the index {p}: {exc}") from exc
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: safe against process crashes
+            conn.execute("PRAGMA foreign_keys=OFF")
+            conn.executescript(SCHEMA)
+            row = conn.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+            if row is None:
+                conn.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+            elif row[0] != str(SCHEMA_VERSION):
+                raise IndexUnavailable(
+                    f"{p} has index schema {row[0]}, this keyanchor uses {SCHEMA_VERSION}:"
+                    " delete the file and sync again"
+                )
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise IndexUnavailable(f"{p} is not a keyanchor index ({exc})") from exc
+        except IndexUnavailable:
+            conn.close()
+            raise
+        return cls(conn, p)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One atomic unit (``BEGIN IMMEDIATE`` … ``COMMIT``; rolled back on any exception)."""
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise IndexUnavailable(f"cannot write the index {self.path}: {exc}") from exc
+        try:
+            yield
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        try:
+            self.conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise IndexUnavailable(f"cannot commit to the index {self.path}: {exc}") from exc
+
+    # ----------------------------------------------------------------- meta
+
+    def meta(self, key: str, default: str | None = None) -> str | None:
+        row = self.conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return default if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: object) -> None:
+        self.conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, str(value)))
+
+    @property
+    def synced_block(self) -> int | None:
+        value = self.meta("synced_block")
+        return None if value is None else int(value)
+
+    def mark_synced(self, now: float | None = None) -> None:
+        """Record a successful sync (the time gateways measure staleness from)."""
+        self.set_meta("last_sync_time", int(time.time() if now is None else now))
+
+    # ----------------------------------------------------------------- blocks
+
+    def add_block(self, number: int, block_hash: bytes, timestamp: int) -> None:
+        self.conn.execute(
+            "INSERT OR REPLACE INTO blocks VALUES (?, ?, ?)", (number, bytes(block_hash), timestamp)
+        )
+
+    def stored_blocks(self, *, limit: int | None = None) -> list[tuple[int, bytes]]:
+        """Stored (number, hash) pairs, highest first."""
+        sql = "SELECT number, hash FROM blocks ORDER BY number DESC"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return [(int(n), bytes(h)) for n, h in self.conn.execute(sql)]
+
+    # ----------------------------------------------------------------- reads sync needs
+
+    def name_of(self, node: bytes) -> str | None:
+        row = self.conn.execute("SELECT name FROM names WHERE node=?", (bytes(node),)).fetchone()
+        return None if row is None else str(row[0])
+
+    def owner_of(self, node: bytes) -> str | None:
+        row = self.conn.execute("SELECT owner FROM names WHERE node=?", (bytes(node),)).fetchone()
+        return None if row is None else str(row[0])
+
+    def records_raw(self, node: bytes) -> list[dict[str, Any]]:
+        """The stored records of a node, in index order, as dicts (for verification)."""
+        cur = self.conn.execute(
+            "SELECT idx, commitment, key_type, purposes, valid_from, valid_until, durable,"
+            " published_at, revoked_at, reason FROM records WHERE node=? ORDER BY idx",
+            (bytes(node),),
+        )
+        cols = [d[0] for d in cur.description]
+        return [dict(zip(cols, row, strict=True)) for row in cur]
+
+    # ----------------------------------------------------------------- apply
+
+    def apply(self, ev: Event) -> None:
+        """Apply one event (call inside :meth:`transaction`).
+
+        Raises:
+            IndexUnavailable: the event does not fit the stored state (sync maps
+                this to a verification failure).
+        """
+        node = bytes(ev.node)
+        d = ev.data
+        c = self.conn
+        try:
+            c.execute(
+                "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?)",
+                (ev.block, ev.log_index, bytes(ev.tx_hash), node, ev.kind,
+                 json.dumps(ev.to_json(), sort_keys=True, separators=(",", ":"))),
+            )
+            handler = getattr(self, "_on_" + ev.kind, None)
+            if handler is not None:
+                handler(c, ev, node, d)
+        except sqlite3.IntegrityError as exc:
+            raise IndexUnavailable(f"{ev.kind} in block {ev.block} conflicts with the index: {exc}") from exc
+
+    @staticmethod
+    def _on_NameRegistered(c: sqlite3.Connection, ev: Event, node: bytes, d: dict[str, Any]) -> None:
+        c.execute(
+            "INSERT INTO names VALUES (?, ?, ?, ?, ?, ?, 0, ?)",
+            (node, d["name"], _h(d["parent"]), int(bool(d["person"])), d["owner"], d["owner"], ev.block),
+        )
+
+    @staticmethod
+    def _on_OwnershipTransferred(c: sqlite3.Connection, ev: Event, node: bytes, d: dict[str, Any]) -> None:
+        _changed(c.execute("UPDATE names SET owner=? WHERE node=?", (d["owner"], node)), ev)
+
+    @staticmethod
+    def _on_ChildRenounced(c: sqlite3.Connection, ev: Event, node: bytes, d: dict[str, Any]) -> None:
+        _changed(c.execute("UPDATE names SET renounced=1 WHERE node=?", (node,)), ev)
+
+    @staticmethod
+    def _on_OperatorSet(c: sqlite3.Connection, ev: Event, node: bytes, d: dict[str, Any]) -> None:
+        c.execute(
+            "INSERT OR REPLACE INTO operators VALUES (?, ?, ?, ?)",
+            (node, d["owner"], d["operator"], int(bool(d["approved"]))),
+        )
+
+    @staticmethod
+    def _on_KeyPublished(c: sqlite3.Connection, ev: Event, node: bytes, d: dict[str, Any]) -> None:
+        p = ev.parsed or ParsedKey("unknown", ())
+        idx = int(d["index"])
+        c.execute(
+            "INSERT INTO records (node, idx, key_type, purposes, commitment, valid_from, valid_until,"
+            " durable, material, proof, published_at, block, tx_hash, algorithm, fingerprint,"
+            " identities, policy, policy_detail) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (node, idx, int(d["key_type"]), int(d["purposes"]), _h(d["commitment"]),
+             int(d["valid_from"]), int(d["valid_until"]), int(bool(d["durable"])),
+             bytes(d["material"]), bytes(d["proof"]), ev.timestamp, ev.block, bytes(ev.tx_hash),
+             p.algorithm, p.fingerprints[0] if p.fingerprints else "",
+             json.dumps(list(p.identities)), p.policy, p.policy_detail),
+        )
+        c.executemany(
+            "INSERT OR IGNORE INTO fingerprints VALUES (?, ?, ?)",
+            [(fp, node, idx) for fp in p.fingerprints],
+        )
+        c.executemany(
+            "INSERT OR IGNORE INTO identities VALUES (?, ?, ?)",
+            [(ident.lower(), node, idx) for ident in p.identities],
+        )
+
+    @staticmethod
+    def _on_KeyRevoked(c: sqlite3.Connection, ev: Event, node: bytes, d: dict[str, Any]) -> None:
+        _changed(
+            c.execute(
+                "UPDATE records SET revoked_at=?, reason=?, revoked_block=?"
+                " WHERE node=? AND idx=? AND revoked_block IS NULL",
+                (ev.timestamp, int(d["reason"]), ev.block, node, int(d["index"])),
+            ),
+            ev,
+        )
+
+    @staticmethod
+    def _on_Attested(c: sqlite3.Connection, ev: Event, node: bytes, d: dict[str, Any]) -> None:
+        c.execute(
+            "INSERT OR REPLACE INTO attestations VALUES (?, ?, ?, ?, ?, ?)",
+            (node, int(d["index"]), _h(d["attester"]), _h(d["policy_hash"]), int(d["expires"]),
+             ev.timestamp),
+        )
+
+    @staticmethod
+    def _on_AttestationWithdrawn(c: sqlite3.Connection, ev: Event, node: bytes, d: dict[str, Any]) -> None:
+        c.execute(
+            "DELETE FROM attestations WHERE node=? AND idx=? AND attester=?",
+            (node, int(d["index"]), _h(d["attester"])),
+        )
+
+    # ----------------------------------------------------------------- reorgs
+
+    def rollback_to(self, block: int) -> int:
+        """Undo everything learnt from blocks above ``block`` (inside a transaction).
+
+        Returns the number of events removed.
+        """
+        c = self.conn
+        affected = [bytes(r[0]) for r in c.execute(
+            "SELECT DISTINCT node FROM events WHERE block > ?", (block,))]
+        removed = c.execute("DELETE FROM events WHERE block > ?", (block,)).rowcount
+        c.execute("DELETE FROM blocks WHERE number > ?", (block,))
+        c.execute("DELETE FROM names WHERE block > ?", (block,))
+        c.execute(
+            "DELETE FROM fingerprints WHERE (node, idx) IN"
+            " (SELECT node, idx FROM records WHERE block > ?)", (block,))
+        c.execute(
+            "DELETE FROM identities WHERE (node, idx) IN"
+            " (SELECT node, idx FROM records WHERE block > ?)", (block,))
+        c.execute("DELETE FROM records WHERE block > ?", (block,))
+        c.execute(
+            "UPDATE records SET revoked_at=0, reason=NULL, revoked_block=NULL WHERE revoked_block > ?",
+            (block,),
+        )
+        for node in affected:
+            self._replay_mutable(node)
+        self.set_meta("synced_block", block)
+        return int(removed)
+
+    def _replay_mutable(self, node: bytes) -> None:
+        """Recompute owner, renounced, operators and attestations of ``node`` from stored events."""
+        c = self.conn
+        c.execute("UPDATE names SET owner=registrant, renounced=0 WHERE node=?", (node,))
+        c.execute("DELETE FROM operators WHERE node=?", (node,))
+        c.execute("DELETE FROM attestations WHERE node=?", (node,))
+        rows = c.execute(
+            "SELECT e.block, e.kind, e.data, COALESCE(b.timestamp, 0) FROM events e"
+            " LEFT JOIN blocks b ON b.number = e.block WHERE e.node=?"
+            " AND e.kind IN ('OwnershipTransferred', 'ChildRenounced', 'OperatorSet', 'Attested',"
+            " 'AttestationWithdrawn') ORDER BY e.block, e.log_index",
+            (node,),
+        ).fetchall()
+        for block, kind, data, ts in rows:
+            ev = Event(kind, int(block), 0, b"", node, int(ts), json.loads(data))
+            getattr(self, "_on_" + kind)(c, ev, node, ev.data)
+
+    # ----------------------------------------------------------------- digest
+
+    def digest(self) -> str:
+        """SHA-256 over the whole content (sorted rows; volatile meta left out).
+
+        Two syncs of the same chain up to the same block give the same digest,
+        whatever their page sizes and however often either was interrupted
+        (page-end block markers are bookkeeping and left out).
+        """
+        h = hashlib.sha256()
+        tables = {
+            "meta": "key", "blocks": "number", "names": "node", "records": "node, idx",
+            "fingerprints": "fingerprint, node, idx", "identities": "identity, node, idx",
+            "operators": "node, owner, operator", "attestations": "node, idx, attester",
+            "events": "block, log_index",
+        }
+        for table, order in tables.items():
+            h.update(f"\x00{table}\x00".encode())
+            sql = f"SELECT * FROM {table} ORDER BY {order}"
+            if table == "blocks":  # page-end markers depend on page sizes: only blocks with events
+                sql = ("SELECT * FROM blocks WHERE number IN (SELECT block FROM events)"
+                       " ORDER BY number")
+            for row in self.conn.execute(sql):
+                if table == "meta" and row[0] in _VOLATILE_META:
+                    continue
+                h.update(repr(tuple(row)).encode())
+        return h.hexdigest()
+
+    def counts(self) -> dict[str, int]:
+        return {
+            t: int(self.conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0])
+            for t in ("names", "records", "events", "attestations", "blocks")
+        }
+
+
+def _changed(cur: sqlite3.Cursor, ev: Event) -> None:
+    if cur.rowcount != 1:
+        raise IndexUnavailable(
+            f"{ev.kind} in block {ev.block} names a node or record the index does not hold"
+        )
+
+
+def bulk_rows(store: Store, events: Sequence[Event]) -> None:
+    """Apply many events in one transaction (benchmarks, tests)."""
+    with store.transaction():
+        for ev in events:
+            store.apply(ev)

@@ -1,0 +1,646 @@
+"""Sync: fill the index from ``KeyRegistry`` events, verifying everything (the only web3 user).
+
+    with Registry.connect(url, registry_address=addr) as reg:
+        result = sync_index("index.sqlite", reg, confirmations=2)
+
+Pages of blocks are fetched with ``eth_getLogs`` (the range halves when the
+endpoint refuses it and grows back after successes) and decoded with the ABI
+of the packaged artifact. Per page:
+
+1. each log's block hash must match the block header fetched for it (a reorg
+   in flight restarts the sync);
+2. every ``KeyPublished`` material must hash to its commitment
+   (``keccak256(uint8(type) || material)``), every ``NameRegistered`` text must
+   hash to its node;
+3. after the page is applied (inside one SQLite transaction), the stored records
+   of every touched name must equal the contract's ``records(node)`` view, and
+   the stored owner its ``owner(node)``, both read AT the page's last block
+   (EIP-1898 block hash). Any mismatch raises
+   :class:`~registry.errors.VerificationError` and the page is rolled back.
+
+Before the pages, the highest stored block hashes are compared with the chain;
+when one is no longer canonical the index rolls back to the newest block that
+still is (the common ancestor) and resyncs from there.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from registry.errors import (
+    ChainError,
+    ChainUnavailable,
+    ConfigError,
+    Error,
+    IndexUnavailable,
+    VerificationError,
+)
+from registry.index._store import Event, ParsedKey, Store
+from registry.keys._common import KeyType, commitment
+from registry.names import namehash, parse_name
+
+__all__ = ["SyncResult", "WatchEvent", "sync_index", "watch_events"]
+
+ZERO32 = b"\x00" * 32
+#: Blocks per eth_getLogs page to start with, and the most it grows to.
+DEFAULT_PAGE_BLOCKS = 2_000
+MAX_PAGE_BLOCKS = 50_000
+#: JSON-RPC requests per batch (eth_call / eth_getBlockByNumber).
+BATCH = 250
+#: Stored block hashes compared per round when looking for the common ancestor.
+REORG_PROBE = 64
+_RANGE_ERRORS = ("range", "too many", "limit", "exceed", "too large", "response size", "10000",
+                 "timeout", "timed out", "-32005", "-32602", "413")
+
+Progress = Callable[[int, int, int], None]  # (page end block, target block, events so far)
+
+
+@dataclass
+class SyncResult:
+    """What a sync did."""
+
+    from_block: int
+    to_block: int
+    events: int = 0
+    pages: int = 0
+    rolled_back_to: int | None = None
+    removed_events: int = 0
+    seconds: float = 0.0
+    page_sizes: list[int] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"from_block": self.from_block, "to_block": self.to_block, "events": self.events,
+                "pages": self.pages, "rolled_back_to": self.rolled_back_to,
+                "removed_events": self.removed_events, "seconds": round(self.seconds, 3)}
+
+
+class _ReorgInFlight(Exception):
+    """The chain changed under a page; start over from the reorg check."""
+
+
+# --------------------------------------------------------------------------- JSON-RPC
+
+
+class _Rpc:
+    """Raw JSON-RPC through a web3 provider (no formatters: fast, and hex in / hex out)."""
+
+    def __init__(self, w3: Any) -> None:
+        self.provider = w3.provider
+
+    @staticmethod
+    def _result(resp: Any, method: str) -> Any:
+        if not isinstance(resp, dict):
+            raise ChainError(f"{method}: malformed JSON-RPC response")
+        if resp.get("error"):
+            err = resp["error"]
+            msg = err.get("message", err) if isinstance(err, dict) else err
+            code = err.get("code", "") if isinstance(err, dict) else ""
+            raise ChainError(f"{method}: the endpoint refused: {msg} ({code})")
+        return resp.get("result")
+
+    def call(self, method: str, params: list[Any]) -> Any:
+        try:
+            resp = self.provider.make_request(method, params)
+        except Error:
+            raise
+        except Exception as exc:
+            raise ChainUnavailable(f"{method}: {type(exc).__name__}: {exc}") from exc
+        return self._result(resp, method)
+
+    def batch(self, calls: list[tuple[str, list[Any]]]) -> list[Any]:
+        out: list[Any] = []
+        for i in range(0, len(calls), BATCH):
+            chunk = calls[i:i + BATCH]
+            try:
+                resps = self.provider.make_batch_request(chunk)
+            except Error:
+                raise
+            except Exception as exc:
+                raise ChainUnavailable(f"batch of {len(chunk)} requests: {exc}") from exc
+            if isinstance(resps, dict):  # a single error for the whole batch
+                self._result(resps, chunk[0][0])
+                raise ChainError("the endpoint answered a batch with one response")
+            if len(resps) != len(chunk):
+                raise ChainError("the endpoint answered a batch with the wrong number of replies")
+            by_id = sorted(resps, key=lambda r: int(r.get("id", 0)) if isinstance(r, dict) else 0)
+            out.extend(self._result(r, m) for r, (m, _) in zip(by_id, chunk, strict=True))
+        return out
+
+
+def _hx(value: str | None) -> bytes:
+    return bytes.fromhex(value[2:]) if value else b""
+
+
+def _q(value: str) -> int:
+    return int(value, 16)
+
+
+# --------------------------------------------------------------------------- decoding
+
+
+class _Decoder:
+    def __init__(self) -> None:
+        from registry.chain.client import load_contract
+
+        self.contract = load_contract()
+        self.by_topic = self.contract.by_topic
+        self.records_fn = self.contract.fn("records")
+        self.owner_fn = self.contract.fn("owner")
+
+    def decode(self, log: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
+        topics = [_hx(t) for t in log["topics"]]
+        if not topics:
+            return None
+        event = self.by_topic.get(topics[0])
+        if event is None:
+            return None
+        try:
+            data = self._decode_event(event, topics, _hx(log["data"]))
+        except Exception as exc:
+            raise VerificationError(
+                f"malformed {event.name} event in block {_q(log['blockNumber'])}") from exc
+        for key in ("owner", "previous", "operator"):
+            if isinstance(data.get(key), str):
+                data[key] = data[key].lower()
+        return event.name, data
+
+    @staticmethod
+    def _decode_event(event: Any, topics: list[bytes], payload: bytes) -> dict[str, Any]:
+        """As the client's event decoder, with eth_abi's non-strict (faster) mode.
+
+        Strictness is not needed for safety here: every decoded record is then
+        checked against its commitment and the contract's view.
+        """
+        import eth_abi
+
+        if len(topics) != 1 + len(event.indexed):
+            raise ValueError(f"not a {event.name} log")
+        out: dict[str, Any] = {}
+        for (name, kind), topic in zip(event.indexed, topics[1:], strict=True):
+            if kind == "bytes32":
+                out[name] = topic
+            elif kind.startswith("uint"):
+                out[name] = int.from_bytes(topic, "big")
+            elif kind == "address":
+                out[name] = "0x" + topic[12:].hex()
+            else:
+                (out[name],) = eth_abi.decode([kind], topic)
+        values = eth_abi.decode([k for _, k in event.data], payload, strict=False)
+        out.update(zip((n for n, _ in event.data), values, strict=True))
+        return out
+
+    def decode_output(self, fn: Any, data: bytes) -> Any:
+        import eth_abi
+
+        from registry.chain.client import _abi_type, _named
+
+        values = eth_abi.decode([_abi_type(o) for o in fn.outputs], data, strict=False)
+        named = [_named(o, v) for o, v in zip(fn.outputs, values, strict=True)]
+        return named[0] if len(named) == 1 else tuple(named)
+
+
+def _parsed_key(key_type: int, material: bytes, name: str, proof: bytes, owner: str | None,
+                chain_id: int, registry: str, purposes: int, profile: str | None) -> ParsedKey:
+    """Parse the material and run the policy (verdict pass / fail / unknown)."""
+    from registry.keys import load_material
+
+    try:
+        key = load_material(key_type, material)
+    except Error as exc:
+        return ParsedKey("unparsable", (), (), "fail", f"material does not parse: {exc}")
+    fps = [str(key.fingerprint)]
+    spki = getattr(key, "spki_sha256", None)
+    if isinstance(spki, str) and spki:
+        fps.append(spki)
+    for sub in getattr(key, "subkeys", ()) or ():
+        fp = getattr(sub, "fingerprint", None)
+        if isinstance(fp, str):
+            fps.append(fp)
+    idents = tuple(str(i) for i in (key.identities or ()))
+    algorithm = str(key.algorithm)
+    if profile is None:
+        return ParsedKey(algorithm, tuple(dict.fromkeys(fps)), idents, "unknown", "no policy check")
+    try:
+        from registry.policy import check
+
+        kwargs: dict[str, Any] = {"profile": profile, "name": name, "purposes": purposes}
+        if proof and owner:
+            from registry.proofs import statement
+
+            kwargs["proof"] = proof
+            kwargs["statement"] = statement(chain_id, registry, name, owner,
+                                            commitment(key_type, material))
+        report = check(key, **kwargs)
+        verdict = "pass" if report.passed else "fail"
+        detail = f"{report.profile} {report.policy_sha256[:16]}"
+        if not report.passed:
+            detail += ": " + ", ".join(r.lint_id for r in report.failures())
+    except Exception as exc:  # the checker is optional: say so, serve nothing unchecked
+        verdict, detail = "unknown", f"policy check unavailable: {type(exc).__name__}: {exc}"
+    return ParsedKey(algorithm, tuple(dict.fromkeys(fps)), idents, verdict, detail)
+
+
+# --------------------------------------------------------------------------- sync
+
+
+def _target(reg: Any) -> tuple[Any, str, int]:
+    """(web3, registry address, start block) from a Registry or a (w3, address) pair."""
+    if isinstance(reg, tuple):
+        w3, address = reg[0], reg[1]
+        start = reg[2] if len(reg) > 2 else 0
+        return w3, str(address), int(start)
+    return reg.w3, str(reg.address), int(getattr(reg, "from_block", 0) or 0)
+
+
+def _is_range_error(exc: Exception) -> bool:
+    text = str(exc).lower()
+    return any(word in text for word in _RANGE_ERRORS)
+
+
+class _Syncer:
+    def __init__(self, store: Store, w3: Any, address: str, *, start_block: int,
+                 confirmations: int, page_blocks: int, profile: str | None,
+                 progress: Progress | None, max_blocks: int | None,
+                 max_page_blocks: int = MAX_PAGE_BLOCKS) -> None:
+        self.store = store
+        self.rpc = _Rpc(w3)
+        self.address = address.lower()
+        self.start_block = start_block
+        self.confirmations = max(0, int(confirmations))
+        self.page = max(1, int(page_blocks))
+        self.profile = profile
+        self.progress = progress
+        self.max_blocks = max_blocks
+        self.max_page = max(self.page, int(max_page_blocks))
+        self.dec = _Decoder()
+        self.chain_id = 0
+
+    # -- identity and reorgs
+
+    def check_identity(self) -> None:
+        self.chain_id = _q(self.rpc.call("eth_chainId", []))
+        cid, reg = self.store.meta("chain_id"), self.store.meta("registry")
+        if cid is None:
+            with self.store.transaction():
+                self.store.set_meta("chain_id", self.chain_id)
+                self.store.set_meta("registry", self.address)
+                self.store.set_meta("start_block", self.start_block)
+                self.store.set_meta("policy_profile", self.profile or "none")
+        elif cid != str(self.chain_id) or reg != self.address:
+            raise ConfigError(
+                f"the index {self.store.path} holds registry {reg} on chain {cid}, not"
+                f" {self.address} on chain {self.chain_id}: use another --index file"
+            )
+
+    def find_ancestor(self) -> int | None:
+        """The newest stored block still canonical, or None when the newest one is."""
+        offset = 0
+        first = True
+        while True:
+            stored = self.store.conn.execute(
+                "SELECT number, hash FROM blocks ORDER BY number DESC LIMIT ? OFFSET ?",
+                (REORG_PROBE, offset)).fetchall()
+            if not stored:
+                return self.start_block - 1 if not first else None
+            blocks = self.rpc.batch([("eth_getBlockByNumber", [hex(n), False]) for n, _ in stored])
+            for i, ((number, h), blk) in enumerate(zip(stored, blocks, strict=True)):
+                if blk is not None and _hx(blk["hash"]) == bytes(h):
+                    return None if (first and i == 0) else int(number)
+            first = False
+            offset += REORG_PROBE
+
+    # -- pages
+
+    def get_logs(self, lo: int, hi: int) -> list[dict[str, Any]]:
+        flt = {"address": self.address, "fromBlock": hex(lo), "toBlock": hex(hi)}
+        return list(self.rpc.call("eth_getLogs", [flt]) or [])
+
+    def headers(self, numbers: Iterable[int]) -> dict[int, tuple[bytes, int]]:
+        nums = sorted(set(numbers))
+        blocks = self.rpc.batch([("eth_getBlockByNumber", [hex(n), False]) for n in nums])
+        out = {}
+        for n, blk in zip(nums, blocks, strict=True):
+            if blk is None:
+                raise _ReorgInFlight(f"block {n} disappeared")
+            out[n] = (_hx(blk["hash"]), _q(blk["timestamp"]))
+        return out
+
+    def run_page(self, lo: int, hi: int, logs: list[dict[str, Any]]) -> int:
+        logs.sort(key=lambda lg: (_q(lg["blockNumber"]), _q(lg["logIndex"])))
+        heads = self.headers([_q(lg["blockNumber"]) for lg in logs] + [hi])
+        for lg in logs:
+            if lg.get("removed") or heads[_q(lg["blockNumber"])][0] != _hx(lg["blockHash"]):
+                raise _ReorgInFlight(f"block {_q(lg['blockNumber'])} changed during the page")
+            if str(lg.get("address", "")).lower() != self.address:
+                raise VerificationError("the endpoint returned a log of another contract")
+        store = self.store
+        touched_records: set[bytes] = set()
+        touched_owner: set[bytes] = set()
+        count = 0
+        with store.transaction():
+            for lg in logs:
+                decoded = self.dec.decode(lg)
+                if decoded is None:
+                    continue
+                kind, data = decoded
+                block = _q(lg["blockNumber"])
+                node = bytes(data["node"])
+                ev = self.event(kind, data, node, block, lg, heads[block][1])
+                try:
+                    store.apply(ev)
+                except IndexUnavailable as exc:
+                    raise VerificationError(f"sync stopped at block {block}: {exc}") from exc
+                count += 1
+                if kind in ("KeyPublished", "KeyRevoked"):
+                    touched_records.add(node)
+                elif kind in ("NameRegistered", "OwnershipTransferred"):
+                    touched_owner.add(node)
+            self.verify(hi, heads[hi][0], touched_records, touched_owner)
+            for number, (h, ts) in heads.items():
+                store.add_block(number, h, ts)
+            store.set_meta("synced_block", hi)
+        return count
+
+    def event(self, kind: str, data: dict[str, Any], node: bytes, block: int,
+              lg: dict[str, Any], ts: int) -> Event:
+        parsed = None
+        where = f"{kind} in block {block}"
+        if kind == "NameRegistered":
+            label, parent = str(data["label"]), bytes(data["parent"])
+            if parent == ZERO32:
+                text = label
+            else:
+                ptext = self.store.name_of(parent)
+                if ptext is None:
+                    raise VerificationError(f"{where}: parent 0x{parent.hex()} is not indexed")
+                text = f"{label}{'@' if data['person'] else '.'}{ptext}"
+            try:
+                ok = bytes(namehash(text)) == node and parse_name(text).text == text
+            except Error:
+                ok = False
+            if not ok:
+                raise VerificationError(f"{where}: name {text!r} does not hash to its node")
+            data["name"] = text
+        elif kind == "KeyPublished":
+            kt, material = int(data["key_type"]), bytes(data["material"])
+            if commitment(kt, material) != bytes(data["commitment"]):
+                raise VerificationError(
+                    f"{where}: record {data['index']} material does not hash to its commitment")
+            name = self.store.name_of(node)
+            if name is None:
+                raise VerificationError(f"{where}: node 0x{node.hex()} is not indexed")
+            parsed = _parsed_key(kt, material, name, bytes(data["proof"]), self.store.owner_of(node),
+                                 self.chain_id, self.address, int(data["purposes"]), self.profile)
+        return Event(kind, block, _q(lg["logIndex"]), _hx(lg["transactionHash"]), node, ts,
+                     data, parsed)
+
+    def verify(self, hi: int, block_hash: bytes, records: set[bytes], owners: set[bytes]) -> None:
+        at = {"blockHash": "0x" + block_hash.hex()}
+        nodes_r, nodes_o = sorted(records), sorted(owners)
+        calls = [("eth_call", [{"to": self.address, "data": "0x" + self.dec.records_fn.encode([n]).hex()}, at])
+                 for n in nodes_r]
+        calls += [("eth_call", [{"to": self.address, "data": "0x" + self.dec.owner_fn.encode([n]).hex()}, at])
+                  for n in nodes_o]
+        results = self.rpc.batch(calls)
+        for node, raw in zip(nodes_r, results[:len(nodes_r)], strict=True):
+            try:
+                chain = self.dec.decode_output(self.dec.records_fn, _hx(raw))
+            except Exception as exc:
+                raise VerificationError(f"records(0x{node.hex()}) at block {hi} is undecodable") from exc
+            self.compare(node, hi, list(chain))
+        for node, raw in zip(nodes_o, results[len(nodes_r):], strict=True):
+            try:
+                owner = str(self.dec.decode_output(self.dec.owner_fn, _hx(raw))).lower()
+            except Exception as exc:
+                raise VerificationError(f"owner(0x{node.hex()}) at block {hi} is undecodable") from exc
+            if owner != (self.store.owner_of(node) or "").lower():
+                raise VerificationError(
+                    f"{self.store.name_of(node)}: owner {owner} at block {hi} differs from the events")
+
+    def compare(self, node: bytes, hi: int, chain: list[dict[str, Any]]) -> None:
+        mine = self.store.records_raw(node)
+        name = self.store.name_of(node) or "0x" + node.hex()
+        if len(mine) != len(chain):
+            raise VerificationError(
+                f"{name}: the contract holds {len(chain)} records at block {hi}, the events"
+                f" give {len(mine)}")
+        for m, c in zip(mine, chain, strict=True):
+            revoked = int(c["status"]) == 2
+            same = (
+                bytes(m["commitment"]) == bytes(c["commitment"])
+                and m["key_type"] == c["key_type"] and m["purposes"] == c["purposes"]
+                and m["valid_from"] == c["valid_from"] and m["valid_until"] == c["valid_until"]
+                and bool(m["durable"]) == bool(c["durable"])
+                # the contract does not keep published_at (0 in the view): the block time is ours
+                and (not c["published_at"] or m["published_at"] == c["published_at"])
+                and bool(m["revoked_at"]) == revoked
+                and (not revoked or (m["revoked_at"] == c["revoked_at"] and m["reason"] == c["reason"]))
+            )
+            if not same:
+                raise VerificationError(
+                    f"{name} record {m['idx']}: the contract's view at block {hi} disagrees with"
+                    " the events (nothing from this page was stored)")
+
+    def run(self) -> SyncResult:
+        t0 = time.monotonic()
+        self.check_identity()
+        result = SyncResult(0, 0)
+        for _attempt in range(5):
+            try:
+                self._run(result)
+                break
+            except _ReorgInFlight:
+                continue
+        else:
+            raise ChainError("the chain keeps reorganising under the sync; try again later")
+        with self.store.transaction():
+            self.store.mark_synced()
+        result.seconds = time.monotonic() - t0
+        return result
+
+    def _run(self, result: SyncResult) -> None:
+        ancestor = self.find_ancestor()
+        if ancestor is not None:
+            with self.store.transaction():
+                result.removed_events += self.store.rollback_to(ancestor)
+            result.rolled_back_to = ancestor
+        head = _q(self.rpc.call("eth_blockNumber", []))
+        target = head - self.confirmations
+        synced = self.store.synced_block
+        lo = self.start_block if synced is None else synced + 1
+        if self.max_blocks is not None:
+            target = min(target, lo + self.max_blocks - 1)
+        result.from_block, result.to_block = lo, max(target, lo - 1)
+        size = self.page
+        while lo <= target:
+            hi = min(lo + size - 1, target)
+            try:
+                logs = self.get_logs(lo, hi)
+            except ChainError as exc:
+                if hi > lo and _is_range_error(exc):
+                    size = max(1, (hi - lo + 1) // 2)
+                    continue
+                raise
+            n = self.run_page(lo, hi, logs)
+            result.events += n
+            result.pages += 1
+            result.page_sizes.append(hi - lo + 1)
+            if self.progress is not None:
+                self.progress(hi, target, result.events)
+            lo = hi + 1
+            if size < self.max_page and len(logs) < 2_000:
+                size = min(self.max_page, size * 2)
+
+
+def sync_index(
+    index: str | Path | Store,
+    registry: Any,
+    *,
+    confirmations: int = 0,
+    page_blocks: int = DEFAULT_PAGE_BLOCKS,
+    max_page_blocks: int = MAX_PAGE_BLOCKS,
+    policy_profile: str | None = "default",
+    start_block: int | None = None,
+    progress: Progress | None = None,
+    max_blocks: int | None = None,
+) -> SyncResult:
+    """Bring the index up to ``head - confirmations`` of the registry's chain.
+
+    ``registry`` is a :class:`registry.chain.client.Registry` (its web3, address
+    and deployment block are used) or a ``(web3, address[, start_block])``
+    tuple. Pages start at ``page_blocks`` blocks, double after each page (up to
+    ``max_page_blocks``) and halve when the endpoint refuses a range.
+    ``policy_profile=None`` skips the policy check (verdicts ``unknown``;
+    the SSH gateways then serve nothing unless told to). ``max_blocks`` caps
+    the blocks synced in this run (tests, resumable batches).
+
+    Raises:
+        VerificationError: the chain's data does not verify (nothing from that page is kept).
+        ConfigError: the index belongs to another chain or registry.
+        ChainUnavailable, ChainError: the endpoint failed. IndexUnavailable: the file.
+    """
+    store = index if isinstance(index, Store) else Store.open(index)
+    try:
+        w3, address, start = _target(registry)
+        syncer = _Syncer(store, w3, address,
+                         start_block=start if start_block is None else start_block,
+                         confirmations=confirmations, page_blocks=page_blocks,
+                         profile=policy_profile, progress=progress, max_blocks=max_blocks,
+                         max_page_blocks=max_page_blocks)
+        return syncer.run()
+    finally:
+        if not isinstance(index, Store):
+            store.close()
+
+
+# --------------------------------------------------------------------------- watch
+
+#: Event names -> the change words watch prints.
+CHANGE_KINDS = {
+    "NameRegistered": "registered",
+    "OwnershipTransferred": "owner-changed",
+    "ChildRenounced": "renounced",
+    "OperatorSet": "operator-set",
+    "KeyPublished": "published",
+    "KeyRevoked": "revoked",
+    "KeyRotated": "rotated",
+    "Attested": "attested",
+    "AttestationWithdrawn": "attestation-withdrawn",
+}
+
+
+@dataclass(frozen=True)
+class WatchEvent:
+    """One change to a watched name."""
+
+    kind: str
+    name: str
+    block: int
+    log_index: int
+    tx_hash: str
+    data: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"change": self.kind, "name": self.name, "block": self.block,
+                "log_index": self.log_index, "tx_hash": self.tx_hash, **self.data}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    def to_text(self) -> str:
+        extra = " ".join(f"{k}={v}" for k, v in sorted(self.data.items()))
+        return f"block {self.block} {self.name} {self.kind} {extra}".rstrip()
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, bytes | bytearray):
+        return "0x" + bytes(value).hex()
+    return value
+
+
+def watch_events(
+    registry: Any,
+    names: Iterable[str],
+    *,
+    from_block: int | None = None,
+    until_block: int | None = None,
+    timeout: float | None = None,
+    interval: float = 2.0,
+    confirmations: int = 0,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Iterator[WatchEvent]:
+    """Yield every change to ``names`` from ``from_block`` (default: the next block) on.
+
+    Polls new blocks every ``interval`` seconds; stops after ``until_block`` is
+    processed or after ``timeout`` seconds. KeyPublished material is checked
+    against its commitment.
+
+    Raises: InvalidName, VerificationError, ChainUnavailable, ChainError.
+    """
+    w3, address, _start = _target(registry)
+    rpc = _Rpc(w3)
+    dec = _Decoder()
+    by_node = {bytes(namehash(n)): parse_name(n).text for n in names}
+    if not by_node:
+        return
+    deadline = None if timeout is None else time.monotonic() + timeout
+    head = _q(rpc.call("eth_blockNumber", []))
+    lo = head + 1 if from_block is None else from_block
+    topics = [None, ["0x" + n.hex() for n in sorted(by_node)]]
+    while True:
+        hi = _q(rpc.call("eth_blockNumber", [])) - confirmations
+        if until_block is not None:
+            hi = min(hi, until_block)
+        if hi >= lo:
+            logs = rpc.call("eth_getLogs", [{"address": address, "fromBlock": hex(lo),
+                                             "toBlock": hex(hi), "topics": topics}]) or []
+            logs.sort(key=lambda lg: (_q(lg["blockNumber"]), _q(lg["logIndex"])))
+            for lg in logs:
+                decoded = dec.decode(lg)
+                if decoded is None:
+                    continue
+                kind, data = decoded
+                node = bytes(data.pop("node"))
+                if node not in by_node:
+                    continue
+                if kind == "KeyPublished":
+                    material = bytes(data.pop("material"))
+                    data.pop("proof", None)
+                    if commitment(int(data["key_type"]), material) != bytes(data["commitment"]):
+                        raise VerificationError(
+                            f"{by_node[node]}: published material does not hash to its commitment")
+                    data["key_type"] = KeyType(int(data["key_type"])).label
+                yield WatchEvent(CHANGE_KINDS.get(kind, kind), by_node[node], _q(lg["blockNumber"]),
+                                 _q(lg["logIndex"]), lg["transactionHash"],
+                                 {k: _plain(v) for k, v in data.items()})
+            lo = hi + 1
+        if until_block is not None and lo > until_block:
+            return
+        if deadline is not None and time.monotonic() >= deadline:
+            return
+        sleep(interval if deadline is None else max(0.0, min(interval, deadline - time.monotonic())))
