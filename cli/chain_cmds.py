@@ -209,13 +209,18 @@ def lookup(
         "--all", help="Include revoked and expired records.")] = False,
     fmt: Annotated[str, typer.Option(
         "--format", "-f", help="text, json, authorized-keys, known-hosts, armor or pem.")] = "text",
+    policy: Annotated[Path | None, typer.Option(
+        "--policy", help="Only records whose key passes this TOML policy file.")] = None,
+    profile: Annotated[str | None, typer.Option(
+        "--profile", help="Only records passing this built-in profile (default, strict, cabf-tls).")] = None,
     as_json: JsonOpt = False,
     network: NetworkOpt = None,
 ) -> None:
     """Look up a name's verified key records and print them in a chosen format.
 
     Every record is checked against the chain (its material hashes to the
-    on-chain commitment) and re-rendered from parsed material.
+    on-chain commitment) and re-rendered from parsed material. With --policy
+    or --profile only keys that pass the policy checker are shown.
 
     Example: keyanchor lookup alice@example.org --format authorized-keys
     """
@@ -236,8 +241,13 @@ def lookup(
                                      param_hint="--type") from None
     text = parse_name(name).text
     with open_registry(network, account=False) as reg:
+        if policy is not None and not policy.is_file():
+            from registry.errors import ConfigError
+
+            raise ConfigError(f"{policy}: no such policy file")
         records = reg.lookup(text, key_types=types, include_revoked=show_all,
-                             include_expired=show_all, attestations=fmt in ("json", "text"))
+                             include_expired=show_all, attestations=fmt in ("json", "text"),
+                             policy=str(policy) if policy is not None else None, profile=profile)
     if fmt == "json":
         emit_json([_record_json(r) for r in records])
         return

@@ -233,6 +233,10 @@ def test_bad_input_is_one_line(run: Run, env: Path, monkeypatch: pytest.MonkeyPa
     one_line_error(run("key", "publish", "example.org", pub, "--proof", wrong), "binding.proof")
     assert json.loads(ok(run("lookup", "example.org", "--json")).out) == []
     ok(run("key", "publish", "example.org", pub, "--proof", wrong, "--force"))
+    # the forced record is on chain, but a policy-filtered lookup does not serve it
+    assert len(json.loads(ok(run("lookup", "example.org", "--json")).out)) == 1
+    assert json.loads(ok(run("lookup", "example.org", "--json", "--profile", "default")).out) == []
+    one_line_error(run("lookup", "example.org", "--policy", env / "nope.toml"), "no such policy")
 
     one_line_error(run("attest", "example.org", "other.org", "7"), "attest other.org record 7")
     one_line_error(run("key", "revoke", "example.org", "SHA256:nope"), "no record")
