@@ -42,11 +42,18 @@ import base64
 import binascii
 import hashlib
 import re
-import struct
 from dataclasses import dataclass, field
 from typing import Any
 
-from registry.errors import InvalidName, ProofError
+from registry.errors import Error, InvalidName, ProofError
+from registry.keys._ssh import (
+    SSHPublicKey,
+    _get_bytes,
+    _get_mpint,
+    _get_u32,
+    _sshstr,
+    load_ssh_blob,
+)
 
 __all__ = [
     "NAMESPACE",
@@ -198,219 +205,77 @@ class ProofResult:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-# --------------------------------------------------------------------------- SSH wire
+# --------------------------------------------------------------------------- SSH
+# Keys are registry.keys._ssh.SSHPublicKey objects; the SSHSIG envelope and the
+# signature blobs are read with the same (value, rest) wire readers.
 
-
-class _Reader:
-    __slots__ = ("data", "pos")
-
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-        self.pos = 0
-
-    def take(self, n: int) -> bytes:
-        if n < 0 or self.pos + n > len(self.data):
-            raise ValueError("truncated")
-        out = self.data[self.pos:self.pos + n]
-        self.pos += n
-        return out
-
-    def u32(self) -> int:
-        return int(struct.unpack(">I", self.take(4))[0])
-
-    def u64(self) -> int:
-        return int(struct.unpack(">Q", self.take(8))[0])
-
-    def string(self) -> bytes:
-        return self.take(self.u32())
-
-    def mpint(self) -> int:
-        return int.from_bytes(self.string(), "big", signed=True)
-
-    @property
-    def left(self) -> int:
-        return len(self.data) - self.pos
-
-
-_CERT_SUFFIX = "-cert-v01@openssh.com"
-_ECDSA_CURVES = {"nistp256": 256, "nistp384": 384, "nistp521": 521}
-_SK_ECDSA = "sk-ecdsa-sha2-nistp256@openssh.com"
 _SK_ED25519 = "sk-ssh-ed25519@openssh.com"
 
 
-@dataclass(frozen=True, slots=True)
-class SSHKeyInfo:
-    """A decoded SSH public key or certificate blob (internal to proofs and policy)."""
-
-    blob: bytes
-    type: str  # the blob's type string (certificate types included)
-    base_type: str  # type without the certificate suffix
-    plain_blob: bytes  # the plain public key blob (the certified key for a certificate)
-    rsa_e: int | None = None
-    rsa_n: int | None = None
-    dsa_p: int | None = None
-    curve: str | None = None  # ecdsa curve identifier string
-    point: bytes | None = None  # ecdsa Q, or ed25519 public key
-    application: str | None = None  # sk- keys
-    cert: SSHCertInfo | None = None
-
-    @property
-    def bits(self) -> int:
-        if self.rsa_n is not None:
-            return self.rsa_n.bit_length()
-        if self.dsa_p is not None:
-            return self.dsa_p.bit_length()
-        if self.curve is not None:
-            return _ECDSA_CURVES.get(self.curve, 0)
-        return 256
-
-
-@dataclass(frozen=True, slots=True)
-class SSHCertInfo:
-    nonce: bytes
-    serial: int
-    cert_type: int  # 1 user, 2 host
-    key_id: str
-    principals: tuple[str, ...]
-    valid_after: int
-    valid_before: int
-    critical_options: tuple[tuple[str, bytes], ...]
-    extensions: tuple[tuple[str, bytes], ...]
-    signature_key: bytes
-    signature: bytes
-    signed_data: bytes
-
-
-def _read_key_fields(r: _Reader, base: str) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    if base == "ssh-rsa":
-        out["rsa_e"] = r.mpint()
-        out["rsa_n"] = r.mpint()
-    elif base == "ssh-dss":
-        out["dsa_p"] = r.mpint()
-        for _ in range(3):
-            r.mpint()
-    elif base.startswith("ecdsa-sha2-") or base == _SK_ECDSA:
-        out["curve"] = r.string().decode("ascii", "replace")
-        out["point"] = r.string()
-    elif base in ("ssh-ed25519", _SK_ED25519):
-        out["point"] = r.string()
-    else:
-        raise ValueError(f"unsupported SSH key type {base!r}")
-    if base.startswith("sk-"):
-        out["application"] = r.string().decode("utf-8", "replace")
-    return out
-
-
-def _plain_blob(base: str, f: dict[str, Any]) -> bytes:
-    def s(b: bytes) -> bytes:
-        return struct.pack(">I", len(b)) + b
-
-    def m(v: int) -> bytes:
-        raw = v.to_bytes((v.bit_length() + 8) // 8, "big", signed=True) if v else b""
-        return s(raw)
-
-    out = s(base.encode())
-    if base == "ssh-rsa":
-        out += m(f["rsa_e"]) + m(f["rsa_n"])
-    elif "curve" in f:
-        out += s(f["curve"].encode()) + s(f["point"])
-    elif "point" in f:
-        out += s(f["point"])
-    if "application" in f:
-        out += s(f["application"].encode())
-    return out
-
-
-def _options(data: bytes) -> tuple[tuple[str, bytes], ...]:
-    r = _Reader(data)
-    out = []
-    while r.left:
-        out.append((r.string().decode("utf-8", "replace"), r.string()))
-    return tuple(out)
-
-
-def parse_ssh_blob(blob: bytes) -> SSHKeyInfo:
-    """Decode an SSH public key or certificate wire blob.
-
-    Raises:
-        ProofError: malformed or unsupported blob.
-    """
-    blob = bytes(blob)
+def _load_ssh(key: Any, material: bytes) -> SSHPublicKey:
+    if isinstance(key, SSHPublicKey):
+        return key
     try:
-        r = _Reader(blob)
-        typ = r.string().decode("ascii")
-        if typ.endswith(_CERT_SUFFIX):
-            base = typ[: -len(_CERT_SUFFIX)]
-            if base.startswith("sk-"):
-                base += "@openssh.com"
-            nonce = r.string()
-            f = _read_key_fields(r, base)
-            serial = r.u64()
-            ctype = r.u32()
-            key_id = r.string().decode("utf-8", "replace")
-            pr = _Reader(r.string())
-            principals = []
-            while pr.left:
-                principals.append(pr.string().decode("utf-8", "replace"))
-            va, vb = r.u64(), r.u64()
-            crit = _options(r.string())
-            ext = _options(r.string())
-            r.string()  # reserved
-            sig_key = r.string()
-            signed_len = r.pos
-            sig = r.string()
-            if r.left:
-                raise ValueError("trailing bytes")
-            cert = SSHCertInfo(nonce, serial, ctype, key_id, tuple(principals), va, vb, crit,
-                               ext, sig_key, sig, blob[:signed_len])
-            return SSHKeyInfo(blob, typ, base, _plain_blob(base, f), cert=cert, **f)
-        f = _read_key_fields(r, typ)
-        if r.left:
-            raise ValueError("trailing bytes")
-        return SSHKeyInfo(blob, typ, typ, blob, **f)
-    except (ValueError, UnicodeDecodeError, struct.error) as exc:
+        return load_ssh_blob(material)
+    except Error as exc:
         raise ProofError(f"malformed SSH key blob: {exc}") from exc
 
 
-def ssh_public_key(info: SSHKeyInfo) -> Any:
-    """The ``cryptography`` public key of a plain SSH key (DSA keys included).
+def ssh_public_key(key: SSHPublicKey) -> Any:
+    """The ``cryptography`` public key of an SSH key (for a certificate, the certified key).
+
+    DSA keys included.
 
     Raises:
         ProofError: the key parameters are invalid (e.g. a point not on the curve).
     """
     from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed25519, rsa
 
+    p: dict[str, Any] = dict(key.parameters)
+    alg = key.plain_algorithm
     try:
-        if info.rsa_n is not None and info.rsa_e is not None:
-            return rsa.RSAPublicNumbers(info.rsa_e, info.rsa_n).public_key()
-        if info.base_type in ("ssh-ed25519", _SK_ED25519):
-            return ed25519.Ed25519PublicKey.from_public_bytes(info.point or b"")
-        if info.curve is not None:
+        if alg == "ssh-rsa":
+            return rsa.RSAPublicNumbers(p["e"], p["n"]).public_key()
+        if alg in ("ssh-ed25519", _SK_ED25519):
+            return ed25519.Ed25519PublicKey.from_public_bytes(p["pk"])
+        if "curve" in p:
             curve = {"nistp256": ec.SECP256R1(), "nistp384": ec.SECP384R1(),
-                     "nistp521": ec.SECP521R1()}.get(info.curve)
+                     "nistp521": ec.SECP521R1()}.get(p["curve"])
             if curve is None:
-                raise ProofError(f"unsupported ECDSA curve {info.curve!r}")
-            return ec.EllipticCurvePublicKey.from_encoded_point(curve, info.point or b"")
-        if info.dsa_p is not None:
-            r = _Reader(info.plain_blob)
-            r.string()
-            p, q, g, y = r.mpint(), r.mpint(), r.mpint(), r.mpint()
-            return dsa.DSAPublicNumbers(y, dsa.DSAParameterNumbers(p, q, g)).public_key()
+                raise ProofError(f"unsupported ECDSA curve {p['curve']!r}")
+            return ec.EllipticCurvePublicKey.from_encoded_point(curve, p["point"])
+        if alg == "ssh-dss":
+            return dsa.DSAPublicNumbers(p["y"], dsa.DSAParameterNumbers(p["p"], p["q"], p["g"])
+                                        ).public_key()
     except ProofError:
         raise
     except (ValueError, TypeError) as exc:
-        raise ProofError(f"invalid {info.base_type} public key: {exc}") from exc
-    raise ProofError(f"unsupported SSH key type {info.base_type}")
+        raise ProofError(f"invalid {alg} public key: {exc}") from exc
+    raise ProofError(f"unsupported SSH key type {alg}")
 
 
 _SSH_SIG_HASH = {"rsa-sha2-256": "sha256", "rsa-sha2-512": "sha512", "ssh-rsa": "sha1"}
 _CURVE_HASH = {"nistp256": "sha256", "nistp384": "sha384", "nistp521": "sha512"}
 
 
-def ssh_verify_signature(info: SSHKeyInfo, sig_blob: bytes, data: bytes) -> dict[str, Any]:
-    """Verify an SSH signature blob (``string alg, string sig[, flags, counter]``).
+def _get_ascii(data: memoryview) -> tuple[str, memoryview]:
+    value, rest = _get_bytes(data)
+    return value.decode("ascii"), rest
 
+
+def ssh_signature_algorithm(sig_blob: bytes) -> str:
+    """The algorithm name that starts an SSH signature blob.
+
+    Raises:
+        ValueError: truncated blob or a name that is not ASCII.
+    """
+    return _get_ascii(memoryview(sig_blob))[0]
+
+
+def ssh_verify_signature(key: SSHPublicKey, sig_blob: bytes, data: bytes) -> dict[str, Any]:
+    """Verify an SSH signature blob (``string alg, string sig[, flags, counter]``) by ``key``.
+
+    ``key`` is a plain key (for a certificate, its certified key signs).
     Returns details (algorithm, and for security keys flags and counter).
 
     Raises:
@@ -420,27 +285,29 @@ def ssh_verify_signature(info: SSHKeyInfo, sig_blob: bytes, data: bytes) -> dict
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import ec, padding, utils
 
-    hash_cls: dict[str, type[Any]] = {"sha1": hashes.SHA1, "sha256": hashes.SHA256, "sha384": hashes.SHA384,
-                "sha512": hashes.SHA512}
+    hash_cls: dict[str, type[Any]] = {"sha1": hashes.SHA1, "sha256": hashes.SHA256,
+                                      "sha384": hashes.SHA384, "sha512": hashes.SHA512}
     try:
-        r = _Reader(bytes(sig_blob))
-        alg = r.string().decode("ascii")
-        raw = r.string()
+        alg, rest = _get_ascii(memoryview(bytes(sig_blob)))
+        raw, rest = _get_bytes(rest)
         details: dict[str, Any] = {"algorithm": alg}
         if alg.startswith("sk-"):
-            flags = r.take(1)
-            counter = r.u32()
+            if not rest:
+                raise ValueError("truncated")
+            flags = bytes(rest[:1])
+            counter, rest = _get_u32(rest[1:])
             details["flags"] = flags[0]
             details["counter"] = counter
-            app = (info.application or "").encode()
-            data = hashlib.sha256(app).digest() + flags + struct.pack(">I", counter) + \
+            app = (key.application or "").encode()
+            data = hashlib.sha256(app).digest() + flags + counter.to_bytes(4, "big") + \
                 hashlib.sha256(data).digest()
-        if r.left:
+        if rest:
             raise ValueError("trailing bytes in signature")
-    except (ValueError, UnicodeDecodeError, struct.error) as exc:
+    except ValueError as exc:
         raise ProofError(f"malformed SSH signature: {exc}") from exc
-    pub = ssh_public_key(info)
-    base = info.base_type
+    pub = ssh_public_key(key)
+    base = key.plain_algorithm
+    curve = key.curve
     try:
         if base == "ssh-rsa":
             if alg not in _SSH_SIG_HASH:
@@ -450,12 +317,12 @@ def ssh_verify_signature(info: SSHKeyInfo, sig_blob: bytes, data: bytes) -> dict
             if alg != base:
                 raise ProofError(f"signature algorithm {alg} does not match a {base} key")
             pub.verify(raw, data)
-        elif info.curve is not None:
+        elif curve is not None:
             if alg != base:
                 raise ProofError(f"signature algorithm {alg} does not match a {base} key")
-            rr = _Reader(raw)
-            sr, ss = rr.mpint(), rr.mpint()
-            h = hash_cls[_CURVE_HASH.get(info.curve, "sha256")]()
+            sr, rest = _get_mpint(memoryview(raw))
+            ss, _ = _get_mpint(rest)
+            h = hash_cls[_CURVE_HASH.get(curve, "sha256")]()
             pub.verify(utils.encode_dss_signature(sr, ss), data, ec.ECDSA(h))
         elif base == "ssh-dss":
             if alg != "ssh-dss" or len(raw) != 40:
@@ -467,7 +334,7 @@ def ssh_verify_signature(info: SSHKeyInfo, sig_blob: bytes, data: bytes) -> dict
             raise ProofError(f"unsupported key type {base}")
     except InvalidSignature as exc:
         raise ProofError(f"{alg} signature does not verify with the key") from exc
-    except (ValueError, struct.error) as exc:
+    except ValueError as exc:
         raise ProofError(f"malformed {alg} signature: {exc}") from exc
     return details
 
@@ -503,22 +370,19 @@ def parse_sshsig(proof: bytes) -> SSHSig:
     if not data.startswith(b"SSHSIG"):
         raise ProofError("not an SSH signature (no SSHSIG magic)")
     try:
-        r = _Reader(data)
-        r.take(6)
-        version = r.u32()
+        version, rest = _get_u32(memoryview(data)[6:])
         if version != 1:
             raise ProofError(f"unsupported SSHSIG version {version} (expected 1)")
-        pk = r.string()
-        ns = r.string().decode("utf-8")
-        r.string()  # reserved
-        h = r.string().decode("ascii")
-        sig = r.string()
-        if r.left:
+        pk, rest = _get_bytes(rest)
+        ns, rest = _get_bytes(rest)
+        _reserved, rest = _get_bytes(rest)
+        h, rest = _get_ascii(rest)
+        sig, rest = _get_bytes(rest)
+        if rest:
             raise ValueError("trailing bytes")
-        alg = _Reader(sig).string().decode("ascii")
-    except (ValueError, UnicodeDecodeError, struct.error) as exc:
+        return SSHSig(pk, ns.decode("utf-8"), h, sig, ssh_signature_algorithm(sig))
+    except ValueError as exc:
         raise ProofError(f"malformed SSH signature: {exc}") from exc
-    return SSHSig(pk, ns, h, sig, alg)
 
 
 def ssh_proof_signature_algorithm(proof: bytes) -> str:
@@ -530,12 +394,8 @@ def ssh_proof_signature_algorithm(proof: bytes) -> str:
     return parse_sshsig(proof).signature_algorithm
 
 
-def _sshsig_string(b: bytes) -> bytes:
-    return struct.pack(">I", len(b)) + b
-
-
-def _verify_ssh(key_blob: bytes, proof: bytes, message: bytes) -> ProofResult:
-    info = parse_ssh_blob(key_blob)
+def _verify_ssh(key: Any, material: bytes, proof: bytes, message: bytes) -> ProofResult:
+    ssh = _load_ssh(key, material)
     sig = parse_sshsig(proof)
     if sig.namespace != NAMESPACE:
         raise ProofError(f"SSH signature namespace is {sig.namespace!r}, expected {NAMESPACE!r}"
@@ -546,16 +406,15 @@ def _verify_ssh(key_blob: bytes, proof: bytes, message: bytes) -> ProofResult:
         raise ProofError("ssh-rsa (SHA-1) signatures are refused; use rsa-sha2-256 or rsa-sha2-512")
     if sig.signature_algorithm == "ssh-dss":
         raise ProofError("ssh-dss (DSA) signatures are refused")
-    if sig.publickey not in (info.plain_blob, info.blob):
+    if sig.publickey not in (ssh.public_blob, ssh.material):
         raise ProofError("the SSH signature was made by a different key than the registered one")
     h = hashlib.new(sig.hash_algorithm, message).digest()
-    signed = (b"SSHSIG" + _sshsig_string(NAMESPACE.encode()) + _sshsig_string(b"")
-              + _sshsig_string(sig.hash_algorithm.encode()) + _sshsig_string(h))
-    plain = parse_ssh_blob(info.plain_blob)
-    details = ssh_verify_signature(plain, sig.signature, signed)
+    signed = (b"SSHSIG" + _sshstr(NAMESPACE.encode()) + _sshstr(b"")
+              + _sshstr(sig.hash_algorithm.encode()) + _sshstr(h))
+    details = ssh_verify_signature(ssh, sig.signature, signed)
     from registry.keys import sha256_b64
 
-    return ProofResult("ssh", sha256_b64(info.plain_blob), details.pop("algorithm"),
+    return ProofResult("ssh", sha256_b64(ssh.public_blob), details.pop("algorithm"),
                        sig.hash_algorithm, details)
 
 
@@ -682,7 +541,7 @@ def verify_proof(key: Any, proof: bytes, statement: bytes) -> ProofResult:
         )
     message = stmt.to_bytes()
     if key_type is KeyType.SSH:
-        return _verify_ssh(material, bytes(proof), message)
+        return _verify_ssh(key, material, bytes(proof), message)
     if key_type is KeyType.OPENPGP:
         return _verify_openpgp(material, bytes(proof), message)
     return _verify_x509(material, bytes(proof), message)

@@ -32,12 +32,15 @@ __all__ = [
     "KeyPacket",
     "Packet",
     "Signature",
+    "SignatureParts",
     "SubkeyComponent",
     "Subpacket",
     "UserIDComponent",
     "iter_packets",
+    "parse_key_fields",
     "parse_key_packet",
     "parse_signature",
+    "parse_signature_parts",
     "walk_certificate",
 ]
 
@@ -201,9 +204,12 @@ class _Reader:
     def uint(self, n: int) -> int:
         return int.from_bytes(self.take(n), "big")
 
-    def mpi(self) -> int:
+    def mpi_bytes(self) -> bytes:
         bits = self.uint(2)
-        return int.from_bytes(self.take((bits + 7) // 8), "big")
+        return self.take((bits + 7) // 8)
+
+    def mpi(self) -> int:
+        return int.from_bytes(self.mpi_bytes(), "big")
 
     def rest(self) -> bytes:
         return self.take(len(self.data) - self.pos)
@@ -228,13 +234,13 @@ class KeyPacket:
     key_id: str  # upper-case hex, 16 characters
 
 
-def _ec_point_bits(r: _Reader) -> tuple[str, int]:
+def _ec_point_bits(r: _Reader, fields: dict[str, int | bytes]) -> tuple[str, int]:
     oid_len = r.u8()
     if oid_len in (0, 0xFF):
         raise _fail("reserved curve OID length")
     oid = r.take(oid_len)
     curve = _CURVES.get(oid)
-    r.mpi()  # the public point
+    fields["point"] = r.mpi_bytes()
     if curve is None:
         return "oid-" + oid.hex(), 0
     return curve
@@ -246,6 +252,20 @@ def parse_key_packet(tag: int, body: bytes) -> KeyPacket:
     Raises:
         KeyFormatError: truncated or malformed packet, or a key version other than 4 or 6.
     """
+    return parse_key_fields(tag, body)[0]
+
+
+def parse_key_fields(tag: int, body: bytes) -> tuple[KeyPacket, dict[str, int | bytes]]:
+    """:func:`parse_key_packet`, plus the public key fields by name.
+
+    ``n``/``e`` (RSA), ``p``/``q``/``g``/``y`` (DSA), ``p``/``g``/``y`` (ElGamal),
+    ``point`` (the MPI or native public point of EC keys) and ``kdf`` (ECDH
+    KDF parameters, without their length octet).
+
+    Raises:
+        KeyFormatError: truncated or malformed packet, or a key version other than 4 or 6.
+    """
+    fields: dict[str, int | bytes] = {}
     r = _Reader(body, "key packet")
     version = r.u8()
     if version not in (4, 6):
@@ -262,33 +282,33 @@ def parse_key_packet(tag: int, body: bytes) -> KeyPacket:
             raise _fail("key material length does not match the packet")
     curve: str | None = None
     if algo in (1, 2, 3):
-        n = r.mpi()
-        r.mpi()
+        n = fields["n"] = r.mpi()
+        fields["e"] = r.mpi()
         name, bits = "rsa", n.bit_length()
     elif algo == 17:
-        p = r.mpi()
-        for _ in range(3):
-            r.mpi()
+        p = fields["p"] = r.mpi()
+        for k in "qgy":
+            fields[k] = r.mpi()
         name, bits = "dsa", p.bit_length()
     elif algo in (16, 20):
-        p = r.mpi()
-        r.mpi()
-        r.mpi()
+        p = fields["p"] = r.mpi()
+        fields["g"] = r.mpi()
+        fields["y"] = r.mpi()
         name, bits = "elgamal", p.bit_length()
     elif algo in (19, 22):
-        curve, bits = _ec_point_bits(r)
+        curve, bits = _ec_point_bits(r, fields)
         if algo == 22:
             name = curve if curve in ("ed25519", "ed448") else f"eddsa-{curve}"
         else:
             name = f"ecdsa-{curve}"
     elif algo == 18:
-        curve, bits = _ec_point_bits(r)
+        curve, bits = _ec_point_bits(r, fields)
         kdf_len = r.u8()
-        r.take(kdf_len)
+        fields["kdf"] = r.take(kdf_len)
         name = "cv25519" if curve == "cv25519" else f"ecdh-{curve}"
     elif algo in (25, 26, 27, 28):
         size = {25: 32, 26: 56, 27: 32, 28: 57}[algo]
-        r.take(size)
+        fields["point"] = r.take(size)
         name = PUBKEY_NAMES[algo]
         bits = {25: 256, 26: 448, 27: 256, 28: 448}[algo]
     else:
@@ -313,7 +333,7 @@ def parse_key_packet(tag: int, body: bytes) -> KeyPacket:
         curve=curve,
         fingerprint=digest.hex().upper(),
         key_id=key_id.hex().upper(),
-    )
+    ), fields
 
 
 @dataclass(frozen=True, slots=True)
@@ -424,8 +444,34 @@ class Signature:
         return any(e.type == 0x19 for e in self.embedded)
 
 
+@dataclass(frozen=True, slots=True)
+class SignatureParts:
+    """Where a v4-v6 signature body's parts lie, for a verifier (RFC 9580 5.2.4).
+
+    The digest covers ``salt``, the signed data, ``body[:hashed_length]`` and
+    the trailer; ``left16`` is its first two bytes and ``fields`` the
+    algorithm-specific signature (MPIs or native bytes).
+    """
+
+    hashed_length: int
+    left16: bytes
+    salt: bytes
+    fields: bytes
+
+
 def parse_signature(body: bytes, *, component: str = "", target: str = "") -> Signature:
     """Decode a signature packet body (v3, v4 or v6).
+
+    Raises:
+        KeyFormatError: truncated or malformed packet, or an unknown signature version.
+    """
+    return parse_signature_parts(body, component=component, target=target)[0]
+
+
+def parse_signature_parts(
+    body: bytes, *, component: str = "", target: str = ""
+) -> tuple[Signature, SignatureParts | None]:
+    """:func:`parse_signature`, plus the :class:`SignatureParts` (``None`` for v3).
 
     Raises:
         KeyFormatError: truncated or malformed packet, or an unknown signature version.
@@ -443,18 +489,19 @@ def parse_signature(body: bytes, *, component: str = "", target: str = "") -> Si
         return Signature(
             version, sig_type, pk, h,
             datetime.fromtimestamp(created_ts or 0, UTC), (), (), component, target,
-        )
+        ), None
     if version not in (4, 5, 6):
         raise _fail(f"unknown signature version {version}")
     sig_type, pk, h = r.u8(), r.u8(), r.u8()
     width = 4 if version == 6 else 2
     hashed = _parse_subpackets(r.take(r.uint(width)), True)
+    hashed_length = r.pos
     unhashed = _parse_subpackets(r.take(r.uint(width)), False)
-    r.take(2)  # left 16 bits of the digest
-    if version == 6:
-        r.take(r.u8())  # salt
+    left16 = r.take(2)  # left 16 bits of the digest
+    salt = r.take(r.u8()) if version == 6 else b""
     if not r.left:
         raise _fail("signature packet without signature data")
+    parts = SignatureParts(hashed_length, left16, salt, r.rest())
     created = None
     for sp in hashed:
         if sp.type == 2 and len(sp.data) == 4:
@@ -467,7 +514,7 @@ def parse_signature(body: bytes, *, component: str = "", target: str = "") -> Si
     )
     return Signature(
         version, sig_type, pk, h, created, hashed, unhashed, component, target, embedded
-    )
+    ), parts
 
 
 @dataclass(frozen=True, slots=True)

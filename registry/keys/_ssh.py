@@ -702,6 +702,8 @@ def _b64decode(text: str) -> bytes:
 
 def _parse_line(line: str) -> SSHPublicKey:
     parts = line.split(None, 2)
+    if not parts:  # only whitespace that str.split() knows (e.g. \x1f) but the caller kept
+        raise KeyFormatError("not an SSH public key line")
     options: tuple[tuple[str, str | None], ...] = ()
     if parts[0] not in _ALL_ALGORITHMS:
         option_text, rest = _split_options(line)

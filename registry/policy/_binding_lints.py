@@ -19,7 +19,7 @@ def identities(ctx: Context) -> tuple[str, ...]:
     """Names the key itself claims, as the binding lint reads them (lower-case)."""
     kt = ctx.key_type
     if kt == "ssh":
-        c = ctx.ssh.cert
+        c = ctx.ssh.certificate
         return tuple(x.lower() for x in c.principals) if c is not None else ()
     if kt == "openpgp":
         pgp = ctx.pgp
@@ -55,14 +55,14 @@ def _norm_name(name: str) -> str:
 def name_binding(ctx: Context, p: Mapping[str, Any]) -> Finding:
     if ctx.name is None:
         return Finding(Status.NE, "no registry name given")
-    if ctx.key_type == "ssh" and ctx.ssh.cert is None:
+    if ctx.key_type == "ssh" and ctx.ssh.certificate is None:
         return Finding(Status.NA, "a plain SSH key names no identity")
     name = _norm_name(ctx.name)
     ids = identities(ctx)
     if name in ids:
         return Finding(P, f"{name} is bound")
     if ctx.key_type == "ssh" and p["ssh_local_part"] and "@" in name:
-        if name.split("@", 1)[0] in ids and ctx.ssh.cert.cert_type == 1:
+        if name.split("@", 1)[0] in ids and ctx.ssh.certificate.cert_type == "user":
             return Finding(P, f"user principal {name.split('@', 1)[0]} of {name}")
     if ctx.key_type == "x509" and "@" not in name:
         for ident in ids:

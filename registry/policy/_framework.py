@@ -214,10 +214,10 @@ class Context:
 
     @functools.cached_property
     def ssh(self) -> Any:
-        """:class:`registry.proofs.SSHKeyInfo` of the key (SSH only)."""
-        from registry.proofs import parse_ssh_blob
+        """The key as a :class:`registry.keys._ssh.SSHPublicKey` (SSH only)."""
+        from registry.policy._ssh_lints import ssh_key
 
-        return parse_ssh_blob(self.material)
+        return ssh_key(self.key, self.material)
 
     @functools.cached_property
     def pgp(self) -> Any:
@@ -245,10 +245,11 @@ class Context:
         kt = self.key_type
         if kt == "ssh":
             s = self.ssh
-            if s.rsa_n is not None:
-                return ("rsa", (s.rsa_n, s.rsa_e))
-            if s.dsa_p is not None:
-                return ("dsa", s.dsa_p.bit_length())
+            params = dict(s.parameters)
+            if "n" in params:
+                return ("rsa", (params["n"], params["e"]))
+            if s.plain_algorithm == "ssh-dss":
+                return ("dsa", params["p"].bit_length())
             if s.curve is not None:
                 return ("ec", s.curve)
             return ("ed", 256)
@@ -280,7 +281,7 @@ class Context:
             return self.x509.not_valid_before_utc
         if kt == "openpgp":
             return self.pgp.primary.created
-        cert = self.ssh.cert
+        cert = self.ssh.certificate
         if cert is not None:
             return datetime.fromtimestamp(min(cert.valid_after, 2**37), UTC)
         return None

@@ -3,9 +3,10 @@
     cert = walk(material)
     for uid in cert.uids: print(uid.value, [s.verify() for s in uid.sigs])
 
-Packet framing and field decoding reuse :mod:`registry.keys._pgp_packets`;
-this module keeps each packet's raw body so that it can recompute the hashed
-data (RFC 9580 section 5.2.4) and verify v4 / v6 signatures with
+Packet framing and field decoding (key fields, signature parts) are
+:mod:`registry.keys._pgp_packets`'s; this module keeps each packet's raw body
+so that it can recompute the hashed data (RFC 9580 section 5.2.4) and verify
+v4 / v6 signatures with
 ``cryptography`` (RSA, DSA, ECDSA, EdDSA legacy, Ed25519, Ed448). v3 signatures
 are never verified (refused by policy anyway).
 """
@@ -18,55 +19,22 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from registry.errors import KeyFormatError
+from registry.keys._pgp_packets import (
+    HASH_NAMES,
+    SignatureParts,
+    _Reader,
+    iter_packets,
+    parse_key_fields,
+    parse_signature_parts,
+)
 
 __all__ = ["PGPCert", "PGPKey", "PGPSig", "PGPUid", "walk"]
 
-_CURVES: dict[bytes, str] = {
-    bytes.fromhex("2a8648ce3d030107"): "p256",
-    bytes.fromhex("2b81040022"): "p384",
-    bytes.fromhex("2b81040023"): "p521",
-    bytes.fromhex("2b2403030208010107"): "brainpoolP256r1",
-    bytes.fromhex("2b240303020801010b"): "brainpoolP384r1",
-    bytes.fromhex("2b240303020801010d"): "brainpoolP512r1",
-    bytes.fromhex("2b06010401da470f01"): "ed25519",
-    bytes.fromhex("2b060104019755010501"): "cv25519",
-    bytes.fromhex("2b6571"): "ed448",
-    bytes.fromhex("2b656f"): "x448",
-}
-_HASHLIB = {1: "md5", 2: "sha1", 3: "ripemd160", 8: "sha256", 9: "sha384", 10: "sha512",
-            11: "sha224", 12: "sha3_256", 14: "sha3_512"}
+_HASHLIB = {k: v.replace("-", "_") for k, v in HASH_NAMES.items()}  # hashlib's names
 
 #: Signature subpackets an implementation must understand when critical (RFC 9580 5.2.3.7).
 KNOWN_SUBPACKETS = frozenset({2, 3, 4, 5, 6, 7, 9, 11, 12, 16, 20, 21, 22, 23, 24, 25, 26, 27,
                               28, 29, 30, 31, 32, 33, 34, 35, 37, 38, 39})
-
-
-class _R:
-    __slots__ = ("d", "p")
-
-    def __init__(self, d: bytes) -> None:
-        self.d = d
-        self.p = 0
-
-    def take(self, n: int) -> bytes:
-        if n < 0 or self.p + n > len(self.d):
-            raise KeyFormatError("malformed OpenPGP data: truncated field")
-        out = self.d[self.p:self.p + n]
-        self.p += n
-        return out
-
-    def u8(self) -> int:
-        return self.take(1)[0]
-
-    def uint(self, n: int) -> int:
-        return int.from_bytes(self.take(n), "big")
-
-    def mpi_bytes(self) -> bytes:
-        bits = self.uint(2)
-        return self.take((bits + 7) // 8)
-
-    def mpi(self) -> int:
-        return int.from_bytes(self.mpi_bytes(), "big")
 
 
 @dataclass(eq=False)
@@ -74,6 +42,7 @@ class PGPKey:
     tag: int
     body: bytes
     info: Any  # registry.keys._pgp_packets.KeyPacket
+    fields: dict[str, Any] = field(default_factory=dict)  # parse_key_fields' public fields
     rsa_n: int | None = None
     rsa_e: int | None = None
     point: bytes | None = None
@@ -121,28 +90,12 @@ class PGPKey:
 
 
 def _decode_key(tag: int, body: bytes) -> PGPKey:
-    from registry.keys._pgp_packets import parse_key_packet
-
-    info = parse_key_packet(tag, body)
-    k = PGPKey(tag, body, info)
-    r = _R(body)
-    r.take(6)
-    if info.version == 6:
-        r.take(4)
-    algo = info.algorithm_id
-    if algo in (1, 2, 3):
-        k.rsa_n = r.mpi()
-        k.rsa_e = r.mpi()
-    elif algo in (18, 19, 22):
-        r.take(r.u8())
-        k.point = r.mpi_bytes()
-        if algo == 18:
-            kdf = r.take(r.u8())
-            if len(kdf) >= 3:
-                k.ecdh_kdf = (kdf[1], kdf[2])
-    elif algo in (25, 26, 27, 28):
-        k.point = r.take({25: 32, 26: 56, 27: 32, 28: 57}[algo])
-    return k
+    info, raw = parse_key_fields(tag, body)
+    fields: dict[str, Any] = dict(raw)
+    kdf = fields.get("kdf", b"")
+    return PGPKey(tag, body, info, fields, rsa_n=fields.get("n"), rsa_e=fields.get("e"),
+                  point=fields.get("point"),
+                  ecdh_kdf=(kdf[1], kdf[2]) if len(kdf) >= 3 else None)
 
 
 def _public_key(k: PGPKey) -> Any:
@@ -152,10 +105,9 @@ def _public_key(k: PGPKey) -> Any:
     if algo in (1, 3) and k.rsa_n is not None and k.rsa_e is not None:
         return rsa.RSAPublicNumbers(k.rsa_e, k.rsa_n).public_key()
     if algo == 17:
-        r = _R(k.body)
-        r.take(6 if k.version == 4 else 10)
-        p, q, g, y = r.mpi(), r.mpi(), r.mpi(), r.mpi()
-        return dsa.DSAPublicNumbers(y, dsa.DSAParameterNumbers(p, q, g)).public_key()
+        f = k.fields
+        return dsa.DSAPublicNumbers(f["y"], dsa.DSAParameterNumbers(f["p"], f["q"], f["g"])
+                                    ).public_key()
     if algo == 19 and k.point is not None:
         curves: dict[str | None, ec.EllipticCurve] = {
             "p256": ec.SECP256R1(), "p384": ec.SECP384R1(), "p521": ec.SECP521R1(),
@@ -178,10 +130,7 @@ class PGPSig:
     body: bytes
     info: Any  # registry.keys._pgp_packets.Signature
     location: str
-    hashed_len: int = 0  # bytes of the signature body that are hashed (v4/v6)
-    salt: bytes = b""
-    left16: bytes = b""
-    sig_fields: bytes = b""
+    parts: SignatureParts | None = None  # where the hashed bytes and signature lie (v4-v6)
     prefix: bytes = b""  # key/uid/subkey data hashed before the signature
     embedded_sigs: list[PGPSig] = field(default_factory=list)
     _verified: dict[str, bool] = field(default_factory=dict)
@@ -259,24 +208,6 @@ class PGPSig:
         return cached
 
 
-def _split_signature(sig: PGPSig) -> None:
-    body = sig.body
-    r = _R(body)
-    version = r.u8()
-    if version not in (4, 6):
-        return
-    r.take(3)
-    width = 4 if version == 6 else 2
-    hl = r.uint(width)
-    r.take(hl)
-    sig.hashed_len = r.p
-    r.take(r.uint(width))
-    sig.left16 = r.take(2)
-    if version == 6:
-        sig.salt = r.take(r.u8())
-    sig.sig_fields = body[r.p:]
-
-
 def _verify(sig: PGPSig, signer: PGPKey) -> bool:
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
@@ -285,18 +216,19 @@ def _verify(sig: PGPSig, signer: PGPKey) -> bool:
         encode_dss_signature,
     )
 
-    if sig.version not in (4, 6) or not sig.sig_fields:
+    parts = sig.parts
+    if sig.version not in (4, 6) or parts is None or not parts.fields:
         return False
     hname = _HASHLIB.get(sig.hash_algorithm)
     if hname is None:
         return False
     h = hashlib.new(hname)
-    h.update(sig.salt)
+    h.update(parts.salt)
     h.update(sig.prefix)
-    h.update(sig.body[:sig.hashed_len])
-    h.update(bytes([sig.version, 0xFF]) + sig.hashed_len.to_bytes(4, "big"))
+    h.update(sig.body[:parts.hashed_length])
+    h.update(bytes([sig.version, 0xFF]) + parts.hashed_length.to_bytes(4, "big"))
     digest = h.digest()
-    if digest[:2] != sig.left16:
+    if digest[:2] != parts.left16:
         return False
     pub = signer.public_key()
     if pub is None:
@@ -304,7 +236,7 @@ def _verify(sig: PGPSig, signer: PGPKey) -> bool:
     chash = {"md5": hashes.MD5(), "sha1": hashes.SHA1(), "sha224": hashes.SHA224(),
              "sha256": hashes.SHA256(), "sha384": hashes.SHA384(), "sha512": hashes.SHA512(),
              "sha3_256": hashes.SHA3_256(), "sha3_512": hashes.SHA3_512()}.get(hname)
-    r = _R(sig.sig_fields)
+    r = _Reader(parts.fields, "signature fields")
     algo = sig.info.pubkey_algorithm
     from cryptography.exceptions import InvalidSignature
 
@@ -452,8 +384,6 @@ def walk(material: bytes) -> PGPCert:
     Raises:
         KeyFormatError: malformed packets or not exactly one certificate.
     """
-    from registry.keys._pgp_packets import iter_packets, parse_signature
-
     primary: PGPKey | None = None
     key_sigs: list[PGPSig] = []
     uids: list[PGPUid] = []
@@ -478,16 +408,14 @@ def walk(material: bytes) -> PGPCert:
             packets.append((tag, primary.version))
             continue
         if tag == 2:
-            info = parse_signature(body)
-            sig = PGPSig(body, info, f"{loc}.sig[{len(cur)}]")
+            info, parts = parse_signature_parts(body)
+            sig = PGPSig(body, info, f"{loc}.sig[{len(cur)}]", parts)
             sig.prefix = primary.hash_prefix() + prefix_extra
-            _split_signature(sig)
             for sp in (*info.hashed, *info.unhashed):
                 if sp.type == 32:
-                    emb = PGPSig(bytes(sp.data), parse_signature(bytes(sp.data)),
-                                 f"{sig.location}.backsig")
+                    emb_info, emb_parts = parse_signature_parts(bytes(sp.data))
+                    emb = PGPSig(bytes(sp.data), emb_info, f"{sig.location}.backsig", emb_parts)
                     emb.prefix = sig.prefix
-                    _split_signature(emb)
                     sig.embedded_sigs.append(emb)
             packets.append((tag, info.version))
             cur.append(sig)

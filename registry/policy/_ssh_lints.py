@@ -1,4 +1,10 @@
-"""SSH lints: key types and sizes, ECDSA curves and points, security keys, certificates."""
+"""SSH lints: key types and sizes, ECDSA curves and points, security keys, certificates.
+
+    key = ssh_key(stub, stub.material)  # what Context.ssh holds
+    print(key.plain_algorithm, dict(key.parameters))
+
+Lints read :class:`registry.keys._ssh.SSHPublicKey` objects (the key layer's parse).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,16 @@ from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from registry.errors import KeyFormatError
+from registry.keys._ssh import (
+    _FORMATS,
+    SSHCertificate,
+    SSHPublicKey,
+    _get_sshstr,
+    _read_fields,
+    _sha256_fp,
+    load_ssh_blob,
+)
 from registry.policy._framework import Context, Finding, Source, Status, TimeBase, lint
 
 P, INFO, W, E = Status.PASS, Status.INFO, Status.WARN, Status.ERROR
@@ -22,16 +38,70 @@ _CURVE_OF_TYPE = {
 }
 _KNOWN_CRITICAL = {"force-command", "source-address", "verify-required"}
 _FOREVER = 2**64 - 1
+_CURVE_BITS = {"nistp256": 256, "nistp384": 384, "nistp521": 521}
+
+
+def ssh_key(key: Any, material: bytes) -> SSHPublicKey:
+    """``key`` as an :class:`SSHPublicKey`: the key itself, or ``material`` parsed.
+
+    Plain-key material the key layer refuses (an even RSA exponent, a curve not
+    matching the type, a point off the curve: stub keys in tests) is decoded
+    with the key layer's field table but without its checks, so the lints can
+    report what is wrong.
+
+    Raises:
+        KeyFormatError: not an SSH key blob, or a certificate the key layer refuses.
+    """
+    if isinstance(key, SSHPublicKey):
+        return key
+    try:
+        return load_ssh_blob(material)
+    except KeyFormatError:
+        unchecked = _unchecked(material)
+        if unchecked is None:
+            raise
+        return unchecked
+
+
+def _unchecked(blob: bytes) -> SSHPublicKey | None:
+    try:
+        name_view, rest = _get_sshstr(memoryview(blob))
+        name = bytes(name_view).decode("ascii")
+        fmt = _FORMATS.get(name)
+        if fmt is None and name.startswith("ecdsa-sha2-"):
+            fmt = _FORMATS["ecdsa-sha2-nistp256"]  # same fields; the lints judge the curve
+        if fmt is None:
+            return None
+        params, rest = _read_fields(fmt, rest)
+    except (KeyFormatError, UnicodeDecodeError):
+        return None
+    if rest:
+        return None
+    p = dict(params)
+    curve = p.get("curve")
+    if "n" in p:
+        bits = p["n"].bit_length()
+    elif name == "ssh-dss":
+        bits = p["p"].bit_length()
+    else:
+        bits = _CURVE_BITS.get(curve, 0) if curve is not None else 256
+    return SSHPublicKey(blob, name, bits, _sha256_fp(blob), blob, params, curve,
+                        p.get("application"))
+
+
+def _param(key: SSHPublicKey, name: str) -> Any:
+    """A key parameter (``n``, ``e``, ``p``...), or ``None`` when the key type has none."""
+    return next((v for k, v in key.parameters if k == name), None)
 
 
 def _loc(ctx: Context) -> str:
-    return "ssh.cert" if ctx.ssh.cert is not None else "ssh.key"
+    return "ssh.cert" if ctx.ssh.certificate is not None else "ssh.key"
 
 
 @lint("ssh.dsa", "DSA (ssh-dss) keys are refused", SSH, Source.OPENSSH,
       "OpenSSH 7.0 release notes (disabled); OpenSSH 10.0 (removed)", E)
 def dsa(ctx: Context, p: Mapping[str, Any]) -> Finding:
-    if ctx.ssh.base_type == "ssh-dss":
+    if ctx.ssh.plain_algorithm == "ssh-dss":
         return Finding(E, "ssh-dss keys are disabled since OpenSSH 7.0", _loc(ctx))
     return Finding(P)
 
@@ -40,10 +110,10 @@ def dsa(ctx: Context, p: Mapping[str, Any]) -> Finding:
       "ssh-audit; OpenSSH RequiredRSASize (floor 1024); ssh-keygen default 3072", E,
       params={"min_bits": 2048, "warn_below": 3072, "max_bits": 16384})
 def rsa_bits(ctx: Context, p: Mapping[str, Any]) -> Finding:
-    s = ctx.ssh
-    if s.rsa_n is None:
+    n = _param(ctx.ssh, "n")
+    if n is None:
         return Finding(Status.NA)
-    bits = s.rsa_n.bit_length()
+    bits = n.bit_length()
     if bits < p["min_bits"]:
         return Finding(E, f"RSA key of {bits} bits is below {p['min_bits']}", _loc(ctx))
     if bits > p["max_bits"]:
@@ -57,7 +127,7 @@ def rsa_bits(ctx: Context, p: Mapping[str, Any]) -> Finding:
 @lint("ssh.rsa_exponent", "RSA public exponent is odd and at least 3", SSH, Source.OPENSSH,
       "sshkey.c; FIPS 186-5 A.1.1", E)
 def rsa_exponent(ctx: Context, p: Mapping[str, Any]) -> Finding:
-    e = ctx.ssh.rsa_e
+    e = _param(ctx.ssh, "e")
     if e is None:
         return Finding(Status.NA)
     if e < 3 or e % 2 == 0:
@@ -74,8 +144,8 @@ def ecdsa_curve(ctx: Context, p: Mapping[str, Any]) -> Finding:
         return Finding(Status.NA)
     if s.curve not in p["allowed"]:
         return Finding(E, f"curve {s.curve} not in {', '.join(p['allowed'])}", _loc(ctx))
-    if _CURVE_OF_TYPE.get(s.base_type) != s.curve:
-        return Finding(E, f"key type {s.base_type} carries curve {s.curve}", _loc(ctx))
+    if _CURVE_OF_TYPE.get(s.plain_algorithm) != s.curve:
+        return Finding(E, f"key type {s.plain_algorithm} carries curve {s.curve}", _loc(ctx))
     return Finding(P)
 
 
@@ -99,7 +169,7 @@ def ecdsa_point(ctx: Context, p: Mapping[str, Any]) -> Finding:
       Source.OPENSSH, "ssh_config(5) PubkeyAcceptedAlgorithms (OpenSSH 9.x defaults)", W,
       params={"allowed": list(OPENSSH_DEFAULT_TYPES)})
 def type_allowlist(ctx: Context, p: Mapping[str, Any]) -> Finding:
-    t = ctx.ssh.base_type
+    t = ctx.ssh.plain_algorithm
     if t not in p["allowed"]:
         return Finding(W, f"key type {t} is not accepted by default", _loc(ctx))
     return Finding(P)
@@ -123,7 +193,8 @@ def sk_touch(ctx: Context, p: Mapping[str, Any]) -> Iterator[Finding]:
     if s.application is None:
         yield Finding(Status.NA)
         return
-    if s.cert is not None and any(k == "no-touch-required" for k, _ in s.cert.extensions):
+    c = s.certificate
+    if c is not None and any(k == "no-touch-required" for k, _ in c.extensions):
         yield Finding(INFO, "certificate permits use without touching the key (no-touch-required)",
                       "ssh.cert.extensions")
     if ctx.proof:
@@ -132,21 +203,17 @@ def sk_touch(ctx: Context, p: Mapping[str, Any]) -> Iterator[Finding]:
 
         try:
             sig = parse_sshsig(ctx.proof)
-            from registry.proofs import _Reader
-
-            r = _Reader(sig.signature)
-            r.string()
-            r.string()
-            flags = r.take(1)[0]
-            if not flags & 0x01:
+            _alg, rest = _get_sshstr(memoryview(sig.signature))
+            _raw, rest = _get_sshstr(rest)
+            if rest and not rest[0] & 0x01:
                 yield Finding(INFO, "proof was signed without user presence (touch)", "proof")
         except (ProofError, ValueError):
             pass
     yield Finding(P)
 
 
-def _cert(ctx: Context) -> Any:
-    return ctx.ssh.cert
+def _cert(ctx: Context) -> SSHCertificate | None:
+    return ctx.ssh.certificate
 
 
 def _ts(v: int) -> datetime:
@@ -196,8 +263,6 @@ def cert_type(ctx: Context, p: Mapping[str, Any]) -> Finding:
     c = _cert(ctx)
     if c is None:
         return Finding(Status.NA)
-    if c.cert_type not in (1, 2):
-        return Finding(E, f"unknown certificate type {c.cert_type}", "ssh.cert.type")
     if ctx.purposes is None:
         return Finding(Status.NE, "no purpose given")
     from registry.keys import Purpose
@@ -205,7 +270,7 @@ def cert_type(ctx: Context, p: Mapping[str, Any]) -> Finding:
     purposes = Purpose(ctx.purposes)
     want_user = bool(purposes & Purpose.SSH_USER)
     want_host = bool(purposes & Purpose.SSH_HOST)
-    kind = "user" if c.cert_type == 1 else "host"
+    kind = c.cert_type
     if (kind == "user" and want_host and not want_user) or (
         kind == "host" and want_user and not want_host
     ):
@@ -227,11 +292,12 @@ def cert_critical(ctx: Context, p: Mapping[str, Any]) -> Finding:
     return Finding(P)
 
 
-def _key_weakness(info: Any) -> str | None:
-    if info.base_type == "ssh-dss":
+def _key_weakness(info: SSHPublicKey) -> str | None:
+    if info.plain_algorithm == "ssh-dss":
         return "DSA"
-    if info.rsa_n is not None and info.rsa_n.bit_length() < 2048:
-        return f"RSA {info.rsa_n.bit_length()} bits"
+    n = _param(info, "n")
+    if n is not None and n.bit_length() < 2048:
+        return f"RSA {n.bit_length()} bits"
     if info.curve is not None and info.curve not in ("nistp256", "nistp384", "nistp521"):
         return f"curve {info.curve}"
     return None
@@ -243,23 +309,10 @@ def ca_key_strength(ctx: Context, p: Mapping[str, Any]) -> Finding:
     c = _cert(ctx)
     if c is None:
         return Finding(Status.NA)
-    from registry.errors import ProofError
-    from registry.proofs import parse_ssh_blob
-
-    try:
-        ca = parse_ssh_blob(c.signature_key)
-    except ProofError as exc:
-        return Finding(E, f"CA key: {exc}", "ssh.cert.signature_key")
-    weak = _key_weakness(ca)
+    weak = _key_weakness(c.signature_key)
     if weak:
         return Finding(E, f"CA key is weak: {weak}", "ssh.cert.signature_key")
     return Finding(P)
-
-
-def _ca_sig_alg(c: Any) -> str:
-    from registry.proofs import _Reader
-
-    return _Reader(c.signature).string().decode("ascii", "replace")
 
 
 @lint("ssh.ca_signature_sha1", "CA signature does not use ssh-rsa (SHA-1)", SSH,
@@ -268,7 +321,7 @@ def ca_signature_sha1(ctx: Context, p: Mapping[str, Any]) -> Finding:
     c = _cert(ctx)
     if c is None:
         return Finding(Status.NA)
-    alg = _ca_sig_alg(c)
+    alg = c.signature_algorithm
     if alg in ("ssh-rsa", "ssh-dss"):
         return Finding(E, f"certificate signed with {alg} (SHA-1)", "ssh.cert.signature")
     return Finding(P, alg)
@@ -281,10 +334,10 @@ def cert_signature(ctx: Context, p: Mapping[str, Any]) -> Finding:
     if c is None:
         return Finding(Status.NA)
     from registry.errors import ProofError
-    from registry.proofs import parse_ssh_blob, ssh_verify_signature
+    from registry.proofs import ssh_verify_signature
 
     try:
-        ssh_verify_signature(parse_ssh_blob(c.signature_key), c.signature, c.signed_data)
+        ssh_verify_signature(c.signature_key, c.signature, c.signed_data)
     except ProofError as exc:
         return Finding(E, f"CA signature invalid: {exc}", "ssh.cert.signature")
     return Finding(P)

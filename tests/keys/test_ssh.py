@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from registry.errors import InvalidName, KeyFormatError, PrivateKeyError, UnsupportedKeyType
@@ -711,6 +711,10 @@ _PIECES = st.sampled_from(
 
 @settings(max_examples=300, deadline=None)
 @given(st.lists(_PIECES, max_size=20).map("".join) | st.text(max_size=200))
+@example("\x1f")  # str.split() whitespace that line stripping keeps (was an IndexError)
+@example("\x1c\x1d\x1e")
+@example("\u2028ssh-ed25519")
+@example("\x85")
 def test_fuzz_text(text: str) -> None:
     try:
         keys = load_ssh_public_keys(text)

@@ -62,9 +62,10 @@ _ATT = '[params]\n"key.attestations".min = 1\n"key.attestations".trusted = ["exa
 
 def _debian(k: Kit, hit: bool) -> tuple[Any, dict[str, Any]]:
     key = rsa3072(k)
-    from registry.proofs import parse_ssh_blob
+    from registry.keys._ssh import load_ssh_blob
 
-    n = parse_ssh_blob(key.material).rsa_n
+    n = load_ssh_blob(key.material).parameter("n")
+    assert isinstance(n, int)
     entry = debian_fingerprint(n) if hit else "0" * 20
     return key, {"policy": f'[params]\n"key.debian_weak".blocklist = ["{entry}"]\n'}
 

@@ -53,13 +53,15 @@ def ec_blob(k: Kit) -> bytes:
 
 
 def _mangle_ec(k: Kit, *, curve: bytes | None = None, point_flip: bool = False) -> Any:
-    from registry.proofs import parse_ssh_blob
+    from registry.keys._ssh import load_ssh_blob
 
-    info = parse_ssh_blob(ec_blob(k))
-    point = bytearray(info.point)
+    info = load_ssh_blob(ec_blob(k))
+    raw = info.parameter("point")
+    assert isinstance(raw, bytes)
+    point = bytearray(raw)
     if point_flip:
         point[-1] ^= 1
-    blob = s(info.type.encode()) + s(curve or info.curve.encode()) + s(bytes(point))
+    blob = s(info.algorithm.encode()) + s(curve or str(info.curve).encode()) + s(bytes(point))
     return make_key(KeyType.SSH, blob)
 
 
