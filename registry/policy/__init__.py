@@ -11,7 +11,7 @@ See docs/POLICY.md for the policy file format and docs/LINTS.md for the lints.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -86,6 +86,26 @@ def _policy(policy: Any, profile: str) -> Policy:
     raise ConfigError(f"policy must be a Policy, a path or TOML text, not {type(policy).__name__}")
 
 
+_PLANS: dict[tuple[str, str, str], tuple[tuple[Lint, Mapping[str, Any], Any, Any], ...]] = {}
+
+
+def _plan(pol: Policy) -> tuple[tuple[Lint, Mapping[str, Any], Any, Any], ...]:
+    """The policy's enabled lints in id order, with merged parameters, severity override
+    and a ready NA result; cached per policy content (policies are immutable)."""
+    key = (pol.profile, pol.sha256, pol.source)
+    plan = _PLANS.get(key)
+    if plan is None:
+        plan = tuple(
+            (lt, pol.params_for(lt), pol.severity.get(lt.id), LintResult(lt.id, Status.NA))
+            for lt in sorted(LINTS.values(), key=lambda x: x.id)
+            if pol.enabled(lt)
+        )
+        if len(_PLANS) > 64:
+            _PLANS.clear()
+        _PLANS[key] = plan
+    return plan
+
+
 def _utc(t: datetime | None) -> datetime | None:
     if t is None:
         return None
@@ -152,15 +172,18 @@ def check(
         ctx.material  # noqa: B018 -- fail early on an unusable key object
     except Exception as exc:
         raise KeyFormatError(f"not a parsed key: {exc}") from exc
-    wanted = set(only) if only is not None else None
     results = []
-    for lt in sorted(LINTS.values(), key=lambda x: x.id):
-        if wanted is not None:
-            if lt.id not in wanted:
-                continue
-        elif not pol.enabled(lt):
-            continue
-        results.append(run_lint(lt, ctx, pol.params_for(lt), pol.severity.get(lt.id)))
+    if only is not None:
+        wanted = set(only)
+        for lt in sorted(LINTS.values(), key=lambda x: x.id):
+            if lt.id in wanted:
+                results.append(run_lint(lt, ctx, pol.params_for(lt), pol.severity.get(lt.id)))
+    else:
+        for lt, params, severity, not_applicable in _plan(pol):
+            if key_type not in lt.key_types:
+                results.append(not_applicable)  # NA without calling the lint
+            else:
+                results.append(run_lint(lt, ctx, params, severity))
     return Report(
         results=tuple(results), profile=pol.profile, policy_sha256=pol.sha256,
         checker_version=__version__, evaluated_at=when, fail_level=pol.fail_level,

@@ -200,11 +200,19 @@ def builtin_policy(profile: str = "default") -> Policy:
     Raises:
         ConfigError: unknown profile name.
     """
+    cached = _BUILTIN.get(profile)
+    if cached is not None:
+        return cached
     data = PROFILES.get(profile)
     if data is None:
         raise ConfigError(f"unknown profile {profile!r} (one of {', '.join(PROFILES)})")
     digest = hashlib.sha256(canonical({"profile": profile, **data})).hexdigest()
-    return _resolve({"profile": profile, **data}, sha256=digest, source="builtin")
+    policy = _resolve({"profile": profile, **data}, sha256=digest, source="builtin")
+    _BUILTIN[profile] = policy
+    return policy
+
+
+_BUILTIN: dict[str, Policy] = {}
 
 
 def parse_policy(text: str | bytes, *, source: str = "<text>") -> Policy:
