@@ -171,12 +171,14 @@ class _Decoder:
 
     @staticmethod
     def _decode_event(event: Any, topics: list[bytes], payload: bytes) -> dict[str, Any]:
-        """As the client's event decoder, with eth_abi's non-strict (faster) mode.
+        """As the client's event decoder, with the fast fixed-layout decoder.
 
-        Strictness is not needed for safety here: every decoded record is then
-        checked against its commitment and the contract's view.
+        Every decoded record is then checked against its commitment and the
+        contract's view, so a decoding slip cannot store a wrong key.
         """
         import eth_abi
+
+        from registry.chain._abi import decode as fast_decode
 
         if len(topics) != 1 + len(event.indexed):
             raise ValueError(f"not a {event.name} log")
@@ -190,16 +192,15 @@ class _Decoder:
                 out[name] = "0x" + topic[12:].hex()
             else:
                 (out[name],) = eth_abi.decode([kind], topic)
-        values = eth_abi.decode([k for _, k in event.data], payload, strict=False)
+        values = fast_decode([k for _, k in event.data], payload)
         out.update(zip((n for n, _ in event.data), values, strict=True))
         return out
 
     def decode_output(self, fn: Any, data: bytes) -> Any:
-        import eth_abi
-
+        from registry.chain._abi import decode as fast_decode
         from registry.chain.client import _abi_type, _named
 
-        values = eth_abi.decode([_abi_type(o) for o in fn.outputs], data, strict=False)
+        values = fast_decode([_abi_type(o) for o in fn.outputs], data)
         named = [_named(o, v) for o, v in zip(fn.outputs, values, strict=True)]
         return named[0] if len(named) == 1 else tuple(named)
 
