@@ -17,7 +17,7 @@ import sys
 import typer
 
 from cli import account as account_cmds
-from cli import chain_cmds, index_cmds, policy_cmds
+from cli import chain_cmds, index_cmds, policy_cmds, serve_cmd
 from cli import key as key_cmds
 from cli import name as name_cmds
 from cli import network as network_cmds
@@ -57,6 +57,7 @@ app.command("sync")(index_cmds.sync)
 app.command("watch")(index_cmds.watch)
 app.add_typer(index_cmds.index_app, name="index")
 app.add_typer(index_cmds.ssh_app, name="ssh")
+app.command("serve")(serve_cmd.serve)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,723 @@
+"""The HTTP gateway: HKP and WKD for gpg, a JSON API, plain-text feeds and a lookup page.
+
+    app = create_app("index.sqlite")                  # a Starlette ASGI app
+    serve("index.sqlite", "127.0.0.1", 11371)         # or run it under uvicorn
+
+Read-only: everything comes from the verified local index, nothing is ever
+written. By default only keys that are **active** (not revoked, not expired,
+not pending) and **pass the policy** are served over HKP, WKD, ``.keys`` and
+``certs.pem``; the JSON API and the page list every record with its status
+and say which ones are served. With ``policy=None`` the verdict is the one
+sync stored; with a profile name, a policy file or a
+:class:`~registry.policy.profiles.Policy`, keys are re-checked at lookup
+(cached per record). See docs/GATEWAY.md for the routes.
+
+Every refusal is a short 4xx text (or JSON under ``/v1``): oversized query
+strings (414) and bodies (413), non-UTF-8 percent escapes, ``..`` segments
+and malformed searches (400). A missing, corrupt or stale index is 503.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, unquote_to_bytes
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from registry.errors import Error, IndexUnavailable, InvalidName
+from registry.gateways import web
+from registry.gateways.hkp import (
+    IndexEntry,
+    RequestError,
+    armor_certificates,
+    parse_lookup,
+    render_mr_index,
+)
+from registry.gateways.wkd import HASH_RE, wkd_hash
+from registry.index._query import IndexedRecord, IndexReader
+
+__all__ = ["MAX_BODY", "MAX_QUERY", "Gateway", "create_app", "serve"]
+
+#: Longest query string (and path) accepted, in octets; longer is 414.
+MAX_QUERY = 2048
+#: Largest request body accepted, in octets; larger is 413.
+MAX_BODY = 64 * 1024
+#: Parsed keys / rendered certificates kept in memory (LRU, per process).
+CACHE_SIZE = 8192
+#: Seconds a lookup-time policy verdict is reused.
+POLICY_TTL = 300.0
+
+SSH, OPENPGP, X509 = 1, 2, 3
+SSH_USER, CA = 1, 64
+SERVED_RULE = "active (not revoked, not expired, not pending) and passing the policy"
+
+_PUBLISH_HINT = (
+    "This keyserver is read-only: keys are published on chain with"
+    " `keyanchor key publish NAME KEYFILE`, then appear here after the index syncs.\n"
+)
+
+
+# --------------------------------------------------------------------------- caches
+
+
+class _LRU:
+    """A small thread-safe LRU mapping."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._data: OrderedDict[Any, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Any) -> Any:
+        with self._lock:
+            try:
+                self._data.move_to_end(key)
+                return self._data[key]
+            except KeyError:
+                return None
+
+    def put(self, key: Any, value: Any) -> None:
+        with self._lock:
+            self._data[key] = value
+            self._data.move_to_end(key)
+            while len(self._data) > self._size:
+                self._data.popitem(last=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """A record's policy verdict as the gateway applies it."""
+
+    verdict: str  # pass | fail | unknown
+    detail: str
+    failing: tuple[str, ...]
+
+
+# --------------------------------------------------------------------------- the gateway
+
+
+class Gateway:
+    """Lookups over the index with the serving rule applied (one per app; thread-safe).
+
+    Raises (from every lookup): IndexUnavailable (missing, corrupt or stale index).
+    """
+
+    def __init__(self, index_path: str | os.PathLike[str], *, policy: Any = None,
+                 max_staleness: float | None = None, cache_size: int = CACHE_SIZE) -> None:
+        self.index_path = Path(index_path)
+        self.policy = policy
+        self.max_staleness = max_staleness
+        self._local = threading.local()
+        self._parsed = _LRU(cache_size)
+        self._armor = _LRU(cache_size)
+        self._verdicts = _LRU(cache_size)
+
+    # -- index access
+
+    def reader(self) -> IndexReader:
+        """This thread's reader (opened on first use; freshness checked at most once a second)."""
+        loc = self._local
+        now = time.monotonic()
+        rd: IndexReader | None = getattr(loc, "reader", None)
+        if rd is None:
+            rd = IndexReader.open(self.index_path, max_staleness=self.max_staleness)
+            loc.reader, loc.checked = rd, now
+        elif self.max_staleness is not None and now - loc.checked > 1.0:
+            self._check_fresh(rd)
+            loc.checked = now
+        return rd
+
+    def _check_fresh(self, rd: IndexReader) -> None:
+        assert self.max_staleness is not None
+        rows = rd._q("SELECT value FROM meta WHERE key = 'last_sync_time'")
+        age = time.time() - int(rows[0][0]) if rows else float("inf")
+        if age > self.max_staleness:
+            raise IndexUnavailable(f"the index is stale: last synced {int(age)} s ago")
+
+    def reset(self) -> None:
+        """Drop this thread's reader (after an error; the next lookup reopens the file)."""
+        rd = getattr(self._local, "reader", None)
+        self._local.reader = None
+        if rd is not None:
+            try:
+                rd.close()
+            except Exception:  # pragma: no cover - closing a broken connection
+                pass
+
+    def _sql(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """Read-only SQL on the reader's connection (helpers IndexReader lacks; see docs)."""
+        return self.reader()._q(sql, args)
+
+    # -- parsing, verdicts, the serving rule
+
+    def parsed(self, rec: IndexedRecord) -> Any:
+        """The parsed key of a record (cached by commitment), or ``None`` if it does not parse."""
+        key = (rec.key_type, rec.commitment)
+        hit = self._parsed.get(key)
+        if hit is None:
+            from registry.keys import load_material
+
+            try:
+                hit = (load_material(rec.key_type, rec.material),)
+            except Error:
+                hit = (None,)
+            self._parsed.put(key, hit)
+        return hit[0]
+
+    def verdict(self, rec: IndexedRecord) -> Verdict:
+        """The policy verdict for a record: stored at sync, or re-checked with ``policy``."""
+        if self.policy is None:
+            detail = self._detail(rec)
+            failing: tuple[str, ...] = ()
+            if rec.policy == "fail" and ": " in detail:
+                failing = tuple(x.strip() for x in detail.split(": ", 1)[1].split(","))
+            return Verdict(rec.policy, detail, failing)
+        ck = (rec.commitment, rec.name, rec.purposes)
+        hit = self._verdicts.get(ck)
+        if hit is not None and hit[0] > time.monotonic():
+            return hit[1]
+        key = self.parsed(rec)
+        if key is None:
+            v = Verdict("fail", "material does not parse", ("material",))
+        else:
+            v = self._check(rec, key)
+        self._verdicts.put(ck, (time.monotonic() + POLICY_TTL, v))
+        return v
+
+    def _check(self, rec: IndexedRecord, key: Any) -> Verdict:
+        from registry.policy import check
+
+        pol = self.policy
+        kwargs: dict[str, Any] = {"name": rec.name, "purposes": rec.purposes}
+        if isinstance(pol, str) and "\n" not in pol and not os.path.exists(pol):
+            kwargs["profile"] = pol
+        else:
+            kwargs["policy"] = Path(pol) if isinstance(pol, str) else pol
+        try:
+            report = check(key, **kwargs)
+        except Error as exc:
+            return Verdict("unknown", f"policy check unavailable: {exc}", ())
+        failing = tuple(r.lint_id for r in report.failures())
+        return Verdict("pass" if report.passed else "fail",
+                       f"{report.profile} {report.policy_sha256[:16]}", failing)
+
+    def _detail(self, rec: IndexedRecord) -> str:
+        rows = self._sql("SELECT policy_detail FROM records WHERE node = ? AND idx = ?",
+                         (rec.node, rec.index))
+        return str(rows[0][0]) if rows else ""
+
+    def served(self, rec: IndexedRecord) -> bool:
+        """The serving rule: the record is active at request time and passes the policy.
+
+        Expiry is the record's ``valid_until`` (publishing clamps it to the key's
+        own expiry); a certificate's own revocation or expiry is the policy's
+        business (sync's verdict, or the lookup-time check with ``policy``).
+        """
+        if rec.status != "active":
+            return False
+        if self.policy is None:
+            return rec.policy == "pass"
+        return self.verdict(rec).verdict == "pass"
+
+    # -- lookups
+
+    def records(self, name: str) -> list[IndexedRecord]:
+        return self.reader().records(name)
+
+    def _records_at(self, pairs: Iterable[tuple[str, int]]) -> list[IndexedRecord]:
+        out: list[IndexedRecord] = []
+        by_name: dict[str, set[int]] = {}
+        for name, idx in pairs:
+            by_name.setdefault(name, set()).add(idx)
+        for name, idxs in by_name.items():
+            out += [r for r in self.records(name) if r.index in idxs]
+        return out
+
+    def by_fingerprint(self, fingerprint: str) -> list[IndexedRecord]:
+        return self._records_at(self.reader().names_by_fingerprint(fingerprint))
+
+    def by_key_id(self, key_id: str) -> list[IndexedRecord]:
+        """OpenPGP records whose primary or subkey has this long key ID (v4: low 64 bits; v6: high)."""
+        kid = key_id.upper()
+        rows = self._sql(
+            "SELECT n.name, f.idx FROM fingerprints f JOIN names n ON n.node = f.node"
+            " WHERE f.fingerprint >= ? AND f.fingerprint < ? AND length(f.fingerprint) = 64",
+            (kid, kid + "G"))
+        rows += self._sql(
+            "SELECT n.name, f.idx FROM fingerprints f JOIN names n ON n.node = f.node"
+            " WHERE length(f.fingerprint) = 40 AND substr(f.fingerprint, 25) = ?", (kid,))
+        return self._records_at((str(n), int(i)) for n, i in rows)
+
+    def by_email(self, email: str) -> list[IndexedRecord]:
+        """OpenPGP records under the registry name ``email`` whose certificate claims ``email``.
+
+        Only the name itself counts: a certificate published under another name
+        that merely lists the address is never returned for it.
+        """
+        try:
+            recs = self.records(email)
+        except InvalidName:
+            return []
+        return [r for r in recs if r.key_type == OPENPGP and email in r.identities]
+
+    def by_wkd(self, domain: str, digest: str, local: str | None) -> list[IndexedRecord]:
+        """Records for a WKD request (``local`` from ``l=``, checked against the hash)."""
+        if local is not None:
+            if wkd_hash(local) != digest:
+                return []
+            return self.by_email(f"{local.lower()}@{domain}")
+        rows = self._sql("SELECT name FROM names WHERE person = 1 AND name LIKE ? ESCAPE '\\'",
+                         ("%@" + domain.replace("\\", "\\\\").replace("%", "\\%")
+                          .replace("_", "\\_"),))
+        for (name,) in rows:
+            local_part, _, dom = str(name).rpartition("@")
+            if dom == domain and wkd_hash(local_part) == digest:
+                return self.by_email(str(name))
+        return []
+
+    def attestations(self, rec: IndexedRecord) -> list[dict[str, Any]]:
+        rows = self._sql(
+            "SELECT a.attester, n.name, a.policy_hash, a.expires, a.attested_at FROM attestations a"
+            " LEFT JOIN names n ON n.node = a.attester WHERE a.node = ? AND a.idx = ?"
+            " ORDER BY a.attested_at", (rec.node, rec.index))
+        now = time.time()
+        return [{"attester": name or "0x" + bytes(att).hex(), "policy_hash": "0x" + bytes(ph).hex(),
+                 "expires": int(exp) or None, "attested_at": int(at),
+                 "expired": bool(exp) and int(exp) <= now}
+                for att, name, ph, exp, at in rows]
+
+    def served_openpgp(self, recs: Iterable[IndexedRecord]) -> list[IndexedRecord]:
+        """Served OpenPGP records, one per certificate (newest first)."""
+        seen: set[bytes] = set()
+        out = []
+        for r in sorted(recs, key=lambda r: (-r.published_at, r.name, r.index)):
+            if r.key_type == OPENPGP and r.commitment not in seen and self.served(r):
+                seen.add(r.commitment)
+                out.append(r)
+        return out
+
+    def armor(self, recs: list[IndexedRecord]) -> str:
+        if len(recs) == 1:
+            hit = self._armor.get(recs[0].commitment)
+            if hit is None:
+                hit = armor_certificates([recs[0].material])
+                self._armor.put(recs[0].commitment, hit)
+            return str(hit)
+        return armor_certificates(r.material for r in recs)
+
+    def index_entry(self, rec: IndexedRecord) -> IndexEntry | None:
+        cert = self.parsed(rec)
+        if cert is None:
+            return None
+        from registry.keys._pgp_packets import iter_packets
+
+        first = next(iter(iter_packets(cert.material)))
+        algo = first.body[5] if len(first.body) > 5 else 0
+        now = datetime.now(UTC)
+        flags = ("r" if cert.revoked or rec.status == "revoked" else "") + (
+            "e" if rec.status == "expired" or (cert.expires is not None and cert.expires <= now) else "")
+        uids = tuple((u.value, None, None, "r" if u.revoked else "")
+                     for u in cert.user_ids if u.self_signed)
+        return IndexEntry(cert.fingerprint, algo, cert.bits, cert.created, cert.expires, flags, uids)
+
+    # -- views for the JSON API and the page
+
+    def record_view(self, rec: IndexedRecord, *, subkeys: bool = False) -> dict[str, Any]:
+        """A record for the JSON API / page: status, verdict, attestations, whether it is served.
+
+        ``subkeys`` adds OpenPGP subkey fingerprints (parses the certificate:
+        the index has no fingerprints-by-record index, so the hot API path skips it).
+        """
+        d = rec.to_dict()
+        v = self.verdict(rec)
+        d["policy"] = {"verdict": v.verdict, "detail": v.detail, "failing_lints": list(v.failing)}
+        d["attestations"] = self.attestations(rec)
+        d["served"] = self.served(rec)
+        if subkeys and rec.key_type == OPENPGP:
+            cert = self.parsed(rec)
+            d["subkeys"] = [s.fingerprint for s in cert.subkeys] if cert is not None else []
+        return d
+
+    def name_view(self, name: str, *, subkeys: bool = False) -> dict[str, Any] | None:
+        """Everything the JSON API and the page show for a name (``None``: not registered).
+
+        Raises: InvalidName, IndexUnavailable.
+        """
+        rd = self.reader()
+        info = rd.name(name)
+        if info is None:
+            return None
+        info["records"] = [self.record_view(r, subkeys=subkeys) for r in rd.records(name)]
+        info["served_rule"] = SERVED_RULE
+        return info
+
+
+# --------------------------------------------------------------------------- responses
+
+_TEXT = "text/plain; charset=utf-8"
+_COMMON_HEADERS = {"x-content-type-options": "nosniff", "access-control-allow-origin": "*"}
+_HTML_HEADERS = {
+    "x-content-type-options": "nosniff",
+    "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'; img-src data:;"
+                               " form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+    "referrer-policy": "no-referrer",
+}
+
+
+def _text(body: str, status: int = 200) -> Response:
+    return Response(body if body.endswith("\n") or not body else body + "\n", status,
+                    headers=_COMMON_HEADERS, media_type=_TEXT)
+
+
+def _json(data: Any, status: int = 200) -> Response:
+    body = json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return Response(body, status, headers=_COMMON_HEADERS, media_type="application/json")
+
+
+def _html(body: str, status: int = 200) -> Response:
+    return Response(body, status, headers=_HTML_HEADERS, media_type="text/html; charset=utf-8")
+
+
+def _error(request: Request, message: str, status: int) -> Response:
+    path = request.url.path
+    if path.startswith("/v1/"):
+        return _json({"error": message}, status)
+    if path in ("/", "/search") or path.startswith("/names/"):
+        return _html(web.render_error(message, status), status)
+    return _text(message, status)
+
+
+# --------------------------------------------------------------------------- guard middleware
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class _Guard:
+    """Refuse oversized, non-UTF-8 and path-traversal requests before routing (pure ASGI)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        problem = self._problem(scope)
+        if problem is not None:
+            status, message = problem
+            await _send_text(send, status, message)
+            return
+        await self.app(scope, receive, send)
+
+    @staticmethod
+    def _problem(scope: Scope) -> tuple[int, str] | None:
+        qs: bytes = scope.get("query_string", b"")
+        raw_path: bytes = scope.get("raw_path") or scope["path"].encode("utf-8", "surrogateescape")
+        if len(qs) > MAX_QUERY:
+            return 414, f"query string longer than {MAX_QUERY} bytes"
+        if len(raw_path) > MAX_QUERY:
+            return 414, f"path longer than {MAX_QUERY} bytes"
+        try:
+            path = unquote_to_bytes(raw_path).decode("utf-8")
+            query = unquote_to_bytes(qs.replace(b"+", b" ")).decode("utf-8")
+        except UnicodeDecodeError:
+            return 400, "request is not valid UTF-8 after percent-decoding"
+        if _CONTROL.search(path) or "\x00" in query:
+            return 400, "control characters in the request path or query"
+        if "\\" in path or any(seg in (".", "..") for seg in path.split("/")):
+            return 400, "invalid path"
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length":
+                try:
+                    size = int(value)
+                except ValueError:
+                    return 400, "invalid Content-Length"
+                if size > MAX_BODY:
+                    return 413, f"request body larger than {MAX_BODY} bytes"
+        return None
+
+
+async def _send_text(send: Send, status: int, message: str) -> None:
+    body = (message + "\n").encode("utf-8")
+    await send({"type": "http.response.start", "status": status, "headers": [
+        (b"content-type", _TEXT.encode()), (b"content-length", str(len(body)).encode()),
+        (b"x-content-type-options", b"nosniff"), (b"connection", b"close")]})
+    await send({"type": "http.response.body", "body": body})
+
+
+# --------------------------------------------------------------------------- the app
+
+
+def create_app(index_path: str | os.PathLike[str], *, policy: Any = None,
+               max_staleness: float | None = None) -> Starlette:
+    """The gateway as a Starlette ASGI app serving the index at ``index_path`` (read-only).
+
+    ``policy``: ``None`` applies the verdict sync stored; a built-in profile
+    name, a policy file path or a ``Policy`` re-checks keys at lookup.
+    ``max_staleness`` (seconds): answer 503 while the index's last successful
+    sync is older than that. The index is opened lazily, so the app can start
+    before the first sync.
+    """
+    gw = Gateway(index_path, policy=policy, max_staleness=max_staleness)
+
+    # ---- HKP
+
+    async def pks_lookup(request: Request) -> Response:
+        q = parse_lookup(request.query_params)
+        if q.kind == "fingerprint":
+            recs = gw.by_fingerprint(q.value)
+        elif q.kind == "keyid":
+            recs = gw.by_key_id(q.value)
+        else:
+            recs = gw.by_email(q.value)
+        served = gw.served_openpgp(recs)
+        if not served:
+            return _text("No key found", 404)
+        if q.op == "get":
+            return Response(gw.armor(served), headers=_COMMON_HEADERS,
+                            media_type="application/pgp-keys")
+        entries = [e for e in (gw.index_entry(r) for r in served) if e is not None]
+        return _text(render_mr_index(entries))
+
+    async def pks_add(request: Request) -> Response:
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > MAX_BODY:
+                return _text(f"request body larger than {MAX_BODY} bytes", 413)
+        return _text(_PUBLISH_HINT, 403)
+
+    # ---- WKD
+
+    def _wkd(domain: str, digest: str, request: Request) -> Response:
+        domain = domain.strip().rstrip(".").lower()
+        if not domain or not HASH_RE.match(digest):
+            return _text("No key found", 404)
+        local = request.query_params.get("l")
+        recs = gw.served_openpgp(gw.by_wkd(domain, digest, local or None))
+        if not recs:
+            return _text("No key found", 404)
+        return Response(b"".join(r.material for r in recs), headers=_COMMON_HEADERS,
+                        media_type="application/octet-stream")
+
+    def _host_domain(request: Request) -> str:
+        host = request.headers.get("host", "")
+        if host.startswith("["):  # an IPv6 literal has no mail domain
+            return ""
+        return host.rsplit(":", 1)[0] if ":" in host else host
+
+    async def wkd_direct(request: Request) -> Response:
+        return _wkd(_host_domain(request), request.path_params["digest"], request)
+
+    async def wkd_advanced(request: Request) -> Response:
+        return _wkd(request.path_params["domain"], request.path_params["digest"], request)
+
+    async def wkd_policy(request: Request) -> Response:
+        return _text("# keyanchor: keys come from the on-chain registry; this directory is read-only\n")
+
+    # ---- JSON API and feeds
+
+    def _name_param(request: Request) -> str:
+        from registry.names import parse_name
+
+        return parse_name(request.path_params["name"]).text
+
+    async def api_name(request: Request) -> Response:
+        subkeys = request.query_params.get("subkeys", "") in ("1", "on", "true")
+        view = gw.name_view(_name_param(request), subkeys=subkeys)
+        if view is None:
+            return _json({"error": "name not registered"}, 404)
+        return _json(view)
+
+    async def api_history(request: Request) -> Response:
+        name = _name_param(request)
+        if not gw.reader().exists(name):
+            return _json({"error": "name not registered"}, 404)
+        return _json({"name": name, "events": gw.reader().history(name)})
+
+    async def api_key(request: Request) -> Response:
+        fp = request.path_params["fingerprint"].strip()
+        if fp.lower().startswith("0x"):
+            fp = fp[2:]
+        if not fp.startswith("SHA256:") and not re.fullmatch(r"[0-9A-Fa-f:]{16,100}", fp):
+            return _json({"error": "not a fingerprint (hex, or SHA256:… for SSH keys)"}, 400)
+        recs = gw.by_fingerprint(fp)
+        if not recs:
+            return _json({"error": "no name holds this key"}, 404)
+        return _json({"fingerprint": fp if fp.startswith("SHA256:") else fp.replace(":", "").upper(),
+                      "names": [{"name": r.name, "index": r.index, "status": r.status,
+                                 "key_type": r.to_dict()["key_type"], "served": gw.served(r)}
+                                for r in recs]})
+
+    async def api_status(request: Request) -> Response:
+        st = gw.reader().status()
+        st.pop("path", None)
+        return _json({**st, "served_rule": SERVED_RULE})
+
+    async def keys_feed(request: Request) -> Response:
+        from registry.keys._ssh import render_authorized_key
+
+        name = _name_param(request)
+        if not gw.reader().exists(name):
+            return _text("name not registered", 404)
+        lines = []
+        for rec in gw.records(name):
+            if rec.key_type != SSH or not rec.purposes & SSH_USER or rec.purposes & CA:
+                continue
+            key = gw.parsed(rec)
+            if key is None or key.certificate is not None or not gw.served(rec):
+                continue
+            lines.append(render_authorized_key(key) + "\n")
+        return Response("".join(lines), headers=_COMMON_HEADERS, media_type=_TEXT)
+
+    async def certs_pem(request: Request) -> Response:
+        from registry.keys._x509 import render_pem
+
+        name = _name_param(request)
+        if not gw.reader().exists(name):
+            return _text("name not registered", 404)
+        pems = []
+        for rec in gw.records(name):
+            if rec.key_type == X509 and gw.served(rec):
+                cert = gw.parsed(rec)
+                if cert is not None:
+                    pems.append(render_pem(cert))
+        return Response("".join(pems), headers=_COMMON_HEADERS, media_type="application/x-pem-file")
+
+    # ---- web page
+
+    async def home(request: Request) -> Response:
+        return _html(web.render_home())
+
+    async def search(request: Request) -> Response:
+        q = request.query_params.get("q", "").strip()
+        if not q:
+            return _html(web.render_home())
+        if len(q) > 320:
+            return _html(web.render_error("search text too long", 400), 400)
+        from registry.names import parse_name
+
+        try:
+            name = parse_name(q.removeprefix("<").removesuffix(">")).text
+        except InvalidName:
+            name = None
+        if name is not None and gw.reader().exists(name):
+            return RedirectResponse("/names/" + quote(name, safe="@"), 303)
+        fp = q.removeprefix("0x").replace(" ", "").replace(":", "")
+        if q.startswith("SHA256:") or re.fullmatch(r"[0-9A-Fa-f]{40}|[0-9A-Fa-f]{64}", fp):
+            recs = gw.by_fingerprint(q if q.startswith("SHA256:") else fp)
+            names = sorted({r.name for r in recs})
+            if len(names) == 1:
+                return RedirectResponse("/names/" + quote(names[0], safe="@"), 303)
+            if names:
+                return _html(web.render_matches(q, names))
+        return _html(web.render_not_found(q), 404)
+
+    async def name_page(request: Request) -> Response:
+        name = _name_param(request)
+        view = gw.name_view(name, subkeys=True)
+        if view is None:
+            return _html(web.render_not_found(name), 404)
+        return _html(web.render_name(view, gw.reader().history(name)))
+
+    # ---- errors
+
+    async def on_request_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestError)
+        return _error(request, str(exc), exc.status)
+
+    async def on_invalid_name(request: Request, exc: Exception) -> Response:
+        return _error(request, f"invalid name: {exc}", 400)
+
+    async def on_unavailable(request: Request, exc: Exception) -> Response:
+        gw.reset()
+        return _error(request, "the key index is unavailable right now; try again later", 503)
+
+    async def on_error(request: Request, exc: Exception) -> Response:
+        gw.reset()
+        return _error(request, "the request could not be answered", 500)
+
+    async def on_http(request: Request, exc: Exception) -> Response:
+        status = getattr(exc, "status_code", 400)
+        detail = {404: "not found", 405: "method not allowed"}.get(status, "bad request")
+        return _error(request, detail, status)
+
+    routes = [
+        Route("/", home),
+        Route("/search", search),
+        Route("/names/{name}", name_page),
+        Route("/pks/lookup", pks_lookup),
+        Route("/pks/add", pks_add, methods=["POST"]),
+        Route("/.well-known/openpgpkey/policy", wkd_policy),
+        Route("/.well-known/openpgpkey/hu/{digest}", wkd_direct),
+        Route("/.well-known/openpgpkey/{domain}/policy", wkd_policy),
+        Route("/.well-known/openpgpkey/{domain}/hu/{digest}", wkd_advanced),
+        Route("/v1/status", api_status),
+        Route("/v1/names/{name}", api_name),
+        Route("/v1/names/{name}/history", api_history),
+        Route("/v1/names/{name}/certs.pem", certs_pem),
+        Route("/v1/keys/{fingerprint:path}", api_key),  # SSH SHA256: fingerprints may hold "/"
+        Route("/{name}.keys", keys_feed),
+    ]
+    handlers: dict[Any, Callable[..., Any]] = {
+        RequestError: on_request_error,
+        InvalidName: on_invalid_name,
+        IndexUnavailable: on_unavailable,
+        Error: on_error,
+        404: on_http,
+        405: on_http,
+    }
+    app = Starlette(routes=routes, exception_handlers=handlers)
+    app.add_middleware(_Guard)
+    app.state.gateway = gw
+    return app
+
+
+def _app_from_env() -> Starlette:
+    """uvicorn factory for several worker processes (settings passed through the environment)."""
+    staleness = os.environ.get("KEYANCHOR_GATEWAY_MAX_STALENESS")
+    return create_app(os.environ["KEYANCHOR_GATEWAY_INDEX"],
+                      policy=os.environ.get("KEYANCHOR_GATEWAY_POLICY") or None,
+                      max_staleness=float(staleness) if staleness else None)
+
+
+def serve(index_path: str | os.PathLike[str], host: str = "127.0.0.1", port: int = 11371, *,
+          policy: str | None = None, max_staleness: float | None = None, workers: int = 1,
+          log_level: str = "warning") -> None:
+    """Run the gateway under uvicorn until interrupted (blocks).
+
+    ``workers`` > 1 starts that many processes (the policy must then be a
+    profile name or a file path).
+
+    Raises:
+        IndexUnavailable: no index at ``index_path``.
+    """
+    import uvicorn
+
+    if not Path(index_path).is_file():
+        raise IndexUnavailable(f"no index at {index_path} (run 'keyanchor sync')")
+    common: dict[str, Any] = {
+        "host": host, "port": port, "log_level": log_level, "access_log": False,
+        "server_header": False, "timeout_keep_alive": 5, "limit_concurrency": 1024,
+    }
+    if workers > 1:
+        os.environ["KEYANCHOR_GATEWAY_INDEX"] = str(Path(index_path).resolve())
+        os.environ["KEYANCHOR_GATEWAY_POLICY"] = "" if policy is None else str(policy)
+        os.environ["KEYANCHOR_GATEWAY_MAX_STALENESS"] = "" if max_staleness is None else str(max_staleness)
+        uvicorn.run("registry.gateways.http:_app_from_env", factory=True, workers=workers, **common)
+    else:
+        uvicorn.run(create_app(index_path, policy=policy, max_staleness=max_staleness), **common)
