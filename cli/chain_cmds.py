@@ -247,7 +247,7 @@ def lookup(
             raise ConfigError(f"{policy}: no such policy file")
         records = reg.lookup(text, key_types=types, include_revoked=show_all,
                              include_expired=show_all, attestations=fmt in ("json", "text"),
-                             policy=str(policy) if policy is not None else None, profile=profile)
+                             policy=policy, profile=profile)
     if fmt == "json":
         emit_json([_record_json(r) for r in records])
         return

@@ -71,7 +71,10 @@ def main(argv: list[str] | None = None) -> int:
 
     command = typer.main.get_command(app)
     try:
-        command.main(args=argv, prog_name="keyanchor", standalone_mode=False)
+        rv = command.main(args=argv, prog_name="keyanchor", standalone_mode=False)
+        # typer returns the code of a `raise typer.Exit(n)` in non-standalone mode
+        if isinstance(rv, int) and not isinstance(rv, bool):
+            return rv
     except typer.Abort:
         sys.stderr.write("keyanchor: aborted\n")
         return 1

@@ -55,7 +55,7 @@ def check(
     from registry import policy as pol
 
     when = parse_time(at, what="--at")
-    policy_arg: Any = str(policy) if policy is not None else None
+    policy_arg: Any = policy  # a Path: read as a policy file (a str would be TOML text)
     if policy is not None and not policy.is_file():
         from registry.errors import ConfigError
 

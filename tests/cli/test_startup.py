@@ -44,3 +44,17 @@ def test_usage_error_exit_2_and_unknown_file_exit_1(tmp_path) -> None:  # type: 
     assert proc.returncode == 1
     assert proc.stderr.count("\n") == 1 and "no such file" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_exit_codes_of_typer_exit_reach_the_shell(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """`keyanchor ssh authorized-keys` must fail closed through the full CLI too."""
+    env = {"KEYANCHOR_INDEX": str(tmp_path / "missing.sqlite"),
+           "KEYANCHOR_CONFIG": str(tmp_path / "config.toml")}
+    import os
+
+    proc = subprocess.run([sys.executable, "-m", "cli.main", "ssh", "authorized-keys", "alice"],
+                          capture_output=True, text=True, timeout=60, env={**os.environ, **env})
+    assert proc.returncode == 1 and proc.stdout == ""
+    proc = subprocess.run([sys.executable, "-m", "cli.main", "ssh", "known-hosts", "h.example.org"],
+                          capture_output=True, text=True, timeout=60, env={**os.environ, **env})
+    assert proc.returncode == 1 and proc.stdout == ""
