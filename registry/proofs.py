@@ -358,8 +358,9 @@ def parse_sshsig(proof: bytes) -> SSHSig:
     Raises:
         ProofError: not an SSHSIG, wrong version, or malformed.
     """
-    data = bytes(proof).strip()
-    if data.startswith(_SSHSIG_BEGIN):
+    data = bytes(proof)
+    if data.strip().startswith(_SSHSIG_BEGIN):  # armored; a binary blob is never stripped:
+        data = data.strip()                      # its last byte may be 0x0a or 0x20
         end = data.find(_SSHSIG_END)
         if end < 0:
             raise ProofError("armored SSH signature without an END line")
