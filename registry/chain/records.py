@@ -69,9 +69,19 @@ class RevocationReason(enum.IntEnum):
         raise ValueError(f"unknown revocation reason {value!r} (one of {choices})")
 
 
+#: The last second a ``datetime`` can hold (9999-12-31T23:59:59Z).
+_MAX_SECONDS = 253402300799
+
+
 def from_timestamp(value: int) -> datetime | None:
-    """Contract seconds → aware UTC datetime; ``0`` (unset) → ``None``."""
-    return datetime.fromtimestamp(value, UTC) if value else None
+    """Contract seconds → aware UTC datetime; ``0`` (unset) → ``None``.
+
+    Times past year 9999 (the contract takes validities up to 2**38 and
+    attestation expiries up to 2**64 - 1) are clamped to 9999-12-31T23:59:59Z.
+    """
+    if not value:
+        return None
+    return datetime.fromtimestamp(min(int(value), _MAX_SECONDS), UTC)
 
 
 def to_timestamp(value: datetime | int | None) -> int:

@@ -39,6 +39,7 @@ __all__ = [
 DEFAULT_MAX_STALENESS = 3600
 
 _SSH, _SSH_USER, _SSH_HOST, _CA = 1, 1, 2, 64
+_MAX_SECONDS = 253402300799  # 9999-12-31T23:59:59Z, the last second a datetime holds
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +125,9 @@ def _expiry(rec: IndexedRecord) -> Any:
         return None
     from datetime import UTC, datetime
 
-    return datetime.fromtimestamp(rec.valid_until, UTC)
+    # sshd's expiry-time has a 4-digit year; the contract takes times up to 2**38
+    # (year 10680): clamp rather than fail the whole login for that user.
+    return datetime.fromtimestamp(min(rec.valid_until, _MAX_SECONDS), UTC)
 
 
 def authorized_keys_lines(reader: IndexReader, user: str, name: str, settings: SSHSettings,

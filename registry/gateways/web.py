@@ -60,6 +60,9 @@ footer{margin-top:2rem;padding-bottom:2rem;color:var(--muted);font-size:.9rem}
 """
 
 
+_MAX_SECONDS = 253402300799  # 9999-12-31T23:59:59Z, the last second a datetime holds
+
+
 def _e(value: Any) -> str:
     return html.escape(str(value), quote=True)
 
@@ -67,7 +70,7 @@ def _e(value: Any) -> str:
 def _time(ts: int | None) -> str:
     if not ts:
         return "—"
-    when = datetime.fromtimestamp(int(ts), UTC)
+    when = datetime.fromtimestamp(min(int(ts), _MAX_SECONDS), UTC)  # the contract allows year 10680
     return f'<time datetime="{when.strftime("%Y-%m-%dT%H:%M:%SZ")}">{when.strftime("%Y-%m-%d %H:%M UTC")}</time>'
 
 

@@ -32,6 +32,10 @@ __all__ = ["Event", "ParsedKey", "Store"]
 #: Meta keys left out of :meth:`Store.digest` (they change on every run).
 _VOLATILE_META = frozenset({"last_sync_time", "head_seen"})
 _ZERO32 = b"\x00" * 32
+#: SQLite's largest INTEGER. A uint64 the contract accepts (an attestation that
+#: ``expires`` at 2**64 - 1: any name owner can attest any record) is stored
+#: clamped to it -- still "never" -- instead of failing every sync from then on.
+_SQLITE_MAX_INT = 2**63 - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,8 +293,8 @@ class Store:
     def _on_Attested(c: sqlite3.Connection, ev: Event, node: bytes, d: dict[str, Any]) -> None:
         c.execute(
             "INSERT OR REPLACE INTO attestations VALUES (?, ?, ?, ?, ?, ?)",
-            (node, int(d["index"]), _h(d["attester"]), _h(d["policy_hash"]), int(d["expires"]),
-             ev.timestamp),
+            (node, int(d["index"]), _h(d["attester"]), _h(d["policy_hash"]),
+             min(int(d["expires"]), _SQLITE_MAX_INT), ev.timestamp),
         )
 
     @staticmethod

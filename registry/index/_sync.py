@@ -333,6 +333,11 @@ class _Syncer:
 
     def run_page(self, lo: int, hi: int, logs: list[dict[str, Any]]) -> int:
         logs.sort(key=lambda lg: (_q(lg["blockNumber"]), _q(lg["logIndex"])))
+        for lg in logs:
+            if not lo <= _q(lg["blockNumber"]) <= hi:
+                raise VerificationError(
+                    f"the endpoint returned a log of block {_q(lg['blockNumber'])}, outside the"
+                    f" requested blocks {lo}-{hi}")
         heads = self.headers([_q(lg["blockNumber"]) for lg in logs] + [hi])
         for lg in logs:
             if lg.get("removed") or heads[_q(lg["blockNumber"])][0] != _hx(lg["blockHash"]):
