@@ -45,9 +45,14 @@ def sync(
                                              help="Blocks per eth_getLogs page to start with.")] = 2000,
     policy: Annotated[str, typer.Option("--policy", help="Policy profile for the per-record verdict"
                                         " ('none' skips the check).")] = "default",
+    audit: Annotated[bool, typer.Option("--audit", help="Also compare every indexed name with the"
+                                        " contract (one eth_call per name; run it periodically).")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Bring the local index up to date with the chain, verifying every record."""
+    """Bring the local index up to date with the chain, verifying every record.
+
+    Example: keyanchor sync --confirmations 12 --audit
+    """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from registry.index import sync_index
@@ -69,7 +74,7 @@ def sync(
 
             result = sync_index(path, reg, confirmations=confirmations, page_blocks=page_blocks,
                                 policy_profile=None if policy == "none" else policy,
-                                progress=progress)
+                                progress=progress, audit=audit)
     if as_json:
         typer.echo(json.dumps({"index": str(path), **result.to_dict()}))
         return
@@ -78,6 +83,8 @@ def sync(
             f" ({result.removed_events} events removed)")
     typer.echo(f"synced {path} to block {result.to_block}: {result.events} new events"
                f" in {result.pages} pages ({result.seconds:.1f} s)")
+    if result.audited is not None:
+        typer.echo(f"audit: all {result.audited} indexed names agree with the contract")
 
 
 def watch(

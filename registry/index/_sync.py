@@ -72,11 +72,13 @@ class SyncResult:
     removed_events: int = 0
     seconds: float = 0.0
     page_sizes: list[int] = field(default_factory=list)
+    audited: int | None = None  # names compared with the contract by an audit
 
     def to_dict(self) -> dict[str, Any]:
         return {"from_block": self.from_block, "to_block": self.to_block, "events": self.events,
                 "pages": self.pages, "rolled_back_to": self.rolled_back_to,
-                "removed_events": self.removed_events, "seconds": round(self.seconds, 3)}
+                "removed_events": self.removed_events, "seconds": round(self.seconds, 3),
+                "audited": self.audited}
 
 
 class _ReorgInFlight(Exception):
@@ -267,8 +269,9 @@ class _Syncer:
     def __init__(self, store: Store, w3: Any, address: str, *, start_block: int,
                  confirmations: int, page_blocks: int, profile: str | None,
                  progress: Progress | None, max_blocks: int | None,
-                 max_page_blocks: int = MAX_PAGE_BLOCKS) -> None:
+                 max_page_blocks: int = MAX_PAGE_BLOCKS, audit: bool = False) -> None:
         self.store = store
+        self.audit_all = audit
         self.rpc = _Rpc(w3)
         self.address = address.lower()
         self.start_block = start_block
@@ -452,6 +455,30 @@ class _Syncer:
                     f"{name} record {m['idx']}: the contract's view at block {hi} disagrees with"
                     " the events (nothing from this page was stored)")
 
+    def audit(self, chunk: int = 1000) -> int:
+        """Compare EVERY indexed name's records and owner with the contract at the synced block.
+
+        Page verification only covers names with events in that page, so an
+        endpoint that leaves out a log (a ``KeyRevoked``, say) is caught only
+        here. On a mismatch the index is not marked synced, so the SSH
+        gateways refuse it once it is older than ``max_staleness``.
+        """
+        synced = self.store.synced_block
+        if synced is None:
+            return 0
+        block = self.rpc.call("eth_getBlockByNumber", [hex(synced), False])
+        if not isinstance(block, dict) or "hash" not in block:
+            raise VerificationError(f"the endpoint has no block {synced} to audit against")
+        block_hash = _hx(block["hash"])
+        stored = dict(self.store.stored_blocks(limit=64))
+        if synced in stored and stored[synced] != block_hash:
+            raise _ReorgInFlight  # pragma: no cover -- the next sync rolls back first
+        nodes = [bytes(n) for (n,) in self.store.conn.execute("SELECT node FROM names ORDER BY node")]
+        for lo in range(0, len(nodes), chunk):
+            part = set(nodes[lo:lo + chunk])
+            self.verify(synced, block_hash, part, part)
+        return len(nodes)
+
     def run(self) -> SyncResult:
         t0 = time.monotonic()
         self.check_identity()
@@ -464,6 +491,8 @@ class _Syncer:
                 continue
         else:
             raise ChainError("the chain keeps reorganising under the sync; try again later")
+        if self.audit_all:
+            result.audited = self.audit()
         with self.store.transaction():
             self.store.mark_synced()
         result.seconds = time.monotonic() - t0
@@ -514,6 +543,7 @@ def sync_index(
     start_block: int | None = None,
     progress: Progress | None = None,
     max_blocks: int | None = None,
+    audit: bool = False,
 ) -> SyncResult:
     """Bring the index up to ``head - confirmations`` of the registry's chain.
 
@@ -523,7 +553,10 @@ def sync_index(
     ``max_page_blocks``) and halve when the endpoint refuses a range.
     ``policy_profile=None`` skips the policy check (verdicts ``unknown``;
     the SSH gateways then serve nothing unless told to). ``max_blocks`` caps
-    the blocks synced in this run (tests, resumable batches).
+    the blocks synced in this run (tests, resumable batches). ``audit=True``
+    then compares every indexed name with the contract's view (one ``eth_call``
+    per name): run it periodically, as it also catches an endpoint that left a
+    log out of an earlier page.
 
     Raises:
         VerificationError: the chain's data does not verify (nothing from that page is kept).
@@ -537,7 +570,7 @@ def sync_index(
                          start_block=start if start_block is None else start_block,
                          confirmations=confirmations, page_blocks=page_blocks,
                          profile=policy_profile, progress=progress, max_blocks=max_blocks,
-                         max_page_blocks=max_page_blocks)
+                         max_page_blocks=max_page_blocks, audit=audit)
         return syncer.run()
     finally:
         if not isinstance(index, Store):
