@@ -137,6 +137,43 @@ def list_(as_json: JsonOpt = False) -> None:
     Console(soft_wrap=True).print(table)
 
 
+@app.command("use")
+def use(
+    which: Annotated[str, typer.Argument(help="Keystore name, file path or address.")],
+) -> None:
+    """Make a keystore the default signing account (saved in the config file).
+
+    Example: keyanchor account use alice
+    """
+    from pathlib import Path
+
+    from registry.chain.accounts import list_keystores
+    from registry.config import save_config
+    from registry.errors import AccountError
+
+    cfg = load_cfg()
+    found = list_keystores(cfg.keystore_dir())
+    wanted = which.strip()
+    match = [i for i in found
+             if i.path.stem == wanted or i.address.lower() == wanted.lower()
+             or str(i.path) == wanted]
+    if not match and Path(wanted).is_file():
+        address = _address_of(wanted)
+        if address is None:
+            raise AccountError(f"{wanted} is not a V3 keystore file")
+        cfg.set_keystore(Path(wanted).resolve())
+        save_config(cfg)
+        print(f"default account {address} ({Path(wanted).resolve()})")
+        return
+    if not match:
+        known = ", ".join(i.path.stem for i in found) or "none"
+        raise AccountError(f"no keystore {wanted!r} in {cfg.keystore_dir()} (known: {known})")
+    info = match[0]
+    cfg.set_keystore(info.path)
+    save_config(cfg)
+    print(f"default account {info.address} ({info.path})")
+
+
 def _address_of(path: object) -> str | None:
     import json
     from pathlib import Path

@@ -41,6 +41,22 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
+def _version(value: bool) -> None:
+    if value:
+        from registry import __version__
+
+        typer.echo(f"keyanchor {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="Print the version and exit."),
+) -> None:
+    """keyanchor: SSH, OpenPGP and X.509 keys bound to names on an EVM chain."""
+
+
 app.add_typer(account_cmds.app, name="account")
 app.add_typer(network_cmds.app, name="network")
 app.add_typer(name_cmds.app, name="name")

@@ -100,12 +100,12 @@ def ssh_proof(run: Run, name: str, pub: Path, statement: Path) -> Path:
 
 
 @pytest.mark.parametrize(("group", "commands"), [
-    ("account", ["new", "list", "import"]),
+    ("account", ["new", "list", "import", "use"]),
     ("network", ["add", "list", "use"]),
     ("name", ["register", "assign", "reclaim", "renounce", "transfer", "operator", "show"]),
     ("key", ["inspect", "publish", "revoke", "rotate"]),
     (None, ["deploy", "prove", "lookup", "history", "attest", "devnet", "account", "network",
-            "name", "key"]),
+            "name", "key", "check", "lints", "sync", "watch", "index", "ssh", "serve"]),
 ])
 def test_help_lists_commands(run: Run, group: str | None, commands: list[str]) -> None:
     result = ok(run(*([group] if group else []), "--help"))
@@ -118,7 +118,8 @@ def test_help_lists_commands(run: Run, group: str | None, commands: list[str]) -
 @pytest.mark.parametrize("command", [
     ["name", "register"], ["name", "assign"], ["key", "publish"], ["key", "revoke"],
     ["key", "rotate"], ["prove"], ["lookup"], ["history"], ["attest"], ["devnet"], ["deploy"],
-    ["account", "new"], ["network", "add"],
+    ["account", "new"], ["account", "use"], ["network", "add"], ["check"], ["lints"], ["sync"],
+    ["serve"],
 ])
 def test_each_command_help_has_an_example(run: Run, command: list[str]) -> None:
     assert "Example: keyanchor" in ok(run(*command, "--help")).out
@@ -297,6 +298,16 @@ def test_accounts(run: Run, env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert "funded" in registered.err
     monkeypatch.setenv("KEYANCHOR_PASSWORD", "wrong")
     one_line_error(run("name", "register", "example.net"), "wrong password")
+
+    # switch the default to the imported keystore: it now signs
+    monkeypatch.setenv("KEYANCHOR_PASSWORD", "correct horse")
+    assert dev_address(2) in ok(run("account", "use", "ops")).out
+    listed = json.loads(ok(run("account", "list", "--json")).out)
+    assert {a["address"]: a["default"] for a in listed} == {
+        created["address"]: False, dev_address(2): True}
+    registered = json.loads(ok(run("name", "register", "example.net", "--json")).out)
+    assert registered["owner"] == dev_address(2)
+    one_line_error(run("account", "use", "nobody"), "no keystore 'nobody'")
 
 
 # --------------------------------------------------------------------------- networks

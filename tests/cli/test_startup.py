@@ -58,3 +58,11 @@ def test_exit_codes_of_typer_exit_reach_the_shell(tmp_path) -> None:  # type: ig
     proc = subprocess.run([sys.executable, "-m", "cli.main", "ssh", "known-hosts", "h.example.org"],
                           capture_output=True, text=True, timeout=60, env={**os.environ, **env})
     assert proc.returncode == 1 and proc.stdout == ""
+
+
+def test_version() -> None:
+    from registry import __version__
+
+    proc = subprocess.run([sys.executable, "-m", "cli.main", "--version"], capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 0 and proc.stdout.strip() == f"keyanchor {__version__}"
