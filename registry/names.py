@@ -144,7 +144,8 @@ def parse_name(text: str | Name) -> Name:
         raise InvalidName("invalid name '': empty")
     if "@" in text:
         local, _, domain = text.rpartition("@")
-        local = local.lower()
+        # ASCII first: str.lower() maps some non-ASCII letters to ASCII (KELVIN SIGN -> "k")
+        local = local.lower() if local.isascii() else local
         if not local:
             raise InvalidName(f"invalid name {original!r}: empty local part")
         if len(local) > MAX_LOCAL:

@@ -512,8 +512,10 @@ def _verify_x509(material: bytes, proof: bytes, message: bytes) -> ProofResult:
 # --------------------------------------------------------------------------- dispatch
 
 
-def verify_proof(key: Any, proof: bytes, statement: bytes) -> ProofResult:
+def verify_proof(key: Any, proof: bytes | str, statement: bytes | str) -> ProofResult:
     """Verify that ``proof`` is a signature over ``statement`` by ``key``.
+
+    ``proof`` and ``statement`` may be bytes or text (armored signatures).
 
     ``key`` is a parsed key (``registry.keys``). The statement must be a
     canonical keyanchor statement naming this key's commitment; compare it
@@ -526,6 +528,10 @@ def verify_proof(key: Any, proof: bytes, statement: bytes) -> ProofResult:
     """
     from registry.keys import KeyType, commitment
 
+    if isinstance(proof, str):  # armored SSHSIG / OpenPGP, or base64 X.509, read as text
+        proof = proof.encode("utf-8")
+    if proof is not None and not isinstance(proof, bytes | bytearray | memoryview):
+        raise ProofError(f"proof must be bytes or str, not {type(proof).__name__}")
     if proof is None or len(proof) == 0:
         raise ProofError("no proof of possession given")
     try:

@@ -59,7 +59,8 @@ def test_normalisation(raw: str, normal: str) -> None:
     ["", " ", ".", "a..b", "-a.org", "a-.org", "a_b.org", "a b.org", "@example.org",
      ".alice@example.org", "alice.@example.org", "al..ice@example.org", "alice@", "a" * 64 + ".org",
      "x@" + "a" * 64 + ".org", "a" * 65 + "@example.org", ".".join(["abcdefgh"] * 40),
-     "alice@bob@example.org", "a\nb.org", "a;b.org"],
+     "alice@bob@example.org", "a\nb.org", "a;b.org",
+     "\u212aelly@example.org", "\u0130zmir@example.org"],  # KELVIN SIGN, dotted I: not ASCII
 )
 def test_invalid_names_are_refused_with_invalid_name(bad: str) -> None:
     with pytest.raises(InvalidName) as info:

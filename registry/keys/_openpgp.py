@@ -301,6 +301,22 @@ def _dearmor(raw: bytes) -> list[bytes]:
     return blocks
 
 
+def _is_armor_text(raw: bytes) -> bool:
+    """True unless ``raw`` is binary OpenPGP (first octet a packet header, not UTF-8 text).
+
+    Armored input is text: it starts with ASCII (or a UTF-8 BOM / letter) and decodes
+    as UTF-8. Binary certificates always start with a packet header (high bit set)
+    and never decode as UTF-8 (a 0x98-0x9B old-format header is a continuation byte).
+    """
+    if not raw[0] & 0x80:
+        return True
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def _decode_armor_body(body: bytes) -> bytes:
     lines = [line.strip() for line in body.splitlines()]
     # armor headers ("Key: value") run up to the first empty line
@@ -527,9 +543,10 @@ def load_openpgp_certs(data: bytes | bytearray | memoryview | str) -> list[OpenP
     raw = _as_bytes(data)
     if not raw.strip():
         raise KeyFormatError("empty OpenPGP input")
-    if b"-----BEGIN PGP" in raw:
+    if b"-----BEGIN PGP" in raw and _is_armor_text(raw):
         blobs = _dearmor(raw)
     elif raw[0] & 0x80:
+        # binary: an armor header inside a packet (a user ID, a notation) is data, not armor
         blobs = [raw]
     else:
         raise KeyFormatError("not an OpenPGP certificate (neither armored nor binary OpenPGP)")

@@ -112,6 +112,19 @@ def _utc(t: datetime | None) -> datetime | None:
     return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
 
 
+def _as_bytes(data: bytes | str | None) -> bytes | None:
+    """Proof or statement bytes; text (an armored signature read in text mode) as UTF-8."""
+    if not data:
+        return None
+    if isinstance(data, str):
+        return data.encode("utf-8")
+    if isinstance(data, bytes | bytearray | memoryview):
+        return bytes(data)
+    from registry.errors import ProofError
+
+    raise ProofError(f"proof and statement must be bytes or str, not {type(data).__name__}")
+
+
 def _fingerprint(key: Any) -> str:
     try:
         return str(key.fingerprint)
@@ -128,8 +141,8 @@ def check(
     profile: str = "default",
     at: datetime | None = None,
     name: str | None = None,
-    proof: bytes | None = None,
-    statement: bytes | None = None,
+    proof: bytes | str | None = None,
+    statement: bytes | str | None = None,
     registered_at: datetime | None = None,
     other_names: Iterable[str] | None = None,
     attestations: Iterable[Any] | None = None,
@@ -150,6 +163,7 @@ def check(
     Raises:
         ConfigError: bad policy file or unknown profile.
         KeyFormatError: ``key`` is not a parsed key object.
+        ProofError: ``proof`` or ``statement`` is neither bytes nor str.
     """
     from registry import __version__
     from registry.errors import KeyFormatError
@@ -160,8 +174,7 @@ def check(
     when = _utc(at) or datetime.now(UTC)
     ctx = Context(
         key=key, at=when, name=name, registered_at=_utc(registered_at),
-        proof=bytes(proof) if proof else None,
-        statement=bytes(statement) if statement else None,
+        proof=_as_bytes(proof), statement=_as_bytes(statement),
         other_names=tuple(other_names) if other_names is not None else None,
         attestations=tuple(attestations) if attestations is not None else None,
         trust_anchors=tuple(trust_anchors) if trust_anchors else None,

@@ -66,7 +66,8 @@ def name_binding(ctx: Context, p: Mapping[str, Any]) -> Finding:
             return Finding(P, f"user principal {name.split('@', 1)[0]} of {name}")
     if ctx.key_type == "x509" and "@" not in name:
         for ident in ids:
-            if ident.startswith("*.") and name.split(".", 1)[-1] == ident[2:]:
+            # a wildcard stands for exactly one label: *.example.org never covers example.org
+            if ident.startswith("*.") and "." in name and name.split(".", 1)[1] == ident[2:]:
                 return Finding(P, f"{name} matches wildcard {ident}")
     where = {"ssh": "ssh.cert.principals", "openpgp": "openpgp.uid",
              "x509": "x509.extensions.subjectAltName"}[ctx.key_type]

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -14,6 +15,16 @@ from typing import Any
 from registry.policy._framework import LintResult, Status
 
 __all__ = ["Report"]
+
+
+#: Characters that could forge or hide report lines: C0/C1 controls (newlines, terminal
+#: escapes), Unicode line/paragraph separators and bidirectional overrides.
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def _safe(text: str) -> str:
+    """Escape what a key's own strings (principals, UIDs, SANs) could use to forge lines."""
+    return _UNSAFE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
 def _iso(t: datetime | None) -> str | None:
@@ -83,7 +94,7 @@ class Report:
         verdict = "PASS" if self.passed else "FAIL"
         lines = [
             f"{verdict}  {self.key_type} {self.fingerprint}"
-            + (f"  name {self.name}" if self.name else ""),
+            + (f"  name {_safe(self.name)}" if self.name else ""),
             f"profile {self.profile}  policy sha256 {self.policy_sha256[:16]}…  "
             f"checker {self.checker_version}  at {_iso(self.evaluated_at)}  "
             f"fail level {self.fail_level.label}",
@@ -91,8 +102,8 @@ class Report:
         shown = [r for r in self.results if verbose or r.status >= Status.INFO]
         shown.sort(key=lambda r: (-r.status, r.lint_id))
         for r in shown:
-            loc = f" [{r.location}]" if r.location else ""
-            det = f": {r.details}" if r.details else ""
+            loc = f" [{_safe(r.location)}]" if r.location else ""
+            det = f": {_safe(r.details)}" if r.details else ""
             lines.append(f"  {r.status.label:<5} {r.lint_id}{loc}{det}")
         c = self.counts()
         lines.append("  " + ", ".join(f"{c[s.label]} {s.label}" for s in Status if c[s.label]))

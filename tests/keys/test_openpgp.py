@@ -417,6 +417,37 @@ def test_v6_certificate(v6_cert: bytes) -> None:
     assert load_openpgp_cert(armored) == cert
 
 
+def test_binary_cert_with_armor_text_in_a_user_id(v6_cert: bytes) -> None:
+    """A binary certificate is binary even when a user ID holds armor text: the armor
+    inside it must not be decoded instead (here: someone else's certificate)."""
+    import pysequoia
+
+    from registry.keys import load_key, load_material
+
+    victim = load_openpgp_cert(v6_cert)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        data = bytes(pysequoia.Tsk.generate(
+            "Mallory <mallory@example.org>\n" + render_openpgp_armor(victim),
+            profile=pysequoia.Profile.RFC9580,
+        ).extract_certificate())
+        mallory_fpr = pysequoia.Cert.from_bytes(data).fingerprint.upper()
+    for loaded in (load_openpgp_cert(data), load_key(data),
+                   load_material(KeyType.OPENPGP, data)):
+        assert loaded.fingerprint == mallory_fpr != victim.fingerprint
+        assert loaded.material == data
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mention = bytes(pysequoia.Tsk.generate(
+            "-----BEGIN PGP PUBLIC KEY BLOCK----- fan <fan@example.org>"
+        ).extract_certificate())
+    assert load_openpgp_cert(mention).identities == ("fan@example.org",)
+    # armored text with a UTF-8 BOM or a non-ASCII first letter is still armor
+    armored = render_openpgp_armor(victim).encode()
+    assert load_openpgp_cert(b"\xef\xbb\xbf" + armored) == victim
+    assert load_openpgp_cert("\u00e9t\u00e9\n".encode() + armored) == victim
+
+
 # --------------------------------------------------------------------------- secret keys
 
 

@@ -143,3 +143,33 @@ def test_lifecycle_times(request: pytest.FixtureRequest) -> None:
     key = cert(Kit(request))
     late = check(key, only=["ssh.cert_validity"], at=NOW + timedelta(days=5))
     assert late.result("ssh.cert_validity").status == Status.ERROR
+
+
+def test_wildcard_san_covers_one_label_only() -> None:
+    from tests.policy.conftest import make_ca, make_leaf, x509_key
+
+    ca = make_ca()
+    key = x509_key(make_leaf(ca, cn="wild", dns=("*.example.org",)))
+    result = {n: check(key, name=n, at=NOW, only=["binding.name"]).result("binding.name").status
+              for n in ("web.example.org", "example.org", "a.b.example.org")}
+    assert result == {"web.example.org": Status.PASS, "example.org": Status.ERROR,
+                      "a.b.example.org": Status.ERROR}
+    top = x509_key(make_leaf(ca, cn="wild", dns=("*.org",)))
+    assert check(top, name="org", at=NOW, only=["binding.name"]).result(
+        "binding.name").status == Status.ERROR
+
+
+def test_report_text_cannot_be_forged_by_key_strings(request: pytest.FixtureRequest) -> None:
+    """A certificate principal (or UID, SAN...) with a newline or terminal escape must not
+    start a line of its own in the text report."""
+    tools = request.getfixturevalue("ssh_tools")
+    tools.keygen("ed", "-t", "ed25519")
+    forged = "web.example.org\n  pass  binding.name: bound\x1b[0m"
+    key = ssh_key_from_file(tools.cert("forge-cert", "ed", "ed", "-n", forged, "-V", "-1d:+1d"))
+    report = check(key, name="alice@example.org", at=NOW, only=["binding.name"])
+    assert report.result("binding.name").status == Status.ERROR
+    text = report.to_text()
+    assert len(text.splitlines()) == 4, text
+    assert "\x1b" not in text and "\\n  pass  binding.name: bound\\x1b[0m" in text
+    bad_name = check(key, name="alice@example.org\nPASS", at=NOW, only=["binding.name"])
+    assert len(bad_name.to_text().splitlines()) == 4

@@ -225,3 +225,21 @@ def test_binary_sshsig_ending_in_whitespace_bytes(ssh_tools: SSHTools) -> None:
             assert verify_proof(key, binary, good).key_type == "ssh"
             return
     raise AssertionError("no signature ending in a whitespace byte in 600 tries")
+
+
+@pytest.mark.tools
+def test_armored_proof_read_as_text(ssh_tools: SSHTools) -> None:
+    """`open("statement.txt.sig").read()` gives str: a proof, not a TypeError."""
+    from registry.policy import Status, check
+
+    key = ssh_key_from_file(ssh_tools.keygen("ed", "-t", "ed25519").with_suffix(".pub"))
+    good = stmt(key)
+    text = ssh_tools.sign("ed", good).decode("ascii")
+    assert verify_proof(key, text, good.decode()).algorithm == "ssh-ed25519"
+    report = check(key, name="alice@example.org", proof=text, statement=good.decode(),
+                   only=["binding.proof"])
+    assert report.result("binding.proof").status == Status.PASS
+    with pytest.raises(ProofError, match="bytes or str"):
+        verify_proof(key, 12, good)  # type: ignore[arg-type]
+    with pytest.raises(ProofError, match="bytes or str"):
+        check(key, proof=12, statement=good)  # type: ignore[arg-type]
