@@ -8,7 +8,8 @@ Two kinds of name:
 
 * a DNS-like name (``example.org``, ``web1.example.org``): labels of
   ``[a-z0-9-]``, 1-63 characters, not starting or ending with ``-``; at most
-  253 characters in all. Non-ASCII labels are converted to IDNA (``xn--``).
+  253 characters in all. Non-ASCII labels are converted to IDNA 2008 A-labels (``xn--``, UTS #46
+  non-transitional, as browsers do).
 * a person name under a domain (``alice@example.org``): a local part of
   ``[a-z0-9._+-]``, 1-64 characters, not starting or ending with ``.`` and
   without ``..``, then ``@`` and a DNS-like name.
@@ -107,9 +108,14 @@ def _domain_labels(domain: str, original: str) -> tuple[str, ...]:
     if not domain:
         raise InvalidName(f"invalid name {original!r}: empty domain")
     if not domain.isascii():
+        # IDNA 2008 with UTS #46 non-transitional mapping, as browsers and current
+        # resolvers do (Python's built-in "idna" codec is IDNA 2003 and would map
+        # faß.de to fass.de: two real domains, one registry name).
+        import idna
+
         try:
-            domain = domain.encode("idna").decode("ascii")
-        except UnicodeError as exc:
+            domain = idna.encode(domain, uts46=True, transitional=False).decode("ascii")
+        except (idna.IDNAError, UnicodeError) as exc:
             raise InvalidName(f"invalid name {original!r}: not a valid IDNA domain") from exc
     domain = domain.lower()
     if len(domain) > MAX_NAME:

@@ -47,6 +47,8 @@ def test_person_names_never_collide_with_hosts() -> None:
         ("  Alice@Example.org ", "alice@example.org"),
         ("first.last+ssh@example.org", "first.last+ssh@example.org"),
         ("bücher.example", "xn--bcher-kva.example"),
+        ("faß.de", "xn--fa-hia.de"),  # IDNA 2008: not folded to fass.de as IDNA 2003 does
+        ("BÜCHER.example", "xn--bcher-kva.example"),
     ],
 )
 def test_normalisation(raw: str, normal: str) -> None:
