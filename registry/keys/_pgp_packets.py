@@ -468,14 +468,21 @@ def parse_signature(body: bytes, *, component: str = "", target: str = "") -> Si
     return parse_signature_parts(body, component=component, target=target)[0]
 
 
+#: Embedded signatures (subpacket 32) nest; real ones go one level deep.
+MAX_EMBEDDED_DEPTH = 4
+
+
 def parse_signature_parts(
-    body: bytes, *, component: str = "", target: str = ""
+    body: bytes, *, component: str = "", target: str = "", _depth: int = 0
 ) -> tuple[Signature, SignatureParts | None]:
     """:func:`parse_signature`, plus the :class:`SignatureParts` (``None`` for v3).
 
     Raises:
-        KeyFormatError: truncated or malformed packet, or an unknown signature version.
+        KeyFormatError: truncated or malformed packet, an unknown signature version,
+            or embedded signatures nested deeper than MAX_EMBEDDED_DEPTH.
     """
+    if _depth > MAX_EMBEDDED_DEPTH:
+        raise _fail("embedded signatures nested too deeply")
     r = _Reader(body, "signature packet")
     version = r.u8()
     if version == 3:
@@ -508,7 +515,7 @@ def parse_signature_parts(
             created = datetime.fromtimestamp(int.from_bytes(sp.data, "big"), UTC)
             break
     embedded = tuple(
-        parse_signature(sp.data, component=component, target=target)
+        parse_signature_parts(sp.data, component=component, target=target, _depth=_depth + 1)[0]
         for sp in (*hashed, *unhashed)
         if sp.type == 32
     )

@@ -637,3 +637,31 @@ def test_fuzz_arbitrary_input(blob: bytes | str) -> None:
         load_openpgp_certs(blob)
     except KeyFormatError:
         pass
+
+
+def test_deeply_nested_embedded_signatures_are_a_format_error() -> None:
+    """Embedded signatures inside embedded signatures, 1,000 deep: KeyFormatError, not RecursionError."""
+    from registry.keys._pgp_packets import parse_signature
+
+    def v4_sig(inner: bytes | None) -> bytes:
+        hashed = b""
+        if inner is not None:
+            sub = bytes([32]) + inner  # subpacket type 32 = embedded signature
+            size = len(sub)
+            if size < 192:
+                hashed = bytes([size]) + sub
+            elif size < 8384:
+                size -= 192
+                hashed = bytes([(size >> 8) + 192, size & 0xFF]) + sub
+            else:
+                hashed = b"\xff" + size.to_bytes(4, "big") + sub
+        return (bytes([4, 0x19, 22, 10]) + len(hashed).to_bytes(2, "big") + hashed
+                + b"\x00\x00" + b"\xab\xcd" + b"\x00\x08\xff")
+
+    sig = v4_sig(None)
+    assert parse_signature(sig).embedded == ()
+    assert len(parse_signature(v4_sig(sig)).embedded) == 1
+    for _ in range(1000):
+        sig = v4_sig(sig)
+    with pytest.raises(KeyFormatError, match="nested too deeply"):
+        parse_signature(sig)
