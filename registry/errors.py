@@ -19,6 +19,7 @@ Tree::
     ├── ProofError                         proof of possession missing, malformed or invalid
     ├── PolicyViolation                    a key fails the policy (carries the report)
     ├── ConfigError                        bad configuration file, network or account setting
+    ├── GatewayRequestError (ValueError)   an HTTP gateway request that cannot be answered (``status``)
     ├── AccountError                       keystore missing, wrong password, no account
     ├── ChainError                         anything that went wrong talking to a chain
     │   ├── ChainUnavailable               RPC endpoint unreachable or not answering
@@ -45,6 +46,7 @@ __all__ = [
     "ConfigError",
     "ContractRevert",
     "Error",
+    "GatewayRequestError",
     "IndexUnavailable",
     "InsufficientFunds",
     "InvalidName",
@@ -99,6 +101,14 @@ class PolicyViolation(Error):
 
 class ConfigError(Error):
     """Bad configuration: unknown network, unreadable config file, bad setting."""
+
+
+class GatewayRequestError(Error, ValueError):
+    """A gateway request that cannot be answered; ``status`` is the HTTP status to reply with."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class AccountError(Error):

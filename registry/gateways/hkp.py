@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from registry.errors import Error
+from registry.errors import GatewayRequestError
 
 __all__ = [
     "HKPQuery",
@@ -42,12 +42,8 @@ MAX_SEARCH = 320
 SearchKind = Literal["fingerprint", "keyid", "email"]
 
 
-class RequestError(Error, ValueError):
-    """A gateway request that cannot be answered; ``status`` is the HTTP status to reply with."""
-
-    def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.status = status
+#: The old name of :class:`registry.errors.GatewayRequestError` (kept for importers).
+RequestError = GatewayRequestError
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,14 +68,14 @@ def parse_search(search: str) -> tuple[SearchKind, str]:
     """Classify an HKP ``search`` value.
 
     Raises:
-        RequestError: empty, too long, a short key ID, a hex string of another
+        GatewayRequestError: empty, too long, a short key ID, a hex string of another
             length, or text that is neither hex nor an e-mail address.
     """
     text = search.strip()
     if not text:
-        raise RequestError("search is empty")
+        raise GatewayRequestError("search is empty")
     if len(text) > MAX_SEARCH:
-        raise RequestError(f"search is longer than {MAX_SEARCH} characters")
+        raise GatewayRequestError(f"search is longer than {MAX_SEARCH} characters")
     m = _HEX.match(text.replace(" ", ""))
     if m and (text[:2] in ("0x", "0X") or len(m.group(1)) in (40, 64)):
         digits = m.group(1).upper()
@@ -88,8 +84,8 @@ def parse_search(search: str) -> tuple[SearchKind, str]:
         if len(digits) == 16:
             return "keyid", digits
         if len(digits) == 8:
-            raise RequestError("short key IDs are not supported: search by fingerprint")
-        raise RequestError("a hex search must be a 40- or 64-digit fingerprint or a 16-digit key ID")
+            raise GatewayRequestError("short key IDs are not supported: search by fingerprint")
+        raise GatewayRequestError("a hex search must be a 40- or 64-digit fingerprint or a 16-digit key ID")
     if text.startswith("="):  # gpg's "exact match" prefix
         text = text[1:]
     am = _ANGLE.search(text)
@@ -97,7 +93,7 @@ def parse_search(search: str) -> tuple[SearchKind, str]:
         text = am.group(1)
     if _EMAIL.match(text):
         return "email", text.lower()
-    raise RequestError(
+    raise GatewayRequestError(
         "search must be 0x + a fingerprint, 0x + a 16-digit key ID, or an e-mail address"
     )
 
@@ -106,18 +102,18 @@ def parse_lookup(params: Mapping[str, str]) -> HKPQuery:
     """Parse the query parameters of ``/pks/lookup``.
 
     Raises:
-        RequestError: no or an unsupported ``op`` (501 for ops HKP defines but
+        GatewayRequestError: no or an unsupported ``op`` (501 for ops HKP defines but
             the gateway does not serve, 400 otherwise), or a bad ``search``.
     """
     op = params.get("op", "").strip().lower()
     if not op:
-        raise RequestError("op is missing (op=get, op=index or op=vindex)")
+        raise GatewayRequestError("op is missing (op=get, op=index or op=vindex)")
     if op not in _OPS:
         if op in _KNOWN_OPS:
-            raise RequestError(f"op={op} is not implemented by this keyserver", 501)
-        raise RequestError("unknown op (op=get, op=index or op=vindex)")
+            raise GatewayRequestError(f"op={op} is not implemented by this keyserver", 501)
+        raise GatewayRequestError("unknown op (op=get, op=index or op=vindex)")
     if "search" not in params:
-        raise RequestError("search is missing")
+        raise GatewayRequestError("search is missing")
     kind, value = parse_search(params["search"])
     options = {o.strip().lower() for o in params.get("options", "").split(",")}
     exact = params.get("exact", "").strip().lower() == "on"

@@ -38,11 +38,10 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from registry.errors import Error, IndexUnavailable, InvalidName
+from registry.errors import Error, GatewayRequestError, IndexUnavailable, InvalidName
 from registry.gateways import web
 from registry.gateways.hkp import (
     IndexEntry,
-    RequestError,
     armor_certificates,
     parse_lookup,
     render_mr_index,
@@ -143,8 +142,8 @@ class Gateway:
 
     def _check_fresh(self, rd: IndexReader) -> None:
         assert self.max_staleness is not None
-        rows = rd._q("SELECT value FROM meta WHERE key = 'last_sync_time'")
-        age = time.time() - int(rows[0][0]) if rows else float("inf")
+        last = rd.last_sync_time()
+        age = time.time() - last if last is not None else float("inf")
         if age > self.max_staleness:
             raise IndexUnavailable(f"the index is stale: last synced {int(age)} s ago")
 
@@ -157,10 +156,6 @@ class Gateway:
                 rd.close()
             except Exception:  # pragma: no cover - closing a broken connection
                 pass
-
-    def _sql(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        """Read-only SQL on the reader's connection (helpers IndexReader lacks; see docs)."""
-        return self.reader()._q(sql, args)
 
     # -- parsing, verdicts, the serving rule
 
@@ -181,7 +176,7 @@ class Gateway:
     def verdict(self, rec: IndexedRecord) -> Verdict:
         """The policy verdict for a record: stored at sync, or re-checked with ``policy``."""
         if self.policy is None:
-            detail = self._detail(rec)
+            detail = rec.policy_detail
             failing: tuple[str, ...] = ()
             if rec.policy == "fail" and ": " in detail:
                 failing = tuple(x.strip() for x in detail.split(": ", 1)[1].split(","))
@@ -215,11 +210,6 @@ class Gateway:
         return Verdict("pass" if report.passed else "fail",
                        f"{report.profile} {report.policy_sha256[:16]}", failing)
 
-    def _detail(self, rec: IndexedRecord) -> str:
-        rows = self._sql("SELECT policy_detail FROM records WHERE node = ? AND idx = ?",
-                         (rec.node, rec.index))
-        return str(rows[0][0]) if rows else ""
-
     def served(self, rec: IndexedRecord) -> bool:
         """The serving rule: the record is active at request time and passes the policy.
 
@@ -252,15 +242,7 @@ class Gateway:
 
     def by_key_id(self, key_id: str) -> list[IndexedRecord]:
         """OpenPGP records whose primary or subkey has this long key ID (v4: low 64 bits; v6: high)."""
-        kid = key_id.upper()
-        rows = self._sql(
-            "SELECT n.name, f.idx FROM fingerprints f JOIN names n ON n.node = f.node"
-            " WHERE f.fingerprint >= ? AND f.fingerprint < ? AND length(f.fingerprint) = 64",
-            (kid, kid + "G"))
-        rows += self._sql(
-            "SELECT n.name, f.idx FROM fingerprints f JOIN names n ON n.node = f.node"
-            " WHERE length(f.fingerprint) = 40 AND substr(f.fingerprint, 25) = ?", (kid,))
-        return self._records_at((str(n), int(i)) for n, i in rows)
+        return self.reader().records_by_key_id(key_id)
 
     def by_email(self, email: str) -> list[IndexedRecord]:
         """OpenPGP records under the registry name ``email`` whose certificate claims ``email``.
@@ -280,25 +262,13 @@ class Gateway:
             if wkd_hash(local) != digest:
                 return []
             return self.by_email(f"{local.lower()}@{domain}")
-        rows = self._sql("SELECT name FROM names WHERE person = 1 AND name LIKE ? ESCAPE '\\'",
-                         ("%@" + domain.replace("\\", "\\\\").replace("%", "\\%")
-                          .replace("_", "\\_"),))
-        for (name,) in rows:
-            local_part, _, dom = str(name).rpartition("@")
-            if dom == domain and wkd_hash(local_part) == digest:
-                return self.by_email(str(name))
+        for name in self.reader().person_names(domain):
+            if wkd_hash(name.rpartition("@")[0]) == digest:
+                return self.by_email(name)
         return []
 
     def attestations(self, rec: IndexedRecord) -> list[dict[str, Any]]:
-        rows = self._sql(
-            "SELECT a.attester, n.name, a.policy_hash, a.expires, a.attested_at FROM attestations a"
-            " LEFT JOIN names n ON n.node = a.attester WHERE a.node = ? AND a.idx = ?"
-            " ORDER BY a.attested_at", (rec.node, rec.index))
-        now = time.time()
-        return [{"attester": name or "0x" + bytes(att).hex(), "policy_hash": "0x" + bytes(ph).hex(),
-                 "expires": int(exp) or None, "attested_at": int(at),
-                 "expired": bool(exp) and int(exp) <= now}
-                for att, name, ph, exp, at in rows]
+        return self.reader().attestations(rec.name, rec.index)
 
     def served_openpgp(self, recs: Iterable[IndexedRecord]) -> list[IndexedRecord]:
         """Served OpenPGP records, one per certificate (newest first)."""
@@ -339,8 +309,7 @@ class Gateway:
     def record_view(self, rec: IndexedRecord, *, subkeys: bool = False) -> dict[str, Any]:
         """A record for the JSON API / page: status, verdict, attestations, whether it is served.
 
-        ``subkeys`` adds OpenPGP subkey fingerprints (parses the certificate:
-        the index has no fingerprints-by-record index, so the hot API path skips it).
+        ``subkeys`` adds OpenPGP subkey fingerprints (from the index, in certificate order).
         """
         d = rec.to_dict()
         v = self.verdict(rec)
@@ -348,8 +317,7 @@ class Gateway:
         d["attestations"] = self.attestations(rec)
         d["served"] = self.served(rec)
         if subkeys and rec.key_type == OPENPGP:
-            cert = self.parsed(rec)
-            d["subkeys"] = [s.fingerprint for s in cert.subkeys] if cert is not None else []
+            d["subkeys"] = self.reader().subkey_fingerprints(rec.node, rec.index)
         return d
 
     def name_view(self, name: str, *, subkeys: bool = False) -> dict[str, Any] | None:
@@ -637,7 +605,7 @@ def create_app(index_path: str | os.PathLike[str], *, policy: Any = None,
     # ---- errors
 
     async def on_request_error(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, RequestError)
+        assert isinstance(exc, GatewayRequestError)
         return _error(request, str(exc), exc.status)
 
     async def on_invalid_name(request: Request, exc: Exception) -> Response:
@@ -674,7 +642,7 @@ def create_app(index_path: str | os.PathLike[str], *, policy: Any = None,
         Route("/{name}.keys", keys_feed),
     ]
     handlers: dict[Any, Callable[..., Any]] = {
-        RequestError: on_request_error,
+        GatewayRequestError: on_request_error,
         InvalidName: on_invalid_name,
         IndexUnavailable: on_unavailable,
         Error: on_error,

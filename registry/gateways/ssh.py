@@ -161,19 +161,26 @@ def authorized_keys_lines(reader: IndexReader, user: str, name: str, settings: S
 
 def known_hosts_lines(reader: IndexReader, host: str, settings: SSHSettings,
                       *, now: float | None = None) -> list[str]:
-    """known_hosts lines for ``host`` from the ssh-host records under its name.
+    """known_hosts lines for ``host``: its own ssh-host records and its authorities' host CAs.
 
-    Active, policy-passing host keys as plain lines, host CA keys (purpose ca)
-    as ``@cert-authority``, revoked host keys as ``@revoked`` (whatever their
-    policy verdict). Expired and pending keys are left out.
+    The host's own records: active, policy-passing host keys as plain lines,
+    host CA keys (purpose ca) as ``@cert-authority``. Host CAs (ssh-host + ca)
+    of the registry names with authority over the host
+    (:meth:`IndexReader.authorities`: web1.example.org -> example.org -> ...,
+    following registry parent links, stopping at a renounced child or a
+    top-level name) as ``@cert-authority HOST``, nearest first -- also for a
+    host that is not registered itself; their plain host keys are never served
+    for the host. Revoked keys of either kind as ``@revoked`` (whatever their
+    policy verdict), listed first. Expired and pending keys are left out.
 
-    Raises: InvalidName (``host`` is not a registry name), IndexUnavailable.
+    Raises: InvalidName (``host`` is not a registry name), IndexUnavailable,
+        KeyFormatError.
     """
     from registry.keys._ssh import load_ssh_blob, render_known_hosts_line
 
     t = time.time() if now is None else now
     revoked, trusted = [], []
-    for rec in reader.host_keys(host, at=t):
+    for rec in [*reader.host_keys(host, at=t), *reader.host_cas(host, at=t)]:
         key = load_ssh_blob(rec.material)
         if key.certificate is not None:
             continue
@@ -204,7 +211,7 @@ def authorized_keys(user: str, settings: SSHSettings | None = None) -> str:
 
 
 def known_hosts(host: str, settings: SSHSettings | None = None) -> str:
-    """The whole KnownHostsCommand output for ``host`` (empty for a name the index lacks).
+    """The whole KnownHostsCommand output for ``host`` (empty when nothing in the index covers it).
 
     Raises: ConfigError, IndexUnavailable, KeyFormatError (as :func:`authorized_keys`).
     """

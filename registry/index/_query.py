@@ -66,6 +66,9 @@ class IndexedRecord:
     policy: str
     block: int
     tx_hash: bytes
+    #: What the policy verdict means: the profile and policy hash, and for a
+    #: ``fail`` the failing lint ids after ``": "`` (or why it is ``unknown``).
+    policy_detail: str = ""
 
     @property
     def active(self) -> bool:
@@ -96,20 +99,20 @@ class IndexedRecord:
 _COLUMNS = (
     "n.name, r.node, r.idx, r.key_type, r.purposes, r.commitment, r.material, r.valid_from,"
     " r.valid_until, r.published_at, r.revoked_at, r.reason, r.algorithm, r.fingerprint,"
-    " r.identities, r.policy, r.block, r.tx_hash"
+    " r.identities, r.policy, r.block, r.tx_hash, r.policy_detail"
 )
 
 
 def _record(row: tuple[Any, ...], now: float) -> IndexedRecord:
     (name, node, idx, kt, purposes, commitment, material, vf, vu, pub, rev, reason, alg, fp,
-     idents, policy, block, tx) = row
+     idents, policy, block, tx, detail) = row
     return IndexedRecord(
         name=name, node=bytes(node), index=int(idx), key_type=int(kt), purposes=int(purposes),
         status=record_status(vf, vu, rev, now), commitment=bytes(commitment),
         material=bytes(material), valid_from=int(vf), valid_until=int(vu), published_at=int(pub),
         revoked_at=int(rev), reason=None if reason is None else int(reason), algorithm=alg,
         fingerprint=fp, identities=tuple(json.loads(idents)), policy=policy, block=int(block),
-        tx_hash=bytes(tx),
+        tx_hash=bytes(tx), policy_detail=str(detail or ""),
     )
 
 
@@ -188,6 +191,11 @@ class IndexReader:
     def meta(self) -> dict[str, str]:
         return {str(k): str(v) for k, v in self._q("SELECT key, value FROM meta")}
 
+    def last_sync_time(self) -> int | None:
+        """Unix time of the last successful sync run (``None``: never completed)."""
+        rows = self._q("SELECT value FROM meta WHERE key = 'last_sync_time'")
+        return int(rows[0][0]) if rows else None
+
     def status(self, now: float | None = None) -> dict[str, Any]:
         """Synced block, last sync time, age, chain and counts (for ``keyanchor index status``)."""
         meta = self.meta()
@@ -256,6 +264,33 @@ class IndexReader:
             " WHERE f.fingerprint = ? ORDER BY n.name, f.idx", (fp,))
         return [(str(n), int(i)) for n, i in rows]
 
+    def records_by_key_id(self, key_id: str, *, at: float | None = None) -> list[IndexedRecord]:
+        """OpenPGP records whose primary key or a subkey has this long key ID (all statuses).
+
+        ``key_id`` is 16 hex digits (``0x`` allowed): the low 64 bits of a v4
+        fingerprint, the high 64 bits of a v6 one. Ordered by name, then index.
+
+        Anything else matches nothing (``[]``).
+
+        Raises: IndexUnavailable.
+        """
+        kid = key_id.strip().removeprefix("0x").removeprefix("0X").upper()
+        if len(kid) != 16 or any(c not in "0123456789ABCDEF" for c in kid):
+            return []
+        now = time.time() if at is None else at
+        # v6: a prefix of the 64-digit fingerprint (the primary key's range);
+        # v4: the last 16 of 40 digits (the fingerprints_v4_key_id expression index)
+        rows = self._q(
+            "WITH hits(node, idx) AS ("
+            " SELECT node, idx FROM fingerprints"
+            "  WHERE fingerprint >= ? AND fingerprint < ? AND length(fingerprint) = 64"
+            " UNION SELECT node, idx FROM fingerprints"
+            "  WHERE length(fingerprint) = 40 AND substr(fingerprint, 25) = ?)"
+            f" SELECT {_COLUMNS} FROM hits h JOIN records r ON r.node = h.node AND r.idx = h.idx"
+            " JOIN names n ON n.node = r.node WHERE r.key_type = 2"
+            " ORDER BY n.name, r.idx", (kid, kid + "G", kid))
+        return [_record(row, now) for row in rows]
+
     def openpgp_by_email(self, email: str, *, at: float | None = None) -> list[IndexedRecord]:
         """OpenPGP certificates whose user IDs claim ``email`` (all statuses)."""
         now = time.time() if at is None else at
@@ -280,6 +315,141 @@ class IndexReader:
              "timestamp": ts, "data": json.loads(data)}
             for b, li, tx, kind, data, ts in rows
         ]
+
+    def attestations(self, name: str, index: int, *, at: float | None = None) -> list[dict[str, Any]]:
+        """Live attestations of record ``index`` of ``name``, oldest first.
+
+        Each: ``attester`` (the attesting name, or its node as ``0x`` hex if the
+        index lacks it), ``policy_hash`` (``0x`` hex), ``expires`` (``None``:
+        never), ``attested_at`` (block time) and ``expired`` (at ``at``, default now).
+
+        Raises: InvalidName, IndexUnavailable.
+        """
+        now = time.time() if at is None else at
+        rows = self._q(
+            "SELECT a.attester, n.name, a.policy_hash, a.expires, a.attested_at FROM attestations a"
+            " LEFT JOIN names n ON n.node = a.attester"
+            " WHERE a.node = (SELECT node FROM names WHERE name = ?) AND a.idx = ?"
+            " ORDER BY a.attested_at", (_norm(name), int(index)))
+        return [{"attester": att_name or "0x" + bytes(att).hex(), "policy_hash": "0x" + bytes(ph).hex(),
+                 "expires": int(exp) or None, "attested_at": int(t),
+                 "expired": bool(exp) and int(exp) <= now}
+                for att, att_name, ph, exp, t in rows]
+
+    def subkey_fingerprints(self, node: bytes, idx: int) -> list[str]:
+        """Fingerprints of the subkeys of OpenPGP record ``(node, idx)``, in certificate order.
+
+        From the fingerprints sync stored (``[]`` for other key types, unknown
+        records, or material that did not parse).
+
+        Raises: IndexUnavailable.
+        """
+        rows = self._q(
+            "SELECT f.fingerprint, r.material FROM records r JOIN fingerprints f"
+            " ON f.node = r.node AND f.idx = r.idx"
+            " WHERE r.node = ? AND r.idx = ? AND r.key_type = 2 AND f.fingerprint != r.fingerprint",
+            (bytes(node), int(idx)))
+        if not rows:
+            return []
+        order = _subkey_order(bytes(rows[0][1]))
+        return sorted((str(fp) for fp, _ in rows), key=lambda fp: (order.get(fp, len(order)), fp))
+
+    def person_names(self, domain: str) -> list[str]:
+        """Registered person names ``local@domain`` under ``domain`` (lower-case text), sorted.
+
+        Raises: IndexUnavailable.
+        """
+        dom = domain.strip().rstrip(".").lower()
+        if not dom:
+            return []
+        pattern = "%@" + dom.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        rows = self._q("SELECT name FROM names WHERE person = 1 AND name LIKE ? ESCAPE '\\'"
+                       " ORDER BY name", (pattern,))
+        return [str(n) for (n,) in rows if str(n).rpartition("@")[2] == dom]
+
+    def authorities(self, name: str) -> list[str]:
+        """The registered names with authority over domain ``name``, nearest first (``name`` excluded).
+
+        Registry ancestors, not text suffixes: for a registered ``name``, its
+        parent, the parent's parent, ...; for an unregistered one, its longest
+        registered suffix (the only name that can create it) and that one's
+        parents. A renounced link ends the chain (the parent gave up control of
+        that child), and so does a top-level name: a top-level ``example.org``
+        has no authority above it even if someone later registered ``org``.
+        Person names have none.
+
+        Raises: InvalidName, IndexUnavailable.
+        """
+        text = _norm(name)
+        if "@" in text:
+            return []
+        labels = text.split(".")
+        suffixes = [".".join(labels[i:]) for i in range(len(labels))]
+        marks = ",".join("?" * len(suffixes))
+        rows = {str(n): (bytes(node), bytes(parent), bool(ren)) for n, node, parent, ren in self._q(
+            f"SELECT name, node, parent, renounced FROM names WHERE name IN ({marks})",
+            tuple(suffixes))}
+        by_node = {v[0]: (n, v[1], v[2]) for n, v in rows.items()}
+        out: list[str] = []
+        if text in rows:
+            cur = rows[text]
+        else:
+            start = next((s for s in suffixes[1:] if s in rows), None)
+            if start is None:
+                return []
+            out.append(start)
+            cur = rows[start]
+        while True:
+            _node, parent, renounced = cur
+            if renounced or parent not in by_node:
+                return out
+            pname, pparent, pren = by_node[parent]
+            out.append(pname)
+            cur = (parent, pparent, pren)
+
+    def host_cas(self, host: str, *, at: float | None = None) -> list[IndexedRecord]:
+        """SSH host-CA records (purposes ssh-host + ca) of the :meth:`authorities` over ``host``.
+
+        Nearest authority first, index order within a name; all statuses. The
+        host's own records are :meth:`host_keys`.
+
+        Raises: InvalidName, IndexUnavailable.
+        """
+        names = self.authorities(host)
+        if not names:
+            return []
+        now = time.time() if at is None else at
+        rank = {n: i for i, n in enumerate(names)}
+        rows = self._q(
+            f"SELECT {_COLUMNS} FROM names n JOIN records r ON r.node = n.node"
+            f" WHERE n.name IN ({','.join('?' * len(names))}) AND r.key_type = 1"
+            " AND (r.purposes & 66) = 66", tuple(names))
+        recs = [_record(row, now) for row in rows]
+        return sorted(recs, key=lambda r: (rank[r.name], r.index))
+
+
+def _subkey_order(material: bytes) -> dict[str, int]:
+    """Subkey fingerprint -> position in the certificate (``{}`` if it does not walk)."""
+    import hashlib
+
+    from registry.errors import KeyFormatError
+    from registry.keys._pgp_packets import iter_packets
+
+    order: dict[str, int] = {}
+    try:
+        for pkt in iter_packets(material):
+            if pkt.tag != 14 or not pkt.body:
+                continue
+            if pkt.body[0] == 4:
+                fp = hashlib.sha1(b"\x99" + len(pkt.body).to_bytes(2, "big") + pkt.body).hexdigest()
+            elif pkt.body[0] == 6:
+                fp = hashlib.sha256(b"\x9b" + len(pkt.body).to_bytes(4, "big") + pkt.body).hexdigest()
+            else:
+                continue
+            order.setdefault(fp.upper(), len(order))
+    except KeyFormatError:
+        return {}
+    return order
 
 
 def validate_name(name: str) -> str:

@@ -18,6 +18,12 @@ the block it came from so a reorg can roll back to any block:
 * ``operators``    approvals per (node, owner, operator).
 * ``attestations`` live attestations per record.
 * ``events``       every decoded event (history, watch, rollback replays).
+
+Schema changes must keep existing files readable: new SQL indexes are
+``IF NOT EXISTS`` (created by the next sync, and the reader works without
+them); a new column needs a reader that tolerates its absence or a new
+``SCHEMA_VERSION`` (the store then refuses the old file with "delete the file
+and sync again").
 """
 
 from __future__ import annotations
@@ -117,4 +123,14 @@ CREATE TABLE IF NOT EXISTS events (
 );
 
 CREATE INDEX IF NOT EXISTS events_node ON events (node, block, log_index);
+
+-- Added within schema 1 (indexes only, no new columns: files written before
+-- them read the same, just without the speed-up; the next ``Store.open`` --
+-- any sync -- creates them).
+-- a record's fingerprints (OpenPGP subkeys: IndexReader.subkey_fingerprints)
+CREATE INDEX IF NOT EXISTS fingerprints_record ON fingerprints (node, idx);
+-- v4 OpenPGP long key IDs, the low 64 bits of the fingerprint (IndexReader.records_by_key_id;
+-- v6 key IDs are a prefix and use the primary key)
+CREATE INDEX IF NOT EXISTS fingerprints_v4_key_id ON fingerprints (substr(fingerprint, 25))
+    WHERE length(fingerprint) = 40;
 """

@@ -47,6 +47,24 @@ def test_parse_search_refuses(search: str) -> None:
     assert info.value.status == 400
 
 
+def test_request_error_lives_in_the_error_tree() -> None:
+    from registry.errors import Error, GatewayRequestError
+
+    assert RequestError is GatewayRequestError
+    assert issubclass(GatewayRequestError, Error) and issubclass(GatewayRequestError, ValueError)
+    assert GatewayRequestError("x").status == 400 and GatewayRequestError("x", 501).status == 501
+
+
+def test_http_gateway_reads_the_index_only_through_index_reader() -> None:
+    import re
+    from pathlib import Path
+
+    import registry.gateways.http as http
+
+    source = Path(http.__file__).read_text()
+    assert not re.search(r"\bSELECT\b", source) and "._q(" not in source and ".conn" not in source
+
+
 def test_parse_lookup_ops_and_options() -> None:
     q = parse_lookup({"op": "get", "options": "mr", "search": "0x" + FPR, "exact": "on"})
     assert (q.op, q.kind, q.machine_readable, q.exact) == ("get", "fingerprint", True, True)

@@ -19,6 +19,7 @@ from registry.gateways.ssh import (
     load_ssh_settings,
     registry_name_for_user,
 )
+from registry.index._query import IndexReader
 from registry.index._store import Event, ParsedKey, Store
 from registry.keys import load_ssh_public_key
 from registry.names import namehash
@@ -41,11 +42,16 @@ class Builder:
         self.store.apply(Event(kind, self.block, 0, b"\x01" * 32, node, 1_700_000_000, data, parsed))
         self.block += 1
 
-    def name(self, text: str) -> None:
+    def name(self, text: str, *, parent: str | None = None) -> None:
+        """Register ``text``: top-level when it has one dot (or ``parent=""``), else a child
+        of the rest of the name (or of ``parent``, e.g. ``example.org`` under ``org``)."""
         with self.store.transaction():
             if "@" in text:
                 label, _, parent = text.partition("@")
                 person = True
+            elif parent is not None:
+                label = text.removesuffix("." + parent) if parent else text
+                person = False
             elif text.count(".") > 1:
                 label, _, parent = text.partition(".")
                 person = False
@@ -69,6 +75,11 @@ class Builder:
                      ParsedKey(key.algorithm, (key.fingerprint,), (), policy, "test"))
             if revoked:
                 self._ev("KeyRevoked", node, {"index": idx, "commitment": key.commitment, "reason": 1})
+            self.store.mark_synced()
+
+    def renounce(self, child: str, parent: str) -> None:
+        with self.store.transaction():
+            self._ev("ChildRenounced", bytes(namehash(child)), {"parent": bytes(namehash(parent))})
             self.store.mark_synced()
 
     def close(self) -> None:
@@ -193,3 +204,112 @@ def test_light_entry_point_fails_closed(world: dict[str, Any], tmp_path: Path) -
     result = _entry(["authorized-keys", "alice"], env)
     assert (result.returncode, result.stdout) == (1, "")
     assert _entry(["authorized-keys"], env).returncode == 2
+
+
+# --------------------------------------------------------------------------- host CAs of ancestors
+
+
+@pytest.fixture
+def family(tmp_path: Path, ssh_keys: Any) -> dict[str, Any]:
+    """Host CAs on parent domains.
+
+    example.org (top-level): an active CA, a revoked CA, an expired CA, a
+    policy-failing CA, a plain host key. web1.example.org (child): its own host
+    key and its own CA. org: registered top-level *after* example.org by
+    someone else (so no authority over it), with a CA. net -> example.net ->
+    web1.example.net (assigned down from net), and free.example.net renounced.
+    """
+    index = tmp_path / "family.sqlite"
+    b = Builder(index)
+    keys = {s: ssh_keys(s).text for s in (
+        "oca", "oca_rev", "oca_exp", "oca_fail", "ohost", "w1host", "w1ca", "squat", "netca", "enca")}
+    b.name("example.org")
+    b.name("web1.example.org")
+    b.name("org")
+    b.name("net")
+    b.name("example.net", parent="net")
+    b.name("web1.example.net")
+    b.name("free.example.net")
+    b.key("example.org", keys["oca"], 2 | 64)
+    b.key("example.org", keys["oca_rev"], 2 | 64, revoked=True)
+    b.key("example.org", keys["oca_exp"], 2 | 64, valid_until=int(time.time()) - 5)
+    b.key("example.org", keys["oca_fail"], 2 | 64, policy="fail")
+    b.key("example.org", keys["ohost"], 2)                       # a plain host key of the parent
+    b.key("web1.example.org", keys["w1host"], 2)
+    b.key("web1.example.org", keys["w1ca"], 2 | 64)
+    b.key("org", keys["squat"], 2 | 64)
+    b.key("net", keys["netca"], 2 | 64)
+    b.key("example.net", keys["enca"], 2 | 64)
+    b.renounce("free.example.net", "example.net")
+    b.close()
+    return {"settings": SSHSettings(index), "keys": keys, "index": index}
+
+
+def _hosts(host: str, fam: dict[str, Any]) -> list[str]:
+    return known_hosts(host, fam["settings"]).splitlines()
+
+
+def test_parent_domain_host_ca_covers_the_host(family: dict[str, Any]) -> None:
+    k = family["keys"]
+    assert _hosts("web1.example.org", family) == [
+        f"@revoked web1.example.org {_blob(k['oca_rev'])} example.org",
+        f"web1.example.org {_blob(k['w1host'])} web1.example.org",
+        f"@cert-authority web1.example.org {_blob(k['w1ca'])} web1.example.org",
+        f"@cert-authority web1.example.org {_blob(k['oca'])} example.org",
+    ]
+    text = "\n".join(_hosts("web1.example.org", family))
+    for stem in ("ohost", "oca_exp", "oca_fail", "squat"):
+        assert _blob(k[stem]) not in text, stem  # plain parent key, expired, failing, squatter
+
+
+def test_unregistered_hosts_use_their_nearest_registered_ancestor(family: dict[str, Any]) -> None:
+    k = family["keys"]
+    # not registered: example.org is the only name that could create it
+    assert _hosts("web9.example.org", family) == [
+        f"@revoked web9.example.org {_blob(k['oca_rev'])} example.org",
+        f"@cert-authority web9.example.org {_blob(k['oca'])} example.org",
+    ]
+    # deeper: web1.example.org's CA first, then example.org's; never web1's plain key
+    assert _hosts("db.web1.example.org", family) == [
+        f"@revoked db.web1.example.org {_blob(k['oca_rev'])} example.org",
+        f"@cert-authority db.web1.example.org {_blob(k['w1ca'])} web1.example.org",
+        f"@cert-authority db.web1.example.org {_blob(k['oca'])} example.org",
+    ]
+    # example.org itself: its own keys only (org registered later has no authority over it)
+    own = _hosts("example.org", family)
+    assert f"example.org {_blob(k['ohost'])} example.org" in own
+    assert not any(_blob(k["squat"]) in line for line in own)
+    # a host under nothing registered but org: org's owner could create it, so org's CA applies
+    assert _hosts("www.example.com.org", family) == [
+        f"@cert-authority www.example.com.org {_blob(k['squat'])} org"]
+    assert _hosts("unknown.example", family) == []
+
+
+def test_ancestors_follow_registry_links_and_stop_at_renounced(family: dict[str, Any]) -> None:
+    k = family["keys"]
+    assert _hosts("web1.example.net", family) == [
+        f"@cert-authority web1.example.net {_blob(k['enca'])} example.net",
+        f"@cert-authority web1.example.net {_blob(k['netca'])} net",
+    ]
+    # example.net renounced free.example.net: neither it nor net speak for that subtree
+    assert _hosts("free.example.net", family) == []
+    assert _hosts("a.free.example.net", family) == []
+    with IndexReader.open(family["index"]) as ix:
+        assert ix.authorities("a.b.web1.example.net") == ["web1.example.net", "example.net", "net"]
+        assert ix.authorities("web1.example.org") == ["example.org"]
+        assert ix.authorities("a.free.example.net") == ["free.example.net"]
+        assert ix.authorities("alice@example.org") == []
+        assert [r.name for r in ix.host_cas("x.web1.example.org")] == [
+            "web1.example.org", "example.org", "example.org", "example.org", "example.org"]
+
+
+def test_revoked_parent_ca_is_served_as_revoked_once_synced(family: dict[str, Any]) -> None:
+    k = family["keys"]
+    with Store.open(family["index"]) as store, store.transaction():
+        key = load_ssh_public_key(k["oca"])
+        store.apply(Event("KeyRevoked", 999, 0, b"\x02" * 32, bytes(namehash("example.org")),
+                          1_700_000_100, {"index": 0, "commitment": key.commitment, "reason": 2}))
+        store.mark_synced()
+    lines = _hosts("web9.example.org", family)
+    assert f"@revoked web9.example.org {_blob(k['oca'])} example.org" in lines
+    assert not any(line.startswith("@cert-authority") for line in lines)

@@ -236,3 +236,53 @@ def test_known_hosts_command(sshd: SSHD, ssh_keys: Any) -> None:
     revoked = sshd.login(key, extra=sshd.known_hosts_opts(HOST))
     assert not ok(revoked)
     assert "REVOKED" in revoked.stderr or "Host key verification failed" in revoked.stderr
+
+
+def test_host_certificate_signed_by_a_parent_domain_ca(sshd: SSHD, ssh_keys: Any) -> None:
+    """One host CA published under example.org covers web1.example.org (not registered itself)."""
+    keygen = require_tool("ssh-keygen")
+    sshd_exe = require_tool("sshd", "/usr/sbin/sshd")
+    d = sshd.known_hosts.parent / "certhost"
+    d.mkdir()
+    ca = ssh_keys("org-host-ca")
+    host_key = d / "ssh_host_ed25519_key"
+    subprocess.run([keygen, "-q", "-t", "ed25519", "-N", "", "-f", str(host_key)], check=True,
+                   capture_output=True, timeout=30)
+    subprocess.run([keygen, "-q", "-s", str(ca.private), "-I", "host", "-h", "-n", "web1.example.org",
+                    f"{host_key}.pub"], check=True, capture_output=True, timeout=30)
+    port = free_port()
+    config = (sshd.known_hosts.parent / "sshd_config").read_text()
+    config = config.replace(f"Port {sshd.port}\n", f"Port {port}\n")
+    config = config.replace(f"HostKey {sshd.known_hosts.parent / 'ssh_host_ed25519_key'}\n",
+                            f"HostKey {host_key}\nHostCertificate {host_key}-cert.pub\n")
+    config = config.replace("PidFile ", f"PidFile {d}/sshd.pid\n# ")
+    (d / "sshd_config").write_text(config)
+    reg = sshd.chain.reg
+    ca_rec = reg.publish("example.org", ca.text, purposes="ssh-host,ca")
+    user = ssh_keys("certlogin")
+    _publish(sshd, user)  # syncs
+    lines = subprocess.run([str(sshd.wrapper), "known-hosts", "web1.example.org"], capture_output=True,
+                           text=True, timeout=30).stdout
+    assert lines == f"@cert-authority web1.example.org {' '.join(ca.text.split()[:2])} example.org\n"
+    proc = subprocess.Popen([sshd_exe, "-D", "-e", "-f", str(d / "sshd_config")],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        wait_port(port, proc, "sshd (host certificate)")
+        cert_host = SSHD(port, sshd.wrapper, sshd.env_file, sshd.config, sshd.index, sshd.chain,
+                         sshd.ssh, sshd.known_hosts)
+        result = cert_host.login(user, extra=cert_host.known_hosts_opts("web1.example.org"))
+        assert ok(result), result.stderr
+        # other.example.org is covered by the CA too, but the certificate does not name it
+        other = cert_host.login(user, extra=cert_host.known_hosts_opts("other.example.org"))
+        assert not ok(other)
+        assert "Host key verification failed" in other.stderr
+        reg.revoke("example.org", int(ca_rec.index), "ca-compromise")
+        sshd.chain.sync()
+        lines = subprocess.run([str(sshd.wrapper), "known-hosts", "web1.example.org"],
+                               capture_output=True, text=True, timeout=30).stdout
+        assert lines.startswith("@revoked web1.example.org ssh-ed25519 ")
+        revoked = cert_host.login(user, extra=cert_host.known_hosts_opts("web1.example.org"))
+        assert not ok(revoked)
+        assert "REVOKED" in revoked.stderr or "Host key verification failed" in revoked.stderr
+    finally:
+        stop(proc)

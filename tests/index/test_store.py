@@ -103,3 +103,117 @@ def test_not_an_index(tmp_path: Path) -> None:
     with pytest.raises(IndexUnavailable, match="never synced"):
         Store.open(tmp_path / "new.sqlite").close()
         IndexReader.open(tmp_path / "new.sqlite")
+
+
+# --------------------------------------------------------------------------- reader lookups for the gateways
+
+BOB = bytes(namehash("bob@example.org"))
+CERT = bytes(namehash("cert.example.org"))
+
+
+def _pkt(tag: int, body: bytes) -> bytes:
+    return bytes([0xC0 | tag, len(body)]) + body
+
+
+def _v4_fpr(body: bytes) -> str:
+    import hashlib
+
+    return hashlib.sha1(b"\x99" + len(body).to_bytes(2, "big") + body).hexdigest().upper()
+
+
+def _pgp_index(path: Path) -> dict[str, Any]:
+    """An index with one v4 OpenPGP certificate (two subkeys), a v6 one, an X.509 record."""
+    primary, sub1, sub2 = (b"\x04" + bytes([n]) * 4 + b"\x16" + bytes([n]) * 40 for n in (1, 2, 3))
+    material = _pkt(6, primary) + _pkt(13, b"Alice <alice@example.org>") + _pkt(14, sub1) + _pkt(14, sub2)
+    fp, fs1, fs2 = _v4_fpr(primary), _v4_fpr(sub1), _v4_fpr(sub2)
+    v6 = "C0FFEE00" * 8
+    x509 = "C0FFEE00" * 2 + "11" * 24  # shares the v6 key ID prefix: must not match
+    store = Store.open(path)
+
+    def ev(kind: str, block: int, node: bytes, parsed: ParsedKey | None = None, **data: Any) -> Event:
+        return Event(kind, block, 0, bytes([block]) * 32, node, 1000 + block, data, parsed)
+
+    def pub(block: int, node: bytes, index: int, kt: int, m: bytes, parsed: ParsedKey) -> Event:
+        return ev("KeyPublished", block, node, parsed, index=index, commitment=commitment(kt, m),
+                  key_type=kt, purposes=4, valid_from=0, valid_until=0, durable=False, material=m,
+                  proof=b"")
+
+    with store.transaction():
+        for e in [
+            ev("NameRegistered", 1, ORG, name="example.org", label="example.org", parent=ZERO,
+               person=False, owner=A),
+            ev("NameRegistered", 2, ALICE, name="alice@example.org", label="alice", parent=ORG,
+               person=True, owner=A),
+            ev("NameRegistered", 3, BOB, name="bob@example.org", label="bob", parent=ORG, person=True,
+               owner=A),
+            ev("NameRegistered", 4, CERT, name="cert.example.org", label="cert", parent=ORG,
+               person=False, owner=A),
+            # subkeys stored out of certificate order: the reader restores it
+            pub(5, ALICE, 0, 2, material,
+                ParsedKey("ed25519", (fp, fs2, fs1), ("alice@example.org",), "fail",
+                          "default 0123456789abcdef: openpgp.expiry, openpgp.uid")),
+            pub(6, BOB, 0, 2, b"\x9a\x00", ParsedKey("ed25519", (v6,), (), "pass", "default x")),
+            pub(7, CERT, 0, 3, b"\x30\x00", ParsedKey("ecdsa", (x509,), (), "pass", "default y")),
+            ev("Attested", 8, ALICE, index=0, attester=ORG, policy_hash=b"\x01" * 32, expires=0),
+            ev("Attested", 9, ALICE, index=0, attester=b"\x07" * 32, policy_hash=b"\x02" * 32,
+               expires=500),
+        ]:
+            store.apply(e)
+        store.mark_synced(12345)
+    store.close()
+    return {"fp": fp, "subs": [fs1, fs2], "v6": v6, "x509": x509}
+
+
+def _answers(ix: IndexReader, k: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "v4": [(r.name, r.index) for r in ix.records_by_key_id(k["fp"][-16:])],
+        "v4_sub": [(r.name, r.index) for r in ix.records_by_key_id("0x" + k["subs"][1][-16:].lower())],
+        "v6": [(r.name, r.index) for r in ix.records_by_key_id(k["v6"][:16])],
+        "bad": ix.records_by_key_id("12345678"),
+        "subkeys": ix.subkey_fingerprints(ALICE, 0),
+        "no_subkeys": ix.subkey_fingerprints(CERT, 0),
+        "persons": ix.person_names("Example.org"),
+        "att": ix.attestations("alice@example.org", 0, at=1000),
+        "sync": ix.last_sync_time(),
+        "detail": ix.records("alice@example.org")[0].policy_detail,
+    }
+
+
+def test_reader_gateway_lookups(tmp_path: Path) -> None:
+    k = _pgp_index(tmp_path / "g.sqlite")
+    with IndexReader.open(tmp_path / "g.sqlite") as ix:
+        got = _answers(ix, k)
+    assert got["v4"] == [("alice@example.org", 0)]
+    assert got["v4_sub"] == [("alice@example.org", 0)]       # a subkey's key ID finds its certificate
+    assert got["v6"] == [("bob@example.org", 0)]             # the X.509 record with that prefix does not
+    assert got["bad"] == []
+    assert got["subkeys"] == k["subs"]                       # certificate order, primary left out
+    assert got["no_subkeys"] == []
+    assert got["persons"] == ["alice@example.org", "bob@example.org"]
+    assert got["att"] == [
+        {"attester": "example.org", "policy_hash": "0x" + "01" * 32, "expires": None,
+         "attested_at": 1008, "expired": False},
+        {"attester": "0x" + "07" * 32, "policy_hash": "0x" + "02" * 32, "expires": 500,
+         "attested_at": 1009, "expired": True},
+    ]
+    assert got["sync"] == 12345
+    assert got["detail"] == "default 0123456789abcdef: openpgp.expiry, openpgp.uid"
+
+
+def test_index_written_before_the_lookup_indexes_reads_the_same(tmp_path: Path) -> None:
+    """Schema 1 files from before ``fingerprints_record`` / ``fingerprints_v4_key_id`` still work."""
+    import sqlite3
+
+    path = tmp_path / "old.sqlite"
+    k = _pgp_index(path)
+    with IndexReader.open(path) as ix:
+        new = _answers(ix, k)
+    with sqlite3.connect(path) as conn:
+        conn.execute("DROP INDEX fingerprints_record")
+        conn.execute("DROP INDEX fingerprints_v4_key_id")
+    with IndexReader.open(path) as ix:
+        assert _answers(ix, k) == new
+    Store.open(path).close()  # the next sync's open adds them back
+    with sqlite3.connect(path) as conn:
+        names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert {"fingerprints_record", "fingerprints_v4_key_id"} <= names
