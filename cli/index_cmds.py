@@ -93,7 +93,10 @@ def watch(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
     exec_cmd: Annotated[str | None, typer.Option("--exec", help="Run CMD for each change, the"
                                                  " change as JSON on stdin (wrap in 'sh -c' for"
-                                                 " shell syntax).")] = None,
+                                                 " shell syntax). A hook that exits non-zero or"
+                                                 " times out stops the watch with exit 1.")] = None,
+    keep_going: Annotated[bool, typer.Option("--keep-going", help="With --exec: report a failing"
+                                             " hook on stderr and carry on.")] = False,
     exit_on_change: Annotated[bool, typer.Option("--exit-on-change",
                                                  help=f"Exit {EXIT_CHANGED} at the first change.")] = False,
     interval: Annotated[float, typer.Option("--interval", min=0.05,
@@ -110,7 +113,9 @@ def watch(
     """Follow new blocks and report every change to NAMES (like a CT monitor).
 
     Exit 0 when --until-block / --timeout is reached, 3 at the first change with
-    --exit-on-change, 1 on error (including a failing --exec hook).
+    --exit-on-change, 1 on error. A failing --exec hook (non-zero exit, or no
+    exit within 300 s) is an error: the change is printed, then keyanchor exits 1
+    naming the block to resume from (--from-block); --keep-going only reports it.
     """
     from registry.index import watch_events
     from registry.names import parse_name
@@ -125,17 +130,39 @@ def watch(
             typer.echo(change.to_json() if as_json else change.to_text())
             sys.stdout.flush()
             if argv:
-                try:
-                    done = subprocess.run(argv, input=change.to_json() + "\n", text=True,
-                                          check=False, timeout=300)
-                except (OSError, subprocess.TimeoutExpired) as exc:
-                    from registry.errors import ConfigError
-
-                    raise ConfigError(f"--exec {exec_cmd!r} failed: {exc}") from exc
-                if done.returncode != 0:
-                    say(f"keyanchor: --exec hook exited {done.returncode}")
+                problem = _run_hook(argv, exec_cmd or "", change.to_json())
+                if problem is not None:
+                    where = f"for the change in block {change.block}"
+                    if keep_going:
+                        say(f"keyanchor: --exec hook {problem} {where}; going on (--keep-going)")
+                    else:
+                        say(f"keyanchor: error: --exec hook {problem} {where}; stopping"
+                            f" (resume with --from-block {change.block}, or pass --keep-going)")
+                        raise typer.Exit(1)
             if exit_on_change:
                 raise typer.Exit(EXIT_CHANGED)
+
+
+HOOK_TIMEOUT = 300.0
+
+
+def _run_hook(argv: list[str], exec_cmd: str, change_json: str) -> str | None:
+    """Run the --exec hook with the change on stdin; what went wrong, or None.
+
+    A hook that cannot start at all (no such command) is a configuration error.
+    """
+    try:
+        done = subprocess.run(argv, input=change_json + "\n", text=True, check=False,
+                              timeout=HOOK_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        return f"did not exit within {HOOK_TIMEOUT:.0f} s"
+    except OSError as exc:
+        from registry.errors import ConfigError
+
+        raise ConfigError(f"--exec {exec_cmd!r} cannot run: {exc}") from exc
+    if done.returncode != 0:
+        return f"exited {done.returncode}"
+    return None
 
 
 index_app = typer.Typer(help="Query the local index (read only, no chain access).",

@@ -11,6 +11,12 @@ block is committed to the state file, so the chain survives restarts.
 Beyond the standard ``eth_*`` methods it answers anvil's ``evm_snapshot``,
 ``evm_revert``, ``evm_increaseTime``, ``evm_setNextBlockTimestamp``,
 ``evm_mine``, and ``keyanchor_registryAddress`` (the KeyRegistry's address).
+
+It answers loopback clients only: a ``Host`` that is not a loopback name is
+refused (DNS rebinding), and so is any ``Origin`` that is not a loopback URL —
+including ``Origin: null``, which sandboxed iframes and ``data:`` pages on any
+website send — so a web page cannot drive the devnet (``evm_revert``, dev-account
+transactions). Requests without an ``Origin`` (CLI tools, libraries) are served.
 """
 
 from __future__ import annotations
@@ -81,10 +87,12 @@ class _Handler(BaseHTTPRequestHandler):
         hostname = urllib.parse.urlsplit("//" + host).hostname or ""
         if host and not _is_loopback(hostname):
             return False
+        # A browser sends an Origin; CLI tools and libraries do not. "Origin: null" comes
+        # from sandboxed iframes, data: URLs and redirects on ANY website: refuse it too.
         origin = self.headers.get("Origin")
-        if origin and origin != "null":
-            return _is_loopback(urllib.parse.urlsplit(origin).hostname or "")
-        return True
+        if origin is None:
+            return True
+        return _is_loopback(urllib.parse.urlsplit(origin.strip()).hostname or "")
 
     def do_GET(self) -> None:
         self._refuse(405, "keyanchor devnet: send JSON-RPC requests with POST")

@@ -7,8 +7,10 @@ Pages of blocks are fetched with ``eth_getLogs`` (the range halves when the
 endpoint refuses it and grows back after successes) and decoded with the ABI
 of the packaged artifact. Per page:
 
-1. each log's block hash must match the block header fetched for it (a reorg
-   in flight restarts the sync);
+1. each log's block hash must match the block header fetched for it, and the
+   previous page's last block (stored with its hash) must still be canonical
+   (a reorg in flight, or one between two pages, restarts the sync, which then
+   rolls back);
 2. every ``KeyPublished`` material must hash to its commitment
    (``keccak256(uint8(type) || material)``), every ``NameRegistered`` text must
    hash to its node;
@@ -21,11 +23,17 @@ of the packaged artifact. Per page:
 Before the pages, the highest stored block hashes are compared with the chain;
 when one is no longer canonical the index rolls back to the newest block that
 still is (the common ancestor) and resyncs from there.
+
+Endpoint replies are untrusted input: their shape is checked (hex quantities
+and data, log and header fields, batch replies paired with requests by id), and
+anything malformed raises :class:`~registry.errors.ChainError`.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
+import re
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -89,7 +97,12 @@ class _ReorgInFlight(Exception):
 
 
 class _Rpc:
-    """Raw JSON-RPC through a web3 provider (no formatters: fast, and hex in / hex out)."""
+    """Raw JSON-RPC through a web3 provider (no formatters: fast, and hex in / hex out).
+
+    Replies are untrusted: anything not shaped as JSON-RPC says (a reply that is
+    not an object, no ``result``, batch replies whose ids do not answer exactly
+    the requests sent) raises :class:`ChainError`, never a ``KeyError``.
+    """
 
     def __init__(self, w3: Any) -> None:
         self.provider = w3.provider
@@ -97,13 +110,16 @@ class _Rpc:
     @staticmethod
     def _result(resp: Any, method: str) -> Any:
         if not isinstance(resp, dict):
-            raise ChainError(f"{method}: malformed JSON-RPC response")
+            raise ChainError(f"{method}: malformed JSON-RPC response (not an object)")
         if resp.get("error"):
             err = resp["error"]
             msg = err.get("message", err) if isinstance(err, dict) else err
-            code = err.get("code", "") if isinstance(err, dict) else ""
-            raise ChainError(f"{method}: the endpoint refused: {msg} ({code})")
-        return resp.get("result")
+            code = err.get("code") if isinstance(err, dict) else None
+            raise ChainError(f"{method}: the endpoint refused: {msg}"
+                             + (f" ({code})" if code not in (None, "") else ""))
+        if "result" not in resp:
+            raise ChainError(f"{method}: malformed JSON-RPC response (no result and no error)")
+        return resp["result"]
 
     def call(self, method: str, params: list[Any]) -> Any:
         try:
@@ -114,10 +130,25 @@ class _Rpc:
             raise ChainUnavailable(f"{method}: {type(exc).__name__}: {exc}") from exc
         return self._result(resp, method)
 
+    def _sent_ids(self, n: int) -> range | None:
+        """The ids the provider will give the next ``n`` requests of a batch, when knowable.
+
+        web3's JSON providers number requests from ``provider.request_counter``
+        (an ``itertools.count``), one after the other within a batch: taking one
+        number now tells the ids of the batch that follows.
+        """
+        counter = getattr(self.provider, "request_counter", None)
+        if not isinstance(counter, itertools.count):
+            return None
+        base = next(counter) + 1
+        return range(base, base + n)
+
     def batch(self, calls: list[tuple[str, list[Any]]]) -> list[Any]:
         out: list[Any] = []
         for i in range(0, len(calls), BATCH):
             chunk = calls[i:i + BATCH]
+            what = f"{chunk[0][0]} batch of {len(chunk)}"
+            expected = self._sent_ids(len(chunk))
             try:
                 resps = self.provider.make_batch_request(chunk)
             except Error:
@@ -126,20 +157,166 @@ class _Rpc:
                 raise ChainUnavailable(f"batch of {len(chunk)} requests: {exc}") from exc
             if isinstance(resps, dict):  # a single error for the whole batch
                 self._result(resps, chunk[0][0])
-                raise ChainError("the endpoint answered a batch with one response")
-            if len(resps) != len(chunk):
-                raise ChainError("the endpoint answered a batch with the wrong number of replies")
-            by_id = sorted(resps, key=lambda r: int(r.get("id", 0)) if isinstance(r, dict) else 0)
-            out.extend(self._result(r, m) for r, (m, _) in zip(by_id, chunk, strict=True))
+                raise ChainError(f"{what}: the endpoint answered with one response")
+            if not isinstance(resps, list | tuple):
+                raise ChainError(f"{what}: malformed JSON-RPC batch response (not a list)")
+            replies = self._match(resps, chunk, expected, what)
+            out.extend(self._result(r, m) for r, (m, _) in zip(replies, chunk, strict=True))
         return out
 
+    @staticmethod
+    def _match(resps: list[Any] | tuple[Any, ...], chunk: list[tuple[str, list[Any]]],
+               expected: range | None, what: str) -> list[Any]:
+        """Pair each request with the reply carrying its id; any other reply set is refused."""
+        by_id: dict[int, Any] = {}
+        for r in resps:
+            rid = r.get("id") if isinstance(r, dict) else None
+            if not isinstance(rid, int) or isinstance(rid, bool):
+                raise ChainError(f"{what}: a reply has no usable id ({rid!r})")
+            if rid in by_id:
+                raise ChainError(f"{what}: two replies with id {rid}")
+            by_id[rid] = r
+        if expected is None:
+            # ids unknown (a provider without web3's request counter): the provider numbers
+            # a batch consecutively, so the replies must carry n consecutive distinct ids
+            lowest = min(by_id, default=0)
+            expected = range(lowest, lowest + len(chunk))
+        missing = [x for x in expected if x not in by_id]
+        unexpected = sorted(set(by_id) - set(expected))
+        if missing or unexpected:
+            detail = []
+            if missing:
+                detail.append(f"no reply for id {', '.join(map(str, missing[:5]))}")
+            if unexpected:
+                detail.append(f"replies with unexpected id {', '.join(map(str, unexpected[:5]))}")
+            raise ChainError(f"{what}: the replies do not answer the requests ({'; '.join(detail)})")
+        return [by_id[x] for x in expected]
 
-def _hx(value: str | None) -> bytes:
-    return bytes.fromhex(value[2:]) if value else b""
+
+_HEX = re.compile(r"0x[0-9a-fA-F]*")
 
 
-def _q(value: str) -> int:
+def _hx(value: Any, what: str = "value") -> bytes:
+    """Hex data of a reply (``0x``-prefixed, even length); ChainError when it is not."""
+    if not isinstance(value, str) or not _HEX.fullmatch(value) or len(value) % 2:
+        raise ChainError(f"malformed JSON-RPC response: {what} is not hex data ({str(value)[:80]!r})")
+    return bytes.fromhex(value[2:])
+
+
+def _q(value: Any, what: str = "quantity") -> int:
+    """A hex quantity of a reply; ChainError when it is not one."""
+    if not isinstance(value, str) or not _HEX.fullmatch(value) or len(value) < 3:
+        raise ChainError(f"malformed JSON-RPC response: {what} is not a hex quantity"
+                         f" ({str(value)[:80]!r})")
     return int(value, 16)
+
+
+def _h32(value: Any, what: str) -> bytes:
+    out = _hx(value, what)
+    if len(out) != 32:
+        raise ChainError(f"malformed JSON-RPC response: {what} is not a 32-byte hash")
+    return out
+
+
+@dataclass(frozen=True)
+class _Log:
+    """One ``eth_getLogs`` entry, checked for shape (fields as the JSON-RPC spec types them)."""
+
+    address: str
+    topics: tuple[bytes, ...]
+    data: bytes
+    block: int
+    block_hash: bytes
+    log_index: int
+    tx_hash: bytes
+    removed: bool
+
+
+def _parse_logs(result: Any) -> list[_Log]:
+    """The ``eth_getLogs`` result as :class:`_Log` objects; ChainError when it is malformed."""
+    if result is None:
+        return []
+    if not isinstance(result, list):
+        raise ChainError("eth_getLogs: malformed JSON-RPC response (the result is not a list)")
+    out = []
+    for i, lg in enumerate(result):
+        where = f"eth_getLogs entry {i}"
+        if not isinstance(lg, dict):
+            raise ChainError(f"{where}: not an object")
+        for key in ("address", "topics", "data", "blockNumber", "blockHash", "logIndex",
+                    "transactionHash"):
+            if key not in lg:
+                raise ChainError(f"{where}: no {key}")
+        topics = lg["topics"]
+        removed = lg.get("removed", False)
+        if not isinstance(topics, list):
+            raise ChainError(f"{where}: topics is not a list")
+        if not isinstance(removed, bool):
+            raise ChainError(f"{where}: removed is not a boolean")
+        if not isinstance(lg["address"], str):
+            raise ChainError(f"{where}: address is not a string")
+        out.append(_Log(
+            address=lg["address"].lower(),
+            topics=tuple(_hx(t, f"{where} topic") for t in topics),
+            data=_hx(lg["data"], f"{where} data"),
+            block=_q(lg["blockNumber"], f"{where} blockNumber"),
+            block_hash=_h32(lg["blockHash"], f"{where} blockHash"),
+            log_index=_q(lg["logIndex"], f"{where} logIndex"),
+            tx_hash=_h32(lg["transactionHash"], f"{where} transactionHash"),
+            removed=removed,
+        ))
+    out.sort(key=lambda lg: (lg.block, lg.log_index))
+    return out
+
+
+def _parse_header(blk: Any, number: int) -> tuple[bytes, int] | None:
+    """(hash, timestamp) of an ``eth_getBlockByNumber`` result for block ``number``.
+
+    None when the endpoint has no such block; ChainError when the reply is not a
+    header, or is the header of another block.
+    """
+    if blk is None:
+        return None
+    where = f"eth_getBlockByNumber({number})"
+    if not isinstance(blk, dict):
+        raise ChainError(f"{where}: malformed JSON-RPC response (the result is not a block)")
+    for key in ("number", "hash", "timestamp"):
+        if key not in blk:
+            raise ChainError(f"{where}: malformed JSON-RPC response (no {key})")
+    got = _q(blk["number"], f"{where} number")
+    if got != number:
+        raise ChainError(f"{where}: the endpoint answered with the header of block {got}")
+    return _h32(blk["hash"], f"{where} hash"), _q(blk["timestamp"], f"{where} timestamp")
+
+
+def _check_logs(rpc: _Rpc, logs: list[_Log], address: str, lo: int, hi: int,
+                extra: Iterable[int] = ()) -> dict[int, tuple[bytes, int]]:
+    """Check a page of logs against the chain; the headers of their blocks (plus ``extra``).
+
+    Logs outside ``lo``-``hi`` or of another contract raise VerificationError; a
+    ``removed`` log, or one whose block hash is not the canonical header's, means
+    the chain is reorganising under us (:class:`_ReorgInFlight`).
+    """
+    for lg in logs:
+        if not lo <= lg.block <= hi:
+            raise VerificationError(
+                f"the endpoint returned a log of block {lg.block}, outside the requested"
+                f" blocks {lo}-{hi}")
+        if lg.address != address:
+            raise VerificationError(
+                f"the endpoint returned a log of another contract ({lg.address}) in block {lg.block}")
+    nums = sorted({lg.block for lg in logs} | set(extra))
+    blocks = rpc.batch([("eth_getBlockByNumber", [hex(n), False]) for n in nums])
+    heads: dict[int, tuple[bytes, int]] = {}
+    for n, blk in zip(nums, blocks, strict=True):
+        head = _parse_header(blk, n)
+        if head is None:
+            raise _ReorgInFlight(f"block {n} disappeared")
+        heads[n] = head
+    for lg in logs:
+        if lg.removed or heads[lg.block][0] != lg.block_hash:
+            raise _ReorgInFlight(f"block {lg.block} changed during the page")
+    return heads
 
 
 # --------------------------------------------------------------------------- decoding
@@ -154,18 +331,17 @@ class _Decoder:
         self.records_fn = self.contract.fn("records")
         self.owner_fn = self.contract.fn("owner")
 
-    def decode(self, log: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
-        topics = [_hx(t) for t in log["topics"]]
+    def decode(self, log: _Log) -> tuple[str, dict[str, Any]] | None:
+        topics = list(log.topics)
         if not topics:
             return None
         event = self.by_topic.get(topics[0])
         if event is None:
             return None
         try:
-            data = self._decode_event(event, topics, _hx(log["data"]))
+            data = self._decode_event(event, topics, log.data)
         except Exception as exc:
-            raise VerificationError(
-                f"malformed {event.name} event in block {_q(log['blockNumber'])}") from exc
+            raise VerificationError(f"malformed {event.name} event in block {log.block}") from exc
         for key in ("owner", "previous", "operator"):
             if isinstance(data.get(key), str):
                 data[key] = data[key].lower()
@@ -287,7 +463,7 @@ class _Syncer:
     # -- identity and reorgs
 
     def check_identity(self) -> None:
-        self.chain_id = _q(self.rpc.call("eth_chainId", []))
+        self.chain_id = _q(self.rpc.call("eth_chainId", []), "eth_chainId")
         cid, reg = self.store.meta("chain_id"), self.store.meta("registry")
         if cid is None:
             with self.store.transaction():
@@ -313,40 +489,32 @@ class _Syncer:
                 return self.start_block - 1 if not first else None
             blocks = self.rpc.batch([("eth_getBlockByNumber", [hex(n), False]) for n, _ in stored])
             for i, ((number, h), blk) in enumerate(zip(stored, blocks, strict=True)):
-                if blk is not None and _hx(blk["hash"]) == bytes(h):
+                head = _parse_header(blk, int(number))
+                if head is not None and head[0] == bytes(h):
                     return None if (first and i == 0) else int(number)
             first = False
             offset += REORG_PROBE
 
     # -- pages
 
-    def get_logs(self, lo: int, hi: int) -> list[dict[str, Any]]:
+    def get_logs(self, lo: int, hi: int) -> list[_Log]:
         flt = {"address": self.address, "fromBlock": hex(lo), "toBlock": hex(hi)}
-        return list(self.rpc.call("eth_getLogs", [flt]) or [])
+        return _parse_logs(self.rpc.call("eth_getLogs", [flt]))
 
-    def headers(self, numbers: Iterable[int]) -> dict[int, tuple[bytes, int]]:
-        nums = sorted(set(numbers))
-        blocks = self.rpc.batch([("eth_getBlockByNumber", [hex(n), False]) for n in nums])
-        out = {}
-        for n, blk in zip(nums, blocks, strict=True):
-            if blk is None:
-                raise _ReorgInFlight(f"block {n} disappeared")
-            out[n] = (_hx(blk["hash"]), _q(blk["timestamp"]))
-        return out
+    def stored_hash(self, number: int) -> bytes | None:
+        row = self.store.conn.execute("SELECT hash FROM blocks WHERE number = ?",
+                                      (number,)).fetchone()
+        return None if row is None else bytes(row[0])
 
-    def run_page(self, lo: int, hi: int, logs: list[dict[str, Any]]) -> int:
-        logs.sort(key=lambda lg: (_q(lg["blockNumber"]), _q(lg["logIndex"])))
-        for lg in logs:
-            if not lo <= _q(lg["blockNumber"]) <= hi:
-                raise VerificationError(
-                    f"the endpoint returned a log of block {_q(lg['blockNumber'])}, outside the"
-                    f" requested blocks {lo}-{hi}")
-        heads = self.headers([_q(lg["blockNumber"]) for lg in logs] + [hi])
-        for lg in logs:
-            if lg.get("removed") or heads[_q(lg["blockNumber"])][0] != _hx(lg["blockHash"]):
-                raise _ReorgInFlight(f"block {_q(lg['blockNumber'])} changed during the page")
-            if str(lg.get("address", "")).lower() != self.address:
-                raise VerificationError("the endpoint returned a log of another contract")
+    def run_page(self, lo: int, hi: int, logs: list[_Log]) -> int:
+        # The page must continue the chain the index holds: the previous page's last block
+        # (stored with its hash) must still be canonical, or a reorg happened between
+        # pages and this page's events sit on another history (restart: roll back first).
+        prev = self.stored_hash(lo - 1)
+        heads = _check_logs(self.rpc, logs, self.address, lo, hi,
+                            extra=[hi] if prev is None else [hi, lo - 1])
+        if prev is not None and heads.pop(lo - 1)[0] != prev:
+            raise _ReorgInFlight(f"block {lo - 1} is no longer canonical")
         store = self.store
         touched_records: set[bytes] = set()
         touched_owner: set[bytes] = set()
@@ -357,7 +525,7 @@ class _Syncer:
                 if decoded is None:
                     continue
                 kind, data = decoded
-                block = _q(lg["blockNumber"])
+                block = lg.block
                 node = bytes(data["node"])
                 ev = self.event(kind, data, node, block, lg, heads[block][1])
                 try:
@@ -376,7 +544,7 @@ class _Syncer:
         return count
 
     def event(self, kind: str, data: dict[str, Any], node: bytes, block: int,
-              lg: dict[str, Any], ts: int) -> Event:
+              lg: _Log, ts: int) -> Event:
         parsed = None
         where = f"{kind} in block {block}"
         if kind == "NameRegistered":
@@ -405,8 +573,7 @@ class _Syncer:
                 raise VerificationError(f"{where}: node 0x{node.hex()} is not indexed")
             parsed = _parsed_key(kt, material, name, bytes(data["proof"]), self.store.owner_of(node),
                                  self.chain_id, self.address, int(data["purposes"]), self.profile)
-        return Event(kind, block, _q(lg["logIndex"]), _hx(lg["transactionHash"]), node, ts,
-                     data, parsed)
+        return Event(kind, block, lg.log_index, lg.tx_hash, node, ts, data, parsed)
 
     def verify(self, hi: int, block_hash: bytes, records: set[bytes], owners: set[bytes]) -> None:
         at = {"blockHash": "0x" + block_hash.hex()}
@@ -466,13 +633,13 @@ class _Syncer:
         synced = self.store.synced_block
         if synced is None:
             return 0
-        block = self.rpc.call("eth_getBlockByNumber", [hex(synced), False])
-        if not isinstance(block, dict) or "hash" not in block:
+        head = _parse_header(self.rpc.call("eth_getBlockByNumber", [hex(synced), False]), synced)
+        if head is None:
             raise VerificationError(f"the endpoint has no block {synced} to audit against")
-        block_hash = _hx(block["hash"])
-        stored = dict(self.store.stored_blocks(limit=64))
-        if synced in stored and stored[synced] != block_hash:
-            raise _ReorgInFlight  # pragma: no cover -- the next sync rolls back first
+        block_hash = head[0]
+        stored = self.stored_hash(synced)
+        if stored is not None and stored != block_hash:
+            raise _ReorgInFlight(f"block {synced} changed before the audit")  # run() rolls back
         nodes = [bytes(n) for (n,) in self.store.conn.execute("SELECT node FROM names ORDER BY node")]
         for lo in range(0, len(nodes), chunk):
             part = set(nodes[lo:lo + chunk])
@@ -486,13 +653,13 @@ class _Syncer:
         for _attempt in range(5):
             try:
                 self._run(result)
+                if self.audit_all:
+                    result.audited = self.audit()
                 break
             except _ReorgInFlight:
                 continue
         else:
             raise ChainError("the chain keeps reorganising under the sync; try again later")
-        if self.audit_all:
-            result.audited = self.audit()
         with self.store.transaction():
             self.store.mark_synced()
         result.seconds = time.monotonic() - t0
@@ -504,7 +671,7 @@ class _Syncer:
             with self.store.transaction():
                 result.removed_events += self.store.rollback_to(ancestor)
             result.rolled_back_to = ancestor
-        head = _q(self.rpc.call("eth_blockNumber", []))
+        head = _q(self.rpc.call("eth_blockNumber", []), "eth_blockNumber")
         target = head - self.confirmations
         synced = self.store.synced_block
         lo = self.start_block if synced is None else synced + 1
@@ -636,50 +803,74 @@ def watch_events(
     """Yield every change to ``names`` from ``from_block`` (default: the next block) on.
 
     Polls new blocks every ``interval`` seconds; stops after ``until_block`` is
-    processed or after ``timeout`` seconds. KeyPublished material is checked
-    against its commitment.
+    processed or after ``timeout`` seconds. Each poll's logs are checked as sync
+    checks a page before any of them is reported: logs of another contract or
+    outside the polled blocks raise VerificationError; a log marked ``removed``
+    or whose block hash is not the canonical header's means a reorg is under
+    way, and the same blocks are polled again after ``interval`` (ChainError
+    when that keeps happening). KeyPublished material is checked against its
+    commitment.
 
     Raises: InvalidName, VerificationError, ChainUnavailable, ChainError.
     """
     w3, address, _start = _target(registry)
+    address = address.lower()
     rpc = _Rpc(w3)
     dec = _Decoder()
     by_node = {bytes(namehash(n)): parse_name(n).text for n in names}
     if not by_node:
         return
     deadline = None if timeout is None else time.monotonic() + timeout
-    head = _q(rpc.call("eth_blockNumber", []))
+    head = _q(rpc.call("eth_blockNumber", []), "eth_blockNumber")
     lo = head + 1 if from_block is None else from_block
     topics = [None, ["0x" + n.hex() for n in sorted(by_node)]]
+    reorgs = 0
     while True:
-        hi = _q(rpc.call("eth_blockNumber", [])) - confirmations
+        hi = _q(rpc.call("eth_blockNumber", []), "eth_blockNumber") - confirmations
         if until_block is not None:
             hi = min(hi, until_block)
         if hi >= lo:
-            logs = rpc.call("eth_getLogs", [{"address": address, "fromBlock": hex(lo),
-                                             "toBlock": hex(hi), "topics": topics}]) or []
-            logs.sort(key=lambda lg: (_q(lg["blockNumber"]), _q(lg["logIndex"])))
-            for lg in logs:
-                decoded = dec.decode(lg)
-                if decoded is None:
-                    continue
-                kind, data = decoded
-                node = bytes(data.pop("node"))
-                if node not in by_node:
-                    continue
-                if kind == "KeyPublished":
-                    material = bytes(data.pop("material"))
-                    data.pop("proof", None)
-                    if commitment(int(data["key_type"]), material) != bytes(data["commitment"]):
-                        raise VerificationError(
-                            f"{by_node[node]}: published material does not hash to its commitment")
-                    data["key_type"] = KeyType(int(data["key_type"])).label
-                yield WatchEvent(CHANGE_KINDS.get(kind, kind), by_node[node], _q(lg["blockNumber"]),
-                                 _q(lg["logIndex"]), lg["transactionHash"],
-                                 {k: _plain(v) for k, v in data.items()})
-            lo = hi + 1
+            logs = _parse_logs(rpc.call("eth_getLogs", [{"address": address, "fromBlock": hex(lo),
+                                                         "toBlock": hex(hi), "topics": topics}]))
+            try:
+                if logs:
+                    _check_logs(rpc, logs, address, lo, hi)
+            except _ReorgInFlight:
+                reorgs += 1
+                if reorgs >= 5:
+                    raise ChainError(
+                        f"the chain keeps reorganising around blocks {lo}-{hi}; try again later"
+                    ) from None
+            else:
+                reorgs = 0
+                changes = [c for c in (_watch_event(dec, lg, by_node) for lg in logs) if c]
+                yield from changes
+                lo = hi + 1
         if until_block is not None and lo > until_block:
             return
         if deadline is not None and time.monotonic() >= deadline:
             return
         sleep(interval if deadline is None else max(0.0, min(interval, deadline - time.monotonic())))
+
+
+def _watch_event(dec: _Decoder, lg: _Log, by_node: dict[bytes, str]) -> WatchEvent | None:
+    decoded = dec.decode(lg)
+    if decoded is None:
+        return None
+    kind, data = decoded
+    node = bytes(data.pop("node"))
+    if node not in by_node:
+        return None
+    if kind == "KeyPublished":
+        material = bytes(data.pop("material"))
+        data.pop("proof", None)
+        if commitment(int(data["key_type"]), material) != bytes(data["commitment"]):
+            raise VerificationError(
+                f"{by_node[node]}: published material does not hash to its commitment")
+        try:
+            data["key_type"] = KeyType(int(data["key_type"])).label
+        except ValueError:
+            raise VerificationError(f"{by_node[node]}: published key type {data['key_type']} is"
+                                    " not one keyanchor knows") from None
+    return WatchEvent(CHANGE_KINDS.get(kind, kind), by_node[node], lg.block, lg.log_index,
+                      "0x" + lg.tx_hash.hex(), {k: _plain(v) for k, v in data.items()})

@@ -216,6 +216,18 @@ def test_http_guards(server: DevnetServer) -> None:
     conn.close()
 
 
+def test_origin_null_is_refused_but_no_origin_is_served(server: DevnetServer) -> None:
+    # sandboxed iframes and data: URLs on any website send "Origin: null"; a web page must not
+    # be able to drive the devnet (evm_revert, sending dev-account transactions, ...)
+    body = b'{"jsonrpc":"2.0","id":1,"method":"evm_snapshot"}'
+    status, text = post(server, body, Origin="null")
+    assert status == 403 and b"loopback" in text
+    status, _ = post(server, body, Origin="NULL")
+    assert status == 403
+    status, body_out = post(server, b'{"jsonrpc":"2.0","id":1,"method":"eth_chainId"}')
+    assert status == 200 and json.loads(body_out)["result"] == hex(CHAIN_ID)  # CLI tools: no Origin
+
+
 def test_only_loopback() -> None:
     with pytest.raises(ConfigError):
         DevnetServer(host="0.0.0.0")

@@ -167,6 +167,190 @@ def test_endpoint_errors_are_chain_errors(populated: Chain, tmp_path: Any) -> No
         sync_index(tmp_path / "e.sqlite", _w3(populated, tamper))
 
 
+# --------------------------------------------------------------------------- hostile JSON-RPC replies
+
+
+class _BatchW3:
+    """A web3 stand-in whose batch replies go through ``mangle(calls, replies)`` (whole list).
+
+    ``counter=True`` exposes the inner provider's request counter, as every web3
+    JSON provider has, so sync knows the exact ids it sent; without it sync can
+    only require distinct, consecutive ids.
+    """
+
+    def __init__(self, w3: Any, mangle: Any, *, counter: bool = True) -> None:
+        inner = w3.provider
+
+        class Provider:
+            def make_request(self, method: str, params: Any) -> Any:
+                return inner.make_request(method, params)
+
+            def make_batch_request(self, calls: Any) -> Any:
+                return mangle(list(calls), copy.deepcopy(inner.make_batch_request(calls)))
+
+        self.provider = Provider()
+        if counter:
+            self.provider.request_counter = inner.request_counter  # type: ignore[attr-defined]
+
+
+def _duplicate_id(calls: Any, replies: Any) -> Any:
+    if len(replies) > 1:
+        replies[1]["id"] = replies[0]["id"]
+    return replies
+
+
+def _foreign_id(calls: Any, replies: Any) -> Any:
+    if len(replies) > 1:
+        replies[-1]["id"] = 10**9
+    return replies
+
+
+def _missing_id(calls: Any, replies: Any) -> Any:
+    if len(replies) > 1:
+        del replies[0]["id"]
+    return replies
+
+
+def _missing_reply_and_foreign(calls: Any, replies: Any) -> Any:
+    # one reply left out and one for a request never sent: the count still matches
+    if len(replies) > 1:
+        extra = dict(replies[-1], id=replies[-1]["id"] + 1)
+        replies = [*replies[1:], extra]
+    return replies
+
+
+def _string_id(calls: Any, replies: Any) -> Any:
+    if len(replies) > 1:
+        replies[0]["id"] = str(replies[0]["id"])
+    return replies
+
+
+@pytest.mark.parametrize("counter", [True, False], ids=["known-ids", "unknown-ids"])
+@pytest.mark.parametrize("mangle", [_duplicate_id, _foreign_id, _missing_id,
+                                    _missing_reply_and_foreign, _string_id])
+def test_batch_replies_must_answer_exactly_the_requests(populated: Chain, tmp_path: Any,
+                                                        mangle: Any, counter: bool) -> None:
+    index = tmp_path / "b.sqlite"
+    w3 = _BatchW3(populated.reg.w3, mangle, counter=counter)
+    if mangle is _missing_reply_and_foreign and not counter:
+        # ids consecutive but shifted: only the block numbers in the replies can tell
+        pattern = r"block|id"
+    else:
+        pattern = r"\bids?\b"
+    with pytest.raises(ChainError, match=pattern):
+        sync_index(index, (w3, populated.reg.address), page_blocks=1000)
+    with Store.open(index) as s:
+        assert s.synced_block is None and s.counts()["records"] == 0
+
+
+def test_batch_replies_in_any_order_are_matched_by_id(populated: Chain, tmp_path: Any) -> None:
+    def reverse(calls: Any, replies: Any) -> Any:
+        return replies[::-1]
+
+    for counter in (True, False):
+        path = tmp_path / f"r{counter}.sqlite"
+        res = sync_index(path, (_BatchW3(populated.reg.w3, reverse, counter=counter),
+                                populated.reg.address), page_blocks=1000)
+        assert res.events == 16
+        with Store.open(path) as a, Store.open(tmp_path / "ref.sqlite") as b:
+            sync_index(b, populated.reg)
+            assert a.digest() == b.digest()
+
+
+def test_header_for_another_block_is_refused(populated: Chain, tmp_path: Any) -> None:
+    # ids intact, contents swapped: the block number inside each header gives it away
+    def swap(calls: Any, replies: Any) -> Any:
+        if len(replies) > 1 and calls[0][0] == "eth_getBlockByNumber":
+            a, b = replies[0], replies[1]
+            a["result"], b["result"] = b["result"], a["result"]
+        return replies
+
+    with pytest.raises(ChainError, match=r"block"):
+        sync_index(tmp_path / "h.sqlite", (_BatchW3(populated.reg.w3, swap), populated.reg.address),
+                   page_blocks=1000)
+
+
+def _reply(method: str, change: Any, *, replace: bool = False) -> Any:
+    """Tamper with ``method``'s replies: ``change`` edits one in place (or returns a new one)."""
+    def tamper(m: str, params: Any, resp: Any) -> Any:
+        if m != method:
+            return None
+        resp = copy.deepcopy(resp)
+        out = change(resp)
+        return out if replace else resp
+    return tamper
+
+
+def _first_log(change: Any) -> Any:
+    def on(resp: Any) -> None:
+        if resp.get("result"):
+            change(resp["result"][0])
+    return _reply("eth_getLogs", on)
+
+
+def _header(change: Any) -> Any:
+    def on(resp: Any) -> None:
+        if resp.get("result"):
+            change(resp["result"])
+    return _reply("eth_getBlockByNumber", on)
+
+
+MALFORMED = {
+    "chainId-bad-hex": _reply("eth_chainId", lambda r: r.update(result="0xzz")),
+    "chainId-int": _reply("eth_chainId", lambda r: r.update(result=5)),
+    "blockNumber-no-result": _reply("eth_blockNumber", lambda r: r.pop("result")),
+    "blockNumber-null": _reply("eth_blockNumber", lambda r: r.update(result=None)),
+    "blockNumber-list": _reply("eth_blockNumber", lambda r: r.update(result=["0x1"])),
+    "reply-is-a-list": _reply("eth_blockNumber", lambda r: [r], replace=True),
+    "reply-is-a-string": _reply("eth_chainId", lambda r: "oops", replace=True),
+    "error-is-a-string": _reply("eth_getLogs", lambda r: {"jsonrpc": "2.0", "id": 1, "error": "no"},
+                                replace=True),
+    "logs-a-dict": _reply("eth_getLogs", lambda r: r.update(result={})),
+    "logs-a-string": _reply("eth_getLogs", lambda r: r.update(result="0x")),
+    "log-a-string": _reply("eth_getLogs", lambda r: r["result"].append("0x")),
+    "log-no-blockHash": _first_log(lambda lg: lg.pop("blockHash")),
+    "log-no-blockNumber": _first_log(lambda lg: lg.pop("blockNumber")),
+    "log-bad-blockNumber": _first_log(lambda lg: lg.update(blockNumber="0xzz")),
+    "log-int-blockNumber": _first_log(lambda lg: lg.update(blockNumber=3)),
+    "log-null-logIndex": _first_log(lambda lg: lg.update(logIndex=None)),
+    "log-topics-string": _first_log(lambda lg: lg.update(topics=lg["topics"][0])),
+    "log-topic-int": _first_log(lambda lg: lg.update(topics=[7])),
+    "log-data-bad-hex": _first_log(lambda lg: lg.update(data="0xnothex")),
+    "log-data-odd": _first_log(lambda lg: lg.update(data=lg["data"] + "1")),
+    "log-data-null": _first_log(lambda lg: lg.update(data=None)),
+    "log-removed-string": _first_log(lambda lg: lg.update(removed="false")),
+    "log-tx-hash-int": _first_log(lambda lg: lg.update(transactionHash=12)),
+    "log-address-int": _first_log(lambda lg: lg.update(address=12)),
+    "header-a-list": _reply("eth_getBlockByNumber", lambda r: r.update(result=[1])),
+    "header-no-hash": _header(lambda h: h.pop("hash")),
+    "header-hash-int": _header(lambda h: h.update(hash=7)),
+    "header-bad-timestamp": _header(lambda h: h.update(timestamp="soon")),
+    "header-no-number": _header(lambda h: h.pop("number")),
+    "call-int": _reply("eth_call", lambda r: r.update(result=5)),
+    "call-null": _reply("eth_call", lambda r: r.update(result=None)),
+    "call-bad-hex": _reply("eth_call", lambda r: r.update(result="0xnothex")),
+}
+
+
+@pytest.mark.parametrize("tamper", MALFORMED.values(), ids=MALFORMED.keys())
+def test_malformed_replies_are_chain_errors(populated: Chain, tmp_path: Any, tamper: Any) -> None:
+    """Whatever shape a reply has, the user sees a ChainError, never KeyError / TypeError."""
+    index = tmp_path / "m.sqlite"
+    with pytest.raises(ChainError) as info:
+        sync_index(index, _w3(populated, tamper), page_blocks=1000)
+    assert "Traceback" not in str(info.value) and str(info.value)
+    with Store.open(index) as s:
+        assert s.counts()["records"] == 0
+
+
+def test_malformed_batch_reply_is_a_chain_error(populated: Chain, tmp_path: Any) -> None:
+    for mangled in ("oops", None, [None, None], 7):
+        with pytest.raises(ChainError):
+            sync_index(tmp_path / "x.sqlite",
+                       (_BatchW3(populated.reg.w3, lambda c, r, m=mangled: m),
+                        populated.reg.address), page_blocks=1000)
+
+
 # --------------------------------------------------------------------------- anvil: reorgs, crashes
 
 import os  # noqa: E402
@@ -215,6 +399,111 @@ def test_reorg_rolls_back_to_the_common_ancestor(anvil: Anvil, tmp_path: Path) -
     fresh = tmp_path / "fresh.sqlite"
     sync_index(fresh, reg2)
     assert _digest(index) == _digest(fresh)
+
+
+@pytest.mark.anvil
+def test_reorg_between_pages_of_one_run_rolls_back(anvil: Anvil, tmp_path: Path) -> None:
+    """A reorg after page N is stored and before page N+1 is fetched: roll back, not refuse."""
+    reg = anvil.registry()
+    me = reg.account.address
+    reg.register("example.org")
+    reg.assign("alice@example.org", me)
+    base = reg.w3.eth.block_number
+    snap = anvil.rpc("evm_snapshot")
+    reg.publish("alice@example.org", ed25519_blob(20), key_type=KeyType.SSH, purposes="ssh-user")
+    reg.publish("alice@example.org", ed25519_blob(21), key_type=KeyType.SSH, purposes="ssh-user")
+    reg.assign("bob@example.org", me)
+    index = tmp_path / "between.sqlite"
+    reorged: list[int] = []
+
+    def progress(hi: int, target: int, events: int) -> None:
+        if hi == base + 1 and not reorged:  # the page with the first publish is committed
+            assert anvil.rpc("evm_revert", [snap]) is True
+            other = anvil.registry(registry_address=reg.address, from_block=reg.from_block)
+            other.publish("alice@example.org", ed25519_blob(22), key_type=KeyType.SSH,
+                          purposes="ssh-host")
+            other.publish("alice@example.org", ed25519_blob(23), key_type=KeyType.SSH,
+                          purposes="ssh-host")
+            for _ in range(3):
+                anvil.rpc("evm_mine")
+            reorged.append(hi)
+
+    res = sync_index(index, reg, page_blocks=1, max_page_blocks=1, progress=progress)
+    assert reorged and res.rolled_back_to == base and res.removed_events >= 1
+    with IndexReader.open(index) as ix:
+        assert [r.purposes for r in ix.records("alice@example.org")] == [2, 2]
+        assert not ix.exists("bob@example.org")
+    fresh = tmp_path / "fresh.sqlite"
+    sync_index(fresh, (reg.w3, reg.address, reg.from_block))
+    assert _digest(index) == _digest(fresh)
+
+
+class _LyingProxy:
+    """An HTTP JSON-RPC proxy in front of anvil that rewrites batch replies with ``mangle``."""
+
+    def __init__(self, upstream: str, mangle: Any) -> None:
+        import json
+        import threading
+        import urllib.request
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                req = urllib.request.Request(upstream, body, {"Content-Type": "application/json"})
+                with urllib.request.urlopen(req, timeout=30) as resp:
+                    reply = json.loads(resp.read())
+                if isinstance(reply, list):
+                    reply = mangle(json.loads(body), reply)
+                out = json.dumps(reply).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(out)))
+                self.end_headers()
+                self.wfile.write(out)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
+
+
+@pytest.mark.anvil
+def test_cli_sync_through_a_lying_endpoint_is_one_clear_error(
+        anvil: Anvil, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from cli.main import main
+
+    reg = anvil.registry()
+    reg.register("example.org")
+    reg.assign("alice@example.org", reg.account.address)
+    monkeypatch.setenv("KEYANCHOR_REGISTRY", reg.address)
+    monkeypatch.setenv("KEYANCHOR_CONFIG", str(tmp_path / "config.toml"))
+    monkeypatch.setenv("KEYANCHOR_INDEX", str(tmp_path / "index.sqlite"))
+    for mangle, says in ((_duplicate_id, "two replies with id"),
+                         (lambda calls, replies: [{"id": r["id"]} for r in replies],
+                          "no result and no error"),
+                         (lambda calls, replies: [dict(r, result={"hash": 5}) for r in replies],
+                          "malformed JSON-RPC response")):
+        proxy = _LyingProxy(anvil.url, mangle)
+        try:
+            monkeypatch.setenv("KEYANCHOR_RPC_URL", proxy.url)
+            capsys.readouterr()
+            assert main(["sync", "--policy", "none"]) == 1
+            err = capsys.readouterr().err
+        finally:
+            proxy.close()
+        (line,) = err.strip().splitlines()
+        assert line.startswith("keyanchor: error: ") and says in line, line
+        assert "internal error" not in line
 
 
 _SYNC_SCRIPT = """

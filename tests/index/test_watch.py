@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from registry.errors import ChainError, VerificationError
 from registry.index import watch_events
 from registry.keys import KeyType
-from tests.index.conftest import Anvil, Chain, ed25519_blob
+from tests.index.conftest import Anvil, Chain, TamperingW3, ed25519_blob
+from tests.index.test_sync import MALFORMED
 
 
 @pytest.fixture(scope="module")
@@ -64,6 +68,67 @@ def test_follows_new_blocks(embedded: Chain) -> None:
     assert seen == ["published", "revoked", "published", "revoked", "published", "rotated"]
 
 
+def _past(chain: Chain, reg: object, **kw: object) -> list[str]:
+    head = chain.reg.w3.eth.block_number
+    return [c.to_json() for c in watch_events(reg, ["alice@example.org"], from_block=0,
+                                              until_block=head, interval=0.01,
+                                              sleep=lambda _s: None, **kw)]
+
+
+def _logs_tamper(change: Any, times: int | None = None) -> Any:
+    calls = []
+
+    def tamper(method: str, params: Any, resp: Any) -> Any:
+        if method != "eth_getLogs" or (times is not None and len(calls) >= times):
+            return None
+        calls.append(1)
+        resp = copy.deepcopy(resp)
+        change(resp["result"])
+        return resp
+
+    return tamper
+
+
+def test_logs_of_another_contract_are_not_reported(named: Chain) -> None:
+    def other(logs: list[dict[str, Any]]) -> None:
+        logs[0]["address"] = "0x" + "11" * 20
+
+    lying = (TamperingW3(named.reg.w3, _logs_tamper(other)), named.reg.address)
+    with pytest.raises(VerificationError, match="another contract"):
+        _past(named, lying)
+
+
+def _fake(mark: str) -> Any:
+    def add(logs: list[dict[str, Any]]) -> None:
+        fake = dict(logs[0], logIndex=hex(int(logs[0]["logIndex"], 16) + 77))
+        if mark == "removed":
+            fake["removed"] = True
+        else:  # the log of a block that a reorg replaced
+            fake["blockHash"] = "0x" + "ab" * 32
+        logs.append(fake)
+    return add
+
+
+@pytest.mark.parametrize("mark", ["removed", "stale-block-hash"])
+def test_removed_and_reorged_logs_are_not_reported(named: Chain, mark: str) -> None:
+    honest = _past(named, named.reg)
+    once = (TamperingW3(named.reg.w3, _logs_tamper(_fake(mark), times=1)), named.reg.address)
+    assert _past(named, once) == honest  # the poll is retried, nothing from it reported twice
+    always = (TamperingW3(named.reg.w3, _logs_tamper(_fake(mark))), named.reg.address)
+    with pytest.raises(ChainError, match="reorganis"):
+        _past(named, always)
+
+
+WATCH_MALFORMED = {k: v for k, v in MALFORMED.items()
+                   if not k.startswith(("call-", "chainId", "reply-is-a-string"))}
+
+
+@pytest.mark.parametrize("tamper", WATCH_MALFORMED.values(), ids=WATCH_MALFORMED.keys())
+def test_malformed_replies_are_chain_errors(named: Chain, tamper: Any) -> None:
+    with pytest.raises(ChainError):
+        _past(named, (TamperingW3(named.reg.w3, tamper), named.reg.address))
+
+
 @pytest.mark.anvil
 def test_cli_watch_json_exec_and_exit_code(anvil: Anvil, tmp_path: Path,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
@@ -108,3 +173,46 @@ def test_cli_watch_json_exec_and_exit_code(anvil: Anvil, tmp_path: Path,
     assert json.loads(result.stdout)["events"] == 4
 
 
+
+
+@pytest.mark.anvil
+def test_cli_watch_failing_hook_stops_with_exit_1(anvil: Anvil, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A CT monitor's alert hook failing is not ignored: the change is printed, then exit 1."""
+    import typer
+    from typer.testing import CliRunner
+
+    from cli.index_cmds import watch
+
+    reg = anvil.registry()
+    reg.register("example.org")
+    reg.assign("alice@example.org", reg.account.address)
+    reg.publish("alice@example.org", ed25519_blob(6), key_type=KeyType.SSH)
+    head = reg.w3.eth.block_number
+    monkeypatch.setenv("KEYANCHOR_RPC_URL", anvil.url)
+    monkeypatch.setenv("KEYANCHOR_REGISTRY", reg.address)
+    monkeypatch.setenv("KEYANCHOR_CONFIG", str(tmp_path / "config.toml"))
+    app = typer.Typer()
+    app.command("watch")(watch)
+    app.command("other")(lambda: None)  # keep "watch" a subcommand
+    runner = CliRunner()
+    calls = tmp_path / "calls"
+    hook = (f"{sys.executable} -c \"import sys; open({str(calls)!r}, 'a').write('x');"
+            " sys.exit(2)\"")
+    args = ["watch", "alice@example.org", "--json", "--from-block", "0",
+            "--until-block", str(head), "--exec", hook]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1, result.output
+    (line,) = result.stdout.splitlines()  # the change that triggered the hook is printed
+    first = json.loads(line)
+    assert first["change"] == "registered"
+    assert calls.read_text() == "x"  # nothing after the failing hook
+    assert "exited 2" in result.stderr and f"--from-block {first['block']}" in result.stderr
+    assert "Traceback" not in result.output
+
+    calls.unlink()
+    result = runner.invoke(app, [*args, "--keep-going"])
+    assert result.exit_code == 0, result.output
+    assert [json.loads(x)["change"] for x in result.stdout.splitlines()] == [
+        "registered", "published"]
+    assert calls.read_text() == "xx" and result.stderr.count("exited 2") == 2
