@@ -116,6 +116,8 @@ def watch(
     --exit-on-change, 1 on error. A failing --exec hook (non-zero exit, or no
     exit within 300 s) is an error: the change is printed, then keyanchor exits 1
     naming the block to resume from (--from-block); --keep-going only reports it.
+
+    Example: keyanchor watch alice@example.org --json --exec 'notify-send keyanchor'
     """
     from registry.index import watch_events
     from registry.names import parse_name
@@ -171,7 +173,10 @@ index_app = typer.Typer(help="Query the local index (read only, no chain access)
 
 @index_app.command("status")
 def index_status(index: IndexOpt = None, as_json: JsonOpt = False) -> None:
-    """Synced block, last sync time and counts of the index."""
+    """Synced block, last sync time and counts of the index.
+
+    Example: keyanchor index status --json
+    """
     from registry.index import IndexReader
 
     with IndexReader.open(_index_path(index)) as ix:
@@ -190,7 +195,10 @@ def index_lookup(
     as_json: JsonOpt = False,
     history: Annotated[bool, typer.Option("--history", help="Every event about the name.")] = False,
 ) -> None:
-    """Records of a name, OpenPGP certificates of an e-mail, or names holding a fingerprint."""
+    """Records of a name, OpenPGP certificates of an e-mail, or names holding a fingerprint.
+
+    Example: keyanchor index lookup alice@example.org
+    """
     from registry.index import IndexReader
 
     with IndexReader.open(_index_path(index)) as ix:
@@ -216,7 +224,10 @@ ssh_app = typer.Typer(help="sshd / ssh integration (served from the index).", no
 
 @ssh_app.command("authorized-keys")
 def ssh_authorized_keys(user: Annotated[str, typer.Argument(help="Local user (sshd's %u).")]) -> None:
-    """authorized_keys lines for USER (for sshd's AuthorizedKeysCommand; fails closed)."""
+    """authorized_keys lines for USER (for sshd's AuthorizedKeysCommand; fails closed).
+
+    Example: keyanchor ssh authorized-keys alice
+    """
     from cli.ssh_entry import main
 
     raise typer.Exit(main(["authorized-keys", user]))
@@ -224,7 +235,10 @@ def ssh_authorized_keys(user: Annotated[str, typer.Argument(help="Local user (ss
 
 @ssh_app.command("known-hosts")
 def ssh_known_hosts(host: Annotated[str, typer.Argument(help="Host name (ssh's %H).")]) -> None:
-    """known_hosts lines for HOST (for ssh's KnownHostsCommand)."""
+    """known_hosts lines for HOST (for ssh's KnownHostsCommand).
+
+    Example: keyanchor ssh known-hosts web1.example.org
+    """
     from cli.ssh_entry import main
 
     raise typer.Exit(main(["known-hosts", host]))

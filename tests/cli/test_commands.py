@@ -119,7 +119,8 @@ def test_help_lists_commands(run: Run, group: str | None, commands: list[str]) -
     ["name", "register"], ["name", "assign"], ["key", "publish"], ["key", "revoke"],
     ["key", "rotate"], ["prove"], ["lookup"], ["history"], ["attest"], ["devnet"], ["deploy"],
     ["account", "new"], ["account", "use"], ["network", "add"], ["check"], ["lints"], ["sync"],
-    ["serve"],
+    ["serve"], ["watch"], ["index", "status"], ["index", "lookup"], ["ssh", "authorized-keys"],
+    ["ssh", "known-hosts"], ["key", "inspect"], ["name", "show"],
 ])
 def test_each_command_help_has_an_example(run: Run, command: list[str]) -> None:
     assert "Example: keyanchor" in ok(run(*command, "--help")).out
