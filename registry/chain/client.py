@@ -849,6 +849,7 @@ class Registry:
             registered_at=record.published_at,
             attestations=record.attestations,
             purposes=int(record.purposes),
+            record=record,
         )
 
     def _verified_record(

@@ -197,7 +197,7 @@ class Gateway:
         from registry.policy import check
 
         pol = self.policy
-        kwargs: dict[str, Any] = {"name": rec.name, "purposes": rec.purposes}
+        kwargs: dict[str, Any] = {"name": rec.name, "purposes": rec.purposes, "record": rec}
         if isinstance(pol, str) and "\n" not in pol and not os.path.exists(pol):
             kwargs["profile"] = pol
         else:

@@ -149,6 +149,7 @@ def check(
     trust_anchors: Sequence[Any] | None = None,
     intermediates: Sequence[Any] = (),
     purposes: int | None = None,
+    record: Any = None,
     only: Iterable[str] | None = None,
 ) -> Report:
     """Run the policy's lints over ``key`` and return a :class:`Report`.
@@ -158,7 +159,9 @@ def check(
     used. ``at`` defaults to now (UTC). ``trust_anchors``/``intermediates``
     are ``cryptography`` certificates. ``only`` restricts the run to some
     lint ids (tests, debugging). A lint that crashes yields FATAL; the run
-    goes on.
+    goes on. ``record`` is the registry record the key was published in (any
+    object with ``valid_from``, ``valid_until`` and ``revoked_at`` as datetimes
+    or Unix seconds, 0/None for unset): ``record.lifecycle`` judges it at ``at``.
 
     Raises:
         ConfigError: bad policy file or unknown profile.
@@ -178,7 +181,7 @@ def check(
         other_names=tuple(other_names) if other_names is not None else None,
         attestations=tuple(attestations) if attestations is not None else None,
         trust_anchors=tuple(trust_anchors) if trust_anchors else None,
-        intermediates=tuple(intermediates), purposes=purposes,
+        intermediates=tuple(intermediates), purposes=purposes, record=record,
     )
     try:
         key_type = ctx.key_type

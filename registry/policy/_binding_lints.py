@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Iterator, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from registry.policy._framework import Context, Finding, Source, Status, lint, utc
@@ -321,6 +321,9 @@ def attestations(ctx: Context, p: Mapping[str, Any]) -> Finding:
         attester = _norm_name(getattr(a, "attester", ""))
         if getattr(a, "withdrawn", False) or attester == own:
             continue
+        expires = _when(getattr(a, "expires", None))
+        if expires is not None and expires <= ctx.at:
+            continue  # an attestation past its expiry no longer counts
         if trusted and attester not in trusted:
             continue
         good.add(attester)
@@ -328,3 +331,35 @@ def attestations(ctx: Context, p: Mapping[str, Any]) -> Finding:
         src = f"from {', '.join(sorted(trusted))}" if trusted else "from other names"
         return Finding(E, f"{len(good)} of {need} required attestations {src}", "attestations")
     return Finding(P, f"attested by {', '.join(sorted(good))}")
+
+
+def _when(value: Any) -> datetime | None:
+    """A record/attestation time as an aware datetime (datetime, Unix seconds, or 0/None)."""
+    if value is None or value == 0:
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    return datetime.fromtimestamp(min(int(value), 253402300799), UTC)
+
+
+@lint("record.lifecycle", "The registry record is not revoked, expired or not yet valid at "
+      "evaluation time", ALL, Source.REGISTRY, "DESIGN.md (lifecycle: re-evaluated at every read)",
+      E)
+def record_lifecycle(ctx: Context, p: Mapping[str, Any]) -> Finding:
+    rec = ctx.record
+    if rec is None:
+        return Finding(Status.NE, "no registry record given (a key file, not a published key)")
+    revoked = _when(getattr(rec, "revoked_at", None))
+    if revoked is not None and revoked <= ctx.at:
+        reason = getattr(rec, "reason", None)
+        label = getattr(reason, "label", reason)
+        why = f" ({label})" if label not in (None, "") else ""
+        return Finding(E, f"the record was revoked on {revoked.isoformat()}{why}", "record")
+    until = _when(getattr(rec, "valid_until", None))
+    if until is not None and until <= ctx.at:
+        return Finding(E, f"the record expired on {until.isoformat()}", "record.valid_until")
+    start = _when(getattr(rec, "valid_from", None))
+    if start is not None and start > ctx.at:
+        return Finding(E, f"the record is valid only from {start.isoformat()}",
+                       "record.valid_from")
+    return Finding(P)

@@ -145,6 +145,7 @@ class Attestation:
     withdrawn: bool = False
     policy_hash: str | None = None
     created: datetime | None = None
+    expires: datetime | None = None
 
 
 #: Every registered lint, by id, in registration order.
@@ -201,6 +202,7 @@ class Context:
     trust_anchors: tuple[Any, ...] | None = None  # cryptography x509.Certificate objects
     intermediates: tuple[Any, ...] = ()
     purposes: int | None = None  # registry.keys.Purpose flags
+    record: Any = None  # the registry record (valid_from / valid_until / revoked_at), if any
 
     @functools.cached_property
     def key_type(self) -> str:

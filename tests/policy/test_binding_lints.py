@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -70,7 +71,19 @@ def _debian(k: Kit, hit: bool) -> tuple[Any, dict[str, Any]]:
     return key, {"policy": f'[params]\n"key.debian_weak".blocklist = ["{entry}"]\n'}
 
 
+@dataclass
+class _Rec:
+    valid_from: Any = None
+    valid_until: Any = None
+    revoked_at: Any = None
+    reason: Any = None
+
+
 CASES: dict[str, tuple[Case, Case]] = {
+    "record.lifecycle": (
+        lambda k: _p(ed(k), record=_Rec(NOW - timedelta(days=1), NOW + timedelta(days=30))),
+        lambda k: _p(ed(k), record=_Rec(revoked_at=NOW - timedelta(hours=1),
+                                        reason="key-compromise"))),
     "binding.name": (lambda k: _p(cert(k), name="web.example.org"),
                      lambda k: _p(cert(k), name="mail.example.org")),
     "binding.proof": (lambda k: proof_case(k, "alice@example.org"),
@@ -173,3 +186,30 @@ def test_report_text_cannot_be_forged_by_key_strings(request: pytest.FixtureRequ
     assert "\x1b" not in text and "\\n  pass  binding.name: bound\\x1b[0m" in text
     bad_name = check(key, name="alice@example.org\nPASS", at=NOW, only=["binding.name"])
     assert len(bad_name.to_text().splitlines()) == 4
+
+
+@pytest.mark.parametrize(("rec", "expect"), [
+    (None, Status.NE),
+    (_Rec(), Status.PASS),
+    (_Rec(valid_until=NOW - timedelta(seconds=1)), Status.ERROR),          # expired
+    (_Rec(valid_from=NOW + timedelta(days=1)), Status.ERROR),              # not yet valid
+    (_Rec(revoked_at=int((NOW - timedelta(days=2)).timestamp())), Status.ERROR),  # Unix seconds
+    (_Rec(valid_from=0, valid_until=int((NOW + timedelta(days=1)).timestamp())), Status.PASS),
+])
+def test_record_lifecycle_at_evaluation_time(rec: Any, expect: Status,
+                                             request: pytest.FixtureRequest) -> None:
+    key = ed(Kit(request))
+    report = check(key, only=["record.lifecycle"], record=rec, at=NOW)
+    assert report.result("record.lifecycle").status == expect
+
+
+def test_expired_attestations_do_not_count(request: pytest.FixtureRequest) -> None:
+    key = ed(Kit(request))
+    live = Attestation("example.org", expires=NOW + timedelta(days=1))
+    stale = Attestation("example.org", expires=NOW - timedelta(days=1))
+    ok = check(key, only=["key.attestations"], policy=_ATT, name="alice@example.org",
+               attestations=[live], at=NOW)
+    assert ok.result("key.attestations").status == Status.PASS
+    bad = check(key, only=["key.attestations"], policy=_ATT, name="alice@example.org",
+                attestations=[stale], at=NOW)
+    assert bad.result("key.attestations").status == Status.ERROR
