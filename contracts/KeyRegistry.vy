@@ -11,7 +11,8 @@
         for the storage layout and its gas figures.
 @dev Storage layout (Vyper does not pack, so packing is by hand):
      _names[node]     owner (bits 0-159) | record count (160-165) | person (166)
-                      | renounced (167) | 88-bit bloom filter of commitments (168-255)
+                      | renounced (167) | name length in bytes (168-175, DNS names)
+                      | 80-bit bloom filter of commitments (176-255)
      _meta[node][p]   two records per slot, 128 bits each: key_type (0-1) |
                       purposes (2-8) | durable (9) | reason + 1 (10-13, 0 = not
                       revoked) | valid_from (14-51) | valid_until (52-89) |
@@ -33,8 +34,10 @@ COUNT_SHIFT: constant(uint256) = 160
 COUNT_ONE: constant(uint256) = 2**160
 PERSON_BIT: constant(uint256) = 2**166
 RENOUNCED_BIT: constant(uint256) = 2**167
-BLOOM_SHIFT: constant(uint256) = 168
-BLOOM_BITS: constant(uint256) = 88
+LEN_SHIFT: constant(uint256) = 168  # 8 bits: the DNS name's text length (<= 253)
+MAX_NAME: constant(uint256) = 253
+BLOOM_SHIFT: constant(uint256) = 176
+BLOOM_BITS: constant(uint256) = 80
 
 # _meta bit layout (within one 128-bit half)
 HALF_MASK: constant(uint256) = 2**128 - 1
@@ -359,7 +362,7 @@ def register(name: String[253]) -> bytes32:
             assert self._is_dns_char(c), "KeyRegistry: invalid name"
     node = keccak256(concat(node, self._dns_label_hash(b, 0, end)))
     assert self._names[node] == 0, "KeyRegistry: name taken"
-    self._names[node] = convert(convert(msg.sender, uint160), uint256)
+    self._names[node] = convert(convert(msg.sender, uint160), uint256) | (n << LEN_SHIFT)
     self._meta[node][0] = PAGE_SENTINEL
     log NameRegistered(node=node, parent=empty(bytes32), owner=msg.sender, label=name, person=False)
     return node
@@ -374,10 +377,16 @@ def assign(parent: bytes32, label: String[64], person: bool, owner: address) -> 
     assert ppacked & PERSON_BIT == 0, "KeyRegistry: person names have no children"
     assert owner != empty(address), "KeyRegistry: zero address"
     node: bytes32 = keccak256(concat(parent, self._label_hash(label, person)))
-    assert self._names[node] == 0, "KeyRegistry: name taken"
     packed: uint256 = convert(convert(owner, uint160), uint256)
     if person:
         packed |= PERSON_BIT
+    else:
+        # the whole name (label "." parent) stays a valid DNS name: <= 253 bytes,
+        # as registry/names.py requires (a person's local part is not counted)
+        size: uint256 = len(label) + 1 + ((ppacked >> LEN_SHIFT) & 255)
+        assert size <= MAX_NAME, "KeyRegistry: invalid name"
+        packed |= size << LEN_SHIFT
+    assert self._names[node] == 0, "KeyRegistry: name taken"
     self._names[node] = packed
     self._parents[node] = parent
     self._meta[node][0] = PAGE_SENTINEL
