@@ -172,6 +172,17 @@ def _auth_keys(node: bytes32) -> uint256:
 
 @internal
 @view
+def _may_manage(node: bytes32) -> bool:
+    """Whether the caller is the owner or an approved operator of `node` (no revert)."""
+    packed: uint256 = self._names[node]
+    if packed == 0:
+        return False
+    owner: address = self._owner_of(packed)
+    return msg.sender == owner or self._operators[node][owner][msg.sender]
+
+
+@internal
+@view
 def _auth_owner(node: bytes32) -> uint256:
     packed: uint256 = self._names[node]
     assert packed != 0, "KeyRegistry: name not found"
@@ -305,7 +316,7 @@ def _revoke(node: bytes32, packed: uint256, index: uint256, reason: uint8):
     sh: uint256 = (index & 1) << 7
     word: uint256 = self._meta[node][page]
     assert (word >> (sh + 10)) & 15 == 0, "KeyRegistry: already revoked"
-    word |= ((convert(reason, uint256) + 1) << (sh + 10)) | (block.timestamp << (sh + 90))
+    word |= ((convert(reason, uint256) + 1) << (sh + 10)) | (min(block.timestamp, TIME_MASK) << (sh + 90))
     self._meta[node][page] = word
     log KeyRevoked(node=node, index=index, commitment=self._commits[node][index], reason=reason)
 
@@ -559,8 +570,14 @@ def attest(attester: bytes32, node: bytes32, index: uint256, policy_hash: bytes3
 
 @external
 def withdraw(attester: bytes32, node: bytes32, index: uint256):
-    """@notice Withdraw the attestation `attester` made on record `index` of `node`."""
-    self._auth_keys(attester)
+    """
+    @notice Withdraw the attestation `attester` made on record `index` of `node`.
+            The attester's owner or operator may, and so may the owner or an
+            operator of `node` (so nobody can fill a record's attestation slots
+            with attestations its owner cannot clear).
+    """
+    if not self._may_manage(node):
+        self._auth_keys(attester)
     info: uint256 = self._att_info[node][index][attester]
     assert info != 0, "KeyRegistry: no such attestation"
     pos: uint256 = (info & 255) - 1

@@ -92,7 +92,7 @@ def test_withdraw_refusals(kr, setup):
     subject, ra = setup
     kr.reverts(kr.fn.withdraw(ra, subject, 0), kr.bob, "KeyRegistry: no such attestation")
     kr.tx(kr.fn.attest(ra, subject, 0, P1, 0), kr.bob)
-    kr.reverts(kr.fn.withdraw(ra, subject, 0), kr.alice, "KeyRegistry: not owner or operator")
+    kr.reverts(kr.fn.withdraw(ra, subject, 0), kr.carol, "KeyRegistry: not owner or operator")
     kr.reverts(kr.fn.withdraw(b"\x01" * 32, subject, 0), kr.bob, "KeyRegistry: name not found")
     kr.tx(kr.fn.withdraw(ra, subject, 0), kr.bob)
     kr.reverts(kr.fn.withdraw(ra, subject, 0), kr.bob, "KeyRegistry: no such attestation")
@@ -105,3 +105,26 @@ def test_attestation_survives_transfer_of_attester(kr, setup):
     kr.reverts(kr.fn.withdraw(ra, subject, 0), kr.bob, "KeyRegistry: not owner or operator")
     kr.tx(kr.fn.withdraw(ra, subject, 0), kr.dave)
     assert namehash("ra.test") == ra
+
+
+def test_subject_owner_clears_unwanted_attestations(kr, setup):
+    """Strangers can attest any record; its owner (or operator) can clear what it did not want,
+    so nobody can fill the 16 slots to lock out a real registration authority."""
+    subject, ra = setup
+    spam = [kr.register(f"spam{i}.test", kr.carol) for i in range(16)]
+    for s in spam:
+        kr.tx(kr.fn.attest(s, subject, 0, P1, 0), kr.carol)
+    kr.reverts(kr.fn.attest(ra, subject, 0, P1, 0), kr.bob, "KeyRegistry: too many attestations")
+    receipt = kr.tx(kr.fn.withdraw(spam[0], subject, 0), kr.alice)      # the subject's owner
+    assert kr.event(receipt, "AttestationWithdrawn") == {
+        "node": subject, "index": 0, "attester": spam[0]}  # fmt: skip
+    kr.tx(kr.fn.set_operator(subject, kr.dave, True), kr.alice)
+    kr.tx(kr.fn.withdraw(spam[1], subject, 0), kr.dave)                 # its operator
+    kr.tx(kr.fn.attest(ra, subject, 0, P1, 0), kr.bob)
+    live = {att(a)["attester"] for a in kr.fn.attestations(subject, 0).call()}
+    assert ra in live and spam[0] not in live and spam[1] not in live and len(live) == 15
+    # the subject's owner cannot clear attestations of another name's records
+    other = kr.register("other.test", kr.dave)
+    kr.publish(other, b"other key", sender=kr.dave)
+    kr.tx(kr.fn.attest(ra, other, 0, P1, 0), kr.bob)
+    kr.reverts(kr.fn.withdraw(ra, other, 0), kr.alice, "KeyRegistry: not owner or operator")
