@@ -45,8 +45,9 @@ def sync(
                                              help="Blocks per eth_getLogs page to start with.")] = 2000,
     policy: Annotated[str, typer.Option("--policy", help="Policy profile for the per-record verdict"
                                         " ('none' skips the check).")] = "default",
-    audit: Annotated[bool, typer.Option("--audit", help="Also compare every indexed name with the"
-                                        " contract (one eth_call per name; run it periodically).")] = False,
+    audit: Annotated[bool, typer.Option("--audit", help="Also compare every indexed name, record"
+                                        " attestations, renunciation and operator with the contract"
+                                        " (batched eth_calls; run it periodically).")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Bring the local index up to date with the chain, verifying every record.

@@ -209,6 +209,24 @@ class Store:
         cols = [d[0] for d in cur.description]
         return [dict(zip(cols, row, strict=True)) for row in cur]
 
+    def attestations_raw(self, node: bytes, idx: int) -> list[tuple[bytes, bytes, int, int]]:
+        """The live attestations of one record: (attester, policy_hash, expires, attested_at), sorted."""
+        return sorted(
+            (bytes(a), bytes(p), int(e), int(t)) for a, p, e, t in self.conn.execute(
+                "SELECT attester, policy_hash, expires, attested_at FROM attestations"
+                " WHERE node=? AND idx=?", (bytes(node), int(idx))))
+
+    def renounced_of(self, node: bytes) -> bool | None:
+        row = self.conn.execute("SELECT renounced FROM names WHERE node=?", (bytes(node),)).fetchone()
+        return None if row is None else bool(row[0])
+
+    def operator_approved(self, node: bytes, owner: str, operator: str) -> bool:
+        """Whether ``owner`` approved ``operator`` on ``node`` (False when the index has no row)."""
+        row = self.conn.execute(
+            "SELECT approved FROM operators WHERE node=? AND owner=? AND operator=?",
+            (bytes(node), owner, operator)).fetchone()
+        return row is not None and bool(row[0])
+
     # ----------------------------------------------------------------- apply
 
     def apply(self, ev: Event) -> None:

@@ -17,7 +17,10 @@ of the packaged artifact. Per page:
 3. after the page is applied (inside one SQLite transaction), the stored records
    of every touched name must equal the contract's ``records(node)`` view, and
    the stored owner its ``owner(node)``, both read AT the page's last block
-   (EIP-1898 block hash). Any mismatch raises
+   (EIP-1898 block hash); so are ``attestations(node, index)`` of every record
+   with an Attested / AttestationWithdrawn event, ``renounced(node)`` of every
+   ChildRenounced node and ``is_operator(node, operator)`` of every OperatorSet
+   whose owner is the node's current owner. Any mismatch raises
    :class:`~registry.errors.VerificationError` and the page is rolled back.
 
 Before the pages, the highest stored block hashes are compared with the chain;
@@ -48,7 +51,7 @@ from registry.errors import (
     IndexUnavailable,
     VerificationError,
 )
-from registry.index._store import Event, ParsedKey, Store
+from registry.index._store import _SQLITE_MAX_INT, Event, ParsedKey, Store
 from registry.keys._common import KeyType, commitment
 from registry.names import namehash, parse_name
 
@@ -330,6 +333,9 @@ class _Decoder:
         self.by_topic = self.contract.by_topic
         self.records_fn = self.contract.fn("records")
         self.owner_fn = self.contract.fn("owner")
+        self.attestations_fn = self.contract.fn("attestations")
+        self.renounced_fn = self.contract.fn("renounced")
+        self.is_operator_fn = self.contract.fn("is_operator")
 
     def decode(self, log: _Log) -> tuple[str, dict[str, Any]] | None:
         topics = list(log.topics)
@@ -518,6 +524,9 @@ class _Syncer:
         store = self.store
         touched_records: set[bytes] = set()
         touched_owner: set[bytes] = set()
+        touched_atts: set[tuple[bytes, int]] = set()
+        touched_renounced: set[bytes] = set()
+        touched_ops: set[tuple[bytes, str, str]] = set()
         count = 0
         with store.transaction():
             for lg in logs:
@@ -537,7 +546,14 @@ class _Syncer:
                     touched_records.add(node)
                 elif kind in ("NameRegistered", "OwnershipTransferred"):
                     touched_owner.add(node)
-            self.verify(hi, heads[hi][0], touched_records, touched_owner)
+                elif kind in ("Attested", "AttestationWithdrawn"):
+                    touched_atts.add((node, int(data["index"])))
+                elif kind == "OperatorSet":
+                    touched_ops.add((node, str(data["owner"]), str(data["operator"])))
+                elif kind == "ChildRenounced":
+                    touched_renounced.add(node)
+            self.verify(hi, heads[hi][0], touched_records, touched_owner, touched_atts,
+                        touched_renounced, touched_ops)
             for number, (h, ts) in heads.items():
                 store.add_block(number, h, ts)
             store.set_meta("synced_block", hi)
@@ -575,28 +591,78 @@ class _Syncer:
                                  self.chain_id, self.address, int(data["purposes"]), self.profile)
         return Event(kind, block, lg.log_index, lg.tx_hash, node, ts, data, parsed)
 
-    def verify(self, hi: int, block_hash: bytes, records: set[bytes], owners: set[bytes]) -> None:
+    def verify(self, hi: int, block_hash: bytes, records: set[bytes], owners: set[bytes],
+               atts: Iterable[tuple[bytes, int]] = (), renounced: Iterable[bytes] = (),
+               operators: Iterable[tuple[bytes, str, str]] = ()) -> None:
+        """Compare the index with the contract's views at block ``hi`` (one batch of eth_calls).
+
+        ``records`` / ``owners``: ``records(node)`` / ``owner(node)``; ``atts``:
+        ``attestations(node, index)`` (order-insensitive); ``renounced``:
+        ``renounced(node)``; ``operators``: ``is_operator(node, operator)`` for
+        the (node, owner, operator) whose owner is the node's owner in the index
+        (the view answers for the current owner only). VerificationError on
+        any difference.
+        """
         at = {"blockHash": "0x" + block_hash.hex()}
+        dec, store = self.dec, self.store
         nodes_r, nodes_o = sorted(records), sorted(owners)
-        calls = [("eth_call", [{"to": self.address, "data": "0x" + self.dec.records_fn.encode([n]).hex()}, at])
-                 for n in nodes_r]
-        calls += [("eth_call", [{"to": self.address, "data": "0x" + self.dec.owner_fn.encode([n]).hex()}, at])
-                  for n in nodes_o]
-        results = self.rpc.batch(calls)
-        for node, raw in zip(nodes_r, results[:len(nodes_r)], strict=True):
+        att_keys = sorted(set(atts))
+        ren_nodes = sorted(set(renounced))
+        ops = sorted(op for op in set(operators)
+                     if op[1].lower() == (store.owner_of(op[0]) or "").lower())
+
+        def call(fn: Any, args: list[Any]) -> tuple[str, list[Any]]:
+            return ("eth_call", [{"to": self.address, "data": "0x" + fn.encode(args).hex()}, at])
+
+        calls = [call(dec.records_fn, [n]) for n in nodes_r]
+        calls += [call(dec.owner_fn, [n]) for n in nodes_o]
+        calls += [call(dec.attestations_fn, [n, i]) for n, i in att_keys]
+        calls += [call(dec.renounced_fn, [n]) for n in ren_nodes]
+        calls += [call(dec.is_operator_fn, [n, op]) for n, _, op in ops]
+        if not calls:
+            return
+        results = iter(self.rpc.batch(calls))
+
+        def view(fn: Any, what: str) -> Any:
+            raw = next(results)
             try:
-                chain = self.dec.decode_output(self.dec.records_fn, _hx(raw))
+                return dec.decode_output(fn, _hx(raw))
             except Exception as exc:
-                raise VerificationError(f"records(0x{node.hex()}) at block {hi} is undecodable") from exc
+                raise VerificationError(f"{what} at block {hi} is undecodable") from exc
+
+        def label(node: bytes) -> str:
+            return store.name_of(node) or "0x" + node.hex()
+
+        for node in nodes_r:
+            chain = view(dec.records_fn, f"records(0x{node.hex()})")
             self.compare(node, hi, list(chain))
-        for node, raw in zip(nodes_o, results[len(nodes_r):], strict=True):
-            try:
-                owner = str(self.dec.decode_output(self.dec.owner_fn, _hx(raw))).lower()
-            except Exception as exc:
-                raise VerificationError(f"owner(0x{node.hex()}) at block {hi} is undecodable") from exc
-            if owner != (self.store.owner_of(node) or "").lower():
+        for node in nodes_o:
+            owner = str(view(dec.owner_fn, f"owner(0x{node.hex()})")).lower()
+            if owner != (store.owner_of(node) or "").lower():
                 raise VerificationError(
-                    f"{self.store.name_of(node)}: owner {owner} at block {hi} differs from the events")
+                    f"{store.name_of(node)}: owner {owner} at block {hi} differs from the events")
+        for node, idx in att_keys:
+            chain = view(dec.attestations_fn, f"attestations(0x{node.hex()}, {idx})")
+            theirs = sorted((bytes(a["attester"]), bytes(a["policy_hash"]),
+                             min(int(a["expires"]), _SQLITE_MAX_INT), int(a["attested_at"]))
+                            for a in chain)
+            if theirs != store.attestations_raw(node, idx):
+                raise VerificationError(
+                    f"{label(node)} record {idx}: the contract lists {len(theirs)} attestation(s)"
+                    f" at block {hi} that differ from the events' {len(store.attestations_raw(node, idx))}"
+                    " (attester, policy hash, expiry or time)")
+        for node in ren_nodes:
+            flag = bool(view(dec.renounced_fn, f"renounced(0x{node.hex()})"))
+            if flag != bool(store.renounced_of(node)):
+                raise VerificationError(
+                    f"{label(node)}: renounced is {str(flag).lower()} in the contract at block {hi},"
+                    " the events say otherwise")
+        for node, owner, op in ops:
+            flag = bool(view(dec.is_operator_fn, f"is_operator(0x{node.hex()}, {op})"))
+            if flag != store.operator_approved(node, owner, op):
+                raise VerificationError(
+                    f"{label(node)}: is_operator({op}) is {str(flag).lower()} in the contract at"
+                    f" block {hi}, the events say otherwise")
 
     def compare(self, node: bytes, hi: int, chain: list[dict[str, Any]]) -> None:
         mine = self.store.records_raw(node)
@@ -623,12 +689,16 @@ class _Syncer:
                     " the events (nothing from this page was stored)")
 
     def audit(self, chunk: int = 1000) -> int:
-        """Compare EVERY indexed name's records and owner with the contract at the synced block.
+        """Compare EVERY indexed name with the contract at the synced block.
 
-        Page verification only covers names with events in that page, so an
-        endpoint that leaves out a log (a ``KeyRevoked``, say) is caught only
-        here. On a mismatch the index is not marked synced, so the SSH
-        gateways refuse it once it is older than ``max_staleness``.
+        Per name: ``records(node)`` and ``owner(node)``; per record
+        ``attestations(node, index)``; per child name ``renounced(node)``; per
+        operator row of the name's current owner ``is_operator(node, operator)``.
+        Page verification only covers what has events in that page, so an
+        endpoint that leaves out a log (a ``KeyRevoked``, an
+        ``AttestationWithdrawn`` …) is caught only here. On a mismatch the index
+        is not marked synced, so the SSH gateways refuse it once it is older
+        than ``max_staleness``.
         """
         synced = self.store.synced_block
         if synced is None:
@@ -640,10 +710,21 @@ class _Syncer:
         stored = self.stored_hash(synced)
         if stored is not None and stored != block_hash:
             raise _ReorgInFlight(f"block {synced} changed before the audit")  # run() rolls back
-        nodes = [bytes(n) for (n,) in self.store.conn.execute("SELECT node FROM names ORDER BY node")]
+        conn = self.store.conn
+        nodes = [bytes(n) for (n,) in conn.execute("SELECT node FROM names ORDER BY node")]
         for lo in range(0, len(nodes), chunk):
-            part = set(nodes[lo:lo + chunk])
-            self.verify(synced, block_hash, part, part)
+            part = nodes[lo:lo + chunk]
+            first, last = part[0], part[-1]
+            atts = [(bytes(n), int(i)) for n, i in conn.execute(
+                "SELECT node, idx FROM records WHERE node BETWEEN ? AND ?", (first, last))]
+            children = [bytes(n) for (n,) in conn.execute(
+                "SELECT node FROM names WHERE node BETWEEN ? AND ? AND parent != ?",
+                (first, last, ZERO32))]
+            ops = [(bytes(n), str(o), str(op)) for n, o, op in conn.execute(
+                "SELECT o.node, o.owner, o.operator FROM operators o JOIN names n"
+                " ON n.node = o.node AND n.owner = o.owner WHERE o.node BETWEEN ? AND ?",
+                (first, last))]
+            self.verify(synced, block_hash, set(part), set(part), atts, children, ops)
         return len(nodes)
 
     def run(self) -> SyncResult:
@@ -721,8 +802,9 @@ def sync_index(
     ``policy_profile=None`` skips the policy check (verdicts ``unknown``;
     the SSH gateways then serve nothing unless told to). ``max_blocks`` caps
     the blocks synced in this run (tests, resumable batches). ``audit=True``
-    then compares every indexed name with the contract's view (one ``eth_call``
-    per name): run it periodically, as it also catches an endpoint that left a
+    then compares every indexed name, record attestations, child renunciation
+    and current operator with the contract's views (batched ``eth_call`` requests):
+    run it periodically, as it also catches an endpoint that left a
     log out of an earlier page.
 
     Raises:

@@ -126,6 +126,81 @@ def test_view_mismatch_is_refused(populated: Chain, tmp_path: Any) -> None:
         assert s.digest() == before
 
 
+def _topic(event: str) -> str:
+    from registry.chain.client import load_contract
+
+    return "0x" + load_contract().event(event).topic.hex()
+
+
+def _drop_logs(event: str) -> Any:
+    topic = _topic(event)
+
+    def tamper(method: str, params: Any, resp: Any) -> Any:
+        if method != "eth_getLogs":
+            return None
+        resp = copy.deepcopy(resp)
+        resp["result"] = [lg for lg in resp["result"] if lg["topics"][0].lower() != topic]
+        return resp
+    return tamper
+
+
+def _invent_attestation(method: str, params: Any, resp: Any) -> Any:
+    """Copy the first Attested log, with another registered name as the attester."""
+    from registry.names import namehash
+
+    if method != "eth_getLogs":
+        return None
+    resp = copy.deepcopy(resp)
+    real = [lg for lg in resp["result"] if lg["topics"][0].lower() == _topic("Attested")]
+    if real:
+        fake = copy.deepcopy(real[0])
+        fake["topics"][3] = "0x" + bytes(namehash("db.web1.example.org")).hex()
+        fake["logIndex"] = hex(int(fake["logIndex"], 16) + 500)  # no clash with a real log
+        resp["result"].append(fake)
+    return resp
+
+
+def _disapprove_operator(method: str, params: Any, resp: Any) -> Any:
+    """Rewrite the OperatorSet log's approved flag to false (the contract says true)."""
+    if method != "eth_getLogs":
+        return None
+    resp = copy.deepcopy(resp)
+    for lg in resp["result"]:
+        if lg["topics"][0].lower() == _topic("OperatorSet"):
+            lg["data"] = "0x" + "00" * 32
+    return resp
+
+
+@pytest.mark.parametrize(("tamper", "match"), [
+    (_drop_logs("AttestationWithdrawn"), r"alice@example\.org record 1: .*attestation"),
+    (_invent_attestation, r"alice@example\.org record 1: .*attestation"),
+    (_disapprove_operator, r"web1\.example\.org: is_operator"),
+], ids=["withdrawal-withheld", "attestation-invented", "operator-flipped"])
+def test_attestations_and_operators_are_checked_per_page(
+        populated: Chain, tmp_path: Any, tamper: Any, match: str) -> None:
+    """Attested / withdrawn / operator events are compared with the contract's views."""
+    index = tmp_path / "a.sqlite"
+    with pytest.raises(VerificationError, match=match):
+        sync_index(index, _w3(populated, tamper), page_blocks=1000, policy_profile=None)
+    with Store.open(index) as s:  # nothing from the page was stored
+        assert s.synced_block is None and s.counts()["attestations"] == 0
+        assert s.counts()["events"] == 0
+
+
+def test_honest_sync_checks_attestations_and_operators(populated: Chain, tmp_path: Any) -> None:
+    calls: list[str] = []
+
+    def spy(method: str, params: Any, resp: Any) -> Any:
+        if method == "eth_call":
+            calls.append(params[0]["data"][2:10])
+        return None
+
+    sync_index(tmp_path / "h.sqlite", _w3(populated, spy), page_blocks=1000, policy_profile=None)
+    assert calls.count(_selector("attestations")) == 1  # (alice, 1)
+    assert calls.count(_selector("is_operator")) == 1  # web1's operator
+    assert calls.count(_selector("renounced")) == 0  # no ChildRenounced in the page
+
+
 def _selector(fn: str) -> str:
     from registry.chain.client import load_contract
 
