@@ -339,7 +339,7 @@ def test_sigint_shuts_down_cleanly(state: Path) -> None:
 
 
 def test_end_to_end_with_the_client(w3: Web3, server: DevnetServer) -> None:
-    client = pytest.importorskip("registry.chain.client")
+    from registry.chain import client
     from tests.chain.conftest import ALICE, BOB, RA, end_to_end, raw_keys, raw_loader
 
     accounts = dict(zip((RA, ALICE, BOB), dev_accounts()[1:4], strict=True))

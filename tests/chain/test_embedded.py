@@ -430,7 +430,7 @@ def test_wrong_chain_id_is_refused(state: Path) -> None:
 
 
 def test_end_to_end_with_the_client(state: Path) -> None:
-    client = pytest.importorskip("registry.chain.client")
+    from registry.chain import client
     from tests.chain.conftest import ALICE, BOB, RA, end_to_end, raw_keys, raw_loader
 
     with EmbeddedChain.open(state) as chain:

@@ -7,8 +7,6 @@ import json
 import sys
 from pathlib import Path
 
-import pytest
-
 from registry.artifacts import load_artifact
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,8 +25,11 @@ def test_artifact_shape():
         assert fn in names
 
 
-@pytest.mark.skipif(importlib.util.find_spec("vyper") is None, reason="vyper not installed")
 def test_artifact_rebuild_matches():
+    if importlib.util.find_spec("vyper") is None:
+        from tests.conftest import skip_or_fail
+
+        skip_or_fail("vyper is not installed (pip install -e '.[dev]')")
     sys.path.insert(0, str(ROOT / "scripts"))
     try:
         import build_contracts

@@ -28,7 +28,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import require_tool
+from tests.conftest import require_tool, skip_or_fail
 from tests.index.conftest import Chain, free_port, stop, wait_port
 
 pytestmark = pytest.mark.sshd
@@ -93,7 +93,7 @@ def sshd(embedded: Chain, tmp_path_factory: pytest.TempPathFactory, ssh_keys: An
     ssh = require_tool("ssh")
     keygen = require_tool("ssh-keygen")
     if os.geteuid() != 0:
-        pytest.skip("the sshd tests log in as root and need root-owned command paths")
+        skip_or_fail("the sshd tests log in as root and need root-owned command paths")
     d = tmp_path_factory.mktemp("sshd")
     base = Path(os.environ.get("KEYANCHOR_SSHD_SAFE_DIR", "/run"))
     if not _safe_dir(base):

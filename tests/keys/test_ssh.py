@@ -747,13 +747,13 @@ def test_import_does_not_load_cryptography() -> None:
 @pytest.fixture(scope="module")
 def sshd_env(generated: dict[str, Generated], ca: dict[str, Path]) -> Iterator[dict[str, Path]]:
     """A directory sshd (run as `nobody`, no root needed beyond dropping to it) can read."""
-    from tests.conftest import require_tool
+    from tests.conftest import require_tool, skip_or_fail
 
     sshd = Path(require_tool("sshd", "/usr/sbin/sshd"))
     require_tool("ssh")
     require_tool("setpriv")
     if os.geteuid() != 0:
-        pytest.skip("the sshd test drops from root to nobody")
+        skip_or_fail("the sshd test drops from root to nobody")
     base = Path(tempfile.mkdtemp(prefix="keyanchor-sshd-"))
     try:
         base.chmod(0o755)
