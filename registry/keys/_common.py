@@ -24,6 +24,7 @@ __all__ = [
     "KeyType",
     "Purpose",
     "commitment",
+    "input_bytes",
     "sha256_b64",
 ]
 
@@ -141,3 +142,29 @@ class Key(Protocol):
     @property
     def valid_until(self) -> datetime | None: ...
     def to_dict(self) -> dict[str, Any]: ...
+
+
+def input_bytes(data: object, what: str) -> bytes:
+    """Key input as bytes: ``bytes``, ``bytearray``, ``memoryview`` or ``str`` (UTF-8),
+    at most :data:`MAX_INPUT` bytes, checked before anything is copied or parsed.
+
+    Raises:
+        KeyFormatError: another type, or input over 1 MiB.
+    """
+    from registry.errors import KeyFormatError
+
+    if isinstance(data, str):
+        size = len(data)  # characters: the UTF-8 form is never shorter
+    elif isinstance(data, bytes | bytearray | memoryview):
+        size = memoryview(data).nbytes
+    else:
+        raise KeyFormatError(f"{what} input must be bytes or str, not {type(data).__name__}")
+    if size > MAX_INPUT:
+        raise KeyFormatError(f"{what} input of {size} bytes is more than the {MAX_INPUT}"
+                             " (1 MiB) keyanchor reads; refused")
+    out = data.encode("utf-8", "replace") if isinstance(data, str) else bytes(data)
+    if len(out) > MAX_INPUT:
+        raise KeyFormatError(f"{what} input of {len(out)} bytes is more than the {MAX_INPUT}"
+                             " (1 MiB) keyanchor reads; refused")
+    return out
+

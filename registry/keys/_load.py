@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from registry.errors import Error, KeyFormatError, PrivateKeyError, UnsupportedKeyType
-from registry.keys._common import MAX_INPUT, MAX_MATERIAL, Key, KeyType
+from registry.keys._common import MAX_MATERIAL, Key, KeyType, input_bytes
 
 __all__ = ["detect_key_type", "load_key", "load_keys", "load_material"]
 
@@ -50,16 +50,7 @@ _PGP_SECRET_FIRST = frozenset({0x94, 0x95, 0x96, 0x97, 0xC5, 0x9C, 0x9D, 0x9E, 0
 
 
 def _as_bytes(data: object) -> bytes:
-    if isinstance(data, str):
-        if len(data) > MAX_INPUT:
-            raise KeyFormatError("input is larger than 1 MiB; refused")
-        out = data.encode("utf-8", "replace")
-    elif isinstance(data, bytes | bytearray | memoryview):
-        out = bytes(data)
-    else:
-        raise KeyFormatError(f"key input must be bytes or str, not {type(data).__name__}")
-    if len(out) > MAX_INPUT:
-        raise KeyFormatError("input is larger than 1 MiB; refused")
+    out = input_bytes(data, "key")
     if not out.strip():
         raise KeyFormatError("empty input: no key found")
     return out

@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from registry.errors import KeyFormatError, PrivateKeyError, UnsupportedKeyType
-from registry.keys._common import MAX_INPUT, MAX_MATERIAL, KeyType, commitment
+from registry.keys._common import MAX_MATERIAL, KeyType, commitment, input_bytes
 from registry.keys._pgp_packets import (
     TAG_MARKER,
     TAG_PADDING,
@@ -227,25 +227,6 @@ def _signature_dict(sig: Signature) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- input
-
-
-def _as_bytes(data: bytes | bytearray | memoryview | str) -> bytes:
-    if isinstance(data, str):
-        try:
-            raw = data.encode("utf-8")
-        except UnicodeEncodeError as exc:
-            raise KeyFormatError("OpenPGP input is not valid text") from exc
-    elif isinstance(data, bytes | bytearray | memoryview):
-        raw = bytes(data)
-    else:
-        raise KeyFormatError(
-            f"OpenPGP input must be bytes or str, not {type(data).__name__}"
-        )
-    if len(raw) > MAX_INPUT:
-        raise KeyFormatError(
-            f"OpenPGP input is {len(raw)} bytes, more than the {MAX_INPUT} keyanchor reads"
-        )
-    return raw
 
 
 _BEGIN = re.compile(rb"-----BEGIN PGP ([A-Z0-9 ,/]+)-----")
@@ -540,7 +521,7 @@ def load_openpgp_certs(data: bytes | bytearray | memoryview | str) -> list[OpenP
             a key version other than 4 or 6, a certificate over ``MAX_MATERIAL``,
             or no certificate at all.
     """
-    raw = _as_bytes(data)
+    raw = input_bytes(data, "OpenPGP")
     if not raw.strip():
         raise KeyFormatError("empty OpenPGP input")
     if b"-----BEGIN PGP" in raw and _is_armor_text(raw):

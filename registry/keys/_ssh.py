@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -30,7 +29,7 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from registry.errors import InvalidName, KeyFormatError, PrivateKeyError, UnsupportedKeyType
-from registry.keys._common import MAX_INPUT, MAX_MATERIAL, KeyType, commitment
+from registry.keys._common import MAX_MATERIAL, KeyType, commitment, input_bytes, sha256_b64
 
 __all__ = [
     "CERT_ALGORITHMS",
@@ -393,10 +392,6 @@ def _safe(text: str) -> str:
     return repr(text) if _TOKEN.match(text) else "(unprintable)"
 
 
-def _sha256_fp(blob: bytes) -> str:
-    return "SHA256:" + base64.b64encode(hashlib.sha256(blob).digest()).decode().rstrip("=")
-
-
 def _read_fields(fmt: _Format, data: memoryview) -> tuple[_Params, memoryview]:
     params = []
     for name, reader in fmt.fields:
@@ -422,7 +417,7 @@ def _parse_blob(
             raise KeyFormatError(f"{name} key blob has {len(rest)} trailing bytes")
         bits, curve, application = fmt.check(name, params)
         return SSHPublicKey(
-            blob, name, bits, _sha256_fp(blob), blob, params, curve, application,
+            blob, name, bits, sha256_b64(blob), blob, params, curve, application,
             None, comment, options,
         )  # fmt: skip
     plain = _CERT_TO_PLAIN.get(name)
@@ -477,7 +472,7 @@ def _parse_cert(
     params, rest = _read_fields(fmt, rest)
     public_blob = _sshstr(plain.encode()) + bytes(view[key_start : len(view) - len(rest)])
     bits, curve, application = fmt.check(plain, params)
-    fingerprint = _sha256_fp(public_blob)
+    fingerprint = sha256_b64(public_blob)
     certified = SSHPublicKey(public_blob, plain, bits, fingerprint, public_blob, params,
                              curve, application)  # fmt: skip
     serial, rest = _get_u64(rest)
@@ -656,15 +651,7 @@ def load_ssh_public_keys(data: bytes | bytearray | memoryview | str) -> list[SSH
 
 
 def _as_text(data: object) -> str:
-    if isinstance(data, str):
-        if len(data) > MAX_INPUT:
-            raise KeyFormatError(f"input is larger than {MAX_INPUT} bytes (1 MiB)")
-        return data
-    if isinstance(data, bytes | bytearray | memoryview):
-        if memoryview(data).nbytes > MAX_INPUT:
-            raise KeyFormatError(f"input is larger than {MAX_INPUT} bytes (1 MiB)")
-        return bytes(data).decode("utf-8", "replace")
-    raise KeyFormatError(f"SSH key input must be bytes or str, not {type(data).__name__}")
+    return input_bytes(data, "SSH key").decode("utf-8", "replace")
 
 
 _PRIVATE_MESSAGE = "input is {kind}; give the public key (for example the .pub file) instead"

@@ -32,7 +32,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from registry.errors import KeyFormatError, PrivateKeyError, UnsupportedKeyType
-from registry.keys._common import MAX_INPUT, MAX_MATERIAL, KeyType, commitment
+from registry.keys._common import MAX_MATERIAL, KeyType, commitment, input_bytes
 
 if TYPE_CHECKING:  # pragma: no cover
     from cryptography.x509 import Certificate
@@ -237,18 +237,7 @@ def _iso(when: datetime) -> str:
 
 def _as_bytes(data: bytes | bytearray | memoryview | str) -> bytes:
     """Return the input as bytes, refusing types we do not take and input over 1 MiB."""
-    if isinstance(data, str):
-        if len(data) > MAX_INPUT:
-            raise KeyFormatError(f"input is larger than {MAX_INPUT // (1 << 20)} MiB; refused")
-        out = data.encode("utf-8", "replace")
-    elif isinstance(data, bytes | bytearray | memoryview):
-        out = bytes(data)
-    else:
-        raise KeyFormatError(
-            f"expected bytes or str certificate data, got {type(data).__name__}"
-        )
-    if len(out) > MAX_INPUT:
-        raise KeyFormatError(f"input is larger than {MAX_INPUT // (1 << 20)} MiB; refused")
+    out = input_bytes(data, "certificate")
     if not out.strip():
         raise KeyFormatError("empty input: no certificate found")
     return out

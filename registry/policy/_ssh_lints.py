@@ -13,13 +13,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from registry.errors import KeyFormatError
+from registry.keys._common import sha256_b64
 from registry.keys._ssh import (
     _FORMATS,
     SSHCertificate,
     SSHPublicKey,
     _get_sshstr,
     _read_fields,
-    _sha256_fp,
     load_ssh_blob,
 )
 from registry.policy._framework import Context, Finding, Source, Status, TimeBase, lint
@@ -85,7 +85,7 @@ def _unchecked(blob: bytes) -> SSHPublicKey | None:
         bits = p["p"].bit_length()
     else:
         bits = _CURVE_BITS.get(curve, 0) if curve is not None else 256
-    return SSHPublicKey(blob, name, bits, _sha256_fp(blob), blob, params, curve,
+    return SSHPublicKey(blob, name, bits, sha256_b64(blob), blob, params, curve,
                         p.get("application"))
 
 
