@@ -9,8 +9,14 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
+import subprocess
+import time
+from typing import Any
 
 import pytest
+
+START_TIMEOUT = 20.0
 
 
 def _strict() -> bool:
@@ -43,3 +49,80 @@ def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
         monkeypatch.setenv(var, str(base / sub))
     monkeypatch.delenv("KEYANCHOR_PRIVATE_KEY", raising=False)
     monkeypatch.delenv("KEYANCHOR_NETWORK", raising=False)
+
+
+# --------------------------------------------------------------------------- processes
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_port(port: int, proc: subprocess.Popen[bytes], what: str) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while True:
+        if proc.poll() is not None:
+            err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+            pytest.fail(f"{what} exited with {proc.returncode}: {err[-800:]}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                pytest.fail(f"{what} did not listen on port {port} within {START_TIMEOUT}s")
+            time.sleep(0.05)
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
+    for stream in (proc.stdout, proc.stderr):
+        if stream:
+            stream.close()
+
+
+class Anvil:
+    """One anvil process on a free loopback port."""
+
+    def __init__(self, *args: str) -> None:
+        exe = require_tool("anvil")
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen(
+            [exe, "--port", str(self.port), "--host", "127.0.0.1", "--silent", *args],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        wait_port(self.port, self.proc, "anvil")
+
+    def rpc(self, method: str, params: list[Any] | None = None) -> Any:
+        import json
+        import urllib.request
+
+        body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params or []})
+        req = urllib.request.Request(self.url, body.encode(), {"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            reply = json.loads(resp.read())
+        if "error" in reply:
+            raise RuntimeError(f"{method}: {reply['error']}")
+        return reply["result"]
+
+    def registry(self, **kw: Any) -> Any:
+        """A Registry client signing as anvil's first dev account, deploying when needed."""
+        from eth_account import Account
+
+        from registry.chain.client import Registry
+
+        acct = Account.from_key(
+            "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80")
+        reg = Registry.connect(self.url, account=acct, **kw)
+        if "registry_address" not in kw:
+            reg.deploy()
+        return reg
+
+    def close(self) -> None:
+        stop(self.proc)

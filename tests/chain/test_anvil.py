@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,54 +12,18 @@ from eth_account.signers.local import LocalAccount
 from registry.chain.client import PublishRequest, Registry
 from registry.errors import ChainUnavailable, NameTaken, WrongChain
 from tests.chain.conftest import ALICE, BOB, RA, end_to_end, raw_keys, raw_loader
-from tests.conftest import require_tool
+from tests.conftest import Anvil, free_port
 
 pytestmark = pytest.mark.anvil
-
-START_TIMEOUT = 20.0
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
 
 @pytest.fixture(scope="module")
 def anvil_url() -> Iterator[str]:
     """A fresh anvil on a free loopback port; killed at teardown."""
-    anvil = require_tool("anvil")
-    port = _free_port()
-    proc = subprocess.Popen(
-        [anvil, "--port", str(port), "--host", "127.0.0.1", "--silent"],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    url = f"http://127.0.0.1:{port}"
+    node = Anvil()
     try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            if proc.poll() is not None:
-                err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-                pytest.fail(f"anvil exited with {proc.returncode}: {err[:500]}")
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"anvil did not listen on port {port} within {START_TIMEOUT}s")
-                time.sleep(0.05)
-        yield url
+        yield node.url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-        if proc.stderr:
-            proc.stderr.close()
+        node.close()
 
 
 class AnvilEnv:
@@ -125,4 +86,4 @@ def test_revert_and_chain_checks(anvil_env: AnvilEnv) -> None:
 
 def test_unreachable_after_shutdown() -> None:
     with pytest.raises(ChainUnavailable):
-        Registry.connect(f"http://127.0.0.1:{_free_port()}", request_timeout=2)
+        Registry.connect(f"http://127.0.0.1:{free_port()}", request_timeout=2)

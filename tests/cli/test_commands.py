@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from cli.main import main
-from tests.conftest import require_tool
+from tests.conftest import Anvil, free_port, require_tool, wait_port
 
 ZERO_ADDR = "0x" + "00" * 19 + "01"
 
@@ -364,41 +364,16 @@ def test_networks_and_remote_errors(run: Run, env: Path, devnet: str,
 # --------------------------------------------------------------------------- devnet, anvil
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_port(port: int, proc: subprocess.Popen[bytes], what: str) -> None:
-    import socket
-    import time
-
-    deadline = time.monotonic() + 30
-    while True:
-        if proc.poll() is not None:
-            pytest.fail(f"{what} exited with {proc.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            if time.monotonic() > deadline:
-                pytest.fail(f"{what} did not listen on port {port}")
-            time.sleep(0.05)
-
-
 def test_devnet_serves_and_stops_on_ctrl_c(env: Path) -> None:
     import signal
 
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "cli.main", "devnet", "--port", str(port), "--state",
          str(env / "devnet.db")],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=Path(__file__).resolve().parents[2])
     try:
-        _wait_port(port, proc, "keyanchor devnet")
+        wait_port(port, proc, "keyanchor devnet")
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)
     finally:
@@ -415,21 +390,11 @@ def test_devnet_serves_and_stops_on_ctrl_c(env: Path) -> None:
 
 @pytest.fixture
 def anvil(env: Path) -> Iterator[str]:
-    binary = require_tool("anvil")
-    port = _free_port()
-    proc = subprocess.Popen([binary, "--port", str(port), "--host", "127.0.0.1", "--silent"],
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    node = Anvil()
     try:
-        _wait_port(port, proc, "anvil")
-        yield f"http://127.0.0.1:{port}"
+        yield node.url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        node.close()
 
 
 @pytest.mark.anvil

@@ -11,7 +11,6 @@ free loopback port in a thread; ``http`` is an httpx client bound to it.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import threading
 import time
@@ -25,7 +24,7 @@ import pytest
 from registry.index._store import Event, ParsedKey, Store
 from registry.keys import commitment, load_material, load_openpgp_cert
 from registry.names import namehash
-from tests.conftest import require_tool
+from tests.conftest import free_port, require_tool
 
 ZERO = b"\x00" * 32
 OWNER = "0x" + "11" * 20
@@ -243,12 +242,6 @@ def _x509_cert(host: str) -> bytes:
 
 
 # --------------------------------------------------------------------------- server
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class ServerThread:

@@ -160,7 +160,7 @@ def test_serve_runs_uvicorn_in_a_process(world: World) -> None:
 
     from registry.errors import IndexUnavailable
     from registry.gateways.http import serve
-    from tests.gateways.conftest import free_port
+    from tests.conftest import free_port
 
     with pytest.raises(IndexUnavailable):
         serve(world.tmp / "missing.sqlite", "127.0.0.1", free_port())
