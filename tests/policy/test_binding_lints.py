@@ -138,7 +138,7 @@ def test_nist_112_becomes_error_in_2031(request: pytest.FixtureRequest) -> None:
     key = ssh_key_from_file(Kit(request).ssh_tools.keygen("rsa2048", "-t", "rsa", "-b", "2048")
                             .with_suffix(".pub"))
     now = check(key, only=["key.nist_strength"], at=NOW).result("key.nist_strength")
-    later = check(key, only=["key.nist_strength"], at=NOW.replace(year=2031, month=2))
+    later = check(key, only=["key.nist_strength"], at=NOW.replace(day=1, month=2, year=2031))
     assert now.status == Status.WARN
     assert later.result("key.nist_strength").status == Status.ERROR
 

@@ -72,9 +72,9 @@ CASES: dict[str, tuple[Case, Case]] = {
                          lambda k: _p(own(primary=PGPKey("rsa", bits=1024)))),
     "openpgp.elgamal": (lambda k: _p(gpg_cert(k)),
                         lambda k: _p(own(subkeys=[(PGPKey(body=elgamal_body()), 0x0C, False)]))),
-    "openpgp.dsa": (lambda k: _p(gpg_cert(k), at=NOW.replace(year=2030, month=3)),
+    "openpgp.dsa": (lambda k: _p(gpg_cert(k), at=NOW.replace(day=1, month=3, year=2030)),
                     lambda k: _p(own(subkeys=[(PGPKey(body=dsa_body()), 0x0C, False)]),
-                                 at=NOW.replace(year=2030, month=3))),
+                                 at=NOW.replace(day=1, month=3, year=2030))),
     "openpgp.v6_legacy_algorithms": (lambda k: _p(gpg_cert(k)), lambda k: _p(v6_legacy())),
     "openpgp.ecdh_params": (
         lambda k: _p(gpg_cert(k)),
@@ -134,7 +134,7 @@ def test_own_writer_matches_gpg_view(request: pytest.FixtureRequest) -> None:
 
 
 def test_sha1_selfsig_before_cutoff_is_not_an_error() -> None:
-    old = NOW.replace(year=2022)
+    old = NOW.replace(day=1, month=6, year=2022)
     key = own(hash_algo=2, primary=PGPKey(created=old - timedelta(days=10)),
               uid_sig_created=old)
     r = check(key, only=["openpgp.sha1_selfsig"], at=old + timedelta(days=1))

@@ -198,7 +198,7 @@ def test_br_validity_schedule(issued: str, days: int) -> None:
 
 
 def test_br_validity_counts_a_remainder_as_a_day(ca: CA) -> None:
-    nb = NOW.replace(year=2029, month=6)
+    nb = NOW.replace(day=1, month=6, year=2029)
     exact = make_leaf(ca, not_before=nb, days=47)  # 47 days minus 1 s, inclusive = 47 days
     over = make_leaf(ca, not_before=nb, days=47, ku=None)
     over = x509_key(make_leaf(ca, not_before=nb, days=48))
