@@ -87,9 +87,9 @@ class Builder:
 
 
 @pytest.fixture
-def world(tmp_path: Path, ssh_keys: Any, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    index = tmp_path / "index.sqlite"
-    config = tmp_path / "config.toml"
+def world(safe_tmp: Path, ssh_keys: Any, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    index = safe_tmp / "index.sqlite"
+    config = safe_tmp / "config.toml"
     config.write_text(f'[ssh]\nuser_template = "{{user}}@example.org"\nusers = {{ root = "admin@example.org" }}\n'
                       f'[index]\npath = "{index}"\n')
     monkeypatch.setenv("KEYANCHOR_CONFIG", str(config))
@@ -141,7 +141,10 @@ def test_known_hosts_lines(world: dict[str, Any]) -> None:
 def test_user_mapping(world: dict[str, Any]) -> None:
     s = load_ssh_settings()
     assert registry_name_for_user("root", s) == "admin@example.org"
-    assert registry_name_for_user("Bob", s) == "bob@example.org"
+    assert registry_name_for_user("bob", s) == "bob@example.org"
+    assert registry_name_for_user("first.last", s) == "first.last@example.org"
+    with pytest.raises(InvalidName):
+        registry_name_for_user("Bob", s)  # not folded: only the normal form maps
     with pytest.raises(InvalidName):
         registry_name_for_user("a b", s)
     with pytest.raises(InvalidName):
@@ -158,12 +161,12 @@ def test_settings_agree_with_registry_config(world: dict[str, Any], monkeypatch:
     assert load_ssh_settings().index_path == load_config().index_path() == Path("/x/y.sqlite")
 
 
-def test_fails_closed(world: dict[str, Any], tmp_path: Path) -> None:
+def test_fails_closed(world: dict[str, Any], safe_tmp: Path) -> None:
     s = load_ssh_settings()
-    missing = SSHSettings(tmp_path / "nope.sqlite", "{user}@example.org")
-    with pytest.raises(IndexUnavailable):
+    missing = SSHSettings(safe_tmp / "nope.sqlite", "{user}@example.org")
+    with pytest.raises(IndexUnavailable, match="no index"):
         authorized_keys("alice", missing)
-    corrupt = tmp_path / "corrupt.sqlite"
+    corrupt = safe_tmp / "corrupt.sqlite"
     corrupt.write_bytes(b"SQLite format 3\x00" + os.urandom(4000))
     with pytest.raises(IndexUnavailable):
         authorized_keys("alice", SSHSettings(corrupt, "{user}@example.org"))
@@ -193,11 +196,12 @@ def test_light_entry_point_imports_nothing_heavy(world: dict[str, Any]) -> None:
     assert "FORBIDDEN []" in result.stderr
 
 
-def test_light_entry_point_fails_closed(world: dict[str, Any], tmp_path: Path) -> None:
+def test_light_entry_point_fails_closed(world: dict[str, Any]) -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     result = _entry(["authorized-keys", "no body"], env)
     assert (result.returncode, result.stdout) == (1, "")
-    result = _entry(["authorized-keys", "alice"], {**env, "KEYANCHOR_INDEX": str(tmp_path / "x")})
+    missing = world["index"].parent / "x"
+    result = _entry(["authorized-keys", "alice"], {**env, "KEYANCHOR_INDEX": str(missing)})
     assert (result.returncode, result.stdout) == (1, "")
     assert "no index" in result.stderr
     world["config"].write_text("[ssh\n")
@@ -210,7 +214,7 @@ def test_light_entry_point_fails_closed(world: dict[str, Any], tmp_path: Path) -
 
 
 @pytest.fixture
-def family(tmp_path: Path, ssh_keys: Any) -> dict[str, Any]:
+def family(safe_tmp: Path, ssh_keys: Any) -> dict[str, Any]:
     """Host CAs on parent domains.
 
     example.org (top-level): an active CA, a revoked CA, an expired CA, a
@@ -219,7 +223,7 @@ def family(tmp_path: Path, ssh_keys: Any) -> dict[str, Any]:
     someone else (so no authority over it), with a CA. net -> example.net ->
     web1.example.net (assigned down from net), and free.example.net renounced.
     """
-    index = tmp_path / "family.sqlite"
+    index = safe_tmp / "family.sqlite"
     b = Builder(index)
     keys = {s: ssh_keys(s).text for s in (
         "oca", "oca_rev", "oca_exp", "oca_fail", "ohost", "w1host", "w1ca", "squat", "netca", "enca")}
