@@ -145,6 +145,9 @@ def _seed_work(published: Path, work: Path) -> None:
             src.backup(dst)
         finally:
             dst.close()
+    except BaseException:
+        _remove_work(work)
+        raise
     finally:
         src.close()
 
