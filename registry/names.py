@@ -279,8 +279,8 @@ def squatted_by(name: str | Name, parents: Mapping[str, str | None]) -> str | No
     registered ``web1.corp.org`` top-level and Corp later registered
     ``corp.org``, ``web1.corp.org`` (and ``alice@web1.corp.org``,
     ``db.web1.corp.org`` under it) squat in ``corp.org``: readers serve none of
-    their keys. The Public Suffix List is consulted only when such an ancestor
-    is registered at all.
+    their keys. The Public Suffix List is consulted only when a registered
+    ancestor of more than one label exists at all.
 
     Raises: InvalidName.
     """
@@ -288,8 +288,8 @@ def squatted_by(name: str | Name, parents: Mapping[str, str | None]) -> str | No
     labels = root.labels
     first = 0 if root.is_person else 1  # a (malformed) person root: its domain is an ancestor
     ancestors = [".".join(labels[i:]) for i in range(first, len(labels))]
-    registered = [a for a in ancestors if a in parents]
-    if not registered:
+    # a single label is always a public suffix (the list's "*" rule): no need to load it
+    if not any(a in parents and "." in a for a in ancestors):
         return None
     boundary = registrable_domain(root.domain)
     if boundary is None:
