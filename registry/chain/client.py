@@ -812,8 +812,34 @@ class Registry:
         if attestations or policy is not None or profile is not None:
             out = [self._with_attestations(r) for r in out]
         if policy is not None or profile is not None:
-            out = [r for r in out if self.check_record(r, policy=policy, profile=profile).passed]
+            squat = self.squatted_by(parsed) or False
+            out = [r for r in out if self.check_record(
+                r, policy=policy, profile=profile, squatted_by=squat).passed]
         return out
+
+    def squatted_by(self, name: str | Name) -> str | None:
+        """The registered domain that registered ``name`` squats in, or ``None``.
+
+        The rule is :func:`registry.names.squatted_by` (the index's readers
+        apply the same): ``owner`` and ``parent`` of the name and of each of its
+        DNS suffixes, two ``eth_call`` per registered one.
+
+        Raises: InvalidName, ChainError.
+        """
+        from registry.names import squatted_by
+
+        parsed = _name(name)
+        labels = parsed.labels
+        suffixes = ([parsed.text] if parsed.is_person else []) + [
+            ".".join(labels[i:]) for i in range(len(labels))]
+        by_node = {bytes(namehash(s)): s for s in suffixes}
+        parents: dict[str, str | None] = {}
+        for text in suffixes:
+            if self.owner(text) is None:
+                continue
+            pnode = bytes(self._call_raw("parent", [namehash(text)], f"parent of {text}"))
+            parents[text] = by_node.get(pnode)
+        return squatted_by(parsed.text, parents) if parsed.text in parents else None
 
     def check_record(
         self,
@@ -822,11 +848,14 @@ class Registry:
         policy: Any = None,
         profile: str | None = None,
         at: datetime | None = None,
+        squatted_by: str | bool | None = None,
     ) -> Any:
         """Run the policy checker over a looked-up record and return its Report.
 
         The proof is checked against the statement for this chain, registry,
-        name, the name's current owner and the record's commitment.
+        name, the name's current owner and the record's commitment; the
+        squatting rule (``binding.domain_chain``) with :meth:`squatted_by`
+        (computed unless given).
 
         Raises:
             ConfigError: bad policy file or unknown profile. ChainError.
@@ -838,6 +867,8 @@ class Registry:
             raise VerificationError(f"{record.name} record {record.index}: no parsed key")
         owner = self.owner(record.name) or ZERO_ADDRESS
         stmt = statement(self.chain_id, self.address, record.name, owner, record.commitment)
+        if squatted_by is None:
+            squatted_by = self.squatted_by(record.name) or False
         return pol.check(
             record.key,
             policy=policy,
@@ -850,6 +881,7 @@ class Registry:
             attestations=record.attestations,
             purposes=int(record.purposes),
             record=record,
+            squatted_by=squatted_by,
         )
 
     def _verified_record(

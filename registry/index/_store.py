@@ -1,22 +1,37 @@
-"""The write side of the index: a SQLite file (WAL) that sync fills page by page.
+"""The write side of the index: a private working SQLite file, published by atomic replacement.
 
     with Store.open(path) as store, store.transaction():
         store.apply(event)            # one decoded, verified KeyRegistry event
+    # closing published it: readers now see the new state at ``path``
 
-Every sync page is one SQLite transaction: either all of a page's events, its
-block hashes and the new ``synced_block`` are stored, or none of them (a
-process killed mid-page leaves the previous page's state, and the next sync
-starts from there). :meth:`Store.rollback_to` undoes everything above a block
-(reorgs). Stdlib only; parsing and policy verdicts arrive precomputed in the
-events (see :mod:`registry.index._sync`).
+Two files. The writer works on ``<path>.work`` (WAL, mode 0600: nobody else
+opens it). Readers -- sshd's ``AuthorizedKeysCommandUser``, users running ssh
+with ``KnownHostsCommand``, ``keyanchor serve`` -- read ``path``, a complete
+snapshot (rollback-journal format, mode 0644) that :meth:`Store.publish`
+writes to a temporary file beside it and renames over ``path``; closing a
+Store publishes. A reader therefore needs only read permission on ``path``
+(and search permission on its directories), opens it ``immutable`` (no lock,
+no ``-wal``/``-shm``, nothing written), cannot slow down or block the writer,
+and never sees half a sync: it keeps the snapshot it opened until it opens
+``path`` again.
+
+Every sync page is one SQLite transaction on the working file: either all of
+a page's events, its block hashes and the new ``synced_block`` are stored, or
+none of them (a process killed mid-page leaves the previous page's state, and
+the next sync starts from there). :meth:`Store.rollback_to` undoes everything
+above a block (reorgs). Deleting ``path`` starts the index over (the working
+file is discarded with it). Stdlib only; parsing and policy verdicts arrive
+precomputed in the events (see :mod:`registry.index._sync`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import sqlite3
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -24,10 +39,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from registry.errors import IndexUnavailable
+from registry.errors import Error, IndexUnavailable
 from registry.index._schema import SCHEMA, SCHEMA_VERSION
 
-__all__ = ["Event", "ParsedKey", "Store"]
+__all__ = ["PUBLISHED_MODE", "Event", "ParsedKey", "Store", "work_path"]
+
+#: Mode of the published snapshot, whatever the umask: the index holds public
+#: chain data only; restrict who reads it with its directory's mode and group.
+PUBLISHED_MODE = 0o644
+#: Mode of directories :meth:`Store.open` creates (readers must be able to search them).
+DIR_MODE = 0o755
+#: Mode of the private working file (and, through SQLite, its -wal / -shm).
+WORK_MODE = 0o600
 
 #: Meta keys left out of :meth:`Store.digest` (they change on every run).
 _VOLATILE_META = frozenset({"last_sync_time", "head_seen"})
@@ -87,27 +110,96 @@ def _h(value: Any) -> bytes:
     return bytes(value)
 
 
-class Store:
-    """The index file opened for writing (one writer at a time; readers never block)."""
+def work_path(path: str | os.PathLike[str]) -> Path:
+    """The writer's private working file for the index published at ``path``."""
+    p = Path(path)
+    return p.with_name(p.name + ".work")
 
-    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+
+def _mkdirs(d: Path) -> None:
+    """Create ``d`` and missing parents with mode 0755, whatever the umask."""
+    missing = []
+    while not d.exists():
+        missing.append(d)
+        if d.parent == d:
+            break
+        d = d.parent
+    for m in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            m.mkdir()
+            m.chmod(DIR_MODE)
+
+
+def _remove_work(work: Path) -> None:
+    for f in (work, work.with_name(work.name + "-wal"), work.with_name(work.name + "-shm")):
+        with contextlib.suppress(FileNotFoundError):
+            f.unlink()
+
+
+def _seed_work(published: Path, work: Path) -> None:
+    """Start the working file from the published snapshot (an index from before the split)."""
+    src = sqlite3.connect(published, isolation_level=None)
+    try:
+        dst = sqlite3.connect(work, isolation_level=None)
+        try:
+            src.backup(dst)
+        finally:
+            dst.close()
+    except BaseException:
+        _remove_work(work)
+        raise
+    finally:
+        src.close()
+
+
+def _fsync_dir(d: Path) -> None:
+    try:
+        fd = os.open(d, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+class Store:
+    """The index opened for writing (one writer at a time; readers never block it)."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path, work: Path | None = None) -> None:
         self.conn = conn
         self.path = path
+        self.work = work if work is not None else work_path(path)
+        self._closed = False
 
     # ----------------------------------------------------------------- lifecycle
 
     @classmethod
     def open(cls, path: str | os.PathLike[str], *, timeout: float = 30.0) -> Store:
-        """Open (creating if needed) the index at ``path`` for writing.
+        """Open (creating if needed) the index published at ``path`` for writing.
+
+        Works on ``<path>.work``; creates it from ``path`` when only ``path``
+        exists, and discards it when ``path`` was deleted (start over). A new
+        index is published at once (empty, never synced).
 
         Raises:
-            IndexUnavailable: the file cannot be created, is not a keyanchor index,
-                or has another schema version.
+            IndexUnavailable: the files cannot be created, are not a keyanchor
+                index, or have another schema version.
         """
         p = Path(path)
+        work = work_path(p)
         try:
-            p.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(p, timeout=timeout, isolation_level=None)
+            _mkdirs(p.parent)
+            if not p.exists():
+                _remove_work(work)
+            elif not work.exists():
+                _seed_work(p, work)
+            if not work.exists():
+                os.close(os.open(work, os.O_WRONLY | os.O_CREAT | os.O_EXCL, WORK_MODE))
+            os.chmod(work, WORK_MODE)
+            conn = sqlite3.connect(work, timeout=timeout, isolation_level=None)
         except (OSError, sqlite3.Error) as exc:
             raise IndexUnavailable(f"cannot open the index {p}: {exc}") from exc
         try:
@@ -129,16 +221,77 @@ class Store:
         except IndexUnavailable:
             conn.close()
             raise
-        return cls(conn, p)
+        store = cls(conn, p, work)
+        if not p.exists():
+            try:
+                store.publish()
+            except BaseException:
+                conn.close()
+                raise
+        return store
+
+    def publish(self) -> None:
+        """Replace the published snapshot at :attr:`path` with the working file's state.
+
+        A complete copy (SQLite's backup API, then rollback-journal format) is
+        written to a temporary file in the same directory, made mode 0644,
+        flushed, and renamed over ``path``: a reader sees the old snapshot or
+        the new one, never a mixture, and never needs write access. Concurrent
+        publishers are serialised (``flock`` on the working file), so the last
+        rename is always the newest state.
+
+        Raises:
+            IndexUnavailable: the snapshot cannot be written.
+        """
+        import fcntl
+
+        d = self.path.parent
+        tmp: str | None = None
+        try:
+            with open(self.work, "rb") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                fd, tmp = tempfile.mkstemp(dir=d, prefix=f".{self.path.name}.", suffix=".tmp")
+                os.close(fd)
+                dst = sqlite3.connect(tmp, isolation_level=None)
+                try:
+                    self.conn.backup(dst)
+                    dst.execute("PRAGMA journal_mode=DELETE")
+                finally:
+                    dst.close()
+                os.chmod(tmp, PUBLISHED_MODE)
+                with open(tmp, "rb") as f:
+                    os.fsync(f.fileno())
+                os.replace(tmp, self.path)
+                tmp = None
+                _fsync_dir(d)
+        except (OSError, sqlite3.Error) as exc:
+            raise IndexUnavailable(f"cannot publish the index {self.path}: {exc}") from exc
+        finally:
+            if tmp is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
 
     def close(self) -> None:
-        self.conn.close()
+        """Publish the working state (see :meth:`publish`) and close. Raises: IndexUnavailable."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            self.publish()
+        finally:
+            self.conn.close()
 
     def __enter__(self) -> Store:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        if exc_type is None:
+            self.close()
+            return
+        with contextlib.suppress(Error):  # keep the original exception
+            self.close()
 
     @contextmanager
     def transaction(self) -> Iterator[None]:

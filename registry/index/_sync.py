@@ -53,7 +53,7 @@ from registry.errors import (
 )
 from registry.index._store import _SQLITE_MAX_INT, Event, ParsedKey, Store
 from registry.keys._common import KeyType, commitment
-from registry.names import namehash, parse_name
+from registry.names import namehash, parse_name, raw_namehash
 
 __all__ = ["SyncResult", "WatchEvent", "sync_index", "watch_events"]
 
@@ -390,8 +390,14 @@ class _Decoder:
 
 
 def _parsed_key(key_type: int, material: bytes, name: str, proof: bytes, owner: str | None,
-                chain_id: int, registry: str, purposes: int, profile: str | None) -> ParsedKey:
-    """Parse the material and run the policy (verdict pass / fail / unknown)."""
+                chain_id: int, registry: str, purposes: int, profile: str | None,
+                valid_name: bool = True, squatted_by: str | bool = False) -> ParsedKey:
+    """Parse the material and run the policy (verdict pass / fail / unknown).
+
+    A record under a name the grammar refuses fails (nothing serves it);
+    ``squatted_by`` (the domain the name squats in, or False) goes to the
+    policy's ``binding.domain_chain`` lint.
+    """
     from registry.keys import load_material
 
     try:
@@ -408,12 +414,16 @@ def _parsed_key(key_type: int, material: bytes, name: str, proof: bytes, owner: 
             fps.append(fp)
     idents = tuple(str(i) for i in (key.identities or ()))
     algorithm = str(key.algorithm)
+    if not valid_name:
+        return ParsedKey(algorithm, tuple(dict.fromkeys(fps)), idents, "fail",
+                         f"name {name!r} is not a valid registry name: its keys are never served")
     if profile is None:
         return ParsedKey(algorithm, tuple(dict.fromkeys(fps)), idents, "unknown", "no policy check")
     try:
         from registry.policy import check
 
-        kwargs: dict[str, Any] = {"profile": profile, "name": name, "purposes": purposes}
+        kwargs: dict[str, Any] = {"profile": profile, "name": name, "purposes": purposes,
+                                  "squatted_by": squatted_by}
         if proof and owner:
             from registry.proofs import statement
 
@@ -572,12 +582,10 @@ class _Syncer:
                 if ptext is None:
                     raise VerificationError(f"{where}: parent 0x{parent.hex()} is not indexed")
                 text = f"{label}{'@' if data['person'] else '.'}{ptext}"
-            try:
-                ok = bytes(namehash(text)) == node and parse_name(text).text == text
-            except Error:
-                ok = False
-            if not ok:
+            if bytes(raw_namehash(text)) != node:
                 raise VerificationError(f"{where}: name {text!r} does not hash to its node")
+            # a name the grammar refuses (an IP address literal, a numeric TLD, text not in
+            # normal form) is indexed as the chain has it, and nothing ever serves it
             data["name"] = text
         elif kind == "KeyPublished":
             kt, material = int(data["key_type"]), bytes(data["material"])
@@ -588,8 +596,17 @@ class _Syncer:
             if name is None:
                 raise VerificationError(f"{where}: node 0x{node.hex()} is not indexed")
             parsed = _parsed_key(kt, material, name, bytes(data["proof"]), self.store.owner_of(node),
-                                 self.chain_id, self.address, int(data["purposes"]), self.profile)
+                                 self.chain_id, self.address, int(data["purposes"]), self.profile,
+                                 *self.name_standing(name))
         return Event(kind, block, lg.log_index, lg.tx_hash, node, ts, data, parsed)
+
+    def name_standing(self, name: str) -> tuple[bool, str | bool]:
+        """(the name is valid, the domain it squats in or False), from the index as it stands."""
+        from registry.index._query import IndexReader, valid_name
+
+        if not valid_name(name):
+            return False, False
+        return True, IndexReader(self.store.conn, self.store.path).squatted_by(name) or False
 
     def verify(self, hi: int, block_hash: bytes, records: set[bytes], owners: set[bytes],
                atts: Iterable[tuple[bytes, int]] = (), renounced: Iterable[bytes] = (),

@@ -150,6 +150,7 @@ def check(
     intermediates: Sequence[Any] = (),
     purposes: int | None = None,
     record: Any = None,
+    squatted_by: str | bool | None = None,
     only: Iterable[str] | None = None,
 ) -> Report:
     """Run the policy's lints over ``key`` and return a :class:`Report`.
@@ -162,6 +163,9 @@ def check(
     goes on. ``record`` is the registry record the key was published in (any
     object with ``valid_from``, ``valid_until`` and ``revoked_at`` as datetimes
     or Unix seconds, 0/None for unset): ``record.lifecycle`` judges it at ``at``.
+    ``squatted_by`` is what :func:`registry.names.squatted_by` says of the
+    name (the registered domain it squats in, or False when it does not;
+    None: unknown): ``binding.domain_chain`` judges it.
 
     Raises:
         ConfigError: bad policy file or unknown profile.
@@ -182,6 +186,7 @@ def check(
         attestations=tuple(attestations) if attestations is not None else None,
         trust_anchors=tuple(trust_anchors) if trust_anchors else None,
         intermediates=tuple(intermediates), purposes=purposes, record=record,
+        squatted_by=squatted_by,
     )
     try:
         key_type = ctx.key_type

@@ -203,6 +203,9 @@ class Context:
     intermediates: tuple[Any, ...] = ()
     purposes: int | None = None  # registry.keys.Purpose flags
     record: Any = None  # the registry record (valid_from / valid_until / revoked_at), if any
+    #: the registered domain the name squats in (registry.names.squatted_by), False when
+    #: the name's parent chain was checked and is fine, None when not known
+    squatted_by: str | bool | None = None
 
     @functools.cached_property
     def key_type(self) -> str:

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from registry.keys import KeyType
+from registry.names import squatted_by
 from registry.policy import Attestation, Status, check
 from registry.policy._binding_lints import debian_fingerprint, fermat_factor, roca_vulnerable
 from registry.proofs import statement
@@ -104,6 +105,13 @@ CASES: dict[str, tuple[Case, Case]] = {
         lambda k: _p(ed(k), name="alice@example.org", policy=_ATT,
                      attestations=[Attestation("example.org", withdrawn=True),
                                    Attestation("evil.org")])),
+    # web1.corp.org registered top-level: fine alone, squatting once corp.org is registered
+    "binding.domain_chain": (
+        lambda k: _p(ed(k), name="web1.corp.org",
+                     squatted_by=squatted_by("web1.corp.org", {"web1.corp.org": None}) or False),
+        lambda k: _p(ed(k), name="web1.corp.org",
+                     squatted_by=squatted_by("web1.corp.org", {"web1.corp.org": None,
+                                                               "corp.org": None}))),
 }
 
 
@@ -141,6 +149,15 @@ def test_nist_112_becomes_error_in_2031(request: pytest.FixtureRequest) -> None:
     later = check(key, only=["key.nist_strength"], at=NOW.replace(day=1, month=2, year=2031))
     assert now.status == Status.WARN
     assert later.result("key.nist_strength").status == Status.ERROR
+
+
+def test_domain_chain_not_judged_without_registry_data(request: pytest.FixtureRequest) -> None:
+    key = ed(Kit(request))
+    r = check(key, only=["binding.domain_chain"], name="web1.corp.org")
+    assert r.result("binding.domain_chain").status == Status.NE
+    r = check(key, only=["binding.domain_chain"], name="web1.corp.org", squatted_by="corp.org")
+    assert r.result("binding.domain_chain").status == Status.ERROR
+    assert "inside corp.org" in r.result("binding.domain_chain").details
 
 
 def test_weak_key_helpers() -> None:
