@@ -91,7 +91,9 @@ def host_key_entries(reader: IndexReader, host: str, settings: SSHSettings,
 
     Raises: InvalidName, IndexUnavailable, KeyFormatError (as ``known_hosts_lines``).
     """
-    trusted, cas, revoked = [], [], []
+    trusted: list[tuple[SSHPublicKey, str]] = []
+    cas: list[tuple[SSHPublicKey, str]] = []
+    revoked: list[tuple[SSHPublicKey, str]] = []
     for line in known_hosts_lines(reader, host, settings, now=now):
         marker, key, name = _parse_line(line)
         {"@revoked": revoked, "@cert-authority": cas}.get(marker or "", trusted).append((key, name))

@@ -105,7 +105,7 @@ def registry_authorized_keys(username: str, settings: SSHSettings | None = None,
     return keys
 
 
-class RegistrySSHServer(asyncssh.SSHServer):  # type: ignore[misc]
+class RegistrySSHServer(asyncssh.SSHServer):
     """An ``asyncssh.SSHServer`` whose users log in with the keys published for their name.
 
     Pass the class (or ``functools.partial(RegistrySSHServer, settings=...)``)

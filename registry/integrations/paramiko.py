@@ -54,7 +54,7 @@ class HostKeyNotTrusted(KeyNotTrusted, paramiko.SSHException):
     """
 
 
-class RegistryHostKeyPolicy(paramiko.MissingHostKeyPolicy):  # type: ignore[misc]
+class RegistryHostKeyPolicy(paramiko.MissingHostKeyPolicy):
     """A ``MissingHostKeyPolicy`` that asks the registry's verified index.
 
     ``settings``: the index and staleness limit (default: the configuration
@@ -85,7 +85,7 @@ class RegistryHostKeyPolicy(paramiko.MissingHostKeyPolicy):  # type: ignore[misc
                                     reason) from exc
 
 
-class CertificateFirstTransport(paramiko.Transport):  # type: ignore[misc]
+class CertificateFirstTransport(paramiko.Transport):
     """A ``paramiko.Transport`` that asks servers for host certificates first (OpenSSH's order).
 
     Pass it as ``SSHClient.connect(..., transport_factory=CertificateFirstTransport)``.
