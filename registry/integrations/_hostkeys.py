@@ -63,10 +63,13 @@ def host_name(host: str) -> str:
 
     ``[web1.example.org]:2222`` (paramiko's and known_hosts' form for a
     non-default port) becomes ``web1.example.org``; the name is normalised.
+    IP addresses are refused even where they would parse as a name (``127.0.0.1``).
 
     Raises:
         InvalidName: an address or anything else that is not a registry name.
     """
+    import ipaddress
+
     from registry.names import parse_name
 
     text = host.strip()
@@ -75,7 +78,11 @@ def host_name(host: str) -> str:
         if not sep or not port.isdigit():
             raise InvalidName(f"invalid host {host!r}")
         text = inner
-    return parse_name(text).text
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return parse_name(text).text
+    raise InvalidName(f"{text!r} is an address, not a registry name")
 
 
 def _parse_line(line: str) -> tuple[str | None, SSHPublicKey, str]:

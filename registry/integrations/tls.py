@@ -124,11 +124,12 @@ def check_certificate(reader: IndexReader, host: str, leaf_der: bytes, settings:
         IndexUnavailable: the index cannot be read.
     """
     from registry.keys._x509 import load_x509_der
-    from registry.names import parse_name
+
+    from registry.integrations._hostkeys import host_name
 
     t = time.time() if now is None else now
     try:
-        name = parse_name(host).text
+        name = host_name(host)
     except InvalidName as exc:
         raise _refuse(host, f"{host!r} is not a registry name") from exc
     try:
