@@ -123,9 +123,8 @@ def check_certificate(reader: IndexReader, host: str, leaf_der: bytes, settings:
             record at all with that certificate or key.
         IndexUnavailable: the index cannot be read.
     """
-    from registry.keys._x509 import load_x509_der
-
     from registry.integrations._hostkeys import host_name
+    from registry.keys._x509 import load_x509_der
 
     t = time.time() if now is None else now
     try:
