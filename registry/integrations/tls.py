@@ -36,7 +36,7 @@ A failed check raises :class:`CertificateNotPublished`, an
 ``ssl.SSLCertVerificationError`` (what ``ssl``, ``urllib`` and httpx users
 already catch; httpx wraps it in ``httpx.ConnectError``) and a
 :class:`~registry.errors.KeyNotTrusted`. The index lookup is a local SQLite
-read (about a millisecond), done synchronously inside the handshake.
+read (about 1.3 ms, docs/BENCHMARKS.md), done synchronously inside the handshake.
 
 ``keyanchor tls check HOST[:PORT]`` (:func:`check_server`) reports the same
 decision for a live server without trusting it.
@@ -212,7 +212,24 @@ def _check_peer(obj: Any) -> None:
     obj._keyanchor_state = True
 
 
-class _PinnedSSLSocket(ssl.SSLSocket):
+class _HandshakeFirst:
+    """``read`` / ``write`` complete the (checked) handshake first: OpenSSL would otherwise
+    handshake implicitly inside them, and the first write would go out unchecked."""
+
+    def _keyanchor_ready(self) -> None:
+        if getattr(self, "_keyanchor_state", None) is not True:
+            self.do_handshake()  # type: ignore[attr-defined]
+
+    def read(self, len: int = 1024, buffer: Any = None) -> Any:
+        self._keyanchor_ready()
+        return super().read(len, buffer)  # type: ignore[misc]
+
+    def write(self, data: Any) -> int:
+        self._keyanchor_ready()
+        return int(super().write(data))  # type: ignore[misc]
+
+
+class _PinnedSSLSocket(_HandshakeFirst, ssl.SSLSocket):
     """An SSLSocket that checks the registry as the last step of the handshake."""
 
     def do_handshake(self, block: bool = False) -> None:
@@ -220,41 +237,20 @@ class _PinnedSSLSocket(ssl.SSLSocket):
         _check_peer(self)
 
     def _keyanchor_ready(self) -> None:
-        if getattr(self, "_keyanchor_state", None) is not True and \
-                getattr(self, "_sslobj", None) is not None:
-            self.do_handshake()  # completes (and checks) before any application data
+        if getattr(self, "_sslobj", None) is not None:  # else: not TLS (yet), or unwrapped
+            super()._keyanchor_ready()
 
-    def read(self, len: int = 1024, buffer: Any = None) -> Any:
-        self._keyanchor_ready()
-        return super().read(len, buffer)
-
-    def write(self, data: Any) -> int:
-        self._keyanchor_ready()
-        return super().write(data)
-
-    def send(self, data: Any, flags: int = 0) -> int:
+    def send(self, data: Any, flags: int = 0) -> int:  # send / sendall bypass write()
         self._keyanchor_ready()
         return super().send(data, flags)
 
 
-class _PinnedSSLObject(ssl.SSLObject):
+class _PinnedSSLObject(_HandshakeFirst, ssl.SSLObject):
     """An SSLObject (asyncio, anyio) that checks the registry as the last step of the handshake."""
 
     def do_handshake(self) -> None:
         super().do_handshake()
         _check_peer(self)
-
-    def _keyanchor_ready(self) -> None:
-        if getattr(self, "_keyanchor_state", None) is not True:
-            self.do_handshake()
-
-    def read(self, len: int = 1024, buffer: Any = None) -> Any:
-        self._keyanchor_ready()
-        return super().read(len, buffer)
-
-    def write(self, data: Any) -> int:
-        self._keyanchor_ready()
-        return super().write(data)
 
 
 class _RegistryContext(ssl.SSLContext):

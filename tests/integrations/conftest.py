@@ -56,6 +56,21 @@ class SSHServer:
         self.close()
 
 
+def stale_copy(index: Path, dest: Path, *, age: float = 7200) -> Path:
+    """A copy of ``index`` whose last successful sync was ``age`` seconds ago."""
+    import shutil
+    import sqlite3
+    import time
+
+    shutil.copy(index, dest)
+    conn = sqlite3.connect(dest)
+    with conn:
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'last_sync_time'",
+                     (int(time.time() - age),))
+    conn.close()
+    return dest
+
+
 def connect_to(port: int) -> socket.socket:
     """A TCP connection to 127.0.0.1:``port`` (the test host names do not resolve)."""
     return socket.create_connection(("127.0.0.1", port), timeout=10)

@@ -6,10 +6,8 @@ import asyncio
 import functools
 import logging
 import shutil
-import sqlite3
 import subprocess
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +23,14 @@ from registry.integrations.asyncssh import (
     registry_known_hosts,
 )
 from tests.conftest import free_port, require_tool
-from tests.integrations.conftest import Chain, SSHKey, SSHServer, host_keypair, sign_host_key
+from tests.integrations.conftest import (
+    Chain,
+    SSHKey,
+    SSHServer,
+    host_keypair,
+    sign_host_key,
+    stale_copy,
+)
 
 pytestmark = pytest.mark.sshd
 
@@ -108,12 +113,7 @@ def test_client_host_certificate_from_the_parent_ca(world: World) -> None:
 
 
 def test_client_refuses_when_the_index_is_stale(world: World, caplog: pytest.LogCaptureFixture) -> None:
-    stale = world.tmp / "stale.sqlite"
-    shutil.copy(world.chain.index, stale)
-    with sqlite3.connect(stale) as conn:
-        conn.execute("UPDATE meta SET value = ? WHERE key = 'last_sync_time'",
-                     (int(time.time()) - 7200,))
-    conn.close()
+    stale = stale_copy(world.chain.index, world.tmp / "stale.sqlite")
     with caplog.at_level(logging.WARNING, logger="registry.integrations.asyncssh"):
         refused(world, "web1", "web1.example.org",
                 registry_known_hosts(index=stale, max_staleness=3600))
@@ -243,10 +243,7 @@ def test_server_fails_closed(world: World, ssh_keys: Any, caplog: pytest.LogCapt
     fresh = registry_authorized_keys("carol", index_settings(index=stale,
                                                             user_template="{user}@example.org"))
     assert fresh.validate(asyncssh.import_public_key(key.text), "h", "127.0.0.1") is not None
-    with sqlite3.connect(stale) as conn:
-        conn.execute("UPDATE meta SET value = ? WHERE key = 'last_sync_time'",
-                     (int(time.time()) - 7200,))
-    conn.close()
+    stale_copy(world.chain.index, stale)
     srv = AsyncServer(index_settings(index=stale, user_template="{user}@example.org",
                                      max_staleness=3600))
     try:

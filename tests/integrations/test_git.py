@@ -16,7 +16,7 @@ import pytest
 
 from cli.main import main
 from tests.conftest import Anvil, require_tool
-from tests.integrations.conftest import Chain, SSHKey
+from tests.integrations.conftest import Chain, SSHKey, stale_copy
 
 pytestmark = pytest.mark.tools
 
@@ -212,17 +212,10 @@ def test_a_key_under_two_names_is_left_out(chain: Chain, repo: Repo, cli: Any,
 
 
 def test_stale_index_writes_nothing(chain: Chain, repo: Repo, cli: Any, tmp_path: Path) -> None:
-    import shutil
-    import sqlite3
 
     regenerate(cli, repo, "example.org")
     before = repo.allowed.read_text(), repo.revoked.read_text()
-    stale = tmp_path / "stale.sqlite"
-    shutil.copy(chain.index, stale)
-    with sqlite3.connect(stale) as conn:
-        conn.execute("UPDATE meta SET value = ? WHERE key = 'last_sync_time'",
-                     (int(time.time()) - 10 * DAY,))
-    conn.close()
+    stale = stale_copy(chain.index, tmp_path / "stale.sqlite", age=10 * DAY)
     code, out, err = cli("ssh", "allowed-signers", "example.org", "--index", stale,
                          "--out", repo.allowed, "--revoked", repo.revoked)
     assert code == 1 and out == "" and "stale" in err and err.count("\n") == 1

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import sqlite3
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +23,7 @@ from tests.integrations.conftest import (
     connect_to,
     host_keypair,
     sign_host_key,
+    stale_copy,
 )
 
 pytestmark = pytest.mark.sshd
@@ -120,12 +118,7 @@ def test_refuses_a_revoked_key(world: World) -> None:
 
 
 def test_refuses_when_the_index_is_stale_or_missing(world: World) -> None:
-    stale = world.tmp / "stale.sqlite"
-    shutil.copy(world.chain.index, stale)
-    with sqlite3.connect(stale) as conn:
-        conn.execute("UPDATE meta SET value = ? WHERE key = 'last_sync_time'",
-                     (int(time.time()) - 7200,))
-    conn.close()
+    stale = stale_copy(world.chain.index, world.tmp / "stale.sqlite")
     message = refused(world, "web1", "web1.example.org",
                       RegistryHostKeyPolicy(index=stale, max_staleness=3600))
     assert "cannot be checked" in message and "stale" in message

@@ -12,14 +12,11 @@ import asyncio
 import datetime as dt
 import io
 import json
-import shutil
 import socket
-import sqlite3
 import ssl
 import subprocess
 import sys
 import threading
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -38,7 +35,7 @@ from cli.main import main
 from registry.errors import KeyNotTrusted
 from registry.integrations.tls import CertificateNotPublished, create_ssl_context
 from tests.conftest import free_port, require_tool, stop, wait_port
-from tests.integrations.conftest import Chain
+from tests.integrations.conftest import Chain, stale_copy
 
 pytestmark = pytest.mark.tools
 
@@ -256,12 +253,7 @@ def test_async_httpx(world: World) -> None:
 
 
 def test_stale_or_missing_index_refuses(world: World) -> None:
-    stale = world.tmp / "stale.sqlite"
-    shutil.copy(world.chain.index, stale)
-    with sqlite3.connect(stale) as conn:
-        conn.execute("UPDATE meta SET value = ? WHERE key = 'last_sync_time'",
-                     (int(time.time()) - 7200,))
-    conn.close()
+    stale = stale_copy(world.chain.index, world.tmp / "stale.sqlite")
     url = world.url("web1", "web1.example.org")
     message = refused_httpx(url, create_ssl_context(webpki=False, index=stale, max_staleness=3600))
     assert "cannot be checked" in message and "stale" in message
