@@ -523,6 +523,16 @@ class IndexReader:
         recs = [_record(row, now) for row in rows]
         return sorted(recs, key=lambda r: (rank[r.name], r.index))
 
+    def names_with_records(self, *, key_type: int, purposes: int = 0) -> list[str]:
+        """Names holding at least one record of ``key_type`` with all ``purposes`` bits (any status), sorted.
+
+        Raises: IndexUnavailable.
+        """
+        rows = self._q("SELECT DISTINCT n.name FROM names n JOIN records r ON r.node = n.node"
+                       " WHERE r.key_type = ? AND (r.purposes & ?) = ? ORDER BY n.name",
+                       (int(key_type), int(purposes), int(purposes)))
+        return [str(n) for (n,) in rows]
+
 
 def _subkey_order(material: bytes) -> dict[str, int]:
     """Subkey fingerprint -> position in the certificate (``{}`` if it does not walk)."""

@@ -300,7 +300,11 @@ def _is_armor_text(raw: bytes) -> bool:
 
 def _decode_armor_body(body: bytes) -> bytes:
     lines = [line.strip() for line in body.splitlines()]
-    # armor headers ("Key: value") run up to the first empty line
+    # ``body`` starts right after the BEGIN line's dashes: its first line is that
+    # line's (empty) end, so the armor headers ("Key: value", e.g. gpg --comment)
+    # start on the second line and run up to the first empty line
+    if lines and not lines[0]:
+        del lines[0]
     i = 0
     while i < len(lines) and lines[i] and b": " in lines[i]:
         i += 1
