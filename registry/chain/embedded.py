@@ -190,13 +190,16 @@ class _Store:
     ``eth_getLogs`` costs what it returns, not the chain's length; ``meta``
     holds the format, the clock offset and the registry address. One mined
     block is one :meth:`save`: one SQLite transaction, so a process killed
-    mid-write leaves the previous block's state.
+    mid-write leaves the previous block's state. The file is in WAL mode with
+    ``synchronous=FULL``: a commit is durable once saved, at one fsync.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, write: bool) -> None:
         self.path = path
         try:
             self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            if write:  # only a writer holds the state lock alone: safe to change the mode
+                self._conn.execute("PRAGMA journal_mode=WAL")  # one fsync per block
             self._conn.execute("PRAGMA synchronous=FULL")
             self._conn.executescript(_SCHEMA)
         except sqlite3.Error as exc:
@@ -259,26 +262,65 @@ class _Store:
     ) -> list[tuple[Any, ...]]:
         """Indexed logs of blocks ``first..last`` matching an ``eth_getLogs`` filter, in order.
 
-        One column drives the search through its index (the most specific one
-        the filter names: a later topic, else the address, else the event
-        signature); the other conditions only filter what that index yields.
+        The search walks one index: the one (block range, address, or a topic
+        position) with the fewest rows for this filter's values, so it costs
+        about what the most selective condition matches, never the chain's
+        length; the other conditions filter what that walk yields.
         """
         conditions: list[tuple[str, Sequence[bytes]]] = []
         if addresses:
             conditions.append(("address", addresses))
         conditions += [(f"topic{i}", alts) for i, alts in enumerate(topics) if alts]
-        ranked = sorted(conditions, key=lambda c: _DRIVE_ORDER.index(c[0]))
         where = ["block BETWEEN ? AND ?"]
         args: list[Any] = [first, last]
-        for i, (column, values) in enumerate(ranked):
-            marks = ",".join("?" * len(values))
-            where.append(f"{'' if i == 0 else '+'}{column} IN ({marks})")
+        for column, values in conditions:
+            where.append(f"{column} IN ({','.join('?' * len(values))})")
             args += list(values)
-        sql = f"{_SELECT_LOGS} WHERE {' AND '.join(where)} ORDER BY block, log_index"
         try:
+            drive = self._narrowest(first, last, conditions)
+            hint = "NOT INDEXED" if drive is None else f"INDEXED BY logs_by_{drive}"
+            sql = (
+                f"SELECT {_LOG_COLUMNS} FROM logs {hint} WHERE {' AND '.join(where)}"
+                " ORDER BY block, log_index"
+            )
             return self._conn.execute(sql, args).fetchall()
         except sqlite3.Error as exc:
             raise ChainError(f"cannot read the chain file {self.path}: {exc}") from exc
+
+    def _narrowest(
+        self, first: int, last: int, conditions: Sequence[tuple[str, Sequence[bytes]]]
+    ) -> str | None:
+        """The condition with the fewest matching rows (None: the block range itself).
+
+        Counts are capped, and the cap grows sixteenfold until one condition
+        falls under it, so finding it costs a constant times the answer.
+        """
+        if not conditions:
+            return None
+        candidates: list[tuple[str | None, Sequence[bytes]]] = [(None, ()), *conditions]
+        cap = 64
+        while True:
+            below: list[tuple[int, int, str | None]] = []
+            for rank, (column, values) in enumerate(candidates):
+                if column is None:
+                    sql = (
+                        "SELECT count(*) FROM (SELECT 1 FROM logs NOT INDEXED"
+                        " WHERE block BETWEEN ? AND ? LIMIT ?)"
+                    )
+                    args: list[Any] = [first, last, cap]
+                else:
+                    marks = ",".join("?" * len(values))
+                    sql = (
+                        f"SELECT count(*) FROM (SELECT 1 FROM logs INDEXED BY logs_by_{column}"
+                        f" WHERE {column} IN ({marks}) AND block BETWEEN ? AND ? LIMIT ?)"
+                    )
+                    args = [*values, first, last, cap]
+                count = int(self._conn.execute(sql, args).fetchone()[0])
+                if count < cap:
+                    below.append((count, rank, column))
+            if below:
+                return min(below)[2]
+            cap *= 16
 
     def close(self) -> None:
         with contextlib.suppress(sqlite3.Error):
@@ -314,10 +356,6 @@ _LOG_COLUMNS = (
     " topic0, topic1, topic2, topic3, data"
 )
 _INSERT_LOG = f"INSERT OR REPLACE INTO logs ({_LOG_COLUMNS}) VALUES ({','.join('?' * 12)})"
-_SELECT_LOGS = f"SELECT {_LOG_COLUMNS} FROM logs"
-_DRIVE_ORDER = ("topic3", "topic2", "topic1", "address", "topic0")
-"""Which filter column leads a log search: indexed event arguments are usually the
-most selective, the event signature the least."""
 
 
 # --------------------------------------------------------------------------- accounts
@@ -812,15 +850,17 @@ class _Node:
         return _d(computation.output)
 
     def _estimate_gas(self, params: list[Any]) -> str:
-        """The least gas the transaction succeeds with, from two runs in the usual case.
+        """The least gas the transaction succeeds with, usually from one run.
 
-        Run once with the cap (the ``gas`` given, else the block gas limit): what
-        that run consumed before refunds, or EIP-7623's calldata floor when
-        higher, is the estimate once a second run at exactly that limit
-        succeeds. It can fail where the cap's run did not: an SSTORE needs more
-        than the 2,300-gas stipend left (EIP-2200), a call gets only 63/64 of
-        what is left (EIP-150). Then, as geth does, try that plus the stipend,
-        scaled by 64/63, and bisect what remains.
+        Run once with the cap (the ``gas`` given, else the block gas limit),
+        watching the few operations whose outcome depends on the gas left. What
+        that run consumed before refunds is enough, unless EIP-7623's calldata
+        floor is higher, or an SSTORE ran with too little left above the 2,300
+        stipend (EIP-2200; the run says how much more it needs): with no call,
+        create or GAS opcode in the run, that maximum is exact. Otherwise (a
+        call gets only 63/64 of what is left, EIP-150) it is checked by a second
+        run, and when that fails, as geth does, the stipend scaled by 64/63 is
+        tried and what remains bisected.
         """
         from eth.vm.spoof import SpoofTransaction
 
@@ -844,16 +884,28 @@ class _Node:
                 except Exception:  # e.g. below the intrinsic gas or the calldata floor
                     return False
 
+            probe = _GasProbe(cap)
+            plain = state.computation_class
+            state.computation_class = _probing_class(plain, probe)
             try:
                 computation = run(cap)
             except Exception as exc:
                 raise _tx_rejected(exc) from exc
+            finally:
+                state.computation_class = plain
             if computation.is_error:
                 raise _execution_error(computation.error, computation.output)
             intrinsic = int(tx.intrinsic_gas)
-            needed = max(cap - computation.get_gas_remaining(), _calldata_floor(state, tx))
-            if needed <= intrinsic or needed >= cap or succeeds(needed):
-                return _q(min(max(needed, intrinsic), cap))
+            needed = max(
+                cap - computation.get_gas_remaining(),
+                _calldata_floor(state, tx),
+                probe.sstore_needs,
+                intrinsic,
+            )
+            if needed >= cap:
+                return _q(cap)
+            if not probe.gas_sensitive or succeeds(needed):
+                return _q(needed)
             failing, working = needed, cap
             optimistic = (needed + _CALL_STIPEND) * 64 // 63
             if optimistic < working:
@@ -1338,6 +1390,49 @@ def _p_storage_key(value: Any) -> bytes:
     raise _invalid("a storage key must be hex of at most 32 bytes")
 
 
+class _GasProbe:
+    """What one estimation run saw of the operations that depend on the gas left."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self.sstore_needs = 0  # least gas limit that leaves every SSTORE above the stipend
+        self.gas_sensitive = False  # a call, a create or GAS ran: only a run can tell
+
+
+_GAS_SENSITIVE_OPCODES = (0x5A, 0xF0, 0xF1, 0xF2, 0xF4, 0xF5, 0xFA)
+"""GAS, CREATE, CALL, CALLCODE, DELEGATECALL, CREATE2, STATICCALL."""
+_SSTORE = 0x55
+
+
+def _probing_class(base: type, probe: _GasProbe) -> type:
+    """``base`` (a py-evm computation class) reporting to ``probe`` as it runs."""
+    plain: dict[int, Any] = base.opcodes  # type: ignore[attr-defined]
+    opcodes = dict(plain)
+
+    def sensitive(original: Any) -> Any:
+        def opcode(computation: Any) -> Any:
+            probe.gas_sensitive = True
+            return original(computation=computation)
+
+        opcode.__wrapped__ = original  # type: ignore[attr-defined]
+        return opcode
+
+    def sstore(computation: Any) -> Any:
+        if computation.msg.depth == 0:  # deeper, a call ran: gas_sensitive already
+            # at gas limit L, this SSTORE finds L - (cap - remaining) left and needs > 2,300
+            needs = probe.cap - computation.get_gas_remaining() + _CALL_STIPEND + 1
+            probe.sstore_needs = max(probe.sstore_needs, needs)
+        return plain[_SSTORE](computation=computation)
+
+    sstore.__wrapped__ = plain[_SSTORE]  # type: ignore[attr-defined]
+    for code in _GAS_SENSITIVE_OPCODES:
+        if code in plain:
+            opcodes[code] = sensitive(plain[code])
+    if _SSTORE in plain:
+        opcodes[_SSTORE] = sstore
+    return type("ProbingComputation", (base,), {"opcodes": opcodes})
+
+
 def _calldata_floor(state: Any, tx: Any) -> int:
     """EIP-7623's least gas limit for the transaction's calldata (0 before Prague)."""
     executor = getattr(state, "transaction_executor_class", None)
@@ -1590,7 +1685,7 @@ class EmbeddedChain:
             raise ConfigError(f"cannot lock {lock.path}: {exc}") from exc
         store: _Store | None = None
         try:
-            store = _Store(state)
+            store = _Store(state, write=write)
             return cls(_path=state, _store=store, _lock=lock, write=write)
         except Error:
             if store is not None:

@@ -704,6 +704,24 @@ def test_get_logs_answers_every_filter_from_the_index(
 # --------------------------------------------------------------------------- gas estimates
 
 
+def _caller_initcode(target: str) -> bytes:
+    """A contract passing its calldata's first word to ``target``, reverting if that fails."""
+    runtime = (
+        bytes.fromhex(
+            "6020600060003760006000602060006000"  # CALLDATACOPY(0, 0, 32); CALL arguments
+            "73"  # PUSH20 target
+        )
+        + bytes.fromhex(target[2:])
+        + bytes.fromhex(
+            "5af1"  # GAS, CALL
+            "15602d5700"  # ISZERO, PUSH1 0x2d, JUMPI, STOP
+            "5b60006000fd"  # JUMPDEST, REVERT(0, 0)
+        )
+    )
+    assert runtime[0x2D] == 0x5B and len(runtime) == 0x33
+    return bytes.fromhex("603380600b6000396000f3") + runtime
+
+
 def test_estimate_gas_is_the_least_gas_that_succeeds(state: Path) -> None:
     """Two runs where py-evm's exact bisection takes twenty; the same answer, and it works.
 
@@ -722,7 +740,9 @@ def test_estimate_gas_is_the_least_gas_that_succeeds(state: Path) -> None:
         w3 = chain.web3
         store = send(chain, alice, data="0x" + INITCODE.hex()).contractAddress
         registry = registry_contract(chain)
+        caller = send(chain, alice, data="0x" + _caller_initcode(store).hex()).contractAddress
         nine = "0x" + (9).to_bytes(32, "big").hex()
+        eleven = "0x" + (11).to_bytes(32, "big").hex()
         send(chain, alice, to=store, data="0x" + (7).to_bytes(32, "big").hex())
         calls: list[dict[str, Any]] = [
             {"from": alice.address, "to": bob.address, "value": "0x1"},
@@ -730,13 +750,14 @@ def test_estimate_gas_is_the_least_gas_that_succeeds(state: Path) -> None:
             {"from": alice.address, "to": store, "data": nine},
             {"from": alice.address, "to": store, "data": nine},  # the stipend case
             {"from": alice.address, "to": store, "data": "0x" + "00" * 2000 + "01" * 20},
+            {"from": alice.address, "to": caller, "data": eleven},  # a call: 63/64 of the gas
             {
                 "from": alice.address,
                 "to": registry.address,
                 "data": registry.functions.register("example.org")._encode_transaction_data(),
             },
         ]
-        runs = stipend_cases = floor_cases = 0
+        runs = stipend_cases = floor_cases = call_cases = 0
         for spec in calls:
             header = node.head
             vm, tx = node._spoof_call(spec, header, default_gas=header.gas_limit)
@@ -757,9 +778,12 @@ def test_estimate_gas_is_the_least_gas_that_succeeds(state: Path) -> None:
             if floor > exact:
                 floor_cases += 1
                 assert receipt.gasUsed == floor
+            if spec.get("to") == caller:
+                call_cases += 1
+                assert receipt.gasUsed < estimate - 100  # 63/64 of the gas left: it needs more
             if spec.get("data") == nine and receipt.gasUsed < 25_000:
                 stipend_cases += 1
                 assert receipt.gasUsed < estimate - 100  # it needed more than it used
             assert int(w3.eth.get_block(receipt.blockNumber).gasUsed) == receipt.gasUsed
             runs += 1
-        assert (runs, stipend_cases, floor_cases) == (len(calls), 1, 1)
+        assert (runs, stipend_cases, floor_cases, call_cases) == (len(calls), 1, 1, 1)
