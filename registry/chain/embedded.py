@@ -1614,11 +1614,11 @@ class EmbeddedChain:
         self._web3: Web3 | None = None
         self._closed = False
         present, meta = _store.load_meta()
+        if present and meta.get("format") not in (_FORMAT, _FORMAT_V1):
+            raise ConfigError(f"{_path} is not a keyanchor chain file")
         self._meta: dict[str, str] = dict(meta)
         self._meta.setdefault("format", _FORMAT)
         self._meta.setdefault("chain_id", str(CHAIN_ID))
-        if present and self._meta["format"] not in (_FORMAT, _FORMAT_V1):
-            raise ConfigError(f"{_path} is not a keyanchor chain file")
         if self._meta["chain_id"] != str(CHAIN_ID):
             raise ConfigError(f"{_path} holds chain {self._meta['chain_id']}, not {CHAIN_ID}")
         if not present and not write:
