@@ -77,6 +77,8 @@ CLIENT_VERSION = "keyanchor-devnet/0.1.0/py-evm"
 MAX_LOG_BLOCK_RANGE = 100_000
 MAX_PROOF_KEYS = 1_000
 """Most storage keys one ``eth_getProof`` answers."""
+MAX_FILTER_VALUES = 1_000
+"""Most addresses, and alternatives per topic, in one ``eth_getLogs`` filter."""
 _CALL_STIPEND = 2_300
 
 _FORMAT = "keyanchor-chain/2"
@@ -1542,6 +1544,8 @@ def _filter_addresses(value: Any) -> list[bytes]:
     if value is None:
         return []
     items = value if isinstance(value, list) else [value]
+    if len(items) > MAX_FILTER_VALUES:
+        raise _invalid(f"at most {MAX_FILTER_VALUES} addresses")
     return [_p_fixed(a, "address", 20) for a in items]
 
 
@@ -1555,6 +1559,8 @@ def _filter_topics(value: Any) -> list[list[bytes]]:
         if entry is None:
             out.append([])
         elif isinstance(entry, list):
+            if len(entry) > MAX_FILTER_VALUES:
+                raise _invalid(f"at most {MAX_FILTER_VALUES} alternatives per topic")
             out.append([_p_fixed(t, "topic", 32) for t in entry])
         else:
             out.append([_p_fixed(entry, "topic", 32)])

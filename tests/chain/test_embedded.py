@@ -698,6 +698,13 @@ def test_get_logs_answers_every_filter_from_the_index(
         for spec, answer in zip(filters, answers, strict=True):
             assert answer == [e for e in everything if _matches(e, spec)], spec
         assert chain.web3.eth.get_logs({"fromBlock": 0, "address": registry.address})
+        for too_many in (
+            {"address": [owners[0].address] * 1001},
+            {"topics": [None, [other_topic] * 1001]},
+        ):
+            with pytest.raises(RpcError) as info:
+                chain.request("eth_getLogs", [too_many])
+            assert info.value.code == -32602
 
         # a revert drops the reverted blocks' logs; what is mined next is indexed
         snapshot = chain.request("evm_snapshot")
