@@ -352,6 +352,8 @@ def _dns_label_hash(b: Bytes[253], start: uint256, end: uint256) -> bytes32:
 @pure
 def _is_number(b: Bytes[253], start: uint256, end: uint256) -> bool:
     """WHATWG URL "ends in a number": the label is all digits, or 0x followed by hex digits."""
+    if end <= start:
+        return False  # an empty label: refused as an invalid name
     hexa: bool = end - start >= 2 and self._char(b, start) == 48 and self._char(b, start + 1) == 120
     first: uint256 = start
     if hexa:

@@ -182,7 +182,7 @@ class SuffixTree:
         key = suffixes[m]
         index = self._position[key]
         value = self.values[key]
-        gap = (_ZERO, _ZERO, 0, 0, ())
+        gap: tuple[bytes, bytes, int, int, tuple[bytes, ...]] = (_ZERO, _ZERO, 0, 0, ())
         if m < k:
             public = (value >> 8) & 255
             beyond = int.from_bytes(suffixes[m + 1], "big")
