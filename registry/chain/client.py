@@ -770,8 +770,8 @@ class Registry:
             durable = bytes(self._call_raw("durable_at", [node, index], what))
             if durable == ZERO32:
                 raise VerificationError(
-                    f"{what}: the endpoint returned no KeyPublished event for record {index}"
-                    f" of {count} (a withheld log)")
+                    f"{parsed} record {index} does not verify: the endpoint returned no"
+                    f" KeyPublished event for it ({count} records; a withheld log)")
             commitments.append(durable)
         states: list[dict[str, Any]] = []
         for lo in range(0, count, _BATCH):
@@ -780,8 +780,8 @@ class Registry:
         for index, (c, rec) in enumerate(zip(commitments, states, strict=True)):
             if not int(rec["key_type"]) or int(rec["index"]) != index or bytes(rec["commitment"]) != c:
                 raise VerificationError(
-                    f"{what}: record {index}'s event names commitment 0x{c.hex()}, which the"
-                    " contract does not hold at that index")
+                    f"{parsed} record {index} does not verify: its KeyPublished event names"
+                    f" commitment 0x{c.hex()}, which the contract does not hold at that index")
             out.append((rec, logs[index][1] if index in logs else None))
         return out
 

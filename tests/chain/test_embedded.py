@@ -151,23 +151,23 @@ def test_revert_reason_reaches_web3(state: Path) -> None:
     with EmbeddedChain.open(state) as chain:
         registry = registry_contract(chain)
         alice = chain.dev_accounts[1]
-        node = registry.functions.register("example.org").call({"from": alice.address})
+        node = registry.functions.register("example.org", _proof("example.org")).call({"from": alice.address})
         receipt = send(
             chain,
             alice,
             to=registry.address,
-            data=registry.functions.register("example.org")._encode_transaction_data(),
+            data=registry.functions.register("example.org", _proof("example.org"))._encode_transaction_data(),
         )
         assert receipt.status == 1
         assert registry.functions.owner(node).call() == alice.address
         with pytest.raises(ContractLogicError, match="KeyRegistry: name taken"):
-            registry.functions.register("example.org").call({"from": alice.address})
+            registry.functions.register("example.org", _proof("example.org")).call({"from": alice.address})
         with pytest.raises(ContractLogicError, match="KeyRegistry: name taken"):
             chain.web3.eth.estimate_gas(
                 {
                     "from": alice.address,
                     "to": registry.address,
-                    "data": registry.functions.register("example.org")._encode_transaction_data(),
+                    "data": registry.functions.register("example.org", _proof("example.org"))._encode_transaction_data(),
                 }
             )
         (event,) = registry.events.NameRegistered().get_logs(from_block=0)
@@ -514,3 +514,9 @@ def test_publish_killed_mid_write_leaves_the_previous_state(state: Path) -> None
                 assert len(records) >= max(printed) + 1  # a reported publish survived the kill
             confirmed = len(records)
     assert confirmed > 0
+
+
+def _proof(name: str) -> tuple:
+    from registry.psl import suffix_tree
+
+    return suffix_tree().prove(name).as_abi()
