@@ -557,8 +557,7 @@ class _Syncer:
                 if pos + 1 == len(logs) or logs[pos + 1].block != block:
                     heads[block] = (*heads[block][:2], digest)
                 if kind in _REGISTRY_WIDE:
-                    count += 1
-                    continue
+                    continue  # folded into the digest; nothing about a name to store
                 node = bytes(data["node"])
                 ev = self.event(kind, data, node, block, lg, heads[block][1])
                 try:
@@ -691,7 +690,9 @@ class _Syncer:
             return store.name_of(node) or "0x" + node.hex()
 
         if digest is not None:
-            theirs = bytes(view(dec.digest_fn, "event_digest()"))
+            raw_digest = _hx(next(results), "event_digest()")
+            # no code at that block (before the deployment): no event yet
+            theirs = bytes(dec.decode_output(dec.digest_fn, raw_digest)) if raw_digest else ZERO32
             if theirs != digest:
                 n_theirs, n_ours = (int.from_bytes(x, "big") >> 216 for x in (theirs, digest))
                 raise VerificationError(
