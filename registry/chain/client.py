@@ -1058,7 +1058,7 @@ class Registry:
                 )
         return out
 
-    def _commitment_of(self, parsed: Name, record: int | bytes | bytearray) -> bytes:
+    def _commitment_of(self, parsed: Name, record: int | bytes | bytearray, what: str = "") -> bytes:
         """A record reference (index, or 32-byte commitment) as the commitment.
 
         Raises: ContractRevert (no such record), VerificationError, ChainError.
@@ -1073,7 +1073,7 @@ class Registry:
         if not 0 <= index < len(raw):
             if not raw:
                 self._require_registered(parsed)
-            raise ContractRevert(f"{parsed} has no record {index}",
+            raise ContractRevert(f"{what + ': ' if what else ''}{parsed} has no record {index}",
                                  reason="KeyRegistry: no such record")
         return bytes(raw[index][0]["commitment"])
 
@@ -1714,7 +1714,7 @@ class Registry:
         """
         parsed = _name(name)
         code = RevocationReason.parse(reason)
-        c = self._commitment_of(parsed, record)
+        c = self._commitment_of(parsed, record, f"revoke {parsed} record {record!r}")
         revocation = _revocation(revocation)
         shown = record if isinstance(record, int) else "0x" + c.hex()[:16]
         return self._transact(
@@ -1748,7 +1748,7 @@ class Registry:
         Raises: as :meth:`publish` and :meth:`revoke`.
         """
         parsed = _name(name)
-        c_old = self._commitment_of(parsed, old)
+        c_old = self._commitment_of(parsed, old, f"rotate {parsed} record {old!r}")
         rec = self.record_state(parsed, c_old)
         if rec is None:
             self._require_registered(parsed)
@@ -1787,7 +1787,7 @@ class Registry:
         expiry …), ChainError.
         """
         by, parsed = _name(attester), _name(name)
-        c = self._commitment_of(parsed, record)
+        c = self._commitment_of(parsed, record, f"attest {parsed} record {record!r}")
         return self._transact(
             "attest",
             [bytes(by.node), bytes(parsed.node), c, _policy_hash(policy_hash),
@@ -1806,7 +1806,7 @@ class Registry:
         Raises: NotOwner, ContractRevert (no such attestation), ChainError.
         """
         by, parsed = _name(attester), _name(name)
-        c = self._commitment_of(parsed, record)
+        c = self._commitment_of(parsed, record, f"withdraw attestation of {parsed} record {record!r}")
         return self._transact(
             "withdraw",
             [bytes(by.node), bytes(parsed.node), c],
