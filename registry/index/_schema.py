@@ -21,6 +21,9 @@ the block it came from so a reorg can roll back to any block:
                    is not blocked by the subject); ``held_attestations`` those
                    whose attester is blocked; ``blocked`` the blocks.
 * ``events``       every decoded event (history, watch, rollback replays).
+* ``dns_control``  the DNS-control verdict of each top-level name (refreshed by
+                   every sync with DNS checks); a record under a failing domain
+                   has ``policy = 'fail'`` and its own verdict in ``base_policy``.
 
 Schema changes must keep existing files readable: new SQL indexes are
 ``IF NOT EXISTS`` (created by the next sync, and the reader works without
@@ -77,6 +80,7 @@ CREATE TABLE IF NOT EXISTS records (
     reason        INTEGER,
     revoked_block INTEGER,
     revocation    BLOB,
+    base_policy   TEXT,
     algorithm     TEXT NOT NULL,
     fingerprint   TEXT NOT NULL,
     identities    TEXT NOT NULL,
@@ -125,6 +129,16 @@ CREATE TABLE IF NOT EXISTS held_attestations (
     expires     INTEGER NOT NULL,
     attested_at INTEGER NOT NULL,
     PRIMARY KEY (node, idx, attester)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS dns_control (
+    node       BLOB PRIMARY KEY,
+    domain     TEXT NOT NULL,
+    owner      TEXT NOT NULL,
+    status     TEXT NOT NULL,
+    owners     TEXT NOT NULL,
+    detail     TEXT NOT NULL,
+    checked_at INTEGER NOT NULL
 ) WITHOUT ROWID;
 
 CREATE TABLE IF NOT EXISTS blocked (

@@ -385,6 +385,61 @@ class Store:
                   (node, attester))
         c.execute(f"DELETE FROM {src} WHERE node=? AND attester=?", (node, attester))
 
+    # ----------------------------------------------------------------- DNS control
+
+    def top_levels(self) -> list[tuple[bytes, str, str]]:
+        """(node, name, owner) of every top-level name in the index."""
+        return [(bytes(n), str(t), str(o)) for n, t, o in self.conn.execute(
+            "SELECT node, name, owner FROM names WHERE parent = ? ORDER BY name", (_ZERO32,))]
+
+    def top_level_of(self, node: bytes) -> bytes | None:
+        """The top-level ancestor of ``node`` (itself for a top-level name), by parent links."""
+        seen = 0
+        while seen < 300:
+            row = self.conn.execute("SELECT parent FROM names WHERE node=?", (bytes(node),)).fetchone()
+            if row is None:
+                return None
+            if bytes(row[0]) == _ZERO32:
+                return bytes(node)
+            node, seen = bytes(row[0]), seen + 1
+        return None
+
+    def set_dns_control(self, top: bytes, verdict: Any, *, required: bool, now: int) -> None:
+        """Store a top-level name's DNS verdict and apply it to every record under it:
+        a failing domain (DNS names another owner; or, when ``required``, anything but a
+        match) makes its records ``policy = 'fail'`` (own verdict kept in base_policy)."""
+        c = self.conn
+        c.execute("INSERT OR REPLACE INTO dns_control VALUES (?, ?, ?, ?, ?, ?, ?)",
+                  (bytes(top), verdict.domain, verdict.owner, verdict.status,
+                   json.dumps(list(verdict.owners)), verdict.detail, int(now)))
+        failing = verdict.status == "mismatch" or (required and verdict.status != "match")
+        nodes = [bytes(n) for (n,) in c.execute(
+            "WITH RECURSIVE under(node) AS (SELECT ? UNION SELECT n.node FROM names n"
+            " JOIN under u ON n.parent = u.node) SELECT node FROM under", (bytes(top),))]
+        for node in nodes:
+            if failing:
+                c.execute(
+                    "UPDATE records SET base_policy = policy || char(10) || policy_detail"
+                    " WHERE node = ? AND base_policy IS NULL", (node,))
+                c.execute(
+                    "UPDATE records SET policy = 'fail', policy_detail = ? WHERE node = ?",
+                    (f"DNS control {verdict.status} for {verdict.domain}: name.dns_control", node))
+            else:
+                c.execute(
+                    "UPDATE records SET policy = substr(base_policy, 1, instr(base_policy,"
+                    " char(10)) - 1), policy_detail = substr(base_policy, instr(base_policy,"
+                    " char(10)) + 1), base_policy = NULL WHERE node = ? AND base_policy IS NOT NULL",
+                    (node,))
+
+    def dns_control(self, top: bytes) -> dict[str, Any] | None:
+        row = self.conn.execute(
+            "SELECT domain, owner, status, owners, detail, checked_at FROM dns_control WHERE node=?",
+            (bytes(top),)).fetchone()
+        if row is None:
+            return None
+        return {"domain": row[0], "owner": row[1], "status": row[2], "owners": json.loads(row[3]),
+                "detail": row[4], "checked_at": row[5]}
+
     # ----------------------------------------------------------------- reorgs
 
     def rollback_to(self, block: int) -> int:
@@ -452,6 +507,7 @@ class Store:
             "fingerprints": "fingerprint, node, idx", "identities": "identity, node, idx",
             "operators": "node, owner, operator", "attestations": "node, idx, attester",
             "held_attestations": "node, idx, attester", "blocked": "node, attester",
+            "dns_control": "node",
             "events": "block, log_index",
         }
         for table, order in tables.items():

@@ -465,8 +465,11 @@ class _Syncer:
     def __init__(self, store: Store, w3: Any, address: str, *, start_block: int,
                  confirmations: int, page_blocks: int, profile: str | None,
                  progress: Progress | None, max_blocks: int | None,
-                 max_page_blocks: int = MAX_PAGE_BLOCKS, audit: bool = False) -> None:
+                 max_page_blocks: int = MAX_PAGE_BLOCKS, audit: bool = False,
+                 dns: Any = None) -> None:
         self.store = store
+        self.dns = dns
+        self.dns_cache: dict[tuple[bytes, str], Any] = {}
         self.audit_all = audit
         self.rpc = _Rpc(w3)
         self.address = address.lower()
@@ -580,12 +583,37 @@ class _Syncer:
             self.verify(hi, heads[hi][0], touched_records, touched_owner, touched_atts,
                         touched_renounced, touched_ops, touched_blocked, digest=digest,
                         what=f"blocks {lo}-{hi} ({len(logs)} logs)")
+            if self.dns is not None:
+                tops = {self.store.top_level_of(n) for n in touched_records | touched_owner}
+                for top in sorted(t for t in tops if t is not None):
+                    self.apply_dns(top, fresh=False)
             for number, head in heads.items():
                 store.add_block(number, head[0], head[1], head[2] if len(head) > 2 else None)
             store.add_block(hi, heads[hi][0], heads[hi][1], digest)
             store.set_event_digest(digest)
             store.set_meta("synced_block", hi)
         return count
+
+    def apply_dns(self, top: bytes, *, fresh: bool) -> None:
+        """Check (or reuse this run's verdict for) a top-level name's DNS control and apply it."""
+        from registry.dnscontrol import check_dns_control
+
+        name, owner = self.store.name_of(top), self.store.owner_of(top)
+        if name is None or owner is None:
+            return
+        key = (top, owner.lower())
+        if fresh or key not in self.dns_cache:
+            self.dns_cache[key] = check_dns_control(name, owner, settings=self.dns)
+        self.store.set_dns_control(top, self.dns_cache[key], required=self.dns.required,
+                                   now=int(time.time()))
+
+    def refresh_dns(self) -> None:
+        """Check every top-level name's DNS control again (DNS changes without an event)."""
+        if self.dns is None:
+            return
+        with self.store.transaction():
+            for top, _name, _owner in self.store.top_levels():
+                self.apply_dns(top, fresh=(top, _owner.lower()) not in self.dns_cache)
 
     def page_start_digest(self, lo: int) -> bytes:
         """The event digest the page folds onto: the stored one, or at the first page the
@@ -818,6 +846,7 @@ class _Syncer:
                 self._run(result)
                 if self.audit_all:
                     result.audited = self.audit()
+                self.refresh_dns()
                 break
             except _ReorgInFlight:
                 continue
@@ -874,6 +903,7 @@ def sync_index(
     progress: Progress | None = None,
     max_blocks: int | None = None,
     audit: bool = False,
+    dns: Any = None,
 ) -> SyncResult:
     """Bring the index up to ``head - confirmations`` of the registry's chain.
 
@@ -887,7 +917,11 @@ def sync_index(
     then compares every indexed name, record attestations, child renunciation
     and current operator with the contract's views (batched ``eth_call`` requests):
     run it periodically, as it also catches an endpoint that left a
-    log out of an earlier page.
+    log out of an earlier page. ``dns`` (a :class:`registry.dnscontrol.DnsSettings`)
+    checks every top-level name's ``_keyanchor`` TXT record (each run) and stops
+    the index serving keys under a domain whose DNS names another owner, or,
+    when ``dns.required`` (implied by the ``strict`` profile), does not name
+    the owner.
 
     Raises:
         VerificationError: the chain's data does not verify (nothing from that page is kept).
@@ -897,11 +931,16 @@ def sync_index(
     store = index if isinstance(index, Store) else Store.open(index)
     try:
         w3, address, start = _target(registry)
+        if policy_profile == "strict":
+            from registry.dnscontrol import DnsSettings
+
+            dns = (DnsSettings(dns.nameserver, dns.port, dns.timeout, True) if dns is not None
+                   else DnsSettings(required=True))
         syncer = _Syncer(store, w3, address,
                          start_block=start if start_block is None else start_block,
                          confirmations=confirmations, page_blocks=page_blocks,
                          profile=policy_profile, progress=progress, max_blocks=max_blocks,
-                         max_page_blocks=max_page_blocks, audit=audit)
+                         max_page_blocks=max_page_blocks, audit=audit, dns=dns)
         return syncer.run()
     finally:
         if not isinstance(index, Store):

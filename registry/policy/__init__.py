@@ -46,7 +46,7 @@ __all__ = [
     "load_lints",
 ]
 
-_LINT_MODULES = ("_ssh_lints", "_openpgp_lints", "_x509_lints", "_binding_lints")
+_LINT_MODULES = ("_ssh_lints", "_openpgp_lints", "_x509_lints", "_binding_lints", "_dns_lints")
 _loaded = False
 
 
@@ -151,6 +151,7 @@ def check(
     purposes: int | None = None,
     record: Any = None,
     only: Iterable[str] | None = None,
+    dns: Any = None,
 ) -> Report:
     """Run the policy's lints over ``key`` and return a :class:`Report`.
 
@@ -162,6 +163,8 @@ def check(
     goes on. ``record`` is the registry record the key was published in (any
     object with ``valid_from``, ``valid_until`` and ``revoked_at`` as datetimes
     or Unix seconds, 0/None for unset): ``record.lifecycle`` judges it at ``at``.
+    ``dns`` is the :class:`registry.dnscontrol.DnsVerdict` of the name's domain
+    (``name.dns_control`` judges it).
 
     Raises:
         ConfigError: bad policy file or unknown profile.
@@ -181,7 +184,7 @@ def check(
         other_names=tuple(other_names) if other_names is not None else None,
         attestations=tuple(attestations) if attestations is not None else None,
         trust_anchors=tuple(trust_anchors) if trust_anchors else None,
-        intermediates=tuple(intermediates), purposes=purposes, record=record,
+        intermediates=tuple(intermediates), purposes=purposes, record=record, dns=dns,
     )
     try:
         key_type = ctx.key_type

@@ -203,6 +203,7 @@ class Context:
     intermediates: tuple[Any, ...] = ()
     purposes: int | None = None  # registry.keys.Purpose flags
     record: Any = None  # the registry record (valid_from / valid_until / revoked_at), if any
+    dns: Any = None  # registry.dnscontrol.DnsVerdict of the name's domain, if checked
 
     @functools.cached_property
     def key_type(self) -> str:
