@@ -5,7 +5,7 @@ Examples: ``KEYANCHOR_STATEFUL_EXAMPLES`` (default 200, CI), up to
 ``KEYANCHOR_STATEFUL_STEPS`` (default 10) steps each after a 4-transaction
 start. The nightly-size run (docs/CONTRACT.md):
 
-    KEYANCHOR_STATEFUL_EXAMPLES=5000 KEYANCHOR_STATEFUL_STEPS=30 \
+    KEYANCHOR_STATEFUL_EXAMPLES=2000 KEYANCHOR_STATEFUL_STEPS=20 \
         python -m pytest -q tests/contract/test_contract_stateful.py
 
 Invariants checked: every outcome (success, or the exact revert reason) is the
