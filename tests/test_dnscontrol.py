@@ -176,3 +176,22 @@ def test_sync_and_gateways_refuse_keys_under_a_domain_dns_gives_to_another(
         zone.records["_keyanchor.example.org"] = [f"keyanchor-owner={owner}"]
         sync_index(index, reg, dns=DnsSettings("127.0.0.1", zone.port, 2.0, required=True))
         assert len(served()) == 2
+
+
+def test_client_lookup_judges_dns_control(zone: Zone, tmp_path: Path) -> None:
+    from registry.chain.client import Registry
+    from tests.index.conftest import ed25519_blob
+
+    required = 'profile = "default"\n[params]\n"name.dns_control".required = true\n'
+    with Registry.embedded(tmp_path / "chain.db") as reg:
+        reg.register("example.org")
+        reg.assign("web1.example.org", reg.sender)
+        reg.publish("web1.example.org", ed25519_blob(9), key_type="ssh", purposes="ssh-host")
+        assert reg.dns_control("web1.example.org", zone.settings).domain == "example.org"
+        assert zone.queries[-1] == "_keyanchor.example.org"  # the top-level ancestor's record
+        zone.records["_keyanchor.example.org"] = [f"keyanchor-owner={OTHER}"]
+        assert reg.lookup("web1.example.org", profile="default", dns=zone.settings) == []
+        assert len(reg.lookup("web1.example.org", profile="default")) == 1  # DNS not asked
+        assert reg.lookup("web1.example.org", policy=required) == []  # required, not checked
+        zone.records["_keyanchor.example.org"] = [f"keyanchor-owner={reg.sender}"]
+        assert len(reg.lookup("web1.example.org", policy=required, dns=zone.settings)) == 1

@@ -815,6 +815,7 @@ class Registry:
         attestations: bool = False,
         policy: Any = None,
         profile: str | None = None,
+        dns: Any = None,
     ) -> list[KeyRecord]:
         """The verified key records of a name, in index order.
 
@@ -865,8 +866,29 @@ class Registry:
         if attestations or policy is not None or profile is not None:
             out = [self._with_attestations(r) for r in out]
         if policy is not None or profile is not None:
-            out = [r for r in out if self.check_record(r, policy=policy, profile=profile).passed]
+            verdict = self.dns_control(parsed, dns) if dns is not None else None
+            out = [r for r in out if self.check_record(r, policy=policy, profile=profile,
+                                                       dns=verdict).passed]
         return out
+
+    def dns_control(self, name: str | Name, settings: Any = None) -> Any:
+        """The DNS-control verdict (:class:`registry.dnscontrol.DnsVerdict`) of a name's
+        top-level registered ancestor against its on-chain owner.
+
+        Raises: NameNotFound, ChainError (DNS trouble is the ``unavailable`` verdict).
+        """
+        from registry.dnscontrol import check_dns_control
+
+        top = _name(name)
+        for _ in range(256):
+            parent = self.parent(top)
+            if parent is None:
+                break
+            top = _name(parent)
+        owner = self.owner(top)
+        if owner is None:
+            raise NameNotFound(f"{top} is not registered", reason="KeyRegistry: name not found")
+        return check_dns_control(top.text, owner, settings=settings)
 
     def _with_revocations(self, parsed: Name, records: list[KeyRecord]) -> list[KeyRecord]:
         """Attach each revoked record's ``revocation`` bytes from its KeyRevoked event."""
@@ -890,8 +912,12 @@ class Registry:
         policy: Any = None,
         profile: str | None = None,
         at: datetime | None = None,
+        dns: Any = None,
     ) -> Any:
         """Run the policy checker over a looked-up record and return its Report.
+
+        ``dns`` is the DNS-control verdict of the name's domain (:meth:`dns_control`),
+        which ``name.dns_control`` judges (the ``strict`` profile requires a match).
 
         The proof is checked against the statement for this chain, registry,
         name, the name's current owner and the record's commitment.
@@ -918,6 +944,7 @@ class Registry:
             attestations=record.attestations,
             purposes=int(record.purposes),
             record=record,
+            dns=dns,
         )
 
     def _verified_record(
