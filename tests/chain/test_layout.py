@@ -212,3 +212,28 @@ def test_digest_changes_with_any_withheld_added_reordered_or_altered_event() -> 
     variants.append([*events[:2], ("KeyRevoked", {**events[2][1], "revocation": b"x"}, 7)])
     digests = {layout.digest_events(v) for v in variants}
     assert base not in digests and len(digests) == len(variants)
+
+
+@pytest.mark.anvil
+def test_record_count_limit_via_the_documented_slot() -> None:
+    """The 2**32 - 1 records limit cannot be reached by publishing; anvil writes the
+    documented count bits straight into the name word, and publish then refuses."""
+    from registry.errors import ContractRevert
+
+    node_ = Anvil()
+    try:
+        acct = Account.from_key(
+            "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80")
+        reg = Registry.connect(node_.url, account=acct, material_loader=raw_loader)
+        reg.deploy()
+        reg.register("example.org")
+        node = namehash("example.org")
+        slot = layout.name_slot(node)
+        word = _word(reg, slot) | (((1 << 32) - 1) << 160)
+        node_.rpc("anvil_setStorageAt", [reg.address, hex(slot), "0x" + word.to_bytes(32, "big").hex()])
+        assert layout.decode_name(_word(reg, slot)).record_count == (1 << 32) - 1
+        assert reg.record_count("example.org") == (1 << 32) - 1
+        with pytest.raises(ContractRevert, match="too many records"):
+            reg.send("publish", [node, 1, 1, 0, 0, b"RAW k", b"", False], what="publish").wait()
+    finally:
+        node_.close()

@@ -90,7 +90,7 @@ def test_register_refuses_bad_suffix_proofs(kr):
     # the proof of another name, a tampered path, a wrong depth, a wrong value, a wrong gap
     kr.reverts(kr.fn.register("example.org", kr.proof("example.co.uk")), kr.alice,
                "KeyRegistry: bad suffix proof")
-    for field, value in [(4, [b"\x01" * 32] + good[4][1:]), (0, 2), (2, 2), (2, 1),
+    for field, value in [(4, [b"\x01" * 32, *good[4][1:]]), (0, 2), (2, 2), (2, 1),
                          (3, good[3] + 1), (5, good[5][:31] + b"\x00"), (9, good[9][:-1]),
                          (0, 7)]:  # fmt: skip
         bad = list(good)

@@ -10,7 +10,6 @@ import pytest
 from registry.errors import InvalidName
 from registry.keys._common import commitment
 from registry.names import namehash, parse_name
-
 from registry.psl import EMPTY_PROOF
 
 MAX_TIME = 2**40
