@@ -23,6 +23,12 @@ The file is TOML at ``$KEYANCHOR_CONFIG`` or ``<user config dir>/keyanchor/confi
     [index]
     path = "/var/lib/keyanchor/index.sqlite"
 
+    [dns]                                # DNS control (_keyanchor.<domain> TXT), checked by sync
+    nameserver = "127.0.0.1"             # optional: the system resolver otherwise
+    port = 53
+    timeout = 3
+    require = false                      # true (or the strict profile): fail closed
+
 Environment variables override the file: ``KEYANCHOR_NETWORK``,
 ``KEYANCHOR_RPC_URL`` (with ``KEYANCHOR_REGISTRY``), ``KEYANCHOR_STATE`` (the
 embedded chain file), ``KEYANCHOR_KEYSTORE``, ``KEYANCHOR_INDEX``.

@@ -187,7 +187,13 @@ def bench_sync(names: int, workdir: Path) -> dict[str, float]:
                 time.sleep(0.05)
         c = load_contract()
         me = call(url, "eth_accounts", [])[0]  # type: ignore[index]
-        tx = call(url, "eth_sendTransaction", [{"from": me, "data": "0x" + c.bytecode.hex(),
+        import eth_abi
+
+        from registry.psl import suffix_tree
+
+        init = c.bytecode + eth_abi.encode(["bytes32", "bool", "address"],
+                                           [suffix_tree().root, False, me])
+        tx = call(url, "eth_sendTransaction", [{"from": me, "data": "0x" + init.hex(),
                                                  "gas": hex(10_000_000)}])
         receipt = None
         for _ in range(200):
@@ -199,7 +205,7 @@ def bench_sync(names: int, workdir: Path) -> dict[str, float]:
         start = int(receipt["blockNumber"], 16)  # type: ignore[index]
         call(url, "evm_setAutomine", [False])
         org = bytes(namehash("bench.org"))
-        txs = [c.fn("register").encode(["bench.org"])]
+        txs = [c.fn("register").encode(["bench.org", suffix_tree().prove("bench.org").as_abi()])]
         for i in range(names):
             txs.append(c.fn("assign").encode([org, f"u{i}", True, me]))
         for i in range(names):

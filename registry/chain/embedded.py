@@ -1768,14 +1768,22 @@ class EmbeddedChain:
     def deploy_registry(self, bytecode: bytes | None = None) -> str:
         """Deploy ``bytecode`` (default: the bundled KeyRegistry) and record it as the registry.
 
+        The bundled KeyRegistry is deployed in public mode, committing to the
+        bundled Public Suffix List, with development account 0 as its admin.
         Raises RegistryNotFound when there is no artifact, ChainError when the
         deployment fails.
         """
         with self._mutex:
             self._check_open()
-            if bytecode is None:
-                bytecode = _registry_bytecode()
             deployer = self.dev_accounts[0]
+            if bytecode is None:
+                import eth_abi
+
+                from registry.psl import suffix_tree
+
+                bytecode = _registry_bytecode() + eth_abi.encode(
+                    ["bytes32", "bool", "address"], [suffix_tree().root, False, deployer.address]
+                )
             receipt = self._send_as(deployer, to=None, data=bytecode)
             if receipt["status"] != "0x1" or not receipt["contractAddress"]:
                 raise ChainError("deploying the KeyRegistry on the embedded chain failed")

@@ -29,7 +29,7 @@ from registry.errors import IndexUnavailable, InvalidName
 
 __all__ = ["IndexReader", "IndexedRecord", "record_status"]
 
-_SCHEMA_VERSION = "1"  # registry.index._schema.SCHEMA_VERSION (not imported: keep this light)
+_SCHEMA_VERSION = "2"  # registry.index._schema.SCHEMA_VERSION (not imported: keep this light)
 
 KEY_TYPES = {1: "ssh", 2: "openpgp", 3: "x509"}
 PURPOSE_BITS = {1: "ssh-user", 2: "ssh-host", 4: "signing", 8: "encryption", 16: "tls-server",

@@ -330,10 +330,33 @@ class Store:
 
     # ----------------------------------------------------------------- blocks
 
-    def add_block(self, number: int, block_hash: bytes, timestamp: int) -> None:
+    def add_block(self, number: int, block_hash: bytes, timestamp: int,
+                  digest: bytes | None = None) -> None:
+        """Remember a block (its hash for reorg checks; the event digest after it)."""
         self.conn.execute(
-            "INSERT OR REPLACE INTO blocks VALUES (?, ?, ?)", (number, bytes(block_hash), timestamp)
+            "INSERT OR REPLACE INTO blocks VALUES (?, ?, ?, ?)",
+            (number, bytes(block_hash), timestamp, None if digest is None else bytes(digest)),
         )
+
+    @property
+    def event_digest(self) -> bytes | None:
+        """The contract's event digest after the synced block (None before the first page)."""
+        value = self.meta("event_digest")
+        return None if value is None else bytes.fromhex(value)
+
+    def set_event_digest(self, digest: bytes) -> None:
+        self.set_meta("event_digest", bytes(digest).hex())
+
+    def digest_at(self, block: int) -> bytes | None:
+        """The event digest after ``block``: that of the highest stored block at or below it
+        (blocks in between carried no event), else the digest sync started from."""
+        row = self.conn.execute(
+            "SELECT digest FROM blocks WHERE number <= ? AND digest IS NOT NULL"
+            " ORDER BY number DESC LIMIT 1", (int(block),)).fetchone()
+        if row is not None:
+            return bytes(row[0])
+        start = self.meta("start_digest")
+        return None if start is None else bytes.fromhex(start)
 
     def stored_blocks(self, *, limit: int | None = None) -> list[tuple[int, bytes]]:
         """Stored (number, hash) pairs, highest first."""
@@ -363,11 +386,31 @@ class Store:
         return [dict(zip(cols, row, strict=True)) for row in cur]
 
     def attestations_raw(self, node: bytes, idx: int) -> list[tuple[bytes, bytes, int, int]]:
-        """The live attestations of one record: (attester, policy_hash, expires, attested_at), sorted."""
+        """The live attestations of one record, counting or held (attester blocked):
+        (attester, policy_hash, expires, attested_at), sorted."""
         return sorted(
-            (bytes(a), bytes(p), int(e), int(t)) for a, p, e, t in self.conn.execute(
-                "SELECT attester, policy_hash, expires, attested_at FROM attestations"
+            (bytes(a), bytes(p), int(e), int(t)) for table in ("attestations", "held_attestations")
+            for a, p, e, t in self.conn.execute(
+                f"SELECT attester, policy_hash, expires, attested_at FROM {table}"
                 " WHERE node=? AND idx=?", (bytes(node), int(idx))))
+
+    def attesters_of(self, node: bytes, idx: int) -> list[bytes]:
+        """Every name that ever attested one record (from the stored events), sorted."""
+        rows = self.conn.execute(
+            "SELECT DISTINCT json_extract(data, '$.attester') FROM events"
+            " WHERE node=? AND kind='Attested' AND json_extract(data, '$.index')=?",
+            (bytes(node), int(idx)))
+        return sorted(_h(a) for (a,) in rows)
+
+    def is_blocked(self, node: bytes, attester: bytes) -> bool:
+        row = self.conn.execute("SELECT 1 FROM blocked WHERE node=? AND attester=?",
+                                (bytes(node), bytes(attester))).fetchone()
+        return row is not None
+
+    def commitment_of(self, node: bytes, idx: int) -> bytes | None:
+        row = self.conn.execute("SELECT commitment FROM records WHERE node=? AND idx=?",
+                                (bytes(node), int(idx))).fetchone()
+        return None if row is None else bytes(row[0])
 
     def renounced_of(self, node: bytes) -> bool | None:
         row = self.conn.execute("SELECT renounced FROM names WHERE node=?", (bytes(node),)).fetchone()
@@ -414,6 +457,7 @@ class Store:
     @staticmethod
     def _on_OwnershipTransferred(c: sqlite3.Connection, ev: Event, node: bytes, d: dict[str, Any]) -> None:
         _changed(c.execute("UPDATE names SET owner=? WHERE node=?", (d["owner"], node)), ev)
+        c.execute("DELETE FROM operators WHERE node=?", (node,))  # a transfer ends every approval
 
     @staticmethod
     def _on_ChildRenounced(c: sqlite3.Connection, ev: Event, node: bytes, d: dict[str, Any]) -> None:
@@ -453,27 +497,101 @@ class Store:
     def _on_KeyRevoked(c: sqlite3.Connection, ev: Event, node: bytes, d: dict[str, Any]) -> None:
         _changed(
             c.execute(
-                "UPDATE records SET revoked_at=?, reason=?, revoked_block=?"
-                " WHERE node=? AND idx=? AND revoked_block IS NULL",
-                (ev.timestamp, int(d["reason"]), ev.block, node, int(d["index"])),
+                "UPDATE records SET revoked_at=?, reason=?, revoked_block=?, revocation=?"
+                " WHERE node=? AND idx=? AND commitment=? AND revoked_block IS NULL",
+                (ev.timestamp, int(d["reason"]), ev.block, _h(d.get("revocation", b"")), node,
+                 int(d["index"]), _h(d["commitment"])),
             ),
             ev,
         )
 
     @staticmethod
     def _on_Attested(c: sqlite3.Connection, ev: Event, node: bytes, d: dict[str, Any]) -> None:
+        blocked = c.execute("SELECT 1 FROM blocked WHERE node=? AND attester=?",
+                            (node, _h(d["attester"]))).fetchone()
+        table = "held_attestations" if blocked else "attestations"
         c.execute(
-            "INSERT OR REPLACE INTO attestations VALUES (?, ?, ?, ?, ?, ?)",
+            f"INSERT OR REPLACE INTO {table} VALUES (?, ?, ?, ?, ?, ?)",
             (node, int(d["index"]), _h(d["attester"]), _h(d["policy_hash"]),
              min(int(d["expires"]), _SQLITE_MAX_INT), ev.timestamp),
         )
 
     @staticmethod
     def _on_AttestationWithdrawn(c: sqlite3.Connection, ev: Event, node: bytes, d: dict[str, Any]) -> None:
-        c.execute(
-            "DELETE FROM attestations WHERE node=? AND idx=? AND attester=?",
-            (node, int(d["index"]), _h(d["attester"])),
-        )
+        for table in ("attestations", "held_attestations"):
+            c.execute(
+                f"DELETE FROM {table} WHERE node=? AND idx=? AND attester=?",
+                (node, int(d["index"]), _h(d["attester"])),
+            )
+
+    @staticmethod
+    def _on_AttesterBlocked(c: sqlite3.Connection, ev: Event, node: bytes, d: dict[str, Any]) -> None:
+        """A blocked attester's attestations on the name stop counting (held until unblocked)."""
+        attester = _h(d["attester"])
+        src, dst = ("attestations", "held_attestations") if d["blocked"] else (
+            "held_attestations", "attestations")
+        if d["blocked"]:
+            c.execute("INSERT OR IGNORE INTO blocked VALUES (?, ?)", (node, attester))
+        else:
+            c.execute("DELETE FROM blocked WHERE node=? AND attester=?", (node, attester))
+        c.execute(f"INSERT OR REPLACE INTO {dst} SELECT * FROM {src} WHERE node=? AND attester=?",
+                  (node, attester))
+        c.execute(f"DELETE FROM {src} WHERE node=? AND attester=?", (node, attester))
+
+    # ----------------------------------------------------------------- DNS control
+
+    def top_levels(self) -> list[tuple[bytes, str, str]]:
+        """(node, name, owner) of every top-level name in the index."""
+        return [(bytes(n), str(t), str(o)) for n, t, o in self.conn.execute(
+            "SELECT node, name, owner FROM names WHERE parent = ? ORDER BY name", (_ZERO32,))]
+
+    def top_level_of(self, node: bytes) -> bytes | None:
+        """The top-level ancestor of ``node`` (itself for a top-level name), by parent links."""
+        seen = 0
+        while seen < 300:
+            row = self.conn.execute("SELECT parent FROM names WHERE node=?", (bytes(node),)).fetchone()
+            if row is None:
+                return None
+            if bytes(row[0]) == _ZERO32:
+                return bytes(node)
+            node, seen = bytes(row[0]), seen + 1
+        return None
+
+    def set_dns_control(self, top: bytes, verdict: Any, *, required: bool, now: int) -> None:
+        """Store a top-level name's DNS verdict and apply it to every record under it:
+        a failing domain (DNS names another owner; or, when ``required``, anything but a
+        match) makes its records ``policy = 'fail'`` (own verdict kept in base_policy)."""
+        c = self.conn
+        c.execute("INSERT OR REPLACE INTO dns_control VALUES (?, ?, ?, ?, ?, ?, ?)",
+                  (bytes(top), verdict.domain, verdict.owner, verdict.status,
+                   json.dumps(list(verdict.owners)), verdict.detail, int(now)))
+        failing = verdict.status == "mismatch" or (required and verdict.status != "match")
+        nodes = [bytes(n) for (n,) in c.execute(
+            "WITH RECURSIVE under(node) AS (SELECT ? UNION SELECT n.node FROM names n"
+            " JOIN under u ON n.parent = u.node) SELECT node FROM under", (bytes(top),))]
+        for node in nodes:
+            if failing:
+                c.execute(
+                    "UPDATE records SET base_policy = policy || char(10) || policy_detail"
+                    " WHERE node = ? AND base_policy IS NULL", (node,))
+                c.execute(
+                    "UPDATE records SET policy = 'fail', policy_detail = ? WHERE node = ?",
+                    (f"DNS control {verdict.status} for {verdict.domain}: name.dns_control", node))
+            else:
+                c.execute(
+                    "UPDATE records SET policy = substr(base_policy, 1, instr(base_policy,"
+                    " char(10)) - 1), policy_detail = substr(base_policy, instr(base_policy,"
+                    " char(10)) + 1), base_policy = NULL WHERE node = ? AND base_policy IS NOT NULL",
+                    (node,))
+
+    def dns_control(self, top: bytes) -> dict[str, Any] | None:
+        row = self.conn.execute(
+            "SELECT domain, owner, status, owners, detail, checked_at FROM dns_control WHERE node=?",
+            (bytes(top),)).fetchone()
+        if row is None:
+            return None
+        return {"domain": row[0], "owner": row[1], "status": row[2], "owners": json.loads(row[3]),
+                "detail": row[4], "checked_at": row[5]}
 
     # ----------------------------------------------------------------- reorgs
 
@@ -496,12 +614,16 @@ class Store:
             " (SELECT node, idx FROM records WHERE block > ?)", (block,))
         c.execute("DELETE FROM records WHERE block > ?", (block,))
         c.execute(
-            "UPDATE records SET revoked_at=0, reason=NULL, revoked_block=NULL WHERE revoked_block > ?",
+            "UPDATE records SET revoked_at=0, reason=NULL, revoked_block=NULL, revocation=NULL"
+            " WHERE revoked_block > ?",
             (block,),
         )
         for node in affected:
             self._replay_mutable(node)
         self.set_meta("synced_block", block)
+        digest = self.digest_at(block)
+        if digest is not None:
+            self.set_event_digest(digest)
         return int(removed)
 
     def _replay_mutable(self, node: bytes) -> None:
@@ -510,11 +632,13 @@ class Store:
         c.execute("UPDATE names SET owner=registrant, renounced=0 WHERE node=?", (node,))
         c.execute("DELETE FROM operators WHERE node=?", (node,))
         c.execute("DELETE FROM attestations WHERE node=?", (node,))
+        c.execute("DELETE FROM held_attestations WHERE node=?", (node,))
+        c.execute("DELETE FROM blocked WHERE node=?", (node,))
         rows = c.execute(
             "SELECT e.block, e.kind, e.data, COALESCE(b.timestamp, 0) FROM events e"
             " LEFT JOIN blocks b ON b.number = e.block WHERE e.node=?"
             " AND e.kind IN ('OwnershipTransferred', 'ChildRenounced', 'OperatorSet', 'Attested',"
-            " 'AttestationWithdrawn') ORDER BY e.block, e.log_index",
+            " 'AttestationWithdrawn', 'AttesterBlocked') ORDER BY e.block, e.log_index",
             (node,),
         ).fetchall()
         for block, kind, data, ts in rows:
@@ -535,6 +659,8 @@ class Store:
             "meta": "key", "blocks": "number", "names": "node", "records": "node, idx",
             "fingerprints": "fingerprint, node, idx", "identities": "identity, node, idx",
             "operators": "node, owner, operator", "attestations": "node, idx, attester",
+            "held_attestations": "node, idx, attester", "blocked": "node, attester",
+            "dns_control": "node",
             "events": "block, log_index",
         }
         for table, order in tables.items():

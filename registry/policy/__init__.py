@@ -46,7 +46,7 @@ __all__ = [
     "load_lints",
 ]
 
-_LINT_MODULES = ("_ssh_lints", "_openpgp_lints", "_x509_lints", "_binding_lints")
+_LINT_MODULES = ("_ssh_lints", "_openpgp_lints", "_x509_lints", "_binding_lints", "_dns_lints")
 _loaded = False
 
 
@@ -152,6 +152,7 @@ def check(
     record: Any = None,
     squatted_by: str | bool | None = None,
     only: Iterable[str] | None = None,
+    dns: Any = None,
 ) -> Report:
     """Run the policy's lints over ``key`` and return a :class:`Report`.
 
@@ -166,6 +167,8 @@ def check(
     ``squatted_by`` is what :func:`registry.names.squatted_by` says of the
     name (the registered domain it squats in, or False when it does not;
     None: unknown): ``binding.domain_chain`` judges it.
+    ``dns`` is the :class:`registry.dnscontrol.DnsVerdict` of the name's domain
+    (``name.dns_control`` judges it).
 
     Raises:
         ConfigError: bad policy file or unknown profile.
@@ -186,7 +189,7 @@ def check(
         attestations=tuple(attestations) if attestations is not None else None,
         trust_anchors=tuple(trust_anchors) if trust_anchors else None,
         intermediates=tuple(intermediates), purposes=purposes, record=record,
-        squatted_by=squatted_by,
+        squatted_by=squatted_by, dns=dns,
     )
     try:
         key_type = ctx.key_type

@@ -206,6 +206,7 @@ class Context:
     #: the registered domain the name squats in (registry.names.squatted_by), False when
     #: the name's parent chain was checked and is fine, None when not known
     squatted_by: str | bool | None = None
+    dns: Any = None  # registry.dnscontrol.DnsVerdict of the name's domain, if checked
 
     @functools.cached_property
     def key_type(self) -> str:

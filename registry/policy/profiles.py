@@ -47,7 +47,8 @@ PROFILES: dict[str, dict[str, Any]] = {
     },
     "strict": {
         "description": "default + RSA >= 3072, an expiry required, a proof of possession "
-                       "required, at least one attestation from another (trusted) name.",
+                       "required, at least one attestation from another (trusted) name, "
+                       "DNS control of the name's domain required.",
         "fail_level": "error",
         "params": {
             "ssh.rsa_bits": {"min_bits": 3072},
@@ -55,6 +56,7 @@ PROFILES: dict[str, dict[str, Any]] = {
             "x509.rsa_modulus": {"min_bits": 3072},
             "binding.proof": {"required": True},
             "key.attestations": {"min": 1, "trusted": []},
+            "name.dns_control": {"required": True},
         },
         "severity": {
             "openpgp.expiry_none": "error",

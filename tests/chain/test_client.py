@@ -151,8 +151,12 @@ def test_reverts_are_mapped(raw_chain: EthTesterChain) -> None:
     with pytest.raises(NameTaken) as taken:
         ra.register("example.org")
     assert "name taken" in str(taken.value) and taken.value.reason == "KeyRegistry: name taken"
-    with pytest.raises(NameTaken):
-        ra.register("sub.example.org")  # parent registered
+    with pytest.raises(InvalidName, match="not a registrable domain"):
+        ra.register("sub.example.org")  # a subdomain: its parent's owner assigns it
+    with pytest.raises(InvalidName, match="public suffix"):
+        ra.register("co.uk")
+    with pytest.raises(InvalidName, match="ends in a number"):
+        ra.register("10.0.0.1")
     with pytest.raises(NotOwner):
         alice.assign("x.example.org", raw_chain.accounts[ALICE].address)
     with pytest.raises(ContractRevert) as info:
@@ -175,7 +179,9 @@ def test_reverts_are_mapped(raw_chain: EthTesterChain) -> None:
 def test_revert_in_receipt_is_mapped(raw_chain: EthTesterChain) -> None:
     ra, _ = _setup_alice(raw_chain)
     # skip estimation with an explicit gas limit: the revert shows in the receipt
-    pending = ra.send("register", ["example.org"], what="register example.org", gas=300_000)
+    proof = ra.suffix_proof("example.org").as_abi()
+    pending = ra.send("register", ["example.org", proof], what="register example.org",
+                      gas=300_000)
     with pytest.raises(NameTaken):
         pending.wait()
 

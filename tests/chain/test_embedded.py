@@ -151,23 +151,23 @@ def test_revert_reason_reaches_web3(state: Path) -> None:
     with EmbeddedChain.open(state) as chain:
         registry = registry_contract(chain)
         alice = chain.dev_accounts[1]
-        node = registry.functions.register("example.org").call({"from": alice.address})
+        node = registry.functions.register("example.org", _proof("example.org")).call({"from": alice.address})
         receipt = send(
             chain,
             alice,
             to=registry.address,
-            data=registry.functions.register("example.org")._encode_transaction_data(),
+            data=registry.functions.register("example.org", _proof("example.org"))._encode_transaction_data(),
         )
         assert receipt.status == 1
         assert registry.functions.owner(node).call() == alice.address
         with pytest.raises(ContractLogicError, match="KeyRegistry: name taken"):
-            registry.functions.register("example.org").call({"from": alice.address})
+            registry.functions.register("example.org", _proof("example.org")).call({"from": alice.address})
         with pytest.raises(ContractLogicError, match="KeyRegistry: name taken"):
             chain.web3.eth.estimate_gas(
                 {
                     "from": alice.address,
                     "to": registry.address,
-                    "data": registry.functions.register("example.org")._encode_transaction_data(),
+                    "data": registry.functions.register("example.org", _proof("example.org"))._encode_transaction_data(),
                 }
             )
         (event,) = registry.events.NameRegistered().get_logs(from_block=0)
@@ -576,7 +576,7 @@ def test_old_format_is_upgraded_when_opened_for_writing(state: Path) -> None:
         registry = registry_contract(chain)
         alice = chain.dev_accounts[1]
         for label in ("example.org", "example.net"):
-            data = registry.functions.register(label)._encode_transaction_data()
+            data = registry.functions.register(label, _proof(label))._encode_transaction_data()
             send(chain, alice, to=registry.address, data=data)
         logs = chain.request("eth_getLogs", [{"fromBlock": "0x0"}])
     assert len(logs) >= 2
@@ -646,7 +646,7 @@ def test_get_logs_answers_every_filter_from_the_index(
         registry = registry_contract(chain)
         owners = chain.dev_accounts[1:4]
         for i, label in enumerate(("example.org", "example.net", "example.com", "example.io")):
-            data = registry.functions.register(label)._encode_transaction_data()
+            data = registry.functions.register(label, _proof(label))._encode_transaction_data()
             send(chain, owners[i % 3], to=registry.address, data=data)
         send(chain, owners[0], to=owners[1].address, value=1)  # a block without logs
         everything = _receipt_logs(chain)
@@ -708,12 +708,12 @@ def test_get_logs_answers_every_filter_from_the_index(
 
         # a revert drops the reverted blocks' logs; what is mined next is indexed
         snapshot = chain.request("evm_snapshot")
-        data = registry.functions.register("example.dev")._encode_transaction_data()
+        data = registry.functions.register("example.dev", _proof("example.dev"))._encode_transaction_data()
         send(chain, owners[0], to=registry.address, data=data)
         assert len(chain.request("eth_getLogs", [{"fromBlock": "0x0"}])) > len(everything)
         assert chain.request("evm_revert", [snapshot]) is True
         assert chain.request("eth_getLogs", [{"fromBlock": "0x0"}]) == everything
-        data = registry.functions.register("example.app")._encode_transaction_data()
+        data = registry.functions.register("example.app", _proof("example.app"))._encode_transaction_data()
         send(chain, owners[2], to=registry.address, data=data)
         after = _receipt_logs(chain)
         assert chain.request("eth_getLogs", [{"fromBlock": "0x0"}]) == after
@@ -774,7 +774,7 @@ def test_estimate_gas_is_the_least_gas_that_succeeds(state: Path) -> None:
             {
                 "from": alice.address,
                 "to": registry.address,
-                "data": registry.functions.register("example.org")._encode_transaction_data(),
+                "data": registry.functions.register("example.org", _proof("example.org"))._encode_transaction_data(),
             },
         ]
         runs = stipend_cases = floor_cases = call_cases = 0
@@ -807,3 +807,7 @@ def test_estimate_gas_is_the_least_gas_that_succeeds(state: Path) -> None:
             assert int(w3.eth.get_block(receipt.blockNumber).gasUsed) == receipt.gasUsed
             runs += 1
         assert (runs, stipend_cases, floor_cases, call_cases) == (len(calls), 1, 1, 1)
+def _proof(name: str) -> tuple:
+    from registry.psl import suffix_tree
+
+    return suffix_tree().prove(name).as_abi()

@@ -119,3 +119,34 @@ class TamperingW3:
     def _fix(self, method: str, params: Any, resp: Any) -> Any:
         out = self.tamper(method, params, resp)
         return resp if out is None else out
+
+
+def consistent_liar(w3: Any, tamper: Any) -> Any:
+    """``tamper`` (a log tamper) plus ``event_digest()`` answered with the digest of the
+    logs it shows, so the page's digest check passes and the views must catch the lie."""
+    import copy
+
+    from registry.chain import layout
+    from registry.chain.client import load_contract
+
+    contract = load_contract()
+    selector = "0x" + contract.fn("event_digest").selector.hex()
+
+    def shown_digest(block: Any) -> str:
+        number = w3.eth.get_block(block["blockHash"] if isinstance(block, dict) else block)["number"]
+        resp = w3.provider.make_request("eth_getLogs", [{"fromBlock": "0x0", "toBlock": hex(number)}])
+        resp = tamper("eth_getLogs", None, copy.deepcopy(resp)) or resp
+        events = []
+        for lg in sorted(resp["result"], key=lambda x: (int(x["blockNumber"], 16), int(x["logIndex"], 16))):
+            ev = contract.by_topic[bytes.fromhex(lg["topics"][0][2:])]
+            raw = {"topics": [bytes.fromhex(t[2:]) for t in lg["topics"]],
+                   "data": bytes.fromhex(lg["data"][2:])}
+            events.append((ev.name, ev.decode(raw), int(lg["blockNumber"], 16)))
+        return "0x" + layout.digest_events(events).hex()
+
+    def liar(method: str, params: Any, resp: Any) -> Any:
+        if method == "eth_call" and params[0].get("data") == selector:
+            return {**resp, "result": shown_digest(params[1])}
+        return tamper(method, params, resp)
+
+    return liar

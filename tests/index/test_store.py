@@ -37,10 +37,13 @@ def _events() -> list[Event]:
         ev("Attested", 4, ALICE, index=0, attester=ORG, policy_hash=b"\x01" * 32, expires=0),
         ev("OperatorSet", 5, ALICE, owner=A, operator=B, approved=True),
         ev("OwnershipTransferred", 6, ALICE, previous=A, owner=B),
-        ev("KeyRevoked", 7, ALICE, index=0, commitment=b"", reason=1),
+        ev("KeyRevoked", 7, ALICE, index=0, commitment=commitment(1, ed25519_blob(0)), reason=1,
+           revocation=b"rev"),
         ev("AttestationWithdrawn", 8, ALICE, index=0, attester=ORG),
         pub(9, 1),
         ev("ChildRenounced", 10, ALICE, parent=ORG),
+        ev("Attested", 11, ALICE, index=1, attester=ORG, policy_hash=b"\x02" * 32, expires=0),
+        ev("AttesterBlocked", 12, ALICE, attester=ORG, blocked=True),
     ]
 
 
@@ -55,9 +58,9 @@ def _build(path: Path, upto: int) -> Store:
     return store
 
 
-@pytest.mark.parametrize("ancestor", [0, 2, 3, 4, 5, 6, 7, 8, 9])
+@pytest.mark.parametrize("ancestor", [0, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11])
 def test_rollback_equals_never_having_seen_the_blocks(tmp_path: Path, ancestor: int) -> None:
-    full = _build(tmp_path / "full.sqlite", 10)
+    full = _build(tmp_path / "full.sqlite", 12)
     with full.transaction():
         full.rollback_to(ancestor)
     partial = _build(tmp_path / "partial.sqlite", ancestor)
@@ -73,7 +76,8 @@ def test_failed_transaction_leaves_nothing(tmp_path: Path) -> None:
         for e in _events()[2:4]:
             store.apply(e)
         # a revocation of a record that does not exist: the whole page goes
-        store.apply(Event("KeyRevoked", 5, 0, b"\x00" * 32, ALICE, 0, {"index": 9, "reason": 1}))
+        store.apply(Event("KeyRevoked", 5, 0, b"\x00" * 32, ALICE, 0,
+                          {"index": 9, "commitment": b"\x01" * 32, "reason": 1}))
     assert store.digest() == before
     store.close()
 
@@ -91,6 +95,25 @@ def test_reader_statuses_and_lookups(tmp_path: Path) -> None:
         assert info is not None and info["owner"] == B and info["renounced"]
         assert info["operators"] == []  # approved by the previous owner only
         assert len(ix.history("alice@example.org")) == 9
+
+
+def test_blocked_attester_stops_counting_and_comes_back(tmp_path: Path) -> None:
+    store = _build(tmp_path / "b.sqlite", 11)
+    assert [a[0] for a in store.attestations_raw(ALICE, 1)] == [ORG]
+    assert store.conn.execute("SELECT count(*) FROM attestations").fetchone()[0] == 1
+    with store.transaction():
+        store.apply(_events()[-1])  # AttesterBlocked
+    assert store.is_blocked(ALICE, ORG)
+    assert store.conn.execute("SELECT count(*) FROM attestations").fetchone()[0] == 0
+    assert [a[0] for a in store.attestations_raw(ALICE, 1)] == [ORG]  # held, not lost
+    with store.transaction():
+        store.apply(Event("AttesterBlocked", 13, 0, b"\x0d" * 32, ALICE, 1013,
+                          {"attester": ORG, "blocked": False}))
+    assert not store.is_blocked(ALICE, ORG)
+    assert store.conn.execute("SELECT count(*) FROM attestations").fetchone()[0] == 1
+    row = store.conn.execute("SELECT revocation FROM records WHERE idx = 0").fetchone()
+    assert bytes(row[0]) == b"rev"
+    store.close()
 
 
 def test_not_an_index(tmp_path: Path) -> None:

@@ -80,6 +80,12 @@ class _Rec:
     reason: Any = None
 
 
+def _dns(status: str, detail: str) -> object:
+    from registry.dnscontrol import DnsVerdict
+
+    return DnsVerdict("example.org", "0x" + "11" * 20, status, (), detail)
+
+
 CASES: dict[str, tuple[Case, Case]] = {
     "record.lifecycle": (
         lambda k: _p(ed(k), record=_Rec(NOW - timedelta(days=1), NOW + timedelta(days=30))),
@@ -89,6 +95,10 @@ CASES: dict[str, tuple[Case, Case]] = {
                      lambda k: _p(cert(k), name="mail.example.org")),
     "binding.proof": (lambda k: proof_case(k, "alice@example.org"),
                       lambda k: proof_case(k, "bob@example.org")),
+    # the verdict of a real DNS lookup (tests/test_dnscontrol.py makes them against a server)
+    "name.dns_control": (
+        lambda k: _p(ed(k), name="alice@example.org", dns=_dns("match", "names the owner")),
+        lambda k: _p(ed(k), name="alice@example.org", dns=_dns("mismatch", "names 0x42…"))),
     "binding.other_names": (lambda k: _p(ed(k), name="alice@example.org",
                                          other_names=["alice@example.org"]),
                             lambda k: _p(ed(k), name="alice@example.org",
