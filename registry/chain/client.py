@@ -115,7 +115,7 @@ _REVERTS: dict[str, type[ContractRevert]] = {
     "key revoked": KeyRevoked,
     "already revoked": KeyRevoked,
 }
-_REASON = re.compile(r"KeyRegistry: ([a-z][a-z ]*[a-z])")
+_REASON = re.compile(r"KeyRegistry: ([a-z][a-z -]*[a-z])")
 _ERROR_STRING = re.compile(r"(?:0x)?08c379a0([0-9a-fA-F]+)")
 _NONCE_LOW = ("nonce too low", "nonce is too low", "invalid transaction nonce", "already been used")
 _NO_FUNDS = (

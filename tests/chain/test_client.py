@@ -176,6 +176,26 @@ def test_reverts_are_mapped(raw_chain: EthTesterChain) -> None:
         alice.revoke("alice@example.org", 0)
 
 
+def test_every_revert_reason_of_the_contract_is_read_whole() -> None:
+    """Reasons with a hyphen ("numeric top-level label", "top-level name") were cut at it, so
+    callers saw "KeyRegistry: numeric top": every reason in the source is read back whole,
+    from a node's message and from ABI-encoded Error(string) data."""
+    import re
+    from pathlib import Path
+
+    import eth_abi
+
+    from registry.chain.client import _revert_reason
+
+    source = (Path(__file__).resolve().parents[2] / "contracts" / "KeyRegistry.vy").read_text()
+    reasons = set(re.findall(r'"KeyRegistry: ([^"]+)"', source))
+    assert {"numeric top-level label", "top-level name", "name taken"} <= reasons
+    for reason in reasons:
+        assert _revert_reason(f"execution reverted: KeyRegistry: {reason}") == reason
+        data = "0x08c379a0" + eth_abi.encode(["string"], [f"KeyRegistry: {reason}"]).hex()
+        assert _revert_reason(f"reverted with data {data}") == reason
+
+
 def test_revert_in_receipt_is_mapped(raw_chain: EthTesterChain) -> None:
     ra, _ = _setup_alice(raw_chain)
     # skip estimation with an explicit gas limit: the revert shows in the receipt
