@@ -1518,9 +1518,6 @@ class Registry:
         parsed = _name(name)
         if parsed.is_person:
             raise InvalidName(f"{parsed} is a person name: its domain's owner assigns it")
-        last = parsed.labels[-1]
-        if last.isdigit() or (last.startswith("0x") and all(c in "0123456789abcdef" for c in last[2:])):
-            raise InvalidName(f"{parsed} ends in a number (an IP address literal?): not a name")
         if self.private_mode():
             proof: Any = EMPTY_PROOF
         else:
