@@ -17,7 +17,6 @@ missing file, not an index, another schema, too old -- is
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 import time
@@ -115,9 +114,17 @@ def _record(row: tuple[Any, ...], now: float) -> IndexedRecord:
         status=record_status(vf, vu, rev, now), commitment=bytes(commitment),
         material=bytes(material), valid_from=int(vf), valid_until=int(vu), published_at=int(pub),
         revoked_at=int(rev), reason=None if reason is None else int(reason), algorithm=alg,
-        fingerprint=fp, identities=tuple(json.loads(idents)), policy=policy, block=int(block),
+        fingerprint=fp, identities=_identities(idents), policy=policy, block=int(block),
         tx_hash=bytes(tx), policy_detail=str(detail or ""),
     )
+
+
+def _identities(text: str) -> tuple[str, ...]:
+    if text == "[]":  # every SSH record: no json import on the sshd path
+        return ()
+    import json
+
+    return tuple(json.loads(text))
 
 
 def _norm(name: str) -> str:
