@@ -35,8 +35,10 @@ reading it the wrong way (:func:`schema_problem`).
 
 Schema 3 (issue 15) stores event fields as compact binary (:mod:`._evdata`)
 instead of hex-in-JSON, in 16 KiB pages (an OpenPGP certificate's row no
-longer leaves a third of a 4 KiB page empty), keeps events in their node's order
-without a rowid or a second index (``events_node``), and drops the
+longer leaves a third of a 4 KiB page empty), keeps ``names``, ``records`` and
+``events`` in primary-key order without a rowid (no second copy of their keys
+in an autoindex; with 16 KiB pages a certificate's row still fits one page),
+events keyed by node (no ``events_node`` index), and drops the
 ``fingerprints_record`` index (a record's subkeys are found from its material).
 """
 
@@ -92,7 +94,7 @@ CREATE TABLE IF NOT EXISTS names (
     owner      TEXT NOT NULL,
     renounced  INTEGER NOT NULL DEFAULT 0,
     block      INTEGER NOT NULL
-);
+) WITHOUT ROWID;
 
 CREATE TABLE IF NOT EXISTS records (
     node          BLOB NOT NULL,
@@ -119,7 +121,7 @@ CREATE TABLE IF NOT EXISTS records (
     policy        TEXT NOT NULL,
     policy_detail TEXT NOT NULL,
     PRIMARY KEY (node, idx)
-);
+) WITHOUT ROWID;
 
 CREATE TABLE IF NOT EXISTS fingerprints (
     fingerprint TEXT NOT NULL,

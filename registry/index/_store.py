@@ -246,7 +246,7 @@ class Store:
     def publish(self) -> None:
         """Replace the published snapshot at :attr:`path` with the working file's state.
 
-        A complete copy (SQLite's backup API, then rollback-journal format) is
+        A complete, compacted copy (``VACUUM INTO``, rollback-journal format) is
         written to a temporary file in the same directory, made mode 0644,
         flushed, and renamed over ``path``: a reader sees the old snapshot or
         the new one, never a mixture, and never needs write access. Concurrent
@@ -265,9 +265,13 @@ class Store:
                 fcntl.flock(lock, fcntl.LOCK_EX)
                 fd, tmp = tempfile.mkstemp(dir=d, prefix=f".{self.path.name}.", suffix=".tmp")
                 os.close(fd)
+                if self.conn.in_transaction:  # a snapshot of committed state only
+                    raise IndexUnavailable("cannot publish inside a transaction")
+                # VACUUM INTO: every table and index rebuilt in key order (full pages,
+                # no free pages), rollback-journal format, the working file untouched
+                self.conn.execute("VACUUM INTO ?", (tmp,))
                 dst = sqlite3.connect(tmp, isolation_level=None)
                 try:
-                    self.conn.backup(dst)
                     dst.execute("PRAGMA journal_mode=DELETE")
                 finally:
                     dst.close()
