@@ -11,10 +11,10 @@ first use so ``import registry.index`` stays cheap.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
-
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (sshd path)
 if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any
+
     from registry.index._query import IndexedRecord, IndexReader, record_status
     from registry.index._store import Event, ParsedKey, Store
     from registry.index._sync import SyncResult, WatchEvent, sync_index, watch_events
@@ -50,6 +50,8 @@ def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'registry.index' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"registry.index.{module}"), name)
+    from importlib import import_module
+
+    value = getattr(import_module(f"registry.index.{module}"), name)
     globals()[name] = value
     return value

@@ -20,16 +20,21 @@ input never reaches the output.
 
 from __future__ import annotations
 
-import base64
 import binascii
-import re
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
 
+from registry._frozen import Frozen, init_fields
 from registry.errors import InvalidName, KeyFormatError, PrivateKeyError, UnsupportedKeyType
-from registry.keys._common import MAX_MATERIAL, KeyType, commitment, input_bytes, sha256_b64
+from registry.keys._digest import MAX_MATERIAL, sha256_b64
+
+# What sshd's AuthorizedKeysCommand imports (docs/BENCHMARKS.md, tests/index/test_sshd_imports.py):
+# no dataclasses, typing, re, hashlib, enum or registry.keys._common at import time.
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Sequence
+    from typing import Any
+
+    from registry.keys._common import KeyType
 
 __all__ = [
     "CERT_ALGORITHMS",
@@ -55,8 +60,7 @@ _MAX_DATETIME = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
 OptionValue = str | bytes | None
 
 
-@dataclass(frozen=True, slots=True)
-class SSHCertificate:
+class SSHCertificate(Frozen):
     """An OpenSSH certificate (PROTOCOL.certkeys), as parsed from its blob.
 
     ``signed_data`` is the part of the blob the CA signed and ``signature`` the
@@ -64,6 +68,11 @@ class SSHCertificate:
     verifier can check the CA signature with ``signature_key``.
     """
 
+    __slots__ = _fields = (
+        "nonce", "public_key", "serial", "cert_type", "key_id", "principals", "valid_after",
+        "valid_before", "critical_options", "extensions", "reserved", "signature_key",
+        "signature_algorithm", "signed_data", "signature",
+    )  # fmt: skip
     nonce: bytes
     public_key: SSHPublicKey
     serial: int
@@ -79,6 +88,20 @@ class SSHCertificate:
     signature_algorithm: str
     signed_data: bytes
     signature: bytes
+
+    def __init__(self, nonce: bytes, public_key: SSHPublicKey, serial: int, cert_type: str,
+                 key_id: str, principals: tuple[str, ...], valid_after: int, valid_before: int,
+                 critical_options: tuple[tuple[str, OptionValue], ...],
+                 extensions: tuple[tuple[str, OptionValue], ...], reserved: bytes,
+                 signature_key: SSHPublicKey, signature_algorithm: str, signed_data: bytes,
+                 signature: bytes) -> None:
+        init_fields(self, nonce=nonce, public_key=public_key, serial=serial,
+                    cert_type=cert_type, key_id=key_id, principals=principals,
+                    valid_after=valid_after, valid_before=valid_before,
+                    critical_options=critical_options, extensions=extensions,
+                    reserved=reserved, signature_key=signature_key,
+                    signature_algorithm=signature_algorithm, signed_data=signed_data,
+                    signature=signature)
 
     @property
     def valid_from(self) -> datetime | None:
@@ -113,8 +136,7 @@ class SSHCertificate:
         }
 
 
-@dataclass(frozen=True, slots=True)
-class SSHPublicKey:
+class SSHPublicKey(Frozen):
     """An SSH public key or certificate.
 
     ``material`` is the wire blob (the whole certificate for a certificate);
@@ -126,20 +148,36 @@ class SSHPublicKey:
     they are informational, never rendered, and not part of equality.
     """
 
+    __slots__ = _fields = ("material", "algorithm", "bits", "fingerprint", "public_blob",
+                           "parameters", "curve", "application", "certificate", "comment",
+                           "options")
+    _compare = _fields[:-2]  # not comment and options
     material: bytes
     algorithm: str
     bits: int
     fingerprint: str
     public_blob: bytes
     parameters: tuple[tuple[str, int | bytes | str], ...]
-    curve: str | None = None
-    application: str | None = None
-    certificate: SSHCertificate | None = None
-    comment: str | None = field(default=None, compare=False)
-    options: tuple[tuple[str, str | None], ...] = field(default=(), compare=False)
+    curve: str | None
+    application: str | None
+    certificate: SSHCertificate | None
+    comment: str | None
+    options: tuple[tuple[str, str | None], ...]
+
+    def __init__(self, material: bytes, algorithm: str, bits: int, fingerprint: str,
+                 public_blob: bytes, parameters: tuple[tuple[str, int | bytes | str], ...],
+                 curve: str | None = None, application: str | None = None,
+                 certificate: SSHCertificate | None = None, comment: str | None = None,
+                 options: tuple[tuple[str, str | None], ...] = ()) -> None:
+        init_fields(self, material=material, algorithm=algorithm, bits=bits,
+                    fingerprint=fingerprint, public_blob=public_blob, parameters=parameters,
+                    curve=curve, application=application, certificate=certificate,
+                    comment=comment, options=options)
 
     @property
     def key_type(self) -> KeyType:
+        from registry.keys._common import KeyType
+
         return KeyType.SSH
 
     @property
@@ -169,6 +207,8 @@ class SSHPublicKey:
 
     @property
     def commitment(self) -> bytes:
+        from registry.keys._common import KeyType, commitment
+
         return commitment(KeyType.SSH, self.material)
 
     def parameter(self, name: str) -> int | bytes | str:
@@ -184,7 +224,7 @@ class SSHPublicKey:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "key_type": KeyType.SSH.label,
+            "key_type": "ssh",
             "algorithm": self.algorithm,
             "bits": self.bits,
             "fingerprint": self.fingerprint,
@@ -286,15 +326,21 @@ def _mpint(value: int) -> bytes:
 
 # --------------------------------------------------------------------------- formats
 
-_Reader = Callable[[memoryview], tuple[Any, memoryview]]
-_Params = tuple[tuple[str, Any], ...]
-#: A check validates parsed parameters and returns (bits, curve, application).
-_Check = Callable[[str, _Params], tuple[int, str | None, str | None]]
+if TYPE_CHECKING:
+    _Reader = Callable[[memoryview], tuple[Any, memoryview]]
+    _Params = tuple[tuple[str, Any], ...]
+    #: A check validates parsed parameters and returns (bits, curve, application).
+    _Check = Callable[[str, _Params], tuple[int, str | None, str | None]]
 
 
-class _Format(NamedTuple):
-    fields: tuple[tuple[str, _Reader], ...]
-    check: _Check
+class _Format:
+    """How to read one key type's fields, and the check on them."""
+
+    __slots__ = ("check", "fields")
+
+    def __init__(self, fields: tuple[tuple[str, _Reader], ...], check: _Check) -> None:
+        self.fields = fields
+        self.check = check
 
 
 def _check_ed25519(name: str, params: _Params) -> tuple[int, str | None, str | None]:
@@ -384,12 +430,14 @@ _SIG_ALGORITHMS = {name: (name,) for name in _FORMATS} | {
 }
 _CERT_TYPES = {1: "user", 2: "host"}
 
-_TOKEN = re.compile(r"[A-Za-z0-9@._+-]{1,64}\Z")
+_ALNUM = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+_TOKEN_CHARS = _ALNUM | frozenset("@._+-")
 
 
 def _safe(text: str) -> str:
     """Quote a type token for an error message, or hide it if it is not token-like."""
-    return repr(text) if _TOKEN.match(text) else "(unprintable)"
+    return repr(text) if 0 < len(text) <= 64 and _TOKEN_CHARS.issuperset(text) \
+        else "(unprintable)"
 
 
 def _read_fields(fmt: _Format, data: memoryview) -> tuple[_Params, memoryview]:
@@ -634,7 +682,9 @@ def load_ssh_public_keys(data: bytes | bytearray | memoryview | str) -> list[SSH
         if not line or line[0] == "#":
             continue
         if line.startswith("-----BEGIN "):
-            m = _PEM_LABEL.match(line)
+            import re
+
+            m = re.match(_PEM_LABEL, line)
             label = m.group(1) if m else "PEM"
             raise KeyFormatError(
                 f"line {i}: {label} data is not an SSH public key (expected 'type base64' lines)"
@@ -651,19 +701,23 @@ def load_ssh_public_keys(data: bytes | bytearray | memoryview | str) -> list[SSH
 
 
 def _as_text(data: object) -> str:
+    from registry.keys._common import input_bytes
+
     return input_bytes(data, "SSH key").decode("utf-8", "replace")
 
 
 _PRIVATE_MESSAGE = "input is {kind}; give the public key (for example the .pub file) instead"
-_PEM_LABEL = re.compile(r"-----BEGIN ([A-Z0-9 ]{1,40})-----")
-_PEM_PRIVATE = re.compile(r"-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY-----")
+_PEM_LABEL = r"-----BEGIN ([A-Z0-9 ]{1,40})-----"
+_PEM_PRIVATE = r"-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY-----"
 
 
 def _refuse_private(text: str) -> None:
     if "PRIVATE KEY" in text:
         if "-----BEGIN OPENSSH PRIVATE KEY-----" in text:
             raise PrivateKeyError(_PRIVATE_MESSAGE.format(kind="an OpenSSH private key"))
-        if _PEM_PRIVATE.search(text):
+        import re
+
+        if re.search(_PEM_PRIVATE, text):
             raise PrivateKeyError(_PRIVATE_MESSAGE.format(kind="a PEM private key"))
         if "-----BEGIN PGP PRIVATE KEY BLOCK-----" in text:
             raise PrivateKeyError(_PRIVATE_MESSAGE.format(kind="an OpenPGP secret key"))
@@ -745,15 +799,18 @@ _KNOWN_OPTIONS = frozenset({
     "no-x11-forwarding", "permitlisten", "permitopen", "port-forwarding", "principals", "pty",
     "restrict", "touch-required", "tunnel", "user-rc", "verify-required", "x11-forwarding",
 })  # fmt: skip
-_OPTION_NAME = re.compile(r"[A-Za-z0-9_-]+")
+_OPTION_NAME = r"[A-Za-z0-9_-]+"
 
 
 def _parse_options(text: str) -> tuple[tuple[str, str | None], ...]:
     """Parse authorized_keys options as sshd does (``opt_dequote`` in auth-options.c)."""
+    import re
+
+    option_name = re.compile(_OPTION_NAME)
     out: list[tuple[str, str | None]] = []
     i, n = 0, len(text)
     while True:
-        m = _OPTION_NAME.match(text, i)
+        m = option_name.match(text, i)
         if m is None:
             raise KeyFormatError("malformed authorized_keys options")
         name = m.group().lower()
@@ -825,11 +882,11 @@ def _parse_rfc4716(lines: list[str], i: int) -> tuple[SSHPublicKey, int]:
 
 def render_openssh(key: SSHPublicKey) -> str:
     """Return ``type base64``, the OpenSSH public key text (no comment, no options)."""
-    return f"{key.algorithm} {base64.b64encode(key.material).decode()}"
+    return f"{key.algorithm} {binascii.b2a_base64(key.material, newline=False).decode('ascii')}"
 
 
-_PRINCIPAL = re.compile(r"[A-Za-z0-9._@+:/=~-]{1,255}\Z")
-_HOST_PATTERN = re.compile(
+_PRINCIPAL_CHARS = _ALNUM | frozenset("._@+:/=~-")  # [A-Za-z0-9._@+:/=~-]{1,255}
+_HOST_PATTERN = (
     r"!?(?:\[[A-Za-z0-9.:%*?_-]+\]:[0-9]{1,5}|[A-Za-z0-9.:%*?_-]+)\Z"
     r"|\|1\|[A-Za-z0-9+/]+=*\|[A-Za-z0-9+/]+=*\Z"
 )
@@ -870,7 +927,8 @@ def render_authorized_key(
     names = [principals] if isinstance(principals, str) else list(principals)
     if names:
         for p in names:
-            if not isinstance(p, str) or not _PRINCIPAL.match(p):
+            if not isinstance(p, str) or not 0 < len(p) <= 255 \
+                    or not _PRINCIPAL_CHARS.issuperset(p):
                 raise InvalidName(
                     f"invalid principal {p!r}: use letters, digits and ._@+:/=~- only"
                 )
@@ -910,8 +968,10 @@ def render_known_hosts_line(
     patterns = hosts.split(",") if isinstance(hosts, str) else list(hosts)
     if not patterns:
         raise InvalidName("known_hosts line needs at least one host pattern")
+    import re
+
     for p in patterns:
-        if not isinstance(p, str) or not _HOST_PATTERN.match(p):
+        if not isinstance(p, str) or not re.match(_HOST_PATTERN, p):
             raise InvalidName(f"invalid known_hosts host pattern {p!r}")
     prefix = marker + " " if marker else ""
     return f"{prefix}{','.join(patterns)} {render_openssh(key)}{_render_comment(comment)}"
