@@ -13,13 +13,17 @@ re-exports both names.
 from __future__ import annotations
 
 import binascii
+import sys
 
-try:  # the built-in module (no OpenSSL)
-    from _sha2 import sha256 as _sha256  # type: ignore[import-not-found,unused-ignore]
-except ImportError:  # pragma: no cover - depends on the interpreter
+if sys.version_info >= (3, 12):  # the built-in module (no OpenSSL); a failed import costs too
     try:
-        from _sha256 import sha256 as _sha256  # type: ignore[import-not-found,no-redef,unused-ignore]
-    except ImportError:
+        from _sha2 import sha256 as _sha256  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:  # pragma: no cover - an interpreter built without it
+        from hashlib import sha256 as _sha256
+else:
+    try:
+        from _sha256 import sha256 as _sha256  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:  # pragma: no cover - an interpreter built without it
         from hashlib import sha256 as _sha256  # type: ignore[assignment,unused-ignore]
 
 __all__ = ["MAX_MATERIAL", "sha256_b64"]
