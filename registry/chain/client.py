@@ -31,13 +31,13 @@ import eth_abi
 from eth_utils import to_checksum_address
 
 from registry.chain.records import (
-    EVENT_KINDS,
     STATUSES,
     Attestation,
     HistoryEvent,
     KeyRecord,
     RevocationReason,
     TxResult,
+    event_kind,
     from_timestamp,
     to_timestamp,
 )
@@ -1197,7 +1197,7 @@ class Registry:
                 raise VerificationError(f"history of {parsed}: event of another name returned")
             out.append(
                 HistoryEvent(
-                    kind=EVENT_KINDS.get(event.name, event.name),
+                    kind=event_kind(event.name, data),
                     name=parsed.text,
                     block_number=int(log["blockNumber"]),
                     log_index=int(log["logIndex"]),

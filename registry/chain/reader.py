@@ -38,13 +38,14 @@ from typing import Any
 
 from registry.chain import layout
 from registry.chain._abi import decode as abi_decode
+from registry.chain._address import checksum_address
 from registry.chain.records import (
-    EVENT_KINDS,
     STATUSES,
     Attestation,
     HistoryEvent,
     KeyRecord,
     RevocationReason,
+    event_kind,
     from_timestamp,
 )
 from registry.errors import (
@@ -66,23 +67,6 @@ ZERO_ADDRESS = "0x" + "00" * 20
 _BATCH = 128  # the contract's MAX_BATCH (the client reads records in batches of it)
 _HEAD_KEY = b"v1:canonical_head_hash"  # py-evm's key of the canonical head's hash
 _FORMAT = "keyanchor-chain/2"
-
-
-def checksum_address(address: str | bytes) -> str:
-    """EIP-55 mixed-case form of a 20-byte address (``0x`` hex or raw bytes).
-
-    Raises:
-        ConfigError: not an address.
-    """
-    if isinstance(address, bytes | bytearray):
-        raw = bytes(address).hex()
-    else:
-        raw = str(address).lower().removeprefix("0x")
-    if len(raw) != 40 or any(c not in "0123456789abcdef" for c in raw):
-        raise ConfigError(f"{address!r} is not an address")
-    digest = keccak256(raw.encode("ascii")).hex()
-    return "0x" + "".join(c.upper() if int(h, 16) >= 8 else c for c, h in zip(raw, digest[:40],
-                                                                              strict=True))
 
 
 # --------------------------------------------------------------------------- the ABI's events
@@ -621,7 +605,7 @@ class EmbeddedReader:
             if bytes(data.get("node", b"")) != node:
                 raise VerificationError(f"history of {parsed}: event of another name returned")
             out.append(HistoryEvent(
-                kind=EVENT_KINDS.get(event.name, event.name),
+                kind=event_kind(event.name, data),
                 name=parsed.text,
                 block_number=int(log.block),
                 log_index=int(log.index),
