@@ -183,7 +183,8 @@ def _run_hook(argv: list[str], exec_cmd: str, change_json: str) -> str | None:
     return None
 
 
-index_app = App(help="Query the local index (read only, no chain access).")
+index_app = App(help="Query the local index (read only, no chain access).\n\n"
+                "Example: keyanchor index lookup alice@example.org")
 
 
 @index_app.command("status")
@@ -250,7 +251,8 @@ def index_lookup(
                     if k not in ("name", "index")], title=title)
 
 
-ssh_app = App(help="sshd / ssh integration (served from the index).")
+ssh_app = App(help="sshd / ssh integration (served from the index).\n\n"
+              "Example: keyanchor ssh authorized-keys alice")
 
 
 @ssh_app.command("authorized-keys")

@@ -73,7 +73,8 @@ def allowed_signers(
             + (f" and {len(result.revoked)} revoked keys to {revoked}" if revoked else ""))
 
 
-tls_app = App(help="TLS servers checked against their published certificates.")
+tls_app = App(help="TLS servers checked against their published certificates.\n\n"
+              "Example: keyanchor tls check web1.example.org")
 
 
 def _host_port(text: str, default: int) -> tuple[str, int]:
