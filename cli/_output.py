@@ -49,9 +49,10 @@ def jsonable(value: Any) -> Any:
         return fmt_time(value)
     if hasattr(value, "names") and callable(value.names):  # Purpose flags
         return list(value.names())
-    if isinstance(value, Enum) and isinstance(getattr(value, "label", None), str):
-        return value.label  # type: ignore[attr-defined]
     if isinstance(value, Enum):
+        label = getattr(value, "label", None)
+        if isinstance(label, str):
+            return label
         return value.name.lower()
     return value
 

@@ -40,6 +40,7 @@ import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, NewType
 
 from registry.errors import InvalidName
@@ -244,7 +245,9 @@ def labelhash(label: str, *, person: bool = False) -> bytes:
     return keccak256((("@" + label) if person else label).encode("utf-8"))
 
 
+@lru_cache(maxsize=4096)
 def _node(labels: tuple[str, ...], local: str | None) -> Node:
+    """The node of parsed labels (memoised: a command hashes the same few names many times)."""
     node = b"\x00" * 32
     for label in reversed(labels):
         node = keccak256(node + labelhash(label))

@@ -117,10 +117,10 @@ def test_records_attestations_and_policy_read_alike(
         for rec in client.lookup(name, include_revoked=True, include_expired=True,
                                  attestations=True):
             for blocked in (False, True):
-                assert outcome(lambda r=rec, b=blocked: reader.attestations(
-                    name, r.index, include_blocked=b)) == outcome(
-                    lambda r=rec, b=blocked: client.attestations(name, r.index,
-                                                                 include_blocked=b))
+                assert outcome(lambda n=name, r=rec, b=blocked: reader.attestations(
+                    n, r.index, include_blocked=b)) == outcome(
+                    lambda n=name, r=rec, b=blocked: client.attestations(n, r.index,
+                                                                         include_blocked=b))
             for profile in ("default", "strict"):
                 assert outcome(lambda r=rec, p=profile: reader.check_record(r, profile=p,
                                                                             at=at)) == \
