@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -451,3 +452,45 @@ def test_signing_account_is_shown(run: Run, env: Path) -> None:
     assert f"signed by {dev_address(0)} (the embedded chain's built-in account)" in text
     data = json.loads(ok(run("name", "assign", "alice@example.org", "--json")).out)
     assert data["signer"] == dev_address(0)
+
+
+@pytest.mark.tools
+def test_readme_openpgp_and_x509_recipes_work(tmp_path: Path) -> None:
+    """The README's OpenPGP and X.509 block, run as written by bash (gpg kept
+    non-interactive by a wrapper), publishes both keys and hands them back."""
+    gpg, openssl = require_tool("gpg"), require_tool("openssl")
+    readme = (ROOT / "README.md").read_text()
+    marker = readme.index("<!-- recipes: tests/cli/test_behaviour.py runs this block -->")
+    block = readme[marker:].split("```sh\n", 1)[1].split("```", 1)[0]
+    assert "gpg --quick-generate-key" in block and "openssl req -x509" in block
+    shims = tmp_path / "bin"
+    shims.mkdir()
+    (shims / "keyanchor").write_text(f'#!/bin/sh\nexec "{sys.executable}" -m cli.main "$@"\n')
+    (shims / "gpg").write_text(f'#!/bin/sh\nexec "{gpg}" --batch --pinentry-mode loopback'
+                               " --passphrase '' \"$@\"\n")
+    for shim in shims.iterdir():
+        shim.chmod(0o755)
+    home = tmp_path / "gnupg"
+    home.mkdir(mode=0o700)
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("KEYANCHOR_")},
+           "PATH": f"{shims}:{Path(openssl).parent}:{os.environ.get('PATH', '')}",
+           "PYTHONPATH": str(ROOT), "GNUPGHOME": str(home),
+           "KEYANCHOR_STATE": str(tmp_path / "chain.db"),
+           "KEYANCHOR_CONFIG": str(tmp_path / "config.toml"),
+           "XDG_DATA_HOME": str(tmp_path / "data")}
+    script = ("set -euo pipefail\nkeyanchor name register example.org\n"
+              "keyanchor name assign alice@example.org\n" + block)
+    try:
+        proc = subprocess.run(["bash", "-c", script], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=600)
+    finally:
+        gpgconf = shutil.which("gpgconf")
+        if gpgconf:
+            subprocess.run([gpgconf, "--kill", "gpg-agent"], env=env, capture_output=True,
+                           check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "-----BEGIN PGP PUBLIC KEY BLOCK-----" in proc.stdout
+    assert "-----BEGIN CERTIFICATE-----" in proc.stdout
+    assert re.search(r"published x509 key \S+ under web1\.example\.org as record 0"
+                     r" \(tls-server\)", proc.stdout)
+    assert "published openpgp key" in proc.stdout
