@@ -103,7 +103,7 @@ def test_the_chain_is_varied(both: tuple[Registry, EmbeddedReader]) -> None:
     attestations = client.attestations("alice@example.org", 1, include_blocked=True)
     assert any(a.blocked for a in attestations)
     kinds = {e.kind for e in client.history("alice@example.org")}
-    assert {"registered", "key-published", "key-revoked", "key-rotated", "attested",
+    assert {"assigned", "key-published", "key-revoked", "key-rotated", "attested",
             "withdrawn", "attester-blocked", "operator-set"} <= kinds
     assert "transferred" in {e.kind for e in client.history("bob@example.org")}
 
