@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from registry.keys._common import MAX_MATERIAL, Key, KeyType, Purpose, commitment, sha256_b64
 
 if TYPE_CHECKING:  # pragma: no cover
+    from registry.keys._files import load_key_file, load_key_files, read_key_file
     from registry.keys._load import detect_key_type, load_key, load_keys, load_material
     from registry.keys._openpgp import (
         OpenPGPCertificate,
@@ -50,6 +51,9 @@ if TYPE_CHECKING:  # pragma: no cover
     )
 
 _LAZY = {
+    "load_key_file": "_files",
+    "load_key_files": "_files",
+    "read_key_file": "_files",
     "load_key": "_load",
     "load_keys": "_load",
     "load_material": "_load",
@@ -95,6 +99,8 @@ __all__ = [
     "commitment",
     "detect_key_type",
     "load_key",
+    "load_key_file",
+    "load_key_files",
     "load_keys",
     "load_material",
     "load_openpgp_cert",
@@ -106,6 +112,7 @@ __all__ = [
     "load_x509_chain",
     "load_x509_der",
     "merge_openpgp_revocation",
+    "read_key_file",
     "render_authorized_key",
     "render_der",
     "render_known_hosts_line",
