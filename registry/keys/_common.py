@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 from datetime import datetime
 from enum import IntEnum, IntFlag
 from typing import Any, Protocol, runtime_checkable
@@ -25,6 +26,7 @@ __all__ = [
     "Purpose",
     "commitment",
     "input_bytes",
+    "sequoia",
     "sha256_b64",
 ]
 
@@ -168,3 +170,18 @@ def input_bytes(data: object, what: str) -> bytes:
                              " (1 MiB) keyanchor reads; refused")
     return out
 
+
+
+def sequoia() -> Any:
+    """The ``pysequoia`` module, with Rust library backtraces off unless the user set them.
+
+    Sequoia's errors capture a backtrace when ``RUST_BACKTRACE=1`` is set in the
+    environment (developer shells, some CI images): each refused certificate then
+    cost 128 ms and 53 MB of symbol tables. ``RUST_LIB_BACKTRACE`` (read before
+    ``RUST_BACKTRACE`` by Rust's standard library, once per process) keeps panics'
+    backtraces and drops the ones in error values; a value the user set is kept.
+    """
+    os.environ.setdefault("RUST_LIB_BACKTRACE", "0")
+    import pysequoia
+
+    return pysequoia

@@ -86,9 +86,8 @@ def _detect(raw: bytes) -> KeyType:
         # DER; a text starting with the digit "0" is no SSH key either, and the
         # X.509 loader explains what it got.
         return KeyType.X509
-    found: set[KeyType] = set()
-    for label in _ARMOR.findall(raw):
-        found.add(KeyType.OPENPGP if label.startswith(b"PGP ") else KeyType.X509)
+    found = {KeyType.OPENPGP if label.startswith(b"PGP ") else KeyType.X509
+             for label in set(_ARMOR.findall(raw))}  # distinct labels only: few, whatever the input
     if len(found) > 1:
         raise KeyFormatError(
             "input mixes OpenPGP armor and X.509 PEM blocks; give one format at a time"

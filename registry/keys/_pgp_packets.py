@@ -36,6 +36,7 @@ __all__ = [
     "SubkeyComponent",
     "Subpacket",
     "UserIDComponent",
+    "iter_packet_spans",
     "iter_packets",
     "parse_key_fields",
     "parse_key_packet",
@@ -146,12 +147,11 @@ def _read_new_length(data: bytes, pos: int) -> tuple[int, int]:
     raise _fail("partial body lengths are not allowed in a certificate")
 
 
-def iter_packets(data: bytes) -> Iterator[Packet]:
-    """Yield the packets of ``data`` in order.
+def iter_packet_spans(data: bytes) -> Iterator[tuple[int, int, int, int, bool]]:
+    """Yield ``(tag, offset, body_start, body_end, new_format)`` per packet, copying nothing.
 
     Raises:
-        KeyFormatError: a bad packet header, a truncated packet, or an
-            indeterminate/partial length (never used in certificates).
+        KeyFormatError: as :func:`iter_packets`.
     """
     pos = 0
     end = len(data)
@@ -177,8 +177,19 @@ def iter_packets(data: bytes) -> Iterator[Packet]:
             new = False
         if pos + length > end:
             raise _fail(f"truncated {PACKET_NAMES.get(tag, f'tag-{tag}')} packet")
-        yield Packet(tag, bytes(data[pos : pos + length]), start, new)
+        yield tag, start, pos, pos + length, new
         pos += length
+
+
+def iter_packets(data: bytes) -> Iterator[Packet]:
+    """Yield the packets of ``data`` in order.
+
+    Raises:
+        KeyFormatError: a bad packet header, a truncated packet, or an
+            indeterminate/partial length (never used in certificates).
+    """
+    for tag, start, body, end, new in iter_packet_spans(data):
+        yield Packet(tag, bytes(data[body:end]), start, new)
 
 
 class _Reader:
