@@ -413,25 +413,35 @@ def _sequoia_message(exc: BaseException) -> str:
     return first[:120]
 
 
+_SEQUOIA_CERT: Any = None
+
+
+def _sequoia_cert() -> Any:
+    """``pysequoia.Cert``, looked up once (see :func:`registry.keys._common.sequoia`)."""
+    global _SEQUOIA_CERT
+    if _SEQUOIA_CERT is None:
+        _SEQUOIA_CERT = sequoia().Cert
+    return _SEQUOIA_CERT
+
+
 def _canonicalise(chunk: bytes) -> tuple[bytes, datetime | None, bool, bool]:
     """Let Sequoia parse one certificate; return (material, expiry, revoked, expiry_known)."""
-    pysequoia = sequoia()
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            cert = pysequoia.Cert.from_bytes(chunk)
-            material = bytes(cert)
-    except Exception as exc:  # pysequoia raises bare RuntimeError/ValueError with Rust text
-        raise KeyFormatError(f"invalid OpenPGP certificate: {_sequoia_message(exc)}") from exc
+    cert_class = _sequoia_cert()
     expires: datetime | None = None
     known = True
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            cert = cert_class.from_bytes(chunk)
+            material = bytes(cert)
+        except Exception as exc:  # pysequoia raises bare RuntimeError/ValueError with Rust text
+            raise KeyFormatError(
+                f"invalid OpenPGP certificate: {_sequoia_message(exc)}"
+            ) from exc
+        try:
             expires = cert.expiration
-    except Exception:  # no binding signature valid under Sequoia's policy
-        known = False
+        except Exception:  # no binding signature valid under Sequoia's policy
+            known = False
     try:
         revoked = bool(cert.is_revoked)
     except Exception:
