@@ -242,7 +242,7 @@ def _iso(when: datetime) -> str:
 def _as_bytes(data: bytes | bytearray | memoryview | str) -> bytes:
     """Return the input as bytes, refusing types we do not take and input over 1 MiB."""
     out = input_bytes(data, "certificate")
-    if not out.strip():
+    if not out or out.isspace():  # (no copy, unlike strip)
         raise KeyFormatError("empty input: no certificate found")
     return out
 
@@ -491,8 +491,8 @@ def _public_key_info(cert: Certificate) -> tuple[Any, str, int, int | None]:
     if isinstance(key, c.rsa):
         return key, "rsa", key.key_size, key.public_numbers().e
     if isinstance(key, c.ec):
-        name = key.curve.name
-        return key, _EC_CURVES.get(name, f"ec-{name}"), key.curve.key_size, None
+        curve = key.curve
+        return key, _EC_CURVES.get(curve.name, f"ec-{curve.name}"), curve.key_size, None
     for cls, (algorithm, bits) in c.fixed:
         if isinstance(key, cls):
             return key, algorithm, bits, None
@@ -580,7 +580,10 @@ def _extract(cert: Certificate, der: bytes, non_positive: bool,
         spki = key.public_bytes(*c.spki_args)
 
     sig_oid = cert.signature_algorithm_oid
-    sig_name = sig_oid._name if sig_oid._name != "Unknown OID" else sig_oid.dotted_string
+    sig_dotted = sig_oid.dotted_string
+    sig_name = sig_oid._name
+    if sig_name == "Unknown OID":
+        sig_name = sig_dotted
     try:
         hash_alg = cert.signature_hash_algorithm
         sig_hash = hash_alg.name if hash_alg is not None else None
@@ -630,7 +633,8 @@ def _extract(cert: Certificate, der: bytes, non_positive: bool,
         material=der,
         subject=subject_name.rfc4514_string(),
         issuer=issuer_name.rfc4514_string(),
-        serial=_quiet(der, lambda: cert.serial_number, non_positive=non_positive),
+        serial=(_quiet(der, lambda: cert.serial_number, non_positive=True) if non_positive
+                else cert.serial_number),
         version=cert.version.value + 1,
         san_dns=tuple(names["dns"]),
         san_emails=tuple(names["email"]),
@@ -643,7 +647,7 @@ def _extract(cert: Certificate, der: bytes, non_positive: bool,
         rsa_exponent=exponent,
         public_key_oid=cert.public_key_algorithm_oid.dotted_string,
         signature_algorithm=sig_name,
-        signature_algorithm_oid=sig_oid.dotted_string,
+        signature_algorithm_oid=sig_dotted,
         signature_hash=sig_hash,
         is_ca=is_ca,
         path_length=path_length,
@@ -754,14 +758,15 @@ def load_x509_certificate(data: bytes | bytearray | memoryview | str) -> X509Cer
             certificates (use :func:`load_x509_chain`).
     """
     raw = _as_bytes(data)
-    if not _is_der(raw):
-        if _private(raw):
-            raise PrivateKeyError(f"input contains a private key; {_PRIVATE_MESSAGE}")
-        blocks = len(_PEM_BEGIN.findall(raw))  # counted in C, before anything is decoded
-        if blocks > 1:
-            raise KeyFormatError(
-                f"expected one certificate, found {blocks}; use load_x509_chain for a bundle"
-            )
+    if _is_der(raw):
+        return _parse_der(raw, "certificate")
+    if _private(raw):
+        raise PrivateKeyError(f"input contains a private key; {_PRIVATE_MESSAGE}")
+    blocks = len(_PEM_BEGIN.findall(raw))  # counted in C, before anything is decoded
+    if blocks > 1:
+        raise KeyFormatError(
+            f"expected one certificate, found {blocks}; use load_x509_chain for a bundle"
+        )
     return _parse_der(next(_ders(raw)), "certificate")
 
 
