@@ -1,14 +1,18 @@
-"""What chain commands share: the ``--network`` option, opening a Registry, times, prompts.
+"""What commands share: the ``--network`` option, the signing account, opening the chain, times.
 
-    with open_registry(network) as reg:
+    with open_reader(network) as reader:      # reads: no account, no keystore decrypted
+        records = reader.lookup("alice@example.org")
+    with open_registry(network) as reg:       # writes: the signing account, named on stderr
         reg.register("example.org")
 
 The network comes from ``--network`` > ``KEYANCHOR_RPC_URL`` / ``KEYANCHOR_NETWORK`` >
 the config file > the embedded chain (see :mod:`registry.config`). The signing
 account is ``KEYANCHOR_PRIVATE_KEY``, else the configured keystore (password from
 ``KEYANCHOR_PASSWORD`` or a hidden prompt), else -- on the embedded chain only --
-development account 0. This module imports only typer and the config at import
-time; web3 and friends load inside the functions.
+its built-in account (development account 0). Reads on the embedded chain go to
+:class:`registry.chain.reader.EmbeddedReader` (the file alone: no py-evm, no
+web3) whenever it can answer. This module imports only typer and the config at
+import time.
 """
 
 from __future__ import annotations
@@ -18,34 +22,52 @@ import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 if TYPE_CHECKING:  # pragma: no cover
+    from eth_account.signers.local import LocalAccount
+    from web3 import Web3
+
     from registry.chain.client import Registry
+    from registry.chain.reader import EmbeddedReader
     from registry.config import Config, Network
 
+    Reader = Registry | EmbeddedReader
+
 __all__ = [
+    "BUILTIN",
     "JsonOpt",
     "NetworkOpt",
+    "Signer",
     "ask_new_password",
+    "current_signer",
     "load_cfg",
+    "open_reader",
     "open_registry",
     "parse_time",
     "say",
-    "tx_summary",
+    "signed_by",
 ]
 
 NetworkOpt = Annotated[
     str | None,
-    typer.Option("--network", "-N", help="Network from the config (default: the configured one, "
-                 "else the embedded chain).", show_default=False),
+    typer.Option("--network", "-N", metavar="NAME", show_default=False,
+                 help="Network from the config (default: the configured one, else the embedded"
+                      " chain)."),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
-#: Ether sent from development account 0 to a keystore account with no funds on the embedded chain.
+#: The signer of the registry open_registry() is yielding (for signed_by()).
+_SIGNER: ContextVar[Signer | None] = ContextVar("keyanchor_signer", default=None)
+#: The name ``account list`` / ``account use`` give the embedded chain's built-in account.
+BUILTIN = "builtin"
+#: Ether sent from the built-in account to a keystore account with no funds on the embedded chain.
 EMBEDDED_FUNDING_WEI = 100 * 10**18
 
 
@@ -56,7 +78,7 @@ def load_cfg() -> Config:
 
 
 def say(text: str) -> None:
-    """A progress / notice line on stderr (stdout stays clean for data)."""
+    """A notice line on stderr (stdout stays clean for data)."""
     sys.stderr.write(text + "\n")
 
 
@@ -90,29 +112,76 @@ def ask_new_password() -> str:
     return value
 
 
-# --------------------------------------------------------------------------- accounts
+# --------------------------------------------------------------------------- the signer
 
 
-def _signing_account(cfg: Config, *, required: bool) -> Any:
-    """KEYANCHOR_PRIVATE_KEY > configured keystore > None (caller decides)."""
-    from registry.chain.accounts import account_from_env, load_keystore
+@dataclass(frozen=True)
+class Signer:
+    """Which account signs on a network, known without decrypting anything."""
 
-    account = account_from_env()
-    if account is not None:
-        return account
+    address: str
+    source: str  # "env", "keystore" or "builtin"
+    keystore: Path | None = None
+
+    @property
+    def label(self) -> str:
+        if self.source == "builtin":
+            return "the embedded chain's built-in account"
+        if self.source == "env":
+            return "KEYANCHOR_PRIVATE_KEY"
+        return f"keystore {self.keystore}"
+
+    def describe(self) -> str:
+        return f"{self.address} ({self.label})"
+
+
+def builtin_address() -> str:
+    from registry.chain.embedded import _DEV_ADDRESSES
+
+    return _DEV_ADDRESSES[0]
+
+
+def current_signer(cfg: Config, net: Network) -> Signer | None:
+    """The account that signs on ``net``: ``KEYANCHOR_PRIVATE_KEY`` > the configured
+    keystore > the built-in account (embedded chain only) > none.
+
+    Raises: AccountError (a bad KEYANCHOR_PRIVATE_KEY or keystore file).
+    """
+    from registry.chain.accounts import address_from_env, keystore_address
+
+    env_address = address_from_env()
+    if env_address is not None:
+        return Signer(env_address, "env")
     keystore = cfg.keystore()
-    if keystore is not None and required:
-        return load_keystore(keystore, prompt=_prompt_password)
+    if keystore is not None:
+        return Signer(keystore_address(keystore), "keystore", keystore)
+    if net.embedded:
+        return Signer(builtin_address(), "builtin")
     return None
 
 
-def _fund_on_embedded(w3: Any, dev: Any, address: str) -> None:
-    """Give a fresh keystore account some development ether (embedded chain only)."""
-    if int(w3.eth.get_balance(address)) > 0:
+def _load_signer(signer: Signer) -> LocalAccount:
+    from registry.chain.accounts import account_from_env, load_keystore
+
+    if signer.source == "env":
+        account = account_from_env()
+        assert account is not None
+        return account
+    if signer.source == "keystore":
+        assert signer.keystore is not None
+        return load_keystore(signer.keystore, prompt=_prompt_password)
+    from registry.chain.embedded import dev_accounts
+
+    return dev_accounts()[0]
+
+
+def _fund_on_embedded(w3: Web3, dev: LocalAccount, address: str) -> None:
+    """Give a keystore account some development ether (embedded chain only)."""
+    if int(w3.eth.get_balance(address)) > 0:  # type: ignore[arg-type]
         return
     block = w3.eth.get_block("latest")
     base = int(block.get("baseFeePerGas") or 10**9)
-    tx = {
+    tx: Any = {
         "to": address, "value": EMBEDDED_FUNDING_WEI, "gas": 21_000,
         "nonce": int(w3.eth.get_transaction_count(dev.address, "pending")),
         "chainId": int(w3.eth.chain_id), "maxFeePerGas": base * 2 + 10**9,
@@ -121,31 +190,11 @@ def _fund_on_embedded(w3: Any, dev: Any, address: str) -> None:
     signed = dev.sign_transaction(tx)
     tx_hash = w3.eth.send_raw_transaction(signed.raw_transaction)
     w3.eth.wait_for_transaction_receipt(tx_hash, timeout=30)
-    say(f"funded {address} with {EMBEDDED_FUNDING_WEI // 10**18} ETH from development "
-        "account 0 (embedded chain)")
+    say(f"funded {address} with {EMBEDDED_FUNDING_WEI // 10**18} ETH from the built-in account"
+        " (embedded chain)")
 
 
-# --------------------------------------------------------------------------- registry
-
-
-def _dev_account0() -> Any:
-    from registry.chain.embedded import dev_accounts
-
-    return dev_accounts()[0]
-
-
-def _open_embedded(state: Any, signer: Any) -> Registry:
-    """The embedded chain's Registry, signed by ``signer`` (None: development account 0).
-
-    Like :meth:`Registry.embedded`, it goes through the devnet when one serves the file.
-    """
-    from registry.chain.client import Registry
-
-    return Registry.embedded(state, account=signer)
-
-
-def resolve_network(cfg: Config, network: str | None) -> Network:
-    return cfg.network(network)
+# --------------------------------------------------------------------------- opening
 
 
 @contextmanager
@@ -156,55 +205,81 @@ def open_registry(
     need_registry: bool = True,
     cfg: Config | None = None,
 ) -> Iterator[Registry]:
-    """Open the Registry of ``network`` (closed on exit).
+    """The Registry of ``network``, signing with the current account (closed on exit).
 
-    ``account=False`` opens it read-only on a remote network (no keystore asked).
+    The signing account is named on stderr. ``account=False`` opens it without
+    one (nothing decrypted).
 
     Raises: ConfigError, AccountError, ChainUnavailable, WrongChain, RegistryNotFound, ChainError.
     """
     from registry.chain.client import Registry
-    from registry.errors import AccountError, Error
+    from registry.errors import AccountError, Error, RegistryNotFound
 
     cfg = cfg or load_cfg()
     net = cfg.network(network)
+    signer = current_signer(cfg, net) if account else None
+    if account and signer is None:
+        raise AccountError(
+            f"network {net.name} needs an account: create one with 'keyanchor account new'"
+            " (or import one), or set KEYANCHOR_PRIVATE_KEY")
+    loaded = _load_signer(signer) if signer is not None else None
     if net.embedded:
-        signer = _signing_account(cfg, required=account)
-        reg = _open_embedded(net.state, signer)
-        if signer is not None and account:
+        reg = Registry.embedded(net.state, account=loaded)
+        if signer is not None and loaded is not None and signer.source != "builtin":
             try:
-                _fund_on_embedded(reg.w3, _dev_account0(), signer.address)
+                _fund_on_embedded(reg.w3, _load_signer(Signer(builtin_address(), "builtin")),
+                                  loaded.address)
             except Error as exc:
                 reg.close()
                 raise exc
             except Exception as exc:  # the funding is a convenience; say why it failed
-                say(f"could not fund {signer.address} on the embedded chain: {exc}")
+                say(f"could not fund {loaded.address} on the embedded chain: {exc}")
     else:
         assert net.url is not None
-        signer = _signing_account(cfg, required=account)
-        if account and signer is None:
-            raise AccountError(
-                f"network {net.name} needs an account: create one with 'keyanchor account new'"
-                " (or import one), or set KEYANCHOR_PRIVATE_KEY"
-            )
         if need_registry and not net.registry:
-            from registry.errors import RegistryNotFound
-
             raise RegistryNotFound(
                 f"network {net.name} has no registry address: run 'keyanchor deploy --network "
-                f"{net.name}' or 'keyanchor network add {net.name} URL --registry ADDR'"
-            )
-        reg = Registry.connect(net.url, account=signer, registry_address=net.registry,
+                f"{net.name}' or 'keyanchor network add {net.name} URL --registry ADDRESS'")
+        reg = Registry.connect(net.url, account=loaded, registry_address=net.registry,
                                chain_id=net.chain_id)
+    token = _SIGNER.set(signer)
     try:
         yield reg
     finally:
+        _SIGNER.reset(token)
         reg.close()
 
 
-def tx_summary(result: Any) -> dict[str, Any]:
-    """A TxResult as JSON-ready fields."""
-    out = result.to_dict() if hasattr(result, "to_dict") else {}
-    return {k: v for k, v in out.items() if v is not None}
+def signed_by() -> str:
+    """``signed by 0x… (whose)`` for the account of the open registry (``""`` when none).
+
+    Write commands end their line with it, so a user always sees which account signed.
+    """
+    signer = _SIGNER.get()
+    return f"signed by {signer.describe()}" if signer is not None else ""
+
+
+@contextmanager
+def open_reader(network: str | None, *, cfg: Config | None = None) -> Iterator[Reader]:
+    """What read commands use: the embedded chain's file reader when it can answer,
+    else a Registry with no account (closed on exit). Nothing is decrypted.
+
+    Raises: ConfigError, ChainUnavailable, WrongChain, RegistryNotFound, ChainError.
+    """
+    cfg = cfg or load_cfg()
+    net = cfg.network(network)
+    if net.embedded:
+        from registry.chain.reader import EmbeddedReader
+
+        reader = EmbeddedReader.open(net.state)
+        if reader is not None:
+            try:
+                yield reader
+            finally:
+                reader.close()
+            return
+    with open_registry(network, account=False, cfg=cfg) as reg:
+        yield reg
 
 
 # --------------------------------------------------------------------------- times

@@ -1,87 +1,105 @@
-"""``keyanchor account ...``: encrypted V3 keystores that sign transactions.
+"""``keyanchor account ...``: the accounts that sign transactions.
 
+    $ keyanchor account list
     $ keyanchor account new --name alice
-    $ keyanchor account import --name ops < key.hex
+    $ keyanchor account use builtin
 
-Private keys are read from stdin or a hidden prompt, never from the command
-line, and are never printed.
+The embedded chain's built-in account (its development account 0, which owns
+what was registered before any keystore existed) is listed as ``builtin``;
+``account use builtin`` returns to it. Creating or importing a keystore does
+not change which account signs (``--use`` does, or ``account use``), so names
+the current account owns are never stranded. Private keys are read from stdin
+or a hidden prompt, never from the command line, and are never printed.
 """
 
 from __future__ import annotations
 
 import re
 import sys
-from typing import Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from cli._context import JsonOpt, ask_new_password, load_cfg, say
-from cli._output import emit_json
+from cli._context import (
+    BUILTIN,
+    JsonOpt,
+    ask_new_password,
+    builtin_address,
+    current_signer,
+    load_cfg,
+)
+from cli._help import App
+from cli._output import emit_json, print_rows, print_table
 
-app = typer.Typer(
-    help="Signing accounts (encrypted keystores).\n\n"
+if TYPE_CHECKING:  # pragma: no cover
+    from registry.chain.accounts import KeystoreInfo
+    from registry.config import Config
+
+app = App(
+    help="Signing accounts: the embedded chain's built-in one and encrypted keystores.\n\n"
     "Example: keyanchor account new --name alice",
-    no_args_is_help=True,
 )
 
 NameOpt = Annotated[
     str | None,
-    typer.Option("--name", help="Keystore name (file <name>.json; default: the address)."),
+    typer.Option("--name", metavar="NAME",
+                 help="Keystore name (file NAME.json; default: the address)."),
 ]
+UseOpt = Annotated[bool, typer.Option("--use", help="Sign with the new account from now on.")]
 _KS_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
 
 
-def _target(name: str | None) -> object:
-    from pathlib import Path
-
-    cfg = load_cfg()
+def _target(cfg: Config, name: str | None) -> Path:
     directory = Path(cfg.keystore_dir())
     if name is None:
-        return cfg, directory
-    if not _KS_NAME.match(name) or name.endswith(".json"):
-        raise typer.BadParameter(f"invalid keystore name {name!r} (letters, digits, . _ -)",
-                                 param_hint="--name")
-    return cfg, directory / f"{name}.json"
+        return directory
+    if not _KS_NAME.match(name) or name.endswith(".json") or name.lower() == BUILTIN:
+        raise typer.BadParameter(f"invalid keystore name {name!r} (letters, digits, . _ -;"
+                                 f" not {BUILTIN!r})", param_hint="--name")
+    return directory / f"{name}.json"
 
 
-def _finish(cfg: object, info: object, as_json: bool) -> None:
-    from registry.config import Config, save_config
+def _finish(cfg: Config, info: KeystoreInfo, use: bool, as_json: bool) -> None:
+    from registry.config import save_config
 
-    assert isinstance(cfg, Config)
-    default = cfg.keystore() is None
-    if default:
-        cfg.set_keystore(info.path)  # type: ignore[attr-defined]
+    before = current_signer(cfg, cfg.network())
+    if use or before is None:  # nothing signed before: nothing to strand
+        cfg.set_keystore(info.path)
         save_config(cfg)
-    data = {"address": info.address, "keystore": str(info.path),  # type: ignore[attr-defined]
-            "default": default or str(cfg.keystore()) == str(info.path)}  # type: ignore[attr-defined]
+    signs = cfg.keystore() is not None and str(cfg.keystore()) == str(info.path)
+    data = {"name": info.path.stem, "address": info.address, "keystore": str(info.path),
+            "default": signs}
     if as_json:
         emit_json(data)
         return
-    print(f"address   {data['address']}")
-    print(f"keystore  {data['keystore']}")
-    if default:
-        print("this is now the default account")
+    print_rows([("address", info.address), ("keystore", str(info.path))])
+    if signs:
+        print("this account signs from now on")
+    elif before is not None:
+        print(f"{before.address} still signs ({before.label});"
+              f" 'keyanchor account use {info.path.stem}' switches to the new account")
 
 
 @app.command("new")
-def new(name: NameOpt = None, as_json: JsonOpt = False) -> None:
+def new(name: NameOpt = None, use: UseOpt = False, as_json: JsonOpt = False) -> None:
     """Create an account and save it as an encrypted keystore.
 
-    The password is KEYANCHOR_PASSWORD, else asked twice (hidden). The first
-    account becomes the default.
+    The password is KEYANCHOR_PASSWORD, else asked twice (hidden). The account
+    that signs does not change (unless --use, or none signed before).
 
-    Example: keyanchor account new --name alice
+    Example: keyanchor account new --name alice --use
     """
     from registry.chain.accounts import new_keystore
 
-    cfg, target = _target(name)
+    cfg = load_cfg()
+    target = _target(cfg, name)
     password = ask_new_password()
-    info = new_keystore(target, password)  # type: ignore[arg-type]
-    _finish(cfg, info, as_json)
+    _finish(cfg, new_keystore(target, password), use, as_json)
 
 
 @app.command("import")
-def import_(name: NameOpt = None, as_json: JsonOpt = False) -> None:
+def import_(name: NameOpt = None, use: UseOpt = False, as_json: JsonOpt = False) -> None:
     """Import a private key (hex) from stdin or a hidden prompt into an encrypted keystore.
 
     The key is never taken from the command line and never printed.
@@ -91,7 +109,8 @@ def import_(name: NameOpt = None, as_json: JsonOpt = False) -> None:
     from registry.chain.accounts import import_private_key
     from registry.errors import AccountError
 
-    cfg, target = _target(name)
+    cfg = load_cfg()
+    target = _target(cfg, name)
     if sys.stdin.isatty():
         secret = str(typer.prompt("Private key (hex)", hide_input=True))
     else:
@@ -100,88 +119,105 @@ def import_(name: NameOpt = None, as_json: JsonOpt = False) -> None:
     if not secret:
         raise AccountError("no private key given on stdin")
     password = ask_new_password()
-    info = import_private_key(secret, target, password)  # type: ignore[arg-type]
+    info = import_private_key(secret, target, password)
     del secret
-    _finish(cfg, info, as_json)
+    _finish(cfg, info, use, as_json)
+
+
+def _accounts(cfg: Config) -> list[dict[str, Any]]:
+    from registry.chain.accounts import address_from_env, keystore_address, list_keystores
+
+    net = cfg.network()
+    signer = current_signer(cfg, net)
+    rows: list[dict[str, Any]] = []
+    env = address_from_env()
+    if env is not None:
+        rows.append({"name": "KEYANCHOR_PRIVATE_KEY", "address": env, "keystore": None,
+                     "builtin": False})
+    rows.append({"name": BUILTIN, "address": builtin_address(), "keystore": None,
+                 "builtin": True})
+    found = list_keystores(cfg.keystore_dir())
+    for info in found:
+        rows.append({"name": info.path.stem, "address": info.address,
+                     "keystore": str(info.path), "builtin": False})
+    configured = cfg.keystore()
+    if configured is not None and not any(r["keystore"] == str(configured) for r in rows):
+        rows.append({"name": Path(configured).stem, "address": keystore_address(configured),
+                     "keystore": str(configured), "builtin": False})
+    for r in rows:
+        if signer is None:
+            r["default"] = False
+        elif signer.source == "env":
+            r["default"] = r["name"] == "KEYANCHOR_PRIVATE_KEY"
+        elif signer.source == "keystore":
+            r["default"] = r["keystore"] == str(signer.keystore)
+        else:
+            r["default"] = bool(r["builtin"])
+    return rows
 
 
 @app.command("list")
 def list_(as_json: JsonOpt = False) -> None:
-    """List the keystores in the keystore directory (the default one is marked).
+    """List the accounts: the built-in one, the keystores, KEYANCHOR_PRIVATE_KEY if set.
+
+    The one marked * signs on the current network. Addresses are printed whole.
 
     Example: keyanchor account list --json
     """
-    from registry.chain.accounts import list_keystores
-
     cfg = load_cfg()
-    default = cfg.keystore()
-    found = list_keystores(cfg.keystore_dir())
-    rows = [{"address": i.address, "keystore": str(i.path),
-             "default": default is not None and str(i.path) == str(default)} for i in found]
-    if default is not None and not any(r["default"] for r in rows):
-        rows.append({"address": _address_of(default), "keystore": str(default), "default": True})
+    rows = _accounts(cfg)
     if as_json:
         emit_json(rows)
         return
-    if not rows:
-        say(f"no accounts in {cfg.keystore_dir()} (create one with 'keyanchor account new')")
-        return
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(box=None, pad_edge=False)
-    for col in ("", "address", "keystore"):
-        table.add_column(col)
+    table = []
     for r in rows:
-        table.add_row("*" if r["default"] else "", str(r["address"]), str(r["keystore"]))
-    Console(soft_wrap=True).print(table)
+        where = r["keystore"] or ("the embedded chain's development account 0"
+                                  if r["builtin"] else "environment")
+        table.append(["*" if r["default"] else "", r["name"], r["address"], where])
+    print_table(["", "NAME", "ADDRESS", "WHERE"], table)
+    if not any(r["default"] for r in rows):
+        print(f"no account signs on network {cfg.network().name}: 'keyanchor account new --use'"
+              " creates one")
 
 
 @app.command("use")
 def use(
-    which: Annotated[str, typer.Argument(help="Keystore name, file path or address.")],
+    which: Annotated[str, typer.Argument(
+        metavar="ACCOUNT", show_default=False,
+        help=f"{BUILTIN!r} (the embedded chain's built-in account), a keystore name, file"
+             " or address.")],
 ) -> None:
-    """Make a keystore the default signing account (saved in the config file).
+    """Make an account the one that signs (saved in the config file).
 
-    Example: keyanchor account use alice
+    Example: keyanchor account use builtin
     """
-    from pathlib import Path
-
-    from registry.chain.accounts import list_keystores
+    from registry.chain.accounts import keystore_address, list_keystores
     from registry.config import save_config
     from registry.errors import AccountError
 
     cfg = load_cfg()
-    found = list_keystores(cfg.keystore_dir())
     wanted = which.strip()
+    if wanted.lower() in (BUILTIN, "built-in") or wanted.lower() == builtin_address().lower():
+        cfg.data.get("account", {}).pop("keystore", None)
+        save_config(cfg)
+        print(f"the built-in account {builtin_address()} signs (embedded chain)")
+        if not cfg.network().embedded:
+            print(f"note: network {cfg.network().name} is not the embedded chain: set"
+                  " KEYANCHOR_PRIVATE_KEY or use a keystore to sign there")
+        return
+    found = list_keystores(cfg.keystore_dir())
     match = [i for i in found
              if i.path.stem == wanted or i.address.lower() == wanted.lower()
              or str(i.path) == wanted]
     if not match and Path(wanted).is_file():
-        address = _address_of(wanted)
-        if address is None:
-            raise AccountError(f"{wanted} is not a V3 keystore file")
-        cfg.set_keystore(Path(wanted).resolve())
-        save_config(cfg)
-        print(f"default account {address} ({Path(wanted).resolve()})")
-        return
-    if not match:
-        known = ", ".join(i.path.stem for i in found) or "none"
-        raise AccountError(f"no keystore {wanted!r} in {cfg.keystore_dir()} (known: {known})")
-    info = match[0]
-    cfg.set_keystore(info.path)
+        address = keystore_address(wanted)
+        path = Path(wanted).resolve()
+    elif match:
+        address, path = match[0].address, match[0].path
+    else:
+        known = ", ".join([BUILTIN] + [i.path.stem for i in found])
+        raise AccountError(f"no account {wanted!r} (known: {known}; keystores in"
+                           f" {cfg.keystore_dir()})")
+    cfg.set_keystore(path)
     save_config(cfg)
-    print(f"default account {info.address} ({info.path})")
-
-
-def _address_of(path: object) -> str | None:
-    import json
-    from pathlib import Path
-
-    try:
-        addr = json.loads(Path(str(path)).read_text(encoding="utf-8")).get("address")
-    except (OSError, ValueError, AttributeError):
-        return None
-    if not isinstance(addr, str):
-        return None
-    return addr if addr.startswith("0x") else "0x" + addr
+    print(f"{address} signs from now on (keystore {path})")

@@ -4,7 +4,8 @@
     $ keyanchor prove alice@example.org ~/.ssh/id_ed25519.pub --out statement.txt
 
 Registered on the root application by :mod:`cli.main`. Output formats render
-keys from their parsed, verified material only (``registry.keys`` renderers).
+keys from their parsed, verified material only (``registry.keys`` renderers)
+and hand out what the gateways would serve (:func:`registry.workflows.servable_records`).
 """
 
 from __future__ import annotations
@@ -12,16 +13,30 @@ from __future__ import annotations
 import shlex
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from cli._context import JsonOpt, NetworkOpt, open_registry, parse_time, say, tx_summary
+from cli._context import (
+    JsonOpt,
+    NetworkOpt,
+    open_reader,
+    open_registry,
+    parse_time,
+    say,
+    signed_by,
+)
 from cli._output import emit_json, fmt_time
+
+if TYPE_CHECKING:  # pragma: no cover
+    from registry.chain.records import KeyRecord
+    from registry.keys import KeyType
+    from registry.workflows import Servable
 
 __all__ = ["attest", "deploy", "devnet", "history", "lookup", "prove"]
 
-NameArg = Annotated[str, typer.Argument(help="Registry name.", show_default=False)]
+NameArg = Annotated[str, typer.Argument(metavar="NAME", show_default=False,
+                                        help="Registry name.")]
 FORMATS = ("text", "json", "authorized-keys", "known-hosts", "armor", "pem")
 
 
@@ -33,11 +48,11 @@ def deploy(
         "--private", help="An organisation's private registry: only the admin and the "
         "registrars it names register top-level names (no suffix list).")] = False,
     admin: Annotated[str | None, typer.Option(
-        "--admin", help="The admin address (default: your account). It may update the "
-        "suffix list, name registrars and hand the role on.")] = None,
+        "--admin", metavar="ADDRESS", help="The admin address (default: your account). It may"
+        " update the suffix list, name registrars and hand the role on.")] = None,
     suffix_list: Annotated[Path | None, typer.Option(
-        "--suffix-list", help="A public_suffix_list.dat to commit to (default: the one the "
-        "publicsuffixlist package ships).")] = None,
+        "--suffix-list", metavar="FILE", help="A public_suffix_list.dat to commit to (default:"
+        " the one the publicsuffixlist package ships).")] = None,
     update_suffix_list: Annotated[bool, typer.Option(
         "--update-suffix-list", help="Do not deploy: as the admin, commit the suffix list "
         "(--suffix-list or the bundled one) to the existing registry.")] = False,
@@ -72,21 +87,22 @@ def deploy(
         with open_registry(network, cfg=cfg) as reg:
             result = reg.set_suffix_root(suffix_list=text)
             data = {"network": net.name, "registry": reg.address,
-                    "suffix_root": "0x" + reg.suffix_root().hex(), **tx_summary(result)}
+                    "suffix_root": "0x" + reg.suffix_root().hex(),
+                    "tx_hash": "0x" + result.tx_hash.hex(), "block_number": result.block_number}
         if as_json:
             emit_json(data)
         else:
             print(data["suffix_root"])
-            say(f"suffix list root updated on {data['registry']} (tx {data.get('tx_hash')})")
+            say(f"suffix list root updated on {data['registry']} (tx {data['tx_hash']})")
         return
+    if net.embedded and (private or admin or text is not None):
+        from registry.errors import ConfigError
+
+        raise ConfigError("the embedded chain's registry is public, with the bundled"
+                          " suffix list and its built-in account as admin; deploy a"
+                          " private or custom one on a devnet (--network)")
     with open_registry(network, need_registry=False, cfg=cfg) as reg:
         if net.embedded:
-            if private or admin or text is not None:
-                from registry.errors import ConfigError
-
-                raise ConfigError("the embedded chain's registry is public, with the bundled"
-                                  " suffix list and development account 0 as admin; deploy a"
-                                  " private or custom one on a devnet (--network)")
             address = reg.address
         else:
             address = reg.deploy(private=private, admin=admin, suffix_list=text)
@@ -105,7 +121,7 @@ def deploy(
         return
     print(address)
     say(f"{mode} registry, admin {owner}"
-        + (f", suffix list root 0x{root.hex()[:16]}…" if mode == "public" else ""))
+        + (f", suffix list root 0x{root.hex()}" if mode == "public" else ""))
     if saved:
         say(f"KeyRegistry deployed on {net.name} (chain {chain_id}); address saved in {cfg.path}")
     elif net.name == "env":
@@ -117,30 +133,16 @@ def deploy(
 # --------------------------------------------------------------------------- prove
 
 
-def _signing_commands(key: Any, file: Path, statement_path: str) -> list[str]:
-    from registry.keys import KeyType
-    from registry.proofs import proof_commands
-
-    quoted = shlex.quote(statement_path)
-    if key.key_type is KeyType.SSH:
-        private = str(file)[:-4] if str(file).endswith(".pub") else "PRIVATE_KEY"
-        return proof_commands(KeyType.SSH, quoted, key=shlex.quote(private))
-    if key.key_type is KeyType.OPENPGP:
-        return proof_commands(KeyType.OPENPGP, quoted, key=key.fingerprint)
-    commands = proof_commands(KeyType.X509, quoted, key="PRIVATE_KEY.pem")
-    edwards = str(key.algorithm).lower().startswith("ed")
-    picked = [c for c in commands if ("pkeyutl" in c) == edwards]
-    return [c.split("   #")[0].rstrip() for c in picked] or commands
-
-
 def prove(
     name: NameArg,
-    file: Annotated[Path, typer.Argument(help="The public key file to publish.",
-                                         show_default=False)],
+    file: Annotated[Path, typer.Argument(metavar="FILE", show_default=False,
+                                         help="The public key file to publish.")],
     out: Annotated[Path | None, typer.Option(
-        "--out", help="Write the statement to this file (default: print it on stdout).")] = None,
+        "--out", metavar="FILE",
+        help="Write the statement to this file (default: print it on stdout).")] = None,
     owner: Annotated[str | None, typer.Option(
-        "--owner", help="Owner address in the statement (default: the name's owner).")] = None,
+        "--owner", metavar="ADDRESS",
+        help="Owner address in the statement (default: the name's owner).")] = None,
     network: NetworkOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -153,26 +155,20 @@ def prove(
 
     Example: keyanchor prove alice@example.org ~/.ssh/id_ed25519.pub --out statement.txt
     """
-    from cli.key import read_input
+    from cli.key import _load
     from cli.name import check_address
-    from registry.errors import NameNotFound
-    from registry.keys import load_key
     from registry.names import parse_name
-    from registry.proofs import statement
+    from registry.workflows import prove_request
 
     text = parse_name(name).text
     if owner is not None:
         owner = check_address(owner, "--owner")
-    key = load_key(read_input(file))
-    with open_registry(network, account=False) as reg:
-        if owner is None:
-            owner = reg.owner(text)
-            if owner is None:
-                raise NameNotFound(f"{text} is not registered (or give --owner)",
-                                   reason="KeyRegistry: name not found")
-        stmt = statement(reg.chain_id, reg.address, text, owner, key.commitment)
+    key = _load(file)
     path = str(out) if out is not None else "statement.txt"
-    commands = _signing_commands(key, file, path)
+    with open_reader(network) as reader:
+        request = prove_request(reader, text, key, owner=owner, key_file=str(file),
+                                statement_file=path)
+    stmt = request.statement
     if out is not None:
         try:
             out.write_bytes(stmt)
@@ -180,141 +176,156 @@ def prove(
             from registry.errors import ConfigError
 
             raise ConfigError(f"cannot write {out}: {exc.strerror or exc}") from None
-    data = {"name": text, "owner": owner, "type": key.key_type.label,
-            "fingerprint": key.fingerprint, "commitment": "0x" + key.commitment.hex(),
-            "statement": stmt.decode("ascii"), "statement_file": str(out) if out else None,
-            "signature_file": f"{path}.sig", "commands": commands}
+    publish = (f"keyanchor key publish {text} {shlex.quote(str(file))}"
+               f" --proof {shlex.quote(path + '.sig')}")
     if as_json:
-        emit_json(data)
+        emit_json({**request.to_dict(), "statement_file": str(out) if out else None,
+                   "signature_file": f"{path}.sig", "publish": publish})
         return
     if out is None:
         sys.stdout.write(stmt.decode("ascii"))
         say("save the statement above as statement.txt (or use --out), then sign it:")
-        for c in commands:
+        for c in request.commands:
             say("  " + c)
-        say(f"and publish with: keyanchor key publish {text} {shlex.quote(str(file))} "
-            "--proof statement.txt.sig")
+        say(f"and publish with: {publish}")
         return
     print(f"wrote the statement to {out}:\n")
-    sys.stdout.write("  " + stmt.decode("ascii").replace("\n", "\n  ").rstrip() + "\n\n")
+    sys.stdout.write("  " + stmt.decode("ascii").rstrip().replace("\n", "\n  ") + "\n\n")
     print("sign it with:")
-    for c in commands:
+    for c in request.commands:
         print("  " + c)
-    print(f"then: keyanchor key publish {text} {shlex.quote(str(file))} "
-          f"--proof {shlex.quote(path + '.sig')}")
+    print(f"then: {publish}")
 
 
 # --------------------------------------------------------------------------- lookup
 
 
-def _render(records: list[Any], fmt: str, name: str) -> list[str]:
-    """Render records in an output format, from parsed material only."""
-    from registry.keys import (
-        KeyType,
-        Purpose,
-        render_authorized_key,
-        render_known_hosts_line,
-        render_openpgp_armor,
-        render_pem,
-    )
+def _render(found: Servable) -> list[str]:
+    """The format's text for the servable records, from parsed material only."""
+    from registry.keys import Purpose
 
+    name, fmt = found.name, found.format
     out: list[str] = []
-    for r in records:
-        key = r.key
-        if key is None:
-            continue
-        if fmt == "authorized-keys" and r.key_type is KeyType.SSH and r.status == "active":
-            if not (r.purposes & (Purpose.SSH_USER | Purpose.CA)):
+    if fmt in ("authorized-keys", "known-hosts"):
+        from registry.keys import SSHPublicKey, render_authorized_key, render_known_hosts_line
+
+        if fmt == "known-hosts":
+            for r in found.revoked:
+                if isinstance(r.key, SSHPublicKey):
+                    out.append(render_known_hosts_line(r.key, [name], marker="@revoked",
+                                                       comment=name) + "\n")
+        for r in found.records:
+            if not isinstance(r.key, SSHPublicKey):
                 continue
-            ca = bool(r.purposes & Purpose.CA) and key.certificate is None
-            out.append(render_authorized_key(key, expiry=r.valid_until, cert_authority=ca,
-                                             comment=name) + "\n")
-        elif fmt == "known-hosts" and r.key_type is KeyType.SSH and key.certificate is None:
-            if not (r.purposes & (Purpose.SSH_HOST | Purpose.CA)):
-                continue
-            if r.status == "revoked":
-                marker: str | None = "@revoked"
-            elif r.status != "active":
-                continue
+            ca = bool(r.purposes & Purpose.CA)
+            if fmt == "authorized-keys":
+                out.append(render_authorized_key(r.key, expiry=r.valid_until,
+                                                 cert_authority=ca, comment=name) + "\n")
             else:
-                marker = "@cert-authority" if r.purposes & Purpose.CA else None
-            hosts = [f"*.{name}"] if marker == "@cert-authority" else [name]
-            out.append(render_known_hosts_line(key, hosts, marker=marker, comment=name) + "\n")
-        elif fmt == "armor" and r.key_type is KeyType.OPENPGP:
-            out.append(render_openpgp_armor(key))
-        elif fmt == "pem" and r.key_type is KeyType.X509:
-            out.append(render_pem(key))
+                out.append(render_known_hosts_line(
+                    r.key, [f"*.{name}"] if ca else [name],
+                    marker="@cert-authority" if ca else None, comment=name) + "\n")
+    elif fmt == "armor":
+        from registry.keys import OpenPGPCertificate, render_openpgp_armor
+
+        out += [render_openpgp_armor(r.key) for r in found.records
+                if isinstance(r.key, OpenPGPCertificate)]
+    elif fmt == "pem":
+        from registry.keys import X509Certificate, render_pem
+
+        out += [render_pem(r.key) for r in found.records if isinstance(r.key, X509Certificate)]
     return out
 
 
-_FORMAT_TYPES = {"authorized-keys": "ssh", "known-hosts": "ssh", "armor": "openpgp",
-                 "pem": "x509"}
+def _key_types(value: str | None) -> KeyType | None:
+    from registry.errors import Error
+    from registry.keys import KeyType
+
+    if value is None:
+        return None
+    try:
+        return KeyType.parse(value)
+    except Error:
+        raise typer.BadParameter(f"unknown key type {value!r} (ssh, openpgp, x509)",
+                                 param_hint="--type") from None
 
 
 def lookup(
     name: NameArg,
     key_type: Annotated[str | None, typer.Option(
-        "--type", help="Only this key type: ssh, openpgp or x509.")] = None,
+        "--type", metavar="TYPE", help="Only this key type: ssh, openpgp or x509.")] = None,
     show_all: Annotated[bool, typer.Option(
-        "--all", help="Include revoked and expired records.")] = False,
+        "--all", help="Include revoked and expired records, and records the policy"
+                      " refuses.")] = False,
     fmt: Annotated[str, typer.Option(
-        "--format", "-f", help="text, json, authorized-keys, known-hosts, armor or pem.")] = "text",
+        "--format", "-f", metavar="FORMAT",
+        help="text, json, authorized-keys, known-hosts, armor or pem.")] = "text",
+    no_policy: Annotated[bool, typer.Option(
+        "--no-policy", help="authorized-keys, known-hosts, armor, pem: also keys the policy"
+                            " refuses.")] = False,
     policy: Annotated[Path | None, typer.Option(
-        "--policy", help="Only records whose key passes this TOML policy file.")] = None,
+        "--policy", metavar="FILE", help="Judge keys with this TOML policy file.")] = None,
     profile: Annotated[str | None, typer.Option(
-        "--profile", help="Only records passing this built-in profile (default, strict, cabf-tls).")] = None,
+        "--profile", metavar="PROFILE",
+        help="Judge keys with this built-in profile (default, strict, cabf-tls).")] = None,
     as_json: JsonOpt = False,
     network: NetworkOpt = None,
 ) -> None:
     """Look up a name's verified key records and print them in a chosen format.
 
     Every record is checked against the chain (its material hashes to the
-    on-chain commitment) and re-rendered from parsed material. With --policy
-    or --profile only keys that pass the policy checker are shown.
+    on-chain commitment) and re-rendered from parsed material. The key formats
+    (authorized-keys, known-hosts, armor, pem) hand out what the gateways
+    serve: active keys that pass the default profile (--policy / --profile
+    judge instead; --no-policy and --all lift it). text and json show every
+    active and pending record (--all: all of them; with --policy or --profile
+    only the passing ones).
 
     Example: keyanchor lookup alice@example.org --format authorized-keys
     """
-    from registry.errors import Error
-    from registry.keys import KeyType
     from registry.names import parse_name
+    from registry.workflows import servable_records
 
     fmt = "json" if as_json else fmt.strip().lower()
     if fmt not in FORMATS:
         raise typer.BadParameter(f"unknown format {fmt!r} (one of {', '.join(FORMATS)})",
                                  param_hint="--format")
-    types = None
-    if key_type is not None:
-        try:
-            types = KeyType.parse(key_type)
-        except Error:
-            raise typer.BadParameter(f"unknown key type {key_type!r} (ssh, openpgp, x509)",
-                                     param_hint="--type") from None
+    types = _key_types(key_type)
     text = parse_name(name).text
-    with open_registry(network, account=False) as reg:
-        if policy is not None and not policy.is_file():
-            from registry.errors import ConfigError
+    if policy is not None and not policy.is_file():
+        from registry.errors import ConfigError
 
-            raise ConfigError(f"{policy}: no such policy file")
-        records = reg.lookup(text, key_types=types, include_revoked=show_all,
-                             include_expired=show_all, attestations=fmt in ("json", "text"),
-                             policy=policy, profile=profile)
+        raise ConfigError(f"{policy}: no such policy file")
+    with open_reader(network) as reader:
+        if fmt in ("json", "text"):
+            records = reader.lookup(text, key_types=types, include_revoked=show_all,
+                                    include_expired=show_all, attestations=True,
+                                    policy=policy, profile=profile)
+        else:
+            found = servable_records(reader, text, fmt, include_all=show_all,
+                                     no_policy=no_policy, policy=policy, profile=profile)
     if fmt == "json":
         emit_json([_record_json(r) for r in records])
         return
     if fmt == "text":
-        _print_records(text, records)
+        from cli._output import print_records
+
+        if not records:
+            judged = " passing the policy" if policy is not None or profile is not None else ""
+            say(f"{text} has no {'' if show_all else 'active or pending '}key records{judged}"
+                + ("" if show_all else " (--all shows revoked and expired ones)"))
+            return
+        print_records(text, records)
         return
-    lines = _render(records, fmt, text)
+    lines = _render(found)
     if not lines:
         from registry.errors import NameNotFound
 
-        wanted = _FORMAT_TYPES[fmt]
-        raise NameNotFound(f"{text} has no {'' if show_all else 'active '}{wanted} keys to "
-                           f"render as {fmt}", reason="")
+        raise NameNotFound(found.explain(), reason="")
     sys.stdout.write("".join(lines))
 
 
-def _record_json(r: Any) -> dict[str, Any]:
+def _record_json(r: KeyRecord) -> dict[str, Any]:
     data = r.to_dict()
     if r.key is not None:
         data["fingerprint"] = r.key.fingerprint
@@ -322,51 +333,7 @@ def _record_json(r: Any) -> dict[str, Any]:
     return data
 
 
-def _print_records(name: str, records: list[Any]) -> None:
-    from cli._output import print_kv
-
-    if not records:
-        say(f"{name} has no key records to show (--all includes revoked and expired ones)")
-        return
-    for r in records:
-        key = r.key
-        rows: list[tuple[str, Any]] = [
-            ("type", r.key_type.label), ("status", r.status),
-            ("purposes", ", ".join(r.purposes.names())),
-            ("algorithm", f"{key.algorithm} ({key.bits} bits)" if key else None),
-            ("fingerprint", key.fingerprint if key else None),
-            ("identities", list(key.identities) if key else None),
-            ("valid from", fmt_time(r.valid_from)), ("valid until", fmt_time(r.valid_until)),
-            ("published", fmt_time(r.published_at)),
-        ]
-        if r.status == "revoked":
-            reason = r.reason.label if hasattr(r.reason, "label") else r.reason
-            rows.append(("revoked", f"{fmt_time(r.revoked_at)} ({reason})"))
-        if r.attestations:
-            rows.append(("attested by", [str(a.attester) for a in r.attestations]))
-        print_kv(rows, title=f"{name} [{r.index}]")
-
-
 # --------------------------------------------------------------------------- history
-
-
-def _event_summary(ev: Any) -> str:
-    d = ev.data
-    parts = []
-    for key in ("owner", "previous", "operator", "approved", "index", "old_index", "new_index",
-                "key_type", "purposes", "reason", "attester", "expires"):
-        if key in d and d[key] is not None:
-            value = d[key]
-            if hasattr(value, "label"):
-                value = value.label
-            elif hasattr(value, "names"):
-                value = ",".join(value.names())
-            elif isinstance(value, bytes):
-                value = "0x" + value.hex()
-            elif hasattr(value, "strftime"):
-                value = fmt_time(value)
-            parts.append(f"{key}={value}")
-    return " ".join(parts)
 
 
 def history(name: NameArg, as_json: JsonOpt = False, network: NetworkOpt = None) -> None:
@@ -374,42 +341,41 @@ def history(name: NameArg, as_json: JsonOpt = False, network: NetworkOpt = None)
 
     Example: keyanchor history alice@example.org --json
     """
+    from cli._output import bold, event_details
     from registry.names import parse_name
 
     text = parse_name(name).text
-    with open_registry(network, account=False) as reg:
-        events = reg.history(text)
+    with open_reader(network) as reader:
+        events = reader.history(text)
     if as_json:
         emit_json([ev.to_dict() for ev in events])
         return
     if not events:
         say(f"no events for {text}")
         return
-    from rich.console import Console
-    from rich.text import Text
-
-    console = Console(soft_wrap=True, highlight=False)
-    console.print(Text(f"history of {text}", style="bold"))
+    print(bold(f"history of {text}"))
+    width = max(len(ev.kind) for ev in events)
     for ev in events:
-        line = Text(f"{ev.block_number:>8}  {fmt_time(ev.timestamp) or '-':<20}  ")
-        line.append(f"{ev.kind:<14}", style="bold")
-        line.append("  " + _event_summary(ev))
-        console.print(line)
+        line = (f"{ev.block_number:>8}  {fmt_time(ev.timestamp) or '-':<20}  "
+                f"{bold(ev.kind.ljust(width))}  {event_details(ev)}")
+        print(line.rstrip())
 
 
 # --------------------------------------------------------------------------- attest
 
 
 def attest(
-    attester: Annotated[str, typer.Argument(help="The name you attest as (you own it).",
-                                            show_default=False)],
+    attester: Annotated[str, typer.Argument(metavar="ATTESTER", show_default=False,
+                                            help="The name you attest as (you own it).")],
     name: NameArg,
-    index: Annotated[int, typer.Argument(help="Record index of NAME.", min=0,
-                                         show_default=False)],
+    index: Annotated[int, typer.Argument(metavar="INDEX", min=0, show_default=False,
+                                         help="Record index of NAME.")],
     policy_hash: Annotated[str | None, typer.Option(
-        "--policy-hash", help="SHA-256 (64 hex) of the policy you checked the key under.")] = None,
+        "--policy-hash", metavar="SHA256",
+        help="SHA-256 (64 hex) of the policy you checked the key under.")] = None,
     expires: Annotated[str | None, typer.Option(
-        "--expires", help="When the attestation lapses (ISO 8601 or +1y).")] = None,
+        "--expires", metavar="WHEN", help="When the attestation lapses (ISO 8601 or +1y).")
+    ] = None,
     withdraw: Annotated[bool, typer.Option("--withdraw",
                                            help="Withdraw your attestation instead.")] = False,
     network: NetworkOpt = None,
@@ -436,25 +402,29 @@ def attest(
             result = reg.withdraw(by, text, index)
         else:
             result = reg.attest(by, text, index, policy_hash=policy_hash, expires=until)
+        signer, signed = reg.sender, signed_by()
     action = "withdrawn" if withdraw else "attested"
     data = {"action": action, "attester": by, "name": text, "index": index,
-            "policy_hash": policy_hash, "expires": fmt_time(until), **tx_summary(result)}
+            "policy_hash": "0x" + policy_hash if policy_hash else None,
+            "expires": fmt_time(until), "signer": signer,
+            "tx_hash": "0x" + result.tx_hash.hex(), "block_number": result.block_number}
     if as_json:
         emit_json(data)
         return
     verb = "withdrew the attestation of" if withdraw else "attested"
-    print(f"{by} {verb} record {index} of {text} "
-          f"(tx {data.get('tx_hash')}, block {data.get('block_number')})")
+    print(f"{by} {verb} record {index} of {text}; tx {data['tx_hash']},"
+          f" block {data['block_number']}; {signed}")
 
 
 # --------------------------------------------------------------------------- devnet
 
 
 def devnet(
-    port: Annotated[int, typer.Option("--port", help="TCP port on 127.0.0.1 (0: any free).",
-                                      min=0, max=65535)] = 8545,
+    port: Annotated[int, typer.Option("--port", metavar="PORT", min=0, max=65535,
+                                      help="TCP port on 127.0.0.1 (0: any free).")] = 8545,
     state: Annotated[Path | None, typer.Option(
-        "--state", help="Chain state file (default: the embedded chain's).")] = None,
+        "--state", metavar="FILE", help="Chain state file (default: the embedded chain's).")
+    ] = None,
 ) -> None:
     """Serve the embedded chain as JSON-RPC on 127.0.0.1 until Ctrl-C (state is kept).
 

@@ -15,17 +15,19 @@ import shlex
 import subprocess
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from cli._context import JsonOpt, NetworkOpt, load_cfg, open_registry, say
+from cli._help import App
 
 __all__ = ["index_app", "ssh_app", "sync", "watch"]
 
 IndexOpt = Annotated[
     Path | None,
-    typer.Option("--index", help="Index file (default: [index] path in the config, or KEYANCHOR_INDEX)."),
+    typer.Option("--index", metavar="FILE",
+                 help="Index file (default: [index] path in the config, or KEYANCHOR_INDEX)."),
 ]
 
 #: ``keyanchor watch --exit-on-change`` exits with this code at the first change.
@@ -38,12 +40,13 @@ def _index_path(index: Path | None) -> Path:
 
 def sync(
     network: NetworkOpt = None,
-    confirmations: Annotated[int, typer.Option("--confirmations", "-c", min=0,
-                                               help="Leave the newest K blocks out (reorg safety).")] = 0,
+    confirmations: Annotated[int, typer.Option("--confirmations", "-c", metavar="N", min=0,
+                                               help="Leave the newest N blocks out (reorg safety).")] = 0,
     index: IndexOpt = None,
-    page_blocks: Annotated[int, typer.Option("--page-blocks", min=1,
+    page_blocks: Annotated[int, typer.Option("--page-blocks", metavar="N", min=1,
                                              help="Blocks per eth_getLogs page to start with.")] = 2000,
-    policy: Annotated[str, typer.Option("--policy", help="Policy profile for the per-record verdict"
+    policy: Annotated[str, typer.Option("--policy", metavar="PROFILE",
+                                        help="Policy profile for the per-record verdict"
                                         " ('none' skips the check).")] = "default",
     audit: Annotated[bool, typer.Option("--audit", help="Also compare every indexed name, record"
                                         " attestations, renunciation and operator with the contract"
@@ -98,10 +101,11 @@ def sync(
 
 
 def watch(
-    names: Annotated[list[str], typer.Argument(help="Names to follow.")],
+    names: Annotated[list[str], typer.Argument(metavar="NAME…", show_default=False,
+                                               help="Names to follow.")],
     network: NetworkOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
-    exec_cmd: Annotated[str | None, typer.Option("--exec", help="Run CMD for each change, the"
+    exec_cmd: Annotated[str | None, typer.Option("--exec", metavar="COMMAND", help="Run CMD for each change, the"
                                                  " change as JSON on stdin (wrap in 'sh -c' for"
                                                  " shell syntax). A hook that exits non-zero or"
                                                  " times out stops the watch with exit 1.")] = None,
@@ -109,16 +113,18 @@ def watch(
                                              " hook on stderr and carry on.")] = False,
     exit_on_change: Annotated[bool, typer.Option("--exit-on-change",
                                                  help=f"Exit {EXIT_CHANGED} at the first change.")] = False,
-    interval: Annotated[float, typer.Option("--interval", min=0.05,
+    interval: Annotated[float, typer.Option("--interval", metavar="SECONDS", min=0.05,
                                             help="Seconds between polls.")] = 2.0,
-    from_block: Annotated[int | None, typer.Option("--from-block", min=0,
+    from_block: Annotated[int | None, typer.Option("--from-block", metavar="BLOCK", min=0,
                                                    help="Report changes from this block on"
                                                    " (default: the next one).")] = None,
-    until_block: Annotated[int | None, typer.Option("--until-block", min=0,
+    until_block: Annotated[int | None, typer.Option("--until-block", metavar="BLOCK", min=0,
                                                     help="Stop after this block.")] = None,
-    timeout: Annotated[float | None, typer.Option("--timeout", min=0,
+    timeout: Annotated[float | None, typer.Option("--timeout", metavar="SECONDS", min=0,
                                                   help="Stop after this many seconds.")] = None,
-    confirmations: Annotated[int, typer.Option("--confirmations", "-c", min=0)] = 0,
+    confirmations: Annotated[int, typer.Option("--confirmations", "-c", metavar="N", min=0,
+                                               help="Report a change once N blocks are on top"
+                                                    " of it.")] = 0,
 ) -> None:
     """Follow new blocks and report every change to NAMES (like a CT monitor).
 
@@ -177,8 +183,8 @@ def _run_hook(argv: list[str], exec_cmd: str, change_json: str) -> str | None:
     return None
 
 
-index_app = typer.Typer(help="Query the local index (read only, no chain access).",
-                        no_args_is_help=True)
+index_app = App(help="Query the local index (read only, no chain access).\n\n"
+                "Example: keyanchor index lookup alice@example.org")
 
 
 @index_app.command("status")
@@ -187,53 +193,71 @@ def index_status(index: IndexOpt = None, as_json: JsonOpt = False) -> None:
 
     Example: keyanchor index status --json
     """
-    from registry.index import IndexReader
+    from cli._output import emit_json, print_rows
+    from registry.index import IndexReader, iso_times
 
     with IndexReader.open(_index_path(index)) as ix:
-        info = ix.status()
+        info = iso_times(ix.status())
     if as_json:
-        typer.echo(json.dumps(info))
+        emit_json(info)
         return
-    for key, value in info.items():
-        typer.echo(f"{key:15} {value}")
+    print_rows([(k.replace("_", " "), v) for k, v in info.items()])
 
 
 @index_app.command("lookup")
 def index_lookup(
-    query: Annotated[str, typer.Argument(help="A name, an e-mail (OpenPGP), or a fingerprint.")],
+    query: Annotated[str, typer.Argument(metavar="NAME|FINGERPRINT", show_default=False,
+                                         help="A name (an e-mail is a person name), or a key"
+                                              " fingerprint.")],
     index: IndexOpt = None,
     as_json: JsonOpt = False,
     history: Annotated[bool, typer.Option("--history", help="Every event about the name.")] = False,
 ) -> None:
-    """Records of a name, OpenPGP certificates of an e-mail, or names holding a fingerprint.
+    """Records of a name (an e-mail is a person name), or names holding a fingerprint.
+
+    An e-mail address finds the records of the registry name equal to it, and
+    nothing else: a certificate published under another name that merely claims
+    the address in a user ID is not the address's key (as HKP and WKD answer).
 
     Example: keyanchor index lookup alice@example.org
     """
+    import re
+
+    from cli._output import emit_json, print_rows
     from registry.index import IndexReader
 
+    out: list[dict[str, Any]]
     with IndexReader.open(_index_path(index)) as ix:
         if history:
-            out: object = ix.history(query)
-        elif query.startswith("SHA256:") or (":" not in query and "@" not in query
-                                              and "." not in query):
+            out = ix.history(query)
+        elif query.startswith("SHA256:") or re.fullmatch(r"(0x)?[0-9A-Fa-f:]{16,}", query.strip()):
             out = [{"name": n, "index": i} for n, i in ix.names_by_fingerprint(query)]
         else:
-            recs = ix.records(query)
-            if not recs and "@" in query:
-                recs = ix.openpgp_by_email(query)
-            out = [r.to_dict() for r in recs]
+            out = [r.to_dict() for r in ix.records(query)]
+            if not out and not ix.exists(query):
+                say(f"keyanchor: {query} is not a registered name")
     if as_json:
-        typer.echo(json.dumps(out))
+        emit_json(out)
         return
-    for item in out:  # type: ignore[attr-defined]
-        typer.echo(" ".join(f"{k}={v}" for k, v in item.items()))
+    for n, item in enumerate(out):
+        if n:
+            typer.echo("")
+        if history:
+            typer.echo(f"{item['block_number']:>8}  {item['timestamp'] or '-':<20}  {item['kind']}"
+                       f"  {' '.join(f'{k}={v}' for k, v in item['data'].items())}".rstrip())
+            continue
+        title = f"{item['name']} [{item['index']}]"
+        print_rows([(k.replace("_", " "), v) for k, v in item.items()
+                    if k not in ("name", "index")], title=title)
 
 
-ssh_app = typer.Typer(help="sshd / ssh integration (served from the index).", no_args_is_help=True)
+ssh_app = App(help="sshd / ssh integration (served from the index).\n\n"
+              "Example: keyanchor ssh authorized-keys alice")
 
 
 @ssh_app.command("authorized-keys")
-def ssh_authorized_keys(user: Annotated[str, typer.Argument(help="Local user (sshd's %u).")]) -> None:
+def ssh_authorized_keys(user: Annotated[str, typer.Argument(
+        metavar="USER", show_default=False, help="Local user (sshd's %u).")]) -> None:
     """authorized_keys lines for USER (for sshd's AuthorizedKeysCommand; fails closed).
 
     Example: keyanchor ssh authorized-keys alice
@@ -244,7 +268,8 @@ def ssh_authorized_keys(user: Annotated[str, typer.Argument(help="Local user (ss
 
 
 @ssh_app.command("known-hosts")
-def ssh_known_hosts(host: Annotated[str, typer.Argument(help="Host name (ssh's %H).")]) -> None:
+def ssh_known_hosts(host: Annotated[str, typer.Argument(
+        metavar="HOST", show_default=False, help="Host name (ssh's %H).")]) -> None:
     """known_hosts lines for HOST (for ssh's KnownHostsCommand).
 
     Example: keyanchor ssh known-hosts web1.example.org

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from cli._context import JsonOpt, say
+from cli._help import App
 
 if TYPE_CHECKING:  # pragma: no cover
     from registry.gateways.ssh import SSHSettings
@@ -26,7 +27,8 @@ __all__ = ["allowed_signers", "tls_app"]
 
 IndexOpt = Annotated[
     Path | None,
-    typer.Option("--index", help="Index file (default: [index] path in the config, or KEYANCHOR_INDEX)."),
+    typer.Option("--index", metavar="FILE",
+                 help="Index file (default: [index] path in the config, or KEYANCHOR_INDEX)."),
 ]
 
 
@@ -38,13 +40,13 @@ def _settings(index: Path | None) -> SSHSettings:
 
 def allowed_signers(
     names: Annotated[list[str] | None, typer.Argument(
-        help="Person names, or domains (the domain and every person name under it);"
+        metavar="NAME…", help="Person names, or domains (the domain and every person name under it);"
              " none: every name with an SSH signing key.", show_default=False)] = None,
     out: Annotated[Path | None, typer.Option(
-        "--out", "-o", help="Write git's gpg.ssh.allowedSignersFile here (atomically);"
+        "--out", "-o", metavar="FILE", help="Write git's gpg.ssh.allowedSignersFile here (atomically);"
                             " default: print it.")] = None,
     revoked: Annotated[Path | None, typer.Option(
-        "--revoked", help="Write the revoked keys here, for git's gpg.ssh.revocationFile.")] = None,
+        "--revoked", metavar="FILE", help="Write the revoked keys here, for git's gpg.ssh.revocationFile.")] = None,
     index: IndexOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -71,8 +73,8 @@ def allowed_signers(
             + (f" and {len(result.revoked)} revoked keys to {revoked}" if revoked else ""))
 
 
-tls_app = typer.Typer(help="TLS servers checked against their published certificates.",
-                      no_args_is_help=True)
+tls_app = App(help="TLS servers checked against their published certificates.\n\n"
+              "Example: keyanchor tls check web1.example.org")
 
 
 def _host_port(text: str, default: int) -> tuple[str, int]:
@@ -110,7 +112,7 @@ def tls_check(
     connect: Annotated[str | None, typer.Option(
         "--connect", help="Connect to ADDRESS[:PORT] instead (HOST is still the name sent and"
                           " checked).", metavar="ADDRESS[:PORT]")] = None,
-    timeout: Annotated[float, typer.Option("--timeout", min=0.1, help="Seconds for the TLS"
+    timeout: Annotated[float, typer.Option("--timeout", metavar="SECONDS", min=0.1, help="Seconds for the TLS"
                                            " connection.")] = 10.0,
     index: IndexOpt = None,
     as_json: JsonOpt = False,

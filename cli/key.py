@@ -2,101 +2,33 @@
 
     $ keyanchor key inspect ~/.ssh/id_ed25519.pub
     $ keyanchor key publish alice@example.org ~/.ssh/id_ed25519.pub --proof statement.txt.sig
+
+The work is in :mod:`registry.workflows` (publish_key, rotate_key, revoke_key):
+these commands parse, call it once and render what it returns.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from cli._context import JsonOpt, NetworkOpt, open_registry, parse_time, say, tx_summary
-from cli._output import emit_json, fmt_time, print_kv
+from cli._context import JsonOpt, NetworkOpt, open_registry, parse_time, say, signed_by
+from cli._help import App
+from cli._output import emit_json, fmt_time, print_rows
 
-app = typer.Typer(
+if TYPE_CHECKING:  # pragma: no cover
+    from datetime import datetime
+
+    from registry.chain.records import RevocationReason
+    from registry.keys import Key, Purpose
+    from registry.workflows import Publication
+
+app = App(
     help="Inspect keys; publish, revoke and rotate key records.\n\n"
     "Example: keyanchor key publish alice@example.org id_ed25519.pub --proof statement.txt.sig",
-    no_args_is_help=True,
 )
-
-
-def read_input(path: Path) -> bytes:
-    """Read a key file (``-`` for stdin) with a size cap; errors become one line."""
-    import sys
-
-    from registry.errors import KeyFormatError
-
-    limit = 1 << 20
-    try:
-        if str(path) == "-":
-            data = sys.stdin.buffer.read(limit + 1)
-        else:
-            with open(path, "rb") as fh:
-                data = fh.read(limit + 1)
-    except FileNotFoundError as exc:
-        raise KeyFormatError(f"{path}: no such file") from exc
-    except IsADirectoryError as exc:
-        raise KeyFormatError(f"{path}: is a directory") from exc
-    except OSError as exc:
-        raise KeyFormatError(f"{path}: cannot read ({exc.strerror})") from exc
-    if len(data) > limit:
-        raise KeyFormatError(f"{path}: larger than 1 MiB, not a key file")
-    return data
-
-
-def key_summary(key: object) -> dict[str, object]:
-    """The fields ``key inspect`` shows, as a JSON-ready dict."""
-    from registry.keys import Key
-
-    assert isinstance(key, Key)
-    summary: dict[str, object] = {
-        "type": key.key_type.label,
-        "algorithm": key.algorithm,
-        "bits": key.bits,
-        "fingerprint": key.fingerprint,
-        "identities": list(key.identities),
-        "valid_from": fmt_time(key.valid_from),
-        "valid_until": fmt_time(key.valid_until),
-        "commitment": "0x" + key.commitment.hex(),  # type: ignore[attr-defined]
-    }
-    details = key.to_dict()
-    summary["details"] = details
-    return summary
-
-
-@app.command("inspect")
-def inspect(
-    files: Annotated[list[Path], typer.Argument(help="Key files (- for stdin).")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-) -> None:
-    """Show type, algorithm, size, fingerprints, identities, validity and commitment.
-
-    Reads SSH public keys and certificates, OpenPGP certificates (armored or
-    binary) and X.509 certificates (PEM, DER, bundles). Private keys are refused.
-
-    Example: keyanchor key inspect ~/.ssh/id_ed25519.pub --json
-    """
-    from registry.keys import load_keys
-
-    results = []
-    for path in files:
-        for key in load_keys(read_input(path)):
-            results.append((path, key_summary(key)))
-    if as_json:
-        emit_json([dict(file=str(p), **s) for p, s in results] if len(results) != 1
-                  else dict(file=str(results[0][0]), **results[0][1]))
-        return
-    for path, s in results:
-        rows = [(k, v) for k, v in s.items() if k != "details"]
-        print_kv(rows, title=f"{path}")
-
-
-# --------------------------------------------------------------------------- publish / revoke / rotate
-
-#: Lints that cannot pass before a record exists (attestations come after publishing):
-#: they gate lookups, not publishes.
-PUBLISH_EXEMPT = frozenset({"key.attestations"})
 
 REASONS = {
     "unspecified": "unspecified",
@@ -107,29 +39,104 @@ REASONS = {
     "cessation-of-operation": "cessation_of_operation",
     "privilege-withdrawn": "privilege_withdrawn",
 }
+#: The contract's MAX_REVOCATION.
+MAX_REVOCATION = 4096
 
-NameArg = Annotated[str, typer.Argument(help="Registry name.", show_default=False)]
-KeyFileArg = Annotated[Path, typer.Argument(help="Public key file: SSH key, OpenPGP "
-                                            "certificate or X.509 certificate.",
-                                            show_default=False)]
+NameArg = Annotated[str, typer.Argument(metavar="NAME", show_default=False,
+                                        help="Registry name.")]
+KeyFileArg = Annotated[Path, typer.Argument(
+    metavar="FILE", show_default=False,
+    help="Public key file: SSH key, OpenPGP certificate or X.509 certificate (- for stdin).")]
+RecordArg = Annotated[str, typer.Argument(
+    metavar="RECORD", show_default=False,
+    help="Record index, key fingerprint or 0x commitment.")]
 PurposeOpt = Annotated[str | None, typer.Option(
-    "--purpose", help="Comma-separated: ssh-user, ssh-host, signing, encryption, tls-server, "
-    "tls-client, ca (default by key type).")]
+    "--purpose", metavar="PURPOSES",
+    help="Comma-separated: ssh-user, ssh-host, signing, encryption, tls-server, tls-client, ca"
+         " (default by key type: ssh-user; signing,encryption; tls-server).")]
 ProofOpt = Annotated[Path | None, typer.Option(
-    "--proof", help="Signature over the statement from 'keyanchor prove' (SSHSIG, gpg "
-    "detached signature or openssl signature).")]
-FromOpt = Annotated[str | None, typer.Option("--valid-from", help="ISO 8601 date/time or +90d.")]
+    "--proof", metavar="FILE",
+    help="Signature over the statement from 'keyanchor prove' (SSHSIG, gpg detached signature"
+         " or openssl signature).")]
+NoProofOpt = Annotated[bool, typer.Option(
+    "--no-proof", help="Publish without a proof of possession (the README's promise is that"
+                       " keys carry one).")]
+FromOpt = Annotated[str | None, typer.Option("--valid-from", metavar="WHEN",
+                                             help="ISO 8601 date/time or +90d.")]
 UntilOpt = Annotated[str | None, typer.Option(
-    "--valid-until", help="ISO 8601 date/time or +1y (default: the key's own expiry).")]
+    "--valid-until", metavar="WHEN", help="ISO 8601 date/time or +1y (default: the key's own"
+                                          " expiry).")]
 DurableOpt = Annotated[bool, typer.Option(
     "--durable", help="Also keep the material in contract state (survives log expiry).")]
 ForceOpt = Annotated[bool, typer.Option("--force", help="Publish even if the policy fails.")]
-PolicyOpt = Annotated[Path | None, typer.Option("--policy", help="TOML policy file.")]
-ProfileOpt = Annotated[str, typer.Option("--profile",
-                                         help="Built-in policy profile (default, strict, ...).")]
+PolicyOpt = Annotated[Path | None, typer.Option("--policy", metavar="FILE",
+                                                help="TOML policy file.")]
+ProfileOpt = Annotated[str, typer.Option("--profile", metavar="PROFILE",
+                                         help="Built-in policy profile (default, strict,"
+                                              " cabf-tls).")]
+ReasonOpt = Annotated[str, typer.Option(
+    "--reason", metavar="REASON", help="key-compromise, superseded, cessation,"
+                                       " affiliation-changed, privilege-withdrawn or"
+                                       " unspecified.")]
+RevocationOpt = Annotated[Path | None, typer.Option(
+    "--revocation", metavar="FILE",
+    help="An OpenPGP key's own revocation ('gpg --gen-revoke' output), checked against the"
+         " published certificate and carried in the event (keyservers hand it on).")]
 
 
-def _purposes(value: str | None) -> object:
+def read_input(path: Path) -> bytes:
+    """A file's bytes (``-``: stdin), at most 1 MiB; errors name the file."""
+    from registry.keys import read_key_file
+
+    return read_key_file(path, what="file")
+
+
+def _load(path: Path) -> Key:
+    from registry.keys import load_key_file
+
+    return load_key_file(path)
+
+
+@app.command("inspect")
+def inspect(
+    files: Annotated[list[Path], typer.Argument(metavar="FILE…", show_default=False,
+                                                help="Key files (- for stdin).")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Show type, algorithm, size, fingerprints, identities, validity and commitment.
+
+    Reads SSH public keys and certificates, OpenPGP certificates (armored or
+    binary) and X.509 certificates (PEM, DER, bundles). Private keys are refused.
+
+    Example: keyanchor key inspect ~/.ssh/id_ed25519.pub --json
+    """
+    from registry.keys import commitment, load_key_files
+
+    results = []
+    for path, key in load_key_files([str(f) for f in files]):
+        summary: dict[str, Any] = {
+            "file": path, "key_type": key.key_type.label, "algorithm": key.algorithm,
+            "bits": key.bits, "fingerprint": key.fingerprint,
+            "identities": list(key.identities), "valid_from": fmt_time(key.valid_from),
+            "valid_until": fmt_time(key.valid_until),
+            "commitment": "0x" + commitment(key.key_type, key.material).hex(),
+        }
+        results.append((summary, key.to_dict()))
+    if as_json:
+        out = [dict(s, details=d) for s, d in results]
+        emit_json(out[0] if len(out) == 1 else out)
+        return
+    for n, (summary, _details) in enumerate(results):
+        if n:
+            print()
+        print_rows([(k.replace("_", " "), v) for k, v in summary.items() if k != "file"],
+                   title=str(summary["file"]))
+
+
+# --------------------------------------------------------------------------- publish / revoke / rotate
+
+
+def _purposes(value: str | None) -> Purpose | None:
     if value is None:
         return None
     from registry.keys import Purpose
@@ -143,7 +150,7 @@ def _purposes(value: str | None) -> object:
     return parsed
 
 
-def _reason(value: str) -> object:
+def _reason(value: str) -> RevocationReason:
     from registry.chain.records import RevocationReason
 
     key = REASONS.get(value.strip().lower().replace("_", "-"))
@@ -153,78 +160,8 @@ def _reason(value: str) -> object:
     return RevocationReason.parse(key)
 
 
-def _check_policy(key: object, name: str, *, proof: bytes, statement: bytes,
-                  purposes: object, policy: Path | None, profile: str, force: bool) -> None:
-    """Run the policy checker; refuse a failing key (unless ``force``) with the failing lints."""
-    from registry.errors import PolicyViolation
-    from registry.policy import Status, check
-
-    report = check(key, policy=policy, profile=profile, name=name, proof=proof or None,
-                   statement=statement if proof else None,
-                   purposes=int(purposes) if purposes is not None else None)  # type: ignore[call-overload]
-    blocking = [r for r in report.failures() if r.lint_id not in PUBLISH_EXEMPT]
-    for r in report.results:
-        if Status.WARN <= r.status and r not in blocking and r.lint_id not in PUBLISH_EXEMPT:
-            say(f"warning: {r.lint_id}: {r.details}")
-    if not blocking:
-        return
-    messages = "; ".join(f"{r.lint_id}: {r.details}" if r.details else r.lint_id
-                         for r in blocking)
-    if force:
-        say(f"warning: policy {report.profile} fails ({messages}); publishing anyway (--force)")
-        return
-    raise PolicyViolation(
-        f"policy {report.profile} refuses the key: {messages} (--force publishes anyway)", report
-    )
-
-
-def _statement_for(reg: object, name: str, key: object) -> bytes:
-    from registry.errors import NameNotFound
-    from registry.proofs import statement
-
-    owner = reg.owner(name)  # type: ignore[attr-defined]
-    if owner is None:
-        raise NameNotFound(f"{name} is not registered", reason="KeyRegistry: name not found")
-    return statement(reg.chain_id, reg.address, name, owner,  # type: ignore[attr-defined]
-                     key.commitment)  # type: ignore[attr-defined]
-
-
-def _active_index(reg: object, name: str, key: object) -> int | None:
-    """Index of a record of ``name`` already holding ``key`` (active or pending), else None."""
-    raw = reg.records(name)  # type: ignore[attr-defined]
-    for index, rec in enumerate(raw):
-        if bytes(rec["commitment"]) == key.commitment and int(rec["status"]) in (0, 3):  # type: ignore[attr-defined]
-            return index
-    return None
-
-
-def resolve_record(reg: object, name: str, ref: str) -> int:
-    """INDEX, a fingerprint (SSH ``SHA256:…``, OpenPGP hex, X.509 SHA-256) or a 0x commitment."""
-    from registry.errors import ContractRevert
-
-    ref = ref.strip()
-    if ref.isdigit():
-        return int(ref)
-    records = reg.lookup(name, include_revoked=True, include_expired=True)  # type: ignore[attr-defined]
-    want = ref.lower().removeprefix("sha256:").replace(":", "")
-    hits = []
-    for rec in records:
-        fpr = (rec.key.fingerprint if rec.key is not None else "").lower()
-        fpr = fpr.removeprefix("sha256:").replace(":", "")
-        if want in (fpr, "0x" + rec.commitment.hex(), rec.commitment.hex()):
-            hits.append(rec)
-    live = [r for r in hits if r.status != "revoked"] or hits
-    if not live:
-        raise ContractRevert(f"{name} has no record with fingerprint {ref}",
-                             reason="KeyRegistry: no such record")
-    if len(live) > 1:
-        raise ContractRevert(
-            f"{ref} matches records {', '.join(str(r.index) for r in live)} of {name}: "
-            "give the index", reason="")
-    return int(live[0].index)
-
-
-def _validity(valid_from: str | None, valid_until: str | None) -> tuple[object, object]:
+def _validity(valid_from: str | None, valid_until: str | None
+              ) -> tuple[datetime | None, datetime | None]:
     """Parse --valid-from / --valid-until; a window already over is a usage error."""
     from datetime import UTC, datetime
 
@@ -237,38 +174,34 @@ def _validity(valid_from: str | None, valid_until: str | None) -> tuple[object, 
     return start, until
 
 
-def _read_proof(path: Path | None) -> bytes:
-    return read_input(path) if path is not None else b""
-
-
-#: The contract's MAX_REVOCATION.
-MAX_REVOCATION = 4096
-
-RevocationOpt = Annotated[Path | None, typer.Option(
-    "--revocation", help="The key's own revocation to carry in the event, e.g. the output of "
-    "'gpg --gen-revoke' (at most 4096 bytes; keyservers hand it on).")]
-
-
 def _read_revocation(path: Path | None) -> bytes:
     if path is None:
         return b""
     data = read_input(path)
-    if len(data) > MAX_REVOCATION:
-        raise typer.BadParameter(f"{path} is {len(data)} bytes; a revocation is at most "
-                                 f"{MAX_REVOCATION}", param_hint="--revocation")
+    if len(data) > 64 * 1024:
+        raise typer.BadParameter(f"{path} is {len(data)} bytes: not a revocation",
+                                 param_hint="--revocation")
     return data
 
 
-def _published(action: str, name: str, key: object, result: object, as_json: bool,
-               **extra: object) -> None:
-    data = {"action": action, "name": name, "type": key.key_type.label,  # type: ignore[attr-defined]
-            "fingerprint": key.fingerprint, **extra, **tx_summary(result)}  # type: ignore[attr-defined]
+def _rendered(done: Publication, as_json: bool, by: str) -> None:
+    for warning in done.warnings:
+        say(f"keyanchor: warning: {warning}")
     if as_json:
-        emit_json(data)
+        emit_json(done)
         return
-    more = "".join(f", {k} {v}" for k, v in extra.items() if v is not None)
-    print(f"{action} {data['type']} key {data['fingerprint']} under {name} as record "
-          f"{data.get('index')}{more} (tx {data.get('tx_hash')}, block {data.get('block_number')})")
+    key = done.key
+    if done.action == "unchanged":
+        print(f"{key.fingerprint} is already published under {done.name} as record {done.index}"
+              f" ({done.status}); nothing sent")
+        return
+    more = f", replacing record {done.replaces} ({done.reason.label})" \
+        if done.replaces is not None and done.reason is not None else ""
+    tx = done.tx
+    assert tx is not None
+    print(f"{done.action} {key.key_type.label} key {key.fingerprint} under {done.name} as record"
+          f" {done.index} ({', '.join(done.purposes.names())}{more});"
+          f" tx 0x{tx.tx_hash.hex()}, block {tx.block_number}; {by}")
 
 
 @app.command("publish")
@@ -277,6 +210,7 @@ def publish(
     file: KeyFileArg,
     purpose: PurposeOpt = None,
     proof: ProofOpt = None,
+    no_proof: NoProofOpt = False,
     valid_from: FromOpt = None,
     valid_until: UntilOpt = None,
     durable: DurableOpt = False,
@@ -288,56 +222,50 @@ def publish(
 ) -> None:
     """Publish a key under a name, with a proof of possession.
 
-    The policy check runs first: a failing key is refused with the failing
-    lints (unless --force). A key already active under the name is reported
-    and nothing is sent.
+    Make the proof with 'keyanchor prove NAME FILE' and the key's own tool. The
+    policy then judges the record exactly as it will be stored (purposes and
+    validity after their defaults): a failing key is refused with the failing
+    lints (unless --force). A key already live under the name is reported and
+    nothing is sent.
 
     Example: keyanchor key publish alice@example.org id_ed25519.pub --purpose ssh-user --proof statement.txt.sig
     """
-    from registry.errors import KeyAlreadyActive
-    from registry.keys import load_key
     from registry.names import parse_name
+    from registry.workflows import publish_key
 
+    if proof is not None and no_proof:
+        raise typer.BadParameter("give --proof or --no-proof, not both", param_hint="--no-proof")
     text = parse_name(name).text
     purposes = _purposes(purpose)
     start, until = _validity(valid_from, valid_until)
-    key = load_key(read_input(file))
-    proof_bytes = _read_proof(proof)
+    key = _load(file)
+    proof_bytes = read_input(proof) if proof is not None else b""
     with open_registry(network) as reg:
-        stmt = _statement_for(reg, text, key)
-        existing = _active_index(reg, text, key)
-        if existing is not None:
-            _already(text, key, existing, as_json)
-            return
-        _check_policy(key, text, proof=proof_bytes, statement=stmt, purposes=purposes,
-                      policy=policy, profile=profile, force=force)
-        try:
-            result = reg.publish(text, key, purposes=purposes, valid_from=start,
-                                 valid_until=until, proof=proof_bytes, durable=durable)
-        except KeyAlreadyActive:
-            _already(text, key, _active_index(reg, text, key), as_json)
-            return
-    _published("published", text, key, result, as_json)
+        done = _call(publish_key, reg, text, key, purposes=purposes, valid_from=start,
+                     valid_until=until, proof=proof_bytes, no_proof=no_proof,
+                     policy=policy, profile=profile, force=force, durable=durable,
+                     source=str(file))
+        by = signed_by()
+    _rendered(done, as_json, by)
 
 
-def _already(name: str, key: object, index: int | None, as_json: bool) -> None:
-    if as_json:
-        emit_json({"action": "none", "name": name, "index": index,
-                   "fingerprint": key.fingerprint,  # type: ignore[attr-defined]
-                   "message": "already published; nothing sent"})
-        return
-    print(f"{key.fingerprint} is already published under {name} as record {index};"  # type: ignore[attr-defined]
-          " nothing sent")
+def _call(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """Run a workflow; its ValueErrors (bad purposes or validity) are usage errors."""
+    from registry.errors import Error
+
+    try:
+        return fn(*args, **kwargs)
+    except Error:
+        raise
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
 
 
 @app.command("revoke")
 def revoke(
     name: NameArg,
-    record: Annotated[str, typer.Argument(help="Record index or key fingerprint.",
-                                          show_default=False)],
-    reason: Annotated[str, typer.Option(
-        "--reason", help="key-compromise, superseded, cessation, affiliation-changed, "
-        "privilege-withdrawn or unspecified.")] = "unspecified",
+    record: RecordArg,
+    reason: ReasonOpt = "unspecified",
     revocation: RevocationOpt = None,
     network: NetworkOpt = None,
     as_json: JsonOpt = False,
@@ -347,32 +275,34 @@ def revoke(
     Example: keyanchor key revoke alice@example.org 0 --reason key-compromise --revocation revoke.asc
     """
     from registry.names import parse_name
+    from registry.workflows import revoke_key
 
     text = parse_name(name).text
     code = _reason(reason)
     revocation_bytes = _read_revocation(revocation)
     with open_registry(network) as reg:
-        index = resolve_record(reg, text, record)
-        result = reg.revoke(text, index, code, revocation=revocation_bytes)
-    data = {"action": "revoked", "name": text, "index": index,
-            "reason": code.label, **tx_summary(result)}  # type: ignore[attr-defined]
-    data["index"] = index
+        done = revoke_key(reg, text, record, reason=code, revocation=revocation_bytes)
+        by = signed_by()
     if as_json:
-        emit_json(data)
+        emit_json(done)
         return
-    print(f"revoked record {index} of {text} ({data['reason']}) "
-          f"(tx {data.get('tx_hash')}, block {data.get('block_number')})")
+    assert done.tx is not None
+    carried = ", carrying its OpenPGP revocation" if done.revocation else ""
+    print(f"revoked record {done.index} of {done.name} ({done.fingerprint},"
+          f" {done.reason.label}{carried}); tx 0x{done.tx.tx_hash.hex()},"
+          f" block {done.tx.block_number}; {by}")
 
 
 @app.command("rotate")
 def rotate(
     name: NameArg,
-    old: Annotated[str, typer.Argument(help="Record index or fingerprint of the old key.",
-                                       show_default=False)],
-    new_file: Annotated[Path, typer.Argument(help="The new key file.", show_default=False)],
+    old: RecordArg,
+    new_file: Annotated[Path, typer.Argument(metavar="FILE", show_default=False,
+                                             help="The new key file.")],
     proof: ProofOpt = None,
+    no_proof: NoProofOpt = False,
     purpose: PurposeOpt = None,
-    reason: Annotated[str, typer.Option("--reason", help="Why the old key goes.")] = "superseded",
+    reason: ReasonOpt = "superseded",
     revocation: RevocationOpt = None,
     valid_from: FromOpt = None,
     valid_until: UntilOpt = None,
@@ -385,37 +315,27 @@ def rotate(
 ) -> None:
     """Replace a key: revoke the old record and publish the new key in one transaction.
 
-    Purposes default to the old record's; the reason defaults to superseded.
+    The new key needs a proof as for publish; purposes default to the old
+    record's; the reason defaults to superseded.
 
     Example: keyanchor key rotate alice@example.org 0 id_ed25519_new.pub --proof statement.txt.sig
     """
-    from registry.keys import load_key
     from registry.names import parse_name
+    from registry.workflows import rotate_key
 
+    if proof is not None and no_proof:
+        raise typer.BadParameter("give --proof or --no-proof, not both", param_hint="--no-proof")
     text = parse_name(name).text
     purposes = _purposes(purpose)
     code = _reason(reason)
     start, until = _validity(valid_from, valid_until)
-    key = load_key(read_input(new_file))
-    proof_bytes = _read_proof(proof)
+    key = _load(new_file)
+    proof_bytes = read_input(proof) if proof is not None else b""
     revocation_bytes = _read_revocation(revocation)
     with open_registry(network) as reg:
-        index = resolve_record(reg, text, old)
-        stmt = _statement_for(reg, text, key)
-        existing = _active_index(reg, text, key)
-        if existing is not None:
-            _already(text, key, existing, as_json)
-            return
-        if purposes is None:
-            from registry.keys import Purpose
-
-            raw = reg.records(text)
-            if 0 <= index < len(raw):
-                purposes = Purpose(raw[index]["purposes"])
-        _check_policy(key, text, proof=proof_bytes, statement=stmt, purposes=purposes,
-                      policy=policy, profile=profile, force=force)
-        result = reg.rotate(text, index, key, purposes=purposes, valid_from=start,
-                            valid_until=until, proof=proof_bytes, durable=durable, reason=code,
-                            revocation=revocation_bytes)
-    _published("rotated", text, key, result, as_json, replaces=index,
-               reason=code.label)  # type: ignore[attr-defined]
+        done = _call(rotate_key, reg, text, old, key, reason=code, revocation=revocation_bytes,
+                     purposes=purposes, valid_from=start, valid_until=until, proof=proof_bytes,
+                     no_proof=no_proof, policy=policy, profile=profile, force=force,
+                     durable=durable, source=str(new_file))
+        by = signed_by()
+    _rendered(done, as_json, by)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
 import typer
 
@@ -21,26 +22,26 @@ from cli import chain_cmds, index_cmds, integrations_cmds, policy_cmds, serve_cm
 from cli import key as key_cmds
 from cli import name as name_cmds
 from cli import network as network_cmds
+from cli._help import App
 
 __all__ = ["app", "main"]
 
-app = typer.Typer(
+app = App(
     name="keyanchor",
     help=(
         "keyanchor: SSH, OpenPGP and X.509 keys bound to names on an EVM chain.\n\n"
-        "Examples:\n\n"
-        "  keyanchor name register example.org\n\n"
-        "  keyanchor name assign alice@example.org --owner 0x7099...79C8\n\n"
-        "  keyanchor prove alice@example.org ~/.ssh/id_ed25519.pub --out statement.txt\n\n"
-        "  keyanchor key publish alice@example.org ~/.ssh/id_ed25519.pub --proof statement.txt.sig\n\n"
-        "  keyanchor lookup alice@example.org --format authorized-keys\n\n"
+        "\b\nExamples:\n"
+        "  keyanchor name register example.org\n"
+        "  keyanchor name assign alice@example.org --owner 0x70997970C51812dc3A010C7d01b50e0d17dc79C8\n"
+        "  keyanchor prove alice@example.org ~/.ssh/id_ed25519.pub --out statement.txt\n"
+        "  ssh-keygen -Y sign -n keyanchor -f ~/.ssh/id_ed25519 statement.txt\n"
+        "  keyanchor key publish alice@example.org ~/.ssh/id_ed25519.pub --proof statement.txt.sig\n"
+        "  keyanchor lookup alice@example.org --format authorized-keys\n"
         "  keyanchor key inspect cert.pem --json"
     ),
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
 )
+
+
 def _version(value: bool) -> None:
     if value:
         from registry import __version__
@@ -82,10 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI; return the exit code (also used by the console script)."""
     from registry.errors import Error
 
-    try:  # typer >= 0.20 vendors click
-        from typer._click import exceptions as click_exc  # type: ignore[import-not-found]
-    except ImportError:  # pragma: no cover
-        from click import exceptions as click_exc
+    click_exc = _click_exceptions()
 
     command = typer.main.get_command(app)
     try:
@@ -120,6 +118,16 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 1
     return 0
+
+
+def _click_exceptions() -> Any:
+    """click's exceptions module (typer >= 0.20 vendors click as typer._click)."""
+    import importlib
+
+    try:
+        return importlib.import_module("typer._click.exceptions")
+    except ImportError:  # pragma: no cover
+        return importlib.import_module("click.exceptions")
 
 
 def _console_main() -> None:

@@ -2,26 +2,32 @@
 
     $ keyanchor name register example.org
     $ keyanchor name assign alice@example.org --owner 0x70997970C51812dc3A010C7d01b50e0d17dc79C8
+    $ keyanchor name show alice@example.org
 """
 
 from __future__ import annotations
 
-import re
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from cli._context import JsonOpt, NetworkOpt, open_registry, tx_summary
-from cli._output import emit_json, print_kv
+from cli._context import JsonOpt, NetworkOpt, open_reader, open_registry, signed_by
+from cli._help import App
+from cli._output import emit_json, print_rows
 
-app = typer.Typer(
-    help="Names: register, assign, reclaim, renounce, transfer, operators, block, show.\n\n"
+if TYPE_CHECKING:  # pragma: no cover
+    from registry.chain.records import TxResult
+
+app = App(
+    help="Names: register, assign, show, owner, transfer, operators, reclaim, renounce, block.\n\n"
     "Example: keyanchor name register example.org",
-    no_args_is_help=True,
 )
 
-NameArg = Annotated[str, typer.Argument(help="A registry name (example.org, alice@example.org).",
-                                        show_default=False)]
+NameArg = Annotated[str, typer.Argument(
+    metavar="NAME", show_default=False,
+    help="A registry name (example.org, alice@example.org, web1.example.org).")]
+AddressArg = Annotated[str, typer.Argument(metavar="ADDRESS", show_default=False,
+                                           help="An address (0x and 40 hex digits).")]
 
 
 def check_name(text: str) -> str:
@@ -32,20 +38,28 @@ def check_name(text: str) -> str:
 
 
 def check_address(text: str, hint: str) -> str:
-    if not re.fullmatch(r"0x[0-9a-fA-F]{40}", text.strip()):
-        raise typer.BadParameter(f"{text!r} is not an address (0x + 40 hex digits)",
+    from registry.chain._address import checksum_address, is_address
+
+    if not is_address(text):
+        raise typer.BadParameter(f"{text!r} is not an address (0x and 40 hex digits)",
                                  param_hint=hint)
-    return text.strip()
+    return checksum_address(text)
 
 
-def report(action: str, result: Any, as_json: bool, **extra: Any) -> None:
-    data = {"action": action, **extra, **tx_summary(result)}
+def report(action: str, result: TxResult, as_json: bool, by: str, **extra: Any) -> None:
+    """One line (or a JSON object) for a name change that sent a transaction; ``by`` is
+    :func:`cli._context.signed_by` (which account signed)."""
+    from cli._output import jsonable
+
+    data = {"action": action, **extra, "tx_hash": "0x" + result.tx_hash.hex(),
+            "block_number": result.block_number, "gas_used": result.gas_used}
     if as_json:
         emit_json(data)
         return
-    shown = ", ".join(f"{k} {v}" for k, v in extra.items() if v is not None and k != "name")
+    shown = ", ".join(f"{k} {jsonable(v)}" for k, v in extra.items()
+                      if v is not None and k not in ("name", "signer"))
     print(f"{action} {extra.get('name', '')}".rstrip() + (f" ({shown})" if shown else "")
-          + f"  tx {data.get('tx_hash')} block {data.get('block_number')}")
+          + f"; tx {data['tx_hash']}, block {data['block_number']}; {by}")
 
 
 @app.command("register")
@@ -59,31 +73,49 @@ def register(name: NameArg, network: NetworkOpt = None, as_json: JsonOpt = False
 
     Example: keyanchor name register example.org
     """
+    from registry.workflows import register_name
+
     text = check_name(name)
     with open_registry(network) as reg:
-        result = reg.register(text)
-        report("registered", result, as_json, name=text, owner=reg.sender)
+        done = register_name(reg, text)
+        by = signed_by()
+    if as_json:
+        emit_json(done)
+        return
+    assert done.tx is not None
+    report("registered", done.tx, False, by, name=done.name, owner=done.owner)
 
 
 @app.command("assign")
 def assign(
     child: NameArg,
-    owner: Annotated[str | None, typer.Option("--owner", help="Owner of the new name "
-                                              "(default: your account).")] = None,
+    owner: Annotated[str | None, typer.Option(
+        "--owner", metavar="ADDRESS", help="Owner of the new name (default: your account).")
+    ] = None,
     network: NetworkOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Create a name under one you own and give it to OWNER.
+    """Create a name under one you own and give it to ADDRESS.
+
+    Person names (alice@example.org) and host names (web1.example.org) are
+    assigned by the owner of the name above them, never registered.
 
     Example: keyanchor name assign alice@example.org --owner 0x70997970C51812dc3A010C7d01b50e0d17dc79C8
     """
+    from registry.workflows import assign_name
+
     text = check_name(child)
     if owner is not None:
         owner = check_address(owner, "--owner")
     with open_registry(network) as reg:
-        owner = owner or reg.sender
-        result = reg.assign(text, owner)
-        report("assigned", result, as_json, name=text, owner=owner)
+        done = assign_name(reg, text, owner)
+        by = signed_by()
+    if as_json:
+        emit_json(done)
+        return
+    assert done.tx is not None
+    report("assigned", done.tx, False, by, name=done.name, owner=done.owner,
+           under=done.parent)
 
 
 @app.command("reclaim")
@@ -94,7 +126,7 @@ def reclaim(name: NameArg, network: NetworkOpt = None, as_json: JsonOpt = False)
     """
     text = check_name(name)
     with open_registry(network) as reg:
-        report("reclaimed", reg.reclaim(text), as_json, name=text)
+        report("reclaimed", reg.reclaim(text), as_json, signed_by(), name=text, signer=reg.sender)
 
 
 @app.command("renounce")
@@ -105,31 +137,27 @@ def renounce(name: NameArg, network: NetworkOpt = None, as_json: JsonOpt = False
     """
     text = check_name(name)
     with open_registry(network) as reg:
-        report("renounced", reg.renounce(text), as_json, name=text)
+        report("renounced", reg.renounce(text), as_json, signed_by(), name=text, signer=reg.sender)
 
 
 @app.command("transfer")
-def transfer(
-    name: NameArg,
-    new_owner: Annotated[str, typer.Argument(help="Address of the new owner.",
-                                             show_default=False)],
-    network: NetworkOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
+def transfer(name: NameArg, new_owner: AddressArg, network: NetworkOpt = None,
+             as_json: JsonOpt = False) -> None:
     """Transfer a name to another address.
 
     Example: keyanchor name transfer example.org 0x70997970C51812dc3A010C7d01b50e0d17dc79C8
     """
     text = check_name(name)
-    new_owner = check_address(new_owner, "NEW_OWNER")
+    new_owner = check_address(new_owner, "ADDRESS")
     with open_registry(network) as reg:
-        report("transferred", reg.transfer(text, new_owner), as_json, name=text, owner=new_owner)
+        report("transferred", reg.transfer(text, new_owner), as_json, signed_by(), name=text,
+               owner=new_owner, signer=reg.sender)
 
 
 @app.command("operator")
 def operator(
     name: NameArg,
-    address: Annotated[str, typer.Argument(help="Operator address.", show_default=False)],
+    address: AddressArg,
     remove: Annotated[bool, typer.Option("--remove", help="Remove the operator.")] = False,
     network: NetworkOpt = None,
     as_json: JsonOpt = False,
@@ -143,14 +171,14 @@ def operator(
     with open_registry(network) as reg:
         result = reg.set_operator(text, address, not remove)
         report("operator removed" if remove else "operator approved", result, as_json,
-               name=text, operator=address)
+               signed_by(), name=text, operator=address, signer=reg.sender)
 
 
 @app.command("block")
 def block(
     name: NameArg,
-    attester: Annotated[str, typer.Argument(help="The attesting name to block.",
-                                            show_default=False)],
+    attester: Annotated[str, typer.Argument(metavar="ATTESTER", show_default=False,
+                                            help="The attesting name to block.")],
     unblock: Annotated[bool, typer.Option("--unblock", help="Lift the block.")] = False,
     network: NetworkOpt = None,
     as_json: JsonOpt = False,
@@ -164,18 +192,7 @@ def block(
     with open_registry(network) as reg:
         result = reg.block_attester(text, by, not unblock)
         report("attester unblocked" if unblock else "attester blocked", result, as_json,
-               name=text, attester=by)
-
-
-def _operators(reg: Any, text: str, owner: str | None, events: list[Any]) -> list[str]:
-    seen: dict[str, bool] = {}
-    for ev in events:
-        if ev.kind == "transferred":  # a transfer ends every approval
-            seen = {}
-        elif ev.kind == "operator-set":
-            op = str(ev.data.get("operator"))
-            seen[op] = bool(ev.data.get("approved"))
-    return sorted(op for op, on in seen.items() if on and owner and reg.is_operator(text, op))
+               signed_by(), name=text, attester=by, signer=reg.sender)
 
 
 @app.command("show")
@@ -184,46 +201,47 @@ def show(name: NameArg, network: NetworkOpt = None, as_json: JsonOpt = False) ->
 
     Example: keyanchor name show alice@example.org --json
     """
+    from cli._output import bold
+    from registry.workflows import describe_name
+
+    text = check_name(name)
+    with open_reader(network) as reader:
+        info = describe_name(reader, text)
+    if as_json:
+        emit_json(info)
+        return
+    counts: dict[str, int] = {}
+    for r in info.records:
+        counts[r.status] = counts.get(r.status, 0) + 1
+    print_rows([
+        ("name", info.name), ("owner", info.owner), ("parent", info.parent),
+        ("renounced", None if info.renounced is None else ("yes" if info.renounced else "no")),
+        ("operators", list(info.operators)),
+        ("records", ", ".join(f"{v} {k}" for k, v in counts.items()) or "none"),
+    ])
+    if info.records:
+        print()
+        print(bold("records"))
+        for r in info.records:
+            fpr = r.key.fingerprint if r.key is not None else "-"
+            print(f"  [{r.index}] {r.key_type.label:<7} {r.status:<8} {fpr}  "
+                  f"{','.join(r.purposes.names())}".rstrip())
+
+
+@app.command("owner")
+def owner(name: NameArg, network: NetworkOpt = None, as_json: JsonOpt = False) -> None:
+    """Print the address that owns a name (exit 1 when it is not registered).
+
+    Example: keyanchor name owner alice@example.org
+    """
     from registry.errors import NameNotFound
 
     text = check_name(name)
-    with open_registry(network, account=False) as reg:
-        owner = reg.owner(text)
-        if owner is None:
-            raise NameNotFound(f"{text} is not registered", reason="KeyRegistry: name not found")
-        parent = reg.parent(text)
-        renounced = None
-        if parent is not None:
-            renounced = reg.renounced(text)
-        events = reg.history(text)
-        operators = _operators(reg, text, owner, events)
-        records = reg.lookup(text, include_revoked=True, include_expired=True)
-    summary = [
-        {"index": r.index, "type": r.key_type.label, "status": r.status,
-         "purposes": r.purposes.names(),
-         "fingerprint": r.key.fingerprint if r.key is not None else None}
-        for r in records
-    ]
-    data = {"name": text, "owner": owner, "parent": parent, "renounced": renounced,
-            "operators": operators, "records": summary}
+    with open_reader(network) as reader:
+        address = reader.owner(text)
+    if address is None:
+        raise NameNotFound(f"{text} is not registered", reason="KeyRegistry: name not found")
     if as_json:
-        emit_json(data)
+        emit_json({"name": text, "owner": address})
         return
-    counts: dict[str, int] = {}
-    for r in records:
-        counts[r.status] = counts.get(r.status, 0) + 1
-    print_kv([
-        ("name", text), ("owner", owner), ("parent", parent),
-        ("renounced", None if renounced is None else ("yes" if renounced else "no")),
-        ("operators", operators),
-        ("records", ", ".join(f"{v} {k}" for k, v in counts.items()) or "none"),
-    ])
-    for r in summary:
-        print(f"  [{r['index']}] {r['type']:<7} {r['status']:<8} {r['fingerprint']}  "
-              f"{','.join(r['purposes'])}")
-
-
-def reg_node(text: str) -> bytes:
-    from registry.names import namehash
-
-    return bytes(namehash(text))
+    print(address)

@@ -7,24 +7,27 @@
 from __future__ import annotations
 
 import os
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from cli._context import JsonOpt, load_cfg
-from cli._output import emit_json
+from cli._help import App
+from cli._output import emit_json, print_table
 
-app = typer.Typer(
+if TYPE_CHECKING:  # pragma: no cover
+    from registry.config import Config
+
+app = App(
     help="Networks: the embedded chain and JSON-RPC endpoints.\n\n"
     "Example: keyanchor network add sepolia https://rpc.example --chain-id 11155111",
-    no_args_is_help=True,
 )
 
 
-def _current(cfg: object) -> str:
+def _current(cfg: Config) -> str:
     from registry.config import EMBEDDED
 
-    data = getattr(cfg, "data", {})
+    data = cfg.data
     if os.environ.get("KEYANCHOR_RPC_URL"):
         return "env"
     return os.environ.get("KEYANCHOR_NETWORK") or data.get("network") or EMBEDDED
@@ -32,10 +35,14 @@ def _current(cfg: object) -> str:
 
 @app.command("add")
 def add(
-    name: Annotated[str, typer.Argument(help="A short name for the network.")],
-    url: Annotated[str, typer.Argument(help="JSON-RPC URL (http:// or https://).")],
-    registry: Annotated[str | None, typer.Option("--registry", help="KeyRegistry address.")] = None,
-    chain_id: Annotated[int | None, typer.Option("--chain-id", help="Expected chain id.")] = None,
+    name: Annotated[str, typer.Argument(metavar="NAME", show_default=False,
+                                        help="A short name for the network.")],
+    url: Annotated[str, typer.Argument(metavar="URL", show_default=False,
+                                       help="JSON-RPC URL (http:// or https://).")],
+    registry: Annotated[str | None, typer.Option("--registry", metavar="ADDRESS",
+                                                 help="KeyRegistry address.")] = None,
+    chain_id: Annotated[int | None, typer.Option("--chain-id", metavar="ID",
+                                                 help="Expected chain id.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Add (or replace) a network in the configuration file.
@@ -81,22 +88,18 @@ def list_(as_json: JsonOpt = False) -> None:
     if as_json:
         emit_json(rows)
         return
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(box=None, pad_edge=False)
-    for col in ("", "name", "url", "registry", "chain id"):
-        table.add_column(col)
+    table = []
     for r in rows:
         url = r["url"] if r["url"] != "embedded" else f"embedded ({r.get('state', '')})"
-        table.add_row("*" if r["current"] else "", r["name"], url, r.get("registry") or "-",
-                      str(r.get("chain_id") or "-"))
-    Console(soft_wrap=True).print(table)
+        table.append(["*" if r["current"] else "", r["name"], url, r.get("registry") or "-",
+                      str(r.get("chain_id") or "-")])
+    print_table(["", "NAME", "URL", "REGISTRY", "CHAIN ID"], table)
 
 
 @app.command("use")
 def use(
-    name: Annotated[str, typer.Argument(help="Network name (or 'embedded').")],
+    name: Annotated[str, typer.Argument(metavar="NAME", show_default=False,
+                                        help="Network name (or 'embedded').")],
 ) -> None:
     """Make a network the default for every command.
 

@@ -10,35 +10,51 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from cli._context import NetworkOpt, parse_time
 
+if TYPE_CHECKING:  # pragma: no cover
+    from registry.policy.report import Report
+
 __all__ = ["check", "lints"]
 
 
-def _emit_reports(reports: list[tuple[str, Any]], as_json: bool, verbose: bool) -> bool:
+def _emit_reports(reports: list[tuple[str, Report]], as_json: bool, verbose: bool) -> bool:
     ok = all(r.passed for _, r in reports)
     if as_json:
         docs = [dict(subject=subject, **r.to_dict()) for subject, r in reports]
         sys.stdout.write(json.dumps(docs[0] if len(docs) == 1 else docs, indent=2) + "\n")
     else:
-        for subject, report in reports:
-            sys.stdout.write(f"== {subject}\n{report.to_text(verbose=verbose)}\n")
+        for n, (subject, report) in enumerate(reports):
+            text = "\n".join(line.rstrip() for line in report.to_text(verbose=verbose)
+                             .rstrip("\n").split("\n"))
+            sys.stdout.write(("\n" if n else "") + f"== {subject}\n{text}\n")
     return ok
 
 
 def check(
-    target: Annotated[str, typer.Argument(help="A key file, or a registry name to check its published keys.")],
-    policy: Annotated[Path | None, typer.Option("--policy", help="TOML policy file.")] = None,
-    profile: Annotated[str, typer.Option("--profile", help="Built-in profile: default, strict, cabf-tls.")] = "default",
-    at: Annotated[str | None, typer.Option("--at", help="Evaluation time (ISO 8601 or +90d); default now.")] = None,
-    name: Annotated[str | None, typer.Option("--name", help="Registry name the key file is for (name-binding lints).")] = None,
-    proof: Annotated[Path | None, typer.Option("--proof", help="Proof of possession file for a key file.")] = None,
-    statement: Annotated[Path | None, typer.Option("--statement", help="The statement the proof signs (from 'keyanchor prove').")] = None,
-    all_records: Annotated[bool, typer.Option("--all", help="For a name: also revoked and expired records.")] = False,
+    target: Annotated[str, typer.Argument(metavar="FILE|NAME", show_default=False,
+                                          help="A key file, or a registry name to check its"
+                                               " published keys.")],
+    policy: Annotated[Path | None, typer.Option("--policy", metavar="FILE",
+                                                help="TOML policy file.")] = None,
+    profile: Annotated[str, typer.Option("--profile", metavar="PROFILE",
+                                         help="Built-in profile: default, strict,"
+                                              " cabf-tls.")] = "default",
+    at: Annotated[str | None, typer.Option("--at", metavar="WHEN", help="Evaluation time"
+                                           " (ISO 8601 or +90d); default now.")] = None,
+    name: Annotated[str | None, typer.Option("--name", metavar="NAME", help="Registry name the"
+                                             " key file is for (name-binding lints).")] = None,
+    proof: Annotated[Path | None, typer.Option("--proof", metavar="FILE", help="Proof of"
+                                               " possession file for a key file.")] = None,
+    statement: Annotated[Path | None, typer.Option("--statement", metavar="FILE", help="The"
+                                                   " statement the proof signs (from"
+                                                   " 'keyanchor prove').")] = None,
+    all_records: Annotated[bool, typer.Option("--all", help="For a name: also revoked and"
+                                              " expired records.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="List passing and NA lints too.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the JSON report.")] = False,
     network: NetworkOpt = None,
@@ -52,33 +68,36 @@ def check(
     Example: keyanchor check alice@example.org --profile strict
     """
     from cli.key import read_input
-    from registry import policy as pol
 
     when = parse_time(at, what="--at")
-    policy_arg: Any = policy  # a Path: read as a policy file (a str would be TOML text)
     if policy is not None and not policy.is_file():
         from registry.errors import ConfigError
 
         raise ConfigError(f"{policy}: no such policy file")
-    reports: list[tuple[str, Any]] = []
+    reports: list[tuple[str, Report]] = []
     path = Path(target)
     if path.exists() or target == "-":
-        from registry.keys import load_keys
+        from registry import policy as pol
+        from registry.keys import load_key_files
 
         proof_bytes = read_input(proof) if proof else None
         stmt = read_input(statement) if statement else None
-        for key in load_keys(read_input(path)):
-            report = pol.check(key, policy=policy_arg, profile=profile, at=when, name=name,
+        for _file, key in load_key_files([target]):
+            report = pol.check(key, policy=policy, profile=profile, at=when, name=name,
                                proof=proof_bytes, statement=stmt)
             reports.append((f"{target} ({key.fingerprint})", report))
     else:
-        from cli._context import open_registry
+        from cli._context import open_reader
+        from registry.names import parse_name
 
-        with open_registry(network, account=False) as reg:
-            records = reg.lookup(target, include_revoked=all_records, include_expired=all_records,
-                                 attestations=True)
+        text = parse_name(target).text
+        with open_reader(network) as reader:
+            records = reader.lookup(text, include_revoked=all_records,
+                                    include_expired=all_records, attestations=True)
+            squat = reader.squatted_by(text) or False if records else False
             for rec in records:
-                report = reg.check_record(rec, policy=policy_arg, profile=profile, at=when)
+                report = reader.check_record(rec, policy=policy, profile=profile, at=when,
+                                             squatted_by=squat)
                 reports.append((f"{rec.name} record {rec.index} ({rec.status})", report))
         if not reports:
             sys.stderr.write(f"keyanchor: {target}: no key records to check\n")
@@ -87,7 +106,8 @@ def check(
 
 
 def lints(
-    key_type: Annotated[str | None, typer.Option("--type", help="Only lints for ssh, openpgp or x509.")] = None,
+    key_type: Annotated[str | None, typer.Option("--type", metavar="TYPE", help="Only lints for"
+                                                 " ssh, openpgp or x509.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     markdown: Annotated[bool, typer.Option("--markdown", help="Print docs/LINTS.md.")] = False,
 ) -> None:

@@ -47,7 +47,19 @@ def serve(
     from registry.gateways.http import serve as run
 
     path = index if index is not None else load_cfg().index_path()
+    _check_index(path)
     shown = f"[{host}]" if ":" in host else host
     sys.stderr.write(f"keyanchor: serving {path} on http://{shown}:{port} (Ctrl-C stops)\n")
     run(path, host, port, policy=policy, max_staleness=max_staleness, workers=workers,
         log_level="warning")
+
+
+def _check_index(path: Path) -> None:
+    """Fail, before announcing anything, when there is no usable index at ``path``."""
+    from registry.errors import IndexUnavailable
+    from registry.index import IndexReader
+
+    if not path.exists():
+        raise IndexUnavailable(f"no index at {path}: run 'keyanchor sync' first (or give --index)")
+    with IndexReader.open(path):
+        pass

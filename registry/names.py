@@ -36,6 +36,9 @@ under it, does not count.
 
 from __future__ import annotations
 
+import sys
+from functools import lru_cache
+
 from registry._frozen import Frozen, init_fields
 from registry.errors import InvalidName
 
@@ -96,11 +99,34 @@ def _is_number(label: str) -> bool:
     return bool(label) and _DIGITS.issuperset(label)
 
 
-def keccak256(data: bytes) -> bytes:
-    """Return the Keccak-256 digest (Ethereum's hash, not NIST SHA3-256)."""
-    from Crypto.Hash import keccak  # lazy: keeps `import registry.names` cheap
+_KECCAK_RATE = 136
+#: Keccak blocks a process hashes in pure Python before it loads pycryptodome's keccak
+#: (~35 ms to import: cffi and pycparser); ~0.2 ms each, so a short command (a lookup
+#: hashes a few dozen blocks) never pays the import and a long one pays it once.
+_PURE_BLOCKS = 160
+_pure_left = _PURE_BLOCKS
+_fast_keccak: Any = None
 
-    return keccak.new(digest_bits=256, data=bytes(data)).digest()
+
+def keccak256(data: bytes) -> bytes:
+    """Return the Keccak-256 digest (Ethereum's hash, not NIST SHA3-256).
+
+    The first :data:`_PURE_BLOCKS` blocks a process hashes go through the pure-Python
+    permutation (:mod:`registry.keys._keccak`); after that, pycryptodome's (the
+    same digest, tested against each other).
+    """
+    global _pure_left, _fast_keccak
+    if _fast_keccak is None:
+        blocks = len(data) // _KECCAK_RATE + 1
+        if blocks <= _pure_left and "Crypto.Hash.keccak" not in sys.modules:
+            from registry.keys._keccak import keccak256 as pure
+
+            _pure_left -= blocks
+            return pure(data)
+        from Crypto.Hash import keccak  # lazy: keeps `import registry.names` cheap
+
+        _fast_keccak = keccak
+    return bytes(_fast_keccak.new(digest_bits=256, data=bytes(data)).digest())
 
 
 class Name(Frozen):
@@ -247,7 +273,9 @@ def labelhash(label: str, *, person: bool = False) -> bytes:
     return keccak256((("@" + label) if person else label).encode("utf-8"))
 
 
+@lru_cache(maxsize=4096)
 def _node(labels: tuple[str, ...], local: str | None) -> Node:
+    """The node of parsed labels (memoised: a command hashes the same few names many times)."""
     node = b"\x00" * 32
     for label in reversed(labels):
         node = keccak256(node + labelhash(label))

@@ -4,7 +4,9 @@
 
 Targets (2-core machine): >= 20,000 SSH keys/s, >= 2,000 X.509 certs/s,
 >= 500 OpenPGP certs/s (parse + canonicalise + fingerprint), and
-``import registry.keys`` <= 100 ms in a fresh process.
+``import registry.keys`` <= 100 ms in a fresh process. Issue 15's ratios:
+X.509 load >= 0.9x cryptography doing the same work, OpenPGP load >= 0.6x
+pysequoia's ``Cert.from_bytes`` (floors measured in the same run).
 """
 
 from __future__ import annotations
@@ -21,8 +23,12 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
 from bench_keys_openpgp import bench_openpgp  # noqa: E402
+from bench_keys_openpgp import compare as compare_openpgp  # noqa: E402
+from bench_keys_openpgp import make_corpus as openpgp_corpus  # noqa: E402
 from bench_keys_ssh import bench_ssh  # noqa: E402
 from bench_keys_x509 import bench_x509  # noqa: E402
+from bench_keys_x509 import compare as compare_x509  # noqa: E402
+from bench_keys_x509 import make_corpus as x509_corpus  # noqa: E402
 
 
 def import_ms(runs: int = 15) -> tuple[float, float]:
@@ -34,11 +40,24 @@ def import_ms(runs: int = 15) -> tuple[float, float]:
     return statistics.median(times), max(times)
 
 
+def floor_ratios(runs: int = 3) -> None:
+    """Issue 15's rows: keyanchor's loaders against their floors, measured side by side."""
+    m = compare_x509(2000, x509_corpus(), runs)
+    print(f"X.509 load vs cryptography (parse, fingerprint, SPKI hash, identities, self-signature"
+          f" check): {m['keyanchor']:,.0f} vs {m['lean']:,.0f} certs/s = {m['ratio_lean']:.2f}x"
+          f" (target >= 0.9x; every field read: {m['ratio_full']:.2f}x)")
+    ours, floor, ratio = compare_openpgp(openpgp_corpus(20), 2000, runs)
+    print(f"OpenPGP load vs pysequoia Cert.from_bytes: {ours:,.0f} vs {floor:,.0f} certs/s"
+          f" = {ratio:.2f}x (target >= 0.6x)")
+    print(f"(medians of {runs} runs, interleaved, CPU time of this process)")
+
+
 def main() -> None:
     print(f"machine: {os.cpu_count()} cpus, {platform.machine()}, Python {platform.python_version()}")
     ssh = bench_ssh(20000)
     x509 = bench_x509(5000)
     pgp = bench_openpgp(2000)
+    floor_ratios()
     med, worst = import_ms()
     rows = [
         ("SSH ed25519 lines", f"{ssh:,.0f} keys/s", ">= 20,000"),

@@ -17,6 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings as _hypothesis_settings
+
+# The machines tests run on are shared and noisy: hypothesis's per-example deadline
+# (200 ms) turns a slow moment into a failure that says nothing about the code.
+# Example counts stay as each test sets them; only the wall-clock deadline goes.
+_hypothesis_settings.register_profile("keyanchor", deadline=None)
+_hypothesis_settings.load_profile("keyanchor")
 
 START_TIMEOUT = 20.0
 

@@ -11,6 +11,10 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from registry.chain._deferred import defer_keyfile_bls
+
+defer_keyfile_bls()  # eth-keyfile's BLS imports cost ~0.4 s and keyanchor never uses them
+
 if TYPE_CHECKING:
     from registry.chain.accounts import (
         KeystoreInfo,

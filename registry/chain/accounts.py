@@ -15,19 +15,22 @@ import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-from eth_account import Account
-from eth_account.signers.local import LocalAccount
+from typing import TYPE_CHECKING, Any
 
 from registry.errors import AccountError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from eth_account.signers.local import LocalAccount
 
 __all__ = [
     "ENV_PASSWORD",
     "ENV_PRIVATE_KEY",
     "KeystoreInfo",
     "account_from_env",
+    "address_from_env",
+    "address_of_private_key",
     "import_private_key",
+    "keystore_address",
     "list_keystores",
     "load_account",
     "load_keystore",
@@ -53,12 +56,14 @@ class KeystoreInfo:
 
 
 def _checksum(address: str) -> str:
-    from eth_utils import to_checksum_address
+    from registry.chain._address import checksum_address
 
-    return str(to_checksum_address(address if address.startswith("0x") else "0x" + address))
+    return checksum_address(address)
 
 
 def _from_key(private_key: str | bytes, source: str) -> LocalAccount:
+    from eth_account import Account
+
     try:
         return Account.from_key(private_key)
     except Exception:  # the exception text may echo the key: never chain it
@@ -78,6 +83,64 @@ def account_from_env(env: Mapping[str, str] | None = None) -> LocalAccount | Non
     if not value:
         return None
     return _from_key(value, ENV_PRIVATE_KEY)
+
+
+def address_of_private_key(private_key: str | bytes, source: str = "the key") -> str:
+    """The checksum address of a secp256k1 private key (hex text or 32 bytes), computed
+    with coincurve (no eth-account). Raises AccountError (the key is never echoed)."""
+    from registry.chain._address import checksum_address
+    from registry.names import keccak256
+
+    problem = AccountError(
+        f"{source} does not hold a valid private key (expected 32 bytes as 64 hex digits)")
+    if isinstance(private_key, str):
+        text = private_key.strip().removeprefix("0x").removeprefix("0X")
+        if len(text) != 64:
+            raise problem from None
+        try:
+            raw = bytes.fromhex(text)
+        except ValueError:
+            raise problem from None
+    else:
+        raw = bytes(private_key)
+    if len(raw) != 32:
+        raise problem from None
+    try:
+        import coincurve
+
+        public = coincurve.PrivateKey(raw).public_key.format(compressed=False)[1:]
+    except Exception:  # zero or >= the group order; the message may echo the key
+        raise problem from None
+    return checksum_address(keccak256(public)[12:])
+
+
+def address_from_env(env: Mapping[str, str] | None = None) -> str | None:
+    """The address of ``KEYANCHOR_PRIVATE_KEY`` (None when unset), without eth-account.
+
+    Raises:
+        AccountError: the variable is set but holds no valid key.
+    """
+    env = os.environ if env is None else env
+    value = env.get(ENV_PRIVATE_KEY, "").strip()
+    if not value:
+        return None
+    return address_of_private_key(value, ENV_PRIVATE_KEY)
+
+
+def keystore_address(path: str | os.PathLike[str]) -> str:
+    """The address a V3 keystore file names (read from the file; nothing decrypted).
+
+    Raises:
+        AccountError: missing, unreadable or not a V3 keystore.
+    """
+    target = Path(path).expanduser()
+    address = _read_keystore(target).get("address")
+    if not isinstance(address, str):
+        raise AccountError(f"{target} is a keystore without an address field")
+    try:
+        return _checksum(address)
+    except Exception:
+        raise AccountError(f"{target} names an invalid address") from None
 
 
 def _read_keystore(path: Path) -> dict[str, Any]:
@@ -117,6 +180,8 @@ def load_keystore(
         raise AccountError(
             f"keystore {path} needs a password (set {ENV_PASSWORD} or enter it when asked)"
         )
+    from eth_account import Account
+
     try:
         secret = Account.decrypt(data, password)
     except ValueError:
@@ -178,6 +243,8 @@ def _save(
     target = Path(path).expanduser()
     if target.is_dir():
         target = target / f"{account.address.lower()[2:]}.json"
+    from eth_account import Account
+
     keystore = Account.encrypt(account.key, password, iterations=iterations)
     try:
         _write_private(target, json.dumps(keystore), overwrite=overwrite)
@@ -200,6 +267,8 @@ def new_keystore(
     Raises:
         AccountError: empty password, file exists (without ``overwrite``), unwritable path.
     """
+    from eth_account import Account
+
     return _save(Account.create(), path, password, iterations=iterations, overwrite=overwrite)
 
 

@@ -31,13 +31,13 @@ import eth_abi
 from eth_utils import to_checksum_address
 
 from registry.chain.records import (
-    EVENT_KINDS,
     STATUSES,
     Attestation,
     HistoryEvent,
     KeyRecord,
     RevocationReason,
     TxResult,
+    event_kind,
     from_timestamp,
     to_timestamp,
 )
@@ -1197,7 +1197,7 @@ class Registry:
                 raise VerificationError(f"history of {parsed}: event of another name returned")
             out.append(
                 HistoryEvent(
-                    kind=EVENT_KINDS.get(event.name, event.name),
+                    kind=event_kind(event.name, data),
                     name=parsed.text,
                     block_number=int(log["blockNumber"]),
                     log_index=int(log["logIndex"]),
@@ -1648,7 +1648,7 @@ class Registry:
         """Refuse, before sending anything, a key already recorded under the name."""
         wanted = commitment(kt, material)
         if raw is None:
-            rec = self.record_state(parsed, wanted)
+            rec = self._record_word(parsed, wanted)
             if rec is None:
                 self._require_registered(parsed)
                 return
@@ -1668,6 +1668,19 @@ class Registry:
                 " nothing was sent",
                 reason="KeyRegistry: key already active",
             )
+
+    def _record_word(self, parsed: Name, c: bytes) -> dict[str, Any] | None:
+        """The record's index and status from its storage word (one ``eth_getStorageAt``,
+        cheaper than running the ``records`` view), or None when the name has no such record."""
+        from registry.chain.layout import decode_record, record_slot
+
+        with _translated(f"record of {parsed}"):
+            raw = self.w3.eth.get_storage_at(self.address, record_slot(bytes(parsed.node), c))  # type: ignore[arg-type]
+        word = decode_record(int.from_bytes(bytes(raw), "big"))
+        if not word.exists:
+            return None
+        return {"index": word.index,
+                "status": STATUSES.index("revoked") if word.reason is not None else 0}
 
     def publish(
         self,

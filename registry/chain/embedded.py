@@ -84,6 +84,8 @@ _CALL_STIPEND = 2_300
 _FORMAT = "keyanchor-chain/2"
 _FORMAT_V1 = "keyanchor-chain/1"
 """Format 1 (no log index) is upgraded in place when opened for writing."""
+_MIRROR_KEY = "storage_head"
+"""Meta key: the hash of the head the storage mirror reflects (absent: no mirror yet)."""
 _LOCK_POLL_SECONDS = 0.05
 
 
@@ -230,11 +232,15 @@ class _Store:
         meta: Mapping[str, str],
         logs: Sequence[tuple[Any, ...]] = (),
         logs_after: int | None = None,
+        words: Sequence[tuple[bytes, bytes, bytes | None]] = (),
+        wipe: Sequence[bytes] = (),
     ) -> None:
         """Commit everything in one transaction: all of it lands, or none.
 
         ``logs_after`` first drops the indexed logs of blocks above it (a revert),
-        then ``logs`` rows are added.
+        then ``logs`` rows are added. ``wipe`` drops the storage mirror of those
+        addresses, then ``words`` ``(address, keccak256(slot), value or None)``
+        are written to it (None: the slot is zero now).
         """
         conn = self._conn
         try:
@@ -245,6 +251,15 @@ class _Store:
                 if logs_after is not None:
                     conn.execute("DELETE FROM logs WHERE block > ?", (logs_after,))
                 conn.executemany(_INSERT_LOG, logs)
+                conn.executemany("DELETE FROM storage WHERE address = ?", [(a,) for a in wipe])
+                conn.executemany(
+                    "DELETE FROM storage WHERE address = ? AND key = ?",
+                    [(a, k) for a, k, v in words if v is None],
+                )
+                conn.executemany(
+                    "INSERT OR REPLACE INTO storage (address, key, value) VALUES (?, ?, ?)",
+                    [(a, k, v) for a, k, v in words if v is not None],
+                )
                 conn.executemany(
                     "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", list(meta.items())
                 )
@@ -326,6 +341,14 @@ class _Store:
                 return min(below)[2]
             cap *= 16
 
+    def mirrored_addresses(self) -> list[bytes]:
+        """The addresses the storage mirror holds words of."""
+        try:
+            rows = self._conn.execute("SELECT DISTINCT address FROM storage").fetchall()
+        except sqlite3.Error as exc:
+            raise ChainError(f"cannot read the chain file {self.path}: {exc}") from exc
+        return [bytes(r[0]) for r in rows]
+
     def close(self) -> None:
         with contextlib.suppress(sqlite3.Error):
             self._conn.close()
@@ -354,6 +377,12 @@ CREATE INDEX IF NOT EXISTS logs_by_topic0 ON logs (topic0, block);
 CREATE INDEX IF NOT EXISTS logs_by_topic1 ON logs (topic1, block);
 CREATE INDEX IF NOT EXISTS logs_by_topic2 ON logs (topic2, block);
 CREATE INDEX IF NOT EXISTS logs_by_topic3 ON logs (topic3, block);
+CREATE TABLE IF NOT EXISTS storage (
+    address BLOB NOT NULL,
+    key BLOB NOT NULL,
+    value BLOB NOT NULL,
+    PRIMARY KEY (address, key)
+) WITHOUT ROWID;
 """
 _LOG_COLUMNS = (
     "block, log_index, block_hash, timestamp, tx_hash, tx_index, address,"
@@ -636,10 +665,31 @@ class _Node:
         from eth.chains.base import MiningChain
         from eth.db.atomic import AtomicDB
         from eth.vm.forks import PragueVM
+        from eth.vm.forks.prague.state import PragueState
+
+        node = self
+
+        class _State(PragueState):
+            """Prague's state, telling the node which storage slots mined blocks write."""
+
+            def set_storage(self, address: Any, slot: int, value: int) -> None:
+                if node.touched is not None:
+                    node.touched.add((bytes(address), int(slot)))
+                super().set_storage(address, slot, value)
+
+            def delete_storage(self, address: Any) -> None:
+                if node.touched is not None:
+                    node.wiped.add(bytes(address))
+                super().delete_storage(address)
+
+            def delete_account(self, address: Any) -> None:
+                if node.touched is not None:
+                    node.wiped.add(bytes(address))
+                super().delete_account(address)
 
         class _Chain(MiningChain):
             chain_id = CHAIN_ID
-            vm_configuration: Any = ((0, PragueVM),)
+            vm_configuration: Any = ((0, PragueVM.configure(_state_class=_State)),)
 
             def create_header_from_parent(self, parent_header: Any, **params: Any) -> Any:
                 params.setdefault("gas_limit", parent_header.gas_limit)
@@ -655,6 +705,13 @@ class _Node:
         # indexed logs not saved yet: rows to add, and "drop the blocks above N" (a revert)
         self.new_logs: list[tuple[Any, ...]] = []
         self.logs_after: int | None = None
+        # the storage mirror (see _storage_words): slots written while mining, the words to
+        # save, addresses whose storage was cleared, and "rebuild it from the state" (a revert)
+        self.touched: set[tuple[bytes, int]] | None = None
+        self.wiped: set[bytes] = set()
+        self.new_words: list[tuple[bytes, bytes, bytes | None]] = []
+        self.new_wipes: list[bytes] = []
+        self.rebuild_storage = False
         self.store = store
         self.time_offset = time_offset
         self.on_block = on_block
@@ -985,6 +1042,7 @@ class _Node:
         ts = max(parent.timestamp + 1, now if timestamp is None else timestamp)
         chain = self.chain
         chain.header = chain.create_header_from_parent(parent, timestamp=ts)
+        self.touched, self.wiped = set(), set()
         try:
             for tx in txs:
                 chain.apply_transaction(tx)
@@ -992,9 +1050,54 @@ class _Node:
         except ValidationError as exc:
             chain.header = chain.create_header_from_parent(parent)
             raise _tx_rejected(exc) from exc
+        finally:
+            touched, self.touched = self.touched, None
         self.new_logs += _log_rows(block, block.get_receipts(chain.chaindb))
+        self._storage_words(block.header, touched, self.wiped)
         self.on_block()
         return block
+
+    def _storage_words(
+        self, header: Any, touched: set[tuple[bytes, int]], wiped: set[bytes]
+    ) -> None:
+        """Queue the storage mirror's changes for a mined block: the final value of every
+        slot its transactions wrote (and of none, for an address whose storage was cleared).
+
+        The mirror (table ``storage``: address, keccak256 of the 32-byte slot, value) lets
+        a reader get a contract's state words with SQLite alone, committed with the block.
+        """
+        from eth_utils import keccak
+
+        if not touched and not wiped:
+            return
+        state = self.chain.get_vm(at_header=header).state
+        self.new_wipes += sorted(wiped)
+        for address, slot in sorted(touched):
+            value = int(state.get_storage(address, slot))
+            word = value.to_bytes(32, "big") if value else None
+            self.new_words.append((address, keccak(slot.to_bytes(32, "big")), word))
+
+    def storage_snapshot(self, address: bytes) -> list[tuple[bytes, bytes, bytes | None]]:
+        """Every non-zero storage word of ``address`` at the head, as mirror rows (from the
+        state trie; used to build the mirror of an older file and after a revert)."""
+        import rlp
+        from eth.constants import BLANK_ROOT_HASH
+        from eth_utils import keccak
+        from trie import HexaryTrie
+        from trie.iter import NodeIterator
+
+        encoded = HexaryTrie(self.db, self.head.state_root).get(keccak(address))
+        if not encoded:
+            return []
+        _nonce, _balance, storage_root, _code_hash = rlp.decode(encoded)
+        if bytes(storage_root) == BLANK_ROOT_HASH:
+            return []
+        rows: list[tuple[bytes, bytes, bytes | None]] = []
+        for key, raw in NodeIterator(HexaryTrie(self.db, bytes(storage_root))).items():
+            value = int.from_bytes(rlp.decode(raw), "big")
+            if value:
+                rows.append((address, bytes(key), value.to_bytes(32, "big")))
+        return rows
 
     # -- receipts, transactions, blocks
 
@@ -1329,6 +1432,7 @@ class _Node:
         self.new_logs = [row for row in self.new_logs if row[0] <= target.block_number]
         if self.logs_after is None or self.logs_after > target.block_number:
             self.logs_after = target.block_number
+        self.rebuild_storage = True
         for later in [i for i in self._snapshots if i >= snapshot_id]:
             del self._snapshots[later]
         self._queue.clear()
@@ -1644,9 +1748,12 @@ class EmbeddedChain:
         self._node.read_only = not write
         self._node._methods["keyanchor_registryAddress"] = lambda params: self._deployed_registry()
         if not present:
+            self._meta[_MIRROR_KEY] = ""  # a new chain: the mirror is complete from genesis
             self._persist()
         elif self._meta["format"] == _FORMAT_V1:
             self._upgrade_from_v1()
+        if write and self._meta.get(_MIRROR_KEY) != self._node.head.hash.hex():
+            self._build_mirror()  # older file, or written by a keyanchor without the mirror
 
     # -- construction
 
@@ -1861,15 +1968,50 @@ class EmbeddedChain:
             raise RpcError(-32000, "the embedded chain is closed")
 
     def _persist(self) -> None:
-        """Commit what changed since the last commit, with the metadata, in one transaction."""
+        """Commit what changed since the last commit, with the metadata, in one transaction.
+
+        The metadata names the head this commit leaves (number, hash, timestamp) and,
+        when the storage mirror is complete, the head it mirrors: a reader trusts the
+        mirror only when that equals py-evm's canonical head in the same file.
+        """
         node = self._node
         db = node.db
         self._meta["time_offset"] = str(node.time_offset)
+        words, wipes = node.new_words, node.new_wipes
+        if node.rebuild_storage:  # a revert: the mirror again from the state itself
+            wipes = self._store.mirrored_addresses()
+            words = self._mirror_rows(wipes)
+        head = node.head
+        self._meta["head_number"] = str(head.block_number)
+        self._meta["head_hash"] = head.hash.hex()
+        self._meta["head_timestamp"] = str(head.timestamp)
+        if _MIRROR_KEY in self._meta:  # the mirror is maintained: it now reflects this head
+            self._meta[_MIRROR_KEY] = head.hash.hex()
         upserts, deletes = db.changes()
-        self._store.save(upserts, deletes, self._meta, node.new_logs, node.logs_after)
+        self._store.save(upserts, deletes, self._meta, node.new_logs, node.logs_after,
+                         words, wipes)
         db.committed()
         node.new_logs = []
         node.logs_after = None
+        node.new_words, node.new_wipes = [], []
+        node.rebuild_storage = False
+
+    def _mirror_rows(self, addresses: Sequence[bytes]) -> list[tuple[bytes, bytes, bytes | None]]:
+        registry = self._meta.get("registry")
+        wanted = set(addresses)
+        if registry:
+            wanted.add(bytes.fromhex(registry.removeprefix("0x")))
+        rows: list[tuple[bytes, bytes, bytes | None]] = []
+        for address in sorted(wanted):
+            rows += self._node.storage_snapshot(address)
+        return rows
+
+    def _build_mirror(self) -> None:
+        """A file written before the storage mirror existed: build it from the state."""
+        log.info("building the storage mirror of %s", self.path)
+        self._node.rebuild_storage = True
+        self._meta[_MIRROR_KEY] = ""
+        self._persist()
 
     def _upgrade_from_v1(self) -> None:
         """Format 1 had no log index: build it from the blocks, in one transaction."""

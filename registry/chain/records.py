@@ -23,6 +23,7 @@ __all__ = [
     "KeyRecord",
     "RevocationReason",
     "TxResult",
+    "event_kind",
     "from_timestamp",
     "to_timestamp",
 ]
@@ -215,6 +216,16 @@ EVENT_KINDS = {
     "AttestationWithdrawn": "withdrawn",
     "AttesterBlocked": "attester-blocked",
 }
+
+
+def event_kind(event: str, data: dict[str, Any]) -> str:
+    """The history word for a contract event: a ``NameRegistered`` under a parent is an
+    assignment (``assigned``), a top-level one a registration (``registered``)."""
+    if event == "NameRegistered":
+        parent = data.get("parent")
+        if parent is not None and any(bytes(parent)):
+            return "assigned"
+    return EVENT_KINDS.get(event, event)
 
 
 @dataclass(frozen=True, slots=True)

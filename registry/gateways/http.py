@@ -551,7 +551,9 @@ def create_app(index_path: str | os.PathLike[str], *, policy: Any = None,
                                 for r in recs]})
 
     async def api_status(request: Request) -> Response:
-        st = gw.reader().status()
+        from registry.index._json import iso_times
+
+        st = iso_times(gw.reader().status())
         st.pop("path", None)
         return _json({**st, "served_rule": SERVED_RULE})
 

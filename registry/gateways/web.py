@@ -67,10 +67,14 @@ def _e(value: Any) -> str:
     return html.escape(str(value), quote=True)
 
 
-def _time(ts: int | None) -> str:
+def _time(ts: int | str | None) -> str:
+    """A time (ISO 8601 text as the JSON API gives it, or Unix seconds) as ``<time>``."""
     if not ts:
         return "—"
-    when = datetime.fromtimestamp(min(int(ts), _MAX_SECONDS), UTC)  # the contract allows year 10680
+    if isinstance(ts, str):
+        when = datetime.fromisoformat(ts.replace("Z", "+00:00")).astimezone(UTC)
+    else:
+        when = datetime.fromtimestamp(min(int(ts), _MAX_SECONDS), UTC)  # the contract allows year 10680
     return f'<time datetime="{when.strftime("%Y-%m-%dT%H:%M:%SZ")}">{when.strftime("%Y-%m-%d %H:%M UTC")}</time>'
 
 
@@ -192,11 +196,11 @@ def _history(events: list[dict[str, Any]]) -> str:
     for ev in events:
         data = ev.get("data") or {}
         summary = ", ".join(
-            f"{k}={v}" for k, v in data.items()
+            f"{k}={','.join(map(str, v)) if isinstance(v, list) else v}" for k, v in data.items()
             if k in ("index", "key_type", "reason", "owner", "name", "purposes", "operator", "approved"))
         rows.append(
-            f"<tr><td>{_e(ev['block'])}</td><td>{_time(ev.get('timestamp'))}</td>"
-            f"<td>{_e(ev['event'])}</td><td><code>{_e(summary)}</code></td></tr>")
+            f"<tr><td>{_e(ev['block_number'])}</td><td>{_time(ev.get('timestamp'))}</td>"
+            f"<td>{_e(ev['kind'])}</td><td><code>{_e(summary)}</code></td></tr>")
     return ('<div class="table-wrap"><table><caption class="note">Events from the chain, oldest first'
             '</caption><thead><tr><th scope="col">Block</th><th scope="col">Time</th>'
             '<th scope="col">Event</th><th scope="col">Details</th></tr></thead><tbody>'

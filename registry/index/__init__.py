@@ -15,11 +15,15 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (sshd pat
 if TYPE_CHECKING:  # pragma: no cover
     from typing import Any
 
+    from registry.index._json import history_entry, iso, iso_times
     from registry.index._query import IndexedRecord, IndexReader, record_status
     from registry.index._store import Event, ParsedKey, Store
     from registry.index._sync import SyncResult, WatchEvent, sync_index, watch_events
 
 _LAZY = {
+    "history_entry": "_json",
+    "iso": "_json",
+    "iso_times": "_json",
     "IndexReader": "_query",
     "IndexedRecord": "_query",
     "record_status": "_query",
@@ -40,6 +44,9 @@ __all__ = [
     "Store",
     "SyncResult",
     "WatchEvent",
+    "history_entry",
+    "iso",
+    "iso_times",
     "record_status",
     "sync_index",
     "watch_events",

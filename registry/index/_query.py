@@ -104,6 +104,8 @@ class IndexedRecord(Frozen):
         return self.status == "active"
 
     def to_dict(self) -> dict[str, Any]:
+        from registry.index._json import iso, reason_label  # not on the sshd path
+
         return {
             "name": self.name,
             "index": self.index,
@@ -114,11 +116,11 @@ class IndexedRecord(Frozen):
             "fingerprint": self.fingerprint,
             "identities": list(self.identities),
             "commitment": "0x" + self.commitment.hex(),
-            "valid_from": self.valid_from or None,
-            "valid_until": self.valid_until or None,
-            "published_at": self.published_at,
-            "revoked_at": self.revoked_at or None,
-            "reason": self.reason,
+            "valid_from": iso(self.valid_from),
+            "valid_until": iso(self.valid_until),
+            "published_at": iso(self.published_at),
+            "revoked_at": iso(self.revoked_at),
+            "reason": reason_label(self.reason),
             "policy": self.policy,
             "block": self.block,
             "tx_hash": "0x" + self.tx_hash.hex(),
@@ -325,7 +327,7 @@ class IndexReader:
             " ORDER BY operator", (node, owner))]
         return {"name": text, "node": "0x" + bytes(node).hex(), "owner": owner,
                 "parent": parent_rows[0][0] if parent_rows else None, "person": bool(person),
-                "renounced": bool(renounced), "operators": ops, "registered_block": block}
+                "renounced": bool(renounced), "operators": ops, "created_block": block}
 
     def names_by_fingerprint(self, fingerprint: str) -> list[tuple[str, int]]:
         """(name, record index) pairs holding a key with this fingerprint (any status)."""
@@ -384,12 +386,11 @@ class IndexReader:
             " JOIN names n ON n.node = e.node LEFT JOIN blocks b ON b.number = e.block"
             " WHERE n.name = ? ORDER BY e.block, e.log_index", (_norm(name),))
         from registry.index._evdata import decode_fields
+        from registry.index._json import history_entry
 
-        return [
-            {"block": int(b), "log_index": int(li), "tx_hash": "0x" + bytes(tx).hex(), "event": kind,
-             "timestamp": ts, "data": decode_fields(data)}
-            for b, li, tx, kind, data, ts in rows
-        ]
+        return [history_entry(int(b), int(li), "0x" + bytes(tx).hex(), kind, decode_fields(data),
+                              ts)
+                for b, li, tx, kind, data, ts in rows]
 
     def attestations(self, name: str, index: int, *, at: float | None = None) -> list[dict[str, Any]]:
         """Live attestations of record ``index`` of ``name``, oldest first.
@@ -406,8 +407,10 @@ class IndexReader:
             " LEFT JOIN names n ON n.node = a.attester"
             " WHERE a.node = (SELECT node FROM names WHERE name = ?) AND a.idx = ?"
             " ORDER BY a.attested_at", (_norm(name), int(index)))
+        from registry.index._json import iso
+
         return [{"attester": att_name or "0x" + bytes(att).hex(), "policy_hash": "0x" + bytes(ph).hex(),
-                 "expires": int(exp) or None, "attested_at": int(t),
+                 "expires": iso(int(exp)), "attested_at": iso(int(t)),
                  "expired": bool(exp) and int(exp) <= now}
                 for att, att_name, ph, exp, t in rows]
 

@@ -15,6 +15,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from typing import Any
 
     from registry.keys._common import MAX_MATERIAL, Key, KeyType, Purpose, commitment, sha256_b64
+    from registry.keys._files import load_key_file, load_key_files, read_key_file
     from registry.keys._load import detect_key_type, load_key, load_keys, load_material
     from registry.keys._openpgp import (
         OpenPGPCertificate,
@@ -56,6 +57,9 @@ _LAZY = {
     "KeyType": "_common",
     "Purpose": "_common",
     "commitment": "_common",
+    "load_key_file": "_files",
+    "load_key_files": "_files",
+    "read_key_file": "_files",
     "load_key": "_load",
     "load_keys": "_load",
     "load_material": "_load",
@@ -101,6 +105,8 @@ __all__ = [
     "commitment",
     "detect_key_type",
     "load_key",
+    "load_key_file",
+    "load_key_files",
     "load_keys",
     "load_material",
     "load_openpgp_cert",
@@ -112,6 +118,7 @@ __all__ = [
     "load_x509_chain",
     "load_x509_der",
     "merge_openpgp_revocation",
+    "read_key_file",
     "render_authorized_key",
     "render_der",
     "render_known_hosts_line",

@@ -9,6 +9,8 @@ computes from the calldata it receives.
 
 from __future__ import annotations
 
+import os
+import re
 from datetime import datetime
 from enum import IntEnum, IntFlag
 from typing import Any, Protocol, runtime_checkable
@@ -23,7 +25,9 @@ __all__ = [
     "KeyType",
     "Purpose",
     "commitment",
+    "has_private_key_text",
     "input_bytes",
+    "sequoia",
     "sha256_b64",
 ]
 
@@ -159,3 +163,34 @@ def input_bytes(data: object, what: str) -> bytes:
                              " (1 MiB) keyanchor reads; refused")
     return out
 
+
+
+def sequoia() -> Any:
+    """The ``pysequoia`` module, with Rust library backtraces off unless the user set them.
+
+    Sequoia's errors capture a backtrace when ``RUST_BACKTRACE=1`` is set in the
+    environment (developer shells, some CI images): each refused certificate then
+    cost 128 ms and 53 MB of symbol tables. ``RUST_LIB_BACKTRACE`` (read before
+    ``RUST_BACKTRACE`` by Rust's standard library, once per process) keeps panics'
+    backtraces and drops the ones in error values; a value the user set is kept.
+    """
+    os.environ.setdefault("RUST_LIB_BACKTRACE", "0")
+    import pysequoia
+
+    return pysequoia
+
+
+_PEM_PRIVATE = re.compile(rb"-----BEGIN [A-Z0-9 ]*PRIVATE KEY[A-Z0-9 ]*-----")
+
+
+def has_private_key_text(raw: bytes, *, openssh_base64: bool = True) -> bool:
+    """True when ``raw`` holds a textual private key marker (PEM, SSH2, PuTTY, OpenSSH).
+
+    Substring tests (C ``memmem``) go first and the one regex has a literal
+    prefix, so this costs a few scans of the input whatever it holds (a regex
+    alternation of the four markers took 20 ms on 1 MiB of BEGIN lines).
+    """
+    return ((b"PRIVATE KEY" in raw and _PEM_PRIVATE.search(raw) is not None)
+            or b"---- BEGIN SSH2 ENCRYPTED PRIVATE KEY ----" in raw
+            or b"PuTTY-User-Key-File-" in raw
+            or (openssh_base64 and b"b3BlbnNzaC1rZXktdjEA" in raw))

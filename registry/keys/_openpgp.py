@@ -19,13 +19,16 @@ import base64
 import binascii
 import re
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 from registry.errors import KeyFormatError, PrivateKeyError, UnsupportedKeyType
-from registry.keys._common import MAX_MATERIAL, KeyType, commitment, input_bytes
+from registry.keys._common import MAX_MATERIAL, KeyType, commitment, input_bytes, sequoia
 from registry.keys._pgp_packets import (
+    PACKET_NAMES,
     TAG_MARKER,
     TAG_PADDING,
     TAG_PUBLIC_KEY,
@@ -35,9 +38,11 @@ from registry.keys._pgp_packets import (
     CertStructure,
     KeyPacket,
     Signature,
-    iter_packets,
+    iter_packet_spans,
     walk_certificate,
 )
+
+_T = TypeVar("_T")
 
 __all__ = [
     "OpenPGPCertificate",
@@ -258,9 +263,13 @@ def _crc24(data: bytes) -> int:
     return crc
 
 
-def _dearmor(raw: bytes) -> list[bytes]:
-    """Decode every armored block in ``raw``; text around the blocks is ignored."""
-    blocks: list[bytes] = []
+def _dearmor(raw: bytes) -> list[tuple[bytes, int | None]]:
+    """Decode every armored block in ``raw``: ``(data, CRC-24 from the armor or None)``.
+
+    Text around the blocks is ignored. The checksum is compared later, by
+    :func:`_check_crc`, once the data has parsed (see there).
+    """
+    blocks: list[tuple[bytes, int | None]] = []
     pos = 0
     while True:
         m = _BEGIN.search(raw, pos)
@@ -298,56 +307,99 @@ def _is_armor_text(raw: bytes) -> bool:
     return True
 
 
-def _decode_armor_body(body: bytes) -> bytes:
-    lines = [line.strip() for line in body.splitlines()]
-    # ``body`` starts right after the BEGIN line's dashes: its first line is that
-    # line's (empty) end, so the armor headers ("Key: value", e.g. gpg --comment)
-    # start on the second line and run up to the first empty line
-    if lines and not lines[0]:
-        del lines[0]
-    i = 0
-    while i < len(lines) and lines[i] and b": " in lines[i]:
-        i += 1
-    payload: list[bytes] = []
-    crc: bytes | None = None
-    for line in lines[i:]:
-        if not line:
-            continue
-        if line.startswith(b"=") and len(line) == 5:
-            crc = line[1:]
-            break
-        payload.append(line)
+#: The rest of the BEGIN line, then armor headers ("Key: value" lines, RFC 9580 section 6.2).
+_ARMOR_HEADERS = re.compile(rb"[ \t\r]*\n(?:[ \t]*[^\s:][^\r\n]*: [^\r\n]*\r?\n)*")
+#: The checksum line "=XXXX" that ends the base64 payload.
+_ARMOR_CRC = re.compile(rb"^[ \t\r]*=([A-Za-z0-9+/=]{4})[ \t\r]*$", re.MULTILINE)
+
+
+def _decode_armor_body(body: bytes) -> tuple[bytes, int | None]:
+    """Decode the text between the BEGIN and END lines: skip the headers, base64, the CRC line.
+
+    Every step is a C-level scan (regex, split, base64), so the cost is linear
+    in the block whatever its shape (a Python loop over a million blank lines
+    took ~100 ms).
+    """
+    m = _ARMOR_HEADERS.match(body)
+    rest = body[m.end():] if m else body
+    crc_line = _ARMOR_CRC.search(rest)
+    payload = rest[: crc_line.start()] if crc_line else rest
     try:
-        data = base64.b64decode(b"".join(payload), validate=True)
-        expected = base64.b64decode(crc, validate=True) if crc is not None else None
+        data = base64.b64decode(b"".join(payload.split()), validate=True)
+        expected = base64.b64decode(crc_line.group(1), validate=True) if crc_line else None
     except (binascii.Error, ValueError) as exc:
         raise KeyFormatError("armored OpenPGP block has invalid base64") from exc
-    if expected is not None and int.from_bytes(expected, "big") != _crc24(data):
-        raise KeyFormatError("armored OpenPGP block fails its CRC-24 checksum")
     if not data:
         raise KeyFormatError("armored OpenPGP block is empty")
-    return data
+    return data, (int.from_bytes(expected, "big") if expected is not None else None)
+
+
+#: Armored data up to this size has its checksum compared when it does not parse, so that
+#: a damaged block is reported as such; larger junk is refused without the (pure-Python,
+#: ~170 ns/byte) CRC-24 pass.
+_CRC_ON_FAILURE = 64 * 1024
+
+
+def _check_crc(data: bytes, expected: int | None) -> None:
+    """Refuse armored data whose CRC-24 line does not match.
+
+    Called after the certificates in ``data`` parsed: the checksum costs a
+    Python loop over every byte, which only input that is otherwise a valid
+    keyring gets to pay.
+    """
+    if expected is not None and expected != _crc24(data):
+        raise KeyFormatError("armored OpenPGP block fails its CRC-24 checksum")
+
+
+#: Largest certificate (bytes, packets) handed to Sequoia. The canonical form must fit in
+#: MAX_MATERIAL; the input may be somewhat larger (Sequoia drops duplicates and misplaced
+#: packets), but 524,000 empty user IDs in 1 MiB cost Sequoia 634 MB and 4 s before the
+#: canonical size could be checked, so the split refuses more before Sequoia sees it.
+MAX_CERT_INPUT = 4 * MAX_MATERIAL
+MAX_CERT_PACKETS = 1024
 
 
 def _split_binary(blob: bytes) -> list[bytes]:
-    """Cut a binary keyring into one chunk per certificate, refusing secret keys early."""
+    """Cut a binary keyring into one chunk per certificate, refusing secret keys early.
+
+    Each chunk (with any marker / padding packets before it) is bounded by
+    :data:`MAX_CERT_INPUT` bytes and :data:`MAX_CERT_PACKETS` packets while walking,
+    so oversized or packet-stuffed input stops after a bounded amount of work.
+    """
     starts: list[int] = []
-    for pkt in iter_packets(blob):
-        if pkt.tag in (TAG_SECRET_KEY, TAG_SECRET_SUBKEY):
+    chunk_start, packets = 0, 0
+    for tag, offset, body, end, _new in iter_packet_spans(blob):
+        if tag in (TAG_SECRET_KEY, TAG_SECRET_SUBKEY):
             raise PrivateKeyError(f"this is an OpenPGP secret key; {_SECRET_HINT}")
-        if pkt.tag in (TAG_PUBLIC_KEY, TAG_PUBLIC_SUBKEY):
-            version = pkt.body[0] if pkt.body else 0
+        if tag in (TAG_PUBLIC_KEY, TAG_PUBLIC_SUBKEY):
+            version = blob[body] if end > body else 0
             if version not in (4, 6):
                 kind = "LibrePGP v5 keys are" if version == 5 else "other versions are"
                 raise UnsupportedKeyType(
                     f"unsupported OpenPGP key version {version} (v4 and v6 are accepted;"
                     f" {kind} not)"
                 )
-        if pkt.tag == TAG_PUBLIC_KEY:
-            starts.append(pkt.offset)
-        elif not starts and pkt.tag not in (TAG_MARKER, TAG_PADDING):
+        if tag == TAG_PUBLIC_KEY:
+            if starts:
+                chunk_start, packets = offset, 0
+            starts.append(offset)
+        elif not starts and tag not in (TAG_MARKER, TAG_PADDING):
             raise KeyFormatError(
-                f"not an OpenPGP certificate: starts with a {pkt.name} packet"
+                f"not an OpenPGP certificate: starts with a {PACKET_NAMES.get(tag, f'tag-{tag}')}"
+                " packet"
+            )
+        packets += 1
+        if packets > MAX_CERT_PACKETS:
+            raise KeyFormatError(
+                f"OpenPGP certificate {len(starts) or 1} has more than {MAX_CERT_PACKETS}"
+                " packets; the registry accepts certificates of at most"
+                f" {MAX_MATERIAL} bytes (export it minimal: `gpg --export-options export-minimal`)"
+            )
+        if end - chunk_start > MAX_CERT_INPUT:
+            raise KeyFormatError(
+                f"OpenPGP certificate {len(starts) or 1} is more than {MAX_CERT_INPUT} bytes;"
+                f" the registry accepts certificates of at most {MAX_MATERIAL} bytes"
+                " (export it minimal: `gpg --export-options export-minimal`)"
             )
     if not starts:
         raise KeyFormatError("no OpenPGP certificate found (no public key packet)")
@@ -361,25 +413,35 @@ def _sequoia_message(exc: BaseException) -> str:
     return first[:120]
 
 
+_SEQUOIA_CERT: Any = None
+
+
+def _sequoia_cert() -> Any:
+    """``pysequoia.Cert``, looked up once (see :func:`registry.keys._common.sequoia`)."""
+    global _SEQUOIA_CERT
+    if _SEQUOIA_CERT is None:
+        _SEQUOIA_CERT = sequoia().Cert
+    return _SEQUOIA_CERT
+
+
 def _canonicalise(chunk: bytes) -> tuple[bytes, datetime | None, bool, bool]:
     """Let Sequoia parse one certificate; return (material, expiry, revoked, expiry_known)."""
-    import pysequoia
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            cert = pysequoia.Cert.from_bytes(chunk)
-            material = bytes(cert)
-    except Exception as exc:  # pysequoia raises bare RuntimeError/ValueError with Rust text
-        raise KeyFormatError(f"invalid OpenPGP certificate: {_sequoia_message(exc)}") from exc
+    cert_class = _sequoia_cert()
     expires: datetime | None = None
     known = True
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            cert = cert_class.from_bytes(chunk)
+            material = bytes(cert)
+        except Exception as exc:  # pysequoia raises bare RuntimeError/ValueError with Rust text
+            raise KeyFormatError(
+                f"invalid OpenPGP certificate: {_sequoia_message(exc)}"
+            ) from exc
+        try:
             expires = cert.expiration
-    except Exception:  # no binding signature valid under Sequoia's policy
-        known = False
+        except Exception:  # no binding signature valid under Sequoia's policy
+            known = False
     try:
         revoked = bool(cert.is_revoked)
     except Exception:
@@ -532,11 +594,33 @@ def load_openpgp_certs(data: bytes | bytearray | memoryview | str) -> list[OpenP
         blobs = _dearmor(raw)
     elif raw[0] & 0x80:
         # binary: an armor header inside a packet (a user ID, a notation) is data, not armor
-        blobs = [raw]
+        blobs = [(raw, None)]
     else:
         raise KeyFormatError("not an OpenPGP certificate (neither armored nor binary OpenPGP)")
-    chunks = [chunk for blob in blobs for chunk in _split_binary(blob)]
+    # split everything first (bounded and linear: secret keys anywhere are refused), then parse
+    split = [(_damaged_or(partial(_split_binary, blob), blob, crc), blob, crc)
+             for blob, crc in blobs]
+    certs: list[OpenPGPCertificate] = []
+    for chunks, blob, crc in split:
+        certs += _damaged_or(partial(_load_all, chunks), blob, crc)
+        _check_crc(blob, crc)
+    return certs
+
+
+def _load_all(chunks: list[bytes]) -> list[OpenPGPCertificate]:
     return [_load_one(chunk) for chunk in chunks]
+
+
+def _damaged_or(action: Callable[[], _T], blob: bytes, crc: int | None) -> _T:
+    """Run ``action``; when it fails on a small armored block, a checksum mismatch is the reason."""
+    try:
+        return action()
+    except PrivateKeyError:
+        raise
+    except KeyFormatError:
+        if len(blob) <= _CRC_ON_FAILURE:
+            _check_crc(blob, crc)
+        raise
 
 
 def load_openpgp_cert(data: bytes | bytearray | memoryview | str) -> OpenPGPCertificate:

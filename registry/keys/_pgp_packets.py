@@ -36,6 +36,7 @@ __all__ = [
     "SubkeyComponent",
     "Subpacket",
     "UserIDComponent",
+    "iter_packet_spans",
     "iter_packets",
     "parse_key_fields",
     "parse_key_packet",
@@ -125,7 +126,11 @@ class Packet:
 
     @property
     def name(self) -> str:
-        return PACKET_NAMES.get(self.tag, f"tag-{self.tag}")
+        return _packet_name(self.tag)
+
+
+def _packet_name(tag: int) -> str:
+    return PACKET_NAMES.get(tag, f"tag-{tag}")
 
 
 def _read_new_length(data: bytes, pos: int) -> tuple[int, int]:
@@ -146,12 +151,11 @@ def _read_new_length(data: bytes, pos: int) -> tuple[int, int]:
     raise _fail("partial body lengths are not allowed in a certificate")
 
 
-def iter_packets(data: bytes) -> Iterator[Packet]:
-    """Yield the packets of ``data`` in order.
+def iter_packet_spans(data: bytes) -> Iterator[tuple[int, int, int, int, bool]]:
+    """Yield ``(tag, offset, body_start, body_end, new_format)`` per packet, copying nothing.
 
     Raises:
-        KeyFormatError: a bad packet header, a truncated packet, or an
-            indeterminate/partial length (never used in certificates).
+        KeyFormatError: as :func:`iter_packets`.
     """
     pos = 0
     end = len(data)
@@ -177,8 +181,19 @@ def iter_packets(data: bytes) -> Iterator[Packet]:
             new = False
         if pos + length > end:
             raise _fail(f"truncated {PACKET_NAMES.get(tag, f'tag-{tag}')} packet")
-        yield Packet(tag, bytes(data[pos : pos + length]), start, new)
+        yield tag, start, pos, pos + length, new
         pos += length
+
+
+def iter_packets(data: bytes) -> Iterator[Packet]:
+    """Yield the packets of ``data`` in order.
+
+    Raises:
+        KeyFormatError: a bad packet header, a truncated packet, or an
+            indeterminate/partial length (never used in certificates).
+    """
+    for tag, start, body, end, new in iter_packet_spans(data):
+        yield Packet(tag, bytes(data[body:end]), start, new)
 
 
 class _Reader:
@@ -192,14 +207,19 @@ class _Reader:
         self.what = what
 
     def take(self, n: int) -> bytes:
-        if n < 0 or self.pos + n > len(self.data):
+        pos = self.pos
+        end = pos + n
+        if n < 0 or end > len(self.data):
             raise _fail(f"truncated {self.what}")
-        out = self.data[self.pos : self.pos + n]
-        self.pos += n
-        return out
+        self.pos = end
+        return self.data[pos:end]
 
     def u8(self) -> int:
-        return self.take(1)[0]
+        pos = self.pos
+        if pos >= len(self.data):
+            raise _fail(f"truncated {self.what}")
+        self.pos = pos + 1
+        return self.data[pos]
 
     def uint(self, n: int) -> int:
         return int.from_bytes(self.take(n), "big")
@@ -351,15 +371,34 @@ class Subpacket:
 
 
 def _parse_subpackets(data: bytes, hashed: bool) -> tuple[Subpacket, ...]:
+    """Split a subpacket area (lengths as in RFC 9580 5.2.3.7), one slice per subpacket.
+
+    Every length is bounds-checked; the loop does constant work per subpacket
+    (each at least two octets), so the cost is linear in the area.
+    """
     out = []
-    r = _Reader(data, "signature subpackets")
-    while r.left:
-        length, pos = _read_new_length(r.data, r.pos)
-        r.pos = pos
+    pos, end = 0, len(data)
+    while pos < end:
+        first = data[pos]
+        if first < 192:
+            length, pos = first, pos + 1
+        elif first < 224:
+            if pos + 2 > end:
+                raise _fail("truncated packet header")
+            length, pos = ((first - 192) << 8) + data[pos + 1] + 192, pos + 2
+        elif first == 255:
+            if pos + 5 > end:
+                raise _fail("truncated packet header")
+            length, pos = int.from_bytes(data[pos + 1 : pos + 5], "big"), pos + 5
+        else:
+            raise _fail("partial body lengths are not allowed in a certificate")
         if length == 0:
             raise _fail("empty signature subpacket")
-        raw = r.take(length)
-        out.append(Subpacket(raw[0] & 0x7F, bool(raw[0] & 0x80), hashed, raw[1:]))
+        if pos + length > end:
+            raise _fail("truncated signature subpackets")
+        kind = data[pos]
+        out.append(Subpacket(kind & 0x7F, kind >= 0x80, hashed, data[pos + 1 : pos + length]))
+        pos += length
     return tuple(out)
 
 
@@ -483,42 +522,64 @@ def parse_signature_parts(
     """
     if _depth > MAX_EMBEDDED_DEPTH:
         raise _fail("embedded signatures nested too deeply")
-    r = _Reader(body, "signature packet")
-    version = r.u8()
+    end = len(body)
+    if not end:
+        raise _fail("truncated signature packet")
+    version = body[0]
     if version == 3:
-        if r.u8() != 5:
-            raise _fail("bad v3 signature hashed length")
-        sig_type = r.u8()
-        created_ts: int | None = r.uint(4)
-        r.take(8)
-        pk, h = r.u8(), r.u8()
-        r.take(2)
+        if end < 2 or body[1] != 5:
+            raise _fail("truncated signature packet" if end < 2 else "bad v3 signature hashed length")
+        if end < 19:
+            raise _fail("truncated signature packet")
+        created_ts = int.from_bytes(body[3:7], "big")
         return Signature(
-            version, sig_type, pk, h,
+            version, body[2], body[15], body[16],
             datetime.fromtimestamp(created_ts or 0, UTC), (), (), component, target,
         ), None
     if version not in (4, 5, 6):
         raise _fail(f"unknown signature version {version}")
-    sig_type, pk, h = r.u8(), r.u8(), r.u8()
     width = 4 if version == 6 else 2
-    hashed = _parse_subpackets(r.take(r.uint(width)), True)
-    hashed_length = r.pos
-    unhashed = _parse_subpackets(r.take(r.uint(width)), False)
-    left16 = r.take(2)  # left 16 bits of the digest
-    salt = r.take(r.u8()) if version == 6 else b""
-    if not r.left:
+    pos = 4 + width
+    if pos > end:
+        raise _fail("truncated signature packet")
+    sig_type, pk, h = body[1], body[2], body[3]
+    hashed_end = pos + int.from_bytes(body[4:pos], "big")
+    if hashed_end > end:
+        raise _fail("truncated signature packet")
+    hashed = _parse_subpackets(body[pos:hashed_end], True)
+    hashed_length = hashed_end
+    pos = hashed_end + width
+    if pos > end:
+        raise _fail("truncated signature packet")
+    unhashed_end = pos + int.from_bytes(body[hashed_end:pos], "big")
+    if unhashed_end > end:
+        raise _fail("truncated signature packet")
+    unhashed = _parse_subpackets(body[pos:unhashed_end], False)
+    pos = unhashed_end + 2  # left 16 bits of the digest
+    if pos > end:
+        raise _fail("truncated signature packet")
+    left16 = body[unhashed_end:pos]
+    salt = b""
+    if version == 6:
+        if pos >= end:
+            raise _fail("truncated signature packet")
+        salt_end = pos + 1 + body[pos]
+        if salt_end > end:
+            raise _fail("truncated signature packet")
+        salt, pos = body[pos + 1 : salt_end], salt_end
+    if pos >= end:
         raise _fail("signature packet without signature data")
-    parts = SignatureParts(hashed_length, left16, salt, r.rest())
+    parts = SignatureParts(hashed_length, left16, salt, body[pos:])
     created = None
     for sp in hashed:
         if sp.type == 2 and len(sp.data) == 4:
             created = datetime.fromtimestamp(int.from_bytes(sp.data, "big"), UTC)
             break
-    embedded = tuple(
-        parse_signature_parts(sp.data, component=component, target=target, _depth=_depth + 1)[0]
-        for sp in (*hashed, *unhashed)
-        if sp.type == 32
-    )
+    embedded: tuple[Signature, ...] = ()
+    for sp in (*hashed, *unhashed):
+        if sp.type == 32:
+            embedded += (parse_signature_parts(sp.data, component=component, target=target,
+                                               _depth=_depth + 1)[0],)
     return Signature(
         version, sig_type, pk, h, created, hashed, unhashed, component, target, embedded
     ), parts
@@ -584,8 +645,7 @@ def walk_certificate(data: bytes) -> CertStructure:
         elif cur_kind == "subkey" and cur_key is not None:
             subkeys.append(SubkeyComponent(cur_key, tuple(cur_sigs)))
 
-    for pkt in iter_packets(data):
-        tag = pkt.tag
+    for tag, _start, body_start, body_end, _new in iter_packet_spans(data):
         if tag in (TAG_SECRET_KEY, TAG_SECRET_SUBKEY):
             from registry.errors import PrivateKeyError
 
@@ -596,26 +656,27 @@ def walk_certificate(data: bytes) -> CertStructure:
                 continue
             if tag != TAG_PUBLIC_KEY:
                 raise KeyFormatError(
-                    f"not an OpenPGP certificate: starts with a {pkt.name} packet"
+                    f"not an OpenPGP certificate: starts with a {_packet_name(tag)} packet"
                 )
-            primary = parse_key_packet(tag, pkt.body)
+            primary = parse_key_packet(tag, data[body_start:body_end])
             summary.append((tag, primary.version))
             cur_target = ""
             continue
         if tag == TAG_SIGNATURE:
-            sig = parse_signature(pkt.body, component=cur_kind, target=cur_target)
+            sig = parse_signature_parts(data[body_start:body_end], component=cur_kind,
+                                        target=cur_target)[0]
             summary.append((tag, sig.version))
             cur_sigs.append(sig)
         elif tag in (TAG_USER_ID, TAG_USER_ATTRIBUTE):
             close()
             is_attr = tag == TAG_USER_ATTRIBUTE
-            text = "" if is_attr else pkt.body.decode("utf-8", "replace")
+            text = "" if is_attr else data[body_start:body_end].decode("utf-8", "replace")
             cur_kind, cur_target, cur_sigs = ("uat" if is_attr else "uid"), text, []
             cur_uid, cur_key = (text, is_attr), None
             summary.append((tag, None))
         elif tag == TAG_PUBLIC_SUBKEY:
             close()
-            cur_key = parse_key_packet(tag, pkt.body)
+            cur_key = parse_key_packet(tag, data[body_start:body_end])
             cur_kind, cur_target, cur_sigs, cur_uid = "subkey", cur_key.fingerprint, [], None
             summary.append((tag, cur_key.version))
         elif tag in (TAG_TRUST, TAG_MARKER, TAG_PADDING):
@@ -623,7 +684,7 @@ def walk_certificate(data: bytes) -> CertStructure:
         elif tag == TAG_PUBLIC_KEY:
             raise KeyFormatError("more than one OpenPGP certificate where one was expected")
         else:
-            raise KeyFormatError(f"unexpected {pkt.name} packet in an OpenPGP certificate")
+            raise KeyFormatError(f"unexpected {_packet_name(tag)} packet in an OpenPGP certificate")
     if primary is None:
         raise KeyFormatError("no OpenPGP certificate found (no public key packet)")
     close()

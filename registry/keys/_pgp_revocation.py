@@ -26,6 +26,7 @@ from registry.errors import KeyFormatError, PrivateKeyError, ProofError
 from registry.keys._common import input_bytes
 from registry.keys._openpgp import (
     OpenPGPCertificate,
+    _check_crc,
     _dearmor,
     _is_armor_text,
     load_openpgp_cert,
@@ -112,11 +113,12 @@ def _signature_bodies(data: object) -> list[bytes]:
     if b"-----BEGIN PGP" in raw and _is_armor_text(raw):
         blobs = _dearmor(raw)
     elif raw[0] & 0x80:
-        blobs = [raw]
+        blobs = [(raw, None)]
     else:
         raise KeyFormatError("not an OpenPGP revocation (neither armored nor binary OpenPGP)")
     bodies: list[bytes] = []
-    for blob in blobs:
+    for blob, crc in blobs:
+        _check_crc(blob, crc)  # the armor's CRC-24 line, when there is one, must match
         for pkt in iter_packets(blob):
             if pkt.tag in (TAG_SECRET_KEY, TAG_SECRET_SUBKEY):
                 raise PrivateKeyError("this input holds an OpenPGP secret key; give the"

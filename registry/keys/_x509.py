@@ -26,13 +26,19 @@ import base64
 import binascii
 import hashlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from registry.errors import KeyFormatError, PrivateKeyError, UnsupportedKeyType
-from registry.keys._common import MAX_MATERIAL, KeyType, commitment, input_bytes
+from registry.keys._common import (
+    MAX_MATERIAL,
+    KeyType,
+    commitment,
+    has_private_key_text,
+    input_bytes,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from cryptography.x509 import Certificate
@@ -109,12 +115,10 @@ _OID_PKCS7_SIGNED = bytes.fromhex("2a864886f70d010702")
 
 _CERT_LABELS = frozenset({"CERTIFICATE", "X509 CERTIFICATE"})
 
-_BEGIN = re.compile(rb"-----BEGIN ([^\r\n-]{1,64})-----")
-_BLOCK = re.compile(rb"-----BEGIN ([^\r\n-]{1,64})-----(.*?)-----END \1-----", re.DOTALL)
-_PRIVATE_TEXT = re.compile(
-    rb"-----BEGIN [A-Z0-9 ]*PRIVATE KEY[A-Z0-9 ]*-----|---- BEGIN SSH2 ENCRYPTED PRIVATE KEY"
-    rb"|PuTTY-User-Key-File-"
-)
+#: BEGIN and END lines, found in one linear pass (a BEGIN-to-END regex per BEGIN rescans the
+#: rest of the input for every BEGIN line: 8,000 BEGIN lines without an END took 9 s).
+_MARKER = re.compile(rb"-----(BEGIN|END) ([^\r\n-]{1,64})-----")
+_PEM_BEGIN = re.compile(rb"-----BEGIN [^\r\n-]{1,64}-----")
 
 _PRIVATE_MESSAGE = (
     "this is a private key; keyanchor only takes public certificates"
@@ -238,7 +242,7 @@ def _iso(when: datetime) -> str:
 def _as_bytes(data: bytes | bytearray | memoryview | str) -> bytes:
     """Return the input as bytes, refusing types we do not take and input over 1 MiB."""
     out = input_bytes(data, "certificate")
-    if not out.strip():
+    if not out or out.isspace():  # (no copy, unlike strip)
         raise KeyFormatError("empty input: no certificate found")
     return out
 
@@ -343,11 +347,12 @@ def _serial_not_positive(der: bytes) -> bool:
     return bool(content[0] & 0x80) or not any(content)
 
 
-def _quiet(der: bytes, action: Callable[[], _T]) -> _T:
+def _quiet(der: bytes, action: Callable[[], _T], *, non_positive: bool | None = None) -> _T:
     """Run ``action`` without the warning cryptography emits (at load and at
     ``serial_number``) for a non-positive serial. RFC 5280 forbids such serials;
-    the certificate still loads so that the policy layer can report it."""
-    if not _serial_not_positive(der):
+    the certificate still loads so that the policy layer can report it.
+    ``non_positive`` is :func:`_serial_not_positive` when the caller has it."""
+    if not (_serial_not_positive(der) if non_positive is None else non_positive):
         return action()
     import warnings
 
@@ -358,20 +363,79 @@ def _quiet(der: bytes, action: Callable[[], _T]) -> _T:
         return action()
 
 
-def _load_cryptography(der: bytes) -> Certificate:
-    from cryptography import x509
+def _load_cryptography(der: bytes, *, non_positive: bool | None = None) -> Certificate:
+    return _quiet(der, lambda: _crypto().load_der(der), non_positive=non_positive)
 
-    return _quiet(der, lambda: x509.load_der_x509_certificate(der))
+
+class _Crypto:
+    """The ``cryptography`` names the loader uses, imported once on first use.
+
+    (Importing inside each call cost a few microseconds per name per certificate.)
+    """
+
+    def __init__(self) -> None:
+        from cryptography import x509
+        from cryptography.exceptions import UnsupportedAlgorithm
+        from cryptography.hazmat.primitives.asymmetric import (
+            dsa,
+            ec,
+            ed448,
+            ed25519,
+            rsa,
+            x448,
+            x25519,
+        )
+        from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+        self.load_der = x509.load_der_x509_certificate
+        self.UnsupportedAlgorithm = UnsupportedAlgorithm
+        self.spki_args = (Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+        self.rsa = rsa.RSAPublicKey
+        self.ec = ec.EllipticCurvePublicKey
+        #: key classes whose algorithm text and size do not depend on the key
+        self.fixed = (
+            (ed25519.Ed25519PublicKey, ("ed25519", 256)),
+            (ed448.Ed448PublicKey, ("ed448", 456)),
+            (x25519.X25519PublicKey, ("x25519", 256)),
+            (x448.X448PublicKey, ("x448", 448)),
+        )
+        self.dsa = dsa.DSAPublicKey
+        #: extension value class -> what _extract reads from it
+        self.extension_kind: dict[type, str] = {
+            x509.SubjectAlternativeName: "san",
+            x509.BasicConstraints: "bc",
+            x509.KeyUsage: "ku",
+            x509.ExtendedKeyUsage: "eku",
+        }
+        self.general_kind: dict[type, str] = {
+            x509.DNSName: "dns",
+            x509.RFC822Name: "email",
+            x509.IPAddress: "ip",
+            x509.UniformResourceIdentifier: "uri",
+        }
+
+
+_CRYPTO: _Crypto | None = None
+
+
+def _crypto() -> _Crypto:
+    global _CRYPTO
+    if _CRYPTO is None:
+        _CRYPTO = _Crypto()
+    return _CRYPTO
 
 
 def _parse_der(der: bytes, where: str) -> X509Certificate:
-    _check_der_shape(der, where)
+    facts = _certificate_facts(der)
+    if facts is None:  # not a certificate's opening: refuse private keys and PKCS#12 by shape
+        _check_der_shape(der, where)
     if len(der) > MAX_MATERIAL:
         raise KeyFormatError(
             f"{where}: certificate is {len(der)} bytes; the registry takes at most {MAX_MATERIAL}"
         )
+    non_positive, spki = facts if facts is not None else (_serial_not_positive(der), None)
     try:
-        cert = _load_cryptography(der)
+        cert = _load_cryptography(der, non_positive=non_positive)
     except Exception as exc:  # ValueError, and InvalidVersion which is not one
         outer = _der_header(der, 0)
         if outer is not None and outer[0] == 0x30 and outer[2] < len(der):
@@ -386,7 +450,7 @@ def _parse_der(der: bytes, where: str) -> X509Certificate:
         if what is not None:
             raise KeyFormatError(f"{where}: this is {what}") from exc
         raise KeyFormatError(f"{where}: not a valid DER X.509 certificate ({_reason(exc)})") from exc
-    return _from_cryptography(cert, der, where)
+    return _from_cryptography(cert, der, where, non_positive, spki)
 
 
 def _reason(exc: BaseException) -> str:
@@ -400,104 +464,165 @@ def _reason(exc: BaseException) -> str:
     return text[:120]
 
 
-def _from_cryptography(cert: Certificate, der: bytes, where: str) -> X509Certificate:
+def _from_cryptography(cert: Certificate, der: bytes, where: str,
+                       non_positive: bool, spki: bytes | None) -> X509Certificate:
     """Extract every field; any lazy-parsing failure becomes KeyFormatError."""
     try:
-        return _extract(cert, der)
+        return _extract(cert, der, non_positive, spki)
     except (KeyFormatError, UnsupportedKeyType):
         raise
     except Exception as exc:  # cryptography parses extensions and keys lazily
-        from cryptography.exceptions import UnsupportedAlgorithm
-
-        if isinstance(exc, UnsupportedAlgorithm):
+        if isinstance(exc, _crypto().UnsupportedAlgorithm):
             raise UnsupportedKeyType(
                 f"{where}: certificate uses an unsupported algorithm ({_reason(exc)})"
             ) from exc
         raise KeyFormatError(f"{where}: malformed certificate ({_reason(exc)})") from exc
 
 
-def _public_key_info(cert: Certificate) -> tuple[str, int, int | None]:
-    from cryptography.exceptions import UnsupportedAlgorithm
-    from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa, x448, x25519
-
+def _public_key_info(cert: Certificate) -> tuple[Any, str, int, int | None]:
+    """``(key, algorithm text, bits, RSA exponent)`` of the certificate's public key."""
+    c = _crypto()
     try:
         key = cert.public_key()
-    except UnsupportedAlgorithm as exc:
+    except c.UnsupportedAlgorithm as exc:
         raise UnsupportedKeyType(
             f"unsupported public key algorithm {cert.public_key_algorithm_oid.dotted_string}"
         ) from exc
-    if isinstance(key, rsa.RSAPublicKey):
-        return "rsa", key.key_size, key.public_numbers().e
-    if isinstance(key, ec.EllipticCurvePublicKey):
-        name = key.curve.name
-        return _EC_CURVES.get(name, f"ec-{name}"), key.curve.key_size, None
-    if isinstance(key, ed25519.Ed25519PublicKey):
-        return "ed25519", 256, None
-    if isinstance(key, ed448.Ed448PublicKey):
-        return "ed448", 456, None
-    if isinstance(key, dsa.DSAPublicKey):
-        return "dsa", key.key_size, None
-    if isinstance(key, x25519.X25519PublicKey):
-        return "x25519", 256, None
-    if isinstance(key, x448.X448PublicKey):
-        return "x448", 448, None
+    if isinstance(key, c.rsa):
+        return key, "rsa", key.key_size, key.public_numbers().e
+    if isinstance(key, c.ec):
+        curve = key.curve
+        return key, _EC_CURVES.get(curve.name, f"ec-{curve.name}"), curve.key_size, None
+    for cls, (algorithm, bits) in c.fixed:
+        if isinstance(key, cls):
+            return key, algorithm, bits, None
+    if isinstance(key, c.dsa):
+        return key, "dsa", key.key_size, None
     raise UnsupportedKeyType(f"unsupported public key type {type(key).__name__}")
 
 
-def _extract(cert: Certificate, der: bytes) -> X509Certificate:
-    from cryptography import x509
-    from cryptography.exceptions import UnsupportedAlgorithm
-    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+#: DER AlgorithmIdentifier of the SPKI -> (BIT STRING content length or None for any,
+#: first key octet or None). For these, cryptography re-encodes the key it parsed
+#: (strictly: minimal integers, a point on the curve with coordinates below p) into
+#: exactly the bytes of the certificate, so the SPKI is hashed as it stands there.
+_CANONICAL_SPKI: dict[bytes, tuple[int | None, int | None]] = {
+    bytes.fromhex("300d06092a864886f70d0101010500"): (None, 0x30),  # rsaEncryption, NULL
+    bytes.fromhex("301306072a8648ce3d020106082a8648ce3d030107"): (65, 0x04),  # P-256
+    bytes.fromhex("301006072a8648ce3d020106052b81040022"): (97, 0x04),  # P-384
+    bytes.fromhex("301006072a8648ce3d020106052b81040023"): (133, 0x04),  # P-521
+    bytes.fromhex("300506032b6570"): (32, None),  # Ed25519
+    bytes.fromhex("300506032b6571"): (57, None),  # Ed448
+    bytes.fromhex("300506032b656e"): (32, None),  # X25519
+    bytes.fromhex("300506032b656f"): (56, None),  # X448
+}
 
-    algorithm, bits, exponent = _public_key_info(cert)
-    spki = cert.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+
+def _certificate_facts(der: bytes) -> tuple[bool, bytes | None] | None:
+    """What the loader reads from the DER itself, in one walk over the TBS fields.
+
+    Returns None unless ``der`` opens like a certificate (a SEQUENCE holding a
+    SEQUENCE then another SEQUENCE: never a private key's shape, which
+    :func:`_der_kind` then looks for). Otherwise ``(serial not positive, SPKI)``:
+    the SubjectPublicKeyInfo as the certificate holds it when re-encoding the
+    parsed key gives the same bytes (see :data:`_CANONICAL_SPKI`), else None.
+    The SPKI is only trusted once cryptography has parsed ``der`` (strict DER).
+    """
+    outer = _der_header(der, 0)
+    if outer is None or outer[0] != 0x30:
+        return None
+    tbs = _der_header(der, outer[1])
+    if tbs is None or tbs[0] != 0x30:
+        return None
+    after = _der_header(der, tbs[2])
+    if after is None or after[0] != 0x30:
+        return None
+    pos = tbs[1]
+    item = _der_header(der, pos)
+    if item is not None and item[0] == 0xA0:  # [0] EXPLICIT version
+        pos = item[2]
+        item = _der_header(der, pos)
+    non_positive = False
+    if item is not None and item[0] == 0x02 and item[1] < len(der) and item[2] > item[1]:
+        content = der[item[1] : min(item[2], len(der))]
+        non_positive = bool(content[0] & 0x80) or not any(content)
+    for _ in range(5):  # serial, signature, issuer, validity, subject
+        if item is None:
+            return non_positive, None
+        pos = item[2]
+        item = _der_header(der, pos)
+    return non_positive, _spki_as_encoded(der, pos, item)
+
+
+def _spki_as_encoded(der: bytes, pos: int, spki: tuple[int, int, int] | None) -> bytes | None:
+    """The SPKI TLV at ``pos`` (header ``spki``) when its encoding is the canonical one."""
+    alg = _der_header(der, spki[1]) if spki and spki[0] == 0x30 else None
+    if spki is None or alg is None or alg[0] != 0x30 or spki[2] > len(der):
+        return None
+    shape = _CANONICAL_SPKI.get(der[spki[1] : alg[2]])
+    bits = _der_header(der, alg[2])
+    if shape is None or bits is None or bits[0] != 0x03 or bits[2] != spki[2]:
+        return None
+    length, first = shape
+    content = der[bits[1] + 1 : bits[2]]  # after the unused-bits octet
+    if der[bits[1]] != 0 or (length is not None and len(content) != length):
+        return None
+    if first is not None and content[:1] != bytes((first,)):
+        return None  # a compressed EC point, which cryptography re-encodes uncompressed
+    return der[pos : spki[2]]
+
+
+def _extract(cert: Certificate, der: bytes, non_positive: bool,
+             spki: bytes | None) -> X509Certificate:
+    """Every field of the record; ``spki`` is the SPKI as encoded in ``der``, when canonical."""
+    c = _crypto()
+    key, algorithm, bits, exponent = _public_key_info(cert)
+    if spki is None:
+        spki = key.public_bytes(*c.spki_args)
 
     sig_oid = cert.signature_algorithm_oid
-    sig_name = sig_oid._name if sig_oid._name != "Unknown OID" else sig_oid.dotted_string
+    sig_dotted = sig_oid.dotted_string
+    sig_name = sig_oid._name
+    if sig_name == "Unknown OID":
+        sig_name = sig_dotted
     try:
         hash_alg = cert.signature_hash_algorithm
         sig_hash = hash_alg.name if hash_alg is not None else None
-    except UnsupportedAlgorithm:
+    except c.UnsupportedAlgorithm:
         sig_hash = None
 
-    dns: list[str] = []
-    emails: list[str] = []
-    ips: list[str] = []
-    uris: list[str] = []
+    names: dict[str, list[str]] = {"dns": [], "email": [], "ip": [], "uri": []}
     is_ca: bool | None = None
     path_length: int | None = None
     key_usage: tuple[str, ...] = ()
     eku: tuple[str, ...] = ()
+    extension_kind, general_kind = c.extension_kind, c.general_kind
     for ext in cert.extensions:
         value = ext.value
-        if isinstance(value, x509.SubjectAlternativeName):
+        kind = extension_kind.get(type(value))
+        if kind == "san":
             for general in value:
-                if isinstance(general, x509.DNSName):
-                    dns.append(general.value)
-                elif isinstance(general, x509.RFC822Name):
-                    emails.append(general.value)
-                elif isinstance(general, x509.IPAddress):
-                    ips.append(str(general.value))
-                elif isinstance(general, x509.UniformResourceIdentifier):
-                    uris.append(general.value)
-        elif isinstance(value, x509.BasicConstraints):
+                where = general_kind.get(type(general))
+                if where == "ip":
+                    names["ip"].append(str(general.value))
+                elif where is not None:
+                    names[where].append(general.value)
+        elif kind == "bc":
             is_ca = value.ca
             path_length = value.path_length
-        elif isinstance(value, x509.KeyUsage):
-            names = [name for name, attr in _KEY_USAGE if getattr(value, attr)]
+        elif kind == "ku":
+            usages = [name for name, attr in _KEY_USAGE if getattr(value, attr)]
             if value.key_agreement:
                 if value.encipher_only:
-                    names.append("encipherOnly")
+                    usages.append("encipherOnly")
                 if value.decipher_only:
-                    names.append("decipherOnly")
-            key_usage = tuple(names)
-        elif isinstance(value, x509.ExtendedKeyUsage):
+                    usages.append("decipherOnly")
+            key_usage = tuple(usages)
+        elif kind == "eku":
             eku = tuple(_EKU_NAMES.get(oid.dotted_string, oid.dotted_string) for oid in value)
 
-    subject = cert.subject.rfc4514_string()
-    issuer = cert.issuer.rfc4514_string()
+    subject_name, issuer_name = cert.subject, cert.issuer
     self_signed = False
-    if cert.subject == cert.issuer:
+    if subject_name == issuer_name:
         try:
             cert.verify_directly_issued_by(cert)
             self_signed = True
@@ -506,14 +631,15 @@ def _extract(cert: Certificate, der: bytes) -> X509Certificate:
 
     return X509Certificate(
         material=der,
-        subject=subject,
-        issuer=issuer,
-        serial=_quiet(der, lambda: cert.serial_number),
+        subject=subject_name.rfc4514_string(),
+        issuer=issuer_name.rfc4514_string(),
+        serial=(_quiet(der, lambda: cert.serial_number, non_positive=True) if non_positive
+                else cert.serial_number),
         version=cert.version.value + 1,
-        san_dns=tuple(dns),
-        san_emails=tuple(emails),
-        san_ips=tuple(ips),
-        san_uris=tuple(uris),
+        san_dns=tuple(names["dns"]),
+        san_emails=tuple(names["email"]),
+        san_ips=tuple(names["ip"]),
+        san_uris=tuple(names["uri"]),
         not_before=cert.not_valid_before_utc,
         not_after=cert.not_valid_after_utc,
         algorithm=algorithm,
@@ -521,7 +647,7 @@ def _extract(cert: Certificate, der: bytes) -> X509Certificate:
         rsa_exponent=exponent,
         public_key_oid=cert.public_key_algorithm_oid.dotted_string,
         signature_algorithm=sig_name,
-        signature_algorithm_oid=sig_oid.dotted_string,
+        signature_algorithm_oid=sig_dotted,
         signature_hash=sig_hash,
         is_ca=is_ca,
         path_length=path_length,
@@ -536,52 +662,86 @@ def _extract(cert: Certificate, der: bytes) -> X509Certificate:
 # --------------------------------------------------------------------------- PEM
 
 
-def _pem_blocks(data: bytes) -> list[bytes]:
-    """Return the DER of every certificate block; refuse private keys and other blocks."""
-    if _PRIVATE_TEXT.search(data):
-        raise PrivateKeyError(f"input contains a private key; {_PRIVATE_MESSAGE}")
-    begins = _BEGIN.findall(data)
-    blocks = _BLOCK.findall(data)
-    if len(blocks) < len(begins):
-        ended = {label for label, _ in blocks}
-        missing = next((lb for lb in begins if lb not in ended), begins[-1])
+def _private(data: bytes) -> bool:
+    return has_private_key_text(data, openssh_base64=False)
+
+
+def _pem_pairs(data: bytes) -> Iterator[tuple[bytes, bytes]]:
+    """``(label, body)`` of each BEGIN ... END block, in order, one marker at a time (linear).
+
+    END lines outside a block are ignored; a BEGIN inside a block, an END with
+    another label, or a missing END is a KeyFormatError naming the open block.
+    It is a generator so that a bundle of junk blocks fails at its first block.
+    """
+    label: bytes | None = None
+    start = 0
+    for m in _MARKER.finditer(data):
+        kind, what = m.group(1), m.group(2)
+        if label is None:
+            if kind == b"BEGIN":
+                label, start = what, m.end()
+        elif kind == b"BEGIN" or what != label:
+            raise _no_end(label)
+        else:
+            yield label, data[start : m.start()]
+            label = None
+    if label is not None:
+        raise _no_end(label)
+
+
+def _no_end(label: bytes) -> KeyFormatError:
+    return KeyFormatError(
+        f"PEM block '{label.decode('ascii', 'replace')}' has no matching END line (truncated?)"
+    )
+
+
+def _pem_der(number: int, raw_label: bytes, body: bytes) -> bytes:
+    """The DER of PEM block ``number``; a block that is not a certificate is refused."""
+    label = raw_label.decode("ascii", "replace").strip()
+    if label not in _CERT_LABELS:
+        what = _PEM_OTHER.get(label, f"a PEM '{label}' block, not a certificate")
+        raise KeyFormatError(f"PEM block {number} is {what}")
+    if b":" in body:
+        raise KeyFormatError(f"PEM block {number}: certificate blocks take no headers")
+    compact = b"".join(body.split())
+    try:
+        der = base64.b64decode(compact, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise KeyFormatError(f"PEM block {number}: invalid base64") from exc
+    if not der:
+        raise KeyFormatError(f"PEM block {number}: empty")
+    return der
+
+
+def _is_der(data: bytes) -> bool:
+    if data[:1] != b"\x30":
+        return False
+    outer = _der_header(data, 0)
+    return (outer is not None and outer[2] == len(data)) or b"-----BEGIN" not in data
+
+
+def _ders(data: bytes) -> Iterator[bytes]:
+    """Every DER object of the input, one at a time: the DER itself, or each PEM block decoded.
+
+    Raises (as it goes): PrivateKeyError for a private key anywhere in PEM text,
+    KeyFormatError for a block that is not a certificate, or no certificate at all.
+    """
+    if _is_der(data):
+        yield data
+        return
+    if b"-----BEGIN" not in data and not _private(data):
         raise KeyFormatError(
-            f"PEM block '{missing.decode('ascii', 'replace')}' has no matching END line (truncated?)"
+            "not an X.509 certificate: expected PEM ('-----BEGIN CERTIFICATE-----') or DER"
         )
-    if not blocks:
+    if _private(data):
+        raise PrivateKeyError(f"input contains a private key; {_PRIVATE_MESSAGE}")
+    number = 0
+    for number, (label, body) in enumerate(_pem_pairs(data), 1):
+        yield _pem_der(number, label, body)
+    if number == 0:
         raise KeyFormatError(
             "no certificate found: expected PEM ('-----BEGIN CERTIFICATE-----') or DER"
         )
-    ders: list[bytes] = []
-    for number, (raw_label, body) in enumerate(blocks, 1):
-        label = raw_label.decode("ascii", "replace").strip()
-        if label not in _CERT_LABELS:
-            what = _PEM_OTHER.get(label, f"a PEM '{label}' block, not a certificate")
-            raise KeyFormatError(f"PEM block {number} is {what}")
-        if b":" in body:
-            raise KeyFormatError(f"PEM block {number}: certificate blocks take no headers")
-        compact = b"".join(body.split())
-        try:
-            der = base64.b64decode(compact, validate=True)
-        except (binascii.Error, ValueError) as exc:
-            raise KeyFormatError(f"PEM block {number}: invalid base64") from exc
-        if not der:
-            raise KeyFormatError(f"PEM block {number}: empty")
-        ders.append(der)
-    return ders
-
-
-def _split(data: bytes) -> tuple[list[bytes], bool]:
-    """Return (DER objects, came_from_pem)."""
-    if data[:1] == b"\x30":
-        outer = _der_header(data, 0)
-        if (outer is not None and outer[2] == len(data)) or b"-----BEGIN" not in data:
-            return [data], False
-    if b"-----BEGIN" in data or _PRIVATE_TEXT.search(data):
-        return _pem_blocks(data), True
-    raise KeyFormatError(
-        "not an X.509 certificate: expected PEM ('-----BEGIN CERTIFICATE-----') or DER"
-    )
 
 
 # --------------------------------------------------------------------------- public API
@@ -598,12 +758,16 @@ def load_x509_certificate(data: bytes | bytearray | memoryview | str) -> X509Cer
             certificates (use :func:`load_x509_chain`).
     """
     raw = _as_bytes(data)
-    ders, _ = _split(raw)
-    if len(ders) != 1:
+    if _is_der(raw):
+        return _parse_der(raw, "certificate")
+    if _private(raw):
+        raise PrivateKeyError(f"input contains a private key; {_PRIVATE_MESSAGE}")
+    blocks = len(_PEM_BEGIN.findall(raw))  # counted in C, before anything is decoded
+    if blocks > 1:
         raise KeyFormatError(
-            f"expected one certificate, found {len(ders)}; use load_x509_chain for a bundle"
+            f"expected one certificate, found {blocks}; use load_x509_chain for a bundle"
         )
-    return _parse_der(ders[0], "certificate")
+    return _parse_der(next(_ders(raw)), "certificate")
 
 
 def load_x509_chain(data: bytes | bytearray | memoryview | str) -> list[X509Certificate]:
@@ -617,10 +781,9 @@ def load_x509_chain(data: bytes | bytearray | memoryview | str) -> list[X509Cert
         KeyFormatError: a block is not a certificate, or is malformed; input over 1 MiB.
     """
     raw = _as_bytes(data)
-    ders, _ = _split(raw)
-    if len(ders) == 1:
-        return [_parse_der(ders[0], "certificate")]
-    return [_parse_der(der, f"certificate {i}") for i, der in enumerate(ders, 1)]
+    single = _is_der(raw) or len(_PEM_BEGIN.findall(raw)) <= 1  # errors name a lone one plainly
+    return [_parse_der(der, "certificate" if single else f"certificate {i}")
+            for i, der in enumerate(_ders(raw), 1)]
 
 
 def load_x509_der(material: bytes | bytearray | memoryview) -> X509Certificate:

@@ -134,7 +134,7 @@ def test_name_ops_transfer_operator_reclaim_renounce(raw_chain: EthTesterChain) 
     assert info.value.reason == "KeyRegistry: renounced"
     kinds = [e.kind for e in ra.history("alice@example.org")]
     assert kinds == [
-        "registered",
+        "assigned",
         "operator-set",
         "key-published",
         "transferred",

@@ -6,53 +6,18 @@ and data directory (keystores), so nothing touches the user's own.
 
 from __future__ import annotations
 
-import io
 import json
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from cli.main import main
+from tests.cli.conftest import Result, Run
 from tests.conftest import Anvil, free_port, require_tool, wait_port
 
 ZERO_ADDR = "0x" + "00" * 19 + "01"
-
-
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
-
-
-Run = Callable[..., Result]
-
-
-@pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("KEYANCHOR_STATE", str(tmp_path / "chain.db"))
-    monkeypatch.setenv("KEYANCHOR_CONFIG", str(tmp_path / "config.toml"))
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
-    for var in ("KEYANCHOR_RPC_URL", "KEYANCHOR_REGISTRY", "KEYANCHOR_KEYSTORE",
-                "KEYANCHOR_PASSWORD"):
-        monkeypatch.delenv(var, raising=False)
-    return tmp_path
-
-
-@pytest.fixture
-def run(env: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Run:
-    def _run(*args: str, stdin: str = "") -> Result:
-        capsys.readouterr()
-        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
-        code = main([str(a) for a in args])
-        captured = capsys.readouterr()
-        return Result(code, captured.out, captured.err)
-
-    return _run
 
 
 def ok(result: Result) -> Result:
@@ -179,7 +144,7 @@ def main_path(run: Run, env: Path) -> None:
 
     history = json.loads(ok(run("history", "alice@example.org", "--json")).out)
     kinds = [ev["kind"] for ev in history]
-    assert kinds[0] == "registered"
+    assert kinds[0] == "assigned"  # alice@example.org was assigned, not registered
     for kind in ("key-published", "key-rotated", "key-revoked", "attested"):
         assert kind in kinds
     assert "key-compromise" in json.dumps(history)
@@ -207,7 +172,8 @@ def test_name_operations(run: Run) -> None:
     assert json.loads(ok(run("name", "show", "web1.example.org", "--json")).out)["renounced"]
     one_line_error(run("name", "reclaim", "web1.example.org"), "reclaim web1.example.org")
     ok(run("name", "transfer", "example.org", dev_address(1)))
-    one_line_error(run("name", "assign", "db.example.org"), "not parent owner")
+    one_line_error(run("name", "assign", "db.example.org"), f"belongs to {dev_address(1)}",
+                   "only its owner assigns")
 
 
 def test_register_refuses_suffixes_subdomains_and_ip_literals(run: Run) -> None:
@@ -229,7 +195,7 @@ def test_revocation_bytes_and_blocked_attesters(run: Run, env: Path) -> None:
     pub = ssh_key(env / "id")
     ok(run("name", "register", "example.org"))
     ok(run("name", "register", "spam.example"))
-    ok(run("key", "publish", "example.org", pub, "--force"))
+    ok(run("key", "publish", "example.org", pub, "--no-proof"))
     ok(run("attest", "spam.example", "example.org", "0"))
     assert len(json.loads(ok(run("lookup", "example.org", "--json")).out)[0]["attestations"]) == 1
     blocked = json.loads(ok(run("name", "block", "example.org", "spam.example", "--json")).out)
@@ -239,15 +205,17 @@ def test_revocation_bytes_and_blocked_attesters(run: Run, env: Path) -> None:
     ok(run("name", "block", "example.org", "spam.example", "--unblock"))
     assert len(json.loads(ok(run("lookup", "example.org", "--json")).out)[0]["attestations"]) == 1
 
-    (env / "big.rev").write_bytes(b"x" * 4097)
-    one_line_error(run("key", "revoke", "example.org", "0", "--revocation", env / "big.rev"),
-                   "at most 4096", code=2)
+    # a revocation is an OpenPGP key's own signature, checked before anything is sent
     (env / "key.rev").write_bytes(b"-----BEGIN PGP PUBLIC KEY BLOCK-----\nrevocation\n")
-    ok(run("key", "revoke", "example.org", "0", "--reason", "key-compromise",
-           "--revocation", env / "key.rev"))
+    one_line_error(run("key", "revoke", "example.org", "0", "--reason", "key-compromise",
+                       "--revocation", env / "key.rev"), "openpgp key revocation",
+                   "record 0 of example.org is an ssh key")
+    (env / "big.rev").write_bytes(b"x" * 70000)
+    one_line_error(run("key", "revoke", "example.org", "0", "--revocation", env / "big.rev"),
+                   "not a revocation", code=2)
+    ok(run("key", "revoke", "example.org", "0", "--reason", "key-compromise"))
     (rec,) = json.loads(ok(run("lookup", "example.org", "--all", "--json")).out)
-    assert rec["status"] == "revoked"
-    assert bytes.fromhex(rec["revocation"][2:]) == (env / "key.rev").read_bytes()
+    assert rec["status"] == "revoked" and rec["revocation"] == "0x"
 
 
 # --------------------------------------------------------------------------- bad input
@@ -259,7 +227,8 @@ def test_bad_input_is_one_line(run: Run, env: Path, monkeypatch: pytest.MonkeyPa
     one_line_error(run("lookup", "nobody.org"), "nobody.org is not registered")
     one_line_error(run("key", "publish", "nobody.org", pub), "not registered")
     ok(run("name", "register", "example.org"))
-    one_line_error(run("name", "register", "example.org"), "name taken")
+    one_line_error(run("name", "register", "example.org"), "already registered",
+                   "you already own it")
     one_line_error(run("name", "register", "Bad_Name.org"), "invalid name")
     one_line_error(run("name", "assign", "a..b@example.org"), "invalid name")
 
@@ -269,7 +238,9 @@ def test_bad_input_is_one_line(run: Run, env: Path, monkeypatch: pytest.MonkeyPa
     one_line_error(run("key", "publish", "example.org", env / "missing.pub"), "no such file")
 
     one_line_error(run("key", "publish", "example.org", pub, "--profile", "strict"),
-                   "binding.proof", "proof of possession is required")
+                   "needs a proof of possession", "keyanchor prove example.org")
+    one_line_error(run("key", "publish", "example.org", pub, "--profile", "strict",
+                       "--no-proof"), "binding.proof", "proof of possession is required")
     # a proof over another name's statement does not verify
     ok(run("name", "register", "other.org"))
     wrong = ssh_proof(run, "other.org", pub, env / "other.txt")
@@ -287,7 +258,8 @@ def test_bad_input_is_one_line(run: Run, env: Path, monkeypatch: pytest.MonkeyPa
     # another account is not the owner (a fresh key is funded on the embedded chain)
     monkeypatch.setenv("KEYANCHOR_PRIVATE_KEY", "0x" + "42" * 32)
     assert "funded" in ok(run("name", "register", "bob.org")).err
-    one_line_error(run("name", "assign", "bob@example.org"), "not parent owner")
+    one_line_error(run("name", "assign", "bob@example.org"), "example.org belongs to",
+                   "not to the signing account")
     monkeypatch.setenv("KEYANCHOR_PRIVATE_KEY", "0x1234")
     one_line_error(run("name", "register", "third.org"), "KEYANCHOR_PRIVATE_KEY")
     assert "1234" not in run("name", "register", "third.org").err.replace("KEYANCHOR", "")
@@ -315,10 +287,20 @@ def test_usage_errors_exit_2(run: Run, args: list[str]) -> None:
 
 
 def test_accounts(run: Run, env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The built-in account is a listed account; new keystores do not take over signing
+    (names the built-in account owns are not stranded); 'account use' moves between them."""
+    listed = json.loads(ok(run("account", "list", "--json")).out)
+    assert listed == [{"name": "builtin", "address": dev_address(0), "keystore": None,
+                       "builtin": True, "default": True}]
+    ok(run("name", "register", "first.org"))  # owned by the built-in account
+
     monkeypatch.setenv("KEYANCHOR_PASSWORD", "correct horse")
-    created = json.loads(ok(run("account", "new", "--name", "alice", "--json")).out)
-    assert created["default"] is True and Path(created["keystore"]).name == "alice.json"
-    assert oct(Path(created["keystore"]).stat().st_mode & 0o777) == "0o600"
+    created = ok(run("account", "new", "--name", "alice", "--json"))
+    alice = json.loads(created.out)
+    assert alice["default"] is False and Path(alice["keystore"]).name == "alice.json"
+    assert oct(Path(alice["keystore"]).stat().st_mode & 0o777) == "0o600"
+    text = ok(run("account", "new", "--name", "carol"))
+    assert f"{dev_address(0)} still signs" in text.out and "account use carol" in text.out
 
     secret = dev_key(2)
     imported = run("account", "import", "--name", "ops", "--json", stdin=secret + "\n")
@@ -328,28 +310,65 @@ def test_accounts(run: Run, env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert secret[2:] not in imported.out + imported.err
 
     listed = json.loads(ok(run("account", "list", "--json")).out)
-    assert {a["address"]: a["default"] for a in listed} == {
-        created["address"]: True, dev_address(2): False}
+    assert {a["name"]: a["default"] for a in listed} == {
+        "builtin": True, "alice": False, "carol": False, "ops": False}
+    # the built-in account still signs: what it owns is not stranded
+    assigned = ok(run("name", "assign", "www.first.org"))
+    assert f"signed by {dev_address(0)} (the embedded chain's built-in account)" in assigned.out
     one_line_error(run("account", "import", "--name", "bad", stdin="not-a-key\n"),
                    "not hold a valid private key")
     one_line_error(run("account", "new", "--name", "alice"), "already exists")
+    one_line_error(run("account", "new", "--name", "builtin"), "invalid keystore name", code=2)
 
-    # the default keystore signs on the embedded chain (funded from dev account 0)
+    # switch to alice's keystore: it signs (funded from the built-in account) and says so
+    assert alice["address"] in ok(run("account", "use", "alice")).out
     registered = ok(run("name", "register", "example.org", "--json"))
-    assert json.loads(registered.out)["owner"] == created["address"]
+    assert json.loads(registered.out)["owner"] == alice["address"]
+    assert json.loads(registered.out)["signer"] == alice["address"]
     assert "funded" in registered.err
     monkeypatch.setenv("KEYANCHOR_PASSWORD", "wrong")
     one_line_error(run("name", "register", "example.net"), "wrong password")
-
-    # switch the default to the imported keystore: it now signs
     monkeypatch.setenv("KEYANCHOR_PASSWORD", "correct horse")
+    # reads never decrypt a keystore
+    monkeypatch.setenv("KEYANCHOR_PASSWORD", "wrong")
+    assert json.loads(ok(run("name", "show", "example.org", "--json")).out)["owner"] == \
+        alice["address"]
+    monkeypatch.setenv("KEYANCHOR_PASSWORD", "correct horse")
+
     assert dev_address(2) in ok(run("account", "use", "ops")).out
     listed = json.loads(ok(run("account", "list", "--json")).out)
-    assert {a["address"]: a["default"] for a in listed} == {
-        created["address"]: False, dev_address(2): True}
-    registered = json.loads(ok(run("name", "register", "example.net", "--json")).out)
-    assert registered["owner"] == dev_address(2)
-    one_line_error(run("account", "use", "nobody"), "no keystore 'nobody'")
+    assert [a["name"] for a in listed if a["default"]] == ["ops"]
+    registered_text = ok(run("name", "register", "example.net")).out
+    assert f"signed by {dev_address(2)} (keystore " in registered_text
+
+    # back to the built-in account: first.org is still its to manage
+    assert dev_address(0) in ok(run("account", "use", "builtin")).out
+    ok(run("name", "assign", "mail.first.org"))
+    listed = json.loads(ok(run("account", "list", "--json")).out)
+    assert [a["name"] for a in listed if a["default"]] == ["builtin"]
+    one_line_error(run("account", "use", "nobody"), "no account 'nobody'", "builtin")
+
+    # KEYANCHOR_PRIVATE_KEY signs when set, and is listed
+    monkeypatch.setenv("KEYANCHOR_PRIVATE_KEY", dev_key(3))
+    listed = json.loads(ok(run("account", "list", "--json")).out)
+    assert [a["address"] for a in listed if a["default"]] == [dev_address(3)]
+    monkeypatch.delenv("KEYANCHOR_PRIVATE_KEY")
+    made = json.loads(ok(run("account", "new", "--name", "dave", "--use", "--json")).out)
+    assert made["default"] is True
+
+
+def test_addresses_are_never_cut(run: Run, env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whatever the terminal's width, every address is printed whole."""
+    monkeypatch.setenv("COLUMNS", "20")
+    monkeypatch.setenv("KEYANCHOR_PASSWORD", "pw")
+    ok(run("account", "new", "--name", "a-long-keystore-name"))
+    ok(run("name", "register", "example.org"))
+    ok(run("name", "operator", "example.org", dev_address(3)))
+    listing = ok(run("account", "list")).out
+    assert dev_address(0) in listing
+    shown = ok(run("name", "show", "example.org")).out
+    assert dev_address(0) in shown and dev_address(3) in shown
+    assert all(line == line.rstrip() for line in listing.splitlines() + shown.splitlines())
 
 
 # --------------------------------------------------------------------------- networks

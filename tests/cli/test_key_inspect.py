@@ -34,7 +34,7 @@ def test_inspect_ssh_json_matches_ssh_keygen(ssh_key: Path) -> None:
     expected = subprocess.run(["ssh-keygen", "-l", "-E", "sha256", "-f", str(ssh_key) + ".pub"],
                               capture_output=True, text=True, check=True).stdout.split()[1]
     assert data["fingerprint"] == expected
-    assert data["type"] == "ssh" and data["algorithm"] == "ssh-ed25519" and data["bits"] == 256
+    assert data["key_type"] == "ssh" and data["algorithm"] == "ssh-ed25519" and data["bits"] == 256
     assert data["commitment"].startswith("0x") and len(data["commitment"]) == 66
 
 

@@ -65,7 +65,8 @@ def test_name_page_escapes_everything() -> None:
         "purposes": [evil], "identities": [evil], "valid_from": None, "valid_until": None,
         "published_at": 0, "block": 1, "served": True, "attestations": [],
         "policy": {"verdict": "fail", "detail": evil, "failing_lints": [evil]}}]}
-    html = render_name(view, [{"block": 1, "event": evil, "timestamp": 0, "data": {"name": evil}}])
+    html = render_name(view, [{"block_number": 1, "kind": evil, "timestamp": None,
+                               "data": {"name": evil}}])
     assert "<script>" not in html
     assert "&lt;script&gt;" in html
 
@@ -199,7 +200,7 @@ def test_search_in_headless_chromium(server: ServerThread, world: World, tmp_pat
     assert pgp["served"] and pgp["verdict"] == "pass"
     assert "signing, encryption" in pgp["text"] and "example.org" in pgp["text"]  # attestation
     assert ssh["fingerprint"].startswith("SHA256:") and "ssh-user" in ssh["text"]
-    assert dom["history"][:2] == ["NameRegistered", "KeyPublished"]
+    assert dom["history"][:2] == ["assigned", "key-published"]
     assert dom["scrollWidth"] <= dom["innerWidth"]  # no horizontal scrolling on a phone
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     if os.environ.get("KEYANCHOR_UPDATE_SCREENSHOT"):

@@ -215,9 +215,10 @@ def test_reader_gateway_lookups(tmp_path: Path) -> None:
     assert got["persons"] == ["alice@example.org", "bob@example.org"]
     assert got["att"] == [
         {"attester": "example.org", "policy_hash": "0x" + "01" * 32, "expires": None,
-         "attested_at": 1008, "expired": False},
-        {"attester": "0x" + "07" * 32, "policy_hash": "0x" + "02" * 32, "expires": 500,
-         "attested_at": 1009, "expired": True},
+         "attested_at": "1970-01-01T00:16:48Z", "expired": False},  # ISO 8601 UTC, as the CLI
+        {"attester": "0x" + "07" * 32, "policy_hash": "0x" + "02" * 32,
+         "expires": "1970-01-01T00:08:20Z", "attested_at": "1970-01-01T00:16:49Z",
+         "expired": True},
     ]
     assert got["sync"] == 12345
     assert got["detail"] == "default 0123456789abcdef: openpgp.expiry, openpgp.uid"

@@ -54,9 +54,9 @@ def test_sync_and_queries(populated: Chain, tmp_path: Any) -> None:
         assert info["parent"] == "web1.example.org"
         web1 = ix.name("web1.example.org")
         assert web1 is not None and web1["operators"] == ["0x" + "22" * 20]
-        kinds = [e["event"] for e in ix.history("alice@example.org")]
-        assert kinds == ["NameRegistered", "KeyPublished", "KeyPublished", "KeyRevoked",
-                         "KeyPublished", "KeyRotated", "Attested", "Attested", "AttestationWithdrawn"]
+        kinds = [e["kind"] for e in ix.history("alice@example.org")]  # the CLI's words
+        assert kinds == ["assigned", "key-published", "key-published", "key-revoked",
+                         "key-published", "key-rotated", "attested", "attested", "withdrawn"]
         rows = ix.conn.execute("SELECT count(*) FROM attestations").fetchone()
         assert rows[0] == 1
         assert ix.status()["synced_block"] == res.to_block

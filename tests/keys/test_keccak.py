@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import sys
+
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from registry.keys._keccak import commitment_matches, keccak256
-from registry.names import keccak256 as reference
+
+
+def reference(data: bytes) -> bytes:
+    """pycryptodome's Keccak-256 (registry.names.keccak256 starts on the pure one)."""
+    from Crypto.Hash import keccak
+
+    return bytes(keccak.new(digest_bits=256, data=bytes(data)).digest())
 
 
 def test_known_vectors() -> None:
@@ -25,6 +34,21 @@ def test_every_length_around_the_block_size() -> None:
 def test_random_inputs(data: bytes) -> None:
     assert keccak256(data) == reference(data)
     assert keccak256(bytearray(data)) == keccak256(memoryview(data))
+
+
+def test_the_chain_layers_hash_is_the_same_before_and_after_it_switches(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """registry.names.keccak256 hashes a process's first blocks in pure Python, then with
+    pycryptodome: both give the same digests."""
+    from registry import names
+
+    monkeypatch.setattr(names, "_fast_keccak", None)
+    monkeypatch.setattr(names, "_pure_left", 20)
+    monkeypatch.delitem(sys.modules, "Crypto.Hash.keccak", raising=False)
+    inputs = [bytes((i * 13 + n) & 0xFF for i in range(n)) for n in range(0, 700, 7)]
+    assert [names.keccak256(d) for d in inputs] == [reference(d) for d in inputs]
+    assert names._fast_keccak is not None  # it did switch part-way
 
 
 def test_commitment_matches_the_contract_rule() -> None:

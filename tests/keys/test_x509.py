@@ -596,3 +596,77 @@ def test_certificate_larger_than_material_limit_refused() -> None:
     assert len(der) > MAX_MATERIAL
     with pytest.raises(KeyFormatError, match=f"at most {MAX_MATERIAL}"):
         load_x509_certificate(der)
+
+
+# ------------------------------------------------------------------ SPKI hash without re-encoding
+
+
+def _tlv(tag: int, content: bytes) -> bytes:
+    n = len(content)
+    if n < 0x80:
+        return bytes((tag, n)) + content
+    size = (n.bit_length() + 7) // 8
+    return bytes((tag, 0x80 | size)) + n.to_bytes(size, "big") + content
+
+
+def _children(der: bytes) -> list[bytes]:
+    """The TLVs inside one DER SEQUENCE (definite lengths only, as DER has)."""
+    def header(pos: int) -> tuple[int, int]:
+        first = der[pos + 1]
+        if first < 0x80:
+            return pos + 2, first
+        count = first & 0x7F
+        return pos + 2 + count, int.from_bytes(der[pos + 2 : pos + 2 + count], "big")
+
+    start, length = header(0)
+    out, pos = [], start
+    while pos < start + length:
+        body, size = header(pos)
+        out.append(der[pos : body + size])
+        pos = body + size
+    return out
+
+
+def _with_spki(der: bytes, spki: bytes) -> bytes:
+    """``der`` with its SubjectPublicKeyInfo replaced (the signature no longer matches)."""
+    tbs, sig_alg, sig = _children(der)
+    fields = _children(tbs)
+    index = 6 if fields[0][0] == 0xA0 else 5  # after version, serial, signature, issuer, ...
+    fields[index] = spki
+    return _tlv(0x30, _tlv(0x30, b"".join(fields)) + sig_alg + sig)
+
+
+def test_spki_hash_of_non_canonical_encodings_is_the_reencoded_key(certs: Certs) -> None:
+    """A compressed EC point or RSA parameters left out: the pin stays the hash of the key
+    as cryptography encodes it (what it always was), not of the certificate's bytes."""
+    import hashlib
+
+    from cryptography.hazmat.primitives.serialization import (
+        Encoding,
+        PublicFormat,
+        load_der_public_key,
+    )
+
+    def reencoded(spki: bytes) -> str:
+        key = load_der_public_key(spki)
+        return hashlib.sha256(key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+                              ).hexdigest()
+
+    p256 = load_x509_certificate(certs.certs["p256"].der)
+    alg_id, bits = _children(_children(_children(certs.certs["p256"].der)[0])[6])
+    point = bits[3:]  # BIT STRING: tag, length, unused-bits octet, then 04 || X || Y
+    assert point[0] == 4 and len(point) == 65
+    compressed = bytes((2 + (point[-1] & 1),)) + point[1:33]
+    ec_spki = _tlv(0x30, alg_id + _tlv(0x03, b"\x00" + compressed))
+    cert = load_x509_certificate(_with_spki(certs.certs["p256"].der, ec_spki))
+    assert cert.spki_sha256 == reencoded(ec_spki) == p256.spki_sha256
+    assert cert.spki_sha256 != hashlib.sha256(ec_spki).hexdigest()
+
+    rsa_spki = _children(_children(certs.certs["leaf"].der)[0])[6]
+    rsa_alg, rsa_bits = _children(rsa_spki)
+    assert rsa_alg.endswith(b"\x05\x00")  # rsaEncryption with NULL parameters
+    no_params = _tlv(0x30, _tlv(0x30, _children(rsa_alg)[0]) + rsa_bits)
+    cert = load_x509_certificate(_with_spki(certs.certs["leaf"].der, no_params))
+    assert cert.spki_sha256 == reencoded(no_params) == load_x509_certificate(
+        certs.certs["leaf"].der).spki_sha256
+    assert cert.spki_sha256 != hashlib.sha256(no_params).hexdigest()
