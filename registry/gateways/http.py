@@ -244,20 +244,11 @@ class Gateway:
     def records(self, name: str) -> list[IndexedRecord]:
         return self.reader().records(name)
 
-    def _records_at(self, pairs: Iterable[tuple[str, int]]) -> list[IndexedRecord]:
-        out: list[IndexedRecord] = []
-        by_name: dict[str, set[int]] = {}
-        for name, idx in pairs:
-            by_name.setdefault(name, set()).add(idx)
+    def by_fingerprint(self, fingerprint: str) -> list[IndexedRecord]:
+        """Records holding this fingerprint, under names the grammar accepts (any status)."""
         from registry.index._query import valid_name
 
-        for name, idxs in by_name.items():
-            if valid_name(name):  # an indexed name the grammar refuses is never looked up
-                out += [r for r in self.records(name) if r.index in idxs]
-        return out
-
-    def by_fingerprint(self, fingerprint: str) -> list[IndexedRecord]:
-        return self._records_at(self.reader().names_by_fingerprint(fingerprint))
+        return [r for r in self.reader().records_by_fingerprint(fingerprint) if valid_name(r.name)]
 
     def by_key_id(self, key_id: str) -> list[IndexedRecord]:
         """OpenPGP records whose primary or subkey has this long key ID (v4: low 64 bits; v6: high)."""
@@ -697,9 +688,12 @@ def serve(index_path: str | os.PathLike[str], host: str = "127.0.0.1", port: int
 
     if not Path(index_path).is_file():
         raise IndexUnavailable(f"no index at {index_path} (run 'keyanchor sync')")
+    from registry.gateways._tcp import NoDelayH11Protocol
+
     common: dict[str, Any] = {
         "host": host, "port": port, "log_level": log_level, "access_log": False,
         "server_header": False, "timeout_keep_alive": 5, "limit_concurrency": 1024,
+        "http": NoDelayH11Protocol,
     }
     if workers > 1:
         os.environ["KEYANCHOR_GATEWAY_INDEX"] = str(Path(index_path).resolve())

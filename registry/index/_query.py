@@ -303,6 +303,25 @@ class IndexReader:
             " WHERE f.fingerprint = ? ORDER BY n.name, f.idx", (fp,))
         return [(str(n), int(i)) for n, i in rows]
 
+    def records_by_fingerprint(self, fingerprint: str, *,
+                               at: float | None = None) -> list[IndexedRecord]:
+        """Records holding a key with this fingerprint (any status), by name then index.
+
+        The records of :meth:`names_by_fingerprint` in one query (a primary or
+        subkey fingerprint, an X.509 SPKI hash, an SSH ``SHA256:`` fingerprint).
+
+        Raises: IndexUnavailable.
+        """
+        fp = fingerprint.strip()
+        if not fp.startswith("SHA256:"):
+            fp = fp.replace(":", "").upper()
+        now = time.time() if at is None else at
+        rows = self._q(
+            f"SELECT {_COLUMNS} FROM fingerprints f"
+            " JOIN records r ON r.node = f.node AND r.idx = f.idx JOIN names n ON n.node = r.node"
+            " WHERE f.fingerprint = ? ORDER BY n.name, r.idx", (fp,))
+        return [_record(row, now) for row in rows]
+
     def records_by_key_id(self, key_id: str, *, at: float | None = None) -> list[IndexedRecord]:
         """OpenPGP records whose primary key or a subkey has this long key ID (all statuses).
 
@@ -392,6 +411,18 @@ class IndexReader:
             return []
         order = _subkey_order(bytes(rows[0][1]))
         return sorted((str(fp) for fp, _ in rows), key=lambda fp: (order.get(fp, len(order)), fp))
+
+    def revocation(self, node: bytes, idx: int) -> bytes:
+        """The bytes record ``(node, idx)``'s ``KeyRevoked`` event carried (``b""``: none, not revoked).
+
+        As synced, unverified: for an OpenPGP record, the key's revocation
+        signature only if :func:`registry.keys.verify_openpgp_revocation` says so.
+
+        Raises: IndexUnavailable.
+        """
+        rows = self._q("SELECT revocation FROM records WHERE node = ? AND idx = ?",
+                       (bytes(node), int(idx)))
+        return bytes(rows[0][0]) if rows and rows[0][0] is not None else b""
 
     def person_names(self, domain: str) -> list[str]:
         """Registered person names ``local@domain`` under ``domain`` (lower-case text), sorted.
@@ -560,10 +591,8 @@ def _subkey_order(material: bytes) -> dict[str, int]:
 
 def valid_name(text: str) -> bool:
     """Whether indexed name text is a valid registry name in normal form."""
-    from registry.names import parse_name
-
     try:
-        return parse_name(text).text == text
+        return _norm(text) == text
     except InvalidName:
         return False
 
