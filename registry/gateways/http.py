@@ -280,24 +280,75 @@ class Gateway:
     def attestations(self, rec: IndexedRecord) -> list[dict[str, Any]]:
         return self.reader().attestations(rec.name, rec.index)
 
-    def served_openpgp(self, recs: Iterable[IndexedRecord]) -> list[IndexedRecord]:
-        """Served OpenPGP records, one per certificate (newest first)."""
-        seen: set[bytes] = set()
-        out = []
-        for r in sorted(recs, key=lambda r: (-r.published_at, r.name, r.index)):
-            if r.key_type == OPENPGP and r.commitment not in seen and self.served(r):
-                seen.add(r.commitment)
-                out.append(r)
-        return out
+    def revoked_certificate(self, rec: IndexedRecord) -> bytes | None:
+        """A revoked OpenPGP record's certificate merged with its verified revocation, else ``None``.
 
-    def armor(self, recs: list[IndexedRecord]) -> str:
-        if len(recs) == 1:
-            hit = self._armor.get(recs[0].commitment)
+        The revocation is the one the record's ``KeyRevoked`` event carried; it
+        counts only if it verifies against the stored certificate
+        (:func:`registry.keys.verify_openpgp_revocation`): junk or another
+        key's revocation, which a hostile name owner can put in the event, is
+        never served. Under a name that does not count (:meth:`name_problem`)
+        nothing is served. Cached by commitment and revocation hash.
+        """
+        hit = self._revocation(rec)
+        return None if hit is None else hit[0]
+
+    def _revocation(self, rec: IndexedRecord) -> tuple[bytes, Any] | None:
+        """(merged certificate, OpenPGPRevocation) of a revoked OpenPGP record, or ``None``."""
+        if rec.key_type != OPENPGP or rec.status != "revoked" or self.name_problem(rec.name):
+            return None
+        raw = self.reader().revocation(rec.node, rec.index)
+        if not raw:
+            return None
+        import hashlib
+
+        key = ("revocation", rec.commitment, hashlib.sha256(raw).digest())
+        hit = self._parsed.get(key)
+        if hit is None:
+            from registry.keys import merge_openpgp_revocation, verify_openpgp_revocation
+
+            try:
+                rev = verify_openpgp_revocation(rec.material, raw)
+                hit = ((merge_openpgp_revocation(rec.material, rev).material, rev),)
+            except Error:
+                hit = (None,)
+            self._parsed.put(key, hit)
+        return hit[0]
+
+    def openpgp_answer(self, recs: Iterable[IndexedRecord]) -> list[tuple[IndexedRecord, bytes]]:
+        """What HKP and WKD hand out: (record, binary certificate), one per certificate, newest first.
+
+        A served record's certificate as stored; a revoked record's certificate
+        merged with its verified revocation (:meth:`revoked_certificate`), which
+        wins over an active copy of the same certificate under another name (the
+        key's holder revoked it). Other records are left out.
+        """
+        out: dict[bytes, tuple[IndexedRecord, bytes]] = {}
+        for r in sorted(recs, key=lambda r: (-r.published_at, r.name, r.index)):
+            if r.key_type != OPENPGP:
+                continue
+            if r.status == "revoked":
+                merged = self.revoked_certificate(r)
+                if merged is not None and (r.commitment not in out
+                                           or out[r.commitment][0].status != "revoked"):
+                    out[r.commitment] = (r, merged)
+            elif r.commitment not in out and self.served(r):
+                out[r.commitment] = (r, r.material)
+        return list(out.values())
+
+    def served_openpgp(self, recs: Iterable[IndexedRecord]) -> list[IndexedRecord]:
+        """The records of :meth:`openpgp_answer` (served, or revoked with a verified revocation)."""
+        return [r for r, _ in self.openpgp_answer(recs)]
+
+    def armor(self, certificates: list[bytes]) -> str:
+        """One armored block over binary certificates (a single one's armor is cached by content)."""
+        if len(certificates) == 1:
+            hit = self._armor.get(certificates[0])
             if hit is None:
-                hit = armor_certificates([recs[0].material])
-                self._armor.put(recs[0].commitment, hit)
+                hit = armor_certificates(certificates)
+                self._armor.put(certificates[0], hit)
             return str(hit)
-        return armor_certificates(r.material for r in recs)
+        return armor_certificates(certificates)
 
     def index_entry(self, rec: IndexedRecord) -> IndexEntry | None:
         cert = self.parsed(rec)
@@ -326,9 +377,22 @@ class Gateway:
         d["policy"] = {"verdict": v.verdict, "detail": v.detail, "failing_lints": list(v.failing)}
         d["attestations"] = self.attestations(rec)
         d["served"] = self.served(rec)
+        if rec.key_type == OPENPGP and rec.status == "revoked":
+            d["revocation"] = self.revocation_view(rec)
         if subkeys and rec.key_type == OPENPGP:
             d["subkeys"] = self.reader().subkey_fingerprints(rec.node, rec.index)
         return d
+
+    def revocation_view(self, rec: IndexedRecord) -> dict[str, Any] | None:
+        """A revoked OpenPGP record's verified revocation for the JSON API (``None``: none that verifies).
+
+        When present, HKP and WKD serve the certificate with it merged in.
+        """
+        hit = self._revocation(rec)
+        if hit is None:
+            return None
+        rev = hit[1].to_dict()
+        return {k: rev[k] for k in ("created", "reason", "reason_name", "reason_text", "hard")}
 
     def name_view(self, name: str, *, subkeys: bool = False) -> dict[str, Any] | None:
         """Everything the JSON API and the page show for a name (``None``: not registered).
@@ -462,13 +526,13 @@ def create_app(index_path: str | os.PathLike[str], *, policy: Any = None,
             recs = gw.by_key_id(q.value)
         else:
             recs = gw.by_email(q.value)
-        served = gw.served_openpgp(recs)
-        if not served:
+        answer = gw.openpgp_answer(recs)
+        if not answer:
             return _text("No key found", 404)
         if q.op == "get":
-            return Response(gw.armor(served), headers=_COMMON_HEADERS,
+            return Response(gw.armor([cert for _, cert in answer]), headers=_COMMON_HEADERS,
                             media_type="application/pgp-keys")
-        entries = [e for e in (gw.index_entry(r) for r in served) if e is not None]
+        entries = [e for e in (gw.index_entry(r) for r, _ in answer) if e is not None]
         return _text(render_mr_index(entries))
 
     async def pks_add(request: Request) -> Response:
@@ -486,10 +550,10 @@ def create_app(index_path: str | os.PathLike[str], *, policy: Any = None,
         if not domain or not HASH_RE.match(digest):
             return _text("No key found", 404)
         local = request.query_params.get("l")
-        recs = gw.served_openpgp(gw.by_wkd(domain, digest, local or None))
-        if not recs:
+        answer = gw.openpgp_answer(gw.by_wkd(domain, digest, local or None))
+        if not answer:
             return _text("No key found", 404)
-        return Response(b"".join(r.material for r in recs), headers=_COMMON_HEADERS,
+        return Response(b"".join(cert for _, cert in answer), headers=_COMMON_HEADERS,
                         media_type="application/octet-stream")
 
     def _host_domain(request: Request) -> str:
