@@ -360,7 +360,7 @@ def main() -> None:
         return figures
 
     try:
-        servers["floor"] = Server(index, 1, "trivial")
+        servers["floor"] = Server(index, 1, "trivial", args.checkout)
         servers["gateway"] = Server(index, 1, "gateway", args.checkout)
         if args.workers > 1:
             servers[f"gateway x{args.workers}"] = Server(index, args.workers, "gateway",

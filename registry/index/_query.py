@@ -160,6 +160,8 @@ class IndexReader:
         self.path = path
         self.ident = ident
         self._squat: dict[str, str | None] = {}
+        self._squat_free: bool | None = None
+        self._squat_lookups = 0
 
     @classmethod
     def open(cls, path: str | os.PathLike[str], *, max_staleness: float | None = None,
@@ -468,9 +470,47 @@ class IndexReader:
 
         text = _norm(name)
         if text not in self._squat:
+            if self._no_squatting():
+                return None
             _, parents = self._suffix_parents(text)
             self._squat[text] = squatted_by(text, parents) if text in parents else None
         return self._squat[text]
+
+    #: Per-name squatting lookups a reader makes before it checks the whole snapshot once.
+    SQUAT_SCAN_AFTER = 64
+
+    def _no_squatting(self) -> bool:
+        """True when no name of this snapshot can squat (checked once, for long-lived readers).
+
+        A name squats only through its chain root (the first name up its parent
+        chain whose registry parent is not its DNS parent, as :meth:`_suffix_parents`
+        sees it), so when no root squats, none does. The roots come from one
+        scan of ``names``, which a reader makes only after
+        :attr:`SQUAT_SCAN_AFTER` per-name lookups (a long-lived gateway, not the
+        one-lookup sshd path); until then, and whenever some root squats, names
+        are checked one by one.
+        """
+        if self._squat_free is None:
+            self._squat_lookups += 1
+            if self._squat_lookups <= self.SQUAT_SCAN_AFTER:
+                return False
+            from registry.names import squatted_by
+
+            roots = self._q(
+                "SELECT n.name FROM names n LEFT JOIN names p ON p.node = n.parent"
+                " WHERE p.node IS NULL OR substr(n.name, length(n.name) - length(p.name))"
+                " NOT IN ('.' || p.name, '@' || p.name)")
+            free = True
+            for (root,) in roots:
+                try:
+                    _, parents = self._suffix_parents(_norm(str(root)))
+                    free = squatted_by(str(root), parents) is None
+                except InvalidName:
+                    free = False  # let the per-name check decide (and raise) as before
+                if not free:
+                    break
+            self._squat_free = free
+        return self._squat_free
 
     def name_problem(self, name: str) -> str | None:
         """Why the keys of indexed name ``name`` must never be served, or ``None`` if they may be.
