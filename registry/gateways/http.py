@@ -97,24 +97,6 @@ class _LRU:
                 self._data.popitem(last=False)
 
 
-#: Bytes of the index file read through a memory map (SQLite's ``mmap_size``).
-MMAP_SIZE = 1 << 34
-
-
-def _map_snapshot(rd: IndexReader) -> None:
-    """Read the snapshot through a memory map: page reads without a system call and copy each.
-
-    Safe for a published snapshot (never changed in place; a sync renames a new
-    file over it, and this mapping keeps the old inode until the reader closes).
-    """
-    import sqlite3
-
-    try:
-        rd.conn.execute(f"PRAGMA mmap_size = {MMAP_SIZE}")
-    except sqlite3.Error:  # pragma: no cover - an SQLite built without mmap: plain reads
-        pass
-
-
 @dataclass(frozen=True, slots=True)
 class Verdict:
     """A record's policy verdict as the gateway applies it."""
@@ -142,20 +124,30 @@ class Gateway:
         self._parsed = _LRU(cache_size)
         self._armor = _LRU(cache_size)
         self._verdicts = _LRU(cache_size)
+        #: Requests begun (:meth:`begin_request`); ``None`` outside the app: every
+        #: :meth:`reader` call then checks for a new snapshot.
+        self._requests: int | None = None
 
     # -- index access
+
+    def begin_request(self) -> None:
+        """Called by the app as each request begins: lookups re-check the snapshot once per request."""
+        self._requests = (self._requests or 0) + 1
 
     def reader(self) -> IndexReader:
         """This thread's reader (opened on first use; freshness checked at most once a second)."""
         loc = self._local
         now = time.monotonic()
         rd: IndexReader | None = getattr(loc, "reader", None)
-        if rd is not None and rd.replaced():  # a sync published a new snapshot: reopen
-            self.reset()
-            rd = None
+        seq = self._requests
+        if rd is not None and (seq is None or getattr(loc, "seen", None) != seq):
+            loc.seen = seq  # one stat per request: none began since this thread's last one
+            if rd.replaced():  # a sync published a new snapshot: reopen
+                self.reset()
+                rd = None
         if rd is None:
             rd = IndexReader.open(self.index_path, max_staleness=self.max_staleness)
-            _map_snapshot(rd)
+            rd.map_into_memory()  # a long-lived reader: page reads without a copy each
             loc.reader, loc.checked = rd, now
         elif self.max_staleness is not None and now - loc.checked > 1.0:
             self._check_fresh(rd)
@@ -470,8 +462,9 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 class _Guard:
     """Refuse oversized, non-UTF-8 and path-traversal requests before routing (pure ASGI)."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, on_request: Callable[[], None] | None = None) -> None:
         self.app = app
+        self.on_request = on_request
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -482,6 +475,8 @@ class _Guard:
             status, message = problem
             await _send_text(send, status, message)
             return
+        if self.on_request is not None:
+            self.on_request()
         await self.app(scope, receive, send)
 
     @staticmethod
@@ -717,21 +712,21 @@ def create_app(index_path: str | os.PathLike[str], *, policy: Any = None,
         detail = {404: "not found", 405: "method not allowed"}.get(status, "bad request")
         return _error(request, detail, status)
 
-    routes = [
+    routes = [  # the busiest first (the router tries them in order; no two overlap)
+        Route("/pks/lookup", pks_lookup),
+        Route("/v1/names/{name}", api_name),
+        Route("/v1/keys/{fingerprint:path}", api_key),  # SSH SHA256: fingerprints may hold "/"
+        Route("/.well-known/openpgpkey/hu/{digest}", wkd_direct),
+        Route("/.well-known/openpgpkey/{domain}/hu/{digest}", wkd_advanced),
         Route("/", home),
         Route("/search", search),
         Route("/names/{name}", name_page),
-        Route("/pks/lookup", pks_lookup),
         Route("/pks/add", pks_add, methods=["POST"]),
         Route("/.well-known/openpgpkey/policy", wkd_policy),
-        Route("/.well-known/openpgpkey/hu/{digest}", wkd_direct),
         Route("/.well-known/openpgpkey/{domain}/policy", wkd_policy),
-        Route("/.well-known/openpgpkey/{domain}/hu/{digest}", wkd_advanced),
         Route("/v1/status", api_status),
-        Route("/v1/names/{name}", api_name),
         Route("/v1/names/{name}/history", api_history),
         Route("/v1/names/{name}/certs.pem", certs_pem),
-        Route("/v1/keys/{fingerprint:path}", api_key),  # SSH SHA256: fingerprints may hold "/"
         Route("/{name}.keys", keys_feed),
     ]
     handlers: dict[Any, Callable[..., Any]] = {
@@ -743,7 +738,7 @@ def create_app(index_path: str | os.PathLike[str], *, policy: Any = None,
         405: on_http,
     }
     app = Starlette(routes=routes, exception_handlers=handlers)
-    app.add_middleware(_Guard)
+    app.add_middleware(_Guard, on_request=gw.begin_request)
     app.state.gateway = gw
     return app
 

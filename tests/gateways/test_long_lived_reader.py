@@ -1,6 +1,6 @@
-"""A long-lived reader (the gateway's) checks once whether any name of the snapshot can squat,
-and then answers ``squatted_by`` without a query per name; the answers are those of the
-per-name rule either way."""
+"""The gateway's long-lived reader: it checks once whether any name of the snapshot can squat
+and then answers ``squatted_by`` without a query per name (the per-name rule's answers either
+way), and it still sees a new snapshot on the first request after a sync."""
 
 from __future__ import annotations
 
@@ -46,3 +46,29 @@ def test_the_snapshot_scan_gives_the_per_name_answers(tmp_path: Path, squatter: 
     assert per_name["web1.example.org"] == expected
     assert per_name["carol@web1.example.org"] == expected
     assert all(per_name[n] is None for n in NAMES)
+
+
+def test_the_request_after_a_sync_sees_the_new_snapshot(tmp_path: Path) -> None:
+    """The gateway checks for a new snapshot once per request, and on every request."""
+    import os
+
+    import httpx
+
+    from registry.gateways.http import create_app
+    from tests.gateways.conftest import ServerThread
+
+    index = tmp_path / "index.sqlite"
+    b = IndexBuilder(index)
+    b.name("example.org")
+    b.finish()
+    with ServerThread(create_app(index)) as srv, httpx.Client(base_url=srv.url, timeout=10) as c:
+        for _ in range(3):
+            assert c.get("/v1/names/alice@example.org").status_code == 404
+        newer = tmp_path / "next.sqlite"
+        b = IndexBuilder(newer)
+        for n in ("example.org", "alice@example.org"):
+            b.name(n)
+        b.finish()
+        os.replace(newer, index)  # what publishing a snapshot does
+        assert c.get("/v1/names/alice@example.org").status_code == 200
+        assert c.get("/v1/names/alice@example.org").json()["name"] == "alice@example.org"
