@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -65,16 +66,17 @@ def _statuses(reg: Registry) -> list[str]:
 def test_a_revocation_of_another_key_is_refused_and_nothing_is_sent(
         tester_chain: EthTesterChain, material: Material) -> None:
     alice = _alice(tester_chain, material)
-    nonce = alice.w3.eth.get_transaction_count(alice.sender)
+    sender: Any = alice.sender
+    nonce = alice.w3.eth.get_transaction_count(sender)
     with pytest.raises(ProofError, match="does not verify against OpenPGP certificate"):
         alice.revoke("alice@example.org", 0, "key-compromise", revocation=material.bob_rev)
-    with pytest.raises(KeyFormatError, match="no key revocation signature|not an OpenPGP"):
+    with pytest.raises(KeyFormatError, match=r"no key revocation signature|not an OpenPGP"):
         alice.revoke("alice@example.org", 0, revocation=b"-----BEGIN PGP junk\n")
     with pytest.raises(KeyFormatError):
         alice.revoke("alice@example.org", 0, revocation=material.alice[:40])
     with pytest.raises(PrivateKeyError):
         alice.revoke("alice@example.org", 0, revocation=material.secret)
-    assert alice.w3.eth.get_transaction_count(alice.sender) == nonce
+    assert alice.w3.eth.get_transaction_count(sender) == nonce
     assert _statuses(alice) == ["active"]
 
 
