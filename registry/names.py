@@ -36,6 +36,7 @@ under it, does not count.
 
 from __future__ import annotations
 
+import functools
 import re
 import sys
 from collections.abc import Mapping
@@ -219,6 +220,11 @@ def parse_name(text: str | Name) -> Name:
         return text
     if not isinstance(text, str):
         raise InvalidName(f"invalid name {text!r}: not a string")
+    return _parse_text(text)
+
+
+@functools.lru_cache(maxsize=4096)  # a pure function of the text: recent names parse once
+def _parse_text(text: str) -> Name:
     original = text
     text = text.strip()
     if not text:

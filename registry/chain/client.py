@@ -56,6 +56,7 @@ from registry.errors import (
     NameNotFound,
     NameTaken,
     NotOwner,
+    ProofError,
     RegistryNotFound,
     TransactionTimeout,
     VerificationError,
@@ -1773,17 +1774,25 @@ class Registry:
     ) -> Any:
         """Revoke a record of a name (by index or commitment), permanently.
 
-        ``revocation`` is carried in the ``KeyRevoked`` event as given (for an
-        OpenPGP key its revocation signature, so keyservers can hand it on; at
-        most ``MAX_REVOCATION`` = 4096 bytes); it is not checked here.
+        ``revocation`` is carried in the ``KeyRevoked`` event. For an OpenPGP
+        record it is the key's own revocation (``gpg --gen-revoke`` output,
+        armored or binary, or gpg's ``openpgp-revocs.d`` file): it must verify
+        against the record's published certificate, and what is sent is the
+        re-encoded signature packet alone, which keyservers merge into the
+        certificate (:func:`registry.keys.verify_openpgp_revocation`). For other
+        key types the bytes are carried as given (nothing serves them). At most
+        ``MAX_REVOCATION`` = 4096 bytes are sent.
 
-        Raises: ValueError (unknown reason, revocation too long), KeyRevoked
-        (already revoked), NotOwner, ContractRevert (no such record), ChainError.
+        Raises: ValueError (unknown reason, revocation too long), KeyFormatError /
+        PrivateKeyError (the revocation is not an OpenPGP revocation, or holds a
+        secret key), ProofError (it does not revoke this record's certificate),
+        KeyRevoked (already revoked), NotOwner, ContractRevert (no such record),
+        VerificationError, ChainError. Nothing is sent when it raises.
         """
         parsed = _name(name)
         code = RevocationReason.parse(reason)
         c = self._commitment_of(parsed, record, f"revoke {parsed} record {record!r}")
-        revocation = _revocation(revocation)
+        revocation = self._checked_revocation(parsed, c, revocation)
         shown = record if isinstance(record, int) else "0x" + c.hex()[:16]
         return self._transact(
             "revoke",
@@ -1791,6 +1800,39 @@ class Registry:
             f"revoke {parsed} record {shown}",
             wait,
         )
+
+    def _checked_revocation(self, parsed: Name, c: bytes,
+                            revocation: bytes | bytearray | memoryview | None) -> bytes:
+        """What :meth:`revoke` / :meth:`rotate` send for record ``c``'s revocation.
+
+        An OpenPGP record's revocation is verified against its certificate
+        (fetched and checked against the commitment like :meth:`lookup` does)
+        and reduced to the signature packet; other types' bytes pass as given.
+
+        Raises: ValueError (too long), KeyFormatError, PrivateKeyError, ProofError,
+        ContractRevert (no such record), VerificationError, ChainError.
+        """
+        raw = bytes(revocation or b"")
+        if not raw:
+            return b""
+        found = [(i, rec, log) for i, (rec, log) in enumerate(self._raw_records(parsed))
+                 if bytes(rec["commitment"]) == c]
+        if not found:
+            self._require_registered(parsed)
+            raise ContractRevert(f"revoke {parsed}: no record 0x{c.hex()[:16]}",
+                                 reason="KeyRegistry: no such record")
+        index, rec, log = found[0]
+        if int(rec["key_type"]) != KeyType.OPENPGP:
+            return _revocation(raw)
+        from registry.keys import verify_openpgp_revocation
+
+        record = self._verified_record(parsed, bytes(parsed.node), index, rec,
+                                       [log] if log is not None else [])
+        try:
+            rev = verify_openpgp_revocation(record.material, raw)
+        except ProofError as exc:
+            raise ProofError(f"{parsed} record {index}: {exc}; nothing was sent") from exc
+        return _revocation(rev.signature)
 
     def rotate(
         self,
@@ -1832,9 +1874,10 @@ class Registry:
         if commitment(kt, material) != c_old:  # rotating to itself: the contract says why
             self._check_new(parsed, kt, material)
         code = RevocationReason.parse(reason)
+        revocation = self._checked_revocation(parsed, c_old, revocation)
         return self._transact(
             "rotate",
-            [bytes(parsed.node), c_old, code.value, _revocation(revocation), *args],
+            [bytes(parsed.node), c_old, code.value, revocation, *args],
             f"rotate {parsed} record {rec['index']}",
             wait,
         )

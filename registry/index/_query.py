@@ -168,6 +168,8 @@ class IndexReader:
         self.path = path
         self.ident = ident
         self._squat: dict[str, str | None] = {}
+        self._squat_free: bool | None = None
+        self._squat_lookups = 0
 
     @classmethod
     def open(cls, path: str | os.PathLike[str], *, max_staleness: float | None = None,
@@ -218,6 +220,20 @@ class IndexReader:
         except OSError:
             return True
         return self.ident is not None and (st.st_dev, st.st_ino) != self.ident
+
+    def map_into_memory(self, size: int = 1 << 34) -> None:
+        """Read up to ``size`` bytes of the file through a memory map (SQLite ``mmap_size``).
+
+        For long-lived readers (the gateway): page reads then cost no system call
+        and no copy. Safe on a published snapshot, which is never changed in
+        place (a sync renames a new file over it; the map keeps the old one).
+        SQLite caps ``size`` at its compile-time limit; an SQLite without
+        memory-mapped I/O keeps reading as before.
+        """
+        try:
+            self.conn.execute(f"PRAGMA mmap_size = {int(size)}")
+        except sqlite3.Error:  # pragma: no cover - SQLite built without mmap
+            pass
 
     def close(self) -> None:
         self.conn.close()
@@ -311,6 +327,25 @@ class IndexReader:
             "SELECT n.name, f.idx FROM fingerprints f JOIN names n ON n.node = f.node"
             " WHERE f.fingerprint = ? ORDER BY n.name, f.idx", (fp,))
         return [(str(n), int(i)) for n, i in rows]
+
+    def records_by_fingerprint(self, fingerprint: str, *,
+                               at: float | None = None) -> list[IndexedRecord]:
+        """Records holding a key with this fingerprint (any status), by name then index.
+
+        The records of :meth:`names_by_fingerprint` in one query (a primary or
+        subkey fingerprint, an X.509 SPKI hash, an SSH ``SHA256:`` fingerprint).
+
+        Raises: IndexUnavailable.
+        """
+        fp = fingerprint.strip()
+        if not fp.startswith("SHA256:"):
+            fp = fp.replace(":", "").upper()
+        now = time.time() if at is None else at
+        rows = self._q(
+            f"SELECT {_COLUMNS} FROM fingerprints f"
+            " JOIN records r ON r.node = f.node AND r.idx = f.idx JOIN names n ON n.node = r.node"
+            " WHERE f.fingerprint = ? ORDER BY n.name, r.idx", (fp,))
+        return [_record(row, now) for row in rows]
 
     def records_by_key_id(self, key_id: str, *, at: float | None = None) -> list[IndexedRecord]:
         """OpenPGP records whose primary key or a subkey has this long key ID (all statuses).
@@ -406,6 +441,18 @@ class IndexReader:
             (*wanted, bytes(node), int(idx)))}
         return sorted(stored, key=lambda fp: (order[fp], fp))
 
+    def revocation(self, node: bytes, idx: int) -> bytes:
+        """The bytes record ``(node, idx)``'s ``KeyRevoked`` event carried (``b""``: none, not revoked).
+
+        As synced, unverified: for an OpenPGP record, the key's revocation
+        signature only if :func:`registry.keys.verify_openpgp_revocation` says so.
+
+        Raises: IndexUnavailable.
+        """
+        rows = self._q("SELECT revocation FROM records WHERE node = ? AND idx = ?",
+                       (bytes(node), int(idx)))
+        return bytes(rows[0][0]) if rows and rows[0][0] is not None else b""
+
     def person_names(self, domain: str) -> list[str]:
         """Registered person names ``local@domain`` under ``domain`` (lower-case text), sorted.
 
@@ -450,9 +497,47 @@ class IndexReader:
 
         text = _norm(name)
         if text not in self._squat:
+            if self._no_squatting():
+                return None
             _, parents = self._suffix_parents(text)
             self._squat[text] = squatted_by(text, parents) if text in parents else None
         return self._squat[text]
+
+    #: Per-name squatting lookups a reader makes before it checks the whole snapshot once.
+    SQUAT_SCAN_AFTER = 64
+
+    def _no_squatting(self) -> bool:
+        """True when no name of this snapshot can squat (checked once, for long-lived readers).
+
+        A name squats only through its chain root (the first name up its parent
+        chain whose registry parent is not its DNS parent, as :meth:`_suffix_parents`
+        sees it), so when no root squats, none does. The roots come from one
+        scan of ``names``, which a reader makes only after
+        :attr:`SQUAT_SCAN_AFTER` per-name lookups (a long-lived gateway, not the
+        one-lookup sshd path); until then, and whenever some root squats, names
+        are checked one by one.
+        """
+        if self._squat_free is None:
+            self._squat_lookups += 1
+            if self._squat_lookups <= self.SQUAT_SCAN_AFTER:
+                return False
+            from registry.names import squatted_by
+
+            roots = self._q(
+                "SELECT n.name FROM names n LEFT JOIN names p ON p.node = n.parent"
+                " WHERE p.node IS NULL OR substr(n.name, length(n.name) - length(p.name))"
+                " NOT IN ('.' || p.name, '@' || p.name)")
+            free = True
+            for (root,) in roots:
+                try:
+                    _, parents = self._suffix_parents(_norm(str(root)))
+                    free = squatted_by(str(root), parents) is None
+                except InvalidName:
+                    free = False  # let the per-name check decide (and raise) as before
+                if not free:
+                    break
+            self._squat_free = free
+        return self._squat_free
 
     def name_problem(self, name: str) -> str | None:
         """Why the keys of indexed name ``name`` must never be served, or ``None`` if they may be.
@@ -573,10 +658,8 @@ def _subkey_order(material: bytes) -> dict[str, int]:
 
 def valid_name(text: str) -> bool:
     """Whether indexed name text is a valid registry name in normal form."""
-    from registry.names import parse_name
-
     try:
-        return parse_name(text).text == text
+        return _norm(text) == text
     except InvalidName:
         return False
 

@@ -94,10 +94,12 @@ class IndexBuilder:
                       "durable": False, "material": material, "proof": b""}, parsed)
         return idx
 
-    def revoke(self, name: str, idx: int, material: bytes, key_type: int, reason: int = 1) -> None:
+    def revoke(self, name: str, idx: int, material: bytes, key_type: int, reason: int = 1, *,
+               revocation: bytes = b"") -> None:
         with self.store.transaction():
             self._ev("KeyRevoked", bytes(namehash(name)),
-                     {"index": idx, "commitment": commitment(key_type, material), "reason": reason})
+                     {"index": idx, "commitment": commitment(key_type, material), "reason": reason,
+                      "revocation": revocation})
 
     def attest(self, name: str, idx: int, attester: str) -> None:
         with self.store.transaction():
