@@ -25,18 +25,12 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from registry.errors import Error, KeyFormatError, PrivateKeyError, UnsupportedKeyType
-from registry.keys._common import MAX_MATERIAL, Key, KeyType, input_bytes
+from registry.keys._common import MAX_MATERIAL, Key, KeyType, has_private_key_text, input_bytes
 
 __all__ = ["detect_key_type", "load_key", "load_keys", "load_material"]
 
 _Data = bytes | bytearray | memoryview | str
 
-_PRIVATE_TEXT = re.compile(
-    rb"-----BEGIN [A-Z0-9 ]*PRIVATE KEY[A-Z0-9 ]*-----"
-    rb"|---- BEGIN SSH2 ENCRYPTED PRIVATE KEY ----"
-    rb"|PuTTY-User-Key-File-"
-    rb"|b3BlbnNzaC1rZXktdjEA"  # base64 of "openssh-key-v1\0" (unarmoured OpenSSH private key)
-)
 _ARMOR = re.compile(rb"-----BEGIN ([A-Z0-9 ]{1,64})-----")
 
 _PRIVATE_MESSAGE = (
@@ -64,7 +58,7 @@ def _refuse_private(raw: bytes) -> None:
         from registry.keys._x509 import _check_der_shape
 
         _check_der_shape(raw, "input")
-    if _PRIVATE_TEXT.search(raw):
+    if has_private_key_text(raw):  # base64 of "openssh-key-v1\0" counts too (unarmoured)
         raise PrivateKeyError(_PRIVATE_MESSAGE)
 
 

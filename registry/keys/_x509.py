@@ -32,7 +32,13 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from registry.errors import KeyFormatError, PrivateKeyError, UnsupportedKeyType
-from registry.keys._common import MAX_MATERIAL, KeyType, commitment, input_bytes
+from registry.keys._common import (
+    MAX_MATERIAL,
+    KeyType,
+    commitment,
+    has_private_key_text,
+    input_bytes,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from cryptography.x509 import Certificate
@@ -113,10 +119,6 @@ _CERT_LABELS = frozenset({"CERTIFICATE", "X509 CERTIFICATE"})
 #: rest of the input for every BEGIN line: 8,000 BEGIN lines without an END took 9 s).
 _MARKER = re.compile(rb"-----(BEGIN|END) ([^\r\n-]{1,64})-----")
 _PEM_BEGIN = re.compile(rb"-----BEGIN [^\r\n-]{1,64}-----")
-_PRIVATE_TEXT = re.compile(
-    rb"-----BEGIN [A-Z0-9 ]*PRIVATE KEY[A-Z0-9 ]*-----|---- BEGIN SSH2 ENCRYPTED PRIVATE KEY"
-    rb"|PuTTY-User-Key-File-"
-)
 
 _PRIVATE_MESSAGE = (
     "this is a private key; keyanchor only takes public certificates"
@@ -538,6 +540,10 @@ def _extract(cert: Certificate, der: bytes) -> X509Certificate:
 # --------------------------------------------------------------------------- PEM
 
 
+def _private(data: bytes) -> bool:
+    return has_private_key_text(data, openssh_base64=False)
+
+
 def _pem_pairs(data: bytes) -> Iterator[tuple[bytes, bytes]]:
     """``(label, body)`` of each BEGIN ... END block, in order, one marker at a time (linear).
 
@@ -601,11 +607,11 @@ def _ders(data: bytes) -> Iterator[bytes]:
     if _is_der(data):
         yield data
         return
-    if b"-----BEGIN" not in data and not _PRIVATE_TEXT.search(data):
+    if b"-----BEGIN" not in data and not _private(data):
         raise KeyFormatError(
             "not an X.509 certificate: expected PEM ('-----BEGIN CERTIFICATE-----') or DER"
         )
-    if _PRIVATE_TEXT.search(data):
+    if _private(data):
         raise PrivateKeyError(f"input contains a private key; {_PRIVATE_MESSAGE}")
     number = 0
     for number, (label, body) in enumerate(_pem_pairs(data), 1):
@@ -631,7 +637,7 @@ def load_x509_certificate(data: bytes | bytearray | memoryview | str) -> X509Cer
     """
     raw = _as_bytes(data)
     if not _is_der(raw):
-        if _PRIVATE_TEXT.search(raw):
+        if _private(raw):
             raise PrivateKeyError(f"input contains a private key; {_PRIVATE_MESSAGE}")
         blocks = len(_PEM_BEGIN.findall(raw))  # counted in C, before anything is decoded
         if blocks > 1:
