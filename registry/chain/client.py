@@ -431,14 +431,17 @@ def _devnet_registry(url: str) -> str | None:
     import json
     import urllib.request
 
+    from registry.chain._rpcjson import loads_bounded
+
     body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "keyanchor_registryAddress",
                        "params": []}).encode()
     req = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
     try:
         with urllib.request.urlopen(req, timeout=10) as resp:
-            result = json.loads(resp.read()).get("result")
+            reply = loads_bounded(resp.read(65537), max_bytes=65536)
     except (OSError, ValueError) as exc:
         raise ChainUnavailable(f"the devnet at {url} does not answer ({exc})") from exc
+    result = reply.get("result") if isinstance(reply, dict) else None
     return result if isinstance(result, str) else None
 
 
@@ -526,12 +529,14 @@ class Registry:
             ``registry_address``. ConfigError: unsupported URL or missing artifact.
         """
         import requests
-        from web3 import HTTPProvider, Web3
+        from web3 import Web3
         from web3.providers.rpc.utils import ExceptionRetryConfiguration
+
+        from registry.chain._rpcjson import bounded_http_provider
 
         if not rpc_url.startswith(("http://", "https://")):
             raise ConfigError(f"unsupported RPC URL {rpc_url!r} (http:// or https://)")
-        provider = HTTPProvider(
+        provider = bounded_http_provider(  # replies bounded in size and nesting (ChainError)
             rpc_url,
             request_kwargs={"timeout": request_timeout},
             exception_retry_configuration=ExceptionRetryConfiguration(
