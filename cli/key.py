@@ -7,12 +7,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from cli._context import JsonOpt, NetworkOpt, open_registry, parse_time, say, tx_summary
 from cli._output import emit_json, fmt_time, print_kv
+
+if TYPE_CHECKING:  # pragma: no cover
+    from registry.publish import PublishTerms
 
 app = typer.Typer(
     help="Inspect keys; publish, revoke and rotate key records.\n\n"
@@ -153,15 +156,23 @@ def _reason(value: str) -> object:
     return RevocationReason.parse(key)
 
 
+def _terms(key: object, purposes: Any, start: Any, until: Any) -> PublishTerms:
+    """The record the publish stores (purposes and validity defaulted once, in the library)."""
+    from registry.publish import publish_terms
+
+    return publish_terms(key, purposes=purposes, valid_from=start, valid_until=until)
+
+
 def _check_policy(key: object, name: str, *, proof: bytes, statement: bytes,
-                  purposes: object, policy: Path | None, profile: str, force: bool) -> None:
-    """Run the policy checker; refuse a failing key (unless ``force``) with the failing lints."""
+                  terms: PublishTerms, policy: Path | None, profile: str, force: bool) -> None:
+    """Run the policy checker on exactly the record to be stored; refuse a failing key
+    (unless ``force``) with the failing lints."""
     from registry.errors import PolicyViolation
     from registry.policy import Status, check
 
     report = check(key, policy=policy, profile=profile, name=name, proof=proof or None,
                    statement=statement if proof else None,
-                   purposes=int(purposes) if purposes is not None else None)  # type: ignore[call-overload]
+                   purposes=int(terms.purposes), record=terms, at=terms.checked_at)
     blocking = [r for r in report.failures() if r.lint_id not in PUBLISH_EXEMPT]
     for r in report.results:
         if Status.WARN <= r.status and r not in blocking and r.lint_id not in PUBLISH_EXEMPT:
@@ -291,11 +302,13 @@ def publish(
         if existing is not None:
             _already(text, key, existing, as_json)
             return
-        _check_policy(key, text, proof=proof_bytes, statement=stmt, purposes=purposes,
+        terms = _terms(key, purposes, start, until)
+        _check_policy(key, text, proof=proof_bytes, statement=stmt, terms=terms,
                       policy=policy, profile=profile, force=force)
         try:
-            result = reg.publish(text, key, purposes=purposes, valid_from=start,
-                                 valid_until=until, proof=proof_bytes, durable=durable)
+            result = reg.publish(text, key, purposes=terms.purposes, valid_from=terms.valid_from,
+                                 valid_until=terms.valid_until, proof=proof_bytes,
+                                 durable=durable)
         except KeyAlreadyActive:
             _already(text, key, _active_index(reg, text, key), as_json)
             return
@@ -390,9 +403,11 @@ def rotate(
             raw = reg.records(text)
             if 0 <= index < len(raw):
                 purposes = Purpose(raw[index]["purposes"])
-        _check_policy(key, text, proof=proof_bytes, statement=stmt, purposes=purposes,
+        terms = _terms(key, purposes, start, until)
+        _check_policy(key, text, proof=proof_bytes, statement=stmt, terms=terms,
                       policy=policy, profile=profile, force=force)
-        result = reg.rotate(text, index, key, purposes=purposes, valid_from=start,
-                            valid_until=until, proof=proof_bytes, durable=durable, reason=code)
+        result = reg.rotate(text, index, key, purposes=terms.purposes,
+                            valid_from=terms.valid_from, valid_until=terms.valid_until,
+                            proof=proof_bytes, durable=durable, reason=code)
     _published("rotated", text, key, result, as_json, replaces=index,
                reason=code.label)  # type: ignore[attr-defined]

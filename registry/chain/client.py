@@ -89,13 +89,6 @@ MaterialLoader = Callable[[KeyType, bytes], Key]
 KeyInput = Key | bytes | bytearray | memoryview | str
 TimeInput = datetime | int | None
 
-#: Default purposes when a publish does not name them.
-DEFAULT_PURPOSES = {
-    KeyType.SSH: Purpose.SSH_USER,
-    KeyType.OPENPGP: Purpose.SIGNING | Purpose.ENCRYPTION,
-    KeyType.X509: Purpose.TLS_SERVER,
-}
-
 
 # --------------------------------------------------------------------------- errors
 
@@ -354,15 +347,9 @@ def _default_loader(key_type: KeyType, material: bytes) -> Key:
 
 
 def _purposes(value: Purpose | int | str | None, key_type: KeyType) -> Purpose:
-    if value is None:
-        return DEFAULT_PURPOSES[key_type]
-    if isinstance(value, str):
-        parsed = Purpose.parse(value)
-    else:
-        parsed = Purpose(int(value))
-    if not parsed:
-        raise ValueError("a key record needs at least one purpose")
-    return parsed
+    from registry.publish import default_purposes
+
+    return default_purposes(key_type, value)
 
 
 def _key_types(
