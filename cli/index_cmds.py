@@ -196,23 +196,28 @@ def index_lookup(
     as_json: JsonOpt = False,
     history: Annotated[bool, typer.Option("--history", help="Every event about the name.")] = False,
 ) -> None:
-    """Records of a name, OpenPGP certificates of an e-mail, or names holding a fingerprint.
+    """Records of a name (an e-mail is a person name), or names holding a fingerprint.
+
+    An e-mail address finds the records of the registry name equal to it, and
+    nothing else: a certificate published under another name that merely claims
+    the address in a user ID is not the address's key (as HKP and WKD answer).
 
     Example: keyanchor index lookup alice@example.org
     """
+    import re
+    import sys
+
     from registry.index import IndexReader
 
     with IndexReader.open(_index_path(index)) as ix:
         if history:
             out: object = ix.history(query)
-        elif query.startswith("SHA256:") or (":" not in query and "@" not in query
-                                              and "." not in query):
+        elif query.startswith("SHA256:") or re.fullmatch(r"(0x)?[0-9A-Fa-f:]{16,}", query.strip()):
             out = [{"name": n, "index": i} for n, i in ix.names_by_fingerprint(query)]
         else:
-            recs = ix.records(query)
-            if not recs and "@" in query:
-                recs = ix.openpgp_by_email(query)
-            out = [r.to_dict() for r in recs]
+            out = [r.to_dict() for r in ix.records(query)]
+            if not out and not ix.exists(query):
+                sys.stderr.write(f"keyanchor: {query} is not a registered name\n")
     if as_json:
         typer.echo(json.dumps(out))
         return

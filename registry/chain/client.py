@@ -830,6 +830,15 @@ class Registry:
             raise VerificationError(f"{record.name} record {record.index}: no parsed key")
         owner = self.owner(record.name) or ZERO_ADDRESS
         stmt = statement(self.chain_id, self.address, record.name, owner, record.commitment)
+        # key.attestations counts an attester only when its owner differs from the key's
+        # (and, with "@parent" trusted, only the registry parent): read them when there are any
+        owners: dict[str, str | None] = {}
+        parent = None
+        if record.attestations:
+            owners = {a.attester: self.owner(a.attester) for a in record.attestations
+                      if a.attester}
+            owners[record.name] = owner
+            parent = self.parent(record.name)
         return pol.check(
             record.key,
             policy=policy,
@@ -842,6 +851,8 @@ class Registry:
             attestations=record.attestations,
             purposes=int(record.purposes),
             record=record,
+            owners={k: v for k, v in owners.items() if v},
+            parent=parent,
         )
 
     def _verified_record(

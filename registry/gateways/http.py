@@ -209,11 +209,43 @@ class Gateway:
         self._verdicts.put(ck, (time.monotonic() + POLICY_TTL, v))
         return v
 
+    def _evidence(self, rec: IndexedRecord) -> dict[str, Any]:
+        """What the publish-time check had, from the index: the proof and the statement it
+        signs (chain, registry, name, owner, commitment), the publish time, the live
+        attestations with their attesters' owners, and the name's registry parent."""
+        from registry.policy import Attestation
+        from registry.proofs import statement
+
+        rd = self.reader()
+        info = rd.name(rec.name) or {}
+        owner = info.get("owner")
+        meta = rd.meta()
+        out: dict[str, Any] = {"parent": info.get("parent"), "registered_at": (
+            datetime.fromtimestamp(rec.published_at, UTC) if rec.published_at else None)}
+        proof = rd.proof(rec.node, rec.index)
+        if proof and owner and meta.get("chain_id", "").isdigit() and meta.get("registry"):
+            try:
+                out["statement"] = statement(int(meta["chain_id"]), meta["registry"], rec.name,
+                                             owner, rec.commitment)
+                out["proof"] = proof
+            except Error:
+                pass  # binding.proof then says the proof is missing: fail closed
+        atts = rd.attestations(rec.name, rec.index)
+        out["attestations"] = [Attestation(a["attester"], expires=a["expires"],
+                                           attester_owner=a.get("attester_owner"))
+                               for a in atts if not a["expired"]]
+        owners = {a["attester"]: a["attester_owner"] for a in atts if a.get("attester_owner")}
+        if owner:
+            owners[rec.name] = owner
+        out["owners"] = owners
+        return out
+
     def _check(self, rec: IndexedRecord, key: Any) -> Verdict:
         from registry.policy import check
 
         pol = self.policy
-        kwargs: dict[str, Any] = {"name": rec.name, "purposes": rec.purposes, "record": rec}
+        kwargs: dict[str, Any] = {"name": rec.name, "purposes": rec.purposes, "record": rec,
+                                  **self._evidence(rec)}
         if isinstance(pol, str) and "\n" not in pol and not os.path.exists(pol):
             kwargs["profile"] = pol
         else:

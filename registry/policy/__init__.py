@@ -150,6 +150,8 @@ def check(
     intermediates: Sequence[Any] = (),
     purposes: int | None = None,
     record: Any = None,
+    owners: Mapping[str, str] | None = None,
+    parent: str | None = None,
     only: Iterable[str] | None = None,
 ) -> Report:
     """Run the policy's lints over ``key`` and return a :class:`Report`.
@@ -162,6 +164,11 @@ def check(
     goes on. ``record`` is the registry record the key was published in (any
     object with ``valid_from``, ``valid_until`` and ``revoked_at`` as datetimes
     or Unix seconds, 0/None for unset): ``record.lifecycle`` judges it at ``at``.
+    ``owners`` maps names (the key's and its attesters') to their owner
+    addresses and ``parent`` is the name's registry parent: ``key.attestations``
+    counts an attestation only from a trusted name (``@parent`` in a policy's
+    ``trusted`` list means ``parent``) whose owner is known and differs from the
+    key's owner.
 
     Raises:
         ConfigError: bad policy file or unknown profile.
@@ -182,6 +189,7 @@ def check(
         attestations=tuple(attestations) if attestations is not None else None,
         trust_anchors=tuple(trust_anchors) if trust_anchors else None,
         intermediates=tuple(intermediates), purposes=purposes, record=record,
+        owners=dict(owners) if owners is not None else None, parent=parent,
     )
     try:
         key_type = ctx.key_type

@@ -67,7 +67,7 @@ class IndexBuilder:
                                data, parsed))
         self.block += 1
 
-    def name(self, text: str) -> None:
+    def name(self, text: str, owner: str = OWNER) -> None:
         if "@" in text:
             label, _, parent = text.partition("@")
             person = True
@@ -79,10 +79,10 @@ class IndexBuilder:
         with self.store.transaction():
             self._ev("NameRegistered", bytes(namehash(text)),
                      {"name": text, "parent": bytes(namehash(parent)) if parent else ZERO,
-                      "person": person, "owner": OWNER, "label": label})
+                      "person": person, "owner": owner, "label": label})
 
     def key(self, name: str, key_type: int, material: bytes, purposes: int, *,
-            valid_until: int = 0, parsed: ParsedKey | None = None) -> int:
+            valid_until: int = 0, parsed: ParsedKey | None = None, proof: bytes = b"") -> int:
         node = bytes(namehash(name))
         idx = self.counts.get(name, 0)
         self.counts[name] = idx + 1
@@ -91,7 +91,7 @@ class IndexBuilder:
             self._ev("KeyPublished", node,
                      {"index": idx, "commitment": commitment(key_type, material), "key_type": key_type,
                       "purposes": purposes, "valid_from": 0, "valid_until": valid_until,
-                      "durable": False, "material": material, "proof": b""}, parsed)
+                      "durable": False, "material": material, "proof": proof}, parsed)
         return idx
 
     def revoke(self, name: str, idx: int, material: bytes, key_type: int, reason: int = 1) -> None:
@@ -105,9 +105,11 @@ class IndexBuilder:
                      {"index": idx, "attester": bytes(namehash(attester)),
                       "policy_hash": b"\x42" * 32, "expires": NOW + YEAR})
 
-    def finish(self) -> None:
+    def finish(self, registry: str | None = None) -> None:
         with self.store.transaction():
             self.store.set_meta("chain_id", 1337)
+            if registry is not None:
+                self.store.set_meta("registry", registry)
             self.store.set_meta("synced_block", self.block)
             self.store.mark_synced()
         self.store.close()

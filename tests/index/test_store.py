@@ -191,10 +191,10 @@ def test_reader_gateway_lookups(tmp_path: Path) -> None:
     assert got["no_subkeys"] == []
     assert got["persons"] == ["alice@example.org", "bob@example.org"]
     assert got["att"] == [
-        {"attester": "example.org", "policy_hash": "0x" + "01" * 32, "expires": None,
-         "attested_at": 1008, "expired": False},
-        {"attester": "0x" + "07" * 32, "policy_hash": "0x" + "02" * 32, "expires": 500,
-         "attested_at": 1009, "expired": True},
+        {"attester": "example.org", "attester_owner": A, "policy_hash": "0x" + "01" * 32,
+         "expires": None, "attested_at": 1008, "expired": False},
+        {"attester": "0x" + "07" * 32, "attester_owner": None, "policy_hash": "0x" + "02" * 32,
+         "expires": 500, "attested_at": 1009, "expired": True},
     ]
     assert got["sync"] == 12345
     assert got["detail"] == "default 0123456789abcdef: openpgp.expiry, openpgp.uid"
