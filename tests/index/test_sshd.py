@@ -28,7 +28,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import require_tool, skip_or_fail
+from tests.conftest import clock_env, require_tool, skip_or_fail
 from tests.index.conftest import Chain, free_port, stop, wait_port
 
 pytestmark = pytest.mark.sshd
@@ -65,7 +65,7 @@ class SSHD:
 
     def default_env(self) -> None:
         self.set_env(KEYANCHOR_CONFIG=str(self.config), KEYANCHOR_INDEX=str(self.index),
-                     PYTHONPATH=str(REPO), HOME=str(self.config.parent))
+                     PYTHONPATH=str(REPO), HOME=str(self.config.parent), **clock_env())
 
     def login(self, key: Any, *, user: str = USER, extra: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
         cmd = [self.ssh, "-F", "/dev/null", "-p", str(self.port), "-i", str(key.private),

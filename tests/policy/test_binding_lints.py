@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -14,6 +14,7 @@ from registry.policy._binding_lints import debian_fingerprint, fermat_factor, ro
 from registry.proofs import statement
 from tests.policy._cases import Case, Kit, run_case
 from tests.policy.conftest import (
+    FIXED,
     NOW,
     close_primes_modulus,
     make_key,
@@ -139,8 +140,9 @@ def test_proof_required_in_strict(request: pytest.FixtureRequest) -> None:
 def test_nist_112_becomes_error_in_2031(request: pytest.FixtureRequest) -> None:
     key = ssh_key_from_file(Kit(request).ssh_tools.keygen("rsa2048", "-t", "rsa", "-b", "2048")
                             .with_suffix(".pub"))
-    now = check(key, only=["key.nist_strength"], at=NOW).result("key.nist_strength")
-    later = check(key, only=["key.nist_strength"], at=NOW.replace(day=1, month=2, year=2031))
+    # an SSH key carries no time: judge it on fixed dates either side of the 2031 cut-off
+    now = check(key, only=["key.nist_strength"], at=FIXED).result("key.nist_strength")
+    later = check(key, only=["key.nist_strength"], at=datetime(2031, 2, 1, tzinfo=UTC))
     assert now.status == Status.WARN
     assert later.result("key.nist_strength").status == Status.ERROR
 
