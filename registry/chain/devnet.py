@@ -167,6 +167,14 @@ class _Server(ThreadingHTTPServer):
         log.debug("connection error from %s", client_address, exc_info=True)
 
 
+def _serve_forever(server: _Server) -> None:
+    """The serving thread: SIGINT / SIGTERM stay blocked here (and in the request threads it
+    starts), so the kernel delivers them to the main thread, whose wait they interrupt at once."""
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    server.serve_forever(poll_interval=0.2)
+
+
 class DevnetServer:
     """The devnet as an object: :meth:`start` it, read :attr:`url`, :meth:`stop` it.
 
@@ -234,8 +242,8 @@ class DevnetServer:
         self._chain = chain
         self._server = server
         self._thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": 0.2},
+            target=_serve_forever,
+            args=(server,),
             name="keyanchor-devnet",
             daemon=True,
         )
@@ -248,7 +256,8 @@ class DevnetServer:
 
         server, self._server = self._server, None
         if server is not None:
-            server.shutdown()
+            if self._thread is not None and self._thread.is_alive():
+                server.shutdown()  # waits for serve_forever: only when it runs (or will)
             server.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
@@ -282,11 +291,16 @@ def serve(
     stop = threading.Event()
     previous: dict[signal.Signals, Any] = {}
     in_main = threading.current_thread() is threading.main_thread()
-    server = DevnetServer(state_path, host=host, port=port).start()
+    if in_main:  # before the port opens: a Ctrl-C as soon as it listens is a clean stop
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, lambda *_: stop.set())
     try:
-        if in_main:
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                previous[sig] = signal.signal(sig, lambda *_: stop.set())
+        server = DevnetServer(state_path, host=host, port=port).start()
+    except BaseException:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        raise
+    try:
         _announce(server, out)
         if ready is not None:
             ready(server)

@@ -218,7 +218,17 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
 
 
 def _x509_cert(host: str) -> bytes:
-    """A self-signed TLS server certificate for ``host`` (ECDSA P-256, 90 days)."""
+    """A self-signed TLS server certificate for ``host`` (ECDSA P-256, 41 days)."""
+    return x509_cert_and_key(host)[0]
+
+
+def x509_cert_and_key(host: str) -> tuple[bytes, Any]:
+    """A self-signed TLS server certificate for ``host`` (DER) and its ``cryptography`` key.
+
+    Valid from a day ago for 41 days: within the CA/B Forum maximum under every
+    schedule (47 days from 2029-03-15), so its policy verdict does not depend
+    on the date the tests run.
+    """
     import datetime as dt
 
     from cryptography import x509
@@ -232,7 +242,7 @@ def _x509_cert(host: str) -> bytes:
     cert = (
         x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=89))
+        .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=40))
         .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.KeyUsage(True, False, False, False, False, False, False, False, False),
@@ -240,7 +250,7 @@ def _x509_cert(host: str) -> bytes:
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .sign(key, hashes.SHA256())
     )
-    return cert.public_bytes(serialization.Encoding.DER)
+    return cert.public_bytes(serialization.Encoding.DER), key
 
 
 # --------------------------------------------------------------------------- server

@@ -1,7 +1,7 @@
 """Lookup-time policy and lookups by fingerprint and e-mail (issue 10, items 12 and 13).
 
 The index is written through the store API with an X.509 certificate made
-with ``cryptography`` (ECDSA P-256, 90 days) whose proof of possession is a
+with ``cryptography`` (ECDSA P-256, 41 days) whose proof of possession is a
 real signature over the keyanchor statement for this index's chain id,
 registry address, name and owner, and an OpenPGP certificate made by
 Sequoia whose user ID claims an address it is not published under. The
@@ -11,7 +11,6 @@ through the real CLI (``python -m cli.main index lookup``).
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import subprocess
@@ -27,35 +26,13 @@ import pytest
 from registry.keys import commitment, load_openpgp_cert
 from registry.keys._x509 import load_x509_der
 from registry.proofs import statement
-from tests.gateways.conftest import IndexBuilder
+from tests.gateways.conftest import IndexBuilder, x509_cert_and_key
 from tests.gateways.test_serve import request, serve
 
 REPO = Path(__file__).resolve().parents[2]
 REGISTRY = "0x" + "5f" * 20
 RA = "0x" + "ee" * 20       # owns example.org (the registration authority)
 HOLDER = "0x" + "a1" * 20   # owns web1 / web2 / sybil.example.org, and mallory@example.org
-
-
-def _cert(host: str) -> tuple[bytes, Any]:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=10)).not_valid_after(now + dt.timedelta(days=80))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.KeyUsage(True, False, False, False, False, False, False, False, False),
-                       critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .sign(key, hashes.SHA256()))
-    return cert.public_bytes(serialization.Encoding.DER), key
 
 
 def _proof(der: bytes, key: Any, name: str, owner: str) -> bytes:
@@ -83,7 +60,7 @@ def index(tmp_path_factory: pytest.TempPathFactory) -> Index:
     for host in ("web1.example.org", "web2.example.org", "sybil.example.org"):
         b.name(host, owner=HOLDER)
     for host in ("web1.example.org", "web2.example.org"):
-        der, key = _cert(host)
+        der, key = x509_cert_and_key(host)
         spki[host] = load_x509_der(der).spki_sha256
         idx = b.key(host, 3, der, 16, proof=_proof(der, key, host, HOLDER))
         # web1: attested by its RA (another owner); web2: only by a name of its own owner
