@@ -28,34 +28,84 @@ FORMATS = ("text", "json", "authorized-keys", "known-hosts", "armor", "pem")
 # --------------------------------------------------------------------------- deploy
 
 
-def deploy(network: NetworkOpt = None, as_json: JsonOpt = False) -> None:
+def deploy(
+    private: Annotated[bool, typer.Option(
+        "--private", help="An organisation's private registry: only the admin and the "
+        "registrars it names register top-level names (no suffix list).")] = False,
+    admin: Annotated[str | None, typer.Option(
+        "--admin", help="The admin address (default: your account). It may update the "
+        "suffix list, name registrars and hand the role on.")] = None,
+    suffix_list: Annotated[Path | None, typer.Option(
+        "--suffix-list", help="A public_suffix_list.dat to commit to (default: the one the "
+        "publicsuffixlist package ships).")] = None,
+    update_suffix_list: Annotated[bool, typer.Option(
+        "--update-suffix-list", help="Do not deploy: as the admin, commit the suffix list "
+        "(--suffix-list or the bundled one) to the existing registry.")] = False,
+    network: NetworkOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
     """Deploy the KeyRegistry contract on a network and save its address in the config.
 
-    On the embedded chain the registry is deployed on first use; this prints its address.
+    A public registry commits to the Merkle root of the Public Suffix List, so
+    anyone registers registrable domains and nobody can take a TLD or a public
+    suffix; --private makes an organisation's registry instead. On the embedded
+    chain the (public) registry is deployed on first use; this prints its address.
 
     Example: keyanchor deploy --network devnet
     """
     from cli._context import load_cfg
     from registry.config import save_config
 
+    if admin is not None:
+        from cli.name import check_address
+
+        admin = check_address(admin, "--admin")
+    text = None
+    if suffix_list is not None:
+        from cli.key import read_input
+
+        text = read_input(suffix_list)
     cfg = load_cfg()
     net = cfg.network(network)
     saved = False
+    if update_suffix_list:
+        with open_registry(network, cfg=cfg) as reg:
+            result = reg.set_suffix_root(suffix_list=text)
+            data = {"network": net.name, "registry": reg.address,
+                    "suffix_root": "0x" + reg.suffix_root().hex(), **tx_summary(result)}
+        if as_json:
+            emit_json(data)
+        else:
+            print(data["suffix_root"])
+            say(f"suffix list root updated on {data['registry']} (tx {data.get('tx_hash')})")
+        return
     with open_registry(network, need_registry=False, cfg=cfg) as reg:
         if net.embedded:
+            if private or admin or text is not None:
+                from registry.errors import ConfigError
+
+                raise ConfigError("the embedded chain's registry is public, with the bundled"
+                                  " suffix list and development account 0 as admin; deploy a"
+                                  " private or custom one on a devnet (--network)")
             address = reg.address
         else:
-            address = reg.deploy()
+            address = reg.deploy(private=private, admin=admin, suffix_list=text)
             if net.name != "env":
                 cfg.set_registry(net.name, address)
                 save_config(cfg)
                 saved = True
         chain_id = reg.chain_id
-    data = {"network": net.name, "chain_id": chain_id, "registry": address, "saved": saved}
+        mode = "private" if reg.private_mode() else "public"
+        root = reg.suffix_root()
+        owner = reg.admin()
+    data = {"network": net.name, "chain_id": chain_id, "registry": address, "saved": saved,
+            "mode": mode, "admin": owner, "suffix_root": "0x" + root.hex()}
     if as_json:
         emit_json(data)
         return
     print(address)
+    say(f"{mode} registry, admin {owner}"
+        + (f", suffix list root 0x{root.hex()[:16]}…" if mode == "public" else ""))
     if saved:
         say(f"KeyRegistry deployed on {net.name} (chain {chain_id}); address saved in {cfg.path}")
     elif net.name == "env":

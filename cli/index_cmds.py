@@ -52,13 +52,22 @@ def sync(
 ) -> None:
     """Bring the local index up to date with the chain, verifying every record.
 
+    Every page's logs are checked against the contract's event digest. With a
+    [dns] table in the config (or the strict profile), each top-level name's
+    _keyanchor TXT record is checked too: keys under a domain whose DNS names
+    another owner are never served.
+
     Example: keyanchor sync --confirmations 12 --audit
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
+    from cli._context import load_cfg
+    from registry.dnscontrol import dns_settings
     from registry.index import sync_index
 
     path = _index_path(index)
+    raw_dns = load_cfg().data.get("dns")
+    dns = dns_settings(raw_dns) if raw_dns is not None else None
     with open_registry(network, account=False) as reg:
         with Progress(TextColumn("sync"), BarColumn(), MofNCompleteColumn(),
                       TextColumn("blocks, {task.fields[events]} events"),
@@ -75,7 +84,7 @@ def sync(
 
             result = sync_index(path, reg, confirmations=confirmations, page_blocks=page_blocks,
                                 policy_profile=None if policy == "none" else policy,
-                                progress=progress, audit=audit)
+                                progress=progress, audit=audit, dns=dns)
     if as_json:
         typer.echo(json.dumps({"index": str(path), **result.to_dict()}))
         return

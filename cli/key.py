@@ -252,6 +252,24 @@ def _read_proof(path: Path | None) -> bytes:
     return read_input(path) if path is not None else b""
 
 
+#: The contract's MAX_REVOCATION.
+MAX_REVOCATION = 4096
+
+RevocationOpt = Annotated[Path | None, typer.Option(
+    "--revocation", help="The key's own revocation to carry in the event, e.g. the output of "
+    "'gpg --gen-revoke' (at most 4096 bytes; keyservers hand it on).")]
+
+
+def _read_revocation(path: Path | None) -> bytes:
+    if path is None:
+        return b""
+    data = read_input(path)
+    if len(data) > MAX_REVOCATION:
+        raise typer.BadParameter(f"{path} is {len(data)} bytes; a revocation is at most "
+                                 f"{MAX_REVOCATION}", param_hint="--revocation")
+    return data
+
+
 def _published(action: str, name: str, key: object, result: object, as_json: bool,
                **extra: object) -> None:
     data = {"action": action, "name": name, "type": key.key_type.label,  # type: ignore[attr-defined]
@@ -333,20 +351,22 @@ def revoke(
     reason: Annotated[str, typer.Option(
         "--reason", help="key-compromise, superseded, cessation, affiliation-changed, "
         "privilege-withdrawn or unspecified.")] = "unspecified",
+    revocation: RevocationOpt = None,
     network: NetworkOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Revoke a key record, permanently (the key can never come back under the name).
 
-    Example: keyanchor key revoke alice@example.org 0 --reason key-compromise
+    Example: keyanchor key revoke alice@example.org 0 --reason key-compromise --revocation revoke.asc
     """
     from registry.names import parse_name
 
     text = parse_name(name).text
     code = _reason(reason)
+    revocation_bytes = _read_revocation(revocation)
     with open_registry(network) as reg:
         index = resolve_record(reg, text, record)
-        result = reg.revoke(text, index, code)
+        result = reg.revoke(text, index, code, revocation=revocation_bytes)
     data = {"action": "revoked", "name": text, "index": index,
             "reason": code.label, **tx_summary(result)}  # type: ignore[attr-defined]
     data["index"] = index
@@ -366,6 +386,7 @@ def rotate(
     proof: ProofOpt = None,
     purpose: PurposeOpt = None,
     reason: Annotated[str, typer.Option("--reason", help="Why the old key goes.")] = "superseded",
+    revocation: RevocationOpt = None,
     valid_from: FromOpt = None,
     valid_until: UntilOpt = None,
     durable: DurableOpt = False,
@@ -390,6 +411,7 @@ def rotate(
     start, until = _validity(valid_from, valid_until)
     key = load_key(read_input(new_file))
     proof_bytes = _read_proof(proof)
+    revocation_bytes = _read_revocation(revocation)
     with open_registry(network) as reg:
         index = resolve_record(reg, text, old)
         stmt = _statement_for(reg, text, key)
@@ -408,6 +430,7 @@ def rotate(
                       policy=policy, profile=profile, force=force)
         result = reg.rotate(text, index, key, purposes=terms.purposes,
                             valid_from=terms.valid_from, valid_until=terms.valid_until,
-                            proof=proof_bytes, durable=durable, reason=code)
+                            proof=proof_bytes, durable=durable, reason=code,
+                            revocation=revocation_bytes)
     _published("rotated", text, key, result, as_json, replaces=index,
                reason=code.label)  # type: ignore[attr-defined]

@@ -17,7 +17,7 @@ import sys
 import typer
 
 from cli import account as account_cmds
-from cli import chain_cmds, index_cmds, policy_cmds, serve_cmd
+from cli import chain_cmds, index_cmds, integrations_cmds, policy_cmds, serve_cmd
 from cli import key as key_cmds
 from cli import name as name_cmds
 from cli import network as network_cmds
@@ -73,6 +73,8 @@ app.command("sync")(index_cmds.sync)
 app.command("watch")(index_cmds.watch)
 app.add_typer(index_cmds.index_app, name="index")
 app.add_typer(index_cmds.ssh_app, name="ssh")
+index_cmds.ssh_app.command("allowed-signers")(integrations_cmds.allowed_signers)
+app.add_typer(integrations_cmds.tls_app, name="tls")
 app.command("serve")(serve_cmd.serve)
 
 

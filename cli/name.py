@@ -15,7 +15,7 @@ from cli._context import JsonOpt, NetworkOpt, open_registry, tx_summary
 from cli._output import emit_json, print_kv
 
 app = typer.Typer(
-    help="Names: register, assign, reclaim, renounce, transfer, operators, show.\n\n"
+    help="Names: register, assign, reclaim, renounce, transfer, operators, block, show.\n\n"
     "Example: keyanchor name register example.org",
     no_args_is_help=True,
 )
@@ -50,7 +50,12 @@ def report(action: str, result: Any, as_json: bool, **extra: Any) -> None:
 
 @app.command("register")
 def register(name: NameArg, network: NetworkOpt = None, as_json: JsonOpt = False) -> None:
-    """Register a top-level name for your account (first come, first served).
+    """Register a registrable domain for your account (first come, first served).
+
+    A registrable domain is a public suffix plus one label (example.org,
+    example.co.uk, alice.github.io): never a public suffix (org, co.uk) or a
+    subdomain (web1.example.org: its domain's owner assigns it), never an IP
+    address. A private registry lets only its admin and registrars register.
 
     Example: keyanchor name register example.org
     """
@@ -141,10 +146,33 @@ def operator(
                name=text, operator=address)
 
 
+@app.command("block")
+def block(
+    name: NameArg,
+    attester: Annotated[str, typer.Argument(help="The attesting name to block.",
+                                            show_default=False)],
+    unblock: Annotated[bool, typer.Option("--unblock", help="Lift the block.")] = False,
+    network: NetworkOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Block (or --unblock) an attester on your name: it can no longer attest the name's
+    records, and its attestations on them stop counting.
+
+    Example: keyanchor name block alice@example.org spammer.example
+    """
+    text, by = check_name(name), check_name(attester)
+    with open_registry(network) as reg:
+        result = reg.block_attester(text, by, not unblock)
+        report("attester unblocked" if unblock else "attester blocked", result, as_json,
+               name=text, attester=by)
+
+
 def _operators(reg: Any, text: str, owner: str | None, events: list[Any]) -> list[str]:
     seen: dict[str, bool] = {}
     for ev in events:
-        if ev.kind == "operator-set":
+        if ev.kind == "transferred":  # a transfer ends every approval
+            seen = {}
+        elif ev.kind == "operator-set":
             op = str(ev.data.get("operator"))
             seen[op] = bool(ev.data.get("approved"))
     return sorted(op for op, on in seen.items() if on and owner and reg.is_operator(text, op))

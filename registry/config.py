@@ -23,6 +23,12 @@ The file is TOML at ``$KEYANCHOR_CONFIG`` or ``<user config dir>/keyanchor/confi
     [index]
     path = "/var/lib/keyanchor/index.sqlite"
 
+    [dns]                                # DNS control (_keyanchor.<domain> TXT), checked by sync
+    nameserver = "127.0.0.1"             # optional: the system resolver otherwise
+    port = 53
+    timeout = 3
+    require = false                      # true (or the strict profile): fail closed
+
 Environment variables override the file: ``KEYANCHOR_NETWORK``,
 ``KEYANCHOR_RPC_URL`` (with ``KEYANCHOR_REGISTRY``), ``KEYANCHOR_STATE`` (the
 embedded chain file), ``KEYANCHOR_KEYSTORE``, ``KEYANCHOR_INDEX``.
@@ -178,11 +184,24 @@ class Config:
 
     # -- ssh / index ----------------------------------------------------------------
     def index_path(self) -> Path:
+        """The index file: ``$KEYANCHOR_INDEX``, else ``[index] path``, else the data dir's.
+
+        Raises:
+            ConfigError: ``[index]`` is not a table or its ``path`` not a non-empty string.
+        """
         env = os.environ.get("KEYANCHOR_INDEX")
         if env:
-            return Path(env)
-        value = (self.data.get("index") or {}).get("path")
-        return Path(value) if value else data_dir() / "index.sqlite"
+            return Path(env).expanduser()
+        index = self.data.get("index", {})
+        if not isinstance(index, dict):
+            raise ConfigError(f"{self.path}: [index] must be a table")
+        if "path" not in index:
+            return data_dir() / "index.sqlite"
+        value = index["path"]
+        if not isinstance(value, str) or not value.strip():
+            raise ConfigError(f"{self.path}: [index] path must be a file path (a non-empty"
+                              f" string), not {value!r}")
+        return Path(value).expanduser()
 
     def ssh(self) -> dict[str, Any]:
         return dict(self.data.get("ssh") or {})

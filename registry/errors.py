@@ -20,6 +20,8 @@ Tree::
     ├── PolicyViolation                    a key fails the policy (carries the report)
     ├── ConfigError                        bad configuration file, network or account setting
     ├── GatewayRequestError (ValueError)   an HTTP gateway request that cannot be answered (``status``)
+    ├── KeyNotTrusted                      a peer's key (SSH host key, TLS certificate) is not
+    │                                      published for its name, is revoked, or cannot be checked
     ├── AccountError                       keystore missing, wrong password, no account
     ├── ChainError                         anything that went wrong talking to a chain
     │   ├── ChainUnavailable               RPC endpoint unreachable or not answering
@@ -52,6 +54,7 @@ __all__ = [
     "InvalidName",
     "KeyAlreadyActive",
     "KeyFormatError",
+    "KeyNotTrusted",
     "KeyRevoked",
     "NameNotFound",
     "NameTaken",
@@ -109,6 +112,22 @@ class GatewayRequestError(Error, ValueError):
     def __init__(self, message: str, status: int = 400) -> None:
         super().__init__(message)
         self.status = status
+
+
+class KeyNotTrusted(Error):
+    """A peer presented a key the registry does not vouch for under the name it claims.
+
+    Raised by the integrations (paramiko, asyncssh, TLS) when a server's host key
+    or certificate is not an active published record of the host, is revoked,
+    or cannot be checked at all (missing or stale index: they fail closed).
+    ``reason`` is the one-line explanation; the integrations also inherit their
+    library's own exception (``paramiko.SSHException``,
+    ``ssl.SSLCertVerificationError``) so callers can catch what they already do.
+    """
+
+    def __init__(self, message: str, reason: str = "") -> None:
+        super().__init__(message)
+        self.reason = reason or message
 
 
 class AccountError(Error):

@@ -8,8 +8,16 @@ Two kinds of name:
 
 * a DNS-like name (``example.org``, ``web1.example.org``): labels of
   ``[a-z0-9-]``, 1-63 characters, not starting or ending with ``-``; at most
-  253 characters in all. Non-ASCII labels are converted to IDNA 2008 A-labels (``xn--``, UTS #46
-  non-transitional, as browsers do).
+  253 characters in all. Non-ASCII labels are converted to IDNA 2008 A-labels
+  (``xn--``, UTS #46 non-transitional, as browsers do), and an ``xn--`` label
+  must be a valid A-label that decodes and encodes back to itself (the
+  contract checks only the characters: ``xn--zz.org`` is registrable on-chain,
+  and never a name here). The last label must not be a number (the
+  WHATWG URL standard's "ends in a number" rule: all ASCII digits, or ``0x``
+  followed by hex digits), so no spelling of an IPv4 address that
+  ``inet_aton`` accepts (``127.0.0.1``, ``127.1``, ``2130706433``,
+  ``0x7f.1``, ``0177.0.0.1``) and no all-numeric top-level domain is a name;
+  an IPv6 literal never is (``:`` and brackets are not label characters).
 * a person name under a domain (``alice@example.org``): a local part of
   ``[a-z0-9._+-]``, 1-64 characters, not starting or ending with ``.`` and
   without ``..``, then ``@`` and a DNS-like name.
@@ -19,13 +27,19 @@ Nodes are ENS namehashes: ``node(".")`` is 32 zero bytes and
 A person's label is hashed with an ``@`` prefix (``keccak256("@alice")``), so a
 person ``alice@example.org`` and a host ``alice.example.org`` never share a node.
 The contract applies the same character rules to each label it receives.
+
+:func:`squatted_by` is the rule every reader applies to names registered on
+their own *inside* someone else's registered domain (``web1.corp.org``
+registered top-level before ``corp.org`` was): such a name, and everything
+under it, does not count.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import NewType
+from typing import Any, NewType
 
 from registry.errors import InvalidName
 
@@ -35,10 +49,15 @@ __all__ = [
     "MAX_NAME",
     "Name",
     "Node",
+    "chain_root",
+    "is_public_suffix",
     "keccak256",
     "labelhash",
     "namehash",
     "parse_name",
+    "raw_namehash",
+    "registrable_domain",
+    "squatted_by",
 ]
 
 Node = NewType("Node", bytes)
@@ -49,6 +68,8 @@ MAX_NAME = 253
 
 _LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\Z")
 _LOCAL = re.compile(r"[a-z0-9_+-](?:[a-z0-9._+-]{0,62}[a-z0-9_+-])?\Z")
+#: WHATWG URL "ends in a number": the last label parses as an IPv4 number part.
+_NUMBER = re.compile(r"(?:[0-9]+|0x[0-9a-f]*)\Z")
 
 
 def keccak256(data: bytes) -> bytes:
@@ -107,6 +128,8 @@ def _domain_labels(domain: str, original: str) -> tuple[str, ...]:
     domain = domain.strip().rstrip(".")
     if not domain:
         raise InvalidName(f"invalid name {original!r}: empty domain")
+    if ":" in domain or domain.startswith("["):
+        raise InvalidName(f"invalid name {original!r}: an IPv6 address literal is not a name")
     if not domain.isascii():
         # IDNA 2008 with UTS #46 non-transitional mapping, as browsers and current
         # resolvers do (Python's built-in "idna" codec is IDNA 2003 and would map
@@ -131,7 +154,34 @@ def _domain_labels(domain: str, original: str) -> tuple[str, ...]:
                 f"invalid name {original!r}: label {label!r} must be a-z, 0-9 and '-',"
                 " not starting or ending with '-'"
             )
+    for label in labels:
+        if label.startswith("xn--"):
+            _check_a_label(label, original)
+    if _NUMBER.match(labels[-1]):
+        raise InvalidName(
+            f"invalid name {original!r}: the last label {labels[-1]!r} is a number"
+            " (an IPv4 address or an all-numeric top-level domain), not a name"
+        )
     return labels
+
+
+def _check_a_label(label: str, original: str) -> None:
+    """Refuse an ``xn--`` label that is not a valid IDNA 2008 A-label in normal form.
+
+    The contract checks only the characters, so ``xn--zz`` (no Punycode),
+    ``xn--ls8h`` (a code point IDNA 2008 disallows) or an A-label of a U-label
+    that is not in NFC would otherwise be a second spelling of a name, or one
+    no resolver looks up.
+    """
+    import idna  # lazy: only names with A-labels pay for it
+
+    try:
+        ok = idna.encode(idna.decode(label)).decode("ascii") == label
+    except (idna.IDNAError, UnicodeError, ValueError):
+        ok = False
+    if not ok:
+        raise InvalidName(f"invalid name {original!r}: label {label!r} is not a valid IDNA 2008"
+                          " A-label (xn--)")
 
 
 def parse_name(text: str | Name) -> Name:
@@ -167,7 +217,16 @@ def parse_name(text: str | Name) -> Name:
 
 def labelhash(label: str, *, person: bool = False) -> bytes:
     """keccak256 of a label (with the ``@`` prefix for a person's local part)."""
-    return keccak256((("@" + label) if person else label).encode("ascii"))
+    return keccak256((("@" + label) if person else label).encode("utf-8"))
+
+
+def _node(labels: tuple[str, ...], local: str | None) -> Node:
+    node = b"\x00" * 32
+    for label in reversed(labels):
+        node = keccak256(node + labelhash(label))
+    if local is not None:
+        node = keccak256(node + labelhash(local, person=True))
+    return Node(node)
 
 
 def namehash(name: str | Name) -> Node:
@@ -177,9 +236,88 @@ def namehash(name: str | Name) -> Node:
         InvalidName: the name breaks the grammar.
     """
     parsed = parse_name(name)
-    node = b"\x00" * 32
-    for label in reversed(parsed.labels):
-        node = keccak256(node + labelhash(label))
-    if parsed.local is not None:
-        node = keccak256(node + labelhash(parsed.local, person=True))
-    return Node(node)
+    return _node(parsed.labels, parsed.local)
+
+
+def raw_namehash(text: str) -> Node:
+    """The node the contract computes for name text, without the grammar or normalisation.
+
+    For sync, which must index (and then never serve) names the contract took
+    but the grammar refuses, such as ``127.0.0.1``.
+    """
+    local, at, domain = text.rpartition("@")
+    return _node(tuple(domain.split(".")), local if at else None)
+
+
+# --------------------------------------------------------------------------- squatting
+
+_PSL: Any = None
+
+
+def _psl() -> Any:
+    global _PSL
+    if _PSL is None:
+        from publicsuffixlist import PublicSuffixList  # ~75 ms: loaded only when needed
+
+        _PSL = PublicSuffixList()
+    return _PSL
+
+
+def is_public_suffix(domain: str) -> bool:
+    """Whether ``domain`` is a public suffix (``org``, ``co.uk``, ``github.io``).
+
+    By the Public Suffix List the ``publicsuffixlist`` package ships (ICANN and
+    private sections; an unknown single label counts, by the list's ``*`` rule).
+    """
+    return bool(_psl().is_public(domain))
+
+
+def registrable_domain(domain: str) -> str | None:
+    """The registrable domain (public suffix + one label) of ``domain``; ``None`` for a suffix."""
+    found = _psl().privatesuffix(domain)
+    return None if found is None else str(found)
+
+
+def chain_root(name: str, parents: Mapping[str, str | None]) -> str:
+    """The top-level registration at the root of ``name``'s registry parent chain.
+
+    ``parents`` maps registered names to their registry parent's text (``None``
+    for a top-level registration). A name missing from it is its own root.
+    """
+    seen = {name}
+    while (parent := parents.get(name)) is not None and parent not in seen:
+        seen.add(parent)
+        name = parent
+    return name
+
+
+def squatted_by(name: str | Name, parents: Mapping[str, str | None]) -> str | None:
+    """The registered domain that registered ``name`` squats in, or ``None``: the squatting rule.
+
+    ``parents`` maps every registered name among ``name`` and its DNS
+    suffixes to its registry parent's text (``None``: top-level).
+
+    A name counts only if its registry parent chain reaches the closest
+    registered DNS ancestor of its chain's root that lies inside the root's
+    registrable domain (public suffix + one label; a registered public suffix
+    such as ``org`` never speaks for the domains below it). When Mallory
+    registered ``web1.corp.org`` top-level and Corp later registered
+    ``corp.org``, ``web1.corp.org`` (and ``alice@web1.corp.org``,
+    ``db.web1.corp.org`` under it) squat in ``corp.org``: readers serve none of
+    their keys. The Public Suffix List is consulted only when a registered
+    ancestor of more than one label exists at all.
+
+    Raises: InvalidName.
+    """
+    root = parse_name(chain_root(parse_name(name).text, parents))
+    labels = root.labels
+    first = 0 if root.is_person else 1  # a (malformed) person root: its domain is an ancestor
+    ancestors = [".".join(labels[i:]) for i in range(first, len(labels))]
+    # a single label is always a public suffix (the list's "*" rule): no need to load it
+    if not any(a in parents and "." in a for a in ancestors):
+        return None
+    boundary = registrable_domain(root.domain)
+    if boundary is None:
+        return None  # the root is itself a public suffix: nothing above it is a domain owner
+    inside = ancestors[:ancestors.index(boundary) + 1] if boundary in ancestors else []
+    return next((a for a in inside if a in parents), None)

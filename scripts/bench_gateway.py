@@ -108,8 +108,9 @@ def build_index(path: Path, count: int, procs: int) -> None:
     with store.transaction():
         store.set_meta("synced_block", block)
         store.mark_synced()
-    store.close()
+    store.close()  # publishes the snapshot at tmp
     tmp.rename(path)
+    store.work.unlink(missing_ok=True)  # the writer's working copy: not needed to serve
 
 
 def sample_targets(path: Path, n: int) -> list[tuple[str, str]]:

@@ -12,6 +12,8 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -67,6 +69,57 @@ def clock_env() -> dict[str, str]:
     if out and "faketime" in preload:
         out["LD_PRELOAD"] = preload
     return out
+
+
+# --------------------------------------------------------------------------- StrictModes
+
+
+def _passes_strict_modes(d: Path) -> bool:
+    """Whether ``d`` and every directory above it are owned by root or us and not group/world-writable."""
+    import stat
+
+    me = os.geteuid()
+    try:
+        for p in [d, *d.parents]:
+            st = p.stat()
+            if st.st_uid not in (0, me) or st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+                return False
+    except OSError:
+        return False
+    return os.access(d, os.W_OK | os.X_OK)
+
+
+def make_safe_dir(prefix: str = "keyanchor-test-") -> Path:
+    """A fresh 0755 directory whose whole path passes sshd's StrictModes rules for this user.
+
+    The sshd path refuses an index or a config under ``/tmp`` (mode 1777), so
+    tests of it need such a place: ``/run`` as root, else ``$XDG_RUNTIME_DIR``
+    or ``~/.cache``. The caller removes it (the ``safe_tmp`` fixture does).
+    """
+    import tempfile
+
+    bases = [Path("/run")] if os.geteuid() == 0 else []
+    if os.environ.get("XDG_RUNTIME_DIR"):
+        bases.append(Path(os.environ["XDG_RUNTIME_DIR"]))
+    bases.append(Path.home() / ".cache")
+    for base in bases:
+        if _passes_strict_modes(base):
+            d = Path(tempfile.mkdtemp(prefix=prefix, dir=base))
+            d.chmod(0o755)
+            return d
+    skip_or_fail("no directory here passes sshd's StrictModes rules (root: /run; others:"
+                 " $XDG_RUNTIME_DIR or ~/.cache)")
+    raise AssertionError  # unreachable
+
+
+@pytest.fixture
+def safe_tmp() -> Iterator[Path]:
+    """A fresh directory the sshd path's StrictModes checks accept (removed afterwards)."""
+    d = make_safe_dir()
+    try:
+        yield d
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------- processes

@@ -83,6 +83,8 @@ GAS_HEADROOM = 30_000
 #: Seconds a fee quote is reused (pipelined sends do not re-ask for every transaction).
 FEE_TTL = 2.0
 ZERO32 = b"\x00" * 32
+#: Commitments / attesters per batch view call (the contract's MAX_BATCH).
+_BATCH = 128
 ZERO_ADDRESS = "0x" + "00" * 20
 
 MaterialLoader = Callable[[KeyType, bytes], Key]
@@ -96,6 +98,8 @@ TimeInput = datetime | int | None
 _REVERTS: dict[str, type[ContractRevert]] = {
     "name taken": NameTaken,
     "parent registered": NameTaken,
+    "not admin": NotOwner,
+    "not registrar": NotOwner,
     "name not found": NameNotFound,
     "not owner": NotOwner,
     "not owner or operator": NotOwner,
@@ -104,7 +108,7 @@ _REVERTS: dict[str, type[ContractRevert]] = {
     "key revoked": KeyRevoked,
     "already revoked": KeyRevoked,
 }
-_REASON = re.compile(r"KeyRegistry: ([a-z][a-z ]*[a-z])")
+_REASON = re.compile(r"KeyRegistry: ([a-z][a-z -]*[a-z])")
 _ERROR_STRING = re.compile(r"(?:0x)?08c379a0([0-9a-fA-F]+)")
 _NONCE_LOW = ("nonce too low", "nonce is too low", "invalid transaction nonce", "already been used")
 _NO_FUNDS = (
@@ -482,6 +486,8 @@ class Registry:
         self._names: dict[bytes, str] = {}
         self._stamps: dict[bytes, datetime | None] = {}
         self._address: str | None = None
+        self._private: bool | None = None
+        self._root_checked: bytes | None = None
         with _translated("connect"):
             actual = int(w3.eth.chain_id)
         if chain_id is not None and actual != chain_id:
@@ -705,12 +711,71 @@ class Registry:
         )
 
     def records(self, name: str | Name) -> list[dict[str, Any]]:
-        """The contract's raw records of a name (one ``eth_call``), unverified.
+        """The contract's raw records of a name in index order (status by block time).
 
-        Raises: InvalidName, ChainError.
+        The commitments come from the name's ``KeyPublished`` events (or, for a
+        durable record, from state), their state from one ``records(node,
+        commitments)`` call per 128 records. Checked: one record per index
+        ``0 … record_count - 1``, each one's stored index equal to its event's.
+        Material is not checked here (:meth:`lookup` does).
+
+        Raises: InvalidName, VerificationError (a record the endpoint's events do
+        not account for), ChainError.
         """
         parsed = _name(name)
-        return list(self._call_raw("records", [parsed.node], f"lookup {parsed}"))
+        return [rec for rec, _log in self._raw_records(parsed)]
+
+    def record_count(self, name: str | Name) -> int:
+        """Records ever published under a name (revoked ones included). Raises: ChainError."""
+        parsed = _name(name)
+        return int(self._call_raw("record_count", [parsed.node], f"record count of {parsed}"))
+
+    def record_state(self, name: str | Name, commitment_: bytes) -> dict[str, Any] | None:
+        """The raw state of the record with this commitment, or None. Raises: ChainError."""
+        parsed = _name(name)
+        (rec,) = self._call_raw("records", [parsed.node, [bytes(commitment_)]], f"lookup {parsed}")
+        return rec if int(rec["key_type"]) else None
+
+    def _raw_records(self, parsed: Name) -> list[tuple[dict[str, Any], Any]]:
+        """(raw record, its KeyPublished log or None) for every index of the name."""
+        node = bytes(parsed.node)
+        what = f"lookup {parsed}"
+        count = int(self._call_raw("record_count", [node], what))
+        if count == 0:
+            return []
+        published = self.contract.event("KeyPublished")
+        logs: dict[int, Any] = {}
+        for log in self._get_logs([published.topic, node], what):
+            if str(log.get("address", "")).lower() != self.address.lower() or log.get("removed"):
+                continue
+            try:
+                index = int.from_bytes(bytes(log["topics"][2]), "big")
+                c = bytes(log["topics"][3])
+            except (IndexError, KeyError, TypeError, ValueError):
+                continue
+            logs.setdefault(index, (c, log))  # the first one; a forged duplicate fails below
+        commitments: list[bytes] = []
+        for index in range(count):
+            if index in logs:
+                commitments.append(logs[index][0])
+                continue
+            durable = bytes(self._call_raw("durable_at", [node, index], what))
+            if durable == ZERO32:
+                raise VerificationError(
+                    f"{parsed} record {index} does not verify: the endpoint returned no"
+                    f" KeyPublished event for it ({count} records; a withheld log)")
+            commitments.append(durable)
+        states: list[dict[str, Any]] = []
+        for lo in range(0, count, _BATCH):
+            states += list(self._call_raw("records", [node, commitments[lo:lo + _BATCH]], what))
+        out = []
+        for index, (c, rec) in enumerate(zip(commitments, states, strict=True)):
+            if not int(rec["key_type"]) or int(rec["index"]) != index or bytes(rec["commitment"]) != c:
+                raise VerificationError(
+                    f"{parsed} record {index} does not verify: its KeyPublished event names"
+                    f" commitment 0x{c.hex()}, which the contract does not hold at that index")
+            out.append((rec, logs[index][1] if index in logs else None))
+        return out
 
     def _require_registered(self, parsed: Name) -> None:
         if self.owner(parsed) is None:
@@ -742,11 +807,13 @@ class Registry:
         attestations: bool = False,
         policy: Any = None,
         profile: str | None = None,
+        dns: Any = None,
     ) -> list[KeyRecord]:
         """The verified key records of a name, in index order.
 
-        One ``eth_call`` (records) and one ``eth_getLogs`` (KeyPublished of this
-        name); with ``attestations=True`` one more ``eth_call`` per record.
+        One ``eth_getLogs`` (the name's KeyPublished events), ``record_count`` and
+        one ``records(node, commitments)`` call per 128 records; with
+        ``attestations=True`` one ``eth_getLogs`` and one ``eth_call`` per record.
         With ``policy`` (a policy file path, TOML text or Policy) or ``profile``,
         only records whose key passes :meth:`check_record` are returned.
 
@@ -759,13 +826,13 @@ class Registry:
         parsed = _name(name)
         node = bytes(parsed.node)
         what = f"lookup {parsed}"
-        raw = self._call_raw("records", [node], what)
+        raw = self._raw_records(parsed)
         if not raw:
             self._require_registered(parsed)
             return []
         wanted = _key_types(key_types)
-        chosen: list[tuple[int, dict[str, Any]]] = []
-        for index, rec in enumerate(raw):
+        out = []
+        for index, (rec, log) in enumerate(raw):
             status = STATUSES[rec["status"]] if rec["status"] < len(STATUSES) else "unknown"
             if status == "unknown":
                 raise VerificationError(
@@ -785,27 +852,75 @@ class Registry:
                 ) from None
             if wanted is not None and key_type not in wanted:
                 continue
-            chosen.append((index, rec))
-        if not chosen:
-            return []
-        published = self.contract.event("KeyPublished")
-        commitments = sorted({bytes(rec["commitment"]) for _, rec in chosen})
-        logs = self._get_logs([published.topic, node, None, commitments], what)
-        by_index: dict[int, list[Any]] = {}
-        for log in logs:
-            try:
-                index = int.from_bytes(bytes(log["topics"][2]), "big")
-            except (IndexError, KeyError, TypeError):
-                continue
-            by_index.setdefault(index, []).append(log)
-        out = []
-        for index, rec in chosen:
-            out.append(self._verified_record(parsed, node, index, rec, by_index.get(index, [])))
+            out.append(self._verified_record(parsed, node, index, rec, [log] if log else []))
+        if any(r.status == "revoked" for r in out):
+            out = self._with_revocations(parsed, out)
         if attestations or policy is not None or profile is not None:
             out = [self._with_attestations(r) for r in out]
         if policy is not None or profile is not None:
-            out = [r for r in out if self.check_record(r, policy=policy, profile=profile).passed]
+            squat = self.squatted_by(parsed) or False
+            verdict = self.dns_control(parsed, dns) if dns is not None else None
+            out = [r for r in out if self.check_record(
+                r, policy=policy, profile=profile, squatted_by=squat, dns=verdict).passed]
         return out
+
+    def squatted_by(self, name: str | Name) -> str | None:
+        """The registered domain that registered ``name`` squats in, or ``None``.
+
+        The rule is :func:`registry.names.squatted_by` (the index's readers
+        apply the same): ``owner`` and ``parent`` of the name and of each of its
+        DNS suffixes, two ``eth_call`` per registered one.
+
+        Raises: InvalidName, ChainError.
+        """
+        from registry.names import squatted_by
+
+        parsed = _name(name)
+        labels = parsed.labels
+        suffixes = ([parsed.text] if parsed.is_person else []) + [
+            ".".join(labels[i:]) for i in range(len(labels))]
+        by_node = {bytes(namehash(s)): s for s in suffixes}
+        parents: dict[str, str | None] = {}
+        for text in suffixes:
+            if self.owner(text) is None:
+                continue
+            pnode = bytes(self._call_raw("parent", [namehash(text)], f"parent of {text}"))
+            parents[text] = by_node.get(pnode)
+        return squatted_by(parsed.text, parents) if parsed.text in parents else None
+
+    def dns_control(self, name: str | Name, settings: Any = None) -> Any:
+        """The DNS-control verdict (:class:`registry.dnscontrol.DnsVerdict`) of a name's
+        top-level registered ancestor against its on-chain owner.
+
+        Raises: NameNotFound, ChainError (DNS trouble is the ``unavailable`` verdict).
+        """
+        from registry.dnscontrol import check_dns_control
+
+        top = _name(name)
+        for _ in range(256):
+            parent = self.parent(top)
+            if parent is None:
+                break
+            top = _name(parent)
+        owner = self.owner(top)
+        if owner is None:
+            raise NameNotFound(f"{top} is not registered", reason="KeyRegistry: name not found")
+        return check_dns_control(top.text, owner, settings=settings)
+
+    def _with_revocations(self, parsed: Name, records: list[KeyRecord]) -> list[KeyRecord]:
+        """Attach each revoked record's ``revocation`` bytes from its KeyRevoked event."""
+        import dataclasses
+
+        event = self.contract.event("KeyRevoked")
+        found: dict[bytes, bytes] = {}
+        for log in self._get_logs([event.topic, bytes(parsed.node)], f"revocations of {parsed}"):
+            try:
+                data = event.decode(log)
+            except Exception:
+                continue
+            found.setdefault(bytes(data["commitment"]), bytes(data["revocation"]))
+        return [dataclasses.replace(r, revocation=found.get(r.commitment, b""))
+                if r.status == "revoked" else r for r in records]
 
     def check_record(
         self,
@@ -814,11 +929,18 @@ class Registry:
         policy: Any = None,
         profile: str | None = None,
         at: datetime | None = None,
+        squatted_by: str | bool | None = None,
+        dns: Any = None,
     ) -> Any:
         """Run the policy checker over a looked-up record and return its Report.
 
+        ``dns`` is the DNS-control verdict of the name's domain (:meth:`dns_control`),
+        which ``name.dns_control`` judges (the ``strict`` profile requires a match).
+
         The proof is checked against the statement for this chain, registry,
-        name, the name's current owner and the record's commitment.
+        name, the name's current owner and the record's commitment; the
+        squatting rule (``binding.domain_chain``) with :meth:`squatted_by`
+        (computed unless given).
 
         Raises:
             ConfigError: bad policy file or unknown profile. ChainError.
@@ -839,6 +961,8 @@ class Registry:
                       if a.attester}
             owners[record.name] = owner
             parent = self.parent(record.name)
+        if squatted_by is None:
+            squatted_by = self.squatted_by(record.name) or False
         return pol.check(
             record.key,
             policy=policy,
@@ -853,6 +977,8 @@ class Registry:
             record=record,
             owners={k: v for k, v in owners.items() if v},
             parent=parent,
+            squatted_by=squatted_by,
+            dns=dns,
         )
 
     def _verified_record(
@@ -892,7 +1018,7 @@ class Registry:
             found = (material, bytes(event["proof"]), log)
             break
         if found is None and rec["durable"]:
-            material = bytes(self._call_raw("material", [node, index], f"material of {what}"))
+            material = bytes(self._call_raw("material", [node, expected], f"material of {what}"))
             if commitment(key_type, material) == expected:
                 found = (material, b"", None)
             else:
@@ -923,11 +1049,7 @@ class Registry:
             reason=reason,
             valid_from=from_timestamp(rec["valid_from"]),
             valid_until=from_timestamp(rec["valid_until"]),
-            published_at=(
-                from_timestamp(rec["published_at"])
-                if rec["published_at"] or log is None
-                else self._block_time(log)
-            ),
+            published_at=from_timestamp(rec["published_at"]),
             revoked_at=from_timestamp(rec["revoked_at"]),
             durable=bool(rec["durable"]),
             commitment=expected,
@@ -949,33 +1071,84 @@ class Registry:
             self._stamps[key] = from_timestamp(int(block["timestamp"]))
         return self._stamps[key]
 
-    def attestations(self, name: str | Name, index: int) -> list[Attestation]:
-        """Live attestations of record ``index`` of a name. Raises: ChainError."""
+    def attestations(
+        self, name: str | Name, record: int | bytes, *, include_blocked: bool = False
+    ) -> list[Attestation]:
+        """The live attestations of a record (by index or commitment), oldest attester first.
+
+        Attesters come from the record's ``Attested`` events, their current
+        state from one ``attestations(node, commitment, attesters)`` call.
+        Attestations by attesters the subject blocked do not count and are left
+        out unless ``include_blocked``.
+
+        Raises: InvalidName, ContractRevert (no such record), ChainError.
+        """
         parsed = _name(name)
-        raw = self._call_raw("attestations", [parsed.node, index], f"attestations of {parsed}")
-        out = []
-        for item in raw:
-            attester = bytes(item["attester"])
+        node = bytes(parsed.node)
+        c = self._commitment_of(parsed, record)
+        event = self.contract.event("Attested")
+        attesters: list[bytes] = []
+        for log in self._get_logs([event.topic, node, c], f"attestations of {parsed}"):
             try:
-                attester_name: str | None = self._name_of(attester)
-            except Error:
-                attester_name = None
-            out.append(
-                Attestation(
-                    attester=attester_name,
-                    attester_node=attester,
-                    policy_hash=bytes(item["policy_hash"]),
-                    expires=from_timestamp(item["expires"]),
-                    attested_at=from_timestamp(item["attested_at"]),
+                who = bytes(log["topics"][3])
+            except (IndexError, KeyError, TypeError):
+                continue
+            if who not in attesters:
+                attesters.append(who)
+        out = []
+        for lo in range(0, len(attesters), _BATCH):
+            raw = self._call_raw("attestations", [node, c, attesters[lo:lo + _BATCH]],
+                                 f"attestations of {parsed}")
+            for item in raw:
+                if not int(item["attested_at"]) or (item["blocked"] and not include_blocked):
+                    continue
+                attester = bytes(item["attester"])
+                try:
+                    attester_name: str | None = self._name_of(attester)
+                except Error:
+                    attester_name = None
+                out.append(
+                    Attestation(
+                        attester=attester_name,
+                        attester_node=attester,
+                        policy_hash=bytes(item["policy_hash"]),
+                        expires=from_timestamp(item["expires"]),
+                        attested_at=from_timestamp(item["attested_at"]),
+                        blocked=bool(item["blocked"]),
+                    )
                 )
-            )
         return out
+
+    def _commitment_of(self, parsed: Name, record: int | bytes | bytearray, what: str = "") -> bytes:
+        """A record reference (index, or 32-byte commitment) as the commitment.
+
+        Raises: ContractRevert (no such record), VerificationError, ChainError.
+        """
+        if isinstance(record, bytes | bytearray | memoryview):
+            c = bytes(record)
+            if len(c) != 32:
+                raise ValueError("a commitment is 32 bytes")
+            return c
+        index = int(record)
+        raw = self._raw_records(parsed)
+        if not 0 <= index < len(raw):
+            if not raw:
+                self._require_registered(parsed)
+            raise ContractRevert(f"{what + ': ' if what else ''}{parsed} has no record {index}",
+                                 reason="KeyRegistry: no such record")
+        return bytes(raw[index][0]["commitment"])
+
+    def event_digest(self, block: Any = "latest") -> tuple[bytes, int]:
+        """The contract's event digest word and event count at ``block`` (see
+        :mod:`registry.chain.layout`). Raises: ChainError."""
+        word = bytes(self._call_raw("event_digest", [], "event digest", block))
+        return word, int.from_bytes(word, "big") >> 216
 
     def _with_attestations(self, record: KeyRecord) -> KeyRecord:
         import dataclasses
 
         return dataclasses.replace(
-            record, attestations=tuple(self.attestations(record.name, record.index))
+            record, attestations=tuple(self.attestations(record.name, record.commitment))
         )
 
     def _name_of(self, node: bytes) -> str:
@@ -1103,14 +1276,19 @@ class Registry:
         what: str,
         gas: int | None = None,
     ) -> PendingTx:
-        """Sign and send one transaction without waiting (``fn=None`` deploys the contract).
+        """Sign and send one transaction without waiting.
+
+        ``fn=None`` deploys the contract; ``args`` are then the constructor's
+        ``(suffix_root, private_mode, admin)``.
 
         Raises: AccountError, ContractRevert (found at gas estimation), InsufficientFunds,
         ChainUnavailable, ChainError.
         """
         sender = self.sender
         if fn is None:
-            data = self.contract.bytecode
+            data = self.contract.bytecode + (
+                eth_abi.encode(["bytes32", "bool", "address"], list(args)) if args else b""
+            )
             base: dict[str, Any] = {"from": sender, "data": data}
         else:
             data = self.contract.fn(fn).encode(args)
@@ -1255,12 +1433,32 @@ class Registry:
 
     # ----------------------------------------------------------------- writes
 
-    def deploy(self) -> str:
+    def deploy(
+        self,
+        *,
+        private: bool = False,
+        admin: str | None = None,
+        suffix_list: bytes | None = None,
+    ) -> str:
         """Deploy the packaged KeyRegistry; this client then uses it. Returns its address.
 
-        Raises: AccountError, InsufficientFunds, ChainError.
+        Public mode (default) commits to the Merkle root of the Public Suffix List
+        (``suffix_list`` text, default the one bundled with ``publicsuffixlist``):
+        anyone registers registrable domains. ``private=True``: only ``admin``
+        and the registrars it names register top-level names. ``admin``
+        (default: the deploying account) may later commit a new suffix list
+        (:meth:`set_suffix_root`), name registrars and hand its role on.
+
+        Raises: AccountError, InsufficientFunds, ConfigError (unreadable suffix list), ChainError.
         """
-        pending = self.send(None, (), what="deploy KeyRegistry")
+        from registry.psl import build_suffix_tree, suffix_tree
+
+        root = ZERO32
+        if not private:
+            tree = suffix_tree() if suffix_list is None else build_suffix_tree(suffix_list)
+            root = tree.root
+        admin_address = self._addr(admin) if admin is not None else self.sender
+        pending = self.send(None, (root, bool(private), admin_address), what="deploy KeyRegistry")
         result = pending.wait()
         if result.contract_address is None:
             raise ChainError("deploy KeyRegistry: the receipt names no contract address")
@@ -1268,16 +1466,98 @@ class Registry:
         self.from_block = result.block_number
         return result.contract_address
 
-    def register(self, name: str | Name, *, wait: bool = True) -> Any:
-        """Register a top-level name for the account (first come, first served).
+    def private_mode(self) -> bool:
+        """Whether the registry is private (only the admin and registrars register). Raises: ChainError."""
+        if self._private is None:
+            self._private = bool(self._call_raw("PRIVATE_MODE", [], "registry mode"))
+        return self._private
 
-        Returns a :class:`TxResult` (``node`` set), or a :class:`PendingTx` with ``wait=False``.
-        Raises: InvalidName, NameTaken, AccountError, InsufficientFunds, ChainError.
+    def suffix_root(self) -> bytes:
+        """The committed suffix-list root. Raises: ChainError."""
+        return bytes(self._call_raw("suffix_root", [], "suffix root"))
+
+    def admin(self) -> str:
+        """The registry admin's address (zero when given up). Raises: ChainError."""
+        return str(to_checksum_address(self._call_raw("admin", [], "registry admin")))
+
+    def suffix_proof(self, name: str | Name) -> Any:
+        """The suffix-list proof ``register`` needs for a DNS name (a :class:`registry.psl.SuffixProof`).
+
+        Raises: InvalidName (a person name), ConfigError (this keyanchor's bundled
+        list is not the one the registry committed to), ChainError.
         """
+        from registry.psl import suffix_tree
+
         parsed = _name(name)
         if parsed.is_person:
             raise InvalidName(f"{parsed} is a person name: its domain's owner assigns it")
-        return self._transact("register", [parsed.text], f"register {parsed}", wait)
+        tree = suffix_tree()
+        if self._root_checked != tree.root:
+            onchain = self.suffix_root()
+            if onchain != tree.root:
+                raise ConfigError(
+                    f"the registry commits to suffix list 0x{onchain.hex()[:16]}…, this keyanchor"
+                    f" bundles 0x{tree.root.hex()[:16]}… (publicsuffixlist): install the version"
+                    " the registry was deployed with, or ask its admin to update the root"
+                    " (keyanchor deploy --update-suffix-list)")
+            self._root_checked = tree.root
+        return tree.prove(parsed.text)
+
+    def register(self, name: str | Name, *, wait: bool = True) -> Any:
+        """Register a top-level name for the account.
+
+        Public registry: a registrable domain (a public suffix plus one label,
+        ``example.org``, ``example.co.uk``), first come, first served; the suffix
+        proof is computed here. Private registry: any DNS name, by the admin or a
+        registrar. Never a name whose last label is a number (an IP literal).
+
+        Returns a :class:`TxResult` (``node`` set), or a :class:`PendingTx` with ``wait=False``.
+        Raises: InvalidName (a person name, a public suffix, a subdomain, a numeric
+        top-level label), NameTaken, NotOwner (private: not a registrar),
+        ConfigError, AccountError, InsufficientFunds, ChainError.
+        """
+        from registry.psl import EMPTY_PROOF
+
+        parsed = _name(name)
+        if parsed.is_person:
+            raise InvalidName(f"{parsed} is a person name: its domain's owner assigns it")
+        if self.private_mode():
+            proof: Any = EMPTY_PROOF
+        else:
+            suffix = self.suffix_proof(parsed)
+            if not suffix.registrable:
+                if len(parsed.labels) == 1 or suffix.suffix == parsed.text:
+                    raise InvalidName(
+                        f"{parsed} is a public suffix (a top-level domain or a registry like"
+                        " co.uk or github.io): register a domain under it, e.g."
+                        f" example.{parsed.text}")
+                registrable = ".".join(parsed.labels[-(suffix.suffix.count(".") + 2):])
+                raise InvalidName(
+                    f"{parsed} is not a registrable domain (public suffix {suffix.suffix}):"
+                    f" register {registrable} and assign {parsed} under it")
+            proof = suffix.as_abi()
+        return self._transact("register", [parsed.text, proof], f"register {parsed}", wait)
+
+    def set_suffix_root(self, root: bytes | None = None, *, suffix_list: bytes | None = None,
+                        wait: bool = True) -> Any:
+        """Commit a new suffix-list snapshot (admin only): ``root``, or that of
+        ``suffix_list`` text, or of the bundled list. Raises: NotOwner, ConfigError, ChainError."""
+        from registry.psl import build_suffix_tree, suffix_tree
+
+        if root is None:
+            root = (suffix_tree() if suffix_list is None else build_suffix_tree(suffix_list)).root
+        self._root_checked = None
+        return self._transact("set_suffix_root", [bytes(root)], "set the suffix root", wait)
+
+    def set_registrar(self, registrar: str, allowed: bool = True, *, wait: bool = True) -> Any:
+        """Let ``registrar`` register top-level names in a private registry (admin only).
+        Raises: NotOwner, ChainError."""
+        return self._transact("set_registrar", [self._addr(registrar), bool(allowed)],
+                              f"set registrar {registrar}", wait)
+
+    def set_admin(self, new_admin: str, *, wait: bool = True) -> Any:
+        """Hand the admin role to ``new_admin`` (admin only). Raises: NotOwner, ChainError."""
+        return self._transact("set_admin", [self._addr(new_admin)], "set the admin", wait)
 
     def assign(self, child: str | Name, owner: str, *, wait: bool = True) -> Any:
         """Create ``child`` (one label under its parent, or ``person@parent``) for ``owner``.
@@ -1369,14 +1649,17 @@ class Registry:
         self, parsed: Name, kt: KeyType, material: bytes, raw: list[dict[str, Any]] | None = None
     ) -> None:
         """Refuse, before sending anything, a key already recorded under the name."""
-        if raw is None:
-            raw = self.records(parsed)
-            if not raw:
-                self._require_registered(parsed)
         wanted = commitment(kt, material)
-        for index, rec in enumerate(raw):
-            if bytes(rec["commitment"]) != wanted:
-                continue
+        if raw is None:
+            rec = self.record_state(parsed, wanted)
+            if rec is None:
+                self._require_registered(parsed)
+                return
+            found = [rec]
+        else:
+            found = [r for r in raw if bytes(r["commitment"]) == wanted]
+        for rec in found:
+            index = int(rec["index"])
             if int(rec["status"]) == STATUSES.index("revoked"):
                 raise KeyRevoked(
                     f"publish to {parsed}: this key was revoked under the name (record {index})"
@@ -1443,10 +1726,9 @@ class Registry:
         for req in requests:
             parsed, kt, material, args = self._publish_args(req)
             if parsed.text not in seen:
-                seen[parsed.text] = self.records(parsed)
-                if not seen[parsed.text]:
-                    self._require_registered(parsed)
-            self._check_new(parsed, kt, material, seen[parsed.text])
+                self._require_registered(parsed)
+                seen[parsed.text] = []
+            self._check_new(parsed, kt, material)
             ident = (parsed.text, commitment(kt, material))
             if ident in batch:
                 raise KeyAlreadyActive(
@@ -1473,29 +1755,37 @@ class Registry:
     def revoke(
         self,
         name: str | Name,
-        index: int,
+        record: int | bytes,
         reason: RevocationReason | int | str = 0,
         *,
+        revocation: bytes = b"",
         wait: bool = True,
     ) -> Any:
-        """Revoke record ``index`` of a name, permanently.
+        """Revoke a record of a name (by index or commitment), permanently.
 
-        Raises: ValueError (unknown reason), KeyRevoked (already revoked), NotOwner,
-        ContractRevert, ChainError.
+        ``revocation`` is carried in the ``KeyRevoked`` event as given (for an
+        OpenPGP key its revocation signature, so keyservers can hand it on; at
+        most ``MAX_REVOCATION`` = 4096 bytes); it is not checked here.
+
+        Raises: ValueError (unknown reason, revocation too long), KeyRevoked
+        (already revoked), NotOwner, ContractRevert (no such record), ChainError.
         """
         parsed = _name(name)
         code = RevocationReason.parse(reason)
+        c = self._commitment_of(parsed, record, f"revoke {parsed} record {record!r}")
+        revocation = _revocation(revocation)
+        shown = record if isinstance(record, int) else "0x" + c.hex()[:16]
         return self._transact(
             "revoke",
-            [bytes(parsed.node), int(index), code.value],
-            f"revoke {parsed} record {index}",
+            [bytes(parsed.node), c, code.value, revocation],
+            f"revoke {parsed} record {shown}",
             wait,
         )
 
     def rotate(
         self,
         name: str | Name,
-        old_index: int,
+        old: int | bytes,
         key: KeyInput,
         *,
         key_type: KeyType | str | int | None = None,
@@ -1505,9 +1795,10 @@ class Registry:
         proof: bytes = b"",
         durable: bool = False,
         reason: RevocationReason | int | str = RevocationReason.SUPERSEDED,
+        revocation: bytes = b"",
         wait: bool = True,
     ) -> Any:
-        """Revoke record ``old_index`` and publish ``key`` in one transaction.
+        """Revoke record ``old`` (index or commitment) and publish ``key`` in one transaction.
 
         Purposes default to the old record's. Returns a :class:`TxResult` whose
         ``index`` is the new record.
@@ -1515,25 +1806,26 @@ class Registry:
         Raises: as :meth:`publish` and :meth:`revoke`.
         """
         parsed = _name(name)
-        raw = self.records(parsed)
-        if not raw:
+        c_old = self._commitment_of(parsed, old, f"rotate {parsed} record {old!r}")
+        rec = self.record_state(parsed, c_old)
+        if rec is None:
             self._require_registered(parsed)
-        if not 0 <= old_index < len(raw):
             raise ContractRevert(
-                f"rotate {parsed}: no record {old_index}", reason="KeyRegistry: no such record"
+                f"rotate {parsed}: no record {old!r}", reason="KeyRegistry: no such record"
             )
         if purposes is None:
-            purposes = Purpose(raw[old_index]["purposes"])
+            purposes = Purpose(rec["purposes"])
         req = PublishRequest(
             parsed.text, key, key_type, purposes, valid_from, valid_until, proof, durable
         )
         parsed, kt, material, args = self._publish_args(req)
-        self._check_new(parsed, kt, material, raw)
+        if commitment(kt, material) != c_old:  # rotating to itself: the contract says why
+            self._check_new(parsed, kt, material)
         code = RevocationReason.parse(reason)
         return self._transact(
             "rotate",
-            [bytes(parsed.node), int(old_index), code.value, *args],
-            f"rotate {parsed} record {old_index}",
+            [bytes(parsed.node), c_old, code.value, _revocation(revocation), *args],
+            f"rotate {parsed} record {rec['index']}",
             wait,
         )
 
@@ -1541,41 +1833,69 @@ class Registry:
         self,
         attester: str | Name,
         name: str | Name,
-        index: int,
+        record: int | bytes,
         *,
         policy_hash: bytes | str | None = None,
         expires: TimeInput = None,
         wait: bool = True,
     ) -> Any:
-        """As the owner (or operator) of ``attester``, vouch for record ``index`` of ``name``.
+        """As the owner (or operator) of ``attester``, vouch for a record (index or commitment).
 
-        Raises: NotOwner, ContractRevert (no such record, bad expiry …), ChainError.
+        Raises: NotOwner, ContractRevert (no such record, attester blocked, bad
+        expiry …), ChainError.
         """
         by, parsed = _name(attester), _name(name)
+        c = self._commitment_of(parsed, record, f"attest {parsed} record {record!r}")
         return self._transact(
             "attest",
-            [
-                bytes(by.node),
-                bytes(parsed.node),
-                int(index),
-                _policy_hash(policy_hash),
-                to_timestamp(expires),
-            ],
-            f"attest {parsed} record {index} as {by}",
+            [bytes(by.node), bytes(parsed.node), c, _policy_hash(policy_hash),
+             to_timestamp(expires)],
+            f"attest {parsed} record {record if isinstance(record, int) else '0x' + c.hex()[:16]}"
+            f" as {by}",
             wait,
         )
 
     def withdraw(
-        self, attester: str | Name, name: str | Name, index: int, *, wait: bool = True
+        self, attester: str | Name, name: str | Name, record: int | bytes, *, wait: bool = True
     ) -> Any:
-        """Withdraw ``attester``'s attestation of record ``index`` of ``name``.
+        """Withdraw ``attester``'s attestation of a record (index or commitment).
 
+        The attester's owner or operator may, and so may the subject's.
         Raises: NotOwner, ContractRevert (no such attestation), ChainError.
         """
         by, parsed = _name(attester), _name(name)
+        c = self._commitment_of(parsed, record, f"withdraw attestation of {parsed} record {record!r}")
         return self._transact(
             "withdraw",
-            [bytes(by.node), bytes(parsed.node), int(index)],
-            f"withdraw attestation of {parsed} record {index} by {by}",
+            [bytes(by.node), bytes(parsed.node), c],
+            f"withdraw attestation of {parsed} record"
+            f" {record if isinstance(record, int) else '0x' + c.hex()[:16]} by {by}",
             wait,
         )
+
+    def block_attester(
+        self, name: str | Name, attester: str | Name, blocked: bool = True, *, wait: bool = True
+    ) -> Any:
+        """As the owner (or operator) of ``name``, block (or unblock) ``attester``.
+
+        A blocked attester cannot attest the name's records and its attestations
+        on them stop counting. Raises: NotOwner, NameNotFound, ChainError.
+        """
+        parsed, by = _name(name), _name(attester)
+        return self._transact(
+            "block_attester",
+            [bytes(parsed.node), bytes(by.node), bool(blocked)],
+            f"{'block' if blocked else 'unblock'} {by} on {parsed}",
+            wait,
+        )
+
+
+#: The contract's MAX_REVOCATION.
+MAX_REVOCATION = 4096
+
+
+def _revocation(value: bytes | bytearray | memoryview | None) -> bytes:
+    raw = bytes(value or b"")
+    if len(raw) > MAX_REVOCATION:
+        raise ValueError(f"a revocation is at most {MAX_REVOCATION} bytes ({len(raw)} given)")
+    return raw

@@ -34,7 +34,7 @@ import sqlite3
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -75,8 +75,15 @@ DEV_BALANCE_WEI = 10_000 * 10**18
 PRIORITY_FEE_WEI = 10**9
 CLIENT_VERSION = "keyanchor-devnet/0.1.0/py-evm"
 MAX_LOG_BLOCK_RANGE = 100_000
+MAX_PROOF_KEYS = 1_000
+"""Most storage keys one ``eth_getProof`` answers."""
+MAX_FILTER_VALUES = 1_000
+"""Most addresses, and alternatives per topic, in one ``eth_getLogs`` filter."""
+_CALL_STIPEND = 2_300
 
-_FORMAT = "keyanchor-chain/1"
+_FORMAT = "keyanchor-chain/2"
+_FORMAT_V1 = "keyanchor-chain/1"
+"""Format 1 (no log index) is upgraded in place when opened for writing."""
 _LOCK_POLL_SECONDS = 0.05
 
 
@@ -178,45 +185,66 @@ def _atomic_write(path: Path, data: bytes) -> None:
 
 
 class _Store:
-    """The SQLite state file: table ``kv`` (the py-evm database) and table ``meta``."""
+    """The SQLite state file.
 
-    def __init__(self, path: Path) -> None:
+    Table ``kv`` holds the py-evm database, read lazily key by key (nothing is
+    loaded at open); ``logs`` indexes every log by block, address and topic so
+    ``eth_getLogs`` costs what it returns, not the chain's length; ``meta``
+    holds the format, the clock offset and the registry address. One mined
+    block is one :meth:`save`: one SQLite transaction, so a process killed
+    mid-write leaves the previous block's state. The file is in WAL mode with
+    ``synchronous=FULL``: a commit is durable once saved, at one fsync.
+    """
+
+    def __init__(self, path: Path, *, write: bool) -> None:
         self.path = path
         try:
             self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            if write:  # only a writer holds the state lock alone: safe to change the mode
+                self._conn.execute("PRAGMA journal_mode=WAL")  # one fsync per block
             self._conn.execute("PRAGMA synchronous=FULL")
-            self._conn.execute(
-                "CREATE TABLE IF NOT EXISTS kv (k BLOB PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID"
-            )
-            self._conn.execute(
-                "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
-            )
+            self._conn.executescript(_SCHEMA)
         except sqlite3.Error as exc:
             raise ConfigError(f"{path} is not a usable keyanchor chain file: {exc}") from exc
 
-    def load(self) -> tuple[dict[bytes, bytes], dict[str, str]]:
+    def get(self, key: bytes) -> bytes | None:
         try:
-            kv = {bytes(k): bytes(v) for k, v in self._conn.execute("SELECT k, v FROM kv")}
+            row = self._conn.execute("SELECT v FROM kv WHERE k = ?", (key,)).fetchone()
+        except sqlite3.Error as exc:
+            raise ChainError(f"cannot read the chain file {self.path}: {exc}") from exc
+        return None if row is None else bytes(row[0])
+
+    def load_meta(self) -> tuple[bool, dict[str, str]]:
+        """(whether the file holds a chain, the metadata)."""
+        try:
+            empty = self._conn.execute("SELECT 1 FROM kv LIMIT 1").fetchone() is None
             meta = dict(self._conn.execute("SELECT key, value FROM meta").fetchall())
         except sqlite3.Error as exc:
             raise ConfigError(f"cannot read the chain file {self.path}: {exc}") from exc
-        if kv and meta.get("format") != _FORMAT:
-            raise ConfigError(f"{self.path} is not a keyanchor chain file")
-        return kv, meta
+        return not empty, meta
 
     def save(
         self,
         upserts: Sequence[tuple[bytes, bytes]],
         deletes: Sequence[bytes],
         meta: Mapping[str, str],
+        logs: Sequence[tuple[Any, ...]] = (),
+        logs_after: int | None = None,
     ) -> None:
-        """Commit everything in one transaction: all of it lands, or none."""
+        """Commit everything in one transaction: all of it lands, or none.
+
+        ``logs_after`` first drops the indexed logs of blocks above it (a revert),
+        then ``logs`` rows are added.
+        """
         conn = self._conn
         try:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 conn.executemany("DELETE FROM kv WHERE k = ?", [(k,) for k in deletes])
                 conn.executemany("INSERT OR REPLACE INTO kv (k, v) VALUES (?, ?)", upserts)
+                if logs_after is not None:
+                    conn.execute("DELETE FROM logs WHERE block > ?", (logs_after,))
+                conn.executemany(_INSERT_LOG, logs)
                 conn.executemany(
                     "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", list(meta.items())
                 )
@@ -227,9 +255,111 @@ class _Store:
         except sqlite3.Error as exc:
             raise ChainError(f"cannot write the chain file {self.path}: {exc}") from exc
 
+    def logs(
+        self,
+        first: int,
+        last: int,
+        addresses: Sequence[bytes],
+        topics: Sequence[Sequence[bytes]],
+    ) -> list[tuple[Any, ...]]:
+        """Indexed logs of blocks ``first..last`` matching an ``eth_getLogs`` filter, in order.
+
+        The search walks one index: the one (block range, address, or a topic
+        position) with the fewest rows for this filter's values, so it costs
+        about what the most selective condition matches, never the chain's
+        length; the other conditions filter what that walk yields.
+        """
+        conditions: list[tuple[str, Sequence[bytes]]] = []
+        if addresses:
+            conditions.append(("address", addresses))
+        conditions += [(f"topic{i}", alts) for i, alts in enumerate(topics) if alts]
+        where = ["block BETWEEN ? AND ?"]
+        args: list[Any] = [first, last]
+        for column, values in conditions:
+            where.append(f"{column} IN ({','.join('?' * len(values))})")
+            args += list(values)
+        if topics:  # as geth: a filter of n topic positions matches only logs with >= n topics
+            where.append(f"topic{len(topics) - 1} IS NOT NULL")
+        try:
+            drive = self._narrowest(first, last, conditions)
+            hint = "NOT INDEXED" if drive is None else f"INDEXED BY logs_by_{drive}"
+            sql = (
+                f"SELECT {_LOG_COLUMNS} FROM logs {hint} WHERE {' AND '.join(where)}"
+                " ORDER BY block, log_index"
+            )
+            return self._conn.execute(sql, args).fetchall()
+        except sqlite3.Error as exc:
+            raise ChainError(f"cannot read the chain file {self.path}: {exc}") from exc
+
+    def _narrowest(
+        self, first: int, last: int, conditions: Sequence[tuple[str, Sequence[bytes]]]
+    ) -> str | None:
+        """The condition with the fewest matching rows (None: the block range itself).
+
+        Counts are capped, and the cap grows sixteenfold until one condition
+        falls under it, so finding it costs a constant times the answer.
+        """
+        if not conditions:
+            return None
+        candidates: list[tuple[str | None, Sequence[bytes]]] = [(None, ()), *conditions]
+        cap = 64
+        while True:
+            below: list[tuple[int, int, str | None]] = []
+            for rank, (column, values) in enumerate(candidates):
+                if column is None:
+                    sql = (
+                        "SELECT count(*) FROM (SELECT 1 FROM logs NOT INDEXED"
+                        " WHERE block BETWEEN ? AND ? LIMIT ?)"
+                    )
+                    args: list[Any] = [first, last, cap]
+                else:
+                    marks = ",".join("?" * len(values))
+                    sql = (
+                        f"SELECT count(*) FROM (SELECT 1 FROM logs INDEXED BY logs_by_{column}"
+                        f" WHERE {column} IN ({marks}) AND block BETWEEN ? AND ? LIMIT ?)"
+                    )
+                    args = [*values, first, last, cap]
+                count = int(self._conn.execute(sql, args).fetchone()[0])
+                if count < cap:
+                    below.append((count, rank, column))
+            if below:
+                return min(below)[2]
+            cap *= 16
+
     def close(self) -> None:
         with contextlib.suppress(sqlite3.Error):
             self._conn.close()
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS kv (k BLOB PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS logs (
+    block INTEGER NOT NULL,
+    log_index INTEGER NOT NULL,
+    block_hash BLOB NOT NULL,
+    timestamp INTEGER NOT NULL,
+    tx_hash BLOB NOT NULL,
+    tx_index INTEGER NOT NULL,
+    address BLOB NOT NULL,
+    topic0 BLOB,
+    topic1 BLOB,
+    topic2 BLOB,
+    topic3 BLOB,
+    data BLOB NOT NULL,
+    PRIMARY KEY (block, log_index)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS logs_by_address ON logs (address, block);
+CREATE INDEX IF NOT EXISTS logs_by_topic0 ON logs (topic0, block);
+CREATE INDEX IF NOT EXISTS logs_by_topic1 ON logs (topic1, block);
+CREATE INDEX IF NOT EXISTS logs_by_topic2 ON logs (topic2, block);
+CREATE INDEX IF NOT EXISTS logs_by_topic3 ON logs (topic3, block);
+"""
+_LOG_COLUMNS = (
+    "block, log_index, block_hash, timestamp, tx_hash, tx_index, address,"
+    " topic0, topic1, topic2, topic3, data"
+)
+_INSERT_LOG = f"INSERT OR REPLACE INTO logs ({_LOG_COLUMNS}) VALUES ({','.join('?' * 12)})"
 
 
 # --------------------------------------------------------------------------- accounts
@@ -248,6 +378,154 @@ def dev_accounts() -> list[LocalAccount]:
     from eth_account import Account
 
     return [Account.from_key(key) for key in _dev_keys()]
+
+
+_DEV_ADDRESSES = (
+    "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266",
+    "0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
+    "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC",
+    "0x90F79bf6EB2c4f870365E785982E1f101E93b906",
+    "0x15d34AAf54267DB7D7c367839AAf71A00a2C6A65",
+    "0x9965507D1a55bcC2695C58ba16FB37d819B0A4dc",
+    "0x976EA74026E726554dB657fA54763abd0C3a0aa9",
+    "0x14dC79964da2C08b23698B3D3cc7Ca32193d9955",
+    "0x23618e81E3f5cdF7f54C3d65f7FBc0aBf5B21E8f",
+    "0xa0Ee7A142d267C1f36714E4a8F75612F20a79720",
+)
+"""The addresses of :func:`dev_accounts` (a test derives them again), so that opening
+the chain needs neither eth-account nor the key derivation."""
+
+
+# --------------------------------------------------------------------------- py-evm
+
+_BLS_PRECOMPILES = {
+    "bls12_g1_add": "bls12_381_g1",
+    "bls12_g1_msm": "bls12_381_g1",
+    "bls12_map_fp_to_g1": "bls12_381_g1",
+    "bls12_g2_add": "bls12_381_g2",
+    "bls12_g2_msm": "bls12_381_g2",
+    "bls12_map_fp2_to_g2": "bls12_381_g2",
+    "bls12_pairing_check": "bls12_381_pairing",
+}
+
+
+def _defer_bls_precompiles() -> None:
+    """Load py-evm's BLS12-381 precompiles (EIP-2537) when one first runs, not at import.
+
+    py-evm imports them with every VM, and importing py_ecc's BLS12-381 code
+    computes curve constants: about 0.3 s of a CLI command that never touches
+    those precompiles. Before py-evm is first imported, this puts a stand-in
+    for ``eth.precompiles.bls12_381`` in ``sys.modules`` whose functions import
+    the real module (from py-evm's own files) on first call. Does nothing once
+    py-evm is loaded, or if its layout is not the expected one.
+    """
+    import importlib.machinery
+    import importlib.util
+    import sys
+    import types
+
+    name = "eth.precompiles.bls12_381"
+    if "eth" in sys.modules or name in sys.modules:
+        return
+    spec = importlib.util.find_spec("eth")  # a top-level name: found without importing it
+    locations = list(spec.submodule_search_locations or []) if spec is not None else []
+    if not locations:
+        return
+    package = Path(locations[0]) / "precompiles" / "bls12_381"
+    if not all((package / f"{module}.py").is_file() for module in _BLS_PRECOMPILES.values()):
+        return
+    stand_in = types.ModuleType(name, "py-evm's BLS12-381 precompiles, imported on first use")
+    stand_in.__spec__ = importlib.machinery.ModuleSpec(name, None, is_package=True)
+    stand_in.__spec__.submodule_search_locations = [str(package)]
+    stand_in.__path__ = [str(package)]
+    stand_in.__package__ = name
+
+    def deferred(function: str, module: str) -> Callable[[Any], Any]:
+        def precompile(computation: Any) -> Any:
+            real = getattr(importlib.import_module(f"{name}.{module}"), function)
+            setattr(stand_in, function, real)
+            return real(computation)
+
+        precompile.__name__ = precompile.__qualname__ = function
+        return precompile
+
+    for function, module in _BLS_PRECOMPILES.items():
+        setattr(stand_in, function, deferred(function, module))
+    sys.modules[name] = stand_in
+
+
+@functools.cache
+def _store_db_class() -> type:
+    """The py-evm database class over a :class:`_Store` (built on first use: py-evm is heavy)."""
+    from collections import OrderedDict
+
+    from eth.db.backends.base import BaseDB
+
+    class StoreDB(BaseDB):
+        """py-evm's key-value database read lazily from SQLite, writes kept until saved.
+
+        Reads look in the unsaved writes, then a bounded cache, then the file.
+        The file is only ever changed by :meth:`committed` after a save, and
+        this process holds the state lock, so the cache never goes stale.
+        """
+
+        def __init__(self, store: _Store, cache_size: int = _READ_CACHE_ENTRIES) -> None:
+            self.store = store
+            self.pending: dict[bytes, bytes | None] = {}  # None: deleted
+            self._cache: OrderedDict[bytes, bytes | None] = OrderedDict()
+            self._cache_size = cache_size
+
+        def _read(self, key: bytes) -> bytes | None:
+            if key in self.pending:
+                return self.pending[key]
+            cache = self._cache
+            if key in cache:
+                cache.move_to_end(key)
+                return cache[key]
+            value = self.store.get(key)
+            cache[key] = value
+            if len(cache) > self._cache_size:
+                cache.popitem(last=False)
+            return value
+
+        def __getitem__(self, key: bytes) -> bytes:
+            value = self._read(key)
+            if value is None:
+                raise KeyError(key)
+            return value
+
+        def __setitem__(self, key: bytes, value: bytes) -> None:
+            self.pending[key] = bytes(value)
+
+        def __delitem__(self, key: bytes) -> None:
+            if self._read(key) is None:
+                raise KeyError(key)
+            self.pending[key] = None
+
+        def _exists(self, key: bytes) -> bool:
+            return self._read(key) is not None
+
+        def changes(self) -> tuple[list[tuple[bytes, bytes]], list[bytes]]:
+            """What to save: (upserts, deletes) since the last :meth:`committed`."""
+            upserts = [(k, v) for k, v in self.pending.items() if v is not None]
+            deletes = [k for k, v in self.pending.items() if v is None]
+            return upserts, deletes
+
+        def committed(self) -> None:
+            """The pending writes are in the file now: serve them from the cache."""
+            pending, self.pending = self.pending, {}
+            cache = self._cache
+            for key, value in pending.items():
+                cache[key] = value
+                cache.move_to_end(key)
+            while len(cache) > self._cache_size:
+                cache.popitem(last=False)
+
+    return StoreDB
+
+
+_READ_CACHE_ENTRIES = 50_000
+"""Database entries (trie nodes, headers, bodies) kept in memory after a read: a few MB."""
 
 
 # --------------------------------------------------------------------------- JSON-RPC values
@@ -348,33 +626,16 @@ class _Node:
 
     def __init__(
         self,
-        kv: dict[bytes, bytes],
+        store: _Store,
         *,
+        fresh: bool,
         time_offset: int,
         on_block: Callable[[], None],
     ) -> None:
+        _defer_bls_precompiles()
         from eth.chains.base import MiningChain
         from eth.db.atomic import AtomicDB
-        from eth.db.backends.memory import MemoryDB
         from eth.vm.forks import PragueVM
-
-        class _TrackingDB(MemoryDB):
-            """A dict-backed database that remembers what changed since the last save."""
-
-            def __init__(self, store: dict[bytes, bytes]) -> None:
-                super().__init__(store)
-                self.dirty: set[bytes] = set()
-                self.deleted: set[bytes] = set()
-
-            def __setitem__(self, key: bytes, value: bytes) -> None:
-                self.kv_store[key] = value
-                self.dirty.add(key)
-                self.deleted.discard(key)
-
-            def __delitem__(self, key: bytes) -> None:
-                del self.kv_store[key]
-                self.dirty.discard(key)
-                self.deleted.add(key)
 
         class _Chain(MiningChain):
             chain_id = CHAIN_ID
@@ -384,17 +645,21 @@ class _Node:
                 params.setdefault("gas_limit", parent_header.gas_limit)
                 return super().create_header_from_parent(parent_header, **params)
 
-        self.db = _TrackingDB(kv)
+        self.db = _store_db_class()(store)
         base_db = AtomicDB(self.db)
-        if kv:
+        if not fresh:
             self.chain: Any = _Chain(base_db)
         else:
             genesis_state: Any = self._genesis_state()
             self.chain = _Chain.from_genesis(base_db, self._genesis_params(), genesis_state)
+        # indexed logs not saved yet: rows to add, and "drop the blocks above N" (a revert)
+        self.new_logs: list[tuple[Any, ...]] = []
+        self.logs_after: int | None = None
+        self.store = store
         self.time_offset = time_offset
         self.on_block = on_block
         self.read_only = False
-        self.accounts = [acct.address for acct in dev_accounts()]
+        self.accounts = list(_DEV_ADDRESSES)
         self._queue: dict[bytes, dict[int, _Queued]] = {}
         self._snapshots: dict[int, bytes] = {}
         self._next_snapshot = 1
@@ -420,6 +685,7 @@ class _Node:
             "eth_getBlockByNumber": self._get_block_by_number,
             "eth_getBlockByHash": self._get_block_by_hash,
             "eth_getLogs": self._get_logs,
+            "eth_getProof": self._get_proof,
             "eth_feeHistory": self._fee_history,
             "evm_snapshot": self._evm_snapshot,
             "evm_revert": self._evm_revert,
@@ -452,13 +718,13 @@ class _Node:
     @staticmethod
     def _genesis_state() -> dict[bytes, dict[str, Any]]:
         return {
-            bytes.fromhex(acct.address[2:]): {
+            bytes.fromhex(address[2:]): {
                 "balance": DEV_BALANCE_WEI,
                 "nonce": 0,
                 "code": b"",
                 "storage": {},
             }
-            for acct in dev_accounts()
+            for address in _DEV_ADDRESSES
         }
 
     # -- dispatch
@@ -588,20 +854,76 @@ class _Node:
         return _d(computation.output)
 
     def _estimate_gas(self, params: list[Any]) -> str:
-        from eth.exceptions import Revert, VMError
+        """The least gas the transaction succeeds with, usually from one run.
+
+        Run once with the cap (the ``gas`` given, else the block gas limit),
+        watching the few operations whose outcome depends on the gas left. What
+        that run consumed before refunds is enough, unless EIP-7623's calldata
+        floor is higher, or an SSTORE ran with too little left above the 2,300
+        stipend (EIP-2200; the run says how much more it needs): with no call,
+        create or GAS opcode in the run, that maximum is exact. Otherwise (a
+        call gets only 63/64 of what is left, EIP-150) it is checked by a second
+        run, and when that fails, as geth does, the stipend scaled by 64/63 is
+        tried and what remains bisected.
+        """
+        from eth.vm.spoof import SpoofTransaction
 
         header = self._header(_param(params, 1, "block", "latest"))
-        _vm, tx = self._spoof_call(
+        vm, tx = self._spoof_call(
             _param(params, 0, "transaction"), header, default_gas=header.gas_limit
         )
-        try:
-            return _q(int(self.chain.estimate_gas(tx, header)))
-        except Revert as exc:
-            raise _execution_error(exc, exc.args[0] if exc.args else b"") from exc
-        except VMError as exc:
-            raise _execution_error(exc, b"") from exc
-        except Exception as exc:
-            raise _tx_rejected(exc) from exc
+        cap = int(tx.gas)
+        with vm.in_costless_state() as state:
+
+            def run(gas: int) -> Any:
+                snapshot = state.snapshot()
+                try:
+                    return state.apply_transaction(SpoofTransaction(tx, gas=gas, gas_price=0))
+                finally:
+                    state.revert(snapshot)
+
+            def succeeds(gas: int) -> bool:
+                try:
+                    return not run(gas).is_error
+                except Exception:  # e.g. below the intrinsic gas or the calldata floor
+                    return False
+
+            probe = _GasProbe(cap)
+            plain = state.computation_class
+            state.computation_class = _probing_class(plain, probe)
+            try:
+                computation = run(cap)
+            except Exception as exc:
+                raise _tx_rejected(exc) from exc
+            finally:
+                state.computation_class = plain
+            if computation.is_error:
+                raise _execution_error(computation.error, computation.output)
+            intrinsic = int(tx.intrinsic_gas)
+            needed = max(
+                cap - computation.get_gas_remaining(),
+                _calldata_floor(state, tx),
+                probe.sstore_needs,
+                intrinsic,
+            )
+            if needed >= cap:
+                return _q(cap)
+            if not probe.gas_sensitive or succeeds(needed):
+                return _q(needed)
+            failing, working = needed, cap
+            optimistic = (needed + _CALL_STIPEND) * 64 // 63
+            if optimistic < working:
+                if succeeds(optimistic):
+                    working = optimistic
+                else:
+                    failing = optimistic
+            while working - failing > 1:
+                middle = (working + failing) // 2
+                if succeeds(middle):
+                    working = middle
+                else:
+                    failing = middle
+            return _q(working)
 
     # -- transactions
 
@@ -670,6 +992,7 @@ class _Node:
         except ValidationError as exc:
             chain.header = chain.create_header_from_parent(parent)
             raise _tx_rejected(exc) from exc
+        self.new_logs += _log_rows(block, block.get_receipts(chain.chaindb))
         self.on_block()
         return block
 
@@ -824,8 +1147,6 @@ class _Node:
     # -- logs
 
     def _get_logs(self, params: list[Any]) -> list[dict[str, Any]]:
-        from eth_bloom import BloomFilter
-
         spec = _param(params, 0, "filter")
         if not isinstance(spec, dict):
             raise _invalid("the filter must be an object")
@@ -835,7 +1156,7 @@ class _Node:
             if spec.get("fromBlock") is not None or spec.get("toBlock") is not None:
                 raise _invalid("blockHash excludes fromBlock and toBlock")
             header = self._header({"blockHash": spec["blockHash"]})
-            headers: Iterator[Any] = iter([header])
+            first = last = header
         else:
             first = self._header(spec.get("fromBlock") or "latest", missing_ok=True)
             last = self._header(spec.get("toBlock") or "latest", missing_ok=True)
@@ -845,26 +1166,67 @@ class _Node:
                 last = self.head
             if last.block_number - first.block_number >= MAX_LOG_BLOCK_RANGE:
                 raise RpcError(-32005, f"query exceeds max block range {MAX_LOG_BLOCK_RANGE}")
-            headers = (
-                self.chain.get_canonical_block_header_by_number(n)
-                for n in range(first.block_number, last.block_number + 1)
-            )
-        results: list[dict[str, Any]] = []
-        for header in headers:
-            bloom = BloomFilter(header.bloom)
-            if addresses and not any(a in bloom for a in addresses):
-                continue
-            if any(alts and not any(t in bloom for t in alts) for alts in topics):
-                continue
-            block = self.chain.get_block_by_header(header)
-            log_index = 0
-            for tx_index, receipt in enumerate(block.get_receipts(self.chain.chaindb)):
-                tx = block.transactions[tx_index]
-                for log in receipt.logs:
-                    if _log_matches(log, addresses, topics):
-                        results.append(self._log_json(block, tx_index, tx, log, log_index))
-                    log_index += 1
-        return results
+        rows = self.store.logs(first.block_number, last.block_number, addresses, topics)
+        return [_log_row_json(row) for row in rows]
+
+    # -- state proofs
+
+    def _get_proof(self, params: list[Any]) -> dict[str, Any]:
+        """EIP-1186: the account and storage slots with their Merkle proofs (geth's shape).
+
+        Proofs hold the RLP of every trie node on the path that is referenced by
+        hash (nodes shorter than 32 bytes live inside their parent, as in geth),
+        so ``trie.HexaryTrie.get_from_proof(stateRoot, keccak(address), proof)``
+        verifies them against the block header's ``stateRoot``.
+        """
+        import rlp
+        from eth.rlp.accounts import Account
+        from eth_utils import keccak
+        from trie import HexaryTrie
+        from trie.exceptions import MissingTrieNode
+
+        address = _p_fixed(_param(params, 0, "address"), "address", 20)
+        raw_keys = _param(params, 1, "storageKeys")
+        if not isinstance(raw_keys, list):
+            raise _invalid("storageKeys must be an array")
+        if len(raw_keys) > MAX_PROOF_KEYS:
+            raise _invalid(f"at most {MAX_PROOF_KEYS} storage keys")
+        slots = [_p_storage_key(key) for key in raw_keys]
+        header = self._header(_param(params, 2, "block", "latest"))
+        db = self.chain.chaindb.db
+        try:
+            accounts = HexaryTrie(db, root_hash=header.state_root)
+            account_key = keccak(address)
+            account_proof = _proof_json(accounts.get_proof(account_key))
+            encoded = accounts.get(account_key)
+            account = rlp.decode(encoded, sedes=Account) if encoded else Account()
+            storage = HexaryTrie(db, root_hash=account.storage_root)
+            storage_proof = []
+            for slot in slots:
+                key = keccak(slot)
+                value = storage.get(key)
+                storage_proof.append(
+                    {
+                        "key": _d(slot),
+                        "value": _q(
+                            rlp.decode(value, sedes=rlp.sedes.big_endian_int) if value else 0
+                        ),
+                        "proof": _proof_json(storage.get_proof(key)),
+                    }
+                )
+        except MissingTrieNode as exc:
+            raise RpcError(
+                -32000, f"the state of block {header.block_number} is not available"
+            ) from exc
+        return {
+            "address": _d(address),
+            "balance": _q(account.balance),
+            "codeHash": _d(account.code_hash),
+            "nonce": _q(account.nonce),
+            "storageHash": _d(account.storage_root),
+            "accountProof": account_proof,
+            "storageProof": storage_proof,
+        }
 
     # -- fees
 
@@ -964,6 +1326,9 @@ class _Node:
         db.set(SchemaV1.make_header_chain_gaps_lookup_key(), gaps)
         db.set(SchemaV1.make_chain_gaps_lookup_key(), gaps)
         chain.header = chain.create_header_from_parent(target)
+        self.new_logs = [row for row in self.new_logs if row[0] <= target.block_number]
+        if self.logs_after is None or self.logs_after > target.block_number:
+            self.logs_after = target.block_number
         for later in [i for i in self._snapshots if i >= snapshot_id]:
             del self._snapshots[later]
         self._queue.clear()
@@ -1005,6 +1370,122 @@ class _Node:
             self.time_offset = max(self.time_offset, ts - int(time.time()))
         self._mine([], timestamp=ts)
         return "0x0"
+
+
+def _proof_json(nodes: Sequence[Any]) -> list[str]:
+    """A trie path as EIP-1186 proof items: each node referenced by hash, RLP-encoded."""
+    import rlp
+
+    out: list[str] = []
+    for i, node in enumerate(nodes):
+        encoded = rlp.encode(node)
+        if i == 0 or len(encoded) >= 32:  # shorter nodes are embedded in their parent
+            out.append(_d(encoded))
+    return out
+
+
+def _p_storage_key(value: Any) -> bytes:
+    """A storage slot as 32 bytes: hex of up to 32 bytes (left-padded), as geth accepts."""
+    if isinstance(value, str) and value[:2] in ("0x", "0X") and 2 < len(value) <= 66:
+        try:
+            return int(value[2:], 16).to_bytes(32, "big")
+        except ValueError:
+            pass
+    raise _invalid("a storage key must be hex of at most 32 bytes")
+
+
+class _GasProbe:
+    """What one estimation run saw of the operations that depend on the gas left."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self.sstore_needs = 0  # least gas limit that leaves every SSTORE above the stipend
+        self.gas_sensitive = False  # a call, a create or GAS ran: only a run can tell
+
+
+_GAS_SENSITIVE_OPCODES = (0x5A, 0xF0, 0xF1, 0xF2, 0xF4, 0xF5, 0xFA)
+"""GAS, CREATE, CALL, CALLCODE, DELEGATECALL, CREATE2, STATICCALL."""
+_SSTORE = 0x55
+
+
+def _probing_class(base: type, probe: _GasProbe) -> type:
+    """``base`` (a py-evm computation class) reporting to ``probe`` as it runs."""
+    plain: dict[int, Any] = base.opcodes  # type: ignore[attr-defined]
+    opcodes = dict(plain)
+
+    def sensitive(original: Any) -> Any:
+        def opcode(computation: Any) -> Any:
+            probe.gas_sensitive = True
+            return original(computation=computation)
+
+        opcode.__wrapped__ = original  # type: ignore[attr-defined]
+        return opcode
+
+    def sstore(computation: Any) -> Any:
+        if computation.msg.depth == 0:  # deeper, a call ran: gas_sensitive already
+            # at gas limit L, this SSTORE finds L - (cap - remaining) left and needs > 2,300
+            needs = probe.cap - computation.get_gas_remaining() + _CALL_STIPEND + 1
+            probe.sstore_needs = max(probe.sstore_needs, needs)
+        return plain[_SSTORE](computation=computation)
+
+    sstore.__wrapped__ = plain[_SSTORE]  # type: ignore[attr-defined]
+    for code in _GAS_SENSITIVE_OPCODES:
+        if code in plain:
+            opcodes[code] = sensitive(plain[code])
+    if _SSTORE in plain:
+        opcodes[_SSTORE] = sstore
+    return type("ProbingComputation", (base,), {"opcodes": opcodes})
+
+
+def _calldata_floor(state: Any, tx: Any) -> int:
+    """EIP-7623's least gas limit for the transaction's calldata (0 before Prague)."""
+    executor = getattr(state, "transaction_executor_class", None)
+    floor = getattr(executor, "calc_data_floor_gas", None)
+    return 0 if floor is None else int(floor(tx, 0, 0))
+
+
+def _log_rows(block: Any, receipts: Sequence[Any]) -> list[tuple[Any, ...]]:
+    """The ``logs`` table rows of a mined block (see :data:`_SCHEMA`)."""
+    rows: list[tuple[Any, ...]] = []
+    log_index = 0
+    timestamp = int(block.header.timestamp)
+    block_hash = bytes(block.hash)
+    for tx_index, (tx, receipt) in enumerate(zip(block.transactions, receipts, strict=True)):
+        for log in receipt.logs:
+            topics: list[bytes | None] = [int(t).to_bytes(32, "big") for t in log.topics]
+            topics += [None] * (4 - len(topics))
+            rows.append(
+                (
+                    int(block.number),
+                    log_index,
+                    block_hash,
+                    timestamp,
+                    bytes(tx.hash),
+                    tx_index,
+                    bytes(log.address),
+                    *topics,
+                    bytes(log.data),
+                )
+            )
+            log_index += 1
+    return rows
+
+
+def _log_row_json(row: Sequence[Any]) -> dict[str, Any]:
+    """An indexed log as ``eth_getLogs`` returns it (the receipts' shape)."""
+    number, log_index, block_hash, timestamp, tx_hash, tx_index, address = row[:7]
+    return {
+        "address": _d(address),
+        "topics": [_d(t) for t in row[7:11] if t is not None],
+        "data": _d(row[11]),
+        "blockNumber": _q(number),
+        "blockHash": _d(block_hash),
+        "blockTimestamp": _q(timestamp),
+        "transactionHash": _d(tx_hash),
+        "transactionIndex": _q(tx_index),
+        "logIndex": _q(log_index),
+        "removed": False,
+    }
 
 
 def _h256(bloom: int) -> str:
@@ -1065,6 +1546,8 @@ def _filter_addresses(value: Any) -> list[bytes]:
     if value is None:
         return []
     items = value if isinstance(value, list) else [value]
+    if len(items) > MAX_FILTER_VALUES:
+        raise _invalid(f"at most {MAX_FILTER_VALUES} addresses")
     return [_p_fixed(a, "address", 20) for a in items]
 
 
@@ -1078,21 +1561,12 @@ def _filter_topics(value: Any) -> list[list[bytes]]:
         if entry is None:
             out.append([])
         elif isinstance(entry, list):
+            if len(entry) > MAX_FILTER_VALUES:
+                raise _invalid(f"at most {MAX_FILTER_VALUES} alternatives per topic")
             out.append([_p_fixed(t, "topic", 32) for t in entry])
         else:
             out.append([_p_fixed(entry, "topic", 32)])
     return out
-
-
-def _log_matches(log: Any, addresses: list[bytes], topics: list[list[bytes]]) -> bool:
-    if addresses and log.address not in addresses:
-        return False
-    if len(topics) > len(log.topics):
-        return False
-    for alternatives, topic in zip(topics, log.topics, strict=False):
-        if alternatives and topic.to_bytes(32, "big") not in alternatives:
-            return False
-    return True
 
 
 def _execution_error(error: Exception, output: bytes) -> RpcError:
@@ -1147,24 +1621,32 @@ class EmbeddedChain:
         self._mutex = threading.RLock()
         self._web3: Web3 | None = None
         self._closed = False
-        kv, meta = _store.load()
+        present, meta = _store.load_meta()
+        if present and meta.get("format") not in (_FORMAT, _FORMAT_V1):
+            raise ConfigError(f"{_path} is not a keyanchor chain file")
         self._meta: dict[str, str] = dict(meta)
         self._meta.setdefault("format", _FORMAT)
         self._meta.setdefault("chain_id", str(CHAIN_ID))
         if self._meta["chain_id"] != str(CHAIN_ID):
             raise ConfigError(f"{_path} holds chain {self._meta['chain_id']}, not {CHAIN_ID}")
-        fresh = not kv
-        if fresh and not write:
+        if not present and not write:
             raise ChainUnavailable(f"the embedded chain {_path} does not exist yet")
+        if present and self._meta["format"] == _FORMAT_V1 and not write:
+            raise ConfigError(
+                f"{_path} was written by an older keyanchor: open it for writing once "
+                "(any command that writes, or the devnet) to upgrade it"
+            )
         try:
             offset = int(self._meta.get("time_offset", "0"))
         except ValueError:
             offset = 0
-        self._node = _Node(kv, time_offset=offset, on_block=self._persist)
+        self._node = _Node(_store, fresh=not present, time_offset=offset, on_block=self._persist)
         self._node.read_only = not write
         self._node._methods["keyanchor_registryAddress"] = lambda params: self._deployed_registry()
-        if fresh:
+        if not present:
             self._persist()
+        elif self._meta["format"] == _FORMAT_V1:
+            self._upgrade_from_v1()
 
     # -- construction
 
@@ -1211,7 +1693,7 @@ class EmbeddedChain:
             raise ConfigError(f"cannot lock {lock.path}: {exc}") from exc
         store: _Store | None = None
         try:
-            store = _Store(state)
+            store = _Store(state, write=write)
             return cls(_path=state, _store=store, _lock=lock, write=write)
         except Error:
             if store is not None:
@@ -1288,14 +1770,22 @@ class EmbeddedChain:
     def deploy_registry(self, bytecode: bytes | None = None) -> str:
         """Deploy ``bytecode`` (default: the bundled KeyRegistry) and record it as the registry.
 
+        The bundled KeyRegistry is deployed in public mode, committing to the
+        bundled Public Suffix List, with development account 0 as its admin.
         Raises RegistryNotFound when there is no artifact, ChainError when the
         deployment fails.
         """
         with self._mutex:
             self._check_open()
-            if bytecode is None:
-                bytecode = _registry_bytecode()
             deployer = self.dev_accounts[0]
+            if bytecode is None:
+                import eth_abi
+
+                from registry.psl import suffix_tree
+
+                bytecode = _registry_bytecode() + eth_abi.encode(
+                    ["bytes32", "bool", "address"], [suffix_tree().root, False, deployer.address]
+                )
             receipt = self._send_as(deployer, to=None, data=bytecode)
             if receipt["status"] != "0x1" or not receipt["contractAddress"]:
                 raise ChainError("deploying the KeyRegistry on the embedded chain failed")
@@ -1372,12 +1862,26 @@ class EmbeddedChain:
 
     def _persist(self) -> None:
         """Commit what changed since the last commit, with the metadata, in one transaction."""
-        db = self._node.db
-        self._meta["time_offset"] = str(self._node.time_offset)
-        kv = db.kv_store
-        self._store.save([(k, kv[k]) for k in db.dirty], list(db.deleted), self._meta)
-        db.dirty.clear()
-        db.deleted.clear()
+        node = self._node
+        db = node.db
+        self._meta["time_offset"] = str(node.time_offset)
+        upserts, deletes = db.changes()
+        self._store.save(upserts, deletes, self._meta, node.new_logs, node.logs_after)
+        db.committed()
+        node.new_logs = []
+        node.logs_after = None
+
+    def _upgrade_from_v1(self) -> None:
+        """Format 1 had no log index: build it from the blocks, in one transaction."""
+        node = self._node
+        chain = node.chain
+        log.info("indexing the logs of %s (a chain file from an older keyanchor)", self.path)
+        node.logs_after = 0
+        for number in range(1, node.head.block_number + 1):
+            block = chain.get_block_by_header(chain.get_canonical_block_header_by_number(number))
+            node.new_logs += _log_rows(block, block.get_receipts(chain.chaindb))
+        self._meta["format"] = _FORMAT
+        self._persist()
 
     def _send_as(self, account: LocalAccount, *, to: str | None, data: bytes) -> dict[str, Any]:
         node = self._node

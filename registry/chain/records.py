@@ -130,6 +130,7 @@ class Attestation:
     policy_hash: bytes
     expires: datetime | None
     attested_at: datetime | None
+    blocked: bool = False  # the subject blocked this attester: it does not count
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -138,6 +139,7 @@ class Attestation:
             "policy_hash": _json(self.policy_hash),
             "expires": _json(self.expires),
             "attested_at": _json(self.attested_at),
+            "blocked": self.blocked,
         }
 
 
@@ -166,6 +168,7 @@ class KeyRecord:
     material: bytes
     proof: bytes
     key: Key | None = field(default=None, compare=False, repr=False)
+    revocation: bytes = b""
     block_number: int | None = None
     tx_hash: bytes | None = None
     attestations: tuple[Attestation, ...] = ()
@@ -191,6 +194,7 @@ class KeyRecord:
             "commitment": _json(self.commitment),
             "material": _json(self.material),
             "proof": _json(self.proof),
+            "revocation": _json(self.revocation),
             "key": self.key.to_dict() if self.key is not None else None,
             "block_number": self.block_number,
             "tx_hash": _json(self.tx_hash),
@@ -209,6 +213,7 @@ EVENT_KINDS = {
     "KeyRotated": "key-rotated",
     "Attested": "attested",
     "AttestationWithdrawn": "withdrawn",
+    "AttesterBlocked": "attester-blocked",
 }
 
 

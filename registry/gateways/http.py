@@ -145,6 +145,9 @@ class Gateway:
         loc = self._local
         now = time.monotonic()
         rd: IndexReader | None = getattr(loc, "reader", None)
+        if rd is not None and rd.replaced():  # a sync published a new snapshot: reopen
+            self.reset()
+            rd = None
         if rd is None:
             rd = IndexReader.open(self.index_path)
             loc.reader, loc.checked = rd, float("-inf")
@@ -189,8 +192,20 @@ class Gateway:
             self._parsed.put(key, hit)
         return hit[0]
 
+    def name_problem(self, name: str) -> str | None:
+        """Why nothing under indexed name ``name`` is served (invalid, squatting), or ``None``."""
+        return self.reader().name_problem(name)
+
     def verdict(self, rec: IndexedRecord) -> Verdict:
-        """The policy verdict for a record: stored at sync, or re-checked with ``policy``."""
+        """The policy verdict for a record: stored at sync, or re-checked with ``policy``.
+
+        A record under a name that does not count (:meth:`name_problem`) fails
+        whatever was stored: ``binding.domain_chain`` for a squatted name.
+        """
+        problem = self.name_problem(rec.name)
+        if problem is not None:
+            lints = ("binding.domain_chain",) if "squatting" in problem else ()
+            return Verdict("fail", problem, lints)
         if self.policy is None:
             detail = rec.policy_detail
             failing: tuple[str, ...] = ()
@@ -212,7 +227,8 @@ class Gateway:
     def _evidence(self, rec: IndexedRecord) -> dict[str, Any]:
         """What the publish-time check had, from the index: the proof and the statement it
         signs (chain, registry, name, owner, commitment), the publish time, the live
-        attestations with their attesters' owners, and the name's registry parent."""
+        attestations with their attesters' owners, the name's registry parent, and the
+        DNS-control verdict sync stored for its domain."""
         from registry.policy import Attestation
         from registry.proofs import statement
 
@@ -238,6 +254,12 @@ class Gateway:
         if owner:
             owners[rec.name] = owner
         out["owners"] = owners
+        dns = rd.dns_control(rec.name)
+        if dns is not None:  # name.dns_control judges it (strict requires a match)
+            from registry.dnscontrol import DnsVerdict
+
+            out["dns"] = DnsVerdict(dns["domain"], dns["owner"] or "", dns["status"],
+                                    tuple(dns["owners"]), dns["detail"] or "")
         return out
 
     def _check(self, rec: IndexedRecord, key: Any) -> Verdict:
@@ -245,6 +267,7 @@ class Gateway:
 
         pol = self.policy
         kwargs: dict[str, Any] = {"name": rec.name, "purposes": rec.purposes, "record": rec,
+                                  "squatted_by": False,  # verdict() answered for squatters
                                   **self._evidence(rec)}
         if isinstance(pol, str) and "\n" not in pol and not os.path.exists(pol):
             kwargs["profile"] = pol
@@ -265,7 +288,7 @@ class Gateway:
         own expiry); a certificate's own revocation or expiry is the policy's
         business (sync's verdict, or the lookup-time check with ``policy``).
         """
-        if rec.status != "active":
+        if rec.status != "active" or self.name_problem(rec.name) is not None:
             return False
         if self.policy is None:
             return rec.policy == "pass"
@@ -281,8 +304,11 @@ class Gateway:
         by_name: dict[str, set[int]] = {}
         for name, idx in pairs:
             by_name.setdefault(name, set()).add(idx)
+        from registry.index._query import valid_name
+
         for name, idxs in by_name.items():
-            out += [r for r in self.records(name) if r.index in idxs]
+            if valid_name(name):  # an indexed name the grammar refuses is never looked up
+                out += [r for r in self.records(name) if r.index in idxs]
         return out
 
     def by_fingerprint(self, fingerprint: str) -> list[IndexedRecord]:

@@ -15,13 +15,14 @@ raises :class:`~registry.errors.Error` and the caller prints nothing.
 from __future__ import annotations
 
 import os
+import re
 import time
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from registry.errors import ConfigError, InvalidName
+from registry.errors import ConfigError, IndexUnavailable, InvalidName
 from registry.index._query import IndexedRecord, IndexReader
 
 __all__ = [
@@ -32,6 +33,8 @@ __all__ = [
     "known_hosts",
     "known_hosts_lines",
     "load_ssh_settings",
+    "open_index",
+    "parse_known_host",
     "registry_name_for_user",
 ]
 
@@ -51,6 +54,13 @@ class SSHSettings:
     users: dict[str, str] = field(default_factory=dict)
     max_staleness: float = DEFAULT_MAX_STALENESS
     allow_unchecked: bool = False  # serve records whose policy verdict is "unknown"
+    #: sshd's StrictModes rules on the index file and its directories (docs/SSH.md)
+    strict_modes: bool = True
+    #: uid besides root and the running user that may own the index and its directories
+    index_owner: int | None = None
+
+
+_SSH_KEYS = {"user_template", "users", "max_staleness", "allow_unchecked"}
 
 
 def _config_path() -> Path:
@@ -66,53 +76,156 @@ def _default_index() -> Path:
     return Path(base) / "keyanchor" / "index.sqlite"
 
 
-def load_ssh_settings(path: str | os.PathLike[str] | None = None) -> SSHSettings:
-    """Read the SSH settings the way :mod:`registry.config` does (same file, same env vars).
+def _read_config(p: Path, strict_modes: bool) -> dict[str, Any]:
+    if strict_modes:
+        from registry.gateways._modes import check_secure_file
 
-    Raises:
-        ConfigError: unreadable file, invalid TOML, or bad ``[ssh]`` values.
-    """
-    p = Path(path) if path is not None else _config_path()
+        try:
+            check_secure_file(p, trusted={0, os.geteuid()}, what="the configuration",
+                              error=ConfigError)
+        except FileNotFoundError:
+            return {}
     try:
-        data: dict[str, Any] = tomllib.loads(p.read_text(encoding="utf-8"))
+        return tomllib.loads(p.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        data = {}
+        return {}
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"{p}: cannot read configuration ({exc})") from exc
-    ssh = data.get("ssh") or {}
-    index = data.get("index") or {}
-    env_index = os.environ.get("KEYANCHOR_INDEX")
-    index_path = Path(env_index) if env_index else (
-        Path(index["path"]) if isinstance(index.get("path"), str) else _default_index())
-    template = ssh.get("user_template")
-    users = ssh.get("users") or {}
-    staleness = ssh.get("max_staleness", DEFAULT_MAX_STALENESS)
-    if template is not None and (not isinstance(template, str) or "{user}" not in template):
-        raise ConfigError(f"{p}: [ssh] user_template must be a string containing {{user}}")
-    if not isinstance(users, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in users.items()):
+
+
+def _table(data: dict[str, Any], key: str, p: Path) -> dict[str, Any]:
+    value = data.get(key, {})
+    if not isinstance(value, dict):
+        raise ConfigError(f"{p}: [{key}] must be a table")
+    return value
+
+
+def _index_path(value: object, where: str) -> Path:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{where} must be a file path (a non-empty string), not {value!r}")
+    path = Path(value).expanduser()
+    if not path.is_absolute():
+        raise ConfigError(f"{where} must be an absolute path, not {value!r}")
+    return path
+
+
+def _template(value: object, p: Path) -> str:
+    from registry.names import parse_name
+
+    if not isinstance(value, str) or value.count("{user}") != 1:
+        raise ConfigError(f"{p}: [ssh] user_template must be a string containing {{user}} once")
+    probe = value.replace("{user}", "u")
+    try:
+        normal = parse_name(probe).text == probe
+    except InvalidName:
+        normal = False
+    if not normal:
+        raise ConfigError(f"{p}: [ssh] user_template {value!r} does not give registry names in"
+                          " normal form (lower-case ASCII, IDNA A-labels)")
+    return value
+
+
+def _users(value: object, p: Path) -> dict[str, str]:
+    from registry.names import parse_name
+
+    if not isinstance(value, dict):
         raise ConfigError(f"{p}: [ssh] users must map local user names to registry names")
-    if isinstance(staleness, bool) or not isinstance(staleness, int | float) or staleness <= 0:
-        raise ConfigError(f"{p}: [ssh] max_staleness must be a positive number of seconds")
-    return SSHSettings(index_path, template, dict(users), float(staleness),
-                       bool(ssh.get("allow_unchecked", False)))
+    out = {}
+    for user, name in value.items():
+        if not isinstance(user, str) or not user or not isinstance(name, str):
+            raise ConfigError(f"{p}: [ssh] users must map local user names to registry names")
+        try:
+            out[user] = parse_name(name).text
+        except InvalidName as exc:
+            raise ConfigError(f"{p}: [ssh] users: {user} -> {exc}") from None
+    return out
+
+
+def _staleness(value: object, p: Path) -> float:
+    import math
+
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) \
+            or value <= 0:
+        raise ConfigError(f"{p}: [ssh] max_staleness must be a positive, finite number of"
+                          f" seconds, not {value!r}")
+    return float(value)
+
+
+def load_ssh_settings(path: str | os.PathLike[str] | None = None, *,
+                      strict_modes: bool = True) -> SSHSettings:
+    """Read the SSH settings the way :mod:`registry.config` does (same file, same env vars).
+
+    With ``strict_modes`` (always, from ``keyanchor-ssh``) the configuration
+    file must pass sshd's StrictModes rules for root or the running user
+    (:mod:`registry.gateways._modes`), and the index will too when opened.
+    Every value is checked: ``[ssh]`` takes only ``user_template`` (a string
+    with ``{user}`` once, giving names in normal form), ``users`` (local user ->
+    registry name), ``max_staleness`` (positive, finite seconds) and
+    ``allow_unchecked`` (a boolean); ``[index] path`` is an absolute path and
+    ``[index] owner`` a user name or uid.
+
+    Raises:
+        ConfigError: an unsafe, unreadable or invalid file, or a bad value.
+    """
+    p = Path(path) if path is not None else _config_path()
+    data = _read_config(p, strict_modes)
+    ssh = _table(data, "ssh", p)
+    index = _table(data, "index", p)
+    unknown = sorted(set(ssh) - _SSH_KEYS)
+    if unknown:
+        raise ConfigError(f"{p}: [ssh] has unknown setting(s) {', '.join(unknown)}"
+                          f" (known: {', '.join(sorted(_SSH_KEYS))})")
+    env_index = os.environ.get("KEYANCHOR_INDEX")
+    if env_index:
+        index_path = _index_path(env_index, "KEYANCHOR_INDEX")
+    elif "path" in index:
+        index_path = _index_path(index["path"], f"{p}: [index] path")
+    else:
+        index_path = _default_index()
+    owner = None
+    if "owner" in index:
+        from registry.gateways._modes import owner_uid
+
+        owner = owner_uid(index["owner"], where=f"{p}: [index] owner")
+    template = _template(ssh["user_template"], p) if "user_template" in ssh else None
+    users = _users(ssh.get("users", {}), p)
+    staleness = _staleness(ssh.get("max_staleness", DEFAULT_MAX_STALENESS), p)
+    unchecked = ssh.get("allow_unchecked", False)
+    if not isinstance(unchecked, bool):
+        raise ConfigError(f"{p}: [ssh] allow_unchecked must be true or false, not {unchecked!r}")
+    return SSHSettings(index_path, template, users, staleness, unchecked, strict_modes, owner)
 
 
 def registry_name_for_user(user: str, settings: SSHSettings) -> str:
     """The registry name a local user logs in as (explicit map first, then the template).
 
+    The map matches user names exactly. Through the template, a user name maps
+    only if it is already in the name grammar's normal form, byte for byte,
+    and fills exactly its place (the local part, or one DNS label): ``ALICE``,
+    fullwidth ``ａ``, ``ß`` / ``ẞ`` (which IDNA would turn into another
+    spelling) and ``a.b`` in a label are refused rather than folded onto
+    someone else's name.
+
     Raises:
-        InvalidName: no mapping, or the mapped text is not a registry name.
+        InvalidName: no mapping, or the user name is not in normal form.
     """
     from registry.names import parse_name
 
     if user in settings.users:
         return parse_name(settings.users[user]).text
-    if settings.user_template is None:
+    template = settings.user_template
+    if template is None:
         raise InvalidName(f"local user {user!r} is not mapped to a registry name")
-    if not user or not all(ch.isalnum() or ch in "._-" for ch in user):
-        raise InvalidName(f"local user {user!r} cannot be mapped through the template")
-    return parse_name(settings.user_template.replace("{user}", user)).text
+    in_local = "@" in template and template.index("{user}") < template.index("@")
+    candidate = template.replace("{user}", user)
+    try:
+        normal = parse_name(candidate).text == candidate
+    except InvalidName:
+        normal = False
+    if not user or not normal or "@" in user or (not in_local and "." in user):
+        raise InvalidName(f"local user {user!r} is not a registry name label in normal form"
+                          " (lower-case ASCII letters, digits and - . _ +): not mapped")
+    return candidate
 
 
 def _servable(rec: IndexedRecord, settings: SSHSettings) -> bool:
@@ -130,6 +243,27 @@ def _expiry(rec: IndexedRecord) -> Any:
     return datetime.fromtimestamp(min(rec.valid_until, _MAX_SECONDS), UTC)
 
 
+def _usable_key(rec: IndexedRecord) -> Any:
+    """The record's parsed SSH key, or ``None`` when it must be skipped.
+
+    Skipped, one record at a time, never failing the whole answer: material
+    that no longer hashes to the record's commitment (the index file was
+    altered), material that does not parse (the contract accepts any bytes),
+    and certificates (trusted through their CA, never listed themselves).
+    """
+    from registry.errors import Error
+    from registry.keys._keccak import commitment_matches
+    from registry.keys._ssh import load_ssh_blob
+
+    if not commitment_matches(rec.key_type, rec.material, rec.commitment):
+        return None
+    try:
+        key = load_ssh_blob(rec.material)
+    except (Error, ValueError):
+        return None
+    return None if key.certificate is not None else key
+
+
 def authorized_keys_lines(reader: IndexReader, user: str, name: str, settings: SSHSettings,
                           *, now: float | None = None) -> list[str]:
     """authorized_keys lines for local ``user`` from the records of registry ``name``.
@@ -137,19 +271,25 @@ def authorized_keys_lines(reader: IndexReader, user: str, name: str, settings: S
     Active, unexpired, policy-passing SSH records with purpose ssh-user; plain
     keys as themselves (``expiry-time=`` when the record has a valid-until),
     keys that also carry the CA purpose as ``cert-authority,principals="user"``.
-    Certificates are skipped (sshd trusts them through their CA).
+    Certificates are skipped (sshd trusts them through their CA), and so is
+    any record whose material does not parse or does not hash to its
+    commitment. A name that does not count (not a valid name, or squatting in
+    someone else's domain: :meth:`IndexReader.name_problem`) has no keys.
 
-    Raises: IndexUnavailable, KeyFormatError (material that no longer parses).
+    Raises: IndexUnavailable, InvalidName (the name does not count).
     """
-    from registry.keys._ssh import load_ssh_blob, render_authorized_key
+    from registry.keys._ssh import render_authorized_key
 
+    problem = reader.name_problem(name)
+    if problem is not None:
+        raise InvalidName(problem)
     t = time.time() if now is None else now
     out = []
     for rec in reader.records(name, at=t, key_type=_SSH, purposes=_SSH_USER):
         if not _servable(rec, settings):
             continue
-        key = load_ssh_blob(rec.material)
-        if key.certificate is not None:
+        key = _usable_key(rec)
+        if key is None:
             continue
         if rec.purposes & _CA:
             out.append(render_authorized_key(key, cert_authority=True, principals=[user],
@@ -160,7 +300,7 @@ def authorized_keys_lines(reader: IndexReader, user: str, name: str, settings: S
 
 
 def known_hosts_lines(reader: IndexReader, host: str, settings: SSHSettings,
-                      *, now: float | None = None) -> list[str]:
+                      *, now: float | None = None, pattern: str | None = None) -> list[str]:
     """known_hosts lines for ``host``: its own ssh-host records and its authorities' host CAs.
 
     The host's own records: active, policy-passing host keys as plain lines,
@@ -171,29 +311,58 @@ def known_hosts_lines(reader: IndexReader, host: str, settings: SSHSettings,
     top-level name) as ``@cert-authority HOST``, nearest first -- also for a
     host that is not registered itself; their plain host keys are never served
     for the host. Revoked keys of either kind as ``@revoked`` (whatever their
-    policy verdict), listed first. Expired and pending keys are left out.
+    policy verdict), listed first. Expired and pending keys are left out, and
+    so is every record whose material does not parse or does not hash to its
+    commitment. A host name that squats in someone else's domain serves none
+    of its own records (the domain's host CAs cover it instead).
 
-    Raises: InvalidName (``host`` is not a registry name), IndexUnavailable,
-        KeyFormatError.
+    ``pattern`` is the host pattern the lines carry (default ``host``; for a
+    server on another port than 22, ``[host]:port``, as ssh looks it up).
+
+    Raises: InvalidName (``host`` is not a registry name), IndexUnavailable.
     """
-    from registry.keys._ssh import load_ssh_blob, render_known_hosts_line
+    from registry.keys._ssh import render_known_hosts_line
 
     t = time.time() if now is None else now
+    pattern = pattern or host
+    own = reader.host_keys(host, at=t) if reader.name_problem(host) is None else []
     revoked, trusted = [], []
-    for rec in [*reader.host_keys(host, at=t), *reader.host_cas(host, at=t)]:
-        key = load_ssh_blob(rec.material)
-        if key.certificate is not None:
+    for rec in [*own, *reader.host_cas(host, at=t)]:
+        key = _usable_key(rec)
+        if key is None:
             continue
         if rec.status == "revoked":
-            revoked.append(render_known_hosts_line(key, host, marker="@revoked", comment=rec.name))
+            revoked.append(render_known_hosts_line(key, pattern, marker="@revoked", comment=rec.name))
         elif _servable(rec, settings):
             marker = "@cert-authority" if rec.purposes & _CA else None
-            trusted.append(render_known_hosts_line(key, host, marker=marker, comment=rec.name))
+            trusted.append(render_known_hosts_line(key, pattern, marker=marker, comment=rec.name))
     return revoked + trusted
 
 
-def _open(settings: SSHSettings) -> IndexReader:
-    return IndexReader.open(settings.index_path, max_staleness=settings.max_staleness)
+def open_index(settings: SSHSettings, *, now: float | None = None) -> IndexReader:
+    """Open the index read-only for a trust decision: the sshd path's rules, once.
+
+    With ``settings.strict_modes`` the index file and every directory above it
+    must pass sshd's StrictModes rules (owner root, the running user or
+    ``[index] owner``; not group/world-writable; no symlink); an index older
+    than ``settings.max_staleness`` (measured at ``now``, default the clock) is
+    refused. The integrations (:mod:`registry.integrations`) open it here too.
+
+    Raises:
+        IndexUnavailable: missing, unsafe, corrupt, never synced or stale.
+    """
+    if settings.strict_modes:
+        from registry.gateways._modes import check_secure_file
+
+        trusted = {0, os.geteuid()} | ({settings.index_owner} if settings.index_owner is not None
+                                       else set())
+        try:
+            check_secure_file(settings.index_path, trusted=trusted, what="the index",
+                              error=IndexUnavailable)
+        except FileNotFoundError:
+            raise IndexUnavailable(f"no index at {settings.index_path} (run 'keyanchor sync')"
+                                   ) from None
+    return IndexReader.open(settings.index_path, max_staleness=settings.max_staleness, now=now)
 
 
 def authorized_keys(user: str, settings: SSHSettings | None = None) -> str:
@@ -201,27 +370,54 @@ def authorized_keys(user: str, settings: SSHSettings | None = None) -> str:
 
     Raises:
         Error: anything at all went wrong (the caller prints nothing and exits 1):
-            ConfigError, InvalidName (unmapped user), IndexUnavailable (missing,
-            corrupt or stale index), KeyFormatError.
+            ConfigError, InvalidName (unmapped user, a name that does not count),
+            IndexUnavailable (missing, unsafe, corrupt or stale index).
     """
     settings = settings or load_ssh_settings()
     name = registry_name_for_user(user, settings)
-    with _open(settings) as reader:
+    with open_index(settings) as reader:
         return "".join(line + "\n" for line in authorized_keys_lines(reader, user, name, settings))
+
+
+_BRACKETED = re.compile(r"\[([^\[\]]+)\]:([0-9]{1,5})\Z")
+
+
+def parse_known_host(text: str) -> tuple[str, str] | None:
+    """(registry name, known_hosts pattern) for ssh's ``%H``, or ``None`` when it names no host.
+
+    ``host1.example.org`` -> the name itself; ``[host1.example.org]:2222`` (ssh's
+    form for a server on another port) -> the name and that bracketed pattern
+    (port 22 -> the plain name, as ssh writes it). Addresses (``127.0.0.1``,
+    ``[::1]:2222``) and anything else the name grammar refuses -> ``None``.
+    """
+    from registry.names import parse_name
+
+    m = _BRACKETED.match(text)
+    host, port = (m.group(1), int(m.group(2))) if m else (text, 22)
+    if not 0 < port < 65536:
+        return None
+    try:
+        name = parse_name(host).text
+    except InvalidName:
+        return None
+    if "@" in name:
+        return None
+    return name, (name if port == 22 else f"[{name}]:{port}")
 
 
 def known_hosts(host: str, settings: SSHSettings | None = None) -> str:
     """The whole KnownHostsCommand output for ``host`` (empty when nothing in the index covers it).
 
-    Raises: ConfigError, IndexUnavailable, KeyFormatError (as :func:`authorized_keys`).
+    ``host`` is ssh's ``%H``: a name, or ``[name]:port`` for another port than
+    22 (lines then carry that pattern). An address prints nothing.
+
+    Raises: ConfigError, IndexUnavailable (as :func:`authorized_keys`).
     """
     settings = settings or load_ssh_settings()
-    from registry.names import parse_name
-
-    try:
-        name = parse_name(host).text
-    except InvalidName:
-        return ""  # an address or [host]:port pattern: nothing registered under it
-    with _open(settings) as reader:
-        return "".join(line + "\n" for line in known_hosts_lines(reader, name, settings))
-
+    parsed = parse_known_host(host)
+    if parsed is None:
+        return ""  # an address, or not a name at all: nothing registered under it
+    name, pattern = parsed
+    with open_index(settings) as reader:
+        return "".join(line + "\n" for line in known_hosts_lines(reader, name, settings,
+                                                                   pattern=pattern))

@@ -3,7 +3,11 @@
     with IndexReader.open(path, max_staleness=3600) as idx:
         for rec in idx.records("alice@example.org"): print(rec.status, rec.fingerprint)
 
-Opens the file read-only and never writes. Statuses are computed at the time
+Opens the published snapshot (see :mod:`registry.index._store`) read-only and
+``immutable``: no lock is taken and nothing is created or written, so a reader
+needs only read permission on the file; a sync replaces the file, and a reader
+sees the new state when it opens it again (:meth:`IndexReader.replaced` tells
+a long-lived reader when). Statuses are computed at the time
 asked for (default: now), the way the contract's views compute them at block
 time: ``revoked`` (a ``KeyRevoked`` was synced), ``expired`` (``valid_until``
 passed), ``pending`` (``valid_from`` ahead), else ``active``. Every failure --
@@ -25,7 +29,7 @@ from registry.errors import IndexUnavailable, InvalidName
 
 __all__ = ["IndexReader", "IndexedRecord", "record_status"]
 
-_SCHEMA_VERSION = "1"  # registry.index._schema.SCHEMA_VERSION (not imported: keep this light)
+_SCHEMA_VERSION = "2"  # registry.index._schema.SCHEMA_VERSION (not imported: keep this light)
 
 KEY_TYPES = {1: "ssh", 2: "openpgp", 3: "x509"}
 PURPOSE_BITS = {1: "ssh-user", 2: "ssh-host", 4: "signing", 8: "encryption", 16: "tls-server",
@@ -122,12 +126,40 @@ def _norm(name: str) -> str:
     return parse_name(name).text
 
 
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def _open_snapshot(p: Path) -> tuple[sqlite3.Connection, tuple[int, int]]:
+    """Connect read-only to the snapshot at ``p``; also return its (device, inode)."""
+    try:
+        with open(p, "rb") as f:
+            st = os.fstat(f.fileno())
+            header = f.read(100)
+    except OSError as exc:
+        raise IndexUnavailable(f"cannot read the index {p}: {exc.strerror or exc}") from exc
+    if not header.startswith(_SQLITE_MAGIC) or len(header) < 100:
+        raise IndexUnavailable(f"{p} is not a keyanchor index (not an SQLite database)")
+    # A published snapshot never changes in place: read it immutable (no locks, no
+    # -shm / -wal). A WAL-format file is an index written in place by an older
+    # keyanchor: read it the old way until the next sync republishes it.
+    mode = "mode=ro" if header[18] == 2 else "mode=ro&immutable=1"
+    try:
+        conn = sqlite3.connect(f"{p.resolve().as_uri()}?{mode}", uri=True, timeout=5.0,
+                               isolation_level=None)
+    except sqlite3.Error as exc:
+        raise IndexUnavailable(f"cannot open the index {p}: {exc}") from exc
+    return conn, (st.st_dev, st.st_ino)
+
+
 class IndexReader:
     """The index opened read-only."""
 
-    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+    def __init__(self, conn: sqlite3.Connection, path: Path,
+                 ident: tuple[int, int] | None = None) -> None:
         self.conn = conn
         self.path = path
+        self.ident = ident
+        self._squat: dict[str, str | None] = {}
 
     @classmethod
     def open(cls, path: str | os.PathLike[str], *, max_staleness: float | None = None,
@@ -144,11 +176,7 @@ class IndexReader:
         p = Path(path)
         if not p.is_file():
             raise IndexUnavailable(f"no index at {p} (run 'keyanchor sync')")
-        try:
-            conn = sqlite3.connect(f"{p.resolve().as_uri()}?mode=ro", uri=True, timeout=5.0,
-                                   isolation_level=None)
-        except sqlite3.Error as exc:
-            raise IndexUnavailable(f"cannot open the index {p}: {exc}") from exc
+        conn, ident = _open_snapshot(p)
         try:
             meta = dict(conn.execute(
                 "SELECT key, value FROM meta WHERE key IN ('schema', 'last_sync_time')"))
@@ -169,7 +197,18 @@ class IndexReader:
         except BaseException:
             conn.close()
             raise
-        return cls(conn, p)
+        return cls(conn, p, ident)
+
+    def replaced(self) -> bool:
+        """Whether a sync published a new snapshot since this reader opened the file.
+
+        A long-lived reader (``keyanchor serve``) checks this and reopens.
+        """
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return True
+        return self.ident is not None and (st.st_dev, st.st_ino) != self.ident
 
     def close(self) -> None:
         self.conn.close()
@@ -356,6 +395,28 @@ class IndexReader:
                        (bytes(node), int(idx)))
         return bytes(rows[0][0]) if rows else b""
 
+    def dns_control(self, name: str) -> dict[str, Any] | None:
+        """The DNS-control verdict sync stored for the top-level name above ``name``.
+
+        ``domain``, ``owner``, ``status``, ``owners``, ``detail``, ``checked_at``;
+        ``None`` when sync did not check it (no ``[dns]`` configured).
+
+        Raises: IndexUnavailable.
+        """
+        rows = self._q(
+            "WITH RECURSIVE up(node, parent, depth) AS ("
+            " SELECT node, parent, 0 FROM names WHERE name = ?"
+            " UNION ALL SELECT n.node, n.parent, up.depth + 1 FROM names n"
+            "  JOIN up ON n.node = up.parent WHERE up.depth < 300)"
+            " SELECT d.domain, d.owner, d.status, d.owners, d.detail, d.checked_at"
+            " FROM up JOIN dns_control d ON d.node = up.node ORDER BY up.depth DESC LIMIT 1",
+            (_norm(name),))
+        if not rows:
+            return None
+        domain, owner, status, owners, detail, checked = rows[0]
+        return {"domain": domain, "owner": owner, "status": status,
+                "owners": json.loads(owners), "detail": detail, "checked_at": checked}
+
     def subkey_fingerprints(self, node: bytes, idx: int) -> list[str]:
         """Fingerprints of the subkeys of OpenPGP record ``(node, idx)``, in certificate order.
 
@@ -387,6 +448,60 @@ class IndexReader:
                        " ORDER BY name", (pattern,))
         return [str(n) for (n,) in rows if str(n).rpartition("@")[2] == dom]
 
+    # ----------------------------------------------------------------- which names count
+
+    def _suffix_parents(self, text: str) -> tuple[list[str], dict[str, str | None]]:
+        """(``text`` and its DNS suffixes, longest first; registered ones -> parent text).
+
+        A person name's list starts with the person name, then its domain's suffixes.
+        """
+        local, _, domain = text.rpartition("@")
+        labels = domain.split(".")
+        suffixes = ([text] if local else []) + [".".join(labels[i:]) for i in range(len(labels))]
+        rows = self._q(
+            f"SELECT name, node, parent FROM names WHERE name IN ({','.join('?' * len(suffixes))})",
+            tuple(suffixes))
+        by_node = {bytes(node): str(n) for n, node, _ in rows}
+        return suffixes, {str(n): by_node.get(bytes(parent)) for n, _, parent in rows}
+
+    def squatted_by(self, name: str) -> str | None:
+        """The registered domain that registered ``name`` squats in (``None``: it does not).
+
+        The rule is :func:`registry.names.squatted_by`: a name registered on its
+        own inside a registered domain (``web1.corp.org`` registered top-level,
+        ``corp.org`` registered later by someone else), and every name under it,
+        does not count; its keys are never served. Cached per reader (the
+        snapshot never changes under it).
+
+        Raises: InvalidName, IndexUnavailable.
+        """
+        from registry.names import squatted_by
+
+        text = _norm(name)
+        if text not in self._squat:
+            _, parents = self._suffix_parents(text)
+            self._squat[text] = squatted_by(text, parents) if text in parents else None
+        return self._squat[text]
+
+    def name_problem(self, name: str) -> str | None:
+        """Why the keys of indexed name ``name`` must never be served, or ``None`` if they may be.
+
+        Either the text is not a valid registry name in normal form (an IP
+        address literal, a numeric top-level domain, anything the grammar
+        refuses: sync indexes such names so the events stay verifiable, and
+        nothing serves them), or the name squats in someone else's domain
+        (:meth:`squatted_by`).
+
+        Raises: IndexUnavailable.
+        """
+        if not valid_name(name):
+            return f"{name!r} is not a valid registry name"
+        squat = self.squatted_by(name)
+        if squat is not None:
+            return (f"{name} was registered on its own inside {squat}, not created by {squat}'s"
+                    " owner (squatting): its keys are not served")
+        return None
+
     def authorities(self, name: str) -> list[str]:
         """The registered names with authority over domain ``name``, nearest first (``name`` excluded).
 
@@ -396,36 +511,39 @@ class IndexReader:
         parents. A renounced link ends the chain (the parent gave up control of
         that child), and so does a top-level name: a top-level ``example.org``
         has no authority above it even if someone later registered ``org``.
-        Person names have none.
+        Names that squat in someone else's domain (:meth:`squatted_by`) count
+        as not registered: ``db.web1.corp.org`` under a squatted
+        ``web1.corp.org`` has ``corp.org`` as its authority. Person names have none.
 
         Raises: InvalidName, IndexUnavailable.
         """
+        from registry.names import squatted_by
+
         text = _norm(name)
         if "@" in text:
             return []
-        labels = text.split(".")
-        suffixes = [".".join(labels[i:]) for i in range(len(labels))]
-        marks = ",".join("?" * len(suffixes))
-        rows = {str(n): (bytes(node), bytes(parent), bool(ren)) for n, node, parent, ren in self._q(
-            f"SELECT name, node, parent, renounced FROM names WHERE name IN ({marks})",
-            tuple(suffixes))}
-        by_node = {v[0]: (n, v[1], v[2]) for n, v in rows.items()}
+        suffixes, parents = self._suffix_parents(text)
+
+        def counts(n: str) -> bool:
+            return n in parents and squatted_by(n, parents) is None
+
         out: list[str] = []
-        if text in rows:
-            cur = rows[text]
+        if counts(text):
+            cur = text
         else:
-            start = next((s for s in suffixes[1:] if s in rows), None)
+            start = next((s for s in suffixes[1:] if counts(s)), None)
             if start is None:
                 return []
             out.append(start)
-            cur = rows[start]
-        while True:
-            _node, parent, renounced = cur
-            if renounced or parent not in by_node:
-                return out
-            pname, pparent, pren = by_node[parent]
-            out.append(pname)
-            cur = (parent, pparent, pren)
+            cur = start
+        renounced = {str(n) for (n,) in self._q(
+            f"SELECT name FROM names WHERE renounced = 1 AND name IN ({','.join('?' * len(suffixes))})",
+            tuple(suffixes))}
+        while cur not in renounced and (parent := parents.get(cur)) is not None \
+                and parent not in out:
+            out.append(parent)
+            cur = parent
+        return out
 
     def host_cas(self, host: str, *, at: float | None = None) -> list[IndexedRecord]:
         """SSH host-CA records (purposes ssh-host + ca) of the :meth:`authorities` over ``host``.
@@ -446,6 +564,16 @@ class IndexReader:
             " AND (r.purposes & 66) = 66", tuple(names))
         recs = [_record(row, now) for row in rows]
         return sorted(recs, key=lambda r: (rank[r.name], r.index))
+
+    def names_with_records(self, *, key_type: int, purposes: int = 0) -> list[str]:
+        """Names holding at least one record of ``key_type`` with all ``purposes`` bits (any status), sorted.
+
+        Raises: IndexUnavailable.
+        """
+        rows = self._q("SELECT DISTINCT n.name FROM names n JOIN records r ON r.node = n.node"
+                       " WHERE r.key_type = ? AND (r.purposes & ?) = ? ORDER BY n.name",
+                       (int(key_type), int(purposes), int(purposes)))
+        return [str(n) for (n,) in rows]
 
 
 def _subkey_order(material: bytes) -> dict[str, int]:
@@ -470,6 +598,16 @@ def _subkey_order(material: bytes) -> dict[str, int]:
     except KeyFormatError:
         return {}
     return order
+
+
+def valid_name(text: str) -> bool:
+    """Whether indexed name text is a valid registry name in normal form."""
+    from registry.names import parse_name
+
+    try:
+        return parse_name(text).text == text
+    except InvalidName:
+        return False
 
 
 def validate_name(name: str) -> str:

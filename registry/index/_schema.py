@@ -8,7 +8,8 @@ the block it came from so a reorg can roll back to any block:
 * ``meta``         key/value: schema version, chain id, registry address,
                    synced block, last successful sync time, policy profile.
 * ``blocks``       hash and timestamp of every block that carried an event,
-                   and of every page's last block (reorg detection).
+                   and of every page's last block (reorg detection), with the
+                   contract's event digest after that block (checked per page).
 * ``names``        node -> name text (rebuilt from ``NameRegistered`` labels),
                    parent, registrant, current owner, renounced flag.
 * ``records``      one row per key record: the verified material, its parsed
@@ -16,8 +17,13 @@ the block it came from so a reorg can roll back to any block:
 * ``fingerprints`` fingerprint -> (node, index): reverse lookups.
 * ``identities``   e-mail addresses / DNS names a key claims -> (node, index).
 * ``operators``    approvals per (node, owner, operator).
-* ``attestations`` live attestations per record.
+* ``attestations`` live attestations per record that count (their attester
+                   is not blocked by the subject); ``held_attestations`` those
+                   whose attester is blocked; ``blocked`` the blocks.
 * ``events``       every decoded event (history, watch, rollback replays).
+* ``dns_control``  the DNS-control verdict of each top-level name (refreshed by
+                   every sync with DNS checks); a record under a failing domain
+                   has ``policy = 'fail'`` and its own verdict in ``base_policy``.
 
 Schema changes must keep existing files readable: new SQL indexes are
 ``IF NOT EXISTS`` (created by the next sync, and the reader works without
@@ -30,7 +36,7 @@ from __future__ import annotations
 
 __all__ = ["SCHEMA", "SCHEMA_VERSION"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: KeyRegistry v2 (event digest, revocation bytes, blocked attesters)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -41,7 +47,8 @@ CREATE TABLE IF NOT EXISTS meta (
 CREATE TABLE IF NOT EXISTS blocks (
     number    INTEGER PRIMARY KEY,
     hash      BLOB NOT NULL,
-    timestamp INTEGER NOT NULL
+    timestamp INTEGER NOT NULL,
+    digest    BLOB
 );
 
 CREATE TABLE IF NOT EXISTS names (
@@ -72,6 +79,8 @@ CREATE TABLE IF NOT EXISTS records (
     revoked_at    INTEGER NOT NULL DEFAULT 0,
     reason        INTEGER,
     revoked_block INTEGER,
+    revocation    BLOB,
+    base_policy   TEXT,
     algorithm     TEXT NOT NULL,
     fingerprint   TEXT NOT NULL,
     identities    TEXT NOT NULL,
@@ -112,6 +121,32 @@ CREATE TABLE IF NOT EXISTS attestations (
     PRIMARY KEY (node, idx, attester)
 ) WITHOUT ROWID;
 
+CREATE TABLE IF NOT EXISTS held_attestations (
+    node        BLOB NOT NULL,
+    idx         INTEGER NOT NULL,
+    attester    BLOB NOT NULL,
+    policy_hash BLOB NOT NULL,
+    expires     INTEGER NOT NULL,
+    attested_at INTEGER NOT NULL,
+    PRIMARY KEY (node, idx, attester)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS dns_control (
+    node       BLOB PRIMARY KEY,
+    domain     TEXT NOT NULL,
+    owner      TEXT NOT NULL,
+    status     TEXT NOT NULL,
+    owners     TEXT NOT NULL,
+    detail     TEXT NOT NULL,
+    checked_at INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS blocked (
+    node     BLOB NOT NULL,
+    attester BLOB NOT NULL,
+    PRIMARY KEY (node, attester)
+) WITHOUT ROWID;
+
 CREATE TABLE IF NOT EXISTS events (
     block     INTEGER NOT NULL,
     log_index INTEGER NOT NULL,
@@ -124,7 +159,7 @@ CREATE TABLE IF NOT EXISTS events (
 
 CREATE INDEX IF NOT EXISTS events_node ON events (node, block, log_index);
 
--- Added within schema 1 (indexes only, no new columns: files written before
+-- Added within schema 1 (kept in 2) (indexes only, no new columns: files written before
 -- them read the same, just without the speed-up; the next ``Store.open`` --
 -- any sync -- creates them).
 -- a record's fingerprints (OpenPGP subkeys: IndexReader.subkey_fingerprints)

@@ -1,22 +1,37 @@
-"""The write side of the index: a SQLite file (WAL) that sync fills page by page.
+"""The write side of the index: a private working SQLite file, published by atomic replacement.
 
     with Store.open(path) as store, store.transaction():
         store.apply(event)            # one decoded, verified KeyRegistry event
+    # closing published it: readers now see the new state at ``path``
 
-Every sync page is one SQLite transaction: either all of a page's events, its
-block hashes and the new ``synced_block`` are stored, or none of them (a
-process killed mid-page leaves the previous page's state, and the next sync
-starts from there). :meth:`Store.rollback_to` undoes everything above a block
-(reorgs). Stdlib only; parsing and policy verdicts arrive precomputed in the
-events (see :mod:`registry.index._sync`).
+Two files. The writer works on ``<path>.work`` (WAL, mode 0600: nobody else
+opens it). Readers -- sshd's ``AuthorizedKeysCommandUser``, users running ssh
+with ``KnownHostsCommand``, ``keyanchor serve`` -- read ``path``, a complete
+snapshot (rollback-journal format, mode 0644) that :meth:`Store.publish`
+writes to a temporary file beside it and renames over ``path``; closing a
+Store publishes. A reader therefore needs only read permission on ``path``
+(and search permission on its directories), opens it ``immutable`` (no lock,
+no ``-wal``/``-shm``, nothing written), cannot slow down or block the writer,
+and never sees half a sync: it keeps the snapshot it opened until it opens
+``path`` again.
+
+Every sync page is one SQLite transaction on the working file: either all of
+a page's events, its block hashes and the new ``synced_block`` are stored, or
+none of them (a process killed mid-page leaves the previous page's state, and
+the next sync starts from there). :meth:`Store.rollback_to` undoes everything
+above a block (reorgs). Deleting ``path`` starts the index over (the working
+file is discarded with it). Stdlib only; parsing and policy verdicts arrive
+precomputed in the events (see :mod:`registry.index._sync`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import sqlite3
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -24,10 +39,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from registry.errors import IndexUnavailable
+from registry.errors import Error, IndexUnavailable
 from registry.index._schema import SCHEMA, SCHEMA_VERSION
 
-__all__ = ["Event", "ParsedKey", "Store"]
+__all__ = ["PUBLISHED_MODE", "Event", "ParsedKey", "Store", "work_path"]
+
+#: Mode of the published snapshot, whatever the umask: the index holds public
+#: chain data only; restrict who reads it with its directory's mode and group.
+PUBLISHED_MODE = 0o644
+#: Mode of directories :meth:`Store.open` creates (readers must be able to search them).
+DIR_MODE = 0o755
+#: Mode of the private working file (and, through SQLite, its -wal / -shm).
+WORK_MODE = 0o600
 
 #: Meta keys left out of :meth:`Store.digest` (they change on every run).
 _VOLATILE_META = frozenset({"last_sync_time", "head_seen"})
@@ -96,27 +119,96 @@ def _h(value: Any) -> bytes:
     return bytes(value)
 
 
-class Store:
-    """The index file opened for writing (one writer at a time; readers never block)."""
+def work_path(path: str | os.PathLike[str]) -> Path:
+    """The writer's private working file for the index published at ``path``."""
+    p = Path(path)
+    return p.with_name(p.name + ".work")
 
-    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+
+def _mkdirs(d: Path) -> None:
+    """Create ``d`` and missing parents with mode 0755, whatever the umask."""
+    missing = []
+    while not d.exists():
+        missing.append(d)
+        if d.parent == d:
+            break
+        d = d.parent
+    for m in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            m.mkdir()
+            m.chmod(DIR_MODE)
+
+
+def _remove_work(work: Path) -> None:
+    for f in (work, work.with_name(work.name + "-wal"), work.with_name(work.name + "-shm")):
+        with contextlib.suppress(FileNotFoundError):
+            f.unlink()
+
+
+def _seed_work(published: Path, work: Path) -> None:
+    """Start the working file from the published snapshot (an index from before the split)."""
+    src = sqlite3.connect(published, isolation_level=None)
+    try:
+        dst = sqlite3.connect(work, isolation_level=None)
+        try:
+            src.backup(dst)
+        finally:
+            dst.close()
+    except BaseException:
+        _remove_work(work)
+        raise
+    finally:
+        src.close()
+
+
+def _fsync_dir(d: Path) -> None:
+    try:
+        fd = os.open(d, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+class Store:
+    """The index opened for writing (one writer at a time; readers never block it)."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path, work: Path | None = None) -> None:
         self.conn = conn
         self.path = path
+        self.work = work if work is not None else work_path(path)
+        self._closed = False
 
     # ----------------------------------------------------------------- lifecycle
 
     @classmethod
     def open(cls, path: str | os.PathLike[str], *, timeout: float = 30.0) -> Store:
-        """Open (creating if needed) the index at ``path`` for writing.
+        """Open (creating if needed) the index published at ``path`` for writing.
+
+        Works on ``<path>.work``; creates it from ``path`` when only ``path``
+        exists, and discards it when ``path`` was deleted (start over). A new
+        index is published at once (empty, never synced).
 
         Raises:
-            IndexUnavailable: the file cannot be created, is not a keyanchor index,
-                or has another schema version.
+            IndexUnavailable: the files cannot be created, are not a keyanchor
+                index, or have another schema version.
         """
         p = Path(path)
+        work = work_path(p)
         try:
-            p.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(p, timeout=timeout, isolation_level=None)
+            _mkdirs(p.parent)
+            if not p.exists():
+                _remove_work(work)
+            elif not work.exists():
+                _seed_work(p, work)
+            if not work.exists():
+                os.close(os.open(work, os.O_WRONLY | os.O_CREAT | os.O_EXCL, WORK_MODE))
+            os.chmod(work, WORK_MODE)
+            conn = sqlite3.connect(work, timeout=timeout, isolation_level=None)
         except (OSError, sqlite3.Error) as exc:
             raise IndexUnavailable(f"cannot open the index {p}: {exc}") from exc
         try:
@@ -138,16 +230,77 @@ class Store:
         except IndexUnavailable:
             conn.close()
             raise
-        return cls(conn, p)
+        store = cls(conn, p, work)
+        if not p.exists():
+            try:
+                store.publish()
+            except BaseException:
+                conn.close()
+                raise
+        return store
+
+    def publish(self) -> None:
+        """Replace the published snapshot at :attr:`path` with the working file's state.
+
+        A complete copy (SQLite's backup API, then rollback-journal format) is
+        written to a temporary file in the same directory, made mode 0644,
+        flushed, and renamed over ``path``: a reader sees the old snapshot or
+        the new one, never a mixture, and never needs write access. Concurrent
+        publishers are serialised (``flock`` on the working file), so the last
+        rename is always the newest state.
+
+        Raises:
+            IndexUnavailable: the snapshot cannot be written.
+        """
+        import fcntl
+
+        d = self.path.parent
+        tmp: str | None = None
+        try:
+            with open(self.work, "rb") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                fd, tmp = tempfile.mkstemp(dir=d, prefix=f".{self.path.name}.", suffix=".tmp")
+                os.close(fd)
+                dst = sqlite3.connect(tmp, isolation_level=None)
+                try:
+                    self.conn.backup(dst)
+                    dst.execute("PRAGMA journal_mode=DELETE")
+                finally:
+                    dst.close()
+                os.chmod(tmp, PUBLISHED_MODE)
+                with open(tmp, "rb") as f:
+                    os.fsync(f.fileno())
+                os.replace(tmp, self.path)
+                tmp = None
+                _fsync_dir(d)
+        except (OSError, sqlite3.Error) as exc:
+            raise IndexUnavailable(f"cannot publish the index {self.path}: {exc}") from exc
+        finally:
+            if tmp is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
 
     def close(self) -> None:
-        self.conn.close()
+        """Publish the working state (see :meth:`publish`) and close. Raises: IndexUnavailable."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            self.publish()
+        finally:
+            self.conn.close()
 
     def __enter__(self) -> Store:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        if exc_type is None:
+            self.close()
+            return
+        with contextlib.suppress(Error):  # keep the original exception
+            self.close()
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -186,10 +339,33 @@ class Store:
 
     # ----------------------------------------------------------------- blocks
 
-    def add_block(self, number: int, block_hash: bytes, timestamp: int) -> None:
+    def add_block(self, number: int, block_hash: bytes, timestamp: int,
+                  digest: bytes | None = None) -> None:
+        """Remember a block (its hash for reorg checks; the event digest after it)."""
         self.conn.execute(
-            "INSERT OR REPLACE INTO blocks VALUES (?, ?, ?)", (number, bytes(block_hash), timestamp)
+            "INSERT OR REPLACE INTO blocks VALUES (?, ?, ?, ?)",
+            (number, bytes(block_hash), timestamp, None if digest is None else bytes(digest)),
         )
+
+    @property
+    def event_digest(self) -> bytes | None:
+        """The contract's event digest after the synced block (None before the first page)."""
+        value = self.meta("event_digest")
+        return None if value is None else bytes.fromhex(value)
+
+    def set_event_digest(self, digest: bytes) -> None:
+        self.set_meta("event_digest", bytes(digest).hex())
+
+    def digest_at(self, block: int) -> bytes | None:
+        """The event digest after ``block``: that of the highest stored block at or below it
+        (blocks in between carried no event), else the digest sync started from."""
+        row = self.conn.execute(
+            "SELECT digest FROM blocks WHERE number <= ? AND digest IS NOT NULL"
+            " ORDER BY number DESC LIMIT 1", (int(block),)).fetchone()
+        if row is not None:
+            return bytes(row[0])
+        start = self.meta("start_digest")
+        return None if start is None else bytes.fromhex(start)
 
     def stored_blocks(self, *, limit: int | None = None) -> list[tuple[int, bytes]]:
         """Stored (number, hash) pairs, highest first."""
@@ -219,11 +395,31 @@ class Store:
         return [dict(zip(cols, row, strict=True)) for row in cur]
 
     def attestations_raw(self, node: bytes, idx: int) -> list[tuple[bytes, bytes, int, int]]:
-        """The live attestations of one record: (attester, policy_hash, expires, attested_at), sorted."""
+        """The live attestations of one record, counting or held (attester blocked):
+        (attester, policy_hash, expires, attested_at), sorted."""
         return sorted(
-            (bytes(a), bytes(p), int(e), int(t)) for a, p, e, t in self.conn.execute(
-                "SELECT attester, policy_hash, expires, attested_at FROM attestations"
+            (bytes(a), bytes(p), int(e), int(t)) for table in ("attestations", "held_attestations")
+            for a, p, e, t in self.conn.execute(
+                f"SELECT attester, policy_hash, expires, attested_at FROM {table}"
                 " WHERE node=? AND idx=?", (bytes(node), int(idx))))
+
+    def attesters_of(self, node: bytes, idx: int) -> list[bytes]:
+        """Every name that ever attested one record (from the stored events), sorted."""
+        rows = self.conn.execute(
+            "SELECT DISTINCT json_extract(data, '$.attester') FROM events"
+            " WHERE node=? AND kind='Attested' AND json_extract(data, '$.index')=?",
+            (bytes(node), int(idx)))
+        return sorted(_h(a) for (a,) in rows)
+
+    def is_blocked(self, node: bytes, attester: bytes) -> bool:
+        row = self.conn.execute("SELECT 1 FROM blocked WHERE node=? AND attester=?",
+                                (bytes(node), bytes(attester))).fetchone()
+        return row is not None
+
+    def commitment_of(self, node: bytes, idx: int) -> bytes | None:
+        row = self.conn.execute("SELECT commitment FROM records WHERE node=? AND idx=?",
+                                (bytes(node), int(idx))).fetchone()
+        return None if row is None else bytes(row[0])
 
     def renounced_of(self, node: bytes) -> bool | None:
         row = self.conn.execute("SELECT renounced FROM names WHERE node=?", (bytes(node),)).fetchone()
@@ -270,6 +466,7 @@ class Store:
     @staticmethod
     def _on_OwnershipTransferred(c: sqlite3.Connection, ev: Event, node: bytes, d: dict[str, Any]) -> None:
         _changed(c.execute("UPDATE names SET owner=? WHERE node=?", (d["owner"], node)), ev)
+        c.execute("DELETE FROM operators WHERE node=?", (node,))  # a transfer ends every approval
 
     @staticmethod
     def _on_ChildRenounced(c: sqlite3.Connection, ev: Event, node: bytes, d: dict[str, Any]) -> None:
@@ -309,27 +506,101 @@ class Store:
     def _on_KeyRevoked(c: sqlite3.Connection, ev: Event, node: bytes, d: dict[str, Any]) -> None:
         _changed(
             c.execute(
-                "UPDATE records SET revoked_at=?, reason=?, revoked_block=?"
-                " WHERE node=? AND idx=? AND revoked_block IS NULL",
-                (ev.timestamp, int(d["reason"]), ev.block, node, int(d["index"])),
+                "UPDATE records SET revoked_at=?, reason=?, revoked_block=?, revocation=?"
+                " WHERE node=? AND idx=? AND commitment=? AND revoked_block IS NULL",
+                (ev.timestamp, int(d["reason"]), ev.block, _h(d.get("revocation", b"")), node,
+                 int(d["index"]), _h(d["commitment"])),
             ),
             ev,
         )
 
     @staticmethod
     def _on_Attested(c: sqlite3.Connection, ev: Event, node: bytes, d: dict[str, Any]) -> None:
+        blocked = c.execute("SELECT 1 FROM blocked WHERE node=? AND attester=?",
+                            (node, _h(d["attester"]))).fetchone()
+        table = "held_attestations" if blocked else "attestations"
         c.execute(
-            "INSERT OR REPLACE INTO attestations VALUES (?, ?, ?, ?, ?, ?)",
+            f"INSERT OR REPLACE INTO {table} VALUES (?, ?, ?, ?, ?, ?)",
             (node, int(d["index"]), _h(d["attester"]), _h(d["policy_hash"]),
              min(int(d["expires"]), _SQLITE_MAX_INT), ev.timestamp),
         )
 
     @staticmethod
     def _on_AttestationWithdrawn(c: sqlite3.Connection, ev: Event, node: bytes, d: dict[str, Any]) -> None:
-        c.execute(
-            "DELETE FROM attestations WHERE node=? AND idx=? AND attester=?",
-            (node, int(d["index"]), _h(d["attester"])),
-        )
+        for table in ("attestations", "held_attestations"):
+            c.execute(
+                f"DELETE FROM {table} WHERE node=? AND idx=? AND attester=?",
+                (node, int(d["index"]), _h(d["attester"])),
+            )
+
+    @staticmethod
+    def _on_AttesterBlocked(c: sqlite3.Connection, ev: Event, node: bytes, d: dict[str, Any]) -> None:
+        """A blocked attester's attestations on the name stop counting (held until unblocked)."""
+        attester = _h(d["attester"])
+        src, dst = ("attestations", "held_attestations") if d["blocked"] else (
+            "held_attestations", "attestations")
+        if d["blocked"]:
+            c.execute("INSERT OR IGNORE INTO blocked VALUES (?, ?)", (node, attester))
+        else:
+            c.execute("DELETE FROM blocked WHERE node=? AND attester=?", (node, attester))
+        c.execute(f"INSERT OR REPLACE INTO {dst} SELECT * FROM {src} WHERE node=? AND attester=?",
+                  (node, attester))
+        c.execute(f"DELETE FROM {src} WHERE node=? AND attester=?", (node, attester))
+
+    # ----------------------------------------------------------------- DNS control
+
+    def top_levels(self) -> list[tuple[bytes, str, str]]:
+        """(node, name, owner) of every top-level name in the index."""
+        return [(bytes(n), str(t), str(o)) for n, t, o in self.conn.execute(
+            "SELECT node, name, owner FROM names WHERE parent = ? ORDER BY name", (_ZERO32,))]
+
+    def top_level_of(self, node: bytes) -> bytes | None:
+        """The top-level ancestor of ``node`` (itself for a top-level name), by parent links."""
+        seen = 0
+        while seen < 300:
+            row = self.conn.execute("SELECT parent FROM names WHERE node=?", (bytes(node),)).fetchone()
+            if row is None:
+                return None
+            if bytes(row[0]) == _ZERO32:
+                return bytes(node)
+            node, seen = bytes(row[0]), seen + 1
+        return None
+
+    def set_dns_control(self, top: bytes, verdict: Any, *, required: bool, now: int) -> None:
+        """Store a top-level name's DNS verdict and apply it to every record under it:
+        a failing domain (DNS names another owner; or, when ``required``, anything but a
+        match) makes its records ``policy = 'fail'`` (own verdict kept in base_policy)."""
+        c = self.conn
+        c.execute("INSERT OR REPLACE INTO dns_control VALUES (?, ?, ?, ?, ?, ?, ?)",
+                  (bytes(top), verdict.domain, verdict.owner, verdict.status,
+                   json.dumps(list(verdict.owners)), verdict.detail, int(now)))
+        failing = verdict.status == "mismatch" or (required and verdict.status != "match")
+        nodes = [bytes(n) for (n,) in c.execute(
+            "WITH RECURSIVE under(node) AS (SELECT ? UNION SELECT n.node FROM names n"
+            " JOIN under u ON n.parent = u.node) SELECT node FROM under", (bytes(top),))]
+        for node in nodes:
+            if failing:
+                c.execute(
+                    "UPDATE records SET base_policy = policy || char(10) || policy_detail"
+                    " WHERE node = ? AND base_policy IS NULL", (node,))
+                c.execute(
+                    "UPDATE records SET policy = 'fail', policy_detail = ? WHERE node = ?",
+                    (f"DNS control {verdict.status} for {verdict.domain}: name.dns_control", node))
+            else:
+                c.execute(
+                    "UPDATE records SET policy = substr(base_policy, 1, instr(base_policy,"
+                    " char(10)) - 1), policy_detail = substr(base_policy, instr(base_policy,"
+                    " char(10)) + 1), base_policy = NULL WHERE node = ? AND base_policy IS NOT NULL",
+                    (node,))
+
+    def dns_control(self, top: bytes) -> dict[str, Any] | None:
+        row = self.conn.execute(
+            "SELECT domain, owner, status, owners, detail, checked_at FROM dns_control WHERE node=?",
+            (bytes(top),)).fetchone()
+        if row is None:
+            return None
+        return {"domain": row[0], "owner": row[1], "status": row[2], "owners": json.loads(row[3]),
+                "detail": row[4], "checked_at": row[5]}
 
     # ----------------------------------------------------------------- reorgs
 
@@ -352,12 +623,16 @@ class Store:
             " (SELECT node, idx FROM records WHERE block > ?)", (block,))
         c.execute("DELETE FROM records WHERE block > ?", (block,))
         c.execute(
-            "UPDATE records SET revoked_at=0, reason=NULL, revoked_block=NULL WHERE revoked_block > ?",
+            "UPDATE records SET revoked_at=0, reason=NULL, revoked_block=NULL, revocation=NULL"
+            " WHERE revoked_block > ?",
             (block,),
         )
         for node in affected:
             self._replay_mutable(node)
         self.set_meta("synced_block", block)
+        digest = self.digest_at(block)
+        if digest is not None:
+            self.set_event_digest(digest)
         return int(removed)
 
     def _replay_mutable(self, node: bytes) -> None:
@@ -366,11 +641,13 @@ class Store:
         c.execute("UPDATE names SET owner=registrant, renounced=0 WHERE node=?", (node,))
         c.execute("DELETE FROM operators WHERE node=?", (node,))
         c.execute("DELETE FROM attestations WHERE node=?", (node,))
+        c.execute("DELETE FROM held_attestations WHERE node=?", (node,))
+        c.execute("DELETE FROM blocked WHERE node=?", (node,))
         rows = c.execute(
             "SELECT e.block, e.kind, e.data, COALESCE(b.timestamp, 0) FROM events e"
             " LEFT JOIN blocks b ON b.number = e.block WHERE e.node=?"
             " AND e.kind IN ('OwnershipTransferred', 'ChildRenounced', 'OperatorSet', 'Attested',"
-            " 'AttestationWithdrawn') ORDER BY e.block, e.log_index",
+            " 'AttestationWithdrawn', 'AttesterBlocked') ORDER BY e.block, e.log_index",
             (node,),
         ).fetchall()
         for block, kind, data, ts in rows:
@@ -391,6 +668,8 @@ class Store:
             "meta": "key", "blocks": "number", "names": "node", "records": "node, idx",
             "fingerprints": "fingerprint, node, idx", "identities": "identity, node, idx",
             "operators": "node, owner, operator", "attestations": "node, idx, attester",
+            "held_attestations": "node, idx, attester", "blocked": "node, attester",
+            "dns_control": "node",
             "events": "block, log_index",
         }
         for table, order in tables.items():

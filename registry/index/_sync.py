@@ -14,14 +14,22 @@ of the packaged artifact. Per page:
 2. every ``KeyPublished`` material must hash to its commitment
    (``keccak256(uint8(type) || material)``), every ``NameRegistered`` text must
    hash to its node;
-3. after the page is applied (inside one SQLite transaction), the stored records
-   of every touched name must equal the contract's ``records(node)`` view, and
-   the stored owner its ``owner(node)``, both read AT the page's last block
-   (EIP-1898 block hash); so are ``attestations(node, index)`` of every record
-   with an Attested / AttestationWithdrawn event, ``renounced(node)`` of every
-   ChildRenounced node and ``is_operator(node, operator)`` of every OperatorSet
-   whose owner is the node's current owner. Any mismatch raises
+3. every log of the page, in order, is folded into the stored event digest
+   (:mod:`registry.chain.layout`); the result must equal the contract's
+   ``event_digest()`` read AT the page's last block (EIP-1898 block hash), so a
+   withheld, added, reordered, moved or altered log fails the page;
+4. after the page is applied (inside one SQLite transaction), the stored records
+   of every touched name must equal the contract's ``records(node, commitments)``
+   view and its ``record_count(node)``, and the stored owner its ``owner(node)``,
+   all read at that block; so are ``attestation(node, commitment, attester)`` of
+   every Attested / AttestationWithdrawn, ``is_blocked`` of every
+   AttesterBlocked, ``renounced(node)`` of every ChildRenounced node and
+   ``is_operator(node, operator)`` of every OperatorSet whose owner is the
+   node's current owner. Any mismatch raises
    :class:`~registry.errors.VerificationError` and the page is rolled back.
+
+The digest makes the sync complete against the endpoint it trusts (a view is
+still that endpoint's word; issue 12 replaces the views by storage proofs).
 
 Before the pages, the highest stored block hashes are compared with the chain;
 when one is no longer canonical the index rolls back to the newest block that
@@ -43,6 +51,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from registry.chain import layout
 from registry.errors import (
     ChainError,
     ChainUnavailable,
@@ -53,7 +62,7 @@ from registry.errors import (
 )
 from registry.index._store import _SQLITE_MAX_INT, Event, ParsedKey, Store
 from registry.keys._common import KeyType, commitment
-from registry.names import namehash, parse_name
+from registry.names import namehash, parse_name, raw_namehash
 
 __all__ = ["SyncResult", "WatchEvent", "sync_index", "watch_events"]
 
@@ -69,6 +78,8 @@ _RANGE_ERRORS = ("range", "too many", "limit", "exceed", "too large", "response 
                  "timeout", "timed out", "-32005", "-32602", "413")
 
 Progress = Callable[[int, int, int], None]  # (page end block, target block, events so far)
+#: Events about the registry itself (no node): folded into the digest, not stored.
+_REGISTRY_WIDE = frozenset({"RegistryDeployed", "AdminChanged", "SuffixRootSet", "RegistrarSet"})
 
 
 @dataclass
@@ -332,10 +343,13 @@ class _Decoder:
         self.contract = load_contract()
         self.by_topic = self.contract.by_topic
         self.records_fn = self.contract.fn("records")
+        self.count_fn = self.contract.fn("record_count")
         self.owner_fn = self.contract.fn("owner")
-        self.attestations_fn = self.contract.fn("attestations")
+        self.attestation_fn = self.contract.fn("attestation")
+        self.blocked_fn = self.contract.fn("is_blocked")
         self.renounced_fn = self.contract.fn("renounced")
         self.is_operator_fn = self.contract.fn("is_operator")
+        self.digest_fn = self.contract.fn("event_digest")
 
     def decode(self, log: _Log) -> tuple[str, dict[str, Any]] | None:
         topics = list(log.topics)
@@ -390,8 +404,14 @@ class _Decoder:
 
 
 def _parsed_key(key_type: int, material: bytes, name: str, proof: bytes, owner: str | None,
-                chain_id: int, registry: str, purposes: int, profile: str | None) -> ParsedKey:
-    """Parse the material and run the policy (verdict pass / fail / unknown)."""
+                chain_id: int, registry: str, purposes: int, profile: str | None,
+                valid_name: bool = True, squatted_by: str | bool = False) -> ParsedKey:
+    """Parse the material and run the policy (verdict pass / fail / unknown).
+
+    A record under a name the grammar refuses fails (nothing serves it);
+    ``squatted_by`` (the domain the name squats in, or False) goes to the
+    policy's ``binding.domain_chain`` lint.
+    """
     from registry.keys import load_material
 
     try:
@@ -408,12 +428,16 @@ def _parsed_key(key_type: int, material: bytes, name: str, proof: bytes, owner: 
             fps.append(fp)
     idents = tuple(str(i) for i in (key.identities or ()))
     algorithm = str(key.algorithm)
+    if not valid_name:
+        return ParsedKey(algorithm, tuple(dict.fromkeys(fps)), idents, "fail",
+                         f"name {name!r} is not a valid registry name: its keys are never served")
     if profile is None:
         return ParsedKey(algorithm, tuple(dict.fromkeys(fps)), idents, "unknown", "no policy check")
     try:
         from registry.policy import check
 
-        kwargs: dict[str, Any] = {"profile": profile, "name": name, "purposes": purposes}
+        kwargs: dict[str, Any] = {"profile": profile, "name": name, "purposes": purposes,
+                                  "squatted_by": squatted_by}
         if proof and owner:
             from registry.proofs import statement
 
@@ -451,8 +475,11 @@ class _Syncer:
     def __init__(self, store: Store, w3: Any, address: str, *, start_block: int,
                  confirmations: int, page_blocks: int, profile: str | None,
                  progress: Progress | None, max_blocks: int | None,
-                 max_page_blocks: int = MAX_PAGE_BLOCKS, audit: bool = False) -> None:
+                 max_page_blocks: int = MAX_PAGE_BLOCKS, audit: bool = False,
+                 dns: Any = None) -> None:
         self.store = store
+        self.dns = dns
+        self.dns_cache: dict[tuple[bytes, str], Any] = {}
         self.audit_all = audit
         self.rpc = _Rpc(w3)
         self.address = address.lower()
@@ -517,24 +544,33 @@ class _Syncer:
         # (stored with its hash) must still be canonical, or a reorg happened between
         # pages and this page's events sit on another history (restart: roll back first).
         prev = self.stored_hash(lo - 1)
-        heads = _check_logs(self.rpc, logs, self.address, lo, hi,
-                            extra=[hi] if prev is None else [hi, lo - 1])
+        heads: dict[int, tuple[Any, ...]] = dict(_check_logs(
+            self.rpc, logs, self.address, lo, hi, extra=[hi] if prev is None else [hi, lo - 1]))
         if prev is not None and heads.pop(lo - 1)[0] != prev:
             raise _ReorgInFlight(f"block {lo - 1} is no longer canonical")
         store = self.store
         touched_records: set[bytes] = set()
         touched_owner: set[bytes] = set()
-        touched_atts: set[tuple[bytes, int]] = set()
+        touched_atts: set[tuple[bytes, int, bytes]] = set()
+        touched_blocked: set[tuple[bytes, bytes]] = set()
         touched_renounced: set[bytes] = set()
         touched_ops: set[tuple[bytes, str, str]] = set()
         count = 0
+        digest = self.page_start_digest(lo)
         with store.transaction():
-            for lg in logs:
+            for pos, lg in enumerate(logs):
                 decoded = self.dec.decode(lg)
                 if decoded is None:
-                    continue
+                    raise VerificationError(
+                        f"block {lg.block}: a log of the registry with an unknown topic"
+                        " (not an event of this contract)")
                 kind, data = decoded
                 block = lg.block
+                digest = layout.fold(digest, layout.event_hash(kind, data, block))
+                if pos + 1 == len(logs) or logs[pos + 1].block != block:
+                    heads[block] = (*heads[block][:2], digest)
+                if kind in _REGISTRY_WIDE:
+                    continue  # folded into the digest; nothing about a name to store
                 node = bytes(data["node"])
                 ev = self.event(kind, data, node, block, lg, heads[block][1])
                 try:
@@ -547,17 +583,64 @@ class _Syncer:
                 elif kind in ("NameRegistered", "OwnershipTransferred"):
                     touched_owner.add(node)
                 elif kind in ("Attested", "AttestationWithdrawn"):
-                    touched_atts.add((node, int(data["index"])))
+                    touched_atts.add((node, int(data["index"]), bytes(data["attester"])))
+                elif kind == "AttesterBlocked":
+                    touched_blocked.add((node, bytes(data["attester"])))
                 elif kind == "OperatorSet":
                     touched_ops.add((node, str(data["owner"]), str(data["operator"])))
                 elif kind == "ChildRenounced":
                     touched_renounced.add(node)
             self.verify(hi, heads[hi][0], touched_records, touched_owner, touched_atts,
-                        touched_renounced, touched_ops)
-            for number, (h, ts) in heads.items():
-                store.add_block(number, h, ts)
+                        touched_renounced, touched_ops, touched_blocked, digest=digest,
+                        what=f"blocks {lo}-{hi} ({len(logs)} logs)")
+            if self.dns is not None:
+                tops = {self.store.top_level_of(n) for n in touched_records | touched_owner}
+                for top in sorted(t for t in tops if t is not None):
+                    self.apply_dns(top, fresh=False)
+            for number, head in heads.items():
+                store.add_block(number, head[0], head[1], head[2] if len(head) > 2 else None)
+            store.add_block(hi, heads[hi][0], heads[hi][1], digest)
+            store.set_event_digest(digest)
             store.set_meta("synced_block", hi)
         return count
+
+    def apply_dns(self, top: bytes, *, fresh: bool) -> None:
+        """Check (or reuse this run's verdict for) a top-level name's DNS control and apply it."""
+        from registry.dnscontrol import check_dns_control
+
+        name, owner = self.store.name_of(top), self.store.owner_of(top)
+        if name is None or owner is None:
+            return
+        key = (top, owner.lower())
+        if fresh or key not in self.dns_cache:
+            self.dns_cache[key] = check_dns_control(name, owner, settings=self.dns)
+        self.store.set_dns_control(top, self.dns_cache[key], required=self.dns.required,
+                                   now=int(time.time()))
+
+    def refresh_dns(self) -> None:
+        """Check every top-level name's DNS control again (DNS changes without an event)."""
+        if self.dns is None:
+            return
+        with self.store.transaction():
+            for top, _name, _owner in self.store.top_levels():
+                self.apply_dns(top, fresh=(top, _owner.lower()) not in self.dns_cache)
+
+    def page_start_digest(self, lo: int) -> bytes:
+        """The event digest the page folds onto: the stored one, or at the first page the
+        contract's at ``start_block - 1`` (zero before the deployment)."""
+        stored = self.store.event_digest
+        if stored is not None:
+            return stored
+        start = ZERO32
+        if lo > 0:
+            raw = self.rpc.call("eth_call", [{"to": self.address,
+                                              "data": "0x" + self.dec.digest_fn.encode([]).hex()},
+                                             hex(lo - 1)])
+            data = _hx(raw, "event_digest")
+            if data:  # no code yet at that block: no event yet
+                start = bytes(self.dec.decode_output(self.dec.digest_fn, data))
+        self.store.set_meta("start_digest", start.hex())
+        return start
 
     def event(self, kind: str, data: dict[str, Any], node: bytes, block: int,
               lg: _Log, ts: int) -> Event:
@@ -572,12 +655,10 @@ class _Syncer:
                 if ptext is None:
                     raise VerificationError(f"{where}: parent 0x{parent.hex()} is not indexed")
                 text = f"{label}{'@' if data['person'] else '.'}{ptext}"
-            try:
-                ok = bytes(namehash(text)) == node and parse_name(text).text == text
-            except Error:
-                ok = False
-            if not ok:
+            if bytes(raw_namehash(text)) != node:
                 raise VerificationError(f"{where}: name {text!r} does not hash to its node")
+            # a name the grammar refuses (an IP address literal, a numeric TLD, text not in
+            # normal form) is indexed as the chain has it, and nothing ever serves it
             data["name"] = text
         elif kind == "KeyPublished":
             kt, material = int(data["key_type"]), bytes(data["material"])
@@ -588,35 +669,55 @@ class _Syncer:
             if name is None:
                 raise VerificationError(f"{where}: node 0x{node.hex()} is not indexed")
             parsed = _parsed_key(kt, material, name, bytes(data["proof"]), self.store.owner_of(node),
-                                 self.chain_id, self.address, int(data["purposes"]), self.profile)
+                                 self.chain_id, self.address, int(data["purposes"]), self.profile,
+                                 *self.name_standing(name))
         return Event(kind, block, lg.log_index, lg.tx_hash, node, ts, data, parsed)
 
+    def name_standing(self, name: str) -> tuple[bool, str | bool]:
+        """(the name is valid, the domain it squats in or False), from the index as it stands."""
+        from registry.index._query import IndexReader, valid_name
+
+        if not valid_name(name):
+            return False, False
+        return True, IndexReader(self.store.conn, self.store.path).squatted_by(name) or False
+
     def verify(self, hi: int, block_hash: bytes, records: set[bytes], owners: set[bytes],
-               atts: Iterable[tuple[bytes, int]] = (), renounced: Iterable[bytes] = (),
-               operators: Iterable[tuple[bytes, str, str]] = ()) -> None:
+               atts: Iterable[tuple[bytes, int, bytes]] = (), renounced: Iterable[bytes] = (),
+               operators: Iterable[tuple[bytes, str, str]] = (),
+               blocked: Iterable[tuple[bytes, bytes]] = (), *, digest: bytes | None = None,
+               what: str = "") -> None:
         """Compare the index with the contract's views at block ``hi`` (one batch of eth_calls).
 
-        ``records`` / ``owners``: ``records(node)`` / ``owner(node)``; ``atts``:
-        ``attestations(node, index)`` (order-insensitive); ``renounced``:
-        ``renounced(node)``; ``operators``: ``is_operator(node, operator)`` for
-        the (node, owner, operator) whose owner is the node's owner in the index
-        (the view answers for the current owner only). VerificationError on
-        any difference.
+        ``digest``: ``event_digest()`` must equal it (the page's logs are complete);
+        ``records`` / ``owners``: ``record_count(node)`` + ``records(node, commitments)`` /
+        ``owner(node)``; ``atts``: ``attestation(node, commitment, attester)``;
+        ``blocked``: ``is_blocked(node, attester)``; ``renounced``: ``renounced(node)``;
+        ``operators``: ``is_operator(node, operator)`` for the (node, owner, operator)
+        whose owner is the node's owner in the index (the view answers for the current
+        owner only). VerificationError on any difference.
         """
         at = {"blockHash": "0x" + block_hash.hex()}
         dec, store = self.dec, self.store
         nodes_r, nodes_o = sorted(records), sorted(owners)
         att_keys = sorted(set(atts))
+        blk_keys = sorted(set(blocked))
         ren_nodes = sorted(set(renounced))
         ops = sorted(op for op in set(operators)
                      if op[1].lower() == (store.owner_of(op[0]) or "").lower())
+        commitments = {n: [bytes(r["commitment"]) for r in store.records_raw(n)] for n in nodes_r}
 
         def call(fn: Any, args: list[Any]) -> tuple[str, list[Any]]:
             return ("eth_call", [{"to": self.address, "data": "0x" + fn.encode(args).hex()}, at])
 
-        calls = [call(dec.records_fn, [n]) for n in nodes_r]
+        calls = [call(dec.digest_fn, [])] if digest is not None else []
+        for n in nodes_r:
+            calls.append(call(dec.count_fn, [n]))
+            cs = commitments[n]
+            calls += [call(dec.records_fn, [n, cs[i:i + 128]]) for i in range(0, len(cs), 128)]
         calls += [call(dec.owner_fn, [n]) for n in nodes_o]
-        calls += [call(dec.attestations_fn, [n, i]) for n, i in att_keys]
+        calls += [call(dec.attestation_fn, [n, store.commitment_of(n, i) or ZERO32, a])
+                  for n, i, a in att_keys]
+        calls += [call(dec.blocked_fn, [n, a]) for n, a in blk_keys]
         calls += [call(dec.renounced_fn, [n]) for n in ren_nodes]
         calls += [call(dec.is_operator_fn, [n, op]) for n, _, op in ops]
         if not calls:
@@ -633,24 +734,46 @@ class _Syncer:
         def label(node: bytes) -> str:
             return store.name_of(node) or "0x" + node.hex()
 
+        if digest is not None:
+            raw_digest = _hx(next(results), "event_digest()")
+            # no code at that block (before the deployment): no event yet
+            theirs = bytes(dec.decode_output(dec.digest_fn, raw_digest)) if raw_digest else ZERO32
+            if theirs != digest:
+                n_theirs, n_ours = (int.from_bytes(x, "big") >> 216 for x in (theirs, digest))
+                raise VerificationError(
+                    f"the endpoint's logs for {what or f'blocks up to {hi}'} do not account for"
+                    f" every event: the contract's event digest at block {hi} is"
+                    f" 0x{theirs.hex()[:18]}… after {n_theirs} events, the logs give"
+                    f" 0x{digest.hex()[:18]}… after {n_ours} (a log was withheld, added,"
+                    " reordered or altered; nothing from this page was stored)")
         for node in nodes_r:
-            chain = view(dec.records_fn, f"records(0x{node.hex()})")
-            self.compare(node, hi, list(chain))
+            count = int(view(dec.count_fn, f"record_count(0x{node.hex()})"))
+            chain: list[dict[str, Any]] = []
+            for _ in range(0, len(commitments[node]), 128):
+                chain += list(view(dec.records_fn, f"records(0x{node.hex()})"))
+            self.compare(node, hi, chain, count)
         for node in nodes_o:
             owner = str(view(dec.owner_fn, f"owner(0x{node.hex()})")).lower()
             if owner != (store.owner_of(node) or "").lower():
                 raise VerificationError(
                     f"{store.name_of(node)}: owner {owner} at block {hi} differs from the events")
-        for node, idx in att_keys:
-            chain = view(dec.attestations_fn, f"attestations(0x{node.hex()}, {idx})")
-            theirs = sorted((bytes(a["attester"]), bytes(a["policy_hash"]),
-                             min(int(a["expires"]), _SQLITE_MAX_INT), int(a["attested_at"]))
-                            for a in chain)
-            if theirs != store.attestations_raw(node, idx):
+        for node, idx, attester in att_keys:
+            a = view(dec.attestation_fn, f"attestation(0x{node.hex()}, {idx})")
+            theirs_a = ((bytes(a["attester"]), bytes(a["policy_hash"]),
+                         min(int(a["expires"]), _SQLITE_MAX_INT), int(a["attested_at"]))
+                        if int(a["attested_at"]) else None)
+            mine = next((x for x in store.attestations_raw(node, idx) if x[0] == attester), None)
+            if theirs_a != mine:
                 raise VerificationError(
-                    f"{label(node)} record {idx}: the contract lists {len(theirs)} attestation(s)"
-                    f" at block {hi} that differ from the events' {len(store.attestations_raw(node, idx))}"
+                    f"{label(node)} record {idx}: the contract's attestation by"
+                    f" 0x{attester.hex()[:16]}… at block {hi} differs from the events'"
                     " (attester, policy hash, expiry or time)")
+        for node, attester in blk_keys:
+            flag = bool(view(dec.blocked_fn, f"is_blocked(0x{node.hex()})"))
+            if flag != store.is_blocked(node, attester):
+                raise VerificationError(
+                    f"{label(node)}: is_blocked(0x{attester.hex()[:16]}…) is {str(flag).lower()}"
+                    f" in the contract at block {hi}, the events say otherwise")
         for node in ren_nodes:
             flag = bool(view(dec.renounced_fn, f"renounced(0x{node.hex()})"))
             if flag != bool(store.renounced_of(node)):
@@ -664,22 +787,21 @@ class _Syncer:
                     f"{label(node)}: is_operator({op}) is {str(flag).lower()} in the contract at"
                     f" block {hi}, the events say otherwise")
 
-    def compare(self, node: bytes, hi: int, chain: list[dict[str, Any]]) -> None:
+    def compare(self, node: bytes, hi: int, chain: list[dict[str, Any]], count: int) -> None:
         mine = self.store.records_raw(node)
         name = self.store.name_of(node) or "0x" + node.hex()
-        if len(mine) != len(chain):
+        if len(mine) != count or len(chain) != len(mine):
             raise VerificationError(
-                f"{name}: the contract holds {len(chain)} records at block {hi}, the events"
+                f"{name}: the contract holds {count} records at block {hi}, the events"
                 f" give {len(mine)}")
         for m, c in zip(mine, chain, strict=True):
             revoked = int(c["status"]) == 2
             same = (
-                bytes(m["commitment"]) == bytes(c["commitment"])
+                bytes(m["commitment"]) == bytes(c["commitment"]) and int(c["index"]) == m["idx"]
                 and m["key_type"] == c["key_type"] and m["purposes"] == c["purposes"]
                 and m["valid_from"] == c["valid_from"] and m["valid_until"] == c["valid_until"]
                 and bool(m["durable"]) == bool(c["durable"])
-                # the contract does not keep published_at (0 in the view): the block time is ours
-                and (not c["published_at"] or m["published_at"] == c["published_at"])
+                and m["published_at"] == c["published_at"]
                 and bool(m["revoked_at"]) == revoked
                 and (not revoked or (m["revoked_at"] == c["revoked_at"] and m["reason"] == c["reason"]))
             )
@@ -691,12 +813,11 @@ class _Syncer:
     def audit(self, chunk: int = 1000) -> int:
         """Compare EVERY indexed name with the contract at the synced block.
 
-        Per name: ``records(node)`` and ``owner(node)``; per record
-        ``attestations(node, index)``; per child name ``renounced(node)``; per
-        operator row of the name's current owner ``is_operator(node, operator)``.
-        Page verification only covers what has events in that page, so an
-        endpoint that leaves out a log (a ``KeyRevoked``, an
-        ``AttestationWithdrawn`` …) is caught only here. On a mismatch the index
+        First the stored event digest against ``event_digest()``; then per name
+        ``record_count`` + ``records(node, commitments)`` and ``owner(node)``;
+        per record and attester ever seen ``attestation(node, commitment,
+        attester)``; per block ``is_blocked``; per child name ``renounced(node)``;
+        per operator row of the name's current owner ``is_operator(node, operator)``. On a mismatch the index
         is not marked synced, so the SSH gateways refuse it once it is older
         than ``max_staleness``.
         """
@@ -711,12 +832,18 @@ class _Syncer:
         if stored is not None and stored != block_hash:
             raise _ReorgInFlight(f"block {synced} changed before the audit")  # run() rolls back
         conn = self.store.conn
+        self.verify(synced, block_hash, set(), set(), digest=self.store.event_digest,
+                    what=f"every block up to {synced}")
         nodes = [bytes(n) for (n,) in conn.execute("SELECT node FROM names ORDER BY node")]
         for lo in range(0, len(nodes), chunk):
             part = nodes[lo:lo + chunk]
             first, last = part[0], part[-1]
-            atts = [(bytes(n), int(i)) for n, i in conn.execute(
-                "SELECT node, idx FROM records WHERE node BETWEEN ? AND ?", (first, last))]
+            atts = [(bytes(n), int(i), a) for n, i in conn.execute(
+                "SELECT node, idx FROM records WHERE node BETWEEN ? AND ?", (first, last))
+                for a in self.store.attesters_of(bytes(n), int(i))]
+            blocked = [(bytes(n), bytes(a)) for n, a in conn.execute(
+                "SELECT node, attester FROM blocked WHERE node BETWEEN ? AND ?", (first, last))]
+            blocked += [(n, a) for n, _i, a in atts]  # every attester of the name's records
             children = [bytes(n) for (n,) in conn.execute(
                 "SELECT node FROM names WHERE node BETWEEN ? AND ? AND parent != ?",
                 (first, last, ZERO32))]
@@ -724,7 +851,7 @@ class _Syncer:
                 "SELECT o.node, o.owner, o.operator FROM operators o JOIN names n"
                 " ON n.node = o.node AND n.owner = o.owner WHERE o.node BETWEEN ? AND ?",
                 (first, last))]
-            self.verify(synced, block_hash, set(part), set(part), atts, children, ops)
+            self.verify(synced, block_hash, set(part), set(part), atts, children, ops, blocked)
         return len(nodes)
 
     def run(self) -> SyncResult:
@@ -736,6 +863,7 @@ class _Syncer:
                 self._run(result)
                 if self.audit_all:
                     result.audited = self.audit()
+                self.refresh_dns()
                 break
             except _ReorgInFlight:
                 continue
@@ -792,6 +920,7 @@ def sync_index(
     progress: Progress | None = None,
     max_blocks: int | None = None,
     audit: bool = False,
+    dns: Any = None,
 ) -> SyncResult:
     """Bring the index up to ``head - confirmations`` of the registry's chain.
 
@@ -805,7 +934,11 @@ def sync_index(
     then compares every indexed name, record attestations, child renunciation
     and current operator with the contract's views (batched ``eth_call`` requests):
     run it periodically, as it also catches an endpoint that left a
-    log out of an earlier page.
+    log out of an earlier page. ``dns`` (a :class:`registry.dnscontrol.DnsSettings`)
+    checks every top-level name's ``_keyanchor`` TXT record (each run) and stops
+    the index serving keys under a domain whose DNS names another owner, or,
+    when ``dns.required`` (implied by the ``strict`` profile), does not name
+    the owner.
 
     Raises:
         VerificationError: the chain's data does not verify (nothing from that page is kept).
@@ -815,11 +948,16 @@ def sync_index(
     store = index if isinstance(index, Store) else Store.open(index)
     try:
         w3, address, start = _target(registry)
+        if policy_profile == "strict":
+            from registry.dnscontrol import DnsSettings
+
+            dns = (DnsSettings(dns.nameserver, dns.port, dns.timeout, True) if dns is not None
+                   else DnsSettings(required=True))
         syncer = _Syncer(store, w3, address,
                          start_block=start if start_block is None else start_block,
                          confirmations=confirmations, page_blocks=page_blocks,
                          profile=policy_profile, progress=progress, max_blocks=max_blocks,
-                         max_page_blocks=max_page_blocks, audit=audit)
+                         max_page_blocks=max_page_blocks, audit=audit, dns=dns)
         return syncer.run()
     finally:
         if not isinstance(index, Store):
@@ -839,6 +977,7 @@ CHANGE_KINDS = {
     "KeyRotated": "rotated",
     "Attested": "attested",
     "AttestationWithdrawn": "attestation-withdrawn",
+    "AttesterBlocked": "attester-blocked",
 }
 
 
@@ -940,6 +1079,8 @@ def _watch_event(dec: _Decoder, lg: _Log, by_node: dict[bytes, str]) -> WatchEve
     if decoded is None:
         return None
     kind, data = decoded
+    if "node" not in data:
+        return None  # an event about the registry itself
     node = bytes(data.pop("node"))
     if node not in by_node:
         return None

@@ -25,6 +25,11 @@ if TYPE_CHECKING:  # pragma: no cover
         render_openpgp_armor,
         render_openpgp_binary,
     )
+    from registry.keys._pgp_revocation import (
+        OpenPGPRevocation,
+        merge_openpgp_revocation,
+        verify_openpgp_revocation,
+    )
     from registry.keys._ssh import (
         SSHCertificate,
         SSHPublicKey,
@@ -64,6 +69,9 @@ _LAZY = {
     "load_openpgp_certs": "_openpgp",
     "render_openpgp_armor": "_openpgp",
     "render_openpgp_binary": "_openpgp",
+    "OpenPGPRevocation": "_pgp_revocation",
+    "verify_openpgp_revocation": "_pgp_revocation",
+    "merge_openpgp_revocation": "_pgp_revocation",
     "X509Certificate": "_x509",
     "load_x509_certificate": "_x509",
     "load_x509_chain": "_x509",
@@ -77,6 +85,7 @@ __all__ = [
     "Key",
     "KeyType",
     "OpenPGPCertificate",
+    "OpenPGPRevocation",
     "Purpose",
     "SSHCertificate",
     "SSHPublicKey",
@@ -96,6 +105,7 @@ __all__ = [
     "load_x509_certificate",
     "load_x509_chain",
     "load_x509_der",
+    "merge_openpgp_revocation",
     "render_authorized_key",
     "render_der",
     "render_known_hosts_line",
@@ -104,6 +114,7 @@ __all__ = [
     "render_openssh",
     "render_pem",
     "sha256_b64",
+    "verify_openpgp_revocation",
 ]
 
 

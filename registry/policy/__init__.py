@@ -46,7 +46,7 @@ __all__ = [
     "load_lints",
 ]
 
-_LINT_MODULES = ("_ssh_lints", "_openpgp_lints", "_x509_lints", "_binding_lints")
+_LINT_MODULES = ("_ssh_lints", "_openpgp_lints", "_x509_lints", "_binding_lints", "_dns_lints")
 _loaded = False
 
 
@@ -152,7 +152,9 @@ def check(
     record: Any = None,
     owners: Mapping[str, str] | None = None,
     parent: str | None = None,
+    squatted_by: str | bool | None = None,
     only: Iterable[str] | None = None,
+    dns: Any = None,
 ) -> Report:
     """Run the policy's lints over ``key`` and return a :class:`Report`.
 
@@ -169,6 +171,11 @@ def check(
     counts an attestation only from a trusted name (``@parent`` in a policy's
     ``trusted`` list means ``parent``) whose owner is known and differs from the
     key's owner.
+    ``squatted_by`` is what :func:`registry.names.squatted_by` says of the
+    name (the registered domain it squats in, or False when it does not;
+    None: unknown): ``binding.domain_chain`` judges it.
+    ``dns`` is the :class:`registry.dnscontrol.DnsVerdict` of the name's domain
+    (``name.dns_control`` judges it).
 
     Raises:
         ConfigError: bad policy file or unknown profile.
@@ -190,6 +197,7 @@ def check(
         trust_anchors=tuple(trust_anchors) if trust_anchors else None,
         intermediates=tuple(intermediates), purposes=purposes, record=record,
         owners=dict(owners) if owners is not None else None, parent=parent,
+        squatted_by=squatted_by, dns=dns,
     )
     try:
         key_type = ctx.key_type

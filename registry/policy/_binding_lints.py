@@ -109,6 +109,20 @@ def other_names(ctx: Context, p: Mapping[str, Any]) -> Finding:
     return Finding(P)
 
 
+@lint("binding.domain_chain", "A name inside a registered domain was created through that "
+      "domain's registry chain, not registered on its own before the domain was (squatting)",
+      ALL, Source.REGISTRY, "docs/SSH.md (squatting); registry.names.squatted_by", E)
+def domain_chain(ctx: Context, p: Mapping[str, Any]) -> Finding:
+    squat = ctx.squatted_by
+    if squat is None:
+        return Finding(Status.NE, "the name's registry parent chain was not given")
+    if not squat:
+        return Finding(P)
+    name = _norm_name(ctx.name) if ctx.name else "the name"
+    return Finding(E, f"{name} was registered on its own inside {squat}, whose owner did not"
+                      " create it: its keys are never served", "name")
+
+
 def rsa_moduli(ctx: Context) -> Iterator[tuple[int, int, str]]:
     """(n, e, location) of every RSA key in the material."""
     kt = ctx.key_type

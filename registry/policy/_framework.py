@@ -206,6 +206,10 @@ class Context:
     record: Any = None  # the registry record (valid_from / valid_until / revoked_at), if any
     owners: Mapping[str, str] | None = None  # name -> owner address (subject and attesters)
     parent: str | None = None  # the subject's registry parent name (its registration authority)
+    #: the registered domain the name squats in (registry.names.squatted_by), False when
+    #: the name's parent chain was checked and is fine, None when not known
+    squatted_by: str | bool | None = None
+    dns: Any = None  # registry.dnscontrol.DnsVerdict of the name's domain, if checked
 
     @functools.cached_property
     def key_type(self) -> str:

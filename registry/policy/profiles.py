@@ -48,7 +48,8 @@ PROFILES: dict[str, dict[str, Any]] = {
     "strict": {
         "description": "default + RSA >= 3072, an expiry required, a proof of possession "
                        "required, an attestation by the name's registration authority (its "
-                       "registry parent, owned by someone else).",
+                       "registry parent, owned by someone else), DNS control of the name's "
+                       "domain required.",
         "fail_level": "error",
         "params": {
             "ssh.rsa_bits": {"min_bits": 3072},
@@ -56,6 +57,7 @@ PROFILES: dict[str, dict[str, Any]] = {
             "x509.rsa_modulus": {"min_bits": 3072},
             "binding.proof": {"required": True},
             "key.attestations": {"min": 1, "trusted": ["@parent"]},
+            "name.dns_control": {"required": True},
         },
         "severity": {
             "openpgp.expiry_none": "error",

@@ -77,7 +77,9 @@ def test_revert_and_chain_checks(anvil_env: AnvilEnv) -> None:
     ra.register("example.org")
     with pytest.raises(NameTaken):
         ra.register("example.org")
-    pending = ra.send("register", ["example.org"], what="register example.org", gas=300_000)
+    proof = ra.suffix_proof("example.org").as_abi()
+    pending = ra.send("register", ["example.org", proof], what="register example.org",
+                      gas=300_000)
     with pytest.raises(NameTaken):
         pending.wait()
     with pytest.raises(WrongChain):

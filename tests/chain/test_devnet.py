@@ -111,7 +111,7 @@ def test_eip1559_transfer_receipt_and_lookups(w3: Web3, server: DevnetServer) ->
 def test_contract_call_logs_and_estimate(w3: Web3, server: DevnetServer) -> None:
     contract = registry(w3, server)
     alice = dev_accounts()[1]
-    call = contract.functions.register("example.org")
+    call = contract.functions.register("example.org", _proof("example.org"))
     node = call.call({"from": alice.address})
     gas = call.estimate_gas({"from": alice.address})
     assert 21000 < gas < 1_000_000
@@ -122,9 +122,9 @@ def test_contract_call_logs_and_estimate(w3: Web3, server: DevnetServer) -> None
     assert event.args.label == "example.org"
 
     topic0 = receipt.logs[0].topics[0]
-    everything = w3.eth.get_logs({"fromBlock": 0, "toBlock": "latest"})
+    everything = w3.eth.get_logs({"fromBlock": receipt.blockNumber, "toBlock": "latest"})
     assert len(everything) == len(receipt.logs)
-    by_address = w3.eth.get_logs({"fromBlock": 0, "address": contract.address})
+    by_address = w3.eth.get_logs({"fromBlock": receipt.blockNumber, "address": contract.address})
     assert [log.transactionHash for log in by_address] == [receipt.transactionHash] * len(
         by_address
     )
@@ -132,7 +132,10 @@ def test_contract_call_logs_and_estimate(w3: Web3, server: DevnetServer) -> None
     assert w3.eth.get_logs({"fromBlock": 0, "topics": [[topic0, b"\x01" * 32], node]})
     assert w3.eth.get_logs({"fromBlock": 0, "topics": [None, b"\x01" * 32]}) == []
     assert w3.eth.get_logs({"blockHash": receipt.blockHash})[0].logIndex == 0
-    assert w3.eth.get_logs({"fromBlock": 0, "toBlock": receipt.blockNumber - 1}) == []
+    # before it, only the registry's deployment (RegistryDeployed, event 1 of the digest)
+    earlier = w3.eth.get_logs({"fromBlock": 0, "toBlock": receipt.blockNumber - 1})
+    assert [log.topics[0] for log in earlier] == [
+        w3.keccak(text="RegistryDeployed(address,bool,bytes32)")]
     other = "0x" + "ab" * 20
     assert w3.eth.get_logs({"fromBlock": 0, "address": Web3.to_checksum_address(other)}) == []
 
@@ -140,7 +143,7 @@ def test_contract_call_logs_and_estimate(w3: Web3, server: DevnetServer) -> None
 def test_revert_reason_surfaces(w3: Web3, server: DevnetServer) -> None:
     contract = registry(w3, server)
     alice, bob = dev_accounts()[1:3]
-    call = contract.functions.register("example.org")
+    call = contract.functions.register("example.org", _proof("example.org"))
     send(w3, alice, to=contract.address, data=call._encode_transaction_data())
     with pytest.raises(ContractLogicError, match="KeyRegistry: name taken") as info:
         call.call({"from": bob.address})
@@ -353,3 +356,9 @@ def test_end_to_end_with_the_client(w3: Web3, server: DevnetServer) -> None:
         )
 
     end_to_end(make, accounts, raw_keys())
+
+
+def _proof(name: str) -> tuple:
+    from registry.psl import suffix_tree
+
+    return suffix_tree().prove(name).as_abi()

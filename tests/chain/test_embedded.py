@@ -151,23 +151,23 @@ def test_revert_reason_reaches_web3(state: Path) -> None:
     with EmbeddedChain.open(state) as chain:
         registry = registry_contract(chain)
         alice = chain.dev_accounts[1]
-        node = registry.functions.register("example.org").call({"from": alice.address})
+        node = registry.functions.register("example.org", _proof("example.org")).call({"from": alice.address})
         receipt = send(
             chain,
             alice,
             to=registry.address,
-            data=registry.functions.register("example.org")._encode_transaction_data(),
+            data=registry.functions.register("example.org", _proof("example.org"))._encode_transaction_data(),
         )
         assert receipt.status == 1
         assert registry.functions.owner(node).call() == alice.address
         with pytest.raises(ContractLogicError, match="KeyRegistry: name taken"):
-            registry.functions.register("example.org").call({"from": alice.address})
+            registry.functions.register("example.org", _proof("example.org")).call({"from": alice.address})
         with pytest.raises(ContractLogicError, match="KeyRegistry: name taken"):
             chain.web3.eth.estimate_gas(
                 {
                     "from": alice.address,
                     "to": registry.address,
-                    "data": registry.functions.register("example.org")._encode_transaction_data(),
+                    "data": registry.functions.register("example.org", _proof("example.org"))._encode_transaction_data(),
                 }
             )
         (event,) = registry.events.NameRegistered().get_logs(from_block=0)
@@ -493,9 +493,13 @@ def test_publish_killed_mid_write_leaves_the_previous_state(state: Path) -> None
     rng = random.Random(7)
     confirmed = 0
     for _ in range(6):
-        with subprocess.Popen([sys.executable, "-c", _PUBLISH_LOOP, str(state)],
-                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                              cwd=ROOT) as proc:
+        with subprocess.Popen(
+            [sys.executable, "-c", _PUBLISH_LOOP, str(state)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            cwd=ROOT,
+        ) as proc:
             try:
                 assert proc.stdout is not None
                 assert proc.stdout.readline().strip() == "ready"
@@ -514,3 +518,296 @@ def test_publish_killed_mid_write_leaves_the_previous_state(state: Path) -> None
                 assert len(records) >= max(printed) + 1  # a reported publish survived the kill
             confirmed = len(records)
     assert confirmed > 0
+
+
+# --------------------------------------------------------------------------- what opening costs
+
+
+def test_dev_addresses_are_the_derived_ones() -> None:
+    from registry.chain.embedded import _DEV_ADDRESSES
+
+    assert _DEV_ADDRESSES == tuple(account.address for account in dev_accounts())
+
+
+def test_secp256k1_is_libsecp256k1() -> None:
+    """Signing and sender recovery go through coincurve: eth-keys' pure-Python curve
+    costs about 10 ms per transaction, several times per publish."""
+    from eth_keys import KeyAPI
+    from eth_keys.backends import CoinCurveECCBackend
+
+    assert isinstance(KeyAPI().backend, CoinCurveECCBackend)
+
+
+_BLS_G1 = bytes.fromhex(
+    "00" * 16
+    + "17f1d3a73197d7942695638c4fa9ac0fc3688c4f9774b905a14e3a3f171bac586c55e83ff97a1aeffb3af00adb22c6bb"
+    + "00" * 16
+    + "08b3f481e3aaa0f1a09e30ed741d8ae4fcf5e095d5d00af600db18cb2c04b3edd03cc744a2888ae40caa232946c5e7e1"
+)
+
+
+def test_bls_precompiles_load_on_first_use(state: Path) -> None:
+    """Opening the chain and transacting skip py_ecc's BLS12-381 code; the precompiles still work."""
+    result = run_python(
+        """
+        import sys
+        from registry.chain.embedded import EmbeddedChain
+        with EmbeddedChain.open(sys.argv[1]) as chain:
+            alice = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
+            chain.request("eth_estimateGas", [{"from": alice, "to": alice, "value": "0x1"}])
+            print("py_ecc.optimized_bls12_381" in sys.modules)
+            g1_add = chain.request(
+                "eth_call", [{"to": "0x" + "00" * 19 + "0b", "data": sys.argv[2]}, "latest"]
+            )
+            print(g1_add)
+            print("py_ecc.optimized_bls12_381" in sys.modules)
+        """,
+        str(state),
+        "0x" + (_BLS_G1 + b"\x00" * 128).hex(),
+    )
+    assert result.returncode == 0, result.stderr
+    before, output, after = result.stdout.split()
+    assert (before, after) == ("False", "True")
+    assert output == "0x" + _BLS_G1.hex()  # G1 + infinity = G1, computed by py-evm's precompile
+
+
+def test_old_format_is_upgraded_when_opened_for_writing(state: Path) -> None:
+    with EmbeddedChain.open(state) as chain:
+        registry = registry_contract(chain)
+        alice = chain.dev_accounts[1]
+        for label in ("example.org", "example.net"):
+            data = registry.functions.register(label, _proof(label))._encode_transaction_data()
+            send(chain, alice, to=registry.address, data=data)
+        logs = chain.request("eth_getLogs", [{"fromBlock": "0x0"}])
+    assert len(logs) >= 2
+    with sqlite3.connect(state) as db:  # what a keyanchor-chain/1 file looked like
+        db.execute("DROP TABLE logs")
+        db.execute("UPDATE meta SET value = 'keyanchor-chain/1' WHERE key = 'format'")
+    with pytest.raises(ConfigError, match="older keyanchor"):
+        EmbeddedChain.open(state, write=False)
+    with EmbeddedChain.open(state) as chain:
+        assert chain.request("eth_getLogs", [{"fromBlock": "0x0"}]) == logs
+    with EmbeddedChain.open(state, write=False) as chain:
+        assert chain.request("eth_getLogs", [{"fromBlock": "0x0"}]) == logs
+    with sqlite3.connect(state) as db:
+        db.execute("UPDATE meta SET value = 'something-else/9' WHERE key = 'format'")
+    with pytest.raises(ConfigError, match="not a keyanchor chain file"):
+        EmbeddedChain.open(state)
+    with sqlite3.connect(state) as db:
+        db.execute("DELETE FROM meta WHERE key = 'format'")
+    with pytest.raises(ConfigError, match="not a keyanchor chain file"):
+        EmbeddedChain.open(state)
+
+
+# --------------------------------------------------------------------------- logs
+
+
+def _receipt_logs(chain: EmbeddedChain) -> list[dict[str, Any]]:
+    """Every log of the chain, read from the receipts (not from the log index)."""
+    out: list[dict[str, Any]] = []
+    for number in range(chain.block_number + 1):
+        block = chain.request("eth_getBlockByNumber", [hex(number), False])
+        for tx_hash in block["transactions"]:
+            out += chain.request("eth_getTransactionReceipt", [tx_hash])["logs"]
+    return out
+
+
+def _matches(entry: dict[str, Any], spec: dict[str, Any]) -> bool:
+    number = int(entry["blockNumber"], 16)
+    if "blockHash" in spec and entry["blockHash"] != spec["blockHash"]:
+        return False
+    if (
+        not int(spec.get("fromBlock", "0x0"), 16)
+        <= number
+        <= int(spec.get("toBlock", "0xffff"), 16)
+    ):
+        return False
+    address = spec.get("address")
+    if address is not None:
+        wanted = [a.lower() for a in (address if isinstance(address, list) else [address])]
+        if entry["address"] not in wanted:
+            return False
+    topics = spec.get("topics", [])
+    if len(topics) > len(entry["topics"]):
+        return False
+    for alternatives, topic in zip(topics, entry["topics"], strict=False):
+        if alternatives is None:
+            continue
+        alternatives = alternatives if isinstance(alternatives, list) else [alternatives]
+        if topic not in alternatives:
+            return False
+    return True
+
+
+def test_get_logs_answers_every_filter_from_the_index(
+    state: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with EmbeddedChain.open(state) as chain:
+        registry = registry_contract(chain)
+        owners = chain.dev_accounts[1:4]
+        for i, label in enumerate(("example.org", "example.net", "example.com", "example.io")):
+            data = registry.functions.register(label, _proof(label))._encode_transaction_data()
+            send(chain, owners[i % 3], to=registry.address, data=data)
+        send(chain, owners[0], to=owners[1].address, value=1)  # a block without logs
+        everything = _receipt_logs(chain)
+        assert len(everything) >= 4
+        first, last = everything[0], everything[-1]
+        other_topic = "0x" + "11" * 32
+        filters: list[dict[str, Any]] = [
+            {"fromBlock": "0x0"},
+            {"fromBlock": "0x0", "address": registry.address},
+            {"fromBlock": "0x0", "address": [registry.address, owners[0].address]},
+            {"fromBlock": "0x0", "address": owners[0].address},
+            {"fromBlock": "0x0", "topics": [first["topics"][0]]},
+            {"fromBlock": "0x0", "topics": [None, last["topics"][1]]},
+            {"fromBlock": "0x0", "topics": [[other_topic, first["topics"][0]], None]},
+            {"fromBlock": "0x0", "topics": [None, [first["topics"][1], last["topics"][1]]]},
+            {"fromBlock": "0x0", "topics": [first["topics"][0], None, None, None]},
+            {"fromBlock": "0x0", "topics": [other_topic]},
+            {"fromBlock": first["blockNumber"], "toBlock": first["blockNumber"]},
+            {"fromBlock": "0x3", "toBlock": "0x4", "address": registry.address},
+            {"fromBlock": "0x4", "toBlock": "0x2"},
+            {"blockHash": last["blockHash"], "topics": [last["topics"][0]]},
+            {
+                "fromBlock": "0x0",
+                "address": registry.address,
+                "topics": [first["topics"][0], first["topics"][1]],
+            },
+        ]
+
+        # the index answers: no block is read but the two ends of the range
+        node = chain._node
+        reads: list[Any] = []
+        by_number = node.chain.get_canonical_block_header_by_number
+
+        def counted(number: Any) -> Any:
+            reads.append(number)
+            return by_number(number)
+
+        def no_block_reads(*args: Any) -> Any:
+            raise AssertionError("eth_getLogs read a block")
+
+        answers = []
+        with monkeypatch.context() as patch:
+            patch.setattr(node.chain, "get_canonical_block_header_by_number", counted)
+            patch.setattr(node.chain, "get_block_by_header", no_block_reads)
+            for spec in filters:
+                reads.clear()
+                answers.append(chain.request("eth_getLogs", [spec]))
+                assert len(reads) <= 2
+        for spec, answer in zip(filters, answers, strict=True):
+            assert answer == [e for e in everything if _matches(e, spec)], spec
+        assert chain.web3.eth.get_logs({"fromBlock": 0, "address": registry.address})
+        for too_many in (
+            {"address": [owners[0].address] * 1001},
+            {"topics": [None, [other_topic] * 1001]},
+        ):
+            with pytest.raises(RpcError) as info:
+                chain.request("eth_getLogs", [too_many])
+            assert info.value.code == -32602
+
+        # a revert drops the reverted blocks' logs; what is mined next is indexed
+        snapshot = chain.request("evm_snapshot")
+        data = registry.functions.register("example.dev", _proof("example.dev"))._encode_transaction_data()
+        send(chain, owners[0], to=registry.address, data=data)
+        assert len(chain.request("eth_getLogs", [{"fromBlock": "0x0"}])) > len(everything)
+        assert chain.request("evm_revert", [snapshot]) is True
+        assert chain.request("eth_getLogs", [{"fromBlock": "0x0"}]) == everything
+        data = registry.functions.register("example.app", _proof("example.app"))._encode_transaction_data()
+        send(chain, owners[2], to=registry.address, data=data)
+        after = _receipt_logs(chain)
+        assert chain.request("eth_getLogs", [{"fromBlock": "0x0"}]) == after
+    with EmbeddedChain.open(state, write=False) as chain:  # the index is in the file
+        assert chain.request("eth_getLogs", [{"fromBlock": "0x0"}]) == after
+
+
+# --------------------------------------------------------------------------- gas estimates
+
+
+def _caller_initcode(target: str) -> bytes:
+    """A contract passing its calldata's first word to ``target``, reverting if that fails."""
+    runtime = (
+        bytes.fromhex(
+            "6020600060003760006000602060006000"  # CALLDATACOPY(0, 0, 32); CALL arguments
+            "73"  # PUSH20 target
+        )
+        + bytes.fromhex(target[2:])
+        + bytes.fromhex(
+            "5af1"  # GAS, CALL
+            "15602d5700"  # ISZERO, PUSH1 0x2d, JUMPI, STOP
+            "5b60006000fd"  # JUMPDEST, REVERT(0, 0)
+        )
+    )
+    assert runtime[0x2D] == 0x5B and len(runtime) == 0x33
+    return bytes.fromhex("603380600b6000396000f3") + runtime
+
+
+def test_estimate_gas_is_the_least_gas_that_succeeds(state: Path) -> None:
+    """Two runs where py-evm's exact bisection takes twenty; the same answer, and it works.
+
+    Calldata-heavy transactions need EIP-7623's floor as their gas limit (geth
+    refuses less), which py-evm's bisection does not know. The slot-setter contract storing the value a slot already holds spends 2,200
+    gas on the SSTORE, but an SSTORE needs more than 2,300 left (EIP-2200): the
+    gas it used does not suffice, and the estimate must still be exact.
+    """
+    from eth.estimators.gas import binary_gas_search_exact
+
+    from tests.chain.test_proofs import INITCODE
+
+    with EmbeddedChain.open(state) as chain:
+        node = chain._node
+        alice, bob = chain.dev_accounts[1:3]
+        w3 = chain.web3
+        store = send(chain, alice, data="0x" + INITCODE.hex()).contractAddress
+        registry = registry_contract(chain)
+        caller = send(chain, alice, data="0x" + _caller_initcode(store).hex()).contractAddress
+        nine = "0x" + (9).to_bytes(32, "big").hex()
+        eleven = "0x" + (11).to_bytes(32, "big").hex()
+        send(chain, alice, to=store, data="0x" + (7).to_bytes(32, "big").hex())
+        calls: list[dict[str, Any]] = [
+            {"from": alice.address, "to": bob.address, "value": "0x1"},
+            {"from": alice.address, "data": "0x" + INITCODE.hex()},
+            {"from": alice.address, "to": store, "data": nine},
+            {"from": alice.address, "to": store, "data": nine},  # the stipend case
+            {"from": alice.address, "to": store, "data": "0x" + "00" * 2000 + "01" * 20},
+            {"from": alice.address, "to": caller, "data": eleven},  # a call: 63/64 of the gas
+            {
+                "from": alice.address,
+                "to": registry.address,
+                "data": registry.functions.register("example.org", _proof("example.org"))._encode_transaction_data(),
+            },
+        ]
+        runs = stipend_cases = floor_cases = call_cases = 0
+        for spec in calls:
+            header = node.head
+            vm, tx = node._spoof_call(spec, header, default_gas=header.gas_limit)
+            with vm.in_costless_state() as exact_state:
+                exact = binary_gas_search_exact(exact_state, tx)
+            calldata = bytes.fromhex(spec.get("data", "0x")[2:])
+            tokens = calldata.count(0) + 4 * (len(calldata) - calldata.count(0))
+            floor = 21_000 + 10 * tokens  # EIP-7623, which py-evm's bisection ignores
+            estimate = int(chain.request("eth_estimateGas", [spec]), 16)
+            assert estimate == max(exact, floor), spec
+            receipt = send(
+                chain,
+                alice,
+                **{k: v for k, v in spec.items() if k != "from"},
+                gas=estimate,
+            )
+            assert receipt.status == 1, spec
+            if floor > exact:
+                floor_cases += 1
+                assert receipt.gasUsed == floor
+            if spec.get("to") == caller:
+                call_cases += 1
+                assert receipt.gasUsed < estimate - 100  # 63/64 of the gas left: it needs more
+            if spec.get("data") == nine and receipt.gasUsed < 25_000:
+                stipend_cases += 1
+                assert receipt.gasUsed < estimate - 100  # it needed more than it used
+            assert int(w3.eth.get_block(receipt.blockNumber).gasUsed) == receipt.gasUsed
+            runs += 1
+        assert (runs, stipend_cases, floor_cases, call_cases) == (len(calls), 1, 1, 1)
+def _proof(name: str) -> tuple:
+    from registry.psl import suffix_tree
+
+    return suffix_tree().prove(name).as_abi()

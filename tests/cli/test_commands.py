@@ -102,7 +102,8 @@ def ssh_proof(run: Run, name: str, pub: Path, statement: Path) -> Path:
 @pytest.mark.parametrize(("group", "commands"), [
     ("account", ["new", "list", "import", "use"]),
     ("network", ["add", "list", "use"]),
-    ("name", ["register", "assign", "reclaim", "renounce", "transfer", "operator", "show"]),
+    ("name", ["register", "assign", "reclaim", "renounce", "transfer", "operator", "block",
+              "show"]),
     ("key", ["inspect", "publish", "revoke", "rotate"]),
     (None, ["deploy", "prove", "lookup", "history", "attest", "devnet", "account", "network",
             "name", "key", "check", "lints", "sync", "watch", "index", "ssh", "serve"]),
@@ -207,6 +208,46 @@ def test_name_operations(run: Run) -> None:
     one_line_error(run("name", "reclaim", "web1.example.org"), "reclaim web1.example.org")
     ok(run("name", "transfer", "example.org", dev_address(1)))
     one_line_error(run("name", "assign", "db.example.org"), "not parent owner")
+
+
+def test_register_refuses_suffixes_subdomains_and_ip_literals(run: Run) -> None:
+    """Nobody takes a TLD or a public suffix; a subdomain is assigned, not registered."""
+    one_line_error(run("name", "register", "org"), "public suffix")
+    one_line_error(run("name", "register", "co.uk"), "public suffix", "example.co.uk")
+    one_line_error(run("name", "register", "github.io"), "public suffix")
+    one_line_error(run("name", "register", "www.example.org"), "not a registrable domain",
+                   "register example.org")
+    one_line_error(run("name", "register", "127.0.0.1"), "is a number")
+    one_line_error(run("name", "register", "example.0x7f"), "is a number")
+    ok(run("name", "register", "example.co.uk"))
+    ok(run("name", "register", "alice.github.io"))
+    ok(run("name", "assign", "www.example.co.uk"))
+
+
+@pytest.mark.tools
+def test_revocation_bytes_and_blocked_attesters(run: Run, env: Path) -> None:
+    pub = ssh_key(env / "id")
+    ok(run("name", "register", "example.org"))
+    ok(run("name", "register", "spam.example"))
+    ok(run("key", "publish", "example.org", pub, "--force"))
+    ok(run("attest", "spam.example", "example.org", "0"))
+    assert len(json.loads(ok(run("lookup", "example.org", "--json")).out)[0]["attestations"]) == 1
+    blocked = json.loads(ok(run("name", "block", "example.org", "spam.example", "--json")).out)
+    assert blocked["action"] == "attester blocked"
+    assert json.loads(ok(run("lookup", "example.org", "--json")).out)[0]["attestations"] == []
+    one_line_error(run("attest", "spam.example", "example.org", "0"), "attester blocked")
+    ok(run("name", "block", "example.org", "spam.example", "--unblock"))
+    assert len(json.loads(ok(run("lookup", "example.org", "--json")).out)[0]["attestations"]) == 1
+
+    (env / "big.rev").write_bytes(b"x" * 4097)
+    one_line_error(run("key", "revoke", "example.org", "0", "--revocation", env / "big.rev"),
+                   "at most 4096", code=2)
+    (env / "key.rev").write_bytes(b"-----BEGIN PGP PUBLIC KEY BLOCK-----\nrevocation\n")
+    ok(run("key", "revoke", "example.org", "0", "--reason", "key-compromise",
+           "--revocation", env / "key.rev"))
+    (rec,) = json.loads(ok(run("lookup", "example.org", "--all", "--json")).out)
+    assert rec["status"] == "revoked"
+    assert bytes.fromhex(rec["revocation"][2:]) == (env / "key.rev").read_bytes()
 
 
 # --------------------------------------------------------------------------- bad input
@@ -335,6 +376,10 @@ def test_networks_and_remote_errors(run: Run, env: Path, devnet: str,
     one_line_error(run("name", "register", "example.org", "--network", "dev"), "no registry")
     deployed = json.loads(ok(run("deploy", "--network", "dev", "--json")).out)
     assert deployed["saved"] and deployed["chain_id"] == 31337
+    assert deployed["mode"] == "public" and deployed["admin"] == dev_address(1)
+    from registry.psl import suffix_tree
+
+    assert deployed["suffix_root"] == "0x" + suffix_tree().root.hex()
     nets = {n["name"]: n for n in json.loads(ok(run("network", "list", "--json")).out)}
     assert nets["dev"]["registry"] == deployed["registry"]
 
@@ -359,6 +404,31 @@ def test_networks_and_remote_errors(run: Run, env: Path, devnet: str,
     shown = json.loads(ok(run("name", "show", "served.org", "--network", "embedded",
                               "--json")).out)
     assert shown["owner"] == dev_address(0)
+
+
+def test_private_deploy_and_suffix_list_update(run: Run, env: Path, devnet: str,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    ok(run("network", "add", "dev", devnet))
+    monkeypatch.setenv("KEYANCHOR_PRIVATE_KEY", dev_key(2))
+    private = json.loads(ok(run("deploy", "--network", "dev", "--private", "--json")).out)
+    assert private["mode"] == "private" and private["admin"] == dev_address(2)
+    ok(run("name", "register", "corp", "--network", "dev"))  # the admin registers anything
+    monkeypatch.setenv("KEYANCHOR_PRIVATE_KEY", dev_key(3))
+    one_line_error(run("name", "register", "example.org", "--network", "dev"), "not registrar")
+
+    # a public registry on a custom list; the admin commits a new one later
+    (env / "small.dat").write_text("org\nexample.org\n")
+    custom = json.loads(ok(run("deploy", "--network", "dev", "--suffix-list", env / "small.dat",
+                               "--json")).out)
+    one_line_error(run("name", "register", "example.org", "--network", "dev"),
+                   "suffix list")  # this keyanchor bundles another list than the registry's
+    monkeypatch.setenv("KEYANCHOR_PRIVATE_KEY", dev_key(4))
+    one_line_error(run("deploy", "--network", "dev", "--update-suffix-list"), "not admin")
+    monkeypatch.setenv("KEYANCHOR_PRIVATE_KEY", dev_key(3))
+    updated = json.loads(ok(run("deploy", "--network", "dev", "--update-suffix-list",
+                                "--json")).out)
+    assert updated["registry"] == custom["registry"] and updated["suffix_root"] != custom["suffix_root"]
+    ok(run("name", "register", "example.org", "--network", "dev"))
 
 
 # --------------------------------------------------------------------------- devnet, anvil

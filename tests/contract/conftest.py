@@ -109,9 +109,36 @@ class KR:
 
     # -- shortcuts for arranging state
 
+    def proof(self, name: str) -> tuple[Any, ...]:
+        """The suffix-list proof of ``name`` against the deployed root (the bundled list)."""
+        from registry.psl import suffix_tree
+
+        return suffix_tree().prove(name).as_abi()
+
     def register(self, name: str, owner: str | None = None) -> bytes:
-        self.tx(self.fn.register(name), owner or self.alice)
+        self.tx(self.fn.register(name, self.proof(name)), owner or self.alice)
         return namehash(name)
+
+    def commitment(self, material: bytes = b"\x00\x00\x00\x0bssh-ed25519" + b"\x11" * 36,
+                   key_type: int = 1) -> bytes:
+        from registry.keys._common import commitment
+
+        return commitment(key_type, material)
+
+    def state(self, slot: int) -> int:
+        """The raw storage word at ``slot`` of the registry (straight from eth-tester: fast)."""
+        return int(self.tester.get_storage_at(self.reg.address, hex(slot), "latest"), 16)
+
+    def view(self, name: str, *args: Any) -> Any:
+        """Call a view straight through eth-tester (several times faster than web3's
+        contract call; the fuzz's invariants make thousands). Structs come back as dicts."""
+        from registry.chain.client import load_contract
+
+        fn = load_contract().fn(name)
+        out = self.tester.call({"from": self.alice, "to": self.reg.address,
+                                "data": "0x" + fn.encode(args).hex()},
+                               "latest")
+        return fn.decode(bytes.fromhex(out[2:]))
 
     def publish(
         self,
@@ -132,29 +159,51 @@ class KR:
         return self.tx(call, sender or self.alice)
 
 
-@pytest.fixture(scope="session")
-def _kr_session() -> KR:
+def _deploy(private: bool) -> KR:
     from eth_tester import EthereumTester, PyEVMBackend
     from web3 import Web3
     from web3.providers.eth_tester import EthereumTesterProvider
+
+    from registry.psl import suffix_tree
 
     tester = EthereumTester(PyEVMBackend())
     w3 = Web3(EthereumTesterProvider(tester))
     art = load_artifact("KeyRegistry")
     accounts = list(w3.eth.accounts[:4])
     factory = w3.eth.contract(abi=art["abi"], bytecode=art["bytecode"])
+    root = b"\x00" * 32 if private else suffix_tree().root
     receipt = w3.eth.wait_for_transaction_receipt(
-        factory.constructor().transact({"from": accounts[0]})
+        factory.constructor(root, private, accounts[0]).transact({"from": accounts[0]})
     )
     reg = w3.eth.contract(address=receipt.contractAddress, abi=art["abi"])
     return KR(w3=w3, tester=tester, reg=reg, accounts=accounts)
 
 
+@pytest.fixture(scope="session")
+def _kr_session() -> KR:
+    return _deploy(private=False)
+
+
+@pytest.fixture(scope="session")
+def _kr_private_session() -> KR:
+    return _deploy(private=True)
+
+
 @pytest.fixture
 def kr(_kr_session: KR) -> Any:
-    """A fresh chain with the registry deployed (snapshot reverted after the test)."""
+    """A fresh chain with the public registry deployed, alice its admin (snapshot reverted after)."""
     _kr_session.snapshot()
     try:
         yield _kr_session
     finally:
         _kr_session.revert()
+
+
+@pytest.fixture
+def kr_private(_kr_private_session: KR) -> Any:
+    """As ``kr``, a private registry: alice (the admin) and her registrars register names."""
+    _kr_private_session.snapshot()
+    try:
+        yield _kr_private_session
+    finally:
+        _kr_private_session.revert()

@@ -10,12 +10,13 @@ import pytest
 from registry.errors import InvalidName
 from registry.keys._common import commitment
 from registry.names import namehash, parse_name
+from registry.psl import EMPTY_PROOF
 
-MAX_TIME = 2**38
+MAX_TIME = 2**40
 
 
 def _rec(t):
-    keys = ("commitment", "key_type", "purposes", "status", "reason", "durable",
+    keys = ("commitment", "index", "key_type", "purposes", "status", "reason", "durable",
             "valid_from", "valid_until", "published_at", "revoked_at")  # fmt: skip
     return dict(zip(keys, t, strict=True))
 
@@ -24,7 +25,8 @@ def _rec(t):
 
 
 def _long_parent(kr, total: int) -> tuple[bytes, str]:
-    """Register a top-level DNS name of exactly `total` bytes (labels of <= 63)."""
+    """Register a top-level DNS name of exactly `total` bytes (labels of <= 63), as the
+    admin of a private registry (no public suffix list has such names)."""
     labels = []
     left = total
     while left > 0:
@@ -33,11 +35,13 @@ def _long_parent(kr, total: int) -> tuple[bytes, str]:
         left -= size + 1
     name = ".".join(labels)
     assert len(name) == total, len(name)
-    return kr.register(name), name
+    kr.tx(kr.fn.register(name, EMPTY_PROOF), kr.alice)
+    return namehash(name), name
 
 
 @pytest.mark.parametrize("parent_len", [253, 250, 200])
-def test_assign_refuses_dns_child_longer_than_253(kr, parent_len):
+def test_assign_refuses_dns_child_longer_than_253(kr_private, parent_len):
+    kr = kr_private
     """The client (registry.names) refuses a DNS name over 253 bytes; the chain
     must refuse to create one by assign, or the index can never rebuild its text
     (sync stops with a VerificationError for every indexer)."""
@@ -50,7 +54,8 @@ def test_assign_refuses_dns_child_longer_than_253(kr, parent_len):
     kr.reverts(kr.fn.assign(parent, label, False, kr.bob), kr.alice, "KeyRegistry: invalid name")
 
 
-def test_assign_accepts_dns_child_of_exactly_253(kr):
+def test_assign_accepts_dns_child_of_exactly_253(kr_private):
+    kr = kr_private
     parent, ptext = _long_parent(kr, 200)
     label = "c" * 52  # 52 + 1 + 200 = 253
     text = f"{label}.{ptext}"
@@ -66,8 +71,10 @@ def test_assign_accepts_dns_child_of_exactly_253(kr):
     assert kr.fn.owner(namehash(person)).call() == kr.carol
 
 
-def test_deep_chain_of_children_is_bounded_by_253(kr):
-    node = kr.register("x")
+def test_deep_chain_of_children_is_bounded_by_253(kr_private):
+    kr = kr_private
+    kr.tx(kr.fn.register("x", EMPTY_PROOF), kr.alice)
+    node = namehash("x")
     text = "x"
     while True:
         child = f"y.{text}"
@@ -79,7 +86,8 @@ def test_deep_chain_of_children_is_bounded_by_253(kr):
     assert len(text) == 253
 
 
-def test_length_bits_do_not_disturb_owner_flags_and_records(kr):
+def test_length_bits_do_not_disturb_owner_flags_and_records(kr_private):
+    kr = kr_private
     parent, ptext = _long_parent(kr, 253)
     kr.tx(kr.fn.assign(parent, "alice", True, kr.bob), kr.alice)
     person = namehash(f"alice@{ptext}")
@@ -88,12 +96,17 @@ def test_length_bits_do_not_disturb_owner_flags_and_records(kr):
     assert kr.fn.renounced(parent).call() is False
     assert kr.fn.record_count(parent).call() == 0
     assert kr.fn.is_person(person).call() is True
-    for i in range(32):
+    for i in range(33):
         kr.publish(parent, b"m-%02d" % i)
-    assert kr.fn.record_count(parent).call() == 32
+    assert kr.fn.record_count(parent).call() == 33
+    kr.tx(kr.fn.set_operator(parent, kr.dave, True), kr.alice)
+    kr.tx(kr.fn.transfer(parent, kr.carol), kr.alice)
+    kr.tx(kr.fn.transfer(parent, kr.alice), kr.carol)
     kr.tx(kr.fn.transfer(parent, kr.carol), kr.alice)
     assert kr.fn.owner(parent).call() == kr.carol
-    # the length survives transfers, publishes and the bloom filter filling up
+    assert kr.fn.record_count(parent).call() == 33
+    assert kr.fn.is_operator(parent, kr.dave).call() is False
+    # the length survives transfers (epoch bumps) and publishes (count)
     kr.reverts(kr.fn.assign(parent, "z", False, kr.bob), kr.carol, "KeyRegistry: invalid name")
 
 
@@ -101,49 +114,50 @@ def test_length_bits_do_not_disturb_owner_flags_and_records(kr):
 
 
 def test_revoked_commitment_never_returns_at_any_index(kr):
-    """Fill all 32 records, revoke every one (both halves of every metadata
-    page), then every commitment is refused as revoked, by publish and rotate."""
+    """Revoke every record of a long history: every commitment is refused as revoked
+    by publish and by rotate, at low and high indexes alike."""
     node = kr.register("perm.example")
-    mats = [b"perm-key-%02d" % i for i in range(32)]
+    mats = [b"perm-key-%02d" % i for i in range(36)]
     for m in mats:
         kr.publish(node, m)
-    for i in range(32):
-        kr.tx(kr.fn.revoke(node, i, 4), kr.alice)
-    recs = [_rec(r) for r in kr.fn.records(node).call()]
-    assert [r["status"] for r in recs] == [2] * 32
-    assert [r["reason"] for r in recs] == [4] * 32
-    assert [r["commitment"] for r in recs] == [commitment(1, m) for m in mats]
-    # records are full, so the refusal would be "too many records" first: check
-    # permanence on a name that still has room, with the same keys revoked there
-    other = kr.register("perm2.example")
-    for m in mats[:31]:
-        kr.publish(other, m)
-    for i in range(31):
-        kr.tx(kr.fn.revoke(other, i, 1), kr.alice)
-    for m in mats[:31]:
-        kr.reverts(kr.fn.publish(other, 1, 1, 0, 0, m, b"", False), kr.alice, "KeyRegistry: key revoked")
-    # the last slot still takes a fresh key
-    kr.publish(other, b"fresh")
-    assert _rec(kr.fn.record(other, 31).call())["status"] == 0
+    cs = [commitment(1, m) for m in mats]
+    for c in cs:
+        kr.tx(kr.fn.revoke(node, c, 4, b""), kr.alice)
+    recs = [_rec(r) for r in kr.fn.records(node, cs).call()]
+    assert [r["status"] for r in recs] == [2] * 36
+    assert [r["reason"] for r in recs] == [4] * 36
+    assert [r["index"] for r in recs] == list(range(36))
+    for m in mats:
+        kr.reverts(kr.fn.publish(node, 1, 1, 0, 0, m, b"", False), kr.alice, "KeyRegistry: key revoked")
+    kr.publish(node, b"fresh")
+    fresh = commitment(1, b"fresh")
+    for m in (mats[0], mats[-1]):
+        kr.reverts(kr.fn.rotate(node, fresh, 4, b"", 1, 1, 0, 0, m, b"", False), kr.alice,
+                   "KeyRegistry: key revoked")
+    assert _rec(kr.fn.record(node, fresh).call())["status"] == 0
 
 
-def test_revoking_one_half_leaves_the_page_neighbour_intact(kr):
+def test_fields_of_one_word_do_not_disturb_each_other(kr):
+    """Every field of the packed record word at its maximum, then revoked with the
+    highest reason: no field bleeds into its neighbour (docs/CONTRACT.md bit layout)."""
     node = kr.register("page.example")
     now = kr.now()
-    kr.publish(node, b"even", key_type=3, purposes=127, valid_from=MAX_TIME - 2, valid_until=MAX_TIME - 1,
-               durable=True)  # fmt: skip
-    kr.publish(node, b"odd", key_type=2, purposes=64, valid_from=now - 5, valid_until=MAX_TIME - 1)
-    before = [_rec(r) for r in kr.fn.records(node).call()]
-    kr.tx(kr.fn.revoke(node, 1, 10), kr.alice)
-    after = [_rec(r) for r in kr.fn.records(node).call()]
+    kr.publish(node, b"max", key_type=3, purposes=127, valid_from=MAX_TIME - 2,
+               valid_until=MAX_TIME - 1, durable=True)  # fmt: skip
+    kr.publish(node, b"other", key_type=2, purposes=64, valid_from=now - 5, valid_until=MAX_TIME - 1)
+    c_max, c_other = commitment(3, b"max"), commitment(2, b"other")
+    before = [_rec(r) for r in kr.fn.records(node, [c_max, c_other]).call()]
+    kr.tx(kr.fn.revoke(node, c_other, 10, b""), kr.alice)
+    after = [_rec(r) for r in kr.fn.records(node, [c_max, c_other]).call()]
     assert after[0] == before[0]
-    assert after[1]["status"] == 2 and after[1]["reason"] == 10
-    kr.tx(kr.fn.revoke(node, 0, 0), kr.alice)
-    after2 = [_rec(r) for r in kr.fn.records(node).call()]
-    assert after2[1] == after[1]
-    assert after2[0]["reason"] == 0 and after2[0]["status"] == 2
-    assert (after2[0]["key_type"], after2[0]["purposes"], after2[0]["durable"]) == (3, 127, True)
-    assert (after2[0]["valid_from"], after2[0]["valid_until"]) == (MAX_TIME - 2, MAX_TIME - 1)
+    assert after[1]["status"] == 2 and after[1]["reason"] == 10 and after[1]["index"] == 1
+    assert after[1]["valid_until"] == MAX_TIME - 1 and after[1]["purposes"] == 64
+    kr.tx(kr.fn.revoke(node, c_max, 0, b""), kr.alice)
+    got = _rec(kr.fn.record(node, c_max).call())
+    assert got["reason"] == 0 and got["status"] == 2 and got["index"] == 0
+    assert (got["key_type"], got["purposes"], got["durable"]) == (3, 127, True)
+    assert (got["valid_from"], got["valid_until"]) == (MAX_TIME - 2, MAX_TIME - 1)
+    assert got["published_at"] == before[0]["published_at"] and got["revoked_at"] >= now
 
 
 # ------------------------------------------------------------------ block time
@@ -160,7 +174,7 @@ def test_status_at_exact_boundaries(kr):
         kr.tester.time_travel(when)  # mines a block at when - 1
         kr.tester.mine_blocks(1)
         assert kr.now() == when
-        return _rec(kr.fn.record(node, 0).call())["status"]
+        return _rec(kr.fn.record(node, commitment(1, b"k")).call())["status"]
 
     assert at(t - 1) == 3  # pending
     assert at(t) == 0  # valid_from == now: active

@@ -46,6 +46,34 @@ def embedded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:
         reg.close()
 
 
+def raw_register(reg: Any, text: str) -> Any:
+    """Register ``text`` straight through the contract, as a hostile registrant would (the
+    client refuses names the grammar refuses), with the suffix-list proof a public registry
+    needs (an empty one when the list cannot even describe the text)."""
+    from registry.errors import InvalidName
+    from registry.psl import EMPTY_PROOF, suffix_tree
+
+    try:
+        proof = suffix_tree().prove(text).as_abi()
+    except InvalidName:
+        proof = EMPTY_PROOF
+    return reg.send("register", [text, proof], what=f"register {text}").wait()
+
+
+def private_registry(reg: Any, *, registrar: Any) -> tuple[Any, Any]:
+    """(admin, registrar) clients of a PRIVATE KeyRegistry deployed beside ``reg`` on its chain:
+    dev account 2 deploys and administers it and names ``registrar`` (an account) a registrar."""
+    from registry.chain.client import Registry
+    from registry.chain.embedded import dev_accounts
+
+    admin = Registry.from_web3(reg.w3, account=dev_accounts()[2], registry_address=None)
+    admin.deploy(private=True)
+    assert admin.private_mode()
+    admin.set_registrar(registrar.address)
+    other = Registry.from_web3(reg.w3, account=registrar, registry_address=admin.address)
+    return admin, other
+
+
 @dataclass(frozen=True)
 class SSHKey:
     private: Path
@@ -119,3 +147,34 @@ class TamperingW3:
     def _fix(self, method: str, params: Any, resp: Any) -> Any:
         out = self.tamper(method, params, resp)
         return resp if out is None else out
+
+
+def consistent_liar(w3: Any, tamper: Any) -> Any:
+    """``tamper`` (a log tamper) plus ``event_digest()`` answered with the digest of the
+    logs it shows, so the page's digest check passes and the views must catch the lie."""
+    import copy
+
+    from registry.chain import layout
+    from registry.chain.client import load_contract
+
+    contract = load_contract()
+    selector = "0x" + contract.fn("event_digest").selector.hex()
+
+    def shown_digest(block: Any) -> str:
+        number = w3.eth.get_block(block["blockHash"] if isinstance(block, dict) else block)["number"]
+        resp = w3.provider.make_request("eth_getLogs", [{"fromBlock": "0x0", "toBlock": hex(number)}])
+        resp = tamper("eth_getLogs", None, copy.deepcopy(resp)) or resp
+        events = []
+        for lg in sorted(resp["result"], key=lambda x: (int(x["blockNumber"], 16), int(x["logIndex"], 16))):
+            ev = contract.by_topic[bytes.fromhex(lg["topics"][0][2:])]
+            raw = {"topics": [bytes.fromhex(t[2:]) for t in lg["topics"]],
+                   "data": bytes.fromhex(lg["data"][2:])}
+            events.append((ev.name, ev.decode(raw), int(lg["blockNumber"], 16)))
+        return "0x" + layout.digest_events(events).hex()
+
+    def liar(method: str, params: Any, resp: Any) -> Any:
+        if method == "eth_call" and params[0].get("data") == selector:
+            return {**resp, "result": shown_digest(params[1])}
+        return tamper(method, params, resp)
+
+    return liar

@@ -50,12 +50,12 @@ def test_client_lookup_with_far_future_times(hostile: Chain) -> None:
     assert att.expires is not None and att.expires.year == 9999
 
 
-def test_ssh_and_page_serve_a_far_future_record(hostile: Chain, tmp_path: Any) -> None:
+def test_ssh_and_page_serve_a_far_future_record(hostile: Chain, safe_tmp: Any) -> None:
     from registry.gateways.http import Gateway
     from registry.gateways.ssh import SSHSettings, authorized_keys
     from registry.gateways.web import render_name
 
-    index = tmp_path / "s.sqlite"
+    index = safe_tmp / "s.sqlite"
     sync_index(index, hostile.reg, policy_profile=None)
     settings = SSHSettings(index, "{user}@example.org", allow_unchecked=True)
     lines = authorized_keys("alice", settings).splitlines()

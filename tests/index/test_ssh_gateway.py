@@ -77,6 +77,25 @@ class Builder:
                 self._ev("KeyRevoked", node, {"index": idx, "commitment": key.commitment, "reason": 1})
             self.store.mark_synced()
 
+    def raw(self, name: str, material: bytes, purposes: int, *, revoked: bool = False,
+            policy: str = "pass") -> None:
+        """A record with arbitrary material (the contract accepts any bytes)."""
+        from registry.keys import commitment
+
+        node = bytes(namehash(name))
+        idx = self.counts.get(name, 0)
+        self.counts[name] = idx + 1
+        with self.store.transaction():
+            self._ev("KeyPublished", node,
+                     {"index": idx, "commitment": commitment(1, material), "key_type": 1,
+                      "purposes": purposes, "valid_from": 0, "valid_until": 0, "durable": False,
+                      "material": material, "proof": b""},
+                     ParsedKey("unparsable", (), (), policy, "test"))
+            if revoked:
+                self._ev("KeyRevoked", node, {"index": idx, "commitment": commitment(1, material),
+                                               "reason": 1})
+            self.store.mark_synced()
+
     def renounce(self, child: str, parent: str) -> None:
         with self.store.transaction():
             self._ev("ChildRenounced", bytes(namehash(child)), {"parent": bytes(namehash(parent))})
@@ -87,9 +106,9 @@ class Builder:
 
 
 @pytest.fixture
-def world(tmp_path: Path, ssh_keys: Any, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    index = tmp_path / "index.sqlite"
-    config = tmp_path / "config.toml"
+def world(safe_tmp: Path, ssh_keys: Any, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    index = safe_tmp / "index.sqlite"
+    config = safe_tmp / "config.toml"
     config.write_text(f'[ssh]\nuser_template = "{{user}}@example.org"\nusers = {{ root = "admin@example.org" }}\n'
                       f'[index]\npath = "{index}"\n')
     monkeypatch.setenv("KEYANCHOR_CONFIG", str(config))
@@ -141,7 +160,10 @@ def test_known_hosts_lines(world: dict[str, Any]) -> None:
 def test_user_mapping(world: dict[str, Any]) -> None:
     s = load_ssh_settings()
     assert registry_name_for_user("root", s) == "admin@example.org"
-    assert registry_name_for_user("Bob", s) == "bob@example.org"
+    assert registry_name_for_user("bob", s) == "bob@example.org"
+    assert registry_name_for_user("first.last", s) == "first.last@example.org"
+    with pytest.raises(InvalidName):
+        registry_name_for_user("Bob", s)  # not folded: only the normal form maps
     with pytest.raises(InvalidName):
         registry_name_for_user("a b", s)
     with pytest.raises(InvalidName):
@@ -158,12 +180,12 @@ def test_settings_agree_with_registry_config(world: dict[str, Any], monkeypatch:
     assert load_ssh_settings().index_path == load_config().index_path() == Path("/x/y.sqlite")
 
 
-def test_fails_closed(world: dict[str, Any], tmp_path: Path) -> None:
+def test_fails_closed(world: dict[str, Any], safe_tmp: Path) -> None:
     s = load_ssh_settings()
-    missing = SSHSettings(tmp_path / "nope.sqlite", "{user}@example.org")
-    with pytest.raises(IndexUnavailable):
+    missing = SSHSettings(safe_tmp / "nope.sqlite", "{user}@example.org")
+    with pytest.raises(IndexUnavailable, match="no index"):
         authorized_keys("alice", missing)
-    corrupt = tmp_path / "corrupt.sqlite"
+    corrupt = safe_tmp / "corrupt.sqlite"
     corrupt.write_bytes(b"SQLite format 3\x00" + os.urandom(4000))
     with pytest.raises(IndexUnavailable):
         authorized_keys("alice", SSHSettings(corrupt, "{user}@example.org"))
@@ -193,11 +215,12 @@ def test_light_entry_point_imports_nothing_heavy(world: dict[str, Any]) -> None:
     assert "FORBIDDEN []" in result.stderr
 
 
-def test_light_entry_point_fails_closed(world: dict[str, Any], tmp_path: Path) -> None:
+def test_light_entry_point_fails_closed(world: dict[str, Any]) -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     result = _entry(["authorized-keys", "no body"], env)
     assert (result.returncode, result.stdout) == (1, "")
-    result = _entry(["authorized-keys", "alice"], {**env, "KEYANCHOR_INDEX": str(tmp_path / "x")})
+    missing = world["index"].parent / "x"
+    result = _entry(["authorized-keys", "alice"], {**env, "KEYANCHOR_INDEX": str(missing)})
     assert (result.returncode, result.stdout) == (1, "")
     assert "no index" in result.stderr
     world["config"].write_text("[ssh\n")
@@ -210,7 +233,7 @@ def test_light_entry_point_fails_closed(world: dict[str, Any], tmp_path: Path) -
 
 
 @pytest.fixture
-def family(tmp_path: Path, ssh_keys: Any) -> dict[str, Any]:
+def family(safe_tmp: Path, ssh_keys: Any) -> dict[str, Any]:
     """Host CAs on parent domains.
 
     example.org (top-level): an active CA, a revoked CA, an expired CA, a
@@ -219,7 +242,7 @@ def family(tmp_path: Path, ssh_keys: Any) -> dict[str, Any]:
     someone else (so no authority over it), with a CA. net -> example.net ->
     web1.example.net (assigned down from net), and free.example.net renounced.
     """
-    index = tmp_path / "family.sqlite"
+    index = safe_tmp / "family.sqlite"
     b = Builder(index)
     keys = {s: ssh_keys(s).text for s in (
         "oca", "oca_rev", "oca_exp", "oca_fail", "ohost", "w1host", "w1ca", "squat", "netca", "enca")}
@@ -313,3 +336,214 @@ def test_revoked_parent_ca_is_served_as_revoked_once_synced(family: dict[str, An
     lines = _hosts("web9.example.org", family)
     assert f"@revoked web9.example.org {_blob(k['oca'])} example.org" in lines
     assert not any(line.startswith("@cert-authority") for line in lines)
+
+
+# --------------------------------------------------------------------------- hardening (issue 10)
+
+
+def _cfg(path: Path, text: str) -> Path:
+    path.write_text(text)
+    path.chmod(0o644)
+    return path
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("[ssh]\nmax_staleness = nan\n", "max_staleness must be a positive, finite number"),
+    ("[ssh]\nmax_staleness = inf\n", "max_staleness must be a positive, finite number"),
+    ("[ssh]\nmax_staleness = -5\n", "max_staleness must be a positive, finite number"),
+    ("[ssh]\nmax_staleness = 0\n", "max_staleness must be a positive, finite number"),
+    ("[ssh]\nmax_staleness = true\n", "max_staleness must be a positive, finite number"),
+    ('[ssh]\nmax_staleness = "60"\n', "max_staleness must be a positive, finite number"),
+    ("[index]\npath = 5\n", "[index] path must be a file path"),
+    ('[index]\npath = ""\n', "[index] path must be a file path"),
+    ('[index]\npath = "relative/index.sqlite"\n', "must be an absolute path"),
+    ("index = 5\n", "[index] must be a table"),
+    ("ssh = 5\n", "[ssh] must be a table"),
+    ("[ssh]\nusers = 5\n", "users must map local user names"),
+    ('[ssh]\nusers = { root = 5 }\n', "users must map local user names"),
+    ('[ssh]\nusers = { root = "127.0.0.1" }\n', "is a number"),
+    ("[ssh]\nuser_template = 5\n", "user_template must be a string containing {user}"),
+    ('[ssh]\nuser_template = "{user}@{user}.org"\n', "user_template must be a string containing {user}"),
+    ('[ssh]\nuser_template = "{user}@Example.org"\n', "normal form"),
+    ('[ssh]\nallow_unchecked = "false"\n', "allow_unchecked must be true or false"),
+    ("[ssh]\nmax_stalenes = 60\n", "unknown setting(s) max_stalenes"),
+    ('[index]\nowner = "no-such-user-here"\n', "no such user"),
+    ("[index]\nowner = 1.5\n", "owner must be a user name or a uid"),
+])
+def test_bad_settings_are_one_line_errors(safe_tmp: Path, text: str, message: str,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """`max_staleness = nan` silently disabled the staleness check and `[index] path = 5` was
+    ignored: every [ssh] / [index] value is now checked, with a one-line error."""
+    from registry.errors import ConfigError
+
+    monkeypatch.delenv("KEYANCHOR_INDEX", raising=False)
+    cfg = _cfg(safe_tmp / "config.toml", text)
+    with pytest.raises(ConfigError) as info:
+        load_ssh_settings(cfg)
+    assert message in str(info.value) and "\n" not in str(info.value)
+    env = {**os.environ, "PYTHONPATH": str(REPO), "KEYANCHOR_CONFIG": str(cfg)}
+    result = _entry(["authorized-keys", "alice"], env)
+    assert (result.returncode, result.stdout) == (1, "")
+    assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_good_settings(safe_tmp: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("KEYANCHOR_INDEX", raising=False)
+    cfg = _cfg(safe_tmp / "config.toml", '[ssh]\nuser_template = "{user}@example.org"\n'
+               'users = { root = "Admin@Example.org" }\nmax_staleness = 90.5\n'
+               'allow_unchecked = true\n[index]\npath = "/var/lib/keyanchor/index.sqlite"\n'
+               "owner = 0\n")
+    s = load_ssh_settings(cfg)
+    assert s == SSHSettings(Path("/var/lib/keyanchor/index.sqlite"), "{user}@example.org",
+                            {"root": "admin@example.org"}, 90.5, True, True, 0)
+
+
+def test_strict_modes_on_config_and_index(safe_tmp: Path, tmp_path: Path) -> None:
+    """sshd's StrictModes rules: trusted owner, not group/world-writable, no symlink, and the
+    same for every directory on the way (a symlinked directory is followed and checked)."""
+    from registry.errors import ConfigError
+    from registry.gateways._modes import check_secure_file
+
+    me = {0, os.geteuid()}
+    good = _cfg(safe_tmp / "c.toml", "")
+    check_secure_file(good, trusted=me, what="x")
+    (safe_tmp / "sub").mkdir(mode=0o755)
+    (safe_tmp / "dirlink").symlink_to(safe_tmp / "sub")
+    _cfg(safe_tmp / "sub" / "c.toml", "")
+    check_secure_file(safe_tmp / "dirlink" / "c.toml", trusted=me, what="x")
+    check_secure_file(safe_tmp / "sub" / ".." / "c.toml", trusted=me, what="x")
+    (safe_tmp / "filelink").symlink_to(good)
+    bad = {
+        safe_tmp / "filelink": "symbolic link",
+        _cfg(safe_tmp / "gw.toml", "") : "group- or world-writable",
+        _cfg(tmp_path / "tmp.toml", ""): "group- or world-writable",   # under /tmp (1777)
+        safe_tmp: "not a regular file",
+    }
+    (safe_tmp / "gw.toml").chmod(0o664)
+    (safe_tmp / "tmplink").symlink_to(tmp_path)  # a link into /tmp is checked where it leads
+    bad[safe_tmp / "tmplink" / "tmp.toml"] = "group- or world-writable"
+    for path, why in bad.items():
+        with pytest.raises(ConfigError, match=why):
+            check_secure_file(path, trusted=me, what="the configuration")
+    with pytest.raises(ConfigError, match="bad ownership"):
+        check_secure_file(good, trusted={12345}, what="the configuration")
+    with pytest.raises(FileNotFoundError):
+        check_secure_file(safe_tmp / "missing.toml", trusted=me, what="x")
+    # through load_ssh_settings and the index
+    (safe_tmp / "gw.toml").write_text("[ssh]\n")
+    with pytest.raises(ConfigError, match="group- or world-writable"):
+        load_ssh_settings(safe_tmp / "gw.toml")
+    assert load_ssh_settings(safe_tmp / "gw.toml", strict_modes=False).strict_modes is False
+    loose = SSHSettings(tmp_path / "index.sqlite", "{user}@example.org")
+    with pytest.raises(IndexUnavailable, match="refusing the index"):
+        authorized_keys("alice", loose)
+
+
+@pytest.mark.parametrize(("user", "name"), [
+    ("alice", "alice@example.org"), ("first.last", "first.last@example.org"),
+    ("a_b", "a_b@example.org"), ("x-1", "x-1@example.org"),
+    ("ALICE", None), ("Alice", None), ("\uff41lice", None), ("alice ", None), ("", None),
+    ("a@b", None), ("a..b", None), (".a", None), ("\u212aelly", None), ("é", None),
+])
+def test_user_names_map_only_in_normal_form(user: str, name: str | None) -> None:
+    """`ALICE` got alice@example.org's keys (case folding); fullwidth and other spellings were
+    normalised onto someone else's name. Only the exact normal form maps now."""
+    s = SSHSettings(Path("/nonexistent"), "{user}@example.org")
+    if name is None:
+        with pytest.raises(InvalidName, match="normal form"):
+            registry_name_for_user(user, s)
+    else:
+        assert registry_name_for_user(user, s) == name
+
+
+@pytest.mark.parametrize(("user", "name"), [
+    ("a", "a.users.example.org"), ("xn--zca", "xn--zca.users.example.org"),
+    ("\uff41", None), ("\u00df", None), ("\u1e9e", None), ("A", None), ("a.b", None),
+    ("a_b", None), ("-a", None), ("a@b", None),
+])
+def test_user_names_through_a_label_template(user: str, name: str | None) -> None:
+    s = SSHSettings(Path("/nonexistent"), "{user}.users.example.org")
+    if name is None:
+        with pytest.raises(InvalidName):
+            registry_name_for_user(user, s)
+    else:
+        assert registry_name_for_user(user, s) == name
+
+
+@pytest.mark.parametrize(("text", "parsed"), [
+    ("web1.example.org", ("web1.example.org", "web1.example.org")),
+    ("Web1.Example.org", ("web1.example.org", "web1.example.org")),
+    ("[web1.example.org]:2222", ("web1.example.org", "[web1.example.org]:2222")),
+    ("[web1.example.org]:22", ("web1.example.org", "web1.example.org")),
+    ("[web1.example.org]:0", None), ("[web1.example.org]:65536", None),
+    ("web1.example.org:2222", None), ("[web1.example.org]", None), ("[[a.org]]:22", None),
+    ("127.0.0.1", None), ("[127.0.0.1]:2222", None), ("[::1]:2222", None), ("::1", None),
+    ("alice@example.org", None), ("[alice@example.org]:22", None),
+])
+def test_known_hosts_argument(text: str, parsed: tuple[str, str] | None) -> None:
+    from registry.gateways.ssh import parse_known_host
+
+    assert parse_known_host(text) == parsed
+
+
+def test_unparsable_or_altered_records_are_skipped_one_by_one(world: dict[str, Any]) -> None:
+    """One record that does not parse (or whose material no longer hashes to its commitment)
+    made the whole answer fail; now only that record is left out."""
+    keys = world["keys"]
+    before_hosts = known_hosts("web1.example.org")
+    before_keys = authorized_keys("alice")
+    b = Builder(world["index"])
+    b.block = 10_000
+    b.counts = {n: len(b.store.records_raw(bytes(namehash(n))))
+                for n in ("web1.example.org", "example.org", "alice@example.org")}
+    junk = b"\x00\x00\x00\x0bssh-ed25519\x00\x00\x00\x20short"
+    b.raw("web1.example.org", junk, 2)
+    b.raw("web1.example.org", junk + b"r", 2, revoked=True)
+    b.raw("example.org", junk + b"ca", 2 | 64)
+    b.raw("alice@example.org", junk + b"u", 1)
+    b.raw("alice@example.org", junk + b"c", 1 | 64, policy="fail")
+    b.close()
+    assert known_hosts("web1.example.org") == before_hosts
+    assert known_hosts("db.web1.example.org").count("@cert-authority") == 1
+    assert authorized_keys("alice") == before_keys
+    # alter the stored material of alice's first key without its commitment
+    import sqlite3
+
+    with sqlite3.connect(world["index"]) as conn:
+        conn.execute("UPDATE records SET material = ? WHERE node = ? AND idx = 0",
+                     (load_ssh_public_key(keys["a2"]).material, bytes(namehash("alice@example.org"))))
+    conn.close()
+    lines = authorized_keys("alice").splitlines()
+    assert len(lines) == 2 and not any(_blob(keys["a1"]) in x or _blob(keys["a2"]) in x for x in lines)
+
+
+def test_squatters_serve_nothing_and_the_domain_ca_covers_them(safe_tmp: Path, ssh_keys: Any) -> None:
+    """web1.corp.org registered top-level by Mallory, corp.org later by Corp: Mallory's host
+    keys, host CA and person names under it are never served; corp.org's CA covers the host."""
+    index = safe_tmp / "squat.sqlite"
+    b = Builder(index)
+    k = {s: ssh_keys(s).text for s in ("m_host", "m_ca", "m_user", "c_ca", "c_host")}
+    b.name("web1.corp.org", parent="")
+    b.name("bob@web1.corp.org")
+    b.key("web1.corp.org", k["m_host"], 2)
+    b.key("web1.corp.org", k["m_ca"], 2 | 64)
+    b.key("bob@web1.corp.org", k["m_user"], 1)
+    b.store.publish()  # what readers see so far
+    s = SSHSettings(index, "{user}@web1.corp.org")
+    assert _blob(k["m_host"]) in known_hosts("web1.corp.org", s)  # first come, first served
+    assert _blob(k["m_user"]) in authorized_keys("bob", s)
+    b.name("corp.org")
+    b.name("mail.corp.org")
+    b.key("corp.org", k["c_ca"], 2 | 64)
+    b.key("mail.corp.org", k["c_host"], 2)
+    b.close()
+    ca_line = f"@cert-authority web1.corp.org {_blob(k['c_ca'])} corp.org"
+    assert known_hosts("web1.corp.org", s).splitlines() == [ca_line]
+    assert known_hosts("db.web1.corp.org", s).splitlines() == [ca_line.replace("web1.", "db.web1.", 1)]
+    assert f"mail.corp.org {_blob(k['c_host'])}" in known_hosts("mail.corp.org", s)
+    with pytest.raises(InvalidName, match="squatting"):
+        authorized_keys("bob", s)
+    with IndexReader.open(index) as ix:
+        assert ix.authorities("db.web1.corp.org") == ["corp.org"]
+        assert ix.squatted_by("bob@web1.corp.org") == "corp.org"
+        assert ix.name_problem("corp.org") is None

@@ -37,10 +37,13 @@ def _events() -> list[Event]:
         ev("Attested", 4, ALICE, index=0, attester=ORG, policy_hash=b"\x01" * 32, expires=0),
         ev("OperatorSet", 5, ALICE, owner=A, operator=B, approved=True),
         ev("OwnershipTransferred", 6, ALICE, previous=A, owner=B),
-        ev("KeyRevoked", 7, ALICE, index=0, commitment=b"", reason=1),
+        ev("KeyRevoked", 7, ALICE, index=0, commitment=commitment(1, ed25519_blob(0)), reason=1,
+           revocation=b"rev"),
         ev("AttestationWithdrawn", 8, ALICE, index=0, attester=ORG),
         pub(9, 1),
         ev("ChildRenounced", 10, ALICE, parent=ORG),
+        ev("Attested", 11, ALICE, index=1, attester=ORG, policy_hash=b"\x02" * 32, expires=0),
+        ev("AttesterBlocked", 12, ALICE, attester=ORG, blocked=True),
     ]
 
 
@@ -55,9 +58,9 @@ def _build(path: Path, upto: int) -> Store:
     return store
 
 
-@pytest.mark.parametrize("ancestor", [0, 2, 3, 4, 5, 6, 7, 8, 9])
+@pytest.mark.parametrize("ancestor", [0, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11])
 def test_rollback_equals_never_having_seen_the_blocks(tmp_path: Path, ancestor: int) -> None:
-    full = _build(tmp_path / "full.sqlite", 10)
+    full = _build(tmp_path / "full.sqlite", 12)
     with full.transaction():
         full.rollback_to(ancestor)
     partial = _build(tmp_path / "partial.sqlite", ancestor)
@@ -73,7 +76,8 @@ def test_failed_transaction_leaves_nothing(tmp_path: Path) -> None:
         for e in _events()[2:4]:
             store.apply(e)
         # a revocation of a record that does not exist: the whole page goes
-        store.apply(Event("KeyRevoked", 5, 0, b"\x00" * 32, ALICE, 0, {"index": 9, "reason": 1}))
+        store.apply(Event("KeyRevoked", 5, 0, b"\x00" * 32, ALICE, 0,
+                          {"index": 9, "commitment": b"\x01" * 32, "reason": 1}))
     assert store.digest() == before
     store.close()
 
@@ -91,6 +95,25 @@ def test_reader_statuses_and_lookups(tmp_path: Path) -> None:
         assert info is not None and info["owner"] == B and info["renounced"]
         assert info["operators"] == []  # approved by the previous owner only
         assert len(ix.history("alice@example.org")) == 9
+
+
+def test_blocked_attester_stops_counting_and_comes_back(tmp_path: Path) -> None:
+    store = _build(tmp_path / "b.sqlite", 11)
+    assert [a[0] for a in store.attestations_raw(ALICE, 1)] == [ORG]
+    assert store.conn.execute("SELECT count(*) FROM attestations").fetchone()[0] == 1
+    with store.transaction():
+        store.apply(_events()[-1])  # AttesterBlocked
+    assert store.is_blocked(ALICE, ORG)
+    assert store.conn.execute("SELECT count(*) FROM attestations").fetchone()[0] == 0
+    assert [a[0] for a in store.attestations_raw(ALICE, 1)] == [ORG]  # held, not lost
+    with store.transaction():
+        store.apply(Event("AttesterBlocked", 13, 0, b"\x0d" * 32, ALICE, 1013,
+                          {"attester": ORG, "blocked": False}))
+    assert not store.is_blocked(ALICE, ORG)
+    assert store.conn.execute("SELECT count(*) FROM attestations").fetchone()[0] == 1
+    row = store.conn.execute("SELECT revocation FROM records WHERE idx = 0").fetchone()
+    assert bytes(row[0]) == b"rev"
+    store.close()
 
 
 def test_not_an_index(tmp_path: Path) -> None:
@@ -217,3 +240,84 @@ def test_index_written_before_the_lookup_indexes_reads_the_same(tmp_path: Path) 
     with sqlite3.connect(path) as conn:
         names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
     assert {"fingerprints_record", "fingerprints_v4_key_id"} <= names
+
+
+# --------------------------------------------------------------------------- publishing (issue 10, item 1)
+
+
+def _files(d: Path) -> set[str]:
+    return {p.name for p in d.iterdir()}
+
+
+def test_readers_get_a_complete_snapshot_they_only_need_to_read(tmp_path: Path) -> None:
+    """Sync wrote the index in place (WAL) and removed -wal/-shm on close, so a reader that
+    could not create them failed after every sync. The writer now works on a private file and
+    publishes complete snapshots by rename; readers read them without writing anything."""
+    import os
+    import sqlite3
+    import stat
+
+    d = tmp_path / "idx"
+    path = d / "index.sqlite"
+    old = os.umask(0o077)  # a strict umask must not make the index unreadable for others
+    try:
+        store = _build(path, 5)
+        store.mark_synced()
+        store.close()
+    finally:
+        os.umask(old)
+    assert _files(d) == {"index.sqlite", "index.sqlite.work"}  # no -wal / -shm beside either
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+    assert stat.S_IMODE((d / "index.sqlite.work").stat().st_mode) == 0o600
+    assert stat.S_IMODE(d.stat().st_mode) == 0o755
+    assert path.read_bytes()[18:20] == b"\x01\x01"  # rollback-journal format, not WAL
+    # a reader of a directory and file it may only read: nothing created, nothing locked
+    d.chmod(0o555)
+    path.chmod(0o444)
+    try:
+        with IndexReader.open(path) as ix:
+            before = ix.records("alice@example.org")
+            # a writer publishes meanwhile: the open reader keeps its snapshot, knows it was replaced
+            d.chmod(0o755)
+            with Store.open(path) as w, w.transaction():
+                for e in _events():
+                    if e.block > 5:
+                        w.apply(e)
+                w.mark_synced()
+            d.chmod(0o555)
+            assert ix.records("alice@example.org") == before and ix.replaced()
+        with IndexReader.open(path) as ix:
+            assert not ix.replaced()
+            assert ix.records("alice@example.org")[0].status == "revoked"
+        assert _files(d) == {"index.sqlite", "index.sqlite.work"}
+    finally:
+        d.chmod(0o755)
+    # the published file is a plain database anyone can copy
+    with sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True) as conn:
+        assert conn.execute("SELECT count(*) FROM names").fetchone()[0] == 2
+    conn.close()
+
+
+def test_deleting_the_index_starts_over_and_an_old_in_place_index_is_adopted(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "index.sqlite"
+    _build(path, 10).close()
+    path.unlink()  # "delete the file and sync again"
+    with Store.open(path) as s:
+        assert s.synced_block is None and s.counts()["names"] == 0
+    # an index written in place by an older keyanchor (WAL, no working file) is taken over
+    legacy = tmp_path / "legacy.sqlite"
+    src = _build(tmp_path / "src.sqlite", 10)
+    src.mark_synced()
+    with sqlite3.connect(legacy) as conn:
+        src.conn.backup(conn)
+        conn.execute("PRAGMA journal_mode=WAL")
+    conn.close()
+    digest = src.digest()
+    src.close()
+    with IndexReader.open(legacy) as ix:  # still readable the old way until the next sync
+        assert ix.exists("alice@example.org")
+    with Store.open(legacy) as s:
+        assert s.digest() == digest
+    assert legacy.read_bytes()[18:20] == b"\x01\x01"

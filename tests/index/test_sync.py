@@ -178,13 +178,19 @@ def _disapprove_operator(method: str, params: Any, resp: Any) -> Any:
 ], ids=["withdrawal-withheld", "attestation-invented", "operator-flipped"])
 def test_attestations_and_operators_are_checked_per_page(
         populated: Chain, tmp_path: Any, tamper: Any, match: str) -> None:
-    """Attested / withdrawn / operator events are compared with the contract's views."""
+    """A withheld, invented or altered log fails the page's event digest; an endpoint that
+    patches the digest view to match its logs is caught by the views of what the page's
+    Attested / withdrawn / operator events touch."""
+    from tests.index.conftest import consistent_liar
+
     index = tmp_path / "a.sqlite"
-    with pytest.raises(VerificationError, match=match):
-        sync_index(index, _w3(populated, tamper), page_blocks=1000, policy_profile=None)
-    with Store.open(index) as s:  # nothing from the page was stored
-        assert s.synced_block is None and s.counts()["attestations"] == 0
-        assert s.counts()["events"] == 0
+    for liar, expected in ((tamper, "do not account for every event"),
+                           (consistent_liar(populated.reg.w3, tamper), match)):
+        with pytest.raises(VerificationError, match=expected):
+            sync_index(index, _w3(populated, liar), page_blocks=1000, policy_profile=None)
+        with Store.open(index) as s:  # nothing from the page was stored
+            assert s.synced_block is None and s.counts()["attestations"] == 0
+            assert s.counts()["events"] == 0
 
 
 def test_honest_sync_checks_attestations_and_operators(populated: Chain, tmp_path: Any) -> None:
@@ -196,7 +202,8 @@ def test_honest_sync_checks_attestations_and_operators(populated: Chain, tmp_pat
         return None
 
     sync_index(tmp_path / "h.sqlite", _w3(populated, spy), page_blocks=1000, policy_profile=None)
-    assert calls.count(_selector("attestations")) == 1  # (alice, 1)
+    assert calls.count(_selector("attestation")) == 2  # (alice, 1) by each of its two attesters
+    assert calls.count(_selector("event_digest")) == 1  # one page, one digest
     assert calls.count(_selector("is_operator")) == 1  # web1's operator
     assert calls.count(_selector("renounced")) == 0  # no ChildRenounced in the page
 

@@ -341,6 +341,18 @@ def test_armor_is_plain_and_checksummed(gpg_keys: dict[str, GpgKey]) -> None:
     assert "Alice" not in text  # no Comment: header carrying user text
 
 
+@pytest.mark.tools
+def test_armor_headers_are_skipped(gpg_home: Path, gpg_keys: dict[str, GpgKey]) -> None:
+    """Armor headers (``gpg --comment``, a revocation certificate's Comment:) are not payload."""
+    key = gpg_keys["ed25519"]
+    armored = _gpg(gpg_home, "--export", "--armor", "--comment", "made by gpg: hello",
+                   key.fpr).decode()
+    assert "\nComment: made by gpg: hello\n" in armored
+    cert = load_openpgp_cert(armored)
+    assert cert.fingerprint == key.fpr and cert == load_openpgp_cert(key.public)
+    assert load_openpgp_cert(armored.replace("\n", "\r\n")) == cert
+
+
 # --------------------------------------------------------------------------- canonical form
 
 

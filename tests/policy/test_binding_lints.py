@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from registry.keys import KeyType
+from registry.names import squatted_by
 from registry.policy import Attestation, Status, check
 from registry.policy._binding_lints import debian_fingerprint, fermat_factor, roca_vulnerable
 from registry.proofs import statement
@@ -82,6 +83,12 @@ class _Rec:
     reason: Any = None
 
 
+def _dns(status: str, detail: str) -> object:
+    from registry.dnscontrol import DnsVerdict
+
+    return DnsVerdict("example.org", "0x" + "11" * 20, status, (), detail)
+
+
 CASES: dict[str, tuple[Case, Case]] = {
     "record.lifecycle": (
         lambda k: _p(ed(k), record=_Rec(NOW - timedelta(days=1), NOW + timedelta(days=30))),
@@ -91,6 +98,10 @@ CASES: dict[str, tuple[Case, Case]] = {
                      lambda k: _p(cert(k), name="mail.example.org")),
     "binding.proof": (lambda k: proof_case(k, "alice@example.org"),
                       lambda k: proof_case(k, "bob@example.org")),
+    # the verdict of a real DNS lookup (tests/test_dnscontrol.py makes them against a server)
+    "name.dns_control": (
+        lambda k: _p(ed(k), name="alice@example.org", dns=_dns("match", "names the owner")),
+        lambda k: _p(ed(k), name="alice@example.org", dns=_dns("mismatch", "names 0x42…"))),
     "binding.other_names": (lambda k: _p(ed(k), name="alice@example.org",
                                          other_names=["alice@example.org"]),
                             lambda k: _p(ed(k), name="alice@example.org",
@@ -107,6 +118,13 @@ CASES: dict[str, tuple[Case, Case]] = {
         lambda k: _p(ed(k), name="alice@example.org", policy=_ATT, owners=_OWNERS,
                      attestations=[Attestation("example.org", withdrawn=True),
                                    Attestation("evil.org")])),
+    # web1.corp.org registered top-level: fine alone, squatting once corp.org is registered
+    "binding.domain_chain": (
+        lambda k: _p(ed(k), name="web1.corp.org",
+                     squatted_by=squatted_by("web1.corp.org", {"web1.corp.org": None}) or False),
+        lambda k: _p(ed(k), name="web1.corp.org",
+                     squatted_by=squatted_by("web1.corp.org", {"web1.corp.org": None,
+                                                               "corp.org": None}))),
 }
 
 
@@ -145,6 +163,15 @@ def test_nist_112_becomes_error_in_2031(request: pytest.FixtureRequest) -> None:
     later = check(key, only=["key.nist_strength"], at=datetime(2031, 2, 1, tzinfo=UTC))
     assert now.status == Status.WARN
     assert later.result("key.nist_strength").status == Status.ERROR
+
+
+def test_domain_chain_not_judged_without_registry_data(request: pytest.FixtureRequest) -> None:
+    key = ed(Kit(request))
+    r = check(key, only=["binding.domain_chain"], name="web1.corp.org")
+    assert r.result("binding.domain_chain").status == Status.NE
+    r = check(key, only=["binding.domain_chain"], name="web1.corp.org", squatted_by="corp.org")
+    assert r.result("binding.domain_chain").status == Status.ERROR
+    assert "inside corp.org" in r.result("binding.domain_chain").details
 
 
 def test_weak_key_helpers() -> None:

@@ -1,0 +1,36 @@
+"""The sshd path's pure-Python Keccak-256 agrees with pycryptodome's (what the chain layer uses)."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from registry.keys._keccak import commitment_matches, keccak256
+from registry.names import keccak256 as reference
+
+
+def test_known_vectors() -> None:
+    assert keccak256(b"").hex() == "c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470"
+    assert keccak256(b"abc").hex() == "4e03657aea45a94fc7d47ba826c8d667c0d1e6e33a64a036ec44f58fa12d6c45"
+
+
+def test_every_length_around_the_block_size() -> None:
+    for n in range(0, 3 * 136 + 2):
+        data = bytes((i * 7 + n) & 0xFF for i in range(n))
+        assert keccak256(data) == reference(data), n
+
+
+@settings(max_examples=200)
+@given(st.binary(max_size=2048))
+def test_random_inputs(data: bytes) -> None:
+    assert keccak256(data) == reference(data)
+    assert keccak256(bytearray(data)) == keccak256(memoryview(data))
+
+
+def test_commitment_matches_the_contract_rule() -> None:
+    from registry.keys import commitment
+
+    material = b"\x00\x00\x00\x0bssh-ed25519" + bytes(36)
+    assert commitment_matches(1, material, commitment(1, material))
+    assert not commitment_matches(2, material, commitment(1, material))
+    assert not commitment_matches(1, material + b"x", commitment(1, material))
