@@ -105,6 +105,14 @@ class IndexBuilder:
                      {"index": idx, "attester": bytes(namehash(attester)),
                       "policy_hash": b"\x42" * 32, "expires": NOW + YEAR})
 
+    def dns(self, domain: str, status: str, owner: str = OWNER) -> None:
+        """Store the DNS-control verdict sync would have found for top-level ``domain``."""
+        from registry.dnscontrol import DnsVerdict
+
+        verdict = DnsVerdict(domain, owner, status, (owner.lower(),) if status == "match" else ())
+        with self.store.transaction():
+            self.store.set_dns_control(bytes(namehash(domain)), verdict, required=True, now=NOW)
+
     def finish(self, registry: str | None = None) -> None:
         with self.store.transaction():
             self.store.set_meta("chain_id", 1337)

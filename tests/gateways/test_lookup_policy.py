@@ -56,6 +56,7 @@ def index(tmp_path_factory: pytest.TempPathFactory) -> Index:
     path = tmp_path_factory.mktemp("lookup") / "index.sqlite"
     b = IndexBuilder(path)
     b.name("example.org", owner=RA)
+    b.dns("example.org", "match", owner=RA)  # its _keyanchor TXT names RA (strict requires it)
     spki = {}
     for host in ("web1.example.org", "web2.example.org", "sybil.example.org"):
         b.name(host, owner=HOLDER)
