@@ -232,3 +232,63 @@ def test_serve_fails_before_announcing_without_a_usable_index_or_port(
         busy.listen()
         port = busy.getsockname()[1]
         assert "cannot listen" in _serve_fails(index, "--port", str(port))
+
+
+def _closed_by_server(s: socket.socket) -> bool:
+    """True when the server closed ``s`` (EOF or reset); reads and drops any answer first."""
+    s.setblocking(False)
+    try:
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                return True
+    except BlockingIOError:
+        return False
+    except OSError:  # ConnectionResetError: aborted
+        return True
+
+
+@pytest.mark.parametrize("framing", ["content-length", "chunked"])
+def test_slow_request_body_is_closed_after_the_request_timeout(index: Path, framing: str) -> None:
+    """Slow body (R-U-Dead-Yet): a request whose body trickles in a byte at a time held a connection.
+
+    The head is complete, the body would take hours at this pace (or, chunked,
+    never ends): the request deadline counts the body too.
+    """
+    head = {"content-length": b"Content-Length: 100000\r\n",
+            "chunked": b"Transfer-Encoding: chunked\r\n"}[framing]
+    piece = {"content-length": b"a", "chunked": b"1\r\na\r\n"}[framing]
+    with serve(index, "--request-timeout", "1") as port, \
+            socket.create_connection(("127.0.0.1", port), timeout=15) as s:
+        s.sendall(b"GET /v1/status HTTP/1.1\r\nHost: a\r\n" + head + b"\r\n")
+        started = time.monotonic()
+        closed = False
+        while not closed and time.monotonic() - started < 15:
+            try:
+                s.sendall(piece)
+            except OSError:  # the server closed it: writes fail (EPIPE / ECONNRESET)
+                closed = True
+                break
+            time.sleep(0.2)
+            closed = _closed_by_server(s)
+            s.setblocking(True)
+        assert closed, "a slow body kept its connection open for 15 s (request timeout 1 s)"
+        assert request(port)[0] == 200
+
+
+def test_connection_limit_evicts_the_oldest_idle_connection_for_a_new_client(index: Path) -> None:
+    """Many addresses, each under the per-client limit, fill the server: the oldest idle go first.
+
+    With ``--max-connections 100``, 300 idle connections from 100 addresses
+    (3 each) cannot lock a new client out: each new connection evicts the
+    oldest one still waiting for a request, and the newest stay open.
+    """
+    sources = [f"127.0.1.{i}" for i in range(1, 101)]
+    with serve(index, "--request-timeout", "120", "--max-connections", "100") as port, \
+            ExitStack() as stack:
+        idle = _flood(stack, port, 300, sources, partial=False)
+        status, body = request(port)
+        assert status == 200, body
+        time.sleep(0.5)  # the evictions of the last connects have been written
+        assert _closed_by_server(idle[0]) and _closed_by_server(idle[150])
+        assert not _closed_by_server(idle[-1])
