@@ -140,3 +140,16 @@ def test_hkp_email_search_does_not_use_uid_claims(strict_server: int) -> None:
     """HKP answers only the name equal to the address (a check that this stays so)."""
     status, _ = request(strict_server, "/pks/lookup?op=get&search=alice@example.org")
     assert status == 404
+
+
+def test_lookup_time_check_reads_the_dns_verdict_sync_stored(index: Index) -> None:
+    """strict requires DNS control: the re-check must get the domain's stored verdict, or it
+    failed every record on name.dns_control ("not checked")."""
+    from registry.index import IndexReader
+
+    with IndexReader.open(index.path) as rd:
+        for name in ("example.org", "web1.example.org", "mallory@example.org"):
+            verdict = rd.dns_control(name)
+            assert verdict is not None and verdict["domain"] == "example.org", name
+            assert verdict["status"] == "match" and verdict["owner"] == RA
+        assert rd.dns_control("web1.example.net") is None
