@@ -423,6 +423,8 @@ class IndexReader:
             (_norm(name),))
         if not rows:
             return None
+        import json
+
         domain, owner, status, owners, detail, checked = rows[0]
         return {"domain": domain, "owner": owner, "status": status,
                 "owners": json.loads(owners), "detail": detail, "checked_at": checked}
