@@ -92,13 +92,6 @@ MaterialLoader = Callable[[KeyType, bytes], Key]
 KeyInput = Key | bytes | bytearray | memoryview | str
 TimeInput = datetime | int | None
 
-#: Default purposes when a publish does not name them.
-DEFAULT_PURPOSES = {
-    KeyType.SSH: Purpose.SSH_USER,
-    KeyType.OPENPGP: Purpose.SIGNING | Purpose.ENCRYPTION,
-    KeyType.X509: Purpose.TLS_SERVER,
-}
-
 
 # --------------------------------------------------------------------------- errors
 
@@ -359,15 +352,9 @@ def _default_loader(key_type: KeyType, material: bytes) -> Key:
 
 
 def _purposes(value: Purpose | int | str | None, key_type: KeyType) -> Purpose:
-    if value is None:
-        return DEFAULT_PURPOSES[key_type]
-    if isinstance(value, str):
-        parsed = Purpose.parse(value)
-    else:
-        parsed = Purpose(int(value))
-    if not parsed:
-        raise ValueError("a key record needs at least one purpose")
-    return parsed
+    from registry.publish import default_purposes
+
+    return default_purposes(key_type, value)
 
 
 def _key_types(
@@ -436,14 +423,17 @@ def _devnet_registry(url: str) -> str | None:
     import json
     import urllib.request
 
+    from registry.chain._rpcjson import loads_bounded
+
     body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "keyanchor_registryAddress",
                        "params": []}).encode()
     req = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
     try:
         with urllib.request.urlopen(req, timeout=10) as resp:
-            result = json.loads(resp.read()).get("result")
+            reply = loads_bounded(resp.read(65537), max_bytes=65536)
     except (OSError, ValueError) as exc:
         raise ChainUnavailable(f"the devnet at {url} does not answer ({exc})") from exc
+    result = reply.get("result") if isinstance(reply, dict) else None
     return result if isinstance(result, str) else None
 
 
@@ -533,12 +523,14 @@ class Registry:
             ``registry_address``. ConfigError: unsupported URL or missing artifact.
         """
         import requests
-        from web3 import HTTPProvider, Web3
+        from web3 import Web3
         from web3.providers.rpc.utils import ExceptionRetryConfiguration
+
+        from registry.chain._rpcjson import bounded_http_provider
 
         if not rpc_url.startswith(("http://", "https://")):
             raise ConfigError(f"unsupported RPC URL {rpc_url!r} (http:// or https://)")
-        provider = HTTPProvider(
+        provider = bounded_http_provider(  # replies bounded in size and nesting (ChainError)
             rpc_url,
             request_kwargs={"timeout": request_timeout},
             exception_retry_configuration=ExceptionRetryConfiguration(
@@ -961,6 +953,15 @@ class Registry:
             raise VerificationError(f"{record.name} record {record.index}: no parsed key")
         owner = self.owner(record.name) or ZERO_ADDRESS
         stmt = statement(self.chain_id, self.address, record.name, owner, record.commitment)
+        # key.attestations counts an attester only when its owner differs from the key's
+        # (and, with "@parent" trusted, only the registry parent): read them when there are any
+        owners: dict[str, str | None] = {}
+        parent = None
+        if record.attestations:
+            owners = {a.attester: self.owner(a.attester) for a in record.attestations
+                      if a.attester}
+            owners[record.name] = owner
+            parent = self.parent(record.name)
         if squatted_by is None:
             squatted_by = self.squatted_by(record.name) or False
         return pol.check(
@@ -975,6 +976,8 @@ class Registry:
             attestations=record.attestations,
             purposes=int(record.purposes),
             record=record,
+            owners={k: v for k, v in owners.items() if v},
+            parent=parent,
             squatted_by=squatted_by,
             dns=dns,
         )

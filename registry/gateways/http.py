@@ -14,7 +14,9 @@ sync stored; with a profile name, a policy file or a
 
 Every refusal is a short 4xx text (or JSON under ``/v1``): oversized query
 strings (414) and bodies (413), non-UTF-8 percent escapes, ``..`` segments
-and malformed searches (400). A missing, corrupt or stale index is 503.
+and malformed searches (400). A missing, corrupt or stale index is 503 (the
+reason is given for a stale one). :func:`serve` bounds idle and slow
+connections (``registry.gateways._server``).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote_to_bytes
 
 from starlette.applications import Starlette
@@ -46,10 +48,14 @@ from registry.gateways.hkp import (
     parse_lookup,
     render_mr_index,
 )
+from registry.gateways.ssh import DEFAULT_MAX_STALENESS
 from registry.gateways.wkd import HASH_RE, wkd_hash
 from registry.index._query import IndexedRecord, IndexReader
 
-__all__ = ["MAX_BODY", "MAX_QUERY", "Gateway", "create_app", "serve"]
+if TYPE_CHECKING:  # pragma: no cover
+    from registry.gateways._server import ServerLimits
+
+__all__ = ["MAX_BODY", "MAX_QUERY", "Gateway", "StaleIndex", "check_index", "create_app", "serve"]
 
 #: Longest query string (and path) accepted, in octets; longer is 414.
 MAX_QUERY = 2048
@@ -109,6 +115,13 @@ class Verdict:
 # --------------------------------------------------------------------------- the gateway
 
 
+class StaleIndex(IndexUnavailable):
+    """The index's last successful sync is older than the gateway's ``max_staleness``.
+
+    Its message holds no path, so it is shown to HTTP clients as the 503 reason.
+    """
+
+
 class Gateway:
     """Lookups over the index with the serving rule applied (one per app; thread-safe).
 
@@ -146,10 +159,10 @@ class Gateway:
                 self.reset()
                 rd = None
         if rd is None:
-            rd = IndexReader.open(self.index_path, max_staleness=self.max_staleness)
+            rd = IndexReader.open(self.index_path)
             rd.map_into_memory()  # a long-lived reader: page reads without a copy each
-            loc.reader, loc.checked = rd, now
-        elif self.max_staleness is not None and now - loc.checked > 1.0:
+            loc.reader, loc.checked = rd, float("-inf")
+        if self.max_staleness is not None and now - loc.checked > 1.0:
             self._check_fresh(rd)
             loc.checked = now
         return rd
@@ -157,9 +170,12 @@ class Gateway:
     def _check_fresh(self, rd: IndexReader) -> None:
         assert self.max_staleness is not None
         last = rd.last_sync_time()
-        age = time.time() - last if last is not None else float("inf")
+        if last is None:
+            raise StaleIndex("the index has never been synced")
+        age = time.time() - last
         if age > self.max_staleness:
-            raise IndexUnavailable(f"the index is stale: last synced {int(age)} s ago")
+            raise StaleIndex(f"the index is stale: last synced {int(age)} s ago"
+                             f" (limit {int(self.max_staleness)} s)")
 
     def reset(self) -> None:
         """Drop this thread's reader (after an error; the next lookup reopens the file)."""
@@ -219,12 +235,52 @@ class Gateway:
         self._verdicts.put(ck, (time.monotonic() + POLICY_TTL, v))
         return v
 
+    def _evidence(self, rec: IndexedRecord) -> dict[str, Any]:
+        """What the publish-time check had, from the index: the proof and the statement it
+        signs (chain, registry, name, owner, commitment), the publish time, the live
+        attestations with their attesters' owners, the name's registry parent, and the
+        DNS-control verdict sync stored for its domain."""
+        from registry.policy import Attestation
+        from registry.proofs import statement
+
+        rd = self.reader()
+        info = rd.name(rec.name) or {}
+        owner = info.get("owner")
+        meta = rd.meta()
+        out: dict[str, Any] = {"parent": info.get("parent"), "registered_at": (
+            datetime.fromtimestamp(rec.published_at, UTC) if rec.published_at else None)}
+        proof = rd.proof(rec.node, rec.index)
+        if proof and owner and meta.get("chain_id", "").isdigit() and meta.get("registry"):
+            try:
+                out["statement"] = statement(int(meta["chain_id"]), meta["registry"], rec.name,
+                                             owner, rec.commitment)
+                out["proof"] = proof
+            except Error:
+                pass  # binding.proof then says the proof is missing: fail closed
+        atts = rd.attestations(rec.name, rec.index)
+        out["attestations"] = [Attestation(a["attester"],
+                                           expires=a["expires"] and datetime.fromisoformat(a["expires"]),
+                                           attester_owner=a.get("attester_owner"))
+                               for a in atts if not a["expired"]]
+        owners = {a["attester"]: a["attester_owner"] for a in atts if a.get("attester_owner")}
+        if owner:
+            owners[rec.name] = owner
+        out["owners"] = owners
+        dns = rd.dns_control(rec.name)
+        if dns is not None:  # name.dns_control judges it (strict requires a match)
+            from registry.dnscontrol import DnsVerdict
+
+            out["dns"] = DnsVerdict(dns["domain"], dns["owner"] or "", dns["status"],
+                                    tuple(dns["owners"]), dns["detail"] or "")
+        return out
+
     def _check(self, rec: IndexedRecord, key: Any) -> Verdict:
         from registry.policy import check
 
         pol = self.policy
         kwargs: dict[str, Any] = {"name": rec.name, "purposes": rec.purposes, "record": rec,
-                                  "squatted_by": False}  # verdict() answered for squatters
+                                  "squatted_by": False,  # verdict() answered for squatters
+                                  **self._evidence(rec)}
         if isinstance(pol, str) and "\n" not in pol and not os.path.exists(pol):
             kwargs["profile"] = pol
         else:
@@ -703,7 +759,11 @@ def create_app(index_path: str | os.PathLike[str], *, policy: Any = None,
 
     async def on_unavailable(request: Request, exc: Exception) -> Response:
         gw.reset()
-        return _error(request, "the key index is unavailable right now; try again later", 503)
+        reason = str(exc) if isinstance(exc, StaleIndex) else "the index is missing or unreadable"
+        resp = _error(request, f"the key index is unavailable right now ({reason});"
+                      " try again later", 503)
+        resp.headers["retry-after"] = "60"
+        return resp
 
     async def on_error(request: Request, exc: Exception) -> Response:
         gw.reset()
@@ -753,32 +813,65 @@ def _app_from_env() -> Starlette:
                       max_staleness=float(staleness) if staleness else None)
 
 
+def check_index(index_path: str | os.PathLike[str]) -> None:
+    """Refuse to serve a path that is not a readable keyanchor index (before announcing anything).
+
+    Raises:
+        IndexUnavailable: no file, or not an index keyanchor can read.
+    """
+    if not Path(index_path).is_file():
+        raise IndexUnavailable(f"no index at {index_path} (run 'keyanchor sync')")
+    IndexReader.open(index_path).close()
+
+
 def serve(index_path: str | os.PathLike[str], host: str = "127.0.0.1", port: int = 11371, *,
-          policy: str | None = None, max_staleness: float | None = None, workers: int = 1,
-          log_level: str = "warning") -> None:
+          policy: str | None = None, max_staleness: float | None = DEFAULT_MAX_STALENESS,
+          workers: int = 1, limits: ServerLimits | None = None, log_level: str = "warning",
+          announce: Callable[[str], None] | None = None) -> None:
     """Run the gateway under uvicorn until interrupted (blocks).
 
+    The index is checked and the address bound before ``announce`` is called
+    with a one-line description (URL, index, limits); a stale index is served
+    as 503 with the reason until the next sync (``max_staleness=None`` turns
+    the check off). ``limits`` bound idle and slow connections
+    (:class:`~registry.gateways._server.ServerLimits`, docs/GATEWAY.md).
     ``workers`` > 1 starts that many processes (the policy must then be a
     profile name or a file path).
 
     Raises:
-        IndexUnavailable: no index at ``index_path``.
+        IndexUnavailable: no index at ``index_path``, or not a readable index.
+        ConfigError: the address cannot be bound, or bad limits.
     """
-    import uvicorn
+    import socket
 
-    if not Path(index_path).is_file():
-        raise IndexUnavailable(f"no index at {index_path} (run 'keyanchor sync')")
-    from registry.gateways._tcp import NoDelayH11Protocol
+    from registry.gateways._server import ServerLimits, run_server
 
-    common: dict[str, Any] = {
-        "host": host, "port": port, "log_level": log_level, "access_log": False,
-        "server_header": False, "timeout_keep_alive": 5, "limit_concurrency": 1024,
-        "http": NoDelayH11Protocol,
-    }
+    check_index(index_path)
+    limits = limits or ServerLimits()
+    if max_staleness is not None and not max_staleness > 0:
+        from registry.errors import ConfigError
+
+        raise ConfigError("max_staleness must be a positive number of seconds")
+    app: Any
     if workers > 1:
         os.environ["KEYANCHOR_GATEWAY_INDEX"] = str(Path(index_path).resolve())
         os.environ["KEYANCHOR_GATEWAY_POLICY"] = "" if policy is None else str(policy)
         os.environ["KEYANCHOR_GATEWAY_MAX_STALENESS"] = "" if max_staleness is None else str(max_staleness)
-        uvicorn.run("registry.gateways.http:_app_from_env", factory=True, workers=workers, **common)
+        app = "registry.gateways.http:_app_from_env"
     else:
-        uvicorn.run(create_app(index_path, policy=policy, max_staleness=max_staleness), **common)
+        app = create_app(index_path, policy=policy, max_staleness=max_staleness)
+
+    def _announce(sock: socket.socket, max_connections: int) -> None:
+        if announce is None:
+            return
+        addr = sock.getsockname()
+        shown = f"[{addr[0]}]" if ":" in addr[0] else addr[0]
+        stale = "off" if max_staleness is None else f"{max_staleness:g} s"
+        per_peer = limits.per_peer or "off"
+        announce(f"serving {index_path} on http://{shown}:{addr[1]}"
+                 f" (workers {workers}; per process: {max_connections} connections,"
+                 f" {per_peer} per client address, request timeout {limits.header_timeout:g} s;"
+                 f" max staleness {stale})")
+
+    run_server(app, host, port, limits=limits, workers=workers, log_level=log_level,
+               announce=_announce)

@@ -322,10 +322,13 @@ class IndexReader:
         """(name, record index) pairs holding a key with this fingerprint (any status)."""
         fp = fingerprint.strip()
         if not fp.startswith("SHA256:"):
-            fp = fp.replace(":", "").upper()
+            fp = fp.removeprefix("0x").removeprefix("0X").replace(":", "").upper()
+        # hex is stored upper-case (registry.index._store.normalize_fingerprint); files synced
+        # before that kept X.509 SPKI pins lower-case, so both spellings are asked for
         rows = self._q(
-            "SELECT n.name, f.idx FROM fingerprints f JOIN names n ON n.node = f.node"
-            " WHERE f.fingerprint = ? ORDER BY n.name, f.idx", (fp,))
+            "SELECT DISTINCT n.name, f.idx FROM fingerprints f JOIN names n ON n.node = f.node"
+            " WHERE f.fingerprint IN (?, ?) ORDER BY n.name, f.idx",
+            (fp, fp if fp.startswith("SHA256:") else fp.lower()))
         return [(str(n), int(i)) for n, i in rows]
 
     def records_by_fingerprint(self, fingerprint: str, *,
@@ -375,7 +378,13 @@ class IndexReader:
         return [_record(row, now) for row in rows]
 
     def openpgp_by_email(self, email: str, *, at: float | None = None) -> list[IndexedRecord]:
-        """OpenPGP certificates whose user IDs claim ``email`` (all statuses)."""
+        """OpenPGP certificates whose user IDs claim ``email`` (all statuses), under any name.
+
+        A claim, not a binding: anyone can put any address in a user ID of a key
+        published under their own name. The key for an address is the one under
+        the registry name equal to it (:meth:`records`); HKP, WKD and ``keyanchor
+        index lookup`` use only that.
+        """
         now = time.time() if at is None else at
         rows = self._q(
             f"SELECT {_COLUMNS} FROM identities i JOIN records r ON r.node = i.node AND r.idx = i.idx"
@@ -403,21 +412,56 @@ class IndexReader:
         """Live attestations of record ``index`` of ``name``, oldest first.
 
         Each: ``attester`` (the attesting name, or its node as ``0x`` hex if the
-        index lacks it), ``policy_hash`` (``0x`` hex), ``expires`` (``None``:
-        never), ``attested_at`` (block time) and ``expired`` (at ``at``, default now).
+        index lacks it), ``attester_owner`` (that name's current owner, ``None``
+        if unknown), ``policy_hash`` (``0x`` hex), ``expires`` (``None``: never),
+        ``attested_at`` (block time) and ``expired`` (at ``at``, default now).
 
         Raises: InvalidName, IndexUnavailable.
         """
         now = time.time() if at is None else at
         rows = self._q(
-            "SELECT a.attester, n.name, a.policy_hash, a.expires, a.attested_at FROM attestations a"
-            " LEFT JOIN names n ON n.node = a.attester"
+            "SELECT a.attester, n.name, n.owner, a.policy_hash, a.expires, a.attested_at"
+            " FROM attestations a LEFT JOIN names n ON n.node = a.attester"
             " WHERE a.node = (SELECT node FROM names WHERE name = ?) AND a.idx = ?"
             " ORDER BY a.attested_at", (_norm(name), int(index)))
-        return [{"attester": att_name or "0x" + bytes(att).hex(), "policy_hash": "0x" + bytes(ph).hex(),
+        return [{"attester": att_name or "0x" + bytes(att).hex(), "attester_owner": owner,
+                 "policy_hash": "0x" + bytes(ph).hex(),
                  "expires": iso(int(exp)), "attested_at": iso(int(t)),
                  "expired": bool(exp) and int(exp) <= now}
-                for att, att_name, ph, exp, t in rows]
+                for att, att_name, owner, ph, exp, t in rows]
+
+    def proof(self, node: bytes, idx: int) -> bytes:
+        """The proof of possession published with record ``(node, idx)`` (``b""``: none or unknown).
+
+        Raises: IndexUnavailable.
+        """
+        rows = self._q("SELECT proof FROM records WHERE node = ? AND idx = ?",
+                       (bytes(node), int(idx)))
+        return bytes(rows[0][0]) if rows else b""
+
+    def dns_control(self, name: str) -> dict[str, Any] | None:
+        """The DNS-control verdict sync stored for the top-level name above ``name``.
+
+        ``domain``, ``owner``, ``status``, ``owners``, ``detail``, ``checked_at``;
+        ``None`` when sync did not check it (no ``[dns]`` configured).
+
+        Raises: IndexUnavailable.
+        """
+        rows = self._q(
+            "WITH RECURSIVE up(node, parent, depth) AS ("
+            " SELECT node, parent, 0 FROM names WHERE name = ?"
+            " UNION ALL SELECT n.node, n.parent, up.depth + 1 FROM names n"
+            "  JOIN up ON n.node = up.parent WHERE up.depth < 300)"
+            " SELECT d.domain, d.owner, d.status, d.owners, d.detail, d.checked_at"
+            " FROM up JOIN dns_control d ON d.node = up.node ORDER BY up.depth DESC LIMIT 1",
+            (_norm(name),))
+        if not rows:
+            return None
+        import json
+
+        domain, owner, status, owners, detail, checked = rows[0]
+        return {"domain": domain, "owner": owner, "status": status,
+                "owners": json.loads(owners), "detail": detail, "checked_at": checked}
 
     def subkey_fingerprints(self, node: bytes, idx: int) -> list[str]:
         """Fingerprints of the subkeys of OpenPGP record ``(node, idx)``, in certificate order.

@@ -62,6 +62,15 @@ _ZERO32 = b"\x00" * 32
 _SQLITE_MAX_INT = 2**63 - 1
 
 
+def normalize_fingerprint(fp: str) -> str:
+    """The form fingerprints are stored and looked up in: SSH ``SHA256:`` base64 as is (it is
+    case-sensitive), hex (OpenPGP, X.509 certificate and SPKI pins) upper-case without colons."""
+    fp = fp.strip()
+    if fp.startswith("SHA256:"):
+        return fp
+    return fp.removeprefix("0x").removeprefix("0X").replace(":", "").upper()
+
+
 @dataclass(frozen=True, slots=True)
 class ParsedKey:
     """What sync learnt from a record's material: parse results and the policy verdict.
@@ -510,7 +519,7 @@ class Store:
         )
         c.executemany(
             "INSERT OR IGNORE INTO fingerprints VALUES (?, ?, ?)",
-            [(fp, node, idx) for fp in p.fingerprints],
+            [(normalize_fingerprint(fp), node, idx) for fp in p.fingerprints],
         )
         c.executemany(
             "INSERT OR IGNORE INTO identities VALUES (?, ?, ?)",

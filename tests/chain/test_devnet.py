@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import json
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -339,6 +340,37 @@ def test_sigint_shuts_down_cleanly(state: Path) -> None:
     assert "Traceback" not in err
     assert devnet_url_for(state) is None
     EmbeddedChain.open(state, timeout=1).close()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_signal_as_soon_as_it_listens_is_a_clean_stop(state: Path, sig: signal.Signals) -> None:
+    """A supervisor's stop as soon as the port accepts: the handlers were installed only after
+    the state marker was written, so a signal in that window killed the devnet (exit -15, or a
+    KeyboardInterrupt traceback) and left its marker behind."""
+    from tests.conftest import free_port
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cli.main", "devnet", "--port", str(port), "--state", str(state)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+    )
+    with proc:
+        try:
+            deadline = time.monotonic() + 60
+            while proc.poll() is None and time.monotonic() < deadline:
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                    break
+                except OSError:
+                    time.sleep(0.005)
+            proc.send_signal(sig)  # at once: before or during the banner
+            out, err = proc.communicate(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert proc.returncode == 0, err
+    assert "shutting down" in out and "Traceback" not in err
+    assert devnet_url_for(state) is None
 
 
 def test_end_to_end_with_the_client(w3: Web3, server: DevnetServer) -> None:
