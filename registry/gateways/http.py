@@ -145,10 +145,11 @@ class Gateway:
 
     def _check_fresh(self, rd: IndexReader) -> None:
         assert self.max_staleness is not None
-        last = rd.last_sync_time()
-        age = time.time() - last if last is not None else float("inf")
+        fresh = rd.fresh_as_of()  # the proven head's time, not the time of the last contact
+        age = time.time() - fresh if fresh is not None else float("inf")
         if age > self.max_staleness:
-            raise IndexUnavailable(f"the index is stale: last synced {int(age)} s ago")
+            raise IndexUnavailable(f"the index is stale: the newest block it proved is {int(age)} s"
+                                   " old")
 
     def reset(self) -> None:
         """Drop this thread's reader (after an error; the next lookup reopens the file)."""
