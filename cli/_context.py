@@ -193,8 +193,9 @@ def open_registry(
                 f"network {net.name} has no registry address: run 'keyanchor deploy --network "
                 f"{net.name}' or 'keyanchor network add {net.name} URL --registry ADDR'"
             )
-        reg = Registry.connect(net.url, account=signer, registry_address=net.registry,
-                               chain_id=net.chain_id)
+        reg = Registry.connect(list(net.endpoints), account=signer,
+                               registry_address=net.registry, chain_id=net.chain_id,
+                               quorum=net.quorum, trust_tag=net.trust)
     try:
         yield reg
     finally:

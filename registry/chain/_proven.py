@@ -57,18 +57,33 @@ class ProvenState:
     """Proven reads of one KeyRegistry through a :class:`Quorum`."""
 
     def __init__(self, address: str, quorum: Quorum, *, from_block: int = 0,
-                 head_ttl: float = 0.0) -> None:
+                 head_ttl: float = 0.0, max_head_age: float | None = None) -> None:
         self.address = address.lower()
         self.quorum = quorum
         self.from_block = int(from_block)
         self.head_ttl = head_ttl
+        self.max_head_age = max_head_age
         from registry.chain.client import load_contract
 
         self.contract = load_contract()
 
     def head(self) -> TrustedBlock:
-        """The trusted head (re-asked unless the last one is under ``head_ttl`` seconds old)."""
-        return self.quorum.head(max_age=self.head_ttl)
+        """The trusted head (re-asked unless the last one is under ``head_ttl`` seconds old).
+
+        Raises VerificationError when it is older than ``max_head_age`` seconds (by its own
+        timestamp: a lagging or frozen endpoint, or a chain that stopped).
+        """
+        import time
+
+        head = self.quorum.head(max_age=self.head_ttl)
+        if self.max_head_age is not None:
+            age = time.time() - head.timestamp
+            if age > self.max_head_age:
+                raise VerificationError(
+                    f"the trusted head, block {head.number}, is {int(age)} s old (limit"
+                    f" {int(self.max_head_age)} s): the endpoints lag or the chain stopped;"
+                    " nothing read from it is shown")
+        return head
 
     # ----------------------------------------------------------------- proofs
 

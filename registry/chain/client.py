@@ -481,6 +481,7 @@ class Registry:
         closer: Callable[[], None] | None = None,
         trust: Any = None,
         head_ttl: float = 0.0,
+        max_head_age: float | None = None,
     ) -> None:
         self.w3 = w3
         self.account = account
@@ -511,6 +512,7 @@ class Registry:
         #: endpoint alone, at its latest block.
         self.trust: Quorum = trust if trust is not None else Quorum.single(w3, chain_id=actual)
         self.head_ttl = head_ttl
+        self.max_head_age = max_head_age
         self._proven: Any = None
         if registry_address is not None:
             self._set_address(registry_address, check=check)
@@ -525,6 +527,7 @@ class Registry:
         quorum: int | None = None,
         trust_tag: str | int = "latest",
         head_ttl: float = 0.0,
+        max_head_age: float | None = None,
         account: Any = None,
         registry_address: str | None = None,
         chain_id: int | None = None,
@@ -540,7 +543,8 @@ class Registry:
         ``quorum`` of them (default: one, trusted alone) agree on at ``trust_tag``
         (``finalized``, ``safe``, ``latest`` or a number of confirmations); see
         :mod:`registry.chain.trust`. ``head_ttl`` reuses a trusted head for that
-        many seconds.
+        many seconds; ``max_head_age`` refuses to read from a trusted head whose
+        timestamp is older than that (a lagging or frozen endpoint).
 
         Raises:
             ChainUnavailable: the endpoint does not answer. WrongChain: the chain id
@@ -577,6 +581,7 @@ class Registry:
             material_loader=material_loader,
             trust=trust,
             head_ttl=head_ttl,
+            max_head_age=max_head_age,
         )
 
     @classmethod
@@ -706,10 +711,11 @@ class Registry:
         """The proven view of this registry (:class:`registry.chain._proven.ProvenState`)."""
         from registry.chain._proven import ProvenState
 
-        key = (self.address, self.from_block, self.head_ttl)
+        key = (self.address, self.from_block, self.head_ttl, self.max_head_age)
         if self._proven is None or self._proven[0] != key:
             self._proven = (key, ProvenState(self.address, self.trust, from_block=self.from_block,
-                                             head_ttl=self.head_ttl))
+                                             head_ttl=self.head_ttl,
+                                             max_head_age=self.max_head_age))
         return self._proven[1]
 
     def head(self) -> Any:
