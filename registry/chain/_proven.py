@@ -157,10 +157,14 @@ class ProvenState:
                                                  for c in commitments)], head)
         word = layout.decode_name(values[name_slot])
         out: list[ProvenRecord | None] = [None] * word.record_count
+        altered: set[int] = set()
         for index in range(word.record_count):
             for c, lg in candidates.get(index, ()):
                 rec = layout.decode_record(values[layout.record_slot(node, c)])
                 if rec.exists and rec.index == index:
+                    if not self._material_hashes(lg, c):
+                        altered.add(index)  # another candidate (or endpoint) may carry it
+                        continue
                     out[index] = ProvenRecord(c, rec, lg)
                     break
         missing = [i for i, r in enumerate(out) if r is None]
@@ -174,12 +178,28 @@ class ProvenState:
                 durable = layout.decode_record(rvals.get(layout.record_slot(node, c), 0)) \
                     if c != ZERO32 else None
                 if durable is None or not durable.exists or durable.index != i:
+                    if i in altered:
+                        raise VerificationError(
+                            f"{what}: record {i} does not verify: the material in its"
+                            " KeyPublished log does not hash to the on-chain commitment")
                     raise VerificationError(
                         f"{what}: record {i} does not verify: the endpoint returned no"
                         f" KeyPublished event for it ({word.record_count} records proven at"
                         f" block {head.number}; a withheld or altered log)")
                 out[i] = ProvenRecord(c, durable, None)
         return word, [r for r in out if r is not None]
+
+    def _material_hashes(self, lg: Log, expected: bytes) -> bool:
+        """Whether a KeyPublished log's material (and key type) hash to ``expected``."""
+        from registry.keys._common import KeyType, commitment
+
+        try:
+            event = self.contract.event("KeyPublished").decode(
+                {"topics": list(lg.topics), "data": lg.data})
+            return commitment(KeyType(int(event["key_type"])), bytes(event["material"])) \
+                == expected
+        except Exception:  # malformed: not the record's log
+            return False
 
     # ----------------------------------------------------------------- attestations, operators
 

@@ -662,8 +662,9 @@ class Store:
                                     (int(block),)).fetchone()
             if row is not None:
                 self.set_proven_head(block, bytes(row[0]), digest, int(row[1]))
-            else:
+            else:  # rolled back to before anything proven: not synced until a sync completes
                 self.clear_proven_head()
+                self.conn.execute("DELETE FROM meta WHERE key = 'last_sync_time'")
         return int(removed)
 
     def _replay_mutable(self, node: bytes) -> None:

@@ -383,15 +383,17 @@ class _Syncer:
             return
         number, block_hash, digest, _ts = anchor
         if trusted.number < number:
-            from registry.errors import HeadRegressed, QuorumError
+            from registry.errors import ChainUnavailable, HeadRegressed
 
             try:
                 there = self.quorum.block(number)
-            except QuorumError as exc:
+            except ChainUnavailable:
+                raise
+            except ChainError as exc:  # no agreement on it, or no such block (a shorter chain)
                 raise HeadRegressed(
                     f"the trusted head is block {trusted.number} ({self._who(trusted)}), below"
-                    f" block {number} that the index already proved, and the endpoints do not"
-                    f" agree on block {number} ({exc}): they lag or lie; nothing changed (the"
+                    f" block {number} that the index already proved, and block {number} is not"
+                    f" proven away ({exc}): the endpoints lag or lie; nothing changed (the"
                     " index ages until a sync proves a newer head)") from None
             if there.hash == block_hash:
                 raise HeadRegressed(
@@ -399,11 +401,15 @@ class _Syncer:
                     f" block {number} that the index already proved and that is still canonical:"
                     " the endpoints lag or lie; nothing changed (the index ages until a sync"
                     " proves a newer head)")
+            self.state.digest(trusted)  # the new chain's state must prove before anything goes
             self.roll_back(result, below=trusted.number)
             return
         there = trusted if trusted.number == number else self.quorum.block(number)
         if there.hash != block_hash:
-            self.roll_back(result, below=trusted.number)  # a reorganisation, proven by the quorum
+            # a reorganisation, proven by the quorum -- if the new chain's state proves: a
+            # forged (self-consistent) header must not make the index throw away what it holds
+            self.state.digest(trusted)
+            self.roll_back(result, below=trusted.number)
             return
         if digest is not None:
             proven = self.state.digest(there)
