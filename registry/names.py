@@ -8,8 +8,11 @@ Two kinds of name:
 
 * a DNS-like name (``example.org``, ``web1.example.org``): labels of
   ``[a-z0-9-]``, 1-63 characters, not starting or ending with ``-``; at most
-  253 characters in all. Non-ASCII labels are converted to IDNA 2008 A-labels (``xn--``, UTS #46
-  non-transitional, as browsers do). The last label must not be a number (the
+  253 characters in all. Non-ASCII labels are converted to IDNA 2008 A-labels
+  (``xn--``, UTS #46 non-transitional, as browsers do), and an ``xn--`` label
+  must be a valid A-label that decodes and encodes back to itself (the
+  contract checks only the characters: ``xn--zz.org`` is registrable on-chain,
+  and never a name here). The last label must not be a number (the
   WHATWG URL standard's "ends in a number" rule: all ASCII digits, or ``0x``
   followed by hex digits), so no spelling of an IPv4 address that
   ``inet_aton`` accepts (``127.0.0.1``, ``127.1``, ``2130706433``,
@@ -151,12 +154,34 @@ def _domain_labels(domain: str, original: str) -> tuple[str, ...]:
                 f"invalid name {original!r}: label {label!r} must be a-z, 0-9 and '-',"
                 " not starting or ending with '-'"
             )
+    for label in labels:
+        if label.startswith("xn--"):
+            _check_a_label(label, original)
     if _NUMBER.match(labels[-1]):
         raise InvalidName(
             f"invalid name {original!r}: the last label {labels[-1]!r} is a number"
             " (an IPv4 address or an all-numeric top-level domain), not a name"
         )
     return labels
+
+
+def _check_a_label(label: str, original: str) -> None:
+    """Refuse an ``xn--`` label that is not a valid IDNA 2008 A-label in normal form.
+
+    The contract checks only the characters, so ``xn--zz`` (no Punycode),
+    ``xn--ls8h`` (a code point IDNA 2008 disallows) or an A-label of a U-label
+    that is not in NFC would otherwise be a second spelling of a name, or one
+    no resolver looks up.
+    """
+    import idna  # lazy: only names with A-labels pay for it
+
+    try:
+        ok = idna.encode(idna.decode(label)).decode("ascii") == label
+    except (idna.IDNAError, UnicodeError, ValueError):
+        ok = False
+    if not ok:
+        raise InvalidName(f"invalid name {original!r}: label {label!r} is not a valid IDNA 2008"
+                          " A-label (xn--)")
 
 
 def parse_name(text: str | Name) -> Name:

@@ -291,11 +291,11 @@ def suffix_tree() -> SuffixTree:
     Raises:
         ConfigError: the bundled list cannot be read.
     """
-    import os
-    import tempfile
     from pathlib import Path
 
     from platformdirs import user_cache_dir
+
+    from registry._files import write_atomic
 
     text = bundled_list_text()
     sha = hashlib.sha256(text).hexdigest()
@@ -309,10 +309,7 @@ def suffix_tree() -> SuffixTree:
     tree = build_suffix_tree(text)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(tree.to_bytes())
-        os.replace(tmp, path)
-    except OSError:
-        pass
+        write_atomic(path, tree.to_bytes())
+    except (OSError, ConfigError):
+        pass  # only a cache
     return tree

@@ -70,6 +70,22 @@ def test_invalid_names_are_refused_with_invalid_name(bad: str) -> None:
     assert "\n" not in str(info.value)
 
 
+@pytest.mark.parametrize("bad", ["xn--zz.org", "xn--0x.org", "www.xn--a.example", "xn--ls8h.org",
+                                 "alice@xn--bcher-kva0.example"])
+def test_invalid_a_labels_are_refused(bad: str) -> None:
+    """The contract takes any [a-z0-9-] label; an xn-- label that is no valid IDNA 2008 A-label
+    (no Punycode, a disallowed code point such as an emoji) would be a second spelling of a name,
+    or one no resolver asks for: the grammar refuses it."""
+    with pytest.raises(InvalidName, match="A-label"):
+        parse_name(bad)
+
+
+@pytest.mark.parametrize("good", ["xn--zca.example.org", "xn--fiqs8s.xn--fiqs8s", "xn--bcher-kva.example",
+                                  "alice@xn--e1afmkfd.example"])
+def test_valid_a_labels_are_names(good: str) -> None:
+    assert parse_name(good).text == good
+
+
 def test_parent_and_leaf() -> None:
     n = parse_name("alice@web.example.org")
     assert n.is_person and n.leaf_label == "alice"
@@ -125,7 +141,7 @@ def test_numeric_top_level_domains_are_not_names(text: str) -> None:
 
 
 @pytest.mark.parametrize("text", ["1.2.3.4.nip.io", "0x7f.example.org", "a.0xg", "123abc.org",
-                                  "xn--0x.org", "example.x1", "host-1.example.org"])
+                                  "0x-1.org", "example.x1", "host-1.example.org"])
 def test_numbers_before_the_last_label_are_fine(text: str) -> None:
     assert parse_name(text).text == text
 

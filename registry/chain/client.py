@@ -113,7 +113,7 @@ _REVERTS: dict[str, type[ContractRevert]] = {
     "key revoked": KeyRevoked,
     "already revoked": KeyRevoked,
 }
-_REASON = re.compile(r"KeyRegistry: ([a-z][a-z ]*[a-z])")
+_REASON = re.compile(r"KeyRegistry: ([a-z][a-z -]*[a-z])")
 _ERROR_STRING = re.compile(r"(?:0x)?08c379a0([0-9a-fA-F]+)")
 _NONCE_LOW = ("nonce too low", "nonce is too low", "invalid transaction nonce", "already been used")
 _NO_FUNDS = (
@@ -1547,9 +1547,6 @@ class Registry:
         parsed = _name(name)
         if parsed.is_person:
             raise InvalidName(f"{parsed} is a person name: its domain's owner assigns it")
-        last = parsed.labels[-1]
-        if last.isdigit() or (last.startswith("0x") and all(c in "0123456789abcdef" for c in last[2:])):
-            raise InvalidName(f"{parsed} ends in a number (an IP address literal?): not a name")
         if self.private_mode():
             proof: Any = EMPTY_PROOF
         else:

@@ -278,6 +278,8 @@ class _Store:
         for column, values in conditions:
             where.append(f"{column} IN ({','.join('?' * len(values))})")
             args += list(values)
+        if topics:  # as geth: a filter of n topic positions matches only logs with >= n topics
+            where.append(f"topic{len(topics) - 1} IS NOT NULL")
         try:
             drive = self._narrowest(first, last, conditions)
             hint = "NOT INDEXED" if drive is None else f"INDEXED BY logs_by_{drive}"

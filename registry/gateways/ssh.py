@@ -33,6 +33,7 @@ __all__ = [
     "known_hosts",
     "known_hosts_lines",
     "load_ssh_settings",
+    "open_index",
     "parse_known_host",
     "registry_name_for_user",
 ]
@@ -338,7 +339,18 @@ def known_hosts_lines(reader: IndexReader, host: str, settings: SSHSettings,
     return revoked + trusted
 
 
-def _open(settings: SSHSettings) -> IndexReader:
+def open_index(settings: SSHSettings, *, now: float | None = None) -> IndexReader:
+    """Open the index read-only for a trust decision: the sshd path's rules, once.
+
+    With ``settings.strict_modes`` the index file and every directory above it
+    must pass sshd's StrictModes rules (owner root, the running user or
+    ``[index] owner``; not group/world-writable; no symlink); an index older
+    than ``settings.max_staleness`` (measured at ``now``, default the clock) is
+    refused. The integrations (:mod:`registry.integrations`) open it here too.
+
+    Raises:
+        IndexUnavailable: missing, unsafe, corrupt, never synced or stale.
+    """
     if settings.strict_modes:
         from registry.gateways._modes import check_secure_file
 
@@ -350,7 +362,7 @@ def _open(settings: SSHSettings) -> IndexReader:
         except FileNotFoundError:
             raise IndexUnavailable(f"no index at {settings.index_path} (run 'keyanchor sync')"
                                    ) from None
-    return IndexReader.open(settings.index_path, max_staleness=settings.max_staleness)
+    return IndexReader.open(settings.index_path, max_staleness=settings.max_staleness, now=now)
 
 
 def authorized_keys(user: str, settings: SSHSettings | None = None) -> str:
@@ -363,7 +375,7 @@ def authorized_keys(user: str, settings: SSHSettings | None = None) -> str:
     """
     settings = settings or load_ssh_settings()
     name = registry_name_for_user(user, settings)
-    with _open(settings) as reader:
+    with open_index(settings) as reader:
         return "".join(line + "\n" for line in authorized_keys_lines(reader, user, name, settings))
 
 
@@ -406,6 +418,6 @@ def known_hosts(host: str, settings: SSHSettings | None = None) -> str:
     if parsed is None:
         return ""  # an address, or not a name at all: nothing registered under it
     name, pattern = parsed
-    with _open(settings) as reader:
+    with open_index(settings) as reader:
         return "".join(line + "\n" for line in known_hosts_lines(reader, name, settings,
                                                                    pattern=pattern))

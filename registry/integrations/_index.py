@@ -6,7 +6,12 @@
 The settings are the ``[ssh]`` / ``[index]`` configuration the sshd and ssh
 commands read (:func:`registry.gateways.ssh.load_ssh_settings`: same file, same
 ``KEYANCHOR_CONFIG`` / ``KEYANCHOR_INDEX`` variables), so one ``keyanchor sync``
-and one staleness limit serve sshd, ssh and every library integration.
+and one staleness limit serve sshd, ssh and every library integration. The
+integrations make the same trust decisions as the sshd path, so they hold the
+configuration and the index to the same StrictModes rules
+(:func:`registry.gateways.ssh.open_index`): nothing under ``/tmp``, nothing
+another user could have written. Settings built with ``strict_modes=False``
+(:func:`~registry.gateways.ssh.load_ssh_settings`) opt out, knowingly.
 """
 
 from __future__ import annotations
@@ -16,8 +21,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from registry.gateways.ssh import SSHSettings, load_ssh_settings
-from registry.index._query import IndexReader
+from registry.gateways.ssh import SSHSettings, load_ssh_settings, open_index
 
 __all__ = ["index_settings", "open_index"]
 
@@ -55,12 +59,3 @@ def index_settings(
     if user_template is not None:
         changes["user_template"] = user_template
     return dataclasses.replace(base, **changes) if changes else base  # type: ignore[arg-type]
-
-
-def open_index(settings: SSHSettings, *, now: float | None = None) -> IndexReader:
-    """Open the index read-only, refusing one older than ``settings.max_staleness``.
-
-    Raises:
-        IndexUnavailable: missing, corrupt, never synced, or stale.
-    """
-    return IndexReader.open(settings.index_path, max_staleness=settings.max_staleness, now=now)

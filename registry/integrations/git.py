@@ -187,7 +187,7 @@ def write_allowed_signers(out: str | os.PathLike[str] | None, names: Iterable[st
         ConfigError: a file cannot be written.
         InvalidName, KeyFormatError: as :func:`allowed_signers`.
     """
-    from registry.integrations._files import write_atomic
+    from registry._files import write_atomic
     from registry.integrations._index import index_settings, open_index
 
     cfg = index_settings(settings)

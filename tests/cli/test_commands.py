@@ -217,8 +217,8 @@ def test_register_refuses_suffixes_subdomains_and_ip_literals(run: Run) -> None:
     one_line_error(run("name", "register", "github.io"), "public suffix")
     one_line_error(run("name", "register", "www.example.org"), "not a registrable domain",
                    "register example.org")
-    one_line_error(run("name", "register", "127.0.0.1"), "ends in a number")
-    one_line_error(run("name", "register", "example.0x7f"), "ends in a number")
+    one_line_error(run("name", "register", "127.0.0.1"), "is a number")
+    one_line_error(run("name", "register", "example.0x7f"), "is a number")
     ok(run("name", "register", "example.co.uk"))
     ok(run("name", "register", "alice.github.io"))
     ok(run("name", "assign", "www.example.co.uk"))

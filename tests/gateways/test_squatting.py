@@ -1,10 +1,12 @@
 """Names that do not count are never served over HKP, WKD, the JSON API, feeds or the page.
 
 Mallory registered ``web1.corp.org`` top-level before Corp registered ``corp.org`` (issue
-10, item 4): ``bob@web1.corp.org``'s certificate and ``web1.corp.org``'s keys are flagged by
-``binding.domain_chain`` and never served, with or without a lookup-time policy. A name
-the grammar refuses (``127.0.0.1``, item 3) is indexed by sync but never served, and a key
-it shares with a valid name does not break the reverse lookup of that name.
+10, item 4; on KeyRegistry v2 only a private registry's registrar can): ``bob@web1.corp.org``'s
+certificate and ``web1.corp.org``'s keys are flagged by ``binding.domain_chain`` and never
+served, with or without a lookup-time policy. A name the grammar refuses (``127.0.0.1``,
+item 3: v2 refuses it on-chain too, so it is planted straight into the index here) is
+never served, and a key it shares with a valid name does not break the reverse lookup of
+that name.
 """
 
 from __future__ import annotations

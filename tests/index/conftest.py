@@ -46,6 +46,34 @@ def embedded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:
         reg.close()
 
 
+def raw_register(reg: Any, text: str) -> Any:
+    """Register ``text`` straight through the contract, as a hostile registrant would (the
+    client refuses names the grammar refuses), with the suffix-list proof a public registry
+    needs (an empty one when the list cannot even describe the text)."""
+    from registry.errors import InvalidName
+    from registry.psl import EMPTY_PROOF, suffix_tree
+
+    try:
+        proof = suffix_tree().prove(text).as_abi()
+    except InvalidName:
+        proof = EMPTY_PROOF
+    return reg.send("register", [text, proof], what=f"register {text}").wait()
+
+
+def private_registry(reg: Any, *, registrar: Any) -> tuple[Any, Any]:
+    """(admin, registrar) clients of a PRIVATE KeyRegistry deployed beside ``reg`` on its chain:
+    dev account 2 deploys and administers it and names ``registrar`` (an account) a registrar."""
+    from registry.chain.client import Registry
+    from registry.chain.embedded import dev_accounts
+
+    admin = Registry.from_web3(reg.w3, account=dev_accounts()[2], registry_address=None)
+    admin.deploy(private=True)
+    assert admin.private_mode()
+    admin.set_registrar(registrar.address)
+    other = Registry.from_web3(reg.w3, account=registrar, registry_address=admin.address)
+    return admin, other
+
+
 @dataclass(frozen=True)
 class SSHKey:
     private: Path

@@ -36,8 +36,9 @@ from typing import Any
 
 import pytest
 
+from registry.errors import InvalidName
 from tests.conftest import make_safe_dir, require_tool, skip_or_fail
-from tests.index.conftest import Chain, free_port, stop, wait_port
+from tests.index.conftest import Chain, free_port, private_registry, raw_register, stop, wait_port
 
 pytestmark = pytest.mark.sshd
 
@@ -513,88 +514,157 @@ def test_known_hosts_for_a_server_on_another_port_without_host_key_alias(
     assert "Host key verification failed" in other.stderr
 
 
-def _raw_register(reg: Any, text: str) -> None:
-    """Register ``text`` straight through the contract, as a hostile registrant would
-    (the client refuses names the grammar refuses)."""
-    reg.send("register", [text], what=f"register {text}").wait()
+#: every spelling of a loopback address an attacker might register, and the contract's refusal
+IP_LITERALS = {
+    "127.0.0.1": "numeric top-level label", "2130706433": "numeric top-level label",
+    "0x7f.1": "numeric top-level label", "127.1": "numeric top-level label",
+    "0x7f000001": "numeric top-level label", "0177.0.0.1": "numeric top-level label",
+    "::ffff:127.0.0.1": "numeric top-level label",
+    "::1": "invalid name", "[::1]": "invalid name", "0:0:0:0:0:0:0:1": "invalid name",
+}
 
 
-def _raw_publish(reg: Any, text: str, pub: str, purposes: str) -> None:
-    from registry.chain.client import PublishRequest
+def _planted_copy(sshd: SSHD, dest: Path, names: list[str], pub: str) -> Path:
+    """A copy of the sshd's index with ``pub`` planted as an active ssh-host record under each
+    of ``names``, verdict "pass", through the index Store API: what a buggy or older sync, or a
+    hand-edited index, could hold. Returns ``dest`` (published as sync publishes, mode 0644)."""
+    import base64
+
+    from registry.index._store import Event, ParsedKey, Store
+    from registry.keys import commitment, load_material
     from registry.names import raw_namehash
 
-    _, _, _, args = reg._publish_args(PublishRequest("placeholder.example.org", pub, purposes=purposes))
-    reg.send("publish", [bytes(raw_namehash(text)), *args], what=f"publish to {text}").wait()
+    material = base64.b64decode(pub.split()[1])
+    key = load_material(1, material)
+    parsed = ParsedKey(str(key.algorithm), (str(key.fingerprint),), (), "pass", "planted")
+    shutil.copy(sshd.index, dest)
+    now = int(time.time())
+    with Store.open(dest) as store:
+        block = (store.synced_block or 0) + 1
+        for text in names:
+            node = bytes(raw_namehash(text))
+            with store.transaction():
+                store.add_block(block, block.to_bytes(32, "big"), now)
+                tx = block.to_bytes(32, "big")
+                store.apply(Event("NameRegistered", block, 0, tx, node, now, {
+                    "name": text, "parent": b"\0" * 32, "person": False,
+                    "owner": sshd.chain.reg.account.address, "label": text}))
+                store.apply(Event("KeyPublished", block, 1, tx, node, now, {
+                    "index": 0, "commitment": commitment(1, material), "key_type": 1,
+                    "purposes": 2, "valid_from": 0, "valid_until": 0, "durable": False,
+                    "material": material, "proof": b""}, parsed))
+            block += 1
+        with store.transaction():
+            store.set_meta("synced_block", block - 1)
+            store.mark_synced()
+    return dest
 
 
 def test_ip_literal_names_never_vouch_for_an_address(sshd: SSHD, ssh_keys: Any) -> None:
-    """Attack: anyone could register 127.0.0.1 (or 2130706433, 0x7f.1, 127.1), publish a host
-    key under it, and a catch-all KnownHostsCommand made ssh accept that key for the address
-    under StrictHostKeyChecking yes. IP literals are not names: sync indexes them (the chain
-    has them) with a failing verdict saying why, and nothing serves them."""
+    """Attack: anyone could register 127.0.0.1 (or 2130706433, 0x7f.1, 127.1, ::1), publish a
+    host key under it, and a catch-all KnownHostsCommand made ssh accept that key for the
+    address under StrictHostKeyChecking yes. KeyRegistry v2 refuses every spelling, in a public
+    and in a private registry; and should an index ever hold one (planted here through the
+    Store API, verdict pass), the readers' grammar check still never serves it to ssh."""
+    from registry.chain.embedded import dev_accounts
+    from registry.errors import ContractRevert
+
     reg = sshd.chain.reg
+    admin, _ = private_registry(reg, registrar=dev_accounts()[3])
+    for text, reason in IP_LITERALS.items():
+        for who in (reg, admin):  # public: anyone; private: even its admin
+            with pytest.raises(InvalidName):
+                who.register(text)  # the client refuses it first
+            with pytest.raises(ContractRevert) as info:
+                raw_register(who, text)
+            assert info.value.reason == f"KeyRegistry: {reason}", (text, who.private_mode())
     key = ssh_keys("ip-login")
-    spellings = ["127.0.0.1", "2130706433", "0x7f.1", "127.1"]
-    for text in spellings:
-        _raw_register(reg, text)
-        _raw_publish(reg, text, _host_pub(sshd), "ssh-host")
-    _publish(sshd, key)  # syncs: the refused names do not stop the sync
-    for text in spellings:
-        out = sshd.command("known-hosts", text)
-        assert (out.returncode, out.stdout) == (0, ""), text
-        refused = sshd.login(key, extra=sshd.known_hosts_opts(text))
-        assert not ok(refused), text
-        assert "Host key verification failed" in refused.stderr
-    # the address itself on this port, as ssh names it when there is no alias
-    assert sshd.command("known-hosts", f"[127.0.0.1]:{sshd.port}").stdout == ""
-    refused = sshd.login(key, extra=sshd.known_hosts_opts())
-    assert not ok(refused) and "Host key verification failed" in refused.stderr
-    with sqlite3.connect(f"file:{sshd.index}?mode=ro", uri=True) as conn:
-        rows = conn.execute(
-            "SELECT n.name, r.policy, r.policy_detail FROM names n JOIN records r ON r.node = n.node"
-            f" WHERE n.name IN ({','.join('?' * len(spellings))})", spellings).fetchall()
-    assert sorted(r[0] for r in rows) == sorted(spellings)
-    assert all(r[1] == "fail" and "not a valid registry name" in r[2] for r in rows), rows
+    _publish(sshd, key)  # syncs
+    planted = _planted_copy(sshd, sshd.index.parent / "planted.sqlite",
+                            [*IP_LITERALS, "planted.example"], _host_pub(sshd))
+    sshd.set_env(KEYANCHOR_CONFIG=str(sshd.config), KEYANCHOR_INDEX=str(planted),
+                 PYTHONPATH=str(REPO), HOME=str(sshd.config.parent))
+    try:
+        # the control: planted under a valid name, the same record is served and trusted
+        out = sshd.command("known-hosts", "planted.example")
+        assert out.stdout == f"planted.example {_blob(_host_pub(sshd))} planted.example\n", out.stderr
+        assert ok(sshd.login(key, extra=sshd.known_hosts_opts("planted.example")))
+        for text in IP_LITERALS:
+            out = sshd.command("known-hosts", text)
+            assert (out.returncode, out.stdout) == (0, ""), text
+            refused = sshd.login(key, extra=sshd.known_hosts_opts(text))
+            assert not ok(refused), text
+            assert "Host key verification failed" in refused.stderr, text
+        # the address itself on this port, as ssh names it when there is no alias
+        assert sshd.command("known-hosts", f"[127.0.0.1]:{sshd.port}").stdout == ""
+        refused = sshd.login(key, extra=sshd.known_hosts_opts())
+        assert not ok(refused) and "Host key verification failed" in refused.stderr
+    finally:
+        sshd.default_env()
+        for f in planted.parent.glob(f"{planted.name}*"):
+            f.unlink()
 
 
 def test_squatter_below_a_later_registered_domain_is_never_trusted(sshd: SSHD, ssh_keys: Any) -> None:
     """Attack: Mallory registered web1.corp.org as a top-level name; Corp registered corp.org
     later and could never assign, reclaim or cover web1.corp.org with its host CA, while ssh
-    kept trusting Mallory's host key for web1.corp.org. A name registered on its own inside a
-    registered domain no longer counts: its keys are never served, the domain's host CA covers it."""
-    from registry.chain.client import Registry
+    kept trusting Mallory's host key for web1.corp.org. A public KeyRegistry v2 refuses such a
+    registration outright (only registrable domains are top-level names). In a private registry
+    one of its registrars (Mallory here) still can, before the admin registers corp.org: there
+    the readers' rule holds -- a name registered on its own inside a registered domain does
+    not count, its keys are never served, and the domain's host CA covers it."""
     from registry.chain.embedded import dev_accounts
+    from registry.errors import ContractRevert
     from registry.index import IndexReader
 
-    reg = sshd.chain.reg
-    mallory = Registry.from_web3(reg.w3, account=dev_accounts()[1], registry_address=reg.address)
+    public = sshd.chain.reg
+    assert not public.private_mode()
+    with pytest.raises(InvalidName, match=r"not a registrable domain .*register corp\.org"):
+        public.register("web1.corp.org")
+    with pytest.raises(ContractRevert) as info:
+        raw_register(public, "web1.corp.org")  # a proof of what it is cannot help
+    assert info.value.reason == "KeyRegistry: not a registrable domain"
+    assert public.owner("web1.corp.org") is None
+
+    reg, mallory = private_registry(public, registrar=dev_accounts()[1])
+    chain = Chain(reg, sshd.index.parent / "private.sqlite")
+    user = ssh_keys("squat-login")
+    reg.register("example.org")
+    reg.assign(NAME, reg.sender)
+    reg.publish(NAME, user.text, purposes="ssh-user")
     mallory.register("web1.corp.org")
     mallory.publish("web1.corp.org", _host_pub(sshd), purposes="ssh-host")  # her impostor host
-    user = ssh_keys("squat-login")
-    _publish(sshd, user)  # syncs
-    # first come, first served while nobody holds corp.org
-    assert ok(sshd.login(user, extra=sshd.known_hosts_opts("web1.corp.org")))
-    reg.register("corp.org")
-    ca = ssh_keys("corp-host-ca")
-    reg.publish("corp.org", ca.text, purposes="ssh-host,ca")
-    sshd.chain.sync()
-    out = sshd.command("known-hosts", "web1.corp.org")
-    assert (out.returncode, out.stdout) == (0, f"@cert-authority web1.corp.org {_blob(ca.text)} corp.org\n")
-    for how in ({"extra": sshd.known_hosts_opts("web1.corp.org")},
-                {"host": "web1.corp.org", "proxy": True, "extra": sshd.known_hosts_opts()}):
-        refused = sshd.login(user, **how)
-        assert not ok(refused), how
-        assert "Host key verification failed" in refused.stderr
-    # Corp's real web1.corp.org (a host certificate by Corp's CA) is trusted, no alias, high port
-    corp_web1, proc = cert_host_sshd(sshd, sshd.known_hosts.parent / "corp-web1", ca, "web1.corp.org")
+    chain.sync()
+    sshd.set_env(KEYANCHOR_CONFIG=str(sshd.config), KEYANCHOR_INDEX=str(chain.index),
+                 PYTHONPATH=str(REPO), HOME=str(sshd.config.parent))
     try:
-        result = corp_web1.login(user, host="web1.corp.org", proxy=True,
-                                 extra=corp_web1.known_hosts_opts())
-        assert ok(result), result.stderr
+        # first come, first served while nobody holds corp.org
+        assert ok(sshd.login(user, extra=sshd.known_hosts_opts("web1.corp.org")))
+        reg.register("corp.org")
+        ca = ssh_keys("corp-host-ca")
+        reg.publish("corp.org", ca.text, purposes="ssh-host,ca")
+        chain.sync()
+        out = sshd.command("known-hosts", "web1.corp.org")
+        assert (out.returncode, out.stdout) == (
+            0, f"@cert-authority web1.corp.org {_blob(ca.text)} corp.org\n")
+        for how in ({"extra": sshd.known_hosts_opts("web1.corp.org")},
+                    {"host": "web1.corp.org", "proxy": True, "extra": sshd.known_hosts_opts()}):
+            refused = sshd.login(user, **how)
+            assert not ok(refused), how
+            assert "Host key verification failed" in refused.stderr
+        # Corp's real web1.corp.org (a host certificate by Corp's CA) is trusted, no alias, high port
+        corp_web1, proc = cert_host_sshd(sshd, sshd.known_hosts.parent / "corp-web1", ca,
+                                         "web1.corp.org")
+        try:
+            result = corp_web1.login(user, host="web1.corp.org", proxy=True,
+                                     extra=corp_web1.known_hosts_opts())
+            assert ok(result), result.stderr
+        finally:
+            stop(proc)
     finally:
-        stop(proc)
+        sshd.default_env()
     # the policy lint flags it wherever keys are judged
-    with IndexReader.open(sshd.index) as ix:
+    with IndexReader.open(chain.index) as ix:
         assert ix.squatted_by("web1.corp.org") == "corp.org"
         assert ix.squatted_by("corp.org") is None
     assert reg.lookup("web1.corp.org", profile="default") == []

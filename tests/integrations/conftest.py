@@ -6,21 +6,65 @@ plus the index synced from it; Ed25519 key pairs made by ssh-keygen).
 certificates) a test gives it; clients log in as root with a key listed in a
 plain AuthorizedKeysFile -- the registry decides only about the host key here.
 sshd needs root for its privilege separation: in CI the tests run as root.
+
+The integrations make trust decisions, so like the sshd path they refuse a
+configuration or an index under ``/tmp`` (sshd's StrictModes rules): here the
+index, its stale copies and the (absent) configuration file live in directories
+made by ``tests.conftest.make_safe_dir`` (``safe_module_dir``), and
+``KEYANCHOR_CONFIG`` points there.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port, require_tool, skip_or_fail, stop, wait_port
-from tests.index.conftest import Chain, SSHKey, embedded, ssh_keys  # noqa: F401 -- fixtures
+from tests.conftest import free_port, make_safe_dir, require_tool, skip_or_fail, stop, wait_port
+from tests.index.conftest import Chain, SSHKey, ssh_keys  # noqa: F401 -- fixtures
 
 __all__ = ["Chain", "SSHKey", "SSHServer", "connect_to"]
+
+
+@pytest.fixture(scope="session")
+def safe_root() -> Iterator[Path]:
+    """A directory for the session that passes sshd's StrictModes rules (removed afterwards)."""
+    d = make_safe_dir("keyanchor-integrations-")
+    try:
+        yield d
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def safe_module_dir(safe_root: Path, request: pytest.FixtureRequest) -> Path:
+    """A fresh directory under ``safe_root`` for one test module (its index, stale copies)."""
+    return Path(tempfile.mkdtemp(prefix=request.module.__name__.rsplit(".", 1)[-1] + "-",
+                                 dir=safe_root))
+
+
+@pytest.fixture(autouse=True)
+def _config_in_a_safe_place(safe_root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The default configuration (absent: defaults) where StrictModes accept it, not under /tmp."""
+    monkeypatch.setenv("KEYANCHOR_CONFIG", str(safe_root / "config.toml"))
+
+
+@pytest.fixture(scope="module")
+def embedded(tmp_path_factory: pytest.TempPathFactory, safe_module_dir: Path) -> Iterator[Chain]:
+    """The embedded chain with a deployed registry; its index in ``safe_module_dir``."""
+    from registry.chain.client import Registry
+
+    reg = Registry.embedded(tmp_path_factory.mktemp("chain") / "chain.db")
+    try:
+        yield Chain(reg, safe_module_dir / "index.sqlite")
+    finally:
+        reg.close()
 
 
 class SSHServer:

@@ -45,9 +45,8 @@ class World:
 
 
 @pytest.fixture(scope="module")
-def world(embedded: Chain, ssh_keys: Any, keygen: str,
-          tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    d = tmp_path_factory.mktemp("asyncssh")
+def world(embedded: Chain, ssh_keys: Any, keygen: str, safe_module_dir: Path) -> Iterator[World]:
+    d = safe_module_dir
     reg = embedded.reg
     me = reg.account.address
     reg.register("example.org")
@@ -112,12 +111,19 @@ def test_client_host_certificate_from_the_parent_ca(world: World) -> None:
     assert refused(world, "web2", "web1.example.org")
 
 
-def test_client_refuses_when_the_index_is_stale(world: World, caplog: pytest.LogCaptureFixture) -> None:
+def test_client_refuses_when_the_index_is_stale_or_unsafe(world: World, tmp_path: Path,
+                                                         caplog: pytest.LogCaptureFixture) -> None:
     stale = stale_copy(world.chain.index, world.tmp / "stale.sqlite")
     with caplog.at_level(logging.WARNING, logger="registry.integrations.asyncssh"):
         refused(world, "web1", "web1.example.org",
                 registry_known_hosts(index=stale, max_staleness=3600))
     assert "trusting no host key for web1.example.org" in caplog.text and "stale" in caplog.text
+    # a fresh copy where others could have written it (under /tmp): sshd's StrictModes refuse it
+    unsafe = Path(shutil.copy(world.chain.index, tmp_path / "index.sqlite"))
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="registry.integrations.asyncssh"):
+        refused(world, "web1", "web1.example.org", registry_known_hosts(index=unsafe))
+    assert "refusing the index" in caplog.text and "bad modes" in caplog.text
 
 
 def test_client_refuses_a_revoked_host_key(world: World) -> None:

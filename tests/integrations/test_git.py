@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -211,14 +212,21 @@ def test_a_key_under_two_names_is_left_out(chain: Chain, repo: Repo, cli: Any,
     assert any(key.text.split()[1] in line for line in data["allowed"])
 
 
-def test_stale_index_writes_nothing(chain: Chain, repo: Repo, cli: Any, tmp_path: Path) -> None:
+def test_stale_or_unsafe_index_writes_nothing(chain: Chain, repo: Repo, cli: Any, tmp_path: Path,
+                                              safe_module_dir: Path) -> None:
 
     regenerate(cli, repo, "example.org")
     before = repo.allowed.read_text(), repo.revoked.read_text()
-    stale = stale_copy(chain.index, tmp_path / "stale.sqlite", age=10 * DAY)
+    stale = stale_copy(chain.index, safe_module_dir / "stale.sqlite", age=10 * DAY)
     code, out, err = cli("ssh", "allowed-signers", "example.org", "--index", stale,
                          "--out", repo.allowed, "--revoked", repo.revoked)
     assert code == 1 and out == "" and "stale" in err and err.count("\n") == 1
+    assert (repo.allowed.read_text(), repo.revoked.read_text()) == before
+    # a fresh copy where others could have written it (under /tmp): sshd's StrictModes refuse it
+    unsafe = shutil.copy(chain.index, tmp_path / "index.sqlite")
+    code, out, err = cli("ssh", "allowed-signers", "example.org", "--index", unsafe,
+                         "--out", repo.allowed, "--revoked", repo.revoked)
+    assert code == 1 and out == "" and "bad modes" in err and err.count("\n") == 1
     assert (repo.allowed.read_text(), repo.revoked.read_text()) == before
     code, _, err = cli("ssh", "allowed-signers", "not a name")
     assert code == 1 and "invalid name" in err.lower()
@@ -226,7 +234,7 @@ def test_stale_index_writes_nothing(chain: Chain, repo: Repo, cli: Any, tmp_path
 
 @pytest.mark.anvil
 def test_watch_exec_keeps_the_files_current(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                            ssh_keys: Any) -> None:
+                                            ssh_keys: Any, safe_tmp: Path) -> None:
     """The docs/INTEGRATIONS.md recipe: watch --exec runs sync + allowed-signers on each change."""
     node = Anvil()
     try:
@@ -237,8 +245,8 @@ def test_watch_exec_keeps_the_files_current(tmp_path: Path, monkeypatch: pytest.
         key = ssh_keys("git-watch")
         res = reg.publish("alice@example.org", key.text, purposes="signing")
         env = {"KEYANCHOR_RPC_URL": node.url, "KEYANCHOR_REGISTRY": reg.address,
-               "KEYANCHOR_CONFIG": str(tmp_path / "config.toml"),
-               "KEYANCHOR_INDEX": str(tmp_path / "index.sqlite")}
+               "KEYANCHOR_CONFIG": str(safe_tmp / "config.toml"),
+               "KEYANCHOR_INDEX": str(safe_tmp / "index.sqlite")}
         for k, v in env.items():
             monkeypatch.setenv(k, v)
         allowed, revoked = tmp_path / "allowed_signers", tmp_path / "revoked_signers"

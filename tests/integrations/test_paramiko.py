@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,9 +41,8 @@ class World:
 
 
 @pytest.fixture(scope="module")
-def world(embedded: Chain, ssh_keys: Any, keygen: str,
-          tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    d = tmp_path_factory.mktemp("paramiko")
+def world(embedded: Chain, ssh_keys: Any, keygen: str, safe_module_dir: Path) -> Iterator[World]:
+    d = safe_module_dir
     user = ssh_keys("paramiko-user")
     reg = embedded.reg
     me = reg.account.address
@@ -117,7 +117,7 @@ def test_refuses_a_revoked_key(world: World) -> None:
     assert "is revoked (on gone.example.org)" in refused(world, "gone", "gone.example.org")
 
 
-def test_refuses_when_the_index_is_stale_or_missing(world: World) -> None:
+def test_refuses_when_the_index_is_stale_missing_or_unsafe(world: World, tmp_path: Path) -> None:
     stale = stale_copy(world.chain.index, world.tmp / "stale.sqlite")
     message = refused(world, "web1", "web1.example.org",
                       RegistryHostKeyPolicy(index=stale, max_staleness=3600))
@@ -127,6 +127,15 @@ def test_refuses_when_the_index_is_stale_or_missing(world: World) -> None:
     message = refused(world, "web1", "web1.example.org",
                       RegistryHostKeyPolicy(index=world.tmp / "missing.sqlite"))
     assert "no index at" in message
+    # a fresh copy where others could have written it (under /tmp): sshd's StrictModes refuse it
+    unsafe = Path(shutil.copy(world.chain.index, tmp_path / "index.sqlite"))
+    message = refused(world, "web1", "web1.example.org", RegistryHostKeyPolicy(index=unsafe))
+    assert "refusing the index" in message and "bad modes" in message
+    # ... unless the caller opts out, knowingly
+    from registry.gateways.ssh import load_ssh_settings
+
+    lax = RegistryHostKeyPolicy(settings=load_ssh_settings(strict_modes=False), index=unsafe)
+    assert run(world, "web1", "web1.example.org", lax) == "ok"
 
 
 def test_host_certificate_signed_by_a_ca_on_the_parent_name(world: World) -> None:

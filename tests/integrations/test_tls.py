@@ -12,6 +12,7 @@ import asyncio
 import datetime as dt
 import io
 import json
+import shutil
 import socket
 import ssl
 import subprocess
@@ -110,8 +111,8 @@ class World:
 
 
 @pytest.fixture(scope="module")
-def world(embedded: Chain, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    d = tmp_path_factory.mktemp("tls")
+def world(embedded: Chain, safe_module_dir: Path) -> Iterator[World]:
+    d = safe_module_dir
     keys = {k: ec.generate_private_key(ec.SECP256R1()) for k in ("a", "b", "c", "ca", "d", "e")}
     ca = make_cert("Test Root CA", keys["ca"], ca=True, days=365)
     certs = {
@@ -252,13 +253,17 @@ def test_async_httpx(world: World) -> None:
     assert status == 200 and "is not published for web1.example.org" in message
 
 
-def test_stale_or_missing_index_refuses(world: World) -> None:
+def test_stale_missing_or_unsafe_index_refuses(world: World, tmp_path: Path) -> None:
     stale = stale_copy(world.chain.index, world.tmp / "stale.sqlite")
     url = world.url("web1", "web1.example.org")
     message = refused_httpx(url, create_ssl_context(webpki=False, index=stale, max_staleness=3600))
     assert "cannot be checked" in message and "stale" in message
     message = refused_httpx(url, create_ssl_context(webpki=False, index=world.tmp / "none.sqlite"))
     assert "no index at" in message
+    # a fresh copy where others could have written it (under /tmp): sshd's StrictModes refuse it
+    unsafe = shutil.copy(world.chain.index, tmp_path / "index.sqlite")
+    message = refused_httpx(url, create_ssl_context(webpki=False, index=unsafe))
+    assert "refusing the index" in message and "bad modes" in message
 
 
 class RecordingServer:
