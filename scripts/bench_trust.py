@@ -115,13 +115,14 @@ def populate(url: str, names: int) -> tuple[str, int]:
 def child(kind: str, url: str, address: str, start: int, out: str) -> None:
     """One measured run in this (fresh) process; prints JSON with seconds, events, peak RSS."""
     if kind == "imports":
-        import registry.chain.client  # noqa: F401
-        import registry.index  # noqa: F401
         from web3 import Web3  # noqa: F401
+
+        import registry.chain.client
+        import registry.index
 
         seconds, events = 0.0, 0
     elif kind == "getlogs":
-        import registry.chain.client  # noqa: F401
+        import registry.chain.client
         import registry.index  # noqa: F401
 
         t0 = time.perf_counter()
