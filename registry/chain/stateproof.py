@@ -61,9 +61,9 @@ def slot_key(slot: int) -> str:
 
 
 def _keccak(data: bytes) -> bytes:
-    from Crypto.Hash import keccak
+    from registry.names import keccak256
 
-    return keccak.new(digest_bits=256, data=data).digest()
+    return keccak256(data)
 
 
 def _data(value: Any, what: str) -> bytes:
