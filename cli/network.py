@@ -92,6 +92,11 @@ def _trusts(net: object) -> str:
     if k == 1:
         return (f"{n} endpoints, quorum 1: ANY ONE of them is trusted alone for the {tag} block"
                 " (the first that answers); raise --quorum to require agreement.")
+    if 2 * k <= n:
+        return (f"{k} of {n} endpoints must return the same hash for the {tag} block; that is"
+                f" not a majority: any {k} of them together (an attacker's) decide which block"
+                f" is trusted whenever their chain is at least as long; two rival groups of {k}"
+                " at one height are refused. Use --quorum above n/2 to trust no minority.")
     return (f"{k} of {n} endpoints must return the same hash for the {tag} block; an attacker"
             f" controlling up to {k - 1} of them cannot make keyanchor trust a false block or"
             " hide an event (it is outvoted and named); with fewer than"

@@ -223,10 +223,12 @@ class Quorum:
         if self.k == 1:
             return (f"{self.n} endpoints, any one of them trusted alone (quorum 1): whichever"
                     " answers decides the block; add --quorum to require agreement")
+        minority = (f"; {self.k} is not a majority of {self.n}: any {self.k} together decide"
+                    " when their chain is at least as long") if 2 * self.k <= self.n else ""
         return (f"{self.k} of {self.n} endpoints must return the same hash for the {tag} block;"
                 f" an attacker controlling {self.k - 1} of them cannot make keyanchor trust a"
                 f" false block (it can stop progress when fewer than {self.k} honest endpoints"
-                " remain)")
+                f" remain){minority}")
 
     def note(self, endpoint: str, reason: str) -> None:
         """Record a disagreement or failure (kept in :attr:`report`)."""
@@ -379,6 +381,14 @@ class Quorum:
         if len(best) < self.k:
             votes = {h: [ep.name for ep, _ in g] for h, g in groups.items()}
             raise QuorumError(self._no_quorum(f"block {number} ({what})", votes, []))
+        rivals = [g for g in groups.values() if len(g) >= self.k]
+        if len(rivals) > 1:  # k <= n/2: two quorums on two chains -- neither is trusted
+            votes = {g[0][1].hash: [ep.name for ep, _ in g] for g in rivals}
+            for g in rivals:
+                for ep, _ in g:
+                    self.note(ep.name, f"one of two rival quorums on block {number}")
+            raise QuorumError(self._no_quorum(f"block {number} ({what}): rival quorums", votes,
+                                              []))
         trusted = best[0][1]
         dissent = []
         for other, group in groups.items():

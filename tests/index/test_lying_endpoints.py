@@ -290,6 +290,28 @@ def test_split_endpoints_are_refused(world: World, tmp_path: Path) -> None:
             other.close()
 
 
+def test_rival_quorums_are_refused(world: World, tmp_path: Path) -> None:
+    """Quorum 2 of 4 (k <= n/2): two endpoints on one chain, two on another -- neither wins."""
+    other = Anvil()
+    try:
+        reg = other.registry()
+        assert reg.address == world.reg.address
+        while reg.w3.eth.block_number < world.reg.w3.eth.block_number:  # heads at one height
+            other.rpc("evm_mine")
+        with LyingProxy(world.node.url) as a, LyingProxy(other.url) as b:
+            urls = [world.node.url, a.url, other.url, b.url]
+            with pytest.raises(QuorumError, match="rival quorums") as info:
+                world.connect(urls, quorum=2).lookup(NAME)
+            for url in urls:
+                assert url in str(info.value)
+            index = world.copy(world.after, tmp_path / "i.sqlite")
+            with pytest.raises(QuorumError, match="rival quorums"):
+                sync_index(index, world.connect(urls, quorum=2))
+        assert served(index) == [(0, "active"), (1, "revoked")]
+    finally:
+        other.close()
+
+
 def test_quorum_needs_k_answers(world: World) -> None:
     with LyingProxy(world.node.url) as up:
         down = "http://127.0.0.1:9"  # nothing listens there
