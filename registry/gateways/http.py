@@ -109,6 +109,14 @@ class Verdict:
 # --------------------------------------------------------------------------- the gateway
 
 
+def intact(rec: IndexedRecord) -> bool:
+    """Whether a record's stored material still hashes to its commitment (re-hashed at every
+    serve: a bit flipped in the index file is never served)."""
+    from registry.keys._common import commitment
+
+    return commitment(rec.key_type, rec.material) == bytes(rec.commitment)
+
+
 class Gateway:
     """Lookups over the index with the serving rule applied (one per app; thread-safe).
 
@@ -236,6 +244,8 @@ class Gateway:
         """
         if rec.status != "active" or self.name_problem(rec.name) is not None:
             return False
+        if not intact(rec):  # material altered at rest (the index file was tampered with)
+            return False
         if self.policy is None:
             return rec.policy == "pass"
         return self.verdict(rec).verdict == "pass"
@@ -336,6 +346,7 @@ class Gateway:
         d["policy"] = {"verdict": v.verdict, "detail": v.detail, "failing_lints": list(v.failing)}
         d["attestations"] = self.attestations(rec)
         d["served"] = self.served(rec)
+        d["intact"] = intact(rec)
         if subkeys and rec.key_type == OPENPGP:
             d["subkeys"] = self.reader().subkey_fingerprints(rec.node, rec.index)
         return d
