@@ -17,7 +17,6 @@ missing file, not an index, another schema, too old -- is
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 import time
@@ -26,10 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from registry.errors import IndexUnavailable, InvalidName
+from registry.index._schema import schema_problem
 
 __all__ = ["IndexReader", "IndexedRecord", "record_status"]
 
-_SCHEMA_VERSION = "2"  # registry.index._schema.SCHEMA_VERSION (not imported: keep this light)
 
 KEY_TYPES = {1: "ssh", 2: "openpgp", 3: "x509"}
 PURPOSE_BITS = {1: "ssh-user", 2: "ssh-host", 4: "signing", 8: "encryption", 16: "tls-server",
@@ -115,7 +114,7 @@ def _record(row: tuple[Any, ...], now: float) -> IndexedRecord:
         status=record_status(vf, vu, rev, now), commitment=bytes(commitment),
         material=bytes(material), valid_from=int(vf), valid_until=int(vu), published_at=int(pub),
         revoked_at=int(rev), reason=None if reason is None else int(reason), algorithm=alg,
-        fingerprint=fp, identities=tuple(json.loads(idents)), policy=policy, block=int(block),
+        fingerprint=fp, identities=_identities(idents), policy=policy, block=int(block),
         tx_hash=bytes(tx), policy_detail=str(detail or ""),
     )
 
@@ -133,6 +132,14 @@ def _age_text(meta: dict[str, str], age: float) -> str:
         return (f"the newest block it proved (block {meta.get('head_number', '?')}) is"
                 f" {int(age)} s old")
     return f"last synced {int(age)} s ago"
+
+
+def _identities(text: str) -> tuple[str, ...]:
+    if text == "[]":  # every SSH record: no json import on the sshd path
+        return ()
+    import json
+
+    return tuple(json.loads(text))
 
 
 def _norm(name: str) -> str:
@@ -202,8 +209,9 @@ class IndexReader:
             conn.close()
             raise IndexUnavailable(f"{p} is not a readable keyanchor index ({exc})") from exc
         try:
-            if meta.get("schema") != _SCHEMA_VERSION:
-                raise IndexUnavailable(f"{p}: unsupported index schema {meta.get('schema')!r}")
+            problem = schema_problem(meta.get("schema"), p)
+            if problem is not None:
+                raise IndexUnavailable(problem)
             if "last_sync_time" not in meta:
                 raise IndexUnavailable(f"{p} was never synced completely (run 'keyanchor sync')")
             if max_staleness is not None:
@@ -377,9 +385,11 @@ class IndexReader:
             "SELECT e.block, e.log_index, e.tx_hash, e.kind, e.data, b.timestamp FROM events e"
             " JOIN names n ON n.node = e.node LEFT JOIN blocks b ON b.number = e.block"
             " WHERE n.name = ? ORDER BY e.block, e.log_index", (_norm(name),))
+        from registry.index._evdata import decode_fields
+
         return [
             {"block": int(b), "log_index": int(li), "tx_hash": "0x" + bytes(tx).hex(), "event": kind,
-             "timestamp": ts, "data": json.loads(data)}
+             "timestamp": ts, "data": decode_fields(data)}
             for b, li, tx, kind, data, ts in rows
         ]
 
@@ -406,20 +416,24 @@ class IndexReader:
     def subkey_fingerprints(self, node: bytes, idx: int) -> list[str]:
         """Fingerprints of the subkeys of OpenPGP record ``(node, idx)``, in certificate order.
 
-        From the fingerprints sync stored (``[]`` for other key types, unknown
-        records, or material that did not parse).
+        The subkeys the material holds whose fingerprints sync stored (``[]``
+        for other key types, unknown records, or material that does not walk).
 
         Raises: IndexUnavailable.
         """
-        rows = self._q(
-            "SELECT f.fingerprint, r.material FROM records r JOIN fingerprints f"
-            " ON f.node = r.node AND f.idx = r.idx"
-            " WHERE r.node = ? AND r.idx = ? AND r.key_type = 2 AND f.fingerprint != r.fingerprint",
-            (bytes(node), int(idx)))
+        rows = self._q("SELECT material, fingerprint FROM records WHERE node = ? AND idx = ?"
+                       " AND key_type = 2", (bytes(node), int(idx)))
         if not rows:
             return []
-        order = _subkey_order(bytes(rows[0][1]))
-        return sorted((str(fp) for fp, _ in rows), key=lambda fp: (order.get(fp, len(order)), fp))
+        order = _subkey_order(bytes(rows[0][0]))
+        wanted = [fp for fp in order if fp != rows[0][1]]
+        if not wanted:
+            return []
+        stored = {str(fp) for (fp,) in self._q(
+            f"SELECT fingerprint FROM fingerprints WHERE fingerprint IN"
+            f" ({','.join('?' * len(wanted))}) AND node = ? AND idx = ?",
+            (*wanted, bytes(node), int(idx)))}
+        return sorted(stored, key=lambda fp: (order[fp], fp))
 
     def person_names(self, domain: str) -> list[str]:
         """Registered person names ``local@domain`` under ``domain`` (lower-case text), sorted.

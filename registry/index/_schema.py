@@ -27,16 +27,50 @@ the block it came from so a reorg can roll back to any block:
 
 Schema changes must keep existing files readable: new SQL indexes are
 ``IF NOT EXISTS`` (created by the next sync, and the reader works without
-them); a new column needs a reader that tolerates its absence or a new
-``SCHEMA_VERSION`` (the store then refuses the old file with "delete the file
-and sync again").
+them); a new column or a new encoding needs a new ``SCHEMA_VERSION``. Readers
+and the store then refuse a file of another version with one line naming both
+versions -- an older file "needs a re-sync" (``keyanchor index rebuild``, or
+delete it and sync), a newer one "was written by a newer keyanchor" -- never
+reading it the wrong way (:func:`schema_problem`).
+
+Schema 3 (issue 15) stores event fields as compact binary (:mod:`._evdata`)
+instead of hex-in-JSON, in 16 KiB pages (an OpenPGP certificate's row no
+longer leaves a third of a 4 KiB page empty), keeps ``names``, ``records`` and
+``events`` in primary-key order without a rowid (no second copy of their keys
+in an autoindex; with 16 KiB pages a certificate's row still fits one page),
+events keyed by node (no ``events_node`` index), and drops the
+``fingerprints_record`` index (a record's subkeys are found from its material).
 """
 
 from __future__ import annotations
 
-__all__ = ["SCHEMA", "SCHEMA_VERSION"]
+__all__ = ["PAGE_SIZE", "SCHEMA", "SCHEMA_VERSION", "schema_problem"]
 
-SCHEMA_VERSION = 2  # 2: KeyRegistry v2 (event digest, revocation bytes, blocked attesters)
+SCHEMA_VERSION = 3  # 2: KeyRegistry v2 (event digest, revocation bytes, blocked attesters)
+#                    3: compact event fields (binary, not hex-in-JSON), 16 KiB pages
+
+#: Page size of a new index file (set before its first table).
+PAGE_SIZE = 16384
+
+
+def schema_problem(found: object, path: object) -> str | None:
+    """Why an index whose ``meta`` says schema ``found`` cannot be read, or ``None``.
+
+    One line, for the sshd path and the ``keyanchor index`` commands alike.
+    Stdlib only and cheap: :mod:`registry.index._query` calls it on every open.
+    """
+    if found == str(SCHEMA_VERSION):
+        return None
+    if found is None:
+        return f"{path} is not a keyanchor index (no schema version)"
+    if isinstance(found, str) and found.isdecimal() and int(found) < SCHEMA_VERSION:
+        return (f"{path} has index schema {found}, this keyanchor reads schema {SCHEMA_VERSION}:"
+                " re-sync needed ('keyanchor index rebuild', or delete the file and run"
+                " 'keyanchor sync')")
+    if isinstance(found, str) and found.isdecimal():
+        return (f"{path} has index schema {found}, written by a newer keyanchor (this one reads"
+                f" schema {SCHEMA_VERSION}): upgrade keyanchor, or re-sync into another file")
+    return f"{path} is not a keyanchor index (schema {found!r})"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -60,7 +94,7 @@ CREATE TABLE IF NOT EXISTS names (
     owner      TEXT NOT NULL,
     renounced  INTEGER NOT NULL DEFAULT 0,
     block      INTEGER NOT NULL
-);
+) WITHOUT ROWID;
 
 CREATE TABLE IF NOT EXISTS records (
     node          BLOB NOT NULL,
@@ -87,7 +121,7 @@ CREATE TABLE IF NOT EXISTS records (
     policy        TEXT NOT NULL,
     policy_detail TEXT NOT NULL,
     PRIMARY KEY (node, idx)
-);
+) WITHOUT ROWID;
 
 CREATE TABLE IF NOT EXISTS fingerprints (
     fingerprint TEXT NOT NULL,
@@ -153,17 +187,13 @@ CREATE TABLE IF NOT EXISTS events (
     tx_hash   BLOB NOT NULL,
     node      BLOB NOT NULL,
     kind      TEXT NOT NULL,
-    data      TEXT NOT NULL,
-    PRIMARY KEY (block, log_index)
-);
-
-CREATE INDEX IF NOT EXISTS events_node ON events (node, block, log_index);
+    data      BLOB NOT NULL,  -- registry.index._evdata (schema 3; schema 2: JSON text)
+    PRIMARY KEY (node, block, log_index)  -- history and replays read one node's events
+) WITHOUT ROWID;
 
 -- Added within schema 1 (kept in 2) (indexes only, no new columns: files written before
 -- them read the same, just without the speed-up; the next ``Store.open`` --
 -- any sync -- creates them).
--- a record's fingerprints (OpenPGP subkeys: IndexReader.subkey_fingerprints)
-CREATE INDEX IF NOT EXISTS fingerprints_record ON fingerprints (node, idx);
 -- v4 OpenPGP long key IDs, the low 64 bits of the fingerprint (IndexReader.records_by_key_id;
 -- v6 key IDs are a prefix and use the primary key)
 CREATE INDEX IF NOT EXISTS fingerprints_v4_key_id ON fingerprints (substr(fingerprint, 25))

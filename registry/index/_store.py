@@ -40,7 +40,8 @@ from pathlib import Path
 from typing import Any
 
 from registry.errors import Error, IndexUnavailable
-from registry.index._schema import SCHEMA, SCHEMA_VERSION
+from registry.index._evdata import decode_fields, encode_fields
+from registry.index._schema import PAGE_SIZE, SCHEMA, SCHEMA_VERSION, schema_problem
 
 __all__ = ["PUBLISHED_MODE", "Event", "ParsedKey", "Store", "work_path"]
 
@@ -95,7 +96,7 @@ class Event:
     parsed: ParsedKey | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """The event as stored in ``events.data`` (material, proof and node left out)."""
+        """The event's fields as history shows them (material, proof and node left out)."""
         out: dict[str, Any] = {}
         for key, value in self.data.items():
             if key in ("material", "proof", "node"):  # node: its own column
@@ -184,9 +185,12 @@ class Store:
         exists, and discards it when ``path`` was deleted (start over). A new
         index is published at once (empty, never synced).
 
+        An index of schema 2 is migrated to schema 3 in place (a new working file,
+        then published at once); a newer schema is refused.
+
         Raises:
             IndexUnavailable: the files cannot be created, are not a keyanchor
-                index, or have another schema version.
+                index, or have a newer (or unknown) schema version.
         """
         p = Path(path)
         work = work_path(p)
@@ -199,22 +203,31 @@ class Store:
             if not work.exists():
                 os.close(os.open(work, os.O_WRONLY | os.O_CREAT | os.O_EXCL, WORK_MODE))
             os.chmod(work, WORK_MODE)
+            found = _schema_of(work)
+            if found == "2":
+                _migrate_2_to_3(work)
+                migrated = True
+            else:
+                migrated = False
             conn = sqlite3.connect(work, timeout=timeout, isolation_level=None)
         except (OSError, sqlite3.Error) as exc:
             raise IndexUnavailable(f"cannot open the index {p}: {exc}") from exc
         try:
+            if conn.execute("SELECT count(*) FROM sqlite_schema").fetchone()[0] == 0:
+                conn.execute(f"PRAGMA page_size={PAGE_SIZE}")  # before the first table
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: safe against process crashes
             conn.execute("PRAGMA foreign_keys=OFF")
+            if found is not None and found != "2":
+                problem = schema_problem(found, p)
+                if problem is not None:
+                    raise IndexUnavailable(problem)
             conn.executescript(SCHEMA)
             row = conn.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
             if row is None:
                 conn.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
-            elif row[0] != str(SCHEMA_VERSION):
-                raise IndexUnavailable(
-                    f"{p} has index schema {row[0]}, this keyanchor uses {SCHEMA_VERSION}:"
-                    " delete the file and sync again"
-                )
+            elif (problem := schema_problem(row[0], p)) is not None:
+                raise IndexUnavailable(problem)
         except sqlite3.DatabaseError as exc:
             conn.close()
             raise IndexUnavailable(f"{p} is not a keyanchor index ({exc})") from exc
@@ -222,7 +235,7 @@ class Store:
             conn.close()
             raise
         store = cls(conn, p, work)
-        if not p.exists():
+        if migrated or not p.exists():
             try:
                 store.publish()
             except BaseException:
@@ -233,7 +246,7 @@ class Store:
     def publish(self) -> None:
         """Replace the published snapshot at :attr:`path` with the working file's state.
 
-        A complete copy (SQLite's backup API, then rollback-journal format) is
+        A complete, compacted copy (``VACUUM INTO``, rollback-journal format) is
         written to a temporary file in the same directory, made mode 0644,
         flushed, and renamed over ``path``: a reader sees the old snapshot or
         the new one, never a mixture, and never needs write access. Concurrent
@@ -252,9 +265,13 @@ class Store:
                 fcntl.flock(lock, fcntl.LOCK_EX)
                 fd, tmp = tempfile.mkstemp(dir=d, prefix=f".{self.path.name}.", suffix=".tmp")
                 os.close(fd)
+                if self.conn.in_transaction:  # a snapshot of committed state only
+                    raise IndexUnavailable("cannot publish inside a transaction")
+                # VACUUM INTO: every table and index rebuilt in key order (full pages,
+                # no free pages), rollback-journal format, the working file untouched
+                self.conn.execute("VACUUM INTO ?", (tmp,))
                 dst = sqlite3.connect(tmp, isolation_level=None)
                 try:
-                    self.conn.backup(dst)
                     dst.execute("PRAGMA journal_mode=DELETE")
                 finally:
                     dst.close()
@@ -429,11 +446,19 @@ class Store:
 
     def attesters_of(self, node: bytes, idx: int) -> list[bytes]:
         """Every name that ever attested one record (from the stored events), sorted."""
-        rows = self.conn.execute(
-            "SELECT DISTINCT json_extract(data, '$.attester') FROM events"
-            " WHERE node=? AND kind='Attested' AND json_extract(data, '$.index')=?",
-            (bytes(node), int(idx)))
-        return sorted(_h(a) for (a,) in rows)
+        return sorted({a for (n, i, a) in self.attested([bytes(node)]) if i == int(idx)})
+
+    def attested(self, nodes: Sequence[bytes]) -> set[tuple[bytes, int, bytes]]:
+        """(node, record index, attester) of every ``Attested`` event stored for ``nodes``."""
+        out = set()
+        for lo in range(0, len(nodes), 500):
+            chunk = [bytes(n) for n in nodes[lo:lo + 500]]
+            for n, data in self.conn.execute(
+                    f"SELECT node, data FROM events WHERE kind = 'Attested'"
+                    f" AND node IN ({','.join('?' * len(chunk))})", chunk):
+                d = decode_fields(data)
+                out.add((bytes(n), int(d["index"]), _h(d["attester"])))  # type: ignore[call-overload]
+        return out
 
     def is_blocked(self, node: bytes, attester: bytes) -> bool:
         row = self.conn.execute("SELECT 1 FROM blocked WHERE node=? AND attester=?",
@@ -471,8 +496,7 @@ class Store:
         try:
             c.execute(
                 "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?)",
-                (ev.block, ev.log_index, bytes(ev.tx_hash), node, ev.kind,
-                 json.dumps(ev.to_json(), sort_keys=True, separators=(",", ":"))),
+                (ev.block, ev.log_index, bytes(ev.tx_hash), node, ev.kind, _event_fields(ev)),
             )
             handler = getattr(self, "_on_" + ev.kind, None)
             if handler is not None:
@@ -683,7 +707,7 @@ class Store:
             (node,),
         ).fetchall()
         for block, kind, data, ts in rows:
-            ev = Event(kind, int(block), 0, b"", node, int(ts), json.loads(data))
+            ev = Event(kind, int(block), 0, b"", node, int(ts), decode_fields(data))
             getattr(self, "_on_" + kind)(c, ev, node, ev.data)
 
     # ----------------------------------------------------------------- digest
@@ -721,6 +745,87 @@ class Store:
             t: int(self.conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0])
             for t in ("names", "records", "events", "attestations", "blocks")
         }
+
+
+def _event_fields(ev: Event) -> bytes:
+    """``events.data``: the fields :meth:`Event.to_json` shows, byte strings kept as bytes."""
+    return encode_fields({k: v for k, v in ev.data.items() if k not in ("material", "proof", "node")})
+
+
+def _schema_of(path: Path) -> str | None:
+    """The schema version a database file says it has (``None``: no meta table or no file)."""
+    if not path.exists():
+        return None
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        if conn.execute("SELECT 1 FROM sqlite_schema WHERE name = 'meta'").fetchone() is None:
+            return None
+        row = conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+        return None if row is None else str(row[0])
+    finally:
+        conn.close()
+
+
+def _hex_to_bytes(value: object) -> object:
+    """A schema-2 JSON value: ``0x`` lower-case hex (a byte string there) back to bytes
+    (addresses stay text: :func:`encode_fields` stores those as 20 bytes itself)."""
+    if isinstance(value, str) and value[:2] == "0x" and len(value) % 2 == 0 and len(value) != 42:
+        try:
+            raw = bytes.fromhex(value[2:])
+        except ValueError:
+            return value
+        if "0x" + raw.hex() == value:  # exact: decode_fields gives the same text back
+            return raw
+    return value
+
+
+def _migrate_2_to_3(work: Path) -> None:
+    """Rewrite a schema-2 working file as schema 3 (binary event fields, 16 KiB pages).
+
+    Every table is copied as it is; each event's JSON fields are stored with
+    :func:`encode_fields` (hex byte strings as bytes), so history reads back
+    exactly as before. The new file replaces the working file only when
+    complete (a crash leaves the schema-2 file, migrated again next time).
+    """
+    new = work.with_name(work.name + ".migrating")
+    _remove_work(new)
+    old = sqlite3.connect(work, isolation_level=None)
+    try:
+        old.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        dst = sqlite3.connect(new, isolation_level=None)
+        try:
+            dst.execute(f"PRAGMA page_size={PAGE_SIZE}")
+            dst.executescript(SCHEMA)
+            dst.execute("BEGIN")
+            tables = [str(t) for (t,) in dst.execute(
+                "SELECT name FROM sqlite_schema WHERE type = 'table'"
+                " AND name NOT IN ('events', 'meta') AND name NOT LIKE 'sqlite_%'")]
+            for table in tables:
+                cols = [str(r[1]) for r in old.execute(f"PRAGMA table_info({table})")]
+                if not cols:
+                    continue
+                marks = ",".join("?" * len(cols))
+                dst.executemany(f"INSERT INTO {table} ({','.join(cols)}) VALUES ({marks})",
+                                old.execute(f"SELECT {','.join(cols)} FROM {table}"))
+            dst.executemany("INSERT INTO meta VALUES (?, ?)", old.execute(
+                "SELECT key, value FROM meta WHERE key != 'schema'"))
+            dst.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+            dst.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?)", (
+                (b, li, tx, node, kind, encode_fields(
+                    {k: _hex_to_bytes(v) for k, v in json.loads(data).items()}))
+                for b, li, tx, node, kind, data in old.execute(
+                    "SELECT block, log_index, tx_hash, node, kind, data FROM events")))
+            dst.execute("COMMIT")
+        finally:
+            dst.close()
+    except BaseException:
+        _remove_work(new)
+        raise
+    finally:
+        old.close()
+    _remove_work(work)
+    os.replace(new, work)
+    os.chmod(work, WORK_MODE)
 
 
 def _changed(cur: sqlite3.Cursor, ev: Event) -> None:

@@ -224,7 +224,7 @@ def test_reader_gateway_lookups(tmp_path: Path) -> None:
 
 
 def test_index_written_before_the_lookup_indexes_reads_the_same(tmp_path: Path) -> None:
-    """Schema 1 files from before ``fingerprints_record`` / ``fingerprints_v4_key_id`` still work."""
+    """Files from before the ``fingerprints_v4_key_id`` index still work (schema 1 on)."""
     import sqlite3
 
     path = tmp_path / "old.sqlite"
@@ -232,14 +232,13 @@ def test_index_written_before_the_lookup_indexes_reads_the_same(tmp_path: Path) 
     with IndexReader.open(path) as ix:
         new = _answers(ix, k)
     with sqlite3.connect(path) as conn:
-        conn.execute("DROP INDEX fingerprints_record")
         conn.execute("DROP INDEX fingerprints_v4_key_id")
     with IndexReader.open(path) as ix:
         assert _answers(ix, k) == new
     Store.open(path).close()  # the next sync's open adds them back
     with sqlite3.connect(path) as conn:
         names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
-    assert {"fingerprints_record", "fingerprints_v4_key_id"} <= names
+    assert "fingerprints_v4_key_id" in names
 
 
 # --------------------------------------------------------------------------- publishing (issue 10, item 1)

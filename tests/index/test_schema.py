@@ -1,0 +1,167 @@
+"""Index schema versions (issue 15): schema 2 files migrate, newer ones are refused, never misread.
+
+Readers -- the sshd path, ``keyanchor index`` -- refuse any other version
+with one line (an older file: "re-sync needed"; a newer one: "written by a
+newer keyanchor") and print nothing; the store migrates a schema-2 file to
+schema 3 on the next sync's open, history and content unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from registry.errors import IndexUnavailable
+from registry.gateways.ssh import SSHSettings, authorized_keys
+from registry.index._evdata import decode_fields, encode_fields
+from registry.index._query import IndexReader
+from registry.index._schema import PAGE_SIZE, SCHEMA_VERSION
+from registry.index._store import Store
+from tests.index.test_store import ALICE, ORG, _build
+
+REPO = Path(__file__).resolve().parents[2]
+
+V2_EVENTS = """CREATE TABLE events (
+    block     INTEGER NOT NULL,
+    log_index INTEGER NOT NULL,
+    tx_hash   BLOB NOT NULL,
+    node      BLOB NOT NULL,
+    kind      TEXT NOT NULL,
+    data      TEXT NOT NULL,
+    PRIMARY KEY (block, log_index)
+);
+CREATE INDEX events_node ON events (node, block, log_index);
+CREATE INDEX fingerprints_record ON fingerprints (node, idx);
+"""
+
+
+def _as_schema_2(path: Path) -> None:
+    """Rewrite a published schema-3 index the way schema 2 stored it (JSON text events, 4 KiB pages)."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    rows = conn.execute("SELECT block, log_index, tx_hash, node, kind, data FROM events").fetchall()
+    conn.execute("DROP TABLE events")
+    conn.executescript(V2_EVENTS)
+    conn.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?)", [
+        (b, li, tx, node, kind, json.dumps(decode_fields(d), sort_keys=True, separators=(",", ":")))
+        for b, li, tx, node, kind, d in rows])
+    conn.execute("UPDATE meta SET value = '2' WHERE key = 'schema'")
+    conn.execute("PRAGMA page_size = 4096")
+    conn.execute("VACUUM")
+    conn.close()
+
+
+def _published(path: Path) -> Path:
+    store = _build(path, 12)
+    with store.transaction():
+        store.mark_synced()
+    store.close()
+    Path(str(path) + ".work").unlink()  # as an index from before: only the published file
+    return path
+
+
+def _set_schema(path: Path, version: str) -> None:
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (version,))
+    conn.close()
+
+
+def test_event_fields_round_trip_as_schema_2_showed_them() -> None:
+    data: dict[str, Any] = {"index": 3, "commitment": b"\x12" * 32, "durable": False, "person": True,
+                            "owner": "0x" + "ab" * 20, "label": "alice", "name": "0xab",
+                            "expires": 2**64 - 1, "neg": -5, "none": None, "revocation": b"",
+                            "text": "ünïcode"}
+    want = json.loads(json.dumps({k: "0x" + v.hex() if isinstance(v, bytes) else v
+                                  for k, v in data.items()}, sort_keys=True))
+    got = decode_fields(encode_fields(data))
+    assert got == want and list(got) == sorted(want)
+    assert len(encode_fields({"commitment": b"\x12" * 32, "index": 0})) == 1 + 1 + 1 + 32 + 3
+    blob = encode_fields(data)
+    for cut in range(1, len(blob)):  # every truncation is the module's own error, never a wrong dict
+        try:
+            decoded = decode_fields(blob[:cut])
+        except ValueError:
+            continue
+        assert decoded != want
+
+
+def test_schema_2_index_migrates_on_open_with_the_same_content(tmp_path: Path) -> None:
+    path = _published(tmp_path / "index.sqlite")
+    with IndexReader.open(path) as ix:
+        history = ix.history("alice@example.org")
+        records = ix.records("alice@example.org", at=2000)
+    with Store.open(path) as store:
+        digest = store.digest()
+    Path(str(path) + ".work").unlink()
+    _as_schema_2(path)
+    assert sqlite3.connect(path).execute("PRAGMA page_size").fetchone()[0] == 4096
+    with pytest.raises(IndexUnavailable, match="re-sync needed"):
+        IndexReader.open(path)
+
+    store = Store.open(path)  # the next sync: migrates and publishes at once
+    try:
+        assert store.meta("schema") == str(SCHEMA_VERSION)
+        assert store.digest() == digest
+        assert store.attesters_of(ALICE, 0) == store.attesters_of(ALICE, 1) == [ORG]
+        with IndexReader.open(path) as ix:  # readers see the migrated snapshot before the sync ends
+            assert ix.history("alice@example.org") == history
+            assert ix.records("alice@example.org", at=2000) == records
+    finally:
+        store.close()
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA page_size").fetchone()[0] == PAGE_SIZE
+    assert conn.execute("SELECT typeof(data) FROM events LIMIT 1").fetchone()[0] == "blob"
+
+
+@pytest.mark.parametrize(("version", "message"), [
+    ("2", "re-sync needed"), ("1", "re-sync needed"),
+    (str(SCHEMA_VERSION + 1), "written by a newer keyanchor"), ("x", "not a keyanchor index")])
+def test_other_schemas_are_one_line_errors_for_readers(tmp_path: Path, version: str,
+                                                       message: str) -> None:
+    path = _published(tmp_path / "index.sqlite")
+    _set_schema(path, version)
+    with pytest.raises(IndexUnavailable, match=message) as exc:
+        IndexReader.open(path)
+    assert "\n" not in str(exc.value) and str(path) in str(exc.value)
+    env = {**os.environ, "PYTHONPATH": str(REPO), "KEYANCHOR_INDEX": str(path)}
+    cli = subprocess.run([sys.executable, "-m", "cli.main", "index", "status", "--index", str(path)],
+                         capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path)
+    assert cli.returncode == 1 and cli.stdout == ""
+    assert message in cli.stderr and "Traceback" not in cli.stderr
+    assert len(cli.stderr.strip().splitlines()) == 1
+
+
+def test_newer_schema_is_never_migrated_or_written(tmp_path: Path) -> None:
+    path = _published(tmp_path / "index.sqlite")
+    _set_schema(path, str(SCHEMA_VERSION + 1))
+    before = path.read_bytes()
+    with pytest.raises(IndexUnavailable, match="written by a newer keyanchor"):
+        Store.open(path)
+    assert path.read_bytes() == before
+
+
+@pytest.mark.parametrize(("version", "message"), [
+    ("2", "re-sync needed"), (str(SCHEMA_VERSION + 1), "written by a newer keyanchor")])
+def test_sshd_path_fails_closed_on_another_schema(safe_tmp: Path, version: str, message: str) -> None:
+    path = _published(safe_tmp / "index.sqlite")
+    if version == "2":
+        _as_schema_2(path)
+    else:
+        _set_schema(path, version)
+    os.chmod(path, 0o644)
+    with pytest.raises(IndexUnavailable, match=message):
+        authorized_keys("alice", SSHSettings(path, "{user}@example.org", max_staleness=1e12))
+    config = safe_tmp / "config.toml"
+    config.write_text(f'[ssh]\nuser_template = "{{user}}@example.org"\n[index]\npath = "{path}"\n')
+    env = {**os.environ, "PYTHONPATH": str(REPO), "KEYANCHOR_CONFIG": str(config)}
+    env.pop("KEYANCHOR_INDEX", None)
+    run = subprocess.run([sys.executable, "-m", "cli.ssh_entry", "authorized-keys", "alice"],
+                         capture_output=True, text=True, timeout=60, env=env, cwd=safe_tmp)
+    assert (run.returncode, run.stdout) == (1, "")
+    assert message in run.stderr and len(run.stderr.splitlines()) == 1
