@@ -111,10 +111,8 @@ def _names(syncer: Any, nodes: list[bytes], trusted: Any) -> list[tuple[int, str
             f" WHERE node IN ({marks}) ORDER BY node, idx", nodes):
         records[bytes(row[0])].append(row)
     atts: dict[tuple[bytes, int, bytes], tuple[bytes, int, int] | None] = {}
-    for n, idx, attester in conn.execute(
-            "SELECT DISTINCT node, json_extract(data, '$.index'), json_extract(data, '$.attester')"
-            f" FROM events WHERE kind = 'Attested' AND node IN ({marks})", nodes):
-        atts[(bytes(n), int(idx), bytes.fromhex(str(attester).removeprefix("0x")))] = None
+    for n, idx, attester in syncer.store.attested(nodes):  # the stored Attested events
+        atts[(bytes(n), int(idx), bytes(attester))] = None
     for table in ("attestations", "held_attestations"):
         for n, idx, a, ph, exp, at in conn.execute(
                 f"SELECT node, idx, attester, policy_hash, expires, attested_at FROM {table}"
