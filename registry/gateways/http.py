@@ -122,6 +122,14 @@ class StaleIndex(IndexUnavailable):
     """
 
 
+def intact(rec: IndexedRecord) -> bool:
+    """Whether a record's stored material still hashes to its commitment (re-hashed at every
+    serve: a bit flipped in the index file is never served)."""
+    from registry.keys._common import commitment
+
+    return commitment(rec.key_type, rec.material) == bytes(rec.commitment)
+
+
 class Gateway:
     """Lookups over the index with the serving rule applied (one per app; thread-safe).
 
@@ -169,13 +177,13 @@ class Gateway:
 
     def _check_fresh(self, rd: IndexReader) -> None:
         assert self.max_staleness is not None
-        last = rd.last_sync_time()
-        if last is None:
+        fresh = rd.fresh_as_of()  # the proven head's time, not the time of the last contact
+        if fresh is None:
             raise StaleIndex("the index has never been synced")
-        age = time.time() - last
+        age = time.time() - fresh
         if age > self.max_staleness:
-            raise StaleIndex(f"the index is stale: last synced {int(age)} s ago"
-                             f" (limit {int(self.max_staleness)} s)")
+            raise StaleIndex(f"the index is stale: the newest block it proved is {int(age)} s"
+                             f" old (limit {int(self.max_staleness)} s)")
 
     def reset(self) -> None:
         """Drop this thread's reader (after an error; the next lookup reopens the file)."""
@@ -301,6 +309,8 @@ class Gateway:
         business (sync's verdict, or the lookup-time check with ``policy``).
         """
         if rec.status != "active" or self.name_problem(rec.name) is not None:
+            return False
+        if not intact(rec):  # material altered at rest (the index file was tampered with)
             return False
         if self.policy is None:
             return rec.policy == "pass"
@@ -446,6 +456,7 @@ class Gateway:
         d["served"] = self.served(rec)
         if rec.key_type == OPENPGP and rec.status == "revoked":
             d["revocation"] = self.revocation_view(rec)
+        d["intact"] = intact(rec)
         if subkeys and rec.key_type == OPENPGP:
             d["subkeys"] = self.reader().subkey_fingerprints(rec.node, rec.index)
         return d

@@ -120,6 +120,21 @@ def _record(row: tuple[Any, ...], now: float) -> IndexedRecord:
     )
 
 
+def _fresh_as_of(meta: dict[str, str]) -> int:
+    """The proven head's timestamp, capped at the last successful sync run (an index built
+    by hand, without a proven head, counts from that run)."""
+    last = int(meta["last_sync_time"])
+    head = meta.get("head_timestamp")
+    return min(last, int(head)) if head else last
+
+
+def _age_text(meta: dict[str, str], age: float) -> str:
+    if meta.get("head_timestamp"):
+        return (f"the newest block it proved (block {meta.get('head_number', '?')}) is"
+                f" {int(age)} s old")
+    return f"last synced {int(age)} s ago"
+
+
 def _identities(text: str) -> tuple[str, ...]:
     if text == "[]":  # every SSH record: no json import on the sshd path
         return ()
@@ -176,8 +191,10 @@ class IndexReader:
              now: float | None = None) -> IndexReader:
         """Open the index at ``path`` read-only.
 
-        ``max_staleness`` (seconds): refuse an index whose last successful sync
-        is older than that.
+        ``max_staleness`` (seconds): refuse an index older than that, measured
+        from the timestamp of the newest block sync proved (never from the time
+        of the last contact: a lagging or frozen endpoint cannot make an index
+        look fresh), and never from later than the last successful sync run.
 
         Raises:
             IndexUnavailable: missing, unreadable, not a keyanchor index, another
@@ -189,7 +206,8 @@ class IndexReader:
         conn, ident = _open_snapshot(p)
         try:
             meta = dict(conn.execute(
-                "SELECT key, value FROM meta WHERE key IN ('schema', 'last_sync_time')"))
+                "SELECT key, value FROM meta WHERE key IN ('schema', 'last_sync_time',"
+                " 'head_timestamp', 'head_number')"))
         except sqlite3.Error as exc:
             conn.close()
             raise IndexUnavailable(f"{p} is not a readable keyanchor index ({exc})") from exc
@@ -200,11 +218,10 @@ class IndexReader:
             if "last_sync_time" not in meta:
                 raise IndexUnavailable(f"{p} was never synced completely (run 'keyanchor sync')")
             if max_staleness is not None:
-                age = (time.time() if now is None else now) - int(meta["last_sync_time"])
+                age = (time.time() if now is None else now) - _fresh_as_of(meta)
                 if age > max_staleness:
                     raise IndexUnavailable(
-                        f"{p} is stale: last synced {int(age)} s ago (limit {int(max_staleness)} s)"
-                    )
+                        f"{p} is stale: {_age_text(meta, age)} (limit {int(max_staleness)} s)")
         except BaseException:
             conn.close()
             raise
@@ -260,6 +277,13 @@ class IndexReader:
         rows = self._q("SELECT value FROM meta WHERE key = 'last_sync_time'")
         return int(rows[0][0]) if rows else None
 
+    def fresh_as_of(self) -> int | None:
+        """The time the index is current as of: the proven head's timestamp (capped at the
+        last successful sync run), what staleness counts from (``None``: never synced)."""
+        meta = dict(self._q("SELECT key, value FROM meta WHERE key IN ('last_sync_time',"
+                            " 'head_timestamp')"))
+        return _fresh_as_of(meta) if "last_sync_time" in meta else None
+
     def status(self, now: float | None = None) -> dict[str, Any]:
         """Synced block, last sync time, age, chain and counts (for ``keyanchor index status``)."""
         meta = self.meta()
@@ -267,13 +291,17 @@ class IndexReader:
         last = int(meta.get("last_sync_time", "0"))
         counts = {t_: int(self._q(f"SELECT count(*) FROM {t_}")[0][0])
                   for t_ in ("names", "records", "events")}
+        fresh = _fresh_as_of(meta) if last else None
         return {
             "path": str(self.path),
             "chain_id": int(meta["chain_id"]) if "chain_id" in meta else None,
             "registry": meta.get("registry"),
             "synced_block": int(meta["synced_block"]) if "synced_block" in meta else None,
+            "proven_head": int(meta["head_number"]) if "head_number" in meta else None,
+            "proven_head_hash": ("0x" + meta["head_hash"]) if meta.get("head_hash") else None,
+            "proven_head_time": int(meta["head_timestamp"]) if "head_timestamp" in meta else None,
             "last_sync_time": last or None,
-            "age_seconds": int(t - last) if last else None,
+            "age_seconds": int(t - fresh) if fresh is not None else None,
             "policy": meta.get("policy_profile"),
             **counts,
         }
