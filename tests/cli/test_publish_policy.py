@@ -17,7 +17,8 @@ import pytest
 
 from registry.keys import KeyType, Purpose, load_key
 from registry.publish import DEFAULT_PURPOSES, default_purposes, publish_terms
-from tests.cli.test_commands import Run, dev_address, env, ok, one_line_error, run  # noqa: F401
+from tests.cli.conftest import Run
+from tests.cli.test_commands import dev_address, ok, one_line_error
 from tests.conftest import require_tool
 
 NAME = "alice@example.org"
@@ -37,7 +38,7 @@ def _client_cert(d: Path) -> tuple[Path, Path]:
     return key, pem
 
 
-def _proof(run: Run, env: Path, key: Path, pem: Path) -> Path:  # noqa: F811
+def _proof(run: Run, env: Path, key: Path, pem: Path) -> Path:
     stmt = env / "statement.txt"
     ok(run("prove", NAME, pem, "--out", stmt))
     subprocess.run([require_tool("openssl"), "dgst", "-sha256", "-sign", str(key), "-out",
@@ -47,7 +48,7 @@ def _proof(run: Run, env: Path, key: Path, pem: Path) -> Path:  # noqa: F811
 
 @pytest.mark.tools
 def test_x509_without_purpose_is_checked_as_the_tls_server_record_it_becomes(
-        run: Run, env: Path) -> None:  # noqa: F811
+        run: Run, env: Path) -> None:
     """Unchecked default: a certificate published without --purpose skipped the purpose lints,
     then was stored as tls-server, which the default profile refuses."""
     ok(run("name", "register", "example.org"))
