@@ -240,8 +240,9 @@ def open_registry(
             raise RegistryNotFound(
                 f"network {net.name} has no registry address: run 'keyanchor deploy --network "
                 f"{net.name}' or 'keyanchor network add {net.name} URL --registry ADDRESS'")
-        reg = Registry.connect(net.url, account=loaded, registry_address=net.registry,
-                               chain_id=net.chain_id)
+        reg = Registry.connect(list(net.endpoints), account=loaded,
+                               registry_address=net.registry, chain_id=net.chain_id,
+                               quorum=net.quorum, trust_tag=net.trust)
     token = _SIGNER.set(signer)
     try:
         yield reg

@@ -48,17 +48,20 @@ def sync(
     policy: Annotated[str, typer.Option("--policy", metavar="PROFILE",
                                         help="Policy profile for the per-record verdict"
                                         " ('none' skips the check).")] = "default",
-    audit: Annotated[bool, typer.Option("--audit", help="Also compare every indexed name, record"
-                                        " attestations, renunciation and operator with the contract"
-                                        " (batched eth_calls; run it periodically).")] = False,
+    audit: Annotated[bool, typer.Option("--audit", help="Also re-hash every stored record and"
+                                        " compare every indexed name with storage proofs; a"
+                                        " divergence is rolled back and synced again (run it"
+                                        " periodically).")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Bring the local index up to date with the chain, verifying every record.
+    """Bring the local index up to the network's trusted head, proving every page.
 
-    Every page's logs are checked against the contract's event digest. With a
-    [dns] table in the config (or the strict profile), each top-level name's
-    _keyanchor TXT record is checked too: keys under a domain whose DNS names
-    another owner are never served.
+    The head is the block the network's quorum of endpoints agrees on at its
+    trust tag (docs/TRUST.md); every page's logs must fold into the event digest
+    the contract's state proves at the page's last block. Endpoints that disagree
+    or fail are named on stderr. With a [dns] table in the config (or the strict
+    profile), each top-level name's _keyanchor TXT record is checked too: keys
+    under a domain whose DNS names another owner are never served.
 
     Example: keyanchor sync --confirmations 12 --audit
     """
@@ -88,16 +91,26 @@ def sync(
             result = sync_index(path, reg, confirmations=confirmations, page_blocks=page_blocks,
                                 policy_profile=None if policy == "none" else policy,
                                 progress=progress, audit=audit, dns=dns)
+    for line in result.report:  # never hidden, also with --json
+        say(f"keyanchor: endpoint {line}")
     if as_json:
         typer.echo(json.dumps({"index": str(path), **result.to_dict()}))
         return
+    for line in result.diverged:
+        say(f"divergence: {line}")
     if result.rolled_back_to is not None:
-        say(f"reorg: rolled back to block {result.rolled_back_to}"
+        say(f"rolled back to block {result.rolled_back_to}"
             f" ({result.removed_events} events removed)")
     typer.echo(f"synced {path} to block {result.to_block}: {result.events} new events"
                f" in {result.pages} pages ({result.seconds:.1f} s)")
+    if result.head is not None:
+        number, block_hash, _digest, ts = result.head
+        from datetime import UTC, datetime
+
+        when = datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+        typer.echo(f"proven head: block {number} 0x{block_hash.hex()[:16]}… of {when}")
     if result.audited is not None:
-        typer.echo(f"audit: all {result.audited} indexed names agree with the contract")
+        typer.echo(f"audit: all {result.audited} indexed names agree with the proven state")
 
 
 def watch(

@@ -19,19 +19,29 @@ __all__ = ["serve"]
 
 def serve(
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", min=1, max=65535,
-                                      help="TCP port (11371 is HKP's).")] = 11371,
+    port: Annotated[int, typer.Option("--port", min=0, max=65535,
+                                      help="TCP port (11371 is HKP's; 0 picks a free one).")] = 11371,
     index: Annotated[Path | None, typer.Option(
         "--index", help="Index file (default: [index] path in the config, or KEYANCHOR_INDEX).",
         show_default=False)] = None,
     policy: Annotated[str | None, typer.Option(
         "--policy", help="Re-check keys at lookup with this built-in profile or policy file"
         " (default: the verdict stored at sync).", show_default=False)] = None,
-    max_staleness: Annotated[float | None, typer.Option(
-        "--max-staleness", min=1, help="Answer 503 while the last sync is older than this many"
-        " seconds.", show_default=False)] = None,
+    max_staleness: Annotated[float, typer.Option(
+        "--max-staleness", min=1, help="Answer 503 (with the reason) while the last sync is older"
+        " than this many seconds; the sshd path's default.")] = 3600,
     workers: Annotated[int, typer.Option("--workers", min=1, max=64,
                                          help="Server processes.")] = 1,
+    request_timeout: Annotated[float, typer.Option(
+        "--request-timeout", min=0.1, max=3600,
+        help="Seconds a connection has to send a complete request before it is closed.")] = 10.0,
+    max_connections: Annotated[int, typer.Option(
+        "--max-connections", min=16, max=1_000_000,
+        help="Open connections per process; when full, the oldest idle one is closed.")] = 10_000,
+    per_peer: Annotated[int, typer.Option(
+        "--max-connections-per-client", min=0, max=1_000_000,
+        help="Open connections per client address (IPv6: per /64); 0 = no limit, for use"
+        " behind a reverse proxy.")] = 64,
 ) -> None:
     """Serve the verified index over HTTP: HKP and WKD for gpg, a JSON API and a lookup page.
 
@@ -41,25 +51,20 @@ def serve(
 
     Example: keyanchor serve --port 11371 --index /var/lib/keyanchor/index.sqlite
     """
-    import sys
 
     from cli._context import load_cfg
+    from registry.gateways._server import ServerLimits
     from registry.gateways.http import serve as run
 
     path = index if index is not None else load_cfg().index_path()
-    _check_index(path)
-    shown = f"[{host}]" if ":" in host else host
-    sys.stderr.write(f"keyanchor: serving {path} on http://{shown}:{port} (Ctrl-C stops)\n")
+    limits = ServerLimits(header_timeout=request_timeout, per_peer=per_peer,
+                          max_connections=max_connections)
     run(path, host, port, policy=policy, max_staleness=max_staleness, workers=workers,
-        log_level="warning")
+        limits=limits, log_level="warning",
+        announce=_announce)
 
 
-def _check_index(path: Path) -> None:
-    """Fail, before announcing anything, when there is no usable index at ``path``."""
-    from registry.errors import IndexUnavailable
-    from registry.index import IndexReader
+def _announce(line: str) -> None:
+    import sys
 
-    if not path.exists():
-        raise IndexUnavailable(f"no index at {path}: run 'keyanchor sync' first (or give --index)")
-    with IndexReader.open(path):
-        pass
+    sys.stderr.write(f"keyanchor: {line} (Ctrl-C stops)\n")

@@ -12,6 +12,11 @@ The file is TOML at ``$KEYANCHOR_CONFIG`` or ``<user config dir>/keyanchor/confi
     registry = "0x..."                   # KeyRegistry address (optional until deployed)
     chain_id = 31337                     # optional; checked against the endpoint
 
+    [networks.mainnet]                   # several endpoints: k must agree on each block
+    urls = ["https://a.example", "https://b.example", "https://c.example"]
+    quorum = 2                           # default 1: any one endpoint is trusted alone
+    trust = "finalized"                  # or "safe", "latest" (default), or N confirmations
+
     [account]
     keystore = "/home/alice/.local/share/keyanchor/keystores/alice.json"
 
@@ -58,6 +63,17 @@ __all__ = [
 
 EMBEDDED = "embedded"
 _NET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
+_URL = re.compile(r"https?://[^\s]+\Z")
+TRUST_TAGS = ("finalized", "safe", "latest")
+
+
+def _check_trust(value: object, where: str) -> None:
+    """A trust tag: finalized, safe, latest, or a number of confirmations (0-10**6)."""
+    if isinstance(value, bool) or not (
+            (isinstance(value, int) and 0 <= value <= 10**6)
+            or (isinstance(value, str) and value in TRUST_TAGS)):
+        raise ConfigError(f"{where}: trust must be finalized, safe, latest or a number of"
+                          f" confirmations, not {value!r}")
 
 
 def config_dir() -> Path:
@@ -79,20 +95,38 @@ def config_path() -> Path:
 
 @dataclass(frozen=True, slots=True)
 class Network:
-    """A chain keyanchor talks to: the embedded chain, or a JSON-RPC endpoint."""
+    """A chain keyanchor talks to: the embedded chain, or JSON-RPC endpoints.
+
+    ``urls`` are all the endpoints (``url`` is the first: transactions go there);
+    a block is trusted when ``quorum`` of them agree on its hash at ``trust``
+    (``finalized``, ``safe``, ``latest`` or a number of confirmations).
+    """
 
     name: str
     url: str | None = None  # None: the embedded chain
     registry: str | None = None
     chain_id: int | None = None
     state: Path | None = None  # embedded chain file
+    urls: tuple[str, ...] = ()
+    quorum: int = 1
+    trust: str | int = "latest"
 
     @property
     def embedded(self) -> bool:
         return self.url is None
 
+    @property
+    def endpoints(self) -> tuple[str, ...]:
+        """Every endpoint URL (the embedded chain has none)."""
+        return self.urls or ((self.url,) if self.url else ())
+
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "url": self.url or "embedded"}
+        if len(self.endpoints) > 1:
+            out["urls"] = list(self.endpoints)
+        if not self.embedded:
+            out["quorum"] = self.quorum
+            out["trust"] = self.trust
         if self.registry:
             out["registry"] = self.registry
         if self.chain_id is not None:
@@ -115,13 +149,34 @@ class Config:
         for name, raw in (self.data.get("networks") or {}).items():
             if name == EMBEDDED:
                 continue
-            if not isinstance(raw, dict) or not isinstance(raw.get("url"), str):
-                raise ConfigError(f"{self.path}: network {name!r} needs a url")
-            chain_id = raw.get("chain_id")
-            if chain_id is not None and not isinstance(chain_id, int):
-                raise ConfigError(f"{self.path}: network {name!r}: chain_id must be an integer")
-            nets[name] = Network(name, raw["url"], raw.get("registry"), chain_id)
+            nets[name] = self._remote(name, raw)
         return nets
+
+    def _remote(self, name: str, raw: Any) -> Network:
+        where = f"{self.path}: network {name!r}"
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{where} must be a table")
+        urls = raw.get("urls")
+        if urls is None:
+            urls = [raw.get("url")]
+        if not isinstance(urls, list) or not urls or not all(
+                isinstance(u, str) and _URL.match(u) for u in urls):
+            raise ConfigError(f"{where} needs a url (or urls, a list of http(s):// URLs)")
+        if "url" in raw and "urls" in raw and raw["url"] != urls[0]:
+            raise ConfigError(f"{where}: url must be the first of urls (or left out)")
+        if len(set(urls)) != len(urls):
+            raise ConfigError(f"{where}: urls lists the same endpoint twice")
+        chain_id = raw.get("chain_id")
+        if chain_id is not None and (not isinstance(chain_id, int) or isinstance(chain_id, bool)):
+            raise ConfigError(f"{where}: chain_id must be an integer")
+        quorum = raw.get("quorum", 1)
+        if not isinstance(quorum, int) or isinstance(quorum, bool) or not 1 <= quorum <= len(urls):
+            raise ConfigError(f"{where}: quorum must be an integer from 1 to {len(urls)}"
+                              " (the number of urls)")
+        trust = raw.get("trust", "latest")
+        _check_trust(trust, where)
+        return Network(name, urls[0], raw.get("registry"), chain_id, None, tuple(urls), quorum,
+                       trust)
 
     def _embedded(self) -> Network:
         raw = (self.data.get("networks") or {}).get(EMBEDDED) or {}
@@ -144,13 +199,35 @@ class Config:
             raise ConfigError(f"unknown network {name!r} (known: {known}; add one with 'keyanchor network add')")
         return nets[name]
 
-    def add_network(self, name: str, url: str, *, registry: str | None = None,
-                    chain_id: int | None = None) -> Network:
+    def add_network(self, name: str, url: str | list[str] | tuple[str, ...], *,
+                    registry: str | None = None, chain_id: int | None = None,
+                    quorum: int = 1, trust: str | int = "latest") -> Network:
+        """Add (or replace) a network of one or more endpoints; ``quorum`` of them must agree
+        on a block's hash at ``trust`` for it to be trusted.
+
+        Raises: ConfigError (bad name, URL, quorum or trust tag).
+        """
         if not _NET_NAME.match(name) or name == EMBEDDED:
             raise ConfigError(f"invalid network name {name!r}")
-        if not re.match(r"https?://[^\s]+\Z", url):
-            raise ConfigError(f"invalid RPC URL {url!r} (http:// or https://)")
-        entry: dict[str, Any] = {"url": url}
+        urls = [url] if isinstance(url, str) else list(url)
+        for u in urls:
+            if not _URL.match(u):
+                raise ConfigError(f"invalid RPC URL {u!r} (http:// or https://)")
+        if not urls:
+            raise ConfigError("a network needs at least one URL")
+        if len(set(urls)) != len(urls):
+            raise ConfigError("the same URL is given twice")
+        if not 1 <= quorum <= len(urls):
+            raise ConfigError(f"quorum {quorum} is impossible with {len(urls)} endpoint(s):"
+                              f" 1 to {len(urls)}")
+        _check_trust(trust, "the trust tag")
+        entry: dict[str, Any] = {"url": urls[0]}
+        if len(urls) > 1:
+            entry["urls"] = urls
+        if quorum != 1:
+            entry["quorum"] = quorum
+        if trust != "latest":
+            entry["trust"] = trust
         if registry:
             entry["registry"] = registry
         if chain_id is not None:

@@ -30,6 +30,8 @@ Tree::
     │   ├── InsufficientFunds              the account cannot pay for the transaction
     │   ├── TransactionTimeout             no receipt within the timeout
     │   ├── VerificationError              the endpoint returned data that does not verify
+    │   │   ├── QuorumError                fewer than k endpoints agree on a block
+    │   │   └── HeadRegressed              the trusted head is below the index's proven head
     │   └── ContractRevert                 the contract refused; ``reason`` names why
     │       ├── NameNotFound               (also LookupError)
     │       ├── NameTaken
@@ -49,6 +51,7 @@ __all__ = [
     "ContractRevert",
     "Error",
     "GatewayRequestError",
+    "HeadRegressed",
     "IndexUnavailable",
     "InsufficientFunds",
     "InvalidName",
@@ -62,6 +65,7 @@ __all__ = [
     "PolicyViolation",
     "PrivateKeyError",
     "ProofError",
+    "QuorumError",
     "RegistryNotFound",
     "TransactionTimeout",
     "UnsupportedKeyType",
@@ -160,6 +164,15 @@ class TransactionTimeout(ChainError):
 
 class VerificationError(ChainError):
     """Data from the endpoint does not verify (e.g. material does not hash to the commitment)."""
+
+
+class QuorumError(VerificationError):
+    """Fewer than k of a network's endpoints agree on a block (each one's answer is named)."""
+
+
+class HeadRegressed(VerificationError):
+    """The trusted head is below the block the index already proved, and no reorganisation
+    is proven: the endpoints lag or lie; the index keeps what it holds."""
 
 
 class ContractRevert(ChainError):

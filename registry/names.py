@@ -36,6 +36,7 @@ under it, does not count.
 
 from __future__ import annotations
 
+import functools
 import sys
 from functools import lru_cache
 
@@ -100,9 +101,10 @@ def _is_number(label: str) -> bool:
 
 
 _KECCAK_RATE = 136
-#: Keccak blocks a process hashes in pure Python before it loads pycryptodome's keccak
-#: (~35 ms to import: cffi and pycparser); ~0.2 ms each, so a short command (a lookup
-#: hashes a few dozen blocks) never pays the import and a long one pays it once.
+#: Keccak blocks a process hashes in pure Python before it loads a compiled keccak
+#: (pycryptodome's costs ~35 ms to import: cffi and pycparser); ~0.2 ms each, so a
+#: short command (a lookup hashes a few dozen blocks) never pays the import and a
+#: long one (sync) pays it once.
 _PURE_BLOCKS = 160
 _pure_left = _PURE_BLOCKS
 _fast_keccak: Any = None
@@ -112,8 +114,8 @@ def keccak256(data: bytes) -> bytes:
     """Return the Keccak-256 digest (Ethereum's hash, not NIST SHA3-256).
 
     The first :data:`_PURE_BLOCKS` blocks a process hashes go through the pure-Python
-    permutation (:mod:`registry.keys._keccak`); after that, pycryptodome's (the
-    same digest, tested against each other).
+    permutation (:mod:`registry.keys._keccak`); after that, a compiled one
+    (:func:`_compiled_keccak`). All give the same digest (tested against each other).
     """
     global _pure_left, _fast_keccak
     if _fast_keccak is None:
@@ -123,10 +125,21 @@ def keccak256(data: bytes) -> bytes:
 
             _pure_left -= blocks
             return pure(data)
-        from Crypto.Hash import keccak  # lazy: keeps `import registry.names` cheap
+        _fast_keccak = _compiled_keccak()
+    return bytes(_fast_keccak(bytes(data)))
 
-        _fast_keccak = keccak
-    return bytes(_fast_keccak.new(digest_bits=256, data=bytes(data)).digest())
+
+def _compiled_keccak() -> Any:
+    """safe-pysha3's Keccak-256 (C, ~9x cheaper per call than pycryptodome's, which sync
+    spends much of its time in), else pycryptodome's."""
+    try:
+        from sha3 import keccak_256
+
+        return lambda data: keccak_256(data).digest()
+    except ImportError:
+        from Crypto.Hash import keccak
+
+        return lambda data: keccak.new(digest_bits=256, data=data).digest()
 
 
 class Name(Frozen):
@@ -247,6 +260,11 @@ def parse_name(text: str | Name) -> Name:
         return text
     if not isinstance(text, str):
         raise InvalidName(f"invalid name {text!r}: not a string")
+    return _parse_text(text)
+
+
+@functools.lru_cache(maxsize=4096)  # a pure function of the text: recent names parse once
+def _parse_text(text: str) -> Name:
     original = text
     text = text.strip()
     if not text:

@@ -46,6 +46,8 @@ from registry.errors import (
 )
 from registry.keys._common import Key, KeyType, Purpose
 from registry.names import Name, parse_name
+from registry.publish import PublishTerms
+from registry.publish import publish_terms as stored_terms
 
 if TYPE_CHECKING:  # pragma: no cover
     from registry.chain.client import Registry
@@ -79,13 +81,6 @@ __all__ = [
 #: they gate lookups, not publishes.
 PUBLISH_EXEMPT = frozenset({"key.attestations"})
 
-#: Purposes a record gets when the publisher names none.
-DEFAULT_PURPOSES = {
-    KeyType.SSH: Purpose.SSH_USER,
-    KeyType.OPENPGP: Purpose.SIGNING | Purpose.ENCRYPTION,
-    KeyType.X509: Purpose.TLS_SERVER,
-}
-
 
 def _iso(value: datetime | None) -> str | None:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if value is not None else None
@@ -98,34 +93,11 @@ def _hex(value: bytes | None) -> str | None:
 # --------------------------------------------------------------------------- what is stored
 
 
-@dataclass(frozen=True, slots=True)
-class PublishTerms:
-    """The record a publish stores: purposes and validity with every default applied."""
-
-    purposes: Purpose
-    valid_from: datetime | None
-    valid_until: datetime | None
-    revoked_at: None = None
-
-    @property
-    def checked_at(self) -> datetime | None:
-        """When to judge the record: its start if in the future (a pending record), else now."""
-        now = datetime.now(UTC)
-        return self.valid_from if self.valid_from is not None and self.valid_from > now else None
-
-
-def _utc(value: datetime | int | None) -> datetime | None:
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return datetime.fromtimestamp(value, UTC) if value else None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
 def publish_terms(key: Key, *, purposes: Purpose | int | str | None = None,
                   valid_from: datetime | int | None = None,
                   valid_until: datetime | int | None = None) -> PublishTerms:
-    """The purposes and validity a publish of ``key`` stores.
+    """The purposes and validity a publish of ``key`` stores
+    (:func:`registry.publish.publish_terms`), refused when the window is over or empty.
 
     Purposes default by key type (SSH: ssh-user; OpenPGP: signing, encryption;
     X.509: tls-server); ``valid_until`` defaults to the key's own expiry (a
@@ -134,21 +106,14 @@ def publish_terms(key: Key, *, purposes: Purpose | int | str | None = None,
     Raises:
         ValueError: unknown or no purposes; a validity window that is over or empty.
     """
-    if purposes is None:
-        chosen = DEFAULT_PURPOSES[key.key_type]
-    else:
-        chosen = Purpose.parse(purposes) if isinstance(purposes, str) else Purpose(int(purposes))
-        if not chosen:
-            raise ValueError("a key record needs at least one purpose")
-    start, until = _utc(valid_from), _utc(valid_until)
-    if until is None:
-        until = _utc(key.valid_until)
+    terms = stored_terms(key, purposes=purposes, valid_from=valid_from, valid_until=valid_until)
+    start, until = terms.valid_from, terms.valid_until
     if until is not None and until <= datetime.now(UTC):
         raise ValueError(f"the record would end {_iso(until)}, which is past"
                          + ("" if valid_until is not None else " (the key itself has expired)"))
     if start is not None and until is not None and start >= until:
         raise ValueError(f"the record would start ({_iso(start)}) after it ends ({_iso(until)})")
-    return PublishTerms(chosen, start, until)
+    return terms
 
 
 # --------------------------------------------------------------------------- results

@@ -34,6 +34,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+#: Valid keys repeated up to 1 MiB: linear work per key, reported beside the adversarial rows.
+VALID_INPUTS = {"valid_ssh_lines": "ssh", "valid_openpgp_certs": "openpgp",
+                "valid_x509_pem_certs": "x509"}
+
 TARGET_MS = 100.0
 TARGET_MB = 50.0
 
@@ -84,6 +88,10 @@ def _entry_points(name: str) -> list[tuple[str, Any]]:
     from registry.proofs import verify_proof
     from tests.keys.adversarial_inputs import KEY_INPUTS, PROOF_INPUTS
 
+    if name in VALID_INPUTS:
+        text = _samples()[VALID_INPUTS[name]].rstrip("\n").encode() + b"\n"
+        data = text * ((1 << 20) // len(text))
+        return [("load_keys(detect)", lambda: load_keys(data))]
     if name in KEY_INPUTS:
         data = KEY_INPUTS[name]()
         return [(f"load_keys({kt or 'detect'})", lambda kt=kt: load_keys(data, key_type=kt))
@@ -170,7 +178,7 @@ def main() -> None:
         return
     from tests.keys.adversarial_inputs import KEY_INPUTS, PROOF_INPUTS
 
-    names = args.only or [*KEY_INPUTS, *PROOF_INPUTS]
+    names = args.only or [*KEY_INPUTS, *PROOF_INPUTS, *VALID_INPUTS]
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     me = [sys.executable, str(Path(__file__).resolve())]
     print(f"machine: {os.cpu_count()} cpus, {platform.machine()}, Python {platform.python_version()}")
@@ -181,6 +189,9 @@ def main() -> None:
     print(f"{'input':<28} {'ms':>8} {'peak MB':>8}  {'x floor':>8}  slowest entry / outcome")
     rows = []
     for name in names:
+        if name in VALID_INPUTS and not rows_header_done(rows):
+            print("valid keys repeated to 1 MiB (linear work per key; not part of the target):")
+            rows.append({"name": "--", "ms": 0.0, "peak_mb": 0.0, "valid": True})
         try:
             out = subprocess.run([*me, "--one", name, "--runs", str(args.runs)],
                                  capture_output=True, text=True, env=env, timeout=args.timeout)
@@ -193,15 +204,23 @@ def main() -> None:
             rows.append({"name": name, "ms": float("inf"), "peak_mb": float("inf")})
             continue
         row = json.loads(out.stdout)
+        row["valid"] = name in VALID_INPUTS
         rows.append(row)
         ratio = row["ms"] / max(floor["scan 1 MiB"], 1e-3)
-        flag = "" if row["ms"] <= TARGET_MS and row["peak_mb"] <= TARGET_MB else "  OVER TARGET"
+        over = not row["valid"] and (row["ms"] > TARGET_MS or row["peak_mb"] > TARGET_MB)
         print(f"{name:<28} {row['ms']:>8.1f} {row['peak_mb']:>8.1f}  {ratio:>8.0f}  "
-              f"{row['entry']} / {row['outcome']}{flag}")
-    worst_ms = max(rows, key=lambda r: r["ms"])
-    worst_mb = max(rows, key=lambda r: r["peak_mb"])
-    print(f"worst time:   {worst_ms['ms']:.1f} ms ({worst_ms['name']}), target <= {TARGET_MS:.0f} ms")
-    print(f"worst memory: {worst_mb['peak_mb']:.1f} MB ({worst_mb['name']}), target <= {TARGET_MB:.0f} MB")
+              f"{row['entry']} / {row['outcome']}{'  OVER TARGET' if over else ''}")
+    bad = [r for r in rows if not r.get("valid")]
+    if bad:
+        worst_ms = max(bad, key=lambda r: r["ms"])
+        worst_mb = max(bad, key=lambda r: r["peak_mb"])
+        print(f"worst time:   {worst_ms['ms']:.1f} ms ({worst_ms['name']}), target <= {TARGET_MS:.0f} ms")
+        print(f"worst memory: {worst_mb['peak_mb']:.1f} MB ({worst_mb['name']}),"
+              f" target <= {TARGET_MB:.0f} MB")
+
+
+def rows_header_done(rows: list[dict[str, Any]]) -> bool:
+    return any(r.get("name") == "--" for r in rows)
 
 
 if __name__ == "__main__":

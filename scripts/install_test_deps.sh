@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install everything the test suite needs on a fresh Debian machine (idempotent):
-# Debian packages (openssh, gpg, openssl, git, chromium), the anvil node from npm,
+# Debian packages (openssh, gpg, openssl, git, chromium, faketime), the anvil node from npm,
 # and keyanchor itself with its test extras.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +17,7 @@ command -v openssl >/dev/null || need_apt+=(openssl)
 command -v git >/dev/null || need_apt+=(git)
 command -v chromium >/dev/null || need_apt+=(chromium)
 command -v npm >/dev/null || need_apt+=(npm)
+command -v faketime >/dev/null || need_apt+=(faketime)   # scripts/test_clocks.sh
 if [ ${#need_apt[@]} -gt 0 ]; then
     echo "installing Debian packages: ${need_apt[*]}"
     $SUDO apt-get update -qq

@@ -60,6 +60,24 @@ def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
     monkeypatch.delenv("KEYANCHOR_NETWORK", raising=False)
 
 
+# --------------------------------------------------------------------------- clocks
+
+
+def clock_env() -> dict[str, str]:
+    """The environment that gives a child process this test run's clock.
+
+    Empty normally. Under ``scripts/test_clocks.sh`` (libfaketime) it is the
+    ``LD_PRELOAD`` and ``FAKETIME*`` variables, for the children started with a
+    cleaned environment (sshd's AuthorizedKeysCommand, ``env={...}``): without
+    them a real tool and the test would judge times by two different clocks.
+    """
+    out = {k: v for k, v in os.environ.items() if k.startswith("FAKETIME")}
+    preload = os.environ.get("LD_PRELOAD", "")
+    if out and "faketime" in preload:
+        out["LD_PRELOAD"] = preload
+    return out
+
+
 # --------------------------------------------------------------------------- StrictModes
 
 

@@ -57,3 +57,39 @@ def test_unknown_network_and_bad_url(tmp_path: Path) -> None:
         cfg.add_network("x", "ftp://host")
     with pytest.raises(ConfigError):
         cfg.add_network("bad name", "http://127.0.0.1:1")
+
+
+def test_several_endpoints_quorum_and_trust_tag(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    cfg = load_config(path)
+    urls = ["http://127.0.0.1:8545", "http://127.0.0.1:8546", "http://127.0.0.1:8547"]
+    cfg.add_network("q", urls, quorum=2, trust="finalized")
+    cfg.add_network("deep", urls[0], trust=12)
+    save_config(cfg)
+    net = load_config(path).network("q")
+    assert (net.url, net.endpoints, net.quorum, net.trust) == (urls[0], tuple(urls), 2,
+                                                               "finalized")
+    deep = load_config(path).network("deep")
+    assert (deep.endpoints, deep.quorum, deep.trust) == ((urls[0],), 1, 12)
+    for bad, match in [({"quorum": 4}, "quorum 4 is impossible"), ({"quorum": 0}, "impossible"),
+                       ({"trust": "soon"}, "trust must be"), ({"trust": -1}, "trust must be")]:
+        with pytest.raises(ConfigError, match=match):
+            cfg.add_network("x", urls, **bad)  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="twice"):
+        cfg.add_network("x", [urls[0], urls[0]])
+
+
+@pytest.mark.parametrize(("body", "match"), [
+    ('urls = ["http://a:1", "http://b:1"]\nquorum = 3\n', "quorum must be an integer from 1 to 2"),
+    ('urls = ["http://a:1"]\nquorum = true\n', "quorum must be"),
+    ('urls = ["http://a:1", "http://a:1"]\n', "same endpoint twice"),
+    ('urls = []\n', "needs a url"),
+    ('urls = ["ftp://a"]\n', "needs a url"),
+    ('url = "http://b:1"\nurls = ["http://a:1"]\n', "url must be the first of urls"),
+    ('url = "http://a:1"\ntrust = "whenever"\n', "trust must be"),
+])
+def test_bad_endpoint_lists_are_config_errors(tmp_path: Path, body: str, match: str) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text("[networks.q]\n" + body)
+    with pytest.raises(ConfigError, match=match):
+        load_config(path).networks()

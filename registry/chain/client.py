@@ -56,6 +56,7 @@ from registry.errors import (
     NameNotFound,
     NameTaken,
     NotOwner,
+    ProofError,
     RegistryNotFound,
     TransactionTimeout,
     VerificationError,
@@ -83,20 +84,11 @@ GAS_HEADROOM = 30_000
 #: Seconds a fee quote is reused (pipelined sends do not re-ask for every transaction).
 FEE_TTL = 2.0
 ZERO32 = b"\x00" * 32
-#: Commitments / attesters per batch view call (the contract's MAX_BATCH).
-_BATCH = 128
 ZERO_ADDRESS = "0x" + "00" * 20
 
 MaterialLoader = Callable[[KeyType, bytes], Key]
 KeyInput = Key | bytes | bytearray | memoryview | str
 TimeInput = datetime | int | None
-
-#: Default purposes when a publish does not name them.
-DEFAULT_PURPOSES = {
-    KeyType.SSH: Purpose.SSH_USER,
-    KeyType.OPENPGP: Purpose.SIGNING | Purpose.ENCRYPTION,
-    KeyType.X509: Purpose.TLS_SERVER,
-}
 
 
 # --------------------------------------------------------------------------- errors
@@ -358,15 +350,9 @@ def _default_loader(key_type: KeyType, material: bytes) -> Key:
 
 
 def _purposes(value: Purpose | int | str | None, key_type: KeyType) -> Purpose:
-    if value is None:
-        return DEFAULT_PURPOSES[key_type]
-    if isinstance(value, str):
-        parsed = Purpose.parse(value)
-    else:
-        parsed = Purpose(int(value))
-    if not parsed:
-        raise ValueError("a key record needs at least one purpose")
-    return parsed
+    from registry.publish import default_purposes
+
+    return default_purposes(key_type, value)
 
 
 def _key_types(
@@ -435,14 +421,17 @@ def _devnet_registry(url: str) -> str | None:
     import json
     import urllib.request
 
+    from registry.chain._rpcjson import loads_bounded
+
     body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "keyanchor_registryAddress",
                        "params": []}).encode()
     req = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
     try:
         with urllib.request.urlopen(req, timeout=10) as resp:
-            result = json.loads(resp.read()).get("result")
+            reply = loads_bounded(resp.read(65537), max_bytes=65536)
     except (OSError, ValueError) as exc:
         raise ChainUnavailable(f"the devnet at {url} does not answer ({exc})") from exc
+    result = reply.get("result") if isinstance(reply, dict) else None
     return result if isinstance(result, str) else None
 
 
@@ -481,6 +470,9 @@ class Registry:
         material_loader: MaterialLoader | None = None,
         check: bool = True,
         closer: Callable[[], None] | None = None,
+        trust: Any = None,
+        head_ttl: float = 0.0,
+        max_head_age: float | None = None,
     ) -> None:
         self.w3 = w3
         self.account = account
@@ -505,6 +497,14 @@ class Registry:
                 f"the endpoint serves chain {actual}, not the configured chain {chain_id}"
             )
         self.chain_id = actual
+        from registry.chain.trust import Quorum
+
+        #: Which block reads trust (:class:`registry.chain.trust.Quorum`): by default this
+        #: endpoint alone, at its latest block.
+        self.trust: Quorum = trust if trust is not None else Quorum.single(w3, chain_id=actual)
+        self.head_ttl = head_ttl
+        self.max_head_age = max_head_age
+        self._proven: Any = None
         if registry_address is not None:
             self._set_address(registry_address, check=check)
 
@@ -513,8 +513,12 @@ class Registry:
     @classmethod
     def connect(
         cls,
-        rpc_url: str,
+        rpc_url: str | Sequence[str],
         *,
+        quorum: int | None = None,
+        trust_tag: str | int = "latest",
+        head_ttl: float = 0.0,
+        max_head_age: float | None = None,
         account: Any = None,
         registry_address: str | None = None,
         chain_id: int | None = None,
@@ -524,30 +528,39 @@ class Registry:
         from_block: int = 0,
         material_loader: MaterialLoader | None = None,
     ) -> Registry:
-        """Connect to a JSON-RPC endpoint (``http(s)://``).
+        """Connect to one or more JSON-RPC endpoints (``http(s)://``) of one chain.
+
+        Transactions go to the first; reads are proven against a block that
+        ``quorum`` of them (default: one, trusted alone) agree on at ``trust_tag``
+        (``finalized``, ``safe``, ``latest`` or a number of confirmations); see
+        :mod:`registry.chain.trust`. ``head_ttl`` reuses a trusted head for that
+        many seconds; ``max_head_age`` refuses to read from a trusted head whose
+        timestamp is older than that (a lagging or frozen endpoint).
 
         Raises:
             ChainUnavailable: the endpoint does not answer. WrongChain: the chain id
-            differs from ``chain_id``. RegistryNotFound: no contract code at
-            ``registry_address``. ConfigError: unsupported URL or missing artifact.
+            differs from ``chain_id`` (or fewer than ``quorum`` endpoints serve it).
+            RegistryNotFound: no contract code at ``registry_address``. ConfigError:
+            unsupported URL, impossible quorum, unknown trust tag or missing artifact.
         """
-        import requests
-        from web3 import HTTPProvider, Web3
-        from web3.providers.rpc.utils import ExceptionRetryConfiguration
+        from web3 import Web3
 
-        if not rpc_url.startswith(("http://", "https://")):
-            raise ConfigError(f"unsupported RPC URL {rpc_url!r} (http:// or https://)")
-        provider = HTTPProvider(
-            rpc_url,
-            request_kwargs={"timeout": request_timeout},
-            exception_retry_configuration=ExceptionRetryConfiguration(
-                errors=(ConnectionError, requests.HTTPError, requests.Timeout),
-                retries=2,
-                backoff_factor=0.1,
-            ),
-        )
-        w3 = Web3(provider)
+        from registry.chain._rpc import Rpc, display_url, http_provider
+        from registry.chain.trust import Quorum, TrustTag
+
+        urls = [rpc_url] if isinstance(rpc_url, str) else list(rpc_url)
+        if not urls:
+            raise ConfigError("no RPC URL given")
+        tag = TrustTag.parse(trust_tag)
+        w3 = Web3(http_provider(urls[0], timeout=request_timeout))
         _lean(w3)
+        endpoints = [Rpc(w3, name=display_url(urls[0]))]
+        endpoints += [Rpc.from_url(u, timeout=request_timeout) for u in urls[1:]]
+        trust = Quorum(endpoints, k=quorum or 1, tag=tag, chain_id=chain_id)
+        if trust.n > 1:
+            agreed = trust.check_chain(chain_id)
+            if chain_id is None:
+                chain_id = agreed
         return cls(
             w3,
             account=account,
@@ -557,6 +570,9 @@ class Registry:
             timeout=timeout,
             from_block=from_block,
             material_loader=material_loader,
+            trust=trust,
+            head_ttl=head_ttl,
+            max_head_age=max_head_age,
         )
 
     @classmethod
@@ -680,52 +696,78 @@ class Registry:
                 f"{what}: the endpoint returned undecodable data for {fn}()"
             ) from exc
 
-    # ----------------------------------------------------------------- reads
+    # ----------------------------------------------------------------- reads (proven)
+
+    def state(self) -> Any:
+        """The proven view of this registry (:class:`registry.chain._proven.ProvenState`)."""
+        from registry.chain._proven import ProvenState
+
+        key = (self.address, self.from_block, self.head_ttl, self.max_head_age)
+        if self._proven is None or self._proven[0] != key:
+            self._proven = (key, ProvenState(self.address, self.trust, from_block=self.from_block,
+                                             head_ttl=self.head_ttl,
+                                             max_head_age=self.max_head_age))
+        return self._proven[1]
+
+    def head(self) -> Any:
+        """The block reads are proven against (:class:`registry.chain.trust.TrustedBlock`):
+        the one ``trust`` agrees on. Raises: QuorumError, ChainError."""
+        with _translated("trusted head"):
+            return self.state().head()
+
+    def _name_words(self, nodes: Iterable[bytes], what: str, head: Any = None) -> dict[bytes, Any]:
+        with _translated(what):
+            return dict(self.state().names(nodes, head or self.state().head(), what))
 
     def owner(self, name: str | Name) -> str | None:
         """The owner's checksum address, or ``None`` when the name is not registered.
 
-        Raises: InvalidName, ChainError.
+        Proven: the name word (docs/CONTRACT.md) at the trusted head.
+        Raises: InvalidName, VerificationError, ChainError.
         """
         parsed = _name(name)
-        owner = self._call_raw("owner", [parsed.node], f"owner of {parsed}")
-        owner = str(to_checksum_address(owner))
-        return None if owner == to_checksum_address(ZERO_ADDRESS) else owner
+        node = bytes(parsed.node)
+        word, _parent = self._name_words([node], f"owner of {parsed}")[node]
+        return None if word.owner == ZERO_ADDRESS else str(to_checksum_address(word.owner))
 
     def parent(self, name: str | Name) -> str | None:
         """The name this one was assigned under (``None`` for a top-level registration).
 
-        Raises: InvalidName, NameNotFound, ChainError.
+        Raises: InvalidName, NameNotFound, VerificationError, ChainError.
         """
         parsed = _name(name)
-        self._require_registered(parsed)
-        node = bytes(self._call_raw("parent", [parsed.node], f"parent of {parsed}"))
-        if node == ZERO32:
+        node = bytes(parsed.node)
+        word, parent = self._name_words([node], f"parent of {parsed}")[node]
+        if word.owner == ZERO_ADDRESS:
+            raise NameNotFound(f"{parsed} is not registered", reason="KeyRegistry: name not found")
+        if parent == ZERO32:
             return None
-        return self._name_of(node)
+        return self._name_of(parent)
 
     def renounced(self, name: str | Name) -> bool:
         """Whether the parent's owner gave up reclaiming this name. Raises: ChainError."""
         parsed = _name(name)
-        return bool(self._call_raw("renounced", [parsed.node], f"renounced {parsed}"))
+        node = bytes(parsed.node)
+        return bool(self._name_words([node], f"renounced {parsed}")[node][0].renounced)
 
     def is_operator(self, name: str | Name, operator: str) -> bool:
-        """Whether ``operator`` is approved by the name's current owner. Raises: ChainError."""
+        """Whether ``operator`` is approved by the name's current owner (proven: the
+        operator slot against the name word's approval epoch). Raises: ChainError."""
         parsed = _name(name)
-        return bool(
-            self._call_raw(
-                "is_operator", [parsed.node, self._addr(operator)], f"operator check on {parsed}"
-            )
-        )
+        what = f"operator check on {parsed}"
+        with _translated(what):
+            state = self.state()
+            return bool(state.is_operator(bytes(parsed.node), self._addr(operator), state.head(),
+                                          what))
 
     def records(self, name: str | Name) -> list[dict[str, Any]]:
-        """The contract's raw records of a name in index order (status by block time).
+        """The contract's raw records of a name in index order (status at the trusted head).
 
-        The commitments come from the name's ``KeyPublished`` events (or, for a
-        durable record, from state), their state from one ``records(node,
-        commitments)`` call per 128 records. Checked: one record per index
-        ``0 … record_count - 1``, each one's stored index equal to its event's.
-        Material is not checked here (:meth:`lookup` does).
+        Proven: the name word (record count) and each record's word at the
+        trusted head; the commitments come from the name's ``KeyPublished``
+        events (or, for a durable record, from state), and a record the count
+        includes but no event accounts for is an error. Material is not checked
+        here (:meth:`lookup` does).
 
         Raises: InvalidName, VerificationError (a record the endpoint's events do
         not account for), ChainError.
@@ -736,54 +778,25 @@ class Registry:
     def record_count(self, name: str | Name) -> int:
         """Records ever published under a name (revoked ones included). Raises: ChainError."""
         parsed = _name(name)
-        return int(self._call_raw("record_count", [parsed.node], f"record count of {parsed}"))
+        node = bytes(parsed.node)
+        return int(self._name_words([node], f"record count of {parsed}")[node][0].record_count)
 
     def record_state(self, name: str | Name, commitment_: bytes) -> dict[str, Any] | None:
-        """The raw state of the record with this commitment, or None. Raises: ChainError."""
+        """The raw state of the record with this commitment, or None (the ``records`` view:
+        a convenience for the checks before a write, not evidence). Raises: ChainError."""
         parsed = _name(name)
         (rec,) = self._call_raw("records", [parsed.node, [bytes(commitment_)]], f"lookup {parsed}")
         return rec if int(rec["key_type"]) else None
 
-    def _raw_records(self, parsed: Name) -> list[tuple[dict[str, Any], Any]]:
-        """(raw record, its KeyPublished log or None) for every index of the name."""
-        node = bytes(parsed.node)
+    def _raw_records(self, parsed: Name, head: Any = None) -> list[tuple[dict[str, Any], Any]]:
+        """(raw record, its KeyPublished log or None) for every index of the name, proven."""
         what = f"lookup {parsed}"
-        count = int(self._call_raw("record_count", [node], what))
-        if count == 0:
-            return []
-        published = self.contract.event("KeyPublished")
-        logs: dict[int, Any] = {}
-        for log in self._get_logs([published.topic, node], what):
-            if str(log.get("address", "")).lower() != self.address.lower() or log.get("removed"):
-                continue
-            try:
-                index = int.from_bytes(bytes(log["topics"][2]), "big")
-                c = bytes(log["topics"][3])
-            except (IndexError, KeyError, TypeError, ValueError):
-                continue
-            logs.setdefault(index, (c, log))  # the first one; a forged duplicate fails below
-        commitments: list[bytes] = []
-        for index in range(count):
-            if index in logs:
-                commitments.append(logs[index][0])
-                continue
-            durable = bytes(self._call_raw("durable_at", [node, index], what))
-            if durable == ZERO32:
-                raise VerificationError(
-                    f"{parsed} record {index} does not verify: the endpoint returned no"
-                    f" KeyPublished event for it ({count} records; a withheld log)")
-            commitments.append(durable)
-        states: list[dict[str, Any]] = []
-        for lo in range(0, count, _BATCH):
-            states += list(self._call_raw("records", [node, commitments[lo:lo + _BATCH]], what))
-        out = []
-        for index, (c, rec) in enumerate(zip(commitments, states, strict=True)):
-            if not int(rec["key_type"]) or int(rec["index"]) != index or bytes(rec["commitment"]) != c:
-                raise VerificationError(
-                    f"{parsed} record {index} does not verify: its KeyPublished event names"
-                    f" commitment 0x{c.hex()}, which the contract does not hold at that index")
-            out.append((rec, logs[index][1] if index in logs else None))
-        return out
+        with _translated(what):
+            state = self.state()
+            head = head or state.head()
+            _word, proven = state.records(bytes(parsed.node), head, what)
+        return [(_record_dict(p.commitment, p.word, head.timestamp),
+                 _log_dict(p.log) if p.log is not None else None) for p in proven]
 
     def _require_registered(self, parsed: Name) -> None:
         if self.owner(parsed) is None:
@@ -819,9 +832,12 @@ class Registry:
     ) -> list[KeyRecord]:
         """The verified key records of a name, in index order.
 
-        One ``eth_getLogs`` (the name's KeyPublished events), ``record_count`` and
-        one ``records(node, commitments)`` call per 128 records; with
-        ``attestations=True`` one ``eth_getLogs`` and one ``eth_call`` per record.
+        Against the trusted head (:meth:`head`): one ``eth_getLogs`` (the name's
+        KeyPublished events, which say where to look) and one ``eth_getProof``
+        proving the name word and every record word (status, validity, index,
+        reason); each record's material must hash to its proven commitment. With
+        ``attestations=True`` per record one ``eth_getLogs`` and one proof of
+        each attester's attestation, policy hash and blocked flag.
         With ``policy`` (a policy file path, TOML text or Policy) or ``profile``,
         only records whose key passes :meth:`check_record` are returned.
 
@@ -834,9 +850,15 @@ class Registry:
         parsed = _name(name)
         node = bytes(parsed.node)
         what = f"lookup {parsed}"
-        raw = self._raw_records(parsed)
+        with _translated(what):
+            state = self.state()
+            head = state.head()
+            word, proven = state.records(node, head, what)
+        if word.owner == ZERO_ADDRESS:
+            raise NameNotFound(f"{parsed} is not registered", reason="KeyRegistry: name not found")
+        raw = [(_record_dict(p.commitment, p.word, head.timestamp),
+                _log_dict(p.log) if p.log is not None else None) for p in proven]
         if not raw:
-            self._require_registered(parsed)
             return []
         wanted = _key_types(key_types)
         out = []
@@ -876,8 +898,8 @@ class Registry:
         """The registered domain that registered ``name`` squats in, or ``None``.
 
         The rule is :func:`registry.names.squatted_by` (the index's readers
-        apply the same): ``owner`` and ``parent`` of the name and of each of its
-        DNS suffixes, two ``eth_call`` per registered one.
+        apply the same): owner and parent of the name and of each of its DNS
+        suffixes, proven in one ``eth_getProof``.
 
         Raises: InvalidName, ChainError.
         """
@@ -888,12 +910,12 @@ class Registry:
         suffixes = ([parsed.text] if parsed.is_person else []) + [
             ".".join(labels[i:]) for i in range(len(labels))]
         by_node = {bytes(namehash(s)): s for s in suffixes}
+        words = self._name_words(list(by_node), f"names above {parsed}")
         parents: dict[str, str | None] = {}
-        for text in suffixes:
-            if self.owner(text) is None:
-                continue
-            pnode = bytes(self._call_raw("parent", [namehash(text)], f"parent of {text}"))
-            parents[text] = by_node.get(pnode)
+        for node, text in by_node.items():
+            word, pnode = words[node]
+            if word.owner != ZERO_ADDRESS:
+                parents[text] = by_node.get(pnode)
         return squatted_by(parsed.text, parents) if parsed.text in parents else None
 
     def dns_control(self, name: str | Name, settings: Any = None) -> Any:
@@ -960,6 +982,15 @@ class Registry:
             raise VerificationError(f"{record.name} record {record.index}: no parsed key")
         owner = self.owner(record.name) or ZERO_ADDRESS
         stmt = statement(self.chain_id, self.address, record.name, owner, record.commitment)
+        # key.attestations counts an attester only when its owner differs from the key's
+        # (and, with "@parent" trusted, only the registry parent): read them when there are any
+        owners: dict[str, str | None] = {}
+        parent = None
+        if record.attestations:
+            owners = {a.attester: self.owner(a.attester) for a in record.attestations
+                      if a.attester}
+            owners[record.name] = owner
+            parent = self.parent(record.name)
         if squatted_by is None:
             squatted_by = self.squatted_by(record.name) or False
         return pol.check(
@@ -974,6 +1005,8 @@ class Registry:
             attestations=record.attestations,
             purposes=int(record.purposes),
             record=record,
+            owners={k: v for k, v in owners.items() if v},
+            parent=parent,
             squatted_by=squatted_by,
             dns=dns,
         )
@@ -1073,8 +1106,9 @@ class Registry:
     ) -> list[Attestation]:
         """The live attestations of a record (by index or commitment), oldest attester first.
 
-        Attesters come from the record's ``Attested`` events, their current
-        state from one ``attestations(node, commitment, attesters)`` call.
+        Attesters come from the record's ``Attested`` events (where to look),
+        their state from one ``eth_getProof`` at the trusted head (attestation,
+        policy hash and blocked slots).
         Attestations by attesters the subject blocked do not count and are left
         out unless ``include_blocked``.
 
@@ -1083,37 +1117,30 @@ class Registry:
         parsed = _name(name)
         node = bytes(parsed.node)
         c = self._commitment_of(parsed, record)
-        event = self.contract.event("Attested")
-        attesters: list[bytes] = []
-        for log in self._get_logs([event.topic, node, c], f"attestations of {parsed}"):
-            try:
-                who = bytes(log["topics"][3])
-            except (IndexError, KeyError, TypeError):
-                continue
-            if who not in attesters:
-                attesters.append(who)
+        what = f"attestations of {parsed}"
+        with _translated(what):
+            state = self.state()
+            head = state.head()
+            attesters = state.attesters(node, c, head, what)
+            proven = state.attestations(node, c, attesters, head, what)
         out = []
-        for lo in range(0, len(attesters), _BATCH):
-            raw = self._call_raw("attestations", [node, c, attesters[lo:lo + _BATCH]],
-                                 f"attestations of {parsed}")
-            for item in raw:
-                if not int(item["attested_at"]) or (item["blocked"] and not include_blocked):
-                    continue
-                attester = bytes(item["attester"])
-                try:
-                    attester_name: str | None = self._name_of(attester)
-                except Error:
-                    attester_name = None
-                out.append(
-                    Attestation(
-                        attester=attester_name,
-                        attester_node=attester,
-                        policy_hash=bytes(item["policy_hash"]),
-                        expires=from_timestamp(item["expires"]),
-                        attested_at=from_timestamp(item["attested_at"]),
-                        blocked=bool(item["blocked"]),
-                    )
+        for item in proven:
+            if not item.word.attested_at or (item.blocked and not include_blocked):
+                continue
+            try:
+                attester_name: str | None = self._name_of(item.attester)
+            except Error:
+                attester_name = None
+            out.append(
+                Attestation(
+                    attester=attester_name,
+                    attester_node=item.attester,
+                    policy_hash=item.policy_hash,
+                    expires=from_timestamp(item.word.expires),
+                    attested_at=from_timestamp(item.word.attested_at),
+                    blocked=item.blocked,
                 )
+            )
         return out
 
     def _commitment_of(self, parsed: Name, record: int | bytes | bytearray, what: str = "") -> bytes:
@@ -1135,10 +1162,14 @@ class Registry:
                                  reason="KeyRegistry: no such record")
         return bytes(raw[index][0]["commitment"])
 
-    def event_digest(self, block: Any = "latest") -> tuple[bytes, int]:
-        """The contract's event digest word and event count at ``block`` (see
-        :mod:`registry.chain.layout`). Raises: ChainError."""
-        word = bytes(self._call_raw("event_digest", [], "event digest", block))
+    def event_digest(self, block: int | str = "latest") -> tuple[bytes, int]:
+        """The contract's event digest word and event count at ``block`` (``"latest"``:
+        the trusted head; a number: that block as the quorum agrees on it), proven
+        from slot 0 (see :mod:`registry.chain.layout`). Raises: QuorumError, ChainError."""
+        with _translated("event digest"):
+            state = self.state()
+            head = state.head() if block == "latest" else self.trust.block(int(block))
+            word = state.digest(head)
         return word, int.from_bytes(word, "big") >> 216
 
     def _with_attestations(self, record: KeyRecord) -> KeyRecord:
@@ -1773,17 +1804,25 @@ class Registry:
     ) -> Any:
         """Revoke a record of a name (by index or commitment), permanently.
 
-        ``revocation`` is carried in the ``KeyRevoked`` event as given (for an
-        OpenPGP key its revocation signature, so keyservers can hand it on; at
-        most ``MAX_REVOCATION`` = 4096 bytes); it is not checked here.
+        ``revocation`` is carried in the ``KeyRevoked`` event. For an OpenPGP
+        record it is the key's own revocation (``gpg --gen-revoke`` output,
+        armored or binary, or gpg's ``openpgp-revocs.d`` file): it must verify
+        against the record's published certificate, and what is sent is the
+        re-encoded signature packet alone, which keyservers merge into the
+        certificate (:func:`registry.keys.verify_openpgp_revocation`). For other
+        key types the bytes are carried as given (nothing serves them). At most
+        ``MAX_REVOCATION`` = 4096 bytes are sent.
 
-        Raises: ValueError (unknown reason, revocation too long), KeyRevoked
-        (already revoked), NotOwner, ContractRevert (no such record), ChainError.
+        Raises: ValueError (unknown reason, revocation too long), KeyFormatError /
+        PrivateKeyError (the revocation is not an OpenPGP revocation, or holds a
+        secret key), ProofError (it does not revoke this record's certificate),
+        KeyRevoked (already revoked), NotOwner, ContractRevert (no such record),
+        VerificationError, ChainError. Nothing is sent when it raises.
         """
         parsed = _name(name)
         code = RevocationReason.parse(reason)
         c = self._commitment_of(parsed, record, f"revoke {parsed} record {record!r}")
-        revocation = _revocation(revocation)
+        revocation = self._checked_revocation(parsed, c, revocation)
         shown = record if isinstance(record, int) else "0x" + c.hex()[:16]
         return self._transact(
             "revoke",
@@ -1791,6 +1830,39 @@ class Registry:
             f"revoke {parsed} record {shown}",
             wait,
         )
+
+    def _checked_revocation(self, parsed: Name, c: bytes,
+                            revocation: bytes | bytearray | memoryview | None) -> bytes:
+        """What :meth:`revoke` / :meth:`rotate` send for record ``c``'s revocation.
+
+        An OpenPGP record's revocation is verified against its certificate
+        (fetched and checked against the commitment like :meth:`lookup` does)
+        and reduced to the signature packet; other types' bytes pass as given.
+
+        Raises: ValueError (too long), KeyFormatError, PrivateKeyError, ProofError,
+        ContractRevert (no such record), VerificationError, ChainError.
+        """
+        raw = bytes(revocation or b"")
+        if not raw:
+            return b""
+        found = [(i, rec, log) for i, (rec, log) in enumerate(self._raw_records(parsed))
+                 if bytes(rec["commitment"]) == c]
+        if not found:
+            self._require_registered(parsed)
+            raise ContractRevert(f"revoke {parsed}: no record 0x{c.hex()[:16]}",
+                                 reason="KeyRegistry: no such record")
+        index, rec, log = found[0]
+        if int(rec["key_type"]) != KeyType.OPENPGP:
+            return _revocation(raw)
+        from registry.keys import verify_openpgp_revocation
+
+        record = self._verified_record(parsed, bytes(parsed.node), index, rec,
+                                       [log] if log is not None else [])
+        try:
+            rev = verify_openpgp_revocation(record.material, raw)
+        except ProofError as exc:
+            raise ProofError(f"{parsed} record {index}: {exc}; nothing was sent") from exc
+        return _revocation(rev.signature)
 
     def rotate(
         self,
@@ -1832,9 +1904,10 @@ class Registry:
         if commitment(kt, material) != c_old:  # rotating to itself: the contract says why
             self._check_new(parsed, kt, material)
         code = RevocationReason.parse(reason)
+        revocation = self._checked_revocation(parsed, c_old, revocation)
         return self._transact(
             "rotate",
-            [bytes(parsed.node), c_old, code.value, _revocation(revocation), *args],
+            [bytes(parsed.node), c_old, code.value, revocation, *args],
             f"rotate {parsed} record {rec['index']}",
             wait,
         )
@@ -1909,3 +1982,20 @@ def _revocation(value: bytes | bytearray | memoryview | None) -> bytes:
     if len(raw) > MAX_REVOCATION:
         raise ValueError(f"a revocation is at most {MAX_REVOCATION} bytes ({len(raw)} given)")
     return raw
+
+
+def _record_dict(c: bytes, word: Any, now: int) -> dict[str, Any]:
+    """A proven record word in the shape of the contract's ``Record`` (status at ``now``)."""
+    status = STATUSES.index(word.status(now))
+    return {"commitment": c, "index": word.index, "key_type": word.key_type,
+            "purposes": word.purposes, "status": status,
+            "reason": word.reason if word.reason is not None else 0, "durable": word.durable,
+            "valid_from": word.valid_from, "valid_until": word.valid_until,
+            "published_at": word.published_at, "revoked_at": word.revoked_at}
+
+
+def _log_dict(log: Any) -> dict[str, Any]:
+    """A checked :class:`registry.chain._rpc.Log` in web3's log shape (what the decoders take)."""
+    return {"address": log.address, "topics": list(log.topics), "data": log.data,
+            "blockNumber": log.block, "blockHash": log.block_hash, "logIndex": log.log_index,
+            "transactionHash": log.tx_hash, "removed": log.removed}

@@ -121,9 +121,9 @@ def header_hash(header: Mapping[str, Any]) -> bytes:
 
     Raises VerificationError as :func:`encode_header`.
     """
-    from Crypto.Hash import keccak
+    from registry.names import keccak256
 
-    return bytes(keccak.new(digest_bits=256, data=encode_header(header)).digest())
+    return keccak256(encode_header(header))
 
 
 def verify_header_hash(header: Mapping[str, Any]) -> bytes:

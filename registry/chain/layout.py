@@ -23,6 +23,7 @@ A withheld, added, reordered, moved or altered log changes the digest.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -264,6 +265,7 @@ EVENT_FIELDS: dict[str, tuple[tuple[str, str], ...]] = {
 }
 
 
+@functools.cache
 def event_topic(name: str) -> bytes:
     """topic0 of an event: keccak256 of ``Name(type,…)``."""
     types = ",".join(t for _, t in EVENT_FIELDS[name])

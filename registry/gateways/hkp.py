@@ -25,6 +25,7 @@ from datetime import datetime
 from typing import Literal
 
 from registry.errors import GatewayRequestError
+from registry.keys._crc24 import crc24
 
 __all__ = [
     "HKPQuery",
@@ -167,12 +168,6 @@ def render_mr_index(entries: Iterable[IndexEntry]) -> str:
 # --------------------------------------------------------------------------- armor
 
 
-def _crc24(data: bytes) -> int:
-    from registry.keys._openpgp import _crc24 as crc24
-
-    return crc24(data)
-
-
 def armor_certificates(materials: Iterable[bytes]) -> str:
     """ASCII armor (one ``PUBLIC KEY BLOCK``, no headers) over canonical binary certificates.
 
@@ -184,7 +179,7 @@ def armor_certificates(materials: Iterable[bytes]) -> str:
     data = b"".join(materials)
     body = base64.b64encode(data).decode("ascii")
     lines = [body[i : i + 64] for i in range(0, len(body), 64)]
-    crc = base64.b64encode(_crc24(data).to_bytes(3, "big")).decode("ascii")
+    crc = base64.b64encode(crc24(data).to_bytes(3, "big")).decode("ascii")
     return (
         "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\n"
         + "\n".join(lines)

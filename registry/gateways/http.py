@@ -14,7 +14,9 @@ sync stored; with a profile name, a policy file or a
 
 Every refusal is a short 4xx text (or JSON under ``/v1``): oversized query
 strings (414) and bodies (413), non-UTF-8 percent escapes, ``..`` segments
-and malformed searches (400). A missing, corrupt or stale index is 503.
+and malformed searches (400). A missing, corrupt or stale index is 503 (the
+reason is given for a stale one). :func:`serve` bounds idle and slow
+connections (``registry.gateways._server``).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote_to_bytes
 
 from starlette.applications import Starlette
@@ -46,10 +48,14 @@ from registry.gateways.hkp import (
     parse_lookup,
     render_mr_index,
 )
+from registry.gateways.ssh import DEFAULT_MAX_STALENESS
 from registry.gateways.wkd import HASH_RE, wkd_hash
 from registry.index._query import IndexedRecord, IndexReader
 
-__all__ = ["MAX_BODY", "MAX_QUERY", "Gateway", "create_app", "serve"]
+if TYPE_CHECKING:  # pragma: no cover
+    from registry.gateways._server import ServerLimits
+
+__all__ = ["MAX_BODY", "MAX_QUERY", "Gateway", "StaleIndex", "check_index", "create_app", "serve"]
 
 #: Longest query string (and path) accepted, in octets; longer is 414.
 MAX_QUERY = 2048
@@ -109,6 +115,21 @@ class Verdict:
 # --------------------------------------------------------------------------- the gateway
 
 
+class StaleIndex(IndexUnavailable):
+    """The index's last successful sync is older than the gateway's ``max_staleness``.
+
+    Its message holds no path, so it is shown to HTTP clients as the 503 reason.
+    """
+
+
+def intact(rec: IndexedRecord) -> bool:
+    """Whether a record's stored material still hashes to its commitment (re-hashed at every
+    serve: a bit flipped in the index file is never served)."""
+    from registry.keys._common import commitment
+
+    return commitment(rec.key_type, rec.material) == bytes(rec.commitment)
+
+
 class Gateway:
     """Lookups over the index with the serving rule applied (one per app; thread-safe).
 
@@ -124,31 +145,45 @@ class Gateway:
         self._parsed = _LRU(cache_size)
         self._armor = _LRU(cache_size)
         self._verdicts = _LRU(cache_size)
+        #: Requests begun (:meth:`begin_request`); ``None`` outside the app: every
+        #: :meth:`reader` call then checks for a new snapshot.
+        self._requests: int | None = None
 
     # -- index access
+
+    def begin_request(self) -> None:
+        """Called by the app as each request begins: lookups re-check the snapshot once per request."""
+        self._requests = (self._requests or 0) + 1
 
     def reader(self) -> IndexReader:
         """This thread's reader (opened on first use; freshness checked at most once a second)."""
         loc = self._local
         now = time.monotonic()
         rd: IndexReader | None = getattr(loc, "reader", None)
-        if rd is not None and rd.replaced():  # a sync published a new snapshot: reopen
-            self.reset()
-            rd = None
+        seq = self._requests
+        if rd is not None and (seq is None or getattr(loc, "seen", None) != seq):
+            loc.seen = seq  # one stat per request: none began since this thread's last one
+            if rd.replaced():  # a sync published a new snapshot: reopen
+                self.reset()
+                rd = None
         if rd is None:
-            rd = IndexReader.open(self.index_path, max_staleness=self.max_staleness)
-            loc.reader, loc.checked = rd, now
-        elif self.max_staleness is not None and now - loc.checked > 1.0:
+            rd = IndexReader.open(self.index_path)
+            rd.map_into_memory()  # a long-lived reader: page reads without a copy each
+            loc.reader, loc.checked = rd, float("-inf")
+        if self.max_staleness is not None and now - loc.checked > 1.0:
             self._check_fresh(rd)
             loc.checked = now
         return rd
 
     def _check_fresh(self, rd: IndexReader) -> None:
         assert self.max_staleness is not None
-        last = rd.last_sync_time()
-        age = time.time() - last if last is not None else float("inf")
+        fresh = rd.fresh_as_of()  # the proven head's time, not the time of the last contact
+        if fresh is None:
+            raise StaleIndex("the index has never been synced")
+        age = time.time() - fresh
         if age > self.max_staleness:
-            raise IndexUnavailable(f"the index is stale: last synced {int(age)} s ago")
+            raise StaleIndex(f"the index is stale: the newest block it proved is {int(age)} s"
+                             f" old (limit {int(self.max_staleness)} s)")
 
     def reset(self) -> None:
         """Drop this thread's reader (after an error; the next lookup reopens the file)."""
@@ -208,12 +243,52 @@ class Gateway:
         self._verdicts.put(ck, (time.monotonic() + POLICY_TTL, v))
         return v
 
+    def _evidence(self, rec: IndexedRecord) -> dict[str, Any]:
+        """What the publish-time check had, from the index: the proof and the statement it
+        signs (chain, registry, name, owner, commitment), the publish time, the live
+        attestations with their attesters' owners, the name's registry parent, and the
+        DNS-control verdict sync stored for its domain."""
+        from registry.policy import Attestation
+        from registry.proofs import statement
+
+        rd = self.reader()
+        info = rd.name(rec.name) or {}
+        owner = info.get("owner")
+        meta = rd.meta()
+        out: dict[str, Any] = {"parent": info.get("parent"), "registered_at": (
+            datetime.fromtimestamp(rec.published_at, UTC) if rec.published_at else None)}
+        proof = rd.proof(rec.node, rec.index)
+        if proof and owner and meta.get("chain_id", "").isdigit() and meta.get("registry"):
+            try:
+                out["statement"] = statement(int(meta["chain_id"]), meta["registry"], rec.name,
+                                             owner, rec.commitment)
+                out["proof"] = proof
+            except Error:
+                pass  # binding.proof then says the proof is missing: fail closed
+        atts = rd.attestations(rec.name, rec.index)
+        out["attestations"] = [Attestation(a["attester"],
+                                           expires=a["expires"] and datetime.fromisoformat(a["expires"]),
+                                           attester_owner=a.get("attester_owner"))
+                               for a in atts if not a["expired"]]
+        owners = {a["attester"]: a["attester_owner"] for a in atts if a.get("attester_owner")}
+        if owner:
+            owners[rec.name] = owner
+        out["owners"] = owners
+        dns = rd.dns_control(rec.name)
+        if dns is not None:  # name.dns_control judges it (strict requires a match)
+            from registry.dnscontrol import DnsVerdict
+
+            out["dns"] = DnsVerdict(dns["domain"], dns["owner"] or "", dns["status"],
+                                    tuple(dns["owners"]), dns["detail"] or "")
+        return out
+
     def _check(self, rec: IndexedRecord, key: Any) -> Verdict:
         from registry.policy import check
 
         pol = self.policy
         kwargs: dict[str, Any] = {"name": rec.name, "purposes": rec.purposes, "record": rec,
-                                  "squatted_by": False}  # verdict() answered for squatters
+                                  "squatted_by": False,  # verdict() answered for squatters
+                                  **self._evidence(rec)}
         if isinstance(pol, str) and "\n" not in pol and not os.path.exists(pol):
             kwargs["profile"] = pol
         else:
@@ -235,6 +310,8 @@ class Gateway:
         """
         if rec.status != "active" or self.name_problem(rec.name) is not None:
             return False
+        if not intact(rec):  # material altered at rest (the index file was tampered with)
+            return False
         if self.policy is None:
             return rec.policy == "pass"
         return self.verdict(rec).verdict == "pass"
@@ -244,20 +321,11 @@ class Gateway:
     def records(self, name: str) -> list[IndexedRecord]:
         return self.reader().records(name)
 
-    def _records_at(self, pairs: Iterable[tuple[str, int]]) -> list[IndexedRecord]:
-        out: list[IndexedRecord] = []
-        by_name: dict[str, set[int]] = {}
-        for name, idx in pairs:
-            by_name.setdefault(name, set()).add(idx)
+    def by_fingerprint(self, fingerprint: str) -> list[IndexedRecord]:
+        """Records holding this fingerprint, under names the grammar accepts (any status)."""
         from registry.index._query import valid_name
 
-        for name, idxs in by_name.items():
-            if valid_name(name):  # an indexed name the grammar refuses is never looked up
-                out += [r for r in self.records(name) if r.index in idxs]
-        return out
-
-    def by_fingerprint(self, fingerprint: str) -> list[IndexedRecord]:
-        return self._records_at(self.reader().names_by_fingerprint(fingerprint))
+        return [r for r in self.reader().records_by_fingerprint(fingerprint) if valid_name(r.name)]
 
     def by_key_id(self, key_id: str) -> list[IndexedRecord]:
         """OpenPGP records whose primary or subkey has this long key ID (v4: low 64 bits; v6: high)."""
@@ -289,24 +357,75 @@ class Gateway:
     def attestations(self, rec: IndexedRecord) -> list[dict[str, Any]]:
         return self.reader().attestations(rec.name, rec.index)
 
-    def served_openpgp(self, recs: Iterable[IndexedRecord]) -> list[IndexedRecord]:
-        """Served OpenPGP records, one per certificate (newest first)."""
-        seen: set[bytes] = set()
-        out = []
-        for r in sorted(recs, key=lambda r: (-r.published_at, r.name, r.index)):
-            if r.key_type == OPENPGP and r.commitment not in seen and self.served(r):
-                seen.add(r.commitment)
-                out.append(r)
-        return out
+    def revoked_certificate(self, rec: IndexedRecord) -> bytes | None:
+        """A revoked OpenPGP record's certificate merged with its verified revocation, else ``None``.
 
-    def armor(self, recs: list[IndexedRecord]) -> str:
-        if len(recs) == 1:
-            hit = self._armor.get(recs[0].commitment)
+        The revocation is the one the record's ``KeyRevoked`` event carried; it
+        counts only if it verifies against the stored certificate
+        (:func:`registry.keys.verify_openpgp_revocation`): junk or another
+        key's revocation, which a hostile name owner can put in the event, is
+        never served. Under a name that does not count (:meth:`name_problem`)
+        nothing is served. Cached by commitment and revocation hash.
+        """
+        hit = self._revocation(rec)
+        return None if hit is None else hit[0]
+
+    def _revocation(self, rec: IndexedRecord) -> tuple[bytes, Any] | None:
+        """(merged certificate, OpenPGPRevocation) of a revoked OpenPGP record, or ``None``."""
+        if rec.key_type != OPENPGP or rec.status != "revoked" or self.name_problem(rec.name):
+            return None
+        raw = self.reader().revocation(rec.node, rec.index)
+        if not raw:
+            return None
+        import hashlib
+
+        key = ("revocation", rec.commitment, hashlib.sha256(raw).digest())
+        hit = self._parsed.get(key)
+        if hit is None:
+            from registry.keys import merge_openpgp_revocation, verify_openpgp_revocation
+
+            try:
+                rev = verify_openpgp_revocation(rec.material, raw)
+                hit = ((merge_openpgp_revocation(rec.material, rev).material, rev),)
+            except Error:
+                hit = (None,)
+            self._parsed.put(key, hit)
+        return hit[0]
+
+    def openpgp_answer(self, recs: Iterable[IndexedRecord]) -> list[tuple[IndexedRecord, bytes]]:
+        """What HKP and WKD hand out: (record, binary certificate), one per certificate, newest first.
+
+        A served record's certificate as stored; a revoked record's certificate
+        merged with its verified revocation (:meth:`revoked_certificate`), which
+        wins over an active copy of the same certificate under another name (the
+        key's holder revoked it). Other records are left out.
+        """
+        out: dict[bytes, tuple[IndexedRecord, bytes]] = {}
+        for r in sorted(recs, key=lambda r: (-r.published_at, r.name, r.index)):
+            if r.key_type != OPENPGP:
+                continue
+            if r.status == "revoked":
+                merged = self.revoked_certificate(r)
+                if merged is not None and (r.commitment not in out
+                                           or out[r.commitment][0].status != "revoked"):
+                    out[r.commitment] = (r, merged)
+            elif r.commitment not in out and self.served(r):
+                out[r.commitment] = (r, r.material)
+        return list(out.values())
+
+    def served_openpgp(self, recs: Iterable[IndexedRecord]) -> list[IndexedRecord]:
+        """The records of :meth:`openpgp_answer` (served, or revoked with a verified revocation)."""
+        return [r for r, _ in self.openpgp_answer(recs)]
+
+    def armor(self, certificates: list[bytes]) -> str:
+        """One armored block over binary certificates (a single one's armor is cached by content)."""
+        if len(certificates) == 1:
+            hit = self._armor.get(certificates[0])
             if hit is None:
-                hit = armor_certificates([recs[0].material])
-                self._armor.put(recs[0].commitment, hit)
+                hit = armor_certificates(certificates)
+                self._armor.put(certificates[0], hit)
             return str(hit)
-        return armor_certificates(r.material for r in recs)
+        return armor_certificates(certificates)
 
     def index_entry(self, rec: IndexedRecord) -> IndexEntry | None:
         cert = self.parsed(rec)
@@ -335,9 +454,23 @@ class Gateway:
         d["policy"] = {"verdict": v.verdict, "detail": v.detail, "failing_lints": list(v.failing)}
         d["attestations"] = self.attestations(rec)
         d["served"] = self.served(rec)
+        if rec.key_type == OPENPGP and rec.status == "revoked":
+            d["revocation"] = self.revocation_view(rec)
+        d["intact"] = intact(rec)
         if subkeys and rec.key_type == OPENPGP:
             d["subkeys"] = self.reader().subkey_fingerprints(rec.node, rec.index)
         return d
+
+    def revocation_view(self, rec: IndexedRecord) -> dict[str, Any] | None:
+        """A revoked OpenPGP record's verified revocation for the JSON API (``None``: none that verifies).
+
+        When present, HKP and WKD serve the certificate with it merged in.
+        """
+        hit = self._revocation(rec)
+        if hit is None:
+            return None
+        rev = hit[1].to_dict()
+        return {k: rev[k] for k in ("created", "reason", "reason_name", "reason_text", "hard")}
 
     def name_view(self, name: str, *, subkeys: bool = False) -> dict[str, Any] | None:
         """Everything the JSON API and the page show for a name (``None``: not registered).
@@ -396,8 +529,9 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 class _Guard:
     """Refuse oversized, non-UTF-8 and path-traversal requests before routing (pure ASGI)."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, on_request: Callable[[], None] | None = None) -> None:
         self.app = app
+        self.on_request = on_request
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -408,6 +542,8 @@ class _Guard:
             status, message = problem
             await _send_text(send, status, message)
             return
+        if self.on_request is not None:
+            self.on_request()
         await self.app(scope, receive, send)
 
     @staticmethod
@@ -471,13 +607,13 @@ def create_app(index_path: str | os.PathLike[str], *, policy: Any = None,
             recs = gw.by_key_id(q.value)
         else:
             recs = gw.by_email(q.value)
-        served = gw.served_openpgp(recs)
-        if not served:
+        answer = gw.openpgp_answer(recs)
+        if not answer:
             return _text("No key found", 404)
         if q.op == "get":
-            return Response(gw.armor(served), headers=_COMMON_HEADERS,
+            return Response(gw.armor([cert for _, cert in answer]), headers=_COMMON_HEADERS,
                             media_type="application/pgp-keys")
-        entries = [e for e in (gw.index_entry(r) for r in served) if e is not None]
+        entries = [e for e in (gw.index_entry(r) for r, _ in answer) if e is not None]
         return _text(render_mr_index(entries))
 
     async def pks_add(request: Request) -> Response:
@@ -495,10 +631,10 @@ def create_app(index_path: str | os.PathLike[str], *, policy: Any = None,
         if not domain or not HASH_RE.match(digest):
             return _text("No key found", 404)
         local = request.query_params.get("l")
-        recs = gw.served_openpgp(gw.by_wkd(domain, digest, local or None))
-        if not recs:
+        answer = gw.openpgp_answer(gw.by_wkd(domain, digest, local or None))
+        if not answer:
             return _text("No key found", 404)
-        return Response(b"".join(r.material for r in recs), headers=_COMMON_HEADERS,
+        return Response(b"".join(cert for _, cert in answer), headers=_COMMON_HEADERS,
                         media_type="application/octet-stream")
 
     def _host_domain(request: Request) -> str:
@@ -634,7 +770,11 @@ def create_app(index_path: str | os.PathLike[str], *, policy: Any = None,
 
     async def on_unavailable(request: Request, exc: Exception) -> Response:
         gw.reset()
-        return _error(request, "the key index is unavailable right now; try again later", 503)
+        reason = str(exc) if isinstance(exc, StaleIndex) else "the index is missing or unreadable"
+        resp = _error(request, f"the key index is unavailable right now ({reason});"
+                      " try again later", 503)
+        resp.headers["retry-after"] = "60"
+        return resp
 
     async def on_error(request: Request, exc: Exception) -> Response:
         gw.reset()
@@ -645,21 +785,21 @@ def create_app(index_path: str | os.PathLike[str], *, policy: Any = None,
         detail = {404: "not found", 405: "method not allowed"}.get(status, "bad request")
         return _error(request, detail, status)
 
-    routes = [
+    routes = [  # the busiest first (the router tries them in order; no two overlap)
+        Route("/pks/lookup", pks_lookup),
+        Route("/v1/names/{name}", api_name),
+        Route("/v1/keys/{fingerprint:path}", api_key),  # SSH SHA256: fingerprints may hold "/"
+        Route("/.well-known/openpgpkey/hu/{digest}", wkd_direct),
+        Route("/.well-known/openpgpkey/{domain}/hu/{digest}", wkd_advanced),
         Route("/", home),
         Route("/search", search),
         Route("/names/{name}", name_page),
-        Route("/pks/lookup", pks_lookup),
         Route("/pks/add", pks_add, methods=["POST"]),
         Route("/.well-known/openpgpkey/policy", wkd_policy),
-        Route("/.well-known/openpgpkey/hu/{digest}", wkd_direct),
         Route("/.well-known/openpgpkey/{domain}/policy", wkd_policy),
-        Route("/.well-known/openpgpkey/{domain}/hu/{digest}", wkd_advanced),
         Route("/v1/status", api_status),
-        Route("/v1/names/{name}", api_name),
         Route("/v1/names/{name}/history", api_history),
         Route("/v1/names/{name}/certs.pem", certs_pem),
-        Route("/v1/keys/{fingerprint:path}", api_key),  # SSH SHA256: fingerprints may hold "/"
         Route("/{name}.keys", keys_feed),
     ]
     handlers: dict[Any, Callable[..., Any]] = {
@@ -671,7 +811,7 @@ def create_app(index_path: str | os.PathLike[str], *, policy: Any = None,
         405: on_http,
     }
     app = Starlette(routes=routes, exception_handlers=handlers)
-    app.add_middleware(_Guard)
+    app.add_middleware(_Guard, on_request=gw.begin_request)
     app.state.gateway = gw
     return app
 
@@ -684,29 +824,65 @@ def _app_from_env() -> Starlette:
                       max_staleness=float(staleness) if staleness else None)
 
 
+def check_index(index_path: str | os.PathLike[str]) -> None:
+    """Refuse to serve a path that is not a readable keyanchor index (before announcing anything).
+
+    Raises:
+        IndexUnavailable: no file, or not an index keyanchor can read.
+    """
+    if not Path(index_path).is_file():
+        raise IndexUnavailable(f"no index at {index_path} (run 'keyanchor sync')")
+    IndexReader.open(index_path).close()
+
+
 def serve(index_path: str | os.PathLike[str], host: str = "127.0.0.1", port: int = 11371, *,
-          policy: str | None = None, max_staleness: float | None = None, workers: int = 1,
-          log_level: str = "warning") -> None:
+          policy: str | None = None, max_staleness: float | None = DEFAULT_MAX_STALENESS,
+          workers: int = 1, limits: ServerLimits | None = None, log_level: str = "warning",
+          announce: Callable[[str], None] | None = None) -> None:
     """Run the gateway under uvicorn until interrupted (blocks).
 
+    The index is checked and the address bound before ``announce`` is called
+    with a one-line description (URL, index, limits); a stale index is served
+    as 503 with the reason until the next sync (``max_staleness=None`` turns
+    the check off). ``limits`` bound idle and slow connections
+    (:class:`~registry.gateways._server.ServerLimits`, docs/GATEWAY.md).
     ``workers`` > 1 starts that many processes (the policy must then be a
     profile name or a file path).
 
     Raises:
-        IndexUnavailable: no index at ``index_path``.
+        IndexUnavailable: no index at ``index_path``, or not a readable index.
+        ConfigError: the address cannot be bound, or bad limits.
     """
-    import uvicorn
+    import socket
 
-    if not Path(index_path).is_file():
-        raise IndexUnavailable(f"no index at {index_path} (run 'keyanchor sync')")
-    common: dict[str, Any] = {
-        "host": host, "port": port, "log_level": log_level, "access_log": False,
-        "server_header": False, "timeout_keep_alive": 5, "limit_concurrency": 1024,
-    }
+    from registry.gateways._server import ServerLimits, run_server
+
+    check_index(index_path)
+    limits = limits or ServerLimits()
+    if max_staleness is not None and not max_staleness > 0:
+        from registry.errors import ConfigError
+
+        raise ConfigError("max_staleness must be a positive number of seconds")
+    app: Any
     if workers > 1:
         os.environ["KEYANCHOR_GATEWAY_INDEX"] = str(Path(index_path).resolve())
         os.environ["KEYANCHOR_GATEWAY_POLICY"] = "" if policy is None else str(policy)
         os.environ["KEYANCHOR_GATEWAY_MAX_STALENESS"] = "" if max_staleness is None else str(max_staleness)
-        uvicorn.run("registry.gateways.http:_app_from_env", factory=True, workers=workers, **common)
+        app = "registry.gateways.http:_app_from_env"
     else:
-        uvicorn.run(create_app(index_path, policy=policy, max_staleness=max_staleness), **common)
+        app = create_app(index_path, policy=policy, max_staleness=max_staleness)
+
+    def _announce(sock: socket.socket, max_connections: int) -> None:
+        if announce is None:
+            return
+        addr = sock.getsockname()
+        shown = f"[{addr[0]}]" if ":" in addr[0] else addr[0]
+        stale = "off" if max_staleness is None else f"{max_staleness:g} s"
+        per_peer = limits.per_peer or "off"
+        announce(f"serving {index_path} on http://{shown}:{addr[1]}"
+                 f" (workers {workers}; per process: {max_connections} connections,"
+                 f" {per_peer} per client address, request timeout {limits.header_timeout:g} s;"
+                 f" max staleness {stale})")
+
+    run_server(app, host, port, limits=limits, workers=workers, log_level=log_level,
+               announce=_announce)

@@ -147,6 +147,21 @@ def _record(row: tuple[Any, ...], now: float) -> IndexedRecord:
     )
 
 
+def _fresh_as_of(meta: dict[str, str]) -> int:
+    """The proven head's timestamp, capped at the last successful sync run (an index built
+    by hand, without a proven head, counts from that run)."""
+    last = int(meta["last_sync_time"])
+    head = meta.get("head_timestamp")
+    return min(last, int(head)) if head else last
+
+
+def _age_text(meta: dict[str, str], age: float) -> str:
+    if meta.get("head_timestamp"):
+        return (f"the newest block it proved (block {meta.get('head_number', '?')}) is"
+                f" {int(age)} s old")
+    return f"last synced {int(age)} s ago"
+
+
 def _identities(text: str) -> tuple[str, ...]:
     if text == "[]":  # every SSH record: no json import on the sshd path
         return ()
@@ -195,14 +210,18 @@ class IndexReader:
         self.path = path
         self.ident = ident
         self._squat: dict[str, str | None] = {}
+        self._squat_free: bool | None = None
+        self._squat_lookups = 0
 
     @classmethod
     def open(cls, path: str | os.PathLike[str], *, max_staleness: float | None = None,
              now: float | None = None) -> IndexReader:
         """Open the index at ``path`` read-only.
 
-        ``max_staleness`` (seconds): refuse an index whose last successful sync
-        is older than that.
+        ``max_staleness`` (seconds): refuse an index older than that, measured
+        from the timestamp of the newest block sync proved (never from the time
+        of the last contact: a lagging or frozen endpoint cannot make an index
+        look fresh), and never from later than the last successful sync run.
 
         Raises:
             IndexUnavailable: missing, unreadable, not a keyanchor index, another
@@ -214,7 +233,8 @@ class IndexReader:
         conn, ident = _open_snapshot(p)
         try:
             meta = dict(conn.execute(
-                "SELECT key, value FROM meta WHERE key IN ('schema', 'last_sync_time')"))
+                "SELECT key, value FROM meta WHERE key IN ('schema', 'last_sync_time',"
+                " 'head_timestamp', 'head_number')"))
         except sqlite3.Error as exc:
             conn.close()
             raise IndexUnavailable(f"{p} is not a readable keyanchor index ({exc})") from exc
@@ -225,11 +245,10 @@ class IndexReader:
             if "last_sync_time" not in meta:
                 raise IndexUnavailable(f"{p} was never synced completely (run 'keyanchor sync')")
             if max_staleness is not None:
-                age = (time.time() if now is None else now) - int(meta["last_sync_time"])
+                age = (time.time() if now is None else now) - _fresh_as_of(meta)
                 if age > max_staleness:
                     raise IndexUnavailable(
-                        f"{p} is stale: last synced {int(age)} s ago (limit {int(max_staleness)} s)"
-                    )
+                        f"{p} is stale: {_age_text(meta, age)} (limit {int(max_staleness)} s)")
         except BaseException:
             conn.close()
             raise
@@ -245,6 +264,20 @@ class IndexReader:
         except OSError:
             return True
         return self.ident is not None and (st.st_dev, st.st_ino) != self.ident
+
+    def map_into_memory(self, size: int = 1 << 34) -> None:
+        """Read up to ``size`` bytes of the file through a memory map (SQLite ``mmap_size``).
+
+        For long-lived readers (the gateway): page reads then cost no system call
+        and no copy. Safe on a published snapshot, which is never changed in
+        place (a sync renames a new file over it; the map keeps the old one).
+        SQLite caps ``size`` at its compile-time limit; an SQLite without
+        memory-mapped I/O keeps reading as before.
+        """
+        try:
+            self.conn.execute(f"PRAGMA mmap_size = {int(size)}")
+        except sqlite3.Error:  # pragma: no cover - SQLite built without mmap
+            pass
 
     def close(self) -> None:
         self.conn.close()
@@ -271,6 +304,13 @@ class IndexReader:
         rows = self._q("SELECT value FROM meta WHERE key = 'last_sync_time'")
         return int(rows[0][0]) if rows else None
 
+    def fresh_as_of(self) -> int | None:
+        """The time the index is current as of: the proven head's timestamp (capped at the
+        last successful sync run), what staleness counts from (``None``: never synced)."""
+        meta = dict(self._q("SELECT key, value FROM meta WHERE key IN ('last_sync_time',"
+                            " 'head_timestamp')"))
+        return _fresh_as_of(meta) if "last_sync_time" in meta else None
+
     def status(self, now: float | None = None) -> dict[str, Any]:
         """Synced block, last sync time, age, chain and counts (for ``keyanchor index status``)."""
         meta = self.meta()
@@ -278,13 +318,17 @@ class IndexReader:
         last = int(meta.get("last_sync_time", "0"))
         counts = {t_: int(self._q(f"SELECT count(*) FROM {t_}")[0][0])
                   for t_ in ("names", "records", "events")}
+        fresh = _fresh_as_of(meta) if last else None
         return {
             "path": str(self.path),
             "chain_id": int(meta["chain_id"]) if "chain_id" in meta else None,
             "registry": meta.get("registry"),
             "synced_block": int(meta["synced_block"]) if "synced_block" in meta else None,
+            "proven_head": int(meta["head_number"]) if "head_number" in meta else None,
+            "proven_head_hash": ("0x" + meta["head_hash"]) if meta.get("head_hash") else None,
+            "proven_head_time": int(meta["head_timestamp"]) if "head_timestamp" in meta else None,
             "last_sync_time": last or None,
-            "age_seconds": int(t - last) if last else None,
+            "age_seconds": int(t - fresh) if fresh is not None else None,
             "policy": meta.get("policy_profile"),
             **counts,
         }
@@ -333,11 +377,33 @@ class IndexReader:
         """(name, record index) pairs holding a key with this fingerprint (any status)."""
         fp = fingerprint.strip()
         if not fp.startswith("SHA256:"):
-            fp = fp.replace(":", "").upper()
+            fp = fp.removeprefix("0x").removeprefix("0X").replace(":", "").upper()
+        # hex is stored upper-case (registry.index._store.normalize_fingerprint); files synced
+        # before that kept X.509 SPKI pins lower-case, so both spellings are asked for
         rows = self._q(
-            "SELECT n.name, f.idx FROM fingerprints f JOIN names n ON n.node = f.node"
-            " WHERE f.fingerprint = ? ORDER BY n.name, f.idx", (fp,))
+            "SELECT DISTINCT n.name, f.idx FROM fingerprints f JOIN names n ON n.node = f.node"
+            " WHERE f.fingerprint IN (?, ?) ORDER BY n.name, f.idx",
+            (fp, fp if fp.startswith("SHA256:") else fp.lower()))
         return [(str(n), int(i)) for n, i in rows]
+
+    def records_by_fingerprint(self, fingerprint: str, *,
+                               at: float | None = None) -> list[IndexedRecord]:
+        """Records holding a key with this fingerprint (any status), by name then index.
+
+        The records of :meth:`names_by_fingerprint` in one query (a primary or
+        subkey fingerprint, an X.509 SPKI hash, an SSH ``SHA256:`` fingerprint).
+
+        Raises: IndexUnavailable.
+        """
+        fp = fingerprint.strip()
+        if not fp.startswith("SHA256:"):
+            fp = fp.replace(":", "").upper()
+        now = time.time() if at is None else at
+        rows = self._q(
+            f"SELECT {_COLUMNS} FROM fingerprints f"
+            " JOIN records r ON r.node = f.node AND r.idx = f.idx JOIN names n ON n.node = r.node"
+            " WHERE f.fingerprint = ? ORDER BY n.name, r.idx", (fp,))
+        return [_record(row, now) for row in rows]
 
     def records_by_key_id(self, key_id: str, *, at: float | None = None) -> list[IndexedRecord]:
         """OpenPGP records whose primary key or a subkey has this long key ID (all statuses).
@@ -367,7 +433,13 @@ class IndexReader:
         return [_record(row, now) for row in rows]
 
     def openpgp_by_email(self, email: str, *, at: float | None = None) -> list[IndexedRecord]:
-        """OpenPGP certificates whose user IDs claim ``email`` (all statuses)."""
+        """OpenPGP certificates whose user IDs claim ``email`` (all statuses), under any name.
+
+        A claim, not a binding: anyone can put any address in a user ID of a key
+        published under their own name. The key for an address is the one under
+        the registry name equal to it (:meth:`records`); HKP, WKD and ``keyanchor
+        index lookup`` use only that.
+        """
         now = time.time() if at is None else at
         rows = self._q(
             f"SELECT {_COLUMNS} FROM identities i JOIN records r ON r.node = i.node AND r.idx = i.idx"
@@ -396,23 +468,58 @@ class IndexReader:
         """Live attestations of record ``index`` of ``name``, oldest first.
 
         Each: ``attester`` (the attesting name, or its node as ``0x`` hex if the
-        index lacks it), ``policy_hash`` (``0x`` hex), ``expires`` (``None``:
-        never), ``attested_at`` (block time) and ``expired`` (at ``at``, default now).
+        index lacks it), ``attester_owner`` (that name's current owner, ``None``
+        if unknown), ``policy_hash`` (``0x`` hex), ``expires`` (``None``: never),
+        ``attested_at`` (block time) and ``expired`` (at ``at``, default now).
 
         Raises: InvalidName, IndexUnavailable.
         """
         now = time.time() if at is None else at
         rows = self._q(
-            "SELECT a.attester, n.name, a.policy_hash, a.expires, a.attested_at FROM attestations a"
-            " LEFT JOIN names n ON n.node = a.attester"
+            "SELECT a.attester, n.name, n.owner, a.policy_hash, a.expires, a.attested_at"
+            " FROM attestations a LEFT JOIN names n ON n.node = a.attester"
             " WHERE a.node = (SELECT node FROM names WHERE name = ?) AND a.idx = ?"
             " ORDER BY a.attested_at", (_norm(name), int(index)))
         from registry.index._json import iso
 
-        return [{"attester": att_name or "0x" + bytes(att).hex(), "policy_hash": "0x" + bytes(ph).hex(),
+        return [{"attester": att_name or "0x" + bytes(att).hex(), "attester_owner": owner,
+                 "policy_hash": "0x" + bytes(ph).hex(),
                  "expires": iso(int(exp)), "attested_at": iso(int(t)),
                  "expired": bool(exp) and int(exp) <= now}
-                for att, att_name, ph, exp, t in rows]
+                for att, att_name, owner, ph, exp, t in rows]
+
+    def proof(self, node: bytes, idx: int) -> bytes:
+        """The proof of possession published with record ``(node, idx)`` (``b""``: none or unknown).
+
+        Raises: IndexUnavailable.
+        """
+        rows = self._q("SELECT proof FROM records WHERE node = ? AND idx = ?",
+                       (bytes(node), int(idx)))
+        return bytes(rows[0][0]) if rows else b""
+
+    def dns_control(self, name: str) -> dict[str, Any] | None:
+        """The DNS-control verdict sync stored for the top-level name above ``name``.
+
+        ``domain``, ``owner``, ``status``, ``owners``, ``detail``, ``checked_at``;
+        ``None`` when sync did not check it (no ``[dns]`` configured).
+
+        Raises: IndexUnavailable.
+        """
+        rows = self._q(
+            "WITH RECURSIVE up(node, parent, depth) AS ("
+            " SELECT node, parent, 0 FROM names WHERE name = ?"
+            " UNION ALL SELECT n.node, n.parent, up.depth + 1 FROM names n"
+            "  JOIN up ON n.node = up.parent WHERE up.depth < 300)"
+            " SELECT d.domain, d.owner, d.status, d.owners, d.detail, d.checked_at"
+            " FROM up JOIN dns_control d ON d.node = up.node ORDER BY up.depth DESC LIMIT 1",
+            (_norm(name),))
+        if not rows:
+            return None
+        import json
+
+        domain, owner, status, owners, detail, checked = rows[0]
+        return {"domain": domain, "owner": owner, "status": status,
+                "owners": json.loads(owners), "detail": detail, "checked_at": checked}
 
     def subkey_fingerprints(self, node: bytes, idx: int) -> list[str]:
         """Fingerprints of the subkeys of OpenPGP record ``(node, idx)``, in certificate order.
@@ -435,6 +542,18 @@ class IndexReader:
             f" ({','.join('?' * len(wanted))}) AND node = ? AND idx = ?",
             (*wanted, bytes(node), int(idx)))}
         return sorted(stored, key=lambda fp: (order[fp], fp))
+
+    def revocation(self, node: bytes, idx: int) -> bytes:
+        """The bytes record ``(node, idx)``'s ``KeyRevoked`` event carried (``b""``: none, not revoked).
+
+        As synced, unverified: for an OpenPGP record, the key's revocation
+        signature only if :func:`registry.keys.verify_openpgp_revocation` says so.
+
+        Raises: IndexUnavailable.
+        """
+        rows = self._q("SELECT revocation FROM records WHERE node = ? AND idx = ?",
+                       (bytes(node), int(idx)))
+        return bytes(rows[0][0]) if rows and rows[0][0] is not None else b""
 
     def person_names(self, domain: str) -> list[str]:
         """Registered person names ``local@domain`` under ``domain`` (lower-case text), sorted.
@@ -480,9 +599,47 @@ class IndexReader:
 
         text = _norm(name)
         if text not in self._squat:
+            if self._no_squatting():
+                return None
             _, parents = self._suffix_parents(text)
             self._squat[text] = squatted_by(text, parents) if text in parents else None
         return self._squat[text]
+
+    #: Per-name squatting lookups a reader makes before it checks the whole snapshot once.
+    SQUAT_SCAN_AFTER = 64
+
+    def _no_squatting(self) -> bool:
+        """True when no name of this snapshot can squat (checked once, for long-lived readers).
+
+        A name squats only through its chain root (the first name up its parent
+        chain whose registry parent is not its DNS parent, as :meth:`_suffix_parents`
+        sees it), so when no root squats, none does. The roots come from one
+        scan of ``names``, which a reader makes only after
+        :attr:`SQUAT_SCAN_AFTER` per-name lookups (a long-lived gateway, not the
+        one-lookup sshd path); until then, and whenever some root squats, names
+        are checked one by one.
+        """
+        if self._squat_free is None:
+            self._squat_lookups += 1
+            if self._squat_lookups <= self.SQUAT_SCAN_AFTER:
+                return False
+            from registry.names import squatted_by
+
+            roots = self._q(
+                "SELECT n.name FROM names n LEFT JOIN names p ON p.node = n.parent"
+                " WHERE p.node IS NULL OR substr(n.name, length(n.name) - length(p.name))"
+                " NOT IN ('.' || p.name, '@' || p.name)")
+            free = True
+            for (root,) in roots:
+                try:
+                    _, parents = self._suffix_parents(_norm(str(root)))
+                    free = squatted_by(str(root), parents) is None
+                except InvalidName:
+                    free = False  # let the per-name check decide (and raise) as before
+                if not free:
+                    break
+            self._squat_free = free
+        return self._squat_free
 
     def name_problem(self, name: str) -> str | None:
         """Why the keys of indexed name ``name`` must never be served, or ``None`` if they may be.
@@ -603,10 +760,8 @@ def _subkey_order(material: bytes) -> dict[str, int]:
 
 def valid_name(text: str) -> bool:
     """Whether indexed name text is a valid registry name in normal form."""
-    from registry.names import parse_name
-
     try:
-        return parse_name(text).text == text
+        return _norm(text) == text
     except InvalidName:
         return False
 

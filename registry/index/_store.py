@@ -62,6 +62,15 @@ _ZERO32 = b"\x00" * 32
 _SQLITE_MAX_INT = 2**63 - 1
 
 
+def normalize_fingerprint(fp: str) -> str:
+    """The form fingerprints are stored and looked up in: SSH ``SHA256:`` base64 as is (it is
+    case-sensitive), hex (OpenPGP, X.509 certificate and SPKI pins) upper-case without colons."""
+    fp = fp.strip()
+    if fp.startswith("SHA256:"):
+        return fp
+    return fp.removeprefix("0x").removeprefix("0X").replace(":", "").upper()
+
+
 @dataclass(frozen=True, slots=True)
 class ParsedKey:
     """What sync learnt from a record's material: parse results and the policy verdict.
@@ -341,9 +350,42 @@ class Store:
         value = self.meta("synced_block")
         return None if value is None else int(value)
 
-    def mark_synced(self, now: float | None = None) -> None:
-        """Record a successful sync (the time gateways measure staleness from)."""
+    def mark_synced(self, now: float | None = None, *,
+                    head: tuple[int, bytes, bytes | None, int] | None = None) -> None:
+        """Record a successful sync run (``last_sync_time``) and, when given, its proven head.
+
+        Readers measure staleness from the proven head's timestamp (and never from a
+        later time than the last successful run); an index built by hand, without a
+        proven head, counts from ``last_sync_time``.
+        """
         self.set_meta("last_sync_time", int(time.time() if now is None else now))
+        if head is not None:
+            self.set_proven_head(*head)
+
+    # ----------------------------------------------------------------- proven head
+
+    def proven_head(self) -> tuple[int, bytes, bytes | None, int] | None:
+        """(number, hash, event digest, timestamp) of the newest block sync proved, or None."""
+        rows = dict(self.conn.execute(
+            "SELECT key, value FROM meta WHERE key IN ('head_number', 'head_hash',"
+            " 'head_digest', 'head_timestamp')"))
+        if "head_number" not in rows or "head_hash" not in rows:
+            return None
+        digest = rows.get("head_digest")
+        return (int(rows["head_number"]), bytes.fromhex(rows["head_hash"]),
+                bytes.fromhex(digest) if digest else None, int(rows.get("head_timestamp", 0)))
+
+    def set_proven_head(self, number: int, block_hash: bytes, digest: bytes | None,
+                        timestamp: int) -> None:
+        """The newest block whose header k endpoints agreed on and whose digest was proven."""
+        self.set_meta("head_number", int(number))
+        self.set_meta("head_hash", bytes(block_hash).hex())
+        self.set_meta("head_digest", bytes(digest).hex() if digest is not None else "")
+        self.set_meta("head_timestamp", int(timestamp))
+
+    def clear_proven_head(self) -> None:
+        self.conn.execute("DELETE FROM meta WHERE key IN ('head_number', 'head_hash',"
+                          " 'head_digest', 'head_timestamp')")
 
     # ----------------------------------------------------------------- blocks
 
@@ -510,7 +552,7 @@ class Store:
         )
         c.executemany(
             "INSERT OR IGNORE INTO fingerprints VALUES (?, ?, ?)",
-            [(fp, node, idx) for fp in p.fingerprints],
+            [(normalize_fingerprint(fp), node, idx) for fp in p.fingerprints],
         )
         c.executemany(
             "INSERT OR IGNORE INTO identities VALUES (?, ?, ?)",
@@ -648,6 +690,14 @@ class Store:
         digest = self.digest_at(block)
         if digest is not None:
             self.set_event_digest(digest)
+        if self.proven_head() is not None:  # it moves back with the index (and so does freshness)
+            row = self.conn.execute("SELECT hash, timestamp FROM blocks WHERE number = ?",
+                                    (int(block),)).fetchone()
+            if row is not None:
+                self.set_proven_head(block, bytes(row[0]), digest, int(row[1]))
+            else:  # rolled back to before anything proven: not synced until a sync completes
+                self.clear_proven_head()
+                self.conn.execute("DELETE FROM meta WHERE key = 'last_sync_time'")
         return int(removed)
 
     def _replay_mutable(self, node: bytes) -> None:

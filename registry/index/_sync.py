@@ -42,9 +42,7 @@ anything malformed raises :class:`~registry.errors.ChainError`.
 
 from __future__ import annotations
 
-import itertools
 import json
-import re
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -52,15 +50,19 @@ from pathlib import Path
 from typing import Any
 
 from registry.chain import layout
+from registry.chain._rpc import Log as _Log
+from registry.chain._rpc import Rpc as _Rpc
+from registry.chain._rpc import parse_header as _parse_header
+from registry.chain._rpc import parse_logs as _parse_logs
+from registry.chain._rpc import quantity as _q
 from registry.errors import (
     ChainError,
-    ChainUnavailable,
     ConfigError,
     Error,
     IndexUnavailable,
     VerificationError,
 )
-from registry.index._store import _SQLITE_MAX_INT, Event, ParsedKey, Store
+from registry.index._store import Event, ParsedKey, Store
 from registry.keys._common import KeyType, commitment
 from registry.names import namehash, parse_name, raw_namehash
 
@@ -70,8 +72,8 @@ ZERO32 = b"\x00" * 32
 #: Blocks per eth_getLogs page to start with, and the most it grows to.
 DEFAULT_PAGE_BLOCKS = 2_000
 MAX_PAGE_BLOCKS = 50_000
-#: JSON-RPC requests per batch (eth_call / eth_getBlockByNumber).
-BATCH = 250
+#: Logs a page aims at (pages grow while below it and shrink above it; memory stays bounded).
+PAGE_LOGS = 5_000
 #: Stored block hashes compared per round when looking for the common ancestor.
 REORG_PROBE = 64
 _RANGE_ERRORS = ("range", "too many", "limit", "exceed", "too large", "response size", "10000",
@@ -95,12 +97,26 @@ class SyncResult:
     seconds: float = 0.0
     page_sizes: list[int] = field(default_factory=list)
     audited: int | None = None  # names compared with the contract by an audit
+    #: The proven head the index now holds: (number, hash, digest, timestamp).
+    head: tuple[int, bytes, bytes | None, int] | None = None
+    #: The block the quorum agreed on this run (TrustedBlock.to_dict()).
+    trusted: dict[str, Any] | None = None
+    #: Endpoints that disagreed, failed or lagged (``name: what``), never hidden.
+    report: list[str] = field(default_factory=list)
+    #: Divergences found (audit, proven digest) and the rollback that repaired each.
+    diverged: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
+        head = None
+        if self.head is not None:
+            number, block_hash, digest, ts = self.head
+            head = {"number": number, "hash": "0x" + block_hash.hex(), "timestamp": ts,
+                    "digest": "0x" + digest.hex() if digest is not None else None}
         return {"from_block": self.from_block, "to_block": self.to_block, "events": self.events,
                 "pages": self.pages, "rolled_back_to": self.rolled_back_to,
                 "removed_events": self.removed_events, "seconds": round(self.seconds, 3),
-                "audited": self.audited}
+                "audited": self.audited, "head": head, "endpoints": self.report,
+                "diverged": self.diverged}
 
 
 class _ReorgInFlight(Exception):
@@ -108,199 +124,6 @@ class _ReorgInFlight(Exception):
 
 
 # --------------------------------------------------------------------------- JSON-RPC
-
-
-class _Rpc:
-    """Raw JSON-RPC through a web3 provider (no formatters: fast, and hex in / hex out).
-
-    Replies are untrusted: anything not shaped as JSON-RPC says (a reply that is
-    not an object, no ``result``, batch replies whose ids do not answer exactly
-    the requests sent) raises :class:`ChainError`, never a ``KeyError``.
-    """
-
-    def __init__(self, w3: Any) -> None:
-        self.provider = w3.provider
-
-    @staticmethod
-    def _result(resp: Any, method: str) -> Any:
-        if not isinstance(resp, dict):
-            raise ChainError(f"{method}: malformed JSON-RPC response (not an object)")
-        if resp.get("error"):
-            err = resp["error"]
-            msg = err.get("message", err) if isinstance(err, dict) else err
-            code = err.get("code") if isinstance(err, dict) else None
-            raise ChainError(f"{method}: the endpoint refused: {msg}"
-                             + (f" ({code})" if code not in (None, "") else ""))
-        if "result" not in resp:
-            raise ChainError(f"{method}: malformed JSON-RPC response (no result and no error)")
-        return resp["result"]
-
-    def call(self, method: str, params: list[Any]) -> Any:
-        try:
-            resp = self.provider.make_request(method, params)
-        except Error:
-            raise
-        except Exception as exc:
-            raise ChainUnavailable(f"{method}: {type(exc).__name__}: {exc}") from exc
-        return self._result(resp, method)
-
-    def _sent_ids(self, n: int) -> range | None:
-        """The ids the provider will give the next ``n`` requests of a batch, when knowable.
-
-        web3's JSON providers number requests from ``provider.request_counter``
-        (an ``itertools.count``), one after the other within a batch: taking one
-        number now tells the ids of the batch that follows.
-        """
-        counter = getattr(self.provider, "request_counter", None)
-        if not isinstance(counter, itertools.count):
-            return None
-        base = next(counter) + 1
-        return range(base, base + n)
-
-    def batch(self, calls: list[tuple[str, list[Any]]]) -> list[Any]:
-        out: list[Any] = []
-        for i in range(0, len(calls), BATCH):
-            chunk = calls[i:i + BATCH]
-            what = f"{chunk[0][0]} batch of {len(chunk)}"
-            expected = self._sent_ids(len(chunk))
-            try:
-                resps = self.provider.make_batch_request(chunk)
-            except Error:
-                raise
-            except Exception as exc:
-                raise ChainUnavailable(f"batch of {len(chunk)} requests: {exc}") from exc
-            if isinstance(resps, dict):  # a single error for the whole batch
-                self._result(resps, chunk[0][0])
-                raise ChainError(f"{what}: the endpoint answered with one response")
-            if not isinstance(resps, list | tuple):
-                raise ChainError(f"{what}: malformed JSON-RPC batch response (not a list)")
-            replies = self._match(resps, chunk, expected, what)
-            out.extend(self._result(r, m) for r, (m, _) in zip(replies, chunk, strict=True))
-        return out
-
-    @staticmethod
-    def _match(resps: list[Any] | tuple[Any, ...], chunk: list[tuple[str, list[Any]]],
-               expected: range | None, what: str) -> list[Any]:
-        """Pair each request with the reply carrying its id; any other reply set is refused."""
-        by_id: dict[int, Any] = {}
-        for r in resps:
-            rid = r.get("id") if isinstance(r, dict) else None
-            if not isinstance(rid, int) or isinstance(rid, bool):
-                raise ChainError(f"{what}: a reply has no usable id ({rid!r})")
-            if rid in by_id:
-                raise ChainError(f"{what}: two replies with id {rid}")
-            by_id[rid] = r
-        if expected is None:
-            # ids unknown (a provider without web3's request counter): the provider numbers
-            # a batch consecutively, so the replies must carry n consecutive distinct ids
-            lowest = min(by_id, default=0)
-            expected = range(lowest, lowest + len(chunk))
-        missing = [x for x in expected if x not in by_id]
-        unexpected = sorted(set(by_id) - set(expected))
-        if missing or unexpected:
-            detail = []
-            if missing:
-                detail.append(f"no reply for id {', '.join(map(str, missing[:5]))}")
-            if unexpected:
-                detail.append(f"replies with unexpected id {', '.join(map(str, unexpected[:5]))}")
-            raise ChainError(f"{what}: the replies do not answer the requests ({'; '.join(detail)})")
-        return [by_id[x] for x in expected]
-
-
-_HEX = re.compile(r"0x[0-9a-fA-F]*")
-
-
-def _hx(value: Any, what: str = "value") -> bytes:
-    """Hex data of a reply (``0x``-prefixed, even length); ChainError when it is not."""
-    if not isinstance(value, str) or not _HEX.fullmatch(value) or len(value) % 2:
-        raise ChainError(f"malformed JSON-RPC response: {what} is not hex data ({str(value)[:80]!r})")
-    return bytes.fromhex(value[2:])
-
-
-def _q(value: Any, what: str = "quantity") -> int:
-    """A hex quantity of a reply; ChainError when it is not one."""
-    if not isinstance(value, str) or not _HEX.fullmatch(value) or len(value) < 3:
-        raise ChainError(f"malformed JSON-RPC response: {what} is not a hex quantity"
-                         f" ({str(value)[:80]!r})")
-    return int(value, 16)
-
-
-def _h32(value: Any, what: str) -> bytes:
-    out = _hx(value, what)
-    if len(out) != 32:
-        raise ChainError(f"malformed JSON-RPC response: {what} is not a 32-byte hash")
-    return out
-
-
-@dataclass(frozen=True)
-class _Log:
-    """One ``eth_getLogs`` entry, checked for shape (fields as the JSON-RPC spec types them)."""
-
-    address: str
-    topics: tuple[bytes, ...]
-    data: bytes
-    block: int
-    block_hash: bytes
-    log_index: int
-    tx_hash: bytes
-    removed: bool
-
-
-def _parse_logs(result: Any) -> list[_Log]:
-    """The ``eth_getLogs`` result as :class:`_Log` objects; ChainError when it is malformed."""
-    if result is None:
-        return []
-    if not isinstance(result, list):
-        raise ChainError("eth_getLogs: malformed JSON-RPC response (the result is not a list)")
-    out = []
-    for i, lg in enumerate(result):
-        where = f"eth_getLogs entry {i}"
-        if not isinstance(lg, dict):
-            raise ChainError(f"{where}: not an object")
-        for key in ("address", "topics", "data", "blockNumber", "blockHash", "logIndex",
-                    "transactionHash"):
-            if key not in lg:
-                raise ChainError(f"{where}: no {key}")
-        topics = lg["topics"]
-        removed = lg.get("removed", False)
-        if not isinstance(topics, list):
-            raise ChainError(f"{where}: topics is not a list")
-        if not isinstance(removed, bool):
-            raise ChainError(f"{where}: removed is not a boolean")
-        if not isinstance(lg["address"], str):
-            raise ChainError(f"{where}: address is not a string")
-        out.append(_Log(
-            address=lg["address"].lower(),
-            topics=tuple(_hx(t, f"{where} topic") for t in topics),
-            data=_hx(lg["data"], f"{where} data"),
-            block=_q(lg["blockNumber"], f"{where} blockNumber"),
-            block_hash=_h32(lg["blockHash"], f"{where} blockHash"),
-            log_index=_q(lg["logIndex"], f"{where} logIndex"),
-            tx_hash=_h32(lg["transactionHash"], f"{where} transactionHash"),
-            removed=removed,
-        ))
-    out.sort(key=lambda lg: (lg.block, lg.log_index))
-    return out
-
-
-def _parse_header(blk: Any, number: int) -> tuple[bytes, int] | None:
-    """(hash, timestamp) of an ``eth_getBlockByNumber`` result for block ``number``.
-
-    None when the endpoint has no such block; ChainError when the reply is not a
-    header, or is the header of another block.
-    """
-    if blk is None:
-        return None
-    where = f"eth_getBlockByNumber({number})"
-    if not isinstance(blk, dict):
-        raise ChainError(f"{where}: malformed JSON-RPC response (the result is not a block)")
-    for key in ("number", "hash", "timestamp"):
-        if key not in blk:
-            raise ChainError(f"{where}: malformed JSON-RPC response (no {key})")
-    got = _q(blk["number"], f"{where} number")
-    if got != number:
-        raise ChainError(f"{where}: the endpoint answered with the header of block {got}")
-    return _h32(blk["hash"], f"{where} hash"), _q(blk["timestamp"], f"{where} timestamp")
 
 
 def _check_logs(rpc: _Rpc, logs: list[_Log], address: str, lo: int, hi: int,
@@ -457,13 +280,19 @@ def _parsed_key(key_type: int, material: bytes, name: str, proof: bytes, owner: 
 # --------------------------------------------------------------------------- sync
 
 
-def _target(reg: Any) -> tuple[Any, str, int]:
-    """(web3, registry address, start block) from a Registry or a (w3, address) pair."""
+def _target(reg: Any) -> tuple[Any, str, int, Any]:
+    """(web3, registry address, start block, trust) from a Registry or a (w3, address) pair.
+
+    A pair is one endpoint trusted alone at its latest block.
+    """
+    from registry.chain.trust import Quorum
+
     if isinstance(reg, tuple):
         w3, address = reg[0], reg[1]
         start = reg[2] if len(reg) > 2 else 0
-        return w3, str(address), int(start)
-    return reg.w3, str(reg.address), int(getattr(reg, "from_block", 0) or 0)
+        return w3, str(address), int(start), Quorum.single(w3)
+    trust = getattr(reg, "trust", None) or Quorum.single(reg.w3)
+    return reg.w3, str(reg.address), int(getattr(reg, "from_block", 0) or 0), trust
 
 
 def _is_range_error(exc: Exception) -> bool:
@@ -471,21 +300,43 @@ def _is_range_error(exc: Exception) -> bool:
     return any(word in text for word in _RANGE_ERRORS)
 
 
+class _RangeTooLarge(Exception):
+    """The endpoint refused an eth_getLogs range (or the page holds too many logs): halve it."""
+
+
+@dataclass
+class _Page:
+    """A page of blocks whose logs one endpoint gave and the proven digest confirmed."""
+
+    lo: int
+    hi: int
+    endpoint: str
+    logs: list[_Log]
+    decoded: list[tuple[str, dict[str, Any], _Log]]
+    blocks: dict[int, Any]  # number -> TrustedBlock (log blocks, the page end)
+    digests: dict[int, bytes]  # the event digest after each log block
+    digest: bytes  # after the page (= proven at ``hi``)
+
+
 class _Syncer:
-    def __init__(self, store: Store, w3: Any, address: str, *, start_block: int,
+    def __init__(self, store: Store, trust: Any, address: str, *, start_block: int,
                  confirmations: int, page_blocks: int, profile: str | None,
                  progress: Progress | None, max_blocks: int | None,
                  max_page_blocks: int = MAX_PAGE_BLOCKS, audit: bool = False,
-                 dns: Any = None) -> None:
+                 dns: Any = None, page_logs: int = PAGE_LOGS) -> None:
+        from registry.chain._proven import ProvenState
+
         self.store = store
         self.dns = dns
         self.dns_cache: dict[tuple[bytes, str], Any] = {}
         self.audit_all = audit
-        self.rpc = _Rpc(w3)
+        self.quorum = trust
         self.address = address.lower()
+        self.state = ProvenState(self.address, trust, from_block=start_block)
         self.start_block = start_block
         self.confirmations = max(0, int(confirmations))
         self.page = max(1, int(page_blocks))
+        self.page_logs = max(1, int(page_logs))
         self.profile = profile
         self.progress = progress
         self.max_blocks = max_blocks
@@ -493,11 +344,11 @@ class _Syncer:
         self.dec = _Decoder()
         self.chain_id = 0
 
-    # -- identity and reorgs
+    # -- identity, heads and reorgs
 
     def check_identity(self) -> None:
-        self.chain_id = _q(self.rpc.call("eth_chainId", []), "eth_chainId")
         cid, reg = self.store.meta("chain_id"), self.store.meta("registry")
+        self.chain_id = self.quorum.check_chain(self.quorum.chain_id)
         if cid is None:
             with self.store.transaction():
                 self.store.set_meta("chain_id", self.chain_id)
@@ -510,98 +361,236 @@ class _Syncer:
                 f" {self.address} on chain {self.chain_id}: use another --index file"
             )
 
-    def find_ancestor(self) -> int | None:
-        """The newest stored block still canonical, or None when the newest one is."""
+    def anchor(self) -> tuple[int, bytes, bytes | None, int] | None:
+        """(number, hash, digest, timestamp) of the newest block the index relies on."""
+        head = self.store.proven_head()
+        if head is not None:
+            return head
+        synced = self.store.synced_block  # an index synced before proven heads existed
+        if synced is None:
+            return None
+        row = self.store.conn.execute("SELECT hash, timestamp FROM blocks WHERE number = ?",
+                                      (synced,)).fetchone()
+        if row is None:
+            return None
+        return synced, bytes(row[0]), self.store.digest_at(synced), int(row[1])
+
+    def check_head(self, trusted: Any, result: SyncResult) -> None:
+        """The index's proven head against the trusted one: still canonical (its digest proven
+        again), reorganised away (proven: roll back), or above it (refused)."""
+        anchor = self.anchor()
+        if anchor is None:
+            return
+        number, block_hash, digest, _ts = anchor
+        if trusted.number < number:
+            from registry.errors import ChainUnavailable, HeadRegressed
+
+            try:
+                there = self.quorum.block(number)
+            except ChainUnavailable:
+                raise
+            except ChainError as exc:  # no agreement on it, or no such block (a shorter chain)
+                raise HeadRegressed(
+                    f"the trusted head is block {trusted.number} ({self._who(trusted)}), below"
+                    f" block {number} that the index already proved, and block {number} is not"
+                    f" proven away ({exc}): the endpoints lag or lie; nothing changed (the"
+                    " index ages until a sync proves a newer head)") from None
+            if there.hash == block_hash:
+                raise HeadRegressed(
+                    f"the trusted head is block {trusted.number} ({self._who(trusted)}), below"
+                    f" block {number} that the index already proved and that is still canonical:"
+                    " the endpoints lag or lie; nothing changed (the index ages until a sync"
+                    " proves a newer head)")
+            self.state.digest(trusted)  # the new chain's state must prove before anything goes
+            self.roll_back(result, below=trusted.number)
+            return
+        there = trusted if trusted.number == number else self.quorum.block(number)
+        if there.hash != block_hash:
+            # a reorganisation, proven by the quorum -- if the new chain's state proves: a
+            # forged (self-consistent) header must not make the index throw away what it holds
+            self.state.digest(trusted)
+            self.roll_back(result, below=trusted.number)
+            return
+        if digest is not None:
+            proven = self.state.digest(there)
+            if proven != digest:
+                self.repair(result, f"the event digest the index holds at block {number} is not"
+                                    " the one the contract's state proves")
+
+    @staticmethod
+    def _who(block: Any) -> str:
+        return ", ".join(block.agreed)
+
+    def roll_back(self, result: SyncResult, *, below: int) -> None:
+        """Roll back to the newest stored block (at most ``below``) the quorum still agrees on."""
+        from registry.errors import QuorumError
+
+        ancestor = self.start_block - 1
         offset = 0
-        first = True
         while True:
             stored = self.store.conn.execute(
-                "SELECT number, hash FROM blocks ORDER BY number DESC LIMIT ? OFFSET ?",
-                (REORG_PROBE, offset)).fetchall()
+                "SELECT number, hash FROM blocks WHERE number <= ? ORDER BY number DESC"
+                " LIMIT ? OFFSET ?", (below, REORG_PROBE, offset)).fetchall()
             if not stored:
-                return self.start_block - 1 if not first else None
-            blocks = self.rpc.batch([("eth_getBlockByNumber", [hex(n), False]) for n, _ in stored])
-            for i, ((number, h), blk) in enumerate(zip(stored, blocks, strict=True)):
-                head = _parse_header(blk, int(number))
-                if head is not None and head[0] == bytes(h):
-                    return None if (first and i == 0) else int(number)
-            first = False
+                break
+            try:
+                trusted = self.quorum.blocks([int(n) for n, _ in stored])
+            except QuorumError:
+                trusted = {}
+                for n, _ in stored:
+                    try:
+                        trusted[int(n)] = self.quorum.block(int(n))
+                    except QuorumError:
+                        continue
+            hit = next((int(n) for n, h in stored
+                        if int(n) in trusted and trusted[int(n)].hash == bytes(h)), None)
+            if hit is not None:
+                ancestor = hit
+                break
             offset += REORG_PROBE
+        self._rollback_to(result, ancestor)
+
+    def _rollback_to(self, result: SyncResult, block: int) -> None:
+        with self.store.transaction():
+            result.removed_events += self.store.rollback_to(block)
+        result.rolled_back_to = block if result.rolled_back_to is None \
+            else min(result.rolled_back_to, block)
+
+    def repair(self, result: SyncResult, why: str) -> None:
+        """The index diverged from the proven chain: roll back to the newest stored block whose
+        digest is still proven (binary search; everything when old state is not served)."""
+        blocks = [(int(n), bytes(d)) for n, d in self.store.conn.execute(
+            "SELECT number, digest FROM blocks WHERE digest IS NOT NULL ORDER BY number")]
+        good = self.start_block - 1
+        lo, hi = 0, len(blocks) - 1
+        while lo <= hi:
+            mid = (lo + hi) // 2
+            number, digest = blocks[mid]
+            try:
+                proven = self.state.digest(self.quorum.block(number))
+            except Error:
+                break  # no state (or no agreement) that far back: start over from there
+            if proven == digest:
+                good, lo = number, mid + 1
+            else:
+                hi = mid - 1
+        result.diverged.append(f"{why}; rolled back to block {good} and synced again")
+        self._rollback_to(result, good)
 
     # -- pages
-
-    def get_logs(self, lo: int, hi: int) -> list[_Log]:
-        flt = {"address": self.address, "fromBlock": hex(lo), "toBlock": hex(hi)}
-        return _parse_logs(self.rpc.call("eth_getLogs", [flt]))
 
     def stored_hash(self, number: int) -> bytes | None:
         row = self.store.conn.execute("SELECT hash FROM blocks WHERE number = ?",
                                       (number,)).fetchone()
         return None if row is None else bytes(row[0])
 
-    def run_page(self, lo: int, hi: int, logs: list[_Log]) -> int:
-        # The page must continue the chain the index holds: the previous page's last block
-        # (stored with its hash) must still be canonical, or a reorg happened between
-        # pages and this page's events sit on another history (restart: roll back first).
+    def start_digest(self, lo: int) -> bytes:
+        """The event digest the next page folds onto: the stored one, or at the first page the
+        contract's at ``start_block - 1``, proven (zero before the deployment)."""
+        stored = self.store.event_digest
+        if stored is not None:
+            return stored
+        start = ZERO32
+        if lo > 0:
+            start = self.state.digest(self.quorum.block(lo - 1))
+        self.store.set_meta("start_digest", start.hex())
+        return start
+
+    def fetch_page(self, ep: Any, lo: int, hi: int, trusted: Any, start: bytes) -> _Page:
+        """One endpoint's logs for blocks ``lo``-``hi``, proven complete: decoded, checked
+        against the trusted headers, folded into the digest and compared with the digest the
+        contract's state proves at ``hi``. Raises VerificationError (this endpoint lies),
+        _RangeTooLarge, _ReorgInFlight."""
+        flt = {"address": self.address, "fromBlock": hex(lo), "toBlock": hex(hi)}
+        try:
+            logs = _parse_logs(ep.call("eth_getLogs", [flt]))
+        except ChainError as exc:
+            if hi > lo and _is_range_error(exc):
+                raise _RangeTooLarge(str(exc)) from exc
+            raise
+        if len(logs) > 4 * self.page_logs and hi > lo:
+            raise _RangeTooLarge(f"{len(logs)} logs in blocks {lo}-{hi}")
+        for lg in logs:
+            if not lo <= lg.block <= hi:
+                raise VerificationError(
+                    f"the endpoint returned a log of block {lg.block}, outside the requested"
+                    f" blocks {lo}-{hi}")
+            if lg.address != self.address:
+                raise VerificationError(f"the endpoint returned a log of another contract"
+                                        f" ({lg.address}) in block {lg.block}")
+            if lg.removed:
+                raise _ReorgInFlight(f"block {lg.block} changed during the page")
         prev = self.stored_hash(lo - 1)
-        heads: dict[int, tuple[Any, ...]] = dict(_check_logs(
-            self.rpc, logs, self.address, lo, hi, extra=[hi] if prev is None else [hi, lo - 1]))
-        if prev is not None and heads.pop(lo - 1)[0] != prev:
+        wanted = {lg.block for lg in logs} | {hi} | ({lo - 1} if prev is not None else set())
+        blocks = {trusted.number: trusted} if trusted.number in wanted else {}
+        blocks.update(self.quorum.blocks(wanted - set(blocks)))
+        if prev is not None and blocks[lo - 1].hash != prev:
             raise _ReorgInFlight(f"block {lo - 1} is no longer canonical")
+        for lg in logs:
+            if lg.block_hash != blocks[lg.block].hash:
+                raise VerificationError(
+                    f"its log of block {lg.block} names block hash 0x{lg.block_hash.hex()[:16]}…,"
+                    f" the trusted block is 0x{blocks[lg.block].hash.hex()[:16]}… (a reorganisation"
+                    " under way, or rewritten logs)")
+        digest = start
+        decoded: list[tuple[str, dict[str, Any], _Log]] = []
+        digests: dict[int, bytes] = {}
+        for lg in logs:
+            item = self.dec.decode(lg)
+            if item is None:
+                raise VerificationError(f"block {lg.block}: a log of the registry with an unknown"
+                                        " topic (not an event of this contract)")
+            kind, data = item
+            if kind == "KeyPublished" and commitment(int(data["key_type"]), bytes(
+                    data["material"])) != bytes(data["commitment"]):
+                raise VerificationError(f"KeyPublished in block {lg.block}: record {data['index']}"
+                                        " material does not hash to its commitment")
+            digest = layout.fold(digest, layout.event_hash(kind, data, lg.block))
+            digests[lg.block] = digest
+            decoded.append((kind, data, lg))
+        proven = self.state.prove_on(ep, [layout.EVENTS_SLOT], blocks[hi])[layout.EVENTS_SLOT]
+        theirs = proven.to_bytes(32, "big")
+        if theirs != digest:
+            n_theirs, n_ours = (int.from_bytes(x, "big") >> 216 for x in (theirs, digest))
+            raise VerificationError(
+                f"its logs for blocks {lo}-{hi} ({len(logs)} logs) do not account for every"
+                f" event: the contract's state at block {hi} proves event digest"
+                f" 0x{theirs.hex()[:18]}… after {n_theirs} events, the logs give"
+                f" 0x{digest.hex()[:18]}… after {n_ours} (a log was withheld, added, reordered"
+                " or altered; nothing from this page was stored)")
+        return _Page(lo, hi, ep.name, logs, decoded, blocks, digests, digest)
+
+    def run_page(self, page: _Page) -> int:
+        """Store a proven page in one transaction: its events, blocks and the proven head."""
         store = self.store
-        touched_records: set[bytes] = set()
-        touched_owner: set[bytes] = set()
-        touched_atts: set[tuple[bytes, int, bytes]] = set()
-        touched_blocked: set[tuple[bytes, bytes]] = set()
-        touched_renounced: set[bytes] = set()
-        touched_ops: set[tuple[bytes, str, str]] = set()
         count = 0
-        digest = self.page_start_digest(lo)
+        touched: set[bytes] = set()
         with store.transaction():
-            for pos, lg in enumerate(logs):
-                decoded = self.dec.decode(lg)
-                if decoded is None:
-                    raise VerificationError(
-                        f"block {lg.block}: a log of the registry with an unknown topic"
-                        " (not an event of this contract)")
-                kind, data = decoded
-                block = lg.block
-                digest = layout.fold(digest, layout.event_hash(kind, data, block))
-                if pos + 1 == len(logs) or logs[pos + 1].block != block:
-                    heads[block] = (*heads[block][:2], digest)
+            for kind, data, lg in page.decoded:
                 if kind in _REGISTRY_WIDE:
                     continue  # folded into the digest; nothing about a name to store
                 node = bytes(data["node"])
-                ev = self.event(kind, data, node, block, lg, heads[block][1])
+                ev = self.event(kind, data, node, lg.block, lg, page.blocks[lg.block].timestamp)
                 try:
                     store.apply(ev)
                 except IndexUnavailable as exc:
-                    raise VerificationError(f"sync stopped at block {block}: {exc}") from exc
+                    raise VerificationError(f"sync stopped at block {lg.block}: {exc}") from exc
                 count += 1
-                if kind in ("KeyPublished", "KeyRevoked"):
-                    touched_records.add(node)
-                elif kind in ("NameRegistered", "OwnershipTransferred"):
-                    touched_owner.add(node)
-                elif kind in ("Attested", "AttestationWithdrawn"):
-                    touched_atts.add((node, int(data["index"]), bytes(data["attester"])))
-                elif kind == "AttesterBlocked":
-                    touched_blocked.add((node, bytes(data["attester"])))
-                elif kind == "OperatorSet":
-                    touched_ops.add((node, str(data["owner"]), str(data["operator"])))
-                elif kind == "ChildRenounced":
-                    touched_renounced.add(node)
-            self.verify(hi, heads[hi][0], touched_records, touched_owner, touched_atts,
-                        touched_renounced, touched_ops, touched_blocked, digest=digest,
-                        what=f"blocks {lo}-{hi} ({len(logs)} logs)")
+                if kind in ("KeyPublished", "KeyRevoked", "NameRegistered",
+                            "OwnershipTransferred"):
+                    touched.add(node)
             if self.dns is not None:
-                tops = {self.store.top_level_of(n) for n in touched_records | touched_owner}
+                tops = {self.store.top_level_of(n) for n in touched}
                 for top in sorted(t for t in tops if t is not None):
                     self.apply_dns(top, fresh=False)
-            for number, head in heads.items():
-                store.add_block(number, head[0], head[1], head[2] if len(head) > 2 else None)
-            store.add_block(hi, heads[hi][0], heads[hi][1], digest)
-            store.set_event_digest(digest)
-            store.set_meta("synced_block", hi)
+            for number, block in page.blocks.items():
+                if number >= page.lo:
+                    store.add_block(number, block.hash, block.timestamp, page.digests.get(number))
+            end = page.blocks[page.hi]
+            store.add_block(page.hi, end.hash, end.timestamp, page.digest)
+            store.set_event_digest(page.digest)
+            store.set_meta("synced_block", page.hi)
+            store.set_proven_head(page.hi, end.hash, page.digest, end.timestamp)
         return count
 
     def apply_dns(self, top: bytes, *, fresh: bool) -> None:
@@ -624,23 +613,6 @@ class _Syncer:
         with self.store.transaction():
             for top, _name, _owner in self.store.top_levels():
                 self.apply_dns(top, fresh=(top, _owner.lower()) not in self.dns_cache)
-
-    def page_start_digest(self, lo: int) -> bytes:
-        """The event digest the page folds onto: the stored one, or at the first page the
-        contract's at ``start_block - 1`` (zero before the deployment)."""
-        stored = self.store.event_digest
-        if stored is not None:
-            return stored
-        start = ZERO32
-        if lo > 0:
-            raw = self.rpc.call("eth_call", [{"to": self.address,
-                                              "data": "0x" + self.dec.digest_fn.encode([]).hex()},
-                                             hex(lo - 1)])
-            data = _hx(raw, "event_digest")
-            if data:  # no code yet at that block: no event yet
-                start = bytes(self.dec.decode_output(self.dec.digest_fn, data))
-        self.store.set_meta("start_digest", start.hex())
-        return start
 
     def event(self, kind: str, data: dict[str, Any], node: bytes, block: int,
               lg: _Log, ts: int) -> Event:
@@ -681,178 +653,7 @@ class _Syncer:
             return False, False
         return True, IndexReader(self.store.conn, self.store.path).squatted_by(name) or False
 
-    def verify(self, hi: int, block_hash: bytes, records: set[bytes], owners: set[bytes],
-               atts: Iterable[tuple[bytes, int, bytes]] = (), renounced: Iterable[bytes] = (),
-               operators: Iterable[tuple[bytes, str, str]] = (),
-               blocked: Iterable[tuple[bytes, bytes]] = (), *, digest: bytes | None = None,
-               what: str = "") -> None:
-        """Compare the index with the contract's views at block ``hi`` (one batch of eth_calls).
-
-        ``digest``: ``event_digest()`` must equal it (the page's logs are complete);
-        ``records`` / ``owners``: ``record_count(node)`` + ``records(node, commitments)`` /
-        ``owner(node)``; ``atts``: ``attestation(node, commitment, attester)``;
-        ``blocked``: ``is_blocked(node, attester)``; ``renounced``: ``renounced(node)``;
-        ``operators``: ``is_operator(node, operator)`` for the (node, owner, operator)
-        whose owner is the node's owner in the index (the view answers for the current
-        owner only). VerificationError on any difference.
-        """
-        at = {"blockHash": "0x" + block_hash.hex()}
-        dec, store = self.dec, self.store
-        nodes_r, nodes_o = sorted(records), sorted(owners)
-        att_keys = sorted(set(atts))
-        blk_keys = sorted(set(blocked))
-        ren_nodes = sorted(set(renounced))
-        ops = sorted(op for op in set(operators)
-                     if op[1].lower() == (store.owner_of(op[0]) or "").lower())
-        commitments = {n: [bytes(r["commitment"]) for r in store.records_raw(n)] for n in nodes_r}
-
-        def call(fn: Any, args: list[Any]) -> tuple[str, list[Any]]:
-            return ("eth_call", [{"to": self.address, "data": "0x" + fn.encode(args).hex()}, at])
-
-        calls = [call(dec.digest_fn, [])] if digest is not None else []
-        for n in nodes_r:
-            calls.append(call(dec.count_fn, [n]))
-            cs = commitments[n]
-            calls += [call(dec.records_fn, [n, cs[i:i + 128]]) for i in range(0, len(cs), 128)]
-        calls += [call(dec.owner_fn, [n]) for n in nodes_o]
-        calls += [call(dec.attestation_fn, [n, store.commitment_of(n, i) or ZERO32, a])
-                  for n, i, a in att_keys]
-        calls += [call(dec.blocked_fn, [n, a]) for n, a in blk_keys]
-        calls += [call(dec.renounced_fn, [n]) for n in ren_nodes]
-        calls += [call(dec.is_operator_fn, [n, op]) for n, _, op in ops]
-        if not calls:
-            return
-        results = iter(self.rpc.batch(calls))
-
-        def view(fn: Any, what: str) -> Any:
-            raw = next(results)
-            try:
-                return dec.decode_output(fn, _hx(raw))
-            except Exception as exc:
-                raise VerificationError(f"{what} at block {hi} is undecodable") from exc
-
-        def label(node: bytes) -> str:
-            return store.name_of(node) or "0x" + node.hex()
-
-        if digest is not None:
-            raw_digest = _hx(next(results), "event_digest()")
-            # no code at that block (before the deployment): no event yet
-            theirs = bytes(dec.decode_output(dec.digest_fn, raw_digest)) if raw_digest else ZERO32
-            if theirs != digest:
-                n_theirs, n_ours = (int.from_bytes(x, "big") >> 216 for x in (theirs, digest))
-                raise VerificationError(
-                    f"the endpoint's logs for {what or f'blocks up to {hi}'} do not account for"
-                    f" every event: the contract's event digest at block {hi} is"
-                    f" 0x{theirs.hex()[:18]}… after {n_theirs} events, the logs give"
-                    f" 0x{digest.hex()[:18]}… after {n_ours} (a log was withheld, added,"
-                    " reordered or altered; nothing from this page was stored)")
-        for node in nodes_r:
-            count = int(view(dec.count_fn, f"record_count(0x{node.hex()})"))
-            chain: list[dict[str, Any]] = []
-            for _ in range(0, len(commitments[node]), 128):
-                chain += list(view(dec.records_fn, f"records(0x{node.hex()})"))
-            self.compare(node, hi, chain, count)
-        for node in nodes_o:
-            owner = str(view(dec.owner_fn, f"owner(0x{node.hex()})")).lower()
-            if owner != (store.owner_of(node) or "").lower():
-                raise VerificationError(
-                    f"{store.name_of(node)}: owner {owner} at block {hi} differs from the events")
-        for node, idx, attester in att_keys:
-            a = view(dec.attestation_fn, f"attestation(0x{node.hex()}, {idx})")
-            theirs_a = ((bytes(a["attester"]), bytes(a["policy_hash"]),
-                         min(int(a["expires"]), _SQLITE_MAX_INT), int(a["attested_at"]))
-                        if int(a["attested_at"]) else None)
-            mine = next((x for x in store.attestations_raw(node, idx) if x[0] == attester), None)
-            if theirs_a != mine:
-                raise VerificationError(
-                    f"{label(node)} record {idx}: the contract's attestation by"
-                    f" 0x{attester.hex()[:16]}… at block {hi} differs from the events'"
-                    " (attester, policy hash, expiry or time)")
-        for node, attester in blk_keys:
-            flag = bool(view(dec.blocked_fn, f"is_blocked(0x{node.hex()})"))
-            if flag != store.is_blocked(node, attester):
-                raise VerificationError(
-                    f"{label(node)}: is_blocked(0x{attester.hex()[:16]}…) is {str(flag).lower()}"
-                    f" in the contract at block {hi}, the events say otherwise")
-        for node in ren_nodes:
-            flag = bool(view(dec.renounced_fn, f"renounced(0x{node.hex()})"))
-            if flag != bool(store.renounced_of(node)):
-                raise VerificationError(
-                    f"{label(node)}: renounced is {str(flag).lower()} in the contract at block {hi},"
-                    " the events say otherwise")
-        for node, owner, op in ops:
-            flag = bool(view(dec.is_operator_fn, f"is_operator(0x{node.hex()}, {op})"))
-            if flag != store.operator_approved(node, owner, op):
-                raise VerificationError(
-                    f"{label(node)}: is_operator({op}) is {str(flag).lower()} in the contract at"
-                    f" block {hi}, the events say otherwise")
-
-    def compare(self, node: bytes, hi: int, chain: list[dict[str, Any]], count: int) -> None:
-        mine = self.store.records_raw(node)
-        name = self.store.name_of(node) or "0x" + node.hex()
-        if len(mine) != count or len(chain) != len(mine):
-            raise VerificationError(
-                f"{name}: the contract holds {count} records at block {hi}, the events"
-                f" give {len(mine)}")
-        for m, c in zip(mine, chain, strict=True):
-            revoked = int(c["status"]) == 2
-            same = (
-                bytes(m["commitment"]) == bytes(c["commitment"]) and int(c["index"]) == m["idx"]
-                and m["key_type"] == c["key_type"] and m["purposes"] == c["purposes"]
-                and m["valid_from"] == c["valid_from"] and m["valid_until"] == c["valid_until"]
-                and bool(m["durable"]) == bool(c["durable"])
-                and m["published_at"] == c["published_at"]
-                and bool(m["revoked_at"]) == revoked
-                and (not revoked or (m["revoked_at"] == c["revoked_at"] and m["reason"] == c["reason"]))
-            )
-            if not same:
-                raise VerificationError(
-                    f"{name} record {m['idx']}: the contract's view at block {hi} disagrees with"
-                    " the events (nothing from this page was stored)")
-
-    def audit(self, chunk: int = 1000) -> int:
-        """Compare EVERY indexed name with the contract at the synced block.
-
-        First the stored event digest against ``event_digest()``; then per name
-        ``record_count`` + ``records(node, commitments)`` and ``owner(node)``;
-        per record and attester ever seen ``attestation(node, commitment,
-        attester)``; per block ``is_blocked``; per child name ``renounced(node)``;
-        per operator row of the name's current owner ``is_operator(node, operator)``. On a mismatch the index
-        is not marked synced, so the SSH gateways refuse it once it is older
-        than ``max_staleness``.
-        """
-        synced = self.store.synced_block
-        if synced is None:
-            return 0
-        head = _parse_header(self.rpc.call("eth_getBlockByNumber", [hex(synced), False]), synced)
-        if head is None:
-            raise VerificationError(f"the endpoint has no block {synced} to audit against")
-        block_hash = head[0]
-        stored = self.stored_hash(synced)
-        if stored is not None and stored != block_hash:
-            raise _ReorgInFlight(f"block {synced} changed before the audit")  # run() rolls back
-        conn = self.store.conn
-        self.verify(synced, block_hash, set(), set(), digest=self.store.event_digest,
-                    what=f"every block up to {synced}")
-        nodes = [bytes(n) for (n,) in conn.execute("SELECT node FROM names ORDER BY node")]
-        for lo in range(0, len(nodes), chunk):
-            part = nodes[lo:lo + chunk]
-            first, last = part[0], part[-1]
-            atts = [(bytes(n), int(i), a) for n, i in conn.execute(
-                "SELECT node, idx FROM records WHERE node BETWEEN ? AND ?", (first, last))
-                for a in self.store.attesters_of(bytes(n), int(i))]
-            blocked = [(bytes(n), bytes(a)) for n, a in conn.execute(
-                "SELECT node, attester FROM blocked WHERE node BETWEEN ? AND ?", (first, last))]
-            blocked += [(n, a) for n, _i, a in atts]  # every attester of the name's records
-            children = [bytes(n) for (n,) in conn.execute(
-                "SELECT node FROM names WHERE node BETWEEN ? AND ? AND parent != ?",
-                (first, last, ZERO32))]
-            ops = [(bytes(n), str(o), str(op)) for n, o, op in conn.execute(
-                "SELECT o.node, o.owner, o.operator FROM operators o JOIN names n"
-                " ON n.node = o.node AND n.owner = o.owner WHERE o.node BETWEEN ? AND ?",
-                (first, last))]
-            self.verify(synced, block_hash, set(part), set(part), atts, children, ops, blocked)
-        return len(nodes)
+    # -- runs
 
     def run(self) -> SyncResult:
         t0 = time.monotonic()
@@ -862,7 +663,9 @@ class _Syncer:
             try:
                 self._run(result)
                 if self.audit_all:
-                    result.audited = self.audit()
+                    from registry.index._audit import audit_index
+
+                    result.audited = audit_index(self, result)
                 self.refresh_dns()
                 break
             except _ReorgInFlight:
@@ -870,41 +673,44 @@ class _Syncer:
         else:
             raise ChainError("the chain keeps reorganising under the sync; try again later")
         with self.store.transaction():
-            self.store.mark_synced()
+            self.store.mark_synced(head=self.store.proven_head())
         result.seconds = time.monotonic() - t0
+        result.head = self.store.proven_head()
+        result.report = [str(d) for d in self.quorum.report]
         return result
 
     def _run(self, result: SyncResult) -> None:
-        ancestor = self.find_ancestor()
-        if ancestor is not None:
-            with self.store.transaction():
-                result.removed_events += self.store.rollback_to(ancestor)
-            result.rolled_back_to = ancestor
-        head = _q(self.rpc.call("eth_blockNumber", []), "eth_blockNumber")
-        target = head - self.confirmations
+        trusted = self.quorum.head(confirmations=self.confirmations)
+        self.check_head(trusted, result)
         synced = self.store.synced_block
         lo = self.start_block if synced is None else synced + 1
+        target = trusted.number
         if self.max_blocks is not None:
             target = min(target, lo + self.max_blocks - 1)
         result.from_block, result.to_block = lo, max(target, lo - 1)
+        result.trusted = trusted.to_dict()
         size = self.page
         while lo <= target:
             hi = min(lo + size - 1, target)
+            start = self.start_digest(lo)
             try:
-                logs = self.get_logs(lo, hi)
-            except ChainError as exc:
-                if hi > lo and _is_range_error(exc):
-                    size = max(1, (hi - lo + 1) // 2)
-                    continue
-                raise
-            n = self.run_page(lo, hi, logs)
+                page = self.quorum.first_good(
+                    f"blocks {lo}-{hi}",
+                    lambda ep, lo=lo, hi=hi, start=start: self.fetch_page(ep, lo, hi, trusted,
+                                                                          start))
+            except _RangeTooLarge:
+                size = max(1, (hi - lo + 1) // 2)
+                continue
+            n = self.run_page(page)
             result.events += n
             result.pages += 1
             result.page_sizes.append(hi - lo + 1)
             if self.progress is not None:
                 self.progress(hi, target, result.events)
             lo = hi + 1
-            if size < self.max_page and len(logs) < 2_000:
+            if len(page.logs) > self.page_logs:
+                size = max(1, (hi - page.lo + 1) * self.page_logs // len(page.logs))
+            elif size < self.max_page and len(page.logs) * 2 < self.page_logs:
                 size = min(self.max_page, size * 2)
 
 
@@ -915,6 +721,7 @@ def sync_index(
     confirmations: int = 0,
     page_blocks: int = DEFAULT_PAGE_BLOCKS,
     max_page_blocks: int = MAX_PAGE_BLOCKS,
+    page_logs: int = PAGE_LOGS,
     policy_profile: str | None = "default",
     start_block: int | None = None,
     progress: Progress | None = None,
@@ -922,42 +729,52 @@ def sync_index(
     audit: bool = False,
     dns: Any = None,
 ) -> SyncResult:
-    """Bring the index up to ``head - confirmations`` of the registry's chain.
+    """Bring the index up to the trusted head of the registry's chain, proving every page.
 
-    ``registry`` is a :class:`registry.chain.client.Registry` (its web3, address
-    and deployment block are used) or a ``(web3, address[, start_block])``
-    tuple. Pages start at ``page_blocks`` blocks, double after each page (up to
-    ``max_page_blocks``) and halve when the endpoint refuses a range.
-    ``policy_profile=None`` skips the policy check (verdicts ``unknown``;
-    the SSH gateways then serve nothing unless told to). ``max_blocks`` caps
-    the blocks synced in this run (tests, resumable batches). ``audit=True``
-    then compares every indexed name, record attestations, child renunciation
-    and current operator with the contract's views (batched ``eth_call`` requests):
-    run it periodically, as it also catches an endpoint that left a
-    log out of an earlier page. ``dns`` (a :class:`registry.dnscontrol.DnsSettings`)
-    checks every top-level name's ``_keyanchor`` TXT record (each run) and stops
-    the index serving keys under a domain whose DNS names another owner, or,
-    when ``dns.required`` (implied by the ``strict`` profile), does not name
-    the owner.
+    ``registry`` is a :class:`registry.chain.client.Registry` (its trust --
+    endpoints, quorum, tag -- address and deployment block are used) or a
+    ``(web3, address[, start_block])`` tuple (that endpoint trusted alone, at
+    its latest block). The target is the block the quorum agrees on at its tag,
+    less ``confirmations``. Each page's logs come from one endpoint and must
+    fold into the event digest the contract's state proves at the page's last
+    block (EIP-1186 against a quorum-agreed header); a page that does not
+    verify stores nothing and the next endpoint is tried. Pages start at
+    ``page_blocks`` blocks, grow (up to ``max_page_blocks``) while they hold
+    fewer than ``page_logs`` logs and shrink when they hold more or the
+    endpoint refuses the range. ``policy_profile=None`` skips the policy check
+    (verdicts ``unknown``; the SSH gateways then serve nothing unless told to).
+    ``max_blocks`` caps the blocks synced in this run (tests, resumable
+    batches). ``audit=True`` then re-hashes every stored record's material and
+    compares every indexed name, record, attestation, block, renunciation and
+    operator with storage proofs at the synced block
+    (:func:`registry.index._audit.audit_index`); a divergence rolls the index
+    back to before it and syncs again. ``dns`` (a
+    :class:`registry.dnscontrol.DnsSettings`) checks every top-level name's
+    ``_keyanchor`` TXT record (each run) and stops the index serving keys under
+    a domain whose DNS names another owner, or, when ``dns.required`` (implied
+    by the ``strict`` profile), does not name the owner.
 
     Raises:
-        VerificationError: the chain's data does not verify (nothing from that page is kept).
+        VerificationError: the chain's data does not verify on any endpoint (nothing from
+            that page is kept); QuorumError: the endpoints do not agree on a block;
+            HeadRegressed: the trusted head is below the index's and no reorg is proven.
         ConfigError: the index belongs to another chain or registry.
         ChainUnavailable, ChainError: the endpoint failed. IndexUnavailable: the file.
     """
     store = index if isinstance(index, Store) else Store.open(index)
     try:
-        w3, address, start = _target(registry)
+        _w3, address, start, trust = _target(registry)
         if policy_profile == "strict":
             from registry.dnscontrol import DnsSettings
 
             dns = (DnsSettings(dns.nameserver, dns.port, dns.timeout, True) if dns is not None
                    else DnsSettings(required=True))
-        syncer = _Syncer(store, w3, address,
+        syncer = _Syncer(store, trust, address,
                          start_block=start if start_block is None else start_block,
                          confirmations=confirmations, page_blocks=page_blocks,
                          profile=policy_profile, progress=progress, max_blocks=max_blocks,
-                         max_page_blocks=max_page_blocks, audit=audit, dns=dns)
+                         max_page_blocks=max_page_blocks, audit=audit, dns=dns,
+                         page_logs=page_logs)
         return syncer.run()
     finally:
         if not isinstance(index, Store):
@@ -1034,7 +851,7 @@ def watch_events(
 
     Raises: InvalidName, VerificationError, ChainUnavailable, ChainError.
     """
-    w3, address, _start = _target(registry)
+    w3, address, _start, _trust = _target(registry)
     address = address.lower()
     rpc = _Rpc(w3)
     dec = _Decoder()

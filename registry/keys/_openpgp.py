@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 
 from registry.errors import KeyFormatError, PrivateKeyError, UnsupportedKeyType
 from registry.keys._common import MAX_MATERIAL, KeyType, commitment, input_bytes, sequoia
+from registry.keys._crc24 import crc24
 from registry.keys._pgp_packets import (
     PACKET_NAMES,
     TAG_MARKER,
@@ -235,32 +236,7 @@ def _signature_dict(sig: Signature) -> dict[str, Any]:
 
 
 _BEGIN = re.compile(rb"-----BEGIN PGP ([A-Z0-9 ,/]+)-----")
-_CRC24_INIT = 0xB704CE
-_CRC24_POLY = 0x1864CFB
-
-
-def _crc24_table() -> tuple[int, ...]:
-    table = []
-    for byte in range(256):
-        crc = byte << 16
-        for _ in range(8):
-            crc <<= 1
-            if crc & 0x1000000:
-                crc ^= _CRC24_POLY
-        table.append(crc & 0xFFFFFF)
-    return tuple(table)
-
-
-_CRC24_TABLE = _crc24_table()
-
-
-def _crc24(data: bytes) -> int:
-    """CRC-24 of RFC 9580 section 6.1 (the armor checksum)."""
-    crc = _CRC24_INIT
-    table = _CRC24_TABLE
-    for byte in data:
-        crc = ((crc << 8) & 0xFFFFFF) ^ table[((crc >> 16) ^ byte) & 0xFF]
-    return crc
+_crc24 = crc24  # RFC 9580 6.1 armor checksum, one implementation (registry.keys._crc24)
 
 
 def _dearmor(raw: bytes) -> list[tuple[bytes, int | None]]:

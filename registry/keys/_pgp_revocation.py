@@ -118,13 +118,15 @@ def _signature_bodies(data: object) -> list[bytes]:
         raise KeyFormatError("not an OpenPGP revocation (neither armored nor binary OpenPGP)")
     bodies: list[bytes] = []
     for blob, crc in blobs:
-        _check_crc(blob, crc)  # the armor's CRC-24 line, when there is one, must match
+        found = len(bodies)
         for pkt in iter_packets(blob):
             if pkt.tag in (TAG_SECRET_KEY, TAG_SECRET_SUBKEY):
                 raise PrivateKeyError("this input holds an OpenPGP secret key; give the"
                                       " revocation certificate (gpg --gen-revoke) instead")
             if pkt.tag == TAG_SIGNATURE and parse_signature(pkt.body).type == _KEY_REVOCATION:
                 bodies.append(pkt.body)
+        if len(bodies) > found:  # the armor's CRC-24, once the packets parsed (as certificates)
+            _check_crc(blob, crc)
     if not bodies:
         raise KeyFormatError("no key revocation signature (type 0x20) in the input;"
                              " make one with gpg --gen-revoke")

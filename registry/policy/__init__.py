@@ -150,6 +150,8 @@ def check(
     intermediates: Sequence[Any] = (),
     purposes: int | None = None,
     record: Any = None,
+    owners: Mapping[str, str] | None = None,
+    parent: str | None = None,
     squatted_by: str | bool | None = None,
     only: Iterable[str] | None = None,
     dns: Any = None,
@@ -164,6 +166,11 @@ def check(
     goes on. ``record`` is the registry record the key was published in (any
     object with ``valid_from``, ``valid_until`` and ``revoked_at`` as datetimes
     or Unix seconds, 0/None for unset): ``record.lifecycle`` judges it at ``at``.
+    ``owners`` maps names (the key's and its attesters') to their owner
+    addresses and ``parent`` is the name's registry parent: ``key.attestations``
+    counts an attestation only from a trusted name (``@parent`` in a policy's
+    ``trusted`` list means ``parent``) whose owner is known and differs from the
+    key's owner.
     ``squatted_by`` is what :func:`registry.names.squatted_by` says of the
     name (the registered domain it squats in, or False when it does not;
     None: unknown): ``binding.domain_chain`` judges it.
@@ -189,6 +196,7 @@ def check(
         attestations=tuple(attestations) if attestations is not None else None,
         trust_anchors=tuple(trust_anchors) if trust_anchors else None,
         intermediates=tuple(intermediates), purposes=purposes, record=record,
+        owners=dict(owners) if owners is not None else None, parent=parent,
         squatted_by=squatted_by, dns=dns,
     )
     try:

@@ -322,28 +322,65 @@ def openpgp_not_yet_valid(ctx: Context, p: Mapping[str, Any]) -> Finding:
     return Finding(P)
 
 
-@lint("key.attestations", "k-of-n attestations from trusted names, not withdrawn", ALL,
-      Source.REGISTRY, "DESIGN.md (attestations)", E, params={"min": 0, "trusted": []})
+#: The ``trusted`` entry that stands for the subject name's registration authority: its
+#: registry parent (``example.org`` for ``alice@example.org``), whoever owns it.
+PARENT = "@parent"
+
+
+def _owner_key(value: Any) -> str | None:
+    return str(value).lower() if isinstance(value, str) and value else None
+
+
+@lint("key.attestations", "k-of-n live attestations from trusted names whose owner is not the "
+      "key's owner", ALL, Source.REGISTRY, "DESIGN.md (attestations)", E,
+      params={"min": 0, "trusted": []})
 def attestations(ctx: Context, p: Mapping[str, Any]) -> Finding:
+    """Count attestations that are live, from a trusted name, and not from the subject's owner.
+
+    A name's owner can register or be assigned any number of other names, so an
+    attestation by a name with the same owner (a sybil) proves nothing: only
+    attesters whose owner is known (``owners``) and differs from the subject
+    name's owner count, and only those in ``trusted`` (``@parent``: the subject's
+    registry parent). Profiles requiring attestations must name trusted
+    attesters (an empty list is refused when the policy is loaded).
+    """
     need = int(p["min"])
     if need <= 0:
         return Finding(Status.NA, "no attestations required by the profile")
-    trusted = {_norm_name(t) for t in p["trusted"]}
+    trusted: set[str] = set()
+    for t in p["trusted"]:
+        if t == PARENT:
+            if ctx.parent:
+                trusted.add(_norm_name(ctx.parent))
+        else:
+            trusted.add(_norm_name(t))
     own = _norm_name(ctx.name) if ctx.name else None
-    good = set()
+    owners = {str(k): v for k, v in (ctx.owners or {}).items()}
+    subject_owner = _owner_key(owners.get(own or ""))
+    good, same_owner = set(), set()
     for a in ctx.attestations or ():
-        attester = _norm_name(getattr(a, "attester", ""))
+        try:
+            attester = _norm_name(getattr(a, "attester", "") or "")
+        except Exception:  # an attester the index only knows by node: never counts
+            continue
         if getattr(a, "withdrawn", False) or attester == own:
             continue
         expires = _when(getattr(a, "expires", None))
         if expires is not None and expires <= ctx.at:
             continue  # an attestation past its expiry no longer counts
-        if trusted and attester not in trusted:
+        if attester not in trusted:
+            continue
+        attester_owner = _owner_key(owners.get(attester, getattr(a, "attester_owner", None)))
+        if subject_owner is None or attester_owner is None or attester_owner == subject_owner:
+            same_owner.add(attester)  # unknown owners fail closed, like the same owner
             continue
         good.add(attester)
     if len(good) < need:
-        src = f"from {', '.join(sorted(trusted))}" if trusted else "from other names"
-        return Finding(E, f"{len(good)} of {need} required attestations {src}", "attestations")
+        names = ", ".join(sorted(trusted)) or "nobody (no registry parent known)"
+        extra = (f"; not counted, same or unknown owner as the key's: {', '.join(sorted(same_owner))}"
+                 if same_owner else "")
+        return Finding(E, f"{len(good)} of {need} required attestations from {names}{extra}",
+                       "attestations")
     return Finding(P, f"attested by {', '.join(sorted(good))}")
 
 

@@ -146,6 +146,7 @@ class Attestation:
     policy_hash: str | None = None
     created: datetime | None = None
     expires: datetime | None = None
+    attester_owner: str | None = None  # the attesting name's owner address, when known
 
 
 #: Every registered lint, by id, in registration order.
@@ -203,6 +204,8 @@ class Context:
     intermediates: tuple[Any, ...] = ()
     purposes: int | None = None  # registry.keys.Purpose flags
     record: Any = None  # the registry record (valid_from / valid_until / revoked_at), if any
+    owners: Mapping[str, str] | None = None  # name -> owner address (subject and attesters)
+    parent: str | None = None  # the subject's registry parent name (its registration authority)
     #: the registered domain the name squats in (registry.names.squatted_by), False when
     #: the name's parent chain was checked and is fine, None when not known
     squatted_by: str | bool | None = None

@@ -47,15 +47,16 @@ PROFILES: dict[str, dict[str, Any]] = {
     },
     "strict": {
         "description": "default + RSA >= 3072, an expiry required, a proof of possession "
-                       "required, at least one attestation from another (trusted) name, "
-                       "DNS control of the name's domain required.",
+                       "required, an attestation by the name's registration authority (its "
+                       "registry parent, owned by someone else), DNS control of the name's "
+                       "domain required.",
         "fail_level": "error",
         "params": {
             "ssh.rsa_bits": {"min_bits": 3072},
             "openpgp.rsa_bits": {"min_bits": 3072},
             "x509.rsa_modulus": {"min_bits": 3072},
             "binding.proof": {"required": True},
-            "key.attestations": {"min": 1, "trusted": []},
+            "key.attestations": {"min": 1, "trusted": ["@parent"]},
             "name.dns_control": {"required": True},
         },
         "severity": {
@@ -193,7 +194,47 @@ def _resolve(data: Mapping[str, Any], *, sha256: str, source: str) -> Policy:
         raise ConfigError(f"policy: {exc}") from exc
     if fail < Status.INFO:
         raise ConfigError("policy: fail_level must be info, warn, error or fatal")
-    return Policy(str(name), sha256, fail, params, levels, tuple(exclude), tuple(include), source)
+    policy = Policy(str(name), sha256, fail, params, levels, tuple(exclude), tuple(include),
+                    source)
+    _check_attestation_params(policy, source)
+    return policy
+
+
+def _check_attestation_params(policy: Policy, source: str) -> None:
+    """A policy requiring attestations must say whose count: refuse an empty or short list.
+
+    With no trusted names every attester counted, so the key's own owner met the
+    requirement through a second name (a sybil).
+    """
+    lt = LINTS["key.attestations"]
+    if not policy.enabled(lt):
+        return
+    p = policy.params_for(lt)
+    need, trusted = p["min"], p["trusted"]
+    if not isinstance(need, int) or isinstance(need, bool) or need < 0:
+        raise ConfigError(f"policy {source}: key.attestations.min must be a whole number >= 0")
+    if need == 0:
+        return
+    where = '[params] "key.attestations".trusted' if source != "builtin" else "its trusted list"
+    if not trusted:
+        raise ConfigError(
+            f"policy {source} ({policy.profile}): key.attestations requires {need}"
+            f" attestation(s) but names no trusted attesters; list them in {where}"
+            f' (registry names, or "@parent" for the name\'s registration authority)')
+    from registry.errors import InvalidName
+    from registry.names import parse_name
+
+    for t in trusted:
+        if not isinstance(t, str):
+            raise ConfigError(f"policy {source}: key.attestations.trusted holds {t!r}, not a name")
+        if t != "@parent":
+            try:
+                parse_name(t)
+            except InvalidName as exc:
+                raise ConfigError(f"policy {source}: key.attestations.trusted: {exc}") from exc
+    if need > len(set(trusted)):
+        raise ConfigError(f"policy {source}: key.attestations requires {need} attestations but"
+                          f" trusts only {len(set(trusted))} name(s)")
 
 
 def builtin_policy(profile: str = "default") -> Policy:

@@ -3,7 +3,8 @@
 ``end_to_end(make_registry, accounts, keys)`` runs the registry's main path
 (register, delegate, publish three key types, lookup, rotate, revoke, attest,
 withdraw, history) against whatever chain ``make_registry`` talks to: the
-in-memory eth-tester chain here, anvil in ``test_anvil.py``.
+embedded py-evm chain here (it answers ``eth_getProof``, which every proven read
+needs; eth-tester does not), anvil in ``test_anvil.py``.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import os
 import subprocess
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -280,11 +282,33 @@ def end_to_end(
     assert events[0].to_dict()["kind"] == "registered"
 
 
-# --------------------------------------------------------------------------- eth-tester chain
+# --------------------------------------------------------------------------- embedded chain
+
+
+class _Tester:
+    """eth-tester's snapshot / time helpers, as JSON-RPC calls to the embedded chain."""
+
+    def __init__(self, chain: Any) -> None:
+        self.chain = chain
+
+    def take_snapshot(self) -> str:
+        return str(self.chain.request("evm_snapshot", []))
+
+    def revert_to_snapshot(self, snapshot: str) -> None:
+        assert self.chain.request("evm_revert", [snapshot]) is True
+
+    def time_travel(self, timestamp: int) -> None:
+        self.chain.request("evm_mine", [int(timestamp)])
+
+    def mine_blocks(self, n: int = 1) -> None:
+        for _ in range(n):
+            self.chain.request("evm_mine", [])
 
 
 @dataclass
 class EthTesterChain:
+    """A registry on a fresh embedded chain (the name is historical: it was eth-tester)."""
+
     w3: Any
     tester: Any
     address: str
@@ -296,23 +320,52 @@ class EthTesterChain:
         return Registry.from_web3(self.w3, account=account, registry_address=self.address, **kw)
 
 
+@contextmanager
+def lying(w3: Any, tamper: Callable[[str, Any, Any], Any]) -> Iterator[None]:
+    """Route every JSON-RPC reply of ``w3``'s provider through ``tamper(method, params, reply)``
+    (a new reply, or None to keep it): the endpoint lies to web3 and to proven reads alike."""
+    provider = w3.provider
+    inner, inner_batch = provider.make_request, provider.make_batch_request
+
+    def request(method: Any, params: Any) -> Any:
+        reply = inner(method, params)
+        out = tamper(str(method), params, reply)
+        return reply if out is None else out
+
+    def batch(calls: Any) -> Any:
+        replies = inner_batch(calls)
+        outs = [tamper(str(m), p, r) for (m, p), r in zip(calls, replies, strict=True)]
+        return [r if o is None else o for r, o in zip(replies, outs, strict=True)]
+
+    provider.make_request, provider.make_batch_request = request, batch
+    try:
+        yield
+    finally:
+        del provider.make_request, provider.make_batch_request
+
+
 @pytest.fixture(scope="module")
-def _tester_chain() -> EthTesterChain:
-    from web3 import EthereumTesterProvider, Web3
+def _tester_chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EthTesterChain]:
+    from registry.chain.embedded import EmbeddedChain
 
-    provider = EthereumTesterProvider()
-    w3: Any = Web3(provider)
-    accounts = {who: Account.create() for who in (RA, ALICE, BOB)}
-    for acct in accounts.values():
-        w3.eth.send_transaction({"from": w3.eth.accounts[0], "to": acct.address, "value": FUND_WEI})
-    deployer = Registry.from_web3(w3, account=accounts[RA], registry_address=None)
-    address = deployer.deploy()
-    return EthTesterChain(w3, provider.ethereum_tester, address, accounts)
-
-
+    chain = EmbeddedChain.open(tmp_path_factory.mktemp("client") / "chain.db")
+    try:
+        w3: Any = chain.web3
+        funder = chain.dev_accounts[0]
+        accounts = {who: Account.create() for who in (RA, ALICE, BOB)}
+        for acct in accounts.values():
+            tx = {"to": acct.address, "value": FUND_WEI, "gas": 21_000, "chainId": w3.eth.chain_id,
+                  "nonce": w3.eth.get_transaction_count(funder.address),
+                  "maxFeePerGas": 10**11, "maxPriorityFeePerGas": 10**9, "type": 2}
+            w3.eth.send_raw_transaction(funder.sign_transaction(tx).raw_transaction)
+        deployer = Registry.from_web3(w3, account=accounts[RA], registry_address=None)
+        address = deployer.deploy()
+        yield EthTesterChain(w3, _Tester(chain), address, accounts)
+    finally:
+        chain.close()
 @pytest.fixture
 def tester_chain(_tester_chain: EthTesterChain) -> Iterator[EthTesterChain]:
-    """A freshly deployed registry on eth-tester (snapshot reverted after each test)."""
+    """A freshly deployed registry on the embedded chain (snapshot reverted after each test)."""
     snapshot = _tester_chain.tester.take_snapshot()
     try:
         yield _tester_chain

@@ -1,4 +1,4 @@
-"""registry.chain.client on an in-memory eth-tester chain; registry.chain.accounts."""
+"""registry.chain.client on the embedded chain (proven reads); registry.chain.accounts."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 from eth_account import Account
-from web3.middleware import Web3Middleware
 
 from registry.chain import accounts as acc
 from registry.chain.client import PublishRequest, Registry
@@ -34,6 +33,7 @@ from tests.chain.conftest import (
     RA,
     EthTesterChain,
     end_to_end,
+    lying,
     raw_keys,
     raw_loader,
 )
@@ -108,11 +108,8 @@ def test_durable_record_verifies_from_state(raw_chain: EthTesterChain) -> None:
     _, alice = _setup_alice(raw_chain)
     alice.publish("alice@example.org", b"RAW durable", key_type="ssh", durable=True)
     # an endpoint that pruned old logs: the durable copy in state is used (and verified)
-    raw_chain.w3.middleware_onion.add(DropLogs, "drop")
-    try:
+    with lying(raw_chain.w3, drop_logs):
         (rec,) = alice.lookup("alice@example.org")
-    finally:
-        raw_chain.w3.middleware_onion.remove("drop")
     assert rec.material == b"RAW durable" and rec.durable and rec.proof == b""
 
 
@@ -258,77 +255,71 @@ def _flip(value: Any, needle: bytes) -> Any:
     return value
 
 
-class TamperLogs(Web3Middleware):
+NEEDLE = b"RAW tamper-me"
+
+
+def tamper_logs(method: str, params: Any, reply: Any) -> Any:
     """A lying endpoint: alters the key material in eth_getLogs answers."""
-
-    needle = b"RAW tamper-me"
-
-    def response_processor(self, method: Any, response: Any) -> Any:
-        if method == "eth_getLogs" and isinstance(response.get("result"), list):
-            logs = [{**log, "data": _flip(log["data"], self.needle)} for log in response["result"]]
-            return {**response, "result": logs}
-        return response
+    if method == "eth_getLogs" and isinstance(reply.get("result"), list):
+        logs = [{**log, "data": _flip(log["data"], NEEDLE)} for log in reply["result"]]
+        return {**reply, "result": logs}
+    return None
 
 
-class TamperCall(Web3Middleware):
-    """A lying endpoint: alters the commitment returned by eth_call records()."""
-
-    needle = b""
-
-    def response_processor(self, method: Any, response: Any) -> Any:
-        if method == "eth_call" and TamperCall.needle:
-            return {**response, "result": _flip(response["result"], TamperCall.needle)}
-        return response
-
-
-class DropLogs(Web3Middleware):
+def drop_logs(method: str, params: Any, reply: Any) -> Any:
     """An endpoint that pruned history: eth_getLogs answers nothing."""
-
-    def response_processor(self, method: Any, response: Any) -> Any:
-        if method == "eth_getLogs":
-            return {**response, "result": []}
-        return response
+    return {**reply, "result": []} if method == "eth_getLogs" else None
 
 
 def test_tampered_material_in_logs_is_caught(raw_chain: EthTesterChain) -> None:
     _, alice = _setup_alice(raw_chain)
     alice.publish("alice@example.org", b"RAW fine", key_type="ssh")
-    alice.publish("alice@example.org", TamperLogs.needle, key_type="ssh")
-    raw_chain.w3.middleware_onion.add(TamperLogs, "tamper")
-    try:
-        with pytest.raises(VerificationError) as info:
-            alice.lookup("alice@example.org")
-    finally:
-        raw_chain.w3.middleware_onion.remove("tamper")
-    assert "alice@example.org record 1" in str(info.value)
+    alice.publish("alice@example.org", NEEDLE, key_type="ssh")
+    with lying(raw_chain.w3, tamper_logs), pytest.raises(VerificationError) as info:
+        alice.lookup("alice@example.org")
+    assert "alice@example.org: record 1 does not verify" in str(info.value)
     assert len(alice.lookup("alice@example.org")) == 2  # honest again
 
 
-def test_tampered_commitment_in_call_is_caught(raw_chain: EthTesterChain) -> None:
+def test_views_are_not_evidence_and_proofs_are_checked(raw_chain: EthTesterChain) -> None:
+    """A lie in the records() view changes nothing (reads are proven); a lie in the proven
+    record word (revoked -> active) is caught."""
     _, alice = _setup_alice(raw_chain)
-    result = alice.publish("alice@example.org", b"RAW honest", key_type="ssh")
+    alice.publish("alice@example.org", b"RAW honest", key_type="ssh")
+    alice.publish("alice@example.org", b"RAW revoked", key_type="ssh")
+    alice.revoke("alice@example.org", 1, "key-compromise")
     (rec,) = alice.lookup("alice@example.org")
-    assert result.index == 0
-    TamperCall.needle = rec.commitment
-    raw_chain.w3.middleware_onion.add(TamperCall, "tamper")
-    try:
-        with pytest.raises(VerificationError) as info:
-            alice.lookup("alice@example.org")
-    finally:
-        raw_chain.w3.middleware_onion.remove("tamper")
-        TamperCall.needle = b""
-    assert "alice@example.org record 0" in str(info.value)
+
+    def flip_view(method: str, params: Any, reply: Any) -> Any:
+        if method == "eth_call":
+            return {**reply, "result": _flip(reply["result"], rec.commitment)}
+        return None
+
+    with lying(raw_chain.w3, flip_view):
+        assert [r.commitment for r in alice.lookup("alice@example.org")] == [rec.commitment]
+
+    def unrevoke(method: str, params: Any, reply: Any) -> Any:
+        if method != "eth_getProof" or "result" not in reply:
+            return None
+        result = dict(reply["result"])
+        items = []
+        for item in result["storageProof"]:
+            value = int(item["value"], 16)
+            if (value >> 10) & 15:  # a revoked record word: clear the reason bits
+                value &= ~(15 << 10)
+                item = {**item, "value": hex(value)}
+            items.append(item)
+        return {**reply, "result": {**result, "storageProof": items}}
+
+    with lying(raw_chain.w3, unrevoke), pytest.raises(VerificationError, match="proof shows"):
+        alice.lookup("alice@example.org")
 
 
 def test_missing_event_is_caught(raw_chain: EthTesterChain) -> None:
     _, alice = _setup_alice(raw_chain)
     alice.publish("alice@example.org", b"RAW gone", key_type="ssh")
-    raw_chain.w3.middleware_onion.add(DropLogs, "drop")
-    try:
-        with pytest.raises(VerificationError, match="record 0"):
-            alice.lookup("alice@example.org")
-    finally:
-        raw_chain.w3.middleware_onion.remove("drop")
+    with lying(raw_chain.w3, drop_logs), pytest.raises(VerificationError, match="record 0"):
+        alice.lookup("alice@example.org")
 
 
 def test_unparseable_material_is_caught(raw_chain: EthTesterChain) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import json
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -341,6 +342,37 @@ def test_sigint_shuts_down_cleanly(state: Path) -> None:
     EmbeddedChain.open(state, timeout=1).close()
 
 
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_signal_as_soon_as_it_listens_is_a_clean_stop(state: Path, sig: signal.Signals) -> None:
+    """A supervisor's stop as soon as the port accepts: the handlers were installed only after
+    the state marker was written, so a signal in that window killed the devnet (exit -15, or a
+    KeyboardInterrupt traceback) and left its marker behind."""
+    from tests.conftest import free_port
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cli.main", "devnet", "--port", str(port), "--state", str(state)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+    )
+    with proc:
+        try:
+            deadline = time.monotonic() + 60
+            while proc.poll() is None and time.monotonic() < deadline:
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                    break
+                except OSError:
+                    time.sleep(0.005)
+            proc.send_signal(sig)  # at once: before or during the banner
+            out, err = proc.communicate(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert proc.returncode == 0, err
+    assert "shutting down" in out and "Traceback" not in err
+    assert devnet_url_for(state) is None
+
+
 def test_end_to_end_with_the_client(w3: Web3, server: DevnetServer) -> None:
     from registry.chain import client
     from tests.chain.conftest import ALICE, BOB, RA, end_to_end, raw_keys, raw_loader
@@ -362,3 +394,47 @@ def _proof(name: str) -> tuple:
     from registry.psl import suffix_tree
 
     return suffix_tree().prove(name).as_abi()
+
+
+def test_proof_checked_reads_through_the_devnet(server: DevnetServer, tmp_path: Path) -> None:
+    """The devnet answers eth_getProof from py-evm's state trie: its proofs verify against the
+    re-hashed header's state root (and a tampered one does not), and a lookup and a sync run
+    the same proof path as against anvil."""
+    import copy
+
+    from registry.chain import layout
+    from registry.chain.client import Registry
+    from registry.chain.header import verify_header_hash
+    from registry.chain.stateproof import verify_proof
+    from registry.errors import VerificationError
+    from registry.index import IndexReader, sync_index
+    from tests.index.conftest import ed25519_blob
+
+    assert server.registry_address is not None
+    reg = Registry.connect(server.url, account=dev_accounts()[1],
+                           registry_address=server.registry_address)
+    reg.register("example.org")
+    reg.publish("example.org", ed25519_blob(5), key_type="ssh", purposes="ssh-host")
+    w3 = reg.w3
+    block = w3.provider.make_request("eth_getBlockByNumber", ["latest", False])["result"]
+    root = bytes.fromhex(block["stateRoot"][2:])
+    assert verify_header_hash(block).hex() == block["hash"][2:]
+    reply = w3.provider.make_request("eth_getProof", [
+        server.registry_address, ["0x" + "00" * 32], block["number"]])["result"]
+    _account, values = verify_proof(reply, state_root=root, address=server.registry_address,
+                                    slots=[layout.EVENTS_SLOT])
+    digest = values[layout.EVENTS_SLOT].to_bytes(32, "big")
+    assert int.from_bytes(digest, "big") >> 216 >= 3  # deployment, registration, publication
+    bad = copy.deepcopy(reply)
+    node = bad["storageProof"][0]["proof"][-1]
+    bad["storageProof"][0]["proof"][-1] = node[:-2] + ("00" if node[-2:] != "00" else "01")
+    with pytest.raises(VerificationError):
+        verify_proof(bad, state_root=root, address=server.registry_address,
+                     slots=[layout.EVENTS_SLOT])
+
+    (rec,) = reg.lookup("example.org")
+    assert rec.key_type.label == "ssh"
+    res = sync_index(tmp_path / "i.sqlite", reg)
+    assert res.head is not None and res.head[2] is not None
+    with IndexReader.open(tmp_path / "i.sqlite") as ix:
+        assert [r.commitment for r in ix.records("example.org")] == [rec.commitment]

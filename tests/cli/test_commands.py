@@ -66,7 +66,7 @@ def ssh_proof(run: Run, name: str, pub: Path, statement: Path) -> Path:
 
 @pytest.mark.parametrize(("group", "commands"), [
     ("account", ["new", "list", "import", "use"]),
-    ("network", ["add", "list", "use"]),
+    ("network", ["add", "list", "show", "use"]),
     ("name", ["register", "assign", "reclaim", "renounce", "transfer", "operator", "block",
               "show"]),
     ("key", ["inspect", "publish", "revoke", "rotate"]),
@@ -84,7 +84,7 @@ def test_help_lists_commands(run: Run, group: str | None, commands: list[str]) -
 @pytest.mark.parametrize("command", [
     ["name", "register"], ["name", "assign"], ["key", "publish"], ["key", "revoke"],
     ["key", "rotate"], ["prove"], ["lookup"], ["history"], ["attest"], ["devnet"], ["deploy"],
-    ["account", "new"], ["account", "use"], ["network", "add"], ["check"], ["lints"], ["sync"],
+    ["account", "new"], ["account", "use"], ["network", "add"], ["network", "show"], ["check"], ["lints"], ["sync"],
     ["serve"], ["watch"], ["index", "status"], ["index", "lookup"], ["ssh", "authorized-keys"],
     ["ssh", "known-hosts"], ["key", "inspect"], ["name", "show"],
 ])
@@ -423,6 +423,46 @@ def test_networks_and_remote_errors(run: Run, env: Path, devnet: str,
     shown = json.loads(ok(run("name", "show", "served.org", "--network", "embedded",
                               "--json")).out)
     assert shown["owner"] == dev_address(0)
+
+
+def test_quorum_networks(run: Run, env: Path, devnet: str,
+                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Several endpoints and a quorum: configured, shown in plain words, enforced by sync."""
+    down = "http://127.0.0.1:9"  # nothing listens there
+    monkeypatch.setenv("KEYANCHOR_PRIVATE_KEY", dev_key(1))
+    ok(run("network", "add", "dev", devnet))
+    registry = json.loads(ok(run("deploy", "--network", "dev", "--json")).out)["registry"]
+    ok(run("name", "register", "example.org", "--network", "dev"))
+
+    single = json.loads(ok(run("network", "show", "dev", "--json")).out)
+    assert single["quorum"] == 1 and single["endpoints"] == [devnet]
+    assert "ONE endpoint, trusted alone" in ok(run("network", "show", "dev")).out
+
+    one_line_error(run("network", "add", "q", devnet, down, "--quorum", "3"),
+                   "quorum 3 is impossible with 2")
+    one_line_error(run("network", "add", "q", devnet, devnet), "same url")
+    one_line_error(run("network", "add", "q", devnet, "--trust-tag", "soon"), "trust")
+
+    added = ok(run("network", "add", "two", devnet, down, "--quorum", "2", "--registry", registry,
+                   "--trust-tag", "2"))
+    assert "2 of 2 endpoints must return the same hash" in added.out
+    shown = ok(run("network", "show", "two")).out
+    assert "quorum    2 of 2" in shown and down in shown and "trust tag 2" in shown
+    listed = {n["name"]: n for n in json.loads(ok(run("network", "list", "--json")).out)}
+    assert listed["two"]["urls"] == [devnet, down] and listed["two"]["quorum"] == 2
+    # one of two endpoints down: no block has 2 agreeing endpoints, nothing is synced
+    index = env / "two.sqlite"
+    one_line_error(run("sync", "--network", "two", "--index", str(index)), "127.0.0.1:9")
+    assert not index.exists() or json.loads(ok(run("index", "status", "--index", str(index),
+                                                   "--json")).out)["synced_block"] is None
+
+    ok(run("network", "add", "one", devnet, down, "--quorum", "1", "--registry", registry))
+    assert "ANY ONE of them is trusted alone" in ok(run("network", "show", "one")).out
+    synced = ok(run("sync", "--network", "one", "--index", str(index)))
+    assert f"endpoint {down}" in synced.err  # the failing endpoint is named, never hidden
+    assert "proven head: block" in synced.out
+    status = json.loads(ok(run("index", "status", "--index", str(index), "--json")).out)
+    assert status["proven_head"] == status["synced_block"] and status["proven_head_hash"]
 
 
 def test_private_deploy_and_suffix_list_update(run: Run, env: Path, devnet: str,

@@ -67,7 +67,7 @@ class IndexBuilder:
                                data, parsed))
         self.block += 1
 
-    def name(self, text: str) -> None:
+    def name(self, text: str, owner: str = OWNER) -> None:
         if "@" in text:
             label, _, parent = text.partition("@")
             person = True
@@ -79,10 +79,10 @@ class IndexBuilder:
         with self.store.transaction():
             self._ev("NameRegistered", bytes(namehash(text)),
                      {"name": text, "parent": bytes(namehash(parent)) if parent else ZERO,
-                      "person": person, "owner": OWNER, "label": label})
+                      "person": person, "owner": owner, "label": label})
 
     def key(self, name: str, key_type: int, material: bytes, purposes: int, *,
-            valid_until: int = 0, parsed: ParsedKey | None = None) -> int:
+            valid_until: int = 0, parsed: ParsedKey | None = None, proof: bytes = b"") -> int:
         node = bytes(namehash(name))
         idx = self.counts.get(name, 0)
         self.counts[name] = idx + 1
@@ -91,13 +91,15 @@ class IndexBuilder:
             self._ev("KeyPublished", node,
                      {"index": idx, "commitment": commitment(key_type, material), "key_type": key_type,
                       "purposes": purposes, "valid_from": 0, "valid_until": valid_until,
-                      "durable": False, "material": material, "proof": b""}, parsed)
+                      "durable": False, "material": material, "proof": proof}, parsed)
         return idx
 
-    def revoke(self, name: str, idx: int, material: bytes, key_type: int, reason: int = 1) -> None:
+    def revoke(self, name: str, idx: int, material: bytes, key_type: int, reason: int = 1, *,
+               revocation: bytes = b"") -> None:
         with self.store.transaction():
             self._ev("KeyRevoked", bytes(namehash(name)),
-                     {"index": idx, "commitment": commitment(key_type, material), "reason": reason})
+                     {"index": idx, "commitment": commitment(key_type, material), "reason": reason,
+                      "revocation": revocation})
 
     def attest(self, name: str, idx: int, attester: str) -> None:
         with self.store.transaction():
@@ -105,9 +107,19 @@ class IndexBuilder:
                      {"index": idx, "attester": bytes(namehash(attester)),
                       "policy_hash": b"\x42" * 32, "expires": NOW + YEAR})
 
-    def finish(self) -> None:
+    def dns(self, domain: str, status: str, owner: str = OWNER) -> None:
+        """Store the DNS-control verdict sync would have found for top-level ``domain``."""
+        from registry.dnscontrol import DnsVerdict
+
+        verdict = DnsVerdict(domain, owner, status, (owner.lower(),) if status == "match" else ())
+        with self.store.transaction():
+            self.store.set_dns_control(bytes(namehash(domain)), verdict, required=True, now=NOW)
+
+    def finish(self, registry: str | None = None) -> None:
         with self.store.transaction():
             self.store.set_meta("chain_id", 1337)
+            if registry is not None:
+                self.store.set_meta("registry", registry)
             self.store.set_meta("synced_block", self.block)
             self.store.mark_synced()
         self.store.close()
@@ -216,7 +228,17 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
 
 
 def _x509_cert(host: str) -> bytes:
-    """A self-signed TLS server certificate for ``host`` (ECDSA P-256, 90 days)."""
+    """A self-signed TLS server certificate for ``host`` (ECDSA P-256, 41 days)."""
+    return x509_cert_and_key(host)[0]
+
+
+def x509_cert_and_key(host: str) -> tuple[bytes, Any]:
+    """A self-signed TLS server certificate for ``host`` (DER) and its ``cryptography`` key.
+
+    Valid from a day ago for 41 days: within the CA/B Forum maximum under every
+    schedule (47 days from 2029-03-15), so its policy verdict does not depend
+    on the date the tests run.
+    """
     import datetime as dt
 
     from cryptography import x509
@@ -230,7 +252,7 @@ def _x509_cert(host: str) -> bytes:
     cert = (
         x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=89))
+        .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=40))
         .add_extension(x509.SubjectAlternativeName([x509.DNSName(host)]), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.KeyUsage(True, False, False, False, False, False, False, False, False),
@@ -238,7 +260,7 @@ def _x509_cert(host: str) -> bytes:
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .sign(key, hashes.SHA256())
     )
-    return cert.public_bytes(serialization.Encoding.DER)
+    return cert.public_bytes(serialization.Encoding.DER), key
 
 
 # --------------------------------------------------------------------------- server

@@ -186,3 +186,36 @@ def test_serve_runs_uvicorn_in_a_process(world: World) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=15)
+
+
+def test_material_altered_at_rest_is_never_served(world: World, tmp_path: Any) -> None:
+    """A bit flipped in a record's stored material (index.sqlite tampered with): the record
+    no longer hashes to its commitment, so HKP, WKD and the API stop serving it."""
+    import shutil
+    import sqlite3
+
+    import httpx
+
+    from registry.gateways.http import create_app
+    from tests.gateways.conftest import ServerThread
+
+    index = tmp_path / "index.sqlite"
+    shutil.copyfile(world.index, index)
+    fpr = world.fpr["alice"]
+    with ServerThread(create_app(index)) as srv, httpx.Client(base_url=srv.url, timeout=10) as c:
+        assert c.get(f"/pks/lookup?op=get&search=0x{fpr}").status_code == 200  # the control
+        with sqlite3.connect(index) as conn:
+            (material,) = conn.execute(
+                "SELECT r.material FROM records r JOIN names n ON n.node = r.node"
+                " WHERE n.name = 'alice@example.org' AND r.idx = 0").fetchone()
+            altered = bytearray(material)
+            altered[len(altered) // 2] ^= 0x01
+            conn.execute("UPDATE records SET material = ? WHERE idx = 0 AND node ="
+                         " (SELECT node FROM names WHERE name = 'alice@example.org')",
+                         (bytes(altered),))
+    with ServerThread(create_app(index)) as srv, httpx.Client(base_url=srv.url, timeout=10) as c:
+        assert c.get(f"/pks/lookup?op=get&search=0x{fpr}").status_code == 404
+        assert c.get("/pks/lookup?op=get&search=alice@example.org").status_code == 404
+        pgp, ssh = c.get("/v1/names/alice@example.org").json()["records"]
+        assert (pgp["served"], pgp["intact"]) == (False, False)
+        assert (ssh["intact"], ssh["served"]) == (True, True)  # the untouched record still is

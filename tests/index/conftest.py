@@ -150,8 +150,9 @@ class TamperingW3:
 
 
 def consistent_liar(w3: Any, tamper: Any) -> Any:
-    """``tamper`` (a log tamper) plus ``event_digest()`` answered with the digest of the
-    logs it shows, so the page's digest check passes and the views must catch the lie."""
+    """``tamper`` (a log tamper) plus ``event_digest()`` and the slot-0 value of
+    ``eth_getProof`` answered with the digest of the logs it shows: only the proof itself
+    (checked against the trusted state root) can catch the lie."""
     import copy
 
     from registry.chain import layout
@@ -175,6 +176,10 @@ def consistent_liar(w3: Any, tamper: Any) -> Any:
     def liar(method: str, params: Any, resp: Any) -> Any:
         if method == "eth_call" and params[0].get("data") == selector:
             return {**resp, "result": shown_digest(params[1])}
+        if method == "eth_getProof" and isinstance(resp.get("result"), dict):
+            items = [dict(it, value=hex(int(shown_digest(params[2]), 16)))
+                     if int(it["key"], 16) == 0 else it for it in resp["result"]["storageProof"]]
+            return {**resp, "result": {**resp["result"], "storageProof": items}}
         return tamper(method, params, resp)
 
     return liar

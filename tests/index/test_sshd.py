@@ -37,7 +37,7 @@ from typing import Any
 import pytest
 
 from registry.errors import InvalidName
-from tests.conftest import make_safe_dir, require_tool, skip_or_fail
+from tests.conftest import clock_env, make_safe_dir, require_tool, skip_or_fail
 from tests.index.conftest import Chain, free_port, private_registry, raw_register, stop, wait_port
 
 pytestmark = pytest.mark.sshd
@@ -95,7 +95,7 @@ class SSHD:
 
     def default_env(self) -> None:
         self.set_env(KEYANCHOR_CONFIG=str(self.config), KEYANCHOR_INDEX=str(self.index),
-                     PYTHONPATH=str(REPO), HOME=str(self.config.parent))
+                     PYTHONPATH=str(REPO), HOME=str(self.config.parent), **clock_env())
 
     def login(self, key: Any, *, user: str = USER, extra: tuple[str, ...] = (),
               host: str = "127.0.0.1", proxy: bool = False,
@@ -267,7 +267,7 @@ def test_missing_or_stale_index_refuses_everyone(sshd: SSHD, ssh_keys: Any) -> N
     assert ok(sshd.login(key))
     try:
         sshd.set_env(KEYANCHOR_CONFIG=str(sshd.config), KEYANCHOR_INDEX=str(sshd.index) + ".missing",
-                     PYTHONPATH=str(REPO))
+                     PYTHONPATH=str(REPO), **clock_env())
         assert not ok(sshd.login(key))
     finally:
         sshd.default_env()
@@ -448,7 +448,8 @@ def test_readers_that_are_not_the_index_owner_survive_every_sync(
         pkg = _readable_copy_of_the_package(safe)
         env_file = safe / "env"
         env_file.write_text(f"export KEYANCHOR_CONFIG='{sshd.config}'\n"
-                            f"export KEYANCHOR_INDEX='{sshd.index}'\nexport PYTHONPATH='{pkg}'\n")
+                            f"export KEYANCHOR_INDEX='{sshd.index}'\nexport PYTHONPATH='{pkg}'\n"
+                            + "".join(f"export {k}='{v}'\n" for k, v in clock_env().items()))
         env_file.chmod(0o644)
         wrapper = safe / "keyanchor-ssh"
         wrapper.write_text(f"#!/bin/sh\n. {env_file}\nexec {py} -m cli.ssh_entry \"$@\"\n")
@@ -583,7 +584,7 @@ def test_ip_literal_names_never_vouch_for_an_address(sshd: SSHD, ssh_keys: Any) 
     planted = _planted_copy(sshd, sshd.index.parent / "planted.sqlite",
                             [*IP_LITERALS, "planted.example"], _host_pub(sshd))
     sshd.set_env(KEYANCHOR_CONFIG=str(sshd.config), KEYANCHOR_INDEX=str(planted),
-                 PYTHONPATH=str(REPO), HOME=str(sshd.config.parent))
+                 PYTHONPATH=str(REPO), HOME=str(sshd.config.parent), **clock_env())
     try:
         # the control: planted under a valid name, the same record is served and trusted
         out = sshd.command("known-hosts", "planted.example")
@@ -636,7 +637,7 @@ def test_squatter_below_a_later_registered_domain_is_never_trusted(sshd: SSHD, s
     mallory.publish("web1.corp.org", _host_pub(sshd), purposes="ssh-host")  # her impostor host
     chain.sync()
     sshd.set_env(KEYANCHOR_CONFIG=str(sshd.config), KEYANCHOR_INDEX=str(chain.index),
-                 PYTHONPATH=str(REPO), HOME=str(sshd.config.parent))
+                 PYTHONPATH=str(REPO), HOME=str(sshd.config.parent), **clock_env())
     try:
         # first come, first served while nobody holds corp.org
         assert ok(sshd.login(user, extra=sshd.known_hosts_opts("web1.corp.org")))
@@ -740,13 +741,15 @@ def test_unix_user_names_are_not_folded_onto_registry_names(
     for name in (alice, alice.upper(), a_label, f"\uff41{tag}", f"ß{tag}", f"\u1e9e{tag}"):
         local_users(name)
     try:
-        sshd.set_env(KEYANCHOR_CONFIG=str(person), KEYANCHOR_INDEX=str(sshd.index), PYTHONPATH=str(REPO))
+        sshd.set_env(KEYANCHOR_CONFIG=str(person), KEYANCHOR_INDEX=str(sshd.index), PYTHONPATH=str(REPO),
+                         **clock_env())
         assert ok(sshd.login(keys["alice"], user=alice))
         by_hand = sshd.command("authorized-keys", alice.upper())
         assert by_hand.returncode != 0 and by_hand.stdout == ""
         assert "normal form" in by_hand.stderr
         assert not ok(sshd.login(keys["alice"], user=alice.upper()))
-        sshd.set_env(KEYANCHOR_CONFIG=str(hosts), KEYANCHOR_INDEX=str(sshd.index), PYTHONPATH=str(REPO))
+        sshd.set_env(KEYANCHOR_CONFIG=str(hosts), KEYANCHOR_INDEX=str(sshd.index), PYTHONPATH=str(REPO),
+                         **clock_env())
         assert ok(sshd.login(keys["a"], user=a_label))
         for user, key in ((f"\uff41{tag}", "a"), (f"ß{tag}", "sharp"), (f"\u1e9e{tag}", "sharp")):
             by_hand = sshd.command("authorized-keys", user)
@@ -785,7 +788,7 @@ def test_sshd_refuses_an_index_or_config_others_could_have_written(
     attacker = ssh_keys("forger")
     _publish(sshd, ssh_keys("victim"))
     safe = make_safe_dir("keyanchor-forged-")
-    env = {"PYTHONPATH": str(REPO), "KEYANCHOR_CONFIG": str(sshd.config)}
+    env = {"PYTHONPATH": str(REPO), "KEYANCHOR_CONFIG": str(sshd.config), **clock_env()}
 
     def attempt(**values: str) -> tuple[bool, subprocess.CompletedProcess[str]]:
         sshd.set_env(**{**env, **values})

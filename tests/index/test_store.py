@@ -214,9 +214,9 @@ def test_reader_gateway_lookups(tmp_path: Path) -> None:
     assert got["no_subkeys"] == []
     assert got["persons"] == ["alice@example.org", "bob@example.org"]
     assert got["att"] == [
-        {"attester": "example.org", "policy_hash": "0x" + "01" * 32, "expires": None,
-         "attested_at": "1970-01-01T00:16:48Z", "expired": False},  # ISO 8601 UTC, as the CLI
-        {"attester": "0x" + "07" * 32, "policy_hash": "0x" + "02" * 32,
+        {"attester": "example.org", "attester_owner": A, "policy_hash": "0x" + "01" * 32,
+         "expires": None, "attested_at": "1970-01-01T00:16:48Z", "expired": False},  # ISO 8601 UTC
+        {"attester": "0x" + "07" * 32, "attester_owner": None, "policy_hash": "0x" + "02" * 32,
          "expires": "1970-01-01T00:08:20Z", "attested_at": "1970-01-01T00:16:49Z",
          "expired": True},
     ]

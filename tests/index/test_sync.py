@@ -105,25 +105,37 @@ def test_tampered_material_is_refused_and_nothing_stored(populated: Chain, tmp_p
         assert s.meta("last_sync_time") is None
 
 
-def test_view_mismatch_is_refused(populated: Chain, tmp_path: Any) -> None:
+def test_views_are_not_evidence_and_a_lying_proof_is_refused(populated: Chain,
+                                                              tmp_path: Any) -> None:
     index = tmp_path / "v.sqlite"
     sync_index(index, populated.reg, page_blocks=1000, max_blocks=5)  # names only so far
 
-    def tamper(method: str, params: Any, resp: Any) -> Any:
-        if method == "eth_call" and params[0]["data"].startswith("0x" + _selector("records")):
-            resp = dict(resp)
-            r = resp["result"]  # offset, length, then record 0: flip its commitment's first digit
-            if len(r) > 200:
-                resp["result"] = r[:130] + ("1" if r[130] != "1" else "2") + r[131:]
-            return resp
+    def flip_view(method: str, params: Any, resp: Any) -> Any:
+        if method == "eth_call":  # every view answers garbage: sync never asks one
+            return {**resp, "result": "0x" + "ee" * 32}
+        return None
+
+    calls: list[str] = []
+
+    def flip_proof(method: str, params: Any, resp: Any) -> Any:
+        calls.append(method)
+        if method == "eth_getProof" and "result" in resp:
+            items = [dict(it, value=hex(int(it["value"], 16) ^ 1))
+                     for it in resp["result"]["storageProof"]]
+            return {**resp, "result": {**resp["result"], "storageProof": items}}
         return None
 
     with Store.open(index) as s:
         before = s.digest()
-    with pytest.raises(VerificationError, match=r"disagrees|records"):
-        sync_index(index, _w3(populated, tamper))
+    with pytest.raises(VerificationError, match="proof shows"):
+        sync_index(index, _w3(populated, flip_proof))
+    assert "eth_call" not in calls
     with Store.open(index) as s:
         assert s.digest() == before
+    sync_index(index, _w3(populated, flip_view))
+    with Store.open(index) as a, Store.open(tmp_path / "ref.sqlite") as b:
+        sync_index(b, populated.reg)
+        assert a.digest() == b.digest()
 
 
 def _topic(event: str) -> str:
@@ -171,21 +183,18 @@ def _disapprove_operator(method: str, params: Any, resp: Any) -> Any:
     return resp
 
 
-@pytest.mark.parametrize(("tamper", "match"), [
-    (_drop_logs("AttestationWithdrawn"), r"alice@example\.org record 1: .*attestation"),
-    (_invent_attestation, r"alice@example\.org record 1: .*attestation"),
-    (_disapprove_operator, r"web1\.example\.org: is_operator"),
+@pytest.mark.parametrize("tamper", [
+    _drop_logs("AttestationWithdrawn"), _invent_attestation, _disapprove_operator,
 ], ids=["withdrawal-withheld", "attestation-invented", "operator-flipped"])
 def test_attestations_and_operators_are_checked_per_page(
-        populated: Chain, tmp_path: Any, tamper: Any, match: str) -> None:
-    """A withheld, invented or altered log fails the page's event digest; an endpoint that
-    patches the digest view to match its logs is caught by the views of what the page's
-    Attested / withdrawn / operator events touch."""
+        populated: Chain, tmp_path: Any, tamper: Any) -> None:
+    """A withheld, invented or altered log fails the page's proven event digest; an endpoint
+    that also patches the digest (view and proof value) to match its logs fails the proof."""
     from tests.index.conftest import consistent_liar
 
     index = tmp_path / "a.sqlite"
     for liar, expected in ((tamper, "do not account for every event"),
-                           (consistent_liar(populated.reg.w3, tamper), match)):
+                           (consistent_liar(populated.reg.w3, tamper), "proof shows")):
         with pytest.raises(VerificationError, match=expected):
             sync_index(index, _w3(populated, liar), page_blocks=1000, policy_profile=None)
         with Store.open(index) as s:  # nothing from the page was stored
@@ -193,19 +202,18 @@ def test_attestations_and_operators_are_checked_per_page(
             assert s.counts()["events"] == 0
 
 
-def test_honest_sync_checks_attestations_and_operators(populated: Chain, tmp_path: Any) -> None:
+def test_honest_sync_proves_each_page_and_asks_no_view(populated: Chain, tmp_path: Any) -> None:
     calls: list[str] = []
 
     def spy(method: str, params: Any, resp: Any) -> Any:
-        if method == "eth_call":
-            calls.append(params[0]["data"][2:10])
+        calls.append(method)
         return None
 
-    sync_index(tmp_path / "h.sqlite", _w3(populated, spy), page_blocks=1000, policy_profile=None)
-    assert calls.count(_selector("attestation")) == 2  # (alice, 1) by each of its two attesters
-    assert calls.count(_selector("event_digest")) == 1  # one page, one digest
-    assert calls.count(_selector("is_operator")) == 1  # web1's operator
-    assert calls.count(_selector("renounced")) == 0  # no ChildRenounced in the page
+    res = sync_index(tmp_path / "h.sqlite", _w3(populated, spy), page_blocks=1000,
+                     policy_profile=None)
+    assert "eth_call" not in calls  # views are a convenience, never evidence
+    assert calls.count("eth_getProof") == res.pages  # the digest at each page's last block
+    assert res.head is not None and res.head[0] == res.to_block
 
 
 def _selector(fn: str) -> str:
@@ -380,10 +388,10 @@ def _header(change: Any) -> Any:
 MALFORMED = {
     "chainId-bad-hex": _reply("eth_chainId", lambda r: r.update(result="0xzz")),
     "chainId-int": _reply("eth_chainId", lambda r: r.update(result=5)),
-    "blockNumber-no-result": _reply("eth_blockNumber", lambda r: r.pop("result")),
-    "blockNumber-null": _reply("eth_blockNumber", lambda r: r.update(result=None)),
-    "blockNumber-list": _reply("eth_blockNumber", lambda r: r.update(result=["0x1"])),
-    "reply-is-a-list": _reply("eth_blockNumber", lambda r: [r], replace=True),
+    "header-no-result": _reply("eth_getBlockByNumber", lambda r: r.pop("result")),
+    "header-null": _reply("eth_getBlockByNumber", lambda r: r.update(result=None)),
+    "header-number-list": _header(lambda h: h.update(number=["0x1"])),
+    "reply-is-a-list": _reply("eth_getBlockByNumber", lambda r: [r], replace=True),
     "reply-is-a-string": _reply("eth_chainId", lambda r: "oops", replace=True),
     "error-is-a-string": _reply("eth_getLogs", lambda r: {"jsonrpc": "2.0", "id": 1, "error": "no"},
                                 replace=True),
@@ -408,9 +416,21 @@ MALFORMED = {
     "header-hash-int": _header(lambda h: h.update(hash=7)),
     "header-bad-timestamp": _header(lambda h: h.update(timestamp="soon")),
     "header-no-number": _header(lambda h: h.pop("number")),
-    "call-int": _reply("eth_call", lambda r: r.update(result=5)),
-    "call-null": _reply("eth_call", lambda r: r.update(result=None)),
-    "call-bad-hex": _reply("eth_call", lambda r: r.update(result="0xnothex")),
+    "header-field-altered": _header(lambda h: h.update(gasUsed=hex(int(h["gasUsed"], 16) + 1))),
+    "header-state-root": _header(lambda h: h.update(stateRoot="0x" + "11" * 32)),
+    "proof-int": _reply("eth_getProof", lambda r: r.update(result=5)),
+    "proof-null": _reply("eth_getProof", lambda r: r.update(result=None)),
+    "proof-no-storage": _reply("eth_getProof", lambda r: r["result"].pop("storageProof")),
+    "proof-node-bad-hex": _reply("eth_getProof",
+                                 lambda r: r["result"]["accountProof"].__setitem__(0, "0xzz")),
+    "proof-node-tampered": _reply("eth_getProof", lambda r: r["result"]["accountProof"].__setitem__(
+        -1, r["result"]["accountProof"][-1][:-2] + "00")),
+    "proof-value-int": _reply("eth_getProof",
+                              lambda r: r["result"]["storageProof"][0].update(value=5)),
+    "proof-wrong-slot": _reply("eth_getProof",
+                               lambda r: r["result"]["storageProof"][0].update(key="0x1")),
+    "proof-other-account": _reply("eth_getProof",
+                                  lambda r: r["result"].update(address="0x" + "12" * 20)),
 }
 
 

@@ -33,6 +33,7 @@ from registry.keys._ssh import (
     render_known_hosts_line,
     render_openssh,
 )
+from tests.conftest import clock_env
 
 tools = pytest.mark.tools
 
@@ -786,7 +787,8 @@ def _sshd_login(env: dict[str, Path], authorized: str, *, cert: bool = False) ->
     cmd = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
            str(env["sshd"]), "-d", "-e", "-f", str(config)]  # fmt: skip
     # JST-9: sshd logs expiry in local time, which shows the Z suffix was read as UTC.
-    sshd = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env={"TZ": "JST-9"})
+    sshd = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True,
+                            env={"TZ": "JST-9", **clock_env()})
     try:
         assert sshd.stderr is not None
         log = []

@@ -22,9 +22,12 @@ class Kit:
         return self._request.getfixturevalue(name)
 
 
-def run_case(lint_id: str, case: Case, kit: Kit, want_pass: bool) -> None:
+def run_case(lint_id: str, case: Case, kit: Kit, want_pass: bool, *, at: Any = None) -> None:
+    """Run one lint over the case's key; ``at`` is the evaluation time unless the case sets one."""
     key, kwargs = case(kit)
     kwargs = dict(kwargs)
+    if at is not None:
+        kwargs.setdefault("at", at)
     policy = kwargs.pop("policy", None)
     report = check(key, only=[lint_id], policy=policy, **kwargs)
     result = report.result(lint_id)

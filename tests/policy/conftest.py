@@ -24,7 +24,17 @@ import pytest
 from registry.keys import KeyType, commitment, sha256_b64
 from tests.conftest import require_tool
 
+#: The real clock (to the second). Material made by real tools (gpg, ssh-keygen) carries times
+#: from the real clock, and so does what these tests build next to it (PGPKey, own SSH
+#: certificates): every time is NOW plus or minus hours or days, far from the dates lints
+#: change at, and checks of such material run at NOW.
 NOW = datetime.now(UTC).replace(microsecond=0)
+#: A fixed instant for material built here with ``cryptography`` alone (make_ca, make_leaf:
+#: the X.509 tests) and for keys that carry no time (plain SSH keys): those checks pass
+#: ``at=FIXED`` (or an explicit date), so no result depends on today's date -- the CA/B
+#: Forum validity schedule (47 days from 2029-03-15) and the NIST 112-bit cut-off (2031)
+#: would otherwise turn passing cases into failures on those dates.
+FIXED = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
 
 
 # ----------------------------------------------------------------------------- key objects
@@ -411,7 +421,7 @@ def make_ca(cn: str = "Test CA") -> CA:
     key = ec.generate_private_key(ec.SECP256R1())
     b = (x509.CertificateBuilder().subject_name(_name(cn)).issuer_name(_name(cn))
          .public_key(key.public_key()).serial_number(x509.random_serial_number())
-         .not_valid_before(NOW - timedelta(days=30)).not_valid_after(NOW + timedelta(days=3650))
+         .not_valid_before(FIXED - timedelta(days=30)).not_valid_after(FIXED + timedelta(days=3650))
          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
          .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False),
                         critical=True)
@@ -445,7 +455,7 @@ def make_leaf(
     if public_key is None:
         key = key or ec.generate_private_key(ec.SECP256R1())
         public_key = key.public_key()
-    nb = not_before or NOW - timedelta(days=1)
+    nb = not_before or FIXED - timedelta(days=1)
     b = (x509.CertificateBuilder().subject_name(_name(cn)).issuer_name(ca.cert.subject)
          .public_key(public_key)
          .serial_number(serial if serial is not None else x509.random_serial_number())
@@ -481,4 +491,4 @@ def ca() -> CA:
     return make_ca()
 
 
-__all__ = ["NOW", "sha256_b64"]
+__all__ = ["FIXED", "NOW", "sha256_b64"]

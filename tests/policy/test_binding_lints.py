@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -15,6 +15,7 @@ from registry.policy._binding_lints import debian_fingerprint, fermat_factor, ro
 from registry.proofs import statement
 from tests.policy._cases import Case, Kit, run_case
 from tests.policy.conftest import (
+    FIXED,
     NOW,
     close_primes_modulus,
     make_key,
@@ -60,6 +61,8 @@ def rsa_blob_key(n: int) -> Any:
 
 
 _ATT = '[params]\n"key.attestations".min = 1\n"key.attestations".trusted = ["example.org"]\n'
+ALICE_OWNER, RA_OWNER = "0x" + "a1" * 20, "0x" + "ee" * 20
+_OWNERS = {"alice@example.org": ALICE_OWNER, "example.org": RA_OWNER, "evil.org": "0x" + "66" * 20}
 
 
 def _debian(k: Kit, hit: bool) -> tuple[Any, dict[str, Any]]:
@@ -110,9 +113,9 @@ CASES: dict[str, tuple[Case, Case]] = {
                           lambda k: _p(ssh_key_from_file(k.ssh_tools.keygen(
                               "rsa1024", "-t", "rsa", "-b", "1024").with_suffix(".pub")))),
     "key.attestations": (
-        lambda k: _p(ed(k), name="alice@example.org", policy=_ATT,
+        lambda k: _p(ed(k), name="alice@example.org", policy=_ATT, owners=_OWNERS,
                      attestations=[Attestation("example.org")]),
-        lambda k: _p(ed(k), name="alice@example.org", policy=_ATT,
+        lambda k: _p(ed(k), name="alice@example.org", policy=_ATT, owners=_OWNERS,
                      attestations=[Attestation("example.org", withdrawn=True),
                                    Attestation("evil.org")])),
     # web1.corp.org registered top-level: fine alone, squatting once corp.org is registered
@@ -155,8 +158,9 @@ def test_proof_required_in_strict(request: pytest.FixtureRequest) -> None:
 def test_nist_112_becomes_error_in_2031(request: pytest.FixtureRequest) -> None:
     key = ssh_key_from_file(Kit(request).ssh_tools.keygen("rsa2048", "-t", "rsa", "-b", "2048")
                             .with_suffix(".pub"))
-    now = check(key, only=["key.nist_strength"], at=NOW).result("key.nist_strength")
-    later = check(key, only=["key.nist_strength"], at=NOW.replace(day=1, month=2, year=2031))
+    # an SSH key carries no time: judge it on fixed dates either side of the 2031 cut-off
+    now = check(key, only=["key.nist_strength"], at=FIXED).result("key.nist_strength")
+    later = check(key, only=["key.nist_strength"], at=datetime(2031, 2, 1, tzinfo=UTC))
     assert now.status == Status.WARN
     assert later.result("key.nist_strength").status == Status.ERROR
 
@@ -235,8 +239,61 @@ def test_expired_attestations_do_not_count(request: pytest.FixtureRequest) -> No
     live = Attestation("example.org", expires=NOW + timedelta(days=1))
     stale = Attestation("example.org", expires=NOW - timedelta(days=1))
     ok = check(key, only=["key.attestations"], policy=_ATT, name="alice@example.org",
-               attestations=[live], at=NOW)
+               attestations=[live], at=NOW, owners=_OWNERS)
     assert ok.result("key.attestations").status == Status.PASS
     bad = check(key, only=["key.attestations"], policy=_ATT, name="alice@example.org",
-                attestations=[stale], at=NOW)
+                attestations=[stale], at=NOW, owners=_OWNERS)
     assert bad.result("key.attestations").status == Status.ERROR
+
+
+def test_sybil_attestation_by_the_keys_own_owner_does_not_count(
+        request: pytest.FixtureRequest) -> None:
+    """Sybil: the key's owner attested it from a second name it owns, and strict passed."""
+    key = ed(Kit(request))
+    sybil = {**_OWNERS, "example.org": ALICE_OWNER}  # alice also owns the attesting name
+    for pol, extra in ((_ATT, {}), (None, {"profile": "strict", "parent": "example.org"})):
+        kwargs: dict[str, Any] = {"policy": pol} if pol else {}
+        kwargs.update(extra)
+        r = check(key, only=["key.attestations"], name="alice@example.org", at=NOW,
+                  attestations=[Attestation("example.org")], owners=sybil, **kwargs)
+        res = r.result("key.attestations")
+        assert res.status == Status.ERROR and "same or unknown owner" in res.details
+        # an owner the caller could not establish never counts either
+        r = check(key, only=["key.attestations"], name="alice@example.org", at=NOW,
+                  attestations=[Attestation("example.org")], owners={}, **kwargs)
+        assert r.result("key.attestations").status == Status.ERROR
+        r = check(key, only=["key.attestations"], name="alice@example.org", at=NOW,
+                  attestations=[Attestation("example.org")], owners=_OWNERS, **kwargs)
+        assert r.result("key.attestations").status == Status.PASS
+
+
+def test_strict_counts_only_the_registration_authority(request: pytest.FixtureRequest) -> None:
+    """strict trusts "@parent": a third party with its own owner is not the name's RA."""
+    key = ed(Kit(request))
+    r = check(key, profile="strict", only=["key.attestations"], name="alice@example.org",
+              parent="example.org", at=NOW, owners=_OWNERS,
+              attestations=[Attestation("evil.org")])
+    assert r.result("key.attestations").status == Status.ERROR
+    r = check(key, profile="strict", only=["key.attestations"], name="alice@example.org",
+              at=NOW, owners=_OWNERS, attestations=[Attestation("example.org")])
+    assert r.result("key.attestations").status == Status.ERROR  # no parent known: fail closed
+
+
+@pytest.mark.parametrize("params,match", [
+    ('"key.attestations".min = 1', "names no trusted attesters"),
+    ('"key.attestations".min = 1\n"key.attestations".trusted = []', "names no trusted attesters"),
+    ('"key.attestations".min = 2\n"key.attestations".trusted = ["example.org"]', "trusts only 1"),
+    ('"key.attestations".min = 1\n"key.attestations".trusted = ["not a name!"]', "trusted"),
+])
+def test_required_attestations_without_trusted_names_is_a_config_error(
+        params: str, match: str) -> None:
+    """A profile requiring attestations with an empty trusted list accepted any attester."""
+    from registry.errors import ConfigError
+    from registry.policy.profiles import parse_policy
+
+    with pytest.raises(ConfigError, match=match):
+        parse_policy("[params]\n" + params + "\n")
+    with pytest.raises(ConfigError, match="names no trusted attesters"):
+        parse_policy('profile = "strict"\n[params]\n"key.attestations".trusted = []\n')
+    parse_policy('profile = "strict"\nexclude = ["key.attestations"]\n'
+                 '[params]\n"key.attestations".trusted = []\n')  # off: nothing to trust

@@ -25,7 +25,7 @@ from registry.policy._framework import (
     utc,
 )
 from registry.policy.profiles import PROFILES, builtin_policy, parse_policy
-from tests.policy.conftest import NOW, StubKey, make_key, ssh_rsa_blob
+from tests.policy.conftest import FIXED, StubKey, make_key, ssh_rsa_blob
 
 
 def _all_cases() -> dict[str, object]:
@@ -72,13 +72,13 @@ def test_crashing_lint_is_fatal_and_run_goes_on() -> None:
     def boom(ctx, p):  # type: ignore[no-untyped-def]
         raise RuntimeError("kaboom")
 
-    ctx = Context(key=RSA, at=NOW)
+    ctx = Context(key=RSA, at=FIXED)
     res = run_lint(_lint(boom), ctx, {})
     assert res.status == Status.FATAL and "kaboom" in res.details
 
 
 def test_na_ne_and_capping() -> None:
-    ctx = Context(key=RSA, at=NOW)
+    ctx = Context(key=RSA, at=FIXED)
     err = _lint(lambda c, p: Finding(Status.ERROR, "bad", "here"))
     assert run_lint(err, ctx, {}).status == Status.WARN  # capped at max severity
     assert run_lint(err, ctx, {}, Status.INFO).status == Status.INFO
@@ -86,12 +86,12 @@ def test_na_ne_and_capping() -> None:
     assert run_lint(raised, ctx, {}, Status.ERROR).status == Status.ERROR
     assert run_lint(_lint(lambda c, p: None, key_types=frozenset({"x509"})), ctx, {}).status \
         == Status.NA
-    future = _lint(lambda c, p: None, effective=NOW + timedelta(days=1))
+    future = _lint(lambda c, p: None, effective=FIXED + timedelta(days=1))
     assert run_lint(future, ctx, {}).status == Status.NE
-    past = _lint(lambda c, p: None, ineffective=NOW - timedelta(days=1))
+    past = _lint(lambda c, p: None, ineffective=FIXED - timedelta(days=1))
     assert run_lint(past, ctx, {}).status == Status.NE
     reg = _lint(lambda c, p: None, effective=utc(2020, 1, 1), time_base=TimeBase.REGISTRATION)
-    assert run_lint(reg, Context(key=RSA, at=NOW, registered_at=utc(2019, 1, 1)), {}).status \
+    assert run_lint(reg, Context(key=RSA, at=FIXED, registered_at=utc(2019, 1, 1)), {}).status \
         == Status.NE
     issuance = _lint(lambda c, p: None, effective=utc(2020, 1, 1), time_base=TimeBase.ISSUANCE)
     assert run_lint(issuance, ctx, {}).status == Status.NE  # plain SSH keys have no issuance
@@ -100,13 +100,13 @@ def test_na_ne_and_capping() -> None:
 def test_multiple_findings_keep_all() -> None:
     lt = _lint(lambda c, p: [Finding(Status.INFO, "a", "x"), Finding(Status.WARN, "b", "y"),
                              Finding(Status.PASS)])
-    res = run_lint(lt, Context(key=RSA, at=NOW), {})
+    res = run_lint(lt, Context(key=RSA, at=FIXED), {})
     assert res.status == Status.WARN and res.location == "y" and len(res.findings) == 3
     assert isinstance(res, LintResult) and res.to_dict()["findings"][0]["details"] == "a"
 
 
 def test_report_rendering() -> None:
-    report = check(RSA, name="alice@example.org", at=NOW)
+    report = check(RSA, name="alice@example.org", at=FIXED)
     data = json.loads(report.to_json())
     assert data["checker_version"] == __import__("registry").__version__
     assert data["policy_sha256"] == builtin_policy("default").sha256
@@ -125,12 +125,12 @@ def test_policy_file(tmp_path: Path) -> None:
     )
     path = tmp_path / "policy.toml"
     path.write_text(text)
-    report = check(RSA, policy=path, at=NOW)
+    report = check(RSA, policy=path, at=FIXED)
     assert report.policy_sha256 == hashlib.sha256(text.encode()).hexdigest()
     assert report.result("ssh.rsa_bits").status == Status.ERROR
     assert not any(r.lint_id.startswith("key.") for r in report.results)
     assert not report.passed
-    assert check(RSA, policy=text, at=NOW).policy_sha256 == report.policy_sha256
+    assert check(RSA, policy=text, at=FIXED).policy_sha256 == report.policy_sha256
 
 
 @pytest.mark.parametrize("text", [

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -14,7 +14,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID as EKU
 from registry.policy import Status, check
 from registry.policy._x509_lints import br_max_days
 from tests.policy._cases import Case, Kit, run_case
-from tests.policy.conftest import CA, NOW, make_ca, make_leaf, x509_key
+from tests.policy.conftest import CA, FIXED, make_ca, make_leaf, x509_key
 
 _rsa_cache: dict[int, Any] = {}
 
@@ -80,9 +80,9 @@ CASES: dict[str, tuple[Case, Case]] = {
     "x509.pkilint_serverauth": (lambda k: _p(pkilint_clean(k)), lambda k: _p(leaf(k, dns=()))),
     "x509.validity_far": (lambda k: _p(leaf(k, eku=(EKU.CLIENT_AUTH,), days=365)),
                           lambda k: _p(leaf(k, eku=(EKU.CLIENT_AUTH,), days=1000))),
-    "x509.expired": (lambda k: _p(leaf(k)), lambda k: _p(leaf(k), at=NOW + timedelta(days=200))),
+    "x509.expired": (lambda k: _p(leaf(k)), lambda k: _p(leaf(k), at=FIXED + timedelta(days=200))),
     "x509.not_yet_valid": (lambda k: _p(leaf(k)),
-                           lambda k: _p(leaf(k), at=NOW - timedelta(days=3))),
+                           lambda k: _p(leaf(k), at=FIXED - timedelta(days=3))),
 }
 
 
@@ -131,7 +131,7 @@ def inverted_validity(k: Kit) -> Any:
         return b"\x17\x0d" + when.strftime("%y%m%d%H%M%SZ").encode()
 
     def edit(parts: list[bytes]) -> list[bytes]:
-        parts[4] = _seq(t(NOW) + t(NOW - timedelta(days=1)))
+        parts[4] = _seq(t(FIXED) + t(FIXED - timedelta(days=1)))
         return parts
 
     return _resign(k, edit)
@@ -159,8 +159,8 @@ def pkilint_clean(k: Kit) -> Any:
     b = (x509.CertificateBuilder().subject_name(x509.Name([]))
          .issuer_name(issuer).public_key(key.public_key())
          .serial_number(x509.random_serial_number())
-         .not_valid_before(NOW - timedelta(days=1))
-         .not_valid_after(NOW + timedelta(days=89))
+         .not_valid_before(FIXED - timedelta(days=1))
+         .not_valid_after(FIXED + timedelta(days=89))
          .add_extension(x509.SubjectAlternativeName([x509.DNSName("web.example.org")]),
                         critical=True)
          .add_extension(x509.KeyUsage(True, False, False, False, False, False, False, False,
@@ -184,7 +184,7 @@ def pkilint_clean(k: Kit) -> Any:
 @pytest.mark.parametrize("lint_id", sorted(CASES))
 def test_x509_lint(lint_id: str, outcome: str, request: pytest.FixtureRequest) -> None:
     case = CASES[lint_id][0 if outcome == "pass" else 1]
-    run_case(lint_id, case, Kit(request), outcome == "pass")
+    run_case(lint_id, case, Kit(request), outcome == "pass", at=FIXED)
 
 
 @pytest.mark.parametrize(("issued", "days"), [
@@ -192,13 +192,11 @@ def test_x509_lint(lint_id: str, outcome: str, request: pytest.FixtureRequest) -
     ("2029-03-14", 100), ("2029-03-15", 47),
 ])
 def test_br_validity_schedule(issued: str, days: int) -> None:
-    from datetime import datetime
-
     assert br_max_days(datetime.fromisoformat(issued + "T12:00:00+00:00")) == days
 
 
 def test_br_validity_counts_a_remainder_as_a_day(ca: CA) -> None:
-    nb = NOW.replace(day=1, month=6, year=2029)
+    nb = datetime(2029, 6, 1, 12, 0, tzinfo=UTC)
     exact = make_leaf(ca, not_before=nb, days=47)  # 47 days minus 1 s, inclusive = 47 days
     over = make_leaf(ca, not_before=nb, days=47, ku=None)
     over = x509_key(make_leaf(ca, not_before=nb, days=48))
@@ -209,7 +207,7 @@ def test_br_validity_counts_a_remainder_as_a_day(ca: CA) -> None:
 
 
 def test_cabf_tls_profile(ca: CA) -> None:
-    report = check(x509_key(make_leaf(ca, eku=())), profile="cabf-tls")
+    report = check(x509_key(make_leaf(ca, eku=())), profile="cabf-tls", at=FIXED)
     assert not report.passed
     assert report.result("x509.eku").status == Status.ERROR
     assert "x509.pkilint_serverauth" in {r.lint_id for r in report.results}

@@ -1,0 +1,235 @@
+"""The registry's state as storage proofs show it at a trusted block (what lookups rely on).
+
+    state = ProvenState(address, quorum, from_block)
+    head = state.head()
+    word, records = state.records(node, head)         # proven name word + record words
+
+Every value comes from an EIP-1186 proof (:mod:`registry.chain.stateproof`)
+against the state root of a block k endpoints agree on
+(:mod:`registry.chain.trust`), at the slots docs/CONTRACT.md documents
+(:mod:`registry.chain.layout`). Logs only say *where to look* (which
+commitments a name's records have): a log the proven state does not confirm
+is ignored, and a record the name word counts but no log (or durable slot)
+accounts for is a :class:`~registry.errors.VerificationError`. When an
+endpoint's data does not verify, the next endpoint is asked and the failure
+reported (:meth:`Quorum.first_good`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from registry.chain import layout
+from registry.chain._rpc import Log, Rpc, parse_logs
+from registry.chain.stateproof import slot_key, verify_proof
+from registry.chain.trust import Quorum, TrustedBlock
+from registry.errors import VerificationError
+
+__all__ = ["MAX_SLOTS", "ProvenAttestation", "ProvenRecord", "ProvenState"]
+
+#: Storage slots per eth_getProof request.
+MAX_SLOTS = 500
+#: Logs per index of a name considered before refusing (a flood of forged logs).
+MAX_CANDIDATES = 8
+ZERO32 = b"\x00" * 32
+
+
+@dataclass(frozen=True, slots=True)
+class ProvenRecord:
+    """One record of a name: its proven word, its commitment, the KeyPublished log if any."""
+
+    commitment: bytes
+    word: layout.RecordWord
+    log: Log | None
+
+
+@dataclass(frozen=True, slots=True)
+class ProvenAttestation:
+    attester: bytes
+    word: layout.AttestationWord
+    policy_hash: bytes
+    blocked: bool
+
+
+class ProvenState:
+    """Proven reads of one KeyRegistry through a :class:`Quorum`."""
+
+    def __init__(self, address: str, quorum: Quorum, *, from_block: int = 0,
+                 head_ttl: float = 0.0, max_head_age: float | None = None) -> None:
+        self.address = address.lower()
+        self.quorum = quorum
+        self.from_block = int(from_block)
+        self.head_ttl = head_ttl
+        self.max_head_age = max_head_age
+        from registry.chain.client import load_contract
+
+        self.contract = load_contract()
+
+    def head(self) -> TrustedBlock:
+        """The trusted head (re-asked unless the last one is under ``head_ttl`` seconds old).
+
+        Raises VerificationError when it is older than ``max_head_age`` seconds (by its own
+        timestamp: a lagging or frozen endpoint, or a chain that stopped).
+        """
+        import time
+
+        head = self.quorum.head(max_age=self.head_ttl)
+        if self.max_head_age is not None:
+            age = time.time() - head.timestamp
+            if age > self.max_head_age:
+                raise VerificationError(
+                    f"the trusted head, block {head.number}, is {int(age)} s old (limit"
+                    f" {int(self.max_head_age)} s): the endpoints lag or the chain stopped;"
+                    " nothing read from it is shown")
+        return head
+
+    # ----------------------------------------------------------------- proofs
+
+    def prove_on(self, ep: Rpc, slots: Sequence[int], head: TrustedBlock) -> dict[int, int]:
+        """Storage values at ``slots`` from ``ep``'s proofs at ``head``. Raises VerificationError."""
+        out: dict[int, int] = {}
+        wanted = list(dict.fromkeys(int(s) for s in slots))
+        at = {"blockHash": "0x" + head.hash.hex()}
+        for lo in range(0, max(len(wanted), 1), MAX_SLOTS):
+            part = wanted[lo:lo + MAX_SLOTS]
+            reply = ep.call("eth_getProof", [self.address, [slot_key(s) for s in part], at])
+            _account, values = verify_proof(reply, state_root=head.state_root,
+                                            address=self.address, slots=part)
+            out.update(values)
+        return out
+
+    def slots(self, slots: Iterable[int], head: TrustedBlock, what: str) -> dict[int, int]:
+        """Proven values at ``slots`` (from the first endpoint whose proofs verify)."""
+        wanted = list(slots)
+        return self.quorum.first_good(what, lambda ep: self.prove_on(ep, wanted, head))
+
+    def digest(self, head: TrustedBlock) -> bytes:
+        """The event digest word (slot 0) at ``head``."""
+        value = self.slots([layout.EVENTS_SLOT], head, f"event digest at block {head.number}")
+        return value[layout.EVENTS_SLOT].to_bytes(32, "big")
+
+    def names(self, nodes: Iterable[bytes], head: TrustedBlock,
+              what: str = "names") -> dict[bytes, tuple[layout.NameWord, bytes]]:
+        """``{node: (name word, parent node)}``, both proven, in one request."""
+        nodes = list(dict.fromkeys(bytes(n) for n in nodes))
+        slots = [s for n in nodes for s in (layout.name_slot(n), layout.parent_slot(n))]
+        values = self.slots(slots, head, what)
+        return {n: (layout.decode_name(values[layout.name_slot(n)]),
+                    values[layout.parent_slot(n)].to_bytes(32, "big")) for n in nodes}
+
+    # ----------------------------------------------------------------- records
+
+    def _logs(self, ep: Rpc, topics: list[Any], head: TrustedBlock) -> list[Log]:
+        flt = {"address": self.address, "fromBlock": hex(min(self.from_block, head.number)),
+               "toBlock": hex(head.number), "topics": topics}
+        logs = parse_logs(ep.call("eth_getLogs", [flt]))
+        return [lg for lg in logs if lg.address == self.address and not lg.removed
+                and lg.block <= head.number]
+
+    def records(self, node: bytes, head: TrustedBlock, what: str
+                ) -> tuple[layout.NameWord, list[ProvenRecord]]:
+        """The proven name word and every record of ``node`` in index order.
+
+        Raises: VerificationError (a record no log or durable slot accounts for, on
+        every endpoint), QuorumError, ChainError.
+        """
+        return self.quorum.first_good(what, lambda ep: self._records_on(ep, bytes(node), head,
+                                                                         what))
+
+    def _records_on(self, ep: Rpc, node: bytes, head: TrustedBlock, what: str
+                    ) -> tuple[layout.NameWord, list[ProvenRecord]]:
+        topic = "0x" + self.contract.event("KeyPublished").topic.hex()
+        candidates: dict[int, list[tuple[bytes, Log]]] = {}
+        for lg in self._logs(ep, [topic, "0x" + node.hex()], head):
+            if len(lg.topics) != 4:
+                continue
+            index = int.from_bytes(lg.topics[2], "big")
+            found = candidates.setdefault(index, [])
+            if len(found) >= MAX_CANDIDATES:
+                raise VerificationError(f"{what}: the endpoint returned more than"
+                                        f" {MAX_CANDIDATES} KeyPublished logs for record {index}")
+            found.append((lg.topics[3], lg))
+        commitments = list(dict.fromkeys(c for found in candidates.values() for c, _ in found))
+        name_slot = layout.name_slot(node)
+        values = self.prove_on(ep, [name_slot, *(layout.record_slot(node, c)
+                                                 for c in commitments)], head)
+        word = layout.decode_name(values[name_slot])
+        out: list[ProvenRecord | None] = [None] * word.record_count
+        altered: set[int] = set()
+        for index in range(word.record_count):
+            for c, lg in candidates.get(index, ()):
+                rec = layout.decode_record(values[layout.record_slot(node, c)])
+                if rec.exists and rec.index == index:
+                    if not self._material_hashes(lg, c):
+                        altered.add(index)  # another candidate (or endpoint) may carry it
+                        continue
+                    out[index] = ProvenRecord(c, rec, lg)
+                    break
+        missing = [i for i, r in enumerate(out) if r is None]
+        if missing:  # durable records are enumerable from state alone
+            dvals = self.prove_on(ep, [layout.durable_slot(node, i) for i in missing], head)
+            found_c = {i: dvals[layout.durable_slot(node, i)].to_bytes(32, "big") for i in missing}
+            known = [c for c in found_c.values() if c != ZERO32]
+            rvals = self.prove_on(ep, [layout.record_slot(node, c) for c in known], head) \
+                if known else {}
+            for i, c in found_c.items():
+                durable = layout.decode_record(rvals.get(layout.record_slot(node, c), 0)) \
+                    if c != ZERO32 else None
+                if durable is None or not durable.exists or durable.index != i:
+                    if i in altered:
+                        raise VerificationError(
+                            f"{what}: record {i} does not verify: the material in its"
+                            " KeyPublished log does not hash to the on-chain commitment")
+                    raise VerificationError(
+                        f"{what}: record {i} does not verify: the endpoint returned no"
+                        f" KeyPublished event for it ({word.record_count} records proven at"
+                        f" block {head.number}; a withheld or altered log)")
+                out[i] = ProvenRecord(c, durable, None)
+        return word, [r for r in out if r is not None]
+
+    def _material_hashes(self, lg: Log, expected: bytes) -> bool:
+        """Whether a KeyPublished log's material (and key type) hash to ``expected``."""
+        from registry.keys._common import KeyType, commitment
+
+        try:
+            event = self.contract.event("KeyPublished").decode(
+                {"topics": list(lg.topics), "data": lg.data})
+            return commitment(KeyType(int(event["key_type"])), bytes(event["material"])) \
+                == expected
+        except Exception:  # malformed: not the record's log
+            return False
+
+    # ----------------------------------------------------------------- attestations, operators
+
+    def attesters(self, node: bytes, commitment: bytes, head: TrustedBlock,
+                  what: str) -> list[bytes]:
+        """Attesters named by the record's ``Attested`` logs (where to look; not evidence)."""
+        topic = "0x" + self.contract.event("Attested").topic.hex()
+
+        def on(ep: Rpc) -> list[bytes]:
+            logs = self._logs(ep, [topic, "0x" + node.hex(), "0x" + commitment.hex()], head)
+            return list(dict.fromkeys(lg.topics[3] for lg in logs if len(lg.topics) == 4))
+        return self.quorum.first_good(what, on)
+
+    def attestations(self, node: bytes, commitment: bytes, attesters: Sequence[bytes],
+                     head: TrustedBlock, what: str) -> list[ProvenAttestation]:
+        """Each attester's proven attestation word, policy hash and blocked flag."""
+        slots = []
+        for a in attesters:
+            slots += [layout.attestation_slot(node, commitment, a),
+                      layout.policy_slot(node, commitment, a), layout.blocked_slot(node, a)]
+        values = self.slots(slots, head, what) if slots else {}
+        return [ProvenAttestation(
+            a, layout.decode_attestation(values[layout.attestation_slot(node, commitment, a)]),
+            values[layout.policy_slot(node, commitment, a)].to_bytes(32, "big"),
+            bool(values[layout.blocked_slot(node, a)])) for a in attesters]
+
+    def is_operator(self, node: bytes, operator: str, head: TrustedBlock, what: str) -> bool:
+        """Approved iff the operator slot holds the name's current approval epoch + 1."""
+        values = self.slots([layout.name_slot(node), layout.operator_slot(node, operator)], head,
+                            what)
+        word = layout.decode_name(values[layout.name_slot(node)])
+        return word.owner != "0x" + "00" * 20 and \
+            values[layout.operator_slot(node, operator)] == word.epoch + 1

@@ -1,0 +1,256 @@
+"""Connection limits for the HTTP gateway under uvicorn: slow and idle clients cannot starve it.
+
+    limits = ServerLimits(header_timeout=10, per_peer=64, max_connections=10_000)
+    run_server(app, "127.0.0.1", 11371, limits=limits, announce=print)
+
+uvicorn's own guard (``limit_concurrency``) counts *connections* and answers
+503 to every request once the count is reached, so ~1,100 idle TCP
+connections took a keyserver down. Here, instead:
+
+* **request deadline** (``header_timeout``): a connection must deliver a
+  complete request (head and body) within this many seconds of opening, or of
+  its previous response; otherwise it is closed. Idle and slowloris
+  (half-sent) connections cost nothing for long. Keep-alive idling after a
+  response is uvicorn's ``timeout_keep_alive``.
+* **per-peer limit** (``per_peer``): open connections per client address
+  (IPv6 clients per /64, IPv4-mapped addresses as IPv4). The connection over
+  the limit gets ``503`` with the reason and is closed. ``0`` turns it off
+  (behind a reverse proxy every client shares the proxy's address).
+* **global limit** (``max_connections``, capped below the process's open-file
+  limit, which :func:`run_server` raises to its hard limit): when it is
+  reached, the oldest connection still waiting for a request is closed to make
+  room; only when every connection is busy with a request is the new one
+  refused (503).
+
+A half-closed connection (the client shut down its sending side) is closed
+by the server. Limits are per process (``--workers N`` multiplies them).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import resource
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import h11
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from registry.errors import ConfigError
+from registry.gateways._tcp import set_nodelay
+
+__all__ = ["GuardedH11Protocol", "ServerLimits", "raise_open_file_limit", "run_server"]
+
+#: Open files kept free of connections (the index, logs, Python's own files).
+FD_RESERVE = 64
+
+
+@dataclass(frozen=True, slots=True)
+class ServerLimits:
+    """Connection limits of one gateway process (see the module docstring)."""
+
+    header_timeout: float = 10.0
+    per_peer: int = 64
+    max_connections: int = 10_000
+    keep_alive: int = 5
+
+    def __post_init__(self) -> None:
+        if not (self.header_timeout > 0 and self.keep_alive > 0):  # also refuses NaN
+            raise ConfigError("header timeout and keep-alive must be positive numbers of seconds")
+        if self.per_peer < 0 or self.max_connections < 1:
+            raise ConfigError("connection limits must be positive (per-peer 0 turns it off)")
+
+
+def peer_key(peername: Any) -> str:
+    """The address a per-peer limit counts: the IP, an IPv6 client's /64, IPv4-mapped as IPv4."""
+    if not isinstance(peername, tuple) or not peername:
+        return ""  # a Unix socket: one local peer
+    try:
+        ip = ipaddress.ip_address(str(peername[0]).split("%", 1)[0])
+    except ValueError:
+        return str(peername[0])
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
+
+
+class _Guard:
+    """Per-process bookkeeping shared by every connection of one server."""
+
+    def __init__(self, limits: ServerLimits) -> None:
+        self.limits = limits
+        self.max_connections = min(limits.max_connections, _connection_budget())
+        self.open: set[GuardedH11Protocol] = set()
+        self.peers: dict[str, int] = {}
+        self.waiting: dict[GuardedH11Protocol, None] = {}  # insertion order = oldest first
+
+    def admit(self, peer: str) -> str | None:
+        """None when a new connection from ``peer`` may open, else the reason to refuse it."""
+        if self.limits.per_peer and self.peers.get(peer, 0) >= self.limits.per_peer:
+            return "too many connections from your address; close some and retry"
+        if len(self.open) >= self.max_connections:
+            victim = next(iter(self.waiting), None)
+            if victim is None:
+                return "the server is at its connection limit; retry shortly"
+            victim.drop()
+        return None
+
+    def add(self, proto: GuardedH11Protocol, peer: str) -> None:
+        self.open.add(proto)
+        self.peers[peer] = self.peers.get(peer, 0) + 1
+
+    def remove(self, proto: GuardedH11Protocol, peer: str) -> None:
+        if proto not in self.open:
+            return
+        self.open.discard(proto)
+        self.waiting.pop(proto, None)
+        left = self.peers.get(peer, 1) - 1
+        if left:
+            self.peers[peer] = left
+        else:
+            self.peers.pop(peer, None)
+
+
+def _connection_budget() -> int:
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return 1 << 20
+    return max(16, soft - FD_RESERVE)
+
+
+def _guard_for(config: Any) -> _Guard:
+    guard = getattr(config, "_keyanchor_guard", None)
+    if guard is None:
+        limits = getattr(config, "keyanchor_limits", None) or ServerLimits()
+        guard = _Guard(limits)
+        config._keyanchor_guard = guard
+    return guard
+
+
+def _refusal(reason: str) -> bytes:
+    body = (reason + "\n").encode()
+    return (b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n"
+            b"Retry-After: 5\r\nConnection: close\r\nContent-Length: "
+            + str(len(body)).encode() + b"\r\n\r\n" + body)
+
+
+class GuardedH11Protocol(H11Protocol):
+    """uvicorn's h11 protocol with a request deadline and per-peer / global connection limits."""
+
+    def __init__(self, config: Any, server_state: Any, app_state: dict[str, Any],
+                 _loop: Any = None) -> None:
+        super().__init__(config, server_state, app_state, _loop)
+        self._guard = _guard_for(config)
+        self._peer: str | None = None
+        self._deadline: Any = None
+
+    # -- asyncio.Protocol
+
+    def connection_made(self, transport: Any) -> None:
+        peer = peer_key(transport.get_extra_info("peername"))
+        reason = self._guard.admit(peer)
+        if reason is not None:
+            self.transport = transport
+            transport.write(_refusal(reason))
+            transport.close()
+            return
+        self._peer = peer
+        self._guard.add(self, peer)
+        set_nodelay(transport)  # the response's head and body leave at once (registry.gateways._tcp)
+        super().connection_made(transport)
+        self._await_request()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._peer is None:  # refused at connection_made: nothing of uvicorn's was set up
+            return
+        self._stop_waiting()
+        self._guard.remove(self, self._peer)
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self._deadline is not None and self.conn.their_state not in (h11.IDLE, h11.SEND_BODY):
+            self._stop_waiting()  # a complete request arrived (or the connection is ending)
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if not self.transport.is_closing() and self.conn.their_state is h11.IDLE:
+            self._await_request()
+
+    # -- the request deadline
+
+    def _await_request(self) -> None:
+        self._stop_waiting()
+        self._deadline = self.loop.call_later(self._guard.limits.header_timeout, self.drop)
+        self._guard.waiting[self] = None
+
+    def _stop_waiting(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+        self._guard.waiting.pop(self, None)
+
+    def drop(self) -> None:
+        """Close a connection that did not send a request in time (or is evicted to make room)."""
+        self._stop_waiting()
+        if self._peer is not None:
+            self._guard.remove(self, self._peer)
+        if not self.transport.is_closing():
+            self.transport.abort()
+
+
+def raise_open_file_limit(wanted: int) -> int:
+    """Raise this process's soft RLIMIT_NOFILE towards ``wanted`` (up to the hard limit); return it."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or (soft >= wanted):
+        return soft if soft != resource.RLIM_INFINITY else wanted
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    except (ValueError, OSError):
+        return soft
+    return target
+
+
+def _bind(host: str, port: int, backlog: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        sock = socket.create_server((host, port), family=family, backlog=backlog)
+    except OSError as exc:
+        shown = f"[{host}]" if ":" in host else host
+        raise ConfigError(f"cannot listen on {shown}:{port}: {exc.strerror or exc}") from exc
+    sock.set_inheritable(True)
+    return sock
+
+
+def run_server(app: Any, host: str, port: int, *, limits: ServerLimits, workers: int = 1,
+               log_level: str = "warning",
+               announce: Callable[[socket.socket, int], None] | None = None) -> None:
+    """Bind ``host:port``, call ``announce(socket, max_connections)``, then serve until interrupted.
+
+    ``app`` is an ASGI app, or (for ``workers`` > 1) an import string of an app
+    factory. Raises ConfigError when the address cannot be bound; nothing is
+    announced then.
+    """
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    budget = raise_open_file_limit(limits.max_connections + FD_RESERVE + 64)
+    max_conn = min(limits.max_connections, max(16, budget - FD_RESERVE))
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level=log_level, access_log=False, server_header=False,
+        http=GuardedH11Protocol, limit_concurrency=None, timeout_keep_alive=limits.keep_alive,
+        backlog=4096, factory=workers > 1, workers=workers, lifespan="off",
+    )
+    config.keyanchor_limits = limits  # type: ignore[attr-defined]  # read by GuardedH11Protocol
+    sock = _bind(host, port, config.backlog)
+    if announce is not None:
+        announce(sock, max_conn)
+    if workers > 1:
+        Multiprocess(config, sockets=[sock]).run()
+    else:
+        uvicorn.Server(config).run(sockets=[sock])

@@ -1,0 +1,286 @@
+#!/usr/bin/env python3
+"""Benchmark the proof-checked read path: sync events/s and peak memory, lookups/s, quorum.
+
+    python3 scripts/bench_trust.py                      # 5,000 names (10,001 events), 3 runs
+    python3 scripts/bench_trust.py --names 20000 --runs 5 --seconds 5
+
+Starts anvil on a free loopback port (killed on exit) and fills it with
+``--names`` assign + publish transactions (JSON-RPC batches, one block per
+1,000). Then, each figure beside a floor measured in the same run (medians of
+``--runs``):
+
+1. Sync: a fresh, proof-checked ``sync_index`` (every page's logs folded into
+   the event digest proven by EIP-1186 at the page's last block, headers
+   re-hashed, policy verdicts) in a child process, with its peak RSS; beside the
+   floor, a child that only fetches the same logs with ``eth_getLogs`` and
+   parses the JSON (the endpoint's and the wire's share), and a child that
+   only imports the same modules (the interpreter's memory floor). Run again
+   without the policy check.
+2. Lookups: proof-checked ``Registry.lookup()`` (trusted head, one
+   ``eth_getLogs``, one ``eth_getProof``, proof verification, material
+   re-hashed) against one endpoint and against a quorum of three (2 of 3
+   must agree on every head); the floor is the unproven view it replaced, one
+   ``records()`` ``eth_call``. The three quorum endpoints are three URLs of the
+   same anvil: the figure is keyanchor's cost of asking and comparing three,
+   not the network's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+#: a child run of --baseline imports the other checkout's registry
+sys.path.insert(0, os.environ.get("BENCH_TRUST_ROOT") or str(REPO))
+sys.path.insert(0, str(REPO / "scripts"))
+
+from bench_index import blob, call, rpc  # noqa: E402
+
+
+def start_anvil() -> tuple[subprocess.Popen[bytes], str]:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(["anvil", "--port", str(port), "--host", "127.0.0.1", "--silent",
+                             "--gas-limit", "3000000000", "--code-size-limit", "100000"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(200):
+        try:
+            call(url, "eth_chainId", [])
+            return proc, url
+        except OSError:
+            time.sleep(0.05)
+    proc.kill()
+    raise SystemExit("anvil did not start")
+
+
+def populate(url: str, names: int) -> tuple[str, int]:
+    """Deploy and fill: (registry address, deployment block)."""
+    import eth_abi
+
+    from registry.chain.client import load_contract
+    from registry.names import namehash
+    from registry.psl import suffix_tree
+
+    c = load_contract()
+    me = call(url, "eth_accounts", [])[0]  # type: ignore[index]
+    init = c.bytecode + eth_abi.encode(["bytes32", "bool", "address"],
+                                       [suffix_tree().root, False, me])
+    tx = call(url, "eth_sendTransaction", [{"from": me, "data": "0x" + init.hex(),
+                                             "gas": hex(10_000_000)}])
+    receipt: Any = None
+    for _ in range(200):
+        receipt = call(url, "eth_getTransactionReceipt", [tx])
+        if receipt:
+            break
+        time.sleep(0.05)
+    address, start = receipt["contractAddress"], int(receipt["blockNumber"], 16)
+    call(url, "evm_setAutomine", [False])
+    org = bytes(namehash("bench.org"))
+    txs = [c.fn("register").encode(["bench.org", suffix_tree().prove("bench.org").as_abi()])]
+    txs += [c.fn("assign").encode([org, f"u{i}", True, me]) for i in range(names)]
+    txs += [c.fn("publish").encode([bytes(namehash(f"u{i}@bench.org")), 1, 1, 0, 0, blob(i), b"",
+                                    False]) for i in range(names)]
+    nonce = int(call(url, "eth_getTransactionCount", [me, "pending"]), 16)  # type: ignore[arg-type]
+    for lo in range(0, len(txs), 1000):
+        batch = [{"jsonrpc": "2.0", "id": j, "method": "eth_sendTransaction",
+                  "params": [{"from": me, "to": address, "data": "0x" + d.hex(),
+                              "gas": hex(400_000), "nonce": hex(nonce + lo + j)}]}
+                 for j, d in enumerate(txs[lo:lo + 1000])]
+        for r in rpc(url, batch):  # type: ignore[union-attr]
+            assert "error" not in r, r
+        call(url, "evm_mine", [])
+    while int(call(url, "txpool_status", [])["pending"], 16):  # type: ignore[index]
+        call(url, "evm_mine", [])
+    call(url, "evm_setAutomine", [True])
+    return address, start
+
+
+# --------------------------------------------------------------------------- children
+
+
+def child(kind: str, url: str, address: str, start: int, out: str) -> None:
+    """One measured run in this (fresh) process; prints JSON with seconds, events, peak RSS."""
+    if kind == "imports":
+        from web3 import Web3
+
+        import registry.chain.client
+        import registry.index
+
+        seconds, events = 0.0, 0
+    elif kind == "getlogs":
+        import registry.chain.client
+        import registry.index  # noqa: F401
+
+        t0 = time.perf_counter()
+        head = int(call(url, "eth_blockNumber", []), 16)  # type: ignore[arg-type]
+        events = 0
+        for lo in range(start, head + 1, 2000):
+            logs: Any = call(url, "eth_getLogs", [{"address": address, "fromBlock": hex(lo),
+                                                   "toBlock": hex(min(head, lo + 1999))}])
+            events += len(logs)
+        seconds = time.perf_counter() - t0
+    else:
+        from web3 import HTTPProvider, Web3
+
+        from registry.index import sync_index
+
+        w3 = Web3(HTTPProvider(url))  # one endpoint, trusted alone, at its latest block
+        t0 = time.perf_counter()
+        res = sync_index(out, (w3, address, start),
+                         policy_profile=None if kind.endswith("nopolicy") else "default")
+        seconds, events = time.perf_counter() - t0, res.events
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    print(json.dumps({"seconds": seconds, "events": events, "rss_mb": rss_mb}))
+
+
+def run_child(kind: str, url: str, address: str, start: int, out: Path,
+              root: Path = REPO) -> dict[str, float]:
+    if out.exists():
+        out.unlink()
+    proc = subprocess.run([sys.executable, __file__, "--child", kind, url, address, str(start),
+                           str(out)], capture_output=True, text=True, timeout=3600,
+                          env={**os.environ, "PYTHONPATH": str(root),
+                               "BENCH_TRUST_ROOT": str(root)})
+    if proc.returncode != 0:
+        raise SystemExit(f"{kind} run failed: {proc.stderr.strip()[-2000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def rate(fn: Any, seconds: float) -> float:
+    fn()  # warm up
+    count, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        fn()
+        count += 1
+    return count / (time.perf_counter() - t0)
+
+
+def main() -> int:
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        child(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]), sys.argv[6])
+        return 0
+    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    ap.add_argument("--names", type=int, default=5_000)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--seconds", type=float, default=3.0, help="time per lookup measurement")
+    ap.add_argument("--baseline", type=Path, default=None,
+                    help="another checkout (e.g. `git worktree add /tmp/base <commit>`) whose sync"
+                         " is timed interleaved with this one's")
+    ap.add_argument("--skip-lookups", action="store_true")
+    args = ap.parse_args()
+    print(f"machine: {platform.platform()}, {os.cpu_count()} cpus (shared),"
+          f" Python {platform.python_version()}")
+    proc, url = start_anvil()
+    try:
+        t0 = time.perf_counter()
+        address, start = populate(url, args.names)
+        print(f"anvil filled: {args.names} names, {2 * args.names + 1} events"
+              f" ({time.perf_counter() - t0:.1f} s)")
+        with tempfile.TemporaryDirectory() as tmp:
+            runs: dict[str, list[dict[str, float]]] = {}
+            for _ in range(args.runs):  # interleaved, so load hits every kind alike
+                for kind in ("sync", "sync-nopolicy", "getlogs", "imports"):
+                    runs.setdefault(kind, []).append(
+                        run_child(kind, url, address, start, Path(tmp) / f"{kind}.sqlite"))
+                if args.baseline is not None:
+                    for kind in ("sync", "sync-nopolicy"):
+                        runs.setdefault("base-" + kind, []).append(run_child(
+                            kind, url, address, start, Path(tmp) / f"base-{kind}.sqlite",
+                            args.baseline))
+
+        def med(kind: str, key: str) -> float:
+            return statistics.median(r[key] for r in runs[kind])
+
+        def eps(kind: str) -> float:
+            return statistics.median(r["events"] / r["seconds"] for r in runs[kind])
+
+        floor = eps("getlogs")
+        print(f"sync, proof-checked, policy verdicts: {eps('sync'):,.0f} events/s"
+              f" (target >= 5,000); without the policy check {eps('sync-nopolicy'):,.0f}/s")
+        print(f"  floor, eth_getLogs of the same logs + JSON only: {floor:,.0f} events/s"
+              f" -> sync is {eps('sync') / floor:.2f}x the floor")
+        print(f"  peak RSS: sync {med('sync', 'rss_mb'):.0f} MB (target <= 300 MB),"
+              f" without policy {med('sync-nopolicy', 'rss_mb'):.0f} MB; floor, the same imports"
+              f" alone {med('imports', 'rss_mb'):.0f} MB; eth_getLogs child"
+              f" {med('getlogs', 'rss_mb'):.0f} MB")
+        if args.baseline is not None:
+            print(f"  baseline {args.baseline}: sync {eps('base-sync'):,.0f} events/s, without"
+                  f" policy {eps('base-sync-nopolicy'):,.0f}/s, peak RSS"
+                  f" {med('base-sync', 'rss_mb'):.0f} MB -> this / baseline"
+                  f" {eps('sync') / eps('base-sync'):.2f}x")
+        if args.skip_lookups:
+            return 0
+
+        from registry.chain.client import Registry
+
+        single = Registry.connect(url, registry_address=address, from_block=start)
+        three = Registry.connect([url, url + "/", url + "//"], quorum=2,
+                                 registry_address=address, from_block=start)
+        node = "u7@bench.org"
+        (rec,) = single.lookup(node)
+        assert [r.index for r in three.lookup(node)] == [0]
+        view = single.contract.fn("records")
+        from registry.names import namehash
+
+        data = "0x" + view.encode([bytes(namehash(node)), [rec.commitment]]).hex()
+        # the time each lookup waits for the endpoint (every JSON-RPC call it makes, timed):
+        # the rate keyanchor would reach if its own work (hashing, proof checks) cost nothing
+        from registry.chain import _rpc
+
+        waited = [0.0]
+        plain_call = _rpc.Rpc.call
+
+        def timed(self: Any, method: str, params: list[Any]) -> Any:
+            t0 = time.perf_counter()
+            try:
+                return plain_call(self, method, params)
+            finally:
+                waited[0] += time.perf_counter() - t0
+
+        _rpc.Rpc.call = timed  # type: ignore[method-assign]
+        measured: dict[str, list[float]] = {"view": [], "single": [], "quorum": [],
+                                            "single-wait": [], "quorum-wait": []}
+        for _ in range(args.runs):
+            measured["view"].append(rate(lambda: single.w3.eth.call(
+                {"to": single.w3.to_checksum_address(address), "data": data}),  # type: ignore[typeddict-item]
+                args.seconds))
+            for key, reg in (("single", single), ("quorum", three)):
+                waited[0] = 0.0
+                n0 = time.perf_counter()
+                r = rate(lambda reg=reg: reg.lookup(node), args.seconds)
+                count = r * (time.perf_counter() - n0)
+                measured[key].append(r)
+                measured[key + "-wait"].append(count / waited[0] if waited[0] else 0.0)
+        _rpc.Rpc.call = plain_call  # type: ignore[method-assign]
+        view_rate = statistics.median(measured["view"])
+        for label, key, target in (("one endpoint", "single", 200),
+                                   ("quorum 2 of 3", "quorum", 100)):
+            r = statistics.median(measured[key])
+            node_rate = statistics.median(measured[key + "-wait"])
+            print(f"lookup(), proof-checked, {label}: {r:,.1f}/s (target >= {target});"
+                  f" floor, the endpoint's own time for the same calls: {node_rate:,.1f}/s"
+                  f" -> {r / node_rate:.2f}x; one records() eth_call (the unproven view):"
+                  f" {view_rate:,.0f}/s")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,222 @@
+"""JSON-RPC bombs: the real devnet process under hostile requests, and clients under hostile nodes.
+
+``keyanchor devnet`` runs as a child process. A hostile node is a loopback
+HTTP server that forwards JSON-RPC to that devnet and replaces the reply to
+one chosen method with a bomb (99,000 nested arrays, 70 MiB, 5 million
+values). The client side runs in a fresh Python process that imports py-evm
+first, as a CLI run touching the embedded chain does (py-evm raises the
+recursion limit to 12,288, so an unbounded ``json.loads`` of deep nesting
+overflowed the C stack: a segmentation fault). It must end with one of
+keyanchor's errors instead.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import free_port, stop, wait_port
+
+ROOT = Path(__file__).resolve().parents[2]
+DEEP = b"[" * 99_000 + b"]" * 99_000
+
+
+class Devnet:
+    def __init__(self, state: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "cli.main", "devnet", "--port", str(self.port), "--state",
+             str(state)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        wait_port(self.port, self.proc, "keyanchor devnet")
+
+    def post(self, body: bytes, timeout: float = 60) -> Any:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        try:
+            conn.request("POST", "/", body=body, headers={"Content-Type": "application/json"})
+            resp = conn.getresponse()
+            assert resp.status == 200
+            return json.loads(resp.read())
+        finally:
+            conn.close()
+
+    def call(self, method: str, params: list[Any] | None = None) -> Any:
+        reply = self.post(json.dumps({"jsonrpc": "2.0", "id": 1, "method": method,
+                                      "params": params or []}).encode())
+        return reply["result"]
+
+
+@pytest.fixture(scope="module")
+def devnet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Devnet]:
+    node = Devnet(tmp_path_factory.mktemp("devnet") / "chain.db")
+    try:
+        yield node
+    finally:
+        stop(node.proc)
+
+
+def _alive(devnet: Devnet) -> None:
+    assert devnet.proc.poll() is None, f"the devnet died (exit {devnet.proc.returncode})"
+    assert devnet.call("eth_chainId") == "0x7a69"
+
+
+@pytest.mark.parametrize("bomb", [
+    DEEP,
+    b'{"a":' * 99_000 + b"1" + b"}" * 99_000,
+    b'[{"jsonrpc":"2.0","id":1,"method":"eth_call","params":' + DEEP + b"}]",
+    b"[" * 99_000,  # unbalanced: never closed
+], ids=["arrays", "objects", "in-params", "unbalanced"])
+def test_devnet_survives_one_request_of_99000_nested_arrays(devnet: Devnet, bomb: bytes) -> None:
+    """Devnet crash: one request of 99,000 nested arrays segfaulted `keyanchor devnet`."""
+    reply = devnet.post(bomb)
+    assert reply["error"]["code"] == -32600
+    assert "nested deeper than 64" in reply["error"]["message"]
+    _alive(devnet)
+
+
+def test_devnet_refuses_a_batch_of_2000_eth_calls(devnet: Devnet) -> None:
+    """Devnet stall: 2,000 eth_calls in one request took 12.5 s; batches are capped at 256."""
+    registry = devnet.call("keyanchor_registryAddress")
+    call = {"jsonrpc": "2.0", "method": "eth_call",
+            "params": [{"to": registry, "data": "0x"}, "latest"]}
+    reply = devnet.post(json.dumps([dict(call, id=i) for i in range(2000)]).encode())
+    assert reply["error"]["code"] == -32600 and "at most 256" in reply["error"]["message"]
+    replies = devnet.post(json.dumps([dict(call, id=i) for i in range(250)]).encode())
+    assert sorted(r["id"] for r in replies) == list(range(250))  # what sync sends in one batch
+    _alive(devnet)
+
+
+# --------------------------------------------------------------------------- hostile node
+
+
+Bomb = Callable[[], bytes]
+BOMBS: dict[str, Bomb] = {
+    "deep": lambda: DEEP,
+    "huge": lambda: b'{"jsonrpc":"2.0","id":1,"result":"0x' + b"00" * (35 << 20) + b'"}',
+    "values": lambda: b'{"jsonrpc":"2.0","id":1,"result":[' + b"0," * 5_000_000 + b"0]}",
+}
+
+
+class HostileNode:
+    """Forwards JSON-RPC to ``upstream``; the reply to ``method`` (alone or in a batch) is a bomb."""
+
+    def __init__(self, upstream: str, method: str, bomb: Bomb, *, length: bool = True) -> None:
+        node = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.0"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                items = json.loads(body)
+                methods = {i.get("method") for i in (items if isinstance(items, list) else [items])}
+                if node.method in methods:
+                    node.hits += 1
+                    out = bomb()
+                else:
+                    conn = http.client.HTTPConnection(upstream.split("//")[1], timeout=60)
+                    conn.request("POST", "/", body=body,
+                                 headers={"Content-Type": "application/json"})
+                    out = conn.getresponse().read()
+                    conn.close()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                if length:
+                    self.send_header("Content-Length", str(len(out)))
+                self.end_headers()
+                try:
+                    self.wfile.write(out)
+                except OSError:
+                    pass  # the client stopped reading: that is the point
+
+        self.method = method
+        self.hits = 0
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+CLIENT = r"""
+import sys
+import eth  # noqa: F401  -- py-evm raises the recursion limit (12,288), as in a CLI run
+from registry.chain.client import Registry
+from registry.errors import Error
+from registry.index import sync_index
+
+url, address, index = sys.argv[1:4]
+try:
+    reg = Registry.connect(url, registry_address=address, timeout=30)
+    sync_index(index, reg)
+except Error as exc:
+    print(type(exc).__name__, "|", str(exc)[:300])
+    sys.exit(3)
+print("synced")
+"""
+
+
+def _client(url: str, address: str, index: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", CLIENT, url, address, str(index)],
+                          capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+
+@pytest.mark.parametrize("method,bomb,length", [
+    ("eth_chainId", "deep", True),
+    ("eth_getLogs", "deep", True),
+    ("eth_getBlockByNumber", "deep", True),   # sync's batch path
+    ("eth_getLogs", "huge", True),            # refused on its Content-Length
+    ("eth_getLogs", "huge", False),           # no length: refused while reading
+    ("eth_getLogs", "values", True),
+])
+def test_hostile_node_reply_bombs_are_chain_errors(devnet: Devnet, tmp_path: Path, method: str,
+                                                   bomb: str, length: bool) -> None:
+    """Hostile node: nested / huge / value-stuffed JSON-RPC replies end in a ChainError, not a crash."""
+    address = devnet.call("keyanchor_registryAddress")
+    node = HostileNode(devnet.url, method, BOMBS[bomb], length=length)
+    try:
+        started = time.monotonic()
+        out = _client(node.url, address, tmp_path / "index.sqlite")
+        elapsed = time.monotonic() - started
+    finally:
+        node.close()
+    assert node.hits, f"the client never asked for {method}"
+    assert out.returncode == 3, f"exit {out.returncode}: {out.stdout}{out.stderr[-1500:]}"
+    kind, _, message = out.stdout.partition(" | ")
+    assert kind.strip() in ("ChainError", "ChainUnavailable"), out.stdout
+    expected = {"deep": "nested deeper than 64", "huge": "response size limit",
+                "values": "more than 4000000 values"}[bomb]
+    assert expected in message
+    assert "Traceback" not in out.stderr
+    assert elapsed < 300
+
+
+def test_sync_through_an_honest_proxy_still_works(devnet: Devnet, tmp_path: Path) -> None:
+    """The bounded provider changes nothing for honest replies (same proxy, no bomb)."""
+    address = devnet.call("keyanchor_registryAddress")
+    node = HostileNode(devnet.url, "no_such_method", BOMBS["deep"])
+    try:
+        out = _client(node.url, address, tmp_path / "index.sqlite")
+    finally:
+        node.close()
+    assert out.returncode == 0 and out.stdout.strip() == "synced", out.stdout + out.stderr[-800:]
