@@ -37,14 +37,21 @@ under it, does not count.
 from __future__ import annotations
 
 import functools
-import re
 import sys
-from collections.abc import Mapping
-from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, NewType
 
+from registry._frozen import Frozen, init_fields
 from registry.errors import InvalidName
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (sshd path)
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any, NewType
+
+    Node = NewType("Node", bytes)
+else:
+    def Node(value: bytes) -> bytes:  # typing.NewType at run time: the identity
+        return value
 
 __all__ = [
     "MAX_LABEL",
@@ -63,16 +70,34 @@ __all__ = [
     "squatted_by",
 ]
 
-Node = NewType("Node", bytes)
-
 MAX_LABEL = 63
 MAX_LOCAL = 64
 MAX_NAME = 253
 
-_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\Z")
-_LOCAL = re.compile(r"[a-z0-9_+-](?:[a-z0-9._+-]{0,62}[a-z0-9_+-])?\Z")
-#: WHATWG URL "ends in a number": the last label parses as an IPv4 number part.
-_NUMBER = re.compile(r"(?:[0-9]+|0x[0-9a-f]*)\Z")
+_DIGITS = frozenset("0123456789")
+_HEX = _DIGITS | frozenset("abcdef")
+_LABEL_CHARS = _DIGITS | frozenset("abcdefghijklmnopqrstuvwxyz-")
+_LOCAL_CHARS = _LABEL_CHARS | frozenset("._+")
+
+
+def _is_label(label: str) -> bool:
+    """``[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?``: 1-63 of a-z 0-9 -, no ``-`` at either end."""
+    return 0 < len(label) <= MAX_LABEL and _LABEL_CHARS.issuperset(label) \
+        and label[0] != "-" and label[-1] != "-"
+
+
+def _is_local(local: str) -> bool:
+    """``[a-z0-9_+-](?:[a-z0-9._+-]{0,62}[a-z0-9_+-])?``: 1-64 of a-z 0-9 . _ + -, no ``.`` at an end."""
+    return 0 < len(local) <= MAX_LOCAL and _LOCAL_CHARS.issuperset(local) \
+        and local[0] != "." and local[-1] != "."
+
+
+def _is_number(label: str) -> bool:
+    """WHATWG URL "ends in a number": the label parses as an IPv4 number part
+    (``[0-9]+`` or ``0x[0-9a-f]*``)."""
+    if label.startswith("0x"):
+        return _HEX.issuperset(label[2:])
+    return bool(label) and _DIGITS.issuperset(label)
 
 
 _KECCAK_RATE = 136
@@ -117,16 +142,19 @@ def _compiled_keccak() -> Any:
         return lambda data: keccak.new(digest_bits=256, data=data).digest()
 
 
-@dataclass(frozen=True, slots=True)
-class Name:
-    """A parsed, normalised registry name.
+class Name(Frozen):
+    """A parsed, normalised registry name: ``Name(labels, local=None)``.
 
     ``labels`` are the DNS labels, leftmost first; ``local`` is the person's
     local part (``None`` for a DNS-like name).
     """
 
+    __slots__ = _fields = ("labels", "local")
     labels: tuple[str, ...]
-    local: str | None = None
+    local: str | None
+
+    def __init__(self, labels: tuple[str, ...], local: str | None = None) -> None:
+        init_fields(self, labels=labels, local=local)
 
     @property
     def domain(self) -> str:
@@ -187,7 +215,7 @@ def _domain_labels(domain: str, original: str) -> tuple[str, ...]:
             raise InvalidName(f"invalid name {original!r}: empty label")
         if len(label) > MAX_LABEL:
             raise InvalidName(f"invalid name {original!r}: label longer than {MAX_LABEL}")
-        if not _LABEL.match(label):
+        if not _is_label(label):
             raise InvalidName(
                 f"invalid name {original!r}: label {label!r} must be a-z, 0-9 and '-',"
                 " not starting or ending with '-'"
@@ -195,7 +223,7 @@ def _domain_labels(domain: str, original: str) -> tuple[str, ...]:
     for label in labels:
         if label.startswith("xn--"):
             _check_a_label(label, original)
-    if _NUMBER.match(labels[-1]):
+    if _is_number(labels[-1]):
         raise InvalidName(
             f"invalid name {original!r}: the last label {labels[-1]!r} is a number"
             " (an IPv4 address or an all-numeric top-level domain), not a name"
@@ -249,7 +277,7 @@ def _parse_text(text: str) -> Name:
             raise InvalidName(f"invalid name {original!r}: empty local part")
         if len(local) > MAX_LOCAL:
             raise InvalidName(f"invalid name {original!r}: local part longer than {MAX_LOCAL}")
-        if not local.isascii() or not _LOCAL.match(local) or ".." in local:
+        if not local.isascii() or not _is_local(local) or ".." in local:
             raise InvalidName(
                 f"invalid name {original!r}: local part must be a-z, 0-9 and . _ + -,"
                 " not starting or ending with '.'"

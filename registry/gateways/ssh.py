@@ -15,15 +15,19 @@ raises :class:`~registry.errors.Error` and the caller prints nothing.
 from __future__ import annotations
 
 import os
-import re
 import time
-import tomllib
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
+from registry._frozen import Frozen, init_fields
 from registry.errors import ConfigError, IndexUnavailable, InvalidName
 from registry.index._query import IndexedRecord, IndexReader
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
+if TYPE_CHECKING:
+    from datetime import datetime
+    from typing import Any
+
+    from registry.keys._ssh import SSHPublicKey
 
 __all__ = [
     "DEFAULT_MAX_STALENESS",
@@ -45,19 +49,38 @@ _SSH, _SSH_USER, _SSH_HOST, _CA = 1, 1, 2, 64
 _MAX_SECONDS = 253402300799  # 9999-12-31T23:59:59Z, the last second a datetime holds
 
 
-@dataclass(frozen=True, slots=True)
-class SSHSettings:
-    """The ``[ssh]`` table of the config and the index location."""
+class SSHSettings(Frozen):
+    """The ``[ssh]`` table of the config and the index location.
 
+    ``SSHSettings(index_path, user_template=None, users={}, max_staleness=3600,
+    allow_unchecked=False, strict_modes=True, index_owner=None)``: the local
+    user -> registry name map and template, the staleness limit in seconds,
+    whether to serve records whose policy verdict is ``unknown``, whether
+    sshd's StrictModes rules apply to the index file and its directories
+    (docs/SSH.md), and a uid besides root and the running user that may own
+    them. Immutable; :meth:`replace` gives a changed copy.
+    """
+
+    __slots__ = _fields = ("index_path", "user_template", "users", "max_staleness",
+                           "allow_unchecked", "strict_modes", "index_owner")
     index_path: Path
-    user_template: str | None = None
-    users: dict[str, str] = field(default_factory=dict)
-    max_staleness: float = DEFAULT_MAX_STALENESS
-    allow_unchecked: bool = False  # serve records whose policy verdict is "unknown"
-    #: sshd's StrictModes rules on the index file and its directories (docs/SSH.md)
-    strict_modes: bool = True
-    #: uid besides root and the running user that may own the index and its directories
-    index_owner: int | None = None
+    user_template: str | None
+    users: dict[str, str]
+    max_staleness: float
+    allow_unchecked: bool
+    strict_modes: bool
+    index_owner: int | None
+
+    def __init__(self, index_path: Path, user_template: str | None = None,
+                 users: dict[str, str] | None = None,
+                 max_staleness: float = DEFAULT_MAX_STALENESS, allow_unchecked: bool = False,
+                 strict_modes: bool = True, index_owner: int | None = None) -> None:
+        init_fields(self, index_path=index_path, user_template=user_template,
+                    users={} if users is None else users, max_staleness=max_staleness,
+                    allow_unchecked=allow_unchecked, strict_modes=strict_modes,
+                    index_owner=index_owner)
+
+    __hash__ = None  # type: ignore[assignment]  # holds a dict, as the dataclass did
 
 
 _SSH_KEYS = {"user_template", "users", "max_staleness", "allow_unchecked"}
@@ -85,11 +108,17 @@ def _read_config(p: Path, strict_modes: bool) -> dict[str, Any]:
                               error=ConfigError)
         except FileNotFoundError:
             return {}
+    from registry.gateways._toml import loads
+
     try:
-        return tomllib.loads(p.read_text(encoding="utf-8"))
+        text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
         return {}
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{p}: cannot read configuration ({exc})") from exc
+    try:
+        return loads(text)
+    except ValueError as exc:  # tomllib.TOMLDecodeError
         raise ConfigError(f"{p}: cannot read configuration ({exc})") from exc
 
 
@@ -233,7 +262,7 @@ def _servable(rec: IndexedRecord, settings: SSHSettings) -> bool:
         rec.policy == "pass" or (settings.allow_unchecked and rec.policy == "unknown"))
 
 
-def _expiry(rec: IndexedRecord) -> Any:
+def _expiry(rec: IndexedRecord) -> datetime | None:
     if not rec.valid_until:
         return None
     from datetime import UTC, datetime
@@ -243,7 +272,7 @@ def _expiry(rec: IndexedRecord) -> Any:
     return datetime.fromtimestamp(min(rec.valid_until, _MAX_SECONDS), UTC)
 
 
-def _usable_key(rec: IndexedRecord) -> Any:
+def _usable_key(rec: IndexedRecord) -> SSHPublicKey | None:
     """The record's parsed SSH key, or ``None`` when it must be skipped.
 
     Skipped, one record at a time, never failing the whole answer: material
@@ -379,9 +408,6 @@ def authorized_keys(user: str, settings: SSHSettings | None = None) -> str:
         return "".join(line + "\n" for line in authorized_keys_lines(reader, user, name, settings))
 
 
-_BRACKETED = re.compile(r"\[([^\[\]]+)\]:([0-9]{1,5})\Z")
-
-
 def parse_known_host(text: str) -> tuple[str, str] | None:
     """(registry name, known_hosts pattern) for ssh's ``%H``, or ``None`` when it names no host.
 
@@ -390,9 +416,11 @@ def parse_known_host(text: str) -> tuple[str, str] | None:
     (port 22 -> the plain name, as ssh writes it). Addresses (``127.0.0.1``,
     ``[::1]:2222``) and anything else the name grammar refuses -> ``None``.
     """
+    import re
+
     from registry.names import parse_name
 
-    m = _BRACKETED.match(text)
+    m = re.match(r"\[([^\[\]]+)\]:([0-9]{1,5})\Z", text)
     host, port = (m.group(1), int(m.group(2))) if m else (text, 22)
     if not 0 < port < 65536:
         return None

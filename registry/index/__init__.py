@@ -11,10 +11,10 @@ first use so ``import registry.index`` stays cheap.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
-
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (sshd path)
 if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any
+
     from registry.index._json import history_entry, iso, iso_times
     from registry.index._query import IndexedRecord, IndexReader, record_status
     from registry.index._store import Event, ParsedKey, Store
@@ -57,6 +57,8 @@ def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'registry.index' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"registry.index.{module}"), name)
+    from importlib import import_module
+
+    value = getattr(import_module(f"registry.index.{module}"), name)
     globals()[name] = value
     return value

@@ -13,7 +13,10 @@ is ``assigned``, a top-level one ``registered`` -- as
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["EVENT_KINDS", "REASONS", "history_entry", "iso", "iso_times", "reason_label"]
 

@@ -20,13 +20,15 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from registry._frozen import Frozen, init_fields
 from registry.errors import IndexUnavailable, InvalidName
-from registry.index._json import history_entry, iso, reason_label
 from registry.index._schema import schema_problem
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (sshd path)
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["IndexReader", "IndexedRecord", "record_status"]
 
@@ -47,10 +49,23 @@ def record_status(valid_from: int, valid_until: int, revoked_at: int | None, now
     return "active"
 
 
-@dataclass(frozen=True, slots=True)
-class IndexedRecord:
-    """One key record as the index holds it (material verified at sync)."""
+class IndexedRecord(Frozen):
+    """One key record as the index holds it (material verified at sync).
 
+    Fields (constructor keywords, in order): ``name``, ``node``, ``index``,
+    ``key_type``, ``purposes``, ``status``, ``commitment``, ``material``,
+    ``valid_from``, ``valid_until``, ``published_at``, ``revoked_at``,
+    ``reason``, ``algorithm``, ``fingerprint``, ``identities``, ``policy``,
+    ``block``, ``tx_hash`` and ``policy_detail`` -- what the policy verdict
+    means: the profile and policy hash, and for a ``fail`` the failing lint ids
+    after ``": "`` (or why it is ``unknown``).
+    """
+
+    __slots__ = _fields = (
+        "name", "node", "index", "key_type", "purposes", "status", "commitment", "material",
+        "valid_from", "valid_until", "published_at", "revoked_at", "reason", "algorithm",
+        "fingerprint", "identities", "policy", "block", "tx_hash", "policy_detail",
+    )  # fmt: skip
     name: str
     node: bytes
     index: int
@@ -70,15 +85,27 @@ class IndexedRecord:
     policy: str
     block: int
     tx_hash: bytes
-    #: What the policy verdict means: the profile and policy hash, and for a
-    #: ``fail`` the failing lint ids after ``": "`` (or why it is ``unknown``).
-    policy_detail: str = ""
+    policy_detail: str
+
+    def __init__(self, name: str, node: bytes, index: int, key_type: int, purposes: int,
+                 status: str, commitment: bytes, material: bytes, valid_from: int,
+                 valid_until: int, published_at: int, revoked_at: int, reason: int | None,
+                 algorithm: str, fingerprint: str, identities: tuple[str, ...], policy: str,
+                 block: int, tx_hash: bytes, policy_detail: str = "") -> None:
+        init_fields(self, name=name, node=node, index=index, key_type=key_type,
+                    purposes=purposes, status=status, commitment=commitment, material=material,
+                    valid_from=valid_from, valid_until=valid_until, published_at=published_at,
+                    revoked_at=revoked_at, reason=reason, algorithm=algorithm,
+                    fingerprint=fingerprint, identities=identities, policy=policy, block=block,
+                    tx_hash=tx_hash, policy_detail=policy_detail)
 
     @property
     def active(self) -> bool:
         return self.status == "active"
 
     def to_dict(self) -> dict[str, Any]:
+        from registry.index._json import iso, reason_label  # not on the sshd path
+
         return {
             "name": self.name,
             "index": self.index,
@@ -431,6 +458,7 @@ class IndexReader:
             " JOIN names n ON n.node = e.node LEFT JOIN blocks b ON b.number = e.block"
             " WHERE n.name = ? ORDER BY e.block, e.log_index", (_norm(name),))
         from registry.index._evdata import decode_fields
+        from registry.index._json import history_entry
 
         return [history_entry(int(b), int(li), "0x" + bytes(tx).hex(), kind, decode_fields(data),
                               ts)
@@ -452,6 +480,8 @@ class IndexReader:
             " FROM attestations a LEFT JOIN names n ON n.node = a.attester"
             " WHERE a.node = (SELECT node FROM names WHERE name = ?) AND a.idx = ?"
             " ORDER BY a.attested_at", (_norm(name), int(index)))
+        from registry.index._json import iso
+
         return [{"attester": att_name or "0x" + bytes(att).hex(), "attester_owner": owner,
                  "policy_hash": "0x" + bytes(ph).hex(),
                  "expires": iso(int(exp)), "attested_at": iso(int(t)),

@@ -16,7 +16,6 @@ another user could have written. Settings built with ``strict_modes=False``
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -58,4 +57,4 @@ def index_settings(
         changes["users"] = dict(users)
     if user_template is not None:
         changes["user_template"] = user_template
-    return dataclasses.replace(base, **changes) if changes else base  # type: ignore[arg-type]
+    return base.replace(**changes) if changes else base

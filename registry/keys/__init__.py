@@ -3,18 +3,18 @@
     from registry.keys import load_key
     key = load_key(open("id_ed25519.pub", "rb").read()); print(key.fingerprint)
 
-Pure layer: no network, no chain. Submodules load lazily so that
-``import registry.keys`` stays cheap (sshd runs the lookup path on every login).
+Pure layer: no network, no chain. Everything loads lazily, on first use, so
+that ``import registry.keys`` costs nothing (sshd runs the lookup path on every
+login and imports ``registry.keys._ssh`` alone).
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
-
-from registry.keys._common import MAX_MATERIAL, Key, KeyType, Purpose, commitment, sha256_b64
-
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (sshd path)
 if TYPE_CHECKING:  # pragma: no cover
+    from typing import Any
+
+    from registry.keys._common import MAX_MATERIAL, Key, KeyType, Purpose, commitment, sha256_b64
     from registry.keys._files import load_key_file, load_key_files, read_key_file
     from registry.keys._load import detect_key_type, load_key, load_keys, load_material
     from registry.keys._openpgp import (
@@ -51,6 +51,12 @@ if TYPE_CHECKING:  # pragma: no cover
     )
 
 _LAZY = {
+    "MAX_MATERIAL": "_digest",
+    "sha256_b64": "_digest",
+    "Key": "_common",
+    "KeyType": "_common",
+    "Purpose": "_common",
+    "commitment": "_common",
     "load_key_file": "_files",
     "load_key_files": "_files",
     "read_key_file": "_files",
@@ -129,6 +135,8 @@ def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'registry.keys' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"registry.keys.{module}"), name)
+    from importlib import import_module
+
+    value = getattr(import_module(f"registry.keys.{module}"), name)
     globals()[name] = value
     return value

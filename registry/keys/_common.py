@@ -9,14 +9,13 @@ computes from the calldata it receives.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import os
 import re
 from datetime import datetime
 from enum import IntEnum, IntFlag
 from typing import Any, Protocol, runtime_checkable
 
+from registry.keys._digest import MAX_MATERIAL, sha256_b64
 from registry.names import keccak256
 
 __all__ = [
@@ -31,9 +30,6 @@ __all__ = [
     "sequoia",
     "sha256_b64",
 ]
-
-#: Largest canonical material the contract accepts (bytes); parsers refuse larger input early.
-MAX_MATERIAL = 12288
 
 #: Largest input file the loaders read (bytes); anything larger is refused before parsing.
 MAX_INPUT = 1 << 20
@@ -118,11 +114,6 @@ _PURPOSE_NAMES = {
 def commitment(key_type: KeyType | int, material: bytes) -> bytes:
     """Return ``keccak256(uint8(key_type) || material)``, the on-chain commitment."""
     return keccak256(bytes([int(key_type)]) + bytes(material))
-
-
-def sha256_b64(data: bytes) -> str:
-    """``SHA256:`` fingerprint text as ``ssh-keygen -l -E sha256`` prints it."""
-    return "SHA256:" + base64.b64encode(hashlib.sha256(data).digest()).decode().rstrip("=")
 
 
 @runtime_checkable

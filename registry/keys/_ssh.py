@@ -20,16 +20,21 @@ input never reaches the output.
 
 from __future__ import annotations
 
-import base64
 import binascii
-import re
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
 
+from registry._frozen import Frozen, init_fields
 from registry.errors import InvalidName, KeyFormatError, PrivateKeyError, UnsupportedKeyType
-from registry.keys._common import MAX_MATERIAL, KeyType, commitment, input_bytes, sha256_b64
+from registry.keys._digest import MAX_MATERIAL, sha256_b64
+
+# What sshd's AuthorizedKeysCommand imports (docs/BENCHMARKS.md, tests/index/test_sshd_imports.py):
+# no dataclasses, typing, re, hashlib, enum or registry.keys._common at import time.
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Sequence
+    from typing import Any
+
+    from registry.keys._common import KeyType
 
 __all__ = [
     "CERT_ALGORITHMS",
@@ -55,8 +60,7 @@ _MAX_DATETIME = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
 OptionValue = str | bytes | None
 
 
-@dataclass(frozen=True, slots=True)
-class SSHCertificate:
+class SSHCertificate(Frozen):
     """An OpenSSH certificate (PROTOCOL.certkeys), as parsed from its blob.
 
     ``signed_data`` is the part of the blob the CA signed and ``signature`` the
@@ -64,6 +68,11 @@ class SSHCertificate:
     verifier can check the CA signature with ``signature_key``.
     """
 
+    __slots__ = _fields = (
+        "nonce", "public_key", "serial", "cert_type", "key_id", "principals", "valid_after",
+        "valid_before", "critical_options", "extensions", "reserved", "signature_key",
+        "signature_algorithm", "signed_data", "signature",
+    )  # fmt: skip
     nonce: bytes
     public_key: SSHPublicKey
     serial: int
@@ -79,6 +88,20 @@ class SSHCertificate:
     signature_algorithm: str
     signed_data: bytes
     signature: bytes
+
+    def __init__(self, nonce: bytes, public_key: SSHPublicKey, serial: int, cert_type: str,
+                 key_id: str, principals: tuple[str, ...], valid_after: int, valid_before: int,
+                 critical_options: tuple[tuple[str, OptionValue], ...],
+                 extensions: tuple[tuple[str, OptionValue], ...], reserved: bytes,
+                 signature_key: SSHPublicKey, signature_algorithm: str, signed_data: bytes,
+                 signature: bytes) -> None:
+        init_fields(self, nonce=nonce, public_key=public_key, serial=serial,
+                    cert_type=cert_type, key_id=key_id, principals=principals,
+                    valid_after=valid_after, valid_before=valid_before,
+                    critical_options=critical_options, extensions=extensions,
+                    reserved=reserved, signature_key=signature_key,
+                    signature_algorithm=signature_algorithm, signed_data=signed_data,
+                    signature=signature)
 
     @property
     def valid_from(self) -> datetime | None:
@@ -113,8 +136,7 @@ class SSHCertificate:
         }
 
 
-@dataclass(frozen=True, slots=True)
-class SSHPublicKey:
+class SSHPublicKey(Frozen):
     """An SSH public key or certificate.
 
     ``material`` is the wire blob (the whole certificate for a certificate);
@@ -126,20 +148,36 @@ class SSHPublicKey:
     they are informational, never rendered, and not part of equality.
     """
 
+    __slots__ = _fields = ("material", "algorithm", "bits", "fingerprint", "public_blob",
+                           "parameters", "curve", "application", "certificate", "comment",
+                           "options")
+    _compare = _fields[:-2]  # not comment and options
     material: bytes
     algorithm: str
     bits: int
     fingerprint: str
     public_blob: bytes
     parameters: tuple[tuple[str, int | bytes | str], ...]
-    curve: str | None = None
-    application: str | None = None
-    certificate: SSHCertificate | None = None
-    comment: str | None = field(default=None, compare=False)
-    options: tuple[tuple[str, str | None], ...] = field(default=(), compare=False)
+    curve: str | None
+    application: str | None
+    certificate: SSHCertificate | None
+    comment: str | None
+    options: tuple[tuple[str, str | None], ...]
+
+    def __init__(self, material: bytes, algorithm: str, bits: int, fingerprint: str,
+                 public_blob: bytes, parameters: tuple[tuple[str, int | bytes | str], ...],
+                 curve: str | None = None, application: str | None = None,
+                 certificate: SSHCertificate | None = None, comment: str | None = None,
+                 options: tuple[tuple[str, str | None], ...] = ()) -> None:
+        init_fields(self, material=material, algorithm=algorithm, bits=bits,
+                    fingerprint=fingerprint, public_blob=public_blob, parameters=parameters,
+                    curve=curve, application=application, certificate=certificate,
+                    comment=comment, options=options)
 
     @property
     def key_type(self) -> KeyType:
+        from registry.keys._common import KeyType
+
         return KeyType.SSH
 
     @property
@@ -169,6 +207,8 @@ class SSHPublicKey:
 
     @property
     def commitment(self) -> bytes:
+        from registry.keys._common import KeyType, commitment
+
         return commitment(KeyType.SSH, self.material)
 
     def parameter(self, name: str) -> int | bytes | str:
@@ -184,7 +224,7 @@ class SSHPublicKey:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "key_type": KeyType.SSH.label,
+            "key_type": "ssh",
             "algorithm": self.algorithm,
             "bits": self.bits,
             "fingerprint": self.fingerprint,
@@ -286,15 +326,21 @@ def _mpint(value: int) -> bytes:
 
 # --------------------------------------------------------------------------- formats
 
-_Reader = Callable[[memoryview], tuple[Any, memoryview]]
-_Params = tuple[tuple[str, Any], ...]
-#: A check validates parsed parameters and returns (bits, curve, application).
-_Check = Callable[[str, _Params], tuple[int, str | None, str | None]]
+if TYPE_CHECKING:
+    _Reader = Callable[[memoryview], tuple[Any, memoryview]]
+    _Params = tuple[tuple[str, Any], ...]
+    #: A check validates parsed parameters and returns (bits, curve, application).
+    _Check = Callable[[str, _Params], tuple[int, str | None, str | None]]
 
 
-class _Format(NamedTuple):
-    fields: tuple[tuple[str, _Reader], ...]
-    check: _Check
+class _Format:
+    """How to read one key type's fields, and the check on them."""
+
+    __slots__ = ("check", "fields")
+
+    def __init__(self, fields: tuple[tuple[str, _Reader], ...], check: _Check) -> None:
+        self.fields = fields
+        self.check = check
 
 
 def _check_ed25519(name: str, params: _Params) -> tuple[int, str | None, str | None]:
@@ -384,12 +430,32 @@ _SIG_ALGORITHMS = {name: (name,) for name in _FORMATS} | {
 }
 _CERT_TYPES = {1: "user", 2: "host"}
 
-_TOKEN = re.compile(r"[A-Za-z0-9@._+-]{1,64}\Z")
+class _Lazy:
+    """A regular expression compiled on first use: the sshd path parses no key text and
+    imports no :mod:`re` for it."""
+
+    __slots__ = ("_pattern", "_rx")
+
+    def __init__(self, pattern: str) -> None:
+        self._pattern = pattern
+        self._rx: Any = None
+
+    def __getattr__(self, name: str) -> Any:  # match, search, ...
+        if self._rx is None:
+            import re
+
+            self._rx = re.compile(self._pattern)
+        return getattr(self._rx, name)
+
+
+_ALNUM = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+_TOKEN_CHARS = _ALNUM | frozenset("@._+-")
 
 
 def _safe(text: str) -> str:
     """Quote a type token for an error message, or hide it if it is not token-like."""
-    return repr(text) if _TOKEN.match(text) else "(unprintable)"
+    return repr(text) if 0 < len(text) <= 64 and _TOKEN_CHARS.issuperset(text) \
+        else "(unprintable)"
 
 
 def _read_fields(fmt: _Format, data: memoryview) -> tuple[_Params, memoryview]:
@@ -664,16 +730,18 @@ def load_ssh_public_keys(data: bytes | bytearray | memoryview | str) -> list[SSH
 
 
 #: A line whose first character after spaces, tabs and CRs is neither "#" nor the end of line.
-_CONTENT_LINE = re.compile(r"^[ \t\r]*([^ \t\r\n#][^\n]*)", re.MULTILINE)
+_CONTENT_LINE = _Lazy(r"(?m)^[ \t\r]*([^ \t\r\n#][^\n]*)")
 
 
 def _as_text(data: object) -> str:
+    from registry.keys._common import input_bytes
+
     return input_bytes(data, "SSH key").decode("utf-8", "replace")
 
 
 _PRIVATE_MESSAGE = "input is {kind}; give the public key (for example the .pub file) instead"
-_PEM_LABEL = re.compile(r"-----BEGIN ([A-Z0-9 ]{1,40})-----")
-_PEM_PRIVATE = re.compile(r"-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY-----")
+_PEM_LABEL = _Lazy(r"-----BEGIN ([A-Z0-9 ]{1,40})-----")
+_PEM_PRIVATE = _Lazy(r"-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY-----")
 
 
 def _refuse_private(text: str) -> None:
@@ -742,12 +810,12 @@ _QCHARS = r'(?:[^"\\]++|\\"|\\(?!"))*+'
 #: quantifiers are possessive (no backtracking state is kept), so time is linear and memory
 #: constant (a per-character Python loop over a 1 MiB line took ~200 ms; plain ``*`` kept
 #: 125 MB of backtracking state on one of 1 MiB of "no-pty,").
-_OPTIONS_PREFIX = re.compile(rf'(?:[^ \t"\\]++|\\"|\\(?!")|"{_QCHARS}")*+')
+_OPTIONS_PREFIX = _Lazy(rf'(?:[^ \t"\\]++|\\"|\\(?!")|"{_QCHARS}")*+')
 
 
 def _split_options(line: str) -> tuple[str, str]:
     """Split ``options rest`` at the first whitespace outside double quotes."""
-    end = _OPTIONS_PREFIX.match(line).end()  # type: ignore[union-attr]  # (always matches)
+    end = _OPTIONS_PREFIX.match(line).end()  # (always matches)
     if end < len(line) and line[end] == '"':
         raise KeyFormatError("options have an unterminated quote")
     return line[:end], line[end:].lstrip(" \t")
@@ -765,7 +833,7 @@ _KNOWN_OPTIONS = frozenset({
 #: Most options one authorized_keys line may carry (sshd has no limit; real lines have a few).
 MAX_OPTIONS = 256
 #: One option: a name and an optional double-quoted value (possessive: linear, no backtracking).
-_OPTION_ITEM = re.compile(rf'([A-Za-z0-9_-]++)(?:="({_QCHARS})")?+')
+_OPTION_ITEM = _Lazy(rf'([A-Za-z0-9_-]++)(?:="({_QCHARS})")?+')
 
 
 def _parse_options(text: str) -> tuple[tuple[str, str | None], ...]:
@@ -800,8 +868,8 @@ def _parse_options(text: str) -> tuple[tuple[str, str | None], ...]:
 
 #: RFC 4716 header lines (a header continued with "\\" counts each line) one key may carry.
 MAX_RFC4716_HEADER_LINES = 256
-_RFC4716_END = re.compile(r"^[ \t\r]*---- END SSH2 PUBLIC KEY ----", re.MULTILINE)
-_LINE_BREAKS = re.compile(r"[ \t\r]*\n[ \t\r]*")
+_RFC4716_END = _Lazy(r"(?m)^[ \t\r]*---- END SSH2 PUBLIC KEY ----")
+_LINE_BREAKS = _Lazy(r"[ \t\r]*\n[ \t\r]*")
 
 
 def _parse_rfc4716(text: str, pos: int, lineno: int) -> tuple[SSHPublicKey, int]:
@@ -853,11 +921,11 @@ def _parse_rfc4716(text: str, pos: int, lineno: int) -> tuple[SSHPublicKey, int]
 
 def render_openssh(key: SSHPublicKey) -> str:
     """Return ``type base64``, the OpenSSH public key text (no comment, no options)."""
-    return f"{key.algorithm} {base64.b64encode(key.material).decode()}"
+    return f"{key.algorithm} {binascii.b2a_base64(key.material, newline=False).decode('ascii')}"
 
 
-_PRINCIPAL = re.compile(r"[A-Za-z0-9._@+:/=~-]{1,255}\Z")
-_HOST_PATTERN = re.compile(
+_PRINCIPAL_CHARS = _ALNUM | frozenset("._@+:/=~-")  # [A-Za-z0-9._@+:/=~-]{1,255}
+_HOST_PATTERN = _Lazy(
     r"!?(?:\[[A-Za-z0-9.:%*?_-]+\]:[0-9]{1,5}|[A-Za-z0-9.:%*?_-]+)\Z"
     r"|\|1\|[A-Za-z0-9+/]+=*\|[A-Za-z0-9+/]+=*\Z"
 )
@@ -898,7 +966,8 @@ def render_authorized_key(
     names = [principals] if isinstance(principals, str) else list(principals)
     if names:
         for p in names:
-            if not isinstance(p, str) or not _PRINCIPAL.match(p):
+            if not isinstance(p, str) or not 0 < len(p) <= 255 \
+                    or not _PRINCIPAL_CHARS.issuperset(p):
                 raise InvalidName(
                     f"invalid principal {p!r}: use letters, digits and ._@+:/=~- only"
                 )

@@ -1,0 +1,56 @@
+"""The sshd path imports only what it needs (issue 15): the start-up cost cannot creep back.
+
+``keyanchor-ssh`` runs on every login, and almost all of its time beyond a
+stdlib script doing the same query is imports (docs/BENCHMARKS.md). The test
+runs the console script's entry point for both commands in a clean interpreter
+(``-S``: no site packages, no ``.pth`` imports hiding what keyanchor itself
+pulls in) and checks that it answered and that none of the modules the sshd
+path was freed from -- dataclasses and its inspect/ast/tokenize, typing,
+hashlib/OpenSSL, json, tomllib, base64, the key layer's enums, the write side
+of the index, web3 and the other third-party libraries -- was imported.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from tests.index.test_ssh_gateway import world  # noqa: F401 -- the fixture
+
+REPO = Path(__file__).resolve().parents[2]
+
+PROBE = """
+import json, sys
+before = set(sys.modules)
+from cli.ssh_entry import main
+rcs = [main(["authorized-keys", "alice"]), main(["known-hosts", "web1.example.org"])]
+print(json.dumps({"rcs": rcs, "new": sorted(set(sys.modules) - before)}), file=sys.stderr)
+"""
+
+#: Imported by neither command (each costs more than the lookup, or belongs to another path).
+HEAVY = {
+    "dataclasses", "inspect", "ast", "tokenize", "dis", "typing", "hashlib", "_hashlib", "json",
+    "tomllib", "string", "base64", "copy", "importlib.util", "importlib.resources",
+    "registry.keys._common", "registry.keys._load", "registry.keys._openpgp", "registry.keys._x509",
+    "registry.index._store", "registry.index._sync", "registry.config", "registry.policy",
+    "registry.chain", "web3", "eth_abi", "Crypto", "cryptography", "idna", "publicsuffixlist",
+    "typer", "rich", "pydantic",
+}
+
+
+def test_sshd_path_imports_nothing_heavy(world: dict[str, Any]) -> None:  # noqa: F811
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    run = subprocess.run([sys.executable, "-S", "-c", PROBE], capture_output=True, text=True,
+                         timeout=60, env=env, cwd=world["config"].parent)
+    assert run.returncode == 0, run.stderr
+    report = json.loads(run.stderr.strip().splitlines()[-1])
+    assert report["rcs"] == [0, 0], run.stderr
+    assert len(run.stdout.splitlines()) == 3 + 3, run.stdout  # alice: 3 lines; web1: 3 lines
+    new = set(report["new"])
+    assert "registry.keys._ssh" in new and "registry.keys._keccak" in new  # parsed and re-hashed
+    heavy = sorted(m for m in new if any(m == h or m.startswith(h + ".") for h in HEAVY))
+    assert heavy == [], f"the sshd path imports {heavy}"
