@@ -975,41 +975,10 @@ class Registry:
         Raises:
             ConfigError: bad policy file or unknown profile. ChainError.
         """
-        from registry import policy as pol
-        from registry.proofs import statement
+        from registry.chain._checking import check_looked_up
 
-        if record.key is None:
-            raise VerificationError(f"{record.name} record {record.index}: no parsed key")
-        owner = self.owner(record.name) or ZERO_ADDRESS
-        stmt = statement(self.chain_id, self.address, record.name, owner, record.commitment)
-        # key.attestations counts an attester only when its owner differs from the key's
-        # (and, with "@parent" trusted, only the registry parent): read them when there are any
-        owners: dict[str, str | None] = {}
-        parent = None
-        if record.attestations:
-            owners = {a.attester: self.owner(a.attester) for a in record.attestations
-                      if a.attester}
-            owners[record.name] = owner
-            parent = self.parent(record.name)
-        if squatted_by is None:
-            squatted_by = self.squatted_by(record.name) or False
-        return pol.check(
-            record.key,
-            policy=policy,
-            profile=profile or "default",
-            at=at,
-            name=record.name,
-            proof=record.proof or None,
-            statement=stmt,
-            registered_at=record.published_at,
-            attestations=record.attestations,
-            purposes=int(record.purposes),
-            record=record,
-            owners={k: v for k, v in owners.items() if v},
-            parent=parent,
-            squatted_by=squatted_by,
-            dns=dns,
-        )
+        return check_looked_up(self, record, policy=policy, profile=profile, at=at,
+                               squatted_by=squatted_by, dns=dns)
 
     def _verified_record(
         self,

@@ -665,30 +665,10 @@ class EmbeddedReader:
 
         Raises: ConfigError (bad policy file or unknown profile), VerificationError.
         """
-        from registry import policy as pol
-        from registry.proofs import statement
+        from registry.chain._checking import check_looked_up
 
-        if record.key is None:
-            raise VerificationError(f"{record.name} record {record.index}: no parsed key")
-        owner = self.owner(record.name) or ZERO_ADDRESS
-        stmt = statement(self.chain_id, self.address, record.name, owner, record.commitment)
-        if squatted_by is None:
-            squatted_by = self.squatted_by(record.name) or False
-        return pol.check(
-            record.key,
-            policy=policy,
-            profile=profile or "default",
-            at=at,
-            name=record.name,
-            proof=record.proof or None,
-            statement=stmt,
-            registered_at=record.published_at,
-            attestations=record.attestations,
-            purposes=int(record.purposes),
-            record=record,
-            squatted_by=squatted_by,
-            dns=dns,
-        )
+        return check_looked_up(self, record, policy=policy, profile=profile, at=at,
+                               squatted_by=squatted_by, dns=dns)
 
     def event_digest(self) -> tuple[bytes, int]:
         """The contract's event digest word and event count at the head."""
