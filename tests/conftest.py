@@ -74,6 +74,13 @@ def clock_env() -> dict[str, str]:
     out = {k: v for k, v in os.environ.items() if k.startswith("FAKETIME")}
     preload = os.environ.get("LD_PRELOAD", "")
     if out and "faketime" in preload:
+        # The child starts at this process's faked "now", on its own: libfaketime's shared
+        # clock (FAKETIME_SHARED, a root-owned semaphore) is closed to the unprivileged
+        # users sshd runs the command as.
+        out.pop("FAKETIME_SHARED", None)
+        out["FAKETIME"] = "@" + time.strftime("%Y-%m-%d %H:%M:%S", time.localtime())
+        if "TZ" in os.environ:
+            out["TZ"] = os.environ["TZ"]
         out["LD_PRELOAD"] = preload
     return out
 

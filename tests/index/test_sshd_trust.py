@@ -34,7 +34,7 @@ import pytest
 
 from registry.errors import Error
 from registry.index import sync_index
-from tests.conftest import Anvil, free_port, require_tool, skip_or_fail
+from tests.conftest import Anvil, clock_env, free_port, require_tool, skip_or_fail
 from tests.index.conftest import stop
 from tests.index.test_sshd import REPO, _safe_dir, ok, sshd_config_text, start_sshd
 from tests.lying_proxy import MODES, LyingProxy
@@ -103,7 +103,8 @@ def site(tmp_path_factory: pytest.TempPathFactory, ssh_keys: Any) -> Iterator[Si
                    capture_output=True, timeout=30)
     config, index, env_file = safe / "config.toml", safe / "index.sqlite", safe / "env"
     env_file.write_text(f"export KEYANCHOR_CONFIG='{config}'\nexport KEYANCHOR_INDEX='{index}'\n"
-                        f"export PYTHONPATH='{REPO}'\nexport HOME='{safe}'\n")
+                        f"export PYTHONPATH='{REPO}'\nexport HOME='{safe}'\n"
+                        + "".join(f"export {k}='{v}'\n" for k, v in clock_env().items()))
     wrapper = safe / "keyanchor-ssh"
     wrapper.write_text(f"#!/bin/sh\n. {env_file}\nexec {sys.executable} -m cli.ssh_entry \"$@\"\n")
     wrapper.chmod(0o755)
