@@ -4,6 +4,7 @@
     python3 scripts/bench_index.py                     # everything (needs anvil for sync)
     python3 scripts/bench_index.py --runs 50 --names 100000 --sync-names 5000
     python3 scripts/bench_index.py --latency-only --runs 15 --index ~/.cache/ak-bench/index.sqlite
+    python3 scripts/bench_index.py --size-only --names 100000 --pgp-certs 3000
 
 1. Builds an index of ``--names`` person names with one SSH user key each,
    straight through the store API (no chain), and reports its size per record
@@ -157,6 +158,21 @@ def openpgp_index(path: Path, certs: int) -> dict[str, float]:
         store.set_meta("synced_block", certs + 1)
         store.mark_synced()
     return {"bytes": path.stat().st_size / certs, "material": material / certs}
+
+
+def table_sizes(path: Path) -> list[tuple[str, int]]:
+    """Bytes per table or index of an SQLite file (``dbstat``; empty if SQLite lacks it),
+    largest first."""
+    import sqlite3
+
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        rows = conn.execute("SELECT name, sum(pgsize) FROM dbstat GROUP BY name").fetchall()
+    except sqlite3.Error:
+        rows = []
+    finally:
+        conn.close()
+    return sorted(((str(n), int(b)) for n, b in rows), key=lambda r: -r[1])
 
 
 FLOOR = REPO / "scripts" / "ak_floor.py"
@@ -329,6 +345,8 @@ def main() -> int:
     ap.add_argument("--skip-sync", action="store_true")
     ap.add_argument("--latency-only", action="store_true",
                     help="only the authorized-keys cold-process latency (no sizes, publish, sync)")
+    ap.add_argument("--size-only", action="store_true",
+                    help="only build the SSH and OpenPGP indexes and report their sizes")
     ap.add_argument("--index", type=Path, default=None,
                     help="SSH index of --names names to time against (built there if missing,"
                          " and kept; its directory must pass StrictModes, e.g. under ~/.cache)")
@@ -348,14 +366,25 @@ def main() -> int:
             index.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
             built = build_index(index, args.names)
             size = index.stat().st_size
+            per = size / args.names
             print(f"SSH index: {args.names} names + ed25519 records built in {built:.1f} s;"
-                  f" {size / 1e6:.1f} MB = {size / args.names:,.0f} B per record"
-                  f" (material 51 B: {size / args.names / 51:.1f}x; target <= 400 B)")
+                  f" {size / 1e6:.1f} MB = {per:,.0f} B per record"
+                  f" (material 51 B: {per / 51:.1f}x); target <= 400 B:"
+                  f" {'met' if per <= 400 else 'NOT met'}")
+            if args.size_only:
+                print("  by table (dbstat, B per record): " + ", ".join(
+                    f"{t} {b / args.names:,.0f}" for t, b in table_sizes(index)))
         if args.pgp_certs and not args.latency_only:
             pgp = openpgp_index(d / "openpgp.sqlite", args.pgp_certs)
+            ratio = pgp["bytes"] / pgp["material"]
             print(f"OpenPGP index: {args.pgp_certs} certificates: {pgp['bytes']:,.0f} B per record,"
-                  f" material {pgp['material']:,.0f} B -> {pgp['bytes'] / pgp['material']:.2f}x"
-                  " the material (target <= 1.5x)")
+                  f" material {pgp['material']:,.0f} B -> {ratio:.2f}x the material;"
+                  f" target <= 1.5x: {'met' if ratio <= 1.5 else 'NOT met'}")
+            if args.size_only:
+                print("  by table (dbstat, B per record): " + ", ".join(
+                    f"{t} {b / args.pgp_certs:,.0f}" for t, b in table_sizes(d / "openpgp.sqlite")))
+        if args.size_only:
+            return 0
         if not args.latency_only:
             pub = bench_publish(index)
             print(f"publish (copy + rename, 5 runs): median {pub['publish_s'] * 1e3:.0f} ms;"

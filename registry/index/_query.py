@@ -24,7 +24,7 @@ from pathlib import Path
 
 from registry._frozen import Frozen, init_fields
 from registry.errors import IndexUnavailable, InvalidName
-from registry.index._schema import schema_problem
+from registry.index._schema import fingerprint_key, fingerprint_text, schema_problem
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (sshd path)
 if TYPE_CHECKING:
@@ -59,15 +59,19 @@ class IndexedRecord(Frozen):
     ``block``, ``tx_hash`` and ``policy_detail`` -- what the policy verdict
     means: the profile and policy hash, and for a ``fail`` the failing lint ids
     after ``": "`` (or why it is ``unknown``).
+
+    ``node`` may be given as ``None``: it is then computed from ``name`` (the
+    index does not store nodes) the first time it is read.
     """
 
-    __slots__ = _fields = (
+    _fields = (
         "name", "node", "index", "key_type", "purposes", "status", "commitment", "material",
         "valid_from", "valid_until", "published_at", "revoked_at", "reason", "algorithm",
         "fingerprint", "identities", "policy", "block", "tx_hash", "policy_detail",
     )  # fmt: skip
+    __slots__ = tuple("_node" if f == "node" else f for f in _fields)
+    _node: bytes | None
     name: str
-    node: bytes
     index: int
     key_type: int
     purposes: int
@@ -87,17 +91,32 @@ class IndexedRecord(Frozen):
     tx_hash: bytes
     policy_detail: str
 
-    def __init__(self, name: str, node: bytes, index: int, key_type: int, purposes: int,
+    def __init__(self, name: str, node: bytes | None, index: int, key_type: int, purposes: int,
                  status: str, commitment: bytes, material: bytes, valid_from: int,
                  valid_until: int, published_at: int, revoked_at: int, reason: int | None,
                  algorithm: str, fingerprint: str, identities: tuple[str, ...], policy: str,
                  block: int, tx_hash: bytes, policy_detail: str = "") -> None:
-        init_fields(self, name=name, node=node, index=index, key_type=key_type,
+        init_fields(self, name=name, _node=node, index=index, key_type=key_type,
                     purposes=purposes, status=status, commitment=commitment, material=material,
                     valid_from=valid_from, valid_until=valid_until, published_at=published_at,
                     revoked_at=revoked_at, reason=reason, algorithm=algorithm,
                     fingerprint=fingerprint, identities=identities, policy=policy, block=block,
                     tx_hash=tx_hash, policy_detail=policy_detail)
+
+    @property
+    def node(self) -> bytes:
+        """The name's 32-byte node (computed from ``name`` when the index did not give it)."""
+        node = self._node
+        if node is None:
+            from registry.names import raw_namehash
+
+            node = bytes(raw_namehash(self.name))
+            object.__setattr__(self, "_node", node)
+        return node
+
+    def __setstate__(self, state: tuple[object, ...]) -> None:
+        for f, value in zip(self._fields, state, strict=True):
+            object.__setattr__(self, "_node" if f == "node" else f, value)
 
     @property
     def active(self) -> bool:
@@ -128,21 +147,22 @@ class IndexedRecord(Frozen):
 
 
 _COLUMNS = (
-    "n.name, r.node, r.idx, r.key_type, r.purposes, r.commitment, r.material, r.valid_from,"
-    " r.valid_until, r.published_at, r.revoked_at, r.reason, r.algorithm, r.fingerprint,"
-    " r.identities, r.policy, r.block, r.tx_hash, r.policy_detail"
+    "n.name, r.idx, r.key_type, r.purposes, r.commitment, r.material, r.valid_from,"
+    " r.valid_until, r.published_at, r.revoked_at, r.reason,"
+    " (SELECT text FROM texts WHERE id = r.algorithm), r.fingerprint, r.identities, r.policy,"
+    " r.block, r.tx_hash, (SELECT text FROM texts WHERE id = r.policy_detail)"
 )
 
 
 def _record(row: tuple[Any, ...], now: float) -> IndexedRecord:
-    (name, node, idx, kt, purposes, commitment, material, vf, vu, pub, rev, reason, alg, fp,
+    (name, idx, kt, purposes, commitment, material, vf, vu, pub, rev, reason, alg, fp,
      idents, policy, block, tx, detail) = row
     return IndexedRecord(
-        name=name, node=bytes(node), index=int(idx), key_type=int(kt), purposes=int(purposes),
+        name=name, node=None, index=int(idx), key_type=int(kt), purposes=int(purposes),
         status=record_status(vf, vu, rev, now), commitment=bytes(commitment),
         material=bytes(material), valid_from=int(vf), valid_until=int(vu), published_at=int(pub),
-        revoked_at=int(rev), reason=None if reason is None else int(reason), algorithm=alg,
-        fingerprint=fp, identities=_identities(idents), policy=policy, block=int(block),
+        revoked_at=int(rev), reason=None if reason is None else int(reason), algorithm=str(alg),
+        fingerprint=fingerprint_text(fp), identities=_identities(idents), policy=policy, block=int(block),
         tx_hash=bytes(tx), policy_detail=str(detail or ""),
     )
 
@@ -162,8 +182,8 @@ def _age_text(meta: dict[str, str], age: float) -> str:
     return f"last synced {int(age)} s ago"
 
 
-def _identities(text: str) -> tuple[str, ...]:
-    if text == "[]":  # every SSH record: no json import on the sshd path
+def _identities(text: str | None) -> tuple[str, ...]:
+    if text is None:  # every SSH record: no json import on the sshd path
         return ()
     import json
 
@@ -288,6 +308,15 @@ class IndexReader:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def _id_of(self, node: bytes) -> int | None:
+        """The name id of ``node`` (``None``: the index does not know it)."""
+        from registry.index._lookups import id_of_node
+
+        try:
+            return id_of_node(self.conn, bytes(node))
+        except sqlite3.Error as exc:
+            raise IndexUnavailable(f"index {self.path} cannot be read: {exc}") from exc
+
     def _q(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         try:
             return self.conn.execute(sql, args).fetchall()
@@ -318,6 +347,7 @@ class IndexReader:
         last = int(meta.get("last_sync_time", "0"))
         counts = {t_: int(self._q(f"SELECT count(*) FROM {t_}")[0][0])
                   for t_ in ("names", "records", "events")}
+        counts["events"] += counts["names"] + counts["records"]  # NameRegistered, KeyPublished
         fresh = _fresh_as_of(meta) if last else None
         return {
             "path": str(self.path),
@@ -344,7 +374,7 @@ class IndexReader:
         Raises: InvalidName, IndexUnavailable.
         """
         now = time.time() if at is None else at
-        sql = (f"SELECT {_COLUMNS} FROM names n JOIN records r ON r.node = n.node"
+        sql = (f"SELECT {_COLUMNS} FROM names n JOIN records r ON r.name_id = n.id"
                " WHERE n.name = ?")
         args: list[Any] = [_norm(name)]
         if key_type is not None:
@@ -360,30 +390,28 @@ class IndexReader:
 
     def name(self, name: str) -> dict[str, Any] | None:
         """Owner, parent, operators of a name (``None`` when unknown)."""
-        rows = self._q("SELECT node, name, parent, person, owner, renounced, block FROM names"
-                       " WHERE name = ?", (_norm(name),))
+        rows = self._q("SELECT n.id, n.name, p.name, n.person, t.text, n.owner, n.renounced,"
+                       " n.block FROM names n JOIN texts t ON t.id = n.owner"
+                       " LEFT JOIN names p ON p.id = n.parent WHERE n.name = ?", (_norm(name),))
         if not rows:
             return None
-        node, text, parent, person, owner, renounced, block = rows[0]
-        parent_rows = self._q("SELECT name FROM names WHERE node = ?", (parent,))
-        ops = [r[0] for r in self._q(
-            "SELECT operator FROM operators WHERE node = ? AND owner = ? AND approved = 1"
-            " ORDER BY operator", (node, owner))]
-        return {"name": text, "node": "0x" + bytes(node).hex(), "owner": owner,
-                "parent": parent_rows[0][0] if parent_rows else None, "person": bool(person),
+        nid, text, parent, person, owner, owner_id, renounced, block = rows[0]
+        ops = sorted(str(r[0]) for r in self._q(
+            "SELECT t.text FROM operators o JOIN texts t ON t.id = o.operator"
+            " WHERE o.name_id = ? AND o.owner = ? AND o.approved = 1", (nid, owner_id)))
+        from registry.names import raw_namehash
+
+        return {"name": text, "node": "0x" + bytes(raw_namehash(text)).hex(), "owner": owner,
+                "parent": parent, "person": bool(person),
                 "renounced": bool(renounced), "operators": ops, "created_block": block}
 
     def names_by_fingerprint(self, fingerprint: str) -> list[tuple[str, int]]:
         """(name, record index) pairs holding a key with this fingerprint (any status)."""
-        fp = fingerprint.strip()
-        if not fp.startswith("SHA256:"):
-            fp = fp.removeprefix("0x").removeprefix("0X").replace(":", "").upper()
-        # hex is stored upper-case (registry.index._store.normalize_fingerprint); files synced
-        # before that kept X.509 SPKI pins lower-case, so both spellings are asked for
+        # stored as bytes (registry.index._schema.fingerprint_key): hex in any case, with or
+        # without colons and 0x, finds the same rows
         rows = self._q(
-            "SELECT DISTINCT n.name, f.idx FROM fingerprints f JOIN names n ON n.node = f.node"
-            " WHERE f.fingerprint IN (?, ?) ORDER BY n.name, f.idx",
-            (fp, fp if fp.startswith("SHA256:") else fp.lower()))
+            "SELECT DISTINCT n.name, f.idx FROM fingerprints f JOIN names n ON n.id = f.name_id"
+            " WHERE f.fingerprint = ? ORDER BY n.name, f.idx", (fingerprint_key(fingerprint),))
         return [(str(n), int(i)) for n, i in rows]
 
     def records_by_fingerprint(self, fingerprint: str, *,
@@ -395,14 +423,12 @@ class IndexReader:
 
         Raises: IndexUnavailable.
         """
-        fp = fingerprint.strip()
-        if not fp.startswith("SHA256:"):
-            fp = fp.replace(":", "").upper()
         now = time.time() if at is None else at
         rows = self._q(
             f"SELECT {_COLUMNS} FROM fingerprints f"
-            " JOIN records r ON r.node = f.node AND r.idx = f.idx JOIN names n ON n.node = r.node"
-            " WHERE f.fingerprint = ? ORDER BY n.name, r.idx", (fp,))
+            " JOIN records r ON r.name_id = f.name_id AND r.idx = f.idx"
+            " JOIN names n ON n.id = r.name_id"
+            " WHERE f.fingerprint = ? ORDER BY n.name, r.idx", (fingerprint_key(fingerprint),))
         return [_record(row, now) for row in rows]
 
     def records_by_key_id(self, key_id: str, *, at: float | None = None) -> list[IndexedRecord]:
@@ -419,17 +445,17 @@ class IndexReader:
         if len(kid) != 16 or any(c not in "0123456789ABCDEF" for c in kid):
             return []
         now = time.time() if at is None else at
-        # v6: a prefix of the 64-digit fingerprint (the primary key's range);
-        # v4: the last 16 of 40 digits (the fingerprints_v4_key_id expression index)
+        # v6: the first 8 bytes of the fingerprint; v4: the last 8, which fingerprint_key
+        # stores first -- either way a range of the fingerprints' primary key
+        lo = fingerprint_key(kid)
+        hi = b"X" + (int(kid, 16) + 1).to_bytes(8, "big") if kid != "F" * 16 else b"Y"
         rows = self._q(
-            "WITH hits(node, idx) AS ("
-            " SELECT node, idx FROM fingerprints"
-            "  WHERE fingerprint >= ? AND fingerprint < ? AND length(fingerprint) = 64"
-            " UNION SELECT node, idx FROM fingerprints"
-            "  WHERE length(fingerprint) = 40 AND substr(fingerprint, 25) = ?)"
-            f" SELECT {_COLUMNS} FROM hits h JOIN records r ON r.node = h.node AND r.idx = h.idx"
-            " JOIN names n ON n.node = r.node WHERE r.key_type = 2"
-            " ORDER BY n.name, r.idx", (kid, kid + "G", kid))
+            "WITH hits(name_id, idx) AS ("
+            " SELECT DISTINCT name_id, idx FROM fingerprints"
+            "  WHERE fingerprint >= ? AND fingerprint < ? AND length(fingerprint) IN (21, 33))"
+            f" SELECT {_COLUMNS} FROM hits h JOIN records r ON r.name_id = h.name_id"
+            " AND r.idx = h.idx JOIN names n ON n.id = r.name_id WHERE r.key_type = 2"
+            " ORDER BY n.name, r.idx", (lo, hi))
         return [_record(row, now) for row in rows]
 
     def openpgp_by_email(self, email: str, *, at: float | None = None) -> list[IndexedRecord]:
@@ -442,8 +468,9 @@ class IndexReader:
         """
         now = time.time() if at is None else at
         rows = self._q(
-            f"SELECT {_COLUMNS} FROM identities i JOIN records r ON r.node = i.node AND r.idx = i.idx"
-            " JOIN names n ON n.node = r.node WHERE i.identity = ? AND r.key_type = 2"
+            f"SELECT {_COLUMNS} FROM identities i JOIN records r ON r.name_id = i.name_id"
+            " AND r.idx = i.idx JOIN names n ON n.id = r.name_id"
+            " WHERE i.identity = ? AND r.key_type = 2"
             " ORDER BY n.name, r.idx", (email.strip().lower(),))
         return [_record(row, now) for row in rows]
 
@@ -453,16 +480,18 @@ class IndexReader:
 
     def history(self, name: str) -> list[dict[str, Any]]:
         """Every synced event about ``name``, oldest first."""
-        rows = self._q(
-            "SELECT e.block, e.log_index, e.tx_hash, e.kind, e.data, b.timestamp FROM events e"
-            " JOIN names n ON n.node = e.node LEFT JOIN blocks b ON b.number = e.block"
-            " WHERE n.name = ? ORDER BY e.block, e.log_index", (_norm(name),))
-        from registry.index._evdata import decode_fields
+        rows = self._q("SELECT id FROM names WHERE name = ?", (_norm(name),))
+        if not rows:
+            return []
         from registry.index._json import history_entry
+        from registry.index._lookups import history_rows
 
-        return [history_entry(int(b), int(li), "0x" + bytes(tx).hex(), kind, decode_fields(data),
-                              ts)
-                for b, li, tx, kind, data, ts in rows]
+        try:
+            events = history_rows(self.conn, int(rows[0][0]))
+        except sqlite3.Error as exc:
+            raise IndexUnavailable(f"index {self.path} cannot be read: {exc}") from exc
+        return [history_entry(b, li, "0x" + tx.hex(), kind, data, ts)
+                for b, li, tx, kind, data, ts in events]
 
     def attestations(self, name: str, index: int, *, at: float | None = None) -> list[dict[str, Any]]:
         """Live attestations of record ``index`` of ``name``, oldest first.
@@ -476,25 +505,31 @@ class IndexReader:
         """
         now = time.time() if at is None else at
         rows = self._q(
-            "SELECT a.attester, n.name, n.owner, a.policy_hash, a.expires, a.attested_at"
-            " FROM attestations a LEFT JOIN names n ON n.node = a.attester"
-            " WHERE a.node = (SELECT node FROM names WHERE name = ?) AND a.idx = ?"
+            "SELECT a.attester, a.policy_hash, a.expires, a.attested_at FROM attestations a"
+            " WHERE a.name_id = (SELECT id FROM names WHERE name = ?) AND a.idx = ?"
             " ORDER BY a.attested_at", (_norm(name), int(index)))
         from registry.index._json import iso
+
+        def who(att: bytes) -> tuple[str | None, str | None]:
+            nid = self._id_of(att)
+            found = [] if nid is None else self._q(
+                "SELECT n.name, t.text FROM names n JOIN texts t ON t.id = n.owner WHERE n.id = ?",
+                (nid,))
+            return (str(found[0][0]), str(found[0][1])) if found else (None, None)
 
         return [{"attester": att_name or "0x" + bytes(att).hex(), "attester_owner": owner,
                  "policy_hash": "0x" + bytes(ph).hex(),
                  "expires": iso(int(exp)), "attested_at": iso(int(t)),
                  "expired": bool(exp) and int(exp) <= now}
-                for att, att_name, owner, ph, exp, t in rows]
+                for att, ph, exp, t in rows for att_name, owner in [who(bytes(att))]]
 
     def proof(self, node: bytes, idx: int) -> bytes:
         """The proof of possession published with record ``(node, idx)`` (``b""``: none or unknown).
 
         Raises: IndexUnavailable.
         """
-        rows = self._q("SELECT proof FROM records WHERE node = ? AND idx = ?",
-                       (bytes(node), int(idx)))
+        rows = self._q("SELECT proof FROM records WHERE name_id = ? AND idx = ?",
+                       (self._id_of(node), int(idx)))
         return bytes(rows[0][0]) if rows else b""
 
     def dns_control(self, name: str) -> dict[str, Any] | None:
@@ -506,12 +541,12 @@ class IndexReader:
         Raises: IndexUnavailable.
         """
         rows = self._q(
-            "WITH RECURSIVE up(node, parent, depth) AS ("
-            " SELECT node, parent, 0 FROM names WHERE name = ?"
-            " UNION ALL SELECT n.node, n.parent, up.depth + 1 FROM names n"
-            "  JOIN up ON n.node = up.parent WHERE up.depth < 300)"
+            "WITH RECURSIVE up(id, parent, depth) AS ("
+            " SELECT id, parent, 0 FROM names WHERE name = ?"
+            " UNION ALL SELECT n.id, n.parent, up.depth + 1 FROM names n"
+            "  JOIN up ON n.id = up.parent WHERE up.depth < 300)"
             " SELECT d.domain, d.owner, d.status, d.owners, d.detail, d.checked_at"
-            " FROM up JOIN dns_control d ON d.node = up.node ORDER BY up.depth DESC LIMIT 1",
+            " FROM up JOIN dns_control d ON d.name_id = up.id ORDER BY up.depth DESC LIMIT 1",
             (_norm(name),))
         if not rows:
             return None
@@ -529,18 +564,19 @@ class IndexReader:
 
         Raises: IndexUnavailable.
         """
-        rows = self._q("SELECT material, fingerprint FROM records WHERE node = ? AND idx = ?"
-                       " AND key_type = 2", (bytes(node), int(idx)))
+        nid = self._id_of(node)
+        rows = self._q("SELECT material, fingerprint FROM records WHERE name_id = ? AND idx = ?"
+                       " AND key_type = 2", (nid, int(idx)))
         if not rows:
             return []
         order = _subkey_order(bytes(rows[0][0]))
-        wanted = [fp for fp in order if fp != rows[0][1]]
+        wanted = [fingerprint_key(fp) for fp in order if fp != fingerprint_text(rows[0][1])]
         if not wanted:
             return []
-        stored = {str(fp) for (fp,) in self._q(
+        stored = {fingerprint_text(fp) for (fp,) in self._q(
             f"SELECT fingerprint FROM fingerprints WHERE fingerprint IN"
-            f" ({','.join('?' * len(wanted))}) AND node = ? AND idx = ?",
-            (*wanted, bytes(node), int(idx)))}
+            f" ({','.join('?' * len(wanted))}) AND name_id = ? AND idx = ?",
+            (*wanted, nid, int(idx)))}
         return sorted(stored, key=lambda fp: (order[fp], fp))
 
     def revocation(self, node: bytes, idx: int) -> bytes:
@@ -551,8 +587,8 @@ class IndexReader:
 
         Raises: IndexUnavailable.
         """
-        rows = self._q("SELECT revocation FROM records WHERE node = ? AND idx = ?",
-                       (bytes(node), int(idx)))
+        rows = self._q("SELECT revocation FROM records WHERE name_id = ? AND idx = ?",
+                       (self._id_of(node), int(idx)))
         return bytes(rows[0][0]) if rows and rows[0][0] is not None else b""
 
     def person_names(self, domain: str) -> list[str]:
@@ -579,10 +615,9 @@ class IndexReader:
         labels = domain.split(".")
         suffixes = ([text] if local else []) + [".".join(labels[i:]) for i in range(len(labels))]
         rows = self._q(
-            f"SELECT name, node, parent FROM names WHERE name IN ({','.join('?' * len(suffixes))})",
-            tuple(suffixes))
-        by_node = {bytes(node): str(n) for n, node, _ in rows}
-        return suffixes, {str(n): by_node.get(bytes(parent)) for n, _, parent in rows}
+            "SELECT n.name, p.name FROM names n LEFT JOIN names p ON p.id = n.parent"
+            f" WHERE n.name IN ({','.join('?' * len(suffixes))})", tuple(suffixes))
+        return suffixes, {str(n): None if p is None else str(p) for n, p in rows}
 
     def squatted_by(self, name: str) -> str | None:
         """The registered domain that registered ``name`` squats in (``None``: it does not).
@@ -626,8 +661,8 @@ class IndexReader:
             from registry.names import squatted_by
 
             roots = self._q(
-                "SELECT n.name FROM names n LEFT JOIN names p ON p.node = n.parent"
-                " WHERE p.node IS NULL OR substr(n.name, length(n.name) - length(p.name))"
+                "SELECT n.name FROM names n LEFT JOIN names p ON p.id = n.parent"
+                " WHERE p.id IS NULL OR substr(n.name, length(n.name) - length(p.name))"
                 " NOT IN ('.' || p.name, '@' || p.name)")
             free = True
             for (root,) in roots:
@@ -717,7 +752,7 @@ class IndexReader:
         now = time.time() if at is None else at
         rank = {n: i for i, n in enumerate(names)}
         rows = self._q(
-            f"SELECT {_COLUMNS} FROM names n JOIN records r ON r.node = n.node"
+            f"SELECT {_COLUMNS} FROM names n JOIN records r ON r.name_id = n.id"
             f" WHERE n.name IN ({','.join('?' * len(names))}) AND r.key_type = 1"
             " AND (r.purposes & 66) = 66", tuple(names))
         recs = [_record(row, now) for row in rows]
@@ -728,7 +763,7 @@ class IndexReader:
 
         Raises: IndexUnavailable.
         """
-        rows = self._q("SELECT DISTINCT n.name FROM names n JOIN records r ON r.node = n.node"
+        rows = self._q("SELECT DISTINCT n.name FROM names n JOIN records r ON r.name_id = n.id"
                        " WHERE r.key_type = ? AND (r.purposes & ?) = ? ORDER BY n.name",
                        (int(key_type), int(purposes), int(purposes)))
         return [str(n) for (n,) in rows]

@@ -224,22 +224,26 @@ def test_reader_gateway_lookups(tmp_path: Path) -> None:
     assert got["detail"] == "default 0123456789abcdef: openpgp.expiry, openpgp.uid"
 
 
-def test_index_written_before_the_lookup_indexes_reads_the_same(tmp_path: Path) -> None:
-    """Files from before the ``fingerprints_v4_key_id`` index still work (schema 1 on)."""
+def test_key_id_lookups_are_a_range_of_the_fingerprints_key(tmp_path: Path) -> None:
+    """Schema 4: no key-ID index. A v4 fingerprint is stored with its key ID first, so v4 and
+    v6 key IDs are one range search of the fingerprints' own primary key."""
     import sqlite3
 
-    path = tmp_path / "old.sqlite"
+    path = tmp_path / "pgp.sqlite"
     k = _pgp_index(path)
-    with IndexReader.open(path) as ix:
-        new = _answers(ix, k)
-    with sqlite3.connect(path) as conn:
-        conn.execute("DROP INDEX fingerprints_v4_key_id")
-    with IndexReader.open(path) as ix:
-        assert _answers(ix, k) == new
-    Store.open(path).close()  # the next sync's open adds them back
-    with sqlite3.connect(path) as conn:
-        names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
-    assert "fingerprints_v4_key_id" in names
+    conn = sqlite3.connect(path)
+    indexes = {r[0] for r in conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'fingerprints'"
+        " AND name NOT LIKE 'sqlite_autoindex%'")}
+    assert indexes == set()
+    plan = " ".join(str(r[-1]) for r in conn.execute(
+        "EXPLAIN QUERY PLAN SELECT name_id FROM fingerprints WHERE fingerprint >= ?"
+        " AND fingerprint < ?", (b"X", b"Y")))
+    assert "USING PRIMARY KEY" in plan, plan
+    stored = {bytes(f) for (f,) in conn.execute("SELECT fingerprint FROM fingerprints")}
+    assert b"X" + bytes.fromhex(k["fp"][-16:] + k["fp"][:-16]) in stored  # key ID first
+    assert b"X" + bytes.fromhex(k["v6"]) in stored
+    conn.close()
 
 
 # --------------------------------------------------------------------------- publishing (issue 10, item 1)
