@@ -16,12 +16,18 @@ Stdlib + :mod:`registry.names`.
 from __future__ import annotations
 
 import sqlite3
+import time
 
+from registry.errors import IndexUnavailable
 from registry.index._evdata import decode_fields, encode_fields
+from registry.index._query import _COLUMNS, _fresh_as_of, _norm, _record
+from registry.index._schema import fingerprint_key, fingerprint_text
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
+
+    from registry.index._query import IndexedRecord, IndexReader
 
 __all__ = ["extra_of", "hint_of", "history_rows", "id_of_node", "node_of_id", "published_fields",
            "registered_fields", "with_extra"]
@@ -138,3 +144,288 @@ def history_rows(conn: sqlite3.Connection, nid: int) -> list[tuple[int, int, byt
         out.append((int(b), int(li), bytes(tx), "KeyPublished", with_extra(fields, extra), t))
     out.sort(key=lambda e: (e[0], e[1]))
     return out
+
+
+# --------------------------------------------------------------------------- IndexReader's rarer lookups
+# (the methods of the same names call these: the sshd path never compiles them)
+
+
+def status(ix: IndexReader, now: float | None = None) -> dict[str, Any]:
+    """Synced block, last sync time, age, chain and counts (for ``keyanchor index status``)."""
+    meta = ix.meta()
+    t = time.time() if now is None else now
+    last = int(meta.get("last_sync_time", "0"))
+    counts = {t_: int(ix._q(f"SELECT count(*) FROM {t_}")[0][0])
+              for t_ in ("names", "records", "events")}
+    counts["events"] += counts["names"] + counts["records"]  # NameRegistered, KeyPublished
+    fresh = _fresh_as_of(meta) if last else None
+    return {
+        "path": str(ix.path),
+        "chain_id": int(meta["chain_id"]) if "chain_id" in meta else None,
+        "registry": meta.get("registry"),
+        "synced_block": int(meta["synced_block"]) if "synced_block" in meta else None,
+        "proven_head": int(meta["head_number"]) if "head_number" in meta else None,
+        "proven_head_hash": ("0x" + meta["head_hash"]) if meta.get("head_hash") else None,
+        "proven_head_time": int(meta["head_timestamp"]) if "head_timestamp" in meta else None,
+        "last_sync_time": last or None,
+        "age_seconds": int(t - fresh) if fresh is not None else None,
+        "policy": meta.get("policy_profile"),
+        **counts,
+    }
+
+
+def name(ix: IndexReader, name: str) -> dict[str, Any] | None:
+    """Owner, parent, operators of a name (``None`` when unknown)."""
+    rows = ix._q("SELECT n.id, n.name, p.name, n.person, t.text, n.owner, n.renounced,"
+                   " n.block FROM names n JOIN texts t ON t.id = n.owner"
+                   " LEFT JOIN names p ON p.id = n.parent WHERE n.name = ?", (_norm(name),))
+    if not rows:
+        return None
+    nid, text, parent, person, owner, owner_id, renounced, block = rows[0]
+    ops = sorted(str(r[0]) for r in ix._q(
+        "SELECT t.text FROM operators o JOIN texts t ON t.id = o.operator"
+        " WHERE o.name_id = ? AND o.owner = ? AND o.approved = 1", (nid, owner_id)))
+    from registry.names import raw_namehash
+
+    return {"name": text, "node": "0x" + bytes(raw_namehash(text)).hex(), "owner": owner,
+            "parent": parent, "person": bool(person),
+            "renounced": bool(renounced), "operators": ops, "created_block": block}
+
+
+def names_by_fingerprint(ix: IndexReader, fingerprint: str) -> list[tuple[str, int]]:
+    """(name, record index) pairs holding a key with this fingerprint (any status)."""
+    rows = ix._q(
+        "SELECT DISTINCT n.name, f.idx FROM fingerprints f JOIN names n ON n.id = f.name_id"
+        " WHERE f.fingerprint = ? ORDER BY n.name, f.idx", (fingerprint_key(fingerprint),))
+    return [(str(n), int(i)) for n, i in rows]
+
+
+def records_by_fingerprint(ix: IndexReader, fingerprint: str, *,
+                           at: float | None = None) -> list[IndexedRecord]:
+    """Records holding a key with this fingerprint (any status), by name then index.
+
+    The records of :meth:`names_by_fingerprint` in one query (a primary or
+    subkey fingerprint, an X.509 SPKI hash, an SSH ``SHA256:`` fingerprint).
+
+    Raises: IndexUnavailable.
+    """
+    now = time.time() if at is None else at
+    rows = ix._q(
+        f"SELECT {_COLUMNS} FROM fingerprints f"
+        " JOIN records r ON r.name_id = f.name_id AND r.idx = f.idx"
+        " JOIN names n ON n.id = r.name_id"
+        " WHERE f.fingerprint = ? ORDER BY n.name, r.idx", (fingerprint_key(fingerprint),))
+    return [_record(row, now) for row in rows]
+
+
+def records_by_key_id(ix: IndexReader, key_id: str, *, at: float | None = None) -> list[IndexedRecord]:
+    """OpenPGP records whose primary key or a subkey has this long key ID (all statuses).
+
+    ``key_id`` is 16 hex digits (``0x`` allowed): the low 64 bits of a v4
+    fingerprint, the high 64 bits of a v6 one. Ordered by name, then index.
+
+    Anything else matches nothing (``[]``).
+
+    Raises: IndexUnavailable.
+    """
+    kid = key_id.strip().removeprefix("0x").removeprefix("0X").upper()
+    if len(kid) != 16 or any(c not in "0123456789ABCDEF" for c in kid):
+        return []
+    now = time.time() if at is None else at
+    # v6: the first 8 bytes of the fingerprint; v4: the last 8, which fingerprint_key
+    # stores first -- either way a range of the fingerprints' primary key
+    lo = fingerprint_key(kid)
+    hi = b"X" + (int(kid, 16) + 1).to_bytes(8, "big") if kid != "F" * 16 else b"Y"
+    rows = ix._q(
+        "WITH hits(name_id, idx) AS ("
+        " SELECT DISTINCT name_id, idx FROM fingerprints"
+        "  WHERE fingerprint >= ? AND fingerprint < ? AND length(fingerprint) IN (21, 33))"
+        f" SELECT {_COLUMNS} FROM hits h JOIN records r ON r.name_id = h.name_id"
+        " AND r.idx = h.idx JOIN names n ON n.id = r.name_id WHERE r.key_type = 2"
+        " ORDER BY n.name, r.idx", (lo, hi))
+    return [_record(row, now) for row in rows]
+
+
+def openpgp_by_email(ix: IndexReader, email: str, *, at: float | None = None) -> list[IndexedRecord]:
+    """OpenPGP certificates whose user IDs claim ``email`` (all statuses), under any name.
+
+    A claim, not a binding: anyone can put any address in a user ID of a key
+    published under their own name. The key for an address is the one under
+    the registry name equal to it (:meth:`records`); HKP, WKD and ``keyanchor
+    index lookup`` use only that.
+    """
+    now = time.time() if at is None else at
+    rows = ix._q(
+        f"SELECT {_COLUMNS} FROM identities i JOIN records r ON r.name_id = i.name_id"
+        " AND r.idx = i.idx JOIN names n ON n.id = r.name_id"
+        " WHERE i.identity = ? AND r.key_type = 2"
+        " ORDER BY n.name, r.idx", (email.strip().lower(),))
+    return [_record(row, now) for row in rows]
+
+
+def history(ix: IndexReader, name: str) -> list[dict[str, Any]]:
+    """Every synced event about ``name``, oldest first."""
+    rows = ix._q("SELECT id FROM names WHERE name = ?", (_norm(name),))
+    if not rows:
+        return []
+    from registry.index._json import history_entry
+    from registry.index._lookups import history_rows
+
+    try:
+        events = history_rows(ix.conn, int(rows[0][0]))
+    except sqlite3.Error as exc:
+        raise IndexUnavailable(f"index {ix.path} cannot be read: {exc}") from exc
+    return [history_entry(b, li, "0x" + tx.hex(), kind, data, ts)
+            for b, li, tx, kind, data, ts in events]
+
+
+def attestations(ix: IndexReader, name: str, index: int, *, at: float | None = None) -> list[dict[str, Any]]:
+    """Live attestations of record ``index`` of ``name``, oldest first.
+
+    Each: ``attester`` (the attesting name, or its node as ``0x`` hex if the
+    index lacks it), ``attester_owner`` (that name's current owner, ``None``
+    if unknown), ``policy_hash`` (``0x`` hex), ``expires`` (``None``: never),
+    ``attested_at`` (block time) and ``expired`` (at ``at``, default now).
+
+    Raises: InvalidName, IndexUnavailable.
+    """
+    now = time.time() if at is None else at
+    rows = ix._q(
+        "SELECT a.attester, a.policy_hash, a.expires, a.attested_at FROM attestations a"
+        " WHERE a.name_id = (SELECT id FROM names WHERE name = ?) AND a.idx = ?"
+        " ORDER BY a.attested_at", (_norm(name), int(index)))
+    from registry.index._json import iso
+
+    def who(att: bytes) -> tuple[str | None, str | None]:
+        nid = ix._id_of(att)
+        found = [] if nid is None else ix._q(
+            "SELECT n.name, t.text FROM names n JOIN texts t ON t.id = n.owner WHERE n.id = ?",
+            (nid,))
+        return (str(found[0][0]), str(found[0][1])) if found else (None, None)
+
+    return [{"attester": att_name or "0x" + bytes(att).hex(), "attester_owner": owner,
+             "policy_hash": "0x" + bytes(ph).hex(),
+             "expires": iso(int(exp)), "attested_at": iso(int(t)),
+             "expired": bool(exp) and int(exp) <= now}
+            for att, ph, exp, t in rows for att_name, owner in [who(bytes(att))]]
+
+
+def proof(ix: IndexReader, node: bytes, idx: int) -> bytes:
+    """The proof of possession published with record ``(node, idx)`` (``b""``: none or unknown).
+
+    Raises: IndexUnavailable.
+    """
+    rows = ix._q("SELECT proof FROM records WHERE name_id = ? AND idx = ?",
+                   (ix._id_of(node), int(idx)))
+    return bytes(rows[0][0]) if rows else b""
+
+
+def dns_control(ix: IndexReader, name: str) -> dict[str, Any] | None:
+    """The DNS-control verdict sync stored for the top-level name above ``name``.
+
+    ``domain``, ``owner``, ``status``, ``owners``, ``detail``, ``checked_at``;
+    ``None`` when sync did not check it (no ``[dns]`` configured).
+
+    Raises: IndexUnavailable.
+    """
+    rows = ix._q(
+        "WITH RECURSIVE up(id, parent, depth) AS ("
+        " SELECT id, parent, 0 FROM names WHERE name = ?"
+        " UNION ALL SELECT n.id, n.parent, up.depth + 1 FROM names n"
+        "  JOIN up ON n.id = up.parent WHERE up.depth < 300)"
+        " SELECT d.domain, d.owner, d.status, d.owners, d.detail, d.checked_at"
+        " FROM up JOIN dns_control d ON d.name_id = up.id ORDER BY up.depth DESC LIMIT 1",
+        (_norm(name),))
+    if not rows:
+        return None
+    import json
+
+    domain, owner, status, owners, detail, checked = rows[0]
+    return {"domain": domain, "owner": owner, "status": status,
+            "owners": json.loads(owners), "detail": detail, "checked_at": checked}
+
+
+def subkey_fingerprints(ix: IndexReader, node: bytes, idx: int) -> list[str]:
+    """Fingerprints of the subkeys of OpenPGP record ``(node, idx)``, in certificate order.
+
+    The subkeys the material holds whose fingerprints sync stored (``[]``
+    for other key types, unknown records, or material that does not walk).
+
+    Raises: IndexUnavailable.
+    """
+    nid = ix._id_of(node)
+    rows = ix._q("SELECT material, fingerprint FROM records WHERE name_id = ? AND idx = ?"
+                   " AND key_type = 2", (nid, int(idx)))
+    if not rows:
+        return []
+    order = _subkey_order(bytes(rows[0][0]))
+    wanted = [fingerprint_key(fp) for fp in order if fp != fingerprint_text(rows[0][1])]
+    if not wanted:
+        return []
+    stored = {fingerprint_text(fp) for (fp,) in ix._q(
+        f"SELECT fingerprint FROM fingerprints WHERE fingerprint IN"
+        f" ({','.join('?' * len(wanted))}) AND name_id = ? AND idx = ?",
+        (*wanted, nid, int(idx)))}
+    return sorted(stored, key=lambda fp: (order[fp], fp))
+
+
+def revocation(ix: IndexReader, node: bytes, idx: int) -> bytes:
+    """The bytes record ``(node, idx)``'s ``KeyRevoked`` event carried (``b""``: none, not revoked).
+
+    As synced, unverified: for an OpenPGP record, the key's revocation
+    signature only if :func:`registry.keys.verify_openpgp_revocation` says so.
+
+    Raises: IndexUnavailable.
+    """
+    rows = ix._q("SELECT revocation FROM records WHERE name_id = ? AND idx = ?",
+                   (ix._id_of(node), int(idx)))
+    return bytes(rows[0][0]) if rows and rows[0][0] is not None else b""
+
+
+def person_names(ix: IndexReader, domain: str) -> list[str]:
+    """Registered person names ``local@domain`` under ``domain`` (lower-case text), sorted.
+
+    Raises: IndexUnavailable.
+    """
+    dom = domain.strip().rstrip(".").lower()
+    if not dom:
+        return []
+    pattern = "%@" + dom.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    rows = ix._q("SELECT name FROM names WHERE person = 1 AND name LIKE ? ESCAPE '\\'"
+                   " ORDER BY name", (pattern,))
+    return [str(n) for (n,) in rows if str(n).rpartition("@")[2] == dom]
+
+
+def names_with_records(ix: IndexReader, *, key_type: int, purposes: int = 0) -> list[str]:
+    """Names holding at least one record of ``key_type`` with all ``purposes`` bits (any status), sorted.
+
+    Raises: IndexUnavailable.
+    """
+    rows = ix._q("SELECT DISTINCT n.name FROM names n JOIN records r ON r.name_id = n.id"
+                   " WHERE r.key_type = ? AND (r.purposes & ?) = ? ORDER BY n.name",
+                   (int(key_type), int(purposes), int(purposes)))
+    return [str(n) for (n,) in rows]
+
+
+def _subkey_order(material: bytes) -> dict[str, int]:
+    """Subkey fingerprint -> position in the certificate (``{}`` if it does not walk)."""
+    import hashlib
+
+    from registry.errors import KeyFormatError
+    from registry.keys._pgp_packets import iter_packets
+
+    order: dict[str, int] = {}
+    try:
+        for pkt in iter_packets(material):
+            if pkt.tag != 14 or not pkt.body:
+                continue
+            if pkt.body[0] == 4:
+                fp = hashlib.sha1(b"\x99" + len(pkt.body).to_bytes(2, "big") + pkt.body).hexdigest()
+            elif pkt.body[0] == 6:
+                fp = hashlib.sha256(b"\x9b" + len(pkt.body).to_bytes(4, "big") + pkt.body).hexdigest()
+            else:
+                continue
+            order.setdefault(fp.upper(), len(order))
+    except KeyFormatError:
+        return {}
+    return order

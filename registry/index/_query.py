@@ -24,7 +24,7 @@ from pathlib import Path
 
 from registry._frozen import Frozen, init_fields
 from registry.errors import IndexUnavailable, InvalidName
-from registry.index._schema import fingerprint_key, fingerprint_text, schema_problem
+from registry.index._schema import fingerprint_text, schema_problem
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (sshd path)
 if TYPE_CHECKING:
@@ -342,26 +342,9 @@ class IndexReader:
 
     def status(self, now: float | None = None) -> dict[str, Any]:
         """Synced block, last sync time, age, chain and counts (for ``keyanchor index status``)."""
-        meta = self.meta()
-        t = time.time() if now is None else now
-        last = int(meta.get("last_sync_time", "0"))
-        counts = {t_: int(self._q(f"SELECT count(*) FROM {t_}")[0][0])
-                  for t_ in ("names", "records", "events")}
-        counts["events"] += counts["names"] + counts["records"]  # NameRegistered, KeyPublished
-        fresh = _fresh_as_of(meta) if last else None
-        return {
-            "path": str(self.path),
-            "chain_id": int(meta["chain_id"]) if "chain_id" in meta else None,
-            "registry": meta.get("registry"),
-            "synced_block": int(meta["synced_block"]) if "synced_block" in meta else None,
-            "proven_head": int(meta["head_number"]) if "head_number" in meta else None,
-            "proven_head_hash": ("0x" + meta["head_hash"]) if meta.get("head_hash") else None,
-            "proven_head_time": int(meta["head_timestamp"]) if "head_timestamp" in meta else None,
-            "last_sync_time": last or None,
-            "age_seconds": int(t - fresh) if fresh is not None else None,
-            "policy": meta.get("policy_profile"),
-            **counts,
-        }
+        from registry.index import _lookups
+
+        return _lookups.status(self, now)
 
     # ----------------------------------------------------------------- lookups
 
@@ -390,29 +373,15 @@ class IndexReader:
 
     def name(self, name: str) -> dict[str, Any] | None:
         """Owner, parent, operators of a name (``None`` when unknown)."""
-        rows = self._q("SELECT n.id, n.name, p.name, n.person, t.text, n.owner, n.renounced,"
-                       " n.block FROM names n JOIN texts t ON t.id = n.owner"
-                       " LEFT JOIN names p ON p.id = n.parent WHERE n.name = ?", (_norm(name),))
-        if not rows:
-            return None
-        nid, text, parent, person, owner, owner_id, renounced, block = rows[0]
-        ops = sorted(str(r[0]) for r in self._q(
-            "SELECT t.text FROM operators o JOIN texts t ON t.id = o.operator"
-            " WHERE o.name_id = ? AND o.owner = ? AND o.approved = 1", (nid, owner_id)))
-        from registry.names import raw_namehash
+        from registry.index import _lookups
 
-        return {"name": text, "node": "0x" + bytes(raw_namehash(text)).hex(), "owner": owner,
-                "parent": parent, "person": bool(person),
-                "renounced": bool(renounced), "operators": ops, "created_block": block}
+        return _lookups.name(self, name)
 
     def names_by_fingerprint(self, fingerprint: str) -> list[tuple[str, int]]:
         """(name, record index) pairs holding a key with this fingerprint (any status)."""
-        # stored as bytes (registry.index._schema.fingerprint_key): hex in any case, with or
-        # without colons and 0x, finds the same rows
-        rows = self._q(
-            "SELECT DISTINCT n.name, f.idx FROM fingerprints f JOIN names n ON n.id = f.name_id"
-            " WHERE f.fingerprint = ? ORDER BY n.name, f.idx", (fingerprint_key(fingerprint),))
-        return [(str(n), int(i)) for n, i in rows]
+        from registry.index import _lookups
+
+        return _lookups.names_by_fingerprint(self, fingerprint)
 
     def records_by_fingerprint(self, fingerprint: str, *,
                                at: float | None = None) -> list[IndexedRecord]:
@@ -423,13 +392,9 @@ class IndexReader:
 
         Raises: IndexUnavailable.
         """
-        now = time.time() if at is None else at
-        rows = self._q(
-            f"SELECT {_COLUMNS} FROM fingerprints f"
-            " JOIN records r ON r.name_id = f.name_id AND r.idx = f.idx"
-            " JOIN names n ON n.id = r.name_id"
-            " WHERE f.fingerprint = ? ORDER BY n.name, r.idx", (fingerprint_key(fingerprint),))
-        return [_record(row, now) for row in rows]
+        from registry.index import _lookups
+
+        return _lookups.records_by_fingerprint(self, fingerprint, at=at)
 
     def records_by_key_id(self, key_id: str, *, at: float | None = None) -> list[IndexedRecord]:
         """OpenPGP records whose primary key or a subkey has this long key ID (all statuses).
@@ -441,22 +406,9 @@ class IndexReader:
 
         Raises: IndexUnavailable.
         """
-        kid = key_id.strip().removeprefix("0x").removeprefix("0X").upper()
-        if len(kid) != 16 or any(c not in "0123456789ABCDEF" for c in kid):
-            return []
-        now = time.time() if at is None else at
-        # v6: the first 8 bytes of the fingerprint; v4: the last 8, which fingerprint_key
-        # stores first -- either way a range of the fingerprints' primary key
-        lo = fingerprint_key(kid)
-        hi = b"X" + (int(kid, 16) + 1).to_bytes(8, "big") if kid != "F" * 16 else b"Y"
-        rows = self._q(
-            "WITH hits(name_id, idx) AS ("
-            " SELECT DISTINCT name_id, idx FROM fingerprints"
-            "  WHERE fingerprint >= ? AND fingerprint < ? AND length(fingerprint) IN (21, 33))"
-            f" SELECT {_COLUMNS} FROM hits h JOIN records r ON r.name_id = h.name_id"
-            " AND r.idx = h.idx JOIN names n ON n.id = r.name_id WHERE r.key_type = 2"
-            " ORDER BY n.name, r.idx", (lo, hi))
-        return [_record(row, now) for row in rows]
+        from registry.index import _lookups
+
+        return _lookups.records_by_key_id(self, key_id, at=at)
 
     def openpgp_by_email(self, email: str, *, at: float | None = None) -> list[IndexedRecord]:
         """OpenPGP certificates whose user IDs claim ``email`` (all statuses), under any name.
@@ -466,13 +418,9 @@ class IndexReader:
         the registry name equal to it (:meth:`records`); HKP, WKD and ``keyanchor
         index lookup`` use only that.
         """
-        now = time.time() if at is None else at
-        rows = self._q(
-            f"SELECT {_COLUMNS} FROM identities i JOIN records r ON r.name_id = i.name_id"
-            " AND r.idx = i.idx JOIN names n ON n.id = r.name_id"
-            " WHERE i.identity = ? AND r.key_type = 2"
-            " ORDER BY n.name, r.idx", (email.strip().lower(),))
-        return [_record(row, now) for row in rows]
+        from registry.index import _lookups
+
+        return _lookups.openpgp_by_email(self, email, at=at)
 
     def host_keys(self, host: str, *, at: float | None = None) -> list[IndexedRecord]:
         """SSH records with purpose ssh-host under the host's name (all statuses)."""
@@ -480,18 +428,9 @@ class IndexReader:
 
     def history(self, name: str) -> list[dict[str, Any]]:
         """Every synced event about ``name``, oldest first."""
-        rows = self._q("SELECT id FROM names WHERE name = ?", (_norm(name),))
-        if not rows:
-            return []
-        from registry.index._json import history_entry
-        from registry.index._lookups import history_rows
+        from registry.index import _lookups
 
-        try:
-            events = history_rows(self.conn, int(rows[0][0]))
-        except sqlite3.Error as exc:
-            raise IndexUnavailable(f"index {self.path} cannot be read: {exc}") from exc
-        return [history_entry(b, li, "0x" + tx.hex(), kind, data, ts)
-                for b, li, tx, kind, data, ts in events]
+        return _lookups.history(self, name)
 
     def attestations(self, name: str, index: int, *, at: float | None = None) -> list[dict[str, Any]]:
         """Live attestations of record ``index`` of ``name``, oldest first.
@@ -503,34 +442,18 @@ class IndexReader:
 
         Raises: InvalidName, IndexUnavailable.
         """
-        now = time.time() if at is None else at
-        rows = self._q(
-            "SELECT a.attester, a.policy_hash, a.expires, a.attested_at FROM attestations a"
-            " WHERE a.name_id = (SELECT id FROM names WHERE name = ?) AND a.idx = ?"
-            " ORDER BY a.attested_at", (_norm(name), int(index)))
-        from registry.index._json import iso
+        from registry.index import _lookups
 
-        def who(att: bytes) -> tuple[str | None, str | None]:
-            nid = self._id_of(att)
-            found = [] if nid is None else self._q(
-                "SELECT n.name, t.text FROM names n JOIN texts t ON t.id = n.owner WHERE n.id = ?",
-                (nid,))
-            return (str(found[0][0]), str(found[0][1])) if found else (None, None)
-
-        return [{"attester": att_name or "0x" + bytes(att).hex(), "attester_owner": owner,
-                 "policy_hash": "0x" + bytes(ph).hex(),
-                 "expires": iso(int(exp)), "attested_at": iso(int(t)),
-                 "expired": bool(exp) and int(exp) <= now}
-                for att, ph, exp, t in rows for att_name, owner in [who(bytes(att))]]
+        return _lookups.attestations(self, name, index, at=at)
 
     def proof(self, node: bytes, idx: int) -> bytes:
         """The proof of possession published with record ``(node, idx)`` (``b""``: none or unknown).
 
         Raises: IndexUnavailable.
         """
-        rows = self._q("SELECT proof FROM records WHERE name_id = ? AND idx = ?",
-                       (self._id_of(node), int(idx)))
-        return bytes(rows[0][0]) if rows else b""
+        from registry.index import _lookups
+
+        return _lookups.proof(self, node, idx)
 
     def dns_control(self, name: str) -> dict[str, Any] | None:
         """The DNS-control verdict sync stored for the top-level name above ``name``.
@@ -540,21 +463,9 @@ class IndexReader:
 
         Raises: IndexUnavailable.
         """
-        rows = self._q(
-            "WITH RECURSIVE up(id, parent, depth) AS ("
-            " SELECT id, parent, 0 FROM names WHERE name = ?"
-            " UNION ALL SELECT n.id, n.parent, up.depth + 1 FROM names n"
-            "  JOIN up ON n.id = up.parent WHERE up.depth < 300)"
-            " SELECT d.domain, d.owner, d.status, d.owners, d.detail, d.checked_at"
-            " FROM up JOIN dns_control d ON d.name_id = up.id ORDER BY up.depth DESC LIMIT 1",
-            (_norm(name),))
-        if not rows:
-            return None
-        import json
+        from registry.index import _lookups
 
-        domain, owner, status, owners, detail, checked = rows[0]
-        return {"domain": domain, "owner": owner, "status": status,
-                "owners": json.loads(owners), "detail": detail, "checked_at": checked}
+        return _lookups.dns_control(self, name)
 
     def subkey_fingerprints(self, node: bytes, idx: int) -> list[str]:
         """Fingerprints of the subkeys of OpenPGP record ``(node, idx)``, in certificate order.
@@ -564,20 +475,9 @@ class IndexReader:
 
         Raises: IndexUnavailable.
         """
-        nid = self._id_of(node)
-        rows = self._q("SELECT material, fingerprint FROM records WHERE name_id = ? AND idx = ?"
-                       " AND key_type = 2", (nid, int(idx)))
-        if not rows:
-            return []
-        order = _subkey_order(bytes(rows[0][0]))
-        wanted = [fingerprint_key(fp) for fp in order if fp != fingerprint_text(rows[0][1])]
-        if not wanted:
-            return []
-        stored = {fingerprint_text(fp) for (fp,) in self._q(
-            f"SELECT fingerprint FROM fingerprints WHERE fingerprint IN"
-            f" ({','.join('?' * len(wanted))}) AND name_id = ? AND idx = ?",
-            (*wanted, nid, int(idx)))}
-        return sorted(stored, key=lambda fp: (order[fp], fp))
+        from registry.index import _lookups
+
+        return _lookups.subkey_fingerprints(self, node, idx)
 
     def revocation(self, node: bytes, idx: int) -> bytes:
         """The bytes record ``(node, idx)``'s ``KeyRevoked`` event carried (``b""``: none, not revoked).
@@ -587,22 +487,18 @@ class IndexReader:
 
         Raises: IndexUnavailable.
         """
-        rows = self._q("SELECT revocation FROM records WHERE name_id = ? AND idx = ?",
-                       (self._id_of(node), int(idx)))
-        return bytes(rows[0][0]) if rows and rows[0][0] is not None else b""
+        from registry.index import _lookups
+
+        return _lookups.revocation(self, node, idx)
 
     def person_names(self, domain: str) -> list[str]:
         """Registered person names ``local@domain`` under ``domain`` (lower-case text), sorted.
 
         Raises: IndexUnavailable.
         """
-        dom = domain.strip().rstrip(".").lower()
-        if not dom:
-            return []
-        pattern = "%@" + dom.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        rows = self._q("SELECT name FROM names WHERE person = 1 AND name LIKE ? ESCAPE '\\'"
-                       " ORDER BY name", (pattern,))
-        return [str(n) for (n,) in rows if str(n).rpartition("@")[2] == dom]
+        from registry.index import _lookups
+
+        return _lookups.person_names(self, domain)
 
     # ----------------------------------------------------------------- which names count
 
@@ -763,34 +659,9 @@ class IndexReader:
 
         Raises: IndexUnavailable.
         """
-        rows = self._q("SELECT DISTINCT n.name FROM names n JOIN records r ON r.name_id = n.id"
-                       " WHERE r.key_type = ? AND (r.purposes & ?) = ? ORDER BY n.name",
-                       (int(key_type), int(purposes), int(purposes)))
-        return [str(n) for (n,) in rows]
+        from registry.index import _lookups
 
-
-def _subkey_order(material: bytes) -> dict[str, int]:
-    """Subkey fingerprint -> position in the certificate (``{}`` if it does not walk)."""
-    import hashlib
-
-    from registry.errors import KeyFormatError
-    from registry.keys._pgp_packets import iter_packets
-
-    order: dict[str, int] = {}
-    try:
-        for pkt in iter_packets(material):
-            if pkt.tag != 14 or not pkt.body:
-                continue
-            if pkt.body[0] == 4:
-                fp = hashlib.sha1(b"\x99" + len(pkt.body).to_bytes(2, "big") + pkt.body).hexdigest()
-            elif pkt.body[0] == 6:
-                fp = hashlib.sha256(b"\x9b" + len(pkt.body).to_bytes(4, "big") + pkt.body).hexdigest()
-            else:
-                continue
-            order.setdefault(fp.upper(), len(order))
-    except KeyFormatError:
-        return {}
-    return order
+        return _lookups.names_with_records(self, key_type=key_type, purposes=purposes)
 
 
 def valid_name(text: str) -> bool:
