@@ -984,17 +984,11 @@ def _hex_to_bytes(value: object) -> object:
     return value
 
 
-def _migrate_2_to_3(work: Path) -> None:
-    """Rewrite a schema-2 working file as schema 3 (binary event fields, 16 KiB pages).
-
-    Every table is copied as it is; each event's JSON fields are stored with
-    :func:`encode_fields` (hex byte strings as bytes), so history reads back
-    exactly as before. The new file replaces the working file only when
-    complete (a crash leaves the schema-2 file, migrated again next time);
-    :func:`_migrate_3_to_4` follows.
-    """
-    from registry.index._schema3 import SCHEMA_3
-
+@contextmanager
+def _rewriting(work: Path, ddl: str) -> Iterator[tuple[sqlite3.Connection, sqlite3.Connection]]:
+    """(old, new): the working file and a new file with the tables of ``ddl`` (16 KiB pages),
+    which replaces the working file when the block ends normally and is removed otherwise
+    (a crash leaves the old file, migrated again next time)."""
     new = work.with_name(work.name + ".migrating")
     _remove_work(new)
     old = sqlite3.connect(work, isolation_level=None)
@@ -1003,27 +997,8 @@ def _migrate_2_to_3(work: Path) -> None:
         dst = sqlite3.connect(new, isolation_level=None)
         try:
             dst.execute(f"PRAGMA page_size={PAGE_SIZE}")
-            dst.executescript(SCHEMA_3)
-            dst.execute("BEGIN")
-            tables = [str(t) for (t,) in dst.execute(
-                "SELECT name FROM sqlite_schema WHERE type = 'table'"
-                " AND name NOT IN ('events', 'meta') AND name NOT LIKE 'sqlite_%'")]
-            for table in tables:
-                cols = [str(r[1]) for r in old.execute(f"PRAGMA table_info({table})")]
-                if not cols:
-                    continue
-                marks = ",".join("?" * len(cols))
-                dst.executemany(f"INSERT INTO {table} ({','.join(cols)}) VALUES ({marks})",
-                                old.execute(f"SELECT {','.join(cols)} FROM {table}"))
-            dst.executemany("INSERT INTO meta VALUES (?, ?)", old.execute(
-                "SELECT key, value FROM meta WHERE key != 'schema'"))
-            dst.execute("INSERT INTO meta VALUES ('schema', '3')")
-            dst.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?)", (
-                (b, li, tx, node, kind, encode_fields(
-                    {k: _hex_to_bytes(v) for k, v in json.loads(data).items()}))
-                for b, li, tx, node, kind, data in old.execute(
-                    "SELECT block, log_index, tx_hash, node, kind, data FROM events")))
-            dst.execute("COMMIT")
+            dst.executescript(ddl)
+            yield old, dst
         finally:
             dst.close()
     except BaseException:
@@ -1036,6 +1011,38 @@ def _migrate_2_to_3(work: Path) -> None:
     os.chmod(work, WORK_MODE)
 
 
+def _migrate_2_to_3(work: Path) -> None:
+    """Rewrite a schema-2 working file as schema 3 (binary event fields, 16 KiB pages).
+
+    Every table is copied as it is; each event's JSON fields are stored with
+    :func:`encode_fields` (hex byte strings as bytes), so history reads back
+    exactly as before. :func:`_migrate_3_to_4` follows.
+    """
+    from registry.index._schema3 import SCHEMA_3
+
+    with _rewriting(work, SCHEMA_3) as (old, dst):
+        dst.execute("BEGIN")
+        tables = [str(t) for (t,) in dst.execute(
+            "SELECT name FROM sqlite_schema WHERE type = 'table'"
+            " AND name NOT IN ('events', 'meta') AND name NOT LIKE 'sqlite_%'")]
+        for table in tables:
+            cols = [str(r[1]) for r in old.execute(f"PRAGMA table_info({table})")]
+            if not cols:
+                continue
+            marks = ",".join("?" * len(cols))
+            dst.executemany(f"INSERT INTO {table} ({','.join(cols)}) VALUES ({marks})",
+                            old.execute(f"SELECT {','.join(cols)} FROM {table}"))
+        dst.executemany("INSERT INTO meta VALUES (?, ?)", old.execute(
+            "SELECT key, value FROM meta WHERE key != 'schema'"))
+        dst.execute("INSERT INTO meta VALUES ('schema', '3')")
+        dst.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?)", (
+            (b, li, tx, node, kind, encode_fields(
+                {k: _hex_to_bytes(v) for k, v in json.loads(data).items()}))
+            for b, li, tx, node, kind, data in old.execute(
+                "SELECT block, log_index, tx_hash, node, kind, data FROM events")))
+        dst.execute("COMMIT")
+
+
 def _migrate_3_to_4(work: Path, published: Path) -> None:
     """Rewrite a schema-3 working file as schema 4 by replaying its events into a new file.
 
@@ -1046,35 +1053,16 @@ def _migrate_3_to_4(work: Path, published: Path) -> None:
     records as the old one; a file that does not replay is refused with a
     "re-sync needed" line and left as it was.
     """
-    new = work.with_name(work.name + ".migrating")
-    _remove_work(new)
-    old = sqlite3.connect(work, isolation_level=None)
     try:
-        old.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        conn = sqlite3.connect(new, isolation_level=None)
-        try:
-            conn.execute(f"PRAGMA page_size={PAGE_SIZE}")
-            conn.executescript(SCHEMA)
-            store = Store(conn, published, new)
+        with _rewriting(work, SCHEMA) as (old, conn):
+            store = Store(conn, published, work)
             with store.transaction():
                 _replay_schema_3(old, store)
-        finally:
-            conn.close()
     except (sqlite3.Error, IndexUnavailable, KeyError, ValueError, TypeError) as exc:
-        _remove_work(new)
-        old.close()
         raise IndexUnavailable(
             f"{published} has index schema 3 and cannot be migrated to schema {SCHEMA_VERSION}"
             f" ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__}): re-sync needed"
             " (delete the file and run 'keyanchor sync')") from exc
-    except BaseException:
-        _remove_work(new)
-        old.close()
-        raise
-    old.close()
-    _remove_work(work)
-    os.replace(new, work)
-    os.chmod(work, WORK_MODE)
 
 
 def _replay_schema_3(old: sqlite3.Connection, store: Store) -> None:
