@@ -190,7 +190,8 @@ def _copy_sources(dst: Path) -> Path:
 
 
 def bench_latency(index: Path, runs: int, names: int, d: Path,
-                  baseline: Path | None = None) -> dict[str, dict[str, float]]:
+                  baseline: Path | None = None,
+                  baseline_index: Path | None = None) -> dict[str, dict[str, float]]:
     """Median (and p95) ms of ``python3 -c pass``, the stdlib floor script and keyanchor-ssh,
     interleaved, in three modes: bytecode cached; keyanchor's bytecode not cached (a copy of
     the sources, PYTHONDONTWRITEBYTECODE); nothing cached (also an empty PYTHONPYCACHEPREFIX,
@@ -227,6 +228,8 @@ def bench_latency(index: Path, runs: int, names: int, d: Path,
                 if c == "baseline" and mode != "cached":
                     continue
                 e = {**env, "PYTHONPATH": str(baseline)} if c == "baseline" else env
+                if c == "baseline" and baseline_index is not None:  # another index schema
+                    e["KEYANCHOR_INDEX"] = str(baseline_index)
                 t = time.perf_counter()
                 subprocess.run(argv, env=e, check=True, stdout=subprocess.DEVNULL, cwd=d)
                 times[mode][c].append(time.perf_counter() - t)
@@ -350,6 +353,9 @@ def main() -> int:
     ap.add_argument("--index", type=Path, default=None,
                     help="SSH index of --names names to time against (built there if missing,"
                          " and kept; its directory must pass StrictModes, e.g. under ~/.cache)")
+    ap.add_argument("--baseline-index", type=Path, default=None,
+                    help="the index --baseline reads (one its own code built, when the schemas"
+                         " differ: e.g. its scripts/bench_index.py's build_index)")
     ap.add_argument("--baseline", type=Path, default=None,
                     help="another checkout (e.g. `git worktree add /tmp/base main`) whose"
                          " authorized-keys is timed interleaved with this one (bytecode cached)")
@@ -390,7 +396,8 @@ def main() -> int:
             print(f"publish (copy + rename, 5 runs): median {pub['publish_s'] * 1e3:.0f} ms;"
                   f" cp of the same file: {pub['copy_s'] * 1e3:.0f} ms"
                   f" -> ratio {pub['publish_s'] / pub['copy_s']:.2f}x")
-        lat = bench_latency(index, args.runs, args.names, d, args.baseline)
+        lat = bench_latency(index, args.runs, args.names, d, args.baseline,
+                            args.baseline_index.resolve() if args.baseline_index else None)
         print(f"authorized-keys cold process, {args.names:,} names, medians (p95) of {args.runs}"
               " interleaved runs, ms:")
         print(f"  {'mode':22} {'python3 -c pass':>16} {'stdlib floor':>14} {'keyanchor-ssh':>14}"
