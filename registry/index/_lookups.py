@@ -10,6 +10,11 @@ that events name but ``names`` does not hold are in ``nodes`` (negative ids).
 It stores no ``NameRegistered`` / ``KeyPublished`` event row either: those
 events are rebuilt from the ``names`` / ``records`` row, and whatever a row
 cannot give back exactly was kept in its ``extra`` column (:func:`extra_of`).
+
+The second half holds the :class:`~registry.index._query.IndexReader` lookups
+the sshd path never calls (history, attestations, key IDs, fingerprints,
+subkeys, DNS control, status, ...): the methods of the same names delegate
+here, so a login without cached bytecode does not compile them.
 Stdlib + :mod:`registry.names`.
 """
 
