@@ -13,10 +13,18 @@ is ignored, and a record the name word counts but no log (or durable slot)
 accounts for is a :class:`~registry.errors.VerificationError`. When an
 endpoint's data does not verify, the next endpoint is asked and the failure
 reported (:meth:`Quorum.first_good`).
+
+Values already proven are re-used: a storage word proven against a state root
+is that root's word whoever asks again, and a name's record set proven at a
+block hash is that block's (bounded caches, :data:`MAX_WORDS` words and
+:data:`MAX_RECORD_SETS` record sets). Nothing unproven is ever cached, and a
+new head has a new state root: its values are proven again.
 """
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -34,6 +42,10 @@ MAX_SLOTS = 500
 #: Logs per index of a name considered before refusing (a flood of forged logs).
 MAX_CANDIDATES = 8
 ZERO32 = b"\x00" * 32
+#: Proven storage words kept, by (state root, slot).
+MAX_WORDS = 16_384
+#: Proven record sets kept, by (block hash, node).
+MAX_RECORD_SETS = 1_024
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +78,10 @@ class ProvenState:
         from registry.chain.client import load_contract
 
         self.contract = load_contract()
+        self._lock = threading.Lock()
+        self._words: OrderedDict[tuple[bytes, int], int] = OrderedDict()
+        self._record_sets: OrderedDict[tuple[bytes, bytes],
+                                       tuple[layout.NameWord, list[ProvenRecord]]] = OrderedDict()
 
     def head(self) -> TrustedBlock:
         """The trusted head (re-asked unless the last one is under ``head_ttl`` seconds old).
@@ -88,17 +104,41 @@ class ProvenState:
     # ----------------------------------------------------------------- proofs
 
     def prove_on(self, ep: Rpc, slots: Sequence[int], head: TrustedBlock) -> dict[int, int]:
-        """Storage values at ``slots`` from ``ep``'s proofs at ``head``. Raises VerificationError."""
+        """Storage values at ``slots`` from ``ep``'s proofs at ``head``. Raises VerificationError.
+
+        Words already proven against ``head``'s state root are not asked again (the
+        same values, whichever endpoint proved them); with nothing new to prove, the
+        account proof alone is checked once (``slots`` empty).
+        """
+        root = bytes(head.state_root)
         out: dict[int, int] = {}
-        wanted = list(dict.fromkeys(int(s) for s in slots))
+        wanted: list[int] = []
+        with self._lock:
+            for s in dict.fromkeys(int(s) for s in slots):
+                hit = self._words.get((root, s))
+                if hit is None:
+                    wanted.append(s)
+                else:
+                    self._words.move_to_end((root, s))
+                    out[s] = hit
+        if out and not wanted:
+            return out
         at = {"blockHash": "0x" + head.hash.hex()}
         for lo in range(0, max(len(wanted), 1), MAX_SLOTS):
             part = wanted[lo:lo + MAX_SLOTS]
             reply = ep.call("eth_getProof", [self.address, [slot_key(s) for s in part], at])
-            _account, values = verify_proof(reply, state_root=head.state_root,
+            _account, values = verify_proof(reply, state_root=root,
                                             address=self.address, slots=part)
             out.update(values)
+            self._keep_words(root, values)
         return out
+
+    def _keep_words(self, root: bytes, values: dict[int, int]) -> None:
+        with self._lock:
+            for s, v in values.items():
+                self._words[(root, s)] = v
+            while len(self._words) > MAX_WORDS:
+                self._words.popitem(last=False)
 
     def slots(self, slots: Iterable[int], head: TrustedBlock, what: str) -> dict[int, int]:
         """Proven values at ``slots`` (from the first endpoint whose proofs verify)."""
@@ -135,8 +175,19 @@ class ProvenState:
         Raises: VerificationError (a record no log or durable slot accounts for, on
         every endpoint), QuorumError, ChainError.
         """
-        return self.quorum.first_good(what, lambda ep: self._records_on(ep, bytes(node), head,
-                                                                         what))
+        key = (bytes(head.hash), bytes(node))
+        with self._lock:
+            hit = self._record_sets.get(key)
+            if hit is not None:
+                self._record_sets.move_to_end(key)
+                return hit[0], list(hit[1])
+        word, found = self.quorum.first_good(
+            what, lambda ep: self._records_on(ep, bytes(node), head, what))
+        with self._lock:
+            self._record_sets[key] = (word, list(found))
+            while len(self._record_sets) > MAX_RECORD_SETS:
+                self._record_sets.popitem(last=False)
+        return word, found
 
     def _records_on(self, ep: Rpc, node: bytes, head: TrustedBlock, what: str
                     ) -> tuple[layout.NameWord, list[ProvenRecord]]:

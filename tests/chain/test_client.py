@@ -281,14 +281,33 @@ def test_tampered_material_in_logs_is_caught(raw_chain: EthTesterChain) -> None:
     assert len(alice.lookup("alice@example.org")) == 2  # honest again
 
 
-def test_views_are_not_evidence_and_proofs_are_checked(raw_chain: EthTesterChain) -> None:
-    """A lie in the records() view changes nothing (reads are proven); a lie in the proven
-    record word (revoked -> active) is caught."""
-    _, alice = _setup_alice(raw_chain)
+def _unrevoke(method: str, params: Any, reply: Any) -> Any:
+    """An endpoint that shows revoked records as live (clears the reason bits of record words)."""
+    if method != "eth_getProof" or "result" not in reply:
+        return None
+    result = dict(reply["result"])
+    items = []
+    for item in result["storageProof"]:
+        value = int(item["value"], 16)
+        if (value >> 10) & 15:  # a revoked record word: clear the reason bits
+            value &= ~(15 << 10)
+            item = {**item, "value": hex(value)}
+        items.append(item)
+    return {**reply, "result": {**result, "storageProof": items}}
+
+
+def _revoked_second(chain: EthTesterChain) -> tuple[Registry, KeyRecord]:
+    _, alice = _setup_alice(chain)
     alice.publish("alice@example.org", b"RAW honest", key_type="ssh")
     alice.publish("alice@example.org", b"RAW revoked", key_type="ssh")
     alice.revoke("alice@example.org", 1, "key-compromise")
-    (rec,) = alice.lookup("alice@example.org")
+    return alice, alice.lookup("alice@example.org")[0]
+
+
+def test_views_are_not_evidence_and_proofs_are_checked(raw_chain: EthTesterChain) -> None:
+    """A lie in the records() view changes nothing (reads are proven); a lie in the proven
+    record word (revoked -> active) is caught."""
+    alice, rec = _revoked_second(raw_chain)
 
     def flip_view(method: str, params: Any, reply: Any) -> Any:
         if method == "eth_call":
@@ -298,21 +317,40 @@ def test_views_are_not_evidence_and_proofs_are_checked(raw_chain: EthTesterChain
     with lying(raw_chain.w3, flip_view):
         assert [r.commitment for r in alice.lookup("alice@example.org")] == [rec.commitment]
 
-    def unrevoke(method: str, params: Any, reply: Any) -> Any:
-        if method != "eth_getProof" or "result" not in reply:
-            return None
-        result = dict(reply["result"])
-        items = []
-        for item in result["storageProof"]:
-            value = int(item["value"], 16)
-            if (value >> 10) & 15:  # a revoked record word: clear the reason bits
-                value &= ~(15 << 10)
-                item = {**item, "value": hex(value)}
-            items.append(item)
-        return {**reply, "result": {**result, "storageProof": items}}
+    fresh = raw_chain.registry(None)  # nothing proven yet: every word is asked for
+    with lying(raw_chain.w3, _unrevoke), pytest.raises(VerificationError, match="proof shows"):
+        fresh.lookup("alice@example.org")
 
-    with lying(raw_chain.w3, unrevoke), pytest.raises(VerificationError, match="proof shows"):
+
+def test_proven_values_are_reused_at_a_block_and_proven_again_at_the_next(
+        raw_chain: EthTesterChain) -> None:
+    """At the block it was proven at, a record set is not asked again (a lie then changes
+    nothing); at a block with another state root every word is proven again, and the lie
+    is refused."""
+    alice, rec = _revoked_second(raw_chain)
+    assert alice.owner("alice@example.org") == raw_chain.accounts[ALICE].address
+    asked: list[str] = []
+
+    def counting(method: str, params: Any, reply: Any) -> Any:
+        asked.append(method)
+        return _unrevoke(method, params, reply)
+
+    with lying(raw_chain.w3, counting):
+        assert [r.commitment for r in alice.lookup("alice@example.org")] == [rec.commitment]
+        assert alice.owner("alice@example.org") == raw_chain.accounts[ALICE].address
+    assert "eth_getProof" not in asked and "eth_getLogs" not in asked
+    assert "eth_getBlockByNumber" in asked  # the head is asked every time
+    raw_chain.tester.mine_blocks(1)  # an empty block: the same state root, the same words
+    with lying(raw_chain.w3, counting):
+        assert [r.commitment for r in alice.lookup("alice@example.org")] == [rec.commitment]
+    raw_chain.registry(raw_chain.accounts[RA]).register("example.net")  # a new state root
+    with lying(raw_chain.w3, counting), pytest.raises(VerificationError, match="proof shows"):
         alice.lookup("alice@example.org")
+    with lying(raw_chain.w3, counting), pytest.raises(VerificationError, match="proof shows"):
+        alice.records("alice@example.org")
+    # the refused values were not kept: honest again, the same answer
+    assert [r.commitment for r in alice.lookup("alice@example.org")] == [rec.commitment]
+    assert [r["status"] for r in alice.records("alice@example.org")] == [0, 2]
 
 
 def test_missing_event_is_caught(raw_chain: EthTesterChain) -> None:
