@@ -243,18 +243,10 @@ class _Event:
     data: tuple[tuple[str, str], ...]
 
     def decode(self, log: Any) -> dict[str, Any]:
-        topics = [bytes(t) for t in log["topics"]]
-        if len(topics) != 1 + len(self.indexed) or topics[0] != self.topic:
-            raise ValueError(f"not a {self.name} log")
-        out: dict[str, Any] = {}
-        for (name, kind), topic in zip(self.indexed, topics[1:], strict=True):
-            if kind in {"string", "bytes"} or kind.endswith("]") or kind.startswith("("):
-                out[name] = topic  # dynamic values are logged as their hash
-            else:
-                (out[name],) = eth_abi.decode([kind], topic)
-        values = eth_abi.decode([k for _, k in self.data], bytes(log["data"]))
-        out.update(zip((n for n, _ in self.data), values, strict=True))
-        return out
+        from registry.chain._abi import decode_event
+
+        return decode_event(self.name, self.topic, self.indexed, self.data,
+                            [_hexbytes(t) for t in log["topics"]], _hexbytes(log["data"]))
 
 
 class _Contract:
@@ -344,9 +336,9 @@ def _name(name: str | Name) -> Name:
 
 
 def _default_loader(key_type: KeyType, material: bytes) -> Key:
-    from registry.keys import load_material
+    from registry.chain._verified import parsed_material
 
-    return load_material(key_type, material)
+    return parsed_material(key_type, material)
 
 
 def _purposes(value: Purpose | int | str | None, key_type: KeyType) -> Purpose:

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from registry.chain import layout
-from registry.chain._abi import decode as abi_decode
+from registry.chain._abi import decode_event
 from registry.chain._address import checksum_address
 from registry.chain.records import (
     STATUSES,
@@ -88,17 +88,7 @@ class _Event:
         Raises:
             ValueError: not this event, or malformed.
         """
-        if len(topics) != 1 + len(self.indexed) or topics[0] != self.topic:
-            raise ValueError(f"not a {self.name} log")
-        out: dict[str, Any] = {}
-        for (name, kind), topic in zip(self.indexed, topics[1:], strict=True):
-            if kind in {"string", "bytes"} or kind.endswith("]") or kind.startswith("("):
-                out[name] = topic
-            else:
-                (out[name],) = abi_decode([kind], topic)
-        values = abi_decode([k for _, k in self.data], data)
-        out.update(zip((n for n, _ in self.data), values, strict=True))
-        return out
+        return decode_event(self.name, self.topic, self.indexed, self.data, topics, data)
 
 
 def _abi_type(param: dict[str, Any]) -> str:
@@ -687,9 +677,9 @@ def _key_types(
 
 
 def _load_material(key_type: KeyType, material: bytes) -> Key:
-    from registry.keys import load_material
+    from registry.chain._verified import parsed_material
 
-    return load_material(key_type, material)
+    return parsed_material(key_type, material)
 
 
 def _event_data(event: str, data: dict[str, Any]) -> dict[str, Any]:
