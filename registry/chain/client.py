@@ -440,6 +440,69 @@ def _lean(w3: Web3) -> None:
         pass
 
 
+class _RpcRefused(Exception):
+    """A JSON-RPC error reply (its message and data, for the revert and nonce checks)."""
+
+
+def _raw_call(w3: Any, method: str, params: list[Any]) -> Any:
+    """``method`` through the provider as plain JSON-RPC (no web3 formatters or middleware).
+
+    Raises: _RpcRefused (an error reply), or whatever the provider raises.
+    """
+    resp = w3.provider.make_request(method, params)
+    if not isinstance(resp, dict):
+        raise ChainError(f"{method}: malformed JSON-RPC response (not an object)")
+    err = resp.get("error")
+    if err:
+        if isinstance(err, dict):
+            message, data = str(err.get("message", "")), err.get("data")
+            raise _RpcRefused(message + (f" | {data}" if data else ""))
+        raise _RpcRefused(str(err))
+    if "result" not in resp:
+        raise ChainError(f"{method}: malformed JSON-RPC response (no result and no error)")
+    return resp["result"]
+
+
+def _receipt(reply: Any, what: str) -> dict[str, Any] | None:
+    """A JSON receipt as the fields the client reads (ints, bytes); None when there is none."""
+    from registry.chain._rpc import hash32, hex_data, quantity
+
+    if reply is None:
+        return None
+    if not isinstance(reply, dict) or not isinstance(reply.get("logs"), list):
+        raise ChainError(f"{what}: malformed transaction receipt")
+    logs = []
+    for log in reply["logs"]:
+        if not isinstance(log, dict) or not isinstance(log.get("topics"), list):
+            raise ChainError(f"{what}: malformed log in the receipt")
+        logs.append({"address": str(log.get("address", "")),
+                     "topics": [hex_data(t, "a log topic") for t in log["topics"]],
+                     "data": hex_data(log.get("data", "0x"), "log data")})
+    price = reply.get("effectiveGasPrice")
+    return {
+        "transactionHash": hash32(reply.get("transactionHash"), "transactionHash"),
+        "blockNumber": quantity(reply.get("blockNumber"), "blockNumber"),
+        "gasUsed": quantity(reply.get("gasUsed"), "gasUsed"),
+        "status": quantity(reply.get("status"), "status"),
+        "effectiveGasPrice": quantity(price, "effectiveGasPrice") if price is not None else None,
+        "contractAddress": reply.get("contractAddress"),
+        "logs": logs,
+    }
+
+
+def _tx_json(tx: dict[str, Any]) -> dict[str, Any]:
+    """A call/estimate object as JSON-RPC wants it (hex quantities and data)."""
+    out: dict[str, Any] = {}
+    for key, value in tx.items():
+        if isinstance(value, bytes | bytearray):
+            out[key] = "0x" + bytes(value).hex()
+        elif isinstance(value, int) and not isinstance(value, bool):
+            out[key] = hex(value)
+        else:
+            out[key] = value
+    return out
+
+
 # --------------------------------------------------------------------------- the client
 
 
@@ -1247,8 +1310,11 @@ class Registry:
         return fields
 
     def _estimate(self, tx: dict[str, Any], what: str) -> int:
+        from registry.chain._rpc import quantity
+
         with _translated(what):
-            estimate = int(self.w3.eth.estimate_gas(tx))  # type: ignore[arg-type]
+            estimate = quantity(_raw_call(self.w3, "eth_estimateGas", [_tx_json(tx)]),
+                                "eth_estimateGas")
         return int(estimate * GAS_MARGIN) + GAS_HEADROOM
 
     def _next_nonce(self) -> int:
@@ -1306,7 +1372,11 @@ class Registry:
                         f"{what}: the account cannot sign ({type(exc).__name__})"
                     ) from None
                 try:
-                    tx_hash = bytes(self.w3.eth.send_raw_transaction(signed.raw_transaction))
+                    from registry.chain._rpc import hash32
+
+                    tx_hash = hash32(_raw_call(self.w3, "eth_sendRawTransaction",
+                                               ["0x" + bytes(signed.raw_transaction).hex()]),
+                                     "eth_sendRawTransaction")
                 except Exception as exc:
                     low = _error_text(exc).lower()
                     if attempt < 2 and any(m in low for m in _NONCE_LOW):
@@ -1336,21 +1406,15 @@ class Registry:
         Raises: TransactionTimeout, ContractRevert (receipt status 0, reason replayed
         when ``tx`` is given), ChainUnavailable, ChainError.
         """
-        from web3.exceptions import TransactionNotFound
-
         timeout = self.timeout if timeout is None else timeout
         confirmations = self.confirmations if confirmations is None else confirmations
         deadline = time.monotonic() + timeout
         delay = 0.002
         shown = "0x" + bytes(tx_hash).hex()
         while True:
-            receipt: Any = None
-            try:
-                with _translated(what):
-                    receipt = self.w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
-            except ChainError as exc:
-                if not isinstance(exc.__cause__, TransactionNotFound):
-                    raise
+            with _translated(what):
+                receipt = _receipt(_raw_call(self.w3, "eth_getTransactionReceipt", [shown]),
+                                   what)
             if receipt is not None and confirmations > 0:
                 with _translated(what):
                     head = int(self.w3.eth.block_number)
@@ -1635,14 +1699,17 @@ class Registry:
         return parsed, kt, material, args
 
     def _check_new(
-        self, parsed: Name, kt: KeyType, material: bytes, raw: list[dict[str, Any]] | None = None
+        self, parsed: Name, kt: KeyType, material: bytes, raw: list[dict[str, Any]] | None = None,
+        *, registered: bool = True,
     ) -> None:
-        """Refuse, before sending anything, a key already recorded under the name."""
+        """Refuse, before sending anything, a key already recorded under the name (and, with
+        ``registered``, a name that is not registered: proven)."""
         wanted = commitment(kt, material)
         if raw is None:
             rec = self._record_word(parsed, wanted)
             if rec is None:
-                self._require_registered(parsed)
+                if registered:
+                    self._require_registered(parsed)
                 return
             found = [rec]
         else:
@@ -1705,8 +1772,15 @@ class Registry:
             str(name), key, key_type, purposes, valid_from, valid_until, proof, durable
         )
         parsed, kt, material, args = self._publish_args(req)
-        self._check_new(parsed, kt, material)
-        return self._transact("publish", [bytes(parsed.node), *args], f"publish to {parsed}", wait)
+        # a name that is not registered is refused by the gas estimate (the contract's own
+        # check, nothing sent): no separate proof of the name first
+        self._check_new(parsed, kt, material, registered=False)
+        try:
+            return self._transact("publish", [bytes(parsed.node), *args], f"publish to {parsed}",
+                                  wait)
+        except NameNotFound:
+            raise NameNotFound(f"{parsed} is not registered",
+                               reason="KeyRegistry: name not found") from None
 
     def publish_many(
         self,
@@ -1730,7 +1804,7 @@ class Registry:
             if parsed.text not in seen:
                 self._require_registered(parsed)
                 seen[parsed.text] = []
-            self._check_new(parsed, kt, material)
+            self._check_new(parsed, kt, material, registered=False)
             ident = (parsed.text, commitment(kt, material))
             if ident in batch:
                 raise KeyAlreadyActive(

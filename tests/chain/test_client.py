@@ -161,8 +161,11 @@ def test_reverts_are_mapped(raw_chain: EthTesterChain) -> None:
     assert info.value.reason == "KeyRegistry: no such record"
     with pytest.raises(NameNotFound):
         alice.lookup("nobody@example.org")
-    with pytest.raises(NameNotFound):
-        alice.publish("nobody@example.org", b"RAW z", key_type="ssh")
+    sent = raw_chain.w3.eth.get_transaction_count(raw_chain.accounts[ALICE].address)
+    with pytest.raises(NameNotFound, match=r"^nobody@example.org is not registered$") as missing:
+        alice.publish("nobody@example.org", b"RAW z", key_type="ssh")  # refused at the estimate
+    assert missing.value.reason == "KeyRegistry: name not found"
+    assert raw_chain.w3.eth.get_transaction_count(raw_chain.accounts[ALICE].address) == sent
     with pytest.raises(InvalidName):
         alice.register("alice@example.org")
     with pytest.raises(InvalidName):
