@@ -30,6 +30,8 @@ from typing import TYPE_CHECKING, Any
 import eth_abi
 from eth_utils import to_checksum_address
 
+from registry.chain._verified import event_data, key_record, selected, with_revocations
+from registry.chain._verified import key_types as key_types_of
 from registry.chain.records import (
     STATUSES,
     Attestation,
@@ -345,16 +347,6 @@ def _purposes(value: Purpose | int | str | None, key_type: KeyType) -> Purpose:
     from registry.publish import default_purposes
 
     return default_purposes(key_type, value)
-
-
-def _key_types(
-    value: Iterable[KeyType | str | int] | KeyType | str | int | None,
-) -> set[KeyType] | None:
-    if value is None:
-        return None
-    if isinstance(value, KeyType | str | int):
-        value = [value]
-    return {KeyType.parse(v) for v in value}
 
 
 def _policy_hash(value: bytes | str | None) -> bytes:
@@ -915,29 +907,10 @@ class Registry:
                 _log_dict(p.log) if p.log is not None else None) for p in proven]
         if not raw:
             return []
-        wanted = _key_types(key_types)
-        out = []
-        for index, (rec, log) in enumerate(raw):
-            status = STATUSES[rec["status"]] if rec["status"] < len(STATUSES) else "unknown"
-            if status == "unknown":
-                raise VerificationError(
-                    f"{what}: record {index} has unknown status {rec['status']}"
-                )
-            if status == "revoked" and not include_revoked:
-                continue
-            if status == "expired" and not include_expired:
-                continue
-            if status == "pending" and not include_pending:
-                continue
-            try:
-                key_type = KeyType(rec["key_type"])
-            except ValueError:
-                raise VerificationError(
-                    f"{what}: record {index} has unknown key type {rec['key_type']}"
-                ) from None
-            if wanted is not None and key_type not in wanted:
-                continue
-            out.append(self._verified_record(parsed, node, index, rec, [log] if log else []))
+        out = [self._verified_record(parsed, node, index, rec, [log] if log else [])
+               for index, rec, log in selected(
+                   raw, what, key_types=key_types_of(key_types), include_revoked=include_revoked,
+                   include_expired=include_expired, include_pending=include_pending)]
         if any(r.status == "revoked" for r in out):
             out = self._with_revocations(parsed, out)
         if attestations or policy is not None or profile is not None:
@@ -994,8 +967,6 @@ class Registry:
 
     def _with_revocations(self, parsed: Name, records: list[KeyRecord]) -> list[KeyRecord]:
         """Attach each revoked record's ``revocation`` bytes from its KeyRevoked event."""
-        import dataclasses
-
         event = self.contract.event("KeyRevoked")
         found: dict[bytes, bytes] = {}
         for log in self._get_logs([event.topic, bytes(parsed.node)], f"revocations of {parsed}"):
@@ -1004,8 +975,7 @@ class Registry:
             except Exception:
                 continue
             found.setdefault(bytes(data["commitment"]), bytes(data["revocation"]))
-        return [dataclasses.replace(r, revocation=found.get(r.commitment, b""))
-                if r.status == "revoked" else r for r in records]
+        return with_revocations(records, found)
 
     def check_record(
         self,
@@ -1086,33 +1056,9 @@ class Registry:
             raise VerificationError(
                 f"{what} does not verify: its material does not parse ({exc})"
             ) from exc
-        status = STATUSES[rec["status"]]
-        reason: RevocationReason | int | None = None
-        if status == "revoked":
-            try:
-                reason = RevocationReason(rec["reason"])
-            except ValueError:
-                reason = int(rec["reason"])
-        return KeyRecord(
-            name=parsed.text,
-            node=node,
-            index=index,
-            key_type=key_type,
-            purposes=Purpose(rec["purposes"]),
-            status=status,
-            reason=reason,
-            valid_from=from_timestamp(rec["valid_from"]),
-            valid_until=from_timestamp(rec["valid_until"]),
-            published_at=from_timestamp(rec["published_at"]),
-            revoked_at=from_timestamp(rec["revoked_at"]),
-            durable=bool(rec["durable"]),
-            commitment=expected,
-            material=material,
-            proof=proof,
-            key=key,
-            block_number=int(log["blockNumber"]) if log is not None else None,
-            tx_hash=bytes(log["transactionHash"]) if log is not None else None,
-        )
+        return key_record(parsed.text, node, index, rec, material, proof, key,
+                          int(log["blockNumber"]) if log is not None else None,
+                          bytes(log["transactionHash"]) if log is not None else None)
 
     def _block_time(self, log: Any) -> datetime | None:
         """Timestamp of the block holding ``log`` (cached by block hash)."""
@@ -1258,30 +1204,10 @@ class Registry:
                     log_index=int(log["logIndex"]),
                     tx_hash=bytes(log["transactionHash"]),
                     timestamp=self._block_time(log),
-                    data=self._event_data(event.name, data),
+                    data=event_data(event.name, data),
                 )
             )
         return out
-
-    @staticmethod
-    def _event_data(event: str, data: dict[str, Any]) -> dict[str, Any]:
-        data = {k: v for k, v in data.items() if k != "node"}
-        for key in ("owner", "previous", "operator"):
-            if isinstance(data.get(key), str):
-                data[key] = str(to_checksum_address(data[key]))
-        if "key_type" in data:
-            data["key_type"] = KeyType(data["key_type"])
-        if "purposes" in data:
-            data["purposes"] = Purpose(data["purposes"])
-        for key in ("valid_from", "valid_until", "expires"):
-            if isinstance(data.get(key), int):
-                data[key] = from_timestamp(data[key])
-        if event == "KeyRevoked":
-            try:
-                data["reason"] = RevocationReason(data["reason"])
-            except ValueError:
-                pass
-        return data
 
     # ----------------------------------------------------------------- transactions
 
