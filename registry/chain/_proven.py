@@ -23,9 +23,10 @@ new head has a new state root: its values are proven again.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +40,8 @@ __all__ = ["MAX_SLOTS", "ProvenAttestation", "ProvenRecord", "ProvenState"]
 
 #: Storage slots per eth_getProof request.
 MAX_SLOTS = 500
+#: Names per eth_getLogs / eth_getProof in :meth:`ProvenState.records_many`.
+MAX_NAMES = 125
 #: Logs per index of a name considered before refusing (a flood of forged logs).
 MAX_CANDIDATES = 8
 ZERO32 = b"\x00" * 32
@@ -175,38 +178,70 @@ class ProvenState:
         Raises: VerificationError (a record no log or durable slot accounts for, on
         every endpoint), QuorumError, ChainError.
         """
-        key = (bytes(head.hash), bytes(node))
-        with self._lock:
-            hit = self._record_sets.get(key)
-            if hit is not None:
-                self._record_sets.move_to_end(key)
-                return hit[0], list(hit[1])
-        word, found = self.quorum.first_good(
-            what, lambda ep: self._records_on(ep, bytes(node), head, what))
-        with self._lock:
-            self._record_sets[key] = (word, list(found))
-            while len(self._record_sets) > MAX_RECORD_SETS:
-                self._record_sets.popitem(last=False)
-        return word, found
+        return self.records_many([node], head, what, {bytes(node): what})[bytes(node)]
 
-    def _records_on(self, ep: Rpc, node: bytes, head: TrustedBlock, what: str
-                    ) -> tuple[layout.NameWord, list[ProvenRecord]]:
+    def records_many(self, nodes: Iterable[bytes], head: TrustedBlock, what: str,
+                     whats: Mapping[bytes, str] | None = None,
+                     ) -> dict[bytes, tuple[layout.NameWord, list[ProvenRecord]]]:
+        """:meth:`records` of many names: per :data:`MAX_NAMES` names one ``eth_getLogs``
+        and one ``eth_getProof`` (record sets already proven at ``head`` are re-used).
+        ``whats`` names each node in error messages (default: ``what``).
+
+        Raises: as :meth:`records` (one name's records not verifying fails the batch).
+        """
+        wanted = list(dict.fromkeys(bytes(n) for n in nodes))
+        out: dict[bytes, tuple[layout.NameWord, list[ProvenRecord]]] = {}
+        todo = []
+        with self._lock:
+            for node in wanted:
+                hit = self._record_sets.get((bytes(head.hash), node))
+                if hit is None:
+                    todo.append(node)
+                else:
+                    self._record_sets.move_to_end((bytes(head.hash), node))
+                    out[node] = (hit[0], list(hit[1]))
+        for lo in range(0, len(todo), MAX_NAMES):
+            part = todo[lo:lo + MAX_NAMES]
+            found = self.quorum.first_good(what, functools.partial(
+                self._records_on, nodes=part, head=head, what=what, whats=whats or {}))
+            with self._lock:
+                for node, (word, records) in found.items():
+                    self._record_sets[(bytes(head.hash), node)] = (word, list(records))
+                while len(self._record_sets) > MAX_RECORD_SETS:
+                    self._record_sets.popitem(last=False)
+            out.update(found)
+        return {node: out[node] for node in wanted}
+
+    def _records_on(self, ep: Rpc, nodes: list[bytes], head: TrustedBlock, what: str,
+                    whats: Mapping[bytes, str]
+                    ) -> dict[bytes, tuple[layout.NameWord, list[ProvenRecord]]]:
         topic = "0x" + self.contract.event("KeyPublished").topic.hex()
-        candidates: dict[int, list[tuple[bytes, Log]]] = {}
-        for lg in self._logs(ep, [topic, "0x" + node.hex()], head):
-            if len(lg.topics) != 4:
+        shown: str | list[str] = ["0x" + n.hex() for n in nodes] if len(nodes) > 1 \
+            else "0x" + nodes[0].hex()
+        by_node: dict[bytes, dict[int, list[tuple[bytes, Log]]]] = {n: {} for n in nodes}
+        for lg in self._logs(ep, [topic, shown], head):
+            if len(lg.topics) != 4 or lg.topics[1] not in by_node:
                 continue
             index = int.from_bytes(lg.topics[2], "big")
-            found = candidates.setdefault(index, [])
+            found = by_node[lg.topics[1]].setdefault(index, [])
             if len(found) >= MAX_CANDIDATES:
                 raise VerificationError(f"{what}: the endpoint returned more than"
                                         f" {MAX_CANDIDATES} KeyPublished logs for record {index}")
             found.append((lg.topics[3], lg))
-        commitments = list(dict.fromkeys(c for found in candidates.values() for c, _ in found))
-        name_slot = layout.name_slot(node)
-        values = self.prove_on(ep, [name_slot, *(layout.record_slot(node, c)
-                                                 for c in commitments)], head)
-        word = layout.decode_name(values[name_slot])
+        slots = []
+        for node, candidates in by_node.items():
+            slots.append(layout.name_slot(node))
+            slots += [layout.record_slot(node, c)
+                      for c in dict.fromkeys(c for found in candidates.values() for c, _ in found)]
+        values = self.prove_on(ep, slots, head)
+        return {node: self._assemble(ep, node, candidates, values, head, whats.get(node, what))
+                for node, candidates in by_node.items()}
+
+    def _assemble(self, ep: Rpc, node: bytes, candidates: dict[int, list[tuple[bytes, Log]]],
+                  values: dict[int, int], head: TrustedBlock, what: str
+                  ) -> tuple[layout.NameWord, list[ProvenRecord]]:
+        """One name's records from its proven words and its logs (durable slots for the rest)."""
+        word = layout.decode_name(values[layout.name_slot(node)])
         out: list[ProvenRecord | None] = [None] * word.record_count
         altered: set[int] = set()
         for index in range(word.record_count):

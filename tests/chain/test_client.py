@@ -458,3 +458,31 @@ def test_confirmation_depth(raw_chain: EthTesterChain) -> None:
         pending.wait(timeout=0.05, confirmations=1)
     raw_chain.tester.mine_blocks(1)
     assert pending.wait(timeout=5, confirmations=1).node is not None
+
+
+def test_lookup_many_is_each_lookup_in_one_logs_and_one_proof_request(
+        raw_chain: EthTesterChain) -> None:
+    ra, alice = _setup_alice(raw_chain)
+    ra.assign("bob@example.org", raw_chain.accounts[BOB].address)
+    bob = raw_chain.registry(raw_chain.accounts[BOB])
+    alice.publish("alice@example.org", b"RAW a0", key_type="ssh")
+    alice.publish("alice@example.org", b"RAW a1", key_type="ssh")
+    bob.publish("bob@example.org", NEEDLE, key_type="ssh")  # tamper_logs alters it
+    names = ["alice@example.org", "bob@example.org", "example.org"]
+    single = {n: raw_chain.registry(None).lookup(n) for n in names}
+    asked: list[str] = []
+
+    def counting(method: str, params: Any, reply: Any) -> Any:
+        asked.append(method)
+        return None
+
+    fresh = raw_chain.registry(None)
+    with lying(raw_chain.w3, counting):
+        many = fresh.lookup_many(names)
+    assert many == single and [len(v) for v in many.values()] == [2, 1, 0]
+    assert asked.count("eth_getLogs") == 1 and asked.count("eth_getProof") == 1
+    with pytest.raises(NameNotFound, match="nobody@example.org is not registered"):
+        fresh.lookup_many(["alice@example.org", "nobody@example.org"])
+    with lying(raw_chain.w3, tamper_logs), pytest.raises(VerificationError,
+                                                        match="bob@example.org: record 0"):
+        raw_chain.registry(None).lookup_many(names)
