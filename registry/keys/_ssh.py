@@ -778,7 +778,7 @@ def _parse_line(line: str) -> SSHPublicKey:
         raise KeyFormatError("not an SSH public key line")
     options: tuple[tuple[str, str | None], ...] = ()
     if parts[0] not in _ALL_ALGORITHMS:
-        option_text, rest = _split_options(line)
+        option_text, masked, rest = _split_options(line)
         parts = rest.split(None, 2)
         if not parts or parts[0] not in _ALL_ALGORITHMS:
             # Either an unknown key type (``type base64``) or options then one.
@@ -787,7 +787,7 @@ def _parse_line(line: str) -> SSHPublicKey:
             if len(parts) >= 2 and _looks_like_blob(parts[1]):
                 raise UnsupportedKeyType(f"unsupported SSH key type {_safe(parts[0])}")
             raise KeyFormatError("not an SSH public key line")
-        options = _parse_options(option_text)
+        options = _parse_options(option_text, masked)
     if len(parts) < 2:
         raise KeyFormatError(f"{parts[0]} line has no key data")
     name = parts[0]
@@ -803,22 +803,36 @@ def _looks_like_blob(token: str) -> bool:
     return token.startswith("AAAA") and len(token) >= 16
 
 
-#: A quoted string's content: a quote preceded by a backslash is part of it (sshd's rule).
-_QCHARS = r'(?:[^"\\]++|\\"|\\(?!"))*+'
 #: Options text up to the first space or tab outside double quotes
-#: (``sshkey_advance_past_options``), matched in C: the alternatives never overlap and the
-#: quantifiers are possessive (no backtracking state is kept), so time is linear and memory
-#: constant (a per-character Python loop over a 1 MiB line took ~200 ms; plain ``*`` kept
-#: 125 MB of backtracking state on one of 1 MiB of "no-pty,").
-_OPTIONS_PREFIX = _Lazy(rf'(?:[^ \t"\\]++|\\"|\\(?!")|"{_QCHARS}")*+')
+#: (``sshkey_advance_past_options``), matched in C on the line with its escaped quotes
+#: masked (:func:`_mask_escaped_quotes`): a quoted string then runs to the next ``"``, one
+#: character class, and the quantifiers are possessive (no backtracking state is kept), so
+#: time is linear and memory constant. (A per-character Python loop over a 1 MiB line took
+#: ~200 ms; plain ``*`` kept 125 MB of backtracking state on 1 MiB of "no-pty,"; matching
+#: the escapes in the regex itself took two ~100 ms passes over 1 MiB of ``\"``.)
+_OPTIONS_PREFIX = _Lazy(r'(?:[^ \t"]++|"[^"]*+")*+')
 
 
-def _split_options(line: str) -> tuple[str, str]:
-    """Split ``options rest`` at the first whitespace outside double quotes."""
-    end = _OPTIONS_PREFIX.match(line).end()  # (always matches)
+def _mask_escaped_quotes(text: str) -> str:
+    """``text`` with each backslash-quote pair replaced by two NULs (same length).
+
+    sshd's rule (``opt_dequote``): a quote preceded by a backslash is part of the
+    text, inside double quotes or out; so in the result every ``"`` left is one that
+    opens or closes a quoted string. (Pairs never overlap: the second character of
+    one cannot be the first of the next.) Only the positions of ``"``, space and
+    tab are read from the result; values are sliced from ``text``.
+    """
+    return text.replace('\\"', "\0\0") if '\\"' in text else text
+
+
+def _split_options(line: str) -> tuple[str, str, str]:
+    """Split ``options rest`` at the first whitespace outside double quotes:
+    ``(options, options masked by _mask_escaped_quotes, rest)``."""
+    masked = _mask_escaped_quotes(line)
+    end = _OPTIONS_PREFIX.match(masked).end()  # (always matches)
     if end < len(line) and line[end] == '"':
         raise KeyFormatError("options have an unterminated quote")
-    return line[:end], line[end:].lstrip(" \t")
+    return line[:end], masked[:end], line[end:].lstrip(" \t")
 
 
 #: Options sshd accepts in authorized_keys (sshd(8), auth-options.c).
@@ -832,14 +846,16 @@ _KNOWN_OPTIONS = frozenset({
 
 #: Most options one authorized_keys line may carry (sshd has no limit; real lines have a few).
 MAX_OPTIONS = 256
-#: One option: a name and an optional double-quoted value (possessive: linear, no backtracking).
-_OPTION_ITEM = _Lazy(rf'([A-Za-z0-9_-]++)(?:="({_QCHARS})")?+')
+#: One option: a name and an optional double-quoted value, matched on the masked text
+#: (possessive: linear, no backtracking).
+_OPTION_ITEM = _Lazy(r'([A-Za-z0-9_-]++)(?:="([^"]*+)")?+')
 
 
-def _parse_options(text: str) -> tuple[tuple[str, str | None], ...]:
+def _parse_options(text: str, masked: str) -> tuple[tuple[str, str | None], ...]:
     """Parse authorized_keys options as sshd does (``opt_dequote`` in auth-options.c).
 
-    Each option is one regex match (values scanned in C); at most
+    ``masked`` is ``text`` through :func:`_mask_escaped_quotes`. Each option is one
+    regex match on it (values scanned in C, one character class); at most
     :data:`MAX_OPTIONS` options are read, so the work is linear in the text.
     """
     out: list[tuple[str, str | None]] = []
@@ -847,13 +863,14 @@ def _parse_options(text: str) -> tuple[tuple[str, str | None], ...]:
     while True:
         if len(out) == MAX_OPTIONS:
             raise KeyFormatError(f"more than {MAX_OPTIONS} authorized_keys options on one line")
-        m = _OPTION_ITEM.match(text, pos)
+        m = _OPTION_ITEM.match(masked, pos)
         if m is None:
             raise KeyFormatError("malformed authorized_keys options")
         name = m.group(1).lower()
         if name not in _KNOWN_OPTIONS:
             raise KeyFormatError(f"unknown authorized_keys option {_safe(name)}")
-        pos, value = m.end(), m.group(2)
+        pos = m.end()
+        value = None if m.start(2) < 0 else text[m.start(2) : m.end(2)]
         if value is None and pos < n and text[pos] == "=":
             if pos + 1 >= n or text[pos + 1] != '"':
                 raise KeyFormatError(f"option {name} value must be in double quotes")

@@ -458,6 +458,26 @@ def test_malformed_lines(generated: dict[str, Generated], line: str, message: st
     assert str(info.value).startswith("line 3: ")
 
 
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        ('command="a\\"b"', ("command", 'a"b')),  # backslash-quote: a quote in the value
+        ('command="a\\\\b"', ("command", "a\\\\b")),  # other backslashes are kept
+        ('command="\\""', ("command", '"')),
+        ('command="x \\" y"', ("command", 'x " y')),  # a space inside quotes
+        ('command=""', ("command", "")),
+        ('from="a,b",no-pty', ("from", "a,b")),
+    ],
+)
+def test_option_values_follow_sshd_quoting(options: str, expected: tuple[str, str]) -> None:
+    """Values are read as sshd's opt_dequote reads them: a quote right after a backslash
+    belongs to the value, wherever that backslash came from."""
+    assert load_ssh_public_key(f"{options} {line_of(_ED_BLOB)}").options[0] == expected
+    # the quote after two backslashes is escaped too, so this value never ends
+    with pytest.raises(KeyFormatError, match="unterminated quote"):
+        load_ssh_public_key(f'command="a\\\\" {line_of(_ED_BLOB)}')
+
+
 def test_unsupported_key_type() -> None:
     blob = sshstr(b"ssh-ed448") + sshstr(b"\x01" * 57)
     b64 = base64.b64encode(blob).decode()
