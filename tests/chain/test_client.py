@@ -481,8 +481,8 @@ def test_lookup_many_is_each_lookup_in_one_logs_and_one_proof_request(
         many = fresh.lookup_many(names)
     assert many == single and [len(v) for v in many.values()] == [2, 1, 0]
     assert asked.count("eth_getLogs") == 1 and asked.count("eth_getProof") == 1
-    with pytest.raises(NameNotFound, match="nobody@example.org is not registered"):
+    with pytest.raises(NameNotFound, match=r"nobody@example\.org is not registered"):
         fresh.lookup_many(["alice@example.org", "nobody@example.org"])
     with lying(raw_chain.w3, tamper_logs), pytest.raises(VerificationError,
-                                                        match="bob@example.org: record 0"):
+                                                        match=r"bob@example\.org: record 0"):
         raw_chain.registry(None).lookup_many(names)
