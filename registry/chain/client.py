@@ -88,6 +88,10 @@ FEE_TTL = 2.0
 ZERO32 = b"\x00" * 32
 ZERO_ADDRESS = "0x" + "00" * 20
 
+#: Registry.lookup's keyword arguments and their defaults (lookup_many takes the same).
+_LOOKUP_OPTIONS: dict[str, Any] = {
+    "key_types": None, "include_revoked": False, "include_expired": False,
+    "include_pending": True, "attestations": False, "policy": None, "profile": None, "dns": None}
 MaterialLoader = Callable[[KeyType, bytes], Key]
 KeyInput = Key | bytes | bytearray | memoryview | str
 TimeInput = datetime | int | None
@@ -900,10 +904,10 @@ class Registry:
             state = self.state()
             head = state.head()
             word, proven = state.records(bytes(parsed.node), head, what)
-        return self._looked_up(parsed, head, word, proven, key_types=key_types,
-                               include_revoked=include_revoked, include_expired=include_expired,
-                               include_pending=include_pending, attestations=attestations,
-                               policy=policy, profile=profile, dns=dns)
+        return self._looked_up(parsed, head, word, proven, {
+            "key_types": key_types, "include_revoked": include_revoked,
+            "include_expired": include_expired, "include_pending": include_pending,
+            "attestations": attestations, "policy": policy, "profile": profile, "dns": dns})
 
     def lookup_many(self, names: Iterable[str | Name], **options: Any) -> dict[str, list[KeyRecord]]:
         """:meth:`lookup` of many names at one trusted head: ``{name: records}``.
@@ -914,6 +918,9 @@ class Registry:
 
         Raises: as :meth:`lookup` (NameNotFound for the first name not registered).
         """
+        unknown = sorted(set(options) - set(_LOOKUP_OPTIONS))
+        if unknown:
+            raise TypeError(f"lookup_many() got unexpected keyword arguments: {unknown}")
         parsed = list({p.text: p for p in (_name(n) for n in names)}.values())
         what = f"lookup of {len(parsed)} names"
         with _translated(what):
@@ -921,26 +928,18 @@ class Registry:
             head = state.head()
             proven = state.records_many([bytes(p.node) for p in parsed], head, what,
                                         {bytes(p.node): f"lookup {p}" for p in parsed})
-        return {p.text: self._looked_up(p, head, *proven[bytes(p.node)], **options)
-                for p in parsed}
+        out = {}
+        for p in parsed:
+            word, records = proven[bytes(p.node)]
+            out[p.text] = self._looked_up(p, head, word, records, options)
+        return out
 
-    def _looked_up(
-        self,
-        parsed: Name,
-        head: Any,
-        word: Any,
-        proven: list[Any],
-        *,
-        key_types: Iterable[KeyType | str | int] | KeyType | str | int | None = None,
-        include_revoked: bool = False,
-        include_expired: bool = False,
-        include_pending: bool = True,
-        attestations: bool = False,
-        policy: Any = None,
-        profile: str | None = None,
-        dns: Any = None,
-    ) -> list[KeyRecord]:
-        """A lookup's records from the name's proven word and records at ``head``."""
+    def _looked_up(self, parsed: Name, head: Any, word: Any, proven: list[Any],
+                   options: dict[str, Any]) -> list[KeyRecord]:
+        """A lookup's records from the name's proven word and records at ``head``
+        (``options``: :meth:`lookup`'s keyword arguments, defaults for those left out)."""
+        opts = {**_LOOKUP_OPTIONS, **options}
+        key_types, policy, profile = opts["key_types"], opts["policy"], opts["profile"]
         node = bytes(parsed.node)
         what = f"lookup {parsed}"
         if word.owner == ZERO_ADDRESS:
@@ -951,15 +950,16 @@ class Registry:
             return []
         out = [self._verified_record(parsed, node, index, rec, [log] if log else [])
                for index, rec, log in selected(
-                   raw, what, key_types=key_types_of(key_types), include_revoked=include_revoked,
-                   include_expired=include_expired, include_pending=include_pending)]
+                   raw, what, key_types=key_types_of(key_types),
+                   include_revoked=opts["include_revoked"], include_expired=opts["include_expired"],
+                   include_pending=opts["include_pending"])]
         if any(r.status == "revoked" for r in out):
             out = self._with_revocations(parsed, out)
-        if attestations or policy is not None or profile is not None:
+        if opts["attestations"] or policy is not None or profile is not None:
             out = [self._with_attestations(r) for r in out]
         if policy is not None or profile is not None:
             squat = self.squatted_by(parsed) or False
-            verdict = self.dns_control(parsed, dns) if dns is not None else None
+            verdict = self.dns_control(parsed, opts["dns"]) if opts["dns"] is not None else None
             out = [r for r in out if self.check_record(
                 r, policy=policy, profile=profile, squatted_by=squat, dns=verdict).passed]
         return out
