@@ -165,9 +165,11 @@ class Gateway:
     def reader(self) -> IndexReader:
         """This thread's reader (opened on first use; freshness checked at most once a second)."""
         loc = self._local
-        now = time.monotonic()
         rd: IndexReader | None = getattr(loc, "reader", None)
         seq = self._requests
+        if rd is not None and seq is not None and getattr(loc, "ready", None) == seq:
+            return rd  # this request already checked it (and the snapshot it reads)
+        now = time.monotonic()
         if rd is not None and (seq is None or getattr(loc, "seen", None) != seq):
             loc.seen = seq  # one stat per request: none began since this thread's last one
             if rd.replaced():  # a sync published a new snapshot: reopen
@@ -181,6 +183,7 @@ class Gateway:
         if self.max_staleness is not None and now - loc.checked > 1.0:
             self._check_fresh(rd)
             loc.checked = now
+        loc.ready = seq
         return rd
 
     def _check_fresh(self, rd: IndexReader) -> None:
@@ -196,7 +199,7 @@ class Gateway:
     def reset(self) -> None:
         """Drop this thread's reader (after an error; the next lookup reopens the file)."""
         rd = getattr(self._local, "reader", None)
-        self._local.reader = None
+        self._local.reader = self._local.ready = None
         if rd is not None:
             try:
                 rd.close()
@@ -605,13 +608,14 @@ class _Guard:
         if len(raw_path) > MAX_QUERY:
             return 414, f"path longer than {MAX_QUERY} bytes"
         try:
-            path = unquote_to_bytes(raw_path).decode("utf-8")
-            query = unquote_to_bytes(qs.replace(b"+", b" ")).decode("utf-8")
+            path = (unquote_to_bytes(raw_path) if b"%" in raw_path else raw_path).decode("utf-8")
+            query = (unquote_to_bytes(qs) if b"%" in qs else qs).decode("utf-8")
         except UnicodeDecodeError:
             return 400, "request is not valid UTF-8 after percent-decoding"
         if _CONTROL.search(path) or "\x00" in query:
             return 400, "control characters in the request path or query"
-        if "\\" in path or any(seg in (".", "..") for seg in path.split("/")):
+        if "\\" in path or (("/." in path or path.startswith("."))
+                             and any(seg in (".", "..") for seg in path.split("/"))):
             return 400, "invalid path"
         for name, value in scope.get("headers", ()):
             if name == b"content-length":
