@@ -3,7 +3,7 @@
     q = parse_lookup({"op": "get", "options": "mr", "search": "0x" + fpr})
     body = render_mr_index([IndexEntry.from_cert(cert, revoked=False)])
 
-Pure and stdlib only (plus :mod:`registry.keys` for armor). What the gateway
+Pure (stdlib, :mod:`registry.keys` and pysequoia's armor writer). What the gateway
 accepts, following GnuPG ``dirmngr/ks-engine-hkp.c`` and keys.openpgp.org:
 
 * ``op=get``, ``op=index``, ``op=vindex`` (``op=stats`` and the rest: 501);

@@ -540,9 +540,30 @@ _HTML_HEADERS = {
 }
 
 
+class _Answer(Response):
+    """``Response(body, status, headers=headers, media_type=media_type)`` with its header list
+    built at once: the same headers in the same order (the given ones, ``content-length``,
+    ``content-type``), for a body given as bytes and a status that has a body."""
+
+    def __init__(self, body: bytes, status: int, headers: tuple[tuple[bytes, bytes], ...],
+                 media_type: bytes) -> None:
+        self.status_code = status
+        self.body = body
+        self.background = None
+        self.raw_headers = [*headers, (b"content-length", str(len(body)).encode()),
+                            (b"content-type", media_type)]
+
+
+def _raw(headers: dict[str, str]) -> tuple[tuple[bytes, bytes], ...]:
+    return tuple((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items())
+
+
+_COMMON_RAW, _HTML_RAW = _raw(_COMMON_HEADERS), _raw(_HTML_HEADERS)
+
+
 def _text(body: str, status: int = 200) -> Response:
-    return Response(body if body.endswith("\n") or not body else body + "\n", status,
-                    headers=_COMMON_HEADERS, media_type=_TEXT)
+    text = body if body.endswith("\n") or not body else body + "\n"
+    return _Answer(text.encode("utf-8"), status, _COMMON_RAW, _TEXT.encode())
 
 
 def _dumps(data: Any) -> bytes:
@@ -557,12 +578,11 @@ def _dumps(data: Any) -> bytes:
 
 
 def _json(data: Any, status: int = 200) -> Response:
-    body = _dumps(data)
-    return Response(body, status, headers=_COMMON_HEADERS, media_type="application/json")
+    return _Answer(_dumps(data), status, _COMMON_RAW, b"application/json")
 
 
 def _html(body: str, status: int = 200) -> Response:
-    return Response(body, status, headers=_HTML_HEADERS, media_type="text/html; charset=utf-8")
+    return _Answer(body.encode("utf-8"), status, _HTML_RAW, b"text/html; charset=utf-8")
 
 
 def _error(request: Request, message: str, status: int) -> Response:
@@ -703,8 +723,8 @@ def create_app(index_path: str | os.PathLike[str], *, policy: Any = None,
         if not answer:
             return _text("No key found", 404)
         if q.op == "get":
-            return Response(gw.armor([cert for _, cert in answer]), headers=_COMMON_HEADERS,
-                            media_type="application/pgp-keys")
+            return _Answer(gw.armor([cert for _, cert in answer]).encode(), 200, _COMMON_RAW,
+                           b"application/pgp-keys")
         entries = [e for e in (gw.index_entry(r) for r, _ in answer) if e is not None]
         return _text(render_mr_index(entries))
 

@@ -124,3 +124,22 @@ def test_empty_armor_uses_the_python_writer() -> None:
 ])
 def test_json_bytes_are_the_stdlib_bytes(data: Any) -> None:
     assert _dumps(data) == json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+@pytest.mark.parametrize("body,status,media_type", [
+    (b"-----BEGIN PGP PUBLIC KEY BLOCK-----\n", 200, "application/pgp-keys"),
+    (b'{"error":"x"}', 404, "application/json"),
+    (b"", 200, "text/plain; charset=utf-8"),
+    ("<p>é</p>".encode(), 503, "text/html; charset=utf-8"),
+])
+def test_answer_headers_are_starlettes(body: bytes, status: int, media_type: str) -> None:
+    from starlette.responses import Response
+
+    from registry.gateways.http import _COMMON_HEADERS, _Answer, _raw
+
+    ours = _Answer(body, status, _raw(_COMMON_HEADERS), media_type.encode())
+    theirs = Response(body, status, headers=_COMMON_HEADERS, media_type=media_type)
+    assert (ours.status_code, ours.raw_headers, ours.body) == (
+        theirs.status_code, theirs.raw_headers, theirs.body)
+    ours.headers["retry-after"] = "60"  # the 503 handler adds a header to the answer
+    assert ours.raw_headers[-1] == (b"retry-after", b"60")
