@@ -662,7 +662,14 @@ async def _send_text(send: Send, status: int, message: str) -> None:
 def _query_params(scope: Scope) -> dict[str, str]:
     """The query parameters as Starlette's ``request.query_params`` gives them (last value wins)."""
     qs: bytes = scope.get("query_string", b"")
-    return dict(parse_qsl(qs.decode("latin-1"), keep_blank_values=True)) if qs else {}
+    if b"%" in qs or b"+" in qs:
+        return dict(parse_qsl(qs.decode("latin-1"), keep_blank_values=True))
+    out = {}
+    for piece in qs.decode("latin-1").split("&"):  # nothing to unquote: parse_qsl's split
+        if piece:
+            name, _, value = piece.partition("=")
+            out[name] = value
+    return out
 
 
 class _GatewayApp(Starlette):

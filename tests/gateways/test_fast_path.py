@@ -143,3 +143,16 @@ def test_answer_headers_are_starlettes(body: bytes, status: int, media_type: str
         theirs.status_code, theirs.raw_headers, theirs.body)
     ours.headers["retry-after"] = "60"  # the 503 handler adds a header to the answer
     assert ours.raw_headers[-1] == (b"retry-after", b"60")
+
+
+@pytest.mark.parametrize("query", [
+    b"", b"op=get&search=0xAB", b"op=get&&search=a@b.org&", b"op&search=", b"a=1&a=2", b"=x",
+    b"op=get&search=%3Ca%40b.org%3E", b"search=a+b", b"x=\xe9\xff", b"x=%ff%e9", b"a=b=c",
+])
+def test_query_params_are_starlettes(query: bytes) -> None:
+    from starlette.requests import Request
+
+    from registry.gateways.http import _query_params
+
+    scope = {"type": "http", "query_string": query, "headers": []}
+    assert _query_params(scope) == dict(Request(scope).query_params)
