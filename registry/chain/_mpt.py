@@ -10,10 +10,11 @@ at ``key`` (``b""``: absent) and the raw bytes of every node it fetched by
 hash, in path order: exactly an EIP-1186 proof of that key.
 
 The embedded chain answers ``eth_getProof`` with it (its nodes are what its
-database stores, so nothing is re-encoded), and :mod:`registry.chain.stateproof`
-checks proofs with it against a node set keyed by the keccak256 of each node
-(a node that is missing, altered or from another path is not found). Tests
-compare it with the ``trie`` package's ``HexaryTrie`` on random tries.
+database stores, so nothing is re-encoded). It only *produces* proofs: every
+proof keyanchor relies on is checked by :mod:`registry.chain.stateproof` with
+py-evm's own ``trie`` package, so the embedded chain's proofs go through the
+same verifier as anvil's. Tests compare this walk with ``trie.HexaryTrie`` on
+random tries.
 
 Pure Python, no dependencies.
 """

@@ -6,9 +6,9 @@
 An ``eth_getProof`` reply carries the Merkle-Patricia trie nodes on the path
 from the block's ``stateRoot`` to the account, and from the account's
 ``storageHash`` to each storage slot. Each node is referenced by the keccak256
-of its RLP encoding, so a node set is a content-addressed database: it is walked from
-the trusted root (:func:`registry.chain._mpt.walk`, which tests compare with
-py-evm's ``trie.HexaryTrie``), and a node that is missing, altered
+of its RLP encoding, so a node set is a content-addressed database: the
+``trie`` package (py-evm's own Merkle-Patricia implementation) walks it from
+the trusted root with ``HexaryTrie.get``, and a node that is missing, altered
 or belongs to another path simply is not found (the walk fails). The values
 used are always those the walk proves; the reply's own ``value``, ``nonce``,
 ``balance``, ``storageHash`` and ``codeHash`` fields are only compared with
@@ -16,8 +16,7 @@ them, and any difference is reported as the endpoint's lie.
 
 All storage proofs of a reply share one node set (a node's hash is its
 address, so sharing adds no trust and saves hashing the upper levels of the
-trie once per slot). Pure: ``rlp``, pycryptodome's keccak and the path walk of
-:mod:`registry.chain._mpt` (tested against the ``trie`` package); no web3.
+trie once per slot). Pure: ``rlp``, ``trie`` and pycryptodome's keccak; no web3.
 """
 
 from __future__ import annotations
@@ -93,26 +92,44 @@ def _nodes(items: Any, what: str, db: dict[bytes, bytes], seen: set[str]) -> Non
         db[_keccak(raw)] = raw
 
 
+_TRIE: type | None = None
+
+
+def _trie_class() -> type:
+    """``trie.HexaryTrie`` decoding each node once per node set (the walk is the library's)."""
+    global _TRIE
+    if _TRIE is None:
+        from trie import HexaryTrie
+
+        class _ProofTrie(HexaryTrie):
+            def __init__(self, db: dict[bytes, bytes], root_hash: bytes,
+                         decoded: dict[bytes, Any]) -> None:
+                super().__init__(db, root_hash=root_hash)
+                self._decoded = decoded
+
+            def get_node(self, node_hash: bytes) -> Any:
+                hit = self._decoded.get(node_hash)
+                if hit is None:
+                    hit = self._decoded[node_hash] = super().get_node(node_hash)
+                return hit
+
+        _TRIE = _ProofTrie
+    return _TRIE
+
+
 def _walk(db: dict[bytes, bytes], root: bytes, key: bytes, what: str,
           decoded: dict[bytes, Any] | None = None) -> bytes:
     """The value at ``key`` in the trie with root ``root`` whose nodes are ``db`` (b"": absent)."""
-    from registry.chain._mpt import MissingNode, walk
+    from trie.exceptions import MissingTrieNode
 
     if root == EMPTY_TRIE_ROOT:
         return b""
-
-    def fetch(node_hash: bytes) -> bytes:
-        try:
-            return db[node_hash]
-        except KeyError:
-            raise MissingNode(node_hash) from None
-
     try:
-        return walk(fetch, root, key, decoded)[0]
-    except MissingNode as exc:
+        return bytes(_trie_class()(db, root, {} if decoded is None else decoded).get(key))
+    except MissingTrieNode as exc:
         raise VerificationError(
             f"{what} does not verify: a trie node on its path is missing or altered"
-            f" (node 0x{exc.node_hash.hex()[:16]}…)") from None
+            f" (node 0x{bytes(exc.missing_node_hash).hex()[:16]}…)") from None
     except Exception as exc:  # a malformed node (bad RLP, impossible shape)
         raise VerificationError(
             f"{what} does not verify: a malformed trie node ({type(exc).__name__})") from None
