@@ -232,6 +232,7 @@ class IndexReader:
         self._squat: dict[str, str | None] = {}
         self._squat_free: bool | None = None
         self._squat_lookups = 0
+        self._ids: dict[bytes, int | None] = {}
 
     @classmethod
     def open(cls, path: str | os.PathLike[str], *, max_staleness: float | None = None,
@@ -309,13 +310,21 @@ class IndexReader:
         self.close()
 
     def _id_of(self, node: bytes) -> int | None:
-        """The name id of ``node`` (``None``: the index does not know it)."""
+        """The name id of ``node`` (``None``: the index does not know it); cached per reader
+        (the snapshot never changes under it)."""
+        node = bytes(node)
+        if node in self._ids:
+            return self._ids[node]
         from registry.index._lookups import id_of_node
 
         try:
-            return id_of_node(self.conn, bytes(node))
+            nid = id_of_node(self.conn, node)
         except sqlite3.Error as exc:
             raise IndexUnavailable(f"index {self.path} cannot be read: {exc}") from exc
+        if len(self._ids) > 100_000:
+            self._ids.clear()
+        self._ids[node] = nid
+        return nid
 
     def _q(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         try:
