@@ -20,7 +20,7 @@ conn = sqlite3.connect(f"file:{index}?mode=ro&immutable=1", uri=True)
 now = time.time()
 rows = conn.execute(
     "SELECT r.material, r.purposes, r.valid_from, r.valid_until, r.revoked_at, r.policy"
-    " FROM names n JOIN records r ON r.node = n.node"
+    " FROM names n JOIN records r ON r.name_id = n.id"
     " WHERE n.name = ? AND r.key_type = 1 AND (r.purposes & 1) = 1 ORDER BY r.idx", (name,))
 out = []
 for material, purposes, valid_from, valid_until, revoked_at, policy in rows:

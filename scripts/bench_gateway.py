@@ -126,9 +126,11 @@ def build_index(path: Path, count: int, procs: int) -> None:
 def sample_targets(path: Path, n: int) -> list[tuple[str, str]]:
     import sqlite3
 
+    from registry.index._schema import fingerprint_text
+
     conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-    rows = conn.execute(
-        "SELECT n.name, r.fingerprint FROM records r JOIN names n ON n.node = r.node").fetchall()
+    rows = [(str(n), fingerprint_text(fp)) for n, fp in conn.execute(
+        "SELECT n.name, r.fingerprint FROM records r JOIN names n ON n.id = r.name_id")]
     conn.close()
     rng = random.Random(7)
     return [rows[rng.randrange(len(rows))] for _ in range(n)]

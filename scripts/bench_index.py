@@ -4,6 +4,7 @@
     python3 scripts/bench_index.py                     # everything (needs anvil for sync)
     python3 scripts/bench_index.py --runs 50 --names 100000 --sync-names 5000
     python3 scripts/bench_index.py --latency-only --runs 15 --index ~/.cache/ak-bench/index.sqlite
+    python3 scripts/bench_index.py --size-only --names 100000 --pgp-certs 3000
 
 1. Builds an index of ``--names`` person names with one SSH user key each,
    straight through the store API (no chain), and reports its size per record
@@ -159,6 +160,21 @@ def openpgp_index(path: Path, certs: int) -> dict[str, float]:
     return {"bytes": path.stat().st_size / certs, "material": material / certs}
 
 
+def table_sizes(path: Path) -> list[tuple[str, int]]:
+    """Bytes per table or index of an SQLite file (``dbstat``; empty if SQLite lacks it),
+    largest first."""
+    import sqlite3
+
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        rows = conn.execute("SELECT name, sum(pgsize) FROM dbstat GROUP BY name").fetchall()
+    except sqlite3.Error:
+        rows = []
+    finally:
+        conn.close()
+    return sorted(((str(n), int(b)) for n, b in rows), key=lambda r: -r[1])
+
+
 FLOOR = REPO / "scripts" / "ak_floor.py"
 #: What the console script ``keyanchor-ssh`` runs (pip's entry-point wrapper, without its ``re``).
 ENTRY = "import sys; from cli.ssh_entry import _console_main; sys.exit(_console_main())"
@@ -174,7 +190,8 @@ def _copy_sources(dst: Path) -> Path:
 
 
 def bench_latency(index: Path, runs: int, names: int, d: Path,
-                  baseline: Path | None = None) -> dict[str, dict[str, float]]:
+                  baseline: Path | None = None,
+                  baseline_index: Path | None = None) -> dict[str, dict[str, float]]:
     """Median (and p95) ms of ``python3 -c pass``, the stdlib floor script and keyanchor-ssh,
     interleaved, in three modes: bytecode cached; keyanchor's bytecode not cached (a copy of
     the sources, PYTHONDONTWRITEBYTECODE); nothing cached (also an empty PYTHONPYCACHEPREFIX,
@@ -211,6 +228,8 @@ def bench_latency(index: Path, runs: int, names: int, d: Path,
                 if c == "baseline" and mode != "cached":
                     continue
                 e = {**env, "PYTHONPATH": str(baseline)} if c == "baseline" else env
+                if c == "baseline" and baseline_index is not None:  # another index schema
+                    e["KEYANCHOR_INDEX"] = str(baseline_index)
                 t = time.perf_counter()
                 subprocess.run(argv, env=e, check=True, stdout=subprocess.DEVNULL, cwd=d)
                 times[mode][c].append(time.perf_counter() - t)
@@ -329,9 +348,14 @@ def main() -> int:
     ap.add_argument("--skip-sync", action="store_true")
     ap.add_argument("--latency-only", action="store_true",
                     help="only the authorized-keys cold-process latency (no sizes, publish, sync)")
+    ap.add_argument("--size-only", action="store_true",
+                    help="only build the SSH and OpenPGP indexes and report their sizes")
     ap.add_argument("--index", type=Path, default=None,
                     help="SSH index of --names names to time against (built there if missing,"
                          " and kept; its directory must pass StrictModes, e.g. under ~/.cache)")
+    ap.add_argument("--baseline-index", type=Path, default=None,
+                    help="the index --baseline reads (one its own code built, when the schemas"
+                         " differ: e.g. its scripts/bench_index.py's build_index)")
     ap.add_argument("--baseline", type=Path, default=None,
                     help="another checkout (e.g. `git worktree add /tmp/base main`) whose"
                          " authorized-keys is timed interleaved with this one (bytecode cached)")
@@ -348,20 +372,32 @@ def main() -> int:
             index.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
             built = build_index(index, args.names)
             size = index.stat().st_size
+            per = size / args.names
             print(f"SSH index: {args.names} names + ed25519 records built in {built:.1f} s;"
-                  f" {size / 1e6:.1f} MB = {size / args.names:,.0f} B per record"
-                  f" (material 51 B: {size / args.names / 51:.1f}x; target <= 400 B)")
+                  f" {size / 1e6:.1f} MB = {per:,.0f} B per record"
+                  f" (material 51 B: {per / 51:.1f}x); target <= 400 B:"
+                  f" {'met' if per <= 400 else 'NOT met'}")
+            if args.size_only:
+                print("  by table (dbstat, B per record): " + ", ".join(
+                    f"{t} {b / args.names:,.0f}" for t, b in table_sizes(index)))
         if args.pgp_certs and not args.latency_only:
             pgp = openpgp_index(d / "openpgp.sqlite", args.pgp_certs)
+            ratio = pgp["bytes"] / pgp["material"]
             print(f"OpenPGP index: {args.pgp_certs} certificates: {pgp['bytes']:,.0f} B per record,"
-                  f" material {pgp['material']:,.0f} B -> {pgp['bytes'] / pgp['material']:.2f}x"
-                  " the material (target <= 1.5x)")
+                  f" material {pgp['material']:,.0f} B -> {ratio:.2f}x the material;"
+                  f" target <= 1.5x: {'met' if ratio <= 1.5 else 'NOT met'}")
+            if args.size_only:
+                print("  by table (dbstat, B per record): " + ", ".join(
+                    f"{t} {b / args.pgp_certs:,.0f}" for t, b in table_sizes(d / "openpgp.sqlite")))
+        if args.size_only:
+            return 0
         if not args.latency_only:
             pub = bench_publish(index)
             print(f"publish (copy + rename, 5 runs): median {pub['publish_s'] * 1e3:.0f} ms;"
                   f" cp of the same file: {pub['copy_s'] * 1e3:.0f} ms"
                   f" -> ratio {pub['publish_s'] / pub['copy_s']:.2f}x")
-        lat = bench_latency(index, args.runs, args.names, d, args.baseline)
+        lat = bench_latency(index, args.runs, args.names, d, args.baseline,
+                            args.baseline_index.resolve() if args.baseline_index else None)
         print(f"authorized-keys cold process, {args.names:,} names, medians (p95) of {args.runs}"
               " interleaved runs, ms:")
         print(f"  {'mode':22} {'python3 -c pass':>16} {'stdlib floor':>14} {'keyanchor-ssh':>14}"

@@ -67,9 +67,10 @@ def audit_index(syncer: Any, result: Any, *, again: bool = True) -> int:
                               " the one the contract's state proves")
         syncer._run(result)
         return audit_index(syncer, result, again=False)
-    nodes = [bytes(n) for (n,) in store.conn.execute("SELECT node FROM names ORDER BY node")]
+    ids = store.node_ids()
+    nodes = sorted(ids)
     for lo in range(0, len(nodes), CHUNK):
-        problems += _names(syncer, nodes[lo:lo + CHUNK], trusted)
+        problems += _names(syncer, {n: ids[n] for n in nodes[lo:lo + CHUNK]}, trusted)
     if not problems:
         return len(nodes)
     first = min(b for b, _ in problems)
@@ -86,45 +87,54 @@ def audit_index(syncer: Any, result: Any, *, again: bool = True) -> int:
 
 def _materials(store: Any) -> list[tuple[int, str]]:
     out = []
-    for node, idx, kt, material, c, block, name in store.conn.execute(
-            "SELECT r.node, r.idx, r.key_type, CAST(r.material AS BLOB), r.commitment, r.block,"
+    for nid, idx, kt, material, c, block, name in store.conn.execute(
+            "SELECT r.name_id, r.idx, r.key_type, CAST(r.material AS BLOB), r.commitment, r.block,"
             " n.name"
-            " FROM records r LEFT JOIN names n ON n.node = r.node"):
+            " FROM records r LEFT JOIN names n ON n.id = r.name_id"):
         if commitment(int(kt), bytes(material)) != bytes(c):
-            out.append((int(block), f"{name or '0x' + bytes(node).hex()} record {idx}: stored"
-                                    " material does not hash to its commitment"))
+            who = name or "0x" + (store._node_of(int(nid)) or b"").hex()
+            out.append((int(block), f"{who} record {idx}: stored material does not hash to its"
+                                    " commitment"))
     return out
 
 
-def _names(syncer: Any, nodes: list[bytes], trusted: Any) -> list[tuple[int, str]]:
-    """Compare these names with their proven storage words; (first block, what) per difference."""
+def _names(syncer: Any, ids: dict[bytes, int], trusted: Any) -> list[tuple[int, str]]:
+    """Compare these names (node -> id) with their proven storage words; (first block, what)
+    per difference."""
     conn = syncer.store.conn
-    marks = ",".join("?" * len(nodes))
-    names = {bytes(n): (str(t), bytes(p), bool(per), str(o).lower(), bool(ren), int(b))
-             for n, t, p, per, o, ren, b in conn.execute(
-                 f"SELECT node, name, parent, person, owner, renounced, block FROM names"
-                 f" WHERE node IN ({marks})", nodes)}
+    nodes = list(ids)
+    node_of = {i: n for n, i in ids.items()}
+    keys = list(node_of)
+    marks = ",".join("?" * len(keys))
+    parents = {int(i): syncer.store._node_of(int(p)) or _ZERO32 for i, p in conn.execute(
+        f"SELECT id, parent FROM names WHERE id IN ({marks})", keys)}
+    names = {node_of[int(i)]: (str(t), parents[int(i)], bool(per), str(o).lower(), bool(ren),
+                               int(b))
+             for i, t, per, o, ren, b in conn.execute(
+                 "SELECT n.id, n.name, n.person, t.text, n.renounced, n.block FROM names n"
+                 f" JOIN texts t ON t.id = n.owner WHERE n.id IN ({marks})", keys)}
     records: dict[bytes, list[tuple[Any, ...]]] = {n: [] for n in nodes}
     for row in conn.execute(
-            "SELECT node, idx, commitment, key_type, purposes, valid_from, valid_until, durable,"
+            "SELECT name_id, idx, commitment, key_type, purposes, valid_from, valid_until, durable,"
             f" published_at, revoked_at, reason, revoked_block, block FROM records"
-            f" WHERE node IN ({marks}) ORDER BY node, idx", nodes):
-        records[bytes(row[0])].append(row)
+            f" WHERE name_id IN ({marks}) ORDER BY name_id, idx", keys):
+        records[node_of[int(row[0])]].append(row)
     atts: dict[tuple[bytes, int, bytes], tuple[bytes, int, int] | None] = {}
     for n, idx, attester in syncer.store.attested(nodes):  # the stored Attested events
         atts[(bytes(n), int(idx), bytes(attester))] = None
     for table in ("attestations", "held_attestations"):
         for n, idx, a, ph, exp, at in conn.execute(
-                f"SELECT node, idx, attester, policy_hash, expires, attested_at FROM {table}"
-                f" WHERE node IN ({marks})", nodes):
-            atts[(bytes(n), int(idx), bytes(a))] = (bytes(ph), int(exp), int(at))
-    blocked = {(bytes(n), bytes(a)) for n, a in conn.execute(
-        f"SELECT node, attester FROM blocked WHERE node IN ({marks})", nodes)}
+                f"SELECT name_id, idx, attester, policy_hash, expires, attested_at FROM {table}"
+                f" WHERE name_id IN ({marks})", keys):
+            atts[(node_of[int(n)], int(idx), bytes(a))] = (bytes(ph), int(exp), int(at))
+    blocked = {(node_of[int(n)], bytes(a)) for n, a in conn.execute(
+        f"SELECT name_id, attester FROM blocked WHERE name_id IN ({marks})", keys)}
     attesters = blocked | {(n, a) for n, _i, a in atts}
-    ops = [(bytes(n), str(op), bool(ap)) for n, op, ap in conn.execute(
-        "SELECT o.node, o.operator, o.approved FROM operators o JOIN names n ON n.node = o.node"
-        f" AND n.owner = o.owner WHERE o.node IN ({marks})", nodes)]
-    commitments = {(bytes(r[0]), int(r[1])): bytes(r[2]) for rs in records.values() for r in rs}
+    ops = [(node_of[int(n)], str(op), bool(ap)) for n, op, ap in conn.execute(
+        "SELECT o.name_id, t.text, o.approved FROM operators o JOIN names n ON n.id = o.name_id"
+        " AND n.owner = o.owner JOIN texts t ON t.id = o.operator"
+        f" WHERE o.name_id IN ({marks})", keys)]
+    commitments = {(n, int(r[1])): bytes(r[2]) for n, rs in records.items() for r in rs}
 
     slots: list[int] = []
     for n in nodes:

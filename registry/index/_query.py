@@ -24,7 +24,7 @@ from pathlib import Path
 
 from registry._frozen import Frozen, init_fields
 from registry.errors import IndexUnavailable, InvalidName
-from registry.index._schema import schema_problem
+from registry.index._schema import fingerprint_text, schema_problem
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (sshd path)
 if TYPE_CHECKING:
@@ -59,15 +59,19 @@ class IndexedRecord(Frozen):
     ``block``, ``tx_hash`` and ``policy_detail`` -- what the policy verdict
     means: the profile and policy hash, and for a ``fail`` the failing lint ids
     after ``": "`` (or why it is ``unknown``).
+
+    ``node`` may be given as ``None``: it is then computed from ``name`` (the
+    index does not store nodes) the first time it is read.
     """
 
-    __slots__ = _fields = (
+    _fields = (
         "name", "node", "index", "key_type", "purposes", "status", "commitment", "material",
         "valid_from", "valid_until", "published_at", "revoked_at", "reason", "algorithm",
         "fingerprint", "identities", "policy", "block", "tx_hash", "policy_detail",
     )  # fmt: skip
+    __slots__ = tuple("_node" if f == "node" else f for f in _fields)
+    _node: bytes | None
     name: str
-    node: bytes
     index: int
     key_type: int
     purposes: int
@@ -87,17 +91,32 @@ class IndexedRecord(Frozen):
     tx_hash: bytes
     policy_detail: str
 
-    def __init__(self, name: str, node: bytes, index: int, key_type: int, purposes: int,
+    def __init__(self, name: str, node: bytes | None, index: int, key_type: int, purposes: int,
                  status: str, commitment: bytes, material: bytes, valid_from: int,
                  valid_until: int, published_at: int, revoked_at: int, reason: int | None,
                  algorithm: str, fingerprint: str, identities: tuple[str, ...], policy: str,
                  block: int, tx_hash: bytes, policy_detail: str = "") -> None:
-        init_fields(self, name=name, node=node, index=index, key_type=key_type,
+        init_fields(self, name=name, _node=node, index=index, key_type=key_type,
                     purposes=purposes, status=status, commitment=commitment, material=material,
                     valid_from=valid_from, valid_until=valid_until, published_at=published_at,
                     revoked_at=revoked_at, reason=reason, algorithm=algorithm,
                     fingerprint=fingerprint, identities=identities, policy=policy, block=block,
                     tx_hash=tx_hash, policy_detail=policy_detail)
+
+    @property
+    def node(self) -> bytes:
+        """The name's 32-byte node (computed from ``name`` when the index did not give it)."""
+        node = self._node
+        if node is None:
+            from registry.names import raw_namehash
+
+            node = bytes(raw_namehash(self.name))
+            object.__setattr__(self, "_node", node)
+        return node
+
+    def __setstate__(self, state: tuple[object, ...]) -> None:
+        for f, value in zip(self._fields, state, strict=True):
+            object.__setattr__(self, "_node" if f == "node" else f, value)
 
     @property
     def active(self) -> bool:
@@ -128,21 +147,22 @@ class IndexedRecord(Frozen):
 
 
 _COLUMNS = (
-    "n.name, r.node, r.idx, r.key_type, r.purposes, r.commitment, r.material, r.valid_from,"
-    " r.valid_until, r.published_at, r.revoked_at, r.reason, r.algorithm, r.fingerprint,"
-    " r.identities, r.policy, r.block, r.tx_hash, r.policy_detail"
+    "n.name, r.idx, r.key_type, r.purposes, r.commitment, r.material, r.valid_from,"
+    " r.valid_until, r.published_at, r.revoked_at, r.reason,"
+    " (SELECT text FROM texts WHERE id = r.algorithm), r.fingerprint, r.identities, r.policy,"
+    " r.block, r.tx_hash, (SELECT text FROM texts WHERE id = r.policy_detail)"
 )
 
 
 def _record(row: tuple[Any, ...], now: float) -> IndexedRecord:
-    (name, node, idx, kt, purposes, commitment, material, vf, vu, pub, rev, reason, alg, fp,
+    (name, idx, kt, purposes, commitment, material, vf, vu, pub, rev, reason, alg, fp,
      idents, policy, block, tx, detail) = row
     return IndexedRecord(
-        name=name, node=bytes(node), index=int(idx), key_type=int(kt), purposes=int(purposes),
+        name=name, node=None, index=int(idx), key_type=int(kt), purposes=int(purposes),
         status=record_status(vf, vu, rev, now), commitment=bytes(commitment),
         material=bytes(material), valid_from=int(vf), valid_until=int(vu), published_at=int(pub),
-        revoked_at=int(rev), reason=None if reason is None else int(reason), algorithm=alg,
-        fingerprint=fp, identities=_identities(idents), policy=policy, block=int(block),
+        revoked_at=int(rev), reason=None if reason is None else int(reason), algorithm=str(alg),
+        fingerprint=fingerprint_text(fp), identities=_identities(idents), policy=policy, block=int(block),
         tx_hash=bytes(tx), policy_detail=str(detail or ""),
     )
 
@@ -162,8 +182,8 @@ def _age_text(meta: dict[str, str], age: float) -> str:
     return f"last synced {int(age)} s ago"
 
 
-def _identities(text: str) -> tuple[str, ...]:
-    if text == "[]":  # every SSH record: no json import on the sshd path
+def _identities(text: str | None) -> tuple[str, ...]:
+    if text is None:  # every SSH record: no json import on the sshd path
         return ()
     import json
 
@@ -212,6 +232,7 @@ class IndexReader:
         self._squat: dict[str, str | None] = {}
         self._squat_free: bool | None = None
         self._squat_lookups = 0
+        self._ids: dict[bytes, int | None] = {}
 
     @classmethod
     def open(cls, path: str | os.PathLike[str], *, max_staleness: float | None = None,
@@ -288,6 +309,23 @@ class IndexReader:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def _id_of(self, node: bytes) -> int | None:
+        """The name id of ``node`` (``None``: the index does not know it); cached per reader
+        (the snapshot never changes under it)."""
+        node = bytes(node)
+        if node in self._ids:
+            return self._ids[node]
+        from registry.index._lookups import id_of_node
+
+        try:
+            nid = id_of_node(self.conn, node)
+        except sqlite3.Error as exc:
+            raise IndexUnavailable(f"index {self.path} cannot be read: {exc}") from exc
+        if len(self._ids) > 100_000:
+            self._ids.clear()
+        self._ids[node] = nid
+        return nid
+
     def _q(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         try:
             return self.conn.execute(sql, args).fetchall()
@@ -313,25 +351,9 @@ class IndexReader:
 
     def status(self, now: float | None = None) -> dict[str, Any]:
         """Synced block, last sync time, age, chain and counts (for ``keyanchor index status``)."""
-        meta = self.meta()
-        t = time.time() if now is None else now
-        last = int(meta.get("last_sync_time", "0"))
-        counts = {t_: int(self._q(f"SELECT count(*) FROM {t_}")[0][0])
-                  for t_ in ("names", "records", "events")}
-        fresh = _fresh_as_of(meta) if last else None
-        return {
-            "path": str(self.path),
-            "chain_id": int(meta["chain_id"]) if "chain_id" in meta else None,
-            "registry": meta.get("registry"),
-            "synced_block": int(meta["synced_block"]) if "synced_block" in meta else None,
-            "proven_head": int(meta["head_number"]) if "head_number" in meta else None,
-            "proven_head_hash": ("0x" + meta["head_hash"]) if meta.get("head_hash") else None,
-            "proven_head_time": int(meta["head_timestamp"]) if "head_timestamp" in meta else None,
-            "last_sync_time": last or None,
-            "age_seconds": int(t - fresh) if fresh is not None else None,
-            "policy": meta.get("policy_profile"),
-            **counts,
-        }
+        from registry.index import _lookups
+
+        return _lookups.status(self, now)
 
     # ----------------------------------------------------------------- lookups
 
@@ -344,7 +366,7 @@ class IndexReader:
         Raises: InvalidName, IndexUnavailable.
         """
         now = time.time() if at is None else at
-        sql = (f"SELECT {_COLUMNS} FROM names n JOIN records r ON r.node = n.node"
+        sql = (f"SELECT {_COLUMNS} FROM names n JOIN records r ON r.name_id = n.id"
                " WHERE n.name = ?")
         args: list[Any] = [_norm(name)]
         if key_type is not None:
@@ -360,31 +382,15 @@ class IndexReader:
 
     def name(self, name: str) -> dict[str, Any] | None:
         """Owner, parent, operators of a name (``None`` when unknown)."""
-        rows = self._q("SELECT node, name, parent, person, owner, renounced, block FROM names"
-                       " WHERE name = ?", (_norm(name),))
-        if not rows:
-            return None
-        node, text, parent, person, owner, renounced, block = rows[0]
-        parent_rows = self._q("SELECT name FROM names WHERE node = ?", (parent,))
-        ops = [r[0] for r in self._q(
-            "SELECT operator FROM operators WHERE node = ? AND owner = ? AND approved = 1"
-            " ORDER BY operator", (node, owner))]
-        return {"name": text, "node": "0x" + bytes(node).hex(), "owner": owner,
-                "parent": parent_rows[0][0] if parent_rows else None, "person": bool(person),
-                "renounced": bool(renounced), "operators": ops, "created_block": block}
+        from registry.index import _lookups
+
+        return _lookups.name(self, name)
 
     def names_by_fingerprint(self, fingerprint: str) -> list[tuple[str, int]]:
         """(name, record index) pairs holding a key with this fingerprint (any status)."""
-        fp = fingerprint.strip()
-        if not fp.startswith("SHA256:"):
-            fp = fp.removeprefix("0x").removeprefix("0X").replace(":", "").upper()
-        # hex is stored upper-case (registry.index._store.normalize_fingerprint); files synced
-        # before that kept X.509 SPKI pins lower-case, so both spellings are asked for
-        rows = self._q(
-            "SELECT DISTINCT n.name, f.idx FROM fingerprints f JOIN names n ON n.node = f.node"
-            " WHERE f.fingerprint IN (?, ?) ORDER BY n.name, f.idx",
-            (fp, fp if fp.startswith("SHA256:") else fp.lower()))
-        return [(str(n), int(i)) for n, i in rows]
+        from registry.index import _lookups
+
+        return _lookups.names_by_fingerprint(self, fingerprint)
 
     def records_by_fingerprint(self, fingerprint: str, *,
                                at: float | None = None) -> list[IndexedRecord]:
@@ -395,15 +401,9 @@ class IndexReader:
 
         Raises: IndexUnavailable.
         """
-        fp = fingerprint.strip()
-        if not fp.startswith("SHA256:"):
-            fp = fp.replace(":", "").upper()
-        now = time.time() if at is None else at
-        rows = self._q(
-            f"SELECT {_COLUMNS} FROM fingerprints f"
-            " JOIN records r ON r.node = f.node AND r.idx = f.idx JOIN names n ON n.node = r.node"
-            " WHERE f.fingerprint = ? ORDER BY n.name, r.idx", (fp,))
-        return [_record(row, now) for row in rows]
+        from registry.index import _lookups
+
+        return _lookups.records_by_fingerprint(self, fingerprint, at=at)
 
     def records_by_key_id(self, key_id: str, *, at: float | None = None) -> list[IndexedRecord]:
         """OpenPGP records whose primary key or a subkey has this long key ID (all statuses).
@@ -415,22 +415,9 @@ class IndexReader:
 
         Raises: IndexUnavailable.
         """
-        kid = key_id.strip().removeprefix("0x").removeprefix("0X").upper()
-        if len(kid) != 16 or any(c not in "0123456789ABCDEF" for c in kid):
-            return []
-        now = time.time() if at is None else at
-        # v6: a prefix of the 64-digit fingerprint (the primary key's range);
-        # v4: the last 16 of 40 digits (the fingerprints_v4_key_id expression index)
-        rows = self._q(
-            "WITH hits(node, idx) AS ("
-            " SELECT node, idx FROM fingerprints"
-            "  WHERE fingerprint >= ? AND fingerprint < ? AND length(fingerprint) = 64"
-            " UNION SELECT node, idx FROM fingerprints"
-            "  WHERE length(fingerprint) = 40 AND substr(fingerprint, 25) = ?)"
-            f" SELECT {_COLUMNS} FROM hits h JOIN records r ON r.node = h.node AND r.idx = h.idx"
-            " JOIN names n ON n.node = r.node WHERE r.key_type = 2"
-            " ORDER BY n.name, r.idx", (kid, kid + "G", kid))
-        return [_record(row, now) for row in rows]
+        from registry.index import _lookups
+
+        return _lookups.records_by_key_id(self, key_id, at=at)
 
     def openpgp_by_email(self, email: str, *, at: float | None = None) -> list[IndexedRecord]:
         """OpenPGP certificates whose user IDs claim ``email`` (all statuses), under any name.
@@ -440,12 +427,9 @@ class IndexReader:
         the registry name equal to it (:meth:`records`); HKP, WKD and ``keyanchor
         index lookup`` use only that.
         """
-        now = time.time() if at is None else at
-        rows = self._q(
-            f"SELECT {_COLUMNS} FROM identities i JOIN records r ON r.node = i.node AND r.idx = i.idx"
-            " JOIN names n ON n.node = r.node WHERE i.identity = ? AND r.key_type = 2"
-            " ORDER BY n.name, r.idx", (email.strip().lower(),))
-        return [_record(row, now) for row in rows]
+        from registry.index import _lookups
+
+        return _lookups.openpgp_by_email(self, email, at=at)
 
     def host_keys(self, host: str, *, at: float | None = None) -> list[IndexedRecord]:
         """SSH records with purpose ssh-host under the host's name (all statuses)."""
@@ -453,16 +437,9 @@ class IndexReader:
 
     def history(self, name: str) -> list[dict[str, Any]]:
         """Every synced event about ``name``, oldest first."""
-        rows = self._q(
-            "SELECT e.block, e.log_index, e.tx_hash, e.kind, e.data, b.timestamp FROM events e"
-            " JOIN names n ON n.node = e.node LEFT JOIN blocks b ON b.number = e.block"
-            " WHERE n.name = ? ORDER BY e.block, e.log_index", (_norm(name),))
-        from registry.index._evdata import decode_fields
-        from registry.index._json import history_entry
+        from registry.index import _lookups
 
-        return [history_entry(int(b), int(li), "0x" + bytes(tx).hex(), kind, decode_fields(data),
-                              ts)
-                for b, li, tx, kind, data, ts in rows]
+        return _lookups.history(self, name)
 
     def attestations(self, name: str, index: int, *, at: float | None = None) -> list[dict[str, Any]]:
         """Live attestations of record ``index`` of ``name``, oldest first.
@@ -474,28 +451,18 @@ class IndexReader:
 
         Raises: InvalidName, IndexUnavailable.
         """
-        now = time.time() if at is None else at
-        rows = self._q(
-            "SELECT a.attester, n.name, n.owner, a.policy_hash, a.expires, a.attested_at"
-            " FROM attestations a LEFT JOIN names n ON n.node = a.attester"
-            " WHERE a.node = (SELECT node FROM names WHERE name = ?) AND a.idx = ?"
-            " ORDER BY a.attested_at", (_norm(name), int(index)))
-        from registry.index._json import iso
+        from registry.index import _lookups
 
-        return [{"attester": att_name or "0x" + bytes(att).hex(), "attester_owner": owner,
-                 "policy_hash": "0x" + bytes(ph).hex(),
-                 "expires": iso(int(exp)), "attested_at": iso(int(t)),
-                 "expired": bool(exp) and int(exp) <= now}
-                for att, att_name, owner, ph, exp, t in rows]
+        return _lookups.attestations(self, name, index, at=at)
 
     def proof(self, node: bytes, idx: int) -> bytes:
         """The proof of possession published with record ``(node, idx)`` (``b""``: none or unknown).
 
         Raises: IndexUnavailable.
         """
-        rows = self._q("SELECT proof FROM records WHERE node = ? AND idx = ?",
-                       (bytes(node), int(idx)))
-        return bytes(rows[0][0]) if rows else b""
+        from registry.index import _lookups
+
+        return _lookups.proof(self, node, idx)
 
     def dns_control(self, name: str) -> dict[str, Any] | None:
         """The DNS-control verdict sync stored for the top-level name above ``name``.
@@ -505,21 +472,9 @@ class IndexReader:
 
         Raises: IndexUnavailable.
         """
-        rows = self._q(
-            "WITH RECURSIVE up(node, parent, depth) AS ("
-            " SELECT node, parent, 0 FROM names WHERE name = ?"
-            " UNION ALL SELECT n.node, n.parent, up.depth + 1 FROM names n"
-            "  JOIN up ON n.node = up.parent WHERE up.depth < 300)"
-            " SELECT d.domain, d.owner, d.status, d.owners, d.detail, d.checked_at"
-            " FROM up JOIN dns_control d ON d.node = up.node ORDER BY up.depth DESC LIMIT 1",
-            (_norm(name),))
-        if not rows:
-            return None
-        import json
+        from registry.index import _lookups
 
-        domain, owner, status, owners, detail, checked = rows[0]
-        return {"domain": domain, "owner": owner, "status": status,
-                "owners": json.loads(owners), "detail": detail, "checked_at": checked}
+        return _lookups.dns_control(self, name)
 
     def subkey_fingerprints(self, node: bytes, idx: int) -> list[str]:
         """Fingerprints of the subkeys of OpenPGP record ``(node, idx)``, in certificate order.
@@ -529,19 +484,9 @@ class IndexReader:
 
         Raises: IndexUnavailable.
         """
-        rows = self._q("SELECT material, fingerprint FROM records WHERE node = ? AND idx = ?"
-                       " AND key_type = 2", (bytes(node), int(idx)))
-        if not rows:
-            return []
-        order = _subkey_order(bytes(rows[0][0]))
-        wanted = [fp for fp in order if fp != rows[0][1]]
-        if not wanted:
-            return []
-        stored = {str(fp) for (fp,) in self._q(
-            f"SELECT fingerprint FROM fingerprints WHERE fingerprint IN"
-            f" ({','.join('?' * len(wanted))}) AND node = ? AND idx = ?",
-            (*wanted, bytes(node), int(idx)))}
-        return sorted(stored, key=lambda fp: (order[fp], fp))
+        from registry.index import _lookups
+
+        return _lookups.subkey_fingerprints(self, node, idx)
 
     def revocation(self, node: bytes, idx: int) -> bytes:
         """The bytes record ``(node, idx)``'s ``KeyRevoked`` event carried (``b""``: none, not revoked).
@@ -551,22 +496,18 @@ class IndexReader:
 
         Raises: IndexUnavailable.
         """
-        rows = self._q("SELECT revocation FROM records WHERE node = ? AND idx = ?",
-                       (bytes(node), int(idx)))
-        return bytes(rows[0][0]) if rows and rows[0][0] is not None else b""
+        from registry.index import _lookups
+
+        return _lookups.revocation(self, node, idx)
 
     def person_names(self, domain: str) -> list[str]:
         """Registered person names ``local@domain`` under ``domain`` (lower-case text), sorted.
 
         Raises: IndexUnavailable.
         """
-        dom = domain.strip().rstrip(".").lower()
-        if not dom:
-            return []
-        pattern = "%@" + dom.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        rows = self._q("SELECT name FROM names WHERE person = 1 AND name LIKE ? ESCAPE '\\'"
-                       " ORDER BY name", (pattern,))
-        return [str(n) for (n,) in rows if str(n).rpartition("@")[2] == dom]
+        from registry.index import _lookups
+
+        return _lookups.person_names(self, domain)
 
     # ----------------------------------------------------------------- which names count
 
@@ -579,10 +520,9 @@ class IndexReader:
         labels = domain.split(".")
         suffixes = ([text] if local else []) + [".".join(labels[i:]) for i in range(len(labels))]
         rows = self._q(
-            f"SELECT name, node, parent FROM names WHERE name IN ({','.join('?' * len(suffixes))})",
-            tuple(suffixes))
-        by_node = {bytes(node): str(n) for n, node, _ in rows}
-        return suffixes, {str(n): by_node.get(bytes(parent)) for n, _, parent in rows}
+            "SELECT n.name, p.name FROM names n LEFT JOIN names p ON p.id = n.parent"
+            f" WHERE n.name IN ({','.join('?' * len(suffixes))})", tuple(suffixes))
+        return suffixes, {str(n): None if p is None else str(p) for n, p in rows}
 
     def squatted_by(self, name: str) -> str | None:
         """The registered domain that registered ``name`` squats in (``None``: it does not).
@@ -626,8 +566,8 @@ class IndexReader:
             from registry.names import squatted_by
 
             roots = self._q(
-                "SELECT n.name FROM names n LEFT JOIN names p ON p.node = n.parent"
-                " WHERE p.node IS NULL OR substr(n.name, length(n.name) - length(p.name))"
+                "SELECT n.name FROM names n LEFT JOIN names p ON p.id = n.parent"
+                " WHERE p.id IS NULL OR substr(n.name, length(n.name) - length(p.name))"
                 " NOT IN ('.' || p.name, '@' || p.name)")
             free = True
             for (root,) in roots:
@@ -717,7 +657,7 @@ class IndexReader:
         now = time.time() if at is None else at
         rank = {n: i for i, n in enumerate(names)}
         rows = self._q(
-            f"SELECT {_COLUMNS} FROM names n JOIN records r ON r.node = n.node"
+            f"SELECT {_COLUMNS} FROM names n JOIN records r ON r.name_id = n.id"
             f" WHERE n.name IN ({','.join('?' * len(names))}) AND r.key_type = 1"
             " AND (r.purposes & 66) = 66", tuple(names))
         recs = [_record(row, now) for row in rows]
@@ -728,34 +668,9 @@ class IndexReader:
 
         Raises: IndexUnavailable.
         """
-        rows = self._q("SELECT DISTINCT n.name FROM names n JOIN records r ON r.node = n.node"
-                       " WHERE r.key_type = ? AND (r.purposes & ?) = ? ORDER BY n.name",
-                       (int(key_type), int(purposes), int(purposes)))
-        return [str(n) for (n,) in rows]
+        from registry.index import _lookups
 
-
-def _subkey_order(material: bytes) -> dict[str, int]:
-    """Subkey fingerprint -> position in the certificate (``{}`` if it does not walk)."""
-    import hashlib
-
-    from registry.errors import KeyFormatError
-    from registry.keys._pgp_packets import iter_packets
-
-    order: dict[str, int] = {}
-    try:
-        for pkt in iter_packets(material):
-            if pkt.tag != 14 or not pkt.body:
-                continue
-            if pkt.body[0] == 4:
-                fp = hashlib.sha1(b"\x99" + len(pkt.body).to_bytes(2, "big") + pkt.body).hexdigest()
-            elif pkt.body[0] == 6:
-                fp = hashlib.sha256(b"\x9b" + len(pkt.body).to_bytes(4, "big") + pkt.body).hexdigest()
-            else:
-                continue
-            order.setdefault(fp.upper(), len(order))
-    except KeyFormatError:
-        return {}
-    return order
+        return _lookups.names_with_records(self, key_type=key_type, purposes=purposes)
 
 
 def valid_name(text: str) -> bool:

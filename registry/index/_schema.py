@@ -10,17 +10,28 @@ the block it came from so a reorg can roll back to any block:
 * ``blocks``       hash and timestamp of every block that carried an event,
                    and of every page's last block (reorg detection), with the
                    contract's event digest after that block (checked per page).
-* ``names``        node -> name text (rebuilt from ``NameRegistered`` labels),
-                   parent, registrant, current owner, renounced flag.
+* ``names``        integer id -> name text (rebuilt from ``NameRegistered`` labels),
+                   parent id, registrant, current owner, renounced flag, and where
+                   its ``NameRegistered`` was (block, log index, tx hash). Every other
+                   table names a name by this id. The node (namehash) is not stored:
+                   it is computed from the text; ``hint`` (its first 8 bytes) finds a
+                   name from a node, re-checked by hashing the text.
+* ``nodes``        nodes that events name but ``names`` does not hold (negative ids).
+* ``texts``        repeated text (owner addresses, algorithms, policy details) -> id.
 * ``records``      one row per key record: the verified material, its parsed
-                   algorithm / fingerprint / identities, revocation, policy verdict.
-* ``fingerprints`` fingerprint -> (node, index): reverse lookups.
-* ``identities``   e-mail addresses / DNS names a key claims -> (node, index).
-* ``operators``    approvals per (node, owner, operator).
+                   algorithm / fingerprint / identities, revocation, policy verdict,
+                   and where its ``KeyPublished`` was.
+* ``fingerprints`` binary fingerprint -> (name id, index): reverse lookups
+                   (:func:`fingerprint_key`).
+* ``identities``   e-mail addresses / DNS names a key claims -> (name id, index).
+* ``operators``    approvals per (name id, owner, operator).
 * ``attestations`` live attestations per record that count (their attester
                    is not blocked by the subject); ``held_attestations`` those
                    whose attester is blocked; ``blocked`` the blocks.
-* ``events``       every decoded event (history, watch, rollback replays).
+* ``events``       every decoded event (history, watch, rollback replays) except
+                   ``NameRegistered`` and ``KeyPublished``, whose content is the
+                   ``names`` / ``records`` row (fields those rows cannot give back
+                   are kept in their ``extra`` column).
 * ``dns_control``  the DNS-control verdict of each top-level name (refreshed by
                    every sync with DNS checks); a record under a failing domain
                    has ``policy = 'fail'`` and its own verdict in ``base_policy``.
@@ -40,14 +51,21 @@ longer leaves a third of a 4 KiB page empty), keeps ``names``, ``records`` and
 in an autoindex; with 16 KiB pages a certificate's row still fits one page),
 events keyed by node (no ``events_node`` index), and drops the
 ``fingerprints_record`` index (a record's subkeys are found from its material).
+
+Schema 4 (issue 15) names a name by an integer id instead of its 32-byte node,
+stores no event row whose content a ``names`` / ``records`` row holds, keeps
+fingerprints as bytes (an OpenPGP v4 one with its key ID first, so key-ID
+lookups are a range of the same primary key) and repeated text once.
 """
 
 from __future__ import annotations
 
-__all__ = ["PAGE_SIZE", "SCHEMA", "SCHEMA_VERSION", "schema_problem"]
+__all__ = ["PAGE_SIZE", "SCHEMA", "SCHEMA_VERSION", "fingerprint_key", "fingerprint_text",
+           "schema_problem"]
 
-SCHEMA_VERSION = 3  # 2: KeyRegistry v2 (event digest, revocation bytes, blocked attesters)
+SCHEMA_VERSION = 4  # 2: KeyRegistry v2 (event digest, revocation bytes, blocked attesters)
 #                    3: compact event fields (binary, not hex-in-JSON), 16 KiB pages
+#                    4: integer name ids, no duplicated events, binary fingerprints, texts
 
 #: Page size of a new index file (set before its first table).
 PAGE_SIZE = 16384
@@ -72,6 +90,52 @@ def schema_problem(found: object, path: object) -> str | None:
                 f" schema {SCHEMA_VERSION}): upgrade keyanchor, or re-sync into another file")
     return f"{path} is not a keyanchor index (schema {found!r})"
 
+
+_HEXDIGITS = frozenset("0123456789ABCDEF")
+
+
+def fingerprint_key(fp: str) -> bytes:
+    """A fingerprint as stored in ``fingerprints`` and ``records``: one tag byte and bytes.
+
+    ``S`` + the 32 bytes of an SSH ``SHA256:`` fingerprint; ``X`` + the bytes of
+    a hex one (OpenPGP, X.509 certificate or SPKI pin; colons, ``0x`` and case
+    ignored), a 20-byte (OpenPGP v4) one rotated so that its key ID (the low 8
+    bytes) comes first -- a key ID is then a prefix of either version's key;
+    ``T`` + the text of anything else (never equal to a well-formed one).
+    """
+    fp = fp.strip()
+    if fp.startswith("SHA256:"):
+        b64 = fp[7:]
+        if len(b64) == 43:
+            import binascii
+
+            try:
+                raw = binascii.a2b_base64(b64 + "=")
+            except binascii.Error:
+                raw = b""
+            if len(raw) == 32 and binascii.b2a_base64(raw, newline=False)[:43] == b64.encode():
+                return b"S" + raw
+        return b"T" + fp.encode("utf-8", "surrogatepass")
+    hx = fp.removeprefix("0x").removeprefix("0X").replace(":", "").upper()
+    if hx and len(hx) % 2 == 0 and _HEXDIGITS.issuperset(hx):
+        raw = bytes.fromhex(hx)
+        return b"X" + (raw[12:] + raw[:12] if len(raw) == 20 else raw)
+    return b"T" + hx.encode("utf-8", "surrogatepass")
+
+
+def fingerprint_text(key: bytes) -> str:
+    """The fingerprint :func:`fingerprint_key` stored (``""`` for an empty value)."""
+    key = bytes(key)
+    tag, raw = key[:1], key[1:]
+    if tag == b"S":
+        import binascii
+
+        return "SHA256:" + binascii.b2a_base64(raw, newline=False).decode("ascii").rstrip("=")
+    if tag == b"X":
+        return (raw[8:] + raw[:8] if len(raw) == 20 else raw).hex().upper()
+    return raw.decode("utf-8", "surrogatepass")
+
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
     key   TEXT PRIMARY KEY,
@@ -85,19 +149,34 @@ CREATE TABLE IF NOT EXISTS blocks (
     digest    BLOB
 );
 
+CREATE TABLE IF NOT EXISTS texts (
+    id   INTEGER PRIMARY KEY,
+    text TEXT NOT NULL UNIQUE
+);
+
 CREATE TABLE IF NOT EXISTS names (
-    node       BLOB PRIMARY KEY,
+    id         INTEGER PRIMARY KEY,
     name       TEXT NOT NULL UNIQUE,
-    parent     BLOB NOT NULL,
+    hint       INTEGER NOT NULL,          -- the node's first 8 bytes (signed big-endian)
+    parent     INTEGER NOT NULL,          -- 0: top-level; else names.id (nodes.id if unknown)
     person     INTEGER NOT NULL,
-    registrant TEXT NOT NULL,
-    owner      TEXT NOT NULL,
+    registrant INTEGER NOT NULL,          -- texts.id
+    owner      INTEGER NOT NULL,          -- texts.id
     renounced  INTEGER NOT NULL DEFAULT 0,
-    block      INTEGER NOT NULL
-) WITHOUT ROWID;
+    block      INTEGER NOT NULL,          -- the NameRegistered event
+    log_index  INTEGER NOT NULL,
+    tx_hash    BLOB NOT NULL,
+    extra      BLOB                       -- its fields this row cannot give back (_evdata)
+);
+CREATE INDEX IF NOT EXISTS names_hint ON names (hint);
+
+CREATE TABLE IF NOT EXISTS nodes (
+    id   INTEGER PRIMARY KEY,             -- < 0
+    node BLOB NOT NULL UNIQUE
+);
 
 CREATE TABLE IF NOT EXISTS records (
-    node          BLOB NOT NULL,
+    name_id       INTEGER NOT NULL,
     idx           INTEGER NOT NULL,
     key_type      INTEGER NOT NULL,
     purposes      INTEGER NOT NULL,
@@ -108,94 +187,88 @@ CREATE TABLE IF NOT EXISTS records (
     material      BLOB NOT NULL,
     proof         BLOB NOT NULL,
     published_at  INTEGER NOT NULL,
-    block         INTEGER NOT NULL,
+    block         INTEGER NOT NULL,       -- the KeyPublished event
+    log_index     INTEGER NOT NULL,
     tx_hash       BLOB NOT NULL,
     revoked_at    INTEGER NOT NULL DEFAULT 0,
     reason        INTEGER,
     revoked_block INTEGER,
     revocation    BLOB,
-    base_policy   TEXT,
-    algorithm     TEXT NOT NULL,
-    fingerprint   TEXT NOT NULL,
-    identities    TEXT NOT NULL,
+    base_policy   TEXT,                   -- own verdict under a failing domain: policy LF detail id
+    algorithm     INTEGER NOT NULL,       -- texts.id
+    fingerprint   BLOB NOT NULL,          -- fingerprint_key()
+    identities    TEXT,                   -- JSON list; NULL: none
     policy        TEXT NOT NULL,
-    policy_detail TEXT NOT NULL,
-    PRIMARY KEY (node, idx)
+    policy_detail INTEGER NOT NULL,       -- texts.id
+    extra         BLOB,                   -- KeyPublished fields this row cannot give back
+    PRIMARY KEY (name_id, idx)
 ) WITHOUT ROWID;
 
 CREATE TABLE IF NOT EXISTS fingerprints (
-    fingerprint TEXT NOT NULL,
-    node        BLOB NOT NULL,
+    fingerprint BLOB NOT NULL,            -- fingerprint_key()
+    name_id     INTEGER NOT NULL,
     idx         INTEGER NOT NULL,
-    PRIMARY KEY (fingerprint, node, idx)
+    PRIMARY KEY (fingerprint, name_id, idx)
 ) WITHOUT ROWID;
 
 CREATE TABLE IF NOT EXISTS identities (
     identity TEXT NOT NULL,
-    node     BLOB NOT NULL,
+    name_id  INTEGER NOT NULL,
     idx      INTEGER NOT NULL,
-    PRIMARY KEY (identity, node, idx)
+    PRIMARY KEY (identity, name_id, idx)
 ) WITHOUT ROWID;
 
 CREATE TABLE IF NOT EXISTS operators (
-    node     BLOB NOT NULL,
-    owner    TEXT NOT NULL,
-    operator TEXT NOT NULL,
+    name_id  INTEGER NOT NULL,
+    owner    INTEGER NOT NULL,            -- texts.id
+    operator INTEGER NOT NULL,            -- texts.id
     approved INTEGER NOT NULL,
-    PRIMARY KEY (node, owner, operator)
+    PRIMARY KEY (name_id, owner, operator)
 ) WITHOUT ROWID;
 
 CREATE TABLE IF NOT EXISTS attestations (
-    node        BLOB NOT NULL,
+    name_id     INTEGER NOT NULL,
     idx         INTEGER NOT NULL,
-    attester    BLOB NOT NULL,
+    attester    BLOB NOT NULL,            -- the attesting name's node
     policy_hash BLOB NOT NULL,
     expires     INTEGER NOT NULL,
     attested_at INTEGER NOT NULL,
-    PRIMARY KEY (node, idx, attester)
+    PRIMARY KEY (name_id, idx, attester)
 ) WITHOUT ROWID;
 
 CREATE TABLE IF NOT EXISTS held_attestations (
-    node        BLOB NOT NULL,
+    name_id     INTEGER NOT NULL,
     idx         INTEGER NOT NULL,
     attester    BLOB NOT NULL,
     policy_hash BLOB NOT NULL,
     expires     INTEGER NOT NULL,
     attested_at INTEGER NOT NULL,
-    PRIMARY KEY (node, idx, attester)
+    PRIMARY KEY (name_id, idx, attester)
 ) WITHOUT ROWID;
 
 CREATE TABLE IF NOT EXISTS dns_control (
-    node       BLOB PRIMARY KEY,
+    name_id    INTEGER PRIMARY KEY,
     domain     TEXT NOT NULL,
     owner      TEXT NOT NULL,
     status     TEXT NOT NULL,
     owners     TEXT NOT NULL,
     detail     TEXT NOT NULL,
     checked_at INTEGER NOT NULL
-) WITHOUT ROWID;
+);
 
 CREATE TABLE IF NOT EXISTS blocked (
-    node     BLOB NOT NULL,
+    name_id  INTEGER NOT NULL,
     attester BLOB NOT NULL,
-    PRIMARY KEY (node, attester)
+    PRIMARY KEY (name_id, attester)
 ) WITHOUT ROWID;
 
 CREATE TABLE IF NOT EXISTS events (
+    name_id   INTEGER NOT NULL,
     block     INTEGER NOT NULL,
     log_index INTEGER NOT NULL,
     tx_hash   BLOB NOT NULL,
-    node      BLOB NOT NULL,
     kind      TEXT NOT NULL,
-    data      BLOB NOT NULL,  -- registry.index._evdata (schema 3; schema 2: JSON text)
-    PRIMARY KEY (node, block, log_index)  -- history and replays read one node's events
+    data      BLOB NOT NULL,  -- registry.index._evdata
+    PRIMARY KEY (name_id, block, log_index)  -- history and replays read one name's events
 ) WITHOUT ROWID;
-
--- Added within schema 1 (kept in 2) (indexes only, no new columns: files written before
--- them read the same, just without the speed-up; the next ``Store.open`` --
--- any sync -- creates them).
--- v4 OpenPGP long key IDs, the low 64 bits of the fingerprint (IndexReader.records_by_key_id;
--- v6 key IDs are a prefix and use the primary key)
-CREATE INDEX IF NOT EXISTS fingerprints_v4_key_id ON fingerprints (substr(fingerprint, 25))
-    WHERE length(fingerprint) = 40;
 """

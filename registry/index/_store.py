@@ -41,7 +41,23 @@ from typing import Any
 
 from registry.errors import Error, IndexUnavailable
 from registry.index._evdata import decode_fields, encode_fields
-from registry.index._schema import PAGE_SIZE, SCHEMA, SCHEMA_VERSION, schema_problem
+from registry.index._lookups import (
+    extra_of,
+    hint_of,
+    id_of_node,
+    node_hash,
+    node_of_id,
+    published_fields,
+    registered_fields,
+)
+from registry.index._schema import (
+    PAGE_SIZE,
+    SCHEMA,
+    SCHEMA_VERSION,
+    fingerprint_key,
+    fingerprint_text,
+    schema_problem,
+)
 
 __all__ = ["PUBLISHED_MODE", "Event", "ParsedKey", "Store", "work_path"]
 
@@ -60,6 +76,11 @@ _ZERO32 = b"\x00" * 32
 #: ``expires`` at 2**64 - 1: any name owner can attest any record) is stored
 #: clamped to it -- still "never" -- instead of failing every sync from then on.
 _SQLITE_MAX_INT = 2**63 - 1
+#: Node -> id entries a Store caches before it starts over (a sync touches each name a few times).
+_ID_CACHE = 200_000
+#: Tables that name a name by ``name_id``.
+_NAME_TABLES = ("events", "records", "fingerprints", "identities", "operators", "attestations",
+                "held_attestations", "blocked", "dns_control")
 
 
 def normalize_fingerprint(fp: str) -> str:
@@ -183,6 +204,8 @@ class Store:
         self.path = path
         self.work = work if work is not None else work_path(path)
         self._closed = False
+        self._ids: dict[bytes, int] = {}
+        self._texts: dict[str, int] = {}
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -194,8 +217,9 @@ class Store:
         exists, and discards it when ``path`` was deleted (start over). A new
         index is published at once (empty, never synced).
 
-        An index of schema 2 is migrated to schema 3 in place (a new working file,
-        then published at once); a newer schema is refused.
+        An index of schema 2 or 3 is migrated to schema 4 in place (a new working
+        file, then published at once; one it cannot migrate is refused with a
+        "re-sync needed" line); a newer schema is refused.
 
         Raises:
             IndexUnavailable: the files cannot be created, are not a keyanchor
@@ -213,11 +237,11 @@ class Store:
                 os.close(os.open(work, os.O_WRONLY | os.O_CREAT | os.O_EXCL, WORK_MODE))
             os.chmod(work, WORK_MODE)
             found = _schema_of(work)
+            migrated = found in ("2", "3")
             if found == "2":
                 _migrate_2_to_3(work)
-                migrated = True
-            else:
-                migrated = False
+            if migrated:
+                _migrate_3_to_4(work, p)
             conn = sqlite3.connect(work, timeout=timeout, isolation_level=None)
         except (OSError, sqlite3.Error) as exc:
             raise IndexUnavailable(f"cannot open the index {p}: {exc}") from exc
@@ -227,7 +251,7 @@ class Store:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: safe against process crashes
             conn.execute("PRAGMA foreign_keys=OFF")
-            if found is not None and found != "2":
+            if found is not None and not migrated:
                 problem = schema_problem(found, p)
                 if problem is not None:
                     raise IndexUnavailable(problem)
@@ -330,11 +354,74 @@ class Store:
             yield
         except BaseException:
             self.conn.execute("ROLLBACK")
+            self._forget()
             raise
         try:
             self.conn.execute("COMMIT")
         except sqlite3.Error as exc:
             raise IndexUnavailable(f"cannot commit to the index {self.path}: {exc}") from exc
+
+    def _forget(self) -> None:
+        """Drop cached ids (a rolled-back transaction may have made them)."""
+        self._ids.clear()
+        self._texts.clear()
+
+    # ----------------------------------------------------------------- ids
+
+    def _text_id(self, text: str) -> int:
+        """The ``texts`` id of ``text`` (added when new)."""
+        tid = self._texts.get(text)
+        if tid is None:
+            row = self.conn.execute("SELECT id FROM texts WHERE text = ?", (text,)).fetchone()
+            if row is None:
+                tid = int(self.conn.execute("INSERT INTO texts (text) VALUES (?)",
+                                            (text,)).lastrowid or 0)
+            else:
+                tid = int(row[0])
+            if len(self._texts) > _ID_CACHE:
+                self._texts.clear()
+            self._texts[text] = tid
+        return tid
+
+    def _known_text(self, text: str) -> int | None:
+        row = self.conn.execute("SELECT id FROM texts WHERE text = ?", (text,)).fetchone()
+        return None if row is None else int(row[0])
+
+    def _id_of(self, node: bytes, *, create: bool = False) -> int | None:
+        """The name id of ``node``; with ``create``, a new ``nodes`` id for an unknown node."""
+        node = bytes(node)
+        nid = self._ids.get(node)
+        if nid is None:
+            nid = id_of_node(self.conn, node)
+            if nid is None:
+                if not create:
+                    return None
+                low = self.conn.execute("SELECT min(id) FROM nodes").fetchone()[0]
+                nid = min(-1, int(low or 0) - 1)
+                self.conn.execute("INSERT INTO nodes VALUES (?, ?)", (nid, node))
+            self._remember(node, nid)
+        return nid
+
+    def _remember(self, node: bytes, nid: int) -> None:
+        if len(self._ids) > _ID_CACHE:
+            self._ids.clear()
+        self._ids[node] = nid
+
+    def _node_of(self, nid: int) -> bytes | None:
+        return node_of_id(self.conn, nid)
+
+    def _ids_of(self, nodes: Sequence[bytes]) -> dict[int, bytes]:
+        """id -> node for those of ``nodes`` the index knows."""
+        out = {}
+        for n in nodes:
+            nid = self._id_of(n)
+            if nid is not None:
+                out[nid] = bytes(n)
+        return out
+
+    def node_ids(self) -> dict[bytes, int]:
+        """node -> id of every name (hashes every name's text: for audits)."""
+        return {node_hash(str(t)): int(i) for i, t in self.conn.execute("SELECT id, name FROM names")}
 
     # ----------------------------------------------------------------- meta
 
@@ -427,31 +514,42 @@ class Store:
     # ----------------------------------------------------------------- reads sync needs
 
     def name_of(self, node: bytes) -> str | None:
-        row = self.conn.execute("SELECT name FROM names WHERE node=?", (bytes(node),)).fetchone()
+        nid = self._id_of(node)
+        if nid is None or nid < 0:
+            return None
+        row = self.conn.execute("SELECT name FROM names WHERE id=?", (nid,)).fetchone()
         return None if row is None else str(row[0])
 
     def owner_of(self, node: bytes) -> str | None:
-        row = self.conn.execute("SELECT owner FROM names WHERE node=?", (bytes(node),)).fetchone()
+        nid = self._id_of(node)
+        if nid is None or nid < 0:
+            return None
+        row = self.conn.execute("SELECT t.text FROM names n JOIN texts t ON t.id = n.owner"
+                                " WHERE n.id=?", (nid,)).fetchone()
         return None if row is None else str(row[0])
 
     def records_raw(self, node: bytes) -> list[dict[str, Any]]:
         """The stored records of a node, in index order, as dicts (for verification)."""
+        nid = self._id_of(node)
+        if nid is None:
+            return []
         cur = self.conn.execute(
             "SELECT idx, commitment, key_type, purposes, valid_from, valid_until, durable,"
-            " published_at, revoked_at, reason FROM records WHERE node=? ORDER BY idx",
-            (bytes(node),),
-        )
+            " published_at, revoked_at, reason FROM records WHERE name_id=? ORDER BY idx", (nid,))
         cols = [d[0] for d in cur.description]
         return [dict(zip(cols, row, strict=True)) for row in cur]
 
     def attestations_raw(self, node: bytes, idx: int) -> list[tuple[bytes, bytes, int, int]]:
         """The live attestations of one record, counting or held (attester blocked):
         (attester, policy_hash, expires, attested_at), sorted."""
+        nid = self._id_of(node)
+        if nid is None:
+            return []
         return sorted(
             (bytes(a), bytes(p), int(e), int(t)) for table in ("attestations", "held_attestations")
             for a, p, e, t in self.conn.execute(
                 f"SELECT attester, policy_hash, expires, attested_at FROM {table}"
-                " WHERE node=? AND idx=?", (bytes(node), int(idx))))
+                " WHERE name_id=? AND idx=?", (nid, int(idx))))
 
     def attesters_of(self, node: bytes, idx: int) -> list[bytes]:
         """Every name that ever attested one record (from the stored events), sorted."""
@@ -460,34 +558,43 @@ class Store:
     def attested(self, nodes: Sequence[bytes]) -> set[tuple[bytes, int, bytes]]:
         """(node, record index, attester) of every ``Attested`` event stored for ``nodes``."""
         out = set()
-        for lo in range(0, len(nodes), 500):
-            chunk = [bytes(n) for n in nodes[lo:lo + 500]]
+        ids = self._ids_of(nodes)
+        keys = list(ids)
+        for lo in range(0, len(keys), 500):
+            chunk = keys[lo:lo + 500]
             for n, data in self.conn.execute(
-                    f"SELECT node, data FROM events WHERE kind = 'Attested'"
-                    f" AND node IN ({','.join('?' * len(chunk))})", chunk):
+                    f"SELECT name_id, data FROM events WHERE kind = 'Attested'"
+                    f" AND name_id IN ({','.join('?' * len(chunk))})", chunk):
                 d = decode_fields(data)
-                out.add((bytes(n), int(d["index"]), _h(d["attester"])))  # type: ignore[call-overload]
+                out.add((ids[int(n)], int(d["index"]), _h(d["attester"])))  # type: ignore[call-overload]
         return out
 
     def is_blocked(self, node: bytes, attester: bytes) -> bool:
-        row = self.conn.execute("SELECT 1 FROM blocked WHERE node=? AND attester=?",
-                                (bytes(node), bytes(attester))).fetchone()
+        nid = self._id_of(node)
+        row = None if nid is None else self.conn.execute(
+            "SELECT 1 FROM blocked WHERE name_id=? AND attester=?", (nid, bytes(attester))).fetchone()
         return row is not None
 
     def commitment_of(self, node: bytes, idx: int) -> bytes | None:
-        row = self.conn.execute("SELECT commitment FROM records WHERE node=? AND idx=?",
-                                (bytes(node), int(idx))).fetchone()
+        nid = self._id_of(node)
+        row = None if nid is None else self.conn.execute(
+            "SELECT commitment FROM records WHERE name_id=? AND idx=?", (nid, int(idx))).fetchone()
         return None if row is None else bytes(row[0])
 
     def renounced_of(self, node: bytes) -> bool | None:
-        row = self.conn.execute("SELECT renounced FROM names WHERE node=?", (bytes(node),)).fetchone()
+        nid = self._id_of(node)
+        row = None if nid is None else self.conn.execute(
+            "SELECT renounced FROM names WHERE id=?", (nid,)).fetchone()
         return None if row is None else bool(row[0])
 
     def operator_approved(self, node: bytes, owner: str, operator: str) -> bool:
         """Whether ``owner`` approved ``operator`` on ``node`` (False when the index has no row)."""
+        nid, o, op = self._id_of(node), self._known_text(owner), self._known_text(operator)
+        if nid is None or o is None or op is None:
+            return False
         row = self.conn.execute(
-            "SELECT approved FROM operators WHERE node=? AND owner=? AND operator=?",
-            (bytes(node), owner, operator)).fetchone()
+            "SELECT approved FROM operators WHERE name_id=? AND owner=? AND operator=?",
+            (nid, o, op)).fetchone()
         return row is not None and bool(row[0])
 
     # ----------------------------------------------------------------- apply
@@ -495,132 +602,173 @@ class Store:
     def apply(self, ev: Event) -> None:
         """Apply one event (call inside :meth:`transaction`).
 
+        ``NameRegistered`` and ``KeyPublished`` become a ``names`` / ``records``
+        row (no event row: history rebuilds them); every other event is stored
+        as it is and applied.
+
         Raises:
             IndexUnavailable: the event does not fit the stored state (sync maps
                 this to a verification failure).
         """
         node = bytes(ev.node)
         d = ev.data
-        c = self.conn
         try:
-            c.execute(
-                "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?)",
-                (ev.block, ev.log_index, bytes(ev.tx_hash), node, ev.kind, _event_fields(ev)),
-            )
+            if ev.kind == "NameRegistered":
+                self._register(ev, node, d)
+                return
+            nid = self._id_of(node, create=True)
+            assert nid is not None
+            if ev.kind != "KeyPublished":
+                self.conn.execute(
+                    "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?)",
+                    (nid, ev.block, ev.log_index, bytes(ev.tx_hash), ev.kind, _event_fields(ev)),
+                )
             handler = getattr(self, "_on_" + ev.kind, None)
             if handler is not None:
-                handler(c, ev, node, d)
+                handler(ev, nid, d)
         except sqlite3.IntegrityError as exc:
             raise IndexUnavailable(f"{ev.kind} in block {ev.block} conflicts with the index: {exc}") from exc
 
-    @staticmethod
-    def _on_NameRegistered(c: sqlite3.Connection, ev: Event, node: bytes, d: dict[str, Any]) -> None:
-        c.execute(
-            "INSERT INTO names VALUES (?, ?, ?, ?, ?, ?, 0, ?)",
-            (node, d["name"], _h(d["parent"]), int(bool(d["person"])), d["owner"], d["owner"], ev.block),
-        )
+    def _register(self, ev: Event, node: bytes, d: dict[str, Any]) -> None:
+        c = self.conn
+        before = self._id_of(node)
+        if before is not None and before > 0:
+            raise IndexUnavailable(f"NameRegistered in block {ev.block} conflicts with the index:"
+                                   f" 0x{node.hex()} is registered already")
+        parent = _h(d["parent"])
+        pid, pname = 0, None
+        if parent != _ZERO32:
+            pid = self._id_of(parent, create=True) or 0
+            row = c.execute("SELECT name FROM names WHERE id=?", (pid,)).fetchone()
+            pname = None if row is None else str(row[0])
+        name, owner = str(d["name"]), str(d["owner"])
+        rebuilt = registered_fields(name, pname, parent, bool(d["person"]), owner)
+        owner_id = self._text_id(owner)
+        nid = int(c.execute(
+            "INSERT INTO names (name, hint, parent, person, registrant, owner, block, log_index,"
+            " tx_hash, extra) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (name, hint_of(node), pid, int(bool(d["person"])), owner_id, owner_id, ev.block,
+             ev.log_index, bytes(ev.tx_hash), extra_of(decode_fields(_event_fields(ev)), rebuilt)),
+        ).lastrowid or 0)
+        if before is not None:  # events named it before it was registered: they are its now
+            self._move(before, nid)
+        self._remember(node, nid)
 
-    @staticmethod
-    def _on_OwnershipTransferred(c: sqlite3.Connection, ev: Event, node: bytes, d: dict[str, Any]) -> None:
-        _changed(c.execute("UPDATE names SET owner=? WHERE node=?", (d["owner"], node)), ev)
-        c.execute("DELETE FROM operators WHERE node=?", (node,))  # a transfer ends every approval
+    def _move(self, old: int, new: int) -> None:
+        """Make every row naming name id ``old`` name ``new``."""
+        for table in _NAME_TABLES:
+            self.conn.execute(f"UPDATE {table} SET name_id=? WHERE name_id=?", (new, old))
+        self.conn.execute("UPDATE names SET parent=? WHERE parent=?", (new, old))
 
-    @staticmethod
-    def _on_ChildRenounced(c: sqlite3.Connection, ev: Event, node: bytes, d: dict[str, Any]) -> None:
-        _changed(c.execute("UPDATE names SET renounced=1 WHERE node=?", (node,)), ev)
+    def _on_OwnershipTransferred(self, ev: Event, nid: int, d: dict[str, Any]) -> None:
+        _changed(self.conn.execute("UPDATE names SET owner=? WHERE id=?",
+                                   (self._text_id(str(d["owner"])), nid)), ev)
+        self.conn.execute("DELETE FROM operators WHERE name_id=?", (nid,))  # a transfer ends every approval
 
-    @staticmethod
-    def _on_OperatorSet(c: sqlite3.Connection, ev: Event, node: bytes, d: dict[str, Any]) -> None:
-        c.execute(
+    def _on_ChildRenounced(self, ev: Event, nid: int, d: dict[str, Any]) -> None:
+        _changed(self.conn.execute("UPDATE names SET renounced=1 WHERE id=?", (nid,)), ev)
+
+    def _on_OperatorSet(self, ev: Event, nid: int, d: dict[str, Any]) -> None:
+        self.conn.execute(
             "INSERT OR REPLACE INTO operators VALUES (?, ?, ?, ?)",
-            (node, d["owner"], d["operator"], int(bool(d["approved"]))),
+            (nid, self._text_id(str(d["owner"])), self._text_id(str(d["operator"])),
+             int(bool(d["approved"]))),
         )
 
-    @staticmethod
-    def _on_KeyPublished(c: sqlite3.Connection, ev: Event, node: bytes, d: dict[str, Any]) -> None:
+    def _on_KeyPublished(self, ev: Event, nid: int, d: dict[str, Any]) -> None:
+        c = self.conn
         p = ev.parsed or ParsedKey("unknown", ())
         idx = int(d["index"])
+        row = (int(d["key_type"]), int(d["purposes"]), _h(d["commitment"]), int(d["valid_from"]),
+               int(d["valid_until"]), int(bool(d["durable"])))
+        rebuilt = published_fields(idx, row[2], row[0], row[1], row[3], row[4], row[5])
         c.execute(
-            "INSERT INTO records (node, idx, key_type, purposes, commitment, valid_from, valid_until,"
-            " durable, material, proof, published_at, block, tx_hash, algorithm, fingerprint,"
-            " identities, policy, policy_detail) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (node, idx, int(d["key_type"]), int(d["purposes"]), _h(d["commitment"]),
-             int(d["valid_from"]), int(d["valid_until"]), int(bool(d["durable"])),
-             bytes(d["material"]), bytes(d["proof"]), ev.timestamp, ev.block, bytes(ev.tx_hash),
-             p.algorithm, p.fingerprints[0] if p.fingerprints else "",
-             json.dumps(list(p.identities)), p.policy, p.policy_detail),
+            "INSERT INTO records (name_id, idx, key_type, purposes, commitment, valid_from,"
+            " valid_until, durable, material, proof, published_at, block, log_index, tx_hash,"
+            " algorithm, fingerprint, identities, policy, policy_detail, extra)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (nid, idx, *row, bytes(d["material"]), bytes(d["proof"]), ev.timestamp, ev.block,
+             ev.log_index, bytes(ev.tx_hash), self._text_id(p.algorithm),
+             fingerprint_key(p.fingerprints[0]) if p.fingerprints else b"",
+             json.dumps(list(p.identities)) if p.identities else None, p.policy,
+             self._text_id(p.policy_detail), extra_of(decode_fields(_event_fields(ev)), rebuilt)),
         )
         c.executemany(
             "INSERT OR IGNORE INTO fingerprints VALUES (?, ?, ?)",
-            [(normalize_fingerprint(fp), node, idx) for fp in p.fingerprints],
+            [(fingerprint_key(fp), nid, idx) for fp in p.fingerprints],
         )
         c.executemany(
             "INSERT OR IGNORE INTO identities VALUES (?, ?, ?)",
-            [(ident.lower(), node, idx) for ident in p.identities],
+            [(ident.lower(), nid, idx) for ident in p.identities],
         )
 
-    @staticmethod
-    def _on_KeyRevoked(c: sqlite3.Connection, ev: Event, node: bytes, d: dict[str, Any]) -> None:
+    def _on_KeyRevoked(self, ev: Event, nid: int, d: dict[str, Any]) -> None:
         _changed(
-            c.execute(
+            self.conn.execute(
                 "UPDATE records SET revoked_at=?, reason=?, revoked_block=?, revocation=?"
-                " WHERE node=? AND idx=? AND commitment=? AND revoked_block IS NULL",
-                (ev.timestamp, int(d["reason"]), ev.block, _h(d.get("revocation", b"")), node,
+                " WHERE name_id=? AND idx=? AND commitment=? AND revoked_block IS NULL",
+                (ev.timestamp, int(d["reason"]), ev.block, _h(d.get("revocation", b"")), nid,
                  int(d["index"]), _h(d["commitment"])),
             ),
             ev,
         )
 
-    @staticmethod
-    def _on_Attested(c: sqlite3.Connection, ev: Event, node: bytes, d: dict[str, Any]) -> None:
-        blocked = c.execute("SELECT 1 FROM blocked WHERE node=? AND attester=?",
-                            (node, _h(d["attester"]))).fetchone()
+    def _on_Attested(self, ev: Event, nid: int, d: dict[str, Any]) -> None:
+        c = self.conn
+        blocked = c.execute("SELECT 1 FROM blocked WHERE name_id=? AND attester=?",
+                            (nid, _h(d["attester"]))).fetchone()
         table = "held_attestations" if blocked else "attestations"
         c.execute(
             f"INSERT OR REPLACE INTO {table} VALUES (?, ?, ?, ?, ?, ?)",
-            (node, int(d["index"]), _h(d["attester"]), _h(d["policy_hash"]),
+            (nid, int(d["index"]), _h(d["attester"]), _h(d["policy_hash"]),
              min(int(d["expires"]), _SQLITE_MAX_INT), ev.timestamp),
         )
 
-    @staticmethod
-    def _on_AttestationWithdrawn(c: sqlite3.Connection, ev: Event, node: bytes, d: dict[str, Any]) -> None:
+    def _on_AttestationWithdrawn(self, ev: Event, nid: int, d: dict[str, Any]) -> None:
         for table in ("attestations", "held_attestations"):
-            c.execute(
-                f"DELETE FROM {table} WHERE node=? AND idx=? AND attester=?",
-                (node, int(d["index"]), _h(d["attester"])),
+            self.conn.execute(
+                f"DELETE FROM {table} WHERE name_id=? AND idx=? AND attester=?",
+                (nid, int(d["index"]), _h(d["attester"])),
             )
 
-    @staticmethod
-    def _on_AttesterBlocked(c: sqlite3.Connection, ev: Event, node: bytes, d: dict[str, Any]) -> None:
+    def _on_AttesterBlocked(self, ev: Event, nid: int, d: dict[str, Any]) -> None:
         """A blocked attester's attestations on the name stop counting (held until unblocked)."""
+        c = self.conn
         attester = _h(d["attester"])
         src, dst = ("attestations", "held_attestations") if d["blocked"] else (
             "held_attestations", "attestations")
         if d["blocked"]:
-            c.execute("INSERT OR IGNORE INTO blocked VALUES (?, ?)", (node, attester))
+            c.execute("INSERT OR IGNORE INTO blocked VALUES (?, ?)", (nid, attester))
         else:
-            c.execute("DELETE FROM blocked WHERE node=? AND attester=?", (node, attester))
-        c.execute(f"INSERT OR REPLACE INTO {dst} SELECT * FROM {src} WHERE node=? AND attester=?",
-                  (node, attester))
-        c.execute(f"DELETE FROM {src} WHERE node=? AND attester=?", (node, attester))
+            c.execute("DELETE FROM blocked WHERE name_id=? AND attester=?", (nid, attester))
+        c.execute(f"INSERT OR REPLACE INTO {dst} SELECT * FROM {src} WHERE name_id=? AND attester=?",
+                  (nid, attester))
+        c.execute(f"DELETE FROM {src} WHERE name_id=? AND attester=?", (nid, attester))
 
     # ----------------------------------------------------------------- DNS control
 
     def top_levels(self) -> list[tuple[bytes, str, str]]:
         """(node, name, owner) of every top-level name in the index."""
-        return [(bytes(n), str(t), str(o)) for n, t, o in self.conn.execute(
-            "SELECT node, name, owner FROM names WHERE parent = ? ORDER BY name", (_ZERO32,))]
+        out = []
+        for nid, t, o in self.conn.execute(
+                "SELECT n.id, n.name, t.text FROM names n JOIN texts t ON t.id = n.owner"
+                " WHERE n.parent = 0 ORDER BY n.name").fetchall():
+            node = node_hash(str(t))
+            self._remember(node, int(nid))
+            out.append((node, str(t), str(o)))
+        return out
 
     def top_level_of(self, node: bytes) -> bytes | None:
         """The top-level ancestor of ``node`` (itself for a top-level name), by parent links."""
+        nid = self._id_of(node)
         seen = 0
-        while seen < 300:
-            row = self.conn.execute("SELECT parent FROM names WHERE node=?", (bytes(node),)).fetchone()
+        while nid is not None and nid > 0 and seen < 300:
+            row = self.conn.execute("SELECT parent FROM names WHERE id=?", (nid,)).fetchone()
             if row is None:
                 return None
-            if bytes(row[0]) == _ZERO32:
-                return bytes(node)
-            node, seen = bytes(row[0]), seen + 1
+            if int(row[0]) == 0:
+                return bytes(node) if seen == 0 else self._node_of(nid)
+            nid, seen = int(row[0]), seen + 1
         return None
 
     def set_dns_control(self, top: bytes, verdict: Any, *, required: bool, now: int) -> None:
@@ -628,32 +776,35 @@ class Store:
         a failing domain (DNS names another owner; or, when ``required``, anything but a
         match) makes its records ``policy = 'fail'`` (own verdict kept in base_policy)."""
         c = self.conn
+        tid = self._id_of(top, create=True)
         c.execute("INSERT OR REPLACE INTO dns_control VALUES (?, ?, ?, ?, ?, ?, ?)",
-                  (bytes(top), verdict.domain, verdict.owner, verdict.status,
+                  (tid, verdict.domain, verdict.owner, verdict.status,
                    json.dumps(list(verdict.owners)), verdict.detail, int(now)))
         failing = verdict.status == "mismatch" or (required and verdict.status != "match")
-        nodes = [bytes(n) for (n,) in c.execute(
-            "WITH RECURSIVE under(node) AS (SELECT ? UNION SELECT n.node FROM names n"
-            " JOIN under u ON n.parent = u.node) SELECT node FROM under", (bytes(top),))]
-        for node in nodes:
+        ids = [int(n) for (n,) in c.execute(
+            "WITH RECURSIVE under(id) AS (SELECT ? UNION SELECT n.id FROM names n"
+            " JOIN under u ON n.parent = u.id) SELECT id FROM under", (tid,))]
+        detail = self._text_id(
+            f"DNS control {verdict.status} for {verdict.domain}: name.dns_control") if failing else 0
+        for nid in ids:
             if failing:
                 c.execute(
                     "UPDATE records SET base_policy = policy || char(10) || policy_detail"
-                    " WHERE node = ? AND base_policy IS NULL", (node,))
-                c.execute(
-                    "UPDATE records SET policy = 'fail', policy_detail = ? WHERE node = ?",
-                    (f"DNS control {verdict.status} for {verdict.domain}: name.dns_control", node))
+                    " WHERE name_id = ? AND base_policy IS NULL", (nid,))
+                c.execute("UPDATE records SET policy = 'fail', policy_detail = ? WHERE name_id = ?",
+                          (detail, nid))
             else:
                 c.execute(
                     "UPDATE records SET policy = substr(base_policy, 1, instr(base_policy,"
-                    " char(10)) - 1), policy_detail = substr(base_policy, instr(base_policy,"
-                    " char(10)) + 1), base_policy = NULL WHERE node = ? AND base_policy IS NOT NULL",
-                    (node,))
+                    " char(10)) - 1), policy_detail = CAST(substr(base_policy, instr(base_policy,"
+                    " char(10)) + 1) AS INTEGER), base_policy = NULL"
+                    " WHERE name_id = ? AND base_policy IS NOT NULL", (nid,))
 
     def dns_control(self, top: bytes) -> dict[str, Any] | None:
-        row = self.conn.execute(
-            "SELECT domain, owner, status, owners, detail, checked_at FROM dns_control WHERE node=?",
-            (bytes(top),)).fetchone()
+        tid = self._id_of(top)
+        row = None if tid is None else self.conn.execute(
+            "SELECT domain, owner, status, owners, detail, checked_at FROM dns_control"
+            " WHERE name_id=?", (tid,)).fetchone()
         if row is None:
             return None
         return {"domain": row[0], "owner": row[1], "status": row[2], "owners": json.loads(row[3]),
@@ -664,28 +815,47 @@ class Store:
     def rollback_to(self, block: int) -> int:
         """Undo everything learnt from blocks above ``block`` (inside a transaction).
 
-        Returns the number of events removed.
+        Returns the number of events removed (``NameRegistered`` and
+        ``KeyPublished`` counted as the rows they became).
         """
         c = self.conn
-        affected = [bytes(r[0]) for r in c.execute(
-            "SELECT DISTINCT node FROM events WHERE block > ?", (block,))]
+        self._forget()
+        affected = {int(r[0]) for r in c.execute(
+            "SELECT DISTINCT name_id FROM events WHERE block > ?", (block,))}
         removed = c.execute("DELETE FROM events WHERE block > ?", (block,)).rowcount
         c.execute("DELETE FROM blocks WHERE number > ?", (block,))
-        c.execute("DELETE FROM names WHERE block > ?", (block,))
         c.execute(
-            "DELETE FROM fingerprints WHERE (node, idx) IN"
-            " (SELECT node, idx FROM records WHERE block > ?)", (block,))
+            "DELETE FROM fingerprints WHERE (name_id, idx) IN"
+            " (SELECT name_id, idx FROM records WHERE block > ?)", (block,))
         c.execute(
-            "DELETE FROM identities WHERE (node, idx) IN"
-            " (SELECT node, idx FROM records WHERE block > ?)", (block,))
-        c.execute("DELETE FROM records WHERE block > ?", (block,))
+            "DELETE FROM identities WHERE (name_id, idx) IN"
+            " (SELECT name_id, idx FROM records WHERE block > ?)", (block,))
+        removed += c.execute("DELETE FROM records WHERE block > ?", (block,)).rowcount
         c.execute(
             "UPDATE records SET revoked_at=0, reason=NULL, revoked_block=NULL, revocation=NULL"
             " WHERE revoked_block > ?",
             (block,),
         )
-        for node in affected:
-            self._replay_mutable(node)
+        for nid, text in c.execute("SELECT id, name FROM names WHERE block > ?", (block,)).fetchall():
+            nid = int(nid)
+            c.execute("DELETE FROM dns_control WHERE name_id=?", (nid,))
+            if any(c.execute(f"SELECT 1 FROM {t} WHERE name_id=? LIMIT 1", (nid,)).fetchone()
+                   for t in ("events", "records")):  # named before it was registered
+                node = node_hash(str(text))
+                row = c.execute("SELECT id FROM nodes WHERE node=?", (node,)).fetchone()
+                if row is None:
+                    low = c.execute("SELECT min(id) FROM nodes").fetchone()[0]
+                    row = (min(-1, int(low or 0) - 1),)
+                    c.execute("INSERT INTO nodes VALUES (?, ?)", (row[0], node))
+                self._move(nid, int(row[0]))
+                affected.add(int(row[0]))
+            else:
+                for table in _NAME_TABLES:
+                    c.execute(f"DELETE FROM {table} WHERE name_id=?", (nid,))
+            affected.discard(nid)
+        removed += c.execute("DELETE FROM names WHERE block > ?", (block,)).rowcount
+        for nid in sorted(affected):
+            self._replay_mutable(nid)
         self.set_meta("synced_block", block)
         digest = self.digest_at(block)
         if digest is not None:
@@ -700,24 +870,22 @@ class Store:
                 self.conn.execute("DELETE FROM meta WHERE key = 'last_sync_time'")
         return int(removed)
 
-    def _replay_mutable(self, node: bytes) -> None:
-        """Recompute owner, renounced, operators and attestations of ``node`` from stored events."""
+    def _replay_mutable(self, nid: int) -> None:
+        """Recompute owner, renounced, operators and attestations of name ``nid`` from stored events."""
         c = self.conn
-        c.execute("UPDATE names SET owner=registrant, renounced=0 WHERE node=?", (node,))
-        c.execute("DELETE FROM operators WHERE node=?", (node,))
-        c.execute("DELETE FROM attestations WHERE node=?", (node,))
-        c.execute("DELETE FROM held_attestations WHERE node=?", (node,))
-        c.execute("DELETE FROM blocked WHERE node=?", (node,))
+        c.execute("UPDATE names SET owner=registrant, renounced=0 WHERE id=?", (nid,))
+        for table in ("operators", "attestations", "held_attestations", "blocked"):
+            c.execute(f"DELETE FROM {table} WHERE name_id=?", (nid,))
         rows = c.execute(
             "SELECT e.block, e.kind, e.data, COALESCE(b.timestamp, 0) FROM events e"
-            " LEFT JOIN blocks b ON b.number = e.block WHERE e.node=?"
+            " LEFT JOIN blocks b ON b.number = e.block WHERE e.name_id=?"
             " AND e.kind IN ('OwnershipTransferred', 'ChildRenounced', 'OperatorSet', 'Attested',"
             " 'AttestationWithdrawn', 'AttesterBlocked') ORDER BY e.block, e.log_index",
-            (node,),
+            (nid,),
         ).fetchall()
         for block, kind, data, ts in rows:
-            ev = Event(kind, int(block), 0, b"", node, int(ts), decode_fields(data))
-            getattr(self, "_on_" + kind)(c, ev, node, ev.data)
+            ev = Event(kind, int(block), 0, b"", b"", int(ts), decode_fields(data))
+            getattr(self, "_on_" + kind)(ev, nid, ev.data)
 
     # ----------------------------------------------------------------- digest
 
@@ -726,34 +894,62 @@ class Store:
 
         Two syncs of the same chain up to the same block give the same digest,
         whatever their page sizes and however often either was interrupted
-        (page-end block markers are bookkeeping and left out).
+        (page-end block markers are bookkeeping and left out). Ids are
+        bookkeeping too: every name id is hashed as its name (or node), every
+        text id as its text.
         """
+        c = self.conn
         h = hashlib.sha256()
-        tables = {
-            "meta": "key", "blocks": "number", "names": "node", "records": "node, idx",
-            "fingerprints": "fingerprint, node, idx", "identities": "identity, node, idx",
-            "operators": "node, owner, operator", "attestations": "node, idx, attester",
-            "held_attestations": "node, idx, attester", "blocked": "node, attester",
-            "dns_control": "node",
-            "events": "block, log_index",
-        }
-        for table, order in tables.items():
+        texts = {int(i): str(t) for i, t in c.execute("SELECT id, text FROM texts")}
+        refs: dict[int, str] = {0: ""}
+        refs.update((int(i), "name:" + str(t)) for i, t in c.execute("SELECT id, name FROM names"))
+        refs.update((int(i), "node:" + bytes(n).hex()) for i, n in c.execute("SELECT id, node FROM nodes"))
+        ids = {"name_id", "parent"}
+        text_cols = {("names", "registrant"), ("names", "owner"), ("operators", "owner"),
+                     ("operators", "operator"), ("records", "algorithm"),
+                     ("records", "policy_detail")}
+        for table in ("meta", "blocks", "names", "records", "fingerprints", "identities",
+                      "operators", "attestations", "held_attestations", "blocked", "dns_control",
+                      "events"):
             h.update(f"\x00{table}\x00".encode())
-            sql = f"SELECT * FROM {table} ORDER BY {order}"
+            sql = f"SELECT * FROM {table}"
             if table == "blocks":  # page-end markers depend on page sizes: only blocks with events
-                sql = ("SELECT * FROM blocks WHERE number IN (SELECT block FROM events)"
-                       " ORDER BY number")
-            for row in self.conn.execute(sql):
+                sql = ("SELECT * FROM blocks WHERE number IN (SELECT block FROM events UNION"
+                       " SELECT block FROM names UNION SELECT block FROM records)")
+            cur = c.execute(sql)
+            cols = [d[0] for d in cur.description]
+            out = []
+            for row in cur:
                 if table == "meta" and row[0] in _VOLATILE_META:
                     continue
-                h.update(repr(tuple(row)).encode())
+                vals = []
+                for col, v in zip(cols, row, strict=True):
+                    if table == "names" and col in ("id", "hint"):
+                        continue
+                    if col in ids:
+                        v = refs.get(int(v), f"id:{v}")
+                    elif (table, col) in text_cols:
+                        v = texts.get(int(v), f"text:{v}")
+                    elif col == "base_policy" and v is not None:
+                        verdict, _, tid = str(v).partition("\n")
+                        v = verdict + "\n" + texts.get(int(tid or 0), tid)
+                    elif col == "fingerprint":
+                        v = fingerprint_text(v)
+                    vals.append(v)
+                out.append(repr(tuple(vals)))
+            for r in sorted(out):
+                h.update(r.encode())
         return h.hexdigest()
 
     def counts(self) -> dict[str, int]:
-        return {
+        """Rows per table; ``events`` counts every event (NameRegistered / KeyPublished as the
+        ``names`` / ``records`` rows they became)."""
+        out = {
             t: int(self.conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0])
             for t in ("names", "records", "events", "attestations", "blocks")
         }
+        out["events"] += out["names"] + out["records"]
+        return out
 
 
 def _event_fields(ev: Event) -> bytes:
@@ -788,14 +984,11 @@ def _hex_to_bytes(value: object) -> object:
     return value
 
 
-def _migrate_2_to_3(work: Path) -> None:
-    """Rewrite a schema-2 working file as schema 3 (binary event fields, 16 KiB pages).
-
-    Every table is copied as it is; each event's JSON fields are stored with
-    :func:`encode_fields` (hex byte strings as bytes), so history reads back
-    exactly as before. The new file replaces the working file only when
-    complete (a crash leaves the schema-2 file, migrated again next time).
-    """
+@contextmanager
+def _rewriting(work: Path, ddl: str) -> Iterator[tuple[sqlite3.Connection, sqlite3.Connection]]:
+    """(old, new): the working file and a new file with the tables of ``ddl`` (16 KiB pages),
+    which replaces the working file when the block ends normally and is removed otherwise
+    (a crash leaves the old file, migrated again next time)."""
     new = work.with_name(work.name + ".migrating")
     _remove_work(new)
     old = sqlite3.connect(work, isolation_level=None)
@@ -804,27 +997,8 @@ def _migrate_2_to_3(work: Path) -> None:
         dst = sqlite3.connect(new, isolation_level=None)
         try:
             dst.execute(f"PRAGMA page_size={PAGE_SIZE}")
-            dst.executescript(SCHEMA)
-            dst.execute("BEGIN")
-            tables = [str(t) for (t,) in dst.execute(
-                "SELECT name FROM sqlite_schema WHERE type = 'table'"
-                " AND name NOT IN ('events', 'meta') AND name NOT LIKE 'sqlite_%'")]
-            for table in tables:
-                cols = [str(r[1]) for r in old.execute(f"PRAGMA table_info({table})")]
-                if not cols:
-                    continue
-                marks = ",".join("?" * len(cols))
-                dst.executemany(f"INSERT INTO {table} ({','.join(cols)}) VALUES ({marks})",
-                                old.execute(f"SELECT {','.join(cols)} FROM {table}"))
-            dst.executemany("INSERT INTO meta VALUES (?, ?)", old.execute(
-                "SELECT key, value FROM meta WHERE key != 'schema'"))
-            dst.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
-            dst.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?)", (
-                (b, li, tx, node, kind, encode_fields(
-                    {k: _hex_to_bytes(v) for k, v in json.loads(data).items()}))
-                for b, li, tx, node, kind, data in old.execute(
-                    "SELECT block, log_index, tx_hash, node, kind, data FROM events")))
-            dst.execute("COMMIT")
+            dst.executescript(ddl)
+            yield old, dst
         finally:
             dst.close()
     except BaseException:
@@ -835,6 +1009,108 @@ def _migrate_2_to_3(work: Path) -> None:
     _remove_work(work)
     os.replace(new, work)
     os.chmod(work, WORK_MODE)
+
+
+def _migrate_2_to_3(work: Path) -> None:
+    """Rewrite a schema-2 working file as schema 3 (binary event fields, 16 KiB pages).
+
+    Every table is copied as it is; each event's JSON fields are stored with
+    :func:`encode_fields` (hex byte strings as bytes), so history reads back
+    exactly as before. :func:`_migrate_3_to_4` follows.
+    """
+    from registry.index._schema3 import SCHEMA_3
+
+    with _rewriting(work, SCHEMA_3) as (old, dst):
+        dst.execute("BEGIN")
+        tables = [str(t) for (t,) in dst.execute(
+            "SELECT name FROM sqlite_schema WHERE type = 'table'"
+            " AND name NOT IN ('events', 'meta') AND name NOT LIKE 'sqlite_%'")]
+        for table in tables:
+            cols = [str(r[1]) for r in old.execute(f"PRAGMA table_info({table})")]
+            if not cols:
+                continue
+            marks = ",".join("?" * len(cols))
+            dst.executemany(f"INSERT INTO {table} ({','.join(cols)}) VALUES ({marks})",
+                            old.execute(f"SELECT {','.join(cols)} FROM {table}"))
+        dst.executemany("INSERT INTO meta VALUES (?, ?)", old.execute(
+            "SELECT key, value FROM meta WHERE key != 'schema'"))
+        dst.execute("INSERT INTO meta VALUES ('schema', '3')")
+        dst.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?)", (
+            (b, li, tx, node, kind, encode_fields(
+                {k: _hex_to_bytes(v) for k, v in json.loads(data).items()}))
+            for b, li, tx, node, kind, data in old.execute(
+                "SELECT block, log_index, tx_hash, node, kind, data FROM events")))
+        dst.execute("COMMIT")
+
+
+def _migrate_3_to_4(work: Path, published: Path) -> None:
+    """Rewrite a schema-3 working file as schema 4 by replaying its events into a new file.
+
+    Each stored event is applied again in chain order (a ``KeyPublished`` with
+    the material, parse results and verdict its record holds), then the
+    verdicts a DNS check set and the DNS verdicts are copied. The new file
+    replaces the working file only when complete and holding as many names and
+    records as the old one; a file that does not replay is refused with a
+    "re-sync needed" line and left as it was.
+    """
+    try:
+        with _rewriting(work, SCHEMA) as (old, conn):
+            store = Store(conn, published, work)
+            with store.transaction():
+                _replay_schema_3(old, store)
+    except (sqlite3.Error, IndexUnavailable, KeyError, ValueError, TypeError) as exc:
+        raise IndexUnavailable(
+            f"{published} has index schema 3 and cannot be migrated to schema {SCHEMA_VERSION}"
+            f" ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__}): re-sync needed"
+            " (delete the file and run 'keyanchor sync')") from exc
+
+
+def _replay_schema_3(old: sqlite3.Connection, store: Store) -> None:
+    c = store.conn
+    c.executemany("INSERT INTO meta VALUES (?, ?)",
+                  old.execute("SELECT key, value FROM meta WHERE key != 'schema'"))
+    c.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+    c.executemany("INSERT INTO blocks VALUES (?, ?, ?, ?)",
+                  old.execute("SELECT number, hash, timestamp, digest FROM blocks"))
+    times = {int(n): int(t) for n, t in old.execute("SELECT number, timestamp FROM blocks")}
+    fps: dict[tuple[bytes, int], list[str]] = {}
+    for fp, node, idx in old.execute("SELECT fingerprint, node, idx FROM fingerprints"):
+        fps.setdefault((bytes(node), int(idx)), []).append(str(fp))
+    records = {(bytes(r[0]), int(r[1])): r[2:] for r in old.execute(
+        "SELECT node, idx, material, proof, published_at, algorithm, fingerprint, identities,"
+        " policy, policy_detail, base_policy FROM records")}
+    for block, li, tx, node, kind, data in old.execute(
+            "SELECT block, log_index, tx_hash, node, kind, data FROM events"
+            " ORDER BY block, log_index, node"):
+        node = bytes(node)
+        fields = {k: _hex_to_bytes(v) for k, v in decode_fields(data).items()}  # bytes as bytes
+        parsed, ts = None, times.get(int(block), 0)
+        if kind == "KeyPublished":
+            material, proof, ts, alg, fp, idents, policy, detail, _base = \
+                records[(node, int(fields["index"]))]  # type: ignore[call-overload]
+            others = sorted(set(fps.get((node, int(fields["index"])), ()))  # type: ignore[call-overload]
+                            - {normalize_fingerprint(str(fp))})
+            fields = {**fields, "material": bytes(material), "proof": bytes(proof)}
+            parsed = ParsedKey(str(alg), (str(fp), *others) if fp else tuple(others),
+                               tuple(json.loads(idents)), str(policy), str(detail))
+        store.apply(Event(str(kind), int(block), int(li), bytes(tx), node, int(ts), fields, parsed))
+    for (node, idx), row in records.items():
+        nid = store._id_of(node)
+        policy, detail, base = row[6:9]
+        if base is not None:
+            verdict, _, own = str(base).partition("\n")
+            base = f"{verdict}\n{store._text_id(own)}"
+        c.execute("UPDATE records SET policy=?, policy_detail=?, base_policy=? WHERE name_id=?"
+                  " AND idx=?", (policy, store._text_id(str(detail)), base, nid, idx))
+    for row in old.execute("SELECT node, domain, owner, status, owners, detail, checked_at"
+                           " FROM dns_control"):
+        c.execute("INSERT OR REPLACE INTO dns_control VALUES (?, ?, ?, ?, ?, ?, ?)",
+                  (store._id_of(bytes(row[0]), create=True), *row[1:]))
+    for table in ("names", "records"):
+        had = old.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+        has = c.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+        if had != has:
+            raise ValueError(f"{had} {table} in the file, {has} after replaying its events")
 
 
 def _changed(cur: sqlite3.Cursor, ev: Event) -> None:

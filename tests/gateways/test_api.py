@@ -206,12 +206,12 @@ def test_material_altered_at_rest_is_never_served(world: World, tmp_path: Any) -
         assert c.get(f"/pks/lookup?op=get&search=0x{fpr}").status_code == 200  # the control
         with sqlite3.connect(index) as conn:
             (material,) = conn.execute(
-                "SELECT r.material FROM records r JOIN names n ON n.node = r.node"
+                "SELECT r.material FROM records r JOIN names n ON n.id = r.name_id"
                 " WHERE n.name = 'alice@example.org' AND r.idx = 0").fetchone()
             altered = bytearray(material)
             altered[len(altered) // 2] ^= 0x01
-            conn.execute("UPDATE records SET material = ? WHERE idx = 0 AND node ="
-                         " (SELECT node FROM names WHERE name = 'alice@example.org')",
+            conn.execute("UPDATE records SET material = ? WHERE idx = 0 AND name_id ="
+                         " (SELECT id FROM names WHERE name = 'alice@example.org')",
                          (bytes(altered),))
     with ServerThread(create_app(index)) as srv, httpx.Client(base_url=srv.url, timeout=10) as c:
         assert c.get(f"/pks/lookup?op=get&search=0x{fpr}").status_code == 404

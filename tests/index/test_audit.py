@@ -232,11 +232,15 @@ def _altered(index: Any, sql: str, args: tuple[Any, ...] = ()) -> None:
     from registry.index._store import work_path
 
     with sqlite3.connect(work_path(index)) as conn:
+        if sql.startswith("INSERT OR IGNORE INTO texts"):
+            first, _, sql = sql.partition("; ")
+            conn.execute(first)
         if sql == "flip":
-            (material,) = conn.execute("SELECT material FROM records WHERE node = ? AND idx = 0",
+            args = conn.execute("SELECT id FROM names WHERE name = 'fay@disk.org'").fetchone()
+            (material,) = conn.execute("SELECT material FROM records WHERE name_id = ? AND idx = 0",
                                        args).fetchone()
             flipped = bytes(material[:40]) + bytes([material[40] ^ 1]) + bytes(material[41:])
-            sql, args = "UPDATE records SET material = ? WHERE node = ? AND idx = 0", (flipped, *args)
+            sql, args = "UPDATE records SET material = ? WHERE name_id = ? AND idx = 0", (flipped, *args)
         assert conn.execute(sql, args).rowcount >= 1
 
 
@@ -253,12 +257,14 @@ def test_audit_repairs_an_index_altered_on_disk(embedded: Chain, tmp_path: Any) 
     sync_index(index, reg, policy_profile=None)
     with Store.open(index) as st:
         reference = st.digest()
-    node = _node("fay@disk.org")
+    fay = "(SELECT id FROM names WHERE name = 'fay@disk.org')"
     for what, sql, args in (
-            ("material", "flip", (node,)),
+            ("material", "flip", ()),
             ("record 1", "UPDATE records SET revoked_at = 0, reason = NULL, revoked_block = NULL"
-                         " WHERE node = ? AND idx = 1", (node,)),
-            ("owner", "UPDATE names SET owner = '0x" + "44" * 20 + "' WHERE node = ?", (node,))):
+                         f" WHERE name_id = {fay} AND idx = 1", ()),
+            ("owner", "INSERT OR IGNORE INTO texts (text) VALUES ('0x" + "44" * 20 + "');"
+                      " UPDATE names SET owner = (SELECT id FROM texts WHERE text = '0x" + "44" * 20
+                      + f"') WHERE id = {fay}", ())):
         _altered(index, sql, args)
         res = sync_index(index, reg, policy_profile=None, audit=True)
         assert res.diverged and what in res.diverged[0], (what, res.diverged)

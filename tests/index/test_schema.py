@@ -1,9 +1,11 @@
-"""Index schema versions (issue 15): schema 2 files migrate, newer ones are refused, never misread.
+"""Index schema versions (issue 15): schema 2 and 3 files migrate, newer ones are refused, never misread.
 
 Readers -- the sshd path, ``keyanchor index`` -- refuse any other version
 with one line (an older file: "re-sync needed"; a newer one: "written by a
-newer keyanchor") and print nothing; the store migrates a schema-2 file to
-schema 3 on the next sync's open, history and content unchanged.
+newer keyanchor") and print nothing; the store migrates a schema-2 or -3 file
+to schema 4 on the next sync's open, and the migrated file answers every
+lookup and history exactly as the schema-3 keyanchor answered it
+(``schema3.sql``, ``schema3_answers.json``; :mod:`tests.index.index_answers`).
 """
 
 from __future__ import annotations
@@ -23,10 +25,14 @@ from registry.gateways.ssh import SSHSettings, authorized_keys
 from registry.index._evdata import decode_fields, encode_fields
 from registry.index._query import IndexReader
 from registry.index._schema import PAGE_SIZE, SCHEMA_VERSION
-from registry.index._store import Store
+from registry.index._store import Event, ParsedKey, Store
+from registry.keys import commitment
+from registry.names import namehash
+from tests.index.index_answers import answers
 from tests.index.test_store import ALICE, ORG, _build
 
 REPO = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
 
 V2_EVENTS = """CREATE TABLE events (
     block     INTEGER NOT NULL,
@@ -43,7 +49,7 @@ CREATE INDEX fingerprints_record ON fingerprints (node, idx);
 
 
 def _as_schema_2(path: Path) -> None:
-    """Rewrite a published schema-3 index the way schema 2 stored it (JSON text events, 4 KiB pages)."""
+    """Rewrite a schema-3 index the way schema 2 stored it (JSON text events, 4 KiB pages)."""
     conn = sqlite3.connect(path, isolation_level=None)
     rows = conn.execute("SELECT block, log_index, tx_hash, node, kind, data FROM events").fetchall()
     conn.execute("DROP TABLE events")
@@ -55,6 +61,15 @@ def _as_schema_2(path: Path) -> None:
     conn.execute("PRAGMA page_size = 4096")
     conn.execute("VACUUM")
     conn.close()
+
+
+def _schema_3(path: Path) -> Path:
+    """The schema-3 fixture as a published index file (as the schema-3 keyanchor left it)."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")
+    conn.executescript((HERE / "schema3.sql").read_text())
+    conn.close()
+    return path
 
 
 def _published(path: Path) -> Path:
@@ -91,36 +106,74 @@ def test_event_fields_round_trip_as_schema_2_showed_them() -> None:
         assert decoded != want
 
 
-def test_schema_2_index_migrates_on_open_with_the_same_content(tmp_path: Path) -> None:
-    path = _published(tmp_path / "index.sqlite")
-    with IndexReader.open(path) as ix:
-        history = ix.history("alice@example.org")
-        records = ix.records("alice@example.org", at=2000)
-    with Store.open(path) as store:
-        digest = store.digest()
-    Path(str(path) + ".work").unlink()
-    _as_schema_2(path)
-    assert sqlite3.connect(path).execute("PRAGMA page_size").fetchone()[0] == 4096
+@pytest.mark.parametrize("version", ["3", "2"])
+def test_old_index_migrates_on_open_and_answers_as_before(tmp_path: Path, version: str) -> None:
+    path = _schema_3(tmp_path / "index.sqlite")
+    if version == "2":
+        _as_schema_2(path)
+        assert sqlite3.connect(path).execute("PRAGMA page_size").fetchone()[0] == 4096
     with pytest.raises(IndexUnavailable, match="re-sync needed"):
         IndexReader.open(path)
+    want = json.loads((HERE / "schema3_answers.json").read_text())
 
     store = Store.open(path)  # the next sync: migrates and publishes at once
     try:
-        assert store.meta("schema") == str(SCHEMA_VERSION)
-        assert store.digest() == digest
+        assert store.meta("schema") == str(SCHEMA_VERSION) == "4"
         assert store.attesters_of(ALICE, 0) == store.attesters_of(ALICE, 1) == [ORG]
-        with IndexReader.open(path) as ix:  # readers see the migrated snapshot before the sync ends
-            assert ix.history("alice@example.org") == history
-            assert ix.records("alice@example.org", at=2000) == records
+        assert answers(path) == want  # readers see the migrated snapshot before the sync ends
+        digest = store.digest()
     finally:
         store.close()
     conn = sqlite3.connect(path)
     assert conn.execute("PRAGMA page_size").fetchone()[0] == PAGE_SIZE
-    assert conn.execute("SELECT typeof(data) FROM events LIMIT 1").fetchone()[0] == "blob"
+    assert conn.execute("SELECT count(*) FROM events WHERE kind IN ('NameRegistered',"
+                        " 'KeyPublished')").fetchone()[0] == 0
+    conn.close()
+    # the same events applied by schema 4 itself make the same content
+    fresh = _build(tmp_path / "fresh.sqlite", 12)
+    try:
+        with fresh.transaction():
+            _bob(fresh)
+            fresh.mark_synced(now=1500)
+        assert fresh.digest() == digest
+    finally:
+        fresh.close()
+    assert answers(tmp_path / "fresh.sqlite") == want
+
+
+def _bob(store: Store) -> None:
+    """What ``schema3.sql`` holds beyond ``_build(path, 12)`` (as it was made)."""
+    bob = bytes(namehash("bob@example.org"))
+    mat = b"\x99\x00\x0dnot-a-real-cert"
+    store.apply(Event("NameRegistered", 13, 2, b"\x0d" * 32, bob, 1013, {
+        "name": "bob@example.org", "label": "bob", "parent": ORG, "person": True,
+        "owner": "0x" + "cc" * 20}))
+    store.apply(Event("KeyPublished", 13, 3, b"\x0e" * 32, bob, 1013, {
+        "index": 0, "commitment": commitment(2, mat), "key_type": 2, "purposes": 12,
+        "valid_from": 0, "valid_until": 5000, "durable": True, "material": mat, "proof": b"pp"},
+        ParsedKey("ed25519", ("0123456789ABCDEF0123456789ABCDEF01234567",
+                              "89abcdef0123456789abcdef0123456789abcdef", "SHA256:" + "A" * 43),
+                  ("bob@example.org", "b2@example.net"), "fail", "default 0xabc: x.y")))
+    store.add_block(13, b"\x0d" * 32, 1013)
+    store.set_meta("synced_block", 13)
+
+
+def test_schema_3_index_that_does_not_replay_is_refused_not_misread(tmp_path: Path) -> None:
+    path = _schema_3(tmp_path / "index.sqlite")
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("DELETE FROM records WHERE idx = 1")  # its KeyPublished has no record to replay
+    conn.close()
+    before = path.read_bytes()
+    with pytest.raises(IndexUnavailable, match="re-sync needed") as exc:
+        Store.open(path)
+    assert "\n" not in str(exc.value) and str(path) in str(exc.value)
+    assert path.read_bytes() == before
+    with pytest.raises(IndexUnavailable, match="re-sync needed"):
+        IndexReader.open(path)
 
 
 @pytest.mark.parametrize(("version", "message"), [
-    ("2", "re-sync needed"), ("1", "re-sync needed"),
+    ("3", "re-sync needed"), ("2", "re-sync needed"), ("1", "re-sync needed"),
     (str(SCHEMA_VERSION + 1), "written by a newer keyanchor"), ("x", "not a keyanchor index")])
 def test_other_schemas_are_one_line_errors_for_readers(tmp_path: Path, version: str,
                                                        message: str) -> None:
@@ -147,11 +200,15 @@ def test_newer_schema_is_never_migrated_or_written(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("version", "message"), [
-    ("2", "re-sync needed"), (str(SCHEMA_VERSION + 1), "written by a newer keyanchor")])
+    ("2", "re-sync needed"), ("3", "re-sync needed"),
+    (str(SCHEMA_VERSION + 1), "written by a newer keyanchor")])
 def test_sshd_path_fails_closed_on_another_schema(safe_tmp: Path, version: str, message: str) -> None:
     path = _published(safe_tmp / "index.sqlite")
-    if version == "2":
-        _as_schema_2(path)
+    if version in ("2", "3"):
+        path.unlink()
+        _schema_3(path)
+        if version == "2":
+            _as_schema_2(path)
     else:
         _set_schema(path, version)
     os.chmod(path, 0o644)

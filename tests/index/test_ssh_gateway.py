@@ -510,8 +510,9 @@ def test_unparsable_or_altered_records_are_skipped_one_by_one(world: dict[str, A
     import sqlite3
 
     with sqlite3.connect(world["index"]) as conn:
-        conn.execute("UPDATE records SET material = ? WHERE node = ? AND idx = 0",
-                     (load_ssh_public_key(keys["a2"]).material, bytes(namehash("alice@example.org"))))
+        conn.execute("UPDATE records SET material = ? WHERE idx = 0 AND name_id ="
+                     " (SELECT id FROM names WHERE name = 'alice@example.org')",
+                     (load_ssh_public_key(keys["a2"]).material,))
     conn.close()
     lines = authorized_keys("alice").splitlines()
     assert len(lines) == 2 and not any(_blob(keys["a1"]) in x or _blob(keys["a2"]) in x for x in lines)

@@ -695,8 +695,9 @@ def test_one_unparsable_record_does_not_brick_its_host_or_family(
     user = ssh_keys("junk-login")
     _publish(sshd, user)  # syncs
     with sqlite3.connect(f"file:{sshd.index}?mode=ro", uri=True) as conn:
-        verdicts = conn.execute("SELECT policy, policy_detail FROM records WHERE algorithm = ?",
-                                ("unparsable",)).fetchall()
+        verdicts = conn.execute(
+            "SELECT r.policy, d.text FROM records r JOIN texts a ON a.id = r.algorithm"
+            " JOIN texts d ON d.id = r.policy_detail WHERE a.text = ?", ("unparsable",)).fetchall()
     assert len(verdicts) == 4
     assert all(v == "fail" and d.startswith("material does not parse") for v, d in verdicts)
     out = sshd.command("known-hosts", live)
@@ -762,17 +763,18 @@ def test_unix_user_names_are_not_folded_onto_registry_names(
 def _forge(src: Path, dest: Path, attacker: Any, *, rehash: bool = True) -> Path:
     """A copy of the index where root@example.org's ssh-user records carry the attacker's key
     (commitment and fingerprint recomputed as a forger would, unless ``rehash`` is False)."""
+    from registry.index._schema import fingerprint_key
     from registry.keys import load_ssh_public_key
-    from registry.names import namehash
 
     shutil.copy(src, dest)
     key = load_ssh_public_key(attacker.text)
     with sqlite3.connect(dest) as conn:
         conn.execute("UPDATE records SET material = ?, fingerprint = ?"
                      + (", commitment = ?" if rehash else "")
-                     + " WHERE node = ? AND key_type = 1 AND policy = 'pass'",
-                     (key.material, key.fingerprint, *([key.commitment] if rehash else []),
-                      bytes(namehash(NAME))))
+                     + " WHERE name_id = (SELECT id FROM names WHERE name = ?) AND key_type = 1"
+                     " AND policy = 'pass'",
+                     (key.material, fingerprint_key(key.fingerprint),
+                      *([key.commitment] if rehash else []), NAME))
     conn.close()
     dest.chmod(0o644)
     return dest

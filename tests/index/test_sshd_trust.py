@@ -194,12 +194,12 @@ def test_flipped_material_at_rest_is_not_served(site: Site) -> None:
     assert ok(site.login(site.key_b))
     with sqlite3.connect(site.index) as conn:
         (material,) = conn.execute(
-            "SELECT r.material FROM records r JOIN names n ON n.node = r.node"
+            "SELECT r.material FROM records r JOIN names n ON n.id = r.name_id"
             " WHERE n.name = ? AND r.idx = 1", (NAME,)).fetchone()
         flipped = bytearray(material)
         flipped[-1] ^= 1
-        conn.execute("UPDATE records SET material = ? WHERE idx = 1 AND node ="
-                     " (SELECT node FROM names WHERE name = ?)", (bytes(flipped), NAME))
+        conn.execute("UPDATE records SET material = ? WHERE idx = 1 AND name_id ="
+                     " (SELECT id FROM names WHERE name = ?)", (bytes(flipped), NAME))
     served = subprocess.run([str(site.wrapper), "authorized-keys", USER], capture_output=True,
                             text=True, timeout=30)
     assert "ssh-ed25519" not in served.stdout  # not B, and not the altered key either

@@ -224,22 +224,26 @@ def test_reader_gateway_lookups(tmp_path: Path) -> None:
     assert got["detail"] == "default 0123456789abcdef: openpgp.expiry, openpgp.uid"
 
 
-def test_index_written_before_the_lookup_indexes_reads_the_same(tmp_path: Path) -> None:
-    """Files from before the ``fingerprints_v4_key_id`` index still work (schema 1 on)."""
+def test_key_id_lookups_are_a_range_of_the_fingerprints_key(tmp_path: Path) -> None:
+    """Schema 4: no key-ID index. A v4 fingerprint is stored with its key ID first, so v4 and
+    v6 key IDs are one range search of the fingerprints' own primary key."""
     import sqlite3
 
-    path = tmp_path / "old.sqlite"
+    path = tmp_path / "pgp.sqlite"
     k = _pgp_index(path)
-    with IndexReader.open(path) as ix:
-        new = _answers(ix, k)
-    with sqlite3.connect(path) as conn:
-        conn.execute("DROP INDEX fingerprints_v4_key_id")
-    with IndexReader.open(path) as ix:
-        assert _answers(ix, k) == new
-    Store.open(path).close()  # the next sync's open adds them back
-    with sqlite3.connect(path) as conn:
-        names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
-    assert "fingerprints_v4_key_id" in names
+    conn = sqlite3.connect(path)
+    indexes = {r[0] for r in conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'fingerprints'"
+        " AND name NOT LIKE 'sqlite_autoindex%'")}
+    assert indexes == set()
+    plan = " ".join(str(r[-1]) for r in conn.execute(
+        "EXPLAIN QUERY PLAN SELECT name_id FROM fingerprints WHERE fingerprint >= ?"
+        " AND fingerprint < ?", (b"X", b"Y")))
+    assert "USING PRIMARY KEY" in plan, plan
+    stored = {bytes(f) for (f,) in conn.execute("SELECT fingerprint FROM fingerprints")}
+    assert b"X" + bytes.fromhex(k["fp"][-16:] + k["fp"][:-16]) in stored  # key ID first
+    assert b"X" + bytes.fromhex(k["v6"]) in stored
+    conn.close()
 
 
 # --------------------------------------------------------------------------- publishing (issue 10, item 1)
@@ -321,3 +325,66 @@ def test_deleting_the_index_starts_over_and_an_old_in_place_index_is_adopted(tmp
     with Store.open(legacy) as s:
         assert s.digest() == digest
     assert legacy.read_bytes()[18:20] == b"\x01\x01"
+
+
+def test_history_gives_back_fields_the_rows_cannot_rebuild(tmp_path: Path) -> None:
+    bob = bytes(namehash("bob@example.org"))
+    """Schema 4 keeps no NameRegistered / KeyPublished rows: history rebuilds them from the
+    names / records rows, and a field those cannot give back (a label that is not the name
+    minus its parent, a field it does not know, one the event lacked) comes from ``extra``."""
+    store = Store.open(tmp_path / "x.sqlite")
+    m = ed25519_blob(5)
+    with store.transaction():
+        store.apply(Event("NameRegistered", 1, 0, b"\x01" * 32, ORG, 1001, {
+            "name": "example.org", "label": "example.org", "parent": ZERO, "person": False,
+            "owner": A}))
+        store.apply(Event("NameRegistered", 2, 3, b"\x02" * 32, ALICE, 1002, {
+            "name": "alice@example.org", "label": "ALICE", "parent": ORG, "person": True,
+            "owner": A, "note": "kept"}))
+        store.apply(Event("KeyPublished", 2, 4, b"\x03" * 32, ALICE, 1002, {
+            "index": 0, "commitment": commitment(1, m), "key_type": 1, "purposes": 1,
+            "valid_from": 0, "valid_until": 0, "durable": 0, "material": m, "proof": b""},
+            ParsedKey("ssh-ed25519", ("FP",), (), "pass")))  # durable 0, not False
+        store.apply(Event("NameRegistered", 3, 0, b"\x04" * 32, bob, 1003, {  # no label
+            "name": "bob@example.org", "parent": ORG, "person": True, "owner": A}))
+        store.mark_synced()
+    assert store.conn.execute("SELECT count(*) FROM events").fetchone()[0] == 0
+    store.close()
+    with IndexReader.open(tmp_path / "x.sqlite") as ix:
+        reg, pub = ix.history("alice@example.org")
+        bob_history = ix.history("bob@example.org")
+    assert (reg["kind"], reg["block_number"], reg["log_index"]) == ("assigned", 2, 3)
+    assert reg["data"] == {"label": "ALICE", "name": "alice@example.org", "note": "kept",
+                           "owner": A, "parent": "0x" + ORG.hex(), "person": True}
+    assert (pub["kind"], pub["log_index"], pub["tx_hash"]) == ("key-published", 4, "0x" + "03" * 32)
+    assert pub["data"]["durable"] == 0 and pub["data"]["durable"] is not False
+    assert pub["data"]["index"] == 0 and pub["data"]["commitment"] == "0x" + commitment(1, m).hex()
+    assert bob_history[0]["data"] == {
+        "name": "bob@example.org", "owner": A, "parent": "0x" + ORG.hex(), "person": True}
+
+
+def test_rollback_of_a_name_events_named_before_it_was_registered(tmp_path: Path) -> None:
+    """An event naming a node the index does not hold gets a ``nodes`` id; registering the
+    node later takes its rows over, and rolling the registration back gives them back."""
+    def build(path: Path, upto: int) -> Store:
+        store = Store.open(path)
+        with store.transaction():
+            for e in [Event("OperatorSet", 1, 0, b"\x01" * 32, ALICE, 1001,
+                            {"owner": A, "operator": B, "approved": True}),
+                      *(e for e in _events()[:2])]:
+                if e.block <= upto:
+                    store.apply(e)
+                    store.add_block(e.block, bytes([e.block]) * 32, e.timestamp)
+            store.set_meta("synced_block", upto)
+        return store
+
+    full = build(tmp_path / "full.sqlite", 2)
+    assert full.operator_approved(ALICE, A, B) and full.name_of(ALICE) == "alice@example.org"
+    assert full.conn.execute("SELECT count(*) FROM events WHERE name_id < 0").fetchone()[0] == 0
+    with full.transaction():
+        full.rollback_to(1)
+    partial = build(tmp_path / "partial.sqlite", 1)
+    assert full.digest() == partial.digest()
+    assert full.operator_approved(ALICE, A, B) and full.name_of(ALICE) is None
+    full.close()
+    partial.close()

@@ -60,7 +60,8 @@ def test_names_the_grammar_refuses_are_indexed_never_served(embedded: Chain, tmp
         names = {n for (n,) in ix.conn.execute("SELECT name FROM names")}
         assert {*refused, "fine.example"} <= names
         rows = ix.conn.execute(
-            "SELECT r.policy, r.policy_detail FROM records r JOIN names n ON n.node = r.node"
+            "SELECT r.policy, t.text FROM records r JOIN names n ON n.id = r.name_id"
+            " JOIN texts t ON t.id = r.policy_detail"
             " WHERE n.name IN (?, ?)", refused).fetchall()
         assert len(rows) == 2
         assert all(p == "fail" and "not a valid registry name" in d for p, d in rows)
