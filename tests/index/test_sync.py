@@ -670,7 +670,49 @@ def test_sync_killed_at_any_point_resumes_to_the_same_content(anvil: Anvil, tmp_
     assert kills >= 4
     with Store.open(reference) as r:
         assert any(p is not None and p < (r.synced_block or 0) for p in partial), partial
-    sync_index(index, (reg.w3, reg.address, reg.from_block))
+    with Store.open(reference) as r:
+        end = r.synced_block
+    # the cursor only ever stands at the end of a proven page (pages of 4 blocks here)
+    assert all(p is None or p == end or (p - reg.from_block + 1) % 4 == 0 for p in partial), partial
+    res = sync_index(index, (reg.w3, reg.address, reg.from_block))
+    if partial[-1] is not None:  # the resume starts right after the last proven page
+        assert res.from_block == partial[-1] + 1
     assert _digest(index) == _digest(reference)
     with IndexReader.open(index) as ix:
         assert len(ix.records("u7@example.org")) == 1
+
+
+@pytest.mark.anvil
+def test_proofs_at_the_newest_block_verify_while_anvil_mines(anvil: Anvil, tmp_path: Path) -> None:
+    """anvil answers eth_getProof at its newest block from the state it is mining the next
+    block into: such a proof is asked again once the block has a successor (stored state)."""
+    import threading
+    import time
+
+    reg = anvil.registry()
+    me = reg.account.address
+    reg.register("example.org")
+    reg.assign("alice@example.org", me)
+    stop = threading.Event()
+
+    def mine() -> None:
+        while not stop.is_set():
+            anvil.rpc("eth_sendTransaction", [{"from": me, "to": "0x" + "11" * 20, "value": "0x1"}])
+
+    miner = threading.Thread(target=mine, daemon=True)
+    miner.start()
+    index = tmp_path / "mined.sqlite"
+    syncs = 0
+    try:
+        deadline = time.monotonic() + 6
+        while time.monotonic() < deadline:
+            res = sync_index(index, (reg.w3, reg.address, reg.from_block), policy_profile=None)
+            assert res.head is not None and res.head[0] == res.to_block
+            assert reg.owner("alice@example.org") == me
+            syncs += 1
+    finally:
+        stop.set()
+        miner.join(timeout=30)
+    assert syncs >= 5
+    with IndexReader.open(index) as ix:
+        assert str((ix.name("alice@example.org") or {}).get("owner")).lower() == me.lower()
