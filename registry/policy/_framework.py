@@ -362,12 +362,18 @@ def run_lint(
             return LintResult(lt.id, Status.NE,
                               f"ineffective from {lt.ineffective.date()} ({lt.time_base.value} time)")
     try:
-        findings = _as_findings(lt.func(ctx, params))
+        value = lt.func(ctx, params)
+        if value is None:
+            findings: tuple[Finding, ...] = (_PASS,)
+        elif isinstance(value, Finding):
+            findings = (value,)
+        else:
+            findings = _as_findings(value)  # a generator runs here, inside the try
     except Exception as exc:
         return LintResult(lt.id, Status.FATAL, f"lint crashed: {type(exc).__name__}: {exc}")
     cap = severity if severity is not None else lt.max_severity
     if len(findings) == 1:  # the usual case: one finding is the result
-        (f,) = findings
+        f = findings[0]
         st = f.status
         if st >= Status.INFO and st != Status.FATAL:
             st = severity if severity is not None and st == lt.max_severity else min(st, cap)
