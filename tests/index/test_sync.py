@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import itertools
 from typing import Any
 
 import pytest
@@ -72,6 +73,20 @@ def test_same_content_whatever_the_page_size(populated: Chain, tmp_path: Any) ->
         with Store.open(path) as s:
             digests.add(s.digest())
     assert len(digests) == 1
+
+
+def test_pages_start_small_and_double_and_a_crowded_page_is_split(
+        populated: Chain, tmp_path: Any) -> None:
+    res = sync_index(tmp_path / "d.sqlite", populated.reg, page_blocks=1)
+    sizes = res.page_sizes
+    assert sizes[:3] == [1, 2, 4] and sum(sizes) == res.to_block - res.from_block + 1
+    assert all(b <= 2 * a for a, b in itertools.pairwise(sizes))
+    # a page above twice page_logs is refused unread and asked again in halves; the content
+    # is the same
+    small = sync_index(tmp_path / "s.sqlite", populated.reg, page_blocks=64, page_logs=1)
+    assert max(small.page_sizes) < 64 and small.events == res.events
+    with Store.open(tmp_path / "d.sqlite") as a, Store.open(tmp_path / "s.sqlite") as b:
+        assert a.digest() == b.digest()
 
 
 def test_confirmations(populated: Chain, tmp_path: Any) -> None:
