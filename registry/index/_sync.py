@@ -75,7 +75,7 @@ DEFAULT_PAGE_BLOCKS = 16
 MAX_PAGE_BLOCKS = 50_000
 #: Logs a page aims at (pages grow while below it and shrink above it; memory stays bounded).
 PAGE_LOGS = 5_000
-#: A page holding more logs than this is refused unread and asked again in halves.
+#: A page holding more logs than this is dropped before decoding and asked again in halves.
 MAX_PAGE_LOGS = 2 * PAGE_LOGS
 #: Stored block hashes compared per round when looking for the common ancestor.
 REORG_PROBE = 64

@@ -81,8 +81,8 @@ def test_pages_start_small_and_double_and_a_crowded_page_is_split(
     sizes = res.page_sizes
     assert sizes[:3] == [1, 2, 4] and sum(sizes) == res.to_block - res.from_block + 1
     assert all(b <= 2 * a for a, b in itertools.pairwise(sizes))
-    # a page above twice page_logs is refused unread and asked again in halves; the content
-    # is the same
+    # a page above twice page_logs is dropped before decoding and asked again in halves; the
+    # content is the same
     small = sync_index(tmp_path / "s.sqlite", populated.reg, page_blocks=64, page_logs=1)
     assert max(small.page_sizes) < 64 and small.events == res.events
     with Store.open(tmp_path / "d.sqlite") as a, Store.open(tmp_path / "s.sqlite") as b:
