@@ -232,7 +232,8 @@ def main() -> int:
             print(f"  baseline {args.baseline}: sync {eps('base-sync'):,.0f} events/s, without"
                   f" policy {eps('base-sync-nopolicy'):,.0f}/s, peak RSS"
                   f" {med('base-sync', 'rss_mb'):.0f} MB -> this / baseline"
-                  f" {eps('sync') / eps('base-sync'):.2f}x")
+                  f" {eps('sync') / eps('base-sync'):.2f}x; CPU"
+                  f" {1e6 * med('base-sync', 'cpu') / med('base-sync', 'events'):.0f} us/event")
         if args.skip_lookups:
             return 0
 
