@@ -36,7 +36,7 @@ def ed25519_lines(n: int) -> str:
 
 def bench_ssh(n: int = 20000, *, repeat: int = 3) -> float:
     """Parse + canonicalise + fingerprint ``n`` Ed25519 lines; return the best keys/s."""
-    from registry.keys._ssh import load_ssh_public_keys
+    from registry.keys._ssh_text import load_ssh_public_keys
 
     # authorized_keys files of 5,000 lines each (the loaders refuse input over 1 MiB)
     chunks = [ed25519_lines(min(5000, n - i)).encode() for i in range(0, n, 5000)]

@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from registry.errors import Error, InvalidName, KeyNotTrusted
 from registry.gateways.ssh import SSHSettings, known_hosts_lines
 from registry.index._query import IndexReader
-from registry.keys._ssh import SSHPublicKey, load_ssh_blob, load_ssh_public_key
+from registry.keys._ssh import SSHPublicKey, load_ssh_blob
+from registry.keys._ssh_text import load_ssh_public_key
 
 __all__ = ["HostKeyEntries", "HostKeyMatch", "check_host_key", "host_key_entries",
            "host_name", "lookup_host_keys"]

@@ -35,12 +35,11 @@ if TYPE_CHECKING:  # pragma: no cover
         SSHCertificate,
         SSHPublicKey,
         load_ssh_blob,
-        load_ssh_public_key,
-        load_ssh_public_keys,
         render_authorized_key,
         render_known_hosts_line,
         render_openssh,
     )
+    from registry.keys._ssh_text import load_ssh_public_key, load_ssh_public_keys
     from registry.keys._x509 import (
         X509Certificate,
         load_x509_certificate,
@@ -67,8 +66,8 @@ _LAZY = {
     "SSHPublicKey": "_ssh",
     "SSHCertificate": "_ssh",
     "load_ssh_blob": "_ssh",
-    "load_ssh_public_key": "_ssh",
-    "load_ssh_public_keys": "_ssh",
+    "load_ssh_public_key": "_ssh_text",
+    "load_ssh_public_keys": "_ssh_text",
     "render_authorized_key": "_ssh",
     "render_known_hosts_line": "_ssh",
     "render_openssh": "_ssh",

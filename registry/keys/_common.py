@@ -146,6 +146,8 @@ def input_bytes(data: object, what: str) -> bytes:
     Raises:
         KeyFormatError: another type, or input over 1 MiB.
     """
+    if type(data) is bytes and len(data) <= MAX_INPUT:
+        return data  # the common case: nothing to copy or check
     from registry.errors import KeyFormatError
 
     if isinstance(data, str):

@@ -116,7 +116,7 @@ def _parse_type(key_type: object) -> KeyType:
 
 def _loaders(key_type: KeyType) -> Callable[[bytes], Sequence[Key]]:
     if key_type is KeyType.SSH:
-        from registry.keys._ssh import load_ssh_public_keys
+        from registry.keys._ssh_text import load_ssh_public_keys
 
         return load_ssh_public_keys
     if key_type is KeyType.OPENPGP:

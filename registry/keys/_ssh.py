@@ -8,11 +8,13 @@ certificate, the whole certificate blob). Parsing is strict, in the style of
 OpenSSH's ``sshkey.c``: every field must be present, integers minimal, no
 trailing bytes, so parsing and re-encoding give back the same bytes.
 
-Accepted text input: ``authorized_keys`` files (options, comments, blank and
-``#`` lines), bare ``type base64 [comment]`` lines (``*.pub``, certificates)
-and RFC 4716 ``---- BEGIN SSH2 PUBLIC KEY ----`` blocks. Private keys (OpenSSH,
-PEM, PuTTY) are refused with :class:`~registry.errors.PrivateKeyError`; the
-message never repeats any of the input.
+Accepted text input (parsed in :mod:`registry.keys._ssh_text`, which sshd's
+path never imports; ``load_ssh_public_key(s)`` are still importable from here):
+``authorized_keys`` files (options, comments, blank and ``#`` lines), bare
+``type base64 [comment]`` lines (``*.pub``, certificates) and RFC 4716
+``---- BEGIN SSH2 PUBLIC KEY ----`` blocks. Private keys (OpenSSH, PEM, PuTTY)
+are refused with :class:`~registry.errors.PrivateKeyError`; the message never
+repeats any of the input.
 
 Rendered lines are built from parsed material only: a comment or option in the
 input never reaches the output.
@@ -42,12 +44,25 @@ __all__ = [
     "SSHCertificate",
     "SSHPublicKey",
     "load_ssh_blob",
-    "load_ssh_public_key",
-    "load_ssh_public_keys",
     "render_authorized_key",
     "render_known_hosts_line",
     "render_openssh",
 ]
+
+#: Names that live in :mod:`registry.keys._ssh_text` (the text parsers, the re-encoder),
+#: handed out from here on first use so that older imports keep working.
+_TEXT_NAMES = frozenset({
+    "load_ssh_public_key", "load_ssh_public_keys", "MAX_OPTIONS", "MAX_RFC4716_HEADER_LINES",
+    "_encode", "_parse_line", "_parse_options", "_split_options", "_b64decode",
+})  # fmt: skip
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _TEXT_NAMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from registry.keys import _ssh_text
+
+    return getattr(_ssh_text, name)
 
 _U64_MAX = (1 << 64) - 1
 _FOREVER = _U64_MAX
@@ -114,26 +129,10 @@ class SSHCertificate(Frozen):
         return None if self.valid_before == _FOREVER else _to_datetime(self.valid_before)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "cert_type": self.cert_type,
-            "serial": self.serial,
-            "key_id": self.key_id,
-            "principals": list(self.principals),
-            "valid_after": self.valid_after,
-            "valid_before": self.valid_before,
-            "valid_from": _iso(self.valid_from),
-            "valid_until": _iso(self.valid_until),
-            "critical_options": [[k, _json_value(v)] for k, v in self.critical_options],
-            "extensions": [[k, _json_value(v)] for k, v in self.extensions],
-            "nonce": self.nonce.hex(),
-            "public_key": self.public_key.material.hex(),
-            "signature_key": {
-                "algorithm": self.signature_key.algorithm,
-                "fingerprint": self.signature_key.fingerprint,
-                "material": self.signature_key.material.hex(),
-            },
-            "signature_algorithm": self.signature_algorithm,
-        }
+        from registry.keys._ssh_text import certificate_dict
+
+        return certificate_dict(self)
+
 
 
 class SSHPublicKey(Frozen):
@@ -223,34 +222,12 @@ class SSHPublicKey(Frozen):
         raise KeyFormatError(f"{self.algorithm} key has no parameter {name!r}")
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "key_type": "ssh",
-            "algorithm": self.algorithm,
-            "bits": self.bits,
-            "fingerprint": self.fingerprint,
-            "material": self.material.hex(),
-            "commitment": self.commitment.hex(),
-            "public_blob": self.public_blob.hex(),
-            "curve": self.curve,
-            "application": self.application,
-            "identities": list(self.identities),
-            "valid_from": _iso(self.valid_from),
-            "valid_until": _iso(self.valid_until),
-            "comment": self.comment,
-            "options": [[k, v] for k, v in self.options],
-            "certificate": self.certificate.to_dict() if self.certificate is not None else None,
-        }
+        from registry.keys._ssh_text import key_dict
+
+        return key_dict(self)
 
     def __str__(self) -> str:
         return render_openssh(self)
-
-
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _json_value(value: OptionValue) -> str | None:
-    return value.hex() if isinstance(value, bytes) else value
 
 
 def _to_datetime(seconds: int) -> datetime:
@@ -316,12 +293,6 @@ def _get_mpint(data: memoryview) -> tuple[int, memoryview]:
 
 def _sshstr(data: bytes) -> bytes:
     return len(data).to_bytes(4, "big") + data
-
-
-def _mpint(value: int) -> bytes:
-    if value == 0:
-        return _sshstr(b"")
-    return _sshstr(value.to_bytes(value.bit_length() // 8 + 1, "big"))
 
 
 # --------------------------------------------------------------------------- formats
@@ -602,55 +573,10 @@ def _parse_cert(
                         application, cert, comment, options)  # fmt: skip
 
 
-def _encode_options(items: tuple[tuple[str, OptionValue], ...]) -> bytes:
-    out = b""
-    for name, value in items:
-        if value is None:
-            data = b""
-        elif isinstance(value, str):
-            data = _sshstr(value.encode())
-        else:
-            data = value
-        out += _sshstr(name.encode()) + _sshstr(data)
-    return out
-
-
-def _encode_params(params: _Params) -> bytes:
-    out = b""
-    for _name, value in params:
-        if isinstance(value, int):
-            out += _mpint(value)
-        elif isinstance(value, str):
-            out += _sshstr(value.encode())
-        else:
-            out += _sshstr(value)
-    return out
-
-
-def _encode(key: SSHPublicKey) -> bytes:
-    """Re-encode a parsed key from its fields (the parser's round-trip check)."""
-    cert = key.certificate
-    if cert is None:
-        return _sshstr(key.algorithm.encode()) + _encode_params(key.parameters)
-    tbs = (
-        _sshstr(key.algorithm.encode())
-        + _sshstr(cert.nonce)
-        + _encode_params(key.parameters)
-        + cert.serial.to_bytes(8, "big")
-        + {"user": 1, "host": 2}[cert.cert_type].to_bytes(4, "big")
-        + _sshstr(cert.key_id.encode())
-        + _sshstr(b"".join(_sshstr(p.encode()) for p in cert.principals))
-        + cert.valid_after.to_bytes(8, "big")
-        + cert.valid_before.to_bytes(8, "big")
-        + _sshstr(_encode_options(cert.critical_options))
-        + _sshstr(_encode_options(cert.extensions))
-        + _sshstr(cert.reserved)
-        + _sshstr(_encode(cert.signature_key))
-    )
-    return tbs + _sshstr(cert.signature)
-
-
 # --------------------------------------------------------------------------- loaders
+
+
+_PRIVATE_MESSAGE = "input is {kind}; give the public key (for example the .pub file) instead"
 
 
 def load_ssh_blob(blob: bytes | bytearray | memoryview) -> SSHPublicKey:
@@ -668,252 +594,6 @@ def load_ssh_blob(blob: bytes | bytearray | memoryview) -> SSHPublicKey:
     if data.startswith(b"openssh-key-v1\x00"):
         raise PrivateKeyError(_PRIVATE_MESSAGE.format(kind="an OpenSSH private key"))
     return _parse_blob(data)
-
-
-def load_ssh_public_key(data: bytes | bytearray | memoryview | str) -> SSHPublicKey:
-    """Parse exactly one SSH public key or certificate from text.
-
-    Raises:
-        KeyFormatError: no key, more than one key, or a malformed one.
-        PrivateKeyError: the input is a private key.
-        UnsupportedKeyType: a key type this module does not handle.
-    """
-    keys = load_ssh_public_keys(data)
-    if len(keys) != 1:
-        raise KeyFormatError(
-            "no SSH public key found in the input"
-            if not keys
-            else f"expected one SSH public key, found {len(keys)}"
-        )
-    return keys[0]
-
-
-def load_ssh_public_keys(data: bytes | bytearray | memoryview | str) -> list[SSHPublicKey]:
-    """Parse every SSH public key and certificate in an authorized_keys / .pub / RFC 4716 text.
-
-    Blank lines and ``#`` comments are skipped; the first malformed line stops
-    parsing with an error naming its line number.
-
-    Raises:
-        KeyFormatError: input over 1 MiB, not text, or a malformed line.
-        PrivateKeyError: the input is (or contains) a private key.
-        UnsupportedKeyType: a line holds a key type this module does not handle.
-    """
-    text = _as_text(data)
-    _refuse_private(text)
-    keys: list[SSHPublicKey] = []
-    # Content lines are found by one regex search each (blank and "#" lines are skipped in C):
-    # a Python loop over 500,000 empty lines alone took ~150 ms.
-    pos, counted, lineno = 0, 0, 1
-    while True:
-        m = _CONTENT_LINE.search(text, pos)
-        if m is None:
-            return keys
-        lineno += text.count("\n", counted, m.start())
-        counted = m.start()
-        line = m.group(1).rstrip(" \t\r")
-        pos = m.end()
-        if line.startswith("-----BEGIN "):
-            pem = _PEM_LABEL.match(line)
-            label = pem.group(1) if pem else "PEM"
-            raise KeyFormatError(
-                f"line {lineno}: {label} data is not an SSH public key (expected 'type base64' lines)"
-            )
-        if line.startswith("---- BEGIN SSH2 PUBLIC KEY ----"):
-            key, pos = _parse_rfc4716(text, pos, lineno)
-            keys.append(key)
-            continue
-        try:
-            keys.append(_parse_line(line))
-        except KeyFormatError as exc:
-            raise type(exc)(f"line {lineno}: {exc}") from exc
-
-
-#: A line whose first character after spaces, tabs and CRs is neither "#" nor the end of line.
-_CONTENT_LINE = _Lazy(r"(?m)^[ \t\r]*([^ \t\r\n#][^\n]*)")
-
-
-def _as_text(data: object) -> str:
-    from registry.keys._common import input_bytes
-
-    return input_bytes(data, "SSH key").decode("utf-8", "replace")
-
-
-_PRIVATE_MESSAGE = "input is {kind}; give the public key (for example the .pub file) instead"
-_PEM_LABEL = _Lazy(r"-----BEGIN ([A-Z0-9 ]{1,40})-----")
-_PEM_PRIVATE = _Lazy(r"-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY-----")
-
-
-def _refuse_private(text: str) -> None:
-    if "PRIVATE KEY" in text:
-        if "-----BEGIN OPENSSH PRIVATE KEY-----" in text:
-            raise PrivateKeyError(_PRIVATE_MESSAGE.format(kind="an OpenSSH private key"))
-        if _PEM_PRIVATE.search(text):
-            raise PrivateKeyError(_PRIVATE_MESSAGE.format(kind="a PEM private key"))
-        if "-----BEGIN PGP PRIVATE KEY BLOCK-----" in text:
-            raise PrivateKeyError(_PRIVATE_MESSAGE.format(kind="an OpenPGP secret key"))
-        if "---- BEGIN SSH2 ENCRYPTED PRIVATE KEY ----" in text:
-            raise PrivateKeyError(_PRIVATE_MESSAGE.format(kind="an SSH2 private key"))
-    if "PuTTY-User-Key-File-" in text:
-        raise PrivateKeyError(_PRIVATE_MESSAGE.format(kind="a PuTTY private key"))
-    if "b3BlbnNzaC1rZXktdjEA" in text:  # base64 of "openssh-key-v1\0" without armour
-        raise PrivateKeyError(_PRIVATE_MESSAGE.format(kind="an OpenSSH private key"))
-
-
-def _b64decode(text: str) -> bytes:
-    if len(text) > MAX_MATERIAL * 2:
-        raise KeyFormatError(f"key is larger than {MAX_MATERIAL} bytes")
-    try:
-        blob = binascii.a2b_base64(text.encode("ascii"), strict_mode=True)
-    except (binascii.Error, ValueError, UnicodeError) as exc:
-        raise KeyFormatError("key data is not valid base64") from exc
-    if len(blob) > MAX_MATERIAL:
-        raise KeyFormatError(f"key of {len(blob)} bytes exceeds {MAX_MATERIAL} bytes")
-    return blob
-
-
-def _parse_line(line: str) -> SSHPublicKey:
-    parts = line.split(None, 2)
-    if not parts:  # only whitespace that str.split() knows (e.g. \x1f) but the caller kept
-        raise KeyFormatError("not an SSH public key line")
-    options: tuple[tuple[str, str | None], ...] = ()
-    if parts[0] not in _ALL_ALGORITHMS:
-        option_text, rest = _split_options(line)
-        parts = rest.split(None, 2)
-        if not parts or parts[0] not in _ALL_ALGORITHMS:
-            # Either an unknown key type (``type base64``) or options then one.
-            if len(parts) >= 1 and _looks_like_blob(parts[0]):
-                raise UnsupportedKeyType(f"unsupported SSH key type {_safe(option_text)}")
-            if len(parts) >= 2 and _looks_like_blob(parts[1]):
-                raise UnsupportedKeyType(f"unsupported SSH key type {_safe(parts[0])}")
-            raise KeyFormatError("not an SSH public key line")
-        options = _parse_options(option_text)
-    if len(parts) < 2:
-        raise KeyFormatError(f"{parts[0]} line has no key data")
-    name = parts[0]
-    blob = _b64decode(parts[1])
-    comment = parts[2].strip() if len(parts) > 2 else None
-    key = _parse_blob(blob, comment=comment or None, options=options)
-    if key.algorithm != name:
-        raise KeyFormatError(f"line says {name} but the key data is {key.algorithm}")
-    return key
-
-
-def _looks_like_blob(token: str) -> bool:
-    return token.startswith("AAAA") and len(token) >= 16
-
-
-#: A quoted string's content: a quote preceded by a backslash is part of it (sshd's rule).
-_QCHARS = r'(?:[^"\\]++|\\"|\\(?!"))*+'
-#: Options text up to the first space or tab outside double quotes
-#: (``sshkey_advance_past_options``), matched in C: the alternatives never overlap and the
-#: quantifiers are possessive (no backtracking state is kept), so time is linear and memory
-#: constant (a per-character Python loop over a 1 MiB line took ~200 ms; plain ``*`` kept
-#: 125 MB of backtracking state on one of 1 MiB of "no-pty,").
-_OPTIONS_PREFIX = _Lazy(rf'(?:[^ \t"\\]++|\\"|\\(?!")|"{_QCHARS}")*+')
-
-
-def _split_options(line: str) -> tuple[str, str]:
-    """Split ``options rest`` at the first whitespace outside double quotes."""
-    end = _OPTIONS_PREFIX.match(line).end()  # (always matches)
-    if end < len(line) and line[end] == '"':
-        raise KeyFormatError("options have an unterminated quote")
-    return line[:end], line[end:].lstrip(" \t")
-
-
-#: Options sshd accepts in authorized_keys (sshd(8), auth-options.c).
-_KNOWN_OPTIONS = frozenset({
-    "agent-forwarding", "cert-authority", "command", "environment", "expiry-time", "from",
-    "no-agent-forwarding", "no-port-forwarding", "no-pty", "no-touch-required", "no-user-rc",
-    "no-x11-forwarding", "permitlisten", "permitopen", "port-forwarding", "principals", "pty",
-    "restrict", "touch-required", "tunnel", "user-rc", "verify-required", "x11-forwarding",
-})  # fmt: skip
-
-
-#: Most options one authorized_keys line may carry (sshd has no limit; real lines have a few).
-MAX_OPTIONS = 256
-#: One option: a name and an optional double-quoted value (possessive: linear, no backtracking).
-_OPTION_ITEM = _Lazy(rf'([A-Za-z0-9_-]++)(?:="({_QCHARS})")?+')
-
-
-def _parse_options(text: str) -> tuple[tuple[str, str | None], ...]:
-    """Parse authorized_keys options as sshd does (``opt_dequote`` in auth-options.c).
-
-    Each option is one regex match (values scanned in C); at most
-    :data:`MAX_OPTIONS` options are read, so the work is linear in the text.
-    """
-    out: list[tuple[str, str | None]] = []
-    pos, n = 0, len(text)
-    while True:
-        if len(out) == MAX_OPTIONS:
-            raise KeyFormatError(f"more than {MAX_OPTIONS} authorized_keys options on one line")
-        m = _OPTION_ITEM.match(text, pos)
-        if m is None:
-            raise KeyFormatError("malformed authorized_keys options")
-        name = m.group(1).lower()
-        if name not in _KNOWN_OPTIONS:
-            raise KeyFormatError(f"unknown authorized_keys option {_safe(name)}")
-        pos, value = m.end(), m.group(2)
-        if value is None and pos < n and text[pos] == "=":
-            if pos + 1 >= n or text[pos + 1] != '"':
-                raise KeyFormatError(f"option {name} value must be in double quotes")
-            raise KeyFormatError(f"option {name} is missing its closing quote")
-        out.append((name, None if value is None else value.replace('\\"', '"')))
-        if pos == n:
-            return tuple(out)
-        if text[pos] != ",":
-            raise KeyFormatError("malformed authorized_keys options")
-        pos += 1
-
-
-#: RFC 4716 header lines (a header continued with "\\" counts each line) one key may carry.
-MAX_RFC4716_HEADER_LINES = 256
-_RFC4716_END = _Lazy(r"(?m)^[ \t\r]*---- END SSH2 PUBLIC KEY ----")
-_LINE_BREAKS = _Lazy(r"[ \t\r]*\n[ \t\r]*")
-
-
-def _parse_rfc4716(text: str, pos: int, lineno: int) -> tuple[SSHPublicKey, int]:
-    """Parse the RFC 4716 block whose BEGIN line ends at ``pos``; return (key, position after END).
-
-    Headers are read line by line (at most :data:`MAX_RFC4716_HEADER_LINES`); the
-    body is joined in C, so a long block costs linear time.
-    """
-    end = _RFC4716_END.search(text, pos)
-    if end is None:
-        raise KeyFormatError(f"line {lineno}: RFC 4716 key has no END line")
-    block = text[pos : end.start()]
-    comment: str | None = None
-    header: list[str] = []  # the lines of one header continued with "\\" (joined once: linear)
-    cur, lines = 1, 0  # the block starts with the newline that ends the BEGIN line
-    while cur < len(block):
-        nl = block.find("\n", cur)
-        nl = len(block) if nl < 0 else nl
-        line = block[cur:nl].strip(" \t\r")
-        if not header and ":" not in line:
-            break  # the body starts here
-        lines += 1
-        if lines > MAX_RFC4716_HEADER_LINES:
-            raise KeyFormatError(
-                f"line {lineno}: RFC 4716 key has more than {MAX_RFC4716_HEADER_LINES} header lines"
-            )
-        cur = nl + 1
-        if line.endswith("\\"):
-            header.append(line[:-1])
-            continue
-        header.append(line)
-        tag, _, value = "".join(header).partition(":")
-        value = value.strip()
-        if tag.strip().lower() == "comment":
-            if len(value) >= 2 and value[0] == value[-1] == '"':
-                value = value[1:-1]
-            comment = value or None
-        header = []
-    body = _LINE_BREAKS.sub("", block[cur:]).strip(" \t\r") if cur < len(block) else ""
-    try:
-        key = _parse_blob(_b64decode(body), comment=comment)
-    except KeyFormatError as exc:
-        raise type(exc)(f"line {lineno}: {exc}") from exc
-    return key, end.end()
 
 
 # --------------------------------------------------------------------------- renderers

@@ -27,7 +27,7 @@ import binascii
 import hashlib
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -139,8 +139,6 @@ class X509Certificate:
     """
 
     material: bytes
-    subject: str
-    issuer: str
     serial: int
     version: int
     san_dns: tuple[str, ...]
@@ -163,6 +161,30 @@ class X509Certificate:
     fingerprint: str
     spki_sha256: str
     self_signed: bool
+    #: ``(subject, issuer)`` as RFC 4514 strings, computed from ``material`` on first use
+    #: (a few per cent of the loader's time, for fields most callers never read); a cache
+    #: that equality and hashing ignore
+    _names: tuple[str, str] | None = field(default=None, init=False, repr=False, compare=False)
+
+    @property
+    def subject(self) -> str:
+        """The subject as an RFC 4514 string (``CN=...,O=...``, most specific first)."""
+        return (self._names or self._read_names())[0]
+
+    @property
+    def issuer(self) -> str:
+        """The issuer as an RFC 4514 string."""
+        return (self._names or self._read_names())[1]
+
+    def _read_names(self) -> tuple[str, str]:
+        cert = _load_cryptography(self.material)
+        names = (cert.subject.rfc4514_string(), cert.issuer.rfc4514_string())
+        object.__setattr__(self, "_names", names)
+        return names
+
+    def __repr__(self) -> str:
+        body = ", ".join(f"{name}={getattr(self, name)!r}" for name in _REPR_FIELDS)
+        return f"X509Certificate({body})"
 
     @property
     def key_type(self) -> KeyType:
@@ -230,6 +252,13 @@ class X509Certificate:
 
     def __str__(self) -> str:
         return f"X.509 {self.algorithm} {self.subject or '(empty subject)'} SHA256:{self.fingerprint}"
+
+
+#: the repr's fields: the dataclass fields, with the lazy subject and issuer where they stood
+_REPR_FIELDS = (
+    "material", "subject", "issuer",
+    *(f.name for f in fields(X509Certificate) if f.repr and f.name != "material"),
+)
 
 
 def _iso(when: datetime) -> str:
@@ -631,8 +660,6 @@ def _extract(cert: Certificate, der: bytes, non_positive: bool,
 
     return X509Certificate(
         material=der,
-        subject=subject_name.rfc4514_string(),
-        issuer=issuer_name.rfc4514_string(),
         serial=(_quiet(der, lambda: cert.serial_number, non_positive=True) if non_positive
                 else cert.serial_number),
         version=cert.version.value + 1,
@@ -720,21 +747,24 @@ def _is_der(data: bytes) -> bool:
     return (outer is not None and outer[2] == len(data)) or b"-----BEGIN" not in data
 
 
-def _ders(data: bytes) -> Iterator[bytes]:
+def _ders(data: bytes, *, screened: bool = False) -> Iterator[bytes]:
     """Every DER object of the input, one at a time: the DER itself, or each PEM block decoded.
 
     Raises (as it goes): PrivateKeyError for a private key anywhere in PEM text,
     KeyFormatError for a block that is not a certificate, or no certificate at all.
+    ``screened``: the caller has found that ``data`` is not DER and holds no private key.
     """
-    if _is_der(data):
-        yield data
-        return
-    if b"-----BEGIN" not in data and not _private(data):
-        raise KeyFormatError(
-            "not an X.509 certificate: expected PEM ('-----BEGIN CERTIFICATE-----') or DER"
-        )
-    if _private(data):
-        raise PrivateKeyError(f"input contains a private key; {_PRIVATE_MESSAGE}")
+    if not screened:
+        if _is_der(data):
+            yield data
+            return
+        private = _private(data)
+        if b"-----BEGIN" not in data and not private:
+            raise KeyFormatError(
+                "not an X.509 certificate: expected PEM ('-----BEGIN CERTIFICATE-----') or DER"
+            )
+        if private:
+            raise PrivateKeyError(f"input contains a private key; {_PRIVATE_MESSAGE}")
     number = 0
     for number, (label, body) in enumerate(_pem_pairs(data), 1):
         yield _pem_der(number, label, body)
@@ -767,7 +797,7 @@ def load_x509_certificate(data: bytes | bytearray | memoryview | str) -> X509Cer
         raise KeyFormatError(
             f"expected one certificate, found {blocks}; use load_x509_chain for a bundle"
         )
-    return _parse_der(next(_ders(raw)), "certificate")
+    return _parse_der(next(_ders(raw, screened=blocks == 1)), "certificate")
 
 
 def load_x509_chain(data: bytes | bytearray | memoryview | str) -> list[X509Certificate]:

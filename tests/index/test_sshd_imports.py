@@ -35,7 +35,7 @@ print(json.dumps({"rcs": rcs, "new": sorted(set(sys.modules) - before)}), file=s
 HEAVY = {
     "dataclasses", "inspect", "ast", "tokenize", "dis", "typing", "hashlib", "_hashlib", "json",
     "tomllib", "string", "base64", "copy", "importlib.util", "importlib.resources",
-    "registry.keys._common", "registry.keys._load", "registry.keys._openpgp", "registry.keys._x509",
+    "registry.keys._common", "registry.keys._load", "registry.keys._ssh_text", "registry.keys._openpgp", "registry.keys._x509",
     "registry.index._store", "registry.index._sync", "registry.config", "registry.policy",
     "registry.chain", "web3", "eth_abi", "Crypto", "cryptography", "idna", "publicsuffixlist",
     "typer", "rich", "pydantic",

@@ -112,6 +112,24 @@ def test_many_tiny_certificates_fail_at_the_first() -> None:
     assert "no self-signature" in str(err)
 
 
+def test_openpgp_keyring_reports_its_first_fault() -> None:
+    """Each certificate is parsed as soon as the split has walked it: a bare certificate 1
+    is reported even when certificate 2 holds a secret key packet or a truncated packet
+    (the split used to walk everything first, so those were reported instead)."""
+    from registry.errors import PrivateKeyError
+    from tests.keys.adversarial_inputs import _PGP_KEY, _pgp_new
+
+    bare = _PGP_KEY + _pgp_new(13, b"a@example.org")
+    secret = _pgp_new(5, _PGP_KEY[2:])  # a secret key packet (tag 5) holding the same body
+    truncated = b"\xcd\x10abc"  # a user ID packet of 16 bytes with 3 present
+    for after in (secret, truncated):
+        err = _refused(lambda after=after: load_keys(bare + _PGP_KEY + after, key_type="openpgp"))
+        assert "no self-signature" in str(err)
+    for first in (bare + secret, secret + bare):  # within certificate 1, or before it
+        with pytest.raises(PrivateKeyError):
+            load_keys(first, key_type="openpgp")
+
+
 def _cert_line(blob: bytes) -> str:
     return "ssh-ed25519-cert-v01@openssh.com " + base64.b64encode(blob).decode()
 

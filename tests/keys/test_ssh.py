@@ -25,14 +25,12 @@ from registry.errors import InvalidName, KeyFormatError, PrivateKeyError, Unsupp
 from registry.keys._common import commitment
 from registry.keys._ssh import (
     SSHPublicKey,
-    _encode,
     load_ssh_blob,
-    load_ssh_public_key,
-    load_ssh_public_keys,
     render_authorized_key,
     render_known_hosts_line,
     render_openssh,
 )
+from registry.keys._ssh_text import _encode, load_ssh_public_key, load_ssh_public_keys
 from tests.conftest import clock_env
 
 tools = pytest.mark.tools
@@ -458,6 +456,26 @@ def test_malformed_lines(generated: dict[str, Generated], line: str, message: st
     assert str(info.value).startswith("line 3: ")
 
 
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        ('command="a\\"b"', ("command", 'a"b')),  # backslash-quote: a quote in the value
+        ('command="a\\\\b"', ("command", "a\\\\b")),  # other backslashes are kept
+        ('command="\\""', ("command", '"')),
+        ('command="x \\" y"', ("command", 'x " y')),  # a space inside quotes
+        ('command=""', ("command", "")),
+        ('from="a,b",no-pty', ("from", "a,b")),
+    ],
+)
+def test_option_values_follow_sshd_quoting(options: str, expected: tuple[str, str]) -> None:
+    """Values are read as sshd's opt_dequote reads them: a quote right after a backslash
+    belongs to the value, wherever that backslash came from."""
+    assert load_ssh_public_key(f"{options} {line_of(_ED_BLOB)}").options[0] == expected
+    # the quote after two backslashes is escaped too, so this value never ends
+    with pytest.raises(KeyFormatError, match="unterminated quote"):
+        load_ssh_public_key(f'command="a\\\\" {line_of(_ED_BLOB)}')
+
+
 def test_unsupported_key_type() -> None:
     blob = sshstr(b"ssh-ed448") + sshstr(b"\x01" * 57)
     b64 = base64.b64encode(blob).decode()
@@ -732,6 +750,23 @@ def test_fuzz_text(text: str) -> None:
 
 
 # --------------------------------------------------------------------------- import cost
+
+
+def test_text_parsers_keep_their_public_names() -> None:
+    """The text half lives in registry.keys._ssh_text (sshd's path never compiles it); the
+    names users import from registry.keys, and older imports from _ssh, are the same objects."""
+    import registry.keys
+    import registry.keys._ssh as ssh_module
+    from registry.keys import _ssh_text
+
+    for name in ("load_ssh_public_key", "load_ssh_public_keys"):
+        assert getattr(registry.keys, name) is getattr(_ssh_text, name)
+        assert getattr(ssh_module, name) is getattr(_ssh_text, name)
+    assert ssh_module._encode is _encode
+    with pytest.raises(AttributeError):
+        _ = ssh_module.no_such_name
+    key = load_ssh_public_key(line_of(_ED_BLOB, comment="c"))
+    assert key.to_dict()["fingerprint"] == key.fingerprint and key.to_dict()["comment"] == "c"
 
 
 def test_import_does_not_load_cryptography() -> None:

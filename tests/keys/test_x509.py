@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import ipaddress
 import json
+import pickle
 import random
 import re
 import subprocess
@@ -207,6 +209,24 @@ def test_names_serial_validity_match_openssl(certs: Certs, name: str) -> None:
     assert cert.not_before == ossl_date(path, "-startdate") == cert.valid_from
     assert cert.not_after == ossl_date(path, "-enddate") == cert.valid_until
     assert cert.not_before.tzinfo is not None and cert.not_before.utcoffset().total_seconds() == 0
+
+
+def test_lazy_names_keep_the_record_frozen_and_comparable(certs: Certs) -> None:
+    """Subject and issuer are computed on first read; the record still compares,
+    hashes, pickles and refuses assignment as before, and its repr names them."""
+    path = certs.certs["leaf"].pem_path
+    read, fresh = (load_x509_certificate(path.read_bytes()) for _ in range(2))
+    assert read.subject == ossl_field(path, "-subject")  # only ``read`` has computed its names
+    assert read == fresh and hash(read) == hash(fresh)
+    assert pickle.loads(pickle.dumps(fresh)) == read
+    assert pickle.loads(pickle.dumps(read)).issuer == fresh.issuer
+    assert f"subject={read.subject!r}, issuer={read.issuer!r}, serial=" in repr(fresh)
+    # (a frozen slots dataclass refuses names that are not fields with TypeError on 3.11)
+    with pytest.raises((AttributeError, TypeError)):
+        read.subject = "CN=other"  # type: ignore[misc]
+    assert read.subject == fresh.subject
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        read.fingerprint = "00"  # type: ignore[misc]
 
 
 @pytest.mark.parametrize("name", ALL)
