@@ -16,7 +16,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-__all__ = ["decode"]
+__all__ = ["decode", "decode_event"]
 
 _WORD = 32
 
@@ -125,3 +125,27 @@ def decode(types: list[str] | tuple[str, ...], data: bytes) -> tuple[Any, ...]:
         ValueError: malformed data (offsets or lengths out of range, bad values).
     """
     return tuple(_tuple(tuple(types), bytes(data), 0))
+
+
+def decode_event(name: str, topic: bytes, indexed: tuple[tuple[str, str], ...],
+                 fields: tuple[tuple[str, str], ...], topics: list[bytes],
+                 data: bytes) -> dict[str, Any]:
+    """An event log's fields by name: ``indexed`` from its topics, ``fields`` from its data.
+
+    Dynamic indexed values (strings, bytes, arrays, tuples) are logged as their
+    hash: the topic itself is returned for them.
+
+    Raises:
+        ValueError: not this event (topic 0, number of topics), or malformed.
+    """
+    if len(topics) != 1 + len(indexed) or topics[0] != topic:
+        raise ValueError(f"not a {name} log")
+    out: dict[str, Any] = {}
+    for (key, kind), value in zip(indexed, topics[1:], strict=True):
+        if kind in {"string", "bytes"} or kind.endswith("]") or kind.startswith("("):
+            out[key] = value
+        else:
+            (out[key],) = decode([kind], value)
+    values = decode([k for _, k in fields], data)
+    out.update(zip((n for n, _ in fields), values, strict=True))
+    return out

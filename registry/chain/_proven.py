@@ -13,11 +13,20 @@ is ignored, and a record the name word counts but no log (or durable slot)
 accounts for is a :class:`~registry.errors.VerificationError`. When an
 endpoint's data does not verify, the next endpoint is asked and the failure
 reported (:meth:`Quorum.first_good`).
+
+Values already proven are re-used: a storage word proven against a state root
+is that root's word whoever asks again, and a name's record set proven at a
+block hash is that block's (bounded caches, :data:`MAX_WORDS` words and
+:data:`MAX_RECORD_SETS` record sets). Nothing unproven is ever cached, and a
+new head has a new state root: its values are proven again.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import functools
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,9 +40,15 @@ __all__ = ["MAX_SLOTS", "ProvenAttestation", "ProvenRecord", "ProvenState"]
 
 #: Storage slots per eth_getProof request.
 MAX_SLOTS = 500
+#: Names per eth_getLogs / eth_getProof in :meth:`ProvenState.records_many`.
+MAX_NAMES = 125
 #: Logs per index of a name considered before refusing (a flood of forged logs).
 MAX_CANDIDATES = 8
 ZERO32 = b"\x00" * 32
+#: Proven storage words kept, by (state root, slot).
+MAX_WORDS = 16_384
+#: Proven record sets kept, by (block hash, node).
+MAX_RECORD_SETS = 1_024
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +100,10 @@ class ProvenState:
         from registry.chain.client import load_contract
 
         self.contract = load_contract()
+        self._lock = threading.Lock()
+        self._words: OrderedDict[tuple[bytes, int], int] = OrderedDict()
+        self._record_sets: OrderedDict[tuple[bytes, bytes],
+                                       tuple[layout.NameWord, list[ProvenRecord]]] = OrderedDict()
 
     def head(self) -> TrustedBlock:
         """The trusted head (re-asked unless the last one is under ``head_ttl`` seconds old).
@@ -107,16 +126,32 @@ class ProvenState:
     # ----------------------------------------------------------------- proofs
 
     def prove_on(self, ep: Rpc, slots: Sequence[int], head: TrustedBlock) -> dict[int, int]:
-        """Storage values at ``slots`` from ``ep``'s proofs at ``head``. Raises VerificationError."""
+        """Storage values at ``slots`` from ``ep``'s proofs at ``head``. Raises VerificationError.
+
+        Words already proven against ``head``'s state root are not asked again (the
+        same values, whichever endpoint proved them); with nothing new to prove, the
+        account proof alone is checked once (``slots`` empty).
+        """
+        root = bytes(head.state_root)
         out: dict[int, int] = {}
-        wanted = list(dict.fromkeys(int(s) for s in slots))
+        wanted: list[int] = []
+        with self._lock:
+            for s in dict.fromkeys(int(s) for s in slots):
+                hit = self._words.get((root, s))
+                if hit is None:
+                    wanted.append(s)
+                else:
+                    self._words.move_to_end((root, s))
+                    out[s] = hit
+        if out and not wanted:
+            return out
         at = {"blockHash": "0x" + head.hash.hex()}
         for lo in range(0, max(len(wanted), 1), MAX_SLOTS):
             part = wanted[lo:lo + MAX_SLOTS]
             params = [self.address, [slot_key(s) for s in part], at]
             reply = ep.call("eth_getProof", params)
             try:
-                _account, values = verify_proof(reply, state_root=head.state_root,
+                _account, values = verify_proof(reply, state_root=root,
                                                 address=self.address, slots=part)
             except VerificationError:
                 # anvil answers a proof at its newest block from the state it is mining the
@@ -126,10 +161,18 @@ class ProvenState:
                 if not _has_successor(ep, head.number):
                     raise
                 reply = ep.call("eth_getProof", params)
-                _account, values = verify_proof(reply, state_root=head.state_root,
+                _account, values = verify_proof(reply, state_root=root,
                                                 address=self.address, slots=part)
             out.update(values)
+            self._keep_words(root, values)
         return out
+
+    def _keep_words(self, root: bytes, values: dict[int, int]) -> None:
+        with self._lock:
+            for s, v in values.items():
+                self._words[(root, s)] = v
+            while len(self._words) > MAX_WORDS:
+                self._words.popitem(last=False)
 
     def slots(self, slots: Iterable[int], head: TrustedBlock, what: str) -> dict[int, int]:
         """Proven values at ``slots`` (from the first endpoint whose proofs verify)."""
@@ -166,27 +209,70 @@ class ProvenState:
         Raises: VerificationError (a record no log or durable slot accounts for, on
         every endpoint), QuorumError, ChainError.
         """
-        return self.quorum.first_good(what, lambda ep: self._records_on(ep, bytes(node), head,
-                                                                         what))
+        return self.records_many([node], head, what, {bytes(node): what})[bytes(node)]
 
-    def _records_on(self, ep: Rpc, node: bytes, head: TrustedBlock, what: str
-                    ) -> tuple[layout.NameWord, list[ProvenRecord]]:
+    def records_many(self, nodes: Iterable[bytes], head: TrustedBlock, what: str,
+                     whats: Mapping[bytes, str] | None = None,
+                     ) -> dict[bytes, tuple[layout.NameWord, list[ProvenRecord]]]:
+        """:meth:`records` of many names: per :data:`MAX_NAMES` names one ``eth_getLogs``
+        and one ``eth_getProof`` (record sets already proven at ``head`` are re-used).
+        ``whats`` names each node in error messages (default: ``what``).
+
+        Raises: as :meth:`records` (one name's records not verifying fails the batch).
+        """
+        wanted = list(dict.fromkeys(bytes(n) for n in nodes))
+        out: dict[bytes, tuple[layout.NameWord, list[ProvenRecord]]] = {}
+        todo = []
+        with self._lock:
+            for node in wanted:
+                hit = self._record_sets.get((bytes(head.hash), node))
+                if hit is None:
+                    todo.append(node)
+                else:
+                    self._record_sets.move_to_end((bytes(head.hash), node))
+                    out[node] = (hit[0], list(hit[1]))
+        for lo in range(0, len(todo), MAX_NAMES):
+            part = todo[lo:lo + MAX_NAMES]
+            found = self.quorum.first_good(what, functools.partial(
+                self._records_on, nodes=part, head=head, what=what, whats=whats or {}))
+            with self._lock:
+                for node, (word, records) in found.items():
+                    self._record_sets[(bytes(head.hash), node)] = (word, list(records))
+                while len(self._record_sets) > MAX_RECORD_SETS:
+                    self._record_sets.popitem(last=False)
+            out.update(found)
+        return {node: out[node] for node in wanted}
+
+    def _records_on(self, ep: Rpc, nodes: list[bytes], head: TrustedBlock, what: str,
+                    whats: Mapping[bytes, str]
+                    ) -> dict[bytes, tuple[layout.NameWord, list[ProvenRecord]]]:
         topic = "0x" + self.contract.event("KeyPublished").topic.hex()
-        candidates: dict[int, list[tuple[bytes, Log]]] = {}
-        for lg in self._logs(ep, [topic, "0x" + node.hex()], head):
-            if len(lg.topics) != 4:
+        shown: str | list[str] = ["0x" + n.hex() for n in nodes] if len(nodes) > 1 \
+            else "0x" + nodes[0].hex()
+        by_node: dict[bytes, dict[int, list[tuple[bytes, Log]]]] = {n: {} for n in nodes}
+        for lg in self._logs(ep, [topic, shown], head):
+            if len(lg.topics) != 4 or lg.topics[1] not in by_node:
                 continue
             index = int.from_bytes(lg.topics[2], "big")
-            found = candidates.setdefault(index, [])
+            found = by_node[lg.topics[1]].setdefault(index, [])
             if len(found) >= MAX_CANDIDATES:
                 raise VerificationError(f"{what}: the endpoint returned more than"
                                         f" {MAX_CANDIDATES} KeyPublished logs for record {index}")
             found.append((lg.topics[3], lg))
-        commitments = list(dict.fromkeys(c for found in candidates.values() for c, _ in found))
-        name_slot = layout.name_slot(node)
-        values = self.prove_on(ep, [name_slot, *(layout.record_slot(node, c)
-                                                 for c in commitments)], head)
-        word = layout.decode_name(values[name_slot])
+        slots = []
+        for node, candidates in by_node.items():
+            slots.append(layout.name_slot(node))
+            slots += [layout.record_slot(node, c)
+                      for c in dict.fromkeys(c for found in candidates.values() for c, _ in found)]
+        values = self.prove_on(ep, slots, head)
+        return {node: self._assemble(ep, node, candidates, values, head, whats.get(node, what))
+                for node, candidates in by_node.items()}
+
+    def _assemble(self, ep: Rpc, node: bytes, candidates: dict[int, list[tuple[bytes, Log]]],
+                  values: dict[int, int], head: TrustedBlock, what: str
+                  ) -> tuple[layout.NameWord, list[ProvenRecord]]:
+        """One name's records from its proven words and its logs (durable slots for the rest)."""
+        word = layout.decode_name(values[layout.name_slot(node)])
         out: list[ProvenRecord | None] = [None] * word.record_count
         altered: set[int] = set()
         for index in range(word.record_count):

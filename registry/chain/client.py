@@ -30,6 +30,8 @@ from typing import TYPE_CHECKING, Any
 import eth_abi
 from eth_utils import to_checksum_address
 
+from registry.chain._verified import event_data, key_record, selected, with_revocations
+from registry.chain._verified import key_types as key_types_of
 from registry.chain.records import (
     STATUSES,
     Attestation,
@@ -86,6 +88,10 @@ FEE_TTL = 2.0
 ZERO32 = b"\x00" * 32
 ZERO_ADDRESS = "0x" + "00" * 20
 
+#: Registry.lookup's keyword arguments and their defaults (lookup_many takes the same).
+_LOOKUP_OPTIONS: dict[str, Any] = {
+    "key_types": None, "include_revoked": False, "include_expired": False,
+    "include_pending": True, "attestations": False, "policy": None, "profile": None, "dns": None}
 MaterialLoader = Callable[[KeyType, bytes], Key]
 KeyInput = Key | bytes | bytearray | memoryview | str
 TimeInput = datetime | int | None
@@ -243,18 +249,10 @@ class _Event:
     data: tuple[tuple[str, str], ...]
 
     def decode(self, log: Any) -> dict[str, Any]:
-        topics = [bytes(t) for t in log["topics"]]
-        if len(topics) != 1 + len(self.indexed) or topics[0] != self.topic:
-            raise ValueError(f"not a {self.name} log")
-        out: dict[str, Any] = {}
-        for (name, kind), topic in zip(self.indexed, topics[1:], strict=True):
-            if kind in {"string", "bytes"} or kind.endswith("]") or kind.startswith("("):
-                out[name] = topic  # dynamic values are logged as their hash
-            else:
-                (out[name],) = eth_abi.decode([kind], topic)
-        values = eth_abi.decode([k for _, k in self.data], bytes(log["data"]))
-        out.update(zip((n for n, _ in self.data), values, strict=True))
-        return out
+        from registry.chain._abi import decode_event
+
+        return decode_event(self.name, self.topic, self.indexed, self.data,
+                            [_hexbytes(t) for t in log["topics"]], _hexbytes(log["data"]))
 
 
 class _Contract:
@@ -344,25 +342,15 @@ def _name(name: str | Name) -> Name:
 
 
 def _default_loader(key_type: KeyType, material: bytes) -> Key:
-    from registry.keys import load_material
+    from registry.chain._verified import parsed_material
 
-    return load_material(key_type, material)
+    return parsed_material(key_type, material)
 
 
 def _purposes(value: Purpose | int | str | None, key_type: KeyType) -> Purpose:
     from registry.publish import default_purposes
 
     return default_purposes(key_type, value)
-
-
-def _key_types(
-    value: Iterable[KeyType | str | int] | KeyType | str | int | None,
-) -> set[KeyType] | None:
-    if value is None:
-        return None
-    if isinstance(value, KeyType | str | int):
-        value = [value]
-    return {KeyType.parse(v) for v in value}
 
 
 def _policy_hash(value: bytes | str | None) -> bytes:
@@ -446,6 +434,69 @@ def _lean(w3: Web3) -> None:
         w3.middleware_onion.remove("validation")
     except (ValueError, KeyError):  # already removed or never present
         pass
+
+
+class _RpcRefused(Exception):
+    """A JSON-RPC error reply (its message and data, for the revert and nonce checks)."""
+
+
+def _raw_call(w3: Any, method: str, params: list[Any]) -> Any:
+    """``method`` through the provider as plain JSON-RPC (no web3 formatters or middleware).
+
+    Raises: _RpcRefused (an error reply), or whatever the provider raises.
+    """
+    resp = w3.provider.make_request(method, params)
+    if not isinstance(resp, dict):
+        raise ChainError(f"{method}: malformed JSON-RPC response (not an object)")
+    err = resp.get("error")
+    if err:
+        if isinstance(err, dict):
+            message, data = str(err.get("message", "")), err.get("data")
+            raise _RpcRefused(message + (f" | {data}" if data else ""))
+        raise _RpcRefused(str(err))
+    if "result" not in resp:
+        raise ChainError(f"{method}: malformed JSON-RPC response (no result and no error)")
+    return resp["result"]
+
+
+def _receipt(reply: Any, what: str) -> dict[str, Any] | None:
+    """A JSON receipt as the fields the client reads (ints, bytes); None when there is none."""
+    from registry.chain._rpc import hash32, hex_data, quantity
+
+    if reply is None:
+        return None
+    if not isinstance(reply, dict) or not isinstance(reply.get("logs"), list):
+        raise ChainError(f"{what}: malformed transaction receipt")
+    logs = []
+    for log in reply["logs"]:
+        if not isinstance(log, dict) or not isinstance(log.get("topics"), list):
+            raise ChainError(f"{what}: malformed log in the receipt")
+        logs.append({"address": str(log.get("address", "")),
+                     "topics": [hex_data(t, "a log topic") for t in log["topics"]],
+                     "data": hex_data(log.get("data", "0x"), "log data")})
+    price = reply.get("effectiveGasPrice")
+    return {
+        "transactionHash": hash32(reply.get("transactionHash"), "transactionHash"),
+        "blockNumber": quantity(reply.get("blockNumber"), "blockNumber"),
+        "gasUsed": quantity(reply.get("gasUsed"), "gasUsed"),
+        "status": quantity(reply.get("status"), "status"),
+        "effectiveGasPrice": quantity(price, "effectiveGasPrice") if price is not None else None,
+        "contractAddress": reply.get("contractAddress"),
+        "logs": logs,
+    }
+
+
+def _tx_json(tx: dict[str, Any]) -> dict[str, Any]:
+    """A call/estimate object as JSON-RPC wants it (hex quantities and data)."""
+    out: dict[str, Any] = {}
+    for key, value in tx.items():
+        if isinstance(value, bytes | bytearray):
+            out[key] = "0x" + bytes(value).hex()
+        elif isinstance(value, int) and not isinstance(value, bool):
+            out[key] = hex(value)
+        else:
+            out[key] = value
+    return out
 
 
 # --------------------------------------------------------------------------- the client
@@ -848,48 +899,67 @@ class Registry:
             ChainUnavailable, ChainError.
         """
         parsed = _name(name)
-        node = bytes(parsed.node)
         what = f"lookup {parsed}"
         with _translated(what):
             state = self.state()
             head = state.head()
-            word, proven = state.records(node, head, what)
+            word, proven = state.records(bytes(parsed.node), head, what)
+        return self._looked_up(parsed, head, word, proven, {
+            "key_types": key_types, "include_revoked": include_revoked,
+            "include_expired": include_expired, "include_pending": include_pending,
+            "attestations": attestations, "policy": policy, "profile": profile, "dns": dns})
+
+    def lookup_many(self, names: Iterable[str | Name], **options: Any) -> dict[str, list[KeyRecord]]:
+        """:meth:`lookup` of many names at one trusted head: ``{name: records}``.
+
+        Per 125 names one ``eth_getLogs`` and one ``eth_getProof`` (instead of one
+        of each per name); every record is verified as :meth:`lookup` verifies it.
+        ``options`` are :meth:`lookup`'s keyword arguments.
+
+        Raises: as :meth:`lookup` (NameNotFound for the first name not registered).
+        """
+        unknown = sorted(set(options) - set(_LOOKUP_OPTIONS))
+        if unknown:
+            raise TypeError(f"lookup_many() got unexpected keyword arguments: {unknown}")
+        parsed = list({p.text: p for p in (_name(n) for n in names)}.values())
+        what = f"lookup of {len(parsed)} names"
+        with _translated(what):
+            state = self.state()
+            head = state.head()
+            proven = state.records_many([bytes(p.node) for p in parsed], head, what,
+                                        {bytes(p.node): f"lookup {p}" for p in parsed})
+        out = {}
+        for p in parsed:
+            word, records = proven[bytes(p.node)]
+            out[p.text] = self._looked_up(p, head, word, records, options)
+        return out
+
+    def _looked_up(self, parsed: Name, head: Any, word: Any, proven: list[Any],
+                   options: dict[str, Any]) -> list[KeyRecord]:
+        """A lookup's records from the name's proven word and records at ``head``
+        (``options``: :meth:`lookup`'s keyword arguments, defaults for those left out)."""
+        opts = {**_LOOKUP_OPTIONS, **options}
+        key_types, policy, profile = opts["key_types"], opts["policy"], opts["profile"]
+        node = bytes(parsed.node)
+        what = f"lookup {parsed}"
         if word.owner == ZERO_ADDRESS:
             raise NameNotFound(f"{parsed} is not registered", reason="KeyRegistry: name not found")
         raw = [(_record_dict(p.commitment, p.word, head.timestamp),
                 _log_dict(p.log) if p.log is not None else None) for p in proven]
         if not raw:
             return []
-        wanted = _key_types(key_types)
-        out = []
-        for index, (rec, log) in enumerate(raw):
-            status = STATUSES[rec["status"]] if rec["status"] < len(STATUSES) else "unknown"
-            if status == "unknown":
-                raise VerificationError(
-                    f"{what}: record {index} has unknown status {rec['status']}"
-                )
-            if status == "revoked" and not include_revoked:
-                continue
-            if status == "expired" and not include_expired:
-                continue
-            if status == "pending" and not include_pending:
-                continue
-            try:
-                key_type = KeyType(rec["key_type"])
-            except ValueError:
-                raise VerificationError(
-                    f"{what}: record {index} has unknown key type {rec['key_type']}"
-                ) from None
-            if wanted is not None and key_type not in wanted:
-                continue
-            out.append(self._verified_record(parsed, node, index, rec, [log] if log else []))
+        out = [self._verified_record(parsed, node, index, rec, [log] if log else [])
+               for index, rec, log in selected(
+                   raw, what, key_types=key_types_of(key_types),
+                   include_revoked=opts["include_revoked"], include_expired=opts["include_expired"],
+                   include_pending=opts["include_pending"])]
         if any(r.status == "revoked" for r in out):
             out = self._with_revocations(parsed, out)
-        if attestations or policy is not None or profile is not None:
+        if opts["attestations"] or policy is not None or profile is not None:
             out = [self._with_attestations(r) for r in out]
         if policy is not None or profile is not None:
             squat = self.squatted_by(parsed) or False
-            verdict = self.dns_control(parsed, dns) if dns is not None else None
+            verdict = self.dns_control(parsed, opts["dns"]) if opts["dns"] is not None else None
             out = [r for r in out if self.check_record(
                 r, policy=policy, profile=profile, squatted_by=squat, dns=verdict).passed]
         return out
@@ -939,8 +1009,6 @@ class Registry:
 
     def _with_revocations(self, parsed: Name, records: list[KeyRecord]) -> list[KeyRecord]:
         """Attach each revoked record's ``revocation`` bytes from its KeyRevoked event."""
-        import dataclasses
-
         event = self.contract.event("KeyRevoked")
         found: dict[bytes, bytes] = {}
         for log in self._get_logs([event.topic, bytes(parsed.node)], f"revocations of {parsed}"):
@@ -949,8 +1017,7 @@ class Registry:
             except Exception:
                 continue
             found.setdefault(bytes(data["commitment"]), bytes(data["revocation"]))
-        return [dataclasses.replace(r, revocation=found.get(r.commitment, b""))
-                if r.status == "revoked" else r for r in records]
+        return with_revocations(records, found)
 
     def check_record(
         self,
@@ -1031,33 +1098,9 @@ class Registry:
             raise VerificationError(
                 f"{what} does not verify: its material does not parse ({exc})"
             ) from exc
-        status = STATUSES[rec["status"]]
-        reason: RevocationReason | int | None = None
-        if status == "revoked":
-            try:
-                reason = RevocationReason(rec["reason"])
-            except ValueError:
-                reason = int(rec["reason"])
-        return KeyRecord(
-            name=parsed.text,
-            node=node,
-            index=index,
-            key_type=key_type,
-            purposes=Purpose(rec["purposes"]),
-            status=status,
-            reason=reason,
-            valid_from=from_timestamp(rec["valid_from"]),
-            valid_until=from_timestamp(rec["valid_until"]),
-            published_at=from_timestamp(rec["published_at"]),
-            revoked_at=from_timestamp(rec["revoked_at"]),
-            durable=bool(rec["durable"]),
-            commitment=expected,
-            material=material,
-            proof=proof,
-            key=key,
-            block_number=int(log["blockNumber"]) if log is not None else None,
-            tx_hash=bytes(log["transactionHash"]) if log is not None else None,
-        )
+        return key_record(parsed.text, node, index, rec, material, proof, key,
+                          int(log["blockNumber"]) if log is not None else None,
+                          bytes(log["transactionHash"]) if log is not None else None)
 
     def _block_time(self, log: Any) -> datetime | None:
         """Timestamp of the block holding ``log`` (cached by block hash)."""
@@ -1203,30 +1246,10 @@ class Registry:
                     log_index=int(log["logIndex"]),
                     tx_hash=bytes(log["transactionHash"]),
                     timestamp=self._block_time(log),
-                    data=self._event_data(event.name, data),
+                    data=event_data(event.name, data),
                 )
             )
         return out
-
-    @staticmethod
-    def _event_data(event: str, data: dict[str, Any]) -> dict[str, Any]:
-        data = {k: v for k, v in data.items() if k != "node"}
-        for key in ("owner", "previous", "operator"):
-            if isinstance(data.get(key), str):
-                data[key] = str(to_checksum_address(data[key]))
-        if "key_type" in data:
-            data["key_type"] = KeyType(data["key_type"])
-        if "purposes" in data:
-            data["purposes"] = Purpose(data["purposes"])
-        for key in ("valid_from", "valid_until", "expires"):
-            if isinstance(data.get(key), int):
-                data[key] = from_timestamp(data[key])
-        if event == "KeyRevoked":
-            try:
-                data["reason"] = RevocationReason(data["reason"])
-            except ValueError:
-                pass
-        return data
 
     # ----------------------------------------------------------------- transactions
 
@@ -1255,8 +1278,11 @@ class Registry:
         return fields
 
     def _estimate(self, tx: dict[str, Any], what: str) -> int:
+        from registry.chain._rpc import quantity
+
         with _translated(what):
-            estimate = int(self.w3.eth.estimate_gas(tx))  # type: ignore[arg-type]
+            estimate = quantity(_raw_call(self.w3, "eth_estimateGas", [_tx_json(tx)]),
+                                "eth_estimateGas")
         return int(estimate * GAS_MARGIN) + GAS_HEADROOM
 
     def _next_nonce(self) -> int:
@@ -1314,7 +1340,11 @@ class Registry:
                         f"{what}: the account cannot sign ({type(exc).__name__})"
                     ) from None
                 try:
-                    tx_hash = bytes(self.w3.eth.send_raw_transaction(signed.raw_transaction))
+                    from registry.chain._rpc import hash32
+
+                    tx_hash = hash32(_raw_call(self.w3, "eth_sendRawTransaction",
+                                               ["0x" + bytes(signed.raw_transaction).hex()]),
+                                     "eth_sendRawTransaction")
                 except Exception as exc:
                     low = _error_text(exc).lower()
                     if attempt < 2 and any(m in low for m in _NONCE_LOW):
@@ -1344,21 +1374,15 @@ class Registry:
         Raises: TransactionTimeout, ContractRevert (receipt status 0, reason replayed
         when ``tx`` is given), ChainUnavailable, ChainError.
         """
-        from web3.exceptions import TransactionNotFound
-
         timeout = self.timeout if timeout is None else timeout
         confirmations = self.confirmations if confirmations is None else confirmations
         deadline = time.monotonic() + timeout
         delay = 0.002
         shown = "0x" + bytes(tx_hash).hex()
         while True:
-            receipt: Any = None
-            try:
-                with _translated(what):
-                    receipt = self.w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
-            except ChainError as exc:
-                if not isinstance(exc.__cause__, TransactionNotFound):
-                    raise
+            with _translated(what):
+                receipt = _receipt(_raw_call(self.w3, "eth_getTransactionReceipt", [shown]),
+                                   what)
             if receipt is not None and confirmations > 0:
                 with _translated(what):
                     head = int(self.w3.eth.block_number)
@@ -1643,14 +1667,17 @@ class Registry:
         return parsed, kt, material, args
 
     def _check_new(
-        self, parsed: Name, kt: KeyType, material: bytes, raw: list[dict[str, Any]] | None = None
+        self, parsed: Name, kt: KeyType, material: bytes, raw: list[dict[str, Any]] | None = None,
+        *, registered: bool = True,
     ) -> None:
-        """Refuse, before sending anything, a key already recorded under the name."""
+        """Refuse, before sending anything, a key already recorded under the name (and, with
+        ``registered``, a name that is not registered: proven)."""
         wanted = commitment(kt, material)
         if raw is None:
             rec = self._record_word(parsed, wanted)
             if rec is None:
-                self._require_registered(parsed)
+                if registered:
+                    self._require_registered(parsed)
                 return
             found = [rec]
         else:
@@ -1713,8 +1740,15 @@ class Registry:
             str(name), key, key_type, purposes, valid_from, valid_until, proof, durable
         )
         parsed, kt, material, args = self._publish_args(req)
-        self._check_new(parsed, kt, material)
-        return self._transact("publish", [bytes(parsed.node), *args], f"publish to {parsed}", wait)
+        # a name that is not registered is refused by the gas estimate (the contract's own
+        # check, nothing sent): no separate proof of the name first
+        self._check_new(parsed, kt, material, registered=False)
+        try:
+            return self._transact("publish", [bytes(parsed.node), *args], f"publish to {parsed}",
+                                  wait)
+        except NameNotFound:
+            raise NameNotFound(f"{parsed} is not registered",
+                               reason="KeyRegistry: name not found") from None
 
     def publish_many(
         self,
@@ -1738,7 +1772,7 @@ class Registry:
             if parsed.text not in seen:
                 self._require_registered(parsed)
                 seen[parsed.text] = []
-            self._check_new(parsed, kt, material)
+            self._check_new(parsed, kt, material, registered=False)
             ident = (parsed.text, commitment(kt, material))
             if ident in batch:
                 raise KeyAlreadyActive(

@@ -76,6 +76,12 @@ PRIORITY_FEE_WEI = 10**9
 CLIENT_VERSION = "keyanchor-devnet/0.1.0/py-evm"
 MAX_LOG_BLOCK_RANGE = 100_000
 MAX_PROOF_KEYS = 1_000
+#: Decoded trie nodes the node keeps for eth_getProof (cleared when over).
+_TRIE_NODE_CACHE = 4_096
+#: Blocks whose size and transaction hashes the node keeps (cleared when over).
+_BLOCK_BODY_CACHE = 256
+_EMPTY_ROOT = bytes.fromhex("56e81f171bcc55a6ff8345e692c0f86e5b48e01b996cadc001622fb5e363b421")
+_EMPTY_CODE = bytes.fromhex("c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470")
 """Most storage keys one ``eth_getProof`` answers."""
 MAX_FILTER_VALUES = 1_000
 """Most addresses, and alternatives per topic, in one ``eth_getLogs`` filter."""
@@ -720,6 +726,10 @@ class _Node:
         self._queue: dict[bytes, dict[int, _Queued]] = {}
         self._snapshots: dict[int, bytes] = {}
         self._next_snapshot = 1
+        # decoded trie nodes by hash (content-addressed: never stale), for eth_getProof
+        self._trie_nodes: dict[bytes, Any] = {}
+        # a block's size and transaction hashes by block hash (immutable), for headers
+        self._block_bodies: dict[bytes, tuple[int, list[str]]] = {}
         self._methods: dict[str, Callable[[list[Any]], Any]] = {
             "web3_clientVersion": lambda p: CLIENT_VERSION,
             "net_version": lambda p: str(CHAIN_ID),
@@ -1206,11 +1216,18 @@ class _Node:
     def _block_json(self, header: Any, full: bool) -> dict[str, Any]:
         import rlp
 
-        block = self.chain.get_block_by_header(header)
-        txs: list[Any] = [
-            _tx_json(tx, block, i) if full else _d(tx.hash)
-            for i, tx in enumerate(block.transactions)
-        ]
+        body = None if full else self._block_bodies.get(header.hash)
+        if body is None:
+            block = self.chain.get_block_by_header(header)
+            body = (len(rlp.encode(block)), [_d(tx.hash) for tx in block.transactions])
+            if not full:
+                if len(self._block_bodies) >= _BLOCK_BODY_CACHE:
+                    self._block_bodies.clear()
+                self._block_bodies[header.hash] = body
+            txs: list[Any] = ([_tx_json(tx, block, i) for i, tx in enumerate(block.transactions)]
+                              if full else list(body[1]))
+        else:
+            txs = list(body[1])
         result: dict[str, Any] = {
             "number": _q(header.block_number),
             "hash": _d(header.hash),
@@ -1225,7 +1242,7 @@ class _Node:
             "difficulty": _q(header.difficulty),
             "totalDifficulty": "0x0",
             "extraData": _d(header.extra_data),
-            "size": _q(len(rlp.encode(block))),
+            "size": _q(body[0]),
             "gasLimit": _q(header.gas_limit),
             "gasUsed": _q(header.gas_used),
             "timestamp": _q(header.timestamp),
@@ -1282,11 +1299,8 @@ class _Node:
         so ``trie.HexaryTrie.get_from_proof(stateRoot, keccak(address), proof)``
         verifies them against the block header's ``stateRoot``.
         """
-        import rlp
-        from eth.rlp.accounts import Account
-        from eth_utils import keccak
-        from trie import HexaryTrie
-        from trie.exceptions import MissingTrieNode
+        from registry.chain._mpt import MalformedNode, MissingNode, decode, walk
+        from registry.names import keccak256
 
         address = _p_fixed(_param(params, 0, "address"), "address", 20)
         raw_keys = _param(params, 1, "storageKeys")
@@ -1297,36 +1311,47 @@ class _Node:
         slots = [_p_storage_key(key) for key in raw_keys]
         header = self._header(_param(params, 2, "block", "latest"))
         db = self.chain.chaindb.db
+        decoded = self._trie_nodes
+
+        def fetch(node_hash: bytes) -> bytes:
+            try:
+                return bytes(db[node_hash])
+            except KeyError:
+                raise MissingNode(node_hash) from None
+
         try:
-            accounts = HexaryTrie(db, root_hash=header.state_root)
-            account_key = keccak(address)
-            account_proof = _proof_json(accounts.get_proof(account_key))
-            encoded = accounts.get(account_key)
-            account = rlp.decode(encoded, sedes=Account) if encoded else Account()
-            storage = HexaryTrie(db, root_hash=account.storage_root)
+            encoded, nodes = walk(fetch, header.state_root, keccak256(address), decoded)
+            account_proof = [_d(n) for n in nodes]
+            if encoded:
+                nonce, balance, storage_root, code_hash = decode(encoded)
+            else:
+                nonce, balance, storage_root, code_hash = b"", b"", _EMPTY_ROOT, _EMPTY_CODE
             storage_proof = []
             for slot in slots:
-                key = keccak(slot)
-                value = storage.get(key)
-                storage_proof.append(
-                    {
-                        "key": _d(slot),
-                        "value": _q(
-                            rlp.decode(value, sedes=rlp.sedes.big_endian_int) if value else 0
-                        ),
-                        "proof": _proof_json(storage.get_proof(key)),
-                    }
-                )
-        except MissingTrieNode as exc:
+                if storage_root == _EMPTY_ROOT:
+                    value, nodes = b"", []
+                else:
+                    value, nodes = walk(fetch, storage_root, keccak256(slot), decoded)
+                storage_proof.append({
+                    "key": _d(slot),
+                    "value": _q(int.from_bytes(decode(value), "big") if value else 0),
+                    "proof": [_d(n) for n in nodes],
+                })
+        except MissingNode as exc:
             raise RpcError(
                 -32000, f"the state of block {header.block_number} is not available"
             ) from exc
+        except (MalformedNode, ValueError) as exc:  # pragma: no cover - py-evm wrote it
+            raise RpcError(-32603, f"a malformed trie node in block {header.block_number}"
+                           ) from exc
+        if len(decoded) > _TRIE_NODE_CACHE:
+            decoded.clear()
         return {
             "address": _d(address),
-            "balance": _q(account.balance),
-            "codeHash": _d(account.code_hash),
-            "nonce": _q(account.nonce),
-            "storageHash": _d(account.storage_root),
+            "balance": _q(int.from_bytes(balance, "big")),
+            "codeHash": _d(code_hash),
+            "nonce": _q(int.from_bytes(nonce, "big")),
+            "storageHash": _d(storage_root),
             "accountProof": account_proof,
             "storageProof": storage_proof,
         }
@@ -1474,18 +1499,6 @@ class _Node:
             self.time_offset = max(self.time_offset, ts - int(time.time()))
         self._mine([], timestamp=ts)
         return "0x0"
-
-
-def _proof_json(nodes: Sequence[Any]) -> list[str]:
-    """A trie path as EIP-1186 proof items: each node referenced by hash, RLP-encoded."""
-    import rlp
-
-    out: list[str] = []
-    for i, node in enumerate(nodes):
-        encoded = rlp.encode(node)
-        if i == 0 or len(encoded) >= 32:  # shorter nodes are embedded in their parent
-            out.append(_d(encoded))
-    return out
 
 
 def _p_storage_key(value: Any) -> bytes:

@@ -37,14 +37,14 @@ from pathlib import Path
 from typing import Any
 
 from registry.chain import layout
-from registry.chain._abi import decode as abi_decode
+from registry.chain._abi import decode_event
 from registry.chain._address import checksum_address
+from registry.chain._verified import event_data, key_record, selected, with_revocations
+from registry.chain._verified import key_types as key_types_of
 from registry.chain.records import (
-    STATUSES,
     Attestation,
     HistoryEvent,
     KeyRecord,
-    RevocationReason,
     event_kind,
     from_timestamp,
 )
@@ -57,7 +57,7 @@ from registry.errors import (
     NameNotFound,
     VerificationError,
 )
-from registry.keys._common import Key, KeyType, Purpose, commitment
+from registry.keys._common import Key, KeyType, commitment
 from registry.names import Name, keccak256, namehash, parse_name
 
 __all__ = ["EmbeddedReader", "checksum_address"]
@@ -88,17 +88,7 @@ class _Event:
         Raises:
             ValueError: not this event, or malformed.
         """
-        if len(topics) != 1 + len(self.indexed) or topics[0] != self.topic:
-            raise ValueError(f"not a {self.name} log")
-        out: dict[str, Any] = {}
-        for (name, kind), topic in zip(self.indexed, topics[1:], strict=True):
-            if kind in {"string", "bytes"} or kind.endswith("]") or kind.startswith("("):
-                out[name] = topic
-            else:
-                (out[name],) = abi_decode([kind], topic)
-        values = abi_decode([k for _, k in self.data], data)
-        out.update(zip((n for n, _ in self.data), values, strict=True))
-        return out
+        return decode_event(self.name, self.topic, self.indexed, self.data, topics, data)
 
 
 def _abi_type(param: dict[str, Any]) -> str:
@@ -417,25 +407,10 @@ class EmbeddedReader:
         if not raw:
             self._require_registered(parsed)
             return []
-        wanted = _key_types(key_types)
-        out = []
-        for index, (rec, log) in enumerate(raw):
-            status = STATUSES[rec["status"]]
-            if status == "revoked" and not include_revoked:
-                continue
-            if status == "expired" and not include_expired:
-                continue
-            if status == "pending" and not include_pending:
-                continue
-            try:
-                key_type = KeyType(rec["key_type"])
-            except ValueError:
-                raise VerificationError(
-                    f"{what}: record {index} has unknown key type {rec['key_type']}"
-                ) from None
-            if wanted is not None and key_type not in wanted:
-                continue
-            out.append(self._verified_record(parsed, node, index, rec, log))
+        out = [self._verified_record(parsed, node, index, rec, log)
+               for index, rec, log in selected(
+                   raw, what, key_types=key_types_of(key_types), include_revoked=include_revoked,
+                   include_expired=include_expired, include_pending=include_pending)]
         if any(r.status == "revoked" for r in out):
             out = self._with_revocations(parsed, out)
         if attestations or policy is not None or profile is not None:
@@ -479,37 +454,10 @@ class EmbeddedReader:
             raise VerificationError(
                 f"{what} does not verify: its material does not parse ({exc})"
             ) from exc
-        status = STATUSES[rec["status"]]
-        reason: RevocationReason | int | None = None
-        if status == "revoked":
-            try:
-                reason = RevocationReason(rec["reason"])
-            except ValueError:
-                reason = int(rec["reason"])
-        return KeyRecord(
-            name=parsed.text,
-            node=node,
-            index=index,
-            key_type=key_type,
-            purposes=Purpose(rec["purposes"]),
-            status=status,
-            reason=reason,
-            valid_from=from_timestamp(rec["valid_from"]),
-            valid_until=from_timestamp(rec["valid_until"]),
-            published_at=from_timestamp(rec["published_at"]),
-            revoked_at=from_timestamp(rec["revoked_at"]),
-            durable=bool(rec["durable"]),
-            commitment=expected,
-            material=material,
-            proof=proof,
-            key=key,
-            block_number=int(log.block),
-            tx_hash=log.tx_hash,
-        )
+        return key_record(parsed.text, node, index, rec, material, proof, key, int(log.block),
+                          log.tx_hash)
 
     def _with_revocations(self, parsed: Name, records: list[KeyRecord]) -> list[KeyRecord]:
-        import dataclasses
-
         event = _events()["KeyRevoked"]
         found: dict[bytes, bytes] = {}
         for log in self._logs([event.topic], bytes(parsed.node)):
@@ -518,8 +466,7 @@ class EmbeddedReader:
             except ValueError:
                 continue
             found.setdefault(bytes(data["commitment"]), bytes(data["revocation"]))
-        return [dataclasses.replace(r, revocation=found.get(r.commitment, b""))
-                if r.status == "revoked" else r for r in records]
+        return with_revocations(records, found)
 
     def _with_attestations(self, record: KeyRecord) -> KeyRecord:
         import dataclasses
@@ -611,7 +558,7 @@ class EmbeddedReader:
                 log_index=int(log.index),
                 tx_hash=log.tx_hash,
                 timestamp=from_timestamp(int(log.timestamp)),
-                data=_event_data(event.name, data),
+                data=event_data(event.name, data),
             ))
         return out
 
@@ -676,39 +623,7 @@ class EmbeddedReader:
         return word.to_bytes(32, "big"), word >> layout.EV_COUNT_SHIFT
 
 
-def _key_types(
-    value: Iterable[KeyType | str | int] | KeyType | str | int | None,
-) -> set[KeyType] | None:
-    if value is None:
-        return None
-    if isinstance(value, KeyType | str | int):
-        value = [value]
-    return {KeyType.parse(v) for v in value}
-
-
 def _load_material(key_type: KeyType, material: bytes) -> Key:
-    from registry.keys import load_material
+    from registry.chain._verified import parsed_material
 
-    return load_material(key_type, material)
-
-
-def _event_data(event: str, data: dict[str, Any]) -> dict[str, Any]:
-    """The client's ``_event_data``: checksum addresses, enums and datetimes."""
-    data = {k: v for k, v in data.items() if k != "node"}
-    for key in ("owner", "previous", "operator"):
-        if isinstance(data.get(key), str):
-            data[key] = checksum_address(data[key])
-    if "key_type" in data:
-        data["key_type"] = KeyType(data["key_type"])
-    if "purposes" in data:
-        data["purposes"] = Purpose(data["purposes"])
-    for key in ("valid_from", "valid_until", "expires"):
-        if isinstance(data.get(key), int):
-            data[key] = from_timestamp(data[key])
-    if event == "KeyRevoked":
-        try:
-            data["reason"] = RevocationReason(data["reason"])
-        except ValueError:
-            pass
-    return data
-
+    return parsed_material(key_type, material)

@@ -41,7 +41,8 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from registry.errors import ConfigError
 from registry.gateways._tcp import set_nodelay
 
-__all__ = ["GuardedH11Protocol", "ServerLimits", "raise_open_file_limit", "run_server"]
+__all__ = ["GuardedH11Protocol", "ServerLimits", "accept_one_at_a_time", "raise_open_file_limit",
+           "run_server"]
 
 #: Open files kept free of connections (the index, logs, Python's own files).
 FD_RESERVE = 64
@@ -201,6 +202,59 @@ class GuardedH11Protocol(H11Protocol):
             self._guard.remove(self, self._peer)
         if not self.transport.is_closing():
             self.transport.abort()
+
+
+#: Seconds a worker waits, per connection it already holds, before it accepts another one.
+ACCEPT_DELAY_PER_CONNECTION = 0.0002
+#: The longest such wait (seconds).
+ACCEPT_DELAY_MAX = 0.002
+
+
+def accept_one_at_a_time() -> bool:
+    """Make this process's asyncio servers take turns with the other workers at accepting
+    (for ``--workers N``: connections then spread over the processes); True once patched.
+
+    asyncio accepts up to ``backlog`` queued connections whenever the shared
+    listening socket becomes readable, so the first worker to wake took a whole
+    burst of keep-alive connections and the others stayed idle (measured: 2
+    workers served 0.9x one worker; one worker held 15 of 16 connections). Now
+    a worker accepts one connection per wake-up, and one that already holds
+    ``n`` connections first waits ``n`` x :data:`ACCEPT_DELAY_PER_CONNECTION`
+    (at most :data:`ACCEPT_DELAY_MAX`), not watching the socket meanwhile: the
+    worker holding fewer connections takes the next one. Only the selector
+    event loop (the one uvicorn uses without uvloop) accepts this way; with
+    another loop nothing changes (False).
+    """
+    from asyncio import selector_events
+
+    cls: Any = selector_events.BaseSelectorEventLoop
+    accept = getattr(cls, "_accept_connection", None)
+    if accept is None:  # pragma: no cover - another asyncio
+        return False
+    if getattr(accept, "_keyanchor_one_at_a_time", False):
+        return True
+
+    def one_at_a_time(loop: Any, protocol_factory: Any, sock: Any, sslcontext: Any = None,
+                      server: Any = None, backlog: int = 100, *rest: Any) -> None:
+        held = int(getattr(server, "_active_count", 0) or 0)
+        if not held:
+            accept(loop, protocol_factory, sock, sslcontext, server, 1, *rest)
+            return
+        fd = sock.fileno()
+        loop._remove_reader(fd)  # let an idler worker see the socket meanwhile
+
+        def later() -> None:
+            if sock.fileno() != fd or (server is not None and not server.is_serving()):
+                return  # the server closed meanwhile
+            accept(loop, protocol_factory, sock, sslcontext, server, 1, *rest)
+            loop._add_reader(fd, loop._accept_connection, protocol_factory, sock, sslcontext,
+                             server, backlog, *rest)
+
+        loop.call_later(min(ACCEPT_DELAY_MAX, held * ACCEPT_DELAY_PER_CONNECTION), later)
+
+    one_at_a_time._keyanchor_one_at_a_time = True  # type: ignore[attr-defined]
+    cls._accept_connection = one_at_a_time
+    return True
 
 
 def raise_open_file_limit(wanted: int) -> int:

@@ -3,7 +3,7 @@
     q = parse_lookup({"op": "get", "options": "mr", "search": "0x" + fpr})
     body = render_mr_index([IndexEntry.from_cert(cert, revoked=False)])
 
-Pure and stdlib only (plus :mod:`registry.keys` for armor). What the gateway
+Pure (stdlib, :mod:`registry.keys` and pysequoia's armor writer). What the gateway
 accepts, following GnuPG ``dirmngr/ks-engine-hkp.c`` and keys.openpgp.org:
 
 * ``op=get``, ``op=index``, ``op=vindex`` (``op=stats`` and the rest: 501);
@@ -26,6 +26,14 @@ from typing import Literal
 
 from registry.errors import GatewayRequestError
 from registry.keys._crc24 import crc24
+
+try:
+    from pysequoia import ArmorKind as _ArmorKind
+    from pysequoia import armor as _sequoia_armor
+
+    _PUBLIC_KEY = _ArmorKind.PublicKey
+except ImportError:  # pragma: no cover - an older pysequoia: the Python writer
+    _sequoia_armor = None  # type: ignore[assignment]
 
 __all__ = [
     "HKPQuery",
@@ -174,9 +182,17 @@ def armor_certificates(materials: Iterable[bytes]) -> str:
     The materials are the verified canonical bytes the index stores (what
     :func:`registry.keys.render_openpgp_binary` gives for the parsed
     certificate), concatenated as a keyring; the CRC-24 line is included for
-    GnuPG 2.2.
+    GnuPG 2.2. Sequoia's armor writer (``pysequoia.armor``) makes the very same
+    text several times faster; the Python writer is used when it is missing.
     """
     data = b"".join(materials)
+    if data and _sequoia_armor is not None:
+        return str(_sequoia_armor(data, _PUBLIC_KEY))
+    return _armor_py(data)
+
+
+def _armor_py(data: bytes) -> str:
+    """:func:`armor_certificates` in Python (and the reference the Sequoia writer is tested against)."""
     body = base64.b64encode(data).decode("ascii")
     lines = [body[i : i + 64] for i in range(0, len(body), 64)]
     crc = base64.b64encode(crc24(data).to_bytes(3, "big")).decode("ascii")

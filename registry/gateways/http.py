@@ -27,12 +27,12 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, unquote_to_bytes
+from urllib.parse import parse_qsl, quote, unquote_to_bytes
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -50,7 +50,12 @@ from registry.gateways.hkp import (
 )
 from registry.gateways.ssh import DEFAULT_MAX_STALENESS
 from registry.gateways.wkd import HASH_RE, wkd_hash
-from registry.index._query import IndexedRecord, IndexReader
+from registry.index._query import KEY_TYPES, IndexedRecord, IndexReader
+
+try:  # a JSON encoder in C (a dependency; the stdlib encoder gives the same bytes, slower)
+    import orjson as _orjson
+except ImportError:  # pragma: no cover - orjson is a dependency
+    _orjson = None  # type: ignore[assignment]
 
 if TYPE_CHECKING:  # pragma: no cover
     from registry.gateways._server import ServerLimits
@@ -65,6 +70,8 @@ MAX_BODY = 64 * 1024
 CACHE_SIZE = 8192
 #: Seconds a lookup-time policy verdict is reused.
 POLICY_TTL = 300.0
+#: Name checks remembered per snapshot and thread (the memo starts afresh when full).
+NAME_MEMO_SIZE = 1 << 20
 
 SSH, OPENPGP, X509 = 1, 2, 3
 SSH_USER, CA = 1, 64
@@ -158,9 +165,11 @@ class Gateway:
     def reader(self) -> IndexReader:
         """This thread's reader (opened on first use; freshness checked at most once a second)."""
         loc = self._local
-        now = time.monotonic()
         rd: IndexReader | None = getattr(loc, "reader", None)
         seq = self._requests
+        if rd is not None and seq is not None and getattr(loc, "ready", None) == seq:
+            return rd  # this request already checked it (and the snapshot it reads)
+        now = time.monotonic()
         if rd is not None and (seq is None or getattr(loc, "seen", None) != seq):
             loc.seen = seq  # one stat per request: none began since this thread's last one
             if rd.replaced():  # a sync published a new snapshot: reopen
@@ -170,9 +179,11 @@ class Gateway:
             rd = IndexReader.open(self.index_path)
             rd.map_into_memory()  # a long-lived reader: page reads without a copy each
             loc.reader, loc.checked = rd, float("-inf")
+            loc.problems, loc.valid = {}, {}  # name checks of this snapshot (name_problem)
         if self.max_staleness is not None and now - loc.checked > 1.0:
             self._check_fresh(rd)
             loc.checked = now
+        loc.ready = seq
         return rd
 
     def _check_fresh(self, rd: IndexReader) -> None:
@@ -188,7 +199,7 @@ class Gateway:
     def reset(self) -> None:
         """Drop this thread's reader (after an error; the next lookup reopens the file)."""
         rd = getattr(self._local, "reader", None)
-        self._local.reader = None
+        self._local.reader = self._local.ready = None
         if rd is not None:
             try:
                 rd.close()
@@ -212,8 +223,36 @@ class Gateway:
         return hit[0]
 
     def name_problem(self, name: str) -> str | None:
-        """Why nothing under indexed name ``name`` is served (invalid, squatting), or ``None``."""
-        return self.reader().name_problem(name)
+        """Why nothing under indexed name ``name`` is served (invalid, squatting), or ``None``.
+
+        Remembered per snapshot (a sync's new snapshot starts afresh): the answer
+        depends only on the names the snapshot holds.
+        """
+        rd = self.reader()
+        memo: dict[str, str | None] = self._local.problems
+        try:
+            return memo[name]
+        except KeyError:
+            pass
+        problem = rd.name_problem(name)
+        if len(memo) >= NAME_MEMO_SIZE:
+            memo.clear()
+        memo[name] = problem
+        return problem
+
+    def valid_name(self, name: str) -> bool:
+        """Whether indexed name text is a valid registry name in normal form (remembered)."""
+        from registry.index._query import valid_name
+
+        self.reader()
+        memo: dict[str, bool] = self._local.valid
+        ok = memo.get(name)
+        if ok is None:
+            ok = valid_name(name)
+            if len(memo) >= NAME_MEMO_SIZE:
+                memo.clear()
+            memo[name] = ok
+        return ok
 
     def verdict(self, rec: IndexedRecord) -> Verdict:
         """The policy verdict for a record: stored at sync, or re-checked with ``policy``.
@@ -308,10 +347,14 @@ class Gateway:
         own expiry); a certificate's own revocation or expiry is the policy's
         business (sync's verdict, or the lookup-time check with ``policy``).
         """
+        return self._served(rec, None)
+
+    def _served(self, rec: IndexedRecord, is_intact: bool | None) -> bool:
+        """:meth:`served`, with :func:`intact` already known (``None``: hash it now)."""
         if rec.status != "active" or self.name_problem(rec.name) is not None:
             return False
-        if not intact(rec):  # material altered at rest (the index file was tampered with)
-            return False
+        if not (intact(rec) if is_intact is None else is_intact):
+            return False  # material altered at rest (the index file was tampered with)
         if self.policy is None:
             return rec.policy == "pass"
         return self.verdict(rec).verdict == "pass"
@@ -323,9 +366,7 @@ class Gateway:
 
     def by_fingerprint(self, fingerprint: str) -> list[IndexedRecord]:
         """Records holding this fingerprint, under names the grammar accepts (any status)."""
-        from registry.index._query import valid_name
-
-        return [r for r in self.reader().records_by_fingerprint(fingerprint) if valid_name(r.name)]
+        return [r for r in self.reader().records_by_fingerprint(fingerprint) if self.valid_name(r.name)]
 
     def by_key_id(self, key_id: str) -> list[IndexedRecord]:
         """OpenPGP records whose primary or subkey has this long key ID (v4: low 64 bits; v6: high)."""
@@ -453,10 +494,11 @@ class Gateway:
         v = self.verdict(rec)
         d["policy"] = {"verdict": v.verdict, "detail": v.detail, "failing_lints": list(v.failing)}
         d["attestations"] = self.attestations(rec)
-        d["served"] = self.served(rec)
+        ok = intact(rec)
+        d["served"] = self._served(rec, ok)
         if rec.key_type == OPENPGP and rec.status == "revoked":
             d["revocation"] = self.revocation_view(rec)
-        d["intact"] = intact(rec)
+        d["intact"] = ok
         if subkeys and rec.key_type == OPENPGP:
             d["subkeys"] = self.reader().subkey_fingerprints(rec.node, rec.index)
         return d
@@ -498,18 +540,49 @@ _HTML_HEADERS = {
 }
 
 
+class _Answer(Response):
+    """``Response(body, status, headers=headers, media_type=media_type)`` with its header list
+    built at once: the same headers in the same order (the given ones, ``content-length``,
+    ``content-type``), for a body given as bytes and a status that has a body."""
+
+    def __init__(self, body: bytes, status: int, headers: tuple[tuple[bytes, bytes], ...],
+                 media_type: bytes) -> None:
+        self.status_code = status
+        self.body = body
+        self.background = None
+        self.raw_headers = [*headers, (b"content-length", str(len(body)).encode()),
+                            (b"content-type", media_type)]
+
+
+def _raw(headers: dict[str, str]) -> tuple[tuple[bytes, bytes], ...]:
+    return tuple((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items())
+
+
+_COMMON_RAW, _HTML_RAW = _raw(_COMMON_HEADERS), _raw(_HTML_HEADERS)
+
+
 def _text(body: str, status: int = 200) -> Response:
-    return Response(body if body.endswith("\n") or not body else body + "\n", status,
-                    headers=_COMMON_HEADERS, media_type=_TEXT)
+    text = body if body.endswith("\n") or not body else body + "\n"
+    return _Answer(text.encode("utf-8"), status, _COMMON_RAW, _TEXT.encode())
+
+
+def _dumps(data: Any) -> bytes:
+    """Compact UTF-8 JSON, the bytes of ``json.dumps(data, separators=(",", ":"),
+    ensure_ascii=False)`` (orjson where it can encode ``data``)."""
+    if _orjson is not None:
+        try:
+            return bytes(_orjson.dumps(data))
+        except TypeError:  # what orjson refuses (big ints, lone surrogates): the stdlib encoder
+            pass
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
 def _json(data: Any, status: int = 200) -> Response:
-    body = json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    return Response(body, status, headers=_COMMON_HEADERS, media_type="application/json")
+    return _Answer(_dumps(data), status, _COMMON_RAW, b"application/json")
 
 
 def _html(body: str, status: int = 200) -> Response:
-    return Response(body, status, headers=_HTML_HEADERS, media_type="text/html; charset=utf-8")
+    return _Answer(body.encode("utf-8"), status, _HTML_RAW, b"text/html; charset=utf-8")
 
 
 def _error(request: Request, message: str, status: int) -> Response:
@@ -555,13 +628,14 @@ class _Guard:
         if len(raw_path) > MAX_QUERY:
             return 414, f"path longer than {MAX_QUERY} bytes"
         try:
-            path = unquote_to_bytes(raw_path).decode("utf-8")
-            query = unquote_to_bytes(qs.replace(b"+", b" ")).decode("utf-8")
+            path = (unquote_to_bytes(raw_path) if b"%" in raw_path else raw_path).decode("utf-8")
+            query = (unquote_to_bytes(qs) if b"%" in qs else qs).decode("utf-8")
         except UnicodeDecodeError:
             return 400, "request is not valid UTF-8 after percent-decoding"
         if _CONTROL.search(path) or "\x00" in query:
             return 400, "control characters in the request path or query"
-        if "\\" in path or any(seg in (".", "..") for seg in path.split("/")):
+        if "\\" in path or (("/." in path or path.startswith("."))
+                             and any(seg in (".", "..") for seg in path.split("/"))):
             return 400, "invalid path"
         for name, value in scope.get("headers", ()):
             if name == b"content-length":
@@ -585,22 +659,67 @@ async def _send_text(send: Send, status: int, message: str) -> None:
 # --------------------------------------------------------------------------- the app
 
 
+def _query_params(scope: Scope) -> dict[str, str]:
+    """The query parameters as Starlette's ``request.query_params`` gives them (last value wins)."""
+    qs: bytes = scope.get("query_string", b"")
+    if b"%" in qs or b"+" in qs:
+        return dict(parse_qsl(qs.decode("latin-1"), keep_blank_values=True))
+    out = {}
+    for piece in qs.decode("latin-1").split("&"):  # nothing to unquote: parse_qsl's split
+        if piece:
+            name, _, value = piece.partition("=")
+            out[name] = value
+    return out
+
+
+class _GatewayApp(Starlette):
+    """Starlette, with the hot routes answered before its middleware stack and router.
+
+    ``hot(scope)`` gives the response of a hot route, built by the same handler
+    code the routed app runs, or ``None``. A request the guard refuses, any other
+    method than GET, any error while answering it (the routed app then answers
+    again, with its error handlers) takes the ordinary path.
+    """
+
+    hot: Callable[[Scope], Response | None] | None = None
+    on_request: Callable[[], None] | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        hot = self.hot
+        if (hot is not None and scope["type"] == "http" and scope["method"] == "GET"
+                and not scope.get("root_path") and _Guard._problem(scope) is None):
+            if self.on_request is not None:
+                self.on_request()
+            try:
+                response = hot(scope)
+            except Exception:  # the routed app answers (its handlers: 400, 503, 500)
+                response = None
+            if response is not None:
+                await response(scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
+
+
 def create_app(index_path: str | os.PathLike[str], *, policy: Any = None,
-               max_staleness: float | None = None) -> Starlette:
+               max_staleness: float | None = None, fast_path: bool = True) -> Starlette:
     """The gateway as a Starlette ASGI app serving the index at ``index_path`` (read-only).
 
     ``policy``: ``None`` applies the verdict sync stored; a built-in profile
     name, a policy file path or a ``Policy`` re-checks keys at lookup.
     ``max_staleness`` (seconds): answer 503 while the index's last successful
     sync is older than that. The index is opened lazily, so the app can start
-    before the first sync.
+    before the first sync. ``fast_path=False`` sends every request through
+    Starlette's routing (the hot routes give the same bytes either way; for tests).
     """
     gw = Gateway(index_path, policy=policy, max_staleness=max_staleness)
 
     # ---- HKP
 
     async def pks_lookup(request: Request) -> Response:
-        q = parse_lookup(request.query_params)
+        return hkp_lookup(request.query_params)
+
+    def hkp_lookup(params: Mapping[str, str]) -> Response:
+        q = parse_lookup(params)
         if q.kind == "fingerprint":
             recs = gw.by_fingerprint(q.value)
         elif q.kind == "keyid":
@@ -611,8 +730,8 @@ def create_app(index_path: str | os.PathLike[str], *, policy: Any = None,
         if not answer:
             return _text("No key found", 404)
         if q.op == "get":
-            return Response(gw.armor([cert for _, cert in answer]), headers=_COMMON_HEADERS,
-                            media_type="application/pgp-keys")
+            return _Answer(gw.armor([cert for _, cert in answer]).encode(), 200, _COMMON_RAW,
+                           b"application/pgp-keys")
         entries = [e for e in (gw.index_entry(r) for r, _ in answer) if e is not None]
         return _text(render_mr_index(entries))
 
@@ -660,8 +779,13 @@ def create_app(index_path: str | os.PathLike[str], *, policy: Any = None,
         return parse_name(request.path_params["name"]).text
 
     async def api_name(request: Request) -> Response:
-        subkeys = request.query_params.get("subkeys", "") in ("1", "on", "true")
-        view = gw.name_view(_name_param(request), subkeys=subkeys)
+        return name_answer(request.path_params["name"], request.query_params)
+
+    def name_answer(raw_name: str, params: Mapping[str, str]) -> Response:
+        from registry.names import parse_name
+
+        subkeys = params.get("subkeys", "") in ("1", "on", "true")
+        view = gw.name_view(parse_name(raw_name).text, subkeys=subkeys)
         if view is None:
             return _json({"error": "name not registered"}, 404)
         return _json(view)
@@ -673,7 +797,10 @@ def create_app(index_path: str | os.PathLike[str], *, policy: Any = None,
         return _json({"name": name, "events": gw.reader().history(name)})
 
     async def api_key(request: Request) -> Response:
-        fp = request.path_params["fingerprint"].strip()
+        return key_answer(request.path_params["fingerprint"])
+
+    def key_answer(fp: str) -> Response:
+        fp = fp.strip()
         if fp.lower().startswith("0x"):
             fp = fp[2:]
         if not fp.startswith("SHA256:") and not re.fullmatch(r"[0-9A-Fa-f:]{16,100}", fp):
@@ -683,7 +810,8 @@ def create_app(index_path: str | os.PathLike[str], *, policy: Any = None,
             return _json({"error": "no name holds this key"}, 404)
         return _json({"fingerprint": fp if fp.startswith("SHA256:") else fp.replace(":", "").upper(),
                       "names": [{"name": r.name, "index": r.index, "status": r.status,
-                                 "key_type": r.to_dict()["key_type"], "served": gw.served(r)}
+                                 "key_type": KEY_TYPES.get(r.key_type, str(r.key_type)),
+                                 "served": gw.served(r)}
                                 for r in recs]})
 
     async def api_status(request: Request) -> Response:
@@ -810,14 +938,39 @@ def create_app(index_path: str | os.PathLike[str], *, policy: Any = None,
         404: on_http,
         405: on_http,
     }
-    app = Starlette(routes=routes, exception_handlers=handlers)
+    # ---- the busiest routes, answered before Starlette's middleware and routing
+
+    def hot(scope: Scope) -> Response | None:
+        """The answer of a hot route (HKP lookup, /v1/keys/…, /v1/names/{name}) the way the
+        routed app gives it (the very same handler code), or ``None``: not a hot route."""
+        path: str = scope["path"]
+        if path == "/pks/lookup":
+            return hkp_lookup(_query_params(scope))
+        if path.startswith("/v1/keys/"):  # {fingerprint:path}
+            return key_answer(path[9:])
+        if path.startswith("/v1/names/") and len(path) > 10 and "/" not in path[10:]:
+            return name_answer(path[10:], _query_params(scope))
+        return None
+
+    app = _GatewayApp(routes=routes, exception_handlers=handlers)
     app.add_middleware(_Guard, on_request=gw.begin_request)
+    if fast_path:
+        app.hot = hot
+        app.on_request = gw.begin_request
     app.state.gateway = gw
     return app
 
 
 def _app_from_env() -> Starlette:
-    """uvicorn factory for several worker processes (settings passed through the environment)."""
+    """uvicorn factory for several worker processes (settings passed through the environment).
+
+    Runs in each worker before it starts listening: the worker then accepts one
+    connection at a time from the shared socket, so connections spread over
+    the workers (:func:`registry.gateways._server.accept_one_at_a_time`).
+    """
+    from registry.gateways._server import accept_one_at_a_time
+
+    accept_one_at_a_time()
     staleness = os.environ.get("KEYANCHOR_GATEWAY_MAX_STALENESS")
     return create_app(os.environ["KEYANCHOR_GATEWAY_INDEX"],
                       policy=os.environ.get("KEYANCHOR_GATEWAY_POLICY") or None,

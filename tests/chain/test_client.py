@@ -161,8 +161,11 @@ def test_reverts_are_mapped(raw_chain: EthTesterChain) -> None:
     assert info.value.reason == "KeyRegistry: no such record"
     with pytest.raises(NameNotFound):
         alice.lookup("nobody@example.org")
-    with pytest.raises(NameNotFound):
-        alice.publish("nobody@example.org", b"RAW z", key_type="ssh")
+    sent = raw_chain.w3.eth.get_transaction_count(raw_chain.accounts[ALICE].address)
+    with pytest.raises(NameNotFound, match=r"^nobody@example.org is not registered$") as missing:
+        alice.publish("nobody@example.org", b"RAW z", key_type="ssh")  # refused at the estimate
+    assert missing.value.reason == "KeyRegistry: name not found"
+    assert raw_chain.w3.eth.get_transaction_count(raw_chain.accounts[ALICE].address) == sent
     with pytest.raises(InvalidName):
         alice.register("alice@example.org")
     with pytest.raises(InvalidName):
@@ -281,14 +284,33 @@ def test_tampered_material_in_logs_is_caught(raw_chain: EthTesterChain) -> None:
     assert len(alice.lookup("alice@example.org")) == 2  # honest again
 
 
-def test_views_are_not_evidence_and_proofs_are_checked(raw_chain: EthTesterChain) -> None:
-    """A lie in the records() view changes nothing (reads are proven); a lie in the proven
-    record word (revoked -> active) is caught."""
-    _, alice = _setup_alice(raw_chain)
+def _unrevoke(method: str, params: Any, reply: Any) -> Any:
+    """An endpoint that shows revoked records as live (clears the reason bits of record words)."""
+    if method != "eth_getProof" or "result" not in reply:
+        return None
+    result = dict(reply["result"])
+    items = []
+    for item in result["storageProof"]:
+        value = int(item["value"], 16)
+        if (value >> 10) & 15:  # a revoked record word: clear the reason bits
+            value &= ~(15 << 10)
+            item = {**item, "value": hex(value)}
+        items.append(item)
+    return {**reply, "result": {**result, "storageProof": items}}
+
+
+def _revoked_second(chain: EthTesterChain) -> tuple[Registry, KeyRecord]:
+    _, alice = _setup_alice(chain)
     alice.publish("alice@example.org", b"RAW honest", key_type="ssh")
     alice.publish("alice@example.org", b"RAW revoked", key_type="ssh")
     alice.revoke("alice@example.org", 1, "key-compromise")
-    (rec,) = alice.lookup("alice@example.org")
+    return alice, alice.lookup("alice@example.org")[0]
+
+
+def test_views_are_not_evidence_and_proofs_are_checked(raw_chain: EthTesterChain) -> None:
+    """A lie in the records() view changes nothing (reads are proven); a lie in the proven
+    record word (revoked -> active) is caught."""
+    alice, rec = _revoked_second(raw_chain)
 
     def flip_view(method: str, params: Any, reply: Any) -> Any:
         if method == "eth_call":
@@ -298,21 +320,40 @@ def test_views_are_not_evidence_and_proofs_are_checked(raw_chain: EthTesterChain
     with lying(raw_chain.w3, flip_view):
         assert [r.commitment for r in alice.lookup("alice@example.org")] == [rec.commitment]
 
-    def unrevoke(method: str, params: Any, reply: Any) -> Any:
-        if method != "eth_getProof" or "result" not in reply:
-            return None
-        result = dict(reply["result"])
-        items = []
-        for item in result["storageProof"]:
-            value = int(item["value"], 16)
-            if (value >> 10) & 15:  # a revoked record word: clear the reason bits
-                value &= ~(15 << 10)
-                item = {**item, "value": hex(value)}
-            items.append(item)
-        return {**reply, "result": {**result, "storageProof": items}}
+    fresh = raw_chain.registry(None)  # nothing proven yet: every word is asked for
+    with lying(raw_chain.w3, _unrevoke), pytest.raises(VerificationError, match="proof shows"):
+        fresh.lookup("alice@example.org")
 
-    with lying(raw_chain.w3, unrevoke), pytest.raises(VerificationError, match="proof shows"):
+
+def test_proven_values_are_reused_at_a_block_and_proven_again_at_the_next(
+        raw_chain: EthTesterChain) -> None:
+    """At the block it was proven at, a record set is not asked again (a lie then changes
+    nothing); at a block with another state root every word is proven again, and the lie
+    is refused."""
+    alice, rec = _revoked_second(raw_chain)
+    assert alice.owner("alice@example.org") == raw_chain.accounts[ALICE].address
+    asked: list[str] = []
+
+    def counting(method: str, params: Any, reply: Any) -> Any:
+        asked.append(method)
+        return _unrevoke(method, params, reply)
+
+    with lying(raw_chain.w3, counting):
+        assert [r.commitment for r in alice.lookup("alice@example.org")] == [rec.commitment]
+        assert alice.owner("alice@example.org") == raw_chain.accounts[ALICE].address
+    assert "eth_getProof" not in asked and "eth_getLogs" not in asked
+    assert "eth_getBlockByNumber" in asked  # the head is asked every time
+    raw_chain.tester.mine_blocks(1)  # an empty block: the same state root, the same words
+    with lying(raw_chain.w3, counting):
+        assert [r.commitment for r in alice.lookup("alice@example.org")] == [rec.commitment]
+    raw_chain.registry(raw_chain.accounts[RA]).register("example.net")  # a new state root
+    with lying(raw_chain.w3, counting), pytest.raises(VerificationError, match="proof shows"):
         alice.lookup("alice@example.org")
+    with lying(raw_chain.w3, counting), pytest.raises(VerificationError, match="proof shows"):
+        alice.records("alice@example.org")
+    # the refused values were not kept: honest again, the same answer
+    assert [r.commitment for r in alice.lookup("alice@example.org")] == [rec.commitment]
+    assert [r["status"] for r in alice.records("alice@example.org")] == [0, 2]
 
 
 def test_missing_event_is_caught(raw_chain: EthTesterChain) -> None:
@@ -417,3 +458,31 @@ def test_confirmation_depth(raw_chain: EthTesterChain) -> None:
         pending.wait(timeout=0.05, confirmations=1)
     raw_chain.tester.mine_blocks(1)
     assert pending.wait(timeout=5, confirmations=1).node is not None
+
+
+def test_lookup_many_is_each_lookup_in_one_logs_and_one_proof_request(
+        raw_chain: EthTesterChain) -> None:
+    ra, alice = _setup_alice(raw_chain)
+    ra.assign("bob@example.org", raw_chain.accounts[BOB].address)
+    bob = raw_chain.registry(raw_chain.accounts[BOB])
+    alice.publish("alice@example.org", b"RAW a0", key_type="ssh")
+    alice.publish("alice@example.org", b"RAW a1", key_type="ssh")
+    bob.publish("bob@example.org", NEEDLE, key_type="ssh")  # tamper_logs alters it
+    names = ["alice@example.org", "bob@example.org", "example.org"]
+    single = {n: raw_chain.registry(None).lookup(n) for n in names}
+    asked: list[str] = []
+
+    def counting(method: str, params: Any, reply: Any) -> Any:
+        asked.append(method)
+        return None
+
+    fresh = raw_chain.registry(None)
+    with lying(raw_chain.w3, counting):
+        many = fresh.lookup_many(names)
+    assert many == single and [len(v) for v in many.values()] == [2, 1, 0]
+    assert asked.count("eth_getLogs") == 1 and asked.count("eth_getProof") == 1
+    with pytest.raises(NameNotFound, match=r"nobody@example\.org is not registered"):
+        fresh.lookup_many(["alice@example.org", "nobody@example.org"])
+    with lying(raw_chain.w3, tamper_logs), pytest.raises(VerificationError,
+                                                        match=r"bob@example\.org: record 0"):
+        raw_chain.registry(None).lookup_many(names)

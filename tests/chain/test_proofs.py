@@ -8,6 +8,7 @@ fetched with eth_getBlockByNumber, its hash recomputed from its fields
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -185,6 +186,40 @@ def test_proofs_verify_against_the_header(chain: EmbeddedChain) -> None:
     nobody = verified(rpc, NOBODY, [ABSENT], "latest")
     assert nobody["answer"]["accountProof"]  # an exclusion proof, not nothing
     assert (nobody["balance"], nobody["nonce"], nobody["codeHash"]) == (0, 0, EMPTY_CODE_HASH)
+
+
+def test_the_readers_proof_check_refuses_any_altered_node(chain: EmbeddedChain) -> None:
+    """registry.chain.stateproof.verify_proof (the proven reads' check) proves the same values
+    as the trie package, and refuses a reply with any node altered or dropped."""
+    from registry.chain.stateproof import verify_proof
+    from registry.errors import VerificationError
+
+    rpc = chain.request
+    contract, _ = _store_history(rpc)
+    slots = [0, 1, int(BIG_SLOT, 16), 2]
+    reply = rpc("eth_getProof", [contract, [_slot(s) for s in slots], "latest"])
+    root = _hex_bytes(rpc("eth_getBlockByNumber", ["latest", False])["stateRoot"])
+    _account, values = verify_proof(reply, state_root=root, address=contract, slots=slots)
+    assert values == {0: 42, 1: 9, int(BIG_SLOT, 16): 0x1234, 2: 0}
+    places = [("accountProof", None, i) for i in range(len(reply["accountProof"]))]
+    places += [("storageProof", k, i) for k, item in enumerate(reply["storageProof"])
+               for i in range(len(item["proof"]))]
+    for where, k, i in places:
+        if k is not None:
+            node = reply[where][k]["proof"][i]
+            if any(node in item["proof"] for j, item in enumerate(reply[where]) if j != k):
+                continue  # shared with another slot's proof: the node set still holds it
+        for change in ("flip", "drop"):
+            bad = json.loads(json.dumps(reply))
+            nodes = bad[where] if k is None else bad[where][k]["proof"]
+            if change == "drop":
+                del nodes[i]
+            else:
+                raw = bytearray(_hex_bytes(nodes[i]))
+                raw[len(raw) // 2] ^= 1
+                nodes[i] = "0x" + raw.hex()
+            with pytest.raises(VerificationError):
+                verify_proof(bad, state_root=root, address=contract, slots=slots)
 
 
 def test_historical_proofs_by_number_and_hash(chain: EmbeddedChain) -> None:

@@ -1,0 +1,158 @@
+"""The hot routes answered before Starlette's routing give the very bytes the routed app gives.
+
+HKP ``/pks/lookup``, ``/v1/keys/{fingerprint}`` and ``/v1/names/{name}`` are
+answered by ``_GatewayApp`` before the middleware stack and the router; every
+answer (found, not found, refused, revoked, expired, policy-failed, bad input)
+must equal the routed app's: status, every header in order, body. Also: the
+Sequoia armor writer gives the text of the Python one, and orjson the bytes of
+the stdlib encoder.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from typing import Any
+
+import pytest
+
+from registry.gateways import hkp
+from registry.gateways.http import _dumps, create_app
+from tests.gateways.conftest import World
+
+
+def _call(app: Any, path: str, query: str = "", method: str = "GET") -> tuple[int, list[Any], bytes]:
+    """One request through the ASGI app: (status, headers, body)."""
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method,
+             "scheme": "http", "path": path, "raw_path": path.encode(), "root_path": "",
+             "query_string": query.encode(), "headers": [(b"host", b"127.0.0.1")],
+             "client": ("127.0.0.1", 40000), "server": ("127.0.0.1", 11371)}
+    asyncio.run(app(scope, receive, send))
+    start = sent[0]
+    assert start["type"] == "http.response.start"
+    body = b"".join(m.get("body", b"") for m in sent[1:])
+    return start["status"], list(start["headers"]), body
+
+
+def _requests(world: World) -> list[tuple[str, str]]:
+    f = world.fpr
+    reqs = []
+    for who in ("alice", "bob", "carol", "dave", "erin", "joe"):
+        reqs += [("/pks/lookup", f"op=get&options=mr&search=0x{f[who]}"),
+                 ("/pks/lookup", f"op=get&search=0x{f[who][-16:]}"),
+                 ("/pks/lookup", f"op=index&options=mr&search=0x{f[who]}"),
+                 ("/v1/keys/" + f[who], ""), ("/v1/keys/0x" + f[who].lower(), "")]
+    for name in ("alice@example.org", "bob@example.org", "carol@example.org", "dave@example.org",
+                 "joe.doe@example.org", "web1.example.org", "nobody@example.org"):
+        reqs += [("/pks/lookup", f"op=get&options=mr&search={name}"),
+                 ("/pks/lookup", f"op=vindex&search=%3C{name}%3E"),
+                 ("/v1/names/" + name, ""), ("/v1/names/" + name, "subkeys=1")]
+    reqs += [
+        ("/pks/lookup", ""), ("/pks/lookup", "op=stats"), ("/pks/lookup", "op=get"),
+        ("/pks/lookup", "op=get&search=0x12345678"), ("/pks/lookup", "op=get&search=free+text"),
+        ("/pks/lookup", "op=get&search=a&search=alice@example.org"),
+        ("/pks/lookup", "op=get&search=%ff"), ("/pks/lookup", "op=get&search=" + "a" * 3000),
+        ("/v1/keys/", ""), ("/v1/keys/zz", ""), ("/v1/keys/SHA256:abc/def", ""),
+        ("/v1/names/Alice@Example.ORG", ""), ("/v1/names/not a name", ""),
+        ("/v1/names/..", ""), ("/v1/names/x@", ""),
+    ]
+    return reqs
+
+
+def test_hot_routes_answer_like_the_router(world: World) -> None:
+    fast, routed = create_app(world.index), create_app(world.index, fast_path=False)
+    hot, answered = fast.hot, []
+
+    def counting(scope: Any) -> Any:
+        response = hot(scope)
+        answered.append(response is not None)
+        return response
+
+    fast.hot = counting
+    seen = set()
+    for path, query in _requests(world):
+        a, b = _call(fast, path, query), _call(routed, path, query)
+        assert a == b, (path, query)
+        seen.add(a[0])
+    assert sum(answered) > 60  # the hot path itself answered (not the router behind it)
+    assert {200, 400, 404, 414, 501} <= seen  # found, refused and missing answers were compared
+
+
+def test_hot_routes_serve_only_what_the_router_serves(world: World) -> None:
+    app = create_app(world.index)
+    status, headers, body = _call(app, "/pks/lookup", f"op=get&options=mr&search=0x{world.fpr['alice']}")
+    assert status == 200 and body.startswith(b"-----BEGIN PGP PUBLIC KEY BLOCK-----\n\n")
+    assert (b"content-type", b"application/pgp-keys") in headers
+    for who in ("carol", "dave", "erin"):  # expired, policy-failed, never published
+        assert _call(app, "/pks/lookup", f"op=get&search=0x{world.fpr[who]}")[0] == 404
+    # HEAD and other methods take the router (405 for POST to a GET route)
+    assert _call(app, "/pks/lookup", "op=get&search=alice@example.org", "POST")[0] == 405
+
+
+def test_hot_route_reports_an_unavailable_index(world: World, tmp_path: Any) -> None:
+    app = create_app(tmp_path / "missing.sqlite")
+    for path, query in (("/pks/lookup", "op=get&search=alice@example.org"),
+                        ("/v1/keys/" + world.fpr["alice"], ""), ("/v1/names/alice@example.org", "")):
+        status, headers, _ = _call(app, path, query)
+        assert status == 503 and (b"retry-after", b"60") in headers
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 47, 48, 49, 1729, 4096, 70001])
+def test_sequoia_armor_is_the_python_armor(size: int) -> None:
+    data = os.urandom(size)
+    assert hkp.armor_certificates([data[: size // 2], data[size // 2:]]) == hkp._armor_py(data)
+
+
+def test_empty_armor_uses_the_python_writer() -> None:
+    assert hkp.armor_certificates([]) == hkp._armor_py(b"")
+
+
+@pytest.mark.parametrize("data", [
+    {"name": "älice@example.org", "n": [1, -2, 2**63 - 1], "ok": True, "none": None},
+    {"text": "tab\t nl\n cr\r bs\b ff\f ctl\x01\x1f del\x7f quote\" back\\ ls\u2028 ps\u2029 😀"},
+    {"big": 2**70},                 # beyond orjson's integers: the stdlib encoder
+    [], {}, "", 0,
+])
+def test_json_bytes_are_the_stdlib_bytes(data: Any) -> None:
+    assert _dumps(data) == json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+@pytest.mark.parametrize("body,status,media_type", [
+    (b"-----BEGIN PGP PUBLIC KEY BLOCK-----\n", 200, "application/pgp-keys"),
+    (b'{"error":"x"}', 404, "application/json"),
+    (b"", 200, "text/plain; charset=utf-8"),
+    ("<p>é</p>".encode(), 503, "text/html; charset=utf-8"),
+])
+def test_answer_headers_are_starlettes(body: bytes, status: int, media_type: str) -> None:
+    from starlette.responses import Response
+
+    from registry.gateways.http import _COMMON_HEADERS, _Answer, _raw
+
+    ours = _Answer(body, status, _raw(_COMMON_HEADERS), media_type.encode())
+    theirs = Response(body, status, headers=_COMMON_HEADERS, media_type=media_type)
+    assert (ours.status_code, ours.raw_headers, ours.body) == (
+        theirs.status_code, theirs.raw_headers, theirs.body)
+    ours.headers["retry-after"] = "60"  # the 503 handler adds a header to the answer
+    assert ours.raw_headers[-1] == (b"retry-after", b"60")
+
+
+@pytest.mark.parametrize("query", [
+    b"", b"op=get&search=0xAB", b"op=get&&search=a@b.org&", b"op&search=", b"a=1&a=2", b"=x",
+    b"op=get&search=%3Ca%40b.org%3E", b"search=a+b", b"x=\xe9\xff", b"x=%ff%e9", b"a=b=c",
+])
+def test_query_params_are_starlettes(query: bytes) -> None:
+    from starlette.requests import Request
+
+    from registry.gateways.http import _query_params
+
+    scope = {"type": "http", "query_string": query, "headers": []}
+    assert _query_params(scope) == dict(Request(scope).query_params)
