@@ -114,7 +114,13 @@ def populate(url: str, names: int) -> tuple[str, int]:
 
 
 def child(kind: str, url: str, address: str, start: int, out: str) -> None:
-    """One measured run in this (fresh) process; prints JSON with seconds, events, peak RSS."""
+    """One measured run in this (fresh) process; prints JSON with seconds, CPU seconds,
+    events, peak RSS."""
+    def cpu() -> float:
+        ru = resource.getrusage(resource.RUSAGE_SELF)
+        return ru.ru_utime + ru.ru_stime
+
+    cpu0 = cpu()
     if kind == "imports":
         from web3 import Web3
 
@@ -126,7 +132,7 @@ def child(kind: str, url: str, address: str, start: int, out: str) -> None:
         import registry.chain.client
         import registry.index  # noqa: F401
 
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), cpu()
         head = int(call(url, "eth_blockNumber", []), 16)  # type: ignore[arg-type]
         events = 0
         for lo in range(start, head + 1, 2000):
@@ -140,12 +146,13 @@ def child(kind: str, url: str, address: str, start: int, out: str) -> None:
         from registry.index import sync_index
 
         w3 = Web3(HTTPProvider(url))  # one endpoint, trusted alone, at its latest block
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), cpu()
         res = sync_index(out, (w3, address, start),
                          policy_profile=None if kind.endswith("nopolicy") else "default")
         seconds, events = time.perf_counter() - t0, res.events
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-    print(json.dumps({"seconds": seconds, "events": events, "rss_mb": rss_mb}))
+    print(json.dumps({"seconds": seconds, "cpu": cpu() - cpu0, "events": events,
+                      "rss_mb": rss_mb}))
 
 
 def run_child(kind: str, url: str, address: str, start: int, out: Path,
@@ -214,6 +221,9 @@ def main() -> int:
               f" (target >= 5,000); without the policy check {eps('sync-nopolicy'):,.0f}/s")
         print(f"  floor, eth_getLogs of the same logs + JSON only: {floor:,.0f} events/s"
               f" -> sync is {eps('sync') / floor:.2f}x the floor")
+        print(f"  CPU: sync {med('sync', 'cpu'):.2f} s of {med('sync', 'seconds'):.2f} s wall"
+              f" ({1e6 * med('sync', 'cpu') / med('sync', 'events'):.0f} us/event); eth_getLogs"
+              f" child {med('getlogs', 'cpu'):.2f} s of {med('getlogs', 'seconds'):.2f} s")
         print(f"  peak RSS: sync {med('sync', 'rss_mb'):.0f} MB (target <= 300 MB),"
               f" without policy {med('sync-nopolicy', 'rss_mb'):.0f} MB; floor, the same imports"
               f" alone {med('imports', 'rss_mb'):.0f} MB; eth_getLogs child"
@@ -222,7 +232,8 @@ def main() -> int:
             print(f"  baseline {args.baseline}: sync {eps('base-sync'):,.0f} events/s, without"
                   f" policy {eps('base-sync-nopolicy'):,.0f}/s, peak RSS"
                   f" {med('base-sync', 'rss_mb'):.0f} MB -> this / baseline"
-                  f" {eps('sync') / eps('base-sync'):.2f}x")
+                  f" {eps('sync') / eps('base-sync'):.2f}x; CPU"
+                  f" {1e6 * med('base-sync', 'cpu') / med('base-sync', 'events'):.0f} us/event")
         if args.skip_lookups:
             return 0
 

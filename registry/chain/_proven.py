@@ -68,6 +68,25 @@ class ProvenAttestation:
     blocked: bool
 
 
+#: How long a failed proof at an endpoint's newest block waits for a successor block.
+SUCCESSOR_WAIT = 0.5
+
+
+def _has_successor(ep: Rpc, number: int) -> bool:
+    """Whether block ``number`` has (or within :data:`SUCCESSOR_WAIT` s gets) a successor."""
+    import time
+
+    from registry.chain._rpc import quantity
+
+    deadline = time.monotonic() + SUCCESSOR_WAIT
+    while True:
+        if quantity(ep.call("eth_blockNumber", []), "eth_blockNumber") > number:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.005)
+
+
 class ProvenState:
     """Proven reads of one KeyRegistry through a :class:`Quorum`."""
 
@@ -129,9 +148,21 @@ class ProvenState:
         at = {"blockHash": "0x" + head.hash.hex()}
         for lo in range(0, max(len(wanted), 1), MAX_SLOTS):
             part = wanted[lo:lo + MAX_SLOTS]
-            reply = ep.call("eth_getProof", [self.address, [slot_key(s) for s in part], at])
-            _account, values = verify_proof(reply, state_root=root,
-                                            address=self.address, slots=part)
+            params = [self.address, [slot_key(s) for s in part], at]
+            reply = ep.call("eth_getProof", params)
+            try:
+                _account, values = verify_proof(reply, state_root=root,
+                                                address=self.address, slots=part)
+            except VerificationError:
+                # anvil answers a proof at its newest block from the state it is mining the
+                # next block into, so such a proof can fail while blocks are mined; once the
+                # block has a successor it is answered from the block's own stored state: ask
+                # that once (and it must verify against the same trusted state root)
+                if not _has_successor(ep, head.number):
+                    raise
+                reply = ep.call("eth_getProof", params)
+                _account, values = verify_proof(reply, state_root=root,
+                                                address=self.address, slots=part)
             out.update(values)
             self._keep_words(root, values)
         return out

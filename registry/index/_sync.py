@@ -69,11 +69,14 @@ from registry.names import namehash, parse_name, raw_namehash
 __all__ = ["SyncResult", "WatchEvent", "sync_index", "watch_events"]
 
 ZERO32 = b"\x00" * 32
-#: Blocks per eth_getLogs page to start with, and the most it grows to.
-DEFAULT_PAGE_BLOCKS = 2_000
+#: Blocks per eth_getLogs page to start with (small: a page never holds the whole chain, so
+#: memory does not grow with it), and the most a page grows to (it doubles after each page).
+DEFAULT_PAGE_BLOCKS = 16
 MAX_PAGE_BLOCKS = 50_000
 #: Logs a page aims at (pages grow while below it and shrink above it; memory stays bounded).
 PAGE_LOGS = 5_000
+#: A page holding more logs than this is dropped before decoding and asked again in halves.
+MAX_PAGE_LOGS = 2 * PAGE_LOGS
 #: Stored block hashes compared per round when looking for the common ancestor.
 REORG_PROBE = 64
 _RANGE_ERRORS = ("range", "too many", "limit", "exceed", "too large", "response size", "10000",
@@ -82,6 +85,9 @@ _RANGE_ERRORS = ("range", "too many", "limit", "exceed", "too large", "response 
 Progress = Callable[[int, int, int], None]  # (page end block, target block, events so far)
 #: Events about the registry itself (no node): folded into the digest, not stored.
 _REGISTRY_WIDE = frozenset({"RegistryDeployed", "AdminChanged", "SuffixRootSet", "RegistrarSet"})
+#: Events that change a name's row (its text, parent, owner or renunciation): the page's memos
+#: of names and owners, and its squatting reader, are dropped after one.
+_NAME_CHANGES = frozenset({"NameRegistered", "OwnershipTransferred", "ChildRenounced"})
 
 
 @dataclass
@@ -174,6 +180,22 @@ class _Decoder:
         self.is_operator_fn = self.contract.fn("is_operator")
         self.digest_fn = self.contract.fn("event_digest")
 
+        # per topic0: (event, the event's fields in digest order as (name, where, kind); where
+        # is the topic index for an indexed field, -1 for a data field)
+        self._layouts: dict[bytes, tuple[Any, tuple[tuple[str, int, str], ...]]] = {}
+        for topic, event in self.by_topic.items():
+            spec = layout.EVENT_FIELDS.get(event.name)
+            if spec is None:
+                continue
+            where = {n: i for i, (n, _) in enumerate(event.indexed, 1)}
+            fields = tuple((n, where.get(n, -1), k) for n, k in spec)
+            # the data fields' head words come in the ABI's order: use it only when the
+            # digest's order is the same and every field is one head word
+            if [(n, k) for n, w, k in fields if w < 0] == list(event.data) and \
+                    all(k in ("bytes", "string") or (not k.endswith("]") and not k.startswith("("))
+                        for _, k in event.data):
+                self._layouts[topic] = (event, fields)
+
     def decode(self, log: _Log) -> tuple[str, dict[str, Any]] | None:
         topics = list(log.topics)
         if not topics:
@@ -189,6 +211,41 @@ class _Decoder:
             if isinstance(data.get(key), str):
                 data[key] = data[key].lower()
         return event.name, data
+
+    def decode_hashed(self, log: _Log) -> tuple[str, dict[str, Any], bytes] | None:
+        """:meth:`decode` and the event's digest hash (:func:`layout.event_hash`) in one pass.
+
+        The hash is taken over the log's own words (topics, static data words;
+        keccak256 of dynamic data), which the decoder has checked are canonical
+        ABI values; an indexed address whose topic is not zero-padded therefore
+        hashes differently from the contract's own event and fails the page,
+        as it must (the contract never emits one).
+        """
+        from registry.names import keccak256
+
+        decoded = self.decode(log)
+        if decoded is None:
+            return None
+        kind, data = decoded
+        found = self._layouts.get(log.topics[0])
+        if found is None:
+            return kind, data, layout.event_hash(kind, data, log.block)
+        _event, spec = found
+        topics, payload = log.topics, log.data
+        parts = [topics[0], log.block.to_bytes(32, "big")]
+        head = 0
+        for name, where, ftype in spec:
+            if where >= 0:
+                parts.append(topics[where])
+                continue
+            if ftype == "string":
+                parts.append(keccak256(data[name].encode("utf-8")))
+            elif ftype == "bytes":
+                parts.append(keccak256(bytes(data[name])))
+            else:  # a static word, range-checked by the decoder: hashed as the log has it
+                parts.append(payload[head:head + 32])
+            head += 32
+        return kind, data, keccak256(b"".join(parts))
 
     @staticmethod
     def _decode_event(event: Any, topics: list[bytes], payload: bytes) -> dict[str, Any]:
@@ -343,6 +400,10 @@ class _Syncer:
         self.max_page = max(self.page, int(max_page_blocks))
         self.dec = _Decoder()
         self.chain_id = 0
+        # memos of the page being stored (run_page resets them)
+        self.names: dict[bytes, str | None] = {}
+        self.owners: dict[bytes, str | None] = {}
+        self.reader: Any = None
 
     # -- identity, heads and reorgs
 
@@ -508,7 +569,7 @@ class _Syncer:
             if hi > lo and _is_range_error(exc):
                 raise _RangeTooLarge(str(exc)) from exc
             raise
-        if len(logs) > 4 * self.page_logs and hi > lo:
+        if len(logs) > MAX_PAGE_LOGS * self.page_logs // PAGE_LOGS and hi > lo:
             raise _RangeTooLarge(f"{len(logs)} logs in blocks {lo}-{hi}")
         for lg in logs:
             if not lo <= lg.block <= hi:
@@ -536,16 +597,16 @@ class _Syncer:
         decoded: list[tuple[str, dict[str, Any], _Log]] = []
         digests: dict[int, bytes] = {}
         for lg in logs:
-            item = self.dec.decode(lg)
+            item = self.dec.decode_hashed(lg)
             if item is None:
                 raise VerificationError(f"block {lg.block}: a log of the registry with an unknown"
                                         " topic (not an event of this contract)")
-            kind, data = item
+            kind, data, ehash = item
             if kind == "KeyPublished" and commitment(int(data["key_type"]), bytes(
                     data["material"])) != bytes(data["commitment"]):
                 raise VerificationError(f"KeyPublished in block {lg.block}: record {data['index']}"
                                         " material does not hash to its commitment")
-            digest = layout.fold(digest, layout.event_hash(kind, data, lg.block))
+            digest = layout.fold(digest, ehash)
             digests[lg.block] = digest
             decoded.append((kind, data, lg))
         proven = self.state.prove_on(ep, [layout.EVENTS_SLOT], blocks[hi])[layout.EVENTS_SLOT]
@@ -565,6 +626,7 @@ class _Syncer:
         store = self.store
         count = 0
         touched: set[bytes] = set()
+        self.names, self.owners, self.reader = {}, {}, None
         with store.transaction():
             for kind, data, lg in page.decoded:
                 if kind in _REGISTRY_WIDE:
@@ -575,6 +637,10 @@ class _Syncer:
                     store.apply(ev)
                 except IndexUnavailable as exc:
                     raise VerificationError(f"sync stopped at block {lg.block}: {exc}") from exc
+                if kind in _NAME_CHANGES:  # what the page's memos hold about names is stale
+                    self.names.pop(node, None)
+                    self.owners.pop(node, None)
+                    self.reader = None
                 count += 1
                 if kind in ("KeyPublished", "KeyRevoked", "NameRegistered",
                             "OwnershipTransferred"):
@@ -623,7 +689,7 @@ class _Syncer:
             if parent == ZERO32:
                 text = label
             else:
-                ptext = self.store.name_of(parent)
+                ptext = self.name_of(parent)
                 if ptext is None:
                     raise VerificationError(f"{where}: parent 0x{parent.hex()} is not indexed")
                 text = f"{label}{'@' if data['person'] else '.'}{ptext}"
@@ -633,25 +699,41 @@ class _Syncer:
             # normal form) is indexed as the chain has it, and nothing ever serves it
             data["name"] = text
         elif kind == "KeyPublished":
+            # the material was hashed against its commitment when the page was fetched
             kt, material = int(data["key_type"]), bytes(data["material"])
-            if commitment(kt, material) != bytes(data["commitment"]):
-                raise VerificationError(
-                    f"{where}: record {data['index']} material does not hash to its commitment")
-            name = self.store.name_of(node)
+            name = self.name_of(node)
             if name is None:
                 raise VerificationError(f"{where}: node 0x{node.hex()} is not indexed")
-            parsed = _parsed_key(kt, material, name, bytes(data["proof"]), self.store.owner_of(node),
+            parsed = _parsed_key(kt, material, name, bytes(data["proof"]), self.owner_of(node),
                                  self.chain_id, self.address, int(data["purposes"]), self.profile,
                                  *self.name_standing(name))
         return Event(kind, block, lg.log_index, lg.tx_hash, node, ts, data, parsed)
 
+    def name_of(self, node: bytes) -> str | None:
+        """The stored name of ``node`` (memo of the page: a node's text never changes)."""
+        if node not in self.names:
+            self.names[node] = self.store.name_of(node)
+        return self.names[node]
+
+    def owner_of(self, node: bytes) -> str | None:
+        """The stored owner of ``node`` (memo of the page, dropped by the name's own events)."""
+        if node not in self.owners:
+            self.owners[node] = self.store.owner_of(node)
+        return self.owners[node]
+
     def name_standing(self, name: str) -> tuple[bool, str | bool]:
-        """(the name is valid, the domain it squats in or False), from the index as it stands."""
+        """(the name is valid, the domain it squats in or False), from the index as it stands.
+
+        One reader (and its squatting cache) serves the page until an event changes the
+        names table under it (:data:`_NAME_CHANGES`).
+        """
         from registry.index._query import IndexReader, valid_name
 
         if not valid_name(name):
             return False, False
-        return True, IndexReader(self.store.conn, self.store.path).squatted_by(name) or False
+        if self.reader is None:
+            self.reader = IndexReader(self.store.conn, self.store.path)
+        return True, self.reader.squatted_by(name) or False
 
     # -- runs
 

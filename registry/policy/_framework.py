@@ -10,7 +10,6 @@ findings and node paths) and Sequoia's StandardPolicy (dated cut-offs).
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -188,6 +187,26 @@ def utc(year: int, month: int, day: int) -> datetime:
     return datetime(year, month, day, tzinfo=UTC)
 
 
+class _cached:
+    """``functools.cached_property`` without its per-class lock (Python < 3.12 takes it on
+    every first access; a Context lives in one thread, and a race only computes twice)."""
+
+    def __init__(self, func: Callable[[Any], Any]) -> None:
+        self.func = func
+        self.name = func.__name__
+        self.__doc__ = func.__doc__
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, instance: Any, owner: type | None = None) -> Any:
+        if instance is None:
+            return self
+        value = self.func(instance)
+        instance.__dict__[self.name] = value  # shadows this (non-data) descriptor from now on
+        return value
+
+
 @dataclass(frozen=True)
 class Context:
     """Everything a lint may look at. Parsed views of the key are computed once, lazily."""
@@ -211,31 +230,31 @@ class Context:
     squatted_by: str | bool | None = None
     dns: Any = None  # registry.dnscontrol.DnsVerdict of the name's domain, if checked
 
-    @functools.cached_property
+    @_cached
     def key_type(self) -> str:
         from registry.keys import KeyType
 
         return KeyType.parse(self.key.key_type).label
 
-    @functools.cached_property
+    @_cached
     def material(self) -> bytes:
         return bytes(self.key.material)
 
-    @functools.cached_property
+    @_cached
     def ssh(self) -> Any:
         """The key as a :class:`registry.keys._ssh.SSHPublicKey` (SSH only)."""
         from registry.policy._ssh_lints import ssh_key
 
         return ssh_key(self.key, self.material)
 
-    @functools.cached_property
+    @_cached
     def pgp(self) -> Any:
         """:class:`registry.policy._pgp_walk.PGPCert` of the certificate (OpenPGP only)."""
         from registry.policy._pgp_walk import walk
 
         return walk(self.material)
 
-    @functools.cached_property
+    @_cached
     def x509(self) -> Any:
         """The ``cryptography`` certificate (X.509 only)."""
         to_c = getattr(self.key, "to_cryptography", None)
@@ -245,7 +264,7 @@ class Context:
 
         return x509.load_der_x509_certificate(self.material)
 
-    @functools.cached_property
+    @_cached
     def public_numbers(self) -> tuple[str, Any] | None:
         """``("rsa", (n, e))``, ``("ec", curve_name)``, ``("ed", bits)``, ``("dsa", p_bits)`` ...
 
@@ -283,7 +302,7 @@ class Context:
             return ("ec", prim.curve)
         return ("ed", prim.bits)
 
-    @functools.cached_property
+    @_cached
     def issued_at(self) -> datetime | None:
         kt = self.key_type
         if kt == "x509":
@@ -296,13 +315,16 @@ class Context:
         return None
 
 
+_PASS = Finding(Status.PASS)
+
+
 def _as_findings(value: Finding | Iterable[Finding] | None) -> tuple[Finding, ...]:
     if value is None:
-        return (Finding(Status.PASS),)
+        return (_PASS,)
     if isinstance(value, Finding):
         return (value,)
     out = tuple(value)
-    return out or (Finding(Status.PASS),)
+    return out or (_PASS,)
 
 
 def _reference_time(lt: Lint, ctx: Context) -> datetime | None:
@@ -340,10 +362,24 @@ def run_lint(
             return LintResult(lt.id, Status.NE,
                               f"ineffective from {lt.ineffective.date()} ({lt.time_base.value} time)")
     try:
-        findings = _as_findings(lt.func(ctx, params))
+        value = lt.func(ctx, params)
+        if value is None:
+            findings: tuple[Finding, ...] = (_PASS,)
+        elif isinstance(value, Finding):
+            findings = (value,)
+        else:
+            findings = _as_findings(value)  # a generator runs here, inside the try
     except Exception as exc:
         return LintResult(lt.id, Status.FATAL, f"lint crashed: {type(exc).__name__}: {exc}")
     cap = severity if severity is not None else lt.max_severity
+    if len(findings) == 1:  # the usual case: one finding is the result
+        f = findings[0]
+        st = f.status
+        if st >= Status.INFO and st != Status.FATAL:
+            st = severity if severity is not None and st == lt.max_severity else min(st, cap)
+            if st != f.status:
+                f = Finding(st, f.details, f.location)
+        return LintResult(lt.id, st, f.details, f.location, (f,))
     capped = []
     for f in findings:
         st = f.status

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import itertools
 from typing import Any
 
 import pytest
@@ -72,6 +73,20 @@ def test_same_content_whatever_the_page_size(populated: Chain, tmp_path: Any) ->
         with Store.open(path) as s:
             digests.add(s.digest())
     assert len(digests) == 1
+
+
+def test_pages_start_small_and_double_and_a_crowded_page_is_split(
+        populated: Chain, tmp_path: Any) -> None:
+    res = sync_index(tmp_path / "d.sqlite", populated.reg, page_blocks=1)
+    sizes = res.page_sizes
+    assert sizes[:3] == [1, 2, 4] and sum(sizes) == res.to_block - res.from_block + 1
+    assert all(b <= 2 * a for a, b in itertools.pairwise(sizes))
+    # a page above twice page_logs is dropped before decoding and asked again in halves; the
+    # content is the same
+    small = sync_index(tmp_path / "s.sqlite", populated.reg, page_blocks=64, page_logs=1)
+    assert max(small.page_sizes) < 64 and small.events == res.events
+    with Store.open(tmp_path / "d.sqlite") as a, Store.open(tmp_path / "s.sqlite") as b:
+        assert a.digest() == b.digest()
 
 
 def test_confirmations(populated: Chain, tmp_path: Any) -> None:
@@ -670,7 +685,49 @@ def test_sync_killed_at_any_point_resumes_to_the_same_content(anvil: Anvil, tmp_
     assert kills >= 4
     with Store.open(reference) as r:
         assert any(p is not None and p < (r.synced_block or 0) for p in partial), partial
-    sync_index(index, (reg.w3, reg.address, reg.from_block))
+    with Store.open(reference) as r:
+        end = r.synced_block
+    # the cursor only ever stands at the end of a proven page (pages of 4 blocks here)
+    assert all(p is None or p == end or (p - reg.from_block + 1) % 4 == 0 for p in partial), partial
+    res = sync_index(index, (reg.w3, reg.address, reg.from_block))
+    if partial[-1] is not None:  # the resume starts right after the last proven page
+        assert res.from_block == partial[-1] + 1
     assert _digest(index) == _digest(reference)
     with IndexReader.open(index) as ix:
         assert len(ix.records("u7@example.org")) == 1
+
+
+@pytest.mark.anvil
+def test_proofs_at_the_newest_block_verify_while_anvil_mines(anvil: Anvil, tmp_path: Path) -> None:
+    """anvil answers eth_getProof at its newest block from the state it is mining the next
+    block into: such a proof is asked again once the block has a successor (stored state)."""
+    import threading
+    import time
+
+    reg = anvil.registry()
+    me = reg.account.address
+    reg.register("example.org")
+    reg.assign("alice@example.org", me)
+    stop = threading.Event()
+
+    def mine() -> None:
+        while not stop.is_set():
+            anvil.rpc("eth_sendTransaction", [{"from": me, "to": "0x" + "11" * 20, "value": "0x1"}])
+
+    miner = threading.Thread(target=mine, daemon=True)
+    miner.start()
+    index = tmp_path / "mined.sqlite"
+    syncs = 0
+    try:
+        deadline = time.monotonic() + 6
+        while time.monotonic() < deadline:
+            res = sync_index(index, (reg.w3, reg.address, reg.from_block), policy_profile=None)
+            assert res.head is not None and res.head[0] == res.to_block
+            assert reg.owner("alice@example.org") == me
+            syncs += 1
+    finally:
+        stop.set()
+        miner.join(timeout=30)
+    assert syncs >= 5
+    with IndexReader.open(index) as ix:
+        assert str((ix.name("alice@example.org") or {}).get("owner")).lower() == me.lower()
