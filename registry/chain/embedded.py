@@ -1051,24 +1051,32 @@ class _Node:
         now = int(time.time()) + self.time_offset
         ts = max(parent.timestamp + 1, now if timestamp is None else timestamp)
         chain = self.chain
-        chain.header = chain.create_header_from_parent(parent, timestamp=ts)
+        header = chain.create_header_from_parent(parent, timestamp=ts)
         self.touched, self.wiped = set(), set()
         try:
-            for tx in txs:
-                chain.apply_transaction(tx)
-            block = chain.mine_block(mix_hash=keccak(parent.hash))
+            # one VM builds the block: what MiningChain.apply_transaction + mine_block do,
+            # without a second state and a second state root computed per block
+            vm = chain.get_vm(header)
+            filled, receipts, _ = vm.apply_all_transactions(txs, header)
+            block = vm.set_block_transactions_and_withdrawals(
+                vm.get_block(), filled, txs, receipts
+            )
+            block = vm.mine_block(block, mix_hash=keccak(parent.hash)).block
+            chain.validate_block(block)
+            chain.chaindb.persist_block(block)
         except ValidationError as exc:
             chain.header = chain.create_header_from_parent(parent)
             raise _tx_rejected(exc) from exc
         finally:
             touched, self.touched = self.touched, None
-        self.new_logs += _log_rows(block, block.get_receipts(chain.chaindb))
-        self._storage_words(block.header, touched, self.wiped)
+        chain.header = chain.create_header_from_parent(block.header)
+        self.new_logs += _log_rows(block, receipts)
+        self._storage_words(vm.state, touched, self.wiped)
         self.on_block()
         return block
 
     def _storage_words(
-        self, header: Any, touched: set[tuple[bytes, int]], wiped: set[bytes]
+        self, state: Any, touched: set[tuple[bytes, int]], wiped: set[bytes]
     ) -> None:
         """Queue the storage mirror's changes for a mined block: the final value of every
         slot its transactions wrote (and of none, for an address whose storage was cleared).
@@ -1080,7 +1088,6 @@ class _Node:
 
         if not touched and not wiped:
             return
-        state = self.chain.get_vm(at_header=header).state
         self.new_wipes += sorted(wiped)
         for address, slot in sorted(touched):
             value = int(state.get_storage(address, slot))
