@@ -734,6 +734,8 @@ class _Node:
         self._trie_nodes: dict[bytes, Any] = {}
         # a block's size and transaction hashes by block hash (immutable), for headers
         self._block_bodies: dict[bytes, tuple[int, list[str]]] = {}
+        # the block this process mined last, with its receipts (for its receipts, while head)
+        self._mined: tuple[Any, tuple[Any, ...]] | None = None
         self._methods: dict[str, Callable[[list[Any]], Any]] = {
             "web3_clientVersion": lambda p: CLIENT_VERSION,
             "net_version": lambda p: str(CHAIN_ID),
@@ -888,7 +890,10 @@ class _Node:
 
     # -- calls
 
+    @contextlib.contextmanager
     def _spoof_call(self, tx: Any, header: Any, *, default_gas: int) -> Any:
+        """``with`` it: (the costless state at ``header``, the call as a spoofed transaction);
+        the state's changes are dropped on leaving."""
         from eth.vm.spoof import SpoofTransaction
 
         if not isinstance(tx, dict):
@@ -900,26 +905,26 @@ class _Node:
         value = _p_quantity(tx["value"], "value") if tx.get("value") is not None else 0
         gas = _p_quantity(tx["gas"], "gas") if tx.get("gas") is not None else default_gas
         vm = self.chain.get_vm(at_header=header)
-        unsigned = vm.get_transaction_builder().create_unsigned_transaction(
-            nonce=vm.state.get_nonce(sender),
-            gas_price=0,
-            gas=min(gas, header.gas_limit),
-            to=to,
-            value=value,
-            data=data,
-        )
-        return vm, SpoofTransaction(unsigned, from_=sender)
+        with vm.in_costless_state() as state:  # the nonce from it: one state, not two
+            unsigned = vm.get_transaction_builder().create_unsigned_transaction(
+                nonce=state.get_nonce(sender),
+                gas_price=0,
+                gas=min(gas, header.gas_limit),
+                to=to,
+                value=value,
+                data=data,
+            )
+            yield state, SpoofTransaction(unsigned, from_=sender)
 
     def _call(self, params: list[Any]) -> str:
         header = self._header(_param(params, 1, "block", "latest"))
-        vm, tx = self._spoof_call(
+        with self._spoof_call(
             _param(params, 0, "transaction"), header, default_gas=header.gas_limit
-        )
-        try:
-            with vm.in_costless_state() as state:
+        ) as (state, tx):
+            try:
                 computation = state.costless_execute_transaction(tx)
-        except Exception as exc:
-            raise _tx_rejected(exc) from exc
+            except Exception as exc:
+                raise _tx_rejected(exc) from exc
         if computation.is_error:
             raise _execution_error(computation.error, computation.output)
         return _d(computation.output)
@@ -940,11 +945,10 @@ class _Node:
         from eth.vm.spoof import SpoofTransaction
 
         header = self._header(_param(params, 1, "block", "latest"))
-        vm, tx = self._spoof_call(
+        with self._spoof_call(
             _param(params, 0, "transaction"), header, default_gas=header.gas_limit
-        )
-        cap = int(tx.gas)
-        with vm.in_costless_state() as state:
+        ) as (state, tx):
+            cap = int(tx.gas)
 
             def run(gas: int) -> Any:
                 snapshot = state.snapshot()
@@ -1074,6 +1078,7 @@ class _Node:
         finally:
             touched, self.touched = self.touched, None
         chain.header = chain.create_header_from_parent(block.header)
+        self._mined = (block, tuple(receipts))
         self.new_logs += _log_rows(block, receipts)
         self._storage_words(vm.state, touched, self.wiped)
         self.on_block()
@@ -1142,6 +1147,13 @@ class _Node:
 
     def _get_transaction_receipt(self, params: list[Any]) -> dict[str, Any] | None:
         tx_hash = _p_fixed(_param(params, 0, "hash"), "hash", 32)
+        mined = self._mined
+        if mined is not None and mined[0].hash == self.head.hash:  # the head, just mined here
+            block, receipts = mined
+            for index, tx in enumerate(block.transactions):
+                if tx.hash == tx_hash:
+                    log_index = sum(len(r.logs) for r in receipts[:index])
+                    return self._receipt_json(block, index, receipts, log_index)
         found = self._locate(tx_hash)
         if found is None:
             return None
