@@ -280,7 +280,7 @@ def _bare_apply_ms(node: Any) -> float:
         finally:
             state.revert(snapshot)
 
-    return median_ms(apply, 5, batch=3)
+    return median_ms(apply, 15, batch=3)  # the floor is short: more samples, a steadier median
 
 
 def bench_logs(paths: dict[int, Path], runs: int) -> None:

@@ -780,8 +780,7 @@ def test_estimate_gas_is_the_least_gas_that_succeeds(state: Path) -> None:
         runs = stipend_cases = floor_cases = call_cases = 0
         for spec in calls:
             header = node.head
-            vm, tx = node._spoof_call(spec, header, default_gas=header.gas_limit)
-            with vm.in_costless_state() as exact_state:
+            with node._spoof_call(spec, header, default_gas=header.gas_limit) as (exact_state, tx):
                 exact = binary_gas_search_exact(exact_state, tx)
             calldata = bytes.fromhex(spec.get("data", "0x")[2:])
             tokens = calldata.count(0) + 4 * (len(calldata) - calldata.count(0))
