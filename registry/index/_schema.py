@@ -40,8 +40,8 @@ Schema changes must keep existing files readable: new SQL indexes are
 ``IF NOT EXISTS`` (created by the next sync, and the reader works without
 them); a new column or a new encoding needs a new ``SCHEMA_VERSION``. Readers
 and the store then refuse a file of another version with one line naming both
-versions -- an older file "needs a re-sync" (``keyanchor index rebuild``, or
-delete it and sync), a newer one "was written by a newer keyanchor" -- never
+versions -- an older file "needs a re-sync" (the next ``keyanchor sync``
+migrates one of :data:`MIGRATED_FROM`; any other: delete it and sync), a newer one "was written by a newer keyanchor" -- never
 reading it the wrong way (:func:`schema_problem`).
 
 Schema 3 (issue 15) stores event fields as compact binary (:mod:`._evdata`)
@@ -60,12 +60,14 @@ lookups are a range of the same primary key) and repeated text once.
 
 from __future__ import annotations
 
-__all__ = ["PAGE_SIZE", "SCHEMA", "SCHEMA_VERSION", "fingerprint_key", "fingerprint_text",
+__all__ = ["MIGRATED_FROM", "PAGE_SIZE", "SCHEMA", "SCHEMA_VERSION", "fingerprint_key", "fingerprint_text",
            "schema_problem"]
 
 SCHEMA_VERSION = 4  # 2: KeyRegistry v2 (event digest, revocation bytes, blocked attesters)
 #                    3: compact event fields (binary, not hex-in-JSON), 16 KiB pages
 #                    4: integer name ids, no duplicated events, binary fingerprints, texts
+#: Older schema versions the writer (`Store.open`, i.e. the next sync) migrates to this one.
+MIGRATED_FROM = ("2", "3")
 
 #: Page size of a new index file (set before its first table).
 PAGE_SIZE = 16384
@@ -82,9 +84,10 @@ def schema_problem(found: object, path: object) -> str | None:
     if found is None:
         return f"{path} is not a keyanchor index (no schema version)"
     if isinstance(found, str) and found.isdecimal() and int(found) < SCHEMA_VERSION:
+        how = ("the next 'keyanchor sync' migrates it" if found in MIGRATED_FROM
+               else "delete the file and run 'keyanchor sync'")
         return (f"{path} has index schema {found}, this keyanchor reads schema {SCHEMA_VERSION}:"
-                " re-sync needed ('keyanchor index rebuild', or delete the file and run"
-                " 'keyanchor sync')")
+                f" re-sync needed ({how})")
     if isinstance(found, str) and found.isdecimal():
         return (f"{path} has index schema {found}, written by a newer keyanchor (this one reads"
                 f" schema {SCHEMA_VERSION}): upgrade keyanchor, or re-sync into another file")

@@ -51,6 +51,7 @@ from registry.index._lookups import (
     registered_fields,
 )
 from registry.index._schema import (
+    MIGRATED_FROM,
     PAGE_SIZE,
     SCHEMA,
     SCHEMA_VERSION,
@@ -237,7 +238,7 @@ class Store:
                 os.close(os.open(work, os.O_WRONLY | os.O_CREAT | os.O_EXCL, WORK_MODE))
             os.chmod(work, WORK_MODE)
             found = _schema_of(work)
-            migrated = found in ("2", "3")
+            migrated = found in MIGRATED_FROM
             if found == "2":
                 _migrate_2_to_3(work)
             if migrated:
