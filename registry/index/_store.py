@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from registry.errors import Error, IndexUnavailable
-from registry.index._evdata import decode_fields, encode_fields
+from registry.index._evdata import decode_fields, encode_fields, shown_fields
 from registry.index._lookups import (
     extra_of,
     hint_of,
@@ -649,7 +649,7 @@ class Store:
             "INSERT INTO names (name, hint, parent, person, registrant, owner, block, log_index,"
             " tx_hash, extra) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (name, hint_of(node), pid, int(bool(d["person"])), owner_id, owner_id, ev.block,
-             ev.log_index, bytes(ev.tx_hash), extra_of(decode_fields(_event_fields(ev)), rebuilt)),
+             ev.log_index, bytes(ev.tx_hash), extra_of(_shown_fields(ev), rebuilt)),
         ).lastrowid or 0)
         if before is not None:  # events named it before it was registered: they are its now
             self._move(before, nid)
@@ -692,7 +692,7 @@ class Store:
              ev.log_index, bytes(ev.tx_hash), self._text_id(p.algorithm),
              fingerprint_key(p.fingerprints[0]) if p.fingerprints else b"",
              json.dumps(list(p.identities)) if p.identities else None, p.policy,
-             self._text_id(p.policy_detail), extra_of(decode_fields(_event_fields(ev)), rebuilt)),
+             self._text_id(p.policy_detail), extra_of(_shown_fields(ev), rebuilt)),
         )
         c.executemany(
             "INSERT OR IGNORE INTO fingerprints VALUES (?, ?, ?)",
@@ -953,9 +953,18 @@ class Store:
         return out
 
 
+def _stored(ev: Event) -> dict[str, Any]:
+    return {k: v for k, v in ev.data.items() if k not in ("material", "proof", "node")}
+
+
 def _event_fields(ev: Event) -> bytes:
     """``events.data``: the fields :meth:`Event.to_json` shows, byte strings kept as bytes."""
-    return encode_fields({k: v for k, v in ev.data.items() if k not in ("material", "proof", "node")})
+    return encode_fields(_stored(ev))
+
+
+def _shown_fields(ev: Event) -> dict[str, object]:
+    """``decode_fields(_event_fields(ev))``, as history shows the event's fields."""
+    return shown_fields(_stored(ev))
 
 
 def _schema_of(path: Path) -> str | None:
