@@ -207,6 +207,7 @@ class Store:
         self._closed = False
         self._ids: dict[bytes, int] = {}
         self._texts: dict[str, int] = {}
+        self._parents: dict[int, str | None] = {}  # name id -> its text, of registered parents
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -366,6 +367,7 @@ class Store:
         """Drop cached ids (a rolled-back transaction may have made them)."""
         self._ids.clear()
         self._texts.clear()
+        self._parents.clear()
 
     # ----------------------------------------------------------------- ids
 
@@ -521,6 +523,17 @@ class Store:
         row = self.conn.execute("SELECT name FROM names WHERE id=?", (nid,)).fetchone()
         return None if row is None else str(row[0])
 
+    def name_and_owner(self, node: bytes) -> tuple[str | None, str | None]:
+        """(:meth:`name_of`, :meth:`owner_of`) in one query."""
+        nid = self._id_of(node)
+        if nid is None or nid < 0:
+            return None, None
+        row = self.conn.execute("SELECT n.name, t.text FROM names n LEFT JOIN texts t"
+                                " ON t.id = n.owner WHERE n.id=?", (nid,)).fetchone()
+        if row is None:
+            return None, None
+        return str(row[0]), None if row[1] is None else str(row[1])
+
     def owner_of(self, node: bytes) -> str | None:
         nid = self._id_of(node)
         if nid is None or nid < 0:
@@ -640,8 +653,15 @@ class Store:
         pid, pname = 0, None
         if parent != _ZERO32:
             pid = self._id_of(parent, create=True) or 0
-            row = c.execute("SELECT name FROM names WHERE id=?", (pid,)).fetchone()
-            pname = None if row is None else str(row[0])
+            if pid in self._parents:  # a name's text never changes (ids: until _forget)
+                pname = self._parents[pid]
+            else:
+                row = c.execute("SELECT name FROM names WHERE id=?", (pid,)).fetchone()
+                pname = None if row is None else str(row[0])
+                if pname is not None:
+                    if len(self._parents) > _ID_CACHE // 16:
+                        self._parents.clear()
+                    self._parents[pid] = pname
         name, owner = str(d["name"]), str(d["owner"])
         rebuilt = registered_fields(name, pname, parent, bool(d["person"]), owner)
         owner_id = self._text_id(owner)
@@ -698,10 +718,11 @@ class Store:
             "INSERT OR IGNORE INTO fingerprints VALUES (?, ?, ?)",
             [(fingerprint_key(fp), nid, idx) for fp in p.fingerprints],
         )
-        c.executemany(
-            "INSERT OR IGNORE INTO identities VALUES (?, ?, ?)",
-            [(ident.lower(), nid, idx) for ident in p.identities],
-        )
+        if p.identities:
+            c.executemany(
+                "INSERT OR IGNORE INTO identities VALUES (?, ?, ?)",
+                [(ident.lower(), nid, idx) for ident in p.identities],
+            )
 
     def _on_KeyRevoked(self, ev: Event, nid: int, d: dict[str, Any]) -> None:
         _changed(

@@ -815,8 +815,9 @@ class _Syncer:
 
     def name_of(self, node: bytes) -> str | None:
         """The stored name of ``node`` (memo of the page: a node's text never changes)."""
-        if node not in self.names:
-            self.names[node] = self.store.name_of(node)
+        if node not in self.names:  # the owner comes with it (one query)
+            self.names[node], owner = self.store.name_and_owner(node)
+            self.owners.setdefault(node, owner)
         return self.names[node]
 
     def owner_of(self, node: bytes) -> str | None:
