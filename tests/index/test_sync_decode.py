@@ -161,3 +161,48 @@ def test_hex_data_accepts_exactly_even_0x_hex(value: Any) -> None:
     else:
         with pytest.raises(ChainError):
             hex_data(value)
+
+
+_HEXISH = st.one_of(st.sampled_from(["0x", "0x0", "0x00", "0x1_0", "0X10", "0x 1", "0x\u0663",
+                                     "0xg0", "", "12", "0xAbC0"]),
+                    st.binary(max_size=33).map(lambda b: "0x" + b.hex()),
+                    st.integers(0, 1 << 70).map(hex), st.none(), st.integers(), st.booleans(),
+                    st.lists(st.just("0x00"), max_size=2))
+_H32 = st.binary(min_size=32, max_size=32).map(lambda b: "0x" + b.hex())
+_VALID = st.fixed_dictionaries(
+    {"address": st.just("0x" + "Ab" * 20), "topics": st.lists(_H32, max_size=4),
+     "data": st.binary(max_size=70).map(lambda b: "0x" + b.hex()),
+     "blockNumber": st.integers(0, 1 << 70).map(hex), "logIndex": st.integers(0, 99).map(hex),
+     "blockHash": _H32, "transactionHash": _H32},
+    optional={"removed": st.booleans()})
+_FIELDS = ["address", "topics", "data", "blockNumber", "logIndex", "blockHash",
+           "transactionHash", "removed"]
+
+
+@st.composite
+def _entry(draw: Any) -> Any:
+    """A valid eth_getLogs entry, most often with one field broken, dropped or odd."""
+    entry = dict(draw(_VALID))
+    how = draw(st.sampled_from(["valid", "replace", "drop", "topic"]))
+    key = draw(st.sampled_from(_FIELDS))
+    if how == "replace":
+        entry[key] = draw(_HEXISH)
+    elif how == "drop":
+        entry.pop(key, None)
+    elif how == "topic":
+        entry["topics"] = [*entry["topics"], draw(_HEXISH)]
+    return entry
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.one_of(_entry(), _HEXISH, st.dictionaries(st.text(max_size=3), _HEXISH, max_size=3)))
+def test_parse_logs_fast_path_accepts_exactly_what_the_checked_parse_accepts(entry: Any) -> None:
+    from registry.chain._rpc import _log_checked, parse_logs
+
+    try:
+        want: Any = _log_checked(0, entry)
+    except ChainError as exc:
+        with pytest.raises(ChainError, match=re.escape(str(exc))):
+            parse_logs([entry])
+    else:
+        assert parse_logs([entry]) == [want]
