@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import time
-from pathlib import Path
 
 from registry._frozen import Frozen, init_fields
 from registry.errors import ConfigError, IndexUnavailable, InvalidName
@@ -24,6 +23,7 @@ from registry.errors import ConfigError, IndexUnavailable, InvalidName
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
     from datetime import datetime
+    from pathlib import Path
     from typing import Any, TypeVar
 
     from registry.gateways._ssh_hosts import known_hosts, known_hosts_lines, parse_known_host
@@ -77,9 +77,10 @@ class SSHSettings(Frozen):
     them. Immutable; :meth:`replace` gives a changed copy.
     """
 
-    __slots__ = _fields = ("index_path", "user_template", "users", "max_staleness",
-                           "allow_unchecked", "strict_modes", "index_owner")
-    index_path: Path
+    _fields = ("index_path", "user_template", "users", "max_staleness", "allow_unchecked",
+               "strict_modes", "index_owner")
+    __slots__ = ("_index_path", *_fields[1:])
+    _index_path: str | os.PathLike[str]
     user_template: str | None
     users: dict[str, str]
     max_staleness: float
@@ -87,14 +88,25 @@ class SSHSettings(Frozen):
     strict_modes: bool
     index_owner: int | None
 
-    def __init__(self, index_path: Path, user_template: str | None = None,
+    def __init__(self, index_path: str | os.PathLike[str], user_template: str | None = None,
                  users: dict[str, str] | None = None,
                  max_staleness: float = DEFAULT_MAX_STALENESS, allow_unchecked: bool = False,
                  strict_modes: bool = True, index_owner: int | None = None) -> None:
-        init_fields(self, index_path=index_path, user_template=user_template,
+        init_fields(self, _index_path=index_path, user_template=user_template,
                     users={} if users is None else users, max_staleness=max_staleness,
                     allow_unchecked=allow_unchecked, strict_modes=strict_modes,
                     index_owner=index_owner)
+
+    @property
+    def index_path(self) -> Path:
+        """The index file (kept as given: sshd's path never imports pathlib)."""
+        from pathlib import Path
+
+        return Path(self._index_path)
+
+    def __setstate__(self, state: tuple[object, ...]) -> None:
+        for f, value in zip(self._fields, state, strict=True):
+            object.__setattr__(self, "_index_path" if f == "index_path" else f, value)
 
     __hash__ = None  # type: ignore[assignment]  # holds a dict, as the dataclass did
 
@@ -102,20 +114,20 @@ class SSHSettings(Frozen):
 _SSH_KEYS = {"user_template", "users", "max_staleness", "allow_unchecked"}
 
 
-def _config_path() -> Path:
+def _config_path() -> str:
     env = os.environ.get("KEYANCHOR_CONFIG")
     if env:
-        return Path(env)
+        return env
     base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
-    return Path(base) / "keyanchor" / "config.toml"
+    return os.path.join(base, "keyanchor", "config.toml")
 
 
-def _default_index() -> Path:
+def _default_index() -> str:
     base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
-    return Path(base) / "keyanchor" / "index.sqlite"
+    return os.path.join(base, "keyanchor", "index.sqlite")
 
 
-def _read_config(p: Path, strict_modes: bool) -> dict[str, Any]:
+def _read_config(p: str, strict_modes: bool) -> dict[str, Any]:
     if strict_modes:
         from registry.gateways._modes import check_secure_file
 
@@ -127,7 +139,8 @@ def _read_config(p: Path, strict_modes: bool) -> dict[str, Any]:
     from registry.gateways._toml import loads
 
     try:
-        text = p.read_text(encoding="utf-8")
+        with open(p, encoding="utf-8") as f:
+            text = f.read()
     except FileNotFoundError:
         return {}
     except (OSError, UnicodeDecodeError) as exc:
@@ -138,23 +151,23 @@ def _read_config(p: Path, strict_modes: bool) -> dict[str, Any]:
         raise ConfigError(f"{p}: cannot read configuration ({exc})") from exc
 
 
-def _table(data: dict[str, Any], key: str, p: Path) -> dict[str, Any]:
+def _table(data: dict[str, Any], key: str, p: str) -> dict[str, Any]:
     value = data.get(key, {})
     if not isinstance(value, dict):
         raise ConfigError(f"{p}: [{key}] must be a table")
     return value
 
 
-def _index_path(value: object, where: str) -> Path:
+def _index_path(value: object, where: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ConfigError(f"{where} must be a file path (a non-empty string), not {value!r}")
-    path = Path(value).expanduser()
-    if not path.is_absolute():
+    path = os.path.expanduser(value)
+    if not os.path.isabs(path):
         raise ConfigError(f"{where} must be an absolute path, not {value!r}")
     return path
 
 
-def _template(value: object, p: Path) -> str:
+def _template(value: object, p: str) -> str:
     from registry._grammar import parse_name
 
     if not isinstance(value, str) or value.count("{user}") != 1:
@@ -170,7 +183,7 @@ def _template(value: object, p: Path) -> str:
     return value
 
 
-def _users(value: object, p: Path) -> dict[str, str]:
+def _users(value: object, p: str) -> dict[str, str]:
     from registry._grammar import parse_name
 
     if not isinstance(value, dict):
@@ -186,7 +199,7 @@ def _users(value: object, p: Path) -> dict[str, str]:
     return out
 
 
-def _staleness(value: object, p: Path) -> float:
+def _staleness(value: object, p: str) -> float:
     import math
 
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) \
@@ -212,7 +225,7 @@ def load_ssh_settings(path: str | os.PathLike[str] | None = None, *,
     Raises:
         ConfigError: an unsafe, unreadable or invalid file, or a bad value.
     """
-    p = Path(path) if path is not None else _config_path()
+    p = os.fspath(path) if path is not None else _config_path()
     data = _read_config(p, strict_modes)
     ssh = _table(data, "ssh", p)
     index = _table(data, "index", p)
@@ -349,12 +362,12 @@ def _open_checked(settings: SSHSettings, reader: type[_Reader], now: float | Non
         trusted = {0, os.geteuid()} | ({settings.index_owner} if settings.index_owner is not None
                                        else set())
         try:
-            check_secure_file(settings.index_path, trusted=trusted, what="the index",
+            check_secure_file(settings._index_path, trusted=trusted, what="the index",
                               error=IndexUnavailable)
         except FileNotFoundError:
-            raise IndexUnavailable(f"no index at {settings.index_path} (run 'keyanchor sync')"
+            raise IndexUnavailable(f"no index at {settings._index_path} (run 'keyanchor sync')"
                                    ) from None
-    return reader.open(settings.index_path, max_staleness=settings.max_staleness, now=now)
+    return reader.open(settings._index_path, max_staleness=settings.max_staleness, now=now)
 
 
 def open_index(settings: SSHSettings, *, now: float | None = None) -> IndexReader:

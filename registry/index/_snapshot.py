@@ -18,7 +18,6 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
-from pathlib import Path
 
 from registry._frozen import Frozen, init_fields
 from registry.errors import IndexUnavailable, InvalidName
@@ -26,6 +25,7 @@ from registry.index._schema import fingerprint_text, schema_problem
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (sshd path)
 if TYPE_CHECKING:
+    from pathlib import Path
     from typing import Any, Self
 
 __all__ = ["IndexedRecord", "SnapshotReader", "record_status", "valid_name"]
@@ -174,7 +174,18 @@ def _norm(name: str) -> str:
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
-def _open_snapshot(p: Path) -> tuple[sqlite3.Connection, tuple[int, int]]:
+#: Bytes a file URI keeps as they are (pathlib's ``as_uri()``: RFC 3986 unreserved and ``/``).
+_URI_SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-~/")
+
+
+def _file_uri(p: str) -> str:
+    """``Path(p).resolve().as_uri()`` without importing pathlib (with re, urllib.parse and
+    ipaddress, ~10 ms a login where nothing else loaded them)."""
+    return "file://" + "".join(chr(b) if b in _URI_SAFE else f"%{b:02X}"
+                               for b in os.fsencode(os.path.realpath(p)))
+
+
+def _open_snapshot(p: str) -> tuple[sqlite3.Connection, tuple[int, int]]:
     """Connect read-only to the snapshot at ``p``; also return its (device, inode)."""
     try:
         with open(p, "rb") as f:
@@ -189,7 +200,7 @@ def _open_snapshot(p: Path) -> tuple[sqlite3.Connection, tuple[int, int]]:
     # keyanchor: read it the old way until the next sync republishes it.
     mode = "mode=ro" if header[18] == 2 else "mode=ro&immutable=1"
     try:
-        conn = sqlite3.connect(f"{p.resolve().as_uri()}?{mode}", uri=True, timeout=5.0,
+        conn = sqlite3.connect(f"{_file_uri(p)}?{mode}", uri=True, timeout=5.0,
                                isolation_level=None)
     except sqlite3.Error as exc:
         raise IndexUnavailable(f"cannot open the index {p}: {exc}") from exc
@@ -199,10 +210,10 @@ def _open_snapshot(p: Path) -> tuple[sqlite3.Connection, tuple[int, int]]:
 class SnapshotReader:
     """The index opened read-only: open, the records of a name, which names count."""
 
-    def __init__(self, conn: sqlite3.Connection, path: Path,
+    def __init__(self, conn: sqlite3.Connection, path: str | os.PathLike[str],
                  ident: tuple[int, int] | None = None) -> None:
         self.conn = conn
-        self.path = path
+        self._path = path
         self.ident = ident
         self._squat: dict[str, str | None] = {}
         self._squat_free: bool | None = None
@@ -223,8 +234,8 @@ class SnapshotReader:
             IndexUnavailable: missing, unreadable, not a keyanchor index, another
                 schema version, never synced, or stale.
         """
-        p = Path(path)
-        if not p.is_file():
+        p = os.fspath(path)
+        if not os.path.isfile(p):
             raise IndexUnavailable(f"no index at {p} (run 'keyanchor sync')")
         conn, ident = _open_snapshot(p)
         try:
@@ -250,6 +261,13 @@ class SnapshotReader:
             raise
         return cls(conn, p, ident)
 
+    @property
+    def path(self) -> Path:
+        """The index file this reader opened."""
+        from pathlib import Path
+
+        return Path(self._path)
+
     def close(self) -> None:
         self.conn.close()
 
@@ -263,7 +281,7 @@ class SnapshotReader:
         try:
             return self.conn.execute(sql, args).fetchall()
         except sqlite3.Error as exc:
-            raise IndexUnavailable(f"index {self.path} cannot be read: {exc}") from exc
+            raise IndexUnavailable(f"index {self._path} cannot be read: {exc}") from exc
 
     def records(self, name: str, *, at: float | None = None, key_type: int | None = None,
                 purposes: int | None = None) -> list[IndexedRecord]:

@@ -5,7 +5,7 @@ stdlib script doing the same query is imports (docs/BENCHMARKS.md). The test
 runs the console script's entry point for both commands in a clean interpreter
 (``-S``: no site packages, no ``.pth`` imports hiding what keyanchor itself
 pulls in) and checks that it answered and that none of the modules the sshd
-path was freed from -- dataclasses and its inspect/ast/tokenize, typing,
+path was freed from -- pathlib (with re, enum, urllib.parse, ipaddress), dataclasses and its inspect/ast/tokenize, typing,
 hashlib/OpenSSL, json, tomllib, base64, the key layer's enums, the write side
 of the index, web3 and the other third-party libraries -- was imported.
 ``authorized-keys`` alone (every login) compiles only what it runs when no
@@ -44,13 +44,13 @@ HEAVY = {
     "registry.keys._common", "registry.keys._load", "registry.keys._ssh_text", "registry.keys._openpgp", "registry.keys._x509",
     "registry.index._store", "registry.index._sync", "registry.config", "registry.policy",
     "registry.chain", "web3", "eth_abi", "Crypto", "cryptography", "idna", "publicsuffixlist",
-    "typer", "rich", "pydantic",
+    "typer", "rich", "pydantic", "pathlib", "urllib", "ipaddress", "fnmatch",
 }
 
 #: Not imported by ``authorized-keys`` either: the full modules its slim pieces were split from.
 NOT_ON_LOGIN = {
     "registry.keys._ssh", "registry.keys._digest", "registry.index._query",
-    "registry.index._lookups", "registry.names", "registry.gateways._ssh_hosts",
+    "registry.index._lookups", "registry.names", "registry.gateways._ssh_hosts", "re", "enum",
 }
 
 
