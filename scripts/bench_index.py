@@ -17,7 +17,7 @@
    stdlib floor script ``scripts/ak_floor.py`` (the same query and output,
    none of the checks), with bytecode cached, with keyanchor's not cached, and
    with nothing cached, the first two also under ``python3 -S`` (no ``.pth``
-   imports); prints medians, p95 and the ratios.
+   imports); prints medians, p95 and the ratios, in wall-clock and in CPU time.
 3. Starts anvil, sends ``--sync-names`` assign + publish transactions pipelined
    (JSON-RPC batches of eth_sendTransaction, automine off, one big block per
    batch), then times a fresh, fully verified sync (policy verdicts included).
@@ -30,6 +30,7 @@ import hashlib
 import json
 import os
 import platform
+import resource
 import statistics
 import struct
 import subprocess
@@ -250,15 +251,20 @@ def bench_latency(index: Path, runs: int, names: int, d: Path,
             assert got.returncode == 0 and got.stdout == want and want.startswith("ssh-ed25519 "), \
                 (mode, c, got.stderr, want)
     times: dict[str, dict[str, list[float]]] = {m: {c: [] for c in cmds} for m in modes}
+    cpu: dict[str, dict[str, list[float]]] = {m: {c: [] for c in cmds} for m in modes}
     for _ in range(runs):
         for mode in modes:
             for c in cmds:
                 argv, e = argv_of(mode, c), env_of(mode, c)
+                r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
                 t = time.perf_counter()
                 subprocess.run(argv, env=e, check=True, stdout=subprocess.DEVNULL, cwd=d)
                 times[mode][c].append(time.perf_counter() - t)
+                r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+                cpu[mode][c].append(r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime)
     return {m: {f"{c}_{k}": f(v) * 1e3 for c, v in per.items() if v
                 for k, f in (("median", statistics.median), ("p95", lambda x: pct(x, 0.95)))}
+            | {f"{c}_cpu": statistics.median(v) * 1e3 for c, v in cpu[m].items() if v}
             for m, per in times.items()}
 
 
@@ -437,6 +443,17 @@ def main() -> int:
                       f" ({r['baseline_median'] / r['floor_median']:.2f}x floor,"
                       f" {r['baseline_median'] / r['pass_median']:.2f}x pass) -> this / baseline"
                       f" {r['keyanchor_median'] / r['baseline_median']:.2f}x")
+        print("  the same runs in CPU time (user + sys of each process; less shaken by other work"
+              " on the machine), medians, ms:")
+        for mode, r in lat.items():
+            line = (f"  {mode:26} pass {r['pass_cpu']:6.1f}, floor {r['floor_cpu']:6.1f},"
+                    f" keyanchor-ssh {r['keyanchor_cpu']:6.1f}:"
+                    f" {r['keyanchor_cpu'] / r['floor_cpu']:.2f}x floor,"
+                    f" {r['keyanchor_cpu'] / r['pass_cpu']:.2f}x pass")
+            if "baseline_cpu" in r:
+                line += (f"; baseline {r['baseline_cpu']:6.1f}:"
+                         f" {r['baseline_cpu'] / r['floor_cpu']:.2f}x floor")
+            print(line)
         if not args.skip_sync and not args.latency_only:
             s = bench_sync(args.sync_names, d)
             print(f"sync from anvil: {s['events']} events in {s['sync_s']:.2f} s ="
