@@ -548,3 +548,43 @@ def test_squatters_serve_nothing_and_the_domain_ca_covers_them(safe_tmp: Path, s
         assert ix.authorities("db.web1.corp.org") == ["corp.org"]
         assert ix.squatted_by("bob@web1.corp.org") == "corp.org"
         assert ix.name_problem("corp.org") is None
+
+
+@pytest.mark.parametrize("dirname", ["plain", "a b", "q?x", "h#x", "p%41", "é✓", "semi;colon=eq"])
+def test_snapshot_uri_is_pathlibs(world: dict[str, Any], tmp_path: Any, dirname: str) -> None:
+    """sshd's path builds the SQLite file URI without pathlib: the same URI as
+    ``Path.resolve().as_uri()``, and the index opens through it from any directory name."""
+    import shutil
+
+    from registry.index._snapshot import SnapshotReader, _file_uri
+
+    d = tmp_path / dirname
+    d.mkdir()
+    target = d / "index.sqlite"
+    shutil.copyfile(world["index"], target)
+    link = tmp_path / f"link-{len(dirname)}"
+    link.symlink_to(d)
+    for p in (target, link / "index.sqlite"):
+        assert _file_uri(str(p)) == p.resolve().as_uri()
+        with SnapshotReader.open(p) as ix:
+            assert [r.name for r in ix.records("alice@example.org")]
+            assert ix.path == p
+
+
+def test_settings_index_path_reads_as_a_path(tmp_path: Any) -> None:
+    """SSHSettings keeps the index path as given (sshd's path imports no pathlib) and hands
+    out a Path; equality, replace, copy and pickling see the same value."""
+    import copy
+    import pickle
+    from pathlib import Path
+
+    from registry.gateways.ssh import SSHSettings
+
+    s = SSHSettings(str(tmp_path / "i.sqlite"), users={"a": "a@example.org"})
+    assert isinstance(s.index_path, Path) and s.index_path == tmp_path / "i.sqlite"
+    assert s == SSHSettings(tmp_path / "i.sqlite", users={"a": "a@example.org"})
+    assert s != SSHSettings(tmp_path / "j.sqlite", users={"a": "a@example.org"})
+    assert pickle.loads(pickle.dumps(s)) == s and copy.deepcopy(s) == s
+    moved = s.replace(index_path=tmp_path / "k.sqlite", max_staleness=5)
+    assert moved.index_path == tmp_path / "k.sqlite" and moved.max_staleness == 5
+    assert f"index_path={tmp_path / 'i.sqlite'!r}" in repr(s)
