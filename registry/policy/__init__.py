@@ -25,6 +25,7 @@ from registry.policy._framework import (
     Source,
     Status,
     TimeBase,
+    built,
     run_lint,
 )
 
@@ -213,8 +214,8 @@ def check(
     pol = _policy(policy, profile)
     load_lints()
     when = _utc(at) or datetime.now(UTC)
-    ctx = Context(
-        key=key, at=when, name=name, registered_at=_utc(registered_at),
+    ctx = built(
+        Context, key=key, at=when, name=name, registered_at=_utc(registered_at),
         proof=_as_bytes(proof), statement=_as_bytes(statement),
         other_names=tuple(other_names) if other_names is not None else None,
         attestations=tuple(attestations) if attestations is not None else None,
@@ -240,8 +241,8 @@ def check(
         results = list(template)  # NA without calling the lint
         for i, lt, params, severity in active:
             results[i] = run_lint(lt, ctx, params, severity)
-    return Report(
-        results=tuple(results), profile=pol.profile, policy_sha256=pol.sha256,
+    return built(
+        Report, results=tuple(results), profile=pol.profile, policy_sha256=pol.sha256,
         checker_version=__version__, evaluated_at=when, fail_level=pol.fail_level,
         key_type=key_type, fingerprint=_fingerprint(key), name=name,
     )

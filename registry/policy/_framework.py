@@ -26,6 +26,7 @@ __all__ = [
     "Source",
     "Status",
     "TimeBase",
+    "built",
     "lint",
     "run_lint",
 ]
@@ -205,6 +206,27 @@ class _cached:
         value = self.func(instance)
         instance.__dict__[self.name] = value  # shadows this (non-data) descriptor from now on
         return value
+
+
+_FIELDS: dict[type, frozenset[str]] = {}
+
+
+def built(cls: type, **fields: Any) -> Any:
+    """``cls(**fields)`` for a frozen dataclass with a ``__dict__`` (no slots) and no
+    ``__post_init__``: when every field is given, the same object is made by filling its
+    ``__dict__`` at once, without the generated ``__init__``'s ``object.__setattr__`` per
+    field (a policy check makes one Context and one Report per key)."""
+    names = _FIELDS.get(cls)
+    if names is None:
+        import dataclasses
+
+        names = _FIELDS[cls] = frozenset() if hasattr(cls, "__slots__") or hasattr(
+            cls, "__post_init__") else frozenset(f.name for f in dataclasses.fields(cls))
+    if not names or fields.keys() != names:
+        return cls(**fields)
+    obj: Any = object.__new__(cls)
+    obj.__dict__.update(fields)
+    return obj
 
 
 @dataclass(frozen=True)

@@ -61,3 +61,29 @@ def test_shared_results_are_bounded_and_equal() -> None:
         assert (result.lint_id, int(result.status), result.details, result.location) == (
             lint_id, status, details, location)
         assert result.findings[0].status == result.status
+
+
+def test_built_objects_equal_constructed_ones() -> None:
+    """Context and Report made by filling their __dict__ are the objects __init__ makes."""
+    import dataclasses
+
+    from registry.policy._framework import Context, LintResult, built
+    from registry.policy.report import Report
+
+    at = datetime(2026, 6, 15, tzinfo=UTC)
+    ctx = {f.name: getattr(Context(key="k", at=at, name="alice@example.org"), f.name)
+           for f in dataclasses.fields(Context)}
+    made = built(Context, **ctx)
+    assert made == Context(**ctx) and repr(made) == repr(Context(**ctx))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made.name = "mallory@example.org"
+    assert made.key == "k" and made.name == "alice@example.org"
+    partial = built(Context, key="k", at=at)  # fields missing: the generated __init__
+    assert partial == Context(key="k", at=at)
+    rep = {"results": (), "profile": "default", "policy_sha256": "0" * 64,
+           "checker_version": "1", "evaluated_at": at, "fail_level": Status.ERROR,
+           "key_type": "ssh", "fingerprint": "SHA256:x", "name": None}
+    assert built(Report, **rep) == Report(**rep) and built(Report, **rep).passed
+    slotted = built(LintResult, lint_id="a", status=Status.PASS, details="", location="",
+                    findings=())
+    assert slotted == LintResult("a", Status.PASS) and not hasattr(slotted, "__dict__")
