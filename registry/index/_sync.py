@@ -657,17 +657,29 @@ class _Syncer:
         return start
 
     def fetch_page(self, ep: Any, lo: int, hi: int, trusted: Any, start: bytes,
-                   prev: bytes | None) -> _Page:
+                   prev: bytes | None, ahead: tuple[Any, Future[Any]] | None = None) -> _Page:
         """One endpoint's logs for blocks ``lo``-``hi``, proven complete: decoded, checked
         against the trusted headers, folded into the digest and compared with the digest the
         contract's state proves at ``hi``. ``start`` is the digest before ``lo`` and ``prev``
-        the hash the index holds (or will hold, once the page before is stored) for block
-        ``lo - 1``, None when it holds none. Reads nothing from the index (it may run on
-        the prefetch thread). Raises VerificationError (this endpoint lies), _RangeTooLarge,
-        _ReorgInFlight."""
+        the hash the index holds for block ``lo - 1``, None when it holds none. ``ahead``:
+        (endpoint, its ``eth_getLogs`` reply for these blocks, asked while the page before
+        was stored); when that reply does not verify (the chain may have changed since),
+        the logs are asked again now and those decide. Raises VerificationError (this
+        endpoint lies), _RangeTooLarge, _ReorgInFlight."""
+        if ahead is not None and ahead[0] is ep:
+            try:
+                return self._fetch_page(ep, lo, hi, trusted, start, prev, ahead[1])
+            except (_RangeTooLarge, KeyboardInterrupt):
+                raise
+            except Exception:  # asked again below, now
+                pass
+        return self._fetch_page(ep, lo, hi, trusted, start, prev, None)
+
+    def _fetch_page(self, ep: Any, lo: int, hi: int, trusted: Any, start: bytes,
+                    prev: bytes | None, ahead: Future[Any] | None) -> _Page:
         flt = {"address": self.address, "fromBlock": hex(lo), "toBlock": hex(hi)}
         try:
-            raw = ep.call("eth_getLogs", [flt])
+            raw = ep.call("eth_getLogs", [flt]) if ahead is None else ahead.result()
         except ChainError as exc:
             if hi > lo and _is_range_error(exc):
                 raise _RangeTooLarge(str(exc)) from exc
@@ -877,32 +889,22 @@ class _Syncer:
         result.from_block, result.to_block = lo, max(target, lo - 1)
         result.trusted = trusted.to_dict()
         size = self.page
-        # One page ahead: while a proven page is stored, the next one is fetched, checked and
-        # proven on a worker thread (the endpoint works meanwhile). Nothing of it is stored
-        # before the page it follows is committed; a failure of either drops it.
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sync-prefetch") as pool:
-            ahead: tuple[int, int, Future[_Page]] | None = None
+        # The next page's eth_getLogs is asked on a worker thread while a proven page is
+        # stored (the endpoint works meanwhile); everything else -- decoding, headers, the
+        # proof -- happens here, after the page before is committed. Only the request runs
+        # beside the store (a thread decoding beside it would take the GIL from it).
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sync-getlogs") as pool:
+            ahead: tuple[int, int, Any, Future[Any]] | None = None
             while lo <= target:
                 hi = min(lo + size - 1, target)
-                page: _Page | None = None
+                pre = ahead[2:] if ahead is not None and ahead[:2] == (lo, hi) else None
+                ahead = None
                 try:
-                    if ahead is not None and ahead[:2] == (lo, hi):
-                        try:
-                            page = ahead[2].result()
-                        except (_RangeTooLarge, KeyboardInterrupt):
-                            raise
-                        except Exception:
-                            # fetched while the page before was stored: the chain may have
-                            # changed meanwhile; the synchronous fetch decides
-                            page = None
-                    if page is None:
-                        page = self.fetch(lo, hi, trusted, self.start_digest(lo),
-                                          self.stored_hash(lo - 1))
+                    page = self.fetch(lo, hi, trusted, self.start_digest(lo),
+                                      self.stored_hash(lo - 1), pre)
                 except _RangeTooLarge:
                     size = max(1, (hi - lo + 1) // 2)
                     continue
-                finally:
-                    ahead = None
                 lo = hi + 1
                 if len(page.logs) > self.page_logs:
                     size = max(1, (hi - page.lo + 1) * self.page_logs // len(page.logs))
@@ -910,8 +912,9 @@ class _Syncer:
                     size = min(self.max_page, size * 2)
                 if lo <= target:
                     nxt = min(lo + size - 1, target)
-                    ahead = (lo, nxt, pool.submit(self.fetch, lo, nxt, trusted, page.digest,
-                                                  page.blocks[page.hi].hash))
+                    ep = self.quorum.data_endpoints()[0]
+                    flt = {"address": self.address, "fromBlock": hex(lo), "toBlock": hex(nxt)}
+                    ahead = (lo, nxt, ep, pool.submit(ep.call, "eth_getLogs", [flt]))
                 n = self.run_page(page)
                 result.events += n
                 result.pages += 1
@@ -919,10 +922,12 @@ class _Syncer:
                 if self.progress is not None:
                     self.progress(hi, target, result.events)
 
-    def fetch(self, lo: int, hi: int, trusted: Any, start: bytes, prev: bytes | None) -> _Page:
+    def fetch(self, lo: int, hi: int, trusted: Any, start: bytes, prev: bytes | None,
+              ahead: tuple[Any, Future[Any]] | None = None) -> _Page:
         """The first endpoint's page for blocks ``lo``-``hi`` that verifies (:meth:`fetch_page`)."""
         return self.quorum.first_good(
-            f"blocks {lo}-{hi}", lambda ep: self.fetch_page(ep, lo, hi, trusted, start, prev))
+            f"blocks {lo}-{hi}",
+            lambda ep: self.fetch_page(ep, lo, hi, trusted, start, prev, ahead))
 
 
 def sync_index(
