@@ -1699,11 +1699,18 @@ class Registry:
     def _record_word(self, parsed: Name, c: bytes) -> dict[str, Any] | None:
         """The record's index and status from its storage word (one ``eth_getStorageAt``,
         cheaper than running the ``records`` view), or None when the name has no such record."""
+        from registry.chain._rpc import hex_data
         from registry.chain.layout import decode_record, record_slot
 
-        with _translated(f"record of {parsed}"):
-            raw = self.w3.eth.get_storage_at(self.address, record_slot(bytes(parsed.node), c))  # type: ignore[arg-type]
-        word = decode_record(int.from_bytes(bytes(raw), "big"))
+        what = f"record of {parsed}"
+        with _translated(what):  # plain JSON-RPC: web3's formatters cost more than the read
+            raw = hex_data(_raw_call(self.w3, "eth_getStorageAt",
+                                     [self.address, hex(record_slot(bytes(parsed.node), c)),
+                                      "latest"]), "eth_getStorageAt")
+        if len(raw) > 32:
+            raise ChainError(f"{what}: malformed JSON-RPC response (a storage word of"
+                             f" {len(raw)} bytes)")
+        word = decode_record(int.from_bytes(raw, "big"))
         if not word.exists:
             return None
         return {"index": word.index,

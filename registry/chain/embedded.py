@@ -671,27 +671,89 @@ class _Node:
         from eth.chains.base import MiningChain
         from eth.db.atomic import AtomicDB
         from eth.vm.forks import PragueVM
+        from eth.vm.forks.prague.computation import PragueComputation
         from eth.vm.forks.prague.state import PragueState
 
         node = self
 
+        class _Computation(PragueComputation):
+            """Prague's computation; the call a gas estimate ran and recorded is replayed
+            from that record when a block mines the same call on the same state (_Replay)."""
+
+            @classmethod
+            def apply_computation(
+                cls, state: Any, message: Any, transaction_context: Any,
+                parent_computation: Any = None,
+            ) -> Any:
+                replay, node.replaying = node.replaying, None  # the block's first message only
+                if replay is None or parent_computation is not None \
+                        or not replay.matches(state, message):
+                    return super().apply_computation(
+                        state, message, transaction_context, parent_computation
+                    )
+                node.replayed += 1
+                return replay.apply(cls(state, message, transaction_context), state)
+
+        def recording() -> _GasProbe | None:
+            probe = node.probe
+            return probe if probe is not None and probe.writes is not None \
+                and probe.recording else None
+
+        def not_replayable() -> None:
+            probe = recording()
+            if probe is not None:
+                probe.replayable = False
+
         class _State(PragueState):
-            """Prague's state, telling the node which storage slots mined blocks write."""
+            """Prague's state, telling the node which storage slots mined blocks write, and
+            what an estimated call writes (for _Replay)."""
+
+            computation_class = _Computation
 
             def set_storage(self, address: Any, slot: int, value: int) -> None:
                 if node.touched is not None:
                     node.touched.add((bytes(address), int(slot)))
+                probe = recording()
+                if probe is not None and probe.writes is not None:
+                    probe.writes.append((bytes(address), int(slot), int(value)))
                 super().set_storage(address, slot, value)
 
             def delete_storage(self, address: Any) -> None:
                 if node.touched is not None:
                     node.wiped.add(bytes(address))
+                not_replayable()
                 super().delete_storage(address)
 
             def delete_account(self, address: Any) -> None:
                 if node.touched is not None:
                     node.wiped.add(bytes(address))
+                not_replayable()
                 super().delete_account(address)
+
+            # any other write during a recorded call: not replayed (none in a plain call)
+            def set_balance(self, address: Any, balance: int) -> None:
+                not_replayable()
+                super().set_balance(address, balance)
+
+            def set_nonce(self, address: Any, nonce: int) -> None:
+                not_replayable()
+                super().set_nonce(address, nonce)
+
+            def increment_nonce(self, address: Any) -> None:
+                not_replayable()
+                super().increment_nonce(address)
+
+            def set_code(self, address: Any, code: bytes) -> None:
+                not_replayable()
+                super().set_code(address, code)
+
+            def delete_code(self, address: Any) -> None:
+                not_replayable()
+                super().delete_code(address)
+
+            def touch_account(self, address: Any) -> None:
+                not_replayable()
+                super().touch_account(address)
 
         class _Chain(MiningChain):
             chain_id = CHAIN_ID
@@ -701,6 +763,12 @@ class _Node:
                 params.setdefault("gas_limit", parent_header.gas_limit)
                 return super().create_header_from_parent(parent_header, **params)
 
+        # the last gas estimate's run, which mining the same call may replay (_Replay);
+        # the probe of the estimate running, and the record the block being mined uses
+        self.estimated: _Replay | None = None
+        self.probe: _GasProbe | None = None
+        self.replaying: _Replay | None = None
+        self.replayed = 0  # calls replayed so far (tests read it)
         self.db = _store_db_class()(store)
         base_db = AtomicDB(self.db)
         if not fresh:
@@ -732,6 +800,9 @@ class _Node:
         self._block_bodies: dict[bytes, tuple[int, list[str]]] = {}
         # the block this process mined last, with its receipts (for its receipts, while head)
         self._mined: tuple[Any, tuple[Any, ...]] | None = None
+        # the canonical head's header: only this node changes it (it holds the state lock),
+        # in _mine and _evm_revert, which drop this copy
+        self._head: Any = None
         self._methods: dict[str, Callable[[list[Any]], Any]] = {
             "web3_clientVersion": lambda p: CLIENT_VERSION,
             "net_version": lambda p: str(CHAIN_ID),
@@ -809,7 +880,10 @@ class _Node:
 
     @property
     def head(self) -> Any:
-        return self.chain.get_canonical_head()
+        head = self._head
+        if head is None:
+            head = self._head = self.chain.get_canonical_head()
+        return head
 
     def _next_base_fee(self) -> int:
         return int(self.chain.create_header_from_parent(self.head).base_fee_per_gas)
@@ -855,19 +929,68 @@ class _Node:
             return False
         return bool(canonical.hash == header.hash)
 
-    def _state(self, tag: Any) -> Any:
-        return self.chain.get_vm(at_header=self._header(tag)).state
+    # -- the state, read over the stored trie nodes (no py-evm state built for a read)
+
+    def _fetch_node(self, node_hash: bytes) -> bytes:
+        from registry.chain._mpt import MissingNode
+
+        try:
+            return bytes(self.chain.chaindb.db[node_hash])
+        except KeyError:
+            raise MissingNode(node_hash) from None
+
+    def _trie_value(self, header: Any, root: bytes, key: bytes) -> bytes:
+        """The RLP value at ``key`` (already hashed) in the trie ``root`` of ``header``'s
+        state (``b""``: absent), walked over the stored nodes as ``eth_getProof`` walks them."""
+        from registry.chain._mpt import MalformedNode, MissingNode, walk
+
+        try:
+            value, _ = walk(self._fetch_node, root, key, self._trie_nodes)
+        except MissingNode as exc:
+            raise RpcError(
+                -32000, f"the state of block {header.block_number} is not available"
+            ) from exc
+        except (MalformedNode, ValueError) as exc:  # pragma: no cover - py-evm wrote it
+            raise RpcError(-32603, f"a malformed trie node in block {header.block_number}"
+                           ) from exc
+        if len(self._trie_nodes) > _TRIE_NODE_CACHE:
+            self._trie_nodes.clear()
+        return value
+
+    def _account(self, header: Any, address: bytes) -> tuple[int, int, bytes, bytes]:
+        """(nonce, balance, storage root, code hash) of ``address`` in ``header``'s state."""
+        from registry.chain._mpt import decode
+        from registry.names import keccak256
+
+        encoded = self._trie_value(header, header.state_root, keccak256(address))
+        if not encoded:
+            return 0, 0, _EMPTY_ROOT, _EMPTY_CODE
+        nonce, balance, storage_root, code_hash = decode(encoded)
+        return (int.from_bytes(nonce, "big"), int.from_bytes(balance, "big"),
+                bytes(storage_root), bytes(code_hash))
+
+    def _storage(self, header: Any, address: bytes, slot: int) -> int:
+        """The storage word ``slot`` of ``address`` in ``header``'s state."""
+        from registry.chain._mpt import decode
+        from registry.names import keccak256
+
+        storage_root = self._account(header, address)[2]
+        if storage_root == _EMPTY_ROOT:
+            return 0
+        value = self._trie_value(header, storage_root, keccak256(slot.to_bytes(32, "big")))
+        return int.from_bytes(decode(value), "big") if value else 0
 
     # -- accounts and code
 
     def _get_balance(self, params: list[Any]) -> str:
         address = _p_fixed(_param(params, 0, "address"), "address", 20)
-        return _q(self._state(_param(params, 1, "block", "latest")).get_balance(address))
+        header = self._header(_param(params, 1, "block", "latest"))
+        return _q(self._account(header, address)[1])
 
     def _get_transaction_count(self, params: list[Any]) -> str:
         address = _p_fixed(_param(params, 0, "address"), "address", 20)
         tag = _param(params, 1, "block", "latest")
-        nonce = int(self._state(tag).get_nonce(address))
+        nonce = self._account(self._header(tag), address)[0]
         if tag == "pending":
             queued = self._queue.get(address, {})
             while nonce in queued:
@@ -876,13 +999,22 @@ class _Node:
 
     def _get_code(self, params: list[Any]) -> str:
         address = _p_fixed(_param(params, 0, "address"), "address", 20)
-        return _d(self._state(_param(params, 1, "block", "latest")).get_code(address))
+        header = self._header(_param(params, 1, "block", "latest"))
+        code_hash = self._account(header, address)[3]
+        if code_hash == _EMPTY_CODE:
+            return "0x"
+        try:
+            return _d(self.chain.chaindb.db[code_hash])
+        except KeyError:
+            raise RpcError(
+                -32000, f"the state of block {header.block_number} is not available"
+            ) from None
 
     def _get_storage_at(self, params: list[Any]) -> str:
         address = _p_fixed(_param(params, 0, "address"), "address", 20)
         slot = _p_quantity(_param(params, 1, "slot"), "slot")
-        state = self._state(_param(params, 2, "block", "latest"))
-        return _h32(int(state.get_storage(address, slot)))
+        header = self._header(_param(params, 2, "block", "latest"))
+        return _h32(self._storage(header, address, slot))
 
     # -- calls
 
@@ -962,12 +1094,14 @@ class _Node:
             probe = _GasProbe(cap)
             plain = state.computation_class
             state.computation_class = _probing_class(plain, probe)
+            self.estimated, self.probe = None, probe
             try:
                 computation = run(cap)
             except Exception as exc:
                 raise _tx_rejected(exc) from exc
             finally:
                 state.computation_class = plain
+                self.probe = None
             if computation.is_error:
                 raise _execution_error(computation.error, computation.output)
             intrinsic = int(tx.intrinsic_gas)
@@ -979,7 +1113,11 @@ class _Node:
             )
             if needed >= cap:
                 return _q(cap)
-            if not probe.gas_sensitive or succeeds(needed):
+            if not probe.gas_sensitive:
+                if header.hash == self.head.hash:
+                    self.estimated = _recorded(header, tx, state, computation, probe, needed)
+                return _q(needed)
+            if succeeds(needed):
                 return _q(needed)
             failing, working = needed, cap
             optimistic = (needed + _CALL_STIPEND) * 64 // 63
@@ -1015,7 +1153,7 @@ class _Node:
         chain_id = tx.chain_id
         if chain_id is not None and chain_id != CHAIN_ID:
             raise RpcError(-32000, f"invalid chain id {chain_id} (this chain is {CHAIN_ID})")
-        nonce = int(self.chain.get_vm(at_header=self.head).state.get_nonce(sender))
+        nonce = self._account(self.head, sender)[0]
         if tx.nonce < nonce:
             raise RpcError(-32000, f"nonce too low: next nonce {nonce}, tx nonce {tx.nonce}")
         if tx.nonce > nonce:
@@ -1031,7 +1169,7 @@ class _Node:
     def _drain_queue(self, sender: bytes) -> None:
         queued = self._queue.get(sender)
         while queued:
-            nonce = int(self.chain.get_vm(at_header=self.head).state.get_nonce(sender))
+            nonce = self._account(self.head, sender)[0]
             item = queued.pop(nonce, None)
             if item is None:
                 # drop what can never run (nonce now too low)
@@ -1057,11 +1195,22 @@ class _Node:
         chain = self.chain
         header = chain.create_header_from_parent(parent, timestamp=ts)
         self.touched, self.wiped = set(), set()
+        self._head = None
+        replay, self.estimated = self.estimated, None
+        if replay is not None and len(txs) == 1 and replay.admits(txs[0], parent.hash):
+            self.replaying = replay  # the estimate ran this call: replay it (_Replay)
         try:
             # one VM builds the block: what MiningChain.apply_transaction + mine_block do,
             # without a second state and a second state root computed per block
             vm = chain.get_vm(header)
             filled, receipts, _ = vm.apply_all_transactions(txs, header)
+            # the words the transactions wrote, read while their state is warm; what
+            # finalizing the block writes, if anything, is read after it (below)
+            words: dict[tuple[bytes, int], int | None] = {
+                key: int(vm.state.get_storage(*key)) for key in self.touched or ()
+            }
+            wiped = len(self.wiped)
+            self.touched = set()
             block = vm.set_block_transactions_and_withdrawals(
                 vm.get_block(), filled, txs, receipts
             )
@@ -1073,29 +1222,34 @@ class _Node:
             raise _tx_rejected(exc) from exc
         finally:
             touched, self.touched = self.touched, None
+            self._head = None
+            self.replaying = None
         chain.header = chain.create_header_from_parent(block.header)
         self._mined = (block, tuple(receipts))
         self.new_logs += _log_rows(block, receipts)
-        self._storage_words(vm.state, touched, self.wiped)
+        if touched or len(self.wiped) != wiped:  # finalizing wrote storage: read every word
+            words = dict.fromkeys(set(words) | touched)
+        self._storage_words(vm.state, words, self.wiped)
         self.on_block()
         return block
 
     def _storage_words(
-        self, state: Any, touched: set[tuple[bytes, int]], wiped: set[bytes]
+        self, state: Any, words: dict[tuple[bytes, int], int | None], wiped: set[bytes]
     ) -> None:
         """Queue the storage mirror's changes for a mined block: the final value of every
         slot its transactions wrote (and of none, for an address whose storage was cleared).
+        ``words``: (address, slot) -> its value, or None to read it from ``state``.
 
         The mirror (table ``storage``: address, keccak256 of the 32-byte slot, value) lets
         a reader get a contract's state words with SQLite alone, committed with the block.
         """
         from eth_utils import keccak
 
-        if not touched and not wiped:
+        if not words and not wiped:
             return
         self.new_wipes += sorted(wiped)
-        for address, slot in sorted(touched):
-            value = int(state.get_storage(address, slot))
+        for (address, slot), known in sorted(words.items()):
+            value = int(state.get_storage(address, slot)) if known is None else known
             word = value.to_bytes(32, "big") if value else None
             self.new_words.append((address, keccak(slot.to_bytes(32, "big")), word))
 
@@ -1468,6 +1622,7 @@ class _Node:
                 db.delete(SchemaV1.make_transaction_hash_to_block_lookup_key(tx.hash))
             db.delete(SchemaV1.make_block_number_to_hash_lookup_key(BlockNumber(number)))
         db.set(SchemaV1.make_canonical_head_hash_lookup_key(), target.hash)
+        self._head = None
         # py-evm records which block numbers it holds; shrink that record to the new head
         gaps = rlp.encode(((), target.block_number + 1), sedes=chain_gaps)
         db.set(SchemaV1.make_header_chain_gaps_lookup_key(), gaps)
@@ -1531,17 +1686,39 @@ def _p_storage_key(value: Any) -> bytes:
 
 
 class _GasProbe:
-    """What one estimation run saw of the operations that depend on the gas left."""
+    """What one estimation run saw of the operations that depend on the gas left, and
+    what a :class:`_Replay` of it needs: the call's storage writes, in order, and the
+    block and transaction values it read."""
 
     def __init__(self, cap: int) -> None:
         self.cap = cap
         self.sstore_needs = 0  # least gas limit that leaves every SSTORE above the stipend
         self.gas_sensitive = False  # a call, a create or GAS ran: only a run can tell
+        self.writes: list[tuple[bytes, int, int]] | None = None  # set when the call starts
+        self.recording = False  # the outermost call is running
+        self.replayable = True  # nothing ran that a replay could not reproduce
+        self.context: set[int] = set()  # the block-context opcodes that ran
 
 
 _GAS_SENSITIVE_OPCODES = (0x5A, 0xF0, 0xF1, 0xF2, 0xF4, 0xF5, 0xFA)
 """GAS, CREATE, CALL, CALLCODE, DELEGATECALL, CREATE2, STATICCALL."""
 _SSTORE = 0x55
+_CONTEXT_OPCODES = {
+    0x41: ("coinbase",),
+    0x42: ("timestamp",),
+    0x43: ("block_number",),
+    0x44: ("difficulty", "mix_hash"),
+    0x45: ("gas_limit",),
+    0x46: ("chain_id",),
+    0x48: ("base_fee",),
+    0x4A: ("blob_base_fee",),
+}
+"""COINBASE, TIMESTAMP, NUMBER, PREVRANDAO, GASLIMIT, CHAINID, BASEFEE, BLOBBASEFEE: block
+values a call may read; a replay needs the block it is mined in to have the same ones."""
+_UNREPLAYABLE_OPCODES = (0x31, 0x3A, 0x3B, 0x3C, 0x3F, 0x40, 0x47, 0x49, 0xFF)
+"""BALANCE, GASPRICE, EXTCODESIZE, EXTCODECOPY, EXTCODEHASH, BLOCKHASH, SELFBALANCE, BLOBHASH,
+SELFDESTRUCT: what the estimate's costless, unsigned run may see differently from the mined
+transaction (the sender's balance, the gas price), or effects not replayed."""
 
 
 def _probing_class(base: type, probe: _GasProbe) -> type:
@@ -1552,6 +1729,22 @@ def _probing_class(base: type, probe: _GasProbe) -> type:
     def sensitive(original: Any) -> Any:
         def opcode(computation: Any) -> Any:
             probe.gas_sensitive = True
+            return original(computation=computation)
+
+        opcode.__wrapped__ = original  # type: ignore[attr-defined]
+        return opcode
+
+    def unreplayable(original: Any) -> Any:
+        def opcode(computation: Any) -> Any:
+            probe.replayable = False
+            return original(computation=computation)
+
+        opcode.__wrapped__ = original  # type: ignore[attr-defined]
+        return opcode
+
+    def context(code: int, original: Any) -> Any:
+        def opcode(computation: Any) -> Any:
+            probe.context.add(code)
             return original(computation=computation)
 
         opcode.__wrapped__ = original  # type: ignore[attr-defined]
@@ -1568,9 +1761,141 @@ def _probing_class(base: type, probe: _GasProbe) -> type:
     for code in _GAS_SENSITIVE_OPCODES:
         if code in plain:
             opcodes[code] = sensitive(plain[code])
+    for code in _UNREPLAYABLE_OPCODES:
+        if code in plain:
+            opcodes[code] = unreplayable(plain[code])
+    for code in _CONTEXT_OPCODES:
+        if code in plain:
+            opcodes[code] = context(code, plain[code])
     if _SSTORE in plain:
         opcodes[_SSTORE] = sstore
-    return type("ProbingComputation", (base,), {"opcodes": opcodes})
+
+    def apply_computation(
+        cls: Any, state: Any, message: Any, transaction_context: Any,
+        parent_computation: Any = None,
+    ) -> Any:
+        run = super(probing, cls).apply_computation  # type: ignore[arg-type]
+        if message.depth or probe.writes is not None:  # record the first outermost call only
+            return run(state, message, transaction_context, parent_computation)
+        probe.writes, probe.recording = [], True
+        try:
+            return run(state, message, transaction_context, parent_computation)
+        finally:
+            probe.recording = False
+
+    probing = type("ProbingComputation", (base,), {
+        "opcodes": opcodes, "apply_computation": classmethod(apply_computation),
+    })
+    return probing
+
+
+def _recorded(
+    header: Any, tx: Any, state: Any, computation: Any, probe: _GasProbe, needed: int
+) -> _Replay | None:
+    """The replay record of an estimate's run at the head (None: not replayable)."""
+    message = computation.msg
+    if (not probe.replayable or probe.writes is None or computation.children
+            or message.is_create or tx.value != 0 or message.depth != 0):
+        return None
+    context = tuple(
+        (name, _context_value(state, name))
+        for code in sorted(probe.context) for name in _CONTEXT_OPCODES[code]
+    )
+    return _Replay(
+        head=bytes(header.hash),
+        sender=bytes(message.sender),
+        to=bytes(message.to),
+        data=bytes(message.data),
+        code=bytes(message.code),
+        min_gas=needed,
+        gas_used=int(message.gas - computation.get_gas_remaining()),
+        refund=int(computation.get_gas_refund()),
+        writes=tuple(probe.writes),
+        logs=tuple((bytes(a), tuple(t), bytes(d)) for _, a, t, d
+                   in computation.get_raw_log_entries()),
+        output=bytes(computation.output),
+        context=context,
+    )
+
+
+def _context_value(state: Any, name: str) -> Any:
+    """A block-context value as the state gives it to the EVM."""
+    if name == "chain_id":
+        return state.execution_context.chain_id
+    return getattr(state, name)
+
+
+@dataclass
+class _Replay:
+    """A call ``eth_estimateGas`` ran at the head, which mining the same call may replay.
+
+    The estimate and the mined transaction run the same message (sender, contract,
+    calldata, no value) on the same state (the block after the head the estimate ran
+    at). When the run made no call or create, read neither the gas left, the gas price,
+    a balance, another account's code nor a block hash, and wrote only its own storage
+    and logs, its effects depend on nothing else than the block values it read
+    (``context``): a block that has the same ones, and a gas limit at least the
+    estimate, runs it to the same storage writes, logs, gas and refund. Mining then
+    applies those instead of running the EVM again; everything around the call
+    (nonce, fees, refunds, receipt, state root) is py-evm's as before, and any
+    difference sends it through the EVM. Blocks stay byte-identical either way (a test
+    mines the same transactions both ways and compares the chains).
+    """
+
+    head: bytes  # hash of the head the estimate ran at: the mined block's parent
+    sender: bytes
+    to: bytes
+    data: bytes
+    code: bytes
+    min_gas: int  # the estimate: the least gas limit of a transaction that runs the same
+    gas_used: int  # message gas the run consumed (before refunds)
+    refund: int
+    writes: tuple[tuple[bytes, int, int], ...]  # set_storage calls, in order
+    logs: tuple[tuple[bytes, tuple[int, ...], bytes], ...]
+    output: bytes
+    context: tuple[tuple[str, Any], ...]  # block values read: (state attribute, value)
+
+    def admits(self, tx: Any, parent: bytes) -> bool:
+        """Whether ``tx``, the only transaction of a block on ``parent``, sends this call."""
+        return (
+            parent == self.head
+            and tx.sender == self.sender
+            and tx.to == self.to
+            and tx.value == 0
+            and tx.data == self.data
+            and tx.gas >= self.min_gas
+            and _tx_type(tx) in (0, 1, 2)  # no set-code authorizations
+            and not (_tx_type(tx) and tx.access_list)  # no slot or account made warm
+        )
+
+    def matches(self, state: Any, message: Any) -> bool:
+        """Whether ``message`` in ``state`` is the recorded call in the same block context."""
+        return (
+            message.depth == 0
+            and not message.is_static
+            and not message.is_create
+            and message.value == 0
+            and message.sender == self.sender
+            and message.to == self.to
+            and message.code_address == self.to
+            and message.data == self.data
+            and message.code == self.code
+            and message.gas >= self.gas_used
+            and all(_context_value(state, name) == value for name, value in self.context)
+        )
+
+    def apply(self, computation: Any, state: Any) -> Any:
+        """The recorded run's effects on ``computation`` (fresh) and ``state``."""
+        with computation:
+            computation.contracts_created = []
+            computation.consume_gas(self.gas_used, reason="replayed from the gas estimate")
+            computation._gas_meter.gas_refunded = self.refund
+            for address, slot, value in self.writes:
+                state.set_storage(address, slot, value)
+            for address, topics, data in self.logs:
+                computation.add_log_entry(address, topics, data)
+            computation.output = self.output
+        return computation
 
 
 def _calldata_floor(state: Any, tx: Any) -> int:
