@@ -535,6 +535,7 @@ class Registry:
         self._closer = closer
         self._lock = threading.RLock()
         self._nonce: int | None = None
+        self._signer: tuple[Any, Any] | None = None  # (account, its coincurve key or None)
         self._fees: tuple[float, dict[str, int]] | None = None
         self._names: dict[bytes, str] = {}
         self._stamps: dict[bytes, datetime | None] = {}
@@ -1334,7 +1335,7 @@ class Registry:
                 if "maxFeePerGas" in fees:
                     tx["type"] = 2
                 try:
-                    signed = self.account.sign_transaction(tx)
+                    raw = self._sign(tx)
                 except Exception as exc:
                     raise AccountError(
                         f"{what}: the account cannot sign ({type(exc).__name__})"
@@ -1343,7 +1344,7 @@ class Registry:
                     from registry.chain._rpc import hash32
 
                     tx_hash = hash32(_raw_call(self.w3, "eth_sendRawTransaction",
-                                               ["0x" + bytes(signed.raw_transaction).hex()]),
+                                               ["0x" + raw.hex()]),
                                      "eth_sendRawTransaction")
                 except Exception as exc:
                     low = _error_text(exc).lower()
@@ -1359,6 +1360,28 @@ class Registry:
                 self._nonce = nonce + 1
                 return PendingTx(self, tx_hash, what, {**base, "gas": gas})
         raise ChainError(f"{what}: could not find a usable nonce")  # pragma: no cover
+
+    def _sign(self, tx: dict[str, Any]) -> bytes:
+        """``tx`` signed by the account, raw: a local key's EIP-1559 transaction with
+        coincurve directly (the same bytes, without eth-account's layers), else by
+        eth-account."""
+        from registry.chain._sign import sign_dynamic_fee
+
+        account = self.account
+        cached = self._signer
+        if cached is None or cached[0] is not account:
+            signer = None
+            key = getattr(account, "key", None)
+            if type(account).__name__ == "LocalAccount" and isinstance(key, bytes) \
+                    and len(key) == 32:
+                from coincurve import PrivateKey
+
+                signer = PrivateKey(bytes(key))
+            cached = self._signer = (account, signer)
+        raw = sign_dynamic_fee(cached[1], tx) if cached[1] is not None else None
+        if raw is None:
+            raw = bytes(account.sign_transaction(tx).raw_transaction)
+        return raw
 
     def wait_for_receipt(
         self,
