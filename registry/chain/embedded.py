@@ -489,6 +489,30 @@ def _defer_bls_precompiles() -> None:
     sys.modules[name] = stand_in
 
 
+def _fast_eth_hash() -> None:
+    """Have eth-hash (py-evm's, eth-utils' and the trie's keccak256) use safe-pysha3.
+
+    eth-hash picks pycryptodome first when both are installed; its keccak costs
+    about 20 us a call through cffi, safe-pysha3's (a dependency of keyanchor, which
+    :func:`registry.names.keccak256` already uses) about 3 us, and py-evm hashes a
+    hundred-odd times per block (trie nodes, storage keys, addresses). The digests
+    are the same: the backend is checked on the empty string first. Left alone when
+    ``ETH_HASH_BACKEND`` names a backend, or safe-pysha3 is missing.
+    """
+    if os.environ.get("ETH_HASH_BACKEND"):
+        return
+    try:
+        from eth_hash.auto import keccak
+        from eth_hash.backends.pysha3 import backend
+    except ImportError:  # pragma: no cover - safe-pysha3 is a dependency
+        return
+    if backend.keccak256(b"") != _EMPTY_CODE:  # pragma: no cover
+        return
+    hasher: Any = backend.keccak256
+    preimage: Any = backend.preimage
+    keccak.hasher, keccak.preimage = hasher, preimage
+
+
 @functools.cache
 def _store_db_class() -> type:
     """The py-evm database class over a :class:`_Store` (built on first use: py-evm is heavy)."""
@@ -668,6 +692,7 @@ class _Node:
         on_block: Callable[[], None],
     ) -> None:
         _defer_bls_precompiles()
+        _fast_eth_hash()
         from eth.chains.base import MiningChain
         from eth.db.atomic import AtomicDB
         from eth.vm.forks import PragueVM
