@@ -735,6 +735,11 @@ class _Node:
 
             computation_class = _Computation
 
+            def set_system_contracts(self) -> None:
+                """Nothing. py-evm's Cancun and Prague versions (run for every state
+                built) read the beacon-roots and block-history accounts and set their code
+                only when it is already that code: a no-op, at two trie walks a state."""
+
             def set_storage(self, address: Any, slot: int, value: int) -> None:
                 if node.touched is not None:
                     node.touched.add((bytes(address), int(slot)))
@@ -784,9 +789,22 @@ class _Node:
             chain_id = CHAIN_ID
             vm_configuration: Any = ((0, PragueVM.configure(_state_class=_State)),)
 
+            _pending: Any = None
+
             def create_header_from_parent(self, parent_header: Any, **params: Any) -> Any:
                 params.setdefault("gas_limit", parent_header.gas_limit)
                 return super().create_header_from_parent(parent_header, **params)
+
+            @property
+            def header(self) -> Any:
+                """py-evm's pending header, built when first read (None: from the head)."""
+                if self._pending is None:
+                    self._pending = self.create_header_from_parent(self.get_canonical_head())
+                return self._pending
+
+            @header.setter
+            def header(self, value: Any) -> None:
+                self._pending = value
 
         # the last gas estimate's run, which mining the same call may replay (_Replay);
         # the probe of the estimate running, and the record the block being mined uses
@@ -1169,7 +1187,7 @@ class _Node:
             raise _invalid("empty transaction")
         if raw[0] == 3:
             raise RpcError(-32000, "blob transactions are not supported")
-        vm = self.chain.get_vm()
+        vm = self.chain.get_vm(self.head)
         try:
             tx = vm.get_transaction_builder().decode(raw)
             sender = tx.sender
@@ -1243,13 +1261,13 @@ class _Node:
             chain.validate_block(block)
             chain.chaindb.persist_block(block)
         except ValidationError as exc:
-            chain.header = chain.create_header_from_parent(parent)
+            chain.header = None  # the pending header again from the head, when needed
             raise _tx_rejected(exc) from exc
         finally:
             touched, self.touched = self.touched, None
             self._head = None
             self.replaying = None
-        chain.header = chain.create_header_from_parent(block.header)
+        chain.header = None  # py-evm's pending header, rebuilt from the new head if read
         self._mined = (block, tuple(receipts))
         self.new_logs += _log_rows(block, receipts)
         if touched or len(self.wiped) != wiped:  # finalizing wrote storage: read every word
@@ -1652,7 +1670,7 @@ class _Node:
         gaps = rlp.encode(((), target.block_number + 1), sedes=chain_gaps)
         db.set(SchemaV1.make_header_chain_gaps_lookup_key(), gaps)
         db.set(SchemaV1.make_chain_gaps_lookup_key(), gaps)
-        chain.header = chain.create_header_from_parent(target)
+        chain.header = None  # from the new head, when read
         self.new_logs = [row for row in self.new_logs if row[0] <= target.block_number]
         if self.logs_after is None or self.logs_after > target.block_number:
             self.logs_after = target.block_number
