@@ -760,30 +760,20 @@ class _Node:
                 not_replayable()
                 super().delete_account(address)
 
-            # any other write during a recorded call: not replayed (none in a plain call)
-            def set_balance(self, address: Any, balance: int) -> None:
-                not_replayable()
-                super().set_balance(address, balance)
+        def guarded(name: str) -> Callable[..., Any]:
+            plain = getattr(PragueState, name)
 
-            def set_nonce(self, address: Any, nonce: int) -> None:
+            def write(self: Any, *args: Any) -> Any:
                 not_replayable()
-                super().set_nonce(address, nonce)
+                return plain(self, *args)
 
-            def increment_nonce(self, address: Any) -> None:
-                not_replayable()
-                super().increment_nonce(address)
+            write.__name__ = write.__qualname__ = name
+            return write
 
-            def set_code(self, address: Any, code: bytes) -> None:
-                not_replayable()
-                super().set_code(address, code)
-
-            def delete_code(self, address: Any) -> None:
-                not_replayable()
-                super().delete_code(address)
-
-            def touch_account(self, address: Any) -> None:
-                not_replayable()
-                super().touch_account(address)
+        # any other write during a recorded call: not replayed (none in a plain call)
+        for name in ("set_balance", "set_nonce", "increment_nonce", "set_code", "delete_code",
+                     "touch_account"):
+            setattr(_State, name, guarded(name))
 
         class _Chain(MiningChain):
             chain_id = CHAIN_ID
@@ -982,13 +972,14 @@ class _Node:
         except KeyError:
             raise MissingNode(node_hash) from None
 
-    def _trie_value(self, header: Any, root: bytes, key: bytes) -> bytes:
+    def _trie_walk(self, header: Any, root: bytes, key: bytes) -> tuple[bytes, list[bytes]]:
         """The RLP value at ``key`` (already hashed) in the trie ``root`` of ``header``'s
-        state (``b""``: absent), walked over the stored nodes as ``eth_getProof`` walks them."""
+        state (``b""``: absent) and the nodes on its path, walked over the stored nodes
+        (decoded ones kept by hash: content-addressed, never stale)."""
         from registry.chain._mpt import MalformedNode, MissingNode, walk
 
         try:
-            value, _ = walk(self._fetch_node, root, key, self._trie_nodes)
+            found = walk(self._fetch_node, root, key, self._trie_nodes)
         except MissingNode as exc:
             raise RpcError(
                 -32000, f"the state of block {header.block_number} is not available"
@@ -998,7 +989,11 @@ class _Node:
                            ) from exc
         if len(self._trie_nodes) > _TRIE_NODE_CACHE:
             self._trie_nodes.clear()
-        return value
+        return found
+
+    def _trie_value(self, header: Any, root: bytes, key: bytes) -> bytes:
+        """The value alone of :meth:`_trie_walk` (a state read, as eth_getProof walks it)."""
+        return self._trie_walk(header, root, key)[0]
 
     def _account(self, header: Any, address: bytes) -> tuple[int, int, bytes, bytes]:
         """(nonce, balance, storage root, code hash) of ``address`` in ``header``'s state."""
@@ -1515,7 +1510,7 @@ class _Node:
         so ``trie.HexaryTrie.get_from_proof(stateRoot, keccak(address), proof)``
         verifies them against the block header's ``stateRoot``.
         """
-        from registry.chain._mpt import MalformedNode, MissingNode, decode, walk
+        from registry.chain._mpt import decode
         from registry.names import keccak256
 
         address = _p_fixed(_param(params, 0, "address"), "address", 20)
@@ -1526,42 +1521,23 @@ class _Node:
             raise _invalid(f"at most {MAX_PROOF_KEYS} storage keys")
         slots = [_p_storage_key(key) for key in raw_keys]
         header = self._header(_param(params, 2, "block", "latest"))
-        db = self.chain.chaindb.db
-        decoded = self._trie_nodes
-
-        def fetch(node_hash: bytes) -> bytes:
-            try:
-                return bytes(db[node_hash])
-            except KeyError:
-                raise MissingNode(node_hash) from None
-
-        try:
-            encoded, nodes = walk(fetch, header.state_root, keccak256(address), decoded)
-            account_proof = [_d(n) for n in nodes]
-            if encoded:
-                nonce, balance, storage_root, code_hash = decode(encoded)
+        encoded, nodes = self._trie_walk(header, header.state_root, keccak256(address))
+        account_proof = [_d(n) for n in nodes]
+        if encoded:
+            nonce, balance, storage_root, code_hash = decode(encoded)
+        else:
+            nonce, balance, storage_root, code_hash = b"", b"", _EMPTY_ROOT, _EMPTY_CODE
+        storage_proof = []
+        for slot in slots:
+            if storage_root == _EMPTY_ROOT:
+                value, nodes = b"", []
             else:
-                nonce, balance, storage_root, code_hash = b"", b"", _EMPTY_ROOT, _EMPTY_CODE
-            storage_proof = []
-            for slot in slots:
-                if storage_root == _EMPTY_ROOT:
-                    value, nodes = b"", []
-                else:
-                    value, nodes = walk(fetch, storage_root, keccak256(slot), decoded)
-                storage_proof.append({
-                    "key": _d(slot),
-                    "value": _q(int.from_bytes(decode(value), "big") if value else 0),
-                    "proof": [_d(n) for n in nodes],
-                })
-        except MissingNode as exc:
-            raise RpcError(
-                -32000, f"the state of block {header.block_number} is not available"
-            ) from exc
-        except (MalformedNode, ValueError) as exc:  # pragma: no cover - py-evm wrote it
-            raise RpcError(-32603, f"a malformed trie node in block {header.block_number}"
-                           ) from exc
-        if len(decoded) > _TRIE_NODE_CACHE:
-            decoded.clear()
+                value, nodes = self._trie_walk(header, storage_root, keccak256(slot))
+            storage_proof.append({
+                "key": _d(slot),
+                "value": _q(int.from_bytes(decode(value), "big") if value else 0),
+                "proof": [_d(n) for n in nodes],
+            })
         return {
             "address": _d(address),
             "balance": _q(int.from_bytes(balance, "big")),
@@ -1769,29 +1745,19 @@ def _probing_class(base: type, probe: _GasProbe) -> type:
     plain: dict[int, Any] = base.opcodes  # type: ignore[attr-defined]
     opcodes = dict(plain)
 
-    def sensitive(original: Any) -> Any:
+    def noting(original: Any, note: Callable[[], None]) -> Any:
         def opcode(computation: Any) -> Any:
-            probe.gas_sensitive = True
+            note()
             return original(computation=computation)
 
         opcode.__wrapped__ = original  # type: ignore[attr-defined]
         return opcode
 
-    def unreplayable(original: Any) -> Any:
-        def opcode(computation: Any) -> Any:
-            probe.replayable = False
-            return original(computation=computation)
+    def sensitive() -> None:
+        probe.gas_sensitive = True
 
-        opcode.__wrapped__ = original  # type: ignore[attr-defined]
-        return opcode
-
-    def context(code: int, original: Any) -> Any:
-        def opcode(computation: Any) -> Any:
-            probe.context.add(code)
-            return original(computation=computation)
-
-        opcode.__wrapped__ = original  # type: ignore[attr-defined]
-        return opcode
+    def unreplayable() -> None:
+        probe.replayable = False
 
     def sstore(computation: Any) -> Any:
         if computation.msg.depth == 0:  # deeper, a call ran: gas_sensitive already
@@ -1803,13 +1769,13 @@ def _probing_class(base: type, probe: _GasProbe) -> type:
     sstore.__wrapped__ = plain[_SSTORE]  # type: ignore[attr-defined]
     for code in _GAS_SENSITIVE_OPCODES:
         if code in plain:
-            opcodes[code] = sensitive(plain[code])
+            opcodes[code] = noting(plain[code], sensitive)
     for code in _UNREPLAYABLE_OPCODES:
         if code in plain:
-            opcodes[code] = unreplayable(plain[code])
+            opcodes[code] = noting(plain[code], unreplayable)
     for code in _CONTEXT_OPCODES:
         if code in plain:
-            opcodes[code] = context(code, plain[code])
+            opcodes[code] = noting(plain[code], functools.partial(probe.context.add, code))
     if _SSTORE in plain:
         opcodes[_SSTORE] = sstore
 
