@@ -206,6 +206,7 @@ class _Store:
 
     def __init__(self, path: Path, *, write: bool) -> None:
         self.path = path
+        self._meta: dict[str, str] = {}  # the meta rows as committed (load_meta, save)
         try:
             self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             if write:  # only a writer holds the state lock alone: safe to change the mode
@@ -229,6 +230,7 @@ class _Store:
             meta = dict(self._conn.execute("SELECT key, value FROM meta").fetchall())
         except sqlite3.Error as exc:
             raise ConfigError(f"cannot read the chain file {self.path}: {exc}") from exc
+        self._meta = dict(meta)
         return not empty, meta
 
     def save(
@@ -252,28 +254,38 @@ class _Store:
         try:
             conn.execute("BEGIN IMMEDIATE")
             try:
-                conn.executemany("DELETE FROM kv WHERE k = ?", [(k,) for k in deletes])
+                if deletes:
+                    conn.executemany("DELETE FROM kv WHERE k = ?", [(k,) for k in deletes])
                 conn.executemany("INSERT OR REPLACE INTO kv (k, v) VALUES (?, ?)", upserts)
                 if logs_after is not None:
                     conn.execute("DELETE FROM logs WHERE block > ?", (logs_after,))
-                conn.executemany(_INSERT_LOG, logs)
-                conn.executemany("DELETE FROM storage WHERE address = ?", [(a,) for a in wipe])
-                conn.executemany(
-                    "DELETE FROM storage WHERE address = ? AND key = ?",
-                    [(a, k) for a, k, v in words if v is None],
-                )
-                conn.executemany(
-                    "INSERT OR REPLACE INTO storage (address, key, value) VALUES (?, ?, ?)",
-                    [(a, k, v) for a, k, v in words if v is not None],
-                )
-                conn.executemany(
-                    "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", list(meta.items())
-                )
+                if logs:
+                    conn.executemany(_INSERT_LOG, logs)
+                if wipe:
+                    conn.executemany("DELETE FROM storage WHERE address = ?",
+                                     [(a,) for a in wipe])
+                cleared = [(a, k) for a, k, v in words if v is None]
+                if cleared:
+                    conn.executemany("DELETE FROM storage WHERE address = ? AND key = ?",
+                                     cleared)
+                stored = [(a, k, v) for a, k, v in words if v is not None]
+                if stored:
+                    conn.executemany(
+                        "INSERT OR REPLACE INTO storage (address, key, value) VALUES (?, ?, ?)",
+                        stored,
+                    )
+                changed = [item for item in meta.items() if self._meta.get(item[0]) != item[1]]
+                if changed:  # the rows that differ from the file's
+                    conn.executemany(
+                        "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", changed
+                    )
                 conn.execute("COMMIT")
+                self._meta = dict(meta)
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
         except sqlite3.Error as exc:
+            self._meta = {}  # unknown after a failed commit: write every row next time
             raise ChainError(f"cannot write the chain file {self.path}: {exc}") from exc
 
     def logs(
@@ -1117,9 +1129,16 @@ class _Node:
             cap = int(tx.gas)
 
             def run(gas: int) -> Any:
+                """The call's computation at gas limit ``gas``: py-evm's transaction
+                executor without its last step (refunds, fees, emptied accounts), which
+                the gas the computation used does not depend on; the state is reverted."""
+                spoofed = SpoofTransaction(tx, gas=gas, gas_price=0)
                 snapshot = state.snapshot()
                 try:
-                    return state.apply_transaction(SpoofTransaction(tx, gas=gas, gas_price=0))
+                    executor = state.get_transaction_executor()
+                    executor.validate_transaction(spoofed)
+                    return executor.build_computation(executor.build_evm_message(spoofed),
+                                                      spoofed)
                 finally:
                     state.revert(snapshot)
 
