@@ -15,13 +15,24 @@
    with one worker, the gateway with ``--workers`` processes, and the same
    ``serve`` with the app swapped for ``scripts/trivial_app.py`` (one catch-all
    route answering 1,024 bytes): the floor.
-3. Drives them from another process with a lean asyncio HTTP/1.1 client
-   (keep-alive, ``--connections`` concurrent connections, exactly
-   ``--requests`` requests per scenario, uniformly random names /
+3. Drives them with ``--connections`` keep-alive connections over
+   ``--requests`` request paths per scenario and run (uniformly random names /
    fingerprints over the whole index; the floor gets the very same request
    lines), after a warm-up, ``--runs`` times, floor and gateway interleaved,
-   and prints the medians: requests/s, p50/p99 latency, and the ratios
-   gateway / floor and N workers / 1 worker.
+   and prints the medians: requests/s, p50/p99 latency, server CPU time per
+   request, and the ratios gateway / floor and N workers / 1 worker. The
+   client (``--client``, printed with the figures):
+
+   * ``wrk`` (the default when it is on PATH; Debian: ``apt-get install wrk``):
+     one C thread (``--wrk-threads``) cycling over the paths with a Lua
+     script for ``--duration`` seconds per measurement; it takes ~0.1 of a
+     core at 3,000 requests/s, so the servers get the rest of the machine;
+   * ``python``: the asyncio HTTP/1.1 client in this script, in its own
+     process, sending exactly ``--requests`` requests; it takes a large share
+     of a core itself (the figures before wrk were measured with it).
+
+   Both measure a request's latency from the moment its bytes are written to
+   the moment its whole answer is read, over the same 16 connections.
 
 Targets (issue 15): every scenario >= 0.6x the floor, HKP ``op=get`` p99 <= 10 ms
 (16 connections), ``--workers 2`` >= 1.7x one worker on two cores.
