@@ -16,7 +16,8 @@
    process ``--runs`` times, interleaved with ``python3 -c pass`` and the
    stdlib floor script ``scripts/ak_floor.py`` (the same query and output,
    none of the checks), with bytecode cached, with keyanchor's not cached, and
-   with nothing cached; prints medians, p95 and the ratios.
+   with nothing cached, the first two also under ``python3 -S`` (no ``.pth``
+   imports); prints medians, p95 and the ratios, in wall-clock and in CPU time.
 3. Starts anvil, sends ``--sync-names`` assign + publish transactions pipelined
    (JSON-RPC batches of eth_sendTransaction, automine off, one big block per
    batch), then times a fresh, fully verified sync (policy verdicts included).
@@ -29,6 +30,7 @@ import hashlib
 import json
 import os
 import platform
+import resource
 import statistics
 import struct
 import subprocess
@@ -180,12 +182,13 @@ FLOOR = REPO / "scripts" / "ak_floor.py"
 ENTRY = "import sys; from cli.ssh_entry import _console_main; sys.exit(_console_main())"
 
 
-def _copy_sources(dst: Path) -> Path:
-    """The keyanchor packages copied without any __pycache__ (as an install without bytecode)."""
+def _copy_sources(dst: Path, root: Path = REPO) -> Path:
+    """The keyanchor packages of ``root`` copied without any __pycache__ (as an install
+    without bytecode)."""
     import shutil
 
     for pkg in ("registry", "cli"):
-        shutil.copytree(REPO / pkg, dst / pkg, ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(root / pkg, dst / pkg, ignore=shutil.ignore_patterns("__pycache__"))
     return dst
 
 
@@ -193,9 +196,13 @@ def bench_latency(index: Path, runs: int, names: int, d: Path,
                   baseline: Path | None = None,
                   baseline_index: Path | None = None) -> dict[str, dict[str, float]]:
     """Median (and p95) ms of ``python3 -c pass``, the stdlib floor script and keyanchor-ssh,
-    interleaved, in three modes: bytecode cached; keyanchor's bytecode not cached (a copy of
+    interleaved, in five modes: bytecode cached; keyanchor's bytecode not cached (a copy of
     the sources, PYTHONDONTWRITEBYTECODE); nothing cached (also an empty PYTHONPYCACHEPREFIX,
-    so the standard library compiles too, for all three). ``d``: a scratch directory."""
+    so the standard library compiles too, for all three); and the first two again with
+    ``python3 -S`` for all three (no site: what a venv whose ``.pth`` files import nothing
+    costs -- this one's import pathlib, re and typing for every process, hiding those
+    imports). ``baseline``: another checkout timed the same way, interleaved (a copy of its
+    sources in the modes without keyanchor's bytecode). ``d``: a scratch directory."""
     cfg = d / "config.toml"
     cfg.write_text('[ssh]\nuser_template = "{user}@example.org"\n')
     cfg.chmod(0o644)
@@ -205,36 +212,59 @@ def bench_latency(index: Path, runs: int, names: int, d: Path,
     base.pop("PYTHONDONTWRITEBYTECODE", None)
     src = _copy_sources(d / "src")
     empty = d / "pycache-empty"
-    modes = {
-        "cached": {**base, "PYTHONPATH": str(REPO)},
-        "keyanchor not cached": {**base, "PYTHONPATH": str(src), "PYTHONDONTWRITEBYTECODE": "1"},
-        "nothing cached": {**base, "PYTHONPATH": str(src), "PYTHONDONTWRITEBYTECODE": "1",
-                           "PYTHONPYCACHEPREFIX": str(empty)},
+    nocache = {"PYTHONDONTWRITEBYTECODE": "1"}
+    # mode -> (environment, interpreter flags, whether keyanchor's sources are the bare copy)
+    modes: dict[str, tuple[dict[str, str], list[str], bool]] = {
+        "cached": ({**base, "PYTHONPATH": str(REPO)}, [], False),
+        "keyanchor not cached": ({**base, "PYTHONPATH": str(src), **nocache}, [], True),
+        "nothing cached": ({**base, "PYTHONPATH": str(src), **nocache,
+                            "PYTHONPYCACHEPREFIX": str(empty)}, [], True),
+        "-S, cached": ({**base, "PYTHONPATH": str(REPO)}, ["-S"], False),
+        "-S, keyanchor not cached": ({**base, "PYTHONPATH": str(src), **nocache}, ["-S"], True),
     }
-    cmds = {"pass": [sys.executable, "-c", "pass"],
-            "floor": [sys.executable, str(FLOOR), str(index), user, f"{user}@example.org"],
-            "keyanchor": [sys.executable, "-c", ENTRY, "authorized-keys", user]}
-    for mode, env in modes.items():  # same output; and the cached mode's .pyc written once
-        want = subprocess.run(cmds["floor"], env=env, capture_output=True, text=True, cwd=d).stdout
-        got = subprocess.run(cmds["keyanchor"], env=env, capture_output=True, text=True, cwd=d)
-        assert got.returncode == 0 and got.stdout == want and want.startswith("ssh-ed25519 "), \
-            (mode, got.stderr, want)
+    cmds = {"pass": ["-c", "pass"],
+            "floor": [str(FLOOR), str(index), user, f"{user}@example.org"],
+            "keyanchor": ["-c", ENTRY, "authorized-keys", user]}
+    paths = {"keyanchor": (str(REPO), str(src))}
     if baseline is not None:
         cmds["baseline"] = cmds["keyanchor"]
+        paths["baseline"] = (str(baseline), str(_copy_sources(d / "base-src", baseline)))
+
+    def env_of(mode: str, c: str) -> dict[str, str]:
+        env, _, bare = modes[mode]
+        e = dict(env)
+        if c in paths:
+            e["PYTHONPATH"] = paths[c][bare]
+        if c == "baseline" and baseline_index is not None:  # another index schema
+            e["KEYANCHOR_INDEX"] = str(baseline_index)
+        return e
+
+    def argv_of(mode: str, c: str) -> list[str]:
+        return [sys.executable, *modes[mode][1], *cmds[c]]
+
+    for mode in modes:  # same output; and the cached mode's .pyc written once
+        want = subprocess.run(argv_of(mode, "floor"), env=env_of(mode, "floor"),
+                              capture_output=True, text=True, cwd=d).stdout
+        for c in paths:
+            got = subprocess.run(argv_of(mode, c), env=env_of(mode, c), capture_output=True,
+                                 text=True, cwd=d)
+            assert got.returncode == 0 and got.stdout == want and want.startswith("ssh-ed25519 "), \
+                (mode, c, got.stderr, want)
     times: dict[str, dict[str, list[float]]] = {m: {c: [] for c in cmds} for m in modes}
+    cpu: dict[str, dict[str, list[float]]] = {m: {c: [] for c in cmds} for m in modes}
     for _ in range(runs):
-        for mode, env in modes.items():
-            for c, argv in cmds.items():
-                if c == "baseline" and mode != "cached":
-                    continue
-                e = {**env, "PYTHONPATH": str(baseline)} if c == "baseline" else env
-                if c == "baseline" and baseline_index is not None:  # another index schema
-                    e["KEYANCHOR_INDEX"] = str(baseline_index)
+        for mode in modes:
+            for c in cmds:
+                argv, e = argv_of(mode, c), env_of(mode, c)
+                r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
                 t = time.perf_counter()
                 subprocess.run(argv, env=e, check=True, stdout=subprocess.DEVNULL, cwd=d)
                 times[mode][c].append(time.perf_counter() - t)
+                r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+                cpu[mode][c].append(r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime)
     return {m: {f"{c}_{k}": f(v) * 1e3 for c, v in per.items() if v
                 for k, f in (("median", statistics.median), ("p95", lambda x: pct(x, 0.95)))}
+            | {f"{c}_cpu": statistics.median(v) * 1e3 for c, v in cpu[m].items() if v}
             for m, per in times.items()}
 
 
@@ -358,7 +388,7 @@ def main() -> int:
                          " differ: e.g. its scripts/bench_index.py's build_index)")
     ap.add_argument("--baseline", type=Path, default=None,
                     help="another checkout (e.g. `git worktree add /tmp/base main`) whose"
-                         " authorized-keys is timed interleaved with this one (bytecode cached)")
+                         " authorized-keys is timed interleaved with this one, in every mode")
     args = ap.parse_args()
     print(f"machine: {platform.platform()}, {os.cpu_count()} cpus, Python {platform.python_version()},"
           f" load average {os.getloadavg()[0]:.1f}")
@@ -400,17 +430,30 @@ def main() -> int:
                             args.baseline_index.resolve() if args.baseline_index else None)
         print(f"authorized-keys cold process, {args.names:,} names, medians (p95) of {args.runs}"
               " interleaved runs, ms:")
-        print(f"  {'mode':22} {'python3 -c pass':>16} {'stdlib floor':>14} {'keyanchor-ssh':>14}"
+        print(f"  {'mode':26} {'python3 -c pass':>16} {'stdlib floor':>14} {'keyanchor-ssh':>14}"
               f" {'/ floor':>8} {'/ pass':>7}   (targets <= 1.2x, <= 1.5x)")
         for mode, r in lat.items():
-            print(f"  {mode:22} {r['pass_median']:7.1f} ({r['pass_p95']:5.1f})"
+            print(f"  {mode:26} {r['pass_median']:7.1f} ({r['pass_p95']:5.1f})"
                   f" {r['floor_median']:6.1f} ({r['floor_p95']:5.1f})"
                   f" {r['keyanchor_median']:6.1f} ({r['keyanchor_p95']:5.1f})"
                   f" {r['keyanchor_median'] / r['floor_median']:7.2f}x"
                   f" {r['keyanchor_median'] / r['pass_median']:6.2f}x")
             if "baseline_median" in r:
-                print(f"  baseline {args.baseline}: {r['baseline_median']:.1f} ms -> this / baseline"
+                print(f"  {'':26} baseline {args.baseline}: {r['baseline_median']:.1f} ms"
+                      f" ({r['baseline_median'] / r['floor_median']:.2f}x floor,"
+                      f" {r['baseline_median'] / r['pass_median']:.2f}x pass) -> this / baseline"
                       f" {r['keyanchor_median'] / r['baseline_median']:.2f}x")
+        print("  the same runs in CPU time (user + sys of each process; less shaken by other work"
+              " on the machine), medians, ms:")
+        for mode, r in lat.items():
+            line = (f"  {mode:26} pass {r['pass_cpu']:6.1f}, floor {r['floor_cpu']:6.1f},"
+                    f" keyanchor-ssh {r['keyanchor_cpu']:6.1f}:"
+                    f" {r['keyanchor_cpu'] / r['floor_cpu']:.2f}x floor,"
+                    f" {r['keyanchor_cpu'] / r['pass_cpu']:.2f}x pass")
+            if "baseline_cpu" in r:
+                line += (f"; baseline {r['baseline_cpu']:6.1f}:"
+                         f" {r['baseline_cpu'] / r['floor_cpu']:.2f}x floor")
+            print(line)
         if not args.skip_sync and not args.latency_only:
             s = bench_sync(args.sync_names, d)
             print(f"sync from anvil: {s['events']} events in {s['sync_s']:.2f} s ="

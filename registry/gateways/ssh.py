@@ -16,18 +16,21 @@ from __future__ import annotations
 
 import os
 import time
-from pathlib import Path
 
 from registry._frozen import Frozen, init_fields
 from registry.errors import ConfigError, IndexUnavailable, InvalidName
-from registry.index._query import IndexedRecord, IndexReader
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
     from datetime import datetime
-    from typing import Any
+    from pathlib import Path
+    from typing import Any, TypeVar
 
-    from registry.keys._ssh import SSHPublicKey
+    from registry.gateways._ssh_hosts import known_hosts, known_hosts_lines, parse_known_host
+    from registry.index._query import IndexReader
+    from registry.index._snapshot import IndexedRecord, SnapshotReader
+
+    _Reader = TypeVar("_Reader", bound=SnapshotReader)
 
 __all__ = [
     "DEFAULT_MAX_STALENESS",
@@ -45,6 +48,19 @@ __all__ = [
 #: Seconds after the last successful sync beyond which sshd gets nothing.
 DEFAULT_MAX_STALENESS = 3600
 
+#: What lives in :mod:`registry.gateways._ssh_hosts` (the known_hosts side, which
+#: ``keyanchor-ssh authorized-keys`` never runs), handed out from here on first use.
+_HOSTS_NAMES = frozenset({"known_hosts", "known_hosts_lines", "parse_known_host"})
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOSTS_NAMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from registry.gateways import _ssh_hosts
+
+    return getattr(_ssh_hosts, name)
+
+
 _SSH, _SSH_USER, _SSH_HOST, _CA = 1, 1, 2, 64
 _MAX_SECONDS = 253402300799  # 9999-12-31T23:59:59Z, the last second a datetime holds
 
@@ -61,9 +77,10 @@ class SSHSettings(Frozen):
     them. Immutable; :meth:`replace` gives a changed copy.
     """
 
-    __slots__ = _fields = ("index_path", "user_template", "users", "max_staleness",
-                           "allow_unchecked", "strict_modes", "index_owner")
-    index_path: Path
+    _fields = ("index_path", "user_template", "users", "max_staleness", "allow_unchecked",
+               "strict_modes", "index_owner")
+    __slots__ = ("_index_path", *_fields[1:])
+    _index_path: str | os.PathLike[str]
     user_template: str | None
     users: dict[str, str]
     max_staleness: float
@@ -71,14 +88,25 @@ class SSHSettings(Frozen):
     strict_modes: bool
     index_owner: int | None
 
-    def __init__(self, index_path: Path, user_template: str | None = None,
+    def __init__(self, index_path: str | os.PathLike[str], user_template: str | None = None,
                  users: dict[str, str] | None = None,
                  max_staleness: float = DEFAULT_MAX_STALENESS, allow_unchecked: bool = False,
                  strict_modes: bool = True, index_owner: int | None = None) -> None:
-        init_fields(self, index_path=index_path, user_template=user_template,
+        init_fields(self, _index_path=index_path, user_template=user_template,
                     users={} if users is None else users, max_staleness=max_staleness,
                     allow_unchecked=allow_unchecked, strict_modes=strict_modes,
                     index_owner=index_owner)
+
+    @property
+    def index_path(self) -> Path:
+        """The index file (kept as given: sshd's path never imports pathlib)."""
+        from pathlib import Path
+
+        return Path(self._index_path)
+
+    def __setstate__(self, state: tuple[object, ...]) -> None:
+        for f, value in zip(self._fields, state, strict=True):
+            object.__setattr__(self, "_index_path" if f == "index_path" else f, value)
 
     __hash__ = None  # type: ignore[assignment]  # holds a dict, as the dataclass did
 
@@ -86,20 +114,20 @@ class SSHSettings(Frozen):
 _SSH_KEYS = {"user_template", "users", "max_staleness", "allow_unchecked"}
 
 
-def _config_path() -> Path:
+def _config_path() -> str:
     env = os.environ.get("KEYANCHOR_CONFIG")
     if env:
-        return Path(env)
+        return env
     base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
-    return Path(base) / "keyanchor" / "config.toml"
+    return os.path.join(base, "keyanchor", "config.toml")
 
 
-def _default_index() -> Path:
+def _default_index() -> str:
     base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
-    return Path(base) / "keyanchor" / "index.sqlite"
+    return os.path.join(base, "keyanchor", "index.sqlite")
 
 
-def _read_config(p: Path, strict_modes: bool) -> dict[str, Any]:
+def _read_config(p: str, strict_modes: bool) -> dict[str, Any]:
     if strict_modes:
         from registry.gateways._modes import check_secure_file
 
@@ -111,7 +139,8 @@ def _read_config(p: Path, strict_modes: bool) -> dict[str, Any]:
     from registry.gateways._toml import loads
 
     try:
-        text = p.read_text(encoding="utf-8")
+        with open(p, encoding="utf-8") as f:
+            text = f.read()
     except FileNotFoundError:
         return {}
     except (OSError, UnicodeDecodeError) as exc:
@@ -122,24 +151,24 @@ def _read_config(p: Path, strict_modes: bool) -> dict[str, Any]:
         raise ConfigError(f"{p}: cannot read configuration ({exc})") from exc
 
 
-def _table(data: dict[str, Any], key: str, p: Path) -> dict[str, Any]:
+def _table(data: dict[str, Any], key: str, p: str) -> dict[str, Any]:
     value = data.get(key, {})
     if not isinstance(value, dict):
         raise ConfigError(f"{p}: [{key}] must be a table")
     return value
 
 
-def _index_path(value: object, where: str) -> Path:
+def _index_path(value: object, where: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ConfigError(f"{where} must be a file path (a non-empty string), not {value!r}")
-    path = Path(value).expanduser()
-    if not path.is_absolute():
+    path = os.path.expanduser(value)
+    if not os.path.isabs(path):
         raise ConfigError(f"{where} must be an absolute path, not {value!r}")
     return path
 
 
-def _template(value: object, p: Path) -> str:
-    from registry.names import parse_name
+def _template(value: object, p: str) -> str:
+    from registry._grammar import parse_name
 
     if not isinstance(value, str) or value.count("{user}") != 1:
         raise ConfigError(f"{p}: [ssh] user_template must be a string containing {{user}} once")
@@ -154,8 +183,8 @@ def _template(value: object, p: Path) -> str:
     return value
 
 
-def _users(value: object, p: Path) -> dict[str, str]:
-    from registry.names import parse_name
+def _users(value: object, p: str) -> dict[str, str]:
+    from registry._grammar import parse_name
 
     if not isinstance(value, dict):
         raise ConfigError(f"{p}: [ssh] users must map local user names to registry names")
@@ -170,7 +199,7 @@ def _users(value: object, p: Path) -> dict[str, str]:
     return out
 
 
-def _staleness(value: object, p: Path) -> float:
+def _staleness(value: object, p: str) -> float:
     import math
 
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) \
@@ -196,7 +225,7 @@ def load_ssh_settings(path: str | os.PathLike[str] | None = None, *,
     Raises:
         ConfigError: an unsafe, unreadable or invalid file, or a bad value.
     """
-    p = Path(path) if path is not None else _config_path()
+    p = os.fspath(path) if path is not None else _config_path()
     data = _read_config(p, strict_modes)
     ssh = _table(data, "ssh", p)
     index = _table(data, "index", p)
@@ -238,7 +267,7 @@ def registry_name_for_user(user: str, settings: SSHSettings) -> str:
     Raises:
         InvalidName: no mapping, or the user name is not in normal form.
     """
-    from registry.names import parse_name
+    from registry._grammar import parse_name
 
     if user in settings.users:
         return parse_name(settings.users[user]).text
@@ -272,8 +301,8 @@ def _expiry(rec: IndexedRecord) -> datetime | None:
     return datetime.fromtimestamp(min(rec.valid_until, _MAX_SECONDS), UTC)
 
 
-def _usable_key(rec: IndexedRecord) -> SSHPublicKey | None:
-    """The record's parsed SSH key, or ``None`` when it must be skipped.
+def _usable_algorithm(rec: IndexedRecord) -> str | None:
+    """The key type of the record's plain SSH key, or ``None`` when it must be skipped.
 
     Skipped, one record at a time, never failing the whole answer: material
     that no longer hashes to the record's commitment (the index file was
@@ -282,18 +311,17 @@ def _usable_key(rec: IndexedRecord) -> SSHPublicKey | None:
     """
     from registry.errors import Error
     from registry.keys._keccak import commitment_matches
-    from registry.keys._ssh import load_ssh_blob
+    from registry.keys._ssh_wire import plain_key_algorithm
 
     if not commitment_matches(rec.key_type, rec.material, rec.commitment):
         return None
     try:
-        key = load_ssh_blob(rec.material)
+        return plain_key_algorithm(rec.material)
     except (Error, ValueError):
         return None
-    return None if key.certificate is not None else key
 
 
-def authorized_keys_lines(reader: IndexReader, user: str, name: str, settings: SSHSettings,
+def authorized_keys_lines(reader: SnapshotReader, user: str, name: str, settings: SSHSettings,
                           *, now: float | None = None) -> list[str]:
     """authorized_keys lines for local ``user`` from the records of registry ``name``.
 
@@ -307,7 +335,7 @@ def authorized_keys_lines(reader: IndexReader, user: str, name: str, settings: S
 
     Raises: IndexUnavailable, InvalidName (the name does not count).
     """
-    from registry.keys._ssh import render_authorized_key
+    from registry.keys._ssh_wire import render_authorized_line
 
     problem = reader.name_problem(name)
     if problem is not None:
@@ -317,55 +345,29 @@ def authorized_keys_lines(reader: IndexReader, user: str, name: str, settings: S
     for rec in reader.records(name, at=t, key_type=_SSH, purposes=_SSH_USER):
         if not _servable(rec, settings):
             continue
-        key = _usable_key(rec)
-        if key is None:
+        algorithm = _usable_algorithm(rec)
+        if algorithm is None:
             continue
-        if rec.purposes & _CA:
-            out.append(render_authorized_key(key, cert_authority=True, principals=[user],
-                                              expiry=_expiry(rec), comment=name))
-        else:
-            out.append(render_authorized_key(key, expiry=_expiry(rec), comment=name))
+        ca = bool(rec.purposes & _CA)
+        out.append(render_authorized_line(algorithm, rec.material, cert_authority=ca,
+                                          principals=[user] if ca else (),
+                                          expiry=_expiry(rec), comment=name))
     return out
 
 
-def known_hosts_lines(reader: IndexReader, host: str, settings: SSHSettings,
-                      *, now: float | None = None, pattern: str | None = None) -> list[str]:
-    """known_hosts lines for ``host``: its own ssh-host records and its authorities' host CAs.
+def _open_checked(settings: SSHSettings, reader: type[_Reader], now: float | None) -> _Reader:
+    if settings.strict_modes:
+        from registry.gateways._modes import check_secure_file
 
-    The host's own records: active, policy-passing host keys as plain lines,
-    host CA keys (purpose ca) as ``@cert-authority``. Host CAs (ssh-host + ca)
-    of the registry names with authority over the host
-    (:meth:`IndexReader.authorities`: web1.example.org -> example.org -> ...,
-    following registry parent links, stopping at a renounced child or a
-    top-level name) as ``@cert-authority HOST``, nearest first -- also for a
-    host that is not registered itself; their plain host keys are never served
-    for the host. Revoked keys of either kind as ``@revoked`` (whatever their
-    policy verdict), listed first. Expired and pending keys are left out, and
-    so is every record whose material does not parse or does not hash to its
-    commitment. A host name that squats in someone else's domain serves none
-    of its own records (the domain's host CAs cover it instead).
-
-    ``pattern`` is the host pattern the lines carry (default ``host``; for a
-    server on another port than 22, ``[host]:port``, as ssh looks it up).
-
-    Raises: InvalidName (``host`` is not a registry name), IndexUnavailable.
-    """
-    from registry.keys._ssh import render_known_hosts_line
-
-    t = time.time() if now is None else now
-    pattern = pattern or host
-    own = reader.host_keys(host, at=t) if reader.name_problem(host) is None else []
-    revoked, trusted = [], []
-    for rec in [*own, *reader.host_cas(host, at=t)]:
-        key = _usable_key(rec)
-        if key is None:
-            continue
-        if rec.status == "revoked":
-            revoked.append(render_known_hosts_line(key, pattern, marker="@revoked", comment=rec.name))
-        elif _servable(rec, settings):
-            marker = "@cert-authority" if rec.purposes & _CA else None
-            trusted.append(render_known_hosts_line(key, pattern, marker=marker, comment=rec.name))
-    return revoked + trusted
+        trusted = {0, os.geteuid()} | ({settings.index_owner} if settings.index_owner is not None
+                                       else set())
+        try:
+            check_secure_file(settings._index_path, trusted=trusted, what="the index",
+                              error=IndexUnavailable)
+        except FileNotFoundError:
+            raise IndexUnavailable(f"no index at {settings._index_path} (run 'keyanchor sync')"
+                                   ) from None
+    return reader.open(settings._index_path, max_staleness=settings.max_staleness, now=now)
 
 
 def open_index(settings: SSHSettings, *, now: float | None = None) -> IndexReader:
@@ -380,18 +382,9 @@ def open_index(settings: SSHSettings, *, now: float | None = None) -> IndexReade
     Raises:
         IndexUnavailable: missing, unsafe, corrupt, never synced or stale.
     """
-    if settings.strict_modes:
-        from registry.gateways._modes import check_secure_file
+    from registry.index._query import IndexReader
 
-        trusted = {0, os.geteuid()} | ({settings.index_owner} if settings.index_owner is not None
-                                       else set())
-        try:
-            check_secure_file(settings.index_path, trusted=trusted, what="the index",
-                              error=IndexUnavailable)
-        except FileNotFoundError:
-            raise IndexUnavailable(f"no index at {settings.index_path} (run 'keyanchor sync')"
-                                   ) from None
-    return IndexReader.open(settings.index_path, max_staleness=settings.max_staleness, now=now)
+    return _open_checked(settings, IndexReader, now)
 
 
 def authorized_keys(user: str, settings: SSHSettings | None = None) -> str:
@@ -402,50 +395,11 @@ def authorized_keys(user: str, settings: SSHSettings | None = None) -> str:
             ConfigError, InvalidName (unmapped user, a name that does not count),
             IndexUnavailable (missing, unsafe, corrupt or stale index).
     """
+    from registry.index._snapshot import SnapshotReader  # open_index's checks, no more code
+
     settings = settings or load_ssh_settings()
     name = registry_name_for_user(user, settings)
-    with open_index(settings) as reader:
+    with _open_checked(settings, SnapshotReader, None) as reader:
         return "".join(line + "\n" for line in authorized_keys_lines(reader, user, name, settings))
 
 
-def parse_known_host(text: str) -> tuple[str, str] | None:
-    """(registry name, known_hosts pattern) for ssh's ``%H``, or ``None`` when it names no host.
-
-    ``host1.example.org`` -> the name itself; ``[host1.example.org]:2222`` (ssh's
-    form for a server on another port) -> the name and that bracketed pattern
-    (port 22 -> the plain name, as ssh writes it). Addresses (``127.0.0.1``,
-    ``[::1]:2222``) and anything else the name grammar refuses -> ``None``.
-    """
-    import re
-
-    from registry.names import parse_name
-
-    m = re.match(r"\[([^\[\]]+)\]:([0-9]{1,5})\Z", text)
-    host, port = (m.group(1), int(m.group(2))) if m else (text, 22)
-    if not 0 < port < 65536:
-        return None
-    try:
-        name = parse_name(host).text
-    except InvalidName:
-        return None
-    if "@" in name:
-        return None
-    return name, (name if port == 22 else f"[{name}]:{port}")
-
-
-def known_hosts(host: str, settings: SSHSettings | None = None) -> str:
-    """The whole KnownHostsCommand output for ``host`` (empty when nothing in the index covers it).
-
-    ``host`` is ssh's ``%H``: a name, or ``[name]:port`` for another port than
-    22 (lines then carry that pattern). An address prints nothing.
-
-    Raises: ConfigError, IndexUnavailable (as :func:`authorized_keys`).
-    """
-    settings = settings or load_ssh_settings()
-    parsed = parse_known_host(host)
-    if parsed is None:
-        return ""  # an address, or not a name at all: nothing registered under it
-    name, pattern = parsed
-    with open_index(settings) as reader:
-        return "".join(line + "\n" for line in known_hosts_lines(reader, name, settings,
-                                                                   pattern=pattern))

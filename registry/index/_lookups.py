@@ -25,8 +25,8 @@ import time
 
 from registry.errors import IndexUnavailable
 from registry.index._evdata import decode_fields, encode_fields
-from registry.index._query import _COLUMNS, _fresh_as_of, _norm, _record
 from registry.index._schema import fingerprint_key, fingerprint_text
+from registry.index._snapshot import _COLUMNS, _fresh_as_of, _norm, _record
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -22,18 +22,35 @@ input never reaches the output.
 
 from __future__ import annotations
 
-import binascii
 from datetime import UTC, datetime
 
 from registry._frozen import Frozen, init_fields
 from registry.errors import InvalidName, KeyFormatError, PrivateKeyError, UnsupportedKeyType
 from registry.keys._digest import MAX_MATERIAL, sha256_b64
 
+# The wire readers, key formats and checks, and the authorized_keys renderer live in
+# registry.keys._ssh_wire (all sshd's path compiles); re-exported here.
+from registry.keys._ssh_wire import (
+    _FORMATS,
+    _TRUNCATED,
+    _get_bytes,
+    _get_mpint,  # noqa: F401 -- re-exported (registry.proofs)
+    _get_sshstr,
+    _get_text,
+    _read_fields,
+    _read_plain,
+    _safe,
+    _split_type,
+    render_authorized_line,
+    render_comment,
+    render_openssh_text,
+)
+
 # What sshd's AuthorizedKeysCommand imports (docs/BENCHMARKS.md, tests/index/test_sshd_imports.py):
 # no dataclasses, typing, re, hashlib, enum or registry.keys._common at import time.
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Sequence
+    from collections.abc import Iterable, Sequence
     from typing import Any
 
     from registry.keys._common import KeyType
@@ -241,9 +258,6 @@ def _to_datetime(seconds: int) -> datetime:
 # Each reader takes a memoryview and returns (value, rest); a short buffer raises
 # KeyFormatError, never IndexError or struct.error.
 
-_TRUNCATED = "truncated SSH key blob"
-
-
 def _get_u32(data: memoryview) -> tuple[int, memoryview]:
     if len(data) < 4:
         raise KeyFormatError(_TRUNCATED)
@@ -256,135 +270,11 @@ def _get_u64(data: memoryview) -> tuple[int, memoryview]:
     return int.from_bytes(data[:8], "big"), data[8:]
 
 
-def _get_sshstr(data: memoryview) -> tuple[memoryview, memoryview]:
-    if len(data) < 4:
-        raise KeyFormatError(_TRUNCATED)
-    n = int.from_bytes(data[:4], "big")
-    if n > len(data) - 4:
-        raise KeyFormatError(_TRUNCATED)
-    return data[4 : 4 + n], data[4 + n :]
-
-
-def _get_bytes(data: memoryview) -> tuple[bytes, memoryview]:
-    value, rest = _get_sshstr(data)
-    return bytes(value), rest
-
-
-def _get_text(data: memoryview) -> tuple[str, memoryview]:
-    value, rest = _get_sshstr(data)
-    try:
-        text = bytes(value).decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise KeyFormatError("SSH key blob holds a string that is not UTF-8") from exc
-    if "\x00" in text:
-        raise KeyFormatError("SSH key blob holds a string with a NUL byte")
-    return text, rest
-
-
-def _get_mpint(data: memoryview) -> tuple[int, memoryview]:
-    value, rest = _get_sshstr(data)
-    if value:
-        if value[0] & 0x80:
-            raise KeyFormatError("SSH key blob holds a negative integer")
-        if value[0] == 0 and (len(value) == 1 or not value[1] & 0x80):
-            raise KeyFormatError("SSH key blob holds a non-minimal integer encoding")
-    return int.from_bytes(value, "big"), rest
-
-
 def _sshstr(data: bytes) -> bytes:
     return len(data).to_bytes(4, "big") + data
 
 
 # --------------------------------------------------------------------------- formats
-
-if TYPE_CHECKING:
-    _Reader = Callable[[memoryview], tuple[Any, memoryview]]
-    _Params = tuple[tuple[str, Any], ...]
-    #: A check validates parsed parameters and returns (bits, curve, application).
-    _Check = Callable[[str, _Params], tuple[int, str | None, str | None]]
-
-
-class _Format:
-    """How to read one key type's fields, and the check on them."""
-
-    __slots__ = ("check", "fields")
-
-    def __init__(self, fields: tuple[tuple[str, _Reader], ...], check: _Check) -> None:
-        self.fields = fields
-        self.check = check
-
-
-def _check_ed25519(name: str, params: _Params) -> tuple[int, str | None, str | None]:
-    if len(params[0][1]) != 32:
-        raise KeyFormatError(f"{name} public key must be 32 bytes, got {len(params[0][1])}")
-    return 256, None, params[1][1] if len(params) > 1 else None
-
-
-def _check_rsa(name: str, params: _Params) -> tuple[int, str | None, str | None]:
-    e, n = params[0][1], params[1][1]
-    bits = n.bit_length()
-    if bits < 512:
-        raise KeyFormatError(f"{name} modulus of {bits} bits is too small to be an RSA key")
-    if not n & 1:
-        raise KeyFormatError(f"{name} modulus is even")
-    if e < 3 or not e & 1 or e >= n:
-        raise KeyFormatError(f"{name} public exponent must be odd, at least 3 and below n")
-    return bits, None, None
-
-
-def _check_dsa(name: str, params: _Params) -> tuple[int, str | None, str | None]:
-    p, q, g, y = (v for _, v in params)
-    if p.bit_length() < 512 or not p & 1 or not 1 < q < p or not 1 < g < p or not 1 < y < p:
-        raise KeyFormatError(f"{name} parameters are not a DSA public key")
-    return p.bit_length(), None, None
-
-
-_CURVES = {"nistp256": (256, 65), "nistp384": (384, 97), "nistp521": (521, 133)}
-
-
-def _check_ecdsa(name: str, params: _Params) -> tuple[int, str | None, str | None]:
-    curve, point = params[0][1], params[1][1]
-    expected = name.removeprefix("sk-").removesuffix("@openssh.com").rpartition("-")[2]
-    if curve != expected:
-        raise KeyFormatError(f"{name} key names curve {_safe(curve)} instead of {expected}")
-    bits, size = _CURVES[curve]
-    if len(point) != size or point[0] != 4:
-        raise KeyFormatError(f"{name} public point must be an uncompressed {curve} point")
-    _check_on_curve(curve, point)
-    application = params[2][1] if len(params) > 2 else None
-    return bits, curve, application
-
-
-def _check_on_curve(curve: str, point: bytes) -> None:
-    from cryptography.hazmat.primitives.asymmetric import ec  # lazy: import cost
-
-    crv: ec.EllipticCurve
-    if curve == "nistp256":
-        crv = ec.SECP256R1()
-    elif curve == "nistp384":
-        crv = ec.SECP384R1()
-    else:
-        crv = ec.SECP521R1()
-    try:
-        ec.EllipticCurvePublicKey.from_encoded_point(crv, point)
-    except ValueError as exc:
-        raise KeyFormatError(f"ECDSA public point is not on {curve}") from exc
-
-
-_ED = (("pk", _get_bytes),)
-_EC = (("curve", _get_text), ("point", _get_bytes))
-_APP = (("application", _get_text),)
-
-_FORMATS: dict[str, _Format] = {
-    "ssh-ed25519": _Format(_ED, _check_ed25519),
-    "sk-ssh-ed25519@openssh.com": _Format(_ED + _APP, _check_ed25519),
-    "ecdsa-sha2-nistp256": _Format(_EC, _check_ecdsa),
-    "ecdsa-sha2-nistp384": _Format(_EC, _check_ecdsa),
-    "ecdsa-sha2-nistp521": _Format(_EC, _check_ecdsa),
-    "sk-ecdsa-sha2-nistp256@openssh.com": _Format(_EC + _APP, _check_ecdsa),
-    "ssh-rsa": _Format((("e", _get_mpint), ("n", _get_mpint)), _check_rsa),
-    "ssh-dss": _Format(tuple((k, _get_mpint) for k in "pqgy"), _check_dsa),
-}
 
 _CERT_TO_PLAIN = {
     name.removesuffix("@openssh.com") + "-cert-v01@openssh.com": name for name in _FORMATS
@@ -419,24 +309,6 @@ class _Lazy:
         return getattr(self._rx, name)
 
 
-_ALNUM = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
-_TOKEN_CHARS = _ALNUM | frozenset("@._+-")
-
-
-def _safe(text: str) -> str:
-    """Quote a type token for an error message, or hide it if it is not token-like."""
-    return repr(text) if 0 < len(text) <= 64 and _TOKEN_CHARS.issuperset(text) \
-        else "(unprintable)"
-
-
-def _read_fields(fmt: _Format, data: memoryview) -> tuple[_Params, memoryview]:
-    params = []
-    for name, reader in fmt.fields:
-        value, data = reader(data)
-        params.append((name, value))
-    return tuple(params), data
-
-
 def _parse_blob(
     blob: bytes,
     *,
@@ -444,15 +316,10 @@ def _parse_blob(
     options: tuple[tuple[str, str | None], ...] = (),
     allow_cert: bool = True,
 ) -> SSHPublicKey:
-    view = memoryview(blob)
-    name_view, rest = _get_sshstr(view)
-    name = bytes(name_view).decode("ascii", "replace")
+    view, name, rest = _split_type(blob)
     fmt = _FORMATS.get(name)
     if fmt is not None:
-        params, rest = _read_fields(fmt, rest)
-        if rest:
-            raise KeyFormatError(f"{name} key blob has {len(rest)} trailing bytes")
-        bits, curve, application = fmt.check(name, params)
+        params, bits, curve, application = _read_plain(name, fmt, rest)
         return SSHPublicKey(
             blob, name, bits, sha256_b64(blob), blob, params, curve, application,
             None, comment, options,
@@ -601,22 +468,13 @@ def load_ssh_blob(blob: bytes | bytearray | memoryview) -> SSHPublicKey:
 
 def render_openssh(key: SSHPublicKey) -> str:
     """Return ``type base64``, the OpenSSH public key text (no comment, no options)."""
-    return f"{key.algorithm} {binascii.b2a_base64(key.material, newline=False).decode('ascii')}"
+    return render_openssh_text(key.algorithm, key.material)
 
 
-_PRINCIPAL_CHARS = _ALNUM | frozenset("._@+:/=~-")  # [A-Za-z0-9._@+:/=~-]{1,255}
 _HOST_PATTERN = _Lazy(
     r"!?(?:\[[A-Za-z0-9.:%*?_-]+\]:[0-9]{1,5}|[A-Za-z0-9.:%*?_-]+)\Z"
     r"|\|1\|[A-Za-z0-9+/]+=*\|[A-Za-z0-9+/]+=*\Z"
 )
-
-
-def _render_comment(comment: str | None) -> str:
-    if comment is None:
-        return ""
-    from registry.names import parse_name
-
-    return " " + parse_name(comment).text
 
 
 def render_authorized_key(
@@ -638,26 +496,11 @@ def render_authorized_key(
         KeyFormatError: ``expiry`` is not an aware datetime, or a certificate
             is given with ``cert_authority``.
     """
-    opts: list[str] = []
-    if cert_authority:
-        if key.certificate is not None:
-            raise KeyFormatError("cert-authority needs a plain CA key, not a certificate")
-        opts.append("cert-authority")
-    names = [principals] if isinstance(principals, str) else list(principals)
-    if names:
-        for p in names:
-            if not isinstance(p, str) or not 0 < len(p) <= 255 \
-                    or not _PRINCIPAL_CHARS.issuperset(p):
-                raise InvalidName(
-                    f"invalid principal {p!r}: use letters, digits and ._@+:/=~- only"
-                )
-        opts.append(f'principals="{",".join(names)}"')
-    if expiry is not None:
-        if not isinstance(expiry, datetime) or expiry.utcoffset() is None:
-            raise KeyFormatError("expiry must be a timezone-aware datetime")
-        opts.append(f'expiry-time="{expiry.astimezone(UTC).strftime("%Y%m%d%H%M%SZ")}"')
-    prefix = ",".join(opts) + " " if opts else ""
-    return prefix + render_openssh(key) + _render_comment(comment)
+    if cert_authority and key.certificate is not None:
+        raise KeyFormatError("cert-authority needs a plain CA key, not a certificate")
+    return render_authorized_line(key.algorithm, key.material, expiry=expiry,
+                                  cert_authority=cert_authority, principals=principals,
+                                  comment=comment)
 
 
 def render_known_hosts_line(
@@ -691,4 +534,4 @@ def render_known_hosts_line(
         if not isinstance(p, str) or not _HOST_PATTERN.match(p):
             raise InvalidName(f"invalid known_hosts host pattern {p!r}")
     prefix = marker + " " if marker else ""
-    return f"{prefix}{','.join(patterns)} {render_openssh(key)}{_render_comment(comment)}"
+    return f"{prefix}{','.join(patterns)} {render_openssh(key)}{render_comment(comment)}"

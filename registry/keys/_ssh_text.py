@@ -33,7 +33,7 @@ from registry.keys._ssh import (
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from registry.keys._ssh import _Params
+    from registry.keys._ssh_wire import _Params
 
 __all__ = [
     "MAX_OPTIONS",

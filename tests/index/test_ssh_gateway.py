@@ -229,6 +229,22 @@ def test_light_entry_point_fails_closed(world: dict[str, Any]) -> None:
     assert _entry(["authorized-keys"], env).returncode == 2
 
 
+def test_light_entry_point_escapes_what_it_did_not_write(world: dict[str, Any]) -> None:
+    """A user or host name with an escape sequence or a newline reaches sshd's log escaped,
+    on one line, and cut short when it is long."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    for command, subject in (("authorized-keys", "\x1b[31mroot\nFAKE: accepted"),
+                             ("authorized-keys", "web1\x1b]0;t\x07.example.org"),
+                             ("authorized-keys", "\x1b" + "a" * 5000)):
+        result = _entry([command, subject], env)
+        assert (result.returncode, result.stdout) == (1, "")
+        line = result.stderr.splitlines()[0]
+        assert line.startswith(f"keyanchor-ssh: {command} ")
+        assert r"\x1b" in line  # shown escaped ...
+        assert line.isprintable() and len(line) < 1400  # ... never raw, and cut short
+        assert result.stderr.count("\n") == 2  # the error line and the test's FORBIDDEN line
+
+
 # --------------------------------------------------------------------------- host CAs of ancestors
 
 
@@ -548,3 +564,43 @@ def test_squatters_serve_nothing_and_the_domain_ca_covers_them(safe_tmp: Path, s
         assert ix.authorities("db.web1.corp.org") == ["corp.org"]
         assert ix.squatted_by("bob@web1.corp.org") == "corp.org"
         assert ix.name_problem("corp.org") is None
+
+
+@pytest.mark.parametrize("dirname", ["plain", "a b", "q?x", "h#x", "p%41", "é✓", "semi;colon=eq"])
+def test_snapshot_uri_is_pathlibs(world: dict[str, Any], tmp_path: Any, dirname: str) -> None:
+    """sshd's path builds the SQLite file URI without pathlib: the same URI as
+    ``Path.resolve().as_uri()``, and the index opens through it from any directory name."""
+    import shutil
+
+    from registry.index._snapshot import SnapshotReader, _file_uri
+
+    d = tmp_path / dirname
+    d.mkdir()
+    target = d / "index.sqlite"
+    shutil.copyfile(world["index"], target)
+    link = tmp_path / f"link-{len(dirname)}"
+    link.symlink_to(d)
+    for p in (target, link / "index.sqlite"):
+        assert _file_uri(str(p)) == p.resolve().as_uri()
+        with SnapshotReader.open(p) as ix:
+            assert [r.name for r in ix.records("alice@example.org")]
+            assert ix.path == p
+
+
+def test_settings_index_path_reads_as_a_path(tmp_path: Any) -> None:
+    """SSHSettings keeps the index path as given (sshd's path imports no pathlib) and hands
+    out a Path; equality, replace, copy and pickling see the same value."""
+    import copy
+    import pickle
+    from pathlib import Path
+
+    from registry.gateways.ssh import SSHSettings
+
+    s = SSHSettings(str(tmp_path / "i.sqlite"), users={"a": "a@example.org"})
+    assert isinstance(s.index_path, Path) and s.index_path == tmp_path / "i.sqlite"
+    assert s == SSHSettings(tmp_path / "i.sqlite", users={"a": "a@example.org"})
+    assert s != SSHSettings(tmp_path / "j.sqlite", users={"a": "a@example.org"})
+    assert pickle.loads(pickle.dumps(s)) == s and copy.deepcopy(s) == s
+    moved = s.replace(index_path=tmp_path / "k.sqlite", max_staleness=5)
+    assert moved.index_path == tmp_path / "k.sqlite" and moved.max_staleness == 5
+    assert f"index_path={tmp_path / 'i.sqlite'!r}" in repr(s)

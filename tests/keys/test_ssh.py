@@ -711,13 +711,19 @@ def test_fuzz_blob(data: bytes) -> None:
 _ED_BLOB = _with_field(b"ssh-ed25519", sshstr(b"\x11" * 32))
 
 
-@settings(max_examples=300, deadline=None)
-@given(st.data())
-def test_fuzz_mutated_blob(data: st.DataObject) -> None:
+def _mutated(data: st.DataObject) -> bytearray:
+    """An ed25519 blob with one to four bytes changed."""
     blob = bytearray(_ED_BLOB)
     for _ in range(data.draw(st.integers(1, 4))):
         pos = data.draw(st.integers(0, len(blob) - 1))
         blob[pos] = data.draw(st.integers(0, 255))
+    return blob
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_fuzz_mutated_blob(data: st.DataObject) -> None:
+    blob = _mutated(data)
     try:
         key = load_ssh_blob(blob)
     except KeyFormatError:
@@ -872,3 +878,58 @@ def test_sshd_cert_authority_principals(sshd_env: dict[str, Path]) -> None:
     wrong = render_authorized_key(ca_key, cert_authority=True, principals=["bob"])
     log = _sshd_login(sshd_env, wrong, cert=True)
     assert "Accepted publickey" not in log
+
+
+# --------------------------------------------------------------------------- sshd's slim reader
+
+
+def _slim(blob: bytes) -> str | None:
+    """What sshd's path makes of a blob: its key type, or None (the record is skipped)."""
+    from registry.keys._ssh_wire import plain_key_algorithm
+
+    try:
+        return plain_key_algorithm(blob)
+    except KeyFormatError:
+        return None
+
+
+def _full(blob: bytes) -> str | None:
+    """The same decision through the full parser: a plain key that loads, else None."""
+    try:
+        key = load_ssh_blob(blob)
+    except KeyFormatError:
+        return None
+    return None if key.certificate is not None else key.algorithm
+
+
+def test_slim_reader_decides_as_the_full_parser(
+    generated: dict[str, Generated], ca: dict[str, Path]
+) -> None:
+    """sshd checks material with registry.keys._ssh_wire alone; it must accept exactly the plain
+    keys load_ssh_blob accepts (every type, every truncation, trailing bytes, certificates
+    refused) and render the same lines."""
+    from registry.keys._digest import MAX_MATERIAL
+    from registry.keys._ssh_wire import MAX_BLOB, render_authorized_line
+
+    assert MAX_BLOB == MAX_MATERIAL
+    blobs = _all_blobs(generated, ca)
+    assert [_slim(b) for b in blobs] == [_full(b) for b in blobs]
+    assert _slim(blobs[-1]) is None and all(_slim(b) for b in blobs[:-1])  # the certificate
+    for blob in blobs[:-1]:
+        for cut in range(0, len(blob), 7):
+            assert _slim(blob[:cut]) is None
+        assert _slim(blob + b"\x00") is None
+        key = load_ssh_blob(blob)
+        when = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
+        assert render_authorized_line(key.algorithm, blob, expiry=when, cert_authority=True,
+                                      principals=["alice"], comment="alice@example.org") \
+            == render_authorized_key(key, expiry=when, cert_authority=True,
+                                     principals=["alice"], comment="alice@example.org")
+    assert _slim(b"\x00" * 20000) is None  # larger than the contract allows
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_fuzz_slim_reader_agrees(data: st.DataObject) -> None:
+    blob = bytes(_mutated(data))
+    assert _slim(blob) == _full(blob)

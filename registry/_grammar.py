@@ -1,0 +1,249 @@
+"""The registry name grammar and the squatting rule: what sshd's path checks, nothing more.
+
+    >>> parse_name("Alice@Example.org").text
+    'alice@example.org'
+
+The grammar, :class:`Name` and :func:`squatted_by` are documented, and
+re-exported, in :mod:`registry.names`, which adds the namehash (Keccak), the
+Public Suffix List and the rest. ``keyanchor-ssh`` imports this module alone,
+so that without cached bytecode a login compiles only what it runs
+(docs/BENCHMARKS.md).
+"""
+
+from __future__ import annotations
+
+import functools
+
+from registry._frozen import Frozen, init_fields
+from registry.errors import InvalidName
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (sshd path)
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from registry.names import Node
+
+__all__ = ["MAX_LABEL", "MAX_LOCAL", "MAX_NAME", "Name", "chain_root", "parse_name", "squatted_by"]
+
+MAX_LABEL = 63
+MAX_LOCAL = 64
+MAX_NAME = 253
+
+_DIGITS = frozenset("0123456789")
+_HEX = _DIGITS | frozenset("abcdef")
+_LABEL_CHARS = _DIGITS | frozenset("abcdefghijklmnopqrstuvwxyz-")
+_LOCAL_CHARS = _LABEL_CHARS | frozenset("._+")
+
+
+def _is_label(label: str) -> bool:
+    """``[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?``: 1-63 of a-z 0-9 -, no ``-`` at either end."""
+    return 0 < len(label) <= MAX_LABEL and _LABEL_CHARS.issuperset(label) \
+        and label[0] != "-" and label[-1] != "-"
+
+
+def _is_local(local: str) -> bool:
+    """``[a-z0-9_+-](?:[a-z0-9._+-]{0,62}[a-z0-9_+-])?``: 1-64 of a-z 0-9 . _ + -, no ``.`` at an end."""
+    return 0 < len(local) <= MAX_LOCAL and _LOCAL_CHARS.issuperset(local) \
+        and local[0] != "." and local[-1] != "."
+
+
+def _is_number(label: str) -> bool:
+    """WHATWG URL "ends in a number": the label parses as an IPv4 number part
+    (``[0-9]+`` or ``0x[0-9a-f]*``)."""
+    if label.startswith("0x"):
+        return _HEX.issuperset(label[2:])
+    return bool(label) and _DIGITS.issuperset(label)
+
+
+
+class Name(Frozen):
+    """A parsed, normalised registry name: ``Name(labels, local=None)``.
+
+    ``labels`` are the DNS labels, leftmost first; ``local`` is the person's
+    local part (``None`` for a DNS-like name).
+    """
+
+    __slots__ = _fields = ("labels", "local")
+    labels: tuple[str, ...]
+    local: str | None
+
+    def __init__(self, labels: tuple[str, ...], local: str | None = None) -> None:
+        init_fields(self, labels=labels, local=local)
+
+    @property
+    def domain(self) -> str:
+        return ".".join(self.labels)
+
+    @property
+    def text(self) -> str:
+        return f"{self.local}@{self.domain}" if self.local is not None else self.domain
+
+    @property
+    def is_person(self) -> bool:
+        return self.local is not None
+
+    @property
+    def parent(self) -> Name | None:
+        """The name directly above this one (``None`` for a one-label name)."""
+        if self.local is not None:
+            return Name(self.labels)
+        if len(self.labels) > 1:
+            return Name(self.labels[1:])
+        return None
+
+    @property
+    def leaf_label(self) -> str:
+        """The label this name adds to its parent (``alice`` or ``web1``)."""
+        return self.local if self.local is not None else self.labels[0]
+
+    @property
+    def node(self) -> Node:
+        from registry.names import namehash
+
+        return namehash(self)
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def _domain_labels(domain: str, original: str) -> tuple[str, ...]:
+    domain = domain.strip().rstrip(".")
+    if not domain:
+        raise InvalidName(f"invalid name {original!r}: empty domain")
+    if ":" in domain or domain.startswith("["):
+        raise InvalidName(f"invalid name {original!r}: an IPv6 address literal is not a name")
+    if not domain.isascii():
+        # IDNA 2008 with UTS #46 non-transitional mapping, as browsers and current
+        # resolvers do (Python's built-in "idna" codec is IDNA 2003 and would map
+        # faß.de to fass.de: two real domains, one registry name).
+        import idna
+
+        try:
+            domain = idna.encode(domain, uts46=True, transitional=False).decode("ascii")
+        except (idna.IDNAError, UnicodeError) as exc:
+            raise InvalidName(f"invalid name {original!r}: not a valid IDNA domain") from exc
+    domain = domain.lower()
+    if len(domain) > MAX_NAME:
+        raise InvalidName(f"invalid name {original!r}: longer than {MAX_NAME} characters")
+    labels = tuple(domain.split("."))
+    for label in labels:
+        if not label:
+            raise InvalidName(f"invalid name {original!r}: empty label")
+        if len(label) > MAX_LABEL:
+            raise InvalidName(f"invalid name {original!r}: label longer than {MAX_LABEL}")
+        if not _is_label(label):
+            raise InvalidName(
+                f"invalid name {original!r}: label {label!r} must be a-z, 0-9 and '-',"
+                " not starting or ending with '-'"
+            )
+    for label in labels:
+        if label.startswith("xn--"):
+            _check_a_label(label, original)
+    if _is_number(labels[-1]):
+        raise InvalidName(
+            f"invalid name {original!r}: the last label {labels[-1]!r} is a number"
+            " (an IPv4 address or an all-numeric top-level domain), not a name"
+        )
+    return labels
+
+
+def _check_a_label(label: str, original: str) -> None:
+    """Refuse an ``xn--`` label that is not a valid IDNA 2008 A-label in normal form.
+
+    The contract checks only the characters, so ``xn--zz`` (no Punycode),
+    ``xn--ls8h`` (a code point IDNA 2008 disallows) or an A-label of a U-label
+    that is not in NFC would otherwise be a second spelling of a name, or one
+    no resolver looks up.
+    """
+    import idna  # lazy: only names with A-labels pay for it
+
+    try:
+        ok = idna.encode(idna.decode(label)).decode("ascii") == label
+    except (idna.IDNAError, UnicodeError, ValueError):
+        ok = False
+    if not ok:
+        raise InvalidName(f"invalid name {original!r}: label {label!r} is not a valid IDNA 2008"
+                          " A-label (xn--)")
+
+
+def parse_name(text: str | Name) -> Name:
+    """Parse and normalise a registry name.
+
+    Raises:
+        InvalidName: the text breaks the grammar above.
+    """
+    if isinstance(text, Name):
+        return text
+    if not isinstance(text, str):
+        raise InvalidName(f"invalid name {text!r}: not a string")
+    return _parse_text(text)
+
+
+@functools.lru_cache(maxsize=4096)  # a pure function of the text: recent names parse once
+def _parse_text(text: str) -> Name:
+    original = text
+    text = text.strip()
+    if not text:
+        raise InvalidName("invalid name '': empty")
+    if "@" in text:
+        local, _, domain = text.rpartition("@")
+        # ASCII first: str.lower() maps some non-ASCII letters to ASCII (KELVIN SIGN -> "k")
+        local = local.lower() if local.isascii() else local
+        if not local:
+            raise InvalidName(f"invalid name {original!r}: empty local part")
+        if len(local) > MAX_LOCAL:
+            raise InvalidName(f"invalid name {original!r}: local part longer than {MAX_LOCAL}")
+        if not local.isascii() or not _is_local(local) or ".." in local:
+            raise InvalidName(
+                f"invalid name {original!r}: local part must be a-z, 0-9 and . _ + -,"
+                " not starting or ending with '.'"
+            )
+        return Name(_domain_labels(domain, original), local)
+    return Name(_domain_labels(text, original))
+
+
+def chain_root(name: str, parents: Mapping[str, str | None]) -> str:
+    """The top-level registration at the root of ``name``'s registry parent chain.
+
+    ``parents`` maps registered names to their registry parent's text (``None``
+    for a top-level registration). A name missing from it is its own root.
+    """
+    seen = {name}
+    while (parent := parents.get(name)) is not None and parent not in seen:
+        seen.add(parent)
+        name = parent
+    return name
+
+
+def squatted_by(name: str | Name, parents: Mapping[str, str | None]) -> str | None:
+    """The registered domain that registered ``name`` squats in, or ``None``: the squatting rule.
+
+    ``parents`` maps every registered name among ``name`` and its DNS
+    suffixes to its registry parent's text (``None``: top-level).
+
+    A name counts only if its registry parent chain reaches the closest
+    registered DNS ancestor of its chain's root that lies inside the root's
+    registrable domain (public suffix + one label; a registered public suffix
+    such as ``org`` never speaks for the domains below it). When Mallory
+    registered ``web1.corp.org`` top-level and Corp later registered
+    ``corp.org``, ``web1.corp.org`` (and ``alice@web1.corp.org``,
+    ``db.web1.corp.org`` under it) squat in ``corp.org``: readers serve none of
+    their keys. The Public Suffix List is consulted only when a registered
+    ancestor of more than one label exists at all.
+
+    Raises: InvalidName.
+    """
+    root = parse_name(chain_root(parse_name(name).text, parents))
+    labels = root.labels
+    first = 0 if root.is_person else 1  # a (malformed) person root: its domain is an ancestor
+    ancestors = [".".join(labels[i:]) for i in range(first, len(labels))]
+    # a single label is always a public suffix (the list's "*" rule): no need to load it
+    if not any(a in parents and "." in a for a in ancestors):
+        return None
+    from registry.names import registrable_domain  # the Public Suffix List: rarely needed
+
+    boundary = registrable_domain(root.domain)
+    if boundary is None:
+        return None  # the root is itself a public suffix: nothing above it is a domain owner
+    inside = ancestors[:ancestors.index(boundary) + 1] if boundary in ancestors else []
+    return next((a for a in inside if a in parents), None)

@@ -1,0 +1,266 @@
+"""SSH wire blobs: read and check a plain public key, render an authorized_keys line (sshd path).
+
+    algorithm = plain_key_algorithm(material)   # raises unless a plain key that parses
+    line = render_authorized_line(algorithm, material, comment="alice@example.org")
+
+What ``keyanchor-ssh authorized-keys`` runs on every login, and nothing else:
+it compiles this module (not :mod:`registry.keys._ssh`, with its records,
+certificates and known_hosts renderer) when no bytecode is cached
+(docs/BENCHMARKS.md). :mod:`registry.keys._ssh` parses keys and renders lines
+with the same readers, checks and renderer, so both always agree.
+"""
+
+from __future__ import annotations
+
+import binascii
+
+from registry.errors import InvalidName, KeyFormatError, UnsupportedKeyType
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+    from datetime import datetime
+    from typing import Any
+
+    _Reader = Callable[[memoryview], tuple[Any, memoryview]]
+    _Params = tuple[tuple[str, Any], ...]
+    #: A check validates parsed parameters and returns (bits, curve, application).
+    _Check = Callable[[str, _Params], tuple[int, str | None, str | None]]
+
+__all__ = ["plain_key_algorithm", "render_authorized_line", "render_openssh_text"]
+
+#: Largest canonical material the contract accepts (= registry.keys._digest.MAX_MATERIAL,
+#: which imports the SHA-256 module this path does not need; a test checks they agree).
+MAX_BLOB = 12288
+
+# --------------------------------------------------------------------------- wire readers
+# Each reader takes a memoryview and returns (value, rest); a short buffer raises
+# KeyFormatError, never IndexError or struct.error.
+
+_TRUNCATED = "truncated SSH key blob"
+
+
+def _get_sshstr(data: memoryview) -> tuple[memoryview, memoryview]:
+    if len(data) < 4:
+        raise KeyFormatError(_TRUNCATED)
+    n = int.from_bytes(data[:4], "big")
+    if n > len(data) - 4:
+        raise KeyFormatError(_TRUNCATED)
+    return data[4 : 4 + n], data[4 + n :]
+
+
+def _get_bytes(data: memoryview) -> tuple[bytes, memoryview]:
+    value, rest = _get_sshstr(data)
+    return bytes(value), rest
+
+
+def _get_text(data: memoryview) -> tuple[str, memoryview]:
+    value, rest = _get_sshstr(data)
+    try:
+        text = bytes(value).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise KeyFormatError("SSH key blob holds a string that is not UTF-8") from exc
+    if "\x00" in text:
+        raise KeyFormatError("SSH key blob holds a string with a NUL byte")
+    return text, rest
+
+
+def _get_mpint(data: memoryview) -> tuple[int, memoryview]:
+    value, rest = _get_sshstr(data)
+    if value:
+        if value[0] & 0x80:
+            raise KeyFormatError("SSH key blob holds a negative integer")
+        if value[0] == 0 and (len(value) == 1 or not value[1] & 0x80):
+            raise KeyFormatError("SSH key blob holds a non-minimal integer encoding")
+    return int.from_bytes(value, "big"), rest
+
+
+# --------------------------------------------------------------------------- formats
+
+
+class _Format:
+    """How to read one key type's fields, and the check on them."""
+
+    __slots__ = ("check", "fields")
+
+    def __init__(self, fields: tuple[tuple[str, _Reader], ...], check: _Check) -> None:
+        self.fields = fields
+        self.check = check
+
+
+def _check_ed25519(name: str, params: _Params) -> tuple[int, str | None, str | None]:
+    if len(params[0][1]) != 32:
+        raise KeyFormatError(f"{name} public key must be 32 bytes, got {len(params[0][1])}")
+    return 256, None, params[1][1] if len(params) > 1 else None
+
+
+def _check_rsa(name: str, params: _Params) -> tuple[int, str | None, str | None]:
+    e, n = params[0][1], params[1][1]
+    bits = n.bit_length()
+    if bits < 512:
+        raise KeyFormatError(f"{name} modulus of {bits} bits is too small to be an RSA key")
+    if not n & 1:
+        raise KeyFormatError(f"{name} modulus is even")
+    if e < 3 or not e & 1 or e >= n:
+        raise KeyFormatError(f"{name} public exponent must be odd, at least 3 and below n")
+    return bits, None, None
+
+
+def _check_dsa(name: str, params: _Params) -> tuple[int, str | None, str | None]:
+    p, q, g, y = (v for _, v in params)
+    if p.bit_length() < 512 or not p & 1 or not 1 < q < p or not 1 < g < p or not 1 < y < p:
+        raise KeyFormatError(f"{name} parameters are not a DSA public key")
+    return p.bit_length(), None, None
+
+
+_CURVES = {"nistp256": (256, 65), "nistp384": (384, 97), "nistp521": (521, 133)}
+
+
+def _check_ecdsa(name: str, params: _Params) -> tuple[int, str | None, str | None]:
+    curve, point = params[0][1], params[1][1]
+    expected = name.removeprefix("sk-").removesuffix("@openssh.com").rpartition("-")[2]
+    if curve != expected:
+        raise KeyFormatError(f"{name} key names curve {_safe(curve)} instead of {expected}")
+    bits, size = _CURVES[curve]
+    if len(point) != size or point[0] != 4:
+        raise KeyFormatError(f"{name} public point must be an uncompressed {curve} point")
+    _check_on_curve(curve, point)
+    application = params[2][1] if len(params) > 2 else None
+    return bits, curve, application
+
+
+def _check_on_curve(curve: str, point: bytes) -> None:
+    from cryptography.hazmat.primitives.asymmetric import ec  # lazy: import cost
+
+    crv: ec.EllipticCurve
+    if curve == "nistp256":
+        crv = ec.SECP256R1()
+    elif curve == "nistp384":
+        crv = ec.SECP384R1()
+    else:
+        crv = ec.SECP521R1()
+    try:
+        ec.EllipticCurvePublicKey.from_encoded_point(crv, point)
+    except ValueError as exc:
+        raise KeyFormatError(f"ECDSA public point is not on {curve}") from exc
+
+
+_ED = (("pk", _get_bytes),)
+_EC = (("curve", _get_text), ("point", _get_bytes))
+_APP = (("application", _get_text),)
+
+_FORMATS: dict[str, _Format] = {
+    "ssh-ed25519": _Format(_ED, _check_ed25519),
+    "sk-ssh-ed25519@openssh.com": _Format(_ED + _APP, _check_ed25519),
+    "ecdsa-sha2-nistp256": _Format(_EC, _check_ecdsa),
+    "ecdsa-sha2-nistp384": _Format(_EC, _check_ecdsa),
+    "ecdsa-sha2-nistp521": _Format(_EC, _check_ecdsa),
+    "sk-ecdsa-sha2-nistp256@openssh.com": _Format(_EC + _APP, _check_ecdsa),
+    "ssh-rsa": _Format((("e", _get_mpint), ("n", _get_mpint)), _check_rsa),
+    "ssh-dss": _Format(tuple((k, _get_mpint) for k in "pqgy"), _check_dsa),
+}
+
+_ALNUM = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+_TOKEN_CHARS = _ALNUM | frozenset("@._+-")
+
+
+def _safe(text: str) -> str:
+    """Quote a type token for an error message, or hide it if it is not token-like."""
+    return repr(text) if 0 < len(text) <= 64 and _TOKEN_CHARS.issuperset(text) \
+        else "(unprintable)"
+
+
+def _read_fields(fmt: _Format, data: memoryview) -> tuple[_Params, memoryview]:
+    params = []
+    for name, reader in fmt.fields:
+        value, data = reader(data)
+        params.append((name, value))
+    return tuple(params), data
+
+
+def _split_type(blob: bytes) -> tuple[memoryview, str, memoryview]:
+    """(the blob's view, its key type name, the fields after it)."""
+    view = memoryview(blob)
+    name_view, rest = _get_sshstr(view)
+    return view, bytes(name_view).decode("ascii", "replace"), rest
+
+
+def _read_plain(name: str, fmt: _Format, rest: memoryview
+                ) -> tuple[_Params, int, str | None, str | None]:
+    """A plain key's fields after its type name, checked: (params, bits, curve, application).
+
+    Raises: KeyFormatError (malformed, trailing bytes, a failed check).
+    """
+    params, rest = _read_fields(fmt, rest)
+    if rest:
+        raise KeyFormatError(f"{name} key blob has {len(rest)} trailing bytes")
+    return (params, *fmt.check(name, params))
+
+
+def plain_key_algorithm(material: bytes) -> str:
+    """The key type of plain SSH public key ``material``, read and checked in full.
+
+    The same reading and checks as :func:`registry.keys._ssh.load_ssh_blob`
+    (strict fields, minimal integers, no trailing bytes, key sizes, the curve
+    point), for what sshd may be given: a certificate is refused here too.
+
+    Raises:
+        KeyFormatError: malformed, too large, or a certificate.
+        UnsupportedKeyType: a key type keyanchor does not parse.
+    """
+    if len(material) > MAX_BLOB:
+        raise KeyFormatError(f"SSH key blob of {len(material)} bytes exceeds {MAX_BLOB} bytes")
+    _view, name, rest = _split_type(bytes(material))
+    fmt = _FORMATS.get(name)
+    if fmt is None:
+        raise UnsupportedKeyType(f"not a plain SSH public key type: {_safe(name)}")
+    _read_plain(name, fmt, rest)
+    return name
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+def render_openssh_text(algorithm: str, material: bytes) -> str:
+    """``type base64``, the OpenSSH public key text (no comment, no options)."""
+    return f"{algorithm} {binascii.b2a_base64(material, newline=False).decode('ascii')}"
+
+
+_PRINCIPAL_CHARS = _ALNUM | frozenset("._@+:/=~-")  # [A-Za-z0-9._@+:/=~-]{1,255}
+
+
+def render_comment(comment: str | None) -> str:
+    """`` name`` (a registry name in normal form) or ``""``. Raises: InvalidName."""
+    if comment is None:
+        return ""
+    from registry._grammar import parse_name
+
+    return " " + parse_name(comment).text
+
+
+def render_authorized_line(algorithm: str, material: bytes, *, expiry: datetime | None = None,
+                           cert_authority: bool = False, principals: Iterable[str] = (),
+                           comment: str | None = None) -> str:
+    """One authorized_keys line (no newline) for checked plain key material.
+
+    The options of :func:`registry.keys._ssh.render_authorized_key`, which
+    calls this. Raises: InvalidName (comment, principal), KeyFormatError (expiry).
+    """
+    opts: list[str] = ["cert-authority"] if cert_authority else []
+    names = [principals] if isinstance(principals, str) else list(principals)
+    if names:
+        for p in names:
+            if not isinstance(p, str) or not 0 < len(p) <= 255 \
+                    or not _PRINCIPAL_CHARS.issuperset(p):
+                raise InvalidName(
+                    f"invalid principal {p!r}: use letters, digits and ._@+:/=~- only"
+                )
+        opts.append(f'principals="{",".join(names)}"')
+    if expiry is not None:
+        from datetime import UTC, datetime
+
+        if not isinstance(expiry, datetime) or expiry.utcoffset() is None:
+            raise KeyFormatError("expiry must be a timezone-aware datetime")
+        opts.append(f'expiry-time="{expiry.astimezone(UTC).strftime("%Y%m%d%H%M%SZ")}"')
+    prefix = ",".join(opts) + " " if opts else ""
+    return prefix + render_openssh_text(algorithm, material) + render_comment(comment)
