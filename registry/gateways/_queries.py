@@ -19,8 +19,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from registry.index._query import _COLUMNS, IndexReader, _identities, record_status
+from registry.index._query import IndexReader
 from registry.index._schema import fingerprint_key
+from registry.index._snapshot import _COLUMNS, _identities, record_status
 
 __all__ = ["Row", "name_view_rows", "rows_by_fingerprint", "rows_by_name"]
 
