@@ -6,7 +6,8 @@
 eth-account builds, validates and serializes a transaction through several
 layers of formatters (about 2 ms a publish on this machine); the signature
 itself is one libsecp256k1 call. This encodes the EIP-1559 payload (chain id,
-nonce, tip, fee cap, gas, to, value, data, empty access list) in RLP,
+nonce, tip, fee cap, gas, to, value, data, empty access list) with the
+``rlp`` package,
 signs its keccak256 with RFC 6979 nonces as eth-keys' coincurve backend does,
 and returns ``0x02 || rlp(payload + [y_parity, r, s])``. A transaction of any
 other shape returns None and the caller signs with eth-account. A test
@@ -32,28 +33,6 @@ def _uint(value: Any) -> int | None:
     return None
 
 
-def _rlp_bytes(data: bytes) -> bytes:
-    if len(data) == 1 and data[0] < 0x80:
-        return data
-    return _rlp_length(len(data), 0x80) + data
-
-
-def _rlp_int(value: int) -> bytes:
-    return _rlp_bytes(value.to_bytes((value.bit_length() + 7) // 8, "big"))
-
-
-def _rlp_length(length: int, offset: int) -> bytes:
-    if length < 56:
-        return bytes([offset + length])
-    size = length.to_bytes((length.bit_length() + 7) // 8, "big")
-    return bytes([offset + 55 + len(size)]) + size
-
-
-def _rlp_list(items: list[bytes]) -> bytes:
-    body = b"".join(items)
-    return _rlp_length(len(body), 0xC0) + body
-
-
 @functools.lru_cache(maxsize=64)
 def _checksum_to(to: str) -> bytes | None:
     """A ``to`` address eth-account accepts (checksum form only) as bytes, else None."""
@@ -65,6 +44,8 @@ def _checksum_to(to: str) -> bytes | None:
 def sign_dynamic_fee(signer: Any, tx: Mapping[str, Any]) -> bytes | None:
     """The raw EIP-1559 transaction ``tx`` signed by ``signer`` (a ``coincurve.PrivateKey``),
     or None when ``tx`` is not a plain one (then eth-account signs it)."""
+    import rlp  # py-evm's RLP codec (~50 us a transaction here)
+
     from registry.names import keccak256
 
     if set(tx) - _FIELDS or tx.get("type", 2) != 2:
@@ -88,13 +69,11 @@ def sign_dynamic_fee(signer: Any, tx: Mapping[str, Any]) -> bytes | None:
         to = b""
     if not isinstance(to, bytes | bytearray) or len(to) not in (0, 20):
         return None
-    fields = [_rlp_int(chain_id), _rlp_int(nonce), _rlp_int(tip), _rlp_int(fee_cap),
-              _rlp_int(gas), _rlp_bytes(bytes(to)), _rlp_int(value), _rlp_bytes(bytes(data)),
-              _rlp_list([])]
-    digest = keccak256(b"\x02" + _rlp_list(fields))
+    fields: list[Any] = [chain_id, nonce, tip, fee_cap, gas, bytes(to), value, bytes(data), []]
+    digest = keccak256(b"\x02" + rlp.encode(fields))
     signature = signer.sign_recoverable(digest, hasher=None)
     r, s, y_parity = (int.from_bytes(signature[:32], "big"),
                       int.from_bytes(signature[32:64], "big"), signature[64])
     if not (0 < r < _SECP256K1_N and 0 < s <= _SECP256K1_N // 2):  # pragma: no cover
         return None  # libsecp256k1 signs low-s; anything else: let eth-account do it
-    return b"\x02" + _rlp_list([*fields, _rlp_int(y_parity), _rlp_int(r), _rlp_int(s)])
+    return b"\x02" + rlp.encode([*fields, y_parity, r, s])
