@@ -15,13 +15,24 @@
    with one worker, the gateway with ``--workers`` processes, and the same
    ``serve`` with the app swapped for ``scripts/trivial_app.py`` (one catch-all
    route answering 1,024 bytes): the floor.
-3. Drives them from another process with a lean asyncio HTTP/1.1 client
-   (keep-alive, ``--connections`` concurrent connections, exactly
-   ``--requests`` requests per scenario, uniformly random names /
+3. Drives them with ``--connections`` keep-alive connections over
+   ``--requests`` request paths per scenario and run (uniformly random names /
    fingerprints over the whole index; the floor gets the very same request
    lines), after a warm-up, ``--runs`` times, floor and gateway interleaved,
-   and prints the medians: requests/s, p50/p99 latency, and the ratios
-   gateway / floor and N workers / 1 worker.
+   and prints the medians: requests/s, p50/p99 latency, server CPU time per
+   request, and the ratios gateway / floor and N workers / 1 worker. The
+   client (``--client``, printed with the figures):
+
+   * ``wrk`` (the default when it is on PATH; Debian: ``apt-get install wrk``):
+     one C thread (``--wrk-threads``) cycling over the paths with a Lua
+     script for ``--duration`` seconds per measurement; it takes ~0.1 of a
+     core at 3,000 requests/s, so the servers get the rest of the machine;
+   * ``python``: the asyncio HTTP/1.1 client in this script, in its own
+     process, sending exactly ``--requests`` requests; it takes a large share
+     of a core itself (the figures before wrk were measured with it).
+
+   Both measure a request's latency from the moment its bytes are written to
+   the moment its whole answer is read, over the same 16 connections.
 
 Targets (issue 15): every scenario >= 0.6x the floor, HKP ``op=get`` p99 <= 10 ms
 (16 connections), ``--workers 2`` >= 1.7x one worker on two cores.
@@ -219,6 +230,63 @@ def _client_main(conn: Any) -> None:
         conn.send(asyncio.run(_drive(*job)))
 
 
+# wrk (https://github.com/wg/wrk; Debian: apt-get install wrk): each thread cycles over the
+# request paths of the file named after "--", from its own offset, one pre-formatted request per
+# path; done() prints one JSON line (latencies in microseconds, like wrk's own histogram).
+_WRK_LUA = r"""
+local threads, counter = {}, 0
+function setup(thread)
+  thread:set("id", counter)
+  counter = counter + 1
+  table.insert(threads, thread)
+end
+function init(args)
+  reqs = {}
+  for line in io.lines(args[1]) do
+    reqs[#reqs + 1] = wrk.format("GET", line)
+  end
+  local n = tonumber(args[2]) or 1
+  pos = math.floor(#reqs * id / n)
+end
+function request()
+  pos = pos % #reqs + 1
+  return reqs[pos]
+end
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'WRK {"requests":%d,"us":%d,"errors":%d,"status_errors":%d,'
+    .. '"p50":%d,"p99":%d,"mean":%f}\n',
+    summary.requests, summary.duration, e.connect + e.read + e.write + e.timeout,
+    e.status, latency:percentile(50), latency:percentile(99), latency.mean))
+end
+"""
+
+
+def _wrk_drive(wrk: str, lua: Path, port: int, paths: list[str], connections: int,
+               threads: int, seconds: float) -> dict[str, float | int]:
+    """One wrk run over ``paths`` for ``seconds``; figures as :func:`_figures` gives them."""
+    import subprocess
+    import tempfile
+
+    with tempfile.NamedTemporaryFile("w", suffix=".paths", delete=False) as f:
+        f.write("\n".join(paths) + "\n")
+    try:
+        out = subprocess.run(
+            [wrk, f"-t{threads}", f"-c{connections}", f"-d{seconds:g}s", "--timeout", "10s",
+             "-s", str(lua), f"http://127.0.0.1:{port}", "--", f.name, str(threads)],
+            capture_output=True, text=True, timeout=seconds + 60, check=True).stdout
+    finally:
+        os.unlink(f.name)
+    line = next(x for x in out.splitlines() if x.startswith("WRK "))
+    w = json.loads(line[4:])
+    elapsed = w["us"] / 1e6
+    return {"requests": w["requests"], "errors": w["errors"] + w["status_errors"],
+            "seconds": round(elapsed, 2), "rps": round(w["requests"] / elapsed),
+            "p50_ms": round(w["p50"] / 1000, 2), "p99_ms": round(w["p99"] / 1000, 2),
+            "mean_ms": round(w["mean"] / 1000, 2)}
+
+
 def _figures(elapsed: float, lat: list[float], errors: list[str]) -> dict[str, float | int]:
     lat = sorted(lat)
 
@@ -321,13 +389,29 @@ def main() -> None:
     ap.add_argument("--checkout", type=Path, default=REPO,
                     help="the keyanchor checkout whose gateway is measured (e.g. a worktree of an"
                          " older commit, for before/after figures); default: this one")
+    ap.add_argument("--client", choices=("auto", "wrk", "python"), default="auto",
+                    help="load generator: wrk (C; 'apt-get install wrk') or the asyncio client in"
+                         " this script; auto = wrk when it is installed")
+    ap.add_argument("--duration", type=float, default=6.0,
+                    help="seconds per measurement with wrk (the Python client sends exactly"
+                         " --requests)")
+    ap.add_argument("--wrk-threads", type=int, default=1)
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
+    import shutil
+
+    wrk = shutil.which("wrk")
+    if args.client == "wrk" and wrk is None:
+        raise SystemExit("--client wrk: no wrk on PATH (Debian: apt-get install wrk)")
+    client_name = "wrk" if args.client != "python" and wrk is not None else "python"
 
     index = args.index
     if index is None:
         args.workdir.mkdir(parents=True, exist_ok=True)
-        index = args.workdir / f"gateway-{args.certs}.sqlite"
+        from registry.index._schema import SCHEMA_VERSION
+
+        # the schema in the name: an index cached by an older keyanchor is not picked up
+        index = args.workdir / f"gateway-{args.certs}-schema{SCHEMA_VERSION}.sqlite"
         if not index.exists():
             print(f"building {index} ...", file=sys.stderr)
             t = time.monotonic()
@@ -349,14 +433,24 @@ def main() -> None:
     ctx = mp.get_context("spawn")
     parent, child = ctx.Pipe()
     client = ctx.Process(target=_client_main, args=(child,))
-    client.start()
+    lua = args.workdir / "bench_gateway.lua"
+    if client_name == "wrk":
+        args.workdir.mkdir(parents=True, exist_ok=True)
+        lua.write_text(_WRK_LUA)
+    else:
+        client.start()
     servers: dict[str, Server] = {}
     runs: dict[tuple[str, str], list[dict[str, float | int]]] = {}
 
     def measure(server: str, paths: list[str]) -> dict[str, float | int]:
         cpu = _cpu_seconds(servers[server].proc.pid)
-        parent.send((servers[server].port, paths, args.connections))
-        figures = _figures(*parent.recv())
+        if client_name == "wrk":
+            assert wrk is not None
+            figures = _wrk_drive(wrk, lua, servers[server].port, paths, args.connections,
+                                 args.wrk_threads, duration)
+        else:
+            parent.send((servers[server].port, paths, args.connections))
+            figures = _figures(*parent.recv())
         cpu = _cpu_seconds(servers[server].proc.pid) - cpu
         figures["server_cpu_us"] = round(cpu / max(1, int(figures["requests"])) * 1e6, 1)
         return figures
@@ -368,8 +462,10 @@ def main() -> None:
             servers[f"gateway x{args.workers}"] = Server(index, args.workers, "gateway",
                                                          args.checkout)
         warm = [p for paths in scenarios.values() for p in paths[: max(200, args.requests // 50)]]
+        duration = 1.0
         for name in servers:
             measure(name, warm)
+        duration = args.duration
         n = args.requests
         for run in range(args.runs):
             for label, paths in scenarios.items():
@@ -382,10 +478,11 @@ def main() -> None:
                     measure(f"gateway x{args.workers}", batch))
             print(f"  run {run + 1}/{args.runs} done", file=sys.stderr)
     finally:
-        parent.send(None)
-        client.join(timeout=30)
         if client.is_alive():
-            client.terminate()
+            parent.send(None)
+            client.join(timeout=30)
+            if client.is_alive():
+                client.terminate()
         for srv in servers.values():
             srv.stop()
 
@@ -416,6 +513,8 @@ def main() -> None:
 
     context = {"machine": platform.machine(), "cpus": os.cpu_count(), "python": platform.python_version(),
                "uvicorn": uvicorn.__version__, "certs": args.certs, "connections": args.connections,
+               "client": client_name if client_name == "python" else
+               f"wrk ({args.wrk_threads} thread, {args.duration:g} s each)",
                "requests_per_scenario": args.requests, "runs": args.runs,
                "checkout": str(args.checkout),
                "load_average": round(os.getloadavg()[0], 1)}

@@ -535,6 +535,7 @@ class Registry:
         self._closer = closer
         self._lock = threading.RLock()
         self._nonce: int | None = None
+        self._signer: tuple[Any, Any] | None = None  # (account, its coincurve key or None)
         self._fees: tuple[float, dict[str, int]] | None = None
         self._names: dict[bytes, str] = {}
         self._stamps: dict[bytes, datetime | None] = {}
@@ -1334,7 +1335,7 @@ class Registry:
                 if "maxFeePerGas" in fees:
                     tx["type"] = 2
                 try:
-                    signed = self.account.sign_transaction(tx)
+                    raw = self._sign(tx)
                 except Exception as exc:
                     raise AccountError(
                         f"{what}: the account cannot sign ({type(exc).__name__})"
@@ -1343,7 +1344,7 @@ class Registry:
                     from registry.chain._rpc import hash32
 
                     tx_hash = hash32(_raw_call(self.w3, "eth_sendRawTransaction",
-                                               ["0x" + bytes(signed.raw_transaction).hex()]),
+                                               ["0x" + raw.hex()]),
                                      "eth_sendRawTransaction")
                 except Exception as exc:
                     low = _error_text(exc).lower()
@@ -1359,6 +1360,28 @@ class Registry:
                 self._nonce = nonce + 1
                 return PendingTx(self, tx_hash, what, {**base, "gas": gas})
         raise ChainError(f"{what}: could not find a usable nonce")  # pragma: no cover
+
+    def _sign(self, tx: dict[str, Any]) -> bytes:
+        """``tx`` signed by the account, raw: a local key's EIP-1559 transaction with
+        coincurve directly (the same bytes, without eth-account's layers), else by
+        eth-account."""
+        from registry.chain._sign import sign_dynamic_fee
+
+        account = self.account
+        cached = self._signer
+        if cached is None or cached[0] is not account:
+            signer = None
+            key = getattr(account, "key", None)
+            if type(account).__name__ == "LocalAccount" and isinstance(key, bytes) \
+                    and len(key) == 32:
+                from coincurve import PrivateKey
+
+                signer = PrivateKey(bytes(key))
+            cached = self._signer = (account, signer)
+        raw = sign_dynamic_fee(cached[1], tx) if cached[1] is not None else None
+        if raw is None:
+            raw = bytes(account.sign_transaction(tx).raw_transaction)
+        return raw
 
     def wait_for_receipt(
         self,
@@ -1699,11 +1722,18 @@ class Registry:
     def _record_word(self, parsed: Name, c: bytes) -> dict[str, Any] | None:
         """The record's index and status from its storage word (one ``eth_getStorageAt``,
         cheaper than running the ``records`` view), or None when the name has no such record."""
+        from registry.chain._rpc import hex_data
         from registry.chain.layout import decode_record, record_slot
 
-        with _translated(f"record of {parsed}"):
-            raw = self.w3.eth.get_storage_at(self.address, record_slot(bytes(parsed.node), c))  # type: ignore[arg-type]
-        word = decode_record(int.from_bytes(bytes(raw), "big"))
+        what = f"record of {parsed}"
+        with _translated(what):  # plain JSON-RPC: web3's formatters cost more than the read
+            raw = hex_data(_raw_call(self.w3, "eth_getStorageAt",
+                                     [self.address, hex(record_slot(bytes(parsed.node), c)),
+                                      "latest"]), "eth_getStorageAt")
+        if len(raw) > 32:
+            raise ChainError(f"{what}: malformed JSON-RPC response (a storage word of"
+                             f" {len(raw)} bytes)")
+        word = decode_record(int.from_bytes(raw, "big"))
         if not word.exists:
             return None
         return {"index": word.index,

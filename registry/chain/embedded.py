@@ -206,6 +206,7 @@ class _Store:
 
     def __init__(self, path: Path, *, write: bool) -> None:
         self.path = path
+        self._meta: dict[str, str] = {}  # the meta rows as committed (load_meta, save)
         try:
             self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             if write:  # only a writer holds the state lock alone: safe to change the mode
@@ -229,6 +230,7 @@ class _Store:
             meta = dict(self._conn.execute("SELECT key, value FROM meta").fetchall())
         except sqlite3.Error as exc:
             raise ConfigError(f"cannot read the chain file {self.path}: {exc}") from exc
+        self._meta = dict(meta)
         return not empty, meta
 
     def save(
@@ -252,28 +254,38 @@ class _Store:
         try:
             conn.execute("BEGIN IMMEDIATE")
             try:
-                conn.executemany("DELETE FROM kv WHERE k = ?", [(k,) for k in deletes])
+                if deletes:
+                    conn.executemany("DELETE FROM kv WHERE k = ?", [(k,) for k in deletes])
                 conn.executemany("INSERT OR REPLACE INTO kv (k, v) VALUES (?, ?)", upserts)
                 if logs_after is not None:
                     conn.execute("DELETE FROM logs WHERE block > ?", (logs_after,))
-                conn.executemany(_INSERT_LOG, logs)
-                conn.executemany("DELETE FROM storage WHERE address = ?", [(a,) for a in wipe])
-                conn.executemany(
-                    "DELETE FROM storage WHERE address = ? AND key = ?",
-                    [(a, k) for a, k, v in words if v is None],
-                )
-                conn.executemany(
-                    "INSERT OR REPLACE INTO storage (address, key, value) VALUES (?, ?, ?)",
-                    [(a, k, v) for a, k, v in words if v is not None],
-                )
-                conn.executemany(
-                    "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", list(meta.items())
-                )
+                if logs:
+                    conn.executemany(_INSERT_LOG, logs)
+                if wipe:
+                    conn.executemany("DELETE FROM storage WHERE address = ?",
+                                     [(a,) for a in wipe])
+                cleared = [(a, k) for a, k, v in words if v is None]
+                if cleared:
+                    conn.executemany("DELETE FROM storage WHERE address = ? AND key = ?",
+                                     cleared)
+                stored = [(a, k, v) for a, k, v in words if v is not None]
+                if stored:
+                    conn.executemany(
+                        "INSERT OR REPLACE INTO storage (address, key, value) VALUES (?, ?, ?)",
+                        stored,
+                    )
+                changed = [item for item in meta.items() if self._meta.get(item[0]) != item[1]]
+                if changed:  # the rows that differ from the file's
+                    conn.executemany(
+                        "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", changed
+                    )
                 conn.execute("COMMIT")
+                self._meta = dict(meta)
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
         except sqlite3.Error as exc:
+            self._meta = {}  # unknown after a failed commit: write every row next time
             raise ChainError(f"cannot write the chain file {self.path}: {exc}") from exc
 
     def logs(
@@ -489,6 +501,30 @@ def _defer_bls_precompiles() -> None:
     sys.modules[name] = stand_in
 
 
+def _fast_eth_hash() -> None:
+    """Have eth-hash (py-evm's, eth-utils' and the trie's keccak256) use safe-pysha3.
+
+    eth-hash picks pycryptodome first when both are installed; its keccak costs
+    about 20 us a call through cffi, safe-pysha3's (a dependency of keyanchor, which
+    :func:`registry.names.keccak256` already uses) about 3 us, and py-evm hashes a
+    hundred-odd times per block (trie nodes, storage keys, addresses). The digests
+    are the same: the backend is checked on the empty string first. Left alone when
+    ``ETH_HASH_BACKEND`` names a backend, or safe-pysha3 is missing.
+    """
+    if os.environ.get("ETH_HASH_BACKEND"):
+        return
+    try:
+        from eth_hash.auto import keccak
+        from eth_hash.backends.pysha3 import backend
+    except ImportError:  # pragma: no cover - safe-pysha3 is a dependency
+        return
+    if backend.keccak256(b"") != _EMPTY_CODE:  # pragma: no cover
+        return
+    hasher: Any = backend.keccak256
+    preimage: Any = backend.preimage
+    keccak.hasher, keccak.preimage = hasher, preimage
+
+
 @functools.cache
 def _store_db_class() -> type:
     """The py-evm database class over a :class:`_Store` (built on first use: py-evm is heavy)."""
@@ -668,39 +704,116 @@ class _Node:
         on_block: Callable[[], None],
     ) -> None:
         _defer_bls_precompiles()
+        _fast_eth_hash()
         from eth.chains.base import MiningChain
         from eth.db.atomic import AtomicDB
         from eth.vm.forks import PragueVM
+        from eth.vm.forks.prague.computation import PragueComputation
         from eth.vm.forks.prague.state import PragueState
 
         node = self
 
+        class _Computation(PragueComputation):
+            """Prague's computation; the call a gas estimate ran and recorded is replayed
+            from that record when a block mines the same call on the same state (_Replay)."""
+
+            @classmethod
+            def apply_computation(
+                cls, state: Any, message: Any, transaction_context: Any,
+                parent_computation: Any = None,
+            ) -> Any:
+                replay, node.replaying = node.replaying, None  # the block's first message only
+                if replay is None or parent_computation is not None \
+                        or not replay.matches(state, message):
+                    return super().apply_computation(
+                        state, message, transaction_context, parent_computation
+                    )
+                node.replayed += 1
+                return replay.apply(cls(state, message, transaction_context), state)
+
+        def recording() -> _GasProbe | None:
+            probe = node.probe
+            return probe if probe is not None and probe.writes is not None \
+                and probe.recording else None
+
+        def not_replayable() -> None:
+            probe = recording()
+            if probe is not None:
+                probe.replayable = False
+
         class _State(PragueState):
-            """Prague's state, telling the node which storage slots mined blocks write."""
+            """Prague's state, telling the node which storage slots mined blocks write, and
+            what an estimated call writes (for _Replay)."""
+
+            computation_class = _Computation
+
+            def set_system_contracts(self) -> None:
+                """Nothing. py-evm's Cancun and Prague versions (run for every state
+                built) read the beacon-roots and block-history accounts and set their code
+                only when it is already that code: a no-op, at two trie walks a state."""
 
             def set_storage(self, address: Any, slot: int, value: int) -> None:
                 if node.touched is not None:
                     node.touched.add((bytes(address), int(slot)))
+                probe = recording()
+                if probe is not None and probe.writes is not None:
+                    probe.writes.append((bytes(address), int(slot), int(value)))
                 super().set_storage(address, slot, value)
 
             def delete_storage(self, address: Any) -> None:
                 if node.touched is not None:
                     node.wiped.add(bytes(address))
+                not_replayable()
                 super().delete_storage(address)
 
             def delete_account(self, address: Any) -> None:
                 if node.touched is not None:
                     node.wiped.add(bytes(address))
+                not_replayable()
                 super().delete_account(address)
+
+        def guarded(name: str) -> Callable[..., Any]:
+            plain = getattr(PragueState, name)
+
+            def write(self: Any, *args: Any) -> Any:
+                not_replayable()
+                return plain(self, *args)
+
+            write.__name__ = write.__qualname__ = name
+            return write
+
+        # any other write during a recorded call: not replayed (none in a plain call)
+        for name in ("set_balance", "set_nonce", "increment_nonce", "set_code", "delete_code",
+                     "touch_account"):
+            setattr(_State, name, guarded(name))
 
         class _Chain(MiningChain):
             chain_id = CHAIN_ID
             vm_configuration: Any = ((0, PragueVM.configure(_state_class=_State)),)
 
+            _pending: Any = None
+
             def create_header_from_parent(self, parent_header: Any, **params: Any) -> Any:
                 params.setdefault("gas_limit", parent_header.gas_limit)
                 return super().create_header_from_parent(parent_header, **params)
 
+            @property
+            def header(self) -> Any:
+                """py-evm's pending header, built when first read (None: from the head)."""
+                if self._pending is None:
+                    self._pending = self.create_header_from_parent(self.get_canonical_head())
+                return self._pending
+
+            @header.setter
+            def header(self, value: Any) -> None:
+                self._pending = value
+
+        # the last gas estimate's run, which mining the same call may replay (_Replay);
+        # the probe of the estimate running, and the record the block being mined uses
+        self.estimated: _Replay | None = None
+        self.probe: _GasProbe | None = None
+        self.replaying: _Replay | None = None
+        self.replayed = 0  # calls replayed so far (tests read it)
         self.db = _store_db_class()(store)
         base_db = AtomicDB(self.db)
         if not fresh:
@@ -732,6 +845,9 @@ class _Node:
         self._block_bodies: dict[bytes, tuple[int, list[str]]] = {}
         # the block this process mined last, with its receipts (for its receipts, while head)
         self._mined: tuple[Any, tuple[Any, ...]] | None = None
+        # the canonical head's header: only this node changes it (it holds the state lock),
+        # in _mine and _evm_revert, which drop this copy
+        self._head: Any = None
         self._methods: dict[str, Callable[[list[Any]], Any]] = {
             "web3_clientVersion": lambda p: CLIENT_VERSION,
             "net_version": lambda p: str(CHAIN_ID),
@@ -809,7 +925,10 @@ class _Node:
 
     @property
     def head(self) -> Any:
-        return self.chain.get_canonical_head()
+        head = self._head
+        if head is None:
+            head = self._head = self.chain.get_canonical_head()
+        return head
 
     def _next_base_fee(self) -> int:
         return int(self.chain.create_header_from_parent(self.head).base_fee_per_gas)
@@ -855,19 +974,73 @@ class _Node:
             return False
         return bool(canonical.hash == header.hash)
 
-    def _state(self, tag: Any) -> Any:
-        return self.chain.get_vm(at_header=self._header(tag)).state
+    # -- the state, read over the stored trie nodes (no py-evm state built for a read)
+
+    def _fetch_node(self, node_hash: bytes) -> bytes:
+        from registry.chain._mpt import MissingNode
+
+        try:
+            return bytes(self.chain.chaindb.db[node_hash])
+        except KeyError:
+            raise MissingNode(node_hash) from None
+
+    def _trie_walk(self, header: Any, root: bytes, key: bytes) -> tuple[bytes, list[bytes]]:
+        """The RLP value at ``key`` (already hashed) in the trie ``root`` of ``header``'s
+        state (``b""``: absent) and the nodes on its path, walked over the stored nodes
+        (decoded ones kept by hash: content-addressed, never stale)."""
+        from registry.chain._mpt import MalformedNode, MissingNode, walk
+
+        try:
+            found = walk(self._fetch_node, root, key, self._trie_nodes)
+        except MissingNode as exc:
+            raise RpcError(
+                -32000, f"the state of block {header.block_number} is not available"
+            ) from exc
+        except (MalformedNode, ValueError) as exc:  # pragma: no cover - py-evm wrote it
+            raise RpcError(-32603, f"a malformed trie node in block {header.block_number}"
+                           ) from exc
+        if len(self._trie_nodes) > _TRIE_NODE_CACHE:
+            self._trie_nodes.clear()
+        return found
+
+    def _trie_value(self, header: Any, root: bytes, key: bytes) -> bytes:
+        """The value alone of :meth:`_trie_walk` (a state read, as eth_getProof walks it)."""
+        return self._trie_walk(header, root, key)[0]
+
+    def _account(self, header: Any, address: bytes) -> tuple[int, int, bytes, bytes]:
+        """(nonce, balance, storage root, code hash) of ``address`` in ``header``'s state."""
+        from registry.chain._mpt import decode
+        from registry.names import keccak256
+
+        encoded = self._trie_value(header, header.state_root, keccak256(address))
+        if not encoded:
+            return 0, 0, _EMPTY_ROOT, _EMPTY_CODE
+        nonce, balance, storage_root, code_hash = decode(encoded)
+        return (int.from_bytes(nonce, "big"), int.from_bytes(balance, "big"),
+                bytes(storage_root), bytes(code_hash))
+
+    def _storage(self, header: Any, address: bytes, slot: int) -> int:
+        """The storage word ``slot`` of ``address`` in ``header``'s state."""
+        from registry.chain._mpt import decode
+        from registry.names import keccak256
+
+        storage_root = self._account(header, address)[2]
+        if storage_root == _EMPTY_ROOT:
+            return 0
+        value = self._trie_value(header, storage_root, keccak256(slot.to_bytes(32, "big")))
+        return int.from_bytes(decode(value), "big") if value else 0
 
     # -- accounts and code
 
     def _get_balance(self, params: list[Any]) -> str:
         address = _p_fixed(_param(params, 0, "address"), "address", 20)
-        return _q(self._state(_param(params, 1, "block", "latest")).get_balance(address))
+        header = self._header(_param(params, 1, "block", "latest"))
+        return _q(self._account(header, address)[1])
 
     def _get_transaction_count(self, params: list[Any]) -> str:
         address = _p_fixed(_param(params, 0, "address"), "address", 20)
         tag = _param(params, 1, "block", "latest")
-        nonce = int(self._state(tag).get_nonce(address))
+        nonce = self._account(self._header(tag), address)[0]
         if tag == "pending":
             queued = self._queue.get(address, {})
             while nonce in queued:
@@ -876,13 +1049,22 @@ class _Node:
 
     def _get_code(self, params: list[Any]) -> str:
         address = _p_fixed(_param(params, 0, "address"), "address", 20)
-        return _d(self._state(_param(params, 1, "block", "latest")).get_code(address))
+        header = self._header(_param(params, 1, "block", "latest"))
+        code_hash = self._account(header, address)[3]
+        if code_hash == _EMPTY_CODE:
+            return "0x"
+        try:
+            return _d(self.chain.chaindb.db[code_hash])
+        except KeyError:
+            raise RpcError(
+                -32000, f"the state of block {header.block_number} is not available"
+            ) from None
 
     def _get_storage_at(self, params: list[Any]) -> str:
         address = _p_fixed(_param(params, 0, "address"), "address", 20)
         slot = _p_quantity(_param(params, 1, "slot"), "slot")
-        state = self._state(_param(params, 2, "block", "latest"))
-        return _h32(int(state.get_storage(address, slot)))
+        header = self._header(_param(params, 2, "block", "latest"))
+        return _h32(self._storage(header, address, slot))
 
     # -- calls
 
@@ -947,9 +1129,16 @@ class _Node:
             cap = int(tx.gas)
 
             def run(gas: int) -> Any:
+                """The call's computation at gas limit ``gas``: py-evm's transaction
+                executor without its last step (refunds, fees, emptied accounts), which
+                the gas the computation used does not depend on; the state is reverted."""
+                spoofed = SpoofTransaction(tx, gas=gas, gas_price=0)
                 snapshot = state.snapshot()
                 try:
-                    return state.apply_transaction(SpoofTransaction(tx, gas=gas, gas_price=0))
+                    executor = state.get_transaction_executor()
+                    executor.validate_transaction(spoofed)
+                    return executor.build_computation(executor.build_evm_message(spoofed),
+                                                      spoofed)
                 finally:
                     state.revert(snapshot)
 
@@ -962,12 +1151,14 @@ class _Node:
             probe = _GasProbe(cap)
             plain = state.computation_class
             state.computation_class = _probing_class(plain, probe)
+            self.estimated, self.probe = None, probe
             try:
                 computation = run(cap)
             except Exception as exc:
                 raise _tx_rejected(exc) from exc
             finally:
                 state.computation_class = plain
+                self.probe = None
             if computation.is_error:
                 raise _execution_error(computation.error, computation.output)
             intrinsic = int(tx.intrinsic_gas)
@@ -979,7 +1170,11 @@ class _Node:
             )
             if needed >= cap:
                 return _q(cap)
-            if not probe.gas_sensitive or succeeds(needed):
+            if not probe.gas_sensitive:
+                if header.hash == self.head.hash:
+                    self.estimated = _recorded(header, tx, state, computation, probe, needed)
+                return _q(needed)
+            if succeeds(needed):
                 return _q(needed)
             failing, working = needed, cap
             optimistic = (needed + _CALL_STIPEND) * 64 // 63
@@ -1006,7 +1201,7 @@ class _Node:
             raise _invalid("empty transaction")
         if raw[0] == 3:
             raise RpcError(-32000, "blob transactions are not supported")
-        vm = self.chain.get_vm()
+        vm = self.chain.get_vm(self.head)
         try:
             tx = vm.get_transaction_builder().decode(raw)
             sender = tx.sender
@@ -1015,7 +1210,7 @@ class _Node:
         chain_id = tx.chain_id
         if chain_id is not None and chain_id != CHAIN_ID:
             raise RpcError(-32000, f"invalid chain id {chain_id} (this chain is {CHAIN_ID})")
-        nonce = int(self.chain.get_vm(at_header=self.head).state.get_nonce(sender))
+        nonce = self._account(self.head, sender)[0]
         if tx.nonce < nonce:
             raise RpcError(-32000, f"nonce too low: next nonce {nonce}, tx nonce {tx.nonce}")
         if tx.nonce > nonce:
@@ -1031,7 +1226,7 @@ class _Node:
     def _drain_queue(self, sender: bytes) -> None:
         queued = self._queue.get(sender)
         while queued:
-            nonce = int(self.chain.get_vm(at_header=self.head).state.get_nonce(sender))
+            nonce = self._account(self.head, sender)[0]
             item = queued.pop(nonce, None)
             if item is None:
                 # drop what can never run (nonce now too low)
@@ -1057,11 +1252,22 @@ class _Node:
         chain = self.chain
         header = chain.create_header_from_parent(parent, timestamp=ts)
         self.touched, self.wiped = set(), set()
+        self._head = None
+        replay, self.estimated = self.estimated, None
+        if replay is not None and len(txs) == 1 and replay.admits(txs[0], parent.hash):
+            self.replaying = replay  # the estimate ran this call: replay it (_Replay)
         try:
             # one VM builds the block: what MiningChain.apply_transaction + mine_block do,
             # without a second state and a second state root computed per block
             vm = chain.get_vm(header)
             filled, receipts, _ = vm.apply_all_transactions(txs, header)
+            # the words the transactions wrote, read while their state is warm; what
+            # finalizing the block writes, if anything, is read after it (below)
+            words: dict[tuple[bytes, int], int | None] = {
+                key: int(vm.state.get_storage(*key)) for key in self.touched or ()
+            }
+            wiped = len(self.wiped)
+            self.touched = set()
             block = vm.set_block_transactions_and_withdrawals(
                 vm.get_block(), filled, txs, receipts
             )
@@ -1069,33 +1275,38 @@ class _Node:
             chain.validate_block(block)
             chain.chaindb.persist_block(block)
         except ValidationError as exc:
-            chain.header = chain.create_header_from_parent(parent)
+            chain.header = None  # the pending header again from the head, when needed
             raise _tx_rejected(exc) from exc
         finally:
             touched, self.touched = self.touched, None
-        chain.header = chain.create_header_from_parent(block.header)
+            self._head = None
+            self.replaying = None
+        chain.header = None  # py-evm's pending header, rebuilt from the new head if read
         self._mined = (block, tuple(receipts))
         self.new_logs += _log_rows(block, receipts)
-        self._storage_words(vm.state, touched, self.wiped)
+        if touched or len(self.wiped) != wiped:  # finalizing wrote storage: read every word
+            words = dict.fromkeys(set(words) | touched)
+        self._storage_words(vm.state, words, self.wiped)
         self.on_block()
         return block
 
     def _storage_words(
-        self, state: Any, touched: set[tuple[bytes, int]], wiped: set[bytes]
+        self, state: Any, words: dict[tuple[bytes, int], int | None], wiped: set[bytes]
     ) -> None:
         """Queue the storage mirror's changes for a mined block: the final value of every
         slot its transactions wrote (and of none, for an address whose storage was cleared).
+        ``words``: (address, slot) -> its value, or None to read it from ``state``.
 
         The mirror (table ``storage``: address, keccak256 of the 32-byte slot, value) lets
         a reader get a contract's state words with SQLite alone, committed with the block.
         """
         from eth_utils import keccak
 
-        if not touched and not wiped:
+        if not words and not wiped:
             return
         self.new_wipes += sorted(wiped)
-        for address, slot in sorted(touched):
-            value = int(state.get_storage(address, slot))
+        for (address, slot), known in sorted(words.items()):
+            value = int(state.get_storage(address, slot)) if known is None else known
             word = value.to_bytes(32, "big") if value else None
             self.new_words.append((address, keccak(slot.to_bytes(32, "big")), word))
 
@@ -1318,7 +1529,7 @@ class _Node:
         so ``trie.HexaryTrie.get_from_proof(stateRoot, keccak(address), proof)``
         verifies them against the block header's ``stateRoot``.
         """
-        from registry.chain._mpt import MalformedNode, MissingNode, decode, walk
+        from registry.chain._mpt import decode
         from registry.names import keccak256
 
         address = _p_fixed(_param(params, 0, "address"), "address", 20)
@@ -1329,42 +1540,23 @@ class _Node:
             raise _invalid(f"at most {MAX_PROOF_KEYS} storage keys")
         slots = [_p_storage_key(key) for key in raw_keys]
         header = self._header(_param(params, 2, "block", "latest"))
-        db = self.chain.chaindb.db
-        decoded = self._trie_nodes
-
-        def fetch(node_hash: bytes) -> bytes:
-            try:
-                return bytes(db[node_hash])
-            except KeyError:
-                raise MissingNode(node_hash) from None
-
-        try:
-            encoded, nodes = walk(fetch, header.state_root, keccak256(address), decoded)
-            account_proof = [_d(n) for n in nodes]
-            if encoded:
-                nonce, balance, storage_root, code_hash = decode(encoded)
+        encoded, nodes = self._trie_walk(header, header.state_root, keccak256(address))
+        account_proof = [_d(n) for n in nodes]
+        if encoded:
+            nonce, balance, storage_root, code_hash = decode(encoded)
+        else:
+            nonce, balance, storage_root, code_hash = b"", b"", _EMPTY_ROOT, _EMPTY_CODE
+        storage_proof = []
+        for slot in slots:
+            if storage_root == _EMPTY_ROOT:
+                value, nodes = b"", []
             else:
-                nonce, balance, storage_root, code_hash = b"", b"", _EMPTY_ROOT, _EMPTY_CODE
-            storage_proof = []
-            for slot in slots:
-                if storage_root == _EMPTY_ROOT:
-                    value, nodes = b"", []
-                else:
-                    value, nodes = walk(fetch, storage_root, keccak256(slot), decoded)
-                storage_proof.append({
-                    "key": _d(slot),
-                    "value": _q(int.from_bytes(decode(value), "big") if value else 0),
-                    "proof": [_d(n) for n in nodes],
-                })
-        except MissingNode as exc:
-            raise RpcError(
-                -32000, f"the state of block {header.block_number} is not available"
-            ) from exc
-        except (MalformedNode, ValueError) as exc:  # pragma: no cover - py-evm wrote it
-            raise RpcError(-32603, f"a malformed trie node in block {header.block_number}"
-                           ) from exc
-        if len(decoded) > _TRIE_NODE_CACHE:
-            decoded.clear()
+                value, nodes = self._trie_walk(header, storage_root, keccak256(slot))
+            storage_proof.append({
+                "key": _d(slot),
+                "value": _q(int.from_bytes(decode(value), "big") if value else 0),
+                "proof": [_d(n) for n in nodes],
+            })
         return {
             "address": _d(address),
             "balance": _q(int.from_bytes(balance, "big")),
@@ -1468,11 +1660,12 @@ class _Node:
                 db.delete(SchemaV1.make_transaction_hash_to_block_lookup_key(tx.hash))
             db.delete(SchemaV1.make_block_number_to_hash_lookup_key(BlockNumber(number)))
         db.set(SchemaV1.make_canonical_head_hash_lookup_key(), target.hash)
+        self._head = None
         # py-evm records which block numbers it holds; shrink that record to the new head
         gaps = rlp.encode(((), target.block_number + 1), sedes=chain_gaps)
         db.set(SchemaV1.make_header_chain_gaps_lookup_key(), gaps)
         db.set(SchemaV1.make_chain_gaps_lookup_key(), gaps)
-        chain.header = chain.create_header_from_parent(target)
+        chain.header = None  # from the new head, when read
         self.new_logs = [row for row in self.new_logs if row[0] <= target.block_number]
         if self.logs_after is None or self.logs_after > target.block_number:
             self.logs_after = target.block_number
@@ -1531,17 +1724,39 @@ def _p_storage_key(value: Any) -> bytes:
 
 
 class _GasProbe:
-    """What one estimation run saw of the operations that depend on the gas left."""
+    """What one estimation run saw of the operations that depend on the gas left, and
+    what a :class:`_Replay` of it needs: the call's storage writes, in order, and the
+    block and transaction values it read."""
 
     def __init__(self, cap: int) -> None:
         self.cap = cap
         self.sstore_needs = 0  # least gas limit that leaves every SSTORE above the stipend
         self.gas_sensitive = False  # a call, a create or GAS ran: only a run can tell
+        self.writes: list[tuple[bytes, int, int]] | None = None  # set when the call starts
+        self.recording = False  # the outermost call is running
+        self.replayable = True  # nothing ran that a replay could not reproduce
+        self.context: set[int] = set()  # the block-context opcodes that ran
 
 
 _GAS_SENSITIVE_OPCODES = (0x5A, 0xF0, 0xF1, 0xF2, 0xF4, 0xF5, 0xFA)
 """GAS, CREATE, CALL, CALLCODE, DELEGATECALL, CREATE2, STATICCALL."""
 _SSTORE = 0x55
+_CONTEXT_OPCODES = {
+    0x41: ("coinbase",),
+    0x42: ("timestamp",),
+    0x43: ("block_number",),
+    0x44: ("difficulty", "mix_hash"),
+    0x45: ("gas_limit",),
+    0x46: ("chain_id",),
+    0x48: ("base_fee",),
+    0x4A: ("blob_base_fee",),
+}
+"""COINBASE, TIMESTAMP, NUMBER, PREVRANDAO, GASLIMIT, CHAINID, BASEFEE, BLOBBASEFEE: block
+values a call may read; a replay needs the block it is mined in to have the same ones."""
+_UNREPLAYABLE_OPCODES = (0x31, 0x3A, 0x3B, 0x3C, 0x3F, 0x40, 0x47, 0x49, 0xFF)
+"""BALANCE, GASPRICE, EXTCODESIZE, EXTCODECOPY, EXTCODEHASH, BLOCKHASH, SELFBALANCE, BLOBHASH,
+SELFDESTRUCT: what the estimate's costless, unsigned run may see differently from the mined
+transaction (the sender's balance, the gas price), or effects not replayed."""
 
 
 def _probing_class(base: type, probe: _GasProbe) -> type:
@@ -1549,13 +1764,19 @@ def _probing_class(base: type, probe: _GasProbe) -> type:
     plain: dict[int, Any] = base.opcodes  # type: ignore[attr-defined]
     opcodes = dict(plain)
 
-    def sensitive(original: Any) -> Any:
+    def noting(original: Any, note: Callable[[], None]) -> Any:
         def opcode(computation: Any) -> Any:
-            probe.gas_sensitive = True
+            note()
             return original(computation=computation)
 
         opcode.__wrapped__ = original  # type: ignore[attr-defined]
         return opcode
+
+    def sensitive() -> None:
+        probe.gas_sensitive = True
+
+    def unreplayable() -> None:
+        probe.replayable = False
 
     def sstore(computation: Any) -> Any:
         if computation.msg.depth == 0:  # deeper, a call ran: gas_sensitive already
@@ -1567,10 +1788,142 @@ def _probing_class(base: type, probe: _GasProbe) -> type:
     sstore.__wrapped__ = plain[_SSTORE]  # type: ignore[attr-defined]
     for code in _GAS_SENSITIVE_OPCODES:
         if code in plain:
-            opcodes[code] = sensitive(plain[code])
+            opcodes[code] = noting(plain[code], sensitive)
+    for code in _UNREPLAYABLE_OPCODES:
+        if code in plain:
+            opcodes[code] = noting(plain[code], unreplayable)
+    for code in _CONTEXT_OPCODES:
+        if code in plain:
+            opcodes[code] = noting(plain[code], functools.partial(probe.context.add, code))
     if _SSTORE in plain:
         opcodes[_SSTORE] = sstore
-    return type("ProbingComputation", (base,), {"opcodes": opcodes})
+
+    def apply_computation(
+        cls: Any, state: Any, message: Any, transaction_context: Any,
+        parent_computation: Any = None,
+    ) -> Any:
+        run = super(probing, cls).apply_computation  # type: ignore[arg-type]
+        if message.depth or probe.writes is not None:  # record the first outermost call only
+            return run(state, message, transaction_context, parent_computation)
+        probe.writes, probe.recording = [], True
+        try:
+            return run(state, message, transaction_context, parent_computation)
+        finally:
+            probe.recording = False
+
+    probing = type("ProbingComputation", (base,), {
+        "opcodes": opcodes, "apply_computation": classmethod(apply_computation),
+    })
+    return probing
+
+
+def _recorded(
+    header: Any, tx: Any, state: Any, computation: Any, probe: _GasProbe, needed: int
+) -> _Replay | None:
+    """The replay record of an estimate's run at the head (None: not replayable)."""
+    message = computation.msg
+    if (not probe.replayable or probe.writes is None or computation.children
+            or message.is_create or tx.value != 0 or message.depth != 0):
+        return None
+    context = tuple(
+        (name, _context_value(state, name))
+        for code in sorted(probe.context) for name in _CONTEXT_OPCODES[code]
+    )
+    return _Replay(
+        head=bytes(header.hash),
+        sender=bytes(message.sender),
+        to=bytes(message.to),
+        data=bytes(message.data),
+        code=bytes(message.code),
+        min_gas=needed,
+        gas_used=int(message.gas - computation.get_gas_remaining()),
+        refund=int(computation.get_gas_refund()),
+        writes=tuple(probe.writes),
+        logs=tuple((bytes(a), tuple(t), bytes(d)) for _, a, t, d
+                   in computation.get_raw_log_entries()),
+        output=bytes(computation.output),
+        context=context,
+    )
+
+
+def _context_value(state: Any, name: str) -> Any:
+    """A block-context value as the state gives it to the EVM."""
+    if name == "chain_id":
+        return state.execution_context.chain_id
+    return getattr(state, name)
+
+
+@dataclass
+class _Replay:
+    """A call ``eth_estimateGas`` ran at the head, which mining the same call may replay.
+
+    The estimate and the mined transaction run the same message (sender, contract,
+    calldata, no value) on the same state (the block after the head the estimate ran
+    at). When the run made no call or create, read neither the gas left, the gas price,
+    a balance, another account's code nor a block hash, and wrote only its own storage
+    and logs, its effects depend on nothing else than the block values it read
+    (``context``): a block that has the same ones, and a gas limit at least the
+    estimate, runs it to the same storage writes, logs, gas and refund. Mining then
+    applies those instead of running the EVM again; everything around the call
+    (nonce, fees, refunds, receipt, state root) is py-evm's as before, and any
+    difference sends it through the EVM. Blocks stay byte-identical either way (a test
+    mines the same transactions both ways and compares the chains).
+    """
+
+    head: bytes  # hash of the head the estimate ran at: the mined block's parent
+    sender: bytes
+    to: bytes
+    data: bytes
+    code: bytes
+    min_gas: int  # the estimate: the least gas limit of a transaction that runs the same
+    gas_used: int  # message gas the run consumed (before refunds)
+    refund: int
+    writes: tuple[tuple[bytes, int, int], ...]  # set_storage calls, in order
+    logs: tuple[tuple[bytes, tuple[int, ...], bytes], ...]
+    output: bytes
+    context: tuple[tuple[str, Any], ...]  # block values read: (state attribute, value)
+
+    def admits(self, tx: Any, parent: bytes) -> bool:
+        """Whether ``tx``, the only transaction of a block on ``parent``, sends this call."""
+        return (
+            parent == self.head
+            and tx.sender == self.sender
+            and tx.to == self.to
+            and tx.value == 0
+            and tx.data == self.data
+            and tx.gas >= self.min_gas
+            and _tx_type(tx) in (0, 1, 2)  # no set-code authorizations
+            and not (_tx_type(tx) and tx.access_list)  # no slot or account made warm
+        )
+
+    def matches(self, state: Any, message: Any) -> bool:
+        """Whether ``message`` in ``state`` is the recorded call in the same block context."""
+        return (
+            message.depth == 0
+            and not message.is_static
+            and not message.is_create
+            and message.value == 0
+            and message.sender == self.sender
+            and message.to == self.to
+            and message.code_address == self.to
+            and message.data == self.data
+            and message.code == self.code
+            and message.gas >= self.gas_used
+            and all(_context_value(state, name) == value for name, value in self.context)
+        )
+
+    def apply(self, computation: Any, state: Any) -> Any:
+        """The recorded run's effects on ``computation`` (fresh) and ``state``."""
+        with computation:
+            computation.contracts_created = []
+            computation.consume_gas(self.gas_used, reason="replayed from the gas estimate")
+            computation._gas_meter.gas_refunded = self.refund
+            for address, slot, value in self.writes:
+                state.set_storage(address, slot, value)
+            for address, topics, data in self.logs:
+                computation.add_log_entry(address, topics, data)
+            computation.output = self.output
+        return computation
 
 
 def _calldata_floor(state: Any, tx: Any) -> int:

@@ -33,7 +33,7 @@ import resource
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
@@ -139,6 +139,71 @@ def _refusal(reason: str) -> bytes:
             + str(len(body)).encode() + b"\r\n\r\n" + body)
 
 
+#: Bytes a connection holds back before it writes them anyway (a streamed body's chunks).
+COALESCE_MAX = 64 * 1024
+
+
+class _CoalescingTransport:
+    """A transport that hands what is written to it to the real one in one piece: at the end
+    of a response (:meth:`flush`, called by the protocol), or at the latest on the event loop's
+    next turn, or once :data:`COALESCE_MAX` bytes are held.
+
+    uvicorn writes a response's head and its body separately; with ``TCP_NODELAY``
+    each write was its own ``send()`` system call and its own TCP segment, and
+    the client woke up twice per answer. Now it is one call, one segment: the
+    same bytes on the wire, in the same order. ``close()`` writes what is held
+    first; ``abort()`` drops it (as the real transport drops its buffer).
+    """
+
+    __slots__ = ("_held", "_loop", "_size", "_transport")
+
+    def __init__(self, transport: Any, loop: Any) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._held: list[bytes] | None = None
+        self._size = 0
+
+    def write(self, data: bytes) -> None:
+        if not data:
+            return
+        held = self._held
+        if held is None:
+            self._held = [data]
+            self._size = len(data)
+            self._loop.call_soon(self.flush)
+        else:
+            held.append(data)
+            self._size += len(data)
+        if self._size >= COALESCE_MAX:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write what is held to the real transport (nothing once it is closing)."""
+        held = self._held
+        if held is None:
+            return
+        self._held = None
+        if not self._transport.is_closing():
+            self._transport.write(held[0] if len(held) == 1 else b"".join(held))
+
+    def close(self) -> None:
+        self.flush()
+        self._transport.close()
+
+    def abort(self) -> None:
+        self._held = None
+        self._transport.abort()
+
+    def is_closing(self) -> bool:
+        return bool(self._transport.is_closing())
+
+    def get_write_buffer_size(self) -> int:
+        return int(self._transport.get_write_buffer_size()) + (self._size if self._held else 0)
+
+    def __getattr__(self, name: str) -> Any:  # get_extra_info, pause_reading, ...
+        return getattr(self._transport, name)
+
+
 class GuardedH11Protocol(H11Protocol):
     """uvicorn's h11 protocol with a request deadline and per-peer / global connection limits."""
 
@@ -163,6 +228,7 @@ class GuardedH11Protocol(H11Protocol):
         self._guard.add(self, peer)
         set_nodelay(transport)  # the response's head and body leave at once (registry.gateways._tcp)
         super().connection_made(transport)
+        self.transport = cast(Any, _CoalescingTransport(transport, self.loop))  # ... in one segment
         self._await_request()
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -178,6 +244,9 @@ class GuardedH11Protocol(H11Protocol):
             self._stop_waiting()  # a complete request arrived (or the connection is ending)
 
     def on_response_complete(self) -> None:
+        transport = self.transport
+        if isinstance(transport, _CoalescingTransport):
+            transport.flush()  # the whole answer, head and body, in one write
         super().on_response_complete()
         if not self.transport.is_closing() and self.conn.their_state is h11.IDLE:
             self._await_request()

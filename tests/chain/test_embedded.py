@@ -810,3 +810,134 @@ def _proof(name: str) -> tuple:
     from registry.psl import suffix_tree
 
     return suffix_tree().prove(name).as_abi()
+
+
+# --------------------------------------------------------------------------- mining replays the estimate
+
+
+def _ssh_blob(seed: int) -> bytes:
+    """An SSH ed25519 public key blob, deterministic per seed."""
+    import hashlib
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    private = Ed25519PrivateKey.from_private_bytes(hashlib.sha256(b"%d" % seed).digest())
+    raw = private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    return b"".join(len(b).to_bytes(4, "big") + b for b in (b"ssh-ed25519", raw))
+
+
+def _fixed_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Block times from a fixed clock, and the client's fee cache never expiring: the same
+    calls then make the same blocks, byte for byte."""
+    monkeypatch.setattr(time, "time", lambda: 2_000_000_000.0)
+    monkeypatch.setattr(time, "monotonic", lambda: 1_000.0)
+
+
+def _history(state: Path) -> tuple[int, int, list[tuple[str, list[Any]]]]:
+    """Register, assign, publish (one durable: a CREATE, never replayed), refuse a
+    duplicate, travel in time, publish again; (calls replayed, blocks, every table's rows)."""
+    from registry.chain.client import Registry
+    from registry.errors import KeyAlreadyActive
+
+    with Registry.embedded(state) as reg:
+        chain = reg.w3.provider._chain  # type: ignore[attr-defined]
+        reg.register("example.org")
+        for name in ("a.example.org", "b.example.org"):
+            reg.assign(name, reg.account.address)
+        for k in range(5):
+            reg.publish("a.example.org" if k < 3 else "b.example.org", _ssh_blob(k),
+                        key_type="ssh", purposes="ssh-host", durable=k == 4)
+        with pytest.raises(KeyAlreadyActive):
+            reg.publish("a.example.org", _ssh_blob(0), key_type="ssh", purposes="ssh-host")
+        chain.time_travel(3_600)
+        reg.publish("b.example.org", _ssh_blob(9), key_type="ssh", purposes="ssh-host")
+        reg.revoke("a.example.org", 1, "superseded")
+        replayed, blocks = chain._node.replayed, chain.block_number
+    db = sqlite3.connect(state)
+    try:
+        tables = [
+            (table, db.execute(f"SELECT * FROM {table} ORDER BY 1, 2").fetchall())
+            for table in ("kv", "logs", "storage", "meta")
+        ]
+    finally:
+        db.close()
+    return replayed, blocks, tables
+
+
+def test_mining_replays_the_estimated_call_into_the_same_blocks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A block whose call the gas estimate ran is byte-identical to one py-evm runs again."""
+    from registry.chain import embedded
+
+    _fixed_clock(monkeypatch)
+    replayed, blocks, tables = _history(tmp_path / "replayed.db")
+    monkeypatch.setattr(embedded, "_recorded", lambda *args: None)  # nothing to replay
+    none, same_blocks, plain = _history(tmp_path / "plain.db")
+    assert none == 0
+    # every transaction but the deployment (no estimate) and the durable publish (a CREATE)
+    assert replayed == blocks - 2 - 1  # and the time-travel block, which has none
+    assert same_blocks == blocks
+    for (table, rows), (_, expected) in zip(tables, plain, strict=True):
+        assert rows == expected, f"table {table} differs"
+
+
+def test_mining_runs_the_call_again_when_the_head_moved(
+    state: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A block mined between the estimate and the send: the call runs on the new state."""
+    from registry.chain.client import Registry
+
+    with Registry.embedded(state) as reg:
+        chain = reg.w3.provider._chain  # type: ignore[attr-defined]
+        reg.register("example.org")
+        reg.assign("a.example.org", reg.account.address)
+        estimate = reg._estimate
+
+        def estimate_then_mine(tx: dict[str, Any], what: str) -> int:
+            gas = estimate(tx, what)
+            chain.time_travel(1)  # another block: the estimate's state is no longer the head
+            return gas
+
+        before = chain._node.replayed
+        monkeypatch.setattr(reg, "_estimate", estimate_then_mine)
+        result = reg.publish("a.example.org", _ssh_blob(1), key_type="ssh", purposes="ssh-host")
+        assert chain._node.replayed == before
+        monkeypatch.undo()
+        assert result.index == 0
+        assert [r["index"] for r in reg.records("a.example.org")] == [0]
+        reg.publish("a.example.org", _ssh_blob(2), key_type="ssh", purposes="ssh-host")
+        assert chain._node.replayed == before + 1
+
+
+def test_state_reads_walk_the_trie_at_any_block(state: Path) -> None:
+    """eth_getBalance / getTransactionCount / getCode / getStorageAt, read over the stored
+    trie nodes, answer what py-evm's own state says, at the head and at older blocks."""
+    from eth_utils import to_canonical_address
+
+    with EmbeddedChain.open(state) as chain:
+        registry = chain.registry_address
+        alice = chain.dev_accounts[1]
+        send(chain, alice, to=ANVIL_ACCOUNT_0, value=12345)
+        node = chain._node
+        slots = [0, 1, 2, 3, 2**255 + 7]
+        nonzero = 0
+        for number in range(chain.block_number + 1):
+            tag = hex(number)
+            py_state = node.chain.get_vm(
+                at_header=node.chain.get_canonical_block_header_by_number(number)
+            ).state
+            for address in (registry, alice.address, ANVIL_ACCOUNT_0, "0x" + "ee" * 20):
+                raw = to_canonical_address(address)
+                assert chain.request("eth_getBalance", [address, tag]) == hex(
+                    py_state.get_balance(raw))
+                assert chain.request("eth_getTransactionCount", [address, tag]) == hex(
+                    py_state.get_nonce(raw))
+                assert chain.request("eth_getCode", [address, tag]) == "0x" + py_state.get_code(
+                    raw).hex()
+                for slot in slots:
+                    word = int(chain.request("eth_getStorageAt", [address, hex(slot), tag]), 16)
+                    assert word == py_state.get_storage(raw, slot)
+                    nonzero += word != 0
+        assert nonzero  # the registry's storage was read, not only empty slots

@@ -229,6 +229,22 @@ def test_light_entry_point_fails_closed(world: dict[str, Any]) -> None:
     assert _entry(["authorized-keys"], env).returncode == 2
 
 
+def test_light_entry_point_escapes_what_it_did_not_write(world: dict[str, Any]) -> None:
+    """A user or host name with an escape sequence or a newline reaches sshd's log escaped,
+    on one line, and cut short when it is long."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    for command, subject in (("authorized-keys", "\x1b[31mroot\nFAKE: accepted"),
+                             ("authorized-keys", "web1\x1b]0;t\x07.example.org"),
+                             ("authorized-keys", "\x1b" + "a" * 5000)):
+        result = _entry([command, subject], env)
+        assert (result.returncode, result.stdout) == (1, "")
+        line = result.stderr.splitlines()[0]
+        assert line.startswith(f"keyanchor-ssh: {command} ")
+        assert r"\x1b" in line  # shown escaped ...
+        assert line.isprintable() and len(line) < 1400  # ... never raw, and cut short
+        assert result.stderr.count("\n") == 2  # the error line and the test's FORBIDDEN line
+
+
 # --------------------------------------------------------------------------- host CAs of ancestors
 
 
