@@ -47,6 +47,10 @@ sys.path.insert(0, str(REPO / "scripts"))
 
 from bench_index import blob, call, rpc  # noqa: E402
 
+# bench_index puts its own checkout first on sys.path: put the measured one (a --baseline
+# child's) back in front, or every child would import this checkout's registry
+sys.path.insert(0, os.environ.get("BENCH_TRUST_ROOT") or str(REPO))
+
 
 def start_anvil() -> tuple[subprocess.Popen[bytes], str]:
     import socket
@@ -130,7 +134,7 @@ def child(kind: str, url: str, address: str, start: int, out: str) -> None:
         seconds, events = 0.0, 0
     elif kind == "getlogs":
         import registry.chain.client
-        import registry.index  # noqa: F401
+        import registry.index
 
         t0, cpu0 = time.perf_counter(), cpu()
         head = int(call(url, "eth_blockNumber", []), 16)  # type: ignore[arg-type]
@@ -151,8 +155,11 @@ def child(kind: str, url: str, address: str, start: int, out: str) -> None:
                          policy_profile=None if kind.endswith("nopolicy") else "default")
         seconds, events = time.perf_counter() - t0, res.events
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    import registry
+
     print(json.dumps({"seconds": seconds, "cpu": cpu() - cpu0, "events": events,
-                      "rss_mb": rss_mb}))
+                      "rss_mb": rss_mb,
+                      "root": str(Path(registry.__file__).resolve().parents[1])}))
 
 
 def run_child(kind: str, url: str, address: str, start: int, out: Path,
@@ -165,7 +172,11 @@ def run_child(kind: str, url: str, address: str, start: int, out: Path,
                                "BENCH_TRUST_ROOT": str(root)})
     if proc.returncode != 0:
         raise SystemExit(f"{kind} run failed: {proc.stderr.strip()[-2000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+    out: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    got = Path(out.pop("root"))
+    if got != root.resolve():  # the checkout asked for, not another one
+        raise SystemExit(f"{kind} run of {root} imported the registry of {got}")
+    return out
 
 
 def rate(fn: Any, seconds: float) -> float:

@@ -137,9 +137,17 @@ _HEX = re.compile(r"0x[0-9a-fA-F]*")
 
 def hex_data(value: Any, what: str = "value") -> bytes:
     """Hex data of a reply (``0x``-prefixed, even length); ChainError when it is not."""
-    if not isinstance(value, str) or not _HEX.fullmatch(value) or len(value) % 2:
-        raise ChainError(f"malformed JSON-RPC response: {what} is not hex data ({str(value)[:80]!r})")
-    return bytes.fromhex(value[2:])
+    # bytes.fromhex refuses anything but hex digits and whitespace (and an odd count of
+    # digits); whitespace makes the bytes shorter than the text says: refused as well
+    if isinstance(value, str) and value[:2] == "0x":
+        try:
+            out = bytes.fromhex(value[2:])
+        except ValueError:
+            pass
+        else:
+            if 2 * len(out) + 2 == len(value):
+                return out
+    raise ChainError(f"malformed JSON-RPC response: {what} is not hex data ({str(value)[:80]!r})")
 
 
 def quantity(value: Any, what: str = "quantity") -> int:
@@ -179,33 +187,73 @@ def parse_logs(result: Any) -> list[Log]:
         raise ChainError("eth_getLogs: malformed JSON-RPC response (the result is not a list)")
     out = []
     for i, lg in enumerate(result):
-        where = f"eth_getLogs entry {i}"
-        if not isinstance(lg, dict):
-            raise ChainError(f"{where}: not an object")
-        for key in ("address", "topics", "data", "blockNumber", "blockHash", "logIndex",
-                    "transactionHash"):
-            if key not in lg:
-                raise ChainError(f"{where}: no {key}")
-        topics = lg["topics"]
-        removed = lg.get("removed", False)
-        if not isinstance(topics, list):
-            raise ChainError(f"{where}: topics is not a list")
-        if not isinstance(removed, bool):
-            raise ChainError(f"{where}: removed is not a boolean")
-        if not isinstance(lg["address"], str):
-            raise ChainError(f"{where}: address is not a string")
-        out.append(Log(
-            address=lg["address"].lower(),
-            topics=tuple(hex_data(t, f"{where} topic") for t in topics),
-            data=hex_data(lg["data"], f"{where} data"),
-            block=quantity(lg["blockNumber"], f"{where} blockNumber"),
-            block_hash=hash32(lg["blockHash"], f"{where} blockHash"),
-            log_index=quantity(lg["logIndex"], f"{where} logIndex"),
-            tx_hash=hash32(lg["transactionHash"], f"{where} transactionHash"),
-            removed=removed,
-        ))
+        try:
+            out.append(_log_unchecked(lg))
+        except Exception:  # the checked parse names what is wrong
+            out.append(_log_checked(i, lg))
     out.sort(key=lambda lg: (lg.block, lg.log_index))
     return out
+
+
+def _hex(value: Any) -> bytes:
+    """:func:`hex_data` without the message (ValueError/TypeError/AttributeError when bad)."""
+    if type(value) is not str or value[:2] != "0x":
+        raise ValueError("not hex data")
+    out = bytes.fromhex(value[2:])
+    if 2 * len(out) + 2 != len(value):
+        raise ValueError("not hex data")
+    return out
+
+
+def _quantity(value: str) -> int:
+    """:func:`quantity` without the message (ValueError/TypeError/AttributeError when bad)."""
+    digits = value[2:] if type(value) is str else ""
+    if value[:2] != "0x" or not digits or not digits.isascii() or not digits.isalnum():
+        raise ValueError("not a quantity")
+    return int(digits, 16)
+
+
+def _log_unchecked(lg: Any) -> Log:
+    """One log as :func:`_log_checked` parses it, for the common case (a correct entry): any
+    exception means 'ask :func:`_log_checked`', which accepts exactly the same entries."""
+    address, topics, removed = lg["address"], lg["topics"], lg.get("removed", False)
+    if type(topics) is not list or type(removed) is not bool or not isinstance(address, str):
+        raise ValueError("malformed")
+    block_hash, tx_hash = _hex(lg["blockHash"]), _hex(lg["transactionHash"])
+    if len(block_hash) != 32 or len(tx_hash) != 32:
+        raise ValueError("malformed")
+    return Log(address.lower(), tuple(map(_hex, topics)), _hex(lg["data"]),
+               _quantity(lg["blockNumber"]), block_hash, _quantity(lg["logIndex"]), tx_hash,
+               removed)
+
+
+def _log_checked(i: int, lg: Any) -> Log:
+    """One ``eth_getLogs`` entry, every field checked; ChainError naming what is wrong."""
+    where = f"eth_getLogs entry {i}"
+    if not isinstance(lg, dict):
+        raise ChainError(f"{where}: not an object")
+    for key in ("address", "topics", "data", "blockNumber", "blockHash", "logIndex",
+                "transactionHash"):
+        if key not in lg:
+            raise ChainError(f"{where}: no {key}")
+    topics = lg["topics"]
+    removed = lg.get("removed", False)
+    if not isinstance(topics, list):
+        raise ChainError(f"{where}: topics is not a list")
+    if not isinstance(removed, bool):
+        raise ChainError(f"{where}: removed is not a boolean")
+    if not isinstance(lg["address"], str):
+        raise ChainError(f"{where}: address is not a string")
+    return Log(
+        address=lg["address"].lower(),
+        topics=tuple(hex_data(t, f"{where} topic") for t in topics),
+        data=hex_data(lg["data"], f"{where} data"),
+        block=quantity(lg["blockNumber"], f"{where} blockNumber"),
+        block_hash=hash32(lg["blockHash"], f"{where} blockHash"),
+        log_index=quantity(lg["logIndex"], f"{where} logIndex"),
+        tx_hash=hash32(lg["transactionHash"], f"{where} transactionHash"),
+        removed=removed,
+    )
 
 
 def parse_header(blk: Any, number: int) -> tuple[bytes, int] | None:

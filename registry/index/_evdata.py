@@ -14,7 +14,7 @@ Stdlib only, no imports.
 
 from __future__ import annotations
 
-__all__ = ["decode_fields", "encode_fields"]
+__all__ = ["decode_fields", "encode_fields", "shown_fields"]
 
 #: Field names of the KeyRegistry events (append only: the position is the stored code).
 _NAMES = ("admin", "allowed", "approved", "attester", "blocked", "commitment", "durable",
@@ -132,4 +132,25 @@ def decode_fields(blob: bytes) -> dict[str, object]:
         else:
             raise ValueError(f"unknown event field type {tag}")
         out[key] = value
+    return out
+
+
+def shown_fields(data: dict[str, object]) -> dict[str, object]:
+    """``decode_fields(encode_fields(data))`` without the bytes in between (sync's hot path):
+    byte strings as ``0x`` hex, integers and text as plain ``int`` / ``str``.
+
+    Raises: TypeError (a value :func:`encode_fields` refuses).
+    """
+    out: dict[str, object] = {}
+    for key, value in data.items():
+        if value is None or value is True or value is False:
+            out[key] = value
+        elif isinstance(value, int):
+            out[key] = int(value)
+        elif isinstance(value, bytes | bytearray | memoryview):
+            out[key] = "0x" + bytes(value).hex()
+        elif isinstance(value, str):
+            out[key] = str(value)
+        else:
+            raise TypeError(f"event field {key!r}: cannot store a {type(value).__name__}")
     return out

@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from registry.errors import Error, IndexUnavailable
-from registry.index._evdata import decode_fields, encode_fields
+from registry.index._evdata import decode_fields, encode_fields, shown_fields
 from registry.index._lookups import (
     extra_of,
     hint_of,
@@ -207,6 +207,7 @@ class Store:
         self._closed = False
         self._ids: dict[bytes, int] = {}
         self._texts: dict[str, int] = {}
+        self._parents: dict[int, str | None] = {}  # name id -> its text, of registered parents
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -366,6 +367,7 @@ class Store:
         """Drop cached ids (a rolled-back transaction may have made them)."""
         self._ids.clear()
         self._texts.clear()
+        self._parents.clear()
 
     # ----------------------------------------------------------------- ids
 
@@ -521,6 +523,17 @@ class Store:
         row = self.conn.execute("SELECT name FROM names WHERE id=?", (nid,)).fetchone()
         return None if row is None else str(row[0])
 
+    def name_and_owner(self, node: bytes) -> tuple[str | None, str | None]:
+        """(:meth:`name_of`, :meth:`owner_of`) in one query."""
+        nid = self._id_of(node)
+        if nid is None or nid < 0:
+            return None, None
+        row = self.conn.execute("SELECT n.name, t.text FROM names n LEFT JOIN texts t"
+                                " ON t.id = n.owner WHERE n.id=?", (nid,)).fetchone()
+        if row is None:
+            return None, None
+        return str(row[0]), None if row[1] is None else str(row[1])
+
     def owner_of(self, node: bytes) -> str | None:
         nid = self._id_of(node)
         if nid is None or nid < 0:
@@ -640,8 +653,15 @@ class Store:
         pid, pname = 0, None
         if parent != _ZERO32:
             pid = self._id_of(parent, create=True) or 0
-            row = c.execute("SELECT name FROM names WHERE id=?", (pid,)).fetchone()
-            pname = None if row is None else str(row[0])
+            if pid in self._parents:  # a name's text never changes (ids: until _forget)
+                pname = self._parents[pid]
+            else:
+                row = c.execute("SELECT name FROM names WHERE id=?", (pid,)).fetchone()
+                pname = None if row is None else str(row[0])
+                if pname is not None:
+                    if len(self._parents) > _ID_CACHE // 16:
+                        self._parents.clear()
+                    self._parents[pid] = pname
         name, owner = str(d["name"]), str(d["owner"])
         rebuilt = registered_fields(name, pname, parent, bool(d["person"]), owner)
         owner_id = self._text_id(owner)
@@ -649,7 +669,7 @@ class Store:
             "INSERT INTO names (name, hint, parent, person, registrant, owner, block, log_index,"
             " tx_hash, extra) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (name, hint_of(node), pid, int(bool(d["person"])), owner_id, owner_id, ev.block,
-             ev.log_index, bytes(ev.tx_hash), extra_of(decode_fields(_event_fields(ev)), rebuilt)),
+             ev.log_index, bytes(ev.tx_hash), extra_of(_shown_fields(ev), rebuilt)),
         ).lastrowid or 0)
         if before is not None:  # events named it before it was registered: they are its now
             self._move(before, nid)
@@ -692,16 +712,17 @@ class Store:
              ev.log_index, bytes(ev.tx_hash), self._text_id(p.algorithm),
              fingerprint_key(p.fingerprints[0]) if p.fingerprints else b"",
              json.dumps(list(p.identities)) if p.identities else None, p.policy,
-             self._text_id(p.policy_detail), extra_of(decode_fields(_event_fields(ev)), rebuilt)),
+             self._text_id(p.policy_detail), extra_of(_shown_fields(ev), rebuilt)),
         )
         c.executemany(
             "INSERT OR IGNORE INTO fingerprints VALUES (?, ?, ?)",
             [(fingerprint_key(fp), nid, idx) for fp in p.fingerprints],
         )
-        c.executemany(
-            "INSERT OR IGNORE INTO identities VALUES (?, ?, ?)",
-            [(ident.lower(), nid, idx) for ident in p.identities],
-        )
+        if p.identities:
+            c.executemany(
+                "INSERT OR IGNORE INTO identities VALUES (?, ?, ?)",
+                [(ident.lower(), nid, idx) for ident in p.identities],
+            )
 
     def _on_KeyRevoked(self, ev: Event, nid: int, d: dict[str, Any]) -> None:
         _changed(
@@ -953,9 +974,18 @@ class Store:
         return out
 
 
+def _stored(ev: Event) -> dict[str, Any]:
+    return {k: v for k, v in ev.data.items() if k not in ("material", "proof", "node")}
+
+
 def _event_fields(ev: Event) -> bytes:
     """``events.data``: the fields :meth:`Event.to_json` shows, byte strings kept as bytes."""
-    return encode_fields({k: v for k, v in ev.data.items() if k not in ("material", "proof", "node")})
+    return encode_fields(_stored(ev))
+
+
+def _shown_fields(ev: Event) -> dict[str, object]:
+    """``decode_fields(_event_fields(ev))``, as history shows the event's fields."""
+    return shown_fields(_stored(ev))
 
 
 def _schema_of(path: Path) -> str | None:

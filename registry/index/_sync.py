@@ -45,6 +45,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -164,6 +165,13 @@ def _check_logs(rpc: _Rpc, logs: list[_Log], address: str, lo: int, hi: int,
 
 # --------------------------------------------------------------------------- decoding
 
+#: :meth:`_Decoder._decode_fast` field codes: indexed (a topic) below _D_UINT, data from it.
+_T_WORD, _T_UINT, _T_ADDRESS = 0, 1, 2
+_D_UINT, _D_BOOL, _D_ADDRESS, _D_WORD, _D_BYTES, _D_STRING = 10, 11, 12, 13, 14, 15
+_TOPIC_CODES = {"bytes32": _T_WORD, "uint": _T_UINT, "address": _T_ADDRESS}
+_DATA_CODES = {"bool": _D_BOOL, "address": _D_ADDRESS, "bytes32": _D_WORD, "bytes": _D_BYTES,
+               "string": _D_STRING}
+
 
 class _Decoder:
     def __init__(self) -> None:
@@ -195,6 +203,31 @@ class _Decoder:
                     all(k in ("bytes", "string") or (not k.endswith("]") and not k.startswith("("))
                         for _, k in event.data):
                 self._layouts[topic] = (event, fields)
+        #: per topic0, for events whose digest order is the ABI's (indexed, then data) and
+        #: whose types are all one of a few: (name, topics, ((field, code, arg), ...)) for
+        #: :meth:`_decode_fast`
+        self._fast: dict[bytes, tuple[str, int, tuple[tuple[str, int, int], ...]]] = {}
+        for topic, event in self.by_topic.items():
+            spec = layout.EVENT_FIELDS.get(event.name)
+            if spec is None or [n for n, _ in spec] != [n for n, _ in (*event.indexed,
+                                                                     *event.data)]:
+                continue
+            codes: list[tuple[str, int, int]] = []
+            for i, (n, k) in enumerate(event.indexed, 1):
+                code = _TOPIC_CODES.get("uint" if k.startswith("uint") else k)
+                if code is None:
+                    break
+                codes.append((n, code, i))
+            else:
+                for n, k in event.data:
+                    if k.startswith("uint") and k[4:].isdigit():
+                        codes.append((n, _D_UINT, int(k[4:])))
+                    elif k in _DATA_CODES:
+                        codes.append((n, _DATA_CODES[k], 0))
+                    else:
+                        break
+                else:
+                    self._fast[topic] = (event.name, 1 + len(event.indexed), tuple(codes))
 
     def decode(self, log: _Log) -> tuple[str, dict[str, Any]] | None:
         topics = list(log.topics)
@@ -223,6 +256,12 @@ class _Decoder:
         """
         from registry.names import keccak256
 
+        fast = self._fast.get(log.topics[0]) if log.topics else None
+        if fast is not None:
+            try:
+                return self._decode_fast(fast, log)
+            except Exception as exc:
+                raise VerificationError(f"malformed {fast[0]} event in block {log.block}") from exc
         decoded = self.decode(log)
         if decoded is None:
             return None
@@ -246,6 +285,66 @@ class _Decoder:
                 parts.append(payload[head:head + 32])
             head += 32
         return kind, data, keccak256(b"".join(parts))
+
+    @staticmethod
+    def _decode_fast(fast: tuple[str, int, tuple[tuple[str, int, int], ...]],
+                     log: _Log) -> tuple[str, dict[str, Any], bytes]:
+        """:meth:`decode_hashed` in one pass over the log for the common layouts: the same
+        values and checks as the ABI decoder (range of every static word, offsets and
+        lengths of bytes and strings) and the same hash (tests compare the two).
+
+        Raises: ValueError (malformed) or UnicodeDecodeError (a string that is not UTF-8).
+        """
+        from registry.names import keccak256
+
+        name, ntopics, fields = fast
+        topics, payload = log.topics, log.data
+        if len(topics) != ntopics:
+            raise ValueError(f"not a {name} log")
+        size = len(payload)
+        out: dict[str, Any] = {}
+        parts = [topics[0], log.block.to_bytes(32, "big")]
+        head = 0
+        for field_name, code, arg in fields:
+            if code < _D_UINT:  # an indexed field: its topic
+                t = topics[arg]
+                parts.append(t)
+                out[field_name] = t if code == _T_WORD else (
+                    int.from_bytes(t, "big") if code == _T_UINT else "0x" + t[12:].hex())
+                continue
+            word = payload[head:head + 32]
+            head += 32
+            if len(word) != 32:
+                raise ValueError("ABI data too short")
+            if code >= _D_BYTES:
+                start = int.from_bytes(word, "big")
+                if start + 32 > size:
+                    raise ValueError("ABI offset out of range")
+                end = start + 32 + int.from_bytes(payload[start:start + 32], "big")
+                if end > size:
+                    raise ValueError("ABI bytes run past the data")
+                raw = payload[start + 32:end]
+                parts.append(keccak256(raw))
+                out[field_name] = raw.decode("utf-8") if code == _D_STRING else raw
+                continue
+            parts.append(word)
+            if code == _D_WORD:
+                out[field_name] = word
+                continue
+            value = int.from_bytes(word, "big")
+            if code == _D_UINT:
+                if value >> arg:
+                    raise ValueError(f"uint{arg} out of range")
+                out[field_name] = value
+            elif code == _D_BOOL:
+                if value > 1:
+                    raise ValueError("bool out of range")
+                out[field_name] = value == 1
+            else:
+                if value >> 160:
+                    raise ValueError("address out of range")
+                out[field_name] = "0x" + word[12:].hex()
+        return name, out, keccak256(b"".join(parts))
 
     @staticmethod
     def _decode_event(event: Any, topics: list[bytes], payload: bytes) -> dict[str, Any]:
@@ -557,20 +656,38 @@ class _Syncer:
         self.store.set_meta("start_digest", start.hex())
         return start
 
-    def fetch_page(self, ep: Any, lo: int, hi: int, trusted: Any, start: bytes) -> _Page:
+    def fetch_page(self, ep: Any, lo: int, hi: int, trusted: Any, start: bytes,
+                   prev: bytes | None, ahead: tuple[Any, Future[Any]] | None = None) -> _Page:
         """One endpoint's logs for blocks ``lo``-``hi``, proven complete: decoded, checked
         against the trusted headers, folded into the digest and compared with the digest the
-        contract's state proves at ``hi``. Raises VerificationError (this endpoint lies),
-        _RangeTooLarge, _ReorgInFlight."""
+        contract's state proves at ``hi``. ``start`` is the digest before ``lo`` and ``prev``
+        the hash the index holds for block ``lo - 1``, None when it holds none. ``ahead``:
+        (endpoint, its ``eth_getLogs`` reply for these blocks, asked while the page before
+        was stored); when that reply does not verify (the chain may have changed since),
+        the logs are asked again now and those decide. Raises VerificationError (this
+        endpoint lies), _RangeTooLarge, _ReorgInFlight."""
+        if ahead is not None and ahead[0] is ep:
+            try:
+                return self._fetch_page(ep, lo, hi, trusted, start, prev, ahead[1])
+            except (_RangeTooLarge, KeyboardInterrupt):
+                raise
+            except Exception:  # asked again below, now
+                pass
+        return self._fetch_page(ep, lo, hi, trusted, start, prev, None)
+
+    def _fetch_page(self, ep: Any, lo: int, hi: int, trusted: Any, start: bytes,
+                    prev: bytes | None, ahead: Future[Any] | None) -> _Page:
         flt = {"address": self.address, "fromBlock": hex(lo), "toBlock": hex(hi)}
         try:
-            logs = _parse_logs(ep.call("eth_getLogs", [flt]))
+            raw = ep.call("eth_getLogs", [flt]) if ahead is None else ahead.result()
         except ChainError as exc:
             if hi > lo and _is_range_error(exc):
                 raise _RangeTooLarge(str(exc)) from exc
             raise
-        if len(logs) > MAX_PAGE_LOGS * self.page_logs // PAGE_LOGS and hi > lo:
-            raise _RangeTooLarge(f"{len(logs)} logs in blocks {lo}-{hi}")
+        if isinstance(raw, list) and len(raw) > MAX_PAGE_LOGS * self.page_logs // PAGE_LOGS \
+                and hi > lo:  # dropped before its logs are parsed
+            raise _RangeTooLarge(f"{len(raw)} logs in blocks {lo}-{hi}")
+        logs = _parse_logs(raw)
         for lg in logs:
             if not lo <= lg.block <= hi:
                 raise VerificationError(
@@ -581,7 +698,6 @@ class _Syncer:
                                         f" ({lg.address}) in block {lg.block}")
             if lg.removed:
                 raise _ReorgInFlight(f"block {lg.block} changed during the page")
-        prev = self.stored_hash(lo - 1)
         wanted = {lg.block for lg in logs} | {hi} | ({lo - 1} if prev is not None else set())
         blocks = {trusted.number: trusted} if trusted.number in wanted else {}
         blocks.update(self.quorum.blocks(wanted - set(blocks)))
@@ -711,8 +827,9 @@ class _Syncer:
 
     def name_of(self, node: bytes) -> str | None:
         """The stored name of ``node`` (memo of the page: a node's text never changes)."""
-        if node not in self.names:
-            self.names[node] = self.store.name_of(node)
+        if node not in self.names:  # the owner comes with it (one query)
+            self.names[node], owner = self.store.name_and_owner(node)
+            self.owners.setdefault(node, owner)
         return self.names[node]
 
     def owner_of(self, node: bytes) -> str | None:
@@ -772,28 +889,45 @@ class _Syncer:
         result.from_block, result.to_block = lo, max(target, lo - 1)
         result.trusted = trusted.to_dict()
         size = self.page
-        while lo <= target:
-            hi = min(lo + size - 1, target)
-            start = self.start_digest(lo)
-            try:
-                page = self.quorum.first_good(
-                    f"blocks {lo}-{hi}",
-                    lambda ep, lo=lo, hi=hi, start=start: self.fetch_page(ep, lo, hi, trusted,
-                                                                          start))
-            except _RangeTooLarge:
-                size = max(1, (hi - lo + 1) // 2)
-                continue
-            n = self.run_page(page)
-            result.events += n
-            result.pages += 1
-            result.page_sizes.append(hi - lo + 1)
-            if self.progress is not None:
-                self.progress(hi, target, result.events)
-            lo = hi + 1
-            if len(page.logs) > self.page_logs:
-                size = max(1, (hi - page.lo + 1) * self.page_logs // len(page.logs))
-            elif size < self.max_page and len(page.logs) * 2 < self.page_logs:
-                size = min(self.max_page, size * 2)
+        # The next page's eth_getLogs is asked on a worker thread while a proven page is
+        # stored (the endpoint works meanwhile); everything else -- decoding, headers, the
+        # proof -- happens here, after the page before is committed. Only the request runs
+        # beside the store (a thread decoding beside it would take the GIL from it).
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sync-getlogs") as pool:
+            ahead: tuple[int, int, Any, Future[Any]] | None = None
+            while lo <= target:
+                hi = min(lo + size - 1, target)
+                pre = ahead[2:] if ahead is not None and ahead[:2] == (lo, hi) else None
+                ahead = None
+                try:
+                    page = self.fetch(lo, hi, trusted, self.start_digest(lo),
+                                      self.stored_hash(lo - 1), pre)
+                except _RangeTooLarge:
+                    size = max(1, (hi - lo + 1) // 2)
+                    continue
+                lo = hi + 1
+                if len(page.logs) > self.page_logs:
+                    size = max(1, (hi - page.lo + 1) * self.page_logs // len(page.logs))
+                elif size < self.max_page and len(page.logs) * 2 < self.page_logs:
+                    size = min(self.max_page, size * 2)
+                if lo <= target:
+                    nxt = min(lo + size - 1, target)
+                    ep = self.quorum.data_endpoints()[0]
+                    flt = {"address": self.address, "fromBlock": hex(lo), "toBlock": hex(nxt)}
+                    ahead = (lo, nxt, ep, pool.submit(ep.call, "eth_getLogs", [flt]))
+                n = self.run_page(page)
+                result.events += n
+                result.pages += 1
+                result.page_sizes.append(hi - page.lo + 1)
+                if self.progress is not None:
+                    self.progress(hi, target, result.events)
+
+    def fetch(self, lo: int, hi: int, trusted: Any, start: bytes, prev: bytes | None,
+              ahead: tuple[Any, Future[Any]] | None = None) -> _Page:
+        """The first endpoint's page for blocks ``lo``-``hi`` that verifies (:meth:`fetch_page`)."""
+        return self.quorum.first_good(
+            f"blocks {lo}-{hi}",
+            lambda ep: self.fetch_page(ep, lo, hi, trusted, start, prev, ahead))
 
 
 def sync_index(

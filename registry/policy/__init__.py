@@ -25,6 +25,7 @@ from registry.policy._framework import (
     Source,
     Status,
     TimeBase,
+    built,
     run_lint,
 )
 
@@ -104,6 +105,30 @@ def _plan(pol: Policy) -> tuple[tuple[Lint, Mapping[str, Any], Any, Any], ...]:
             _PLANS.clear()
         _PLANS[key] = plan
     return plan
+
+
+_TYPED: dict[tuple[str, str, str, str], tuple[tuple[LintResult, ...],
+                                              tuple[tuple[int, Lint, Mapping[str, Any], Any], ...]]] = {}
+
+
+def _typed_plan(pol: Policy, key_type: str) -> tuple[
+        tuple[LintResult, ...], tuple[tuple[int, Lint, Mapping[str, Any], Any], ...]]:
+    """:func:`_plan` for one key type: every lint's NA result in id order (the report's
+    template) and (position, lint, parameters, severity) of the lints that apply, which
+    alone are run. Same results as running the whole plan, without visiting the lints of
+    the other key types for every key."""
+    key = (pol.profile, pol.sha256, pol.source, key_type)
+    typed = _TYPED.get(key)
+    if typed is None:
+        plan = _plan(pol)
+        typed = (tuple(na for _lt, _p, _s, na in plan),
+                 tuple((i, lt, params, severity)
+                       for i, (lt, params, severity, _na) in enumerate(plan)
+                       if key_type in lt.key_types))
+        if len(_TYPED) > 64:
+            _TYPED.clear()
+        _TYPED[key] = typed
+    return typed
 
 
 def _utc(t: datetime | None) -> datetime | None:
@@ -189,8 +214,8 @@ def check(
     pol = _policy(policy, profile)
     load_lints()
     when = _utc(at) or datetime.now(UTC)
-    ctx = Context(
-        key=key, at=when, name=name, registered_at=_utc(registered_at),
+    ctx = built(
+        Context, key=key, at=when, name=name, registered_at=_utc(registered_at),
         proof=_as_bytes(proof), statement=_as_bytes(statement),
         other_names=tuple(other_names) if other_names is not None else None,
         attestations=tuple(attestations) if attestations is not None else None,
@@ -204,20 +229,20 @@ def check(
         ctx.material  # noqa: B018 -- fail early on an unusable key object
     except Exception as exc:
         raise KeyFormatError(f"not a parsed key: {exc}") from exc
-    results = []
-    if only is not None:
+    results: list[LintResult] = []
+    if only is not None:  # every listed lint run and its result built afresh (the reference)
         wanted = set(only)
         for lt in sorted(LINTS.values(), key=lambda x: x.id):
             if lt.id in wanted:
-                results.append(run_lint(lt, ctx, pol.params_for(lt), pol.severity.get(lt.id)))
+                results.append(run_lint(lt, ctx, pol.params_for(lt), pol.severity.get(lt.id),
+                                        shared=False))
     else:
-        for lt, params, severity, not_applicable in _plan(pol):
-            if key_type not in lt.key_types:
-                results.append(not_applicable)  # NA without calling the lint
-            else:
-                results.append(run_lint(lt, ctx, params, severity))
-    return Report(
-        results=tuple(results), profile=pol.profile, policy_sha256=pol.sha256,
+        template, active = _typed_plan(pol, key_type)
+        results = list(template)  # NA without calling the lint
+        for i, lt, params, severity in active:
+            results[i] = run_lint(lt, ctx, params, severity)
+    return built(
+        Report, results=tuple(results), profile=pol.profile, policy_sha256=pol.sha256,
         checker_version=__version__, evaluated_at=when, fail_level=pol.fail_level,
         key_type=key_type, fingerprint=_fingerprint(key), name=name,
     )

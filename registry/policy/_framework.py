@@ -26,6 +26,7 @@ __all__ = [
     "Source",
     "Status",
     "TimeBase",
+    "built",
     "lint",
     "run_lint",
 ]
@@ -207,6 +208,27 @@ class _cached:
         return value
 
 
+_FIELDS: dict[type, frozenset[str]] = {}
+
+
+def built(cls: type, **fields: Any) -> Any:
+    """``cls(**fields)`` for a frozen dataclass with a ``__dict__`` (no slots) and no
+    ``__post_init__``: when every field is given, the same object is made by filling its
+    ``__dict__`` at once, without the generated ``__init__``'s ``object.__setattr__`` per
+    field (a policy check makes one Context and one Report per key)."""
+    names = _FIELDS.get(cls)
+    if names is None:
+        import dataclasses
+
+        names = _FIELDS[cls] = frozenset() if hasattr(cls, "__slots__") or hasattr(
+            cls, "__post_init__") else frozenset(f.name for f in dataclasses.fields(cls))
+    if not names or fields.keys() != names:
+        return cls(**fields)
+    obj: Any = object.__new__(cls)
+    obj.__dict__.update(fields)
+    return obj
+
+
 @dataclass(frozen=True)
 class Context:
     """Everything a lint may look at. Parsed views of the key are computed once, lazily."""
@@ -335,13 +357,24 @@ def _reference_time(lt: Lint, ctx: Context) -> datetime | None:
     return ctx.issued_at
 
 
+#: One-finding results already built, by (lint id, status, details, location): results are immutable, and most
+#: keys give most lints the same plain result, so one object serves them all (bounded).
+_SHARED: dict[tuple[str, int, str, str], LintResult] = {}
+_SHARED_MAX = 4096
+
+
 def run_lint(
     lt: Lint,
     ctx: Context,
     params: Mapping[str, Any],
     severity: Status | None = None,
+    *,
+    shared: bool = True,
 ) -> LintResult:
-    """Run one lint: applicability, dates, the check, severity capping; a crash gives FATAL."""
+    """Run one lint: applicability, dates, the check, severity capping; a crash gives FATAL.
+
+    ``shared=False`` builds the result afresh instead of re-using an equal one (tests
+    compare the two)."""
     try:
         kt = ctx.key_type
     except Exception as exc:  # key without a usable key_type
@@ -379,7 +412,18 @@ def run_lint(
             st = severity if severity is not None and st == lt.max_severity else min(st, cap)
             if st != f.status:
                 f = Finding(st, f.details, f.location)
-        return LintResult(lt.id, st, f.details, f.location, (f,))
+        if not shared:
+            return LintResult(lt.id, st, f.details, f.location, (f,))
+        memo = (lt.id, int(st), f.details, f.location)
+        try:
+            result = _SHARED.get(memo)
+        except TypeError:  # a finding with unhashable details: not shared
+            return LintResult(lt.id, st, f.details, f.location, (f,))
+        if result is None:
+            if len(_SHARED) >= _SHARED_MAX:
+                _SHARED.clear()
+            result = _SHARED[memo] = LintResult(lt.id, st, f.details, f.location, (f,))
+        return result
     capped = []
     for f in findings:
         st = f.status

@@ -10,6 +10,7 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from operator import attrgetter
 from typing import Any
 
 from registry.policy._framework import LintResult, Status
@@ -25,6 +26,9 @@ _UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]
 def _safe(text: str) -> str:
     """Escape what a key's own strings (principals, UIDs, SANs) could use to forge lines."""
     return _UNSAFE.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
+_status = attrgetter("status")
 
 
 def _iso(t: datetime | None) -> str | None:
@@ -52,7 +56,7 @@ class Report:
     @property
     def passed(self) -> bool:
         """True when no result reaches the policy's fail level."""
-        return all(r.status < self.fail_level for r in self.results)
+        return all(map(self.fail_level.__gt__, map(_status, self.results)))
 
     def failures(self, level: Status | None = None) -> list[LintResult]:
         """Results at or above ``level`` (the fail level by default)."""
