@@ -2470,6 +2470,16 @@ def _registry_bytecode() -> bytes:
     return bytes(raw)
 
 
+def local_head_number(w3: Any) -> int | None:
+    """The newest block number of the embedded chain ``w3`` talks to in this process, or
+    None when ``w3`` reaches a chain through an endpoint (anything else, a devnet too)."""
+    provider = getattr(w3, "provider", None)
+    chain = getattr(provider, "_chain", None)
+    if type(provider) is not _provider_class() or not isinstance(chain, EmbeddedChain):
+        return None
+    return chain.block_number
+
+
 @functools.cache
 def _provider_class() -> type:
     from web3.providers.base import JSONBaseProvider

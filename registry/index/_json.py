@@ -43,7 +43,7 @@ _KEY_TYPES = {1: "ssh", 2: "openpgp", 3: "x509"}
 _PURPOSES = {1: "ssh-user", 2: "ssh-host", 4: "signing", 8: "encryption", 16: "tls-server",
              32: "tls-client", 64: "ca"}
 _TIME_FIELDS = ("valid_from", "valid_until", "expires", "published_at", "revoked_at",
-                "attested_at", "timestamp", "last_sync_time")
+                "attested_at", "timestamp", "last_sync_time", "proven_head_time")
 
 
 def iso(seconds: int | float | None) -> str | None:

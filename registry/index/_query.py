@@ -132,7 +132,7 @@ class IndexReader(SnapshotReader):
         """The time the index is current as of: the proven head's timestamp (capped at the
         last successful sync run), what staleness counts from (``None``: never synced)."""
         meta = dict(self._q("SELECT key, value FROM meta WHERE key IN ('last_sync_time',"
-                            " 'head_timestamp')"))
+                            " 'head_timestamp', 'head_current_at')"))
         return _fresh_as_of(meta) if "last_sync_time" in meta else None
 
     def status(self, now: float | None = None) -> dict[str, Any]:

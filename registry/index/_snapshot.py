@@ -144,10 +144,18 @@ def _record(row: tuple[Any, ...], now: float) -> IndexedRecord:
 
 def _fresh_as_of(meta: dict[str, str]) -> int:
     """The proven head's timestamp, capped at the last successful sync run (an index built
-    by hand, without a proven head, counts from that run)."""
+    by hand, without a proven head, counts from that run).
+
+    ``head_current_at``: the time a sync from the embedded chain, the local state file
+    itself and not an endpoint that could lag, saw the proven head still be the chain's
+    newest block. An idle embedded chain mines nothing, so its newest block ages although
+    the index is complete; the index then counts from that sync run instead."""
     last = int(meta["last_sync_time"])
     head = meta.get("head_timestamp")
-    return min(last, int(head)) if head else last
+    if not head:
+        return last
+    current = meta.get("head_current_at")
+    return min(last, max(int(head), int(current))) if current else min(last, int(head))
 
 
 def _age_text(meta: dict[str, str], age: float) -> str:
@@ -241,7 +249,7 @@ class SnapshotReader:
         try:
             meta = dict(conn.execute(
                 "SELECT key, value FROM meta WHERE key IN ('schema', 'last_sync_time',"
-                " 'head_timestamp', 'head_number')"))
+                " 'head_timestamp', 'head_number', 'head_current_at')"))
         except sqlite3.Error as exc:
             conn.close()
             raise IndexUnavailable(f"{p} is not a readable keyanchor index ({exc})") from exc

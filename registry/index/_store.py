@@ -71,7 +71,7 @@ DIR_MODE = 0o755
 WORK_MODE = 0o600
 
 #: Meta keys left out of :meth:`Store.digest` (they change on every run).
-_VOLATILE_META = frozenset({"last_sync_time", "head_seen"})
+_VOLATILE_META = frozenset({"last_sync_time", "head_seen", "head_current_at"})
 _ZERO32 = b"\x00" * 32
 #: SQLite's largest INTEGER. A uint64 the contract accepts (an attestation that
 #: ``expires`` at 2**64 - 1: any name owner can attest any record) is stored
@@ -441,16 +441,25 @@ class Store:
         return None if value is None else int(value)
 
     def mark_synced(self, now: float | None = None, *,
-                    head: tuple[int, bytes, bytes | None, int] | None = None) -> None:
+                    head: tuple[int, bytes, bytes | None, int] | None = None,
+                    head_is_newest: bool = False) -> None:
         """Record a successful sync run (``last_sync_time``) and, when given, its proven head.
 
         Readers measure staleness from the proven head's timestamp (and never from a
         later time than the last successful run); an index built by hand, without a
-        proven head, counts from ``last_sync_time``.
+        proven head, counts from ``last_sync_time``. ``head_is_newest``: the source is
+        the embedded chain's own state file and ``head`` was its newest block at the
+        end of this run (``head_current_at``): an idle local chain does not age the
+        index. Any other run forgets that mark.
         """
-        self.set_meta("last_sync_time", int(time.time() if now is None else now))
+        when = int(time.time() if now is None else now)
+        self.set_meta("last_sync_time", when)
         if head is not None:
             self.set_proven_head(*head)
+        if head is not None and head_is_newest:
+            self.set_meta("head_current_at", when)
+        else:
+            self.conn.execute("DELETE FROM meta WHERE key = 'head_current_at'")
 
     # ----------------------------------------------------------------- proven head
 
@@ -472,10 +481,11 @@ class Store:
         self.set_meta("head_hash", bytes(block_hash).hex())
         self.set_meta("head_digest", bytes(digest).hex() if digest is not None else "")
         self.set_meta("head_timestamp", int(timestamp))
+        self.conn.execute("DELETE FROM meta WHERE key = 'head_current_at'")  # until marked again
 
     def clear_proven_head(self) -> None:
         self.conn.execute("DELETE FROM meta WHERE key IN ('head_number', 'head_hash',"
-                          " 'head_digest', 'head_timestamp')")
+                          " 'head_digest', 'head_timestamp', 'head_current_at')")
 
     # ----------------------------------------------------------------- blocks
 

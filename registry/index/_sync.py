@@ -43,6 +43,7 @@ anything malformed raises :class:`~registry.errors.ChainError`.
 from __future__ import annotations
 
 import json
+import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -498,6 +499,7 @@ class _Syncer:
         self.max_blocks = max_blocks
         self.max_page = max(self.page, int(max_page_blocks))
         self.dec = _Decoder()
+        self.local_w3: Any = None  # the web3 of sync_index's target (see _head_is_newest)
         self.chain_id = 0
         # memos of the page being stored (run_page resets them)
         self.names: dict[bytes, str | None] = {}
@@ -854,6 +856,15 @@ class _Syncer:
 
     # -- runs
 
+    def _head_is_newest(self, head: tuple[int, bytes, bytes | None, int] | None) -> bool:
+        """Whether ``head`` is the newest block of the embedded chain in this process (its
+        state file is the chain: no endpoint between that could lag or withhold blocks).
+        Any other source: False, and staleness counts from the head's own timestamp."""
+        module = sys.modules.get("registry.chain.embedded")
+        if head is None or module is None or self.local_w3 is None:
+            return False
+        return bool(module.local_head_number(self.local_w3) == head[0])
+
     def run(self) -> SyncResult:
         t0 = time.monotonic()
         self.check_identity()
@@ -871,8 +882,9 @@ class _Syncer:
                 continue
         else:
             raise ChainError("the chain keeps reorganising under the sync; try again later")
+        head = self.store.proven_head()
         with self.store.transaction():
-            self.store.mark_synced(head=self.store.proven_head())
+            self.store.mark_synced(head=head, head_is_newest=self._head_is_newest(head))
         result.seconds = time.monotonic() - t0
         result.head = self.store.proven_head()
         result.report = [str(d) for d in self.quorum.report]
@@ -991,6 +1003,7 @@ def sync_index(
                          profile=policy_profile, progress=progress, max_blocks=max_blocks,
                          max_page_blocks=max_page_blocks, audit=audit, dns=dns,
                          page_logs=page_logs)
+        syncer.local_w3 = _w3
         return syncer.run()
     finally:
         if not isinstance(index, Store):

@@ -214,8 +214,8 @@ def _times_are_iso(data: Any, where: str) -> None:
     if isinstance(data, dict):
         for key, value in data.items():
             if key in ("valid_from", "valid_until", "published_at", "revoked_at", "timestamp",
-                       "expires", "attested_at", "last_sync_time", "evaluated_at"):
-                assert _iso(value), (where, key, value)
+                       "expires", "attested_at", "evaluated_at") or key.endswith("_time"):
+                assert value is None or _iso(value), (where, key, value)
             _times_are_iso(value, where)
     elif isinstance(data, list):
         for item in data:
@@ -259,6 +259,7 @@ def test_one_vocabulary_across_cli_json_index_api_and_page(run: Run, env: Path,
     status = json.loads(ok(run("index", "status", "--json")).out)
     _times_are_iso(status, "index status --json")
     assert _iso(status["last_sync_time"]) and status["last_sync_time"] is not None
+    assert status["proven_head_time"] is not None and status["age_seconds"] < 3600
     records = json.loads(ok(run("index", "lookup", "alice@example.org", "--json")).out)
     _times_are_iso(records, "index lookup --json")
     assert records[0]["key_type"] == "ssh" and records[0]["purposes"] == ["ssh-user"]

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from registry.errors import ChainError, VerificationError
+from registry.errors import ChainError, IndexUnavailable, VerificationError
 from registry.index import IndexReader, Store, sync_index
 from registry.keys import KeyType
 from tests.index.conftest import Chain, TamperingW3, ed25519_blob
@@ -731,3 +731,40 @@ def test_proofs_at_the_newest_block_verify_while_anvil_mines(anvil: Anvil, tmp_p
     assert syncs >= 5
     with IndexReader.open(index) as ix:
         assert str((ix.name("alice@example.org") or {}).get("owner")).lower() == me.lower()
+
+
+def _age_the_head(index: Any, seconds: int) -> int:
+    """Rewrite the proven head's timestamp to ``seconds`` before the last sync run (a chain
+    that mined nothing since); return that run's time."""
+    with Store.open(index) as store, store.transaction():
+        last = int(store.meta("last_sync_time") or 0)
+        store.conn.execute("UPDATE meta SET value = ? WHERE key = 'head_timestamp'",
+                           (str(last - seconds),))
+    return last
+
+
+def test_an_idle_embedded_chain_does_not_age_its_index(populated: Chain, tmp_path: Any) -> None:
+    """The embedded chain mines only when asked: a day without a transaction must not make
+    sshd and serve refuse an index synced a minute ago from the chain's own state file. An
+    endpoint's head keeps its own timestamp as the measure (a lagging node must age)."""
+    index = tmp_path / "idle.sqlite"
+    sync_index(index, populated.reg)
+    last = _age_the_head(index, 86_400)
+    with IndexReader.open(index, max_staleness=3600, now=last + 60) as ix:
+        assert ix.fresh_as_of() == last
+        assert ix.status(now=last + 60)["age_seconds"] == 60
+    with pytest.raises(IndexUnavailable, match="stale"):  # and it still ages from that sync
+        IndexReader.open(index, max_staleness=3600, now=last + 3601)
+
+    endpoint = (TamperingW3(populated.reg.w3, lambda method, params, resp: None),
+                populated.reg.address)
+    sync_index(index, endpoint)  # the same chain through an endpoint: no such mark
+    last = _age_the_head(index, 86_400)
+    with pytest.raises(IndexUnavailable, match="stale: the newest block it proved"):
+        IndexReader.open(index, max_staleness=3600, now=last + 60)
+
+    behind = tmp_path / "behind.sqlite"
+    sync_index(behind, populated.reg, confirmations=1)  # proved a block, not the newest
+    last = _age_the_head(behind, 86_400)
+    with pytest.raises(IndexUnavailable, match="stale"):
+        IndexReader.open(behind, max_staleness=3600, now=last + 60)
