@@ -181,7 +181,9 @@ def parse_name(text: str | Name) -> Name:
 
 @functools.lru_cache(maxsize=4096)  # a pure function of the text: recent names parse once
 def _parse_text(text: str) -> Name:
-    original = text
+    # what error messages quote: a long text cut in the middle, so an error stays one
+    # readable line (the name limits are 64 + 253 characters)
+    original = text if len(text) <= 320 else f"{text[:64]}...{text[-16:]}"
     text = text.strip()
     if not text:
         raise InvalidName("invalid name '': empty")

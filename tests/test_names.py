@@ -197,3 +197,20 @@ def test_a_registered_public_suffix_is_nobody_s_domain() -> None:
     # but inside one registrable domain the rule holds below a suffix too
     assert squatted_by("www.example.co.uk", {"www.example.co.uk": None, "example.co.uk": None,
                                              "co.uk": None}) == "example.co.uk"
+
+
+def test_an_invalid_long_name_is_quoted_short() -> None:
+    """The error for a megabyte of text quotes its two ends, not all of it: one short line."""
+    import pytest
+
+    from registry.errors import InvalidName
+    from registry.names import parse_name
+
+    for text in ("a" * 5000 + "@example.org", "x." * 3000 + "org", "b" * 400):
+        with pytest.raises(InvalidName) as caught:
+            parse_name(text)
+        message = str(caught.value)
+        assert len(message) < 200 and "..." in message and "\n" not in message, message
+        assert message.startswith("invalid name '" + text[:64]), message
+    with pytest.raises(InvalidName, match="'" + "a" * 65 + "@example.org'"):  # short: whole
+        parse_name("a" * 65 + "@example.org")
