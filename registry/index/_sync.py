@@ -480,7 +480,7 @@ class _Syncer:
                  confirmations: int, page_blocks: int, profile: str | None,
                  progress: Progress | None, max_blocks: int | None,
                  max_page_blocks: int = MAX_PAGE_BLOCKS, audit: bool = False,
-                 dns: Any = None, page_logs: int = PAGE_LOGS) -> None:
+                 dns: Any = None, page_logs: int = PAGE_LOGS, local_w3: Any = None) -> None:
         from registry.chain._proven import ProvenState
 
         self.store = store
@@ -499,7 +499,7 @@ class _Syncer:
         self.max_blocks = max_blocks
         self.max_page = max(self.page, int(max_page_blocks))
         self.dec = _Decoder()
-        self.local_w3: Any = None  # the web3 of sync_index's target (see _head_is_newest)
+        self.local_w3 = local_w3  # the web3 of sync_index's target (see _head_is_newest)
         self.chain_id = 0
         # memos of the page being stored (run_page resets them)
         self.names: dict[bytes, str | None] = {}
@@ -991,7 +991,7 @@ def sync_index(
     """
     store = index if isinstance(index, Store) else Store.open(index)
     try:
-        _w3, address, start, trust = _target(registry)
+        w3, address, start, trust = _target(registry)
         if policy_profile == "strict":
             from registry.dnscontrol import DnsSettings
 
@@ -1002,8 +1002,7 @@ def sync_index(
                          confirmations=confirmations, page_blocks=page_blocks,
                          profile=policy_profile, progress=progress, max_blocks=max_blocks,
                          max_page_blocks=max_page_blocks, audit=audit, dns=dns,
-                         page_logs=page_logs)
-        syncer.local_w3 = _w3
+                         page_logs=page_logs, local_w3=w3)
         return syncer.run()
     finally:
         if not isinstance(index, Store):
