@@ -64,7 +64,8 @@ from registry.errors import (
     IndexUnavailable,
     VerificationError,
 )
-from registry.index._store import Event, ParsedKey, Store
+from registry.index._store import PENDING, Event, Store
+from registry.index._verdicts import Job, VerdictPool, parsed_key
 from registry.keys._common import KeyType, commitment
 from registry.names import namehash, parse_name, raw_namehash
 
@@ -79,6 +80,11 @@ MAX_PAGE_BLOCKS = 50_000
 PAGE_LOGS = 5_000
 #: A page holding more logs than this is dropped before decoding and asked again in halves.
 MAX_PAGE_LOGS = 2 * PAGE_LOGS
+#: A page with this many KeyPublished has its verdicts computed by a worker process
+#: (:mod:`registry.index._verdicts`) while it is stored; jobs go to it in chunks of
+#: VERDICT_CHUNK, so it starts on the first while the rest of the page is applied.
+WORKER_MIN_KEYS = 500
+VERDICT_CHUNK = 250
 #: Stored block hashes compared per round when looking for the common ancestor.
 REORG_PROBE = 64
 _RANGE_ERRORS = ("range", "too many", "limit", "exceed", "too large", "response size", "10000",
@@ -383,57 +389,6 @@ class _Decoder:
         return named[0] if len(named) == 1 else tuple(named)
 
 
-def _parsed_key(key_type: int, material: bytes, name: str, proof: bytes, owner: str | None,
-                chain_id: int, registry: str, purposes: int, profile: str | None,
-                valid_name: bool = True, squatted_by: str | bool = False) -> ParsedKey:
-    """Parse the material and run the policy (verdict pass / fail / unknown).
-
-    A record under a name the grammar refuses fails (nothing serves it);
-    ``squatted_by`` (the domain the name squats in, or False) goes to the
-    policy's ``binding.domain_chain`` lint.
-    """
-    from registry.keys import load_material
-
-    try:
-        key = load_material(key_type, material)
-    except Error as exc:
-        return ParsedKey("unparsable", (), (), "fail", f"material does not parse: {exc}")
-    fps = [str(key.fingerprint)]
-    spki = getattr(key, "spki_sha256", None)
-    if isinstance(spki, str) and spki:
-        fps.append(spki)
-    for sub in getattr(key, "subkeys", ()) or ():
-        fp = getattr(sub, "fingerprint", None)
-        if isinstance(fp, str):
-            fps.append(fp)
-    idents = tuple(str(i) for i in (key.identities or ()))
-    algorithm = str(key.algorithm)
-    if not valid_name:
-        return ParsedKey(algorithm, tuple(dict.fromkeys(fps)), idents, "fail",
-                         f"name {name!r} is not a valid registry name: its keys are never served")
-    if profile is None:
-        return ParsedKey(algorithm, tuple(dict.fromkeys(fps)), idents, "unknown", "no policy check")
-    try:
-        from registry.policy import check
-
-        kwargs: dict[str, Any] = {"profile": profile, "name": name, "purposes": purposes,
-                                  "squatted_by": squatted_by}
-        if proof and owner:
-            from registry.proofs import statement
-
-            kwargs["proof"] = proof
-            kwargs["statement"] = statement(chain_id, registry, name, owner,
-                                            commitment(key_type, material))
-        report = check(key, **kwargs)
-        verdict = "pass" if report.passed else "fail"
-        detail = f"{report.profile} {report.policy_sha256[:16]}"
-        if not report.passed:
-            detail += ": " + ", ".join(r.lint_id for r in report.failures())
-    except Exception as exc:  # the checker is optional: say so, serve nothing unchecked
-        verdict, detail = "unknown", f"policy check unavailable: {type(exc).__name__}: {exc}"
-    return ParsedKey(algorithm, tuple(dict.fromkeys(fps)), idents, verdict, detail)
-
-
 # --------------------------------------------------------------------------- sync
 
 
@@ -459,6 +414,23 @@ def _is_range_error(exc: Exception) -> bool:
 
 class _RangeTooLarge(Exception):
     """The endpoint refused an eth_getLogs range (or the page holds too many logs): halve it."""
+
+
+def _first_blocks(raw: list[Any], cap: int, lo: int, hi: int) -> tuple[list[Any], int]:
+    """The raw logs of a reply holding more than ``cap`` that fall in its first blocks: those
+    before the block of log ``cap`` (at most ``cap`` logs), and the last of those blocks.
+
+    Raises _RangeTooLarge when that leaves no block (or a block number does not read)."""
+    try:
+        end = _q(raw[cap]["blockNumber"]) - 1
+        keep = cap
+        while keep and _q(raw[keep - 1]["blockNumber"]) > end:
+            keep -= 1
+    except (ChainError, KeyError, TypeError, ValueError, IndexError):
+        end = lo - 1
+    if not lo <= end < hi:
+        raise _RangeTooLarge(f"{len(raw)} logs in blocks {lo}-{hi}")
+    return raw[:keep], end
 
 
 @dataclass
@@ -505,6 +477,11 @@ class _Syncer:
         self.names: dict[bytes, str | None] = {}
         self.owners: dict[bytes, str | None] = {}
         self.reader: Any = None
+        # a big page's verdicts are computed by a worker process while the page is stored:
+        # (node, record index) of each record waiting for one, and the jobs not yet sent
+        self.pool: VerdictPool | None = None
+        self.deferred: list[tuple[bytes, int]] | None = None
+        self.jobs: list[Job] | None = None
 
     # -- identity, heads and reorgs
 
@@ -686,9 +663,13 @@ class _Syncer:
             if hi > lo and _is_range_error(exc):
                 raise _RangeTooLarge(str(exc)) from exc
             raise
-        if isinstance(raw, list) and len(raw) > MAX_PAGE_LOGS * self.page_logs // PAGE_LOGS \
-                and hi > lo:  # dropped before its logs are parsed
-            raise _RangeTooLarge(f"{len(raw)} logs in blocks {lo}-{hi}")
+        cap = MAX_PAGE_LOGS * self.page_logs // PAGE_LOGS
+        if isinstance(raw, list) and len(raw) > cap and hi > lo:
+            # too many logs to decode at once: the page ends before the block of the first
+            # log past the cap (the logs before it are kept; the proof at the new end says
+            # whether they are all of its blocks'), or, when the first block alone holds that
+            # many, the range is halved (the reply dropped before its logs are parsed)
+            raw, hi = _first_blocks(raw, cap, lo, hi)
         logs = _parse_logs(raw)
         for lg in logs:
             if not lo <= lg.block <= hi:
@@ -745,6 +726,12 @@ class _Syncer:
         count = 0
         touched: set[bytes] = set()
         self.names, self.owners, self.reader = {}, {}, None
+        self.deferred = self.jobs = None
+        if self.profile is not None and sum(
+                kind == "KeyPublished" for kind, _d, _l in page.decoded) >= WORKER_MIN_KEYS:
+            if self.pool is None:
+                self.pool = VerdictPool()
+            self.deferred, self.jobs = [], []
         with store.transaction():
             for kind, data, lg in page.decoded:
                 if kind in _REGISTRY_WIDE:
@@ -763,6 +750,16 @@ class _Syncer:
                 if kind in ("KeyPublished", "KeyRevoked", "NameRegistered",
                             "OwnershipTransferred"):
                     touched.add(node)
+            if self.deferred is not None:  # the worker's verdicts, before anything reads them
+                self.flush_jobs()
+                assert self.pool is not None
+                verdicts = self.pool.collect()
+                if len(verdicts) != len(self.deferred):
+                    raise IndexUnavailable("the policy worker answered"
+                                           f" {len(verdicts)} of {len(self.deferred)} keys")
+                store.set_parsed([(node, idx, parsed) for (node, idx), parsed
+                                  in zip(self.deferred, verdicts, strict=True)])
+                self.deferred = self.jobs = None
             if self.dns is not None:
                 tops = {self.store.top_level_of(n) for n in touched}
                 for top in sorted(t for t in tops if t is not None):
@@ -776,6 +773,12 @@ class _Syncer:
             store.set_meta("synced_block", page.hi)
             store.set_proven_head(page.hi, end.hash, page.digest, end.timestamp)
         return count
+
+    def flush_jobs(self) -> None:
+        """Send the verdict jobs gathered so far to the worker."""
+        if self.jobs and self.pool is not None:
+            self.pool.submit(self.jobs)
+            self.jobs = []
 
     def apply_dns(self, top: bytes, *, fresh: bool) -> None:
         """Check (or reuse this run's verdict for) a top-level name's DNS control and apply it."""
@@ -822,9 +825,17 @@ class _Syncer:
             name = self.name_of(node)
             if name is None:
                 raise VerificationError(f"{where}: node 0x{node.hex()} is not indexed")
-            parsed = _parsed_key(kt, material, name, bytes(data["proof"]), self.owner_of(node),
-                                 self.chain_id, self.address, int(data["purposes"]), self.profile,
-                                 *self.name_standing(name))
+            job: Job = (kt, material, name, bytes(data["proof"]), self.owner_of(node),
+                        self.chain_id, self.address, int(data["purposes"]), self.profile,
+                        *self.name_standing(name, check_valid=self.deferred is None))
+            if self.deferred is None or self.jobs is None:
+                parsed = parsed_key(*job)
+            else:  # the worker computes it while the page is stored (see run_page)
+                parsed = PENDING
+                self.deferred.append((node, int(data["index"])))
+                self.jobs.append(job)
+                if len(self.jobs) >= VERDICT_CHUNK:
+                    self.flush_jobs()
         return Event(kind, block, lg.log_index, lg.tx_hash, node, ts, data, parsed)
 
     def name_of(self, node: bytes) -> str | None:
@@ -840,19 +851,27 @@ class _Syncer:
             self.owners[node] = self.store.owner_of(node)
         return self.owners[node]
 
-    def name_standing(self, name: str) -> tuple[bool, str | bool]:
+    def name_standing(self, name: str, *,
+                      check_valid: bool = True) -> tuple[bool | None, str | bool]:
         """(the name is valid, the domain it squats in or False), from the index as it stands.
 
         One reader (and its squatting cache) serves the page until an event changes the
-        names table under it (:data:`_NAME_CHANGES`).
+        names table under it (:data:`_NAME_CHANGES`). ``check_valid=False`` leaves the
+        name's grammar to the verdict's worker (None: not checked here; a name that does not
+        parse at all is invalid either way).
         """
+        from registry.errors import InvalidName
         from registry.index._query import IndexReader, valid_name
 
-        if not valid_name(name):
+        if check_valid and not valid_name(name):
             return False, False
         if self.reader is None:
             self.reader = IndexReader(self.store.conn, self.store.path)
-        return True, self.reader.squatted_by(name) or False
+        try:
+            squat = self.reader.squatted_by(name) or False
+        except InvalidName:
+            return False, False
+        return (True if check_valid else None), squat
 
     # -- runs
 
@@ -869,19 +888,28 @@ class _Syncer:
         t0 = time.monotonic()
         self.check_identity()
         result = SyncResult(0, 0)
-        for _attempt in range(5):
-            try:
-                self._run(result)
-                if self.audit_all:
-                    from registry.index._audit import audit_index
+        try:
+            for _attempt in range(5):
+                try:
+                    self._run(result)
+                    if self.audit_all:
+                        from registry.index._audit import audit_index
 
-                    result.audited = audit_index(self, result)
-                self.refresh_dns()
-                break
-            except _ReorgInFlight:
-                continue
-        else:
-            raise ChainError("the chain keeps reorganising under the sync; try again later")
+                        result.audited = audit_index(self, result)
+                    self.refresh_dns()
+                    break
+                except _ReorgInFlight:
+                    continue
+            else:
+                raise ChainError("the chain keeps reorganising under the sync; try again later")
+        except BaseException:
+            if self.pool is not None:
+                self.pool.close(kill=True)
+                self.pool = None
+            raise
+        if self.pool is not None:
+            self.pool.close()
+            self.pool = None
         head = self.store.proven_head()
         with self.store.transaction():
             self.store.mark_synced(head=head, head_is_newest=self._head_is_newest(head))
@@ -917,6 +945,7 @@ class _Syncer:
                 except _RangeTooLarge:
                     size = max(1, (hi - lo + 1) // 2)
                     continue
+                hi = page.hi  # below the asked end when the reply held too many logs
                 lo = hi + 1
                 if len(page.logs) > self.page_logs:
                     size = max(1, (hi - page.lo + 1) * self.page_logs // len(page.logs))
