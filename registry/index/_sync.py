@@ -67,7 +67,7 @@ from registry.errors import (
 from registry.index._store import PENDING, Event, Store
 from registry.index._verdicts import Job, VerdictPool, parsed_key
 from registry.keys._common import KeyType, commitment
-from registry.names import namehash, parse_name, raw_namehash
+from registry.names import keccak256, labelhash, namehash, parse_name, raw_namehash
 
 __all__ = ["SyncResult", "WatchEvent", "sync_index", "watch_events"]
 
@@ -390,6 +390,17 @@ class _Decoder:
 
 
 # --------------------------------------------------------------------------- sync
+
+
+def _node_of_text(text: str, label: str, parent: bytes, person: bool) -> bytes:
+    """``raw_namehash(text)`` of a name registered as ``label`` under ``parent`` (the node of
+    the indexed parent text): one hash on the parent's node when the text splits back into
+    that label and that parent (no ``.`` or ``@`` in the label, no ``@`` in the parent's
+    text), else the whole text hashed again."""
+    if parent != ZERO32 and "." not in label and "@" not in label and "@" not in text[
+            len(label) + 1:]:
+        return keccak256(parent + labelhash(label, person=person))
+    return bytes(raw_namehash(text))
 
 
 def _target(reg: Any) -> tuple[Any, str, int, Any]:
@@ -814,7 +825,7 @@ class _Syncer:
                 if ptext is None:
                     raise VerificationError(f"{where}: parent 0x{parent.hex()} is not indexed")
                 text = f"{label}{'@' if data['person'] else '.'}{ptext}"
-            if bytes(raw_namehash(text)) != node:
+            if bytes(_node_of_text(text, label, parent, bool(data["person"]))) != node:
                 raise VerificationError(f"{where}: name {text!r} does not hash to its node")
             # a name the grammar refuses (an IP address literal, a numeric TLD, text not in
             # normal form) is indexed as the chain has it, and nothing ever serves it
@@ -867,6 +878,10 @@ class _Syncer:
             return False, False
         if self.reader is None:
             self.reader = IndexReader(self.store.conn, self.store.path)
+        if not check_valid and self.reader._squat_free is True:
+            # the reader found that no name of the index squats (its own shortcut, taken
+            # after parsing the name): the grammar is the worker's, squatting is False
+            return None, False
         try:
             squat = self.reader.squatted_by(name) or False
         except InvalidName:

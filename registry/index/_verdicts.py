@@ -21,6 +21,7 @@ import struct
 import subprocess
 import sys
 import threading
+from collections import deque
 from pathlib import Path
 from typing import IO, Any
 
@@ -140,13 +141,25 @@ def serve(src: IO[bytes], out: IO[bytes]) -> None:
             _write(out, ("error", f"{type(exc).__name__}: {exc}"))
 
 
+#: Chunks of jobs the worker holds at once; the rest wait in the pool, so that at collect
+#: time the sync can compute the last of them itself while the worker does the first.
+IN_FLIGHT = 2
+
+
+def _parsed(done: list[Any]) -> list[ParsedKey]:
+    return [ParsedKey(a, tuple(f), tuple(i), v, d) for a, f, i, v, d in done]
+
+
 class VerdictPool:
     """One worker process computing :func:`parsed_key` for the jobs submitted, in order.
 
-    :meth:`submit` sends a chunk of jobs and returns at once; :meth:`collect`
-    waits for every job submitted since the last collect and returns their
-    :class:`ParsedKey` in submission order. A thread drains the worker's replies
-    (so neither pipe can fill up and stall both processes).
+    :meth:`submit` queues a chunk of jobs and returns at once (the worker holds
+    :data:`IN_FLIGHT` chunks at a time; a thread reads its replies and sends it
+    the next). :meth:`collect` returns the :class:`ParsedKey` of every job
+    submitted since the last collect, in submission order; while it waits, it
+    computes the last chunks not yet sent itself (the worker takes them from
+    the front, the sync from the back), so neither process idles at the end of
+    a page.
     """
 
     def __init__(self) -> None:
@@ -162,9 +175,11 @@ class VerdictPool:
         except OSError as exc:
             raise IndexUnavailable(f"cannot start the policy worker: {exc}") from exc
         self._lock = threading.Condition()
-        self._done: list[Any] = []
+        self._unsent: deque[tuple[int, list[Job]]] = deque()
+        self._in_flight: deque[int] = deque()
+        self._results: dict[int, list[ParsedKey]] = {}
+        self._next = self._first = 0  # chunk numbers: the next to submit, the page's first
         self._failed: str | None = None
-        self._pending = 0
         self._reader = threading.Thread(target=self._drain, name="sync-verdicts", daemon=True)
         self._reader.start()
 
@@ -173,10 +188,13 @@ class VerdictPool:
         try:
             while (reply := _read(self._proc.stdout)) is not None:
                 with self._lock:
-                    if reply[0] == "ok":
-                        self._done.extend(reply[1])
-                    else:
+                    if reply[0] != "ok":
                         self._failed = str(reply[1])
+                    elif not self._in_flight:
+                        self._failed = "it answered a chunk it was not sent"
+                    else:
+                        self._results[self._in_flight.popleft()] = _parsed(reply[1])
+                        self._pump()
                     self._lock.notify_all()
         except (OSError, ValueError, EOFError, TypeError) as exc:
             with self._lock:
@@ -185,28 +203,54 @@ class VerdictPool:
             self._failed = self._failed or "it exited"
             self._lock.notify_all()
 
+    def _pump(self) -> None:
+        """Send the worker the next chunks, up to IN_FLIGHT (call holding the lock)."""
+        assert self._proc.stdin is not None
+        while self._unsent and len(self._in_flight) < IN_FLIGHT and self._failed is None:
+            number, jobs = self._unsent.popleft()
+            try:
+                _write(self._proc.stdin, jobs)
+            except (OSError, ValueError) as exc:
+                self._failed = f"it stopped reading ({exc})"
+                self._unsent.appendleft((number, jobs))
+                return
+            self._in_flight.append(number)
+
     def submit(self, jobs: list[Job]) -> None:
-        """Send jobs to the worker (returns without waiting for them)."""
+        """Queue a chunk of jobs for the worker (returns without waiting for them)."""
         if not jobs:
             return
-        assert self._proc.stdin is not None
-        try:
-            _write(self._proc.stdin, jobs)
-        except (OSError, ValueError) as exc:
-            raise IndexUnavailable(f"the policy worker stopped: {exc}") from exc
-        self._pending += len(jobs)
+        with self._lock:
+            self._unsent.append((self._next, list(jobs)))
+            self._next += 1
+            self._pump()
 
     def collect(self) -> list[ParsedKey]:
-        """The verdicts of every job submitted since the last collect, in order."""
-        want, self._pending = self._pending, 0
-        with self._lock:
-            while len(self._done) < want and self._failed is None:
-                self._lock.wait()
-            if len(self._done) < want:
-                raise IndexUnavailable(f"the policy worker failed: {self._failed}; nothing from"
-                                       " this page was stored")
-            got, self._done = self._done[:want], self._done[want:]
-        return [ParsedKey(a, tuple(f), tuple(i), v, d) for a, f, i, v, d in got]
+        """The verdicts of every job submitted since the last collect, in order.
+
+        Raises:
+            IndexUnavailable: the worker failed or died (nothing of the page may be stored).
+        """
+        while True:
+            with self._lock:
+                if self._failed is not None:
+                    raise IndexUnavailable(f"the policy worker failed: {self._failed}; nothing"
+                                           " from this page was stored")
+                if self._unsent:
+                    number, jobs = self._unsent.pop()  # the last: computed here, meanwhile
+                elif self._in_flight:
+                    self._lock.wait()
+                    continue
+                else:
+                    break
+            done = [parsed_key(*job) for job in jobs]
+            with self._lock:
+                self._results[number] = done
+        out: list[ParsedKey] = []
+        for number in range(self._first, self._next):
+            out += self._results.pop(number)
+        self._first = self._next
+        return out
 
     def close(self, *, kill: bool = False) -> None:
         """Stop the worker: at the end of its input, or at once (``kill``: what it still

@@ -172,3 +172,17 @@ def test_a_crowded_reply_keeps_its_first_whole_blocks() -> None:
         _sync._first_blocks(raw, 1, 5, 9)
     with pytest.raises(_sync._RangeTooLarge):  # a block number that does not read
         _sync._first_blocks([_log(5), {"blockNumber": "x"}], 1, 5, 9)
+
+
+@pytest.mark.parametrize(("label", "ptext", "person"), [
+    ("www", "example.org", False), ("alice", "example.org", True), ("", "example.org", False),
+    ("", "example.org", True), ("a.b", "example.org", False), ("x@y", "example.org", False),
+    ("x", "bob@example.org", False), ("x", "bob@example.org", True), ("db", "web1.corp.org", False),
+])
+def test_a_registered_name_hashes_to_its_node_as_the_whole_text_does(label: str, ptext: str,
+                                                                     person: bool) -> None:
+    """The one-hash shortcut for a child's node gives raw_namehash(text) whenever it is taken
+    (and the whole text is hashed when the label or parent could split differently)."""
+    parent = bytes(raw_namehash(ptext))
+    text = f"{label}{'@' if person else '.'}{ptext}"
+    assert _sync._node_of_text(text, label, parent, person) == bytes(raw_namehash(text))
