@@ -65,7 +65,7 @@ from registry.errors import (
     VerificationError,
 )
 from registry.index._store import PENDING, Event, Store
-from registry.index._verdicts import Job, VerdictPool, parsed_key
+from registry.index._verdicts import Job, VerdictPool, WorkerFailed, parsed_key
 from registry.keys._common import KeyType, commitment
 from registry.names import keccak256, labelhash, namehash, parse_name, raw_namehash
 
@@ -78,7 +78,9 @@ DEFAULT_PAGE_BLOCKS = 16
 MAX_PAGE_BLOCKS = 50_000
 #: Logs a page aims at (pages grow while below it and shrink above it; memory stays bounded).
 PAGE_LOGS = 5_000
-#: A page holding more logs than this is dropped before decoding and asked again in halves.
+#: A reply holding more logs than this keeps its first whole blocks (at most this many logs)
+#: and the page ends there; when its first block alone holds more, it is dropped before
+#: decoding and the range halved.
 MAX_PAGE_LOGS = 2 * PAGE_LOGS
 #: A page with this many KeyPublished has its verdicts computed by a worker process
 #: (:mod:`registry.index._verdicts`) while it is stored; jobs go to it in chunks of
@@ -491,6 +493,7 @@ class _Syncer:
         # a big page's verdicts are computed by a worker process while the page is stored:
         # (node, record index) of each record waiting for one, and the jobs not yet sent
         self.pool: VerdictPool | None = None
+        self.pool_failed = False  # the worker failed once: this run computes verdicts itself
         self.deferred: list[tuple[bytes, int]] | None = None
         self.jobs: list[Job] | None = None
 
@@ -738,11 +741,15 @@ class _Syncer:
         touched: set[bytes] = set()
         self.names, self.owners, self.reader = {}, {}, None
         self.deferred = self.jobs = None
-        if self.profile is not None and sum(
+        if self.profile is not None and not self.pool_failed and sum(
                 kind == "KeyPublished" for kind, _d, _l in page.decoded) >= WORKER_MIN_KEYS:
             if self.pool is None:
-                self.pool = VerdictPool()
-            self.deferred, self.jobs = [], []
+                try:
+                    self.pool = VerdictPool()
+                except WorkerFailed:  # no worker here: verdicts computed in this process
+                    self.pool_failed = True
+            if self.pool is not None:
+                self.deferred, self.jobs = [], []
         with store.transaction():
             for kind, data, lg in page.decoded:
                 if kind in _REGISTRY_WIDE:
@@ -766,7 +773,7 @@ class _Syncer:
                 assert self.pool is not None
                 verdicts = self.pool.collect()
                 if len(verdicts) != len(self.deferred):
-                    raise IndexUnavailable("the policy worker answered"
+                    raise WorkerFailed("the policy worker answered"
                                            f" {len(verdicts)} of {len(self.deferred)} keys")
                 store.set_parsed([(node, idx, parsed) for (node, idx), parsed
                                   in zip(self.deferred, verdicts, strict=True)])
@@ -784,6 +791,13 @@ class _Syncer:
             store.set_meta("synced_block", page.hi)
             store.set_proven_head(page.hi, end.hash, page.digest, end.timestamp)
         return count
+
+    def drop_pool(self, *, failed: bool = False) -> None:
+        """Stop the verdict worker (at once when ``failed``; then none is started again)."""
+        if self.pool is not None:
+            self.pool.close(kill=failed)
+            self.pool = None
+        self.pool_failed = self.pool_failed or failed
 
     def flush_jobs(self) -> None:
         """Send the verdict jobs gathered so far to the worker."""
@@ -918,13 +932,9 @@ class _Syncer:
             else:
                 raise ChainError("the chain keeps reorganising under the sync; try again later")
         except BaseException:
-            if self.pool is not None:
-                self.pool.close(kill=True)
-                self.pool = None
+            self.drop_pool(failed=True)
             raise
-        if self.pool is not None:
-            self.pool.close()
-            self.pool = None
+        self.drop_pool()
         head = self.store.proven_head()
         with self.store.transaction():
             self.store.mark_synced(head=head, head_is_newest=self._head_is_newest(head))
@@ -971,7 +981,13 @@ class _Syncer:
                     ep = self.quorum.data_endpoints()[0]
                     flt = {"address": self.address, "fromBlock": hex(lo), "toBlock": hex(nxt)}
                     ahead = (lo, nxt, ep, pool.submit(ep.call, "eth_getLogs", [flt]))
-                n = self.run_page(page)
+                try:
+                    n = self.run_page(page)
+                except WorkerFailed:
+                    # nothing of the page was stored (its transaction rolled back): store it
+                    # again, the verdicts computed here, and the rest of the run likewise
+                    self.drop_pool(failed=True)
+                    n = self.run_page(page)
                 result.events += n
                 result.pages += 1
                 result.page_sizes.append(hi - page.lo + 1)

@@ -10,8 +10,8 @@ in another process while the sync stores the page, with the same result as
 :func:`parsed_key` inline. The worker is a child interpreter importing this
 checkout's ``registry``; jobs and results travel as ``marshal``-encoded
 tuples (plain data, never code) in length-prefixed frames. A worker that
-fails or dies raises :class:`~registry.errors.IndexUnavailable` from
-:meth:`VerdictPool.collect`: the page is not stored.
+fails or dies raises :class:`WorkerFailed` from :meth:`VerdictPool.collect`:
+the page is not stored (sync then stores it again, computing the verdicts itself).
 """
 
 from __future__ import annotations
@@ -28,13 +28,17 @@ from typing import IO, Any
 from registry.errors import Error, IndexUnavailable
 from registry.index._store import ParsedKey
 
-__all__ = ["Job", "VerdictPool", "parsed_key"]
+__all__ = ["Job", "VerdictPool", "WorkerFailed", "parsed_key"]
 
 #: (key_type, material, name, proof, owner, chain_id, registry, purposes, profile,
 #:  valid_name, squatted_by)
 Job = tuple[int, bytes, str, bytes, "str | None", int, str, int, "str | None", "bool | None",
             "str | bool"]
 _FRAME = struct.Struct(">I")
+
+
+class WorkerFailed(IndexUnavailable):
+    """The worker could not start, failed or died: nothing of the page may be stored."""
 
 
 def parsed_key(key_type: int, material: bytes, name: str, proof: bytes, owner: str | None,
@@ -173,7 +177,7 @@ class VerdictPool:
                  "serve(sys.stdin.buffer, sys.stdout.buffer)", root],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         except OSError as exc:
-            raise IndexUnavailable(f"cannot start the policy worker: {exc}") from exc
+            raise WorkerFailed(f"cannot start the policy worker: {exc}") from exc
         self._lock = threading.Condition()
         self._unsent: deque[tuple[int, list[Job]]] = deque()
         self._in_flight: deque[int] = deque()
@@ -234,7 +238,7 @@ class VerdictPool:
         while True:
             with self._lock:
                 if self._failed is not None:
-                    raise IndexUnavailable(f"the policy worker failed: {self._failed}; nothing"
+                    raise WorkerFailed(f"the policy worker failed: {self._failed}; nothing"
                                            " from this page was stored")
                 if self._unsent:
                     number, jobs = self._unsent.pop()  # the last: computed here, meanwhile

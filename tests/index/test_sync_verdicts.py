@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 
-from registry.errors import IndexUnavailable
 from registry.index import IndexReader, Store, _sync, _verdicts, sync_index
 from registry.keys import KeyType
 from registry.names import raw_namehash
@@ -102,9 +101,8 @@ def test_the_worker_gives_the_index_sync_gives_alone(mixed: Chain, tmp_path: Pat
         assert squat.policy == "fail" and "binding.domain_chain" in squat.policy_detail
 
 
-def test_a_worker_that_dies_stores_nothing_of_the_page(mixed: Chain, tmp_path: Path,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    reference = _synced(mixed.reg, tmp_path / "ref.sqlite", monkeypatch, worker=False)
+def _killing_the_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every page's worker is killed before it gets its first jobs."""
     monkeypatch.setattr(_sync, "WORKER_MIN_KEYS", 1)
     real = _sync._Syncer.flush_jobs
 
@@ -115,15 +113,43 @@ def test_a_worker_that_dies_stores_nothing_of_the_page(mixed: Chain, tmp_path: P
         real(self)
 
     monkeypatch.setattr(_sync._Syncer, "flush_jobs", dying)
+
+
+def test_a_page_whose_worker_dies_is_stored_again_with_verdicts_computed_here(
+        mixed: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    reference = _synced(mixed.reg, tmp_path / "ref.sqlite", monkeypatch, worker=False)
+    _killing_the_worker(monkeypatch)
     path = tmp_path / "i.sqlite"
-    with pytest.raises(IndexUnavailable, match="policy worker"):
+    res = sync_index(path, mixed.reg, page_blocks=1000, max_page_blocks=1000)
+    assert res.pages == 1
+    with Store.open(path) as s:
+        assert s.digest() == reference
+
+
+def test_a_page_whose_worker_dies_stores_nothing_of_that_attempt(
+        mixed: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _killing_the_worker(monkeypatch)
+
+    def broken(*job: Any) -> Any:
+        raise RuntimeError("no verdicts here either")
+
+    monkeypatch.setattr(_sync, "parsed_key", broken)  # the retry in this process fails too
+    path = tmp_path / "i.sqlite"
+    with pytest.raises(RuntimeError, match="no verdicts"):
         sync_index(path, mixed.reg, page_blocks=1000, max_page_blocks=1000)
-    with Store.open(path) as s:  # the one page failed: nothing of it is there
+    with Store.open(path) as s:  # neither attempt left anything of the page
         assert s.synced_block is None and s.proven_head() is None
         assert s.conn.execute("SELECT count(*) FROM records").fetchone()[0] == 0
         assert s.conn.execute("SELECT count(*) FROM names").fetchone()[0] == 0
-    monkeypatch.setattr(_sync._Syncer, "flush_jobs", real)
-    sync_index(path, mixed.reg)  # the next run stores it, verdicts and all
+
+
+def test_a_worker_that_cannot_start_leaves_the_verdicts_to_the_sync(
+        mixed: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    reference = _synced(mixed.reg, tmp_path / "ref.sqlite", monkeypatch, worker=False)
+    monkeypatch.setattr(_sync, "WORKER_MIN_KEYS", 1)
+    monkeypatch.setattr(_verdicts.sys, "executable", str(tmp_path / "no-such-python"))
+    path = tmp_path / "i.sqlite"
+    sync_index(path, mixed.reg, page_blocks=1, max_page_blocks=1)
     with Store.open(path) as s:
         assert s.digest() == reference
 
