@@ -42,6 +42,7 @@ anything malformed raises :class:`~registry.errors.ChainError`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import time
@@ -954,10 +955,11 @@ class _Syncer:
         result.from_block, result.to_block = lo, max(target, lo - 1)
         result.trusted = trusted.to_dict()
         size = self.page
-        # The next page's eth_getLogs is asked on a worker thread while a proven page is
-        # stored (the endpoint works meanwhile); everything else -- decoding, headers, the
-        # proof -- happens here, after the page before is committed. Only the request runs
-        # beside the store (a thread decoding beside it would take the GIL from it).
+        # The next page's eth_getLogs, and the proof at its end, are asked on a thread while
+        # a proven page is stored (the endpoint works meanwhile; ask_ahead); decoding, the
+        # headers and the page's checks happen here, after the page before is committed.
+        # Only requests (and one proof check) run beside the store: a thread decoding beside
+        # it would take the GIL from it.
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sync-getlogs") as pool:
             ahead: tuple[int, int, Any, Future[Any]] | None = None
             while lo <= target:
@@ -979,8 +981,7 @@ class _Syncer:
                 if lo <= target:
                     nxt = min(lo + size - 1, target)
                     ep = self.quorum.data_endpoints()[0]
-                    flt = {"address": self.address, "fromBlock": hex(lo), "toBlock": hex(nxt)}
-                    ahead = (lo, nxt, ep, pool.submit(ep.call, "eth_getLogs", [flt]))
+                    ahead = (lo, nxt, ep, pool.submit(self.ask_ahead, ep, lo, nxt))
                 try:
                     n = self.run_page(page)
                 except WorkerFailed:
@@ -993,6 +994,19 @@ class _Syncer:
                 result.page_sizes.append(hi - page.lo + 1)
                 if self.progress is not None:
                     self.progress(hi, target, result.events)
+
+    def ask_ahead(self, ep: Any, lo: int, hi: int) -> Any:
+        """On the request thread, while a page is stored: the next page's ``eth_getLogs``
+        reply; then the proof of the event digest at its last block, so that it is proven
+        when the sync gets there (proven words are kept per state root; a node such as anvil
+        takes long over a proof). It is checked here as on the sync's thread (against the
+        quorum's header for that block); a failure is ignored here, and the page's own
+        check, finding no word proven at that header's state root, asks again and decides."""
+        flt = {"address": self.address, "fromBlock": hex(lo), "toBlock": hex(hi)}
+        raw = ep.call("eth_getLogs", [flt])
+        with contextlib.suppress(Exception):  # asked again, and decided, on the sync's thread
+            self.state.prove_on(ep, [layout.EVENTS_SLOT], self.quorum.block(hi))
+        return raw
 
     def fetch(self, lo: int, hi: int, trusted: Any, start: bytes, prev: bytes | None,
               ahead: tuple[Any, Future[Any]] | None = None) -> _Page:
