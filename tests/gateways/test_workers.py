@@ -120,6 +120,11 @@ def test_workers_run_asyncios_own_loop_even_where_uvloop_is_installed(monkeypatc
     from registry.gateways._server import GuardedH11Protocol, ServerLimits, run_server
 
     seen: list[Any] = []
-    monkeypatch.setattr(uvicorn.Server, "run", lambda self, sockets=None: seen.append(self.config))
+    def run(self: Any, sockets: list[socket.socket]) -> None:
+        seen.append(self.config)
+        for s in sockets:
+            s.close()
+
+    monkeypatch.setattr(uvicorn.Server, "run", run)
     run_server(lambda *a: None, "127.0.0.1", 0, limits=ServerLimits())
     assert seen[0].loop == "asyncio" and seen[0].http is GuardedH11Protocol
