@@ -23,6 +23,12 @@ from registry.index._query import IndexReader
 from registry.index._schema import fingerprint_key, fingerprint_text
 from registry.index._snapshot import _COLUMNS, _identities, record_status
 
+try:  # a JSON decoder in C (a dependency: the gateway's JSON answers)
+    from orjson import JSONDecodeError as _OrjsonError
+    from orjson import loads as _orjson_loads
+except ImportError:  # pragma: no cover
+    _orjson_loads = None  # type: ignore[assignment]
+
 __all__ = ["Row", "ViewRow", "name_view_rows", "rows_by_fingerprint", "rows_by_name", "view_row"]
 
 
@@ -71,9 +77,20 @@ def view_row(row: tuple[Any, ...], now: float) -> ViewRow:
                 bytes(material), int(pub), policy)
     v.purposes, v.valid_from, v.valid_until, v.revoked_at = int(purposes), int(vf), int(vu), int(rev)
     v.reason = None if reason is None else int(reason)
-    v.algorithm, v.fingerprint, v.identities = str(alg), fingerprint_text(fp), _identities(idents)
+    v.algorithm, v.fingerprint, v.identities = str(alg), fingerprint_text(fp), identities(idents)
     v.block, v.tx_hash, v.policy_detail = int(block), bytes(tx), str(detail or "")
     return v
+
+
+def identities(text: str | None) -> tuple[str, ...]:
+    """A record's identities as ``registry.index._snapshot._identities`` reads them (orjson
+    where it can: the same strings; the stdlib for what it refuses, such as lone surrogates)."""
+    if text is not None and _orjson_loads is not None:
+        try:
+            return tuple(_orjson_loads(text))
+        except _OrjsonError:
+            pass
+    return _identities(text)
 
 
 _ROW_COLUMNS = ("n.name, r.idx, r.key_type, r.valid_from, r.valid_until, r.revoked_at,"
@@ -118,7 +135,7 @@ def rows_by_name(reader: IndexReader, text: str) -> list[tuple[Row, tuple[str, .
     Raises: IndexUnavailable.
     """
     now = time.time()
-    return [(_row(r, now), _identities(r[10])) for r in reader._q(_BY_NAME, (text,))]
+    return [(_row(r, now), identities(r[10])) for r in reader._q(_BY_NAME, (text,))]
 
 
 def name_view_rows(reader: IndexReader, text: str) -> list[tuple[Any, ...]]:

@@ -169,3 +169,13 @@ def test_iso_text_is_datetimes(seconds: float) -> None:
 
     when = datetime.fromtimestamp(min(int(seconds), _MAX_SECONDS), UTC)
     assert iso(seconds) == when.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@pytest.mark.parametrize("text", [None, "[]", '["alice@example.org", "Bob <bob@example.org>"]',
+                                  '["\\u00e9l\\u00e8ne@example.org"]', '["\\ud800 lone"]',
+                                  '["caf\u00e9", "\U0001f600"]'])
+def test_identities_read_as_the_index_reads_them(text: str | None) -> None:
+    from registry.gateways._queries import identities
+    from registry.index._snapshot import _identities
+
+    assert identities(text) == _identities(text)
