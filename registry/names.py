@@ -39,17 +39,10 @@ from __future__ import annotations
 import sys
 from functools import lru_cache
 
-# The grammar, Name and the squatting rule live in registry._grammar (what sshd's path
-# imports); re-exported here.
-from registry._grammar import (
-    MAX_LABEL,
-    MAX_LOCAL,
-    MAX_NAME,
-    Name,
-    chain_root,
-    parse_name,
-    squatted_by,
-)
+# The grammar and the squatting rule live in registry._grammar (what sshd's path
+# imports), Name in registry._name; re-exported here.
+from registry._grammar import MAX_LABEL, MAX_LOCAL, MAX_NAME, chain_root, squatted_by
+from registry._name import Name, parse_name
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (sshd path)
 if TYPE_CHECKING:

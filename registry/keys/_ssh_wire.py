@@ -233,9 +233,9 @@ def render_comment(comment: str | None) -> str:
     """`` name`` (a registry name in normal form) or ``""``. Raises: InvalidName."""
     if comment is None:
         return ""
-    from registry._grammar import parse_name
+    from registry._grammar import normal_name
 
-    return " " + parse_name(comment).text
+    return " " + normal_name(comment)
 
 
 def render_authorized_line(algorithm: str, material: bytes, *, expiry: datetime | None = None,

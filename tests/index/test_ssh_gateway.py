@@ -572,7 +572,8 @@ def test_snapshot_uri_is_pathlibs(world: dict[str, Any], tmp_path: Any, dirname:
     ``Path.resolve().as_uri()``, and the index opens through it from any directory name."""
     import shutil
 
-    from registry.index._snapshot import SnapshotReader, _file_uri
+    from registry.index._open import _file_uri
+    from registry.index._snapshot import SnapshotReader
 
     d = tmp_path / dirname
     d.mkdir()

@@ -415,10 +415,14 @@ def _python_for(user: str) -> str:
 
 
 def _readable_copy_of_the_package(dest: Path) -> Path:
-    """registry/ and cli/ copied where an unprivileged user can read them (the checkout may not be)."""
+    """registry/ and cli/ copied where an unprivileged user can read them (the checkout may not be),
+    with the one dependency the light command path imports: safe-pysha3's C module (Keccak)."""
+    import _pysha3
+
     pkg = dest / "pkg"
     for part in ("registry", "cli"):
         shutil.copytree(REPO / part, pkg / part, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(_pysha3.__file__, pkg)
     for root, _dirs, files in os.walk(pkg):
         os.chmod(root, 0o755)
         for f in files:
