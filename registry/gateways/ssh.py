@@ -22,8 +22,8 @@ from registry._frozen import Frozen, init_fields
 from registry.gateways._login import (  # noqa: F401 -- _CA: for _ssh_hosts
     _CA,
     DEFAULT_MAX_STALENESS,
+    authorized_keys_for,
     authorized_lines,
-    expiry,
     open_checked,
     read_settings,
     registry_name,
@@ -33,7 +33,6 @@ from registry.gateways._login import (  # noqa: F401 -- _CA: for _ssh_hosts
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
-    from datetime import datetime
     from pathlib import Path
     from typing import Any
 
@@ -153,10 +152,6 @@ def _servable(rec: IndexedRecord, settings: SSHSettings) -> bool:
     return servable(rec.status, rec.policy, settings.allow_unchecked)
 
 
-def _expiry(rec: IndexedRecord) -> datetime | None:
-    return expiry(rec.valid_until)
-
-
 def _usable_algorithm(rec: IndexedRecord) -> str | None:
     """The key type of the record's plain SSH key, or ``None`` when it must be skipped
     (:func:`registry.gateways._login.usable_algorithm`)."""
@@ -207,8 +202,6 @@ def authorized_keys(user: str, settings: SSHSettings | None = None) -> str:
             ConfigError, InvalidName (unmapped user, a name that does not count),
             IndexUnavailable (missing, unsafe, corrupt or stale index).
     """
-    from registry.gateways._login import authorized_keys_for
-
     if settings is None:
         return authorized_keys_for(user)
     return authorized_keys_for(user, (settings._index_path, settings.user_template, settings.users,
