@@ -62,15 +62,9 @@ def _domain_labels(domain: str, original: str) -> tuple[str, ...]:
     if ":" in domain or domain.startswith("["):
         raise InvalidName(f"invalid name {original!r}: an IPv6 address literal is not a name")
     if not domain.isascii():
-        # IDNA 2008 with UTS #46 non-transitional mapping, as browsers and current
-        # resolvers do (Python's built-in "idna" codec is IDNA 2003 and would map
-        # faß.de to fass.de: two real domains, one registry name).
-        import idna
+        from registry._idna import a_label_domain  # only non-ASCII names load IDNA
 
-        try:
-            domain = idna.encode(domain, uts46=True, transitional=False).decode("ascii")
-        except (idna.IDNAError, UnicodeError) as exc:
-            raise InvalidName(f"invalid name {original!r}: not a valid IDNA domain") from exc
+        domain = a_label_domain(domain, original)
     domain = domain.lower()
     if len(domain) > MAX_NAME:
         raise InvalidName(f"invalid name {original!r}: longer than {MAX_NAME} characters")
@@ -85,34 +79,16 @@ def _domain_labels(domain: str, original: str) -> tuple[str, ...]:
                 f"invalid name {original!r}: label {label!r} must be a-z, 0-9 and '-',"
                 " not starting or ending with '-'"
             )
-    for label in labels:
-        if label.startswith("xn--"):
-            _check_a_label(label, original)
+    if any(label.startswith("xn--") for label in labels):
+        from registry._idna import check_a_labels
+
+        check_a_labels(labels, original)
     if _is_number(labels[-1]):
         raise InvalidName(
             f"invalid name {original!r}: the last label {labels[-1]!r} is a number"
             " (an IPv4 address or an all-numeric top-level domain), not a name"
         )
     return labels
-
-
-def _check_a_label(label: str, original: str) -> None:
-    """Refuse an ``xn--`` label that is not a valid IDNA 2008 A-label in normal form.
-
-    The contract checks only the characters, so ``xn--zz`` (no Punycode),
-    ``xn--ls8h`` (a code point IDNA 2008 disallows) or an A-label of a U-label
-    that is not in NFC would otherwise be a second spelling of a name, or one
-    no resolver looks up.
-    """
-    import idna  # lazy: only names with A-labels pay for it
-
-    try:
-        ok = idna.encode(idna.decode(label)).decode("ascii") == label
-    except (idna.IDNAError, UnicodeError, ValueError):
-        ok = False
-    if not ok:
-        raise InvalidName(f"invalid name {original!r}: label {label!r} is not a valid IDNA 2008"
-                          " A-label (xn--)")
 
 
 def split_name(text: str) -> tuple[tuple[str, ...], str | None]:

@@ -62,7 +62,7 @@ NOT_ON_LOGIN = {
     "registry.keys._ssh", "registry.keys._digest", "registry.index._query",
     "registry.index._lookups", "registry.names", "registry.gateways._ssh_hosts", "re", "enum",
     "registry.gateways.ssh", "registry.index._snapshot", "registry._frozen", "registry._name",
-    "functools",
+    "registry._idna", "registry.keys._ssh_checks", "functools",
 }
 
 
