@@ -240,7 +240,8 @@ def test_login_with_published_key_then_revoked(sshd: SSHD, ssh_keys: Any) -> Non
 
 def test_expired_key_refused(sshd: SSHD, ssh_keys: Any) -> None:
     key = ssh_keys("expiring")
-    until = int(time.time()) + 4
+    # long enough for publish + sync + one login on a loaded machine (4 s was not always)
+    until = int(time.time()) + 12
     _publish(sshd, key, valid_until=until)
     line = subprocess.run([str(sshd.wrapper), "authorized-keys", USER], capture_output=True,
                           text=True, timeout=30)
