@@ -126,13 +126,14 @@ def _users(value: object, p: str) -> dict[str, str]:
 
 
 def _staleness(value: object, p: str) -> float:
-    import math
-
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) \
-            or value <= 0:
+    try:
+        seconds = float(value) if isinstance(value, int | float) else -1.0
+    except OverflowError:  # an integer beyond any float
+        seconds = -1.0
+    if isinstance(value, bool) or not 0 < seconds < float("inf"):  # not NaN, not infinite
         raise ConfigError(f"{p}: [ssh] max_staleness must be a positive, finite number of"
                           f" seconds, not {value!r}")
-    return float(value)
+    return seconds
 
 
 def read_settings(path: str | os.PathLike[str] | None = None, *,

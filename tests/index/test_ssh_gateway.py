@@ -370,6 +370,8 @@ def _cfg(path: Path, text: str) -> Path:
     ("[ssh]\nmax_staleness = 0\n", "max_staleness must be a positive, finite number"),
     ("[ssh]\nmax_staleness = true\n", "max_staleness must be a positive, finite number"),
     ('[ssh]\nmax_staleness = "60"\n', "max_staleness must be a positive, finite number"),
+    ("[ssh]\nmax_staleness = 1" + "0" * 400 + "\n",  # beyond any float: no OverflowError
+     "max_staleness must be a positive, finite number"),
     ("[index]\npath = 5\n", "[index] path must be a file path"),
     ('[index]\npath = ""\n', "[index] path must be a file path"),
     ('[index]\npath = "relative/index.sqlite"\n', "must be an absolute path"),
