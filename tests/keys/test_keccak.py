@@ -49,3 +49,21 @@ def test_commitment_matches_the_contract_rule() -> None:
     assert commitment_matches(1, material, commitment(1, material))
     assert not commitment_matches(2, material, commitment(1, material))
     assert not commitment_matches(1, material + b"x", commitment(1, material))
+
+
+def test_without_safe_pysha3_it_falls_back_to_pycryptodome() -> None:
+    """The same digests when safe-pysha3's C module cannot be imported (a fresh interpreter)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    probe = ("import sys; sys.modules['_pysha3'] = None\n"
+             "from registry.keys._keccak import keccak256\n"
+             "assert 'Crypto.Hash.keccak' in sys.modules\n"
+             "print(keccak256(b'abc').hex())")
+    repo = str(Path(__file__).resolve().parents[2])
+    run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60,
+                         env={**os.environ, "PYTHONPATH": repo})
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == reference(b"abc").hex()
