@@ -77,12 +77,13 @@ def labelhash(label: str, *, person: bool = False) -> bytes:
 
 @lru_cache(maxsize=4096)
 def _node(labels: tuple[str, ...], local: str | None) -> Node:
-    """The node of parsed labels (memoised: a command hashes the same few names many times)."""
+    """The node of parsed labels (memoised: a command hashes the same few names many times;
+    a person's node is hashed onto its domain's, memoised apart: the gateway's names differ)."""
+    if local is not None:
+        return Node(keccak256(_node(labels, None) + labelhash(local, person=True)))
     node = b"\x00" * 32
     for label in reversed(labels):
         node = keccak256(node + labelhash(label))
-    if local is not None:
-        node = keccak256(node + labelhash(local, person=True))
     return Node(node)
 
 
