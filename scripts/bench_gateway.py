@@ -266,11 +266,13 @@ end
 def _wrk_drive(wrk: str, lua: Path, port: int, paths: list[str], connections: int,
                threads: int, seconds: float) -> dict[str, float | int]:
     """One wrk run over ``paths`` for ``seconds``; figures as :func:`_figures` gives them."""
+    import resource
     import subprocess
     import tempfile
 
     with tempfile.NamedTemporaryFile("w", suffix=".paths", delete=False) as f:
         f.write("\n".join(paths) + "\n")
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     try:
         out = subprocess.run(
             [wrk, f"-t{threads}", f"-c{connections}", f"-d{seconds:g}s", "--timeout", "10s",
@@ -278,13 +280,16 @@ def _wrk_drive(wrk: str, lua: Path, port: int, paths: list[str], connections: in
             capture_output=True, text=True, timeout=seconds + 60, check=True).stdout
     finally:
         os.unlink(f.name)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     line = next(x for x in out.splitlines() if x.startswith("WRK "))
     w = json.loads(line[4:])
     elapsed = w["us"] / 1e6
+    client_cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return {"requests": w["requests"], "errors": w["errors"] + w["status_errors"],
             "seconds": round(elapsed, 2), "rps": round(w["requests"] / elapsed),
             "p50_ms": round(w["p50"] / 1000, 2), "p99_ms": round(w["p99"] / 1000, 2),
-            "mean_ms": round(w["mean"] / 1000, 2)}
+            "mean_ms": round(w["mean"] / 1000, 2),
+            "client_cores": round(client_cpu / elapsed, 2)}  # of the machine's cores
 
 
 def _figures(elapsed: float, lat: list[float], errors: list[str]) -> dict[str, float | int]:
@@ -308,9 +313,16 @@ def _free_port() -> int:
 
 
 # argv: index, port, workers, checkout, "gateway" | "trivial", this scripts directory
+# (the workers of a --workers N server import their app afresh: the floor's take the trivial
+# app's worker factory, under the very run_server() that serve() calls)
 _SERVE = (
     "import sys; sys.path[:0] = [sys.argv[4], sys.argv[6]];"
     " import registry.gateways.http as h\n"
+    "if sys.argv[5] == 'trivial' and int(sys.argv[3]) > 1:\n"
+    "    from registry.gateways._server import ServerLimits, run_server\n"
+    "    run_server('trivial_app:create_trivial_worker_app', '127.0.0.1', int(sys.argv[2]),"
+    " limits=ServerLimits(), workers=int(sys.argv[3]), log_level='error')\n"
+    "    sys.exit()\n"
     "if sys.argv[5] == 'trivial':\n"
     "    from trivial_app import create_trivial_app\n"
     "    h.create_app = lambda *a, **k: create_trivial_app()\n"
@@ -461,6 +473,8 @@ def main() -> None:
         if args.workers > 1:
             servers[f"gateway x{args.workers}"] = Server(index, args.workers, "gateway",
                                                          args.checkout)
+            servers[f"floor x{args.workers}"] = Server(index, args.workers, "trivial",
+                                                       args.checkout)
         warm = [p for paths in scenarios.values() for p in paths[: max(200, args.requests // 50)]]
         duration = 1.0
         for name in servers:
@@ -472,10 +486,10 @@ def main() -> None:
                 batch = paths[run * n:(run + 1) * n]
                 for server in ("floor", "gateway"):
                     runs.setdefault((label, server), []).append(measure(server, batch))
-            if args.workers > 1:
+            if args.workers > 1:  # the floor's own N-worker scaling, in turn with ours
                 batch = scenarios[scaling][run * n:(run + 1) * n]
-                runs.setdefault((scaling, f"gateway x{args.workers}"), []).append(
-                    measure(f"gateway x{args.workers}", batch))
+                for server in (f"floor x{args.workers}", f"gateway x{args.workers}"):
+                    runs.setdefault((scaling, server), []).append(measure(server, batch))
             print(f"  run {run + 1}/{args.runs} done", file=sys.stderr)
     finally:
         if client.is_alive():
@@ -489,12 +503,18 @@ def main() -> None:
     def med(key: tuple[str, str], field: str) -> float:
         return statistics.median(float(r[field]) for r in runs[key])
 
+    def per_run(a: tuple[str, str], b: tuple[str, str]) -> float:
+        """The median over the runs of each run's ratio a / b of requests/s (paired: measured
+        one after the other within the run)."""
+        return round(statistics.median(float(x["rps"]) / float(y["rps"])
+                                       for x, y in zip(runs[a], runs[b], strict=True)), 2)
+
     rows = []
     for label in scenarios:
         floor, gw = med((label, "floor"), "rps"), med((label, "gateway"), "rps")
         cpu, floor_cpu = med((label, "gateway"), "server_cpu_us"), med((label, "floor"), "server_cpu_us")
         rows.append({"scenario": label, "rps": gw, "floor_rps": floor,
-                     "ratio": round(gw / floor, 2), "cpu_us": cpu, "floor_cpu_us": floor_cpu,
+                     "ratio": per_run((label, "gateway"), (label, "floor")), "cpu_us": cpu, "floor_cpu_us": floor_cpu,
                      "cpu_ratio": round(floor_cpu / cpu, 2) if cpu else None,
                      "p50_ms": med((label, "gateway"), "p50_ms"),
                      "p99_ms": med((label, "gateway"), "p99_ms"),
@@ -502,12 +522,16 @@ def main() -> None:
                      "errors": sum(int(r["errors"]) for r in runs[(label, "gateway")])})
     scale = None
     if args.workers > 1:
-        key = (scaling, f"gateway x{args.workers}")
+        key, fkey = (scaling, f"gateway x{args.workers}"), (scaling, f"floor x{args.workers}")
+
         one = med((scaling, "gateway"), "rps")
         scale = {"scenario": scaling, "workers": args.workers, "rps": med(key, "rps"),
                  "cpu_us": med(key, "server_cpu_us"),
-                 "one_worker_rps": one, "ratio": round(med(key, "rps") / one, 2),
+                 "one_worker_rps": one, "ratio": per_run(key, (scaling, "gateway")),
+                 "floor_rps": med(fkey, "rps"), "floor_one_worker_rps": med((scaling, "floor"), "rps"),
+                 "floor_ratio": per_run(fkey, (scaling, "floor")),
                  "p99_ms": med(key, "p99_ms"), "errors": sum(int(r["errors"]) for r in runs[key])}
+        scale["of_floor_scaling"] = round(scale["ratio"] / scale["floor_ratio"], 2)
 
     import uvicorn
 
@@ -524,8 +548,8 @@ def main() -> None:
         return
     print(" ".join(f"{k}={v}" for k, v in context.items()))
     print(f"medians of {args.runs} runs; floor = scripts/trivial_app.py under the same serve()")
-    print("ratio = gateway / floor requests/s; CPU = server CPU time per request (user + system),"
-          " CPU ratio = floor / gateway")
+    print("ratio = gateway / floor requests/s (median of the runs' own ratios); CPU = server CPU"
+          " time per request (user + system), CPU ratio = floor / gateway")
     print(f"{'scenario':<26} {'req/s':>7} {'floor':>7} {'ratio':>6} {'CPU us':>7} {'floor':>6}"
           f" {'ratio':>6} {'p50 ms':>7} {'p99 ms':>7} {'floor p99':>9} {'errors':>6}")
     for r in rows:
@@ -535,7 +559,14 @@ def main() -> None:
     if scale is not None:
         print(f"{scale['workers']} workers, {scale['scenario']}: {scale['rps']:.0f} req/s vs"
               f" {scale['one_worker_rps']:.0f} with one: {scale['ratio']:.2f}x"
-              f" (p99 {scale['p99_ms']:.2f} ms, errors {scale['errors']})")
+              f" (p99 {scale['p99_ms']:.2f} ms, errors {scale['errors']}); the floor's own:"
+              f" {scale['floor_rps']:.0f} vs {scale['floor_one_worker_rps']:.0f}:"
+              f" {scale['floor_ratio']:.2f}x; ours / the floor's scaling:"
+              f" {scale['of_floor_scaling']:.2f}")
+    cores = [float(r["client_cores"]) for v in runs.values() for r in v if "client_cores" in r]
+    if cores:
+        print(f"load client: {statistics.median(cores):.2f} of a core (median; max"
+              f" {max(cores):.2f}); load average at the end {context['load_average']}")
 
 
 if __name__ == "__main__":

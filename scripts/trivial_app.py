@@ -33,6 +33,16 @@ def create_trivial_app() -> Starlette:
     return Starlette(routes=[Route("/{path:path}", _answer)])
 
 
+def create_trivial_worker_app() -> Starlette:
+    """The app factory of each worker of a ``--workers N`` floor: like the gateway's own
+    (``registry.gateways.http._app_from_env``), the worker first takes turns with the others
+    at accepting connections."""
+    from registry.gateways._server import accept_one_at_a_time
+
+    accept_one_at_a_time()
+    return create_trivial_app()
+
+
 def main() -> None:
     import uvicorn
 

@@ -20,10 +20,16 @@ import time
 from typing import Any
 
 from registry.index._query import IndexReader
-from registry.index._schema import fingerprint_key
+from registry.index._schema import fingerprint_key, fingerprint_text
 from registry.index._snapshot import _COLUMNS, _identities, record_status
 
-__all__ = ["Row", "name_view_rows", "rows_by_fingerprint", "rows_by_name"]
+try:  # a JSON decoder in C (a dependency: the gateway's JSON answers)
+    from orjson import JSONDecodeError as _OrjsonError
+    from orjson import loads as _orjson_loads
+except ImportError:  # pragma: no cover
+    _orjson_loads = None  # type: ignore[assignment]
+
+__all__ = ["Row", "ViewRow", "name_view_rows", "rows_by_fingerprint", "rows_by_name", "view_row"]
 
 
 class Row:
@@ -42,12 +48,57 @@ class Row:
         self.published_at, self.policy = published_at, policy
 
 
+class ViewRow(Row):
+    """Every field of an :class:`~registry.index.IndexedRecord` that its JSON view
+    (``record_dict``) and the gateway's record view read, as plain slots: what ``/v1/names``
+    builds from each record row without the record object (:func:`view_row`)."""
+
+    __slots__ = ("algorithm", "block", "fingerprint", "identities", "policy_detail", "purposes",
+                 "reason", "revoked_at", "tx_hash", "valid_from", "valid_until")
+    algorithm: str
+    block: int
+    fingerprint: str
+    identities: tuple[str, ...]
+    policy_detail: str
+    purposes: int
+    reason: int | None
+    revoked_at: int
+    tx_hash: bytes
+    valid_from: int
+    valid_until: int
+
+
+def view_row(row: tuple[Any, ...], now: float) -> ViewRow:
+    """The record row ``row`` (what ``registry.index._snapshot._record`` reads) as a
+    :class:`ViewRow`, its status at ``now``: the same field values as ``_record(row, now)``."""
+    (name, idx, kt, purposes, cm, material, vf, vu, pub, rev, reason, alg, fp, idents, policy,
+     block, tx, detail) = row
+    v = ViewRow(name, int(idx), int(kt), record_status(vf, vu, rev, now), bytes(cm),
+                bytes(material), int(pub), policy)
+    v.purposes, v.valid_from, v.valid_until, v.revoked_at = int(purposes), int(vf), int(vu), int(rev)
+    v.reason = None if reason is None else int(reason)
+    v.algorithm, v.fingerprint, v.identities = str(alg), fingerprint_text(fp), identities(idents)
+    v.block, v.tx_hash, v.policy_detail = int(block), bytes(tx), str(detail or "")
+    return v
+
+
+def identities(text: str | None) -> tuple[str, ...]:
+    """A record's identities as ``registry.index._snapshot._identities`` reads them (orjson
+    where it can: the same strings; the stdlib for what it refuses, such as lone surrogates)."""
+    if text is not None and _orjson_loads is not None:
+        try:
+            return tuple(_orjson_loads(text))
+        except _OrjsonError:
+            pass
+    return _identities(text)
+
+
 _ROW_COLUMNS = ("n.name, r.idx, r.key_type, r.valid_from, r.valid_until, r.revoked_at,"
                 " r.commitment, r.material, r.published_at, r.policy")
 _BY_FINGERPRINT = (  # IndexReader.records_by_fingerprint's rows
     f"SELECT {_ROW_COLUMNS} FROM fingerprints f"
     " JOIN records r ON r.name_id = f.name_id AND r.idx = f.idx"
-    " JOIN names n ON n.id = r.name_id WHERE f.fingerprint = ? ORDER BY n.name, r.idx")
+    " JOIN names n ON n.id = r.name_id WHERE f.fingerprint = ?")  # ORDER BY n.name, r.idx: below
 _BY_NAME = (  # IndexReader.records' rows
     f"SELECT {_ROW_COLUMNS}, r.identities FROM names n JOIN records r ON r.name_id = n.id"
     " WHERE n.name = ? ORDER BY r.idx")
@@ -72,7 +123,10 @@ def rows_by_fingerprint(reader: IndexReader, fingerprint: str) -> list[Row]:
     Raises: IndexUnavailable.
     """
     now = time.time()
-    return [_row(r, now) for r in reader._q(_BY_FINGERPRINT, (fingerprint_key(fingerprint),))]
+    found = reader._q(_BY_FINGERPRINT, (fingerprint_key(fingerprint),))
+    if len(found) > 1:  # SQLite's BINARY order of UTF-8 text is Python's order of str
+        found.sort(key=lambda r: (r[0], r[1]))
+    return [_row(r, now) for r in found]
 
 
 def rows_by_name(reader: IndexReader, text: str) -> list[tuple[Row, tuple[str, ...]]]:
@@ -81,7 +135,7 @@ def rows_by_name(reader: IndexReader, text: str) -> list[tuple[Row, tuple[str, .
     Raises: IndexUnavailable.
     """
     now = time.time()
-    return [(_row(r, now), _identities(r[10])) for r in reader._q(_BY_NAME, (text,))]
+    return [(_row(r, now), identities(r[10])) for r in reader._q(_BY_NAME, (text,))]
 
 
 def name_view_rows(reader: IndexReader, text: str) -> list[tuple[Any, ...]]:

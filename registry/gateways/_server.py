@@ -368,7 +368,8 @@ def run_server(app: Any, host: str, port: int, *, limits: ServerLimits, workers:
         app, host=host, port=port, log_level=log_level, access_log=False, server_header=False,
         http=GuardedH11Protocol, limit_concurrency=None, timeout_keep_alive=limits.keep_alive,
         backlog=4096, factory=workers > 1, workers=workers, lifespan="off",
-    )
+        loop="asyncio",  # not uvloop where it is installed: workers take turns at accepting
+    )                    # (accept_one_at_a_time) only on asyncio's own loop
     config.keyanchor_limits = limits  # type: ignore[attr-defined]  # read by GuardedH11Protocol
     sock = _bind(host, port, config.backlog)
     if announce is not None:

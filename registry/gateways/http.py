@@ -42,7 +42,14 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from registry.errors import Error, GatewayRequestError, IndexUnavailable, InvalidName
 from registry.gateways import web
-from registry.gateways._queries import Row, name_view_rows, rows_by_fingerprint, rows_by_name
+from registry.gateways._queries import (
+    Row,
+    ViewRow,
+    name_view_rows,
+    rows_by_fingerprint,
+    rows_by_name,
+    view_row,
+)
 from registry.gateways.hkp import (
     IndexEntry,
     armor_certificates,
@@ -51,7 +58,14 @@ from registry.gateways.hkp import (
 )
 from registry.gateways.ssh import DEFAULT_MAX_STALENESS
 from registry.gateways.wkd import HASH_RE, wkd_hash
-from registry.index._query import KEY_TYPES, IndexedRecord, IndexReader, _record, validate_name
+from registry.index._query import (
+    KEY_TYPES,
+    IndexedRecord,
+    IndexReader,
+    _record,
+    record_dict,
+    validate_name,
+)
 
 try:  # a JSON encoder in C (a dependency; the stdlib encoder gives the same bytes, slower)
     import orjson as _orjson
@@ -255,7 +269,7 @@ class Gateway:
             memo[name] = ok
         return ok
 
-    def verdict(self, rec: IndexedRecord) -> Verdict:
+    def verdict(self, rec: IndexedRecord | ViewRow) -> Verdict:
         """The policy verdict for a record: stored at sync, or re-checked with ``policy``.
 
         A record under a name that does not count (:meth:`name_problem`) fails
@@ -271,6 +285,7 @@ class Gateway:
             if rec.policy == "fail" and ": " in detail:
                 failing = tuple(x.strip() for x in detail.split(": ", 1)[1].split(","))
             return Verdict(rec.policy, detail, failing)
+        assert isinstance(rec, IndexedRecord)  # a ViewRow only for the stored verdict
         ck = (rec.commitment, rec.name, rec.purposes)
         hit = self._verdicts.get(ck)
         if hit is not None and hit[0] > time.monotonic():
@@ -415,7 +430,7 @@ class Gateway:
                 return self.by_email(name)
         return []
 
-    def attestations(self, rec: IndexedRecord) -> list[dict[str, Any]]:
+    def attestations(self, rec: IndexedRecord | ViewRow) -> list[dict[str, Any]]:
         return self.reader().attestations(rec.name, rec.index)
 
     def revoked_certificate(self, rec: IndexedRecord) -> bytes | None:
@@ -506,23 +521,27 @@ class Gateway:
 
     # -- views for the JSON API and the page
 
-    def record_view(self, rec: IndexedRecord, *, subkeys: bool = False,
+    def record_view(self, rec: IndexedRecord | ViewRow, *, subkeys: bool = False,
                     attested: bool = True) -> dict[str, Any]:
         """A record for the JSON API / page: status, verdict, attestations, whether it is served.
 
         ``subkeys`` adds OpenPGP subkey fingerprints (from the index, in certificate order).
         ``attested=False``: the index is known to hold no attestation of the record.
+        A :class:`ViewRow` only for the verdict sync stored, and not for a revoked OpenPGP
+        record or with ``subkeys`` (those read the full record).
         """
-        d = rec.to_dict()
+        d = record_dict(rec)  # type: ignore[arg-type]  # reads the fields a ViewRow has
         v = self.verdict(rec)
         d["policy"] = {"verdict": v.verdict, "detail": v.detail, "failing_lints": list(v.failing)}
         d["attestations"] = self.attestations(rec) if attested else []
         ok = intact(rec)
         d["served"] = self._served(rec, ok)
         if rec.key_type == OPENPGP and rec.status == "revoked":
+            assert isinstance(rec, IndexedRecord)
             d["revocation"] = self.revocation_view(rec)
         d["intact"] = ok
         if subkeys and rec.key_type == OPENPGP:
+            assert isinstance(rec, IndexedRecord)
             d["subkeys"] = self.reader().subkey_fingerprints(rec.node, rec.index)
         return d
 
@@ -560,10 +579,13 @@ class Gateway:
             "operators": [], "created_block": block}
         if operated:
             info["operators"] = (rd.name(text) or {}).get("operators", [])
-        now = time.time()
-        info["records"] = [self.record_view(_record(row[9:], now), subkeys=subkeys,
-                                            attested=bool(row[7]))
-                           for row in found if not row[8]]
+        now, lean = time.time(), self.policy is None
+        info["records"] = [self.record_view(
+            # the record's fields as plain slots where the view reads nothing else (the stored
+            # verdict; no revocation to verify, no subkeys to read by node)
+            view_row(row[9:], now) if lean and not (row[11] == OPENPGP and (row[18] or subkeys))
+            else _record(row[9:], now), subkeys=subkeys, attested=bool(row[7]))
+            for row in found if not row[8]]
         info["served_rule"] = SERVED_RULE
         return info
 

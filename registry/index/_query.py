@@ -82,7 +82,7 @@ class IndexReader(SnapshotReader):
         A long-lived reader (``keyanchor serve``) checks this and reopens.
         """
         try:
-            st = os.stat(self.path)
+            st = os.stat(self._path)  # not self.path: a Path built per request (the gateway)
         except OSError:
             return True
         return self.ident is not None and (st.st_dev, st.st_ino) != self.ident

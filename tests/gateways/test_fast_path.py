@@ -156,3 +156,26 @@ def test_query_params_are_starlettes(query: bytes) -> None:
 
     scope = {"type": "http", "query_string": query, "headers": []}
     assert _query_params(scope) == dict(Request(scope).query_params)
+
+
+@pytest.mark.parametrize("seconds", [1, 59, 951782400, 2**31, 2**32, 253402300799, 253402300800,
+                                     2**63 - 1, 1.5, 0.5, -1, -86400 * 365])
+def test_iso_text_is_datetimes(seconds: float) -> None:
+    """The views' times (``registry.index._json.iso``, now without a datetime for positive
+    seconds) read as datetime wrote them."""
+    from datetime import UTC, datetime
+
+    from registry.index._json import _MAX_SECONDS, iso
+
+    when = datetime.fromtimestamp(min(int(seconds), _MAX_SECONDS), UTC)
+    assert iso(seconds) == when.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@pytest.mark.parametrize("text", [None, "[]", '["alice@example.org", "Bob <bob@example.org>"]',
+                                  '["\\u00e9l\\u00e8ne@example.org"]', '["\\ud800 lone"]',
+                                  '["caf\u00e9", "\U0001f600"]'])
+def test_identities_read_as_the_index_reads_them(text: str | None) -> None:
+    from registry.gateways._queries import identities
+    from registry.index._snapshot import _identities
+
+    assert identities(text) == _identities(text)

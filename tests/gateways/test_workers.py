@@ -17,6 +17,7 @@ import time
 from collections import Counter
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -108,3 +109,22 @@ def test_accept_one_at_a_time_patches_once() -> None:
         assert se.BaseSelectorEventLoop._accept_connection is patched  # type: ignore[attr-defined]
     finally:
         se.BaseSelectorEventLoop._accept_connection = before  # type: ignore[attr-defined]
+
+
+def test_workers_run_asyncios_own_loop_even_where_uvloop_is_installed(monkeypatch: Any) -> None:
+    """Taking turns at accepting patches asyncio's selector loop; uvicorn's default ("auto")
+    would pick uvloop wherever it is installed (``uvicorn[standard]``) and the connections
+    would pile up on one worker again. The h11 protocol keeps the connection limits."""
+    import uvicorn
+
+    from registry.gateways._server import GuardedH11Protocol, ServerLimits, run_server
+
+    seen: list[Any] = []
+    def run(self: Any, sockets: list[socket.socket]) -> None:
+        seen.append(self.config)
+        for s in sockets:
+            s.close()
+
+    monkeypatch.setattr(uvicorn.Server, "run", run)
+    run_server(lambda *a: None, "127.0.0.1", 0, limits=ServerLimits())
+    assert seen[0].loop == "asyncio" and seen[0].http is GuardedH11Protocol
