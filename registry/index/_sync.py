@@ -77,12 +77,14 @@ ZERO32 = b"\x00" * 32
 #: memory does not grow with it), and the most a page grows to (it doubles after each page).
 DEFAULT_PAGE_BLOCKS = 16
 MAX_PAGE_BLOCKS = 50_000
-#: Logs a page aims at (pages grow while below it and shrink above it; memory stays bounded).
-PAGE_LOGS = 5_000
-#: A reply holding more logs than this keeps its first whole blocks (at most this many logs)
-#: and the page ends there; when its first block alone holds more, it is dropped before
-#: decoding and the range halved.
-MAX_PAGE_LOGS = 2 * PAGE_LOGS
+#: Logs a page aims at (pages grow while below half of it and shrink above it). Each page
+#: costs one event-digest proof, which a node such as anvil takes long over.
+PAGE_LOGS = 10_000
+#: The most logs a page decodes (what bounds memory): a reply holding more (or more than
+#: twice a smaller ``page_logs``) keeps its first whole blocks, at most this many logs, and
+#: the page ends there; when its first block alone holds more, it is dropped before decoding
+#: and the range halved.
+MAX_PAGE_LOGS = 10_000
 #: A page with this many KeyPublished has its verdicts computed by a worker process
 #: (:mod:`registry.index._verdicts`) while it is stored; jobs go to it in chunks of
 #: VERDICT_CHUNK, so it starts on the first while the rest of the page is applied.
@@ -678,7 +680,7 @@ class _Syncer:
             if hi > lo and _is_range_error(exc):
                 raise _RangeTooLarge(str(exc)) from exc
             raise
-        cap = MAX_PAGE_LOGS * self.page_logs // PAGE_LOGS
+        cap = min(MAX_PAGE_LOGS, 2 * self.page_logs)
         if isinstance(raw, list) and len(raw) > cap and hi > lo:
             # too many logs to decode at once: the page ends before the block of the first
             # log past the cap (the logs before it are kept; the proof at the new end says
@@ -972,9 +974,12 @@ class _Syncer:
                 except _RangeTooLarge:
                     size = max(1, (hi - lo + 1) // 2)
                     continue
-                hi = page.hi  # below the asked end when the reply held too many logs
+                cut = page.hi < hi  # the reply held too many logs: the page ended early
+                hi = page.hi
                 lo = hi + 1
-                if len(page.logs) > self.page_logs:
+                if cut:
+                    size = hi - page.lo + 1  # the blocks that fitted
+                elif len(page.logs) > self.page_logs:
                     size = max(1, (hi - page.lo + 1) * self.page_logs // len(page.logs))
                 elif size < self.max_page and len(page.logs) * 2 < self.page_logs:
                     size = min(self.max_page, size * 2)
