@@ -127,6 +127,7 @@ def child(kind: str, url: str, address: str, start: int, out: str) -> None:
         return ru.ru_utime + ru.ru_stime
 
     cpu0 = cpu()
+    worker_peak = [0.0]  # MB
     if kind == "imports":
         from web3 import Web3
 
@@ -151,18 +152,37 @@ def child(kind: str, url: str, address: str, start: int, out: str) -> None:
 
         from registry.index import sync_index
 
+        try:  # the verdict worker's own peak RSS, read from /proc as the sync closes it
+            from registry.index import _verdicts
+
+            plain_close = _verdicts.VerdictPool.close
+
+            def close(self: Any, **kw: Any) -> None:
+                try:
+                    with open(f"/proc/{self._proc.pid}/status") as f:
+                        for line in f:
+                            if line.startswith("VmHWM:"):
+                                worker_peak[0] = max(worker_peak[0], int(line.split()[1]) / 1024)
+                except (OSError, ValueError):
+                    pass
+                plain_close(self, **kw)
+
+            _verdicts.VerdictPool.close = close  # type: ignore[method-assign]
+        except ImportError:  # a baseline without a worker
+            pass
+
         w3 = Web3(HTTPProvider(url))  # one endpoint, trusted alone, at its latest block
         t0, cpu0 = time.perf_counter(), cpu()
         res = sync_index(out, (w3, address, start),
                          policy_profile=None if kind.endswith("nopolicy") else "default")
         seconds, events = time.perf_counter() - t0, res.events
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-    kids = resource.getrusage(resource.RUSAGE_CHILDREN)  # the sync's verdict worker, if any
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)  # the sync's verdict worker's CPU
     import registry
 
     print(json.dumps({"seconds": seconds, "cpu": cpu() - cpu0, "events": events,
                       "rss_mb": rss_mb, "worker_cpu": kids.ru_utime + kids.ru_stime,
-                      "worker_rss_mb": kids.ru_maxrss / 1024,
+                      "worker_rss_mb": worker_peak[0],
                       "root": str(Path(registry.__file__).resolve().parents[1])}))
 
 
