@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from registry.chain import _speedups
 from registry.errors import (
     ChainError,
     ChainUnavailable,
@@ -705,6 +706,7 @@ class _Node:
     ) -> None:
         _defer_bls_precompiles()
         _fast_eth_hash()
+        _speedups.install()
         from eth.chains.base import MiningChain
         from eth.db.atomic import AtomicDB
         from eth.vm.forks import PragueVM

@@ -1,0 +1,241 @@
+"""Faster drop-in versions of the pure-Python helpers py-evm's trie and RLP spend a block on.
+
+    install()   # once, before py-evm builds a state; later calls do nothing
+
+Mining one block on the embedded chain walks and rewrites a few trie paths (the
+state root) and decodes and encodes RLP a few hundred times; the ``rlp``
+package's generic codec (an ABC check per item, a per-item prefix list kept for
+its cache) and the ``trie`` package's nibble helpers (generators, ``itertools``
+chains) are a fifth of a publish's CPU time. The versions here compute the same
+values for the inputs they take and hand everything else to the original:
+
+- ``rlp.codec.decode_raw`` decodes canonical RLP held in ``bytes`` in one pass
+  and gives back the whole item's encoding as its cache (what ``rlp.decode``
+  reads of it without ``recursive_cache``); anything else (a ``bytearray``, a
+  recursive cache, bad or non-canonical RLP, trailing bytes) goes to the
+  original, which raises exactly as before;
+- ``rlp.codec.encode_raw`` (and the trie's import of it) encodes ``bytes`` and
+  lists and tuples of them without the ``Atomic`` ABC check; any other item goes
+  to the original;
+- the trie's nibble helpers (``bytes_to_nibbles``, hex-prefix ``encode_nibbles``
+  and ``decode_nibbles``, the terminator helpers, ``nibbles_to_bytes``) build
+  their tuples with C-level calls; invalid nibbles still raise ``InvalidNibbles``.
+
+It is the kind of swap the ``rlp`` package itself makes for its optional Rust
+backend: same results, byte for byte (``tests/chain/test_speedups.py`` checks
+each one against the original on real chain data and random input). Nothing is
+cached: every call returns new lists, which py-evm's trie may mutate.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+__all__ = ["install", "originals"]
+
+_NIBBLE_TERMINATOR = 16
+_HEX = "0123456789abcdef"
+_HEX_VALUES = bytes(_HEX.index(chr(c)) if chr(c) in _HEX else 0 for c in range(256))
+"""bytes.translate table: an ASCII hex digit (lower case) to its value."""
+_installed = False
+_originals: dict[str, Any] = {}
+
+
+class _Irregular(Exception):
+    """Input the fast decoder leaves to the original (which raises or decodes it)."""
+
+
+def _decode_item(data: bytes, pos: int, end: int) -> tuple[Any, int]:
+    """The canonical RLP item at ``data[pos:end]`` and the position after it."""
+    b = data[pos]
+    if b < 0x80:
+        return data[pos:pos + 1], pos + 1
+    if b < 0xB8:
+        stop = pos + b - 0x7F
+        if stop > end or (b == 0x81 and data[pos + 1] < 0x80):
+            raise _Irregular
+        return data[pos + 1:stop], stop
+    if b < 0xC0:
+        start = pos + b - 0xB6
+        if start > end or data[pos + 1] == 0:
+            raise _Irregular
+        n = int.from_bytes(data[pos + 1:start], "big")
+        if n < 56 or start + n > end:
+            raise _Irregular
+        return data[start:start + n], start + n
+    if b < 0xF8:
+        start, stop = pos + 1, pos + b - 0xBF
+    else:
+        start = pos + b - 0xF6
+        if start > end or data[pos + 1] == 0:
+            raise _Irregular
+        n = int.from_bytes(data[pos + 1:start], "big")
+        if n < 56:
+            raise _Irregular
+        stop = start + n
+    if stop > end:
+        raise _Irregular
+    items: list[Any] = []
+    append = items.append
+    while start < stop:
+        b = data[start]
+        if b == 0xA0:  # a 32-byte string (a hash): most items of a trie node
+            nxt = start + 33
+            if nxt > stop:
+                raise _Irregular
+            append(data[start + 1:nxt])
+            start = nxt
+        elif b == 0x80:
+            append(b"")
+            start += 1
+        else:
+            item, start = _decode_item(data, start, stop)
+            append(item)
+    return items, stop
+
+
+def _fast_decode_raw(original: Any) -> Any:
+    def decode_raw(item: Any, strict: bool, recursive_cache: bool) -> Any:
+        if type(item) is bytes and item and not recursive_cache:
+            try:
+                result, end = _decode_item(item, 0, len(item))
+            except _Irregular:
+                pass
+            else:
+                if end == len(item):
+                    return result, [item]
+                if not strict:
+                    return result, [item[:end]]
+        return original(item, strict, recursive_cache)
+
+    decode_raw.__wrapped__ = original  # type: ignore[attr-defined]
+    return decode_raw
+
+
+def _long_prefix(length: int, offset: int) -> bytes:
+    size = (length.bit_length() + 7) // 8
+    return bytes((offset + 55 + size,)) + length.to_bytes(size, "big")
+
+
+_STRING_PREFIX = tuple(bytes((0x80 + n,)) for n in range(56))
+_LIST_PREFIX = tuple(bytes((0xC0 + n,)) for n in range(56))
+_LONG_LENGTH = 256**8
+
+
+def _fast_encode_raw(original: Any) -> Any:
+    def encode_raw(item: Any) -> Any:
+        kind = type(item)
+        if kind is bytes:
+            n = len(item)
+            if n == 1 and item[0] < 0x80:
+                return item
+            if n < 56:
+                return _STRING_PREFIX[n] + item
+            if n < _LONG_LENGTH:
+                return _long_prefix(n, 0x80) + item
+        elif kind is list or kind is tuple:
+            payload = b"".join([encode_raw(x) for x in item])
+            n = len(payload)
+            if n < 56:
+                return _LIST_PREFIX[n] + payload
+            if n < _LONG_LENGTH:
+                return _long_prefix(n, 0xC0) + payload
+        return original(item)
+
+    encode_raw.__wrapped__ = original  # type: ignore[attr-defined]
+    return encode_raw
+
+
+def _nibble_helpers(nibbles_module: Any) -> dict[str, Any]:
+    """Fast versions of ``trie.utils.nibbles``' helpers (same values, same errors)."""
+    lookup = nibbles_module.NIBBLES_LOOKUPS.__getitem__  # byte -> (high, low): KeyError as before
+    valid = frozenset(nibbles_module.VALID_NIBBLES)
+    original_to_bytes = nibbles_module.nibbles_to_bytes
+    chain = itertools.chain.from_iterable
+
+    def bytes_to_nibbles(value: bytes) -> tuple[int, ...]:
+        if type(value) is bytes:  # its hex digits, as numbers
+            return tuple(value.hex().encode().translate(_HEX_VALUES))
+        return tuple(chain(map(lookup, value)))
+
+    def nibbles_to_bytes(nibbles: Any) -> bytes:
+        if valid.issuperset(nibbles) and not len(nibbles) % 2:
+            return bytes.fromhex("".join([_HEX[n] for n in nibbles]))
+        return original_to_bytes(nibbles)  # raises InvalidNibbles
+
+    def is_nibbles_terminated(nibbles: Any) -> bool:
+        return bool(nibbles) and nibbles[-1] == _NIBBLE_TERMINATOR
+
+    def add_nibbles_terminator(nibbles: Any) -> tuple[int, ...]:
+        if nibbles and nibbles[-1] == _NIBBLE_TERMINATOR:
+            return tuple(nibbles)
+        return (*nibbles, _NIBBLE_TERMINATOR)
+
+    def remove_nibbles_terminator(nibbles: Any) -> tuple[int, ...]:
+        if nibbles and nibbles[-1] == _NIBBLE_TERMINATOR:
+            return tuple(nibbles[:-1])
+        return tuple(nibbles)
+
+    def encode_nibbles(nibbles: Any) -> bytes:
+        """The hex-prefix encoding."""
+        if nibbles and nibbles[-1] == _NIBBLE_TERMINATOR:
+            flag, raw = 2, tuple(nibbles[:-1])
+        else:
+            flag, raw = 0, tuple(nibbles)
+        if len(raw) % 2:
+            return nibbles_to_bytes((flag + 1, *raw))
+        return nibbles_to_bytes((flag, 0, *raw))
+
+    def decode_nibbles(value: bytes) -> tuple[int, ...]:
+        """The inverse of the hex-prefix encoding."""
+        nibbles = bytes_to_nibbles(value)
+        flag = nibbles[0]  # IndexError on b"", as before
+        raw = nibbles[1:] if flag in (1, 3) else nibbles[2:]
+        if flag in (2, 3):
+            return add_nibbles_terminator(raw)
+        return raw
+
+    return {
+        "bytes_to_nibbles": bytes_to_nibbles,
+        "nibbles_to_bytes": nibbles_to_bytes,
+        "is_nibbles_terminated": is_nibbles_terminated,
+        "add_nibbles_terminator": add_nibbles_terminator,
+        "remove_nibbles_terminator": remove_nibbles_terminator,
+        "encode_nibbles": encode_nibbles,
+        "decode_nibbles": decode_nibbles,
+    }
+
+
+def originals() -> dict[str, Any]:
+    """The functions :func:`install` replaced, by name (for tests to compare with)."""
+    return dict(_originals)
+
+
+def install() -> None:
+    """Swap the helpers in (once); left as they are if a module's layout is not the expected one."""
+    global _installed
+    if _installed:
+        return
+    _installed = True
+    import rlp.codec
+    import trie.hexary
+    import trie.utils.nibbles
+    import trie.utils.nodes
+
+    modules = (trie.utils.nibbles, trie.utils.nodes, trie.hexary)
+    helpers = _nibble_helpers(trie.utils.nibbles)
+    wanted = [(m, n) for m in modules for n in helpers if hasattr(m, n)]
+    if all(callable(getattr(m, n)) for m, n in wanted):
+        for name in helpers:
+            _originals[name] = getattr(trie.utils.nibbles, name)
+        for module, name in wanted:
+            setattr(module, name, helpers[name])
+    codec: Any = rlp.codec
+    if callable(getattr(codec, "decode_raw", None)) and callable(getattr(codec, "encode_raw", None)):
+        _originals["decode_raw"], _originals["encode_raw"] = codec.decode_raw, codec.encode_raw
+        codec.decode_raw = _fast_decode_raw(codec.decode_raw)
+        encode = _fast_encode_raw(codec.encode_raw)
+        codec.encode_raw = encode
+        if getattr(trie.hexary, "encode_raw", None) is encode.__wrapped__:
+            trie.hexary.encode_raw = encode

@@ -1,0 +1,184 @@
+"""registry.chain._speedups: the fast RLP and trie helpers give what the originals give."""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+import rlp
+import rlp.codec
+import trie.hexary
+import trie.utils.nibbles
+import trie.utils.nodes
+from rlp.exceptions import DecodingError, EncodingError
+from trie.exceptions import InvalidNibbles
+
+from registry.chain import _speedups
+
+_NIBBLE_HELPERS = (
+    "bytes_to_nibbles", "nibbles_to_bytes", "is_nibbles_terminated", "add_nibbles_terminator",
+    "remove_nibbles_terminator", "encode_nibbles", "decode_nibbles",
+)
+
+
+@pytest.fixture(scope="module")
+def originals() -> dict[str, Any]:
+    """The trie's own helpers and the rlp package's codec, as they were before install()."""
+    _speedups.install()
+    funcs = _speedups.originals()
+    assert set(funcs) == {*_NIBBLE_HELPERS, "decode_raw", "encode_raw"}
+    return funcs
+
+
+def _random_item(rng: random.Random, depth: int = 0) -> Any:
+    kind = rng.random()
+    if depth > 2 or kind < 0.6:
+        size = rng.choice([0, 1, 1, 2, 20, 32, 32, 33, 55, 56, 57, 200, 1100])
+        return bytes(rng.randrange(256) if rng.random() < 0.8 else rng.randrange(0x80)
+                     for _ in range(size))
+    return [_random_item(rng, depth + 1) for _ in range(rng.choice([0, 1, 2, 3, 17, 17, 30]))]
+
+
+def _decode(decode_raw: Any, data: Any, strict: bool = True) -> Any:
+    """(the item, the encoding rlp.decode caches for it), or the error."""
+    try:
+        item, per_item_rlp = decode_raw(data, strict, False)
+    except DecodingError as exc:
+        return ("error", str(exc))
+    return ("ok", item, per_item_rlp[0])
+
+
+def test_rlp_encode_and_decode_match_the_package(originals: dict[str, Any]) -> None:
+    rng = random.Random(7)
+    for _ in range(500):
+        item = _random_item(rng)
+        encoded = originals["encode_raw"](item)
+        assert rlp.codec.encode_raw(item) == encoded
+        assert rlp.codec.encode_raw(tuple(item) if isinstance(item, list) else item) == encoded
+        assert rlp.decode(encoded) == item
+        assert _decode(rlp.codec.decode_raw, encoded) == _decode(originals["decode_raw"], encoded)
+
+
+def test_bad_rlp_fails_as_before(originals: dict[str, Any]) -> None:
+    """Truncated, non-canonical or trailing bytes: the package's own error (or value)."""
+    rng = random.Random(11)
+    cases = [b"", b"\x81\x05", b"\xb8\x01a", b"\xb9\x00\x40" + b"a" * 64, b"\xc2\x01",
+             b"\xf8\x01\x01", b"\xc1\x01\x02", b"\xa0" + b"x" * 31, b"\xc3\xa0\x01\x02",
+             bytearray(b"\xc2\x01\x02")]
+    for _ in range(500):
+        good = originals["encode_raw"](_random_item(rng))
+        cut = rng.randrange(len(good) + 1)
+        mangled = bytearray(good)
+        if mangled:
+            mangled[rng.randrange(len(mangled))] = rng.randrange(256)
+        cases += [good[:cut], bytes(mangled), good + b"\x00"]
+    for data in cases:
+        for strict in (True, False):
+            assert _decode(rlp.codec.decode_raw, data, strict) == \
+                _decode(originals["decode_raw"], data, strict), data
+    for bad in ("text", 5, None, [b"a", 5]):
+        with pytest.raises(EncodingError):
+            rlp.codec.encode_raw(bad)
+
+
+def test_nibble_helpers_match_the_trie(originals: dict[str, Any]) -> None:
+    rng = random.Random(3)
+    fast = {name: getattr(trie.utils.nibbles, name) for name in _NIBBLE_HELPERS}
+    assert fast["bytes_to_nibbles"] is not originals["bytes_to_nibbles"]
+    for _ in range(3_000):
+        key = rng.randbytes(rng.randrange(40))
+        nibbles = originals["bytes_to_nibbles"](key)
+        assert fast["bytes_to_nibbles"](key) == nibbles
+        assert fast["bytes_to_nibbles"](bytearray(key)) == nibbles
+        for path in (nibbles, nibbles[1:], (*nibbles, 16), (*nibbles[1:], 16)):
+            for name in ("is_nibbles_terminated", "add_nibbles_terminator",
+                         "remove_nibbles_terminator", "encode_nibbles"):
+                assert fast[name](path) == originals[name](path), (name, path)
+                assert fast[name](list(path)) == originals[name](list(path)), (name, path)
+            encoded = originals["encode_nibbles"](path)
+            assert fast["decode_nibbles"](encoded) == originals["decode_nibbles"](encoded)
+        assert fast["nibbles_to_bytes"](nibbles) == key
+    for bad in ((1, 2, 3), (16, 1), (1, -1)):
+        with pytest.raises(InvalidNibbles):
+            fast["nibbles_to_bytes"](bad)
+    with pytest.raises(IndexError):
+        fast["decode_nibbles"](b"")
+    # the trie modules use the fast ones
+    assert trie.hexary.bytes_to_nibbles is fast["bytes_to_nibbles"]
+    assert trie.utils.nodes.decode_nibbles is fast["decode_nibbles"]
+    assert trie.hexary.encode_raw is rlp.codec.encode_raw
+
+
+def test_every_node_of_a_chain_decodes_and_encodes_the_same(
+    originals: dict[str, Any], tmp_path: Path
+) -> None:
+    """The stored py-evm database of a small chain: tries, headers, bodies, receipts."""
+    from registry.chain.client import Registry
+
+    state = tmp_path / "chain.db"
+    with Registry.embedded(state) as reg:
+        reg.register("example.org")
+        reg.assign("a.example.org", reg.account.address)
+    db = sqlite3.connect(state)
+    try:
+        values = [bytes(v) for (v,) in db.execute("SELECT v FROM kv")]
+    finally:
+        db.close()
+    decoded = 0
+    for value in values:
+        expected = _decode(originals["decode_raw"], value)
+        assert _decode(rlp.codec.decode_raw, value) == expected
+        if expected[0] == "ok":
+            decoded += 1
+            assert rlp.codec.encode_raw(expected[1]) == value
+    assert decoded > 20
+
+
+def test_the_trie_builds_the_same_roots(originals: dict[str, Any]) -> None:
+    """Random inserts, updates and deletes: the same root hashes as with the originals."""
+    from trie import HexaryTrie
+
+    rng = random.Random(5)
+    keys = [rng.randbytes(rng.choice([1, 3, 32, 32])) for _ in range(300)]
+    fast_trie = HexaryTrie({})
+    plain_roots = _plain_roots(originals, keys, random.Random(9))
+    roots = []
+    ops = random.Random(9)
+    for key in keys:
+        if ops.random() < 0.2:
+            fast_trie[key] = b""
+        else:
+            fast_trie[key] = ops.randbytes(ops.choice([1, 5, 40, 100]))
+        roots.append(fast_trie.root_hash)
+    assert roots == plain_roots
+
+
+def _plain_roots(originals: dict[str, Any], keys: list[bytes], ops: random.Random) -> list[bytes]:
+    """The same trie operations with the original helpers swapped back in for the run."""
+    from trie import HexaryTrie
+
+    modules = (trie.utils.nibbles, trie.utils.nodes, trie.hexary)
+    saved = [(m, n, getattr(m, n)) for m in modules for n in _NIBBLE_HELPERS if hasattr(m, n)]
+    codec = [(rlp.codec, "decode_raw", rlp.codec.decode_raw),
+             (rlp.codec, "encode_raw", rlp.codec.encode_raw),
+             (trie.hexary, "encode_raw", trie.hexary.encode_raw)]
+    try:
+        for module, name, _ in saved:
+            setattr(module, name, originals[name])
+        for module, name, _ in codec:
+            setattr(module, name, originals[name])
+        plain = HexaryTrie({})
+        roots = []
+        for key in keys:
+            if ops.random() < 0.2:
+                plain[key] = b""
+            else:
+                plain[key] = ops.randbytes(ops.choice([1, 5, 40, 100]))
+            roots.append(plain.root_hash)
+        return roots
+    finally:
+        for module, name, value in saved + codec:
+            setattr(module, name, value)
