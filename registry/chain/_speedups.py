@@ -29,6 +29,7 @@ cached: every call returns new lists, which py-evm's trie may mutate.
 
 from __future__ import annotations
 
+import functools
 import itertools
 from typing import Any
 
@@ -207,6 +208,106 @@ def _nibble_helpers(nibbles_module: Any) -> dict[str, Any]:
     }
 
 
+def _serializable_helpers(module: Any) -> dict[str, Any]:
+    """Fast versions of ``rlp.sedes.serializable``'s argument checks (every header,
+    account, transaction and receipt py-evm builds or copies goes through them): the
+    checks of a field-name tuple already seen to have no duplicates are set operations;
+    anything they would refuse goes to the original, which raises as before."""
+    import copy
+
+    original_validate = module.validate_args_and_kwargs
+    unique: dict[tuple[str, ...], frozenset[str]] = {}  # field names (no duplicates): as a set
+
+    def validate_args_and_kwargs(
+        args: Any, kwargs: Any, arg_names: Any, allow_missing: bool = False
+    ) -> None:
+        names = unique.get(arg_names) if type(arg_names) is tuple else None
+        if names is not None:
+            given = len(args)
+            keys = kwargs.keys()
+            if keys <= names and keys.isdisjoint(arg_names[:given]) \
+                    and (allow_missing or len(keys) == len(arg_names) - given):
+                return
+        original_validate(args, kwargs, arg_names, allow_missing=allow_missing)
+        if type(arg_names) is tuple and len(set(arg_names)) == len(arg_names):
+            unique[arg_names] = frozenset(arg_names)
+
+    def merge_kwargs_to_args(
+        args: Any, kwargs: Any, arg_names: Any, allow_missing: bool = False
+    ) -> tuple[Any, ...]:
+        validate_args_and_kwargs(args, kwargs, arg_names, allow_missing=allow_missing)
+        return (*args, *[kwargs[name] for name in arg_names[len(args):]])
+
+    def merge_args_to_kwargs(
+        args: Any, kwargs: Any, arg_names: Any, allow_missing: bool = False
+    ) -> dict[str, Any]:
+        validate_args_and_kwargs(args, kwargs, arg_names, allow_missing=allow_missing)
+        merged = dict(kwargs.items())
+        merged.update(zip(arg_names, args, strict=False))
+        return merged
+
+    atomic = (int, bytes, str, bool, float, type(None))
+
+    def copy_serializable(self: Any, *args: Any, **kwargs: Any) -> Any:
+        """``BaseSerializable.copy``: deepcopy skipped for values it returns as they are."""
+        names = self._meta.field_names
+        missing_overrides = set(names).difference(kwargs.keys()).difference(names[:len(args)])
+        unchanged_kwargs = {
+            key: value if type(value) in atomic else copy.deepcopy(value)
+            for key, value in self.as_dict().items()
+            if key in missing_overrides
+        }
+        combined_kwargs = dict(**unchanged_kwargs, **kwargs)
+        all_kwargs = merge_args_to_kwargs(args, combined_kwargs, names)
+        return type(self)(**all_kwargs)
+
+    return {
+        "validate_args_and_kwargs": validate_args_and_kwargs,
+        "merge_kwargs_to_args": merge_kwargs_to_args,
+        "merge_args_to_kwargs": merge_args_to_kwargs,
+        "copy": copy_serializable,
+    }
+
+
+_PUSH1, _PUSH32 = 0x60, 0x7F
+
+
+@functools.lru_cache(maxsize=32)
+def _instruction_starts(code: bytes) -> frozenset[int]:
+    """The positions of ``code`` that are opcodes, not PUSH data (a jump may land there)."""
+    starts = []
+    pc, size = 0, len(code)
+    while pc < size:
+        starts.append(pc)
+        op = code[pc]
+        pc += op - _PUSH1 + 2 if _PUSH1 <= op <= _PUSH32 else 1
+    return frozenset(starts)
+
+
+@functools.cache
+def code_stream_class() -> type:
+    """py-evm's ``CodeStream`` with the jump-destination analysis done once per code.
+
+    py-evm checks a JUMP's target by looking back up to 32 bytes for a PUSH whose
+    data it would be, recursively, in every new computation; the answer depends on
+    the code alone, so it is computed in one forward pass and kept for the last few
+    codes (the registry's, mostly). Same answers: a test compares every position.
+    """
+    from eth.vm.code_stream import CodeStream
+
+    class AnalysedCodeStream(CodeStream):
+        __slots__ = ("_starts",)
+
+        def __init__(self, code_bytes: bytes) -> None:
+            super().__init__(code_bytes)
+            self._starts = _instruction_starts(bytes(code_bytes))
+
+        def is_valid_opcode(self, position: int) -> bool:
+            return position in self._starts
+
+    return AnalysedCodeStream
+
+
 def originals() -> dict[str, Any]:
     """The functions :func:`install` replaced, by name (for tests to compare with)."""
     return dict(_originals)
@@ -219,6 +320,7 @@ def install() -> None:
         return
     _installed = True
     import rlp.codec
+    import rlp.sedes.serializable
     import trie.hexary
     import trie.utils.nibbles
     import trie.utils.nodes
@@ -239,3 +341,14 @@ def install() -> None:
         codec.encode_raw = encode
         if getattr(trie.hexary, "encode_raw", None) is encode.__wrapped__:
             trie.hexary.encode_raw = encode
+    serializable: Any = rlp.sedes.serializable
+    base = getattr(serializable, "BaseSerializable", None)
+    names = ("validate_args_and_kwargs", "merge_kwargs_to_args", "merge_args_to_kwargs")
+    if base is not None and callable(getattr(base, "copy", None)) \
+            and all(callable(getattr(serializable, name, None)) for name in names):
+        fast = _serializable_helpers(serializable)
+        for name in names:
+            _originals[name] = getattr(serializable, name)
+            setattr(serializable, name, fast[name])
+        _originals["copy"] = base.copy
+        base.copy = fast["copy"]

@@ -29,8 +29,81 @@ def originals() -> dict[str, Any]:
     """The trie's own helpers and the rlp package's codec, as they were before install()."""
     _speedups.install()
     funcs = _speedups.originals()
-    assert set(funcs) == {*_NIBBLE_HELPERS, "decode_raw", "encode_raw"}
+    assert set(funcs) == {*_NIBBLE_HELPERS, "decode_raw", "encode_raw", *_SERIALIZABLE}
     return funcs
+
+
+_SERIALIZABLE = ("validate_args_and_kwargs", "merge_kwargs_to_args", "merge_args_to_kwargs",
+                 "copy")
+
+
+def _outcome(call: Any) -> Any:
+    try:
+        return ("ok", call())
+    except (TypeError, KeyError) as exc:
+        return (type(exc).__name__, str(exc))
+
+
+def test_serializable_checks_match_the_package(originals: dict[str, Any]) -> None:
+    """rlp.Serializable's argument checks and copy: same values, same errors."""
+    import rlp.sedes.serializable as module
+
+    names = ("a", "b", "c")
+    calls: list[tuple[tuple[Any, ...], dict[str, Any], tuple[str, ...], bool]] = [
+        ((), {"a": 1, "b": 2, "c": 3}, names, False),
+        ((1,), {"b": 2, "c": 3}, names, False),
+        ((1, 2, 3), {}, names, False),
+        ((1, 2, 3, 4), {}, names, False),
+        ((1,), {"c": 3}, names, False),
+        ((1,), {"c": 3}, names, True),
+        ((1,), {"a": 1, "b": 2, "c": 3}, names, False),
+        ((), {"a": 1, "b": 2, "c": 3, "d": 4}, names, False),
+        ((), {"a": 1}, ("a", "a"), False),
+        ((), {"a": 1}, ["a"], False),
+    ]
+    for name in ("validate_args_and_kwargs", "merge_kwargs_to_args", "merge_args_to_kwargs"):
+        fast, plain = getattr(module, name), originals[name]
+        assert fast is not plain
+        for _ in range(2):  # the second time from the fast path
+            for args, kwargs, arg_names, allow_missing in calls:
+                got = _outcome(lambda: fast(args, kwargs, arg_names, allow_missing))  # noqa: B023
+                want = _outcome(lambda: plain(args, kwargs, arg_names, allow_missing))  # noqa: B023
+                assert got == want, (name, args, kwargs, arg_names)
+                if got[0] == "ok" and isinstance(got[1], dict):
+                    assert list(got[1]) == list(want[1])  # the same order
+
+    class Pair(rlp.Serializable):
+        fields = (("left", rlp.sedes.big_endian_int),
+                  ("right", rlp.sedes.CountableList(rlp.sedes.binary)))
+
+    pair = Pair(1, [b"x", b"y"])
+    copied = pair.copy(left=2)
+    assert (copied.left, copied.right) == (2, (b"x", b"y"))
+    assert originals["copy"](pair, left=2) == copied
+    assert pair.copy() == originals["copy"](pair) == pair
+    assert pair.copy(5) == originals["copy"](pair, 5)
+    assert _outcome(lambda: pair.copy(middle=1)) == _outcome(
+        lambda: originals["copy"](pair, middle=1))
+
+
+def test_jump_destinations_are_analysed_once_per_code() -> None:
+    """Every position of the registry's code and of random code: the same answer as
+    py-evm's own look-back analysis."""
+    from eth.vm.code_stream import CodeStream
+
+    from registry.chain.embedded import _registry_bytecode
+
+    analysed = _speedups.code_stream_class()
+    rng = random.Random(1)
+    codes = [_registry_bytecode(), b"", b"\x60", b"\x7f" + b"\x5b" * 40]
+    codes += [rng.randbytes(rng.randrange(1, 300)) for _ in range(200)]
+    codes += [bytes(rng.choice([0x5B, 0x60, 0x61, 0x7F, 0x00]) for _ in range(200))
+              for _ in range(50)]
+    for code in codes:
+        plain, fast = CodeStream(code), analysed(code)
+        for position in range(len(code) + 3):
+            assert fast.is_valid_opcode(position) == plain.is_valid_opcode(position), position
+        assert list(fast) == list(CodeStream(code))
 
 
 def _random_item(rng: random.Random, depth: int = 0) -> Any:
@@ -53,7 +126,7 @@ def _decode(decode_raw: Any, data: Any, strict: bool = True) -> Any:
 
 def test_rlp_encode_and_decode_match_the_package(originals: dict[str, Any]) -> None:
     rng = random.Random(7)
-    for _ in range(500):
+    for _ in range(300):
         item = _random_item(rng)
         encoded = originals["encode_raw"](item)
         assert rlp.codec.encode_raw(item) == encoded
@@ -68,7 +141,7 @@ def test_bad_rlp_fails_as_before(originals: dict[str, Any]) -> None:
     cases = [b"", b"\x81\x05", b"\xb8\x01a", b"\xb9\x00\x40" + b"a" * 64, b"\xc2\x01",
              b"\xf8\x01\x01", b"\xc1\x01\x02", b"\xa0" + b"x" * 31, b"\xc3\xa0\x01\x02",
              bytearray(b"\xc2\x01\x02")]
-    for _ in range(500):
+    for _ in range(200):
         good = originals["encode_raw"](_random_item(rng))
         cut = rng.randrange(len(good) + 1)
         mangled = bytearray(good)
@@ -88,7 +161,7 @@ def test_nibble_helpers_match_the_trie(originals: dict[str, Any]) -> None:
     rng = random.Random(3)
     fast = {name: getattr(trie.utils.nibbles, name) for name in _NIBBLE_HELPERS}
     assert fast["bytes_to_nibbles"] is not originals["bytes_to_nibbles"]
-    for _ in range(3_000):
+    for _ in range(1_000):
         key = rng.randbytes(rng.randrange(40))
         nibbles = originals["bytes_to_nibbles"](key)
         assert fast["bytes_to_nibbles"](key) == nibbles
