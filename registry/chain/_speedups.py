@@ -308,6 +308,51 @@ def code_stream_class() -> type:
     return AnalysedCodeStream
 
 
+@functools.cache
+def stack_class() -> type:
+    """py-evm's EVM ``Stack`` with its most used operations taking a fast path for plain
+    values (an ``int`` in range, ``bytes`` of at most 32, enough items, room left) and
+    going to py-evm's own method otherwise (which raises as before)."""
+    from eth.vm.stack import Stack, to_int
+
+    uint256_max = 2**256 - 1
+
+    class FastStack(Stack):
+        __slots__ = ()
+
+        def push_int(self, value: int) -> None:
+            values = self.values
+            if type(value) is int and 0 <= value <= uint256_max and len(values) < 1024:
+                values.append(value)
+            else:
+                Stack.push_int(self, value)
+
+        def push_bytes(self, value: bytes) -> None:
+            values = self.values
+            if type(value) is bytes and len(value) <= 32 and len(values) < 1024:
+                values.append(value)
+            else:
+                Stack.push_bytes(self, value)
+
+        def pop1_int(self) -> int:
+            values = self.values
+            if not values:
+                return Stack.pop1_int(self)
+            value = values.pop()
+            return value if type(value) is int else to_int(value)
+
+        def pop_ints(self, num_items: int) -> tuple[int, ...]:
+            values = self.values
+            if num_items > len(values):
+                return Stack.pop_ints(self, num_items)
+            popped = values[-num_items:]
+            del values[-num_items:]
+            popped.reverse()
+            return tuple([x if type(x) is int else to_int(x) for x in popped])
+
+    return FastStack
+
+
 def originals() -> dict[str, Any]:
     """The functions :func:`install` replaced, by name (for tests to compare with)."""
     return dict(_originals)

@@ -715,15 +715,18 @@ class _Node:
 
         node = self
         code_stream = _speedups.code_stream_class()
+        stack = _speedups.stack_class()
 
         class _Computation(PragueComputation):
             """Prague's computation; the call a gas estimate ran and recorded is replayed
             from that record when a block mines the same call on the same state (_Replay).
-            Its code's jump destinations are analysed once per code, not per run."""
+            Its code's jump destinations are analysed once per code, not per run, and its
+            stack takes a fast path for plain values (_speedups)."""
 
             def __init__(self, state: Any, message: Any, transaction_context: Any) -> None:
                 super().__init__(state, message, transaction_context)
                 self.code = code_stream(message.code)
+                self._stack = stack()
 
             @classmethod
             def apply_computation(

@@ -106,6 +106,38 @@ def test_jump_destinations_are_analysed_once_per_code() -> None:
         assert list(fast) == list(CodeStream(code))
 
 
+def test_the_fast_stack_behaves_as_py_evms() -> None:
+    """Random pushes and pops (out of range, too many, wrong types): the same values,
+    the same exceptions, the same stack."""
+    from eth.vm.stack import Stack
+
+    fast_class = _speedups.stack_class()
+    rng = random.Random(4)
+    values: list[Any] = [0, 1, 2**256 - 1, 2**256, -1, b"", b"\x01", b"\xff" * 32,
+                         b"\xff" * 33, "text", True]
+    for _ in range(300):
+        plain, fast = Stack(), fast_class()
+        for _ in range(rng.randrange(1, 60)):
+            op = rng.choice(["push_int", "push_bytes", "pop1_int", "pop_ints"])
+            if op.startswith("push"):
+                value = rng.choice(values)
+                args: tuple[Any, ...] = (value,)
+                if rng.random() < 0.05:  # near the limit
+                    for stack in (plain, fast):
+                        stack.values.extend([1] * (1024 - len(stack.values)))
+            else:
+                args = () if op == "pop1_int" else (rng.randrange(1, 5),)
+
+            def run(stack: Any, op: str = op, args: tuple[Any, ...] = args) -> Any:
+                try:
+                    return ("ok", getattr(stack, op)(*args))
+                except Exception as exc:  # the same type and message
+                    return (type(exc).__name__, str(exc))
+
+            assert run(fast) == run(plain), (op, args)
+            assert fast.values == plain.values
+
+
 def _random_item(rng: random.Random, depth: int = 0) -> Any:
     kind = rng.random()
     if depth > 2 or kind < 0.6:
