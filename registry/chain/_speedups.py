@@ -208,6 +208,16 @@ def _nibble_helpers(nibbles_module: Any) -> dict[str, Any]:
     }
 
 
+def _tuplify(node: Any) -> tuple[Any, ...]:
+    """``trie.hexary.tuplify``: a node's nested lists as tuples (its node cache's key)."""
+    return tuple([_tuplify(sub) if isinstance(sub, list) else sub for sub in node])
+
+
+def _listify(node: Any) -> list[Any]:
+    """``trie.hexary.listify``: the inverse."""
+    return [_listify(sub) if isinstance(sub, tuple) else sub for sub in node]
+
+
 def _serializable_helpers(module: Any) -> dict[str, Any]:
     """Fast versions of ``rlp.sedes.serializable``'s argument checks (every header,
     account, transaction and receipt py-evm builds or copies goes through them): the
@@ -372,6 +382,9 @@ def install() -> None:
 
     modules = (trie.utils.nibbles, trie.utils.nodes, trie.hexary)
     helpers = _nibble_helpers(trie.utils.nibbles)
+    if callable(getattr(trie.hexary, "tuplify", None)) and callable(getattr(trie.hexary, "listify", None)):
+        _originals["tuplify"], _originals["listify"] = trie.hexary.tuplify, trie.hexary.listify
+        trie.hexary.tuplify, trie.hexary.listify = _tuplify, _listify
     wanted = [(m, n) for m in modules for n in helpers if hasattr(m, n)]
     if all(callable(getattr(m, n)) for m, n in wanted):
         for name in helpers:

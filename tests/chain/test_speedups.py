@@ -29,7 +29,8 @@ def originals() -> dict[str, Any]:
     """The trie's own helpers and the rlp package's codec, as they were before install()."""
     _speedups.install()
     funcs = _speedups.originals()
-    assert set(funcs) == {*_NIBBLE_HELPERS, "decode_raw", "encode_raw", *_SERIALIZABLE}
+    assert set(funcs) == {*_NIBBLE_HELPERS, "decode_raw", "encode_raw", *_SERIALIZABLE,
+                          "tuplify", "listify"}
     return funcs
 
 
@@ -215,6 +216,17 @@ def test_nibble_helpers_match_the_trie(originals: dict[str, Any]) -> None:
     assert trie.hexary.bytes_to_nibbles is fast["bytes_to_nibbles"]
     assert trie.utils.nodes.decode_nibbles is fast["decode_nibbles"]
     assert trie.hexary.encode_raw is rlp.codec.encode_raw
+
+
+def test_tuplify_and_listify_match_the_trie(originals: dict[str, Any]) -> None:
+    rng = random.Random(8)
+    for _ in range(300):
+        item = _random_item(rng)
+        if not isinstance(item, list):
+            continue
+        as_tuple = originals["tuplify"](item)
+        assert trie.hexary.tuplify(item) == as_tuple
+        assert trie.hexary.listify(as_tuple) == originals["listify"](as_tuple) == item
 
 
 def test_every_node_of_a_chain_decodes_and_encodes_the_same(
