@@ -29,12 +29,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     command, subject = args
     try:
-        from registry.gateways import ssh
+        if command == "authorized-keys":  # every login: the slim module alone
+            from registry.gateways._login import authorized_keys_for
 
-        if command == "authorized-keys":
-            text = ssh.authorized_keys(subject)
+            text = authorized_keys_for(subject)
         else:
-            text = ssh.known_hosts(subject)
+            from registry.gateways._ssh_hosts import known_hosts
+
+            text = known_hosts(subject)
     except Exception as exc:  # fail closed, whatever it was
         detail = " ".join(str(exc).split())
         sys.stderr.write(f"keyanchor-ssh: {command} {_printable(subject, 256)}: {_printable(detail, 1024)}\n")

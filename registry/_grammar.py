@@ -1,29 +1,28 @@
-"""The registry name grammar and the squatting rule: what sshd's path checks, nothing more.
+"""The registry name grammar and the squatting rule on name texts: what sshd's path checks.
 
-    >>> parse_name("Alice@Example.org").text
+    >>> normal_name("Alice@Example.org")
     'alice@example.org'
 
-The grammar, :class:`Name` and :func:`squatted_by` are documented, and
-re-exported, in :mod:`registry.names`, which adds the namehash (Keccak), the
-Public Suffix List and the rest. ``keyanchor-ssh`` imports this module alone,
-so that without cached bytecode a login compiles only what it runs
+The grammar and :func:`squatted_by` are documented, and re-exported, in
+:mod:`registry.names`, which adds the namehash (Keccak), the Public Suffix
+List and the rest; :class:`registry.names.Name` (:mod:`registry._name`) is a
+parse of :func:`split_name`. ``keyanchor-ssh`` imports this module alone, so
+that without cached bytecode a login compiles only what it runs
 (docs/BENCHMARKS.md).
 """
 
 from __future__ import annotations
 
-import functools
-
-from registry._frozen import Frozen, init_fields
 from registry.errors import InvalidName
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (sshd path)
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from registry.names import Node
+    from registry._name import Name
 
-__all__ = ["MAX_LABEL", "MAX_LOCAL", "MAX_NAME", "Name", "chain_root", "parse_name", "squatted_by"]
+__all__ = ["MAX_LABEL", "MAX_LOCAL", "MAX_NAME", "chain_root", "normal_name", "split_name",
+           "squatted_by"]
 
 MAX_LABEL = 63
 MAX_LOCAL = 64
@@ -56,56 +55,6 @@ def _is_number(label: str) -> bool:
 
 
 
-class Name(Frozen):
-    """A parsed, normalised registry name: ``Name(labels, local=None)``.
-
-    ``labels`` are the DNS labels, leftmost first; ``local`` is the person's
-    local part (``None`` for a DNS-like name).
-    """
-
-    __slots__ = _fields = ("labels", "local")
-    labels: tuple[str, ...]
-    local: str | None
-
-    def __init__(self, labels: tuple[str, ...], local: str | None = None) -> None:
-        init_fields(self, labels=labels, local=local)
-
-    @property
-    def domain(self) -> str:
-        return ".".join(self.labels)
-
-    @property
-    def text(self) -> str:
-        return f"{self.local}@{self.domain}" if self.local is not None else self.domain
-
-    @property
-    def is_person(self) -> bool:
-        return self.local is not None
-
-    @property
-    def parent(self) -> Name | None:
-        """The name directly above this one (``None`` for a one-label name)."""
-        if self.local is not None:
-            return Name(self.labels)
-        if len(self.labels) > 1:
-            return Name(self.labels[1:])
-        return None
-
-    @property
-    def leaf_label(self) -> str:
-        """The label this name adds to its parent (``alice`` or ``web1``)."""
-        return self.local if self.local is not None else self.labels[0]
-
-    @property
-    def node(self) -> Node:
-        from registry.names import namehash
-
-        return namehash(self)
-
-    def __str__(self) -> str:
-        return self.text
-
-
 def _domain_labels(domain: str, original: str) -> tuple[str, ...]:
     domain = domain.strip().rstrip(".")
     if not domain:
@@ -113,15 +62,9 @@ def _domain_labels(domain: str, original: str) -> tuple[str, ...]:
     if ":" in domain or domain.startswith("["):
         raise InvalidName(f"invalid name {original!r}: an IPv6 address literal is not a name")
     if not domain.isascii():
-        # IDNA 2008 with UTS #46 non-transitional mapping, as browsers and current
-        # resolvers do (Python's built-in "idna" codec is IDNA 2003 and would map
-        # faß.de to fass.de: two real domains, one registry name).
-        import idna
+        from registry._idna import a_label_domain  # only non-ASCII names load IDNA
 
-        try:
-            domain = idna.encode(domain, uts46=True, transitional=False).decode("ascii")
-        except (idna.IDNAError, UnicodeError) as exc:
-            raise InvalidName(f"invalid name {original!r}: not a valid IDNA domain") from exc
+        domain = a_label_domain(domain, original)
     domain = domain.lower()
     if len(domain) > MAX_NAME:
         raise InvalidName(f"invalid name {original!r}: longer than {MAX_NAME} characters")
@@ -136,9 +79,10 @@ def _domain_labels(domain: str, original: str) -> tuple[str, ...]:
                 f"invalid name {original!r}: label {label!r} must be a-z, 0-9 and '-',"
                 " not starting or ending with '-'"
             )
-    for label in labels:
-        if label.startswith("xn--"):
-            _check_a_label(label, original)
+    if any(label.startswith("xn--") for label in labels):
+        from registry._idna import check_a_labels
+
+        check_a_labels(labels, original)
     if _is_number(labels[-1]):
         raise InvalidName(
             f"invalid name {original!r}: the last label {labels[-1]!r} is a number"
@@ -147,40 +91,38 @@ def _domain_labels(domain: str, original: str) -> tuple[str, ...]:
     return labels
 
 
-def _check_a_label(label: str, original: str) -> None:
-    """Refuse an ``xn--`` label that is not a valid IDNA 2008 A-label in normal form.
-
-    The contract checks only the characters, so ``xn--zz`` (no Punycode),
-    ``xn--ls8h`` (a code point IDNA 2008 disallows) or an A-label of a U-label
-    that is not in NFC would otherwise be a second spelling of a name, or one
-    no resolver looks up.
-    """
-    import idna  # lazy: only names with A-labels pay for it
-
-    try:
-        ok = idna.encode(idna.decode(label)).decode("ascii") == label
-    except (idna.IDNAError, UnicodeError, ValueError):
-        ok = False
-    if not ok:
-        raise InvalidName(f"invalid name {original!r}: label {label!r} is not a valid IDNA 2008"
-                          " A-label (xn--)")
-
-
-def parse_name(text: str | Name) -> Name:
-    """Parse and normalise a registry name.
+def split_name(text: str) -> tuple[tuple[str, ...], str | None]:
+    """Parse and normalise a registry name: ``(labels, local)`` (``local``: ``None``
+    for a DNS-like name), as :class:`registry.names.Name` holds them.
 
     Raises:
-        InvalidName: the text breaks the grammar above.
+        InvalidName: the text breaks the grammar (:mod:`registry.names`).
     """
-    if isinstance(text, Name):
-        return text
     if not isinstance(text, str):
         raise InvalidName(f"invalid name {text!r}: not a string")
-    return _parse_text(text)
+    parsed = _parsed.get(text)
+    if parsed is None:  # a pure function of the text: recent names parse once
+        if len(_parsed) >= 4096:
+            _parsed.clear()
+        parsed = _parsed[text] = _parse_text(text)
+    return parsed
 
 
-@functools.lru_cache(maxsize=4096)  # a pure function of the text: recent names parse once
-def _parse_text(text: str) -> Name:
+_parsed: dict[str, tuple[tuple[str, ...], str | None]] = {}
+
+
+def normal_name(name: object) -> str:
+    """The normal form of registry name ``name`` (a string, or a parsed name: its ``text``).
+
+    Raises: InvalidName.
+    """
+    text = name if isinstance(name, str) else getattr(name, "text", name)
+    labels, local = split_name(text)  # type: ignore[arg-type]  # refuses a non-string
+    domain = ".".join(labels)
+    return domain if local is None else f"{local}@{domain}"
+
+
+def _parse_text(text: str) -> tuple[tuple[str, ...], str | None]:
     # what error messages quote: a long text cut in the middle, so an error stays one
     # readable line (the name limits are 64 + 253 characters)
     original = text if len(text) <= 320 else f"{text[:64]}...{text[-16:]}"
@@ -200,8 +142,8 @@ def _parse_text(text: str) -> Name:
                 f"invalid name {original!r}: local part must be a-z, 0-9 and . _ + -,"
                 " not starting or ending with '.'"
             )
-        return Name(_domain_labels(domain, original), local)
-    return Name(_domain_labels(text, original))
+        return _domain_labels(domain, original), local
+    return _domain_labels(text, original), None
 
 
 def chain_root(name: str, parents: Mapping[str, str | None]) -> str:
@@ -235,16 +177,15 @@ def squatted_by(name: str | Name, parents: Mapping[str, str | None]) -> str | No
 
     Raises: InvalidName.
     """
-    root = parse_name(chain_root(parse_name(name).text, parents))
-    labels = root.labels
-    first = 0 if root.is_person else 1  # a (malformed) person root: its domain is an ancestor
+    labels, local = split_name(chain_root(normal_name(name), parents))
+    first = 0 if local is not None else 1  # a (malformed) person root: its domain is an ancestor
     ancestors = [".".join(labels[i:]) for i in range(first, len(labels))]
     # a single label is always a public suffix (the list's "*" rule): no need to load it
     if not any(a in parents and "." in a for a in ancestors):
         return None
     from registry.names import registrable_domain  # the Public Suffix List: rarely needed
 
-    boundary = registrable_domain(root.domain)
+    boundary = registrable_domain(".".join(labels))
     if boundary is None:
         return None  # the root is itself a public suffix: nothing above it is a domain owner
     inside = ancestors[:ancestors.index(boundary) + 1] if boundary in ancestors else []

@@ -36,20 +36,13 @@ under it, does not count.
 
 from __future__ import annotations
 
-import sys
 from functools import lru_cache
 
-# The grammar, Name and the squatting rule live in registry._grammar (what sshd's path
-# imports); re-exported here.
-from registry._grammar import (
-    MAX_LABEL,
-    MAX_LOCAL,
-    MAX_NAME,
-    Name,
-    chain_root,
-    parse_name,
-    squatted_by,
-)
+# The grammar and the squatting rule live in registry._grammar (what sshd's path
+# imports), Name in registry._name; re-exported here.
+from registry._grammar import MAX_LABEL, MAX_LOCAL, MAX_NAME, chain_root, squatted_by
+from registry._name import Name, parse_name
+from registry.keys._keccak import keccak256  # safe-pysha3's Keccak-256 (not NIST SHA3-256)
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (sshd path)
 if TYPE_CHECKING:
@@ -76,48 +69,6 @@ __all__ = [
     "registrable_domain",
     "squatted_by",
 ]
-
-_KECCAK_RATE = 136
-#: Keccak blocks a process hashes in pure Python before it loads a compiled keccak
-#: (pycryptodome's costs ~35 ms to import: cffi and pycparser); ~0.2 ms each, so a
-#: short command (a lookup hashes a few dozen blocks) never pays the import and a
-#: long one (sync) pays it once.
-_PURE_BLOCKS = 160
-_pure_left = _PURE_BLOCKS
-_fast_keccak: Any = None
-
-
-def keccak256(data: bytes) -> bytes:
-    """Return the Keccak-256 digest (Ethereum's hash, not NIST SHA3-256).
-
-    The first :data:`_PURE_BLOCKS` blocks a process hashes go through the pure-Python
-    permutation (:mod:`registry.keys._keccak`); after that, a compiled one
-    (:func:`_compiled_keccak`). All give the same digest (tested against each other).
-    """
-    global _pure_left, _fast_keccak
-    if _fast_keccak is None:
-        blocks = len(data) // _KECCAK_RATE + 1
-        if blocks <= _pure_left and "Crypto.Hash.keccak" not in sys.modules:
-            from registry.keys._keccak import keccak256 as pure
-
-            _pure_left -= blocks
-            return pure(data)
-        _fast_keccak = _compiled_keccak()
-    return bytes(_fast_keccak(bytes(data)))
-
-
-def _compiled_keccak() -> Any:
-    """safe-pysha3's Keccak-256 (C, ~9x cheaper per call than pycryptodome's, which sync
-    spends much of its time in), else pycryptodome's."""
-    try:
-        from sha3 import keccak_256
-
-        return lambda data: keccak_256(data).digest()
-    except ImportError:
-        from Crypto.Hash import keccak
-
-        return lambda data: keccak.new(digest_bits=256, data=data).digest()
-
 
 def labelhash(label: str, *, person: bool = False) -> bytes:
     """keccak256 of a label (with the ``@`` prefix for a person's local part)."""

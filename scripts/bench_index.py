@@ -201,7 +201,8 @@ def bench_latency(index: Path, runs: int, names: int, d: Path,
     so the standard library compiles too, for all three); and the first two again with
     ``python3 -S`` for all three (no site: what a venv whose ``.pth`` files import nothing
     costs -- this one's import pathlib, re and typing for every process, hiding those
-    imports). ``baseline``: another checkout timed the same way, interleaved (a copy of its
+    imports; keyanchor gets the directory its one dependency on the path, safe-pysha3, is
+installed in). ``baseline``: another checkout timed the same way, interleaved (a copy of its
     sources in the modes without keyanchor's bytecode). ``d``: a scratch directory."""
     cfg = d / "config.toml"
     cfg.write_text('[ssh]\nuser_template = "{user}@example.org"\n')
@@ -230,11 +231,17 @@ def bench_latency(index: Path, runs: int, names: int, d: Path,
         cmds["baseline"] = cmds["keyanchor"]
         paths["baseline"] = (str(baseline), str(_copy_sources(d / "base-src", baseline)))
 
+    import _pysha3  # the one third-party module the sshd path imports (Keccak)
+
+    site_dir = os.path.dirname(_pysha3.__file__)
+
     def env_of(mode: str, c: str) -> dict[str, str]:
-        env, _, bare = modes[mode]
+        env, flags, bare = modes[mode]
         e = dict(env)
         if c in paths:
             e["PYTHONPATH"] = paths[c][bare]
+            if "-S" in flags:  # no site: the installed dependency's directory, without its .pth
+                e["PYTHONPATH"] += os.pathsep + site_dir
         if c == "baseline" and baseline_index is not None:  # another index schema
             e["KEYANCHOR_INDEX"] = str(baseline_index)
         return e

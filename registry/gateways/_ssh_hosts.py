@@ -87,14 +87,14 @@ def parse_known_host(text: str) -> tuple[str, str] | None:
     """
     import re
 
-    from registry._grammar import parse_name
+    from registry._grammar import normal_name
 
     m = re.match(r"\[([^\[\]]+)\]:([0-9]{1,5})\Z", text)
     host, port = (m.group(1), int(m.group(2))) if m else (text, 22)
     if not 0 < port < 65536:
         return None
     try:
-        name = parse_name(host).text
+        name = normal_name(host)
     except InvalidName:
         return None
     if "@" in name:

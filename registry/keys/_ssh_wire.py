@@ -79,13 +79,22 @@ def _get_mpint(data: memoryview) -> tuple[int, memoryview]:
 
 
 class _Format:
-    """How to read one key type's fields, and the check on them."""
+    """How to read one key type's fields, and which check applies to them."""
 
-    __slots__ = ("check", "fields")
+    __slots__ = ("fields", "kind")
 
-    def __init__(self, fields: tuple[tuple[str, _Reader], ...], check: _Check) -> None:
+    def __init__(self, fields: tuple[tuple[str, _Reader], ...], kind: str) -> None:
         self.fields = fields
-        self.check = check
+        self.kind = kind
+
+    def check(self, name: str, params: _Params) -> tuple[int, str | None, str | None]:
+        """Validate parsed parameters; return (bits, curve, application). Raises: KeyFormatError."""
+        if self.kind == "ed25519":
+            return _check_ed25519(name, params)
+        from registry.keys import _ssh_checks  # the other key types: loaded when one is read
+
+        check: _Check = getattr(_ssh_checks, f"check_{self.kind}")
+        return check(name, params)
 
 
 def _check_ed25519(name: str, params: _Params) -> tuple[int, str | None, str | None]:
@@ -94,70 +103,19 @@ def _check_ed25519(name: str, params: _Params) -> tuple[int, str | None, str | N
     return 256, None, params[1][1] if len(params) > 1 else None
 
 
-def _check_rsa(name: str, params: _Params) -> tuple[int, str | None, str | None]:
-    e, n = params[0][1], params[1][1]
-    bits = n.bit_length()
-    if bits < 512:
-        raise KeyFormatError(f"{name} modulus of {bits} bits is too small to be an RSA key")
-    if not n & 1:
-        raise KeyFormatError(f"{name} modulus is even")
-    if e < 3 or not e & 1 or e >= n:
-        raise KeyFormatError(f"{name} public exponent must be odd, at least 3 and below n")
-    return bits, None, None
-
-
-def _check_dsa(name: str, params: _Params) -> tuple[int, str | None, str | None]:
-    p, q, g, y = (v for _, v in params)
-    if p.bit_length() < 512 or not p & 1 or not 1 < q < p or not 1 < g < p or not 1 < y < p:
-        raise KeyFormatError(f"{name} parameters are not a DSA public key")
-    return p.bit_length(), None, None
-
-
-_CURVES = {"nistp256": (256, 65), "nistp384": (384, 97), "nistp521": (521, 133)}
-
-
-def _check_ecdsa(name: str, params: _Params) -> tuple[int, str | None, str | None]:
-    curve, point = params[0][1], params[1][1]
-    expected = name.removeprefix("sk-").removesuffix("@openssh.com").rpartition("-")[2]
-    if curve != expected:
-        raise KeyFormatError(f"{name} key names curve {_safe(curve)} instead of {expected}")
-    bits, size = _CURVES[curve]
-    if len(point) != size or point[0] != 4:
-        raise KeyFormatError(f"{name} public point must be an uncompressed {curve} point")
-    _check_on_curve(curve, point)
-    application = params[2][1] if len(params) > 2 else None
-    return bits, curve, application
-
-
-def _check_on_curve(curve: str, point: bytes) -> None:
-    from cryptography.hazmat.primitives.asymmetric import ec  # lazy: import cost
-
-    crv: ec.EllipticCurve
-    if curve == "nistp256":
-        crv = ec.SECP256R1()
-    elif curve == "nistp384":
-        crv = ec.SECP384R1()
-    else:
-        crv = ec.SECP521R1()
-    try:
-        ec.EllipticCurvePublicKey.from_encoded_point(crv, point)
-    except ValueError as exc:
-        raise KeyFormatError(f"ECDSA public point is not on {curve}") from exc
-
-
 _ED = (("pk", _get_bytes),)
 _EC = (("curve", _get_text), ("point", _get_bytes))
 _APP = (("application", _get_text),)
 
 _FORMATS: dict[str, _Format] = {
-    "ssh-ed25519": _Format(_ED, _check_ed25519),
-    "sk-ssh-ed25519@openssh.com": _Format(_ED + _APP, _check_ed25519),
-    "ecdsa-sha2-nistp256": _Format(_EC, _check_ecdsa),
-    "ecdsa-sha2-nistp384": _Format(_EC, _check_ecdsa),
-    "ecdsa-sha2-nistp521": _Format(_EC, _check_ecdsa),
-    "sk-ecdsa-sha2-nistp256@openssh.com": _Format(_EC + _APP, _check_ecdsa),
-    "ssh-rsa": _Format((("e", _get_mpint), ("n", _get_mpint)), _check_rsa),
-    "ssh-dss": _Format(tuple((k, _get_mpint) for k in "pqgy"), _check_dsa),
+    "ssh-ed25519": _Format(_ED, "ed25519"),
+    "sk-ssh-ed25519@openssh.com": _Format(_ED + _APP, "ed25519"),
+    "ecdsa-sha2-nistp256": _Format(_EC, "ecdsa"),
+    "ecdsa-sha2-nistp384": _Format(_EC, "ecdsa"),
+    "ecdsa-sha2-nistp521": _Format(_EC, "ecdsa"),
+    "sk-ecdsa-sha2-nistp256@openssh.com": _Format(_EC + _APP, "ecdsa"),
+    "ssh-rsa": _Format((("e", _get_mpint), ("n", _get_mpint)), "rsa"),
+    "ssh-dss": _Format(tuple((k, _get_mpint) for k in "pqgy"), "dsa"),
 }
 
 _ALNUM = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
@@ -233,9 +191,9 @@ def render_comment(comment: str | None) -> str:
     """`` name`` (a registry name in normal form) or ``""``. Raises: InvalidName."""
     if comment is None:
         return ""
-    from registry._grammar import parse_name
+    from registry._grammar import normal_name
 
-    return " " + parse_name(comment).text
+    return " " + normal_name(comment)
 
 
 def render_authorized_line(algorithm: str, material: bytes, *, expiry: datetime | None = None,

@@ -370,6 +370,8 @@ def _cfg(path: Path, text: str) -> Path:
     ("[ssh]\nmax_staleness = 0\n", "max_staleness must be a positive, finite number"),
     ("[ssh]\nmax_staleness = true\n", "max_staleness must be a positive, finite number"),
     ('[ssh]\nmax_staleness = "60"\n', "max_staleness must be a positive, finite number"),
+    ("[ssh]\nmax_staleness = 1" + "0" * 400 + "\n",  # beyond any float: no OverflowError
+     "max_staleness must be a positive, finite number"),
     ("[index]\npath = 5\n", "[index] path must be a file path"),
     ('[index]\npath = ""\n', "[index] path must be a file path"),
     ('[index]\npath = "relative/index.sqlite"\n', "must be an absolute path"),
@@ -572,7 +574,8 @@ def test_snapshot_uri_is_pathlibs(world: dict[str, Any], tmp_path: Any, dirname:
     ``Path.resolve().as_uri()``, and the index opens through it from any directory name."""
     import shutil
 
-    from registry.index._snapshot import SnapshotReader, _file_uri
+    from registry.index._open import _file_uri
+    from registry.index._snapshot import SnapshotReader
 
     d = tmp_path / dirname
     d.mkdir()

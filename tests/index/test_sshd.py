@@ -240,7 +240,8 @@ def test_login_with_published_key_then_revoked(sshd: SSHD, ssh_keys: Any) -> Non
 
 def test_expired_key_refused(sshd: SSHD, ssh_keys: Any) -> None:
     key = ssh_keys("expiring")
-    until = int(time.time()) + 4
+    # long enough for publish + sync + one login on a loaded machine (4 s was not always)
+    until = int(time.time()) + 12
     _publish(sshd, key, valid_until=until)
     line = subprocess.run([str(sshd.wrapper), "authorized-keys", USER], capture_output=True,
                           text=True, timeout=30)
@@ -415,10 +416,14 @@ def _python_for(user: str) -> str:
 
 
 def _readable_copy_of_the_package(dest: Path) -> Path:
-    """registry/ and cli/ copied where an unprivileged user can read them (the checkout may not be)."""
+    """registry/ and cli/ copied where an unprivileged user can read them (the checkout may not be),
+    with the one dependency the light command path imports: safe-pysha3's C module (Keccak)."""
+    import _pysha3
+
     pkg = dest / "pkg"
     for part in ("registry", "cli"):
         shutil.copytree(REPO / part, pkg / part, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(_pysha3.__file__, pkg)
     for root, _dirs, files in os.walk(pkg):
         os.chmod(root, 0o755)
         for f in files:

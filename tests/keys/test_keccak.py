@@ -1,10 +1,7 @@
-"""The sshd path's pure-Python Keccak-256 agrees with pycryptodome's (what the chain layer uses)."""
+"""The Keccak-256 keyanchor hashes with (safe-pysha3's) agrees with pycryptodome's."""
 
 from __future__ import annotations
 
-import sys
-
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -36,19 +33,13 @@ def test_random_inputs(data: bytes) -> None:
     assert keccak256(bytearray(data)) == keccak256(memoryview(data))
 
 
-def test_the_chain_layers_hash_is_the_same_before_and_after_it_switches(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """registry.names.keccak256 hashes a process's first blocks in pure Python, then with
-    pycryptodome: both give the same digests."""
+def test_the_name_layer_hashes_with_the_same_keccak() -> None:
+    """registry.names.keccak256 (namehash, commitments, sync) is this one, not a second copy."""
     from registry import names
 
-    monkeypatch.setattr(names, "_fast_keccak", None)
-    monkeypatch.setattr(names, "_pure_left", 20)
-    monkeypatch.delitem(sys.modules, "Crypto.Hash.keccak", raising=False)
+    assert names.keccak256 is keccak256
     inputs = [bytes((i * 13 + n) & 0xFF for i in range(n)) for n in range(0, 700, 7)]
     assert [names.keccak256(d) for d in inputs] == [reference(d) for d in inputs]
-    assert names._fast_keccak is not None  # it did switch part-way
 
 
 def test_commitment_matches_the_contract_rule() -> None:
@@ -58,3 +49,21 @@ def test_commitment_matches_the_contract_rule() -> None:
     assert commitment_matches(1, material, commitment(1, material))
     assert not commitment_matches(2, material, commitment(1, material))
     assert not commitment_matches(1, material + b"x", commitment(1, material))
+
+
+def test_without_safe_pysha3_it_falls_back_to_pycryptodome() -> None:
+    """The same digests when safe-pysha3's C module cannot be imported (a fresh interpreter)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    probe = ("import sys; sys.modules['_pysha3'] = None\n"
+             "from registry.keys._keccak import keccak256\n"
+             "assert 'Crypto.Hash.keccak' in sys.modules\n"
+             "print(keccak256(b'abc').hex())")
+    repo = str(Path(__file__).resolve().parents[2])
+    run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60,
+                         env={**os.environ, "PYTHONPATH": repo})
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == reference(b"abc").hex()
