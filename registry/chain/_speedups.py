@@ -1,30 +1,40 @@
-"""Faster drop-in versions of the pure-Python helpers py-evm's trie and RLP spend a block on.
+"""Faster drop-in versions of the pure-Python helpers py-evm spends a block on.
 
-    install()   # once, before py-evm builds a state; later calls do nothing
+    install()              # once, before py-evm builds a state; later calls do nothing
+    code_stream_class()    # for a computation's code: jump destinations analysed once
+    stack_class()          # for a computation's stack: plain values on a fast path
 
 Mining one block on the embedded chain walks and rewrites a few trie paths (the
-state root) and decodes and encodes RLP a few hundred times; the ``rlp``
-package's generic codec (an ABC check per item, a per-item prefix list kept for
-its cache) and the ``trie`` package's nibble helpers (generators, ``itertools``
-chains) are a fifth of a publish's CPU time. The versions here compute the same
-values for the inputs they take and hand everything else to the original:
+state root), decodes and encodes RLP a few hundred times and builds and copies
+some thirty ``rlp.Serializable`` objects (headers, accounts, transactions,
+receipts), and a gas estimate runs ~700 EVM opcodes. The generic helpers below
+that (an ABC check per RLP item, generators and ``itertools`` chains for
+nibbles, a ``Counter`` of field names per object built) were a third of a
+publish's instructions. The versions here compute the same values for the
+inputs they take and hand everything else to the original, which raises as
+before:
 
 - ``rlp.codec.decode_raw`` decodes canonical RLP held in ``bytes`` in one pass
   and gives back the whole item's encoding as its cache (what ``rlp.decode``
   reads of it without ``recursive_cache``); anything else (a ``bytearray``, a
   recursive cache, bad or non-canonical RLP, trailing bytes) goes to the
-  original, which raises exactly as before;
+  original;
 - ``rlp.codec.encode_raw`` (and the trie's import of it) encodes ``bytes`` and
-  lists and tuples of them without the ``Atomic`` ABC check; any other item goes
-  to the original;
+  lists and tuples of them without the ``Atomic`` ABC check;
 - the trie's nibble helpers (``bytes_to_nibbles``, hex-prefix ``encode_nibbles``
-  and ``decode_nibbles``, the terminator helpers, ``nibbles_to_bytes``) build
-  their tuples with C-level calls; invalid nibbles still raise ``InvalidNibbles``.
+  and ``decode_nibbles``, the terminator helpers, ``nibbles_to_bytes``) and its
+  ``tuplify``/``listify`` build their values with C-level calls;
+- ``rlp.sedes.serializable``'s argument checks remember which field-name tuples
+  have no duplicates, and ``BaseSerializable.copy`` skips ``deepcopy`` for the
+  values it would return unchanged (ints, bytes, strings, None);
+- :func:`code_stream_class` and :func:`stack_class` are subclasses of py-evm's
+  ``CodeStream`` and ``Stack``, used by the embedded chain's computations only.
 
 It is the kind of swap the ``rlp`` package itself makes for its optional Rust
 backend: same results, byte for byte (``tests/chain/test_speedups.py`` checks
-each one against the original on real chain data and random input). Nothing is
-cached: every call returns new lists, which py-evm's trie may mutate.
+each one against the original on real chain data and random input, and
+``tests/chain/test_embedded.py`` a history mined with them against py-evm alone).
+Nothing is cached that py-evm mutates: decoding returns new lists at every call.
 """
 
 from __future__ import annotations
