@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from registry.chain import _speedups
 from registry.errors import (
     ChainError,
     ChainUnavailable,
@@ -705,6 +706,7 @@ class _Node:
     ) -> None:
         _defer_bls_precompiles()
         _fast_eth_hash()
+        _speedups.install()
         from eth.chains.base import MiningChain
         from eth.db.atomic import AtomicDB
         from eth.vm.forks import PragueVM
@@ -712,10 +714,19 @@ class _Node:
         from eth.vm.forks.prague.state import PragueState
 
         node = self
+        code_stream = _speedups.code_stream_class()
+        stack = _speedups.stack_class()
 
         class _Computation(PragueComputation):
             """Prague's computation; the call a gas estimate ran and recorded is replayed
-            from that record when a block mines the same call on the same state (_Replay)."""
+            from that record when a block mines the same call on the same state (_Replay).
+            Its code's jump destinations are analysed once per code, not per run, and its
+            stack takes a fast path for plain values (_speedups)."""
+
+            def __init__(self, state: Any, message: Any, transaction_context: Any) -> None:
+                super().__init__(state, message, transaction_context)
+                self.code = code_stream(message.code)
+                self._stack = stack()
 
             @classmethod
             def apply_computation(
@@ -848,6 +859,8 @@ class _Node:
         # the canonical head's header: only this node changes it (it holds the state lock),
         # in _mine and _evm_revert, which drop this copy
         self._head: Any = None
+        # (head hash, the base fee of the block after it)
+        self._base_fee: tuple[bytes, int] | None = None
         self._methods: dict[str, Callable[[list[Any]], Any]] = {
             "web3_clientVersion": lambda p: CLIENT_VERSION,
             "net_version": lambda p: str(CHAIN_ID),
@@ -931,7 +944,13 @@ class _Node:
         return head
 
     def _next_base_fee(self) -> int:
-        return int(self.chain.create_header_from_parent(self.head).base_fee_per_gas)
+        head = self.head
+        cached = self._base_fee
+        if cached is None or cached[0] != head.hash:  # it depends on the head alone
+            cached = self._base_fee = (
+                head.hash, int(self.chain.create_header_from_parent(head).base_fee_per_gas)
+            )
+        return cached[1]
 
     def _header(self, tag: Any, *, missing_ok: bool = False) -> Any:
         """The header a block parameter names (tag, number, or EIP-1898 object)."""
@@ -1273,7 +1292,7 @@ class _Node:
             )
             block = vm.mine_block(block, mix_hash=keccak(parent.hash)).block
             chain.validate_block(block)
-            chain.chaindb.persist_block(block)
+            canonical, _ = chain.chaindb.persist_block(block)
         except ValidationError as exc:
             chain.header = None  # the pending header again from the head, when needed
             raise _tx_rejected(exc) from exc
@@ -1282,6 +1301,8 @@ class _Node:
             self._head = None
             self.replaying = None
         chain.header = None  # py-evm's pending header, rebuilt from the new head if read
+        if canonical and canonical[-1] == block.hash:  # the new head: no need to read it back
+            self._head = block.header
         self._mined = (block, tuple(receipts))
         self.new_logs += _log_rows(block, receipts)
         if touched or len(self.wiped) != wiped:  # finalizing wrote storage: read every word

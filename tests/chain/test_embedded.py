@@ -865,21 +865,46 @@ def _history(state: Path) -> tuple[int, int, list[tuple[str, list[Any]]]]:
     return replayed, blocks, tables
 
 
+_PLAIN_HISTORY = """
+import pickle, sys, time
+from pathlib import Path
+import pytest
+from registry.chain import _speedups, embedded
+from tests.chain import test_embedded
+
+# py-evm alone: no replay of the estimate, the rlp and trie packages' own helpers
+_speedups.install = lambda: None
+embedded._recorded = lambda *args: None
+with pytest.MonkeyPatch.context() as monkeypatch:
+    test_embedded._fixed_clock(monkeypatch)
+    result = test_embedded._history(Path(sys.argv[1]))
+assert not _speedups.originals()  # nothing swapped in
+Path(sys.argv[2]).write_bytes(pickle.dumps(result))
+"""
+
+
 def test_mining_replays_the_estimated_call_into_the_same_blocks(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A block whose call the gas estimate ran is byte-identical to one py-evm runs again."""
-    from registry.chain import embedded
+    """The blocks, receipts, state roots and every row of the file are byte-identical to
+    what py-evm alone makes: with the estimate's call replayed and the fast RLP and trie
+    helpers (this process), and with neither (a fresh process)."""
+    import pickle
+
+    from registry.chain import _speedups
 
     _fixed_clock(monkeypatch)
     replayed, blocks, tables = _history(tmp_path / "replayed.db")
-    monkeypatch.setattr(embedded, "_recorded", lambda *args: None)  # nothing to replay
-    none, same_blocks, plain = _history(tmp_path / "plain.db")
+    assert _speedups.originals()  # installed here
+    plain = run_python(_PLAIN_HISTORY, str(tmp_path / "plain.db"), str(tmp_path / "plain.pickle"),
+                       timeout=300)
+    assert plain.returncode == 0, plain.stderr
+    none, same_blocks, plain_tables = pickle.loads((tmp_path / "plain.pickle").read_bytes())
     assert none == 0
     # every transaction but the deployment (no estimate) and the durable publish (a CREATE)
     assert replayed == blocks - 2 - 1  # and the time-travel block, which has none
     assert same_blocks == blocks
-    for (table, rows), (_, expected) in zip(tables, plain, strict=True):
+    for (table, rows), (_, expected) in zip(tables, plain_tables, strict=True):
         assert rows == expected, f"table {table} differs"
 
 
