@@ -11,7 +11,9 @@ Starts anvil on a free loopback port (killed on exit) and fills it with
 
 1. Sync: a fresh, proof-checked ``sync_index`` (every page's logs folded into
    the event digest proven by EIP-1186 at the page's last block, headers
-   re-hashed, policy verdicts) in a child process, with its peak RSS; beside the
+   re-hashed, policy verdicts; a page's key verdicts computed by a worker
+   process while the page is stored) in a child process, with its peak RSS and
+   its worker's, and the CPU of both; beside the
    floor, a child that only fetches the same logs with ``eth_getLogs`` and
    parses the JSON (the endpoint's and the wire's share), and a child that
    only imports the same modules (the interpreter's memory floor). Run again
@@ -125,6 +127,7 @@ def child(kind: str, url: str, address: str, start: int, out: str) -> None:
         return ru.ru_utime + ru.ru_stime
 
     cpu0 = cpu()
+    worker_peak = [0.0]  # MB
     if kind == "imports":
         from web3 import Web3
 
@@ -149,16 +152,37 @@ def child(kind: str, url: str, address: str, start: int, out: str) -> None:
 
         from registry.index import sync_index
 
+        try:  # the verdict worker's own peak RSS, read from /proc as the sync closes it
+            from registry.index import _verdicts
+
+            plain_close = _verdicts.VerdictPool.close
+
+            def close(self: Any, **kw: Any) -> None:
+                try:
+                    with open(f"/proc/{self._proc.pid}/status") as f:
+                        for line in f:
+                            if line.startswith("VmHWM:"):
+                                worker_peak[0] = max(worker_peak[0], int(line.split()[1]) / 1024)
+                except (OSError, ValueError):
+                    pass
+                plain_close(self, **kw)
+
+            _verdicts.VerdictPool.close = close  # type: ignore[method-assign]
+        except ImportError:  # a baseline without a worker
+            pass
+
         w3 = Web3(HTTPProvider(url))  # one endpoint, trusted alone, at its latest block
         t0, cpu0 = time.perf_counter(), cpu()
         res = sync_index(out, (w3, address, start),
                          policy_profile=None if kind.endswith("nopolicy") else "default")
         seconds, events = time.perf_counter() - t0, res.events
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)  # the sync's verdict worker's CPU
     import registry
 
     print(json.dumps({"seconds": seconds, "cpu": cpu() - cpu0, "events": events,
-                      "rss_mb": rss_mb,
+                      "rss_mb": rss_mb, "worker_cpu": kids.ru_utime + kids.ru_stime,
+                      "worker_rss_mb": worker_peak[0],
                       "root": str(Path(registry.__file__).resolve().parents[1])}))
 
 
@@ -202,7 +226,8 @@ def main() -> int:
     ap.add_argument("--skip-lookups", action="store_true")
     args = ap.parse_args()
     print(f"machine: {platform.platform()}, {os.cpu_count()} cpus (shared),"
-          f" Python {platform.python_version()}")
+          f" Python {platform.python_version()}, load {os.getloadavg()[0]:.1f},"
+          f" {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
     proc, url = start_anvil()
     try:
         t0 = time.perf_counter()
@@ -220,6 +245,17 @@ def main() -> int:
                         runs.setdefault("base-" + kind, []).append(run_child(
                             kind, url, address, start, Path(tmp) / f"base-{kind}.sqlite",
                             args.baseline))
+            if args.baseline is not None:  # the same index, verdicts included, as the baseline's
+                from registry.index import Store
+
+                for kind in ("sync", "sync-nopolicy"):
+                    with Store.open(Path(tmp) / f"{kind}.sqlite") as a, \
+                            Store.open(Path(tmp) / f"base-{kind}.sqlite") as b:
+                        same = a.digest() == b.digest()
+                    print(f"{kind}: Store.digest() {'equals' if same else 'DIFFERS FROM'} the"
+                          " baseline's")
+                    if not same:
+                        raise SystemExit(f"{kind}: the index differs from the baseline's")
 
         def med(kind: str, key: str) -> float:
             return statistics.median(r[key] for r in runs[kind])
@@ -228,14 +264,21 @@ def main() -> int:
             return statistics.median(r["events"] / r["seconds"] for r in runs[kind])
 
         floor = eps("getlogs")
+        print(f"load after the sync runs: {os.getloadavg()[0]:.1f} (1 min),"
+              f" {os.getloadavg()[1]:.1f} (5 min)")
         print(f"sync, proof-checked, policy verdicts: {eps('sync'):,.0f} events/s"
               f" (target >= 5,000); without the policy check {eps('sync-nopolicy'):,.0f}/s")
         print(f"  floor, eth_getLogs of the same logs + JSON only: {floor:,.0f} events/s"
               f" -> sync is {eps('sync') / floor:.2f}x the floor")
         print(f"  CPU: sync {med('sync', 'cpu'):.2f} s of {med('sync', 'seconds'):.2f} s wall"
-              f" ({1e6 * med('sync', 'cpu') / med('sync', 'events'):.0f} us/event); eth_getLogs"
-              f" child {med('getlogs', 'cpu'):.2f} s of {med('getlogs', 'seconds'):.2f} s")
-        print(f"  peak RSS: sync {med('sync', 'rss_mb'):.0f} MB (target <= 300 MB),"
+              f" ({1e6 * med('sync', 'cpu') / med('sync', 'events'):.0f} us/event) + its verdict"
+              f" worker process {med('sync', 'worker_cpu'):.2f} s"
+              f" ({1e6 * med('sync', 'worker_cpu') / med('sync', 'events'):.0f} us/event);"
+              f" eth_getLogs child {med('getlogs', 'cpu'):.2f} s of"
+              f" {med('getlogs', 'seconds'):.2f} s")
+        print(f"  peak RSS: sync {med('sync', 'rss_mb'):.0f} MB + worker"
+              f" {med('sync', 'worker_rss_mb'):.0f} MB = "
+              f"{med('sync', 'rss_mb') + med('sync', 'worker_rss_mb'):.0f} MB (target <= 300 MB),"
               f" without policy {med('sync-nopolicy', 'rss_mb'):.0f} MB; floor, the same imports"
               f" alone {med('imports', 'rss_mb'):.0f} MB; eth_getLogs child"
               f" {med('getlogs', 'rss_mb'):.0f} MB")
@@ -244,7 +287,11 @@ def main() -> int:
                   f" policy {eps('base-sync-nopolicy'):,.0f}/s, peak RSS"
                   f" {med('base-sync', 'rss_mb'):.0f} MB -> this / baseline"
                   f" {eps('sync') / eps('base-sync'):.2f}x; CPU"
-                  f" {1e6 * med('base-sync', 'cpu') / med('base-sync', 'events'):.0f} us/event")
+                  f" {1e6 * med('base-sync', 'cpu') / med('base-sync', 'events'):.0f} us/event"
+                  f" (+ worker {1e6 * med('base-sync', 'worker_cpu') / med('base-sync', 'events'):.0f})")
+            print("  per run (this / baseline, interleaved): " + ", ".join(
+                f"{a['events'] / a['seconds']:,.0f} / {b['events'] / b['seconds']:,.0f}"
+                for a, b in zip(runs["sync"], runs["base-sync"], strict=True)))
         if args.skip_lookups:
             return 0
 

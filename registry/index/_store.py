@@ -108,6 +108,11 @@ class ParsedKey:
     policy_detail: str = ""
 
 
+#: A KeyPublished's ``parsed`` while its verdict is computed elsewhere: the record row is
+#: stored without parse results and :meth:`Store.set_parsed` fills them in before the commit.
+PENDING = ParsedKey("", (), (), "pending", "")
+
+
 @dataclass(frozen=True, slots=True)
 class Event:
     """One decoded ``KeyRegistry`` event, as the store applies it.
@@ -713,17 +718,55 @@ class Store:
         row = (int(d["key_type"]), int(d["purposes"]), _h(d["commitment"]), int(d["valid_from"]),
                int(d["valid_until"]), int(bool(d["durable"])))
         rebuilt = published_fields(idx, row[2], row[0], row[1], row[3], row[4], row[5])
+        pending = p is PENDING
         c.execute(
             "INSERT INTO records (name_id, idx, key_type, purposes, commitment, valid_from,"
             " valid_until, durable, material, proof, published_at, block, log_index, tx_hash,"
             " algorithm, fingerprint, identities, policy, policy_detail, extra)"
             " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (nid, idx, *row, bytes(d["material"]), bytes(d["proof"]), ev.timestamp, ev.block,
-             ev.log_index, bytes(ev.tx_hash), self._text_id(p.algorithm),
+             ev.log_index, bytes(ev.tx_hash), 0 if pending else self._text_id(p.algorithm),
              fingerprint_key(p.fingerprints[0]) if p.fingerprints else b"",
              json.dumps(list(p.identities)) if p.identities else None, p.policy,
-             self._text_id(p.policy_detail), extra_of(_shown_fields(ev), rebuilt)),
+             0 if pending else self._text_id(p.policy_detail),
+             extra_of(_shown_fields(ev), rebuilt)),
         )
+        if not pending:
+            self._index_parsed(nid, idx, p)
+
+    def set_parsed(self, items: Sequence[tuple[bytes, int, ParsedKey]]) -> None:
+        """Fill in records stored with :data:`PENDING` (``(node, record index, parse results
+        and verdict)`` each), inside the transaction that stored them, before anything else
+        reads them.
+
+        Raises:
+            IndexUnavailable: one of them is not a record waiting for its verdict.
+        """
+        rows, fps, idents = [], [], []
+        for node, idx, p in items:
+            nid = self._id_of(bytes(node))
+            if nid is None:
+                raise IndexUnavailable(f"0x{bytes(node).hex()} is not indexed")
+            rows.append((self._text_id(p.algorithm),
+                         fingerprint_key(p.fingerprints[0]) if p.fingerprints else b"",
+                         json.dumps(list(p.identities)) if p.identities else None, p.policy,
+                         self._text_id(p.policy_detail), nid, int(idx)))
+            fps += [(fingerprint_key(fp), nid, int(idx)) for fp in p.fingerprints]
+            idents += [(ident.lower(), nid, int(idx)) for ident in p.identities]
+        c = self.conn
+        cur = c.executemany(
+            "UPDATE records SET algorithm=?, fingerprint=?, identities=?, policy=?,"
+            " policy_detail=? WHERE name_id=? AND idx=? AND policy='pending'", rows)
+        if cur.rowcount != len(rows):
+            raise IndexUnavailable(f"{len(rows) - cur.rowcount} of {len(rows)} records are not"
+                                   " waiting for their verdicts")
+        c.executemany("INSERT OR IGNORE INTO fingerprints VALUES (?, ?, ?)", fps)
+        if idents:
+            c.executemany("INSERT OR IGNORE INTO identities VALUES (?, ?, ?)", idents)
+
+    def _index_parsed(self, nid: int, idx: int, p: ParsedKey) -> None:
+        """The fingerprint and identity rows of a record's parse results."""
+        c = self.conn
         c.executemany(
             "INSERT OR IGNORE INTO fingerprints VALUES (?, ?, ?)",
             [(fingerprint_key(fp), nid, idx) for fp in p.fingerprints],

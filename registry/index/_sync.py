@@ -42,6 +42,7 @@ anything malformed raises :class:`~registry.errors.ChainError`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import time
@@ -64,9 +65,10 @@ from registry.errors import (
     IndexUnavailable,
     VerificationError,
 )
-from registry.index._store import Event, ParsedKey, Store
+from registry.index._store import PENDING, Event, Store
+from registry.index._verdicts import Job, VerdictPool, WorkerFailed, parsed_key
 from registry.keys._common import KeyType, commitment
-from registry.names import namehash, parse_name, raw_namehash
+from registry.names import keccak256, labelhash, namehash, parse_name, raw_namehash
 
 __all__ = ["SyncResult", "WatchEvent", "sync_index", "watch_events"]
 
@@ -75,10 +77,19 @@ ZERO32 = b"\x00" * 32
 #: memory does not grow with it), and the most a page grows to (it doubles after each page).
 DEFAULT_PAGE_BLOCKS = 16
 MAX_PAGE_BLOCKS = 50_000
-#: Logs a page aims at (pages grow while below it and shrink above it; memory stays bounded).
-PAGE_LOGS = 5_000
-#: A page holding more logs than this is dropped before decoding and asked again in halves.
-MAX_PAGE_LOGS = 2 * PAGE_LOGS
+#: Logs a page aims at (pages grow while below half of it and shrink above it). Each page
+#: costs one event-digest proof, which a node such as anvil takes long over.
+PAGE_LOGS = 10_000
+#: The most logs a page decodes (what bounds memory): a reply holding more (or more than
+#: twice a smaller ``page_logs``) keeps its first whole blocks, at most this many logs, and
+#: the page ends there; when its first block alone holds more, it is dropped before decoding
+#: and the range halved.
+MAX_PAGE_LOGS = 10_000
+#: A page with this many KeyPublished has its verdicts computed by a worker process
+#: (:mod:`registry.index._verdicts`) while it is stored; jobs go to it in chunks of
+#: VERDICT_CHUNK, so it starts on the first while the rest of the page is applied.
+WORKER_MIN_KEYS = 500
+VERDICT_CHUNK = 250
 #: Stored block hashes compared per round when looking for the common ancestor.
 REORG_PROBE = 64
 _RANGE_ERRORS = ("range", "too many", "limit", "exceed", "too large", "response size", "10000",
@@ -383,58 +394,18 @@ class _Decoder:
         return named[0] if len(named) == 1 else tuple(named)
 
 
-def _parsed_key(key_type: int, material: bytes, name: str, proof: bytes, owner: str | None,
-                chain_id: int, registry: str, purposes: int, profile: str | None,
-                valid_name: bool = True, squatted_by: str | bool = False) -> ParsedKey:
-    """Parse the material and run the policy (verdict pass / fail / unknown).
-
-    A record under a name the grammar refuses fails (nothing serves it);
-    ``squatted_by`` (the domain the name squats in, or False) goes to the
-    policy's ``binding.domain_chain`` lint.
-    """
-    from registry.keys import load_material
-
-    try:
-        key = load_material(key_type, material)
-    except Error as exc:
-        return ParsedKey("unparsable", (), (), "fail", f"material does not parse: {exc}")
-    fps = [str(key.fingerprint)]
-    spki = getattr(key, "spki_sha256", None)
-    if isinstance(spki, str) and spki:
-        fps.append(spki)
-    for sub in getattr(key, "subkeys", ()) or ():
-        fp = getattr(sub, "fingerprint", None)
-        if isinstance(fp, str):
-            fps.append(fp)
-    idents = tuple(str(i) for i in (key.identities or ()))
-    algorithm = str(key.algorithm)
-    if not valid_name:
-        return ParsedKey(algorithm, tuple(dict.fromkeys(fps)), idents, "fail",
-                         f"name {name!r} is not a valid registry name: its keys are never served")
-    if profile is None:
-        return ParsedKey(algorithm, tuple(dict.fromkeys(fps)), idents, "unknown", "no policy check")
-    try:
-        from registry.policy import check
-
-        kwargs: dict[str, Any] = {"profile": profile, "name": name, "purposes": purposes,
-                                  "squatted_by": squatted_by}
-        if proof and owner:
-            from registry.proofs import statement
-
-            kwargs["proof"] = proof
-            kwargs["statement"] = statement(chain_id, registry, name, owner,
-                                            commitment(key_type, material))
-        report = check(key, **kwargs)
-        verdict = "pass" if report.passed else "fail"
-        detail = f"{report.profile} {report.policy_sha256[:16]}"
-        if not report.passed:
-            detail += ": " + ", ".join(r.lint_id for r in report.failures())
-    except Exception as exc:  # the checker is optional: say so, serve nothing unchecked
-        verdict, detail = "unknown", f"policy check unavailable: {type(exc).__name__}: {exc}"
-    return ParsedKey(algorithm, tuple(dict.fromkeys(fps)), idents, verdict, detail)
-
-
 # --------------------------------------------------------------------------- sync
+
+
+def _node_of_text(text: str, label: str, parent: bytes, person: bool) -> bytes:
+    """``raw_namehash(text)`` of a name registered as ``label`` under ``parent`` (the node of
+    the indexed parent text): one hash on the parent's node when the text splits back into
+    that label and that parent (no ``.`` or ``@`` in the label, no ``@`` in the parent's
+    text), else the whole text hashed again."""
+    if parent != ZERO32 and "." not in label and "@" not in label and "@" not in text[
+            len(label) + 1:]:
+        return keccak256(parent + labelhash(label, person=person))
+    return bytes(raw_namehash(text))
 
 
 def _target(reg: Any) -> tuple[Any, str, int, Any]:
@@ -459,6 +430,23 @@ def _is_range_error(exc: Exception) -> bool:
 
 class _RangeTooLarge(Exception):
     """The endpoint refused an eth_getLogs range (or the page holds too many logs): halve it."""
+
+
+def _first_blocks(raw: list[Any], cap: int, lo: int, hi: int) -> tuple[list[Any], int]:
+    """The raw logs of a reply holding more than ``cap`` that fall in its first blocks: those
+    before the block of log ``cap`` (at most ``cap`` logs), and the last of those blocks.
+
+    Raises _RangeTooLarge when that leaves no block (or a block number does not read)."""
+    try:
+        end = _q(raw[cap]["blockNumber"]) - 1
+        keep = cap
+        while keep and _q(raw[keep - 1]["blockNumber"]) > end:
+            keep -= 1
+    except (ChainError, KeyError, TypeError, ValueError, IndexError):
+        end = lo - 1
+    if not lo <= end < hi:
+        raise _RangeTooLarge(f"{len(raw)} logs in blocks {lo}-{hi}")
+    return raw[:keep], end
 
 
 @dataclass
@@ -505,6 +493,12 @@ class _Syncer:
         self.names: dict[bytes, str | None] = {}
         self.owners: dict[bytes, str | None] = {}
         self.reader: Any = None
+        # a big page's verdicts are computed by a worker process while the page is stored:
+        # (node, record index) of each record waiting for one, and the jobs not yet sent
+        self.pool: VerdictPool | None = None
+        self.pool_failed = False  # the worker failed once: this run computes verdicts itself
+        self.deferred: list[tuple[bytes, int]] | None = None
+        self.jobs: list[Job] | None = None
 
     # -- identity, heads and reorgs
 
@@ -686,9 +680,13 @@ class _Syncer:
             if hi > lo and _is_range_error(exc):
                 raise _RangeTooLarge(str(exc)) from exc
             raise
-        if isinstance(raw, list) and len(raw) > MAX_PAGE_LOGS * self.page_logs // PAGE_LOGS \
-                and hi > lo:  # dropped before its logs are parsed
-            raise _RangeTooLarge(f"{len(raw)} logs in blocks {lo}-{hi}")
+        cap = min(MAX_PAGE_LOGS, 2 * self.page_logs)
+        if isinstance(raw, list) and len(raw) > cap and hi > lo:
+            # too many logs to decode at once: the page ends before the block of the first
+            # log past the cap (the logs before it are kept; the proof at the new end says
+            # whether they are all of its blocks'), or, when the first block alone holds that
+            # many, the range is halved (the reply dropped before its logs are parsed)
+            raw, hi = _first_blocks(raw, cap, lo, hi)
         logs = _parse_logs(raw)
         for lg in logs:
             if not lo <= lg.block <= hi:
@@ -745,6 +743,16 @@ class _Syncer:
         count = 0
         touched: set[bytes] = set()
         self.names, self.owners, self.reader = {}, {}, None
+        self.deferred = self.jobs = None
+        if self.profile is not None and not self.pool_failed and sum(
+                kind == "KeyPublished" for kind, _d, _l in page.decoded) >= WORKER_MIN_KEYS:
+            if self.pool is None:
+                try:
+                    self.pool = VerdictPool()
+                except WorkerFailed:  # no worker here: verdicts computed in this process
+                    self.pool_failed = True
+            if self.pool is not None:
+                self.deferred, self.jobs = [], []
         with store.transaction():
             for kind, data, lg in page.decoded:
                 if kind in _REGISTRY_WIDE:
@@ -763,6 +771,16 @@ class _Syncer:
                 if kind in ("KeyPublished", "KeyRevoked", "NameRegistered",
                             "OwnershipTransferred"):
                     touched.add(node)
+            if self.deferred is not None:  # the worker's verdicts, before anything reads them
+                self.flush_jobs()
+                assert self.pool is not None
+                verdicts = self.pool.collect()
+                if len(verdicts) != len(self.deferred):
+                    raise WorkerFailed("the policy worker answered"
+                                           f" {len(verdicts)} of {len(self.deferred)} keys")
+                store.set_parsed([(node, idx, parsed) for (node, idx), parsed
+                                  in zip(self.deferred, verdicts, strict=True)])
+                self.deferred = self.jobs = None
             if self.dns is not None:
                 tops = {self.store.top_level_of(n) for n in touched}
                 for top in sorted(t for t in tops if t is not None):
@@ -776,6 +794,19 @@ class _Syncer:
             store.set_meta("synced_block", page.hi)
             store.set_proven_head(page.hi, end.hash, page.digest, end.timestamp)
         return count
+
+    def drop_pool(self, *, failed: bool = False) -> None:
+        """Stop the verdict worker (at once when ``failed``; then none is started again)."""
+        if self.pool is not None:
+            self.pool.close(kill=failed)
+            self.pool = None
+        self.pool_failed = self.pool_failed or failed
+
+    def flush_jobs(self) -> None:
+        """Send the verdict jobs gathered so far to the worker."""
+        if self.jobs and self.pool is not None:
+            self.pool.submit(self.jobs)
+            self.jobs = []
 
     def apply_dns(self, top: bytes, *, fresh: bool) -> None:
         """Check (or reuse this run's verdict for) a top-level name's DNS control and apply it."""
@@ -811,7 +842,7 @@ class _Syncer:
                 if ptext is None:
                     raise VerificationError(f"{where}: parent 0x{parent.hex()} is not indexed")
                 text = f"{label}{'@' if data['person'] else '.'}{ptext}"
-            if bytes(raw_namehash(text)) != node:
+            if bytes(_node_of_text(text, label, parent, bool(data["person"]))) != node:
                 raise VerificationError(f"{where}: name {text!r} does not hash to its node")
             # a name the grammar refuses (an IP address literal, a numeric TLD, text not in
             # normal form) is indexed as the chain has it, and nothing ever serves it
@@ -822,9 +853,17 @@ class _Syncer:
             name = self.name_of(node)
             if name is None:
                 raise VerificationError(f"{where}: node 0x{node.hex()} is not indexed")
-            parsed = _parsed_key(kt, material, name, bytes(data["proof"]), self.owner_of(node),
-                                 self.chain_id, self.address, int(data["purposes"]), self.profile,
-                                 *self.name_standing(name))
+            job: Job = (kt, material, name, bytes(data["proof"]), self.owner_of(node),
+                        self.chain_id, self.address, int(data["purposes"]), self.profile,
+                        *self.name_standing(name, check_valid=self.deferred is None))
+            if self.deferred is None or self.jobs is None:
+                parsed = parsed_key(*job)
+            else:  # the worker computes it while the page is stored (see run_page)
+                parsed = PENDING
+                self.deferred.append((node, int(data["index"])))
+                self.jobs.append(job)
+                if len(self.jobs) >= VERDICT_CHUNK:
+                    self.flush_jobs()
         return Event(kind, block, lg.log_index, lg.tx_hash, node, ts, data, parsed)
 
     def name_of(self, node: bytes) -> str | None:
@@ -840,19 +879,31 @@ class _Syncer:
             self.owners[node] = self.store.owner_of(node)
         return self.owners[node]
 
-    def name_standing(self, name: str) -> tuple[bool, str | bool]:
+    def name_standing(self, name: str, *,
+                      check_valid: bool = True) -> tuple[bool | None, str | bool]:
         """(the name is valid, the domain it squats in or False), from the index as it stands.
 
         One reader (and its squatting cache) serves the page until an event changes the
-        names table under it (:data:`_NAME_CHANGES`).
+        names table under it (:data:`_NAME_CHANGES`). ``check_valid=False`` leaves the
+        name's grammar to the verdict's worker (None: not checked here; a name that does not
+        parse at all is invalid either way).
         """
+        from registry.errors import InvalidName
         from registry.index._query import IndexReader, valid_name
 
-        if not valid_name(name):
+        if check_valid and not valid_name(name):
             return False, False
         if self.reader is None:
             self.reader = IndexReader(self.store.conn, self.store.path)
-        return True, self.reader.squatted_by(name) or False
+        if not check_valid and self.reader._squat_free is True:
+            # the reader found that no name of the index squats (its own shortcut, taken
+            # after parsing the name): the grammar is the worker's, squatting is False
+            return None, False
+        try:
+            squat = self.reader.squatted_by(name) or False
+        except InvalidName:
+            return False, False
+        return (True if check_valid else None), squat
 
     # -- runs
 
@@ -869,19 +920,24 @@ class _Syncer:
         t0 = time.monotonic()
         self.check_identity()
         result = SyncResult(0, 0)
-        for _attempt in range(5):
-            try:
-                self._run(result)
-                if self.audit_all:
-                    from registry.index._audit import audit_index
+        try:
+            for _attempt in range(5):
+                try:
+                    self._run(result)
+                    if self.audit_all:
+                        from registry.index._audit import audit_index
 
-                    result.audited = audit_index(self, result)
-                self.refresh_dns()
-                break
-            except _ReorgInFlight:
-                continue
-        else:
-            raise ChainError("the chain keeps reorganising under the sync; try again later")
+                        result.audited = audit_index(self, result)
+                    self.refresh_dns()
+                    break
+                except _ReorgInFlight:
+                    continue
+            else:
+                raise ChainError("the chain keeps reorganising under the sync; try again later")
+        except BaseException:
+            self.drop_pool(failed=True)
+            raise
+        self.drop_pool()
         head = self.store.proven_head()
         with self.store.transaction():
             self.store.mark_synced(head=head, head_is_newest=self._head_is_newest(head))
@@ -901,10 +957,11 @@ class _Syncer:
         result.from_block, result.to_block = lo, max(target, lo - 1)
         result.trusted = trusted.to_dict()
         size = self.page
-        # The next page's eth_getLogs is asked on a worker thread while a proven page is
-        # stored (the endpoint works meanwhile); everything else -- decoding, headers, the
-        # proof -- happens here, after the page before is committed. Only the request runs
-        # beside the store (a thread decoding beside it would take the GIL from it).
+        # The next page's eth_getLogs, and the proof at its end, are asked on a thread while
+        # a proven page is stored (the endpoint works meanwhile; ask_ahead); decoding, the
+        # headers and the page's checks happen here, after the page before is committed.
+        # Only requests (and one proof check) run beside the store: a thread decoding beside
+        # it would take the GIL from it.
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sync-getlogs") as pool:
             ahead: tuple[int, int, Any, Future[Any]] | None = None
             while lo <= target:
@@ -917,22 +974,44 @@ class _Syncer:
                 except _RangeTooLarge:
                     size = max(1, (hi - lo + 1) // 2)
                     continue
+                cut = page.hi < hi  # the reply held too many logs: the page ended early
+                hi = page.hi
                 lo = hi + 1
-                if len(page.logs) > self.page_logs:
+                if cut:
+                    size = hi - page.lo + 1  # the blocks that fitted
+                elif len(page.logs) > self.page_logs:
                     size = max(1, (hi - page.lo + 1) * self.page_logs // len(page.logs))
                 elif size < self.max_page and len(page.logs) * 2 < self.page_logs:
                     size = min(self.max_page, size * 2)
                 if lo <= target:
                     nxt = min(lo + size - 1, target)
                     ep = self.quorum.data_endpoints()[0]
-                    flt = {"address": self.address, "fromBlock": hex(lo), "toBlock": hex(nxt)}
-                    ahead = (lo, nxt, ep, pool.submit(ep.call, "eth_getLogs", [flt]))
-                n = self.run_page(page)
+                    ahead = (lo, nxt, ep, pool.submit(self.ask_ahead, ep, lo, nxt))
+                try:
+                    n = self.run_page(page)
+                except WorkerFailed:
+                    # nothing of the page was stored (its transaction rolled back): store it
+                    # again, the verdicts computed here, and the rest of the run likewise
+                    self.drop_pool(failed=True)
+                    n = self.run_page(page)
                 result.events += n
                 result.pages += 1
                 result.page_sizes.append(hi - page.lo + 1)
                 if self.progress is not None:
                     self.progress(hi, target, result.events)
+
+    def ask_ahead(self, ep: Any, lo: int, hi: int) -> Any:
+        """On the request thread, while a page is stored: the next page's ``eth_getLogs``
+        reply; then the proof of the event digest at its last block, so that it is proven
+        when the sync gets there (proven words are kept per state root; a node such as anvil
+        takes long over a proof). It is checked here as on the sync's thread (against the
+        quorum's header for that block); a failure is ignored here, and the page's own
+        check, finding no word proven at that header's state root, asks again and decides."""
+        flt = {"address": self.address, "fromBlock": hex(lo), "toBlock": hex(hi)}
+        raw = ep.call("eth_getLogs", [flt])
+        with contextlib.suppress(Exception):  # asked again, and decided, on the sync's thread
+            self.state.prove_on(ep, [layout.EVENTS_SLOT], self.quorum.block(hi))
+        return raw
 
     def fetch(self, lo: int, hi: int, trusted: Any, start: bytes, prev: bytes | None,
               ahead: tuple[Any, Future[Any]] | None = None) -> _Page:
