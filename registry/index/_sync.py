@@ -468,9 +468,9 @@ def _collector_paused() -> Iterator[None]:
     """The cyclic garbage collector paused while a page is fetched, proven and stored.
 
     A page allocates ~10 objects a log that reference counting frees; with the collector
-    on, they set off collections that walk every object of the process (web3 and the
-    policy tables included) ~80 times a 10,000-log page. The young generations are
-    collected after each page, so cycles made meanwhile do not outlive it.
+    on, they set off ~80 collections a 5,000-log page, the oldest generation's walking every
+    object of the process (web3's included). The young generations are collected after
+    each page, so cycles made meanwhile do not outlive it.
     """
     if not gc.isenabled():
         yield
