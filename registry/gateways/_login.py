@@ -19,8 +19,8 @@ from __future__ import annotations
 import os
 import time
 
+from registry._errors_core import ConfigError, Error, IndexUnavailable, InvalidName
 from registry._grammar import normal_name
-from registry.errors import ConfigError, Error, IndexUnavailable, InvalidName
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:

@@ -29,7 +29,7 @@ import os
 import stat
 from collections.abc import Collection
 
-from registry.errors import ConfigError, Error
+from registry._errors_core import ConfigError, Error
 
 __all__ = ["check_secure_file", "owner_uid"]
 
