@@ -285,6 +285,20 @@ installed in). ``baseline``: another checkout timed the same way, interleaved (a
             for m, per in times.items()}
 
 
+def print_ratios(lat: dict[str, dict[str, float]], key: str, value: str, ratio: str) -> None:
+    """One line per mode: the ``<command>_<key>`` figures and keyanchor's (and the
+    baseline's) ratios to the floor and to ``python3 -c pass``."""
+    for mode, r in lat.items():
+        k, f, p = r[f"keyanchor_{key}"], r[f"floor_{key}"], r[f"pass_{key}"]
+        line = (f"  {mode:26} pass {value.format(p)}, floor {value.format(f)},"
+                f" keyanchor-ssh {value.format(k)}: {ratio.format(k / f)}x floor,"
+                f" {ratio.format(k / p)}x pass")
+        if f"baseline_{key}" in r:
+            b = r[f"baseline_{key}"]
+            line += f"; baseline {value.format(b)}: {ratio.format(b / f)}x floor"
+        print(line)
+
+
 def valgrind_instructions(argv: list[str], env: dict[str, str], cwd: Path) -> int:
     """User-space instructions one run of ``argv`` executes (valgrind's cachegrind, no cache
     simulation); the command must succeed."""
@@ -478,26 +492,10 @@ def main() -> int:
                       f" {r['keyanchor_median'] / r['baseline_median']:.2f}x")
         print("  the same runs in CPU time (user + sys of each process; less shaken by other work"
               " on the machine), medians, ms:")
-        for mode, r in lat.items():
-            line = (f"  {mode:26} pass {r['pass_cpu']:6.1f}, floor {r['floor_cpu']:6.1f},"
-                    f" keyanchor-ssh {r['keyanchor_cpu']:6.1f}:"
-                    f" {r['keyanchor_cpu'] / r['floor_cpu']:.2f}x floor,"
-                    f" {r['keyanchor_cpu'] / r['pass_cpu']:.2f}x pass")
-            if "baseline_cpu" in r:
-                line += (f"; baseline {r['baseline_cpu']:6.1f}:"
-                         f" {r['baseline_cpu'] / r['floor_cpu']:.2f}x floor")
-            print(line)
+        print_ratios(lat, "cpu", "{:6.1f}", "{:.2f}")
         if args.instructions:
             print("  instructions (user space, valgrind, one run each; deterministic), millions:")
-            for mode, r in lat.items():
-                line = (f"  {mode:26} pass {r['pass_minstr']:6.1f}, floor {r['floor_minstr']:6.1f},"
-                        f" keyanchor-ssh {r['keyanchor_minstr']:6.1f}:"
-                        f" {r['keyanchor_minstr'] / r['floor_minstr']:.3f}x floor,"
-                        f" {r['keyanchor_minstr'] / r['pass_minstr']:.3f}x pass")
-                if "baseline_minstr" in r:
-                    line += (f"; baseline {r['baseline_minstr']:6.1f}:"
-                             f" {r['baseline_minstr'] / r['floor_minstr']:.3f}x floor")
-                print(line)
+            print_ratios(lat, "minstr", "{:6.1f}", "{:.3f}")
         if not args.skip_sync and not args.latency_only:
             s = bench_sync(args.sync_names, d)
             print(f"sync from anvil: {s['events']} events in {s['sync_s']:.2f} s ="
