@@ -1,0 +1,245 @@
+"""What an OpenPGP load checks at once and what it describes on first use.
+
+The load runs :func:`scan_certificate` (every check of :func:`walk_certificate`,
+a summary of the signatures) and describes key flags, subkeys, signatures and
+packets from the material when they are first read. These tests hold the two
+to the same verdicts, the record to the same values and behaviour, and show
+which hostile packets Sequoia drops and which the scan refuses.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import pickle
+import random
+import warnings
+from datetime import UTC, datetime
+
+import pytest
+
+from registry.errors import KeyFormatError
+from registry.keys._openpgp import _user_ids, load_openpgp_cert
+from registry.keys._pgp_packets import (
+    CertStructure,
+    Signature,
+    iter_packet_spans,
+    scan_certificate,
+    walk_certificate,
+)
+
+SELF_CERTS = (0x10, 0x11, 0x12, 0x13)
+
+
+def _generate(v6: bool = False, uid: str = "Tess <Tess@Example.org>") -> bytes:
+    import pysequoia
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        profile = pysequoia.Profile.RFC9580 if v6 else pysequoia.Profile.RFC4880
+        return bytes(pysequoia.Tsk.generate(uid, profile=profile).extract_certificate())
+
+
+@pytest.fixture(scope="module")
+def certs() -> list[bytes]:
+    return [_generate(), _generate(v6=True), _generate(uid="no email")]
+
+
+def _packet(tag: int, body: bytes) -> bytes:
+    n = len(body)
+    if n < 192:
+        return bytes([0xC0 | tag, n]) + body
+    n -= 192
+    return bytes([0xC0 | tag, (n >> 8) + 192, n & 0xFF]) + body
+
+
+def _sub(kind: int, data: bytes) -> bytes:
+    return bytes([len(data) + 1, kind]) + data
+
+
+def _v4_sig(sig_type: int, hashed: bytes, unhashed: bytes = b"", pk: int = 22,
+            data: bytes = b"\x00\x08\xff\x00\x08\xff", version: int = 4) -> bytes:
+    return (bytes([version, sig_type, pk, 10]) + len(hashed).to_bytes(2, "big") + hashed
+            + len(unhashed).to_bytes(2, "big") + unhashed + b"\xab\xcd" + data)
+
+
+def _outcome(fn: object, data: bytes) -> tuple[str, str]:
+    try:
+        fn(data)  # type: ignore[operator]
+    except Exception as exc:  # the verdicts compared: class and one-line message
+        return type(exc).__name__, str(exc)
+    return "ok", ""
+
+
+# --------------------------------------------------------------------------- same verdicts
+
+
+def _mutations(material: bytes, rng: random.Random, count: int) -> list[bytes]:
+    spans = list(iter_packet_spans(material))
+    out = []
+    for _ in range(count):
+        data = bytearray(material)
+        _tag, start, body, end, _new = rng.choice(spans)
+        for _ in range(rng.randrange(1, 3)):
+            where = rng.random()
+            if where < 0.4 and end > body:  # the first octets: versions, types, lengths
+                data[rng.randrange(body, min(end, body + 12))] = rng.choice(
+                    [0, 1, 3, 4, 5, 6, 7, 9, 16, 32, 33, 0x80, 0x9F, 0xC0, 0xE0, 0xFF])
+            elif where < 0.8 and end > body:
+                data[rng.randrange(body, end)] = rng.randrange(256)
+            else:
+                data[start] = rng.randrange(256)  # the packet header
+        if rng.random() < 0.1:
+            del data[rng.randrange(body, end + 1):end]  # cut a body short
+        out.append(bytes(data))
+    return out
+
+
+def test_scan_refuses_exactly_what_the_walk_refuses(certs: list[bytes]) -> None:
+    """3,000 mutated certificates: the scan and the full walk give the same verdict
+    (the same error class and message, or both accept)."""
+    rng = random.Random(15)
+    verdicts = set()
+    for material in certs:
+        for data in _mutations(material, rng, 1000):
+            scan, walk = _outcome(scan_certificate, data), _outcome(walk_certificate, data)
+            assert scan == walk
+            verdicts.add(scan[1].split(":")[0][:40])
+    assert len(verdicts) > 10  # the mutations reach many different checks
+
+
+def _reference_user_ids(structure: CertStructure) -> list[tuple[str, bool, bool]]:
+    """(text, revoked, self-signed) per user ID, from parsed signatures: the rule the
+    loader applied to the full walk before it read a summary."""
+    primary = structure.primary
+
+    def by_primary(sig: Signature) -> bool:
+        if sig.issuer_fingerprint is not None:
+            return sig.issuer_fingerprint == primary.fingerprint
+        return sig.issuer_key_id is None or sig.issuer_key_id == primary.key_id
+
+    out = []
+    for comp in structure.user_ids:
+        if comp.attribute:
+            continue
+        own = [s for s in comp.signatures
+               if (s.type in SELF_CERTS or s.type == 0x30) and by_primary(s)]
+        epoch = datetime.fromtimestamp(0, UTC)
+        newest = max(own, key=lambda s: s.created or epoch, default=None)
+        out.append((comp.value, newest is not None and newest.type == 0x30,
+                    any(s.type in SELF_CERTS for s in own)))
+    return out
+
+
+def test_signature_summaries_follow_the_issuer_and_creation_rules(certs: list[bytes]) -> None:
+    """Random user ID signatures with awkward subpackets (issuer fingerprints of one
+    octet or of another key, 7-octet key IDs, issuers only in the unhashed area,
+    creation times of the wrong size, critical bits, equal times, v3): the user IDs
+    the loader builds from the scan match the rule applied to the parsed signatures."""
+    rng = random.Random(9580)
+    material = certs[0]
+    primary = walk_certificate(material).primary
+    fpr, kid = bytes.fromhex(primary.fingerprint), bytes.fromhex(primary.key_id)
+    head = material[: next(s for s in iter_packet_spans(material) if s[0] != 6)[1]]
+    pool = [
+        lambda: _sub(2, rng.choice([1_600_000_000, 1_700_000_000, 0]).to_bytes(4, "big")),
+        lambda: _sub(0x82, (1_650_000_000).to_bytes(4, "big")),
+        lambda: _sub(2, b"\x01\x02\x03"),
+        lambda: _sub(33, b"\x04" + fpr),
+        lambda: _sub(0xA1, b"\x04" + fpr),
+        lambda: _sub(33, b"\x04" + bytes(20)),
+        lambda: _sub(33, b"\x04"),
+        lambda: _sub(16, kid),
+        lambda: _sub(16, bytes(8)),
+        lambda: _sub(16, kid[:7]),
+        lambda: _sub(25, b"\x01"),
+    ]
+    checked = 0
+    for _ in range(400):
+        packets = [head]
+        for u in range(rng.randrange(1, 4)):
+            packets.append(_packet(13, f"U{u} <u{u}@example.org>".encode()))
+            for _ in range(rng.randrange(0, 4)):
+                if rng.random() < 0.1:  # v3: no subpackets, no issuer named
+                    body = (bytes([3, 5, rng.choice([0x13, 0x30])])
+                            + rng.randrange(1 << 31).to_bytes(4, "big") + kid
+                            + bytes([22, 10]) + b"\xab\xcd\x00\x08\xff")
+                else:
+                    hashed = b"".join(rng.choice(pool)() for _ in range(rng.randrange(0, 4)))
+                    unhashed = b"".join(rng.choice(pool)() for _ in range(rng.randrange(0, 3)))
+                    body = _v4_sig(rng.choice([0x10, 0x13, 0x30, 0x18]), hashed, unhashed)
+                packets.append(_packet(2, body))
+        data = b"".join(packets)
+        expected = _reference_user_ids(walk_certificate(data))
+        got = [(u.value, u.revoked, u.self_signed) for u in _user_ids(scan_certificate(data))]
+        assert got == expected
+        checked += sum(1 for _, revoked, _ in expected if revoked)
+    assert checked > 20  # revoked user IDs were among the cases
+
+
+# --------------------------------------------------------------------------- hostile signatures
+
+
+@pytest.mark.parametrize(
+    "name, body",
+    [
+        ("eddsa without signature data", _v4_sig(0x10, b"", data=b"")),
+        ("v5 signature", _v4_sig(0x10, b"", version=5)),
+        ("version 7", _v4_sig(0x10, b"", version=7)),
+        ("empty unhashed subpacket", _v4_sig(0x10, b"", b"\x00")),
+        ("partial length in a subpacket area", _v4_sig(0x10, b"", b"\xe0\x10")),
+        ("malformed embedded signature", _v4_sig(0x10, b"", _sub(32, b"\x04\x19"))),
+    ],
+)
+def test_malformed_third_party_signatures_are_dropped_by_sequoia(name: str, body: bytes) -> None:
+    """A certification by another key is kept unverified, so its packet reaches the scan
+    only if Sequoia parsed it: these it does not, and drops."""
+    material = _generate()
+    at = list(iter_packet_spans(material))[3][1]  # after the user ID's self-signature
+    issuer = _sub(33, b"\x04" + bytes(range(20)))
+    body = body[:4] + (len(issuer)).to_bytes(2, "big") + issuer + body[6:]
+    cert = load_openpgp_cert(material[:at] + _packet(2, body) + material[at:])
+    assert cert.material == material
+    assert len(cert.signatures) == len(walk_certificate(material).signatures)
+
+
+def test_third_party_signatures_sequoia_keeps_are_checked_by_the_scan() -> None:
+    material = _generate()
+    at = list(iter_packet_spans(material))[3][1]
+    issuer = _sub(33, b"\x04" + bytes(range(20)))
+    # an unknown public key algorithm: Sequoia keeps whatever follows as its data, even nothing
+    empty = _v4_sig(0x10, issuer, pk=100, data=b"")
+    with pytest.raises(KeyFormatError) as info:
+        load_openpgp_cert(material[:at] + _packet(2, empty) + material[at:])
+    assert str(info.value) == "malformed OpenPGP data: signature packet without signature data"
+    # an unknown critical subpacket is described, not refused: the policy layer's to judge
+    critical = _v4_sig(0x10, issuer + bytes([3, 0x80 | 100, 1, 2]))
+    cert = load_openpgp_cert(material[:at] + _packet(2, critical) + material[at:])
+    assert [s.critical_subpackets for s in cert.signatures if s.type == 0x10] == [(100,)]
+    assert cert.identities == ("tess@example.org",)
+
+
+# --------------------------------------------------------------------------- the record
+
+
+def test_described_fields_behave_as_fields(certs: list[bytes]) -> None:
+    """Equality, hashing, repr, pickling and copies are the same whether or not the
+    lazily described fields were read first."""
+    for data in certs:
+        fresh, read = load_openpgp_cert(data), load_openpgp_cert(data)
+        text = repr(read)  # reads key_flags and subkeys
+        assert read.to_dict() == load_openpgp_cert(data).to_dict()
+        assert fresh == read and hash(fresh) == hash(read)
+        for clone in (pickle.loads(pickle.dumps(fresh)), copy.deepcopy(fresh),
+                      pickle.loads(pickle.dumps(read))):
+            assert clone == read and repr(clone) == text
+            assert clone.to_dict() == read.to_dict()
+        assert repr(fresh) == text
+        assert "material" not in text and data.hex()[:16] not in text
+        changed = dataclasses.replace(fresh, revoked=True)
+        assert changed.revoked and changed.subkeys == read.subkeys and changed == read
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            fresh.user_ids = ()  # type: ignore[misc]
+        with pytest.raises((AttributeError, TypeError)):  # a property (TypeError: Python 3.11)
+            fresh.key_flags = 0  # type: ignore[misc]
+        assert fresh.key_flags == read.key_flags
