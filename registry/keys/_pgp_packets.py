@@ -256,18 +256,6 @@ class KeyPacket:
     key_id: str  # upper-case hex, 16 characters
 
 
-def _ec_point_bits(r: _Reader, fields: dict[str, int | bytes]) -> tuple[str, int]:
-    oid_len = r.u8()
-    if oid_len in (0, 0xFF):
-        raise _fail("reserved curve OID length")
-    oid = r.take(oid_len)
-    curve = _CURVES.get(oid)
-    fields["point"] = r.mpi_bytes()
-    if curve is None:
-        return "oid-" + oid.hex(), 0
-    return curve
-
-
 def parse_key_packet(tag: int, body: bytes) -> KeyPacket:
     """Decode a public key (tag 6) or public subkey (tag 14) packet body.
 
@@ -287,58 +275,7 @@ def parse_key_fields(tag: int, body: bytes) -> tuple[KeyPacket, dict[str, int | 
     Raises:
         KeyFormatError: truncated or malformed packet, or a key version other than 4 or 6.
     """
-    fields: dict[str, int | bytes] = {}
-    r = _Reader(body, "key packet")
-    version = r.u8()
-    if version not in (4, 6):
-        from registry.errors import UnsupportedKeyType
-
-        raise UnsupportedKeyType(
-            f"unsupported OpenPGP key version {version} (v4 and v6 are accepted)"
-        )
-    created = r.uint(4)
-    algo = r.u8()
-    if version == 6:
-        material_len = r.uint(4)
-        if material_len != r.left:
-            raise _fail("key material length does not match the packet")
-    curve: str | None = None
-    if algo in (1, 2, 3):
-        n = fields["n"] = r.mpi()
-        fields["e"] = r.mpi()
-        name, bits = "rsa", n.bit_length()
-    elif algo == 17:
-        p = fields["p"] = r.mpi()
-        for k in "qgy":
-            fields[k] = r.mpi()
-        name, bits = "dsa", p.bit_length()
-    elif algo in (16, 20):
-        p = fields["p"] = r.mpi()
-        fields["g"] = r.mpi()
-        fields["y"] = r.mpi()
-        name, bits = "elgamal", p.bit_length()
-    elif algo in (19, 22):
-        curve, bits = _ec_point_bits(r, fields)
-        if algo == 22:
-            name = curve if curve in ("ed25519", "ed448") else f"eddsa-{curve}"
-        else:
-            name = f"ecdsa-{curve}"
-    elif algo == 18:
-        curve, bits = _ec_point_bits(r, fields)
-        kdf_len = r.u8()
-        fields["kdf"] = r.take(kdf_len)
-        name = "cv25519" if curve == "cv25519" else f"ecdh-{curve}"
-    elif algo in (25, 26, 27, 28):
-        size = {25: 32, 26: 56, 27: 32, 28: 57}[algo]
-        fields["point"] = r.take(size)
-        name = PUBKEY_NAMES[algo]
-        bits = {25: 256, 26: 448, 27: 256, 28: 448}[algo]
-    else:
-        from registry.errors import UnsupportedKeyType
-
-        raise UnsupportedKeyType(f"unsupported OpenPGP public key algorithm {algo}")
-    if r.left:
-        raise _fail("trailing bytes in key packet")
+    version, created, algo, name, bits, curve, fields = _key_fields(body)
     if version == 4:
         digest = hashlib.sha1(b"\x99" + len(body).to_bytes(2, "big") + body).digest()
         key_id = digest[-8:]
@@ -356,6 +293,97 @@ def parse_key_fields(tag: int, body: bytes) -> tuple[KeyPacket, dict[str, int | 
         fingerprint=digest.hex().upper(),
         key_id=key_id.hex().upper(),
     ), fields
+
+
+_KEY_TRUNCATED = "truncated key packet"
+#: native point sizes and key sizes of the RFC 9580 algorithms (X25519, X448, Ed25519, Ed448)
+_NATIVE_KEYS = {25: (32, 256), 26: (56, 448), 27: (32, 256), 28: (57, 448)}
+
+
+def _key_fields(body: bytes) -> tuple[int, int, int, str, int, str | None, dict[str, int | bytes]]:
+    """Check and decode a key packet body: (version, creation time, algorithm id, name,
+    bits, curve, fields). Offsets are checked inline (no reader object): this runs on
+    every key of every certificate loaded.
+
+    Raises:
+        KeyFormatError: as :func:`parse_key_fields`.
+    """
+    end = len(body)
+    if not end:
+        raise _fail(_KEY_TRUNCATED)
+    version = body[0]
+    if version not in (4, 6):
+        from registry.errors import UnsupportedKeyType
+
+        raise UnsupportedKeyType(
+            f"unsupported OpenPGP key version {version} (v4 and v6 are accepted)"
+        )
+    if end < 6:
+        raise _fail(_KEY_TRUNCATED)
+    created = int.from_bytes(body[1:5], "big")
+    algo = body[5]
+    pos = 6
+    if version == 6:
+        if end < 10:
+            raise _fail(_KEY_TRUNCATED)
+        if int.from_bytes(body[6:10], "big") != end - 10:
+            raise _fail("key material length does not match the packet")
+        pos = 10
+    fields: dict[str, int | bytes] = {}
+    curve: str | None = None
+    if algo in (1, 2, 3, 17, 16, 20):
+        names = "ne" if algo < 4 else ("pqgy" if algo == 17 else "pgy")
+        for key in names:
+            if pos + 2 > end:
+                raise _fail(_KEY_TRUNCATED)
+            start = pos + 2
+            pos = start + (int.from_bytes(body[pos:start], "big") + 7) // 8
+            if pos > end:
+                raise _fail(_KEY_TRUNCATED)
+            value = fields[key] = int.from_bytes(body[start:pos], "big")
+            if key == names[0]:
+                bits = value.bit_length()
+        name = "rsa" if algo < 4 else ("dsa" if algo == 17 else "elgamal")
+    elif algo in (18, 19, 22):
+        if pos >= end:
+            raise _fail(_KEY_TRUNCATED)
+        oid_len = body[pos]
+        if oid_len in (0, 0xFF):
+            raise _fail("reserved curve OID length")
+        oid_end = pos + 1 + oid_len
+        if oid_end + 2 > end:
+            raise _fail(_KEY_TRUNCATED)
+        pos = oid_end + 2 + (int.from_bytes(body[oid_end : oid_end + 2], "big") + 7) // 8
+        if pos > end:
+            raise _fail(_KEY_TRUNCATED)
+        oid = body[oid_end - oid_len : oid_end]
+        fields["point"] = body[oid_end + 2 : pos]
+        curve, bits = _CURVES.get(oid) or ("oid-" + oid.hex(), 0)
+        if algo == 22:
+            name = curve if curve in ("ed25519", "ed448") else f"eddsa-{curve}"
+        elif algo == 19:
+            name = f"ecdsa-{curve}"
+        else:
+            if pos >= end:
+                raise _fail(_KEY_TRUNCATED)
+            kdf_end = pos + 1 + body[pos]
+            if kdf_end > end:
+                raise _fail(_KEY_TRUNCATED)
+            fields["kdf"], pos = body[pos + 1 : kdf_end], kdf_end
+            name = "cv25519" if curve == "cv25519" else f"ecdh-{curve}"
+    elif algo in _NATIVE_KEYS:
+        size, bits = _NATIVE_KEYS[algo]
+        if pos + size > end:
+            raise _fail(_KEY_TRUNCATED)
+        fields["point"], pos = body[pos : pos + size], pos + size
+        name = PUBKEY_NAMES[algo]
+    else:
+        from registry.errors import UnsupportedKeyType
+
+        raise UnsupportedKeyType(f"unsupported OpenPGP public key algorithm {algo}")
+    if pos != end:
+        raise _fail("trailing bytes in key packet")
+    return version, created, algo, name, bits, curve, fields
 
 
 @dataclass(frozen=True, slots=True)
@@ -791,7 +819,7 @@ def scan_certificate(data: bytes) -> CertSummary:
         elif tag == TAG_PUBLIC_SUBKEY:
             if uid is not None and cur is not None:
                 uids.append((*uid, tuple(cur)))
-            parse_key_packet(tag, data[body_start:body_end])
+            _key_fields(data[body_start:body_end])  # checked as parse_key_packet would
             uid, cur = None, None
         elif tag in (TAG_TRUST, TAG_MARKER, TAG_PADDING):
             pass

@@ -24,6 +24,7 @@ from registry.keys._pgp_packets import (
     CertStructure,
     Signature,
     iter_packet_spans,
+    parse_key_packet,
     scan_certificate,
     walk_certificate,
 )
@@ -31,13 +32,16 @@ from registry.keys._pgp_packets import (
 SELF_CERTS = (0x10, 0x11, 0x12, 0x13)
 
 
-def _generate(v6: bool = False, uid: str = "Tess <Tess@Example.org>") -> bytes:
+def _generate(v6: bool = False, uid: str = "Tess <Tess@Example.org>", suite: str = "Cv25519"
+              ) -> bytes:
     import pysequoia
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         profile = pysequoia.Profile.RFC9580 if v6 else pysequoia.Profile.RFC4880
-        return bytes(pysequoia.Tsk.generate(uid, profile=profile).extract_certificate())
+        return bytes(pysequoia.Tsk.generate(
+            uid, profile=profile, cipher_suite=getattr(pysequoia.CipherSuite, suite)
+        ).extract_certificate())
 
 
 @pytest.fixture(scope="module")
@@ -175,6 +179,46 @@ def test_signature_summaries_follow_the_issuer_and_creation_rules(certs: list[by
         assert got == expected
         checked += sum(1 for _, revoked, _ in expected if revoked)
     assert checked > 20  # revoked user IDs were among the cases
+
+
+def _mpi(value: int) -> bytes:
+    return value.bit_length().to_bytes(2, "big") + value.to_bytes((value.bit_length() + 7) // 8, "big")
+
+
+def test_key_packets_of_every_algorithm() -> None:
+    """Each algorithm's key fields: decoded with the right name and size, every cut
+    short body and every body with a trailing octet refused with the module's message."""
+    bodies: list[tuple[bytes, tuple[str, ...], int]] = []
+    for v6, suite, names in ((False, "Cv25519", ("ed25519", "cv25519")),
+                             (False, "P256", ("ecdsa-p256", "ecdh-p256")),
+                             (False, "RSA2k", ("rsa", "rsa")),
+                             (True, "Cv25519", ("ed25519", "x25519")),
+                             (True, "Cv448", ("ed448", "x448"))):
+        data = _generate(v6=v6, suite=suite)
+        keys = [data[b:e] for tag, _, b, e, _n in iter_packet_spans(data) if tag in (6, 14)]
+        assert len(keys) >= 2
+        bits = 2048 if suite == "RSA2k" else (448 if suite == "Cv448" else 256)
+        bodies += [(key, names, bits) for key in keys]
+        assert {parse_key_packet(14, key).algorithm for key in keys} == set(names)
+    created = (1_700_000_000).to_bytes(4, "big")
+    p, q, g, y = (1 << 1023) | 5, (1 << 159) | 3, 7, 11
+    bodies.append((b"\x04" + created + b"\x11" + b"".join(map(_mpi, (p, q, g, y))), ("dsa",), 1024))
+    bodies.append((b"\x04" + created + b"\x10" + b"".join(map(_mpi, (p, g, y))), ("elgamal",), 1024))
+    for body, algorithms, bits in bodies:
+        key = parse_key_packet(14, body)
+        assert key.algorithm in algorithms and key.bits == bits
+        for cut in range(len(body)):
+            with pytest.raises(KeyFormatError) as info:
+                parse_key_packet(14, body[:cut])
+            assert str(info.value) in (
+                "malformed OpenPGP data: truncated key packet",
+                "malformed OpenPGP data: key material length does not match the packet")
+        with pytest.raises(KeyFormatError, match=r"trailing bytes|length does not match"):
+            parse_key_packet(14, body + b"\x00")
+    with pytest.raises(KeyFormatError, match="public key algorithm 100"):
+        parse_key_packet(14, b"\x04" + created + b"\x64" + _mpi(5))
+    with pytest.raises(KeyFormatError, match="reserved curve OID length"):
+        parse_key_packet(14, b"\x04" + created + b"\x16\x00")
 
 
 # --------------------------------------------------------------------------- hostile signatures
