@@ -834,29 +834,35 @@ def scan_certificate(data: bytes) -> CertSummary:
     return CertSummary(primary, tuple(key_sigs), tuple(uids))
 
 
+#: subpackets a summary reads: creation time, issuer key ID, embedded signature, issuer fingerprint
+_SUMMARISED = frozenset((2, 16, 32, 33))
+
+
 def _scan_signature(body: bytes, fpr: bytes, kid: bytes, depth: int) -> SignatureSummary:
     """:func:`parse_signature_parts`' checks, embedded signatures included; a summary."""
     frame = _signature_frame(body, depth)
     if frame is None:  # v3: no subpackets, so no issuer named
         return body[2], int.from_bytes(body[3:7], "big"), True
+    hashed, unhashed, hashed_end = frame[0], frame[1], frame[2]
     created = 0
     issuer_fpr: bytes | None = None
     issuer_kid: bytes | None = None
     seen_created = False
-    for n, spans in enumerate(frame[:2]):
-        for kind, start, end in spans:
-            t = kind & 0x7F
-            if t == 2:
-                if not n and not seen_created and end - start == 4:
-                    created, seen_created = int.from_bytes(body[start:end], "big"), True
-            elif t == 33:
-                if issuer_fpr is None:
-                    issuer_fpr = body[start:end]
-            elif t == 16:
-                if issuer_kid is None:
-                    issuer_kid = body[start:end]
-            elif t == 32:
-                _scan_signature(body[start:end], fpr, kid, depth + 1)
+    for kind, start, end in hashed + unhashed if unhashed else hashed:
+        t = kind & 0x7F
+        if t not in _SUMMARISED:
+            continue
+        if t == 2:
+            if start < hashed_end and not seen_created and end - start == 4:
+                created, seen_created = int.from_bytes(body[start:end], "big"), True
+        elif t == 33:
+            if issuer_fpr is None:
+                issuer_fpr = body[start:end]
+        elif t == 16:
+            if issuer_kid is None:
+                issuer_kid = body[start:end]
+        else:  # 32, an embedded signature
+            _scan_signature(body[start:end], fpr, kid, depth + 1)
     if issuer_fpr is not None and len(issuer_fpr) > 1:
         by_primary = issuer_fpr[1:] == fpr
     else:
