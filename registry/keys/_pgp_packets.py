@@ -677,6 +677,23 @@ class CertStructure:
         return tuple(out)
 
 
+_NO_PRIMARY = "no OpenPGP certificate found (no public key packet)"
+
+
+def _out_of_place(tag: int, *, first: bool) -> KeyFormatError:
+    """The error for a packet a certificate cannot hold where it stands (``first``: before
+    the primary key, where only marker and padding packets may stand)."""
+    if tag in (TAG_SECRET_KEY, TAG_SECRET_SUBKEY):
+        from registry.errors import PrivateKeyError
+
+        return PrivateKeyError("this is an OpenPGP secret key; give the public key instead")
+    if first:
+        return KeyFormatError(f"not an OpenPGP certificate: starts with a {_packet_name(tag)} packet")
+    if tag == TAG_PUBLIC_KEY:
+        return KeyFormatError("more than one OpenPGP certificate where one was expected")
+    return KeyFormatError(f"unexpected {_packet_name(tag)} packet in an OpenPGP certificate")
+
+
 def walk_certificate(data: bytes) -> CertStructure:
     """Split one binary transferable public key into components.
 
@@ -703,18 +720,12 @@ def walk_certificate(data: bytes) -> CertStructure:
             subkeys.append(SubkeyComponent(cur_key, tuple(cur_sigs)))
 
     for tag, _start, body_start, body_end, _new in iter_packet_spans(data):
-        if tag in (TAG_SECRET_KEY, TAG_SECRET_SUBKEY):
-            from registry.errors import PrivateKeyError
-
-            raise PrivateKeyError("this is an OpenPGP secret key; give the public key instead")
         if primary is None:
             if tag in (TAG_MARKER, TAG_PADDING):
                 summary.append((tag, None))
                 continue
             if tag != TAG_PUBLIC_KEY:
-                raise KeyFormatError(
-                    f"not an OpenPGP certificate: starts with a {_packet_name(tag)} packet"
-                )
+                raise _out_of_place(tag, first=True)
             primary = parse_key_packet(tag, data[body_start:body_end])
             summary.append((tag, primary.version))
             cur_target = ""
@@ -738,12 +749,10 @@ def walk_certificate(data: bytes) -> CertStructure:
             summary.append((tag, cur_key.version))
         elif tag in (TAG_TRUST, TAG_MARKER, TAG_PADDING):
             summary.append((tag, None))
-        elif tag == TAG_PUBLIC_KEY:
-            raise KeyFormatError("more than one OpenPGP certificate where one was expected")
         else:
-            raise KeyFormatError(f"unexpected {_packet_name(tag)} packet in an OpenPGP certificate")
+            raise _out_of_place(tag, first=False)
     if primary is None:
-        raise KeyFormatError("no OpenPGP certificate found (no public key packet)")
+        raise KeyFormatError(_NO_PRIMARY)
     close()
     return CertStructure(primary, tuple(key_sigs), tuple(uids), tuple(subkeys), tuple(summary))
 
@@ -795,17 +804,11 @@ def scan_certificate(data: bytes) -> CertSummary:
             if cur is not None:
                 cur.append(sig)
             continue
-        if tag in (TAG_SECRET_KEY, TAG_SECRET_SUBKEY):
-            from registry.errors import PrivateKeyError
-
-            raise PrivateKeyError("this is an OpenPGP secret key; give the public key instead")
         if primary is None:
             if tag in (TAG_MARKER, TAG_PADDING):
                 continue
             if tag != TAG_PUBLIC_KEY:
-                raise KeyFormatError(
-                    f"not an OpenPGP certificate: starts with a {_packet_name(tag)} packet"
-                )
+                raise _out_of_place(tag, first=True)
             primary = parse_key_packet(tag, data[body_start:body_end])
             fpr, kid = bytes.fromhex(primary.fingerprint), bytes.fromhex(primary.key_id)
             continue
@@ -821,14 +824,10 @@ def scan_certificate(data: bytes) -> CertSummary:
                 uids.append((*uid, tuple(cur)))
             _key_fields(data[body_start:body_end])  # checked as parse_key_packet would
             uid, cur = None, None
-        elif tag in (TAG_TRUST, TAG_MARKER, TAG_PADDING):
-            pass
-        elif tag == TAG_PUBLIC_KEY:
-            raise KeyFormatError("more than one OpenPGP certificate where one was expected")
-        else:
-            raise KeyFormatError(f"unexpected {_packet_name(tag)} packet in an OpenPGP certificate")
+        elif tag not in (TAG_TRUST, TAG_MARKER, TAG_PADDING):
+            raise _out_of_place(tag, first=False)
     if primary is None:
-        raise KeyFormatError("no OpenPGP certificate found (no public key packet)")
+        raise KeyFormatError(_NO_PRIMARY)
     if uid is not None and cur is not None:
         uids.append((*uid, tuple(cur)))
     return CertSummary(primary, tuple(key_sigs), tuple(uids))
