@@ -11,6 +11,12 @@ revocation come from Sequoia (self-signatures checked under its standard
 policy, now); algorithms, sizes, subkeys, user ID revocations and the
 per-signature summary come from :mod:`registry.keys._pgp_packets`, which
 describes structure and verifies nothing (that is the policy layer's job).
+
+A load does at once everything that can refuse the input -- Sequoia's parse,
+the canonical size limit, every packet checked by ``scan_certificate`` (the
+same checks as the full walk), the self-signature rule -- and reads what
+identities need. Key flags, subkeys, signatures and packets are described
+from ``material`` when first read and cached on the record.
 """
 
 from __future__ import annotations

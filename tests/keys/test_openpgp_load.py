@@ -247,7 +247,7 @@ def test_malformed_third_party_signatures_are_dropped_by_sequoia(name: str, body
     assert len(cert.signatures) == len(walk_certificate(material).signatures)
 
 
-def test_third_party_signatures_sequoia_keeps_are_checked_by_the_scan() -> None:
+def test_packets_sequoia_keeps_are_checked_by_the_scan() -> None:
     material = _generate()
     at = list(iter_packet_spans(material))[3][1]
     issuer = _sub(33, b"\x04" + bytes(range(20)))
@@ -256,6 +256,15 @@ def test_third_party_signatures_sequoia_keeps_are_checked_by_the_scan() -> None:
     with pytest.raises(KeyFormatError) as info:
         load_openpgp_cert(material[:at] + _packet(2, empty) + material[at:])
     assert str(info.value) == "malformed OpenPGP data: signature packet without signature data"
+    # a subkey of an unknown algorithm, or with its fields cut short: Sequoia keeps it
+    subkey = next(s for s in iter_packet_spans(material) if s[0] == 14)
+    for octet, at_, message in ((99, 5, "unsupported OpenPGP public key algorithm 99"),
+                                (0xFF, 6, "malformed OpenPGP data: reserved curve OID length")):
+        data = bytearray(material)
+        data[subkey[2] + at_] = octet
+        with pytest.raises(KeyFormatError) as info:
+            load_openpgp_cert(bytes(data))
+        assert str(info.value) == message
     # an unknown critical subpacket is described, not refused: the policy layer's to judge
     critical = _v4_sig(0x10, issuer + bytes([3, 0x80 | 100, 1, 2]))
     cert = load_openpgp_cert(material[:at] + _packet(2, critical) + material[at:])
@@ -287,3 +296,59 @@ def test_described_fields_behave_as_fields(certs: list[bytes]) -> None:
         with pytest.raises((AttributeError, TypeError)):  # a property (TypeError: Python 3.11)
             fresh.key_flags = 0  # type: ignore[misc]
         assert fresh.key_flags == read.key_flags
+
+
+# --------------------------------------------------------------------------- refused at load
+
+
+@pytest.fixture(scope="module")
+def key_pair() -> tuple[bytes, bytes]:
+    import pysequoia
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        tsk = pysequoia.Tsk.generate("Hal <hal@example.org>", profile=pysequoia.Profile.RFC4880)
+        return bytes(tsk.extract_certificate()), bytes(tsk)
+
+
+_SECRET = ("PrivateKeyError", "this is an OpenPGP secret key; export the public key"
+           " (`gpg --export --armor KEYID`) and give that instead")
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("trailing junk", ("KeyFormatError", "malformed OpenPGP data: invalid packet header at offset {n}")),
+    ("secret key", _SECRET),
+    ("secret key after a certificate", _SECRET),
+    ("truncated last packet", ("KeyFormatError", "malformed OpenPGP data: truncated signature packet")),
+    ("v5 key", ("UnsupportedKeyType", "unsupported OpenPGP key version 5 (v4 and v6 are accepted;"
+                " LibrePGP v5 keys are not)")),
+    ("v3 subkey", ("UnsupportedKeyType", "unsupported OpenPGP key version 3 (v4 and v6 are accepted;"
+                   " other versions are not)")),
+    ("partial body length", ("KeyFormatError", "malformed OpenPGP data: partial body lengths are"
+                             " not allowed in a certificate")),
+    ("bad armor", ("KeyFormatError", "armored OpenPGP block has invalid base64")),
+    ("literal data packet", ("KeyFormatError", "invalid OpenPGP certificate: Malformed Cert:"
+                             " Additional packets found, is this a keyring?")),
+])
+def test_hostile_input_is_refused_at_load_with_one_line(
+    key_pair: tuple[bytes, bytes], name: str, expected: tuple[str, str]
+) -> None:
+    """The messages main gave before the load was split into check and description."""
+    import base64
+
+    cert, secret = key_pair
+    data = {
+        "trailing junk": cert + b"\x00junk",
+        "secret key": secret,
+        "secret key after a certificate": cert + secret,
+        "truncated last packet": cert[:-3],
+        "v5 key": bytes([0xC6, 10, 5]) + bytes(9),
+        "v3 subkey": cert + _packet(14, bytes([3]) + bytes(9)),
+        "partial body length": cert + b"\xc2\xe1" + bytes(2),
+        "bad armor": (b"-----BEGIN PGP PUBLIC KEY BLOCK-----\n\n" + base64.b64encode(cert)[:-5]
+                      + b"!!!\n-----END PGP PUBLIC KEY BLOCK-----\n"),
+        "literal data packet": cert + b"\xcb\x03abc",
+    }[name]
+    got = _outcome(load_openpgp_cert, data)
+    assert got == (expected[0], expected[1].format(n=len(cert)))
+    assert secret.hex()[-64:] not in got[1] and "\n" not in got[1]
