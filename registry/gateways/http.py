@@ -563,7 +563,8 @@ class Gateway:
         return {k: rev[k] for k in ("created", "reason", "reason_name", "reason_text", "hard")}
 
     def name_view(self, name: str, *, subkeys: bool = False) -> dict[str, Any] | None:
-        """Everything the JSON API and the page show for a name (``None``: not registered).
+        """Everything the JSON API and the page show for ``name`` (in any spelling the grammar
+        accepts: normalised here; ``None``: not registered).
 
         One query gives the name, its records and whether it has operators and
         attestations (asked for only when it has): what :meth:`name_view_parts`
@@ -573,8 +574,8 @@ class Gateway:
         """
         from registry.names import raw_namehash
 
+        text = validate_name(name)  # a bad name is 400 whether or not the index is readable
         rd = self.reader()
-        text = validate_name(name)
         found = name_view_rows(rd, text)
         if not found:
             return None
@@ -863,10 +864,8 @@ def create_app(index_path: str | os.PathLike[str], *, policy: Any = None,
         return name_answer(request.path_params["name"], request.query_params)
 
     def name_answer(raw_name: str, params: Mapping[str, str]) -> Response:
-        from registry.names import parse_name
-
         subkeys = params.get("subkeys", "") in ("1", "on", "true")
-        view = gw.name_view(parse_name(raw_name).text, subkeys=subkeys)
+        view = gw.name_view(raw_name, subkeys=subkeys)  # normalised there (InvalidName: 400)
         if view is None:
             return _json({"error": "name not registered"}, 404)
         return _json(view)
