@@ -390,13 +390,13 @@ class Server:
 
 
 def in_process(index: Path, scenarios: dict[str, list[str]], checkout: Path, chunk: int,
-               chunks: int) -> None:
+               chunks: int, only: str | None = None) -> None:
     """Each scenario's request paths straight into the ASGI apps, no server and no client:
     the app's own CPU time per request (the minimum over ``chunks`` chunks of ``chunk`` cold
     paths each, scenarios and the floor interleaved). Under cachegrind (``valgrind
     --tool=cachegrind``, two runs with different ``--in-process`` chunk sizes) the
     difference gives the instructions per request, which the machine's other load does
-    not move."""
+    not move. ``only``: the scenarios whose label holds this text (``floor``: the floor alone)."""
     sys.path[:0] = [str(checkout), str(REPO / "scripts")]
     for module in [m for m in sys.modules if m == "registry" or m.startswith("registry.")]:
         del sys.modules[module]  # the sampling imported this checkout's: take --checkout's
@@ -431,9 +431,12 @@ def in_process(index: Path, scenarios: dict[str, list[str]], checkout: Path, chu
     for ps in scenarios.values():  # every code path once, on other paths than measured
         for p in ps[:50]:
             call(gateway, scope(p))
+            call(floor, scope(p))
     best: dict[str, float] = {}
     for c in range(chunks):
         for label, scopes in [*paths.items(), ("floor", paths[next(iter(paths))])]:
+            if only is not None and only not in label:
+                continue
             app = floor if label == "floor" else gateway
             part = scopes[c * chunk:(c + 1) * chunk]
             t = time.process_time()
@@ -446,7 +449,8 @@ def in_process(index: Path, scenarios: dict[str, list[str]], checkout: Path, chu
     print(f"in process ({Path(gateway_module.__file__).parents[2]}), CPU us per request (min of"
           f" {chunks} chunks of {chunk}; floor = the trivial app on the first scenario's paths):")
     for label, us in best.items():
-        ratio = "" if label == "floor" else f"  ({us / best['floor']:.1f}x the floor's)"
+        ratio = "" if label == "floor" or "floor" not in best else (
+            f"  ({us / best['floor']:.1f}x the floor's)")
         print(f"  {label:<26} {us:7.1f}{ratio}")
 
 
@@ -477,6 +481,8 @@ def main() -> None:
                     help="no server and no client: call the apps in this process, CHUNK cold"
                          " paths per chunk, and print CPU time per request (see in_process)")
     ap.add_argument("--chunks", type=int, default=8, help="with --in-process")
+    ap.add_argument("--only", help="with --in-process: the scenarios whose label holds this text"
+                                   " ('floor': the trivial app alone)")
     args = ap.parse_args()
     import shutil
 
@@ -510,7 +516,7 @@ def main() -> None:
         "json /v1/keys/{fpr}": [f"/v1/keys/{fp}" for _, fp in keys_s],
     }
     if args.in_process:
-        in_process(index, scenarios, args.checkout, args.in_process, args.chunks)
+        in_process(index, scenarios, args.checkout, args.in_process, args.chunks, args.only)
         return
     scaling = "hkp op=get (fingerprint)"
     ctx = mp.get_context("spawn")
