@@ -13,7 +13,7 @@ that without cached bytecode a login compiles only what it runs
 
 from __future__ import annotations
 
-from registry.errors import InvalidName
+from registry._errors_core import InvalidName  # not registry.errors: sshd path (docs/BENCHMARKS.md)
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (sshd path)
 if TYPE_CHECKING:

@@ -43,6 +43,20 @@ Tree::
 
 from __future__ import annotations
 
+# The classes sshd's login raises are defined in registry._errors_core (the login
+# compiles that module alone); they are these very objects, named registry.errors.X.
+from registry._errors_core import (
+    ConfigError,
+    Error,
+    IndexUnavailable,
+    InvalidName,
+    KeyFormatError,
+    UnsupportedKeyType,
+)
+from registry._errors_core import (
+    IndexError_ as IndexError_,  # not in __all__, as before
+)
+
 __all__ = [
     "AccountError",
     "ChainError",
@@ -74,24 +88,8 @@ __all__ = [
 ]
 
 
-class Error(Exception):
-    """Base of every error keyanchor raises on purpose."""
-
-
-class KeyFormatError(Error, ValueError):
-    """Key material could not be parsed: truncated, malformed, wrong format."""
-
-
 class PrivateKeyError(KeyFormatError):
     """A private key was given where a public key belongs (the secret is never echoed)."""
-
-
-class UnsupportedKeyType(KeyFormatError):
-    """Well-formed key material of a type keyanchor does not handle."""
-
-
-class InvalidName(Error, ValueError):
-    """A registry name that breaks the name grammar."""
 
 
 class ProofError(Error):
@@ -104,10 +102,6 @@ class PolicyViolation(Error):
     def __init__(self, message: str, report: object | None = None) -> None:
         super().__init__(message)
         self.report = report
-
-
-class ConfigError(Error):
-    """Bad configuration: unknown network, unreadable config file, bad setting."""
 
 
 class GatewayRequestError(Error, ValueError):
@@ -201,11 +195,3 @@ class KeyAlreadyActive(ContractRevert):
 
 class KeyRevoked(ContractRevert):
     """The key was revoked under this name and can never come back."""
-
-
-class IndexError_(Error):
-    """Problems with the local index (named with a trailing underscore: not the builtin)."""
-
-
-class IndexUnavailable(IndexError_):
-    """The local index is missing, corrupt, or older than the allowed staleness."""

@@ -17,7 +17,8 @@
    stdlib floor script ``scripts/ak_floor.py`` (the same query and output,
    none of the checks), with bytecode cached, with keyanchor's not cached, and
    with nothing cached, the first two also under ``python3 -S`` (no ``.pth``
-   imports); prints medians, p95 and the ratios, in wall-clock and in CPU time.
+   imports); prints medians, p95 and the ratios, in wall-clock and in CPU time, and
+   with ``--instructions`` each command's instruction count (valgrind).
 3. Starts anvil, sends ``--sync-names`` assign + publish transactions pipelined
    (JSON-RPC batches of eth_sendTransaction, automine off, one big block per
    batch), then times a fresh, fully verified sync (policy verdicts included).
@@ -194,7 +195,8 @@ def _copy_sources(dst: Path, root: Path = REPO) -> Path:
 
 def bench_latency(index: Path, runs: int, names: int, d: Path,
                   baseline: Path | None = None,
-                  baseline_index: Path | None = None) -> dict[str, dict[str, float]]:
+                  baseline_index: Path | None = None,
+                  instructions: bool = False) -> dict[str, dict[str, float]]:
     """Median (and p95) ms of ``python3 -c pass``, the stdlib floor script and keyanchor-ssh,
     interleaved, in five modes: bytecode cached; keyanchor's bytecode not cached (a copy of
     the sources, PYTHONDONTWRITEBYTECODE); nothing cached (also an empty PYTHONPYCACHEPREFIX,
@@ -203,7 +205,10 @@ def bench_latency(index: Path, runs: int, names: int, d: Path,
     costs -- this one's import pathlib, re and typing for every process, hiding those
     imports; keyanchor gets the directory its one dependency on the path, safe-pysha3, is
 installed in). ``baseline``: another checkout timed the same way, interleaved (a copy of its
-    sources in the modes without keyanchor's bytecode). ``d``: a scratch directory."""
+    sources in the modes without keyanchor's bytecode). ``d``: a scratch directory.
+    ``instructions``: also count each command's user-space instructions once per mode
+    under valgrind (``<command>_minstr``, millions): the same on a loaded machine as on a
+    quiet one, unlike the times (kernel time and cache misses are not in it)."""
     cfg = d / "config.toml"
     cfg.write_text('[ssh]\nuser_template = "{user}@example.org"\n')
     cfg.chmod(0o644)
@@ -257,6 +262,10 @@ installed in). ``baseline``: another checkout timed the same way, interleaved (a
                                  text=True, cwd=d)
             assert got.returncode == 0 and got.stdout == want and want.startswith("ssh-ed25519 "), \
                 (mode, c, got.stderr, want)
+    minstr: dict[str, dict[str, float]] = {m: {} for m in modes}
+    for mode in modes if instructions else ():
+        for c in cmds:
+            minstr[mode][c] = valgrind_instructions(argv_of(mode, c), env_of(mode, c), d) / 1e6
     times: dict[str, dict[str, list[float]]] = {m: {c: [] for c in cmds} for m in modes}
     cpu: dict[str, dict[str, list[float]]] = {m: {c: [] for c in cmds} for m in modes}
     for _ in range(runs):
@@ -272,7 +281,34 @@ installed in). ``baseline``: another checkout timed the same way, interleaved (a
     return {m: {f"{c}_{k}": f(v) * 1e3 for c, v in per.items() if v
                 for k, f in (("median", statistics.median), ("p95", lambda x: pct(x, 0.95)))}
             | {f"{c}_cpu": statistics.median(v) * 1e3 for c, v in cpu[m].items() if v}
+            | {f"{c}_minstr": v for c, v in minstr[m].items()}
             for m, per in times.items()}
+
+
+def print_ratios(lat: dict[str, dict[str, float]], key: str, value: str, ratio: str) -> None:
+    """One line per mode: the ``<command>_<key>`` figures and keyanchor's (and the
+    baseline's) ratios to the floor and to ``python3 -c pass``."""
+    for mode, r in lat.items():
+        k, f, p = r[f"keyanchor_{key}"], r[f"floor_{key}"], r[f"pass_{key}"]
+        line = (f"  {mode:26} pass {value.format(p)}, floor {value.format(f)},"
+                f" keyanchor-ssh {value.format(k)}: {ratio.format(k / f)}x floor,"
+                f" {ratio.format(k / p)}x pass")
+        if f"baseline_{key}" in r:
+            b = r[f"baseline_{key}"]
+            line += f"; baseline {value.format(b)}: {ratio.format(b / f)}x floor"
+        print(line)
+
+
+def valgrind_instructions(argv: list[str], env: dict[str, str], cwd: Path) -> int:
+    """User-space instructions one run of ``argv`` executes (valgrind's cachegrind, no cache
+    simulation); the command must succeed."""
+    run = subprocess.run(["valgrind", "--tool=cachegrind", "--cache-sim=no",
+                          "--cachegrind-out-file=/dev/null", *argv], env=env, cwd=cwd,
+                         capture_output=True, text=True, check=True)
+    for line in run.stderr.splitlines():
+        if "I refs:" in line or "I   refs:" in line:
+            return int(line.rsplit(":", 1)[1].replace(",", ""))
+    raise RuntimeError(f"no instruction count in valgrind's output: {run.stderr[-300:]}")
 
 
 # --------------------------------------------------------------------------- anvil sync
@@ -393,6 +429,9 @@ def main() -> int:
     ap.add_argument("--baseline-index", type=Path, default=None,
                     help="the index --baseline reads (one its own code built, when the schemas"
                          " differ: e.g. its scripts/bench_index.py's build_index)")
+    ap.add_argument("--instructions", action="store_true",
+                    help="also count each authorized-keys command's instructions once per mode"
+                         " (valgrind): ratios that do not move with the machine's load")
     ap.add_argument("--baseline", type=Path, default=None,
                     help="another checkout (e.g. `git worktree add /tmp/base main`) whose"
                          " authorized-keys is timed interleaved with this one, in every mode")
@@ -434,7 +473,8 @@ def main() -> int:
                   f" cp of the same file: {pub['copy_s'] * 1e3:.0f} ms"
                   f" -> ratio {pub['publish_s'] / pub['copy_s']:.2f}x")
         lat = bench_latency(index, args.runs, args.names, d, args.baseline,
-                            args.baseline_index.resolve() if args.baseline_index else None)
+                            args.baseline_index.resolve() if args.baseline_index else None,
+                            args.instructions)
         print(f"authorized-keys cold process, {args.names:,} names, medians (p95) of {args.runs}"
               " interleaved runs, ms:")
         print(f"  {'mode':26} {'python3 -c pass':>16} {'stdlib floor':>14} {'keyanchor-ssh':>14}"
@@ -452,15 +492,10 @@ def main() -> int:
                       f" {r['keyanchor_median'] / r['baseline_median']:.2f}x")
         print("  the same runs in CPU time (user + sys of each process; less shaken by other work"
               " on the machine), medians, ms:")
-        for mode, r in lat.items():
-            line = (f"  {mode:26} pass {r['pass_cpu']:6.1f}, floor {r['floor_cpu']:6.1f},"
-                    f" keyanchor-ssh {r['keyanchor_cpu']:6.1f}:"
-                    f" {r['keyanchor_cpu'] / r['floor_cpu']:.2f}x floor,"
-                    f" {r['keyanchor_cpu'] / r['pass_cpu']:.2f}x pass")
-            if "baseline_cpu" in r:
-                line += (f"; baseline {r['baseline_cpu']:6.1f}:"
-                         f" {r['baseline_cpu'] / r['floor_cpu']:.2f}x floor")
-            print(line)
+        print_ratios(lat, "cpu", "{:6.1f}", "{:.2f}")
+        if args.instructions:
+            print("  instructions (user space, valgrind, one run each; deterministic), millions:")
+            print_ratios(lat, "minstr", "{:6.1f}", "{:.3f}")
         if not args.skip_sync and not args.latency_only:
             s = bench_sync(args.sync_names, d)
             print(f"sync from anvil: {s['events']} events in {s['sync_s']:.2f} s ="

@@ -19,8 +19,8 @@ from __future__ import annotations
 import os
 import time
 
+from registry._errors_core import ConfigError, Error, IndexUnavailable, InvalidName
 from registry._grammar import normal_name
-from registry.errors import ConfigError, Error, IndexUnavailable, InvalidName
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
@@ -70,14 +70,10 @@ def _read_config(p: str, strict_modes: bool) -> dict[str, Any]:
 
     try:
         with open(p, encoding="utf-8") as f:
-            text = f.read()
+            return loads(f.read())
     except FileNotFoundError:
         return {}
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{p}: cannot read configuration ({exc})") from exc
-    try:
-        return loads(text)
-    except ValueError as exc:  # tomllib.TOMLDecodeError
+    except (OSError, ValueError) as exc:  # ValueError: UnicodeDecodeError, tomllib's error
         raise ConfigError(f"{p}: cannot read configuration ({exc})") from exc
 
 
@@ -161,7 +157,7 @@ def read_settings(path: str | os.PathLike[str] | None = None, *,
         index_path = _default_index()
     owner = None
     if "owner" in index:
-        from registry.gateways._modes import owner_uid
+        from registry.gateways._refusals import owner_uid  # rarely set
 
         owner = owner_uid(index["owner"], where=f"{p}: [index] owner")
     template = _template(ssh["user_template"], p) if "user_template" in ssh else None

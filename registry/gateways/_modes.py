@@ -27,52 +27,28 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Collection
 
-from registry.errors import ConfigError, Error
+from registry._errors_core import ConfigError, Error
 
-__all__ = ["check_secure_file", "owner_uid"]
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (sshd path)
+if TYPE_CHECKING:
+    from collections.abc import Collection
+
+__all__ = ["check_secure_file"]
 
 _MAX_LINKS = 40  # as the kernel's ELOOP limit
 
 
-def owner_uid(owner: object, *, where: str) -> int:
-    """The uid of ``owner`` (a user name or a uid number) from the configuration.
-
-    Raises: ConfigError (not a string or integer, or no such user).
-    """
-    if isinstance(owner, bool) or not isinstance(owner, str | int):
-        raise ConfigError(f"{where}: owner must be a user name or a uid, not {owner!r}")
-    if isinstance(owner, int):
-        if owner < 0:
-            raise ConfigError(f"{where}: owner uid must not be negative")
-        return owner
-    import pwd
-
-    try:
-        return int(pwd.getpwnam(owner).pw_uid)
-    except KeyError:
-        raise ConfigError(f"{where}: owner {owner!r}: no such user") from None
-
-
-def _who(uid: int) -> str:
-    try:
-        import pwd
-
-        return f"uid {uid} ({pwd.getpwuid(uid).pw_name})"
-    except (KeyError, ImportError):
-        return f"uid {uid}"
-
-
 def _check(path: str, st: os.stat_result, trusted: Collection[int], what: str, shown: str,
            error: type[Error]) -> None:
-    if st.st_uid not in trusted:
-        allowed = ", ".join(_who(u) for u in sorted(set(trusted)))
-        raise error(f"refusing {what} {shown}: {path} is owned by {_who(st.st_uid)},"
-                    f" not by {allowed} (bad ownership)")
-    if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-        raise error(f"refusing {what} {shown}: {path} is group- or world-writable"
-                    f" (mode {stat.S_IMODE(st.st_mode):04o}; bad modes)")
+    if st.st_uid not in trusted or st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        from registry.gateways._refusals import bad_owner_or_mode  # the message: on refusal
+
+        raise bad_owner_or_mode(path, st, trusted, what, shown, error)
+
+
+def _refusal(error: type[Error], what: str, shown: str, reason: str) -> Error:
+    return error(f"refusing {what} {shown}: {reason}")
 
 
 def check_secure_file(path: str | os.PathLike[str], *, trusted: Collection[int], what: str,
@@ -103,11 +79,10 @@ def check_secure_file(path: str | os.PathLike[str], *, trusted: Collection[int],
             last = not pending
             if stat.S_ISLNK(st.st_mode):
                 if last:
-                    raise error(f"refusing {what} {shown}: it is a symbolic link"
-                                " (name the file itself)")
+                    raise _refusal(error, what, shown, "it is a symbolic link (name the file itself)")
                 links += 1
                 if links > _MAX_LINKS:
-                    raise error(f"refusing {what} {shown}: too many symbolic links")
+                    raise _refusal(error, what, shown, "too many symbolic links")
                 target = os.readlink(nxt)
                 if target.startswith("/"):
                     cur = "/"
@@ -115,14 +90,14 @@ def check_secure_file(path: str | os.PathLike[str], *, trusted: Collection[int],
                 continue
             if last:
                 if not stat.S_ISREG(st.st_mode):
-                    raise error(f"refusing {what} {shown}: not a regular file")
+                    raise _refusal(error, what, shown, "not a regular file")
                 _check(nxt, st, trusted, what, shown, error)
             else:
                 if not stat.S_ISDIR(st.st_mode):
-                    raise error(f"refusing {what} {shown}: {nxt} is not a directory")
+                    raise _refusal(error, what, shown, f"{nxt} is not a directory")
                 _check(nxt, st, trusted, what, shown, error)
                 cur = nxt
     except FileNotFoundError:
         raise
     except OSError as exc:
-        raise error(f"refusing {what} {shown}: cannot examine {cur}: {exc.strerror or exc}") from exc
+        raise _refusal(error, what, shown, f"cannot examine {cur}: {exc.strerror or exc}") from exc

@@ -19,9 +19,9 @@ import os
 import sqlite3
 import time
 
+from registry._errors_core import IndexUnavailable, InvalidName
 from registry._grammar import normal_name
-from registry.errors import IndexUnavailable, InvalidName
-from registry.index._schema import schema_problem
+from registry.index._version import schema_problem
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (sshd path)
 if TYPE_CHECKING:

@@ -60,27 +60,19 @@ lookups are a range of the same primary key) and repeated text once.
 
 from __future__ import annotations
 
-__all__ = ["MIGRATED_FROM", "PAGE_SIZE", "SCHEMA", "SCHEMA_VERSION", "fingerprint_key", "fingerprint_text",
-           "schema_problem"]
+# The version and its check live in registry.index._version (what a reader's open runs).
+from registry.index._version import MIGRATED_FROM, SCHEMA_VERSION, schema_problem
 
-SCHEMA_VERSION = 4  # 2: KeyRegistry v2 (event digest, revocation bytes, blocked attesters)
-#                    3: compact event fields (binary, not hex-in-JSON), 16 KiB pages
-#                    4: integer name ids, no duplicated events, binary fingerprints, texts
-#: Older schema versions the writer (`Store.open`, i.e. the next sync) migrates to this one.
-MIGRATED_FROM = ("2", "3")
+__all__ = ["MIGRATED_FROM", "PAGE_SIZE", "SCHEMA", "SCHEMA_VERSION", "fingerprint_key", "fingerprint_text",
+           "schema_mismatch", "schema_problem"]
 
 #: Page size of a new index file (set before its first table).
 PAGE_SIZE = 16384
 
 
-def schema_problem(found: object, path: object) -> str | None:
-    """Why an index whose ``meta`` says schema ``found`` cannot be read, or ``None``.
-
-    One line, for the sshd path and the ``keyanchor index`` commands alike.
-    Stdlib only and cheap: :mod:`registry.index._query` calls it on every open.
-    """
-    if found == str(SCHEMA_VERSION):
-        return None
+def schema_mismatch(found: object, path: object) -> str:
+    """Why an index whose ``meta`` says schema ``found`` (not :data:`SCHEMA_VERSION`) cannot
+    be read: the message of :func:`schema_problem` when there is a problem."""
     if found is None:
         return f"{path} is not a keyanchor index (no schema version)"
     if isinstance(found, str) and found.isdecimal() and int(found) < SCHEMA_VERSION:

@@ -49,45 +49,19 @@ if TYPE_CHECKING:  # pragma: no cover
         render_pem,
     )
 
-_LAZY = {
-    "MAX_MATERIAL": "_digest",
-    "sha256_b64": "_digest",
-    "Key": "_common",
-    "KeyType": "_common",
-    "Purpose": "_common",
-    "commitment": "_common",
-    "load_key_file": "_files",
-    "load_key_files": "_files",
-    "read_key_file": "_files",
-    "load_key": "_load",
-    "load_keys": "_load",
-    "load_material": "_load",
-    "detect_key_type": "_load",
-    "SSHPublicKey": "_ssh",
-    "SSHCertificate": "_ssh",
-    "load_ssh_blob": "_ssh",
-    "load_ssh_public_key": "_ssh_text",
-    "load_ssh_public_keys": "_ssh_text",
-    "render_authorized_key": "_ssh",
-    "render_known_hosts_line": "_ssh",
-    "render_openssh": "_ssh",
-    "OpenPGPCertificate": "_openpgp",
-    "UserID": "_openpgp",
-    "Subkey": "_openpgp",
-    "load_openpgp_cert": "_openpgp",
-    "load_openpgp_certs": "_openpgp",
-    "render_openpgp_armor": "_openpgp",
-    "render_openpgp_binary": "_openpgp",
-    "OpenPGPRevocation": "_pgp_revocation",
-    "verify_openpgp_revocation": "_pgp_revocation",
-    "merge_openpgp_revocation": "_pgp_revocation",
-    "X509Certificate": "_x509",
-    "load_x509_certificate": "_x509",
-    "load_x509_chain": "_x509",
-    "load_x509_der": "_x509",
-    "render_pem": "_x509",
-    "render_der": "_x509",
-}
+#: Each line: a module, then the names it provides (parsed on the first lookup: a dict
+#: display of every name costs compile time on sshd's login when no bytecode is cached).
+_LAZY_TEXT = """
+_digest MAX_MATERIAL sha256_b64
+_common Key KeyType Purpose commitment
+_files load_key_file load_key_files read_key_file
+_load load_key load_keys load_material detect_key_type
+_ssh SSHPublicKey SSHCertificate load_ssh_blob render_authorized_key render_known_hosts_line render_openssh
+_ssh_text load_ssh_public_key load_ssh_public_keys
+_openpgp OpenPGPCertificate UserID Subkey load_openpgp_cert load_openpgp_certs render_openpgp_armor render_openpgp_binary
+_pgp_revocation OpenPGPRevocation verify_openpgp_revocation merge_openpgp_revocation
+_x509 X509Certificate load_x509_certificate load_x509_chain load_x509_der render_pem render_der
+"""
 
 __all__ = [
     "MAX_MATERIAL",
@@ -131,8 +105,11 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
+    for line in _LAZY_TEXT.strip().split("\n"):
+        module, *names = line.split()
+        if name in names:
+            break
+    else:
         raise AttributeError(f"module 'registry.keys' has no attribute {name!r}")
     from importlib import import_module
 

@@ -11,6 +11,12 @@ revocation come from Sequoia (self-signatures checked under its standard
 policy, now); algorithms, sizes, subkeys, user ID revocations and the
 per-signature summary come from :mod:`registry.keys._pgp_packets`, which
 describes structure and verifies nothing (that is the policy layer's job).
+
+A load does at once everything that can refuse the input -- Sequoia's parse,
+the canonical size limit, every packet checked by ``scan_certificate`` (the
+same checks as the full walk), the self-signature rule -- and reads what
+identities need. Key flags, subkeys, signatures and packets are described
+from ``material`` when first read and cached on the record.
 """
 
 from __future__ import annotations
@@ -37,9 +43,10 @@ from registry.keys._pgp_packets import (
     TAG_SECRET_KEY,
     TAG_SECRET_SUBKEY,
     CertStructure,
-    KeyPacket,
+    CertSummary,
     Signature,
     iter_packet_spans,
+    scan_certificate,
     walk_certificate,
 )
 
@@ -137,6 +144,11 @@ class Subkey:
         }
 
 
+#: (key flags, subkeys, signatures, packets): the description read from ``material`` on
+#: first use (see :meth:`OpenPGPCertificate._describe`)
+_Details = tuple[int, tuple[Subkey, ...], tuple[Signature, ...], tuple[tuple[int, int | None], ...]]
+
+
 @dataclass(frozen=True, slots=True)
 class OpenPGPCertificate:
     """A parsed OpenPGP certificate (transferable public key).
@@ -154,13 +166,40 @@ class OpenPGPCertificate:
     created: datetime = field(compare=False)
     expires: datetime | None = field(compare=False)
     revoked: bool = field(compare=False)
-    key_flags: int = field(compare=False)
     user_ids: tuple[UserID, ...] = field(compare=False)
-    subkeys: tuple[Subkey, ...] = field(compare=False)
-    #: every signature in packet order (not verified), for the policy layer
-    signatures: tuple[Signature, ...] = field(compare=False, repr=False)
-    #: (tag, version or None) of every packet, in order
-    packets: tuple[tuple[int, int | None], ...] = field(compare=False, repr=False)
+    #: key flags, subkeys, signatures and packets, described from ``material`` on first
+    #: use: the load checks every packet (:func:`~registry.keys._pgp_packets.scan_certificate`)
+    #: but describes only what identities need; a cache that equality and hashing ignore
+    _details: _Details | None = field(default=None, init=False, repr=False, compare=False)
+
+    @property
+    def key_flags(self) -> int:
+        """The primary key's flags: its newest direct-key signature's, else its primary
+        (or first) user ID's newest self-certification's, else 0."""
+        return (self._details or self._describe())[0]
+
+    @property
+    def subkeys(self) -> tuple[Subkey, ...]:
+        return (self._details or self._describe())[1]
+
+    @property
+    def signatures(self) -> tuple[Signature, ...]:
+        """Every signature in packet order (not verified), for the policy layer."""
+        return (self._details or self._describe())[2]
+
+    @property
+    def packets(self) -> tuple[tuple[int, int | None], ...]:
+        """``(tag, version or None)`` of every packet, in order."""
+        return (self._details or self._describe())[3]
+
+    def _describe(self) -> _Details:
+        details = _details(walk_certificate(self.material), self.user_ids)
+        object.__setattr__(self, "_details", details)
+        return details
+
+    def __repr__(self) -> str:
+        body = ", ".join(f"{name}={getattr(self, name)!r}" for name in _REPR_FIELDS)
+        return f"OpenPGPCertificate({body})"
 
     @property
     def key_type(self) -> KeyType:
@@ -214,6 +253,11 @@ class OpenPGPCertificate:
             "commitment": self.commitment.hex(),
             "material": self.material.hex(),
         }
+
+
+#: the repr's fields, in the order they stood when all of them were dataclass fields
+_REPR_FIELDS = ("version", "fingerprint", "key_id", "algorithm", "bits", "created", "expires",
+                "revoked", "key_flags", "user_ids", "subkeys")
 
 
 def _signature_dict(sig: Signature) -> dict[str, Any]:
@@ -439,12 +483,13 @@ def _email(uid: str) -> str | None:
     return m.group(1).lower() if m else None
 
 
-def _by_primary(sig: Signature, primary: KeyPacket) -> bool:
+def _by_primary(sig: Signature, structure: CertStructure) -> bool:
+    """The rule :data:`~registry.keys._pgp_packets.SignatureSummary` states, on a parsed signature."""
     fpr = sig.issuer_fingerprint
     if fpr is not None:
-        return fpr == primary.fingerprint
+        return fpr == structure.primary.fingerprint
     kid = sig.issuer_key_id
-    return kid is None or kid == primary.key_id
+    return kid is None or kid == structure.primary.key_id
 
 
 def _newest(sigs: list[Signature]) -> Signature | None:
@@ -452,49 +497,74 @@ def _newest(sigs: list[Signature]) -> Signature | None:
     return max(sigs, key=lambda s: s.created or epoch, default=None)
 
 
-def _build(material: bytes, structure: CertStructure, expires: datetime | None,
-           revoked: bool, expiry_known: bool) -> OpenPGPCertificate:
-    primary = structure.primary
-    user_ids: list[UserID] = []
+def _user_ids(summary: CertSummary) -> tuple[UserID, ...]:
+    """User IDs (not attributes): revoked when the newest certification or revocation by
+    the primary key is a revocation; self-signed when one certification by it exists."""
+    out = []
+    for value, attribute, sigs in summary.user_ids:
+        if attribute:
+            continue
+        newest: tuple[int, int, bool] | None = None
+        certified = False
+        for sig in sigs:
+            if sig[2] and (sig[0] in _SELF_CERTS or sig[0] == 0x30):
+                if newest is None or sig[1] > newest[1]:  # the first of the newest, as max()
+                    newest = sig
+                certified = certified or sig[0] in _SELF_CERTS
+        out.append(UserID(value, _email(value), newest is not None and newest[0] == 0x30,
+                          certified))
+    return tuple(out)
+
+
+def _has_self_signature(summary: CertSummary) -> bool:
+    if any(s[0] in (0x1F, 0x20) and s[2] for s in summary.key_signatures):
+        return True
+    return any(s[0] in _SELF_CERTS and s[2] for _, _, sigs in summary.user_ids for s in sigs)
+
+
+def _primary_binding(structure: CertStructure,
+                     user_ids: tuple[UserID, ...]) -> tuple[Signature | None, Signature | None]:
+    """(the newest direct-key signature, the binding that describes the primary key: the
+    newest self-certification of the first user ID marked primary, else of the first user
+    ID), among those by the primary key, on user IDs not revoked."""
     primary_uid_sig: Signature | None = None
     first_uid_sig: Signature | None = None
+    uids = iter(user_ids)
     for comp in structure.user_ids:
         if comp.attribute:
             continue
-        own = [s for s in comp.signatures
-               if (s.type in _SELF_CERTS or s.type == 0x30) and _by_primary(s, primary)]
-        newest = _newest(own)
-        uid_revoked = newest is not None and newest.type == 0x30
-        certs = [s for s in own if s.type in _SELF_CERTS]
-        latest_cert = _newest(certs)
-        if latest_cert is not None and not uid_revoked:
+        if next(uids).revoked:
+            continue
+        latest_cert = _newest([s for s in comp.signatures
+                               if s.type in _SELF_CERTS and _by_primary(s, structure)])
+        if latest_cert is not None:
             if first_uid_sig is None:
                 first_uid_sig = latest_cert
             if latest_cert.is_primary_user_id and primary_uid_sig is None:
                 primary_uid_sig = latest_cert
-        user_ids.append(
-            UserID(comp.value, _email(comp.value), uid_revoked, latest_cert is not None)
-        )
-
     direct = _newest([s for s in structure.key_signatures
-                      if s.type == 0x1F and _by_primary(s, primary)])
-    binding = primary_uid_sig or first_uid_sig
-    flags = None
-    for sig in (direct, binding):
+                      if s.type == 0x1F and _by_primary(s, structure)])
+    return direct, primary_uid_sig or first_uid_sig
+
+
+def _fallback_expiry(structure: CertStructure, user_ids: tuple[UserID, ...]) -> datetime | None:
+    """Expiry from the subpackets, when no binding is valid under Sequoia's policy."""
+    for sig in _primary_binding(structure, user_ids):
+        if sig is not None and sig.key_expiration_seconds is not None:
+            seconds = sig.key_expiration_seconds
+            return structure.primary.created + timedelta(seconds=seconds) if seconds else None
+    return None
+
+
+def _details(structure: CertStructure, user_ids: tuple[UserID, ...]) -> _Details:
+    flags = 0
+    for sig in _primary_binding(structure, user_ids):
         if sig is not None and sig.key_flags is not None:
             flags = sig.key_flags
             break
-    if not expiry_known:
-        seconds = None
-        for sig in (direct, binding):
-            if sig is not None and sig.key_expiration_seconds is not None:
-                seconds = sig.key_expiration_seconds
-                break
-        expires = primary.created + timedelta(seconds=seconds) if seconds else None
-
     subkeys: list[Subkey] = []
     for sub in structure.subkeys:
-        own = [s for s in sub.signatures if _by_primary(s, primary)]
+        own = [s for s in sub.signatures if _by_primary(s, structure)]
         bind = _newest([s for s in own if s.type == 0x18])
         secs = bind.key_expiration_seconds if bind is not None else None
         subkeys.append(Subkey(
@@ -509,34 +579,7 @@ def _build(material: bytes, structure: CertStructure, expires: datetime | None,
             has_back_signature=bind is not None and bind.has_back_signature,
             bound=bind is not None,
         ))
-
-    return OpenPGPCertificate(
-        material=material,
-        version=primary.version,
-        fingerprint=primary.fingerprint,
-        key_id=primary.key_id,
-        algorithm=primary.algorithm,
-        bits=primary.bits,
-        created=primary.created,
-        expires=expires,
-        revoked=revoked,
-        key_flags=flags if flags is not None else 0,
-        user_ids=tuple(user_ids),
-        subkeys=tuple(subkeys),
-        signatures=structure.signatures,
-        packets=structure.packets,
-    )
-
-
-def _has_self_signature(structure: CertStructure) -> bool:
-    primary = structure.primary
-    if any(s.type in (0x1F, 0x20) and _by_primary(s, primary) for s in structure.key_signatures):
-        return True
-    return any(
-        s.type in _SELF_CERTS and _by_primary(s, primary)
-        for uid in structure.user_ids
-        for s in uid.signatures
-    )
+    return flags, tuple(subkeys), structure.signatures, structure.packets
 
 
 def _load_one(chunk: bytes) -> OpenPGPCertificate:
@@ -546,13 +589,33 @@ def _load_one(chunk: bytes) -> OpenPGPCertificate:
             f"OpenPGP certificate is {len(material)} bytes, more than the {MAX_MATERIAL}"
             " the registry accepts (export it minimal: `gpg --export-options export-minimal`)"
         )
-    structure = walk_certificate(material)
-    if not _has_self_signature(structure):
+    summary = scan_certificate(material)
+    primary = summary.primary
+    if not _has_self_signature(summary):
         raise KeyFormatError(
-            f"OpenPGP certificate {structure.primary.fingerprint} has no self-signature"
+            f"OpenPGP certificate {primary.fingerprint} has no self-signature"
             " (truncated or stripped export?)"
         )
-    return _build(material, structure, expires, revoked, known)
+    user_ids = _user_ids(summary)
+    structure = None
+    if not known:
+        structure = walk_certificate(material)
+        expires = _fallback_expiry(structure, user_ids)
+    cert = OpenPGPCertificate(
+        material=material,
+        version=primary.version,
+        fingerprint=primary.fingerprint,
+        key_id=primary.key_id,
+        algorithm=primary.algorithm,
+        bits=primary.bits,
+        created=primary.created,
+        expires=expires,
+        revoked=revoked,
+        user_ids=user_ids,
+    )
+    if structure is not None:
+        object.__setattr__(cert, "_details", _details(structure, user_ids))
+    return cert
 
 
 def load_openpgp_certs(data: bytes | bytearray | memoryview | str) -> list[OpenPGPCertificate]:

@@ -29,6 +29,7 @@ __all__ = [
     "SIGNATURE_TYPE_NAMES",
     "SUBPACKET_NAMES",
     "CertStructure",
+    "CertSummary",
     "KeyPacket",
     "Packet",
     "Signature",
@@ -42,6 +43,7 @@ __all__ = [
     "parse_key_packet",
     "parse_signature",
     "parse_signature_parts",
+    "scan_certificate",
     "walk_certificate",
 ]
 
@@ -254,18 +256,6 @@ class KeyPacket:
     key_id: str  # upper-case hex, 16 characters
 
 
-def _ec_point_bits(r: _Reader, fields: dict[str, int | bytes]) -> tuple[str, int]:
-    oid_len = r.u8()
-    if oid_len in (0, 0xFF):
-        raise _fail("reserved curve OID length")
-    oid = r.take(oid_len)
-    curve = _CURVES.get(oid)
-    fields["point"] = r.mpi_bytes()
-    if curve is None:
-        return "oid-" + oid.hex(), 0
-    return curve
-
-
 def parse_key_packet(tag: int, body: bytes) -> KeyPacket:
     """Decode a public key (tag 6) or public subkey (tag 14) packet body.
 
@@ -285,58 +275,7 @@ def parse_key_fields(tag: int, body: bytes) -> tuple[KeyPacket, dict[str, int | 
     Raises:
         KeyFormatError: truncated or malformed packet, or a key version other than 4 or 6.
     """
-    fields: dict[str, int | bytes] = {}
-    r = _Reader(body, "key packet")
-    version = r.u8()
-    if version not in (4, 6):
-        from registry.errors import UnsupportedKeyType
-
-        raise UnsupportedKeyType(
-            f"unsupported OpenPGP key version {version} (v4 and v6 are accepted)"
-        )
-    created = r.uint(4)
-    algo = r.u8()
-    if version == 6:
-        material_len = r.uint(4)
-        if material_len != r.left:
-            raise _fail("key material length does not match the packet")
-    curve: str | None = None
-    if algo in (1, 2, 3):
-        n = fields["n"] = r.mpi()
-        fields["e"] = r.mpi()
-        name, bits = "rsa", n.bit_length()
-    elif algo == 17:
-        p = fields["p"] = r.mpi()
-        for k in "qgy":
-            fields[k] = r.mpi()
-        name, bits = "dsa", p.bit_length()
-    elif algo in (16, 20):
-        p = fields["p"] = r.mpi()
-        fields["g"] = r.mpi()
-        fields["y"] = r.mpi()
-        name, bits = "elgamal", p.bit_length()
-    elif algo in (19, 22):
-        curve, bits = _ec_point_bits(r, fields)
-        if algo == 22:
-            name = curve if curve in ("ed25519", "ed448") else f"eddsa-{curve}"
-        else:
-            name = f"ecdsa-{curve}"
-    elif algo == 18:
-        curve, bits = _ec_point_bits(r, fields)
-        kdf_len = r.u8()
-        fields["kdf"] = r.take(kdf_len)
-        name = "cv25519" if curve == "cv25519" else f"ecdh-{curve}"
-    elif algo in (25, 26, 27, 28):
-        size = {25: 32, 26: 56, 27: 32, 28: 57}[algo]
-        fields["point"] = r.take(size)
-        name = PUBKEY_NAMES[algo]
-        bits = {25: 256, 26: 448, 27: 256, 28: 448}[algo]
-    else:
-        from registry.errors import UnsupportedKeyType
-
-        raise UnsupportedKeyType(f"unsupported OpenPGP public key algorithm {algo}")
-    if r.left:
-        raise _fail("trailing bytes in key packet")
+    version, created, algo, name, bits, curve, fields = _key_fields(body)
     if version == 4:
         digest = hashlib.sha1(b"\x99" + len(body).to_bytes(2, "big") + body).digest()
         key_id = digest[-8:]
@@ -356,6 +295,97 @@ def parse_key_fields(tag: int, body: bytes) -> tuple[KeyPacket, dict[str, int | 
     ), fields
 
 
+_KEY_TRUNCATED = "truncated key packet"
+#: native point sizes and key sizes of the RFC 9580 algorithms (X25519, X448, Ed25519, Ed448)
+_NATIVE_KEYS = {25: (32, 256), 26: (56, 448), 27: (32, 256), 28: (57, 448)}
+
+
+def _key_fields(body: bytes) -> tuple[int, int, int, str, int, str | None, dict[str, int | bytes]]:
+    """Check and decode a key packet body: (version, creation time, algorithm id, name,
+    bits, curve, fields). Offsets are checked inline (no reader object): this runs on
+    every key of every certificate loaded.
+
+    Raises:
+        KeyFormatError: as :func:`parse_key_fields`.
+    """
+    end = len(body)
+    if not end:
+        raise _fail(_KEY_TRUNCATED)
+    version = body[0]
+    if version not in (4, 6):
+        from registry.errors import UnsupportedKeyType
+
+        raise UnsupportedKeyType(
+            f"unsupported OpenPGP key version {version} (v4 and v6 are accepted)"
+        )
+    if end < 6:
+        raise _fail(_KEY_TRUNCATED)
+    created = int.from_bytes(body[1:5], "big")
+    algo = body[5]
+    pos = 6
+    if version == 6:
+        if end < 10:
+            raise _fail(_KEY_TRUNCATED)
+        if int.from_bytes(body[6:10], "big") != end - 10:
+            raise _fail("key material length does not match the packet")
+        pos = 10
+    fields: dict[str, int | bytes] = {}
+    curve: str | None = None
+    if algo in (1, 2, 3, 17, 16, 20):
+        names = "ne" if algo < 4 else ("pqgy" if algo == 17 else "pgy")
+        for key in names:
+            if pos + 2 > end:
+                raise _fail(_KEY_TRUNCATED)
+            start = pos + 2
+            pos = start + (int.from_bytes(body[pos:start], "big") + 7) // 8
+            if pos > end:
+                raise _fail(_KEY_TRUNCATED)
+            value = fields[key] = int.from_bytes(body[start:pos], "big")
+            if key == names[0]:
+                bits = value.bit_length()
+        name = "rsa" if algo < 4 else ("dsa" if algo == 17 else "elgamal")
+    elif algo in (18, 19, 22):
+        if pos >= end:
+            raise _fail(_KEY_TRUNCATED)
+        oid_len = body[pos]
+        if oid_len in (0, 0xFF):
+            raise _fail("reserved curve OID length")
+        oid_end = pos + 1 + oid_len
+        if oid_end + 2 > end:
+            raise _fail(_KEY_TRUNCATED)
+        pos = oid_end + 2 + (int.from_bytes(body[oid_end : oid_end + 2], "big") + 7) // 8
+        if pos > end:
+            raise _fail(_KEY_TRUNCATED)
+        oid = body[oid_end - oid_len : oid_end]
+        fields["point"] = body[oid_end + 2 : pos]
+        curve, bits = _CURVES.get(oid) or ("oid-" + oid.hex(), 0)
+        if algo == 22:
+            name = curve if curve in ("ed25519", "ed448") else f"eddsa-{curve}"
+        elif algo == 19:
+            name = f"ecdsa-{curve}"
+        else:
+            if pos >= end:
+                raise _fail(_KEY_TRUNCATED)
+            kdf_end = pos + 1 + body[pos]
+            if kdf_end > end:
+                raise _fail(_KEY_TRUNCATED)
+            fields["kdf"], pos = body[pos + 1 : kdf_end], kdf_end
+            name = "cv25519" if curve == "cv25519" else f"ecdh-{curve}"
+    elif algo in _NATIVE_KEYS:
+        size, bits = _NATIVE_KEYS[algo]
+        if pos + size > end:
+            raise _fail(_KEY_TRUNCATED)
+        fields["point"], pos = body[pos : pos + size], pos + size
+        name = PUBKEY_NAMES[algo]
+    else:
+        from registry.errors import UnsupportedKeyType
+
+        raise UnsupportedKeyType(f"unsupported OpenPGP public key algorithm {algo}")
+    if pos != end:
+        raise _fail("trailing bytes in key packet")
+    return version, created, algo, name, bits, curve, fields
+
+
 @dataclass(frozen=True, slots=True)
 class Subpacket:
     """One signature subpacket: its type, critical bit, whether it is hashed, and its data."""
@@ -370,14 +400,15 @@ class Subpacket:
         return SUBPACKET_NAMES.get(self.type, f"subpacket-{self.type}")
 
 
-def _parse_subpackets(data: bytes, hashed: bool) -> tuple[Subpacket, ...]:
-    """Split a subpacket area (lengths as in RFC 9580 5.2.3.7), one slice per subpacket.
+def _subpacket_spans(data: bytes, pos: int, end: int) -> list[tuple[int, int, int]]:
+    """Frame the subpacket area ``data[pos:end]`` (lengths as in RFC 9580 5.2.3.7).
 
-    Every length is bounds-checked; the loop does constant work per subpacket
-    (each at least two octets), so the cost is linear in the area.
+    Returns ``(type octet with its critical bit, data start, data end)`` per
+    subpacket, offsets into ``data``. Every length is bounds-checked; the loop
+    does constant work per subpacket (each at least two octets), so the cost is
+    linear in the area.
     """
     out = []
-    pos, end = 0, len(data)
     while pos < end:
         first = data[pos]
         if first < 192:
@@ -396,10 +427,15 @@ def _parse_subpackets(data: bytes, hashed: bool) -> tuple[Subpacket, ...]:
             raise _fail("empty signature subpacket")
         if pos + length > end:
             raise _fail("truncated signature subpackets")
-        kind = data[pos]
-        out.append(Subpacket(kind & 0x7F, kind >= 0x80, hashed, data[pos + 1 : pos + length]))
+        out.append((data[pos], pos + 1, pos + length))
         pos += length
-    return tuple(out)
+    return out
+
+
+def _subpackets(data: bytes, spans: list[tuple[int, int, int]],
+                hashed: bool) -> tuple[Subpacket, ...]:
+    return tuple(Subpacket(kind & 0x7F, kind >= 0x80, hashed, data[start:end])
+                 for kind, start, end in spans)
 
 
 @dataclass(frozen=True, slots=True)
@@ -520,56 +556,18 @@ def parse_signature_parts(
         KeyFormatError: truncated or malformed packet, an unknown signature version,
             or embedded signatures nested deeper than MAX_EMBEDDED_DEPTH.
     """
-    if _depth > MAX_EMBEDDED_DEPTH:
-        raise _fail("embedded signatures nested too deeply")
-    end = len(body)
-    if not end:
-        raise _fail("truncated signature packet")
-    version = body[0]
-    if version == 3:
-        if end < 2 or body[1] != 5:
-            raise _fail("truncated signature packet" if end < 2 else "bad v3 signature hashed length")
-        if end < 19:
-            raise _fail("truncated signature packet")
+    frame = _signature_frame(body, _depth)
+    if frame is None:  # v3
         created_ts = int.from_bytes(body[3:7], "big")
         return Signature(
-            version, body[2], body[15], body[16],
+            3, body[2], body[15], body[16],
             datetime.fromtimestamp(created_ts or 0, UTC), (), (), component, target,
         ), None
-    if version not in (4, 5, 6):
-        raise _fail(f"unknown signature version {version}")
-    width = 4 if version == 6 else 2
-    pos = 4 + width
-    if pos > end:
-        raise _fail("truncated signature packet")
-    sig_type, pk, h = body[1], body[2], body[3]
-    hashed_end = pos + int.from_bytes(body[4:pos], "big")
-    if hashed_end > end:
-        raise _fail("truncated signature packet")
-    hashed = _parse_subpackets(body[pos:hashed_end], True)
-    hashed_length = hashed_end
-    pos = hashed_end + width
-    if pos > end:
-        raise _fail("truncated signature packet")
-    unhashed_end = pos + int.from_bytes(body[hashed_end:pos], "big")
-    if unhashed_end > end:
-        raise _fail("truncated signature packet")
-    unhashed = _parse_subpackets(body[pos:unhashed_end], False)
-    pos = unhashed_end + 2  # left 16 bits of the digest
-    if pos > end:
-        raise _fail("truncated signature packet")
-    left16 = body[unhashed_end:pos]
-    salt = b""
-    if version == 6:
-        if pos >= end:
-            raise _fail("truncated signature packet")
-        salt_end = pos + 1 + body[pos]
-        if salt_end > end:
-            raise _fail("truncated signature packet")
-        salt, pos = body[pos + 1 : salt_end], salt_end
-    if pos >= end:
-        raise _fail("signature packet without signature data")
-    parts = SignatureParts(hashed_length, left16, salt, body[pos:])
+    hashed_spans, unhashed_spans, hashed_end, left16_at, salt_at, data_at = frame
+    hashed = _subpackets(body, hashed_spans, True)
+    unhashed = _subpackets(body, unhashed_spans, False)
+    parts = SignatureParts(hashed_end, body[left16_at : left16_at + 2],
+                           body[salt_at:data_at] if salt_at else b"", body[data_at:])
     created = None
     for sp in hashed:
         if sp.type == 2 and len(sp.data) == 4:
@@ -581,8 +579,67 @@ def parse_signature_parts(
             embedded += (parse_signature_parts(sp.data, component=component, target=target,
                                                _depth=_depth + 1)[0],)
     return Signature(
-        version, sig_type, pk, h, created, hashed, unhashed, component, target, embedded
+        body[0], body[1], body[2], body[3], created, hashed, unhashed, component, target,
+        embedded,
     ), parts
+
+
+_Spans = list[tuple[int, int, int]]
+
+
+def _signature_frame(body: bytes, depth: int) -> tuple[_Spans, _Spans, int, int, int, int] | None:
+    """Check a signature body's framing (RFC 9580 5.2); ``None`` for a (valid) v3 signature.
+
+    Otherwise ``(hashed subpacket spans, unhashed subpacket spans, end of the
+    hashed part, offset of the left 16 bits, offset of the v6 salt or 0, offset
+    of the signature data)``. Embedded signatures are the caller's to check.
+
+    Raises:
+        KeyFormatError: as :func:`parse_signature_parts`.
+    """
+    if depth > MAX_EMBEDDED_DEPTH:
+        raise _fail("embedded signatures nested too deeply")
+    end = len(body)
+    if not end:
+        raise _fail("truncated signature packet")
+    version = body[0]
+    if version == 3:
+        if end < 2 or body[1] != 5:
+            raise _fail("truncated signature packet" if end < 2 else "bad v3 signature hashed length")
+        if end < 19:
+            raise _fail("truncated signature packet")
+        return None
+    if version not in (4, 5, 6):
+        raise _fail(f"unknown signature version {version}")
+    width = 4 if version == 6 else 2
+    pos = 4 + width
+    if pos > end:
+        raise _fail("truncated signature packet")
+    hashed_end = pos + int.from_bytes(body[4:pos], "big")
+    if hashed_end > end:
+        raise _fail("truncated signature packet")
+    hashed = _subpacket_spans(body, pos, hashed_end)
+    pos = hashed_end + width
+    if pos > end:
+        raise _fail("truncated signature packet")
+    unhashed_end = pos + int.from_bytes(body[hashed_end:pos], "big")
+    if unhashed_end > end:
+        raise _fail("truncated signature packet")
+    unhashed = _subpacket_spans(body, pos, unhashed_end)
+    pos = unhashed_end + 2  # left 16 bits of the digest
+    if pos > end:
+        raise _fail("truncated signature packet")
+    salt_at = 0
+    if version == 6:
+        if pos >= end:
+            raise _fail("truncated signature packet")
+        salt_at = pos + 1
+        pos = salt_at + body[pos]
+        if pos > end:
+            raise _fail("truncated signature packet")
+    if pos >= end:
+        raise _fail("signature packet without signature data")
+    return hashed, unhashed, hashed_end, unhashed_end, salt_at, pos
 
 
 @dataclass(frozen=True, slots=True)
@@ -620,6 +677,23 @@ class CertStructure:
         return tuple(out)
 
 
+_NO_PRIMARY = "no OpenPGP certificate found (no public key packet)"
+
+
+def _out_of_place(tag: int, *, first: bool) -> KeyFormatError:
+    """The error for a packet a certificate cannot hold where it stands (``first``: before
+    the primary key, where only marker and padding packets may stand)."""
+    if tag in (TAG_SECRET_KEY, TAG_SECRET_SUBKEY):
+        from registry.errors import PrivateKeyError
+
+        return PrivateKeyError("this is an OpenPGP secret key; give the public key instead")
+    if first:
+        return KeyFormatError(f"not an OpenPGP certificate: starts with a {_packet_name(tag)} packet")
+    if tag == TAG_PUBLIC_KEY:
+        return KeyFormatError("more than one OpenPGP certificate where one was expected")
+    return KeyFormatError(f"unexpected {_packet_name(tag)} packet in an OpenPGP certificate")
+
+
 def walk_certificate(data: bytes) -> CertStructure:
     """Split one binary transferable public key into components.
 
@@ -646,18 +720,12 @@ def walk_certificate(data: bytes) -> CertStructure:
             subkeys.append(SubkeyComponent(cur_key, tuple(cur_sigs)))
 
     for tag, _start, body_start, body_end, _new in iter_packet_spans(data):
-        if tag in (TAG_SECRET_KEY, TAG_SECRET_SUBKEY):
-            from registry.errors import PrivateKeyError
-
-            raise PrivateKeyError("this is an OpenPGP secret key; give the public key instead")
         if primary is None:
             if tag in (TAG_MARKER, TAG_PADDING):
                 summary.append((tag, None))
                 continue
             if tag != TAG_PUBLIC_KEY:
-                raise KeyFormatError(
-                    f"not an OpenPGP certificate: starts with a {_packet_name(tag)} packet"
-                )
+                raise _out_of_place(tag, first=True)
             primary = parse_key_packet(tag, data[body_start:body_end])
             summary.append((tag, primary.version))
             cur_target = ""
@@ -681,11 +749,121 @@ def walk_certificate(data: bytes) -> CertStructure:
             summary.append((tag, cur_key.version))
         elif tag in (TAG_TRUST, TAG_MARKER, TAG_PADDING):
             summary.append((tag, None))
-        elif tag == TAG_PUBLIC_KEY:
-            raise KeyFormatError("more than one OpenPGP certificate where one was expected")
         else:
-            raise KeyFormatError(f"unexpected {_packet_name(tag)} packet in an OpenPGP certificate")
+            raise _out_of_place(tag, first=False)
     if primary is None:
-        raise KeyFormatError("no OpenPGP certificate found (no public key packet)")
+        raise KeyFormatError(_NO_PRIMARY)
     close()
     return CertStructure(primary, tuple(key_sigs), tuple(uids), tuple(subkeys), tuple(summary))
+
+
+#: What :func:`scan_certificate` keeps of a signature: (type, creation time as a
+#: POSIX timestamp or 0, whether its issuer can be the primary key). The last is
+#: :class:`Signature`'s rule: the first issuer fingerprint subpacket (hashed, then
+#: unhashed) when it holds one, else the first issuer key ID when it holds 8 octets,
+#: else true (no issuer named).
+SignatureSummary = tuple[int, int, bool]
+
+
+@dataclass(frozen=True, slots=True)
+class CertSummary:
+    """What a load needs at once from one certificate: :func:`scan_certificate`'s result.
+
+    ``user_ids`` holds ``(text, is_attribute, signatures)`` per user ID or user
+    attribute, in packet order; ``key_signatures`` the signatures before the first
+    user ID or subkey. The rest of the description is :func:`walk_certificate`'s.
+    """
+
+    primary: KeyPacket
+    key_signatures: tuple[SignatureSummary, ...]
+    user_ids: tuple[tuple[str, bool, tuple[SignatureSummary, ...]], ...]
+
+
+def scan_certificate(data: bytes) -> CertSummary:
+    """Check one binary transferable public key as :func:`walk_certificate` does, describe less.
+
+    Every packet goes through the same checks, in the same order, with the same
+    errors (framing, placement, key packets, signature framing and subpacket
+    areas, embedded signatures); what is kept is the primary key and, per
+    signature on the key and its user IDs, a :data:`SignatureSummary`. No
+    per-subpacket objects are made, which is most of the walk's cost.
+
+    Raises:
+        KeyFormatError: as :func:`walk_certificate`.
+    """
+    primary: KeyPacket | None = None
+    fpr = kid = b""
+    key_sigs: list[SignatureSummary] = []
+    uids: list[tuple[str, bool, tuple[SignatureSummary, ...]]] = []
+    cur: list[SignatureSummary] | None = key_sigs  # where signatures attach (None: a subkey)
+    uid: tuple[str, bool] | None = None
+
+    for tag, _start, body_start, body_end, _new in iter_packet_spans(data):
+        if tag == TAG_SIGNATURE and primary is not None:
+            sig = _scan_signature(data[body_start:body_end], fpr, kid, 0)
+            if cur is not None:
+                cur.append(sig)
+            continue
+        if primary is None:
+            if tag in (TAG_MARKER, TAG_PADDING):
+                continue
+            if tag != TAG_PUBLIC_KEY:
+                raise _out_of_place(tag, first=True)
+            primary = parse_key_packet(tag, data[body_start:body_end])
+            fpr, kid = bytes.fromhex(primary.fingerprint), bytes.fromhex(primary.key_id)
+            continue
+        if tag in (TAG_USER_ID, TAG_USER_ATTRIBUTE):
+            if uid is not None and cur is not None:
+                uids.append((*uid, tuple(cur)))
+            is_attr = tag == TAG_USER_ATTRIBUTE
+            uid = ("" if is_attr else data[body_start:body_end].decode("utf-8", "replace"),
+                   is_attr)
+            cur = []
+        elif tag == TAG_PUBLIC_SUBKEY:
+            if uid is not None and cur is not None:
+                uids.append((*uid, tuple(cur)))
+            _key_fields(data[body_start:body_end])  # checked as parse_key_packet would
+            uid, cur = None, None
+        elif tag not in (TAG_TRUST, TAG_MARKER, TAG_PADDING):
+            raise _out_of_place(tag, first=False)
+    if primary is None:
+        raise KeyFormatError(_NO_PRIMARY)
+    if uid is not None and cur is not None:
+        uids.append((*uid, tuple(cur)))
+    return CertSummary(primary, tuple(key_sigs), tuple(uids))
+
+
+#: subpackets a summary reads: creation time, issuer key ID, embedded signature, issuer fingerprint
+_SUMMARISED = frozenset((2, 16, 32, 33))
+
+
+def _scan_signature(body: bytes, fpr: bytes, kid: bytes, depth: int) -> SignatureSummary:
+    """:func:`parse_signature_parts`' checks, embedded signatures included; a summary."""
+    frame = _signature_frame(body, depth)
+    if frame is None:  # v3: no subpackets, so no issuer named
+        return body[2], int.from_bytes(body[3:7], "big"), True
+    hashed, unhashed, hashed_end = frame[0], frame[1], frame[2]
+    created = 0
+    issuer_fpr: bytes | None = None
+    issuer_kid: bytes | None = None
+    seen_created = False
+    for kind, start, end in hashed + unhashed if unhashed else hashed:
+        t = kind & 0x7F
+        if t not in _SUMMARISED:
+            continue
+        if t == 2:
+            if start < hashed_end and not seen_created and end - start == 4:
+                created, seen_created = int.from_bytes(body[start:end], "big"), True
+        elif t == 33:
+            if issuer_fpr is None:
+                issuer_fpr = body[start:end]
+        elif t == 16:
+            if issuer_kid is None:
+                issuer_kid = body[start:end]
+        else:  # 32, an embedded signature
+            _scan_signature(body[start:end], fpr, kid, depth + 1)
+    if issuer_fpr is not None and len(issuer_fpr) > 1:
+        by_primary = issuer_fpr[1:] == fpr
+    else:
+        by_primary = issuer_kid is None or len(issuer_kid) != 8 or issuer_kid == kid
+    return body[1], created, by_primary

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import binascii
 
-from registry.errors import InvalidName, KeyFormatError, UnsupportedKeyType
+from registry._errors_core import InvalidName, KeyFormatError, UnsupportedKeyType  # sshd path
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:

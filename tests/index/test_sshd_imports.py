@@ -62,7 +62,8 @@ NOT_ON_LOGIN = {
     "registry.keys._ssh", "registry.keys._digest", "registry.index._query",
     "registry.index._lookups", "registry.names", "registry.gateways._ssh_hosts", "re", "enum",
     "registry.gateways.ssh", "registry.index._snapshot", "registry._frozen", "registry._name",
-    "registry._idna", "registry.keys._ssh_checks", "functools",
+    "registry._idna", "registry.keys._ssh_checks", "functools", "registry.errors",
+    "registry.index._schema", "registry.gateways._refusals",
 }
 
 
@@ -81,5 +82,23 @@ def test_sshd_path_imports_nothing_heavy(world: dict[str, Any]) -> None:  # noqa
     login = set(report["login"])
     assert {"registry.gateways._login", "registry.keys._ssh_wire", "registry.keys._keccak",
             "_pysha3", "registry.index._open", "registry._grammar",
-            "registry.gateways._modes"} <= login  # every check still runs
+            "registry.gateways._modes", "registry._errors_core",
+            "registry.index._version"} <= login  # every check still runs
     assert sorted(login & NOT_ON_LOGIN) == [], "authorized-keys imports more than it runs"
+
+
+def test_login_error_classes_are_registry_errors() -> None:
+    """The classes the login raises from ``registry._errors_core`` are ``registry.errors``'
+    own: same objects, same names in messages and pickles, every public name still there."""
+    import pickle
+
+    import registry._errors_core as core
+    import registry.errors as errors
+
+    for name in core.__all__:
+        cls = getattr(core, name)
+        assert getattr(errors, name) is cls and cls.__module__ == "registry.errors"
+    assert all(hasattr(errors, name) for name in errors.__all__)
+    assert issubclass(errors.PrivateKeyError, errors.KeyFormatError)
+    exc = pickle.loads(pickle.dumps(errors.IndexUnavailable("stale")))
+    assert type(exc) is errors.IndexUnavailable and str(exc) == "stale"
