@@ -386,6 +386,74 @@ class Server:
             self.proc.wait(timeout=15)
 
 
+# --------------------------------------------------------------------------- in process
+
+
+def in_process(index: Path, scenarios: dict[str, list[str]], checkout: Path, chunk: int,
+               chunks: int, only: str | None = None) -> None:
+    """Each scenario's request paths straight into the ASGI apps, no server and no client:
+    the app's own CPU time per request (the minimum over ``chunks`` chunks of ``chunk`` cold
+    paths each, scenarios and the floor interleaved). Under cachegrind (``valgrind
+    --tool=cachegrind``, two runs with different ``--in-process`` chunk sizes) the
+    difference gives the instructions per request, which the machine's other load does
+    not move. ``only``: the scenarios whose label holds this text (``floor``: the floor alone)."""
+    sys.path[:0] = [str(checkout), str(REPO / "scripts")]
+    for module in [m for m in sys.modules if m == "registry" or m.startswith("registry.")]:
+        del sys.modules[module]  # the sampling imported this checkout's: take --checkout's
+    from trivial_app import create_trivial_app
+
+    from registry.gateways.http import create_app
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        pass
+
+    def scope(path: str) -> dict[str, Any]:
+        p, _, q = path.partition("?")
+        return {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+                "server": ("127.0.0.1", 11371), "client": ("127.0.0.1", 40000), "scheme": "http",
+                "method": "GET", "root_path": "", "path": p, "raw_path": p.encode(),
+                "query_string": q.encode(), "headers": [(b"host", b"127.0.0.1"),
+                                                        (b"user-agent", b"bench")]}
+
+    def call(app: Any, sc: dict[str, Any]) -> None:
+        coro = app(sc, receive, send)  # nothing in the apps awaits anything that suspends
+        try:
+            coro.send(None)
+        except StopIteration:
+            return
+        raise RuntimeError("the app suspended")
+
+    gateway, floor = create_app(index), create_trivial_app()
+    paths = {label: [scope(p) for p in ps[-(chunk * chunks):]] for label, ps in scenarios.items()}
+    for ps in scenarios.values():  # every code path once, on other paths than measured
+        for p in ps[:50]:
+            call(gateway, scope(p))
+            call(floor, scope(p))
+    best: dict[str, float] = {}
+    for c in range(chunks):
+        for label, scopes in [*paths.items(), ("floor", paths[next(iter(paths))])]:
+            if only is not None and only not in label:
+                continue
+            app = floor if label == "floor" else gateway
+            part = scopes[c * chunk:(c + 1) * chunk]
+            t = time.process_time()
+            for sc in part:
+                call(app, sc)
+            us = (time.process_time() - t) / max(1, len(part)) * 1e6
+            best[label] = min(best.get(label, us), us)
+    import registry.gateways.http as gateway_module
+
+    print(f"in process ({Path(gateway_module.__file__).parents[2]}), CPU us per request (min of"
+          f" {chunks} chunks of {chunk}; floor = the trivial app on the first scenario's paths):")
+    for label, us in best.items():
+        ratio = "" if label == "floor" or "floor" not in best else (
+            f"  ({us / best['floor']:.1f}x the floor's)")
+        print(f"  {label:<26} {us:7.1f}{ratio}")
+
+
 # --------------------------------------------------------------------------- main
 
 
@@ -409,6 +477,12 @@ def main() -> None:
                          " --requests)")
     ap.add_argument("--wrk-threads", type=int, default=1)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--in-process", type=int, metavar="CHUNK", default=0,
+                    help="no server and no client: call the apps in this process, CHUNK cold"
+                         " paths per chunk, and print CPU time per request (see in_process)")
+    ap.add_argument("--chunks", type=int, default=8, help="with --in-process")
+    ap.add_argument("--only", help="with --in-process: the scenarios whose label holds this text"
+                                   " ('floor': the trivial app alone)")
     args = ap.parse_args()
     import shutil
 
@@ -441,6 +515,9 @@ def main() -> None:
         "json /v1/names/{name}": [f"/v1/names/{n}" for n, _ in names_s],
         "json /v1/keys/{fpr}": [f"/v1/keys/{fp}" for _, fp in keys_s],
     }
+    if args.in_process:
+        in_process(index, scenarios, args.checkout, args.in_process, args.chunks, args.only)
+        return
     scaling = "hkp op=get (fingerprint)"
     ctx = mp.get_context("spawn")
     parent, child = ctx.Pipe()

@@ -22,7 +22,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from registry.errors import GatewayRequestError
 from registry.keys._crc24 import crc24
@@ -55,9 +55,11 @@ SearchKind = Literal["fingerprint", "keyid", "email"]
 RequestError = GatewayRequestError
 
 
-@dataclass(frozen=True, slots=True)
-class HKPQuery:
-    """A parsed ``/pks/lookup`` request. ``value`` is upper-case hex or a lower-case address."""
+class HKPQuery(NamedTuple):
+    """A parsed ``/pks/lookup`` request. ``value`` is upper-case hex or a lower-case address.
+
+    (A named tuple: immutable, and built in a quarter of the time of a frozen dataclass,
+    once per HKP request.)"""
 
     op: Literal["get", "index", "vindex"]
     kind: SearchKind

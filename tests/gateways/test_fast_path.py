@@ -179,3 +179,20 @@ def test_identities_read_as_the_index_reads_them(text: str | None) -> None:
     from registry.index._snapshot import _identities
 
     assert identities(text) == _identities(text)
+
+
+def test_the_commitment_check_hashes_what_the_contract_hashes() -> None:
+    """``intact`` (the key type byte and the material fed to Keccak in two pieces) agrees
+    with ``registry.keys.commitment``; one flipped bit or another key type fails it."""
+    from registry.gateways._queries import Row
+    from registry.gateways.http import intact
+    from registry.keys import commitment
+
+    material = bytes(range(256)) * 6
+    flipped = material[:-1] + bytes([material[-1] ^ 1])
+    for key_type in (1, 2, 3):
+        good = commitment(key_type, material)
+        assert intact(Row("a@example.org", 0, key_type, "active", good, material, 0, "pass"))
+        assert not intact(Row("a@example.org", 0, key_type, "active", good, flipped, 0, "pass"))
+        other = 1 + key_type % 3
+        assert not intact(Row("a@example.org", 0, other, "active", good, material, 0, "pass"))
