@@ -61,7 +61,25 @@ def _depth_regex(depth: int) -> re.Pattern[bytes]:
 _DEPTH = _depth_regex(MAX_DEPTH)
 _STRING = re.compile(rb'"(?:[^"\\]++|\\.)*+"', re.DOTALL)
 _NOT_STRUCTURE = bytes(c for c in range(256) if c not in b"[]{},")
+_NOT_STRUCTURE_OR_QUOTE = bytes(c for c in range(256) if c not in b'[]{},"')
 _NOT_BRACKET = b","
+
+
+def _skeleton_unescaped(data: bytes) -> bytes:
+    """The structure characters outside strings of a document without backslashes.
+
+    Without escapes every ``"`` opens or closes a string. Keeping only quotes and
+    structure characters leaves each string as its quotes around the structure
+    characters it holds; when no string holds any (a JSON-RPC reply: hex, names),
+    removing ``""`` pairs left to right removes exactly the strings and leaves no
+    quote (the first string holding one keeps its opening quote, as does an odd
+    quote). Otherwise the strings are every other ``"``-separated piece.
+    """
+    marked = data.translate(None, _NOT_STRUCTURE_OR_QUOTE)
+    outside = marked.replace(b'""', b"")
+    if b'"' in outside:
+        outside = b"".join(marked.split(b'"')[::2])
+    return outside
 
 
 def check_json(data: bytes, *, max_bytes: int, max_depth: int = MAX_DEPTH,
@@ -74,10 +92,9 @@ def check_json(data: bytes, *, max_bytes: int, max_depth: int = MAX_DEPTH,
     if not (deep or many):
         return  # too few brackets to nest deeper and too few commas (small messages)
     if b"\\" in data:
-        outside = _STRING.sub(b"", data)
-    else:  # no escapes: the strings are exactly every other '"'-separated piece
-        outside = b"".join(data.split(b'"')[::2])
-    skeleton = outside.translate(None, _NOT_STRUCTURE)
+        skeleton = _STRING.sub(b"", data).translate(None, _NOT_STRUCTURE)
+    else:
+        skeleton = _skeleton_unescaped(data)
     if many and skeleton.count(b",") > max_values:
         raise JSONLimitError(f"JSON document has more than {max_values} values")
     if not deep:

@@ -44,7 +44,6 @@ from registry.index._evdata import decode_fields, encode_fields, shown_fields
 from registry.index._lookups import (
     extra_of,
     hint_of,
-    id_of_node,
     node_hash,
     node_of_id,
     published_fields,
@@ -213,6 +212,9 @@ class Store:
         self._ids: dict[bytes, int] = {}
         self._texts: dict[str, int] = {}
         self._parents: dict[int, str | None] = {}  # name id -> its text, of registered parents
+        #: name id -> (name, owner) of names this Store registered or read (sync asks for
+        #: both at every KeyPublished); kept in step with every write of an owner
+        self._named: dict[int, tuple[str, str | None]] = {}
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -373,6 +375,7 @@ class Store:
         self._ids.clear()
         self._texts.clear()
         self._parents.clear()
+        self._named.clear()
 
     # ----------------------------------------------------------------- ids
 
@@ -400,7 +403,7 @@ class Store:
         node = bytes(node)
         nid = self._ids.get(node)
         if nid is None:
-            nid = id_of_node(self.conn, node)
+            nid = self._find_id(node)
             if nid is None:
                 if not create:
                     return None
@@ -409,6 +412,19 @@ class Store:
                 self.conn.execute("INSERT INTO nodes VALUES (?, ?)", (nid, node))
             self._remember(node, nid)
         return nid
+
+    def _find_id(self, node: bytes) -> int | None:
+        """:func:`id_of_node` in one statement (a name whose text hashes to ``node``, else its
+        ``nodes`` row)."""
+        found = None
+        for nid, text in self.conn.execute(
+                "SELECT id, name FROM names WHERE hint = ? UNION ALL"
+                " SELECT id, NULL FROM nodes WHERE node = ?", (hint_of(node), node)):
+            if text is None:
+                found = int(nid)
+            elif node_hash(str(text)) == node:
+                return int(nid)
+        return found
 
     def _remember(self, node: bytes, nid: int) -> None:
         if len(self._ids) > _ID_CACHE:
@@ -532,30 +548,32 @@ class Store:
     # ----------------------------------------------------------------- reads sync needs
 
     def name_of(self, node: bytes) -> str | None:
-        nid = self._id_of(node)
-        if nid is None or nid < 0:
-            return None
-        row = self.conn.execute("SELECT name FROM names WHERE id=?", (nid,)).fetchone()
-        return None if row is None else str(row[0])
+        return self.name_and_owner(node)[0]
 
     def name_and_owner(self, node: bytes) -> tuple[str | None, str | None]:
-        """(:meth:`name_of`, :meth:`owner_of`) in one query."""
+        """(:meth:`name_of`, :meth:`owner_of`) in one query (none for a name this Store
+        registered or read since its last rollback)."""
         nid = self._id_of(node)
         if nid is None or nid < 0:
             return None, None
+        named = self._named.get(nid)
+        if named is not None:
+            return named
         row = self.conn.execute("SELECT n.name, t.text FROM names n LEFT JOIN texts t"
                                 " ON t.id = n.owner WHERE n.id=?", (nid,)).fetchone()
         if row is None:
             return None, None
-        return str(row[0]), None if row[1] is None else str(row[1])
+        named = str(row[0]), None if row[1] is None else str(row[1])
+        self._name_is(nid, named)
+        return named
 
     def owner_of(self, node: bytes) -> str | None:
-        nid = self._id_of(node)
-        if nid is None or nid < 0:
-            return None
-        row = self.conn.execute("SELECT t.text FROM names n JOIN texts t ON t.id = n.owner"
-                                " WHERE n.id=?", (nid,)).fetchone()
-        return None if row is None else str(row[0])
+        return self.name_and_owner(node)[1]
+
+    def _name_is(self, nid: int, named: tuple[str, str | None]) -> None:
+        if len(self._named) > _ID_CACHE:
+            self._named.clear()
+        self._named[nid] = named
 
     def records_raw(self, node: bytes) -> list[dict[str, Any]]:
         """The stored records of a node, in index order, as dicts (for verification)."""
@@ -684,11 +702,12 @@ class Store:
             "INSERT INTO names (name, hint, parent, person, registrant, owner, block, log_index,"
             " tx_hash, extra) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (name, hint_of(node), pid, int(bool(d["person"])), owner_id, owner_id, ev.block,
-             ev.log_index, bytes(ev.tx_hash), extra_of(_shown_fields(ev), rebuilt)),
+             ev.log_index, bytes(ev.tx_hash), _extra(ev, rebuilt)),
         ).lastrowid or 0)
         if before is not None:  # events named it before it was registered: they are its now
             self._move(before, nid)
         self._remember(node, nid)
+        self._name_is(nid, (name, owner))
 
     def _move(self, old: int, new: int) -> None:
         """Make every row naming name id ``old`` name ``new``."""
@@ -699,6 +718,9 @@ class Store:
     def _on_OwnershipTransferred(self, ev: Event, nid: int, d: dict[str, Any]) -> None:
         _changed(self.conn.execute("UPDATE names SET owner=? WHERE id=?",
                                    (self._text_id(str(d["owner"])), nid)), ev)
+        named = self._named.get(nid)
+        if named is not None:
+            self._named[nid] = (named[0], str(d["owner"]))
         self.conn.execute("DELETE FROM operators WHERE name_id=?", (nid,))  # a transfer ends every approval
 
     def _on_ChildRenounced(self, ev: Event, nid: int, d: dict[str, Any]) -> None:
@@ -729,7 +751,7 @@ class Store:
              fingerprint_key(p.fingerprints[0]) if p.fingerprints else b"",
              json.dumps(list(p.identities)) if p.identities else None, p.policy,
              0 if pending else self._text_id(p.policy_detail),
-             extra_of(_shown_fields(ev), rebuilt)),
+             _extra(ev, rebuilt)),
         )
         if not pending:
             self._index_parsed(nid, idx, p)
@@ -747,11 +769,11 @@ class Store:
             nid = self._id_of(bytes(node))
             if nid is None:
                 raise IndexUnavailable(f"0x{bytes(node).hex()} is not indexed")
-            rows.append((self._text_id(p.algorithm),
-                         fingerprint_key(p.fingerprints[0]) if p.fingerprints else b"",
+            keys = [fingerprint_key(fp) for fp in p.fingerprints]
+            rows.append((self._text_id(p.algorithm), keys[0] if keys else b"",
                          json.dumps(list(p.identities)) if p.identities else None, p.policy,
                          self._text_id(p.policy_detail), nid, int(idx)))
-            fps += [(fingerprint_key(fp), nid, int(idx)) for fp in p.fingerprints]
+            fps += [(key, nid, int(idx)) for key in keys]
             idents += [(ident.lower(), nid, int(idx)) for ident in p.identities]
         c = self.conn
         cur = c.executemany(
@@ -931,6 +953,7 @@ class Store:
         removed += c.execute("DELETE FROM names WHERE block > ?", (block,)).rowcount
         for nid in sorted(affected):
             self._replay_mutable(nid)
+        self._named.clear()  # owners replayed
         self.set_meta("synced_block", block)
         digest = self.digest_at(block)
         if digest is not None:
@@ -1034,6 +1057,35 @@ def _stored(ev: Event) -> dict[str, Any]:
 def _event_fields(ev: Event) -> bytes:
     """``events.data``: the fields :meth:`Event.to_json` shows, byte strings kept as bytes."""
     return encode_fields(_stored(ev))
+
+
+#: Event fields a row never shows (:func:`_stored`).
+_HIDDEN = frozenset({"material", "proof", "node"})
+
+
+def _extra(ev: Event, rebuilt: dict[str, object]) -> bytes | None:
+    """``extra_of(_shown_fields(ev), rebuilt)``: None at once when the fields the event shows
+    are exactly ``rebuilt``'s, each of the same type and value (every event the contract
+    emits), without building them; otherwise built and compared."""
+    same = 0
+    for key, value in ev.data.items():
+        if key in _HIDDEN:
+            continue
+        want = rebuilt.get(key, _HIDDEN)  # (never a field's value)
+        kind = type(value)
+        if kind is bytes:
+            if type(want) is not str or want != "0x" + value.hex():
+                break
+        elif kind is int or kind is bool or kind is str:
+            if type(want) is not kind or want != value:
+                break
+        else:
+            break
+        same += 1
+    else:
+        if same == len(rebuilt):
+            return None
+    return extra_of(_shown_fields(ev), rebuilt)
 
 
 def _shown_fields(ev: Event) -> dict[str, object]:

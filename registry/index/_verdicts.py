@@ -50,8 +50,10 @@ def parsed_key(key_type: int, material: bytes, name: str, proof: bytes, owner: s
     ``valid_name=None``: check the name here); ``squatted_by`` (the domain the
     name squats in, or False) goes to the policy's ``binding.domain_chain`` lint.
     """
-    from registry.keys import load_material
+    # modules, not packages: ``from package import name`` runs importlib's fromlist walk in
+    # Python on every call, and this runs once a key
     from registry.keys._common import commitment
+    from registry.keys._load import load_material
 
     if valid_name is None:
         from registry.index._query import valid_name as _valid
@@ -78,8 +80,9 @@ def parsed_key(key_type: int, material: bytes, name: str, proof: bytes, owner: s
     if profile is None:
         return ParsedKey(algorithm, tuple(dict.fromkeys(fps)), idents, "unknown", "no policy check")
     try:
-        from registry.policy import check
+        import registry.policy as policy  # (``registry`` is an argument here)
 
+        check = policy.check
         kwargs: dict[str, Any] = {"profile": profile, "name": name, "purposes": purposes,
                                   "squatted_by": squatted_by}
         if proof and owner:
@@ -116,11 +119,29 @@ def _read(src: IO[bytes]) -> Any:
     return marshal.loads(blob)
 
 
+#: An SSH Ed25519 public key (wire form) the worker judges once as it starts.
+_WARM_UP_KEY = b"\x00\x00\x00\x0bssh-ed25519\x00\x00\x00\x20" + bytes(range(32))
+
+
+def warm_up() -> None:
+    """Import and build what a verdict needs (key parsers, name grammar, proofs, the default
+    policy's tables): one verdict of a sample key, its result dropped. The worker does this
+    as it starts, while the sync still fetches and proves its first page."""
+    import contextlib
+
+    with contextlib.suppress(Exception):
+        import registry.proofs  # noqa: F401  -- possession proofs, checked by the policy
+
+        parsed_key(1, _WARM_UP_KEY, "warm-up@example.org", b"", "0x" + "00" * 20, 0,
+                   "0x" + "00" * 20, 1, "default", None, False)
+
+
 def serve(src: IO[bytes], out: IO[bytes]) -> None:
     """The worker's loop: a list of jobs in, ``("ok", [result tuple, ...])`` out, in order;
     ``("error", text)`` when a job raised (the pool then fails the page).
 
-    A thread reads the jobs as they come (the sync never waits for the pipe to drain)."""
+    A thread reads the jobs as they come (the sync never waits for the pipe to drain);
+    meanwhile the worker warms up (:func:`warm_up`)."""
     import queue
 
     inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
@@ -133,6 +154,7 @@ def serve(src: IO[bytes], out: IO[bytes]) -> None:
             inbox.put(None)
 
     threading.Thread(target=receive, name="verdict-jobs", daemon=True).start()
+    warm_up()
     while (jobs := inbox.get()) is not None:
         try:
             done = []

@@ -101,23 +101,44 @@ def _w3(chain: Chain, tamper: Any) -> tuple[Any, str]:
 
 def test_tampered_material_is_refused_and_nothing_stored(populated: Chain, tmp_path: Any) -> None:
     index = tmp_path / "t.sqlite"
-
-    def tamper(method: str, params: Any, resp: Any) -> Any:
-        if method != "eth_getLogs":
-            return None
-        resp = copy.deepcopy(resp)
-        for log in resp["result"]:
-            if len(log["data"]) > 600:  # a KeyPublished: flip the last byte of the key material
-                data = log["data"]  # [.. 51-byte material padded to 64][proof length 0]
-                i = len(data) - 64 - 128 + 10
-                log["data"] = data[:i] + ("0" if data[i] != "0" else "1") + data[i + 1:]
-        return resp
-
     with pytest.raises(VerificationError, match="does not hash to its commitment"):
-        sync_index(index, _w3(populated, tamper), page_blocks=1000)
+        sync_index(index, _w3(populated, _flip_material), page_blocks=1000)
     with Store.open(index) as s:
         assert s.synced_block is None and s.counts()["records"] == 0
         assert s.meta("last_sync_time") is None
+
+
+def test_sync_leaves_the_garbage_collector_as_it_found_it(populated: Chain,
+                                                          tmp_path: Any) -> None:
+    """Sync pauses the cyclic collector during each page: on after a sync (and after one
+    that failed), still off when the application had turned it off."""
+    import gc
+
+    assert gc.isenabled()
+    sync_index(tmp_path / "a.sqlite", populated.reg, page_blocks=3, max_page_blocks=3)
+    assert gc.isenabled()
+    with pytest.raises(VerificationError):
+        sync_index(tmp_path / "b.sqlite", _w3(populated, _flip_material), page_blocks=1000)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        sync_index(tmp_path / "c.sqlite", populated.reg)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def _flip_material(method: str, params: Any, resp: Any) -> Any:
+    if method != "eth_getLogs":
+        return None
+    resp = copy.deepcopy(resp)
+    for log in resp["result"]:
+        if len(log["data"]) > 600:  # a KeyPublished: flip a byte of the key material
+            # [.. 51-byte material padded to 64][proof length 0]
+            i = len(log["data"]) - 64 - 128 + 10
+            log["data"] = log["data"][:i] + ("0" if log["data"][i] != "0" else "1") + \
+                log["data"][i + 1:]
+    return resp
 
 
 def test_views_are_not_evidence_and_a_lying_proof_is_refused(populated: Chain,

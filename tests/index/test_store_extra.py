@@ -1,0 +1,53 @@
+"""A row's ``extra`` (the event fields its columns cannot give back) is the same by the store's
+shortcut as by building and comparing the shown fields, for any event's fields."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from registry.index._lookups import extra_of, published_fields, registered_fields
+from registry.index._store import Event, _extra, _shown_fields
+
+_VALUES = st.one_of(st.none(), st.booleans(), st.integers(min_value=-5, max_value=2**70),
+                    st.binary(max_size=33), st.text(max_size=5), st.sampled_from(["0x", "0x00"]))
+_KEYS = st.sampled_from(["index", "key_type", "commitment", "durable", "label", "owner",
+                         "parent", "person", "name", "extra_field", "node", "material"])
+
+
+def _published() -> dict[str, Any]:
+    return {"node": b"\x01" * 32, "index": 3, "key_type": 1, "purposes": 2,
+            "commitment": b"\x07" * 32, "valid_from": 0, "valid_until": 2**64 - 1,
+            "durable": False, "material": b"m", "proof": b""}
+
+
+def _rebuilt(d: dict[str, Any]) -> dict[str, object]:
+    return published_fields(3, b"\x07" * 32, 1, 2, 0, 2**64 - 1, False)
+
+
+def test_a_published_event_as_the_contract_emits_it_needs_no_extra() -> None:
+    ev = Event("KeyPublished", 1, 0, b"", b"\x01" * 32, 0, _published())
+    assert _extra(ev, _rebuilt(ev.data)) is None
+
+
+def test_a_registered_event_as_the_contract_emits_it_needs_no_extra() -> None:
+    data = {"node": b"\x02" * 32, "parent": b"\x00" * 32, "owner": "0x" + "ab" * 20,
+            "label": "example.org", "person": False, "name": "example.org"}
+    ev = Event("NameRegistered", 1, 0, b"", b"\x02" * 32, 0, data)
+    rebuilt = registered_fields("example.org", None, b"\x00" * 32, False, "0x" + "ab" * 20)
+    assert _extra(ev, rebuilt) is None
+
+
+@given(st.dictionaries(_KEYS, _VALUES, max_size=4), st.lists(_KEYS, max_size=3))
+def test_extra_equals_the_built_comparison(changes: dict[str, Any], dropped: list[str]) -> None:
+    data = {**_published(), **changes}
+    for key in dropped:
+        data.pop(key, None)
+    ev = Event("KeyPublished", 1, 0, b"", b"\x01" * 32, 0, data)
+    try:
+        want = extra_of(_shown_fields(ev), _rebuilt(data))
+    except TypeError:
+        return  # a value the store refuses either way
+    assert _extra(ev, _rebuilt(data)) == want
