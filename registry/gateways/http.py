@@ -65,7 +65,7 @@ from registry.index._query import (
     record_dict,
     validate_name,
 )
-from registry.keys._keccak import keccak_256
+from registry.keys._keccak import commitment_matches
 
 try:  # a JSON encoder in C (a dependency; the stdlib encoder gives the same bytes, slower)
     import orjson as _orjson
@@ -143,19 +143,10 @@ class StaleIndex(IndexUnavailable):
     """
 
 
-#: ``uint8(key_type)``, the first byte a commitment hashes (:func:`registry.keys.commitment`).
-_KEY_TYPE_BYTE = tuple(bytes([i]) for i in range(256))
-
-
 def intact(rec: IndexedRecord | Row) -> bool:
     """Whether a record's stored material still hashes to its commitment (re-hashed at every
-    serve: a bit flipped in the index file is never served).
-
-    ``keccak256(uint8(key_type) || material)``, :func:`registry.keys.commitment`'s hash, fed
-    in two pieces (the material is not copied into a new string first)."""
-    h = keccak_256(_KEY_TYPE_BYTE[rec.key_type & 0xFF])
-    h.update(rec.material)
-    return bytes(h.digest()) == bytes(rec.commitment)
+    serve: a bit flipped in the index file is never served)."""
+    return commitment_matches(rec.key_type, rec.material, rec.commitment)
 
 
 class Gateway:

@@ -35,5 +35,10 @@ def keccak256(data: bytes | bytearray | memoryview) -> bytes:
 
 
 def commitment_matches(key_type: int, material: bytes, commitment: bytes) -> bool:
-    """Whether ``keccak256(uint8(key_type) || material)`` is ``commitment`` (the contract's rule)."""
-    return keccak256(bytes([key_type & 0xFF]) + bytes(material)) == bytes(commitment)
+    """Whether ``keccak256(uint8(key_type) || material)`` is ``commitment`` (the contract's rule).
+
+    The two pieces are fed to the hash in turn: the material is not copied (the gateways
+    re-hash every record they serve)."""
+    h = keccak_256(bytes((key_type & 0xFF,)))
+    h.update(material)
+    return bytes(h.digest()) == bytes(commitment)
