@@ -219,7 +219,9 @@ class VerdictPool:
                     elif not self._in_flight:
                         self._failed = "it answered a chunk it was not sent"
                     else:
-                        self._results[self._in_flight.popleft()] = _parsed(reply[1])
+                        number = self._in_flight.popleft()
+                        if number >= self._first:  # else discarded: not wanted
+                            self._results[number] = _parsed(reply[1])
                         self._pump()
                     self._lock.notify_all()
         except (OSError, ValueError, EOFError, TypeError) as exc:
@@ -250,6 +252,16 @@ class VerdictPool:
             self._unsent.append((self._next, list(jobs)))
             self._next += 1
             self._pump()
+
+    def discard(self) -> None:
+        """Forget every job submitted since the last collect (the page they were for failed):
+        those not sent yet are dropped, the worker's answers to the others ignored, and the
+        next collect returns only what is submitted after this."""
+        with self._lock:
+            self._unsent.clear()
+            for number in range(self._first, self._next):
+                self._results.pop(number, None)
+            self._first = self._next
 
     def collect(self) -> list[ParsedKey]:
         """The verdicts of every job submitted since the last collect, in order.
