@@ -717,8 +717,8 @@ class _Syncer:
             # whether they are all of its blocks'), or, when the first block alone holds that
             # many, the range is halved (the reply dropped before its logs are parsed)
             raw, hi = _first_blocks(raw, cap, lo, hi)
+        self.start_pool(raw)  # before the logs are parsed: the worker warms up meanwhile
         logs = _parse_logs(raw)
-        self.start_pool(logs)
         for lg in logs:
             if not lo <= lg.block <= hi:
                 raise VerificationError(
@@ -881,15 +881,21 @@ class _Syncer:
         store.set_proven_head(page.hi, end.hash, page.digest, end.timestamp)
         return count
 
-    def start_pool(self, logs: list[_Log] | None = None) -> None:
-        """Start the verdict worker, if not started (or failed) yet; given a page's ``logs``,
-        only when they hold WORKER_MIN_KEYS KeyPublished (called as soon as a page's logs
-        are parsed, so that the worker warms up while the page is checked and proven)."""
+    def start_pool(self, raw: Any = None) -> None:
+        """Start the verdict worker, if not started (or failed) yet; given a page's
+        ``eth_getLogs`` reply (not yet checked), only when it holds WORKER_MIN_KEYS logs whose
+        first topic is KeyPublished's (called as soon as the reply comes, so that the worker
+        warms up while the page is parsed, checked and proven; a reply that lies about it
+        only starts a worker, or leaves the verdicts to this process)."""
         if self.profile is None or self.pool is not None or self.pool_failed:
             return
-        if logs is not None:
-            topic = self.dec.key_topic
-            if sum(1 for lg in logs if lg.topics and lg.topics[0] == topic) < WORKER_MIN_KEYS:
+        if raw is not None:
+            topic = "0x" + self.dec.key_topic.hex()
+            try:
+                keys = sum(1 for lg in raw if str(lg["topics"][0]).lower() == topic)
+            except (TypeError, KeyError, IndexError):
+                return
+            if keys < WORKER_MIN_KEYS:
                 return
         try:
             self.pool = VerdictPool()
