@@ -6,8 +6,11 @@
 A verdict is a pure function of its job (:data:`Job`: the record's key type,
 material, proof and purposes, and what the index said of its name when the
 event was applied: name, owner, validity, squatting), so it can be computed
-in another process while the sync stores the page, with the same result as
-:func:`parsed_key` inline. The worker is a child interpreter importing this
+in another process while the sync decodes, proves and stores the page, with
+the same result as :func:`parsed_key` inline. The sync sends jobs it guessed
+as it decoded the page, and keeps a verdict only for a record whose real job,
+as the page is stored, equals its guess; :meth:`VerdictPool.discard` drops the
+jobs of a page that failed. The worker is a child interpreter importing this
 checkout's ``registry``; jobs and results travel as ``marshal``-encoded
 tuples (plain data, never code) in length-prefixed frames. A worker that
 fails or dies raises :class:`WorkerFailed` from :meth:`VerdictPool.collect`:
