@@ -29,7 +29,10 @@ from pathlib import Path
 from typing import IO, Any
 
 from registry.errors import Error, IndexUnavailable
-from registry.index._store import ParsedKey
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # the worker never builds a ParsedKey: it need not import the Store
+    from registry.index._store import ParsedKey
 
 __all__ = ["Job", "VerdictPool", "WorkerFailed", "parsed_key"]
 
@@ -44,10 +47,19 @@ class WorkerFailed(IndexUnavailable):
     """The worker could not start, failed or died: nothing of the page may be stored."""
 
 
-def parsed_key(key_type: int, material: bytes, name: str, proof: bytes, owner: str | None,
-               chain_id: int, registry: str, purposes: int, profile: str | None,
-               valid_name: bool | None = True, squatted_by: str | bool = False) -> ParsedKey:
-    """Parse the material and run the policy (verdict pass / fail / unknown).
+def parsed_key(*job: Any) -> ParsedKey:
+    """Parse the material and run the policy (verdict pass / fail / unknown): :func:`verdict`
+    as a :class:`ParsedKey`."""
+    from registry.index._store import ParsedKey
+
+    return ParsedKey(*verdict(*job))
+
+
+def verdict(key_type: int, material: bytes, name: str, proof: bytes, owner: str | None,
+            chain_id: int, registry: str, purposes: int, profile: str | None,
+            valid_name: bool | None = True, squatted_by: str | bool = False,
+            ) -> tuple[str, tuple[str, ...], tuple[str, ...], str, str]:
+    """A job's ParsedKey fields (algorithm, fingerprints, identities, verdict, detail).
 
     A record under a name the grammar refuses fails (nothing serves it;
     ``valid_name=None``: check the name here); ``squatted_by`` (the domain the
@@ -59,14 +71,14 @@ def parsed_key(key_type: int, material: bytes, name: str, proof: bytes, owner: s
     from registry.keys._load import load_material
 
     if valid_name is None:
-        from registry.index._query import valid_name as _valid
+        from registry.index._open import valid_name as _valid
 
         valid_name = _valid(name)
 
     try:
         key = load_material(key_type, material)
     except Error as exc:
-        return ParsedKey("unparsable", (), (), "fail", f"material does not parse: {exc}")
+        return ("unparsable", (), (), "fail", f"material does not parse: {exc}")
     fps = [str(key.fingerprint)]
     spki = getattr(key, "spki_sha256", None)
     if isinstance(spki, str) and spki:
@@ -78,10 +90,10 @@ def parsed_key(key_type: int, material: bytes, name: str, proof: bytes, owner: s
     idents = tuple(str(i) for i in (key.identities or ()))
     algorithm = str(key.algorithm)
     if not valid_name:
-        return ParsedKey(algorithm, tuple(dict.fromkeys(fps)), idents, "fail",
+        return (algorithm, tuple(dict.fromkeys(fps)), idents, "fail",
                          f"name {name!r} is not a valid registry name: its keys are never served")
     if profile is None:
-        return ParsedKey(algorithm, tuple(dict.fromkeys(fps)), idents, "unknown", "no policy check")
+        return (algorithm, tuple(dict.fromkeys(fps)), idents, "unknown", "no policy check")
     try:
         import registry.policy as policy  # (``registry`` is an argument here)
 
@@ -95,13 +107,13 @@ def parsed_key(key_type: int, material: bytes, name: str, proof: bytes, owner: s
             kwargs["statement"] = statement(chain_id, registry, name, owner,
                                             commitment(key_type, material))
         report = check(key, **kwargs)
-        verdict = "pass" if report.passed else "fail"
+        outcome = "pass" if report.passed else "fail"
         detail = f"{report.profile} {report.policy_sha256[:16]}"
         if not report.passed:
             detail += ": " + ", ".join(r.lint_id for r in report.failures())
     except Exception as exc:  # the checker is optional: say so, serve nothing unchecked
-        verdict, detail = "unknown", f"policy check unavailable: {type(exc).__name__}: {exc}"
-    return ParsedKey(algorithm, tuple(dict.fromkeys(fps)), idents, verdict, detail)
+        outcome, detail = "unknown", f"policy check unavailable: {type(exc).__name__}: {exc}"
+    return (algorithm, tuple(dict.fromkeys(fps)), idents, outcome, detail)
 
 
 def _write(out: IO[bytes], value: Any) -> None:
@@ -135,7 +147,7 @@ def warm_up() -> None:
     with contextlib.suppress(Exception):
         import registry.proofs  # noqa: F401  -- possession proofs, checked by the policy
 
-        parsed_key(1, _WARM_UP_KEY, "warm-up@example.org", b"", "0x" + "00" * 20, 0,
+        verdict(1, _WARM_UP_KEY, "warm-up@example.org", b"", "0x" + "00" * 20, 0,
                    "0x" + "00" * 20, 1, "default", None, False)
 
 
@@ -162,9 +174,7 @@ def serve(src: IO[bytes], out: IO[bytes]) -> None:
         try:
             done = []
             for job in jobs:
-                p = parsed_key(*job)
-                done.append((p.algorithm, p.fingerprints, p.identities, p.policy,
-                             p.policy_detail))
+                done.append(verdict(*job))
             _write(out, ("ok", done))
         except Exception as exc:  # reported to the sync, which stops the page
             _write(out, ("error", f"{type(exc).__name__}: {exc}"))
