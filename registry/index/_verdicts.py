@@ -91,7 +91,7 @@ def verdict(key_type: int, material: bytes, name: str, proof: bytes, owner: str 
     algorithm = str(key.algorithm)
     if not valid_name:
         return (algorithm, tuple(dict.fromkeys(fps)), idents, "fail",
-                         f"name {name!r} is not a valid registry name: its keys are never served")
+                f"name {name!r} is not a valid registry name: its keys are never served")
     if profile is None:
         return (algorithm, tuple(dict.fromkeys(fps)), idents, "unknown", "no policy check")
     try:
@@ -148,7 +148,7 @@ def warm_up() -> None:
         import registry.proofs  # noqa: F401  -- possession proofs, checked by the policy
 
         verdict(1, _WARM_UP_KEY, "warm-up@example.org", b"", "0x" + "00" * 20, 0,
-                   "0x" + "00" * 20, 1, "default", None, False)
+                "0x" + "00" * 20, 1, "default", None, False)
 
 
 def serve(src: IO[bytes], out: IO[bytes]) -> None:
@@ -186,6 +186,8 @@ IN_FLIGHT = 2
 
 
 def _parsed(done: list[Any]) -> list[ParsedKey]:
+    from registry.index._store import ParsedKey
+
     return [ParsedKey(a, tuple(f), tuple(i), v, d) for a, f, i, v, d in done]
 
 
@@ -237,12 +239,13 @@ class VerdictPool:
                             self._results[number] = _parsed(reply[1])
                         self._pump()
                     self._lock.notify_all()
-        except (OSError, ValueError, EOFError, TypeError) as exc:
+        except Exception as exc:  # whatever broke reading it, collect must not wait on
             with self._lock:
-                self._failed = f"unreadable reply ({exc})"
-        with self._lock:
-            self._failed = self._failed or "it exited"
-            self._lock.notify_all()
+                self._failed = f"unreadable reply ({type(exc).__name__}: {exc})"
+        finally:
+            with self._lock:
+                self._failed = self._failed or "it exited"
+                self._lock.notify_all()
 
     def _pump(self) -> None:
         """Send the worker the next chunks, up to IN_FLIGHT (call holding the lock)."""

@@ -257,3 +257,23 @@ def test_jobs_discarded_with_their_page_are_not_collected() -> None:
         assert pool.collect() == []
     finally:
         pool.close()
+
+
+def test_a_reply_the_sync_cannot_read_fails_the_collect(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whatever goes wrong reading the worker's replies, collect raises WorkerFailed (the
+    page is then stored with verdicts computed by the sync) instead of waiting for ever."""
+    job = (1, ed25519_blob(1), "alice@example.org", b"", None, 1, "0x" + "00" * 20, 1,
+           "default", None, False)
+
+    def unreadable(done: Any) -> Any:
+        raise LookupError("a reply of an unexpected shape")
+
+    monkeypatch.setattr(_verdicts, "_parsed", unreadable)
+    monkeypatch.setattr(_verdicts, "IN_FLIGHT", 10**6)  # every job to the worker
+    pool = _verdicts.VerdictPool()
+    try:
+        pool.submit([job])
+        with pytest.raises(_verdicts.WorkerFailed, match="unexpected shape"):
+            pool.collect()
+    finally:
+        pool.close(kill=True)
