@@ -117,9 +117,46 @@ def normal_name(name: object) -> str:
     Raises: InvalidName.
     """
     text = name if isinstance(name, str) else getattr(name, "text", name)
-    labels, local = split_name(text)  # type: ignore[arg-type]  # refuses a non-string
+    if type(text) is not str:  # a str subclass, or not a string (refused)
+        return _normal_form(text)  # type: ignore[arg-type]
+    normal = _normal.get(text)  # a pure function of the text: recent names are looked up
+    if normal is None:
+        normal = text if _already_normal(text) else _normal_form(text)
+        if len(_normal) >= 4096:
+            _normal.clear()
+        _normal[text] = normal
+    return normal
+
+
+def _normal_form(text: str) -> str:
+    labels, local = split_name(text)
     domain = ".".join(labels)
     return domain if local is None else f"{local}@{domain}"
+
+
+_normal: dict[str, str] = {}
+_PLAIN = _LOCAL_CHARS | {"@"}
+_DOMAIN_CHARS = _LABEL_CHARS | {"."}
+
+
+def _already_normal(text: str) -> bool:
+    """True only when ``text`` is an ASCII registry name already in normal form, so that
+    the full parse (:func:`_parse_text`) would give back ``text`` itself: a fast path for
+    the names readers look up, which are nearly always written the way they are stored.
+
+    False means nothing but "take the full path" (IDNA, long names, anything to map or
+    refuse). tests/test_grammar_fast_path.py checks the claim against the full path.
+    """
+    if not _PLAIN.issuperset(text) or ".." in text or "xn--" in text:
+        return False  # upper case, space, non-ASCII, an empty label, an A-label: full path
+    local, at, domain = text.rpartition("@")
+    if at and not _is_local(local):  # (also refuses a second "@": not a local part character)
+        return False
+    return (0 < len(domain) <= MAX_LABEL  # so every label is at most 63 characters
+            and _DOMAIN_CHARS.issuperset(domain)
+            and domain[0] not in ".-" and domain[-1] not in ".-"
+            and ".-" not in domain and "-." not in domain
+            and not _is_number(domain[domain.rfind(".") + 1:]))
 
 
 def _parse_text(text: str) -> tuple[tuple[str, ...], str | None]:
