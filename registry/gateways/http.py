@@ -66,6 +66,7 @@ from registry.index._query import (
     validate_name,
 )
 from registry.keys._keccak import commitment_matches
+from registry.names import raw_namehash
 
 try:  # a JSON encoder in C (a dependency; the stdlib encoder gives the same bytes, slower)
     import orjson as _orjson
@@ -563,8 +564,6 @@ class Gateway:
 
         Raises: InvalidName, IndexUnavailable.
         """
-        from registry.names import raw_namehash
-
         text = validate_name(name)  # a bad name is 400 whether or not the index is readable
         rd = self.reader()
         found = name_view_rows(rd, text)
@@ -1041,13 +1040,15 @@ def _app_from_env() -> Starlette:
     connection at a time from the shared socket, so connections spread over
     the workers (:func:`registry.gateways._server.accept_one_at_a_time`).
     """
-    from registry.gateways._server import accept_one_at_a_time
+    from registry.gateways._server import accept_one_at_a_time, freeze_startup_objects
 
     accept_one_at_a_time()
     staleness = os.environ.get("KEYANCHOR_GATEWAY_MAX_STALENESS")
-    return create_app(os.environ["KEYANCHOR_GATEWAY_INDEX"],
-                      policy=os.environ.get("KEYANCHOR_GATEWAY_POLICY") or None,
-                      max_staleness=float(staleness) if staleness else None)
+    app = create_app(os.environ["KEYANCHOR_GATEWAY_INDEX"],
+                     policy=os.environ.get("KEYANCHOR_GATEWAY_POLICY") or None,
+                     max_staleness=float(staleness) if staleness else None)
+    freeze_startup_objects()
+    return app
 
 
 def check_index(index_path: str | os.PathLike[str]) -> None:
