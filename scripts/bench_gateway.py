@@ -20,7 +20,10 @@
    fingerprints over the whole index; the floor gets the very same request
    lines), after a warm-up, ``--runs`` times, floor and gateway interleaved,
    and prints the medians: requests/s, p50/p99 latency, server CPU time per
-   request, and the ratios gateway / floor and N workers / 1 worker. The
+   request, and the ratios gateway / floor and N workers / 1 worker; then
+   p99 / mean latency for the gateway and the floor (with C connections the
+   mean latency is C / requests/s, the queue every request waits in; this
+   ratio is how far the slowest wait beyond it). The
    client (``--client``, printed with the figures):
 
    * ``wrk`` (the default when it is on PATH; Debian: ``apt-get install wrk``):
