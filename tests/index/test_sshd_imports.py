@@ -63,7 +63,7 @@ NOT_ON_LOGIN = {
     "registry.index._lookups", "registry.names", "registry.gateways._ssh_hosts", "re", "enum",
     "registry.gateways.ssh", "registry.index._snapshot", "registry._frozen", "registry._name",
     "registry._idna", "registry.keys._ssh_checks", "functools", "registry.errors",
-    "registry.index._schema", "registry.gateways._refusals",
+    "registry.index._schema", "registry.gateways._refusals", "registry._grammar_parse",
 }
 
 
