@@ -6,8 +6,10 @@
 What ``keyanchor-ssh authorized-keys`` runs on every login, and nothing else:
 it compiles this module (not :mod:`registry.keys._ssh`, with its records,
 certificates and known_hosts renderer) when no bytecode is cached
-(docs/BENCHMARKS.md). :mod:`registry.keys._ssh` parses keys and renders lines
-with the same readers, checks and renderer, so both always agree.
+(docs/BENCHMARKS.md); nor, for an Ed25519 key, the other key types' formats
+(:mod:`registry.keys._ssh_formats`). :mod:`registry.keys._ssh` parses keys and
+renders lines with the same readers, formats, checks and renderer, so both
+always agree.
 """
 
 from __future__ import annotations
@@ -54,27 +56,6 @@ def _get_bytes(data: memoryview) -> tuple[bytes, memoryview]:
     return bytes(value), rest
 
 
-def _get_text(data: memoryview) -> tuple[str, memoryview]:
-    value, rest = _get_sshstr(data)
-    try:
-        text = bytes(value).decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise KeyFormatError("SSH key blob holds a string that is not UTF-8") from exc
-    if "\x00" in text:
-        raise KeyFormatError("SSH key blob holds a string with a NUL byte")
-    return text, rest
-
-
-def _get_mpint(data: memoryview) -> tuple[int, memoryview]:
-    value, rest = _get_sshstr(data)
-    if value:
-        if value[0] & 0x80:
-            raise KeyFormatError("SSH key blob holds a negative integer")
-        if value[0] == 0 and (len(value) == 1 or not value[1] & 0x80):
-            raise KeyFormatError("SSH key blob holds a non-minimal integer encoding")
-    return int.from_bytes(value, "big"), rest
-
-
 # --------------------------------------------------------------------------- formats
 
 
@@ -103,20 +84,8 @@ def _check_ed25519(name: str, params: _Params) -> tuple[int, str | None, str | N
     return 256, None, params[1][1] if len(params) > 1 else None
 
 
-_ED = (("pk", _get_bytes),)
-_EC = (("curve", _get_text), ("point", _get_bytes))
-_APP = (("application", _get_text),)
-
-_FORMATS: dict[str, _Format] = {
-    "ssh-ed25519": _Format(_ED, "ed25519"),
-    "sk-ssh-ed25519@openssh.com": _Format(_ED + _APP, "ed25519"),
-    "ecdsa-sha2-nistp256": _Format(_EC, "ecdsa"),
-    "ecdsa-sha2-nistp384": _Format(_EC, "ecdsa"),
-    "ecdsa-sha2-nistp521": _Format(_EC, "ecdsa"),
-    "sk-ecdsa-sha2-nistp256@openssh.com": _Format(_EC + _APP, "ecdsa"),
-    "ssh-rsa": _Format((("e", _get_mpint), ("n", _get_mpint)), "rsa"),
-    "ssh-dss": _Format(tuple((k, _get_mpint) for k in "pqgy"), "dsa"),
-}
+#: The key type nearly every record holds, read without loading the others' formats.
+_ED25519 = {"ssh-ed25519": _Format((("pk", _get_bytes),), "ed25519")}
 
 _ALNUM = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
 _TOKEN_CHARS = _ALNUM | frozenset("@._+-")
@@ -169,9 +138,13 @@ def plain_key_algorithm(material: bytes) -> str:
     if len(material) > MAX_BLOB:
         raise KeyFormatError(f"SSH key blob of {len(material)} bytes exceeds {MAX_BLOB} bytes")
     _view, name, rest = _split_type(bytes(material))
-    fmt = _FORMATS.get(name)
-    if fmt is None:
-        raise UnsupportedKeyType(f"not a plain SSH public key type: {_safe(name)}")
+    fmt = _ED25519.get(name)
+    if fmt is None:  # every other key type: its format loaded on first need
+        from registry.keys._ssh_formats import FORMATS
+
+        fmt = FORMATS.get(name)
+        if fmt is None:
+            raise UnsupportedKeyType(f"not a plain SSH public key type: {_safe(name)}")
     _read_plain(name, fmt, rest)
     return name
 

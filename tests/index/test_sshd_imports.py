@@ -64,6 +64,7 @@ NOT_ON_LOGIN = {
     "registry.gateways.ssh", "registry.index._snapshot", "registry._frozen", "registry._name",
     "registry._idna", "registry.keys._ssh_checks", "functools", "registry.errors",
     "registry.index._schema", "registry.gateways._refusals", "registry._grammar_parse",
+    "registry.keys._ssh_formats",
 }
 
 
