@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import binascii
 
-from registry._errors_core import InvalidName, KeyFormatError, UnsupportedKeyType  # sshd path
+from registry._errors_core import KeyFormatError, UnsupportedKeyType  # sshd path
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
@@ -157,9 +157,6 @@ def render_openssh_text(algorithm: str, material: bytes) -> str:
     return f"{algorithm} {binascii.b2a_base64(material, newline=False).decode('ascii')}"
 
 
-_PRINCIPAL_CHARS = _ALNUM | frozenset("._@+:/=~-")  # [A-Za-z0-9._@+:/=~-]{1,255}
-
-
 def render_comment(comment: str | None) -> str:
     """`` name`` (a registry name in normal form) or ``""``. Raises: InvalidName."""
     if comment is None:
@@ -177,21 +174,9 @@ def render_authorized_line(algorithm: str, material: bytes, *, expiry: datetime 
     The options of :func:`registry.keys._ssh.render_authorized_key`, which
     calls this. Raises: InvalidName (comment, principal), KeyFormatError (expiry).
     """
-    opts: list[str] = ["cert-authority"] if cert_authority else []
-    names = [principals] if isinstance(principals, str) else list(principals)
-    if names:
-        for p in names:
-            if not isinstance(p, str) or not 0 < len(p) <= 255 \
-                    or not _PRINCIPAL_CHARS.issuperset(p):
-                raise InvalidName(
-                    f"invalid principal {p!r}: use letters, digits and ._@+:/=~- only"
-                )
-        opts.append(f'principals="{",".join(names)}"')
-    if expiry is not None:
-        from datetime import UTC, datetime
+    prefix = ""
+    if cert_authority or principals != () or expiry is not None:  # options: loaded on first use
+        from registry.keys._ssh_options import authorized_options
 
-        if not isinstance(expiry, datetime) or expiry.utcoffset() is None:
-            raise KeyFormatError("expiry must be a timezone-aware datetime")
-        opts.append(f'expiry-time="{expiry.astimezone(UTC).strftime("%Y%m%d%H%M%SZ")}"')
-    prefix = ",".join(opts) + " " if opts else ""
+        prefix = authorized_options(expiry, cert_authority, principals)
     return prefix + render_openssh_text(algorithm, material) + render_comment(comment)
