@@ -26,7 +26,7 @@ REPO = Path(__file__).resolve().parents[2]
 #: Modules split off the login's own, loaded only for a rarer input (a name not in normal
 #: form, a refusal, another key type): their bytecode must be installed all the same.
 LAZY = ("registry/_grammar_parse.py", "registry/keys/_ssh_formats.py", "registry/keys/_ssh_checks.py",
-        "registry/keys/_ssh_options.py")
+        "registry/keys/_ssh_options.py", "registry/gateways/_toml_inline.py")
 
 PROBE = """
 import importlib.util, json, sys
