@@ -526,9 +526,14 @@ def _user_ids(summary: CertSummary) -> tuple[UserID, ...]:
 
 
 def _has_self_signature(summary: CertSummary) -> bool:
-    if any(s[0] in (0x1F, 0x20) and s[2] for s in summary.key_signatures):
-        return True
-    return any(s[0] in _SELF_CERTS and s[2] for _, _, sigs in summary.user_ids for s in sigs)
+    for sig_type, _created, by_primary in summary.key_signatures:
+        if by_primary and sig_type in (0x1F, 0x20):
+            return True
+    for _value, _attribute, sigs in summary.user_ids:
+        for sig_type, _created, by_primary in sigs:
+            if by_primary and sig_type in _SELF_CERTS:
+                return True
+    return False
 
 
 def _primary_binding(structure: CertStructure,

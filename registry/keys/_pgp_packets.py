@@ -172,8 +172,11 @@ def iter_packet_spans(data: bytes) -> Iterator[_Span]:
             raise _fail(f"invalid packet header at offset {pos}")
         if ctb & 0x40:
             tag = ctb & 0x3F
-            if pos + 1 < end and data[pos + 1] < 192:  # a one-octet length, the usual case
-                length, pos = data[pos + 1], pos + 2
+            first = data[pos + 1] if pos + 1 < end else 0xFF
+            if first < 192:  # one- and two-octet lengths read here, the rest (and errors) there
+                length, pos = first, pos + 2
+            elif first < 224 and pos + 2 < end:
+                length, pos = ((first - 192) << 8) + data[pos + 2] + 192, pos + 3
             else:
                 length, pos = _read_new_length(data, pos + 1)
             new = True
