@@ -416,38 +416,6 @@ class Subpacket:
         return SUBPACKET_NAMES.get(self.type, f"subpacket-{self.type}")
 
 
-def _subpacket_spans(data: bytes, pos: int, end: int) -> list[tuple[int, int, int]]:
-    """Frame the subpacket area ``data[pos:end]`` (lengths as in RFC 9580 5.2.3.7).
-
-    Returns ``(type octet with its critical bit, data start, data end)`` per
-    subpacket, offsets into ``data``. Every length is bounds-checked; the loop
-    does constant work per subpacket (each at least two octets), so the cost is
-    linear in the area.
-    """
-    out = []
-    while pos < end:
-        first = data[pos]
-        if first < 192:
-            length, pos = first, pos + 1
-        elif first < 224:
-            if pos + 2 > end:
-                raise _fail("truncated packet header")
-            length, pos = ((first - 192) << 8) + data[pos + 1] + 192, pos + 2
-        elif first == 255:
-            if pos + 5 > end:
-                raise _fail("truncated packet header")
-            length, pos = int.from_bytes(data[pos + 1 : pos + 5], "big"), pos + 5
-        else:
-            raise _fail("partial body lengths are not allowed in a certificate")
-        if length == 0:
-            raise _fail("empty signature subpacket")
-        if pos + length > end:
-            raise _fail("truncated signature subpackets")
-        out.append((data[pos], pos + 1, pos + length))
-        pos += length
-    return out
-
-
 def _subpackets(data: bytes, spans: list[tuple[int, int, int]],
                 hashed: bool) -> tuple[Subpacket, ...]:
     return tuple(Subpacket(kind & 0x7F, kind >= 0x80, hashed, data[start:end])
@@ -608,7 +576,36 @@ def _signature_frame(body: bytes, depth: int) -> tuple[_Spans, _Spans, int, int,
 
     Otherwise ``(hashed subpacket spans, unhashed subpacket spans, end of the
     hashed part, offset of the left 16 bits, offset of the v6 salt or 0, offset
-    of the signature data)``. Embedded signatures are the caller's to check.
+    of the signature data)``; a span is ``(type octet with its critical bit, data
+    start, data end)``. Embedded signatures are the caller's to check.
+
+    Raises:
+        KeyFormatError: as :func:`parse_signature_parts`.
+    """
+    hashed: _Spans = []
+    unhashed: _Spans = []
+    frame = _frame_signature(body, depth, (hashed, unhashed))
+    if frame is None:
+        return None
+    return hashed, unhashed, *frame[:4]
+
+
+#: :func:`_frame_signature`'s answer: end of the hashed part, offset of the left 16 bits,
+#: of the v6 salt (or 0) and of the signature data; then what a summary reads: the first
+#: hashed 4-octet creation time (0 if none), the data offsets of the first issuer
+#: fingerprint and key ID subpackets (0, 0 if none), and the embedded signatures' data
+#: offsets (start, end, start, end, ...; ``None`` if none)
+_Frame = tuple[int, int, int, int, int, int, int, int, int, list[int] | None]
+
+
+def _frame_signature(body: bytes, depth: int,
+                     spans: tuple[_Spans, _Spans] | None = None) -> _Frame | None:
+    """Check a signature body's framing and subpacket areas in one pass (RFC 9580 5.2,
+    5.2.3.7); ``None`` for a (valid) v3 signature. ``spans``, when given, receives the
+    hashed and the unhashed subpackets as :func:`_signature_frame` returns them.
+
+    Every length is bounds-checked; the loop does constant work per subpacket (each
+    at least two octets), so the cost is linear in the body.
 
     Raises:
         KeyFormatError: as :func:`parse_signature_parts`.
@@ -631,18 +628,63 @@ def _signature_frame(body: bytes, depth: int) -> tuple[_Spans, _Spans, int, int,
     pos = 4 + width
     if pos > end:
         raise _fail("truncated signature packet")
-    hashed_end = pos + int.from_bytes(body[4:pos], "big")
+    area_end = hashed_end = pos + int.from_bytes(body[4:pos], "big")
     if hashed_end > end:
         raise _fail("truncated signature packet")
-    hashed = _subpacket_spans(body, pos, hashed_end)
-    pos = hashed_end + width
-    if pos > end:
-        raise _fail("truncated signature packet")
-    unhashed_end = pos + int.from_bytes(body[hashed_end:pos], "big")
-    if unhashed_end > end:
-        raise _fail("truncated signature packet")
-    unhashed = _subpacket_spans(body, pos, unhashed_end)
-    pos = unhashed_end + 2  # left 16 bits of the digest
+    created, seen_created = 0, False
+    fpr_at = fpr_end = kid_at = kid_end = 0
+    embedded: list[int] | None = None
+    out = spans[0] if spans is not None else None
+    hashed = True
+    while True:
+        while pos < area_end:
+            length = body[pos]
+            if length < 192:
+                pos += 1
+            elif length < 224:
+                if pos + 2 > area_end:
+                    raise _fail("truncated packet header")
+                length, pos = ((length - 192) << 8) + body[pos + 1] + 192, pos + 2
+            elif length == 255:
+                if pos + 5 > area_end:
+                    raise _fail("truncated packet header")
+                length, pos = int.from_bytes(body[pos + 1 : pos + 5], "big"), pos + 5
+            else:
+                raise _fail("partial body lengths are not allowed in a certificate")
+            if not length:
+                raise _fail("empty signature subpacket")
+            at = pos  # the type octet
+            pos += length
+            if pos > area_end:
+                raise _fail("truncated signature subpackets")
+            if out is not None:
+                out.append((body[at], at + 1, pos))
+            t = body[at] & 0x7F
+            if t in _SUMMARISED:
+                if t == 2:
+                    if hashed and length == 5 and not seen_created:
+                        created, seen_created = int.from_bytes(body[at + 1 : pos], "big"), True
+                elif t == 33:
+                    if not fpr_at:
+                        fpr_at, fpr_end = at + 1, pos
+                elif t == 16:
+                    if not kid_at:
+                        kid_at, kid_end = at + 1, pos
+                elif embedded is None:
+                    embedded = [at + 1, pos]
+                else:
+                    embedded += (at + 1, pos)
+        if not hashed:
+            break
+        hashed = False
+        out = spans[1] if spans is not None else None
+        pos = hashed_end + width
+        if pos > end:
+            raise _fail("truncated signature packet")
+        area_end = pos + int.from_bytes(body[hashed_end:pos], "big")
+        if area_end > end:
+            raise _fail("truncated signature packet")
+    pos = area_end + 2  # left 16 bits of the digest
     if pos > end:
         raise _fail("truncated signature packet")
     salt_at = 0
@@ -655,7 +697,8 @@ def _signature_frame(body: bytes, depth: int) -> tuple[_Spans, _Spans, int, int,
             raise _fail("truncated signature packet")
     if pos >= end:
         raise _fail("signature packet without signature data")
-    return hashed, unhashed, hashed_end, unhashed_end, salt_at, pos
+    return (hashed_end, area_end, salt_at, pos, created, fpr_at, fpr_end, kid_at, kid_end,
+            embedded)
 
 
 @dataclass(frozen=True, slots=True)
@@ -855,93 +898,14 @@ def scan_certificate(data: bytes, spans: Iterable[_Span] | None = None) -> CertS
 def _scan_signature(body: bytes, fpr: bytes, kid: bytes, depth: int) -> SignatureSummary:
     """:func:`parse_signature_parts`' checks, embedded signatures included; a summary.
 
-    The framing of :func:`_signature_frame` and :func:`_subpacket_spans` in one pass
-    that reads the summary as it goes (no span lists): the same checks in the same
-    order with the same messages (a test compares it with the full walk on mutated
-    certificates). Embedded signatures are checked once the outer frame is, as there.
+    One pass of :func:`_frame_signature` reads the summary as it checks the framing
+    (no span lists); embedded signatures are checked once the outer frame is, as the
+    walk does (a test compares the two on mutated certificates).
     """
-    if depth > MAX_EMBEDDED_DEPTH:
-        raise _fail("embedded signatures nested too deeply")
-    end = len(body)
-    if not end:
-        raise _fail("truncated signature packet")
-    version = body[0]
-    if version == 3:
-        if end < 2 or body[1] != 5:
-            raise _fail("truncated signature packet" if end < 2 else "bad v3 signature hashed length")
-        if end < 19:
-            raise _fail("truncated signature packet")
-        return body[2], int.from_bytes(body[3:7], "big"), True  # no subpackets: no issuer
-    if version not in (4, 5, 6):
-        raise _fail(f"unknown signature version {version}")
-    width = 4 if version == 6 else 2
-    pos = 4 + width
-    if pos > end:
-        raise _fail("truncated signature packet")
-    area_end = hashed_end = pos + int.from_bytes(body[4:pos], "big")
-    if hashed_end > end:
-        raise _fail("truncated signature packet")
-    created, seen_created = 0, False
-    fpr_at = kid_at = 0  # data offsets of the first issuer fingerprint / key ID subpacket
-    fpr_end = kid_end = 0
-    embedded: list[int] | None = None  # start, end pairs
-    hashed = True
-    while True:
-        while pos < area_end:
-            length = body[pos]
-            if length < 192:
-                pos += 1
-            elif length < 224:
-                if pos + 2 > area_end:
-                    raise _fail("truncated packet header")
-                length, pos = ((length - 192) << 8) + body[pos + 1] + 192, pos + 2
-            elif length == 255:
-                if pos + 5 > area_end:
-                    raise _fail("truncated packet header")
-                length, pos = int.from_bytes(body[pos + 1 : pos + 5], "big"), pos + 5
-            else:
-                raise _fail("partial body lengths are not allowed in a certificate")
-            if not length:
-                raise _fail("empty signature subpacket")
-            at = pos
-            pos += length
-            if pos > area_end:
-                raise _fail("truncated signature subpackets")
-            t = body[at] & 0x7F
-            if t in _SUMMARISED:
-                if t == 2:
-                    if hashed and length == 5 and not seen_created:
-                        created, seen_created = int.from_bytes(body[at + 1 : pos], "big"), True
-                elif t == 33:
-                    if not fpr_at:
-                        fpr_at, fpr_end = at + 1, pos
-                elif t == 16:
-                    if not kid_at:
-                        kid_at, kid_end = at + 1, pos
-                elif embedded is None:
-                    embedded = [at + 1, pos]
-                else:
-                    embedded += (at + 1, pos)
-        if not hashed:
-            break
-        hashed = False
-        pos = hashed_end + width
-        if pos > end:
-            raise _fail("truncated signature packet")
-        area_end = pos + int.from_bytes(body[hashed_end:pos], "big")
-        if area_end > end:
-            raise _fail("truncated signature packet")
-    pos = area_end + 2  # left 16 bits of the digest
-    if pos > end:
-        raise _fail("truncated signature packet")
-    if version == 6:
-        if pos >= end:
-            raise _fail("truncated signature packet")
-        pos += 1 + body[pos]
-        if pos > end:
-            raise _fail("truncated signature packet")
-    if pos >= end:
-        raise _fail("signature packet without signature data")
+    frame = _frame_signature(body, depth)
+    if frame is None:  # v3: no subpackets, so no issuer named
+        return body[2], int.from_bytes(body[3:7], "big"), True
+    _h, _l, _s, _d, created, fpr_at, fpr_end, kid_at, kid_end, embedded = frame
     if embedded is not None:
         for i in range(0, len(embedded), 2):
             _scan_signature(body[embedded[i] : embedded[i + 1]], fpr, kid, depth + 1)
