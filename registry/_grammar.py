@@ -6,14 +6,13 @@
 The grammar and :func:`squatted_by` are documented, and re-exported, in
 :mod:`registry.names`, which adds the namehash (Keccak), the Public Suffix
 List and the rest; :class:`registry.names.Name` (:mod:`registry._name`) is a
-parse of :func:`split_name`. ``keyanchor-ssh`` imports this module alone, so
-that without cached bytecode a login compiles only what it runs
-(docs/BENCHMARKS.md).
+parse of :func:`split_name`. A name already in normal form is read here;
+every other text, and every refusal, by :mod:`registry._grammar_parse`.
+``keyanchor-ssh`` imports this module alone, so that without cached bytecode a
+login compiles only what it runs (docs/BENCHMARKS.md).
 """
 
 from __future__ import annotations
-
-from registry._errors_core import InvalidName  # not registry.errors: sshd path (docs/BENCHMARKS.md)
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (sshd path)
 if TYPE_CHECKING:
@@ -54,43 +53,6 @@ def _is_number(label: str) -> bool:
     return bool(label) and _DIGITS.issuperset(label)
 
 
-
-def _domain_labels(domain: str, original: str) -> tuple[str, ...]:
-    domain = domain.strip().rstrip(".")
-    if not domain:
-        raise InvalidName(f"invalid name {original!r}: empty domain")
-    if ":" in domain or domain.startswith("["):
-        raise InvalidName(f"invalid name {original!r}: an IPv6 address literal is not a name")
-    if not domain.isascii():
-        from registry._idna import a_label_domain  # only non-ASCII names load IDNA
-
-        domain = a_label_domain(domain, original)
-    domain = domain.lower()
-    if len(domain) > MAX_NAME:
-        raise InvalidName(f"invalid name {original!r}: longer than {MAX_NAME} characters")
-    labels = tuple(domain.split("."))
-    for label in labels:
-        if not label:
-            raise InvalidName(f"invalid name {original!r}: empty label")
-        if len(label) > MAX_LABEL:
-            raise InvalidName(f"invalid name {original!r}: label longer than {MAX_LABEL}")
-        if not _is_label(label):
-            raise InvalidName(
-                f"invalid name {original!r}: label {label!r} must be a-z, 0-9 and '-',"
-                " not starting or ending with '-'"
-            )
-    if any(label.startswith("xn--") for label in labels):
-        from registry._idna import check_a_labels
-
-        check_a_labels(labels, original)
-    if _is_number(labels[-1]):
-        raise InvalidName(
-            f"invalid name {original!r}: the last label {labels[-1]!r} is a number"
-            " (an IPv4 address or an all-numeric top-level domain), not a name"
-        )
-    return labels
-
-
 def split_name(text: str) -> tuple[tuple[str, ...], str | None]:
     """Parse and normalise a registry name: ``(labels, local)`` (``local``: ``None``
     for a DNS-like name), as :class:`registry.names.Name` holds them.
@@ -98,17 +60,34 @@ def split_name(text: str) -> tuple[tuple[str, ...], str | None]:
     Raises:
         InvalidName: the text breaks the grammar (:mod:`registry.names`).
     """
-    if not isinstance(text, str):
-        raise InvalidName(f"invalid name {text!r}: not a string")
-    parsed = _parsed.get(text)
+    parsed = _parsed.get(text) if isinstance(text, str) else None
     if parsed is None:  # a pure function of the text: recent names parse once
+        parsed = _normal_parts(text) if isinstance(text, str) else None
+        if parsed is None:  # another form of a name, or no name: the full parse
+            from registry._grammar_parse import parse_text
+
+            parsed = parse_text(text)
         if len(_parsed) >= 4096:
             _parsed.clear()
-        parsed = _parsed[text] = _parse_text(text)
+        _parsed[text] = parsed
     return parsed
 
 
 _parsed: dict[str, tuple[tuple[str, ...], str | None]] = {}
+
+
+def _normal_parts(text: str) -> tuple[tuple[str, ...], str | None] | None:
+    """``split_name(text)`` for a text already in normal form with ASCII labels (no
+    ``xn--``), or ``None``: any other text takes the full parse, which alone normalises
+    and refuses (tests/test_grammar_core.py checks both agree)."""
+    local, at, domain = text.rpartition("@")
+    labels = domain.split(".")
+    if len(domain) <= MAX_NAME and all(map(_is_label, labels)) \
+            and not any(label.startswith("xn--") for label in labels) \
+            and not _is_number(labels[-1]) \
+            and (not at or (_is_local(local) and ".." not in local)):
+        return tuple(labels), local if at else None
+    return None
 
 
 def normal_name(name: object) -> str:
@@ -120,30 +99,6 @@ def normal_name(name: object) -> str:
     labels, local = split_name(text)  # type: ignore[arg-type]  # refuses a non-string
     domain = ".".join(labels)
     return domain if local is None else f"{local}@{domain}"
-
-
-def _parse_text(text: str) -> tuple[tuple[str, ...], str | None]:
-    # what error messages quote: a long text cut in the middle, so an error stays one
-    # readable line (the name limits are 64 + 253 characters)
-    original = text if len(text) <= 320 else f"{text[:64]}...{text[-16:]}"
-    text = text.strip()
-    if not text:
-        raise InvalidName("invalid name '': empty")
-    if "@" in text:
-        local, _, domain = text.rpartition("@")
-        # ASCII first: str.lower() maps some non-ASCII letters to ASCII (KELVIN SIGN -> "k")
-        local = local.lower() if local.isascii() else local
-        if not local:
-            raise InvalidName(f"invalid name {original!r}: empty local part")
-        if len(local) > MAX_LOCAL:
-            raise InvalidName(f"invalid name {original!r}: local part longer than {MAX_LOCAL}")
-        if not local.isascii() or not _is_local(local) or ".." in local:
-            raise InvalidName(
-                f"invalid name {original!r}: local part must be a-z, 0-9 and . _ + -,"
-                " not starting or ending with '.'"
-            )
-        return _domain_labels(domain, original), local
-    return _domain_labels(text, original), None
 
 
 def chain_root(name: str, parents: Mapping[str, str | None]) -> str:

@@ -20,7 +20,10 @@
    fingerprints over the whole index; the floor gets the very same request
    lines), after a warm-up, ``--runs`` times, floor and gateway interleaved,
    and prints the medians: requests/s, p50/p99 latency, server CPU time per
-   request, and the ratios gateway / floor and N workers / 1 worker. The
+   request, and the ratios gateway / floor and N workers / 1 worker; then
+   p99 / mean latency for the gateway and the floor (with C connections the
+   mean latency is C / requests/s, the queue every request waits in; this
+   ratio is how far the slowest wait beyond it). The
    client (``--client``, printed with the figures):
 
    * ``wrk`` (the default when it is on PATH; Debian: ``apt-get install wrk``):
@@ -586,6 +589,13 @@ def main() -> None:
         return round(statistics.median(float(x["rps"]) / float(y["rps"])
                                        for x, y in zip(runs[a], runs[b], strict=True)), 2)
 
+    def tail(key: tuple[str, str]) -> float:
+        """The median over the runs of p99 / mean latency: how far the slowest requests wait
+        beyond the queue every request waits in (with C keep-alive connections and one
+        request each in flight, the mean latency is C / requests per second)."""
+        return round(statistics.median(float(r["p99_ms"]) / float(r["mean_ms"]) for r in runs[key]
+                                       if float(r["mean_ms"]) > 0), 2)
+
     rows = []
     for label in scenarios:
         floor, gw = med((label, "floor"), "rps"), med((label, "gateway"), "rps")
@@ -596,6 +606,7 @@ def main() -> None:
                      "p50_ms": med((label, "gateway"), "p50_ms"),
                      "p99_ms": med((label, "gateway"), "p99_ms"),
                      "floor_p99_ms": med((label, "floor"), "p99_ms"),
+                     "tail": tail((label, "gateway")), "floor_tail": tail((label, "floor")),
                      "errors": sum(int(r["errors"]) for r in runs[(label, "gateway")])})
     scale = None
     if args.workers > 1:
@@ -633,6 +644,8 @@ def main() -> None:
         print(f"{r['scenario']:<26} {r['rps']:>7.0f} {r['floor_rps']:>7.0f} {r['ratio']:>6.2f}"
               f" {r['cpu_us']:>7.0f} {r['floor_cpu_us']:>6.0f} {r['cpu_ratio']:>6.2f}"
               f" {r['p50_ms']:>7.2f} {r['p99_ms']:>7.2f} {r['floor_p99_ms']:>9.2f} {r['errors']:>6}")
+    print("p99 / mean latency (the mean is the queue: connections / req/s):  " + ";  ".join(
+        f"{r['scenario']} {r['tail']:.2f} (floor {r['floor_tail']:.2f})" for r in rows))
     if scale is not None:
         print(f"{scale['workers']} workers, {scale['scenario']}: {scale['rps']:.0f} req/s vs"
               f" {scale['one_worker_rps']:.0f} with one: {scale['ratio']:.2f}x"

@@ -15,7 +15,8 @@ the same binary certificates, in CPU time of this process, and prints both
 rates and the ratio as medians of ``--runs`` runs per corpus. ``--share`` also
 times Sequoia's whole part of a load (parse, canonical serialisation, expiry and
 revocation) against the same floor: the ratio the load could reach if its own
-Python work cost nothing.
+Python work cost nothing. ``--parts`` times the load step by step inside it (each
+row adds a step of the loader to the one above), to show where the Python goes.
 """
 
 from __future__ import annotations
@@ -27,11 +28,12 @@ import statistics
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-__all__ = ["bench_openpgp", "compare", "make_corpus", "sequoia_share"]
+__all__ = ["bench_openpgp", "compare", "make_corpus", "parts", "sequoia_share"]
 
 
 def make_corpus(count: int = 20, *, v6: bool = False, suite: str = "Cv25519") -> list[bytes]:
@@ -91,35 +93,83 @@ def _interleaved(certs: list[bytes], n: int, runs: int, *, share: bool
 
     from registry.keys._openpgp import load_openpgp_cert
 
-    floor = pysequoia.Cert.from_bytes
-
     def ours(data: bytes) -> None:
         cert = load_openpgp_cert(data)
         _ = cert.fingerprint, cert.identities
 
-    def sequoia(data: bytes) -> None:
-        cert = floor(data)
-        _ = bytes(cert), cert.expiration, cert.is_revoked
+    first = _sequoia_part if share else ours
+    rates = _timed(certs, n, runs, (first, pysequoia.Cert.from_bytes))
+    return [(r[0], r[1]) for r in rates]
 
-    first = sequoia if share else ours
+
+def _sequoia_part(data: bytes) -> None:
+    """What a load asks of Sequoia: the parse, the canonical form, expiry and revocation."""
+    import pysequoia
+
+    cert = pysequoia.Cert.from_bytes(data)
+    _ = bytes(cert), cert.expiration, cert.is_revoked
+
+
+def _timed(certs: list[bytes], n: int, runs: int, fns: tuple[Callable[[bytes], object], ...]
+           ) -> list[list[float]]:
+    """Certificates per CPU second of each of ``fns``, per run: the functions alternate in
+    blocks of one corpus cycle, so that other work on the machine falls on all alike."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for data in certs:  # warm up imports and caches
-            first(data)
-            floor(data)
-        rates: list[tuple[float, float]] = []
+            for fn in fns:
+                fn(data)
+        rates: list[list[float]] = []
         for _ in range(runs):
-            spent = [0.0, 0.0]
+            spent = [0.0] * len(fns)
             done = 0
             while done < n:
-                for i, fn in enumerate((first, floor)):
+                for i, fn in enumerate(fns):
                     start = time.process_time()
                     for data in certs:
                         fn(data)
                     spent[i] += time.process_time() - start
                 done += len(certs)
-            rates.append((done / spent[0], done / spent[1]))
+            rates.append([done / t for t in spent])
     return rates
+
+
+def parts(certs: list[bytes], n: int, runs: int) -> list[tuple[str, float]]:
+    """Median CPU microseconds a certificate of each step of a load, measured inside it:
+    each row runs the steps above it too (the loader's own functions), interleaved with
+    the floor; the difference between rows is what a step costs between Sequoia's calls,
+    where it runs slower than in a loop of its own (the caches hold Sequoia's work)."""
+    import pysequoia
+
+    from registry.keys import _openpgp as pgp
+    from registry.keys._pgp_packets import scan_certificate
+
+    def split(data: bytes) -> None:
+        for chunk, _spans in pgp._split_binary(data):
+            _sequoia_part(chunk)
+
+    def canonical(data: bytes) -> None:
+        for chunk, _spans in pgp._split_binary(data):
+            pgp._canonicalise(chunk)
+
+    def scan(data: bytes) -> None:
+        for chunk, spans in pgp._split_binary(data):
+            material = pgp._canonicalise(chunk)[0]
+            scan_certificate(material, spans if spans and material == chunk else None)
+
+    def load(data: bytes) -> None:
+        cert = pgp.load_openpgp_cert(data)
+        _ = cert.fingerprint, cert.identities
+
+    rows = (("floor: pysequoia Cert.from_bytes", pysequoia.Cert.from_bytes),
+            ("Sequoia's part of a load", _sequoia_part),
+            ("+ the split (secret keys, versions, bounds)", split),
+            ("+ the warnings guard, errors, expiry time zone", canonical),
+            ("+ the packet scan", scan),
+            ("the whole load (user IDs, record, keyring)", load))
+    rates = _timed(certs, n, runs, tuple(fn for _, fn in rows))
+    return [(label, statistics.median(1e6 / r[i] for r in rates))
+            for i, (label, _) in enumerate(rows)]
 
 
 def main() -> None:
@@ -130,6 +180,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--share", action="store_true",
                         help="also time Sequoia's part of a load alone against the floor")
+    parser.add_argument("--parts", action="store_true",
+                        help="also time each step of a load inside it (CPU us a certificate)")
     args = parser.parse_args()
     n = args.n
     v4 = make_corpus(20)
@@ -148,6 +200,14 @@ def main() -> None:
         print(f"openpgp {label:<24}: keyanchor {ours:8,.0f} certs/s, floor {floor:8,.0f} certs/s,"
               f" ratio {ratio:.2f}x"
               + (f" (Sequoia's part alone: {ceiling:.2f}x)" if ceiling is not None else ""))
+        if args.parts:
+            steps = parts(corpus, n, args.runs)
+            floor_us = steps[0][1]
+            for name, micros in steps:
+                print(f"    {name:<48} {micros:7.1f} us  ratio {floor_us / micros:.2f}x")
+            print(f"    {'Python left for 0.6x (floor / 0.6 - Sequoia)':<48}"
+                  f" {floor_us / 0.6 - steps[1][1]:7.1f} us; the load's Python:"
+                  f" {steps[-1][1] - steps[1][1]:.1f} us")
     print(f"openpgp v4 armored (wall clock): {_run(armored, n):8.0f} certs/s")
 
 

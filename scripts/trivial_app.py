@@ -36,11 +36,15 @@ def create_trivial_app() -> Starlette:
 def create_trivial_worker_app() -> Starlette:
     """The app factory of each worker of a ``--workers N`` floor: like the gateway's own
     (``registry.gateways.http._app_from_env``), the worker first takes turns with the others
-    at accepting connections."""
-    from registry.gateways._server import accept_one_at_a_time
+    at accepting connections, and freezes its start-up objects once the app is built."""
+    from registry.gateways import _server
 
-    accept_one_at_a_time()
-    return create_trivial_app()
+    _server.accept_one_at_a_time()
+    app = create_trivial_app()
+    freeze = getattr(_server, "freeze_startup_objects", None)  # (--checkout of an older keyanchor)
+    if freeze is not None:
+        freeze()
+    return app
 
 
 def main() -> None:

@@ -8,7 +8,8 @@ the lookup itself. :func:`loads` reads the plain subset a keyanchor
 configuration is written in -- ``[table]`` / ``[a.b]`` headers of bare keys,
 ``key = value`` with a bare key, values that are basic strings without
 escapes, literal strings, decimal integers, ``true`` / ``false`` or one-line
-inline tables of those, ``#`` comments, blank lines -- and hands anything
+inline tables of those (:mod:`registry.gateways._toml_inline`, loaded for a
+file that has one), ``#`` comments, blank lines -- and hands anything
 else (escapes, floats, arrays, dotted or quoted keys, a repeated key or table,
 ``\\r``, ...) to :func:`tomllib.loads` unchanged. So the result is always
 exactly what :func:`tomllib.loads` returns, and every error is tomllib's
@@ -77,28 +78,10 @@ def _scalar(line: str, i: int) -> tuple[object, int]:
 
 
 def _value(line: str, i: int, inline: set[int]) -> tuple[object, int]:
-    if i < len(line) and line[i] == "{":
-        table: dict[str, object] = {}
-        inline.add(id(table))
-        i = _skip_ws(line, i + 1)
-        if i < len(line) and line[i] == "}":
-            return table, i + 1
-        while True:
-            key, i = _key(line, i)
-            i = _skip_ws(line, i)
-            if i >= len(line) or line[i] != "=":
-                raise _Fallback
-            value, i = _scalar(line, _skip_ws(line, i + 1))
-            if key in table:
-                raise _Fallback
-            table[key] = value
-            i = _skip_ws(line, i)
-            if i < len(line) and line[i] == ",":
-                i = _skip_ws(line, i + 1)
-                continue
-            if i < len(line) and line[i] == "}":
-                return table, i + 1
-            raise _Fallback
+    if i < len(line) and line[i] == "{":  # an inline table: read on first use
+        from registry.gateways._toml_inline import inline_table
+
+        return inline_table(line, i, inline)
     return _scalar(line, i)
 
 

@@ -65,7 +65,9 @@ from registry.index._query import (
     record_dict,
     validate_name,
 )
+from registry.index._query import valid_name as _valid_name  # (Gateway.valid_name remembers it)
 from registry.keys._keccak import commitment_matches
+from registry.names import raw_namehash
 
 try:  # a JSON encoder in C (a dependency; the stdlib encoder gives the same bytes, slower)
     import orjson as _orjson
@@ -254,13 +256,11 @@ class Gateway:
 
     def valid_name(self, name: str) -> bool:
         """Whether indexed name text is a valid registry name in normal form (remembered)."""
-        from registry.index._query import valid_name
-
         self.reader()
         memo: dict[str, bool] = self._local.valid
         ok = memo.get(name)
         if ok is None:
-            ok = valid_name(name)
+            ok = _valid_name(name)
             if len(memo) >= NAME_MEMO_SIZE:
                 memo.clear()
             memo[name] = ok
@@ -563,8 +563,6 @@ class Gateway:
 
         Raises: InvalidName, IndexUnavailable.
         """
-        from registry.names import raw_namehash
-
         text = validate_name(name)  # a bad name is 400 whether or not the index is readable
         rd = self.reader()
         found = name_view_rows(rd, text)
@@ -667,6 +665,7 @@ def _error(request: Request, message: str, status: int) -> Response:
 # --------------------------------------------------------------------------- guard middleware
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_HEX_FINGERPRINT = re.compile(r"[0-9A-Fa-f:]{16,100}")  # what /v1/keys/{fingerprint} takes as hex
 
 
 class _Guard:
@@ -874,7 +873,7 @@ def create_app(index_path: str | os.PathLike[str], *, policy: Any = None,
         fp = fp.strip()
         if fp.lower().startswith("0x"):
             fp = fp[2:]
-        if not fp.startswith("SHA256:") and not re.fullmatch(r"[0-9A-Fa-f:]{16,100}", fp):
+        if not fp.startswith("SHA256:") and not _HEX_FINGERPRINT.fullmatch(fp):
             return _json({"error": "not a fingerprint (hex, or SHA256:… for SSH keys)"}, 400)
         recs: list[Any] | None = gw.rows_by_fingerprint(fp)
         if recs is None:
@@ -1041,13 +1040,15 @@ def _app_from_env() -> Starlette:
     connection at a time from the shared socket, so connections spread over
     the workers (:func:`registry.gateways._server.accept_one_at_a_time`).
     """
-    from registry.gateways._server import accept_one_at_a_time
+    from registry.gateways._server import accept_one_at_a_time, freeze_startup_objects
 
     accept_one_at_a_time()
     staleness = os.environ.get("KEYANCHOR_GATEWAY_MAX_STALENESS")
-    return create_app(os.environ["KEYANCHOR_GATEWAY_INDEX"],
-                      policy=os.environ.get("KEYANCHOR_GATEWAY_POLICY") or None,
-                      max_staleness=float(staleness) if staleness else None)
+    app = create_app(os.environ["KEYANCHOR_GATEWAY_INDEX"],
+                     policy=os.environ.get("KEYANCHOR_GATEWAY_POLICY") or None,
+                     max_staleness=float(staleness) if staleness else None)
+    freeze_startup_objects()
+    return app
 
 
 def check_index(index_path: str | os.PathLike[str]) -> None:

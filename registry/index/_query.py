@@ -22,6 +22,7 @@ import sqlite3
 import time
 
 from registry.errors import IndexUnavailable, InvalidName
+from registry.index._json import iso, reason_label  # (record_dict: every record of the JSON API)
 
 # The snapshot open, the records of one name and which names count live in
 # registry.index._snapshot (all sshd's path compiles); IndexReader adds every other lookup.
@@ -50,8 +51,6 @@ PURPOSE_BITS = {1: "ssh-user", 2: "ssh-host", 4: "signing", 8: "encryption", 16:
 
 def record_dict(rec: IndexedRecord) -> dict[str, Any]:
     """The JSON view of a record (:meth:`IndexedRecord.to_dict`)."""
-    from registry.index._json import iso, reason_label
-
     return {
         "name": rec.name,
         "index": rec.index,

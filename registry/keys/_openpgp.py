@@ -45,6 +45,7 @@ from registry.keys._pgp_packets import (
     CertStructure,
     CertSummary,
     Signature,
+    _Span,
     iter_packet_spans,
     scan_certificate,
     walk_certificate,
@@ -379,7 +380,7 @@ MAX_CERT_INPUT = 4 * MAX_MATERIAL
 MAX_CERT_PACKETS = 1024
 
 
-def _split_binary(blob: bytes) -> Iterator[bytes]:
+def _split_binary(blob: bytes) -> Iterator[tuple[bytes, list[_Span] | None]]:
     """Cut a binary keyring into one chunk per certificate, refusing secret keys early.
 
     Each chunk (with any marker / padding packets before it) is bounded by
@@ -388,10 +389,16 @@ def _split_binary(blob: bytes) -> Iterator[bytes]:
     generator: each chunk is handed out as soon as the next certificate starts, so
     the caller can refuse certificate 1 before the rest is walked (15,000 bare
     key / user ID pairs were all walked before the first was refused).
+
+    Each chunk comes with its packets' spans when it starts the input (offsets are
+    the chunk's own), so that a scan of the same bytes need not walk them again;
+    ``None`` otherwise.
     """
     starts: list[int] = []
+    spans: list[_Span] = []
     chunk_start, packets = 0, 0
-    for tag, offset, body, end, _new in iter_packet_spans(blob):
+    for span in iter_packet_spans(blob):
+        tag, offset, body, end, _new = span
         if tag in (TAG_SECRET_KEY, TAG_SECRET_SUBKEY):
             raise PrivateKeyError(f"this is an OpenPGP secret key; {_SECRET_HINT}")
         if tag in (TAG_PUBLIC_KEY, TAG_PUBLIC_SUBKEY):
@@ -404,14 +411,16 @@ def _split_binary(blob: bytes) -> Iterator[bytes]:
                 )
         if tag == TAG_PUBLIC_KEY:
             if starts:
-                yield blob[starts[-1] : offset]
+                yield blob[starts[-1] : offset], spans if starts[-1] == 0 else None
                 chunk_start, packets = offset, 0
             starts.append(offset)
+            spans = []
         elif not starts and tag not in (TAG_MARKER, TAG_PADDING):
             raise KeyFormatError(
                 f"not an OpenPGP certificate: starts with a {PACKET_NAMES.get(tag, f'tag-{tag}')}"
                 " packet"
             )
+        spans.append(span)
         packets += 1
         if packets > MAX_CERT_PACKETS:
             raise KeyFormatError(
@@ -427,7 +436,7 @@ def _split_binary(blob: bytes) -> Iterator[bytes]:
             )
     if not starts:
         raise KeyFormatError("no OpenPGP certificate found (no public key packet)")
-    yield blob[starts[-1] :]
+    yield blob[starts[-1] :], spans if starts[-1] == 0 else None
 
 
 def _sequoia_message(exc: BaseException) -> str:
@@ -517,9 +526,14 @@ def _user_ids(summary: CertSummary) -> tuple[UserID, ...]:
 
 
 def _has_self_signature(summary: CertSummary) -> bool:
-    if any(s[0] in (0x1F, 0x20) and s[2] for s in summary.key_signatures):
-        return True
-    return any(s[0] in _SELF_CERTS and s[2] for _, _, sigs in summary.user_ids for s in sigs)
+    for sig_type, _created, by_primary in summary.key_signatures:
+        if by_primary and sig_type in (0x1F, 0x20):
+            return True
+    for _value, _attribute, sigs in summary.user_ids:
+        for sig_type, _created, by_primary in sigs:
+            if by_primary and sig_type in _SELF_CERTS:
+                return True
+    return False
 
 
 def _primary_binding(structure: CertStructure,
@@ -582,14 +596,16 @@ def _details(structure: CertStructure, user_ids: tuple[UserID, ...]) -> _Details
     return flags, tuple(subkeys), structure.signatures, structure.packets
 
 
-def _load_one(chunk: bytes) -> OpenPGPCertificate:
+def _load_one(chunk: bytes, spans: list[_Span] | None) -> OpenPGPCertificate:
+    """One certificate; ``spans`` as :func:`_split_binary` gives them with ``chunk``."""
     material, expires, revoked, known = _canonicalise(chunk)
     if len(material) > MAX_MATERIAL:
         raise KeyFormatError(
             f"OpenPGP certificate is {len(material)} bytes, more than the {MAX_MATERIAL}"
             " the registry accepts (export it minimal: `gpg --export-options export-minimal`)"
         )
-    summary = scan_certificate(material)
+    # the split walked the chunk's packets; Sequoia's form is usually the same bytes
+    summary = scan_certificate(material, spans if spans and material == chunk else None)
     primary = summary.primary
     if not _has_self_signature(summary):
         raise KeyFormatError(
@@ -650,7 +666,7 @@ def load_openpgp_certs(data: bytes | bytearray | memoryview | str) -> list[OpenP
 
 
 def _load_all(blob: bytes) -> list[OpenPGPCertificate]:
-    return [_load_one(chunk) for chunk in _split_binary(blob)]
+    return [_load_one(chunk, spans) for chunk, spans in _split_binary(blob)]
 
 
 def _damaged_or(action: Callable[[], _T], blob: bytes, crc: int | None) -> _T:

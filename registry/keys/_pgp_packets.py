@@ -16,7 +16,7 @@ and messages never quote packet contents.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -153,7 +153,11 @@ def _read_new_length(data: bytes, pos: int) -> tuple[int, int]:
     raise _fail("partial body lengths are not allowed in a certificate")
 
 
-def iter_packet_spans(data: bytes) -> Iterator[tuple[int, int, int, int, bool]]:
+#: ``(tag, offset, body_start, body_end, new_format)`` of a packet
+_Span = tuple[int, int, int, int, bool]
+
+
+def iter_packet_spans(data: bytes) -> Iterator[_Span]:
     """Yield ``(tag, offset, body_start, body_end, new_format)`` per packet, copying nothing.
 
     Raises:
@@ -168,7 +172,13 @@ def iter_packet_spans(data: bytes) -> Iterator[tuple[int, int, int, int, bool]]:
             raise _fail(f"invalid packet header at offset {pos}")
         if ctb & 0x40:
             tag = ctb & 0x3F
-            length, pos = _read_new_length(data, pos + 1)
+            first = data[pos + 1] if pos + 1 < end else 0xFF
+            if first < 192:  # one- and two-octet lengths read here, the rest (and errors) there
+                length, pos = first, pos + 2
+            elif first < 224 and pos + 2 < end:
+                length, pos = ((first - 192) << 8) + data[pos + 2] + 192, pos + 3
+            else:
+                length, pos = _read_new_length(data, pos + 1)
             new = True
         else:
             tag = (ctb >> 2) & 0x0F
@@ -275,6 +285,12 @@ def parse_key_fields(tag: int, body: bytes) -> tuple[KeyPacket, dict[str, int | 
     Raises:
         KeyFormatError: truncated or malformed packet, or a key version other than 4 or 6.
     """
+    return _key_packet(tag, body)[:2]
+
+
+def _key_packet(tag: int, body: bytes
+                ) -> tuple[KeyPacket, dict[str, int | bytes], bytes, bytes]:
+    """:func:`parse_key_fields`, plus the fingerprint and key ID as bytes."""
     version, created, algo, name, bits, curve, fields = _key_fields(body)
     if version == 4:
         digest = hashlib.sha1(b"\x99" + len(body).to_bytes(2, "big") + body).digest()
@@ -292,7 +308,7 @@ def parse_key_fields(tag: int, body: bytes) -> tuple[KeyPacket, dict[str, int | 
         curve=curve,
         fingerprint=digest.hex().upper(),
         key_id=key_id.hex().upper(),
-    ), fields
+    ), fields, digest, key_id
 
 
 _KEY_TRUNCATED = "truncated key packet"
@@ -398,38 +414,6 @@ class Subpacket:
     @property
     def name(self) -> str:
         return SUBPACKET_NAMES.get(self.type, f"subpacket-{self.type}")
-
-
-def _subpacket_spans(data: bytes, pos: int, end: int) -> list[tuple[int, int, int]]:
-    """Frame the subpacket area ``data[pos:end]`` (lengths as in RFC 9580 5.2.3.7).
-
-    Returns ``(type octet with its critical bit, data start, data end)`` per
-    subpacket, offsets into ``data``. Every length is bounds-checked; the loop
-    does constant work per subpacket (each at least two octets), so the cost is
-    linear in the area.
-    """
-    out = []
-    while pos < end:
-        first = data[pos]
-        if first < 192:
-            length, pos = first, pos + 1
-        elif first < 224:
-            if pos + 2 > end:
-                raise _fail("truncated packet header")
-            length, pos = ((first - 192) << 8) + data[pos + 1] + 192, pos + 2
-        elif first == 255:
-            if pos + 5 > end:
-                raise _fail("truncated packet header")
-            length, pos = int.from_bytes(data[pos + 1 : pos + 5], "big"), pos + 5
-        else:
-            raise _fail("partial body lengths are not allowed in a certificate")
-        if length == 0:
-            raise _fail("empty signature subpacket")
-        if pos + length > end:
-            raise _fail("truncated signature subpackets")
-        out.append((data[pos], pos + 1, pos + length))
-        pos += length
-    return out
 
 
 def _subpackets(data: bytes, spans: list[tuple[int, int, int]],
@@ -592,7 +576,36 @@ def _signature_frame(body: bytes, depth: int) -> tuple[_Spans, _Spans, int, int,
 
     Otherwise ``(hashed subpacket spans, unhashed subpacket spans, end of the
     hashed part, offset of the left 16 bits, offset of the v6 salt or 0, offset
-    of the signature data)``. Embedded signatures are the caller's to check.
+    of the signature data)``; a span is ``(type octet with its critical bit, data
+    start, data end)``. Embedded signatures are the caller's to check.
+
+    Raises:
+        KeyFormatError: as :func:`parse_signature_parts`.
+    """
+    hashed: _Spans = []
+    unhashed: _Spans = []
+    frame = _frame_signature(body, depth, (hashed, unhashed))
+    if frame is None:
+        return None
+    return hashed, unhashed, *frame[:4]
+
+
+#: :func:`_frame_signature`'s answer: end of the hashed part, offset of the left 16 bits,
+#: of the v6 salt (or 0) and of the signature data; then what a summary reads: the first
+#: hashed 4-octet creation time (0 if none), the data offsets of the first issuer
+#: fingerprint and key ID subpackets (0, 0 if none), and the embedded signatures' data
+#: offsets (start, end, start, end, ...; ``None`` if none)
+_Frame = tuple[int, int, int, int, int, int, int, int, int, list[int] | None]
+
+
+def _frame_signature(body: bytes, depth: int,
+                     spans: tuple[_Spans, _Spans] | None = None) -> _Frame | None:
+    """Check a signature body's framing and subpacket areas in one pass (RFC 9580 5.2,
+    5.2.3.7); ``None`` for a (valid) v3 signature. ``spans``, when given, receives the
+    hashed and the unhashed subpackets as :func:`_signature_frame` returns them.
+
+    Every length is bounds-checked; the loop does constant work per subpacket (each
+    at least two octets), so the cost is linear in the body.
 
     Raises:
         KeyFormatError: as :func:`parse_signature_parts`.
@@ -615,18 +628,63 @@ def _signature_frame(body: bytes, depth: int) -> tuple[_Spans, _Spans, int, int,
     pos = 4 + width
     if pos > end:
         raise _fail("truncated signature packet")
-    hashed_end = pos + int.from_bytes(body[4:pos], "big")
+    area_end = hashed_end = pos + int.from_bytes(body[4:pos], "big")
     if hashed_end > end:
         raise _fail("truncated signature packet")
-    hashed = _subpacket_spans(body, pos, hashed_end)
-    pos = hashed_end + width
-    if pos > end:
-        raise _fail("truncated signature packet")
-    unhashed_end = pos + int.from_bytes(body[hashed_end:pos], "big")
-    if unhashed_end > end:
-        raise _fail("truncated signature packet")
-    unhashed = _subpacket_spans(body, pos, unhashed_end)
-    pos = unhashed_end + 2  # left 16 bits of the digest
+    created, seen_created = 0, False
+    fpr_at = fpr_end = kid_at = kid_end = 0
+    embedded: list[int] | None = None
+    out = spans[0] if spans is not None else None
+    hashed = True
+    while True:
+        while pos < area_end:
+            length = body[pos]
+            if length < 192:
+                pos += 1
+            elif length < 224:
+                if pos + 2 > area_end:
+                    raise _fail("truncated packet header")
+                length, pos = ((length - 192) << 8) + body[pos + 1] + 192, pos + 2
+            elif length == 255:
+                if pos + 5 > area_end:
+                    raise _fail("truncated packet header")
+                length, pos = int.from_bytes(body[pos + 1 : pos + 5], "big"), pos + 5
+            else:
+                raise _fail("partial body lengths are not allowed in a certificate")
+            if not length:
+                raise _fail("empty signature subpacket")
+            at = pos  # the type octet
+            pos += length
+            if pos > area_end:
+                raise _fail("truncated signature subpackets")
+            if out is not None:
+                out.append((body[at], at + 1, pos))
+            t = body[at] & 0x7F
+            if t in _SUMMARISED:
+                if t == 2:
+                    if hashed and length == 5 and not seen_created:
+                        created, seen_created = int.from_bytes(body[at + 1 : pos], "big"), True
+                elif t == 33:
+                    if not fpr_at:
+                        fpr_at, fpr_end = at + 1, pos
+                elif t == 16:
+                    if not kid_at:
+                        kid_at, kid_end = at + 1, pos
+                elif embedded is None:
+                    embedded = [at + 1, pos]
+                else:
+                    embedded += (at + 1, pos)
+        if not hashed:
+            break
+        hashed = False
+        out = spans[1] if spans is not None else None
+        pos = hashed_end + width
+        if pos > end:
+            raise _fail("truncated signature packet")
+        area_end = pos + int.from_bytes(body[hashed_end:pos], "big")
+        if area_end > end:
+            raise _fail("truncated signature packet")
+    pos = area_end + 2  # left 16 bits of the digest
     if pos > end:
         raise _fail("truncated signature packet")
     salt_at = 0
@@ -639,7 +697,8 @@ def _signature_frame(body: bytes, depth: int) -> tuple[_Spans, _Spans, int, int,
             raise _fail("truncated signature packet")
     if pos >= end:
         raise _fail("signature packet without signature data")
-    return hashed, unhashed, hashed_end, unhashed_end, salt_at, pos
+    return (hashed_end, area_end, salt_at, pos, created, fpr_at, fpr_end, kid_at, kid_end,
+            embedded)
 
 
 @dataclass(frozen=True, slots=True)
@@ -779,7 +838,7 @@ class CertSummary:
     user_ids: tuple[tuple[str, bool, tuple[SignatureSummary, ...]], ...]
 
 
-def scan_certificate(data: bytes) -> CertSummary:
+def scan_certificate(data: bytes, spans: Iterable[_Span] | None = None) -> CertSummary:
     """Check one binary transferable public key as :func:`walk_certificate` does, describe less.
 
     Every packet goes through the same checks, in the same order, with the same
@@ -787,6 +846,10 @@ def scan_certificate(data: bytes) -> CertSummary:
     areas, embedded signatures); what is kept is the primary key and, per
     signature on the key and its user IDs, a :data:`SignatureSummary`. No
     per-subpacket objects are made, which is most of the walk's cost.
+
+    ``spans`` are ``data``'s packets as :func:`iter_packet_spans` yields them, when the
+    caller has walked the same bytes already (the loader's split did); by default the
+    packets are walked here.
 
     Raises:
         KeyFormatError: as :func:`walk_certificate`.
@@ -798,7 +861,7 @@ def scan_certificate(data: bytes) -> CertSummary:
     cur: list[SignatureSummary] | None = key_sigs  # where signatures attach (None: a subkey)
     uid: tuple[str, bool] | None = None
 
-    for tag, _start, body_start, body_end, _new in iter_packet_spans(data):
+    for tag, _start, body_start, body_end, _new in spans or iter_packet_spans(data):
         if tag == TAG_SIGNATURE and primary is not None:
             sig = _scan_signature(data[body_start:body_end], fpr, kid, 0)
             if cur is not None:
@@ -809,8 +872,7 @@ def scan_certificate(data: bytes) -> CertSummary:
                 continue
             if tag != TAG_PUBLIC_KEY:
                 raise _out_of_place(tag, first=True)
-            primary = parse_key_packet(tag, data[body_start:body_end])
-            fpr, kid = bytes.fromhex(primary.fingerprint), bytes.fromhex(primary.key_id)
+            primary, _fields, fpr, kid = _key_packet(tag, data[body_start:body_end])
             continue
         if tag in (TAG_USER_ID, TAG_USER_ATTRIBUTE):
             if uid is not None and cur is not None:
@@ -833,37 +895,26 @@ def scan_certificate(data: bytes) -> CertSummary:
     return CertSummary(primary, tuple(key_sigs), tuple(uids))
 
 
-#: subpackets a summary reads: creation time, issuer key ID, embedded signature, issuer fingerprint
-_SUMMARISED = frozenset((2, 16, 32, 33))
-
-
 def _scan_signature(body: bytes, fpr: bytes, kid: bytes, depth: int) -> SignatureSummary:
-    """:func:`parse_signature_parts`' checks, embedded signatures included; a summary."""
-    frame = _signature_frame(body, depth)
+    """:func:`parse_signature_parts`' checks, embedded signatures included; a summary.
+
+    One pass of :func:`_frame_signature` reads the summary as it checks the framing
+    (no span lists); embedded signatures are checked once the outer frame is, as the
+    walk does (a test compares the two on mutated certificates).
+    """
+    frame = _frame_signature(body, depth)
     if frame is None:  # v3: no subpackets, so no issuer named
         return body[2], int.from_bytes(body[3:7], "big"), True
-    hashed, unhashed, hashed_end = frame[0], frame[1], frame[2]
-    created = 0
-    issuer_fpr: bytes | None = None
-    issuer_kid: bytes | None = None
-    seen_created = False
-    for kind, start, end in hashed + unhashed if unhashed else hashed:
-        t = kind & 0x7F
-        if t not in _SUMMARISED:
-            continue
-        if t == 2:
-            if start < hashed_end and not seen_created and end - start == 4:
-                created, seen_created = int.from_bytes(body[start:end], "big"), True
-        elif t == 33:
-            if issuer_fpr is None:
-                issuer_fpr = body[start:end]
-        elif t == 16:
-            if issuer_kid is None:
-                issuer_kid = body[start:end]
-        else:  # 32, an embedded signature
-            _scan_signature(body[start:end], fpr, kid, depth + 1)
-    if issuer_fpr is not None and len(issuer_fpr) > 1:
-        by_primary = issuer_fpr[1:] == fpr
+    _h, _l, _s, _d, created, fpr_at, fpr_end, kid_at, kid_end, embedded = frame
+    if embedded is not None:
+        for i in range(0, len(embedded), 2):
+            _scan_signature(body[embedded[i] : embedded[i + 1]], fpr, kid, depth + 1)
+    if fpr_end - fpr_at > 1:
+        by_primary = body[fpr_at + 1 : fpr_end] == fpr
     else:
-        by_primary = issuer_kid is None or len(issuer_kid) != 8 or issuer_kid == kid
+        by_primary = not kid_at or kid_end - kid_at != 8 or body[kid_at:kid_end] == kid
     return body[1], created, by_primary
+
+
+#: subpackets a summary reads: creation time, issuer key ID, embedded signature, issuer fingerprint
+_SUMMARISED = frozenset((2, 16, 32, 33))

@@ -28,15 +28,18 @@ from registry._frozen import Frozen, init_fields
 from registry.errors import InvalidName, KeyFormatError, PrivateKeyError, UnsupportedKeyType
 from registry.keys._digest import MAX_MATERIAL, sha256_b64
 
-# The wire readers, key formats and checks, and the authorized_keys renderer live in
-# registry.keys._ssh_wire (all sshd's path compiles); re-exported here.
+# The wire readers, checks and the authorized_keys renderer live in registry.keys._ssh_wire
+# (all sshd's path compiles), every key type's format in registry.keys._ssh_formats (loaded
+# by that path for a type other than Ed25519); re-exported here.
+from registry.keys._ssh_formats import FORMATS as _FORMATS
+from registry.keys._ssh_formats import (
+    _get_mpint,  # noqa: F401 -- re-exported (registry.proofs)
+    _get_text,
+)
 from registry.keys._ssh_wire import (
-    _FORMATS,
     _TRUNCATED,
     _get_bytes,
-    _get_mpint,  # noqa: F401 -- re-exported (registry.proofs)
     _get_sshstr,
-    _get_text,
     _read_fields,
     _read_plain,
     _safe,

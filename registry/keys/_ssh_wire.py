@@ -6,15 +6,17 @@
 What ``keyanchor-ssh authorized-keys`` runs on every login, and nothing else:
 it compiles this module (not :mod:`registry.keys._ssh`, with its records,
 certificates and known_hosts renderer) when no bytecode is cached
-(docs/BENCHMARKS.md). :mod:`registry.keys._ssh` parses keys and renders lines
-with the same readers, checks and renderer, so both always agree.
+(docs/BENCHMARKS.md); nor, for an Ed25519 key, the other key types' formats
+(:mod:`registry.keys._ssh_formats`). :mod:`registry.keys._ssh` parses keys and
+renders lines with the same readers, formats, checks and renderer, so both
+always agree.
 """
 
 from __future__ import annotations
 
 import binascii
 
-from registry._errors_core import InvalidName, KeyFormatError, UnsupportedKeyType  # sshd path
+from registry._errors_core import KeyFormatError, UnsupportedKeyType  # sshd path
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing
 if TYPE_CHECKING:
@@ -54,27 +56,6 @@ def _get_bytes(data: memoryview) -> tuple[bytes, memoryview]:
     return bytes(value), rest
 
 
-def _get_text(data: memoryview) -> tuple[str, memoryview]:
-    value, rest = _get_sshstr(data)
-    try:
-        text = bytes(value).decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise KeyFormatError("SSH key blob holds a string that is not UTF-8") from exc
-    if "\x00" in text:
-        raise KeyFormatError("SSH key blob holds a string with a NUL byte")
-    return text, rest
-
-
-def _get_mpint(data: memoryview) -> tuple[int, memoryview]:
-    value, rest = _get_sshstr(data)
-    if value:
-        if value[0] & 0x80:
-            raise KeyFormatError("SSH key blob holds a negative integer")
-        if value[0] == 0 and (len(value) == 1 or not value[1] & 0x80):
-            raise KeyFormatError("SSH key blob holds a non-minimal integer encoding")
-    return int.from_bytes(value, "big"), rest
-
-
 # --------------------------------------------------------------------------- formats
 
 
@@ -103,20 +84,8 @@ def _check_ed25519(name: str, params: _Params) -> tuple[int, str | None, str | N
     return 256, None, params[1][1] if len(params) > 1 else None
 
 
-_ED = (("pk", _get_bytes),)
-_EC = (("curve", _get_text), ("point", _get_bytes))
-_APP = (("application", _get_text),)
-
-_FORMATS: dict[str, _Format] = {
-    "ssh-ed25519": _Format(_ED, "ed25519"),
-    "sk-ssh-ed25519@openssh.com": _Format(_ED + _APP, "ed25519"),
-    "ecdsa-sha2-nistp256": _Format(_EC, "ecdsa"),
-    "ecdsa-sha2-nistp384": _Format(_EC, "ecdsa"),
-    "ecdsa-sha2-nistp521": _Format(_EC, "ecdsa"),
-    "sk-ecdsa-sha2-nistp256@openssh.com": _Format(_EC + _APP, "ecdsa"),
-    "ssh-rsa": _Format((("e", _get_mpint), ("n", _get_mpint)), "rsa"),
-    "ssh-dss": _Format(tuple((k, _get_mpint) for k in "pqgy"), "dsa"),
-}
+#: The key type nearly every record holds, read without loading the others' formats.
+_ED25519 = {"ssh-ed25519": _Format((("pk", _get_bytes),), "ed25519")}
 
 _ALNUM = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
 _TOKEN_CHARS = _ALNUM | frozenset("@._+-")
@@ -169,9 +138,13 @@ def plain_key_algorithm(material: bytes) -> str:
     if len(material) > MAX_BLOB:
         raise KeyFormatError(f"SSH key blob of {len(material)} bytes exceeds {MAX_BLOB} bytes")
     _view, name, rest = _split_type(bytes(material))
-    fmt = _FORMATS.get(name)
-    if fmt is None:
-        raise UnsupportedKeyType(f"not a plain SSH public key type: {_safe(name)}")
+    fmt = _ED25519.get(name)
+    if fmt is None:  # every other key type: its format loaded on first need
+        from registry.keys._ssh_formats import FORMATS
+
+        fmt = FORMATS.get(name)
+        if fmt is None:
+            raise UnsupportedKeyType(f"not a plain SSH public key type: {_safe(name)}")
     _read_plain(name, fmt, rest)
     return name
 
@@ -182,9 +155,6 @@ def plain_key_algorithm(material: bytes) -> str:
 def render_openssh_text(algorithm: str, material: bytes) -> str:
     """``type base64``, the OpenSSH public key text (no comment, no options)."""
     return f"{algorithm} {binascii.b2a_base64(material, newline=False).decode('ascii')}"
-
-
-_PRINCIPAL_CHARS = _ALNUM | frozenset("._@+:/=~-")  # [A-Za-z0-9._@+:/=~-]{1,255}
 
 
 def render_comment(comment: str | None) -> str:
@@ -204,21 +174,9 @@ def render_authorized_line(algorithm: str, material: bytes, *, expiry: datetime 
     The options of :func:`registry.keys._ssh.render_authorized_key`, which
     calls this. Raises: InvalidName (comment, principal), KeyFormatError (expiry).
     """
-    opts: list[str] = ["cert-authority"] if cert_authority else []
-    names = [principals] if isinstance(principals, str) else list(principals)
-    if names:
-        for p in names:
-            if not isinstance(p, str) or not 0 < len(p) <= 255 \
-                    or not _PRINCIPAL_CHARS.issuperset(p):
-                raise InvalidName(
-                    f"invalid principal {p!r}: use letters, digits and ._@+:/=~- only"
-                )
-        opts.append(f'principals="{",".join(names)}"')
-    if expiry is not None:
-        from datetime import UTC, datetime
+    prefix = ""
+    if cert_authority or principals != () or expiry is not None:  # options: loaded on first use
+        from registry.keys._ssh_options import authorized_options
 
-        if not isinstance(expiry, datetime) or expiry.utcoffset() is None:
-            raise KeyFormatError("expiry must be a timezone-aware datetime")
-        opts.append(f'expiry-time="{expiry.astimezone(UTC).strftime("%Y%m%d%H%M%SZ")}"')
-    prefix = ",".join(opts) + " " if opts else ""
+        prefix = authorized_options(expiry, cert_authority, principals)
     return prefix + render_openssh_text(algorithm, material) + render_comment(comment)

@@ -10,6 +10,7 @@ every keyanchor module it imported has valid bytecode from the install.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import struct
@@ -21,6 +22,11 @@ from typing import Any
 from tests.index.test_ssh_gateway import world  # noqa: F401 -- the fixture
 
 REPO = Path(__file__).resolve().parents[2]
+
+#: Modules split off the login's own, loaded only for a rarer input (a name not in normal
+#: form, a refusal, another key type): their bytecode must be installed all the same.
+LAZY = ("registry/_grammar_parse.py", "registry/keys/_ssh_formats.py", "registry/keys/_ssh_checks.py",
+        "registry/keys/_ssh_options.py", "registry/gateways/_toml_inline.py")
 
 PROBE = """
 import importlib.util, json, sys
@@ -65,6 +71,9 @@ def test_installed_wheel_has_bytecode_for_the_sshd_path(world: dict[str, Any],  
                    "registry/_grammar.py", "registry/keys/_ssh_wire.py", "registry/keys/_keccak.py",
                    "registry/_errors_core.py", "registry/index/_version.py"):
         assert target / module in files, module
+    for module in LAZY:  # what a login loads only for a rarer input: compiled at install too
+        source = target / module
+        assert Path(importlib.util.cache_from_source(str(source))).is_file(), module
     for source, cached in zip(files, report["cached"], strict=True):
         pyc = Path(cached)
         assert pyc.is_file(), f"no bytecode for {source.relative_to(target)}"

@@ -63,7 +63,8 @@ NOT_ON_LOGIN = {
     "registry.index._lookups", "registry.names", "registry.gateways._ssh_hosts", "re", "enum",
     "registry.gateways.ssh", "registry.index._snapshot", "registry._frozen", "registry._name",
     "registry._idna", "registry.keys._ssh_checks", "functools", "registry.errors",
-    "registry.index._schema", "registry.gateways._refusals",
+    "registry.index._schema", "registry.gateways._refusals", "registry._grammar_parse",
+    "registry.keys._ssh_formats",
 }
 
 
@@ -102,3 +103,40 @@ def test_login_error_classes_are_registry_errors() -> None:
     assert issubclass(errors.PrivateKeyError, errors.KeyFormatError)
     exc = pickle.loads(pickle.dumps(errors.IndexUnavailable("stale")))
     assert type(exc) is errors.IndexUnavailable and str(exc) == "stale"
+
+
+LAZY_PROBE = """
+import json, sys
+from registry._grammar import normal_name
+from registry.gateways._toml import loads
+from registry.keys._ssh_wire import plain_key_algorithm, render_authorized_line
+
+blob = bytes.fromhex("0000000b7373682d6564323535313900000020") + bytes(range(32))
+out = [normal_name("alice@example.org"), loads('[ssh]\\nuser_template = "{user}@example.org"\\n'),
+       render_authorized_line(plain_key_algorithm(blob), blob, comment="alice@example.org")]
+plain = sorted(sys.modules)
+out += [normal_name(" Alice@Example.org. "), loads("[ssh]\\nusers = { root = 'a@b.c' }\\n"),
+        render_authorized_line("ssh-ed25519", blob, cert_authority=True, principals=["alice"])]
+print(json.dumps({"out": out, "plain": plain, "all": sorted(sys.modules)}))
+"""
+
+#: Split off the login's modules, loaded only by what the probe's second half reads (a name
+#: not in normal form, an inline table, a line with options).
+RARER = {"registry._grammar_parse", "registry.gateways._toml_inline", "registry.keys._ssh_options"}
+
+
+def test_login_pieces_load_on_first_need() -> None:
+    """A name in normal form, a config without an inline table and an Ed25519 key without
+    options compile none of the pieces split off for the other cases; those cases still read
+    exactly as before."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join((str(REPO), _site_dir()))}
+    run = subprocess.run([sys.executable, "-S", "-c", LAZY_PROBE], capture_output=True, text=True,
+                         timeout=60, env=env)
+    assert run.returncode == 0, run.stderr
+    report = json.loads(run.stdout)
+    assert sorted(RARER & set(report["plain"])) == []
+    assert RARER <= set(report["all"])
+    line = report["out"][2]
+    assert line.startswith("ssh-ed25519 AAAA") and line.endswith(" alice@example.org")
+    assert report["out"][3:5] == ["alice@example.org", {"ssh": {"users": {"root": "a@b.c"}}}]
+    assert report["out"][5].startswith('cert-authority,principals="alice" ssh-ed25519 AAAA')

@@ -15,11 +15,12 @@ import pickle
 import random
 import warnings
 from datetime import UTC, datetime
+from functools import partial
 
 import pytest
 
 from registry.errors import KeyFormatError
-from registry.keys._openpgp import _user_ids, load_openpgp_cert
+from registry.keys._openpgp import _user_ids, load_openpgp_cert, load_openpgp_certs
 from registry.keys._pgp_packets import (
     CertStructure,
     Signature,
@@ -110,6 +111,52 @@ def test_scan_refuses_exactly_what_the_walk_refuses(certs: list[bytes]) -> None:
             assert scan == walk
             verdicts.add(scan[1].split(":")[0][:40])
     assert len(verdicts) > 10  # the mutations reach many different checks
+
+
+def test_scan_of_the_split_spans_is_the_scan_of_the_bytes(certs: list[bytes]) -> None:
+    """Given the packets a walk of the same bytes found (as the loader's split hands
+    them over), the scan gives the same summary or the same error as walking itself."""
+    rng = random.Random(16)
+    compared = 0
+    for material in certs:
+        for data in [material, *_mutations(material, rng, 500)]:
+            try:
+                spans = list(iter_packet_spans(data))
+            except KeyFormatError:
+                continue  # no spans to hand over: the loader never does, either
+            assert (_outcome(partial(scan_certificate, spans=spans), data)
+                    == _outcome(scan_certificate, data))
+            if _outcome(scan_certificate, data)[0] == "ok":
+                assert scan_certificate(data, spans) == scan_certificate(data)
+            compared += 1
+    assert compared > 1000
+
+
+def test_load_when_the_canonical_form_differs_from_the_input(certs: list[bytes]) -> None:
+    """A marker packet in front, a keyring, a duplicated signature and a reordered
+    certificate: Sequoia's form is not the input, so the material is walked again,
+    and each record is the one its canonical form gives."""
+    material = certs[0]
+    spans = list(iter_packet_spans(material))
+    marker = _packet(10, b"PGP")
+    dup = material[: spans[2][1]] + material[spans[1][1] : spans[2][1]] + material[spans[1][1] :]
+    # the user ID and its signature after the subkeys: Sequoia puts them back in front
+    uid_end = spans[4][1]
+    moved = material[: spans[2][1]] + material[uid_end:] + material[spans[2][1] : uid_end]
+    reference = load_openpgp_cert(material)
+    for data in (marker + material, dup, moved):
+        cert = load_openpgp_cert(data)
+        assert cert.material == material and cert == reference
+        assert cert.to_dict() == reference.to_dict()
+    both = load_openpgp_certs(certs[1] + marker + moved)
+    assert [c.material for c in both] == [certs[1], material]
+    assert both[1].to_dict() == reference.to_dict()
+    # a packet the scan refuses is refused wherever the canonical form came from
+    data = bytearray(marker + moved)
+    sub = next(s for s in iter_packet_spans(bytes(data)) if s[0] == 14)
+    data[sub[2] + 5] = 99
+    with pytest.raises(KeyFormatError, match="unsupported OpenPGP public key algorithm 99"):
+        load_openpgp_cert(bytes(data))
 
 
 def _reference_user_ids(structure: CertStructure) -> list[tuple[str, bool, bool]]:
