@@ -78,16 +78,21 @@ _parsed: dict[str, tuple[tuple[str, ...], str | None]] = {}
 
 def _normal_parts(text: str) -> tuple[tuple[str, ...], str | None] | None:
     """``split_name(text)`` for a text already in normal form with ASCII labels (no
-    ``xn--``), or ``None``: any other text takes the full parse, which alone normalises
-    and refuses (tests/test_grammar_core.py checks both agree)."""
+    ``xn--``) of at most 63 characters in all, or ``None``: any other text takes the full
+    parse, which alone normalises and refuses (tests/test_grammar_core.py checks both
+    agree). Whole-text checks, no call per label: readers look names up as stored."""
+    if not _PLAIN.issuperset(text) or ".." in text or "xn--" in text:
+        return None  # upper case, space, non-ASCII, an empty label, an A-label: full path
     local, at, domain = text.rpartition("@")
-    labels = domain.split(".")
-    if len(domain) <= MAX_NAME and all(map(_is_label, labels)) \
-            and not any(label.startswith("xn--") for label in labels) \
-            and not _is_number(labels[-1]) \
-            and (not at or (_is_local(local) and ".." not in local)):
-        return tuple(labels), local if at else None
-    return None
+    if (at and not _is_local(local)) or not 0 < len(domain) <= MAX_LABEL \
+            or not _DOMAIN_CHARS.issuperset(domain) or domain[0] in ".-" or domain[-1] in ".-" \
+            or ".-" in domain or "-." in domain or _is_number(domain[domain.rfind(".") + 1:]):
+        return None
+    return tuple(domain.split(".")), local if at else None
+
+
+_PLAIN = _LOCAL_CHARS | {"@"}
+_DOMAIN_CHARS = _LABEL_CHARS | {"."}
 
 
 def normal_name(name: object) -> str:
