@@ -89,8 +89,12 @@ PAGE_LOGS = 10_000
 #: and the range halved.
 MAX_PAGE_LOGS = 10_000
 #: A page with this many KeyPublished has its verdicts computed by a worker process
-#: (:mod:`registry.index._verdicts`) while it is stored; jobs go to it in chunks of
-#: VERDICT_CHUNK, so it starts on the first while the rest of the page is applied.
+#: (:mod:`registry.index._verdicts`). Its jobs are guessed as the page is decoded (from the
+#: index and the page's own names, before anything is stored) and go to the worker in chunks
+#: of VERDICT_CHUNK, so it computes them while the page is decoded, proven and stored; as the
+#: page is stored, each record's real job is compared with its guess, and a record whose job
+#: differs gets its verdict computed by the sync itself (a verdict is a pure function of its
+#: job, so a guess can cost time, never change the index).
 WORKER_MIN_KEYS = 500
 VERDICT_CHUNK = 250
 #: Stored block hashes compared per round when looking for the common ancestor.
@@ -104,6 +108,8 @@ _REGISTRY_WIDE = frozenset({"RegistryDeployed", "AdminChanged", "SuffixRootSet",
 #: Events that change a name's row (its text, parent, owner or renunciation): the page's memos
 #: of names and owners, and its squatting reader, are dropped after one.
 _NAME_CHANGES = frozenset({"NameRegistered", "OwnershipTransferred", "ChildRenounced"})
+#: Events a page's verdict jobs are guessed from (:meth:`_Syncer.guess`).
+_GUESSED = frozenset({"KeyPublished", "NameRegistered", "OwnershipTransferred"})
 
 
 @dataclass
@@ -461,6 +467,9 @@ class _Page:
     blocks: dict[int, Any]  # number -> TrustedBlock (log blocks, the page end)
     digests: dict[int, bytes]  # the event digest after each log block
     digest: bytes  # after the page (= proven at ``hi``)
+    #: the page's KeyPublished jobs as guessed while decoding (sent to the verdict worker,
+    #: whose results come in this order), or None when no worker computes them
+    guesses: list[Job] | None = None
 
 
 @contextlib.contextmanager
@@ -517,8 +526,9 @@ class _Syncer:
         # (node, record index) of each record waiting for one, and the jobs not yet sent
         self.pool: VerdictPool | None = None
         self.pool_failed = False  # the worker failed once: this run computes verdicts itself
-        self.deferred: list[tuple[bytes, int]] | None = None
-        self.jobs: list[Job] | None = None
+        self.deferred: list[tuple[bytes, int, int]] | None = None  # (node, index, guess no.)
+        self.guesses: list[Job] = []  # the page's guessed jobs (see run_page)
+        self.key_no = 0  # the page's KeyPublished stored so far
 
     # -- identity, heads and reorgs
 
@@ -707,8 +717,8 @@ class _Syncer:
             # whether they are all of its blocks'), or, when the first block alone holds that
             # many, the range is halved (the reply dropped before its logs are parsed)
             raw, hi = _first_blocks(raw, cap, lo, hi)
+        self.start_pool(raw)  # before the logs are parsed: the worker warms up meanwhile
         logs = _parse_logs(raw)
-        self.start_pool(logs)
         for lg in logs:
             if not lo <= lg.block <= hi:
                 raise VerificationError(
@@ -730,9 +740,25 @@ class _Syncer:
                     f"its log of block {lg.block} names block hash 0x{lg.block_hash.hex()[:16]}…,"
                     f" the trusted block is 0x{blocks[lg.block].hash.hex()[:16]}… (a reorganisation"
                     " under way, or rewritten logs)")
+        pool = self.pool if self.profile is not None else None
+        guesses: list[Job] | None = [] if pool is not None else None
+        try:
+            return self._prove_page(ep, lo, hi, start, logs, blocks, guesses)
+        except BaseException:
+            if pool is not None:  # its guesses are not wanted: the next page's results follow
+                pool.discard()
+            raise
+
+    def _prove_page(self, ep: Any, lo: int, hi: int, start: bytes, logs: list[_Log],
+                    blocks: dict[int, Any], guesses: list[Job] | None) -> _Page:
+        """:meth:`_fetch_page` from the decoding on: the logs decoded, hashed and folded, the
+        digest proven; the page's verdict jobs guessed into ``guesses`` (when not None) and
+        sent to the worker as they come."""
         digest = start
         decoded: list[tuple[str, dict[str, Any], _Log]] = []
         digests: dict[int, bytes] = {}
+        named: dict[bytes, list[str | None]] = {}  # the page's own names: node -> [text, owner]
+        sent = 0
         for lg in logs:
             item = self.dec.decode_hashed(lg)
             if item is None:
@@ -746,6 +772,13 @@ class _Syncer:
             digest = layout.fold(digest, ehash)
             digests[lg.block] = digest
             decoded.append((kind, data, lg))
+            if guesses is not None and kind in _GUESSED:
+                self.guess(kind, data, named, guesses)
+                if len(guesses) - sent >= VERDICT_CHUNK:
+                    self.submit_guesses(guesses[sent:])
+                    sent = len(guesses)
+        if guesses is not None:
+            self.submit_guesses(guesses[sent:])
         proven = self.state.prove_on(ep, [layout.EVENTS_SLOT], blocks[hi])[layout.EVENTS_SLOT]
         theirs = proven.to_bytes(32, "big")
         if theirs != digest:
@@ -756,71 +789,113 @@ class _Syncer:
                 f" 0x{theirs.hex()[:18]}… after {n_theirs} events, the logs give"
                 f" 0x{digest.hex()[:18]}… after {n_ours} (a log was withheld, added, reordered"
                 " or altered; nothing from this page was stored)")
-        return _Page(lo, hi, ep.name, logs, decoded, blocks, digests, digest)
+        return _Page(lo, hi, ep.name, logs, decoded, blocks, digests, digest, guesses)
+
+    def guess(self, kind: str, data: dict[str, Any], named: dict[bytes, list[str | None]],
+              guesses: list[Job]) -> None:
+        """Follow one decoded event of a page in ``named`` (the page's own names and owners);
+        for a KeyPublished, append the job :meth:`event` will most likely give it: the name
+        and owner as the index will hold them then, the grammar left to the worker, no
+        squatting. Nothing here is checked or stored: a wrong guess only costs time."""
+        node = bytes(data["node"])
+        if kind == "KeyPublished":
+            name, owner = named[node] if node in named else self.store.name_and_owner(node)
+            guesses.append((int(data["key_type"]), bytes(data["material"]), name or "",
+                            bytes(data["proof"]), owner, self.chain_id, self.address,
+                            int(data["purposes"]), self.profile, None, False))
+        elif kind == "NameRegistered":
+            label, parent = str(data["label"]), bytes(data["parent"])
+            text: str | None = label
+            if parent != ZERO32:
+                ptext = named[parent][0] if parent in named else self.store.name_of(parent)
+                text = None if ptext is None else \
+                    f"{label}{'@' if data['person'] else '.'}{ptext}"
+            named[node] = [text, str(data["owner"])]
+        else:  # OwnershipTransferred
+            entry = named.get(node) or [self.store.name_of(node), None]
+            entry[1] = str(data["owner"])
+            named[node] = entry
+
+    def submit_guesses(self, jobs: list[Job]) -> None:
+        """Send guessed jobs to the verdict worker."""
+        if jobs and self.pool is not None:
+            self.pool.submit(jobs)
 
     def run_page(self, page: _Page) -> int:
         """Store a proven page in one transaction: its events, blocks and the proven head."""
-        store = self.store
-        count = 0
         touched: set[bytes] = set()
         self.names, self.owners, self.reader = {}, {}, None
-        self.deferred = self.jobs = None
-        if self.profile is not None and not self.pool_failed and sum(
-                kind == "KeyPublished" for kind, _d, _l in page.decoded) >= WORKER_MIN_KEYS:
-            self.start_pool()
-            if self.pool is not None:
-                self.deferred, self.jobs = [], []
-        with store.transaction():
-            for kind, data, lg in page.decoded:
-                if kind in _REGISTRY_WIDE:
-                    continue  # folded into the digest; nothing about a name to store
-                node = bytes(data["node"])
-                ev = self.event(kind, data, node, lg.block, lg, page.blocks[lg.block].timestamp)
-                try:
-                    store.apply(ev)
-                except IndexUnavailable as exc:
-                    raise VerificationError(f"sync stopped at block {lg.block}: {exc}") from exc
-                if kind in _NAME_CHANGES:  # what the page's memos hold about names is stale
-                    self.names.pop(node, None)
-                    self.owners.pop(node, None)
-                    self.reader = None
-                count += 1
-                if kind in ("KeyPublished", "KeyRevoked", "NameRegistered",
-                            "OwnershipTransferred"):
-                    touched.add(node)
-            if self.deferred is not None:  # the worker's verdicts, before anything reads them
-                self.flush_jobs()
-                assert self.pool is not None
-                verdicts = self.pool.collect()
-                if len(verdicts) != len(self.deferred):
-                    raise WorkerFailed("the policy worker answered"
-                                           f" {len(verdicts)} of {len(self.deferred)} keys")
-                store.set_parsed([(node, idx, parsed) for (node, idx), parsed
-                                  in zip(self.deferred, verdicts, strict=True)])
-                self.deferred = self.jobs = None
-            if self.dns is not None:
-                tops = {self.store.top_level_of(n) for n in touched}
-                for top in sorted(t for t in tops if t is not None):
-                    self.apply_dns(top, fresh=False)
-            for number, block in page.blocks.items():
-                if number >= page.lo:
-                    store.add_block(number, block.hash, block.timestamp, page.digests.get(number))
-            end = page.blocks[page.hi]
-            store.add_block(page.hi, end.hash, end.timestamp, page.digest)
-            store.set_event_digest(page.digest)
-            store.set_meta("synced_block", page.hi)
-            store.set_proven_head(page.hi, end.hash, page.digest, end.timestamp)
+        self.deferred, self.guesses, self.key_no = None, [], 0
+        if page.guesses is not None and self.pool is not None:  # the worker has the guesses
+            self.deferred, self.guesses = [], page.guesses
+        try:
+            with self.store.transaction():
+                count = self._store_page(page, touched)
+        except BaseException:
+            if self.deferred is not None and self.pool is not None:
+                self.pool.discard()
+            raise
+        finally:
+            self.deferred, self.guesses = None, []
         return count
 
-    def start_pool(self, logs: list[_Log] | None = None) -> None:
-        """Start the verdict worker, if not started (or failed) yet; given a page's ``logs``,
-        only when they hold WORKER_MIN_KEYS KeyPublished (called as soon as a page's logs
-        are parsed, so that the worker warms up while the page is checked and proven)."""
+    def _store_page(self, page: _Page, touched: set[bytes]) -> int:
+        """:meth:`run_page` inside its transaction."""
+        store = self.store
+        count = 0
+        for kind, data, lg in page.decoded:
+            if kind in _REGISTRY_WIDE:
+                continue  # folded into the digest; nothing about a name to store
+            node = bytes(data["node"])
+            ev = self.event(kind, data, node, lg.block, lg, page.blocks[lg.block].timestamp)
+            try:
+                store.apply(ev)
+            except IndexUnavailable as exc:
+                raise VerificationError(f"sync stopped at block {lg.block}: {exc}") from exc
+            if kind in _NAME_CHANGES:  # what the page's memos hold about names is stale
+                self.names.pop(node, None)
+                self.owners.pop(node, None)
+                self.reader = None
+            count += 1
+            if kind in ("KeyPublished", "KeyRevoked", "NameRegistered",
+                        "OwnershipTransferred"):
+                touched.add(node)
+        if self.deferred is not None:  # the worker's verdicts, before anything reads them
+            assert self.pool is not None
+            verdicts = self.pool.collect()
+            if len(verdicts) != len(self.guesses):
+                raise WorkerFailed("the policy worker answered"
+                                   f" {len(verdicts)} of {len(self.guesses)} keys")
+            store.set_parsed([(node, idx, verdicts[k]) for node, idx, k in self.deferred])
+        if self.dns is not None:
+            tops = {self.store.top_level_of(n) for n in touched}
+            for top in sorted(t for t in tops if t is not None):
+                self.apply_dns(top, fresh=False)
+        for number, block in page.blocks.items():
+            if number >= page.lo:
+                store.add_block(number, block.hash, block.timestamp, page.digests.get(number))
+        end = page.blocks[page.hi]
+        store.add_block(page.hi, end.hash, end.timestamp, page.digest)
+        store.set_event_digest(page.digest)
+        store.set_meta("synced_block", page.hi)
+        store.set_proven_head(page.hi, end.hash, page.digest, end.timestamp)
+        return count
+
+    def start_pool(self, raw: Any = None) -> None:
+        """Start the verdict worker, if not started (or failed) yet; given a page's
+        ``eth_getLogs`` reply (not yet checked), only when it holds WORKER_MIN_KEYS logs whose
+        first topic is KeyPublished's (called as soon as the reply comes, so that the worker
+        warms up while the page is parsed, checked and proven; a reply that lies about it
+        only starts a worker, or leaves the verdicts to this process)."""
         if self.profile is None or self.pool is not None or self.pool_failed:
             return
-        if logs is not None:
-            topic = self.dec.key_topic
-            if sum(1 for lg in logs if lg.topics and lg.topics[0] == topic) < WORKER_MIN_KEYS:
+        if raw is not None:
+            topic = "0x" + self.dec.key_topic.hex()
+            try:
+                keys = sum(1 for lg in raw if str(lg["topics"][0]).lower() == topic)
+            except (TypeError, KeyError, IndexError):
+                return
+            if keys < WORKER_MIN_KEYS:
                 return
         try:
             self.pool = VerdictPool()
@@ -833,12 +908,6 @@ class _Syncer:
             self.pool.close(kill=failed)
             self.pool = None
         self.pool_failed = self.pool_failed or failed
-
-    def flush_jobs(self) -> None:
-        """Send the verdict jobs gathered so far to the worker."""
-        if self.jobs and self.pool is not None:
-            self.pool.submit(self.jobs)
-            self.jobs = []
 
     def apply_dns(self, top: bytes, *, fresh: bool) -> None:
         """Check (or reuse this run's verdict for) a top-level name's DNS control and apply it."""
@@ -888,14 +957,16 @@ class _Syncer:
             job: Job = (kt, material, name, bytes(data["proof"]), self.owner_of(node),
                         self.chain_id, self.address, int(data["purposes"]), self.profile,
                         *self.name_standing(name, check_valid=self.deferred is None))
-            if self.deferred is None or self.jobs is None:
+            if self.deferred is None:
                 parsed = parsed_key(*job)
-            else:  # the worker computes it while the page is stored (see run_page)
-                parsed = PENDING
-                self.deferred.append((node, int(data["index"])))
-                self.jobs.append(job)
-                if len(self.jobs) >= VERDICT_CHUNK:
-                    self.flush_jobs()
+            else:  # the worker computed it from its guess, if the guess was right (run_page)
+                k = self.key_no
+                self.key_no += 1
+                if k < len(self.guesses) and self.guesses[k] == job:
+                    parsed = PENDING
+                    self.deferred.append((node, int(data["index"]), k))
+                else:
+                    parsed = parsed_key(*job)
         return Event(kind, block, lg.log_index, lg.tx_hash, node, ts, data, parsed)
 
     def name_of(self, node: bytes) -> str | None:

@@ -6,8 +6,11 @@
 A verdict is a pure function of its job (:data:`Job`: the record's key type,
 material, proof and purposes, and what the index said of its name when the
 event was applied: name, owner, validity, squatting), so it can be computed
-in another process while the sync stores the page, with the same result as
-:func:`parsed_key` inline. The worker is a child interpreter importing this
+in another process while the sync decodes, proves and stores the page, with
+the same result as :func:`parsed_key` inline. The sync sends jobs it guessed
+as it decoded the page, and keeps a verdict only for a record whose real job,
+as the page is stored, equals its guess; :meth:`VerdictPool.discard` drops the
+jobs of a page that failed. The worker is a child interpreter importing this
 checkout's ``registry``; jobs and results travel as ``marshal``-encoded
 tuples (plain data, never code) in length-prefixed frames. A worker that
 fails or dies raises :class:`WorkerFailed` from :meth:`VerdictPool.collect`:
@@ -26,7 +29,10 @@ from pathlib import Path
 from typing import IO, Any
 
 from registry.errors import Error, IndexUnavailable
-from registry.index._store import ParsedKey
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # the worker never builds a ParsedKey: it need not import the Store
+    from registry.index._store import ParsedKey
 
 __all__ = ["Job", "VerdictPool", "WorkerFailed", "parsed_key"]
 
@@ -41,10 +47,19 @@ class WorkerFailed(IndexUnavailable):
     """The worker could not start, failed or died: nothing of the page may be stored."""
 
 
-def parsed_key(key_type: int, material: bytes, name: str, proof: bytes, owner: str | None,
-               chain_id: int, registry: str, purposes: int, profile: str | None,
-               valid_name: bool | None = True, squatted_by: str | bool = False) -> ParsedKey:
-    """Parse the material and run the policy (verdict pass / fail / unknown).
+def parsed_key(*job: Any) -> ParsedKey:
+    """Parse the material and run the policy (verdict pass / fail / unknown): :func:`verdict`
+    as a :class:`ParsedKey`."""
+    from registry.index._store import ParsedKey
+
+    return ParsedKey(*verdict(*job))
+
+
+def verdict(key_type: int, material: bytes, name: str, proof: bytes, owner: str | None,
+            chain_id: int, registry: str, purposes: int, profile: str | None,
+            valid_name: bool | None = True, squatted_by: str | bool = False,
+            ) -> tuple[str, tuple[str, ...], tuple[str, ...], str, str]:
+    """A job's ParsedKey fields (algorithm, fingerprints, identities, verdict, detail).
 
     A record under a name the grammar refuses fails (nothing serves it;
     ``valid_name=None``: check the name here); ``squatted_by`` (the domain the
@@ -56,14 +71,14 @@ def parsed_key(key_type: int, material: bytes, name: str, proof: bytes, owner: s
     from registry.keys._load import load_material
 
     if valid_name is None:
-        from registry.index._query import valid_name as _valid
+        from registry.index._open import valid_name as _valid
 
         valid_name = _valid(name)
 
     try:
         key = load_material(key_type, material)
     except Error as exc:
-        return ParsedKey("unparsable", (), (), "fail", f"material does not parse: {exc}")
+        return ("unparsable", (), (), "fail", f"material does not parse: {exc}")
     fps = [str(key.fingerprint)]
     spki = getattr(key, "spki_sha256", None)
     if isinstance(spki, str) and spki:
@@ -75,10 +90,10 @@ def parsed_key(key_type: int, material: bytes, name: str, proof: bytes, owner: s
     idents = tuple(str(i) for i in (key.identities or ()))
     algorithm = str(key.algorithm)
     if not valid_name:
-        return ParsedKey(algorithm, tuple(dict.fromkeys(fps)), idents, "fail",
-                         f"name {name!r} is not a valid registry name: its keys are never served")
+        return (algorithm, tuple(dict.fromkeys(fps)), idents, "fail",
+                f"name {name!r} is not a valid registry name: its keys are never served")
     if profile is None:
-        return ParsedKey(algorithm, tuple(dict.fromkeys(fps)), idents, "unknown", "no policy check")
+        return (algorithm, tuple(dict.fromkeys(fps)), idents, "unknown", "no policy check")
     try:
         import registry.policy as policy  # (``registry`` is an argument here)
 
@@ -92,13 +107,13 @@ def parsed_key(key_type: int, material: bytes, name: str, proof: bytes, owner: s
             kwargs["statement"] = statement(chain_id, registry, name, owner,
                                             commitment(key_type, material))
         report = check(key, **kwargs)
-        verdict = "pass" if report.passed else "fail"
+        outcome = "pass" if report.passed else "fail"
         detail = f"{report.profile} {report.policy_sha256[:16]}"
         if not report.passed:
             detail += ": " + ", ".join(r.lint_id for r in report.failures())
     except Exception as exc:  # the checker is optional: say so, serve nothing unchecked
-        verdict, detail = "unknown", f"policy check unavailable: {type(exc).__name__}: {exc}"
-    return ParsedKey(algorithm, tuple(dict.fromkeys(fps)), idents, verdict, detail)
+        outcome, detail = "unknown", f"policy check unavailable: {type(exc).__name__}: {exc}"
+    return (algorithm, tuple(dict.fromkeys(fps)), idents, outcome, detail)
 
 
 def _write(out: IO[bytes], value: Any) -> None:
@@ -132,8 +147,8 @@ def warm_up() -> None:
     with contextlib.suppress(Exception):
         import registry.proofs  # noqa: F401  -- possession proofs, checked by the policy
 
-        parsed_key(1, _WARM_UP_KEY, "warm-up@example.org", b"", "0x" + "00" * 20, 0,
-                   "0x" + "00" * 20, 1, "default", None, False)
+        verdict(1, _WARM_UP_KEY, "warm-up@example.org", b"", "0x" + "00" * 20, 0,
+                "0x" + "00" * 20, 1, "default", None, False)
 
 
 def serve(src: IO[bytes], out: IO[bytes]) -> None:
@@ -159,9 +174,7 @@ def serve(src: IO[bytes], out: IO[bytes]) -> None:
         try:
             done = []
             for job in jobs:
-                p = parsed_key(*job)
-                done.append((p.algorithm, p.fingerprints, p.identities, p.policy,
-                             p.policy_detail))
+                done.append(verdict(*job))
             _write(out, ("ok", done))
         except Exception as exc:  # reported to the sync, which stops the page
             _write(out, ("error", f"{type(exc).__name__}: {exc}"))
@@ -173,6 +186,8 @@ IN_FLIGHT = 2
 
 
 def _parsed(done: list[Any]) -> list[ParsedKey]:
+    from registry.index._store import ParsedKey
+
     return [ParsedKey(a, tuple(f), tuple(i), v, d) for a, f, i, v, d in done]
 
 
@@ -219,15 +234,18 @@ class VerdictPool:
                     elif not self._in_flight:
                         self._failed = "it answered a chunk it was not sent"
                     else:
-                        self._results[self._in_flight.popleft()] = _parsed(reply[1])
+                        number = self._in_flight.popleft()
+                        if number >= self._first:  # else discarded: not wanted
+                            self._results[number] = _parsed(reply[1])
                         self._pump()
                     self._lock.notify_all()
-        except (OSError, ValueError, EOFError, TypeError) as exc:
+        except Exception as exc:  # whatever broke reading it, collect must not wait on
             with self._lock:
-                self._failed = f"unreadable reply ({exc})"
-        with self._lock:
-            self._failed = self._failed or "it exited"
-            self._lock.notify_all()
+                self._failed = f"unreadable reply ({type(exc).__name__}: {exc})"
+        finally:
+            with self._lock:
+                self._failed = self._failed or "it exited"
+                self._lock.notify_all()
 
     def _pump(self) -> None:
         """Send the worker the next chunks, up to IN_FLIGHT (call holding the lock)."""
@@ -250,6 +268,16 @@ class VerdictPool:
             self._unsent.append((self._next, list(jobs)))
             self._next += 1
             self._pump()
+
+    def discard(self) -> None:
+        """Forget every job submitted since the last collect (the page they were for failed):
+        those not sent yet are dropped, the worker's answers to the others ignored, and the
+        next collect returns only what is submitted after this."""
+        with self._lock:
+            self._unsent.clear()
+            for number in range(self._first, self._next):
+                self._results.pop(number, None)
+            self._first = self._next
 
     def collect(self) -> list[ParsedKey]:
         """The verdicts of every job submitted since the last collect, in order.

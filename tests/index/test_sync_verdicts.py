@@ -104,15 +104,15 @@ def test_the_worker_gives_the_index_sync_gives_alone(mixed: Chain, tmp_path: Pat
 def _killing_the_worker(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every page's worker is killed before it gets its first jobs."""
     monkeypatch.setattr(_sync, "WORKER_MIN_KEYS", 1)
-    real = _sync._Syncer.flush_jobs
+    real = _sync._Syncer.submit_guesses
 
-    def dying(self: Any) -> None:
+    def dying(self: Any, jobs: Any) -> None:
         if self.pool is not None:
             self.pool._proc.kill()
             self.pool._proc.wait()
-        real(self)
+        real(self, jobs)
 
-    monkeypatch.setattr(_sync._Syncer, "flush_jobs", dying)
+    monkeypatch.setattr(_sync._Syncer, "submit_guesses", dying)
 
 
 def test_a_page_whose_worker_dies_is_stored_again_with_verdicts_computed_here(
@@ -212,3 +212,68 @@ def test_a_registered_name_hashes_to_its_node_as_the_whole_text_does(label: str,
     parent = bytes(raw_namehash(ptext))
     text = f"{label}{'@' if person else '.'}{ptext}"
     assert _sync._node_of_text(text, label, parent, person) == bytes(raw_namehash(text))
+
+
+def test_the_worker_judges_the_guessed_jobs_and_the_sync_only_those_guessed_wrong(
+        mixed: Chain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A page's jobs are guessed as it is decoded and sent to the worker then; as the page is
+    stored, a record whose real job is its guess takes the worker's verdict, and only the
+    records guessed wrong are judged by the sync: the squatter (the guess says no squatting)
+    and the name that does not parse (the sync finds it invalid, the guess leaves it to the
+    worker)."""
+    inline: list[str] = []
+    real = _sync.parsed_key
+
+    def counted(*job: Any) -> Any:
+        inline.append(job[2])
+        return real(*job)
+
+    monkeypatch.setattr(_sync, "parsed_key", counted)
+    monkeypatch.setattr(_verdicts, "IN_FLIGHT", 10**6)  # every chunk to the worker: none here
+    kw = {"page_blocks": 1000, "max_page_blocks": 1000}
+    _synced(mixed.reg, tmp_path / "public.sqlite", monkeypatch, worker=True, **kw)
+    assert inline == ["xn--zz.org"]
+    inline.clear()
+    _synced(mixed.private, tmp_path / "private.sqlite", monkeypatch,  # type: ignore[attr-defined]
+            worker=True, **kw)
+    assert inline == ["web1.corp.org"]
+
+
+def test_jobs_discarded_with_their_page_are_not_collected() -> None:
+    """A page that fails after its guesses went to the worker: the worker's answers to them
+    are dropped, and the next page's collect returns its own verdicts only."""
+    job = (1, ed25519_blob(1), "alice@example.org", b"", None, 1, "0x" + "00" * 20, 1,
+           "default", None, False)
+    other = (1, ed25519_blob(2), "bob@example.org", *job[3:])
+    pool = _verdicts.VerdictPool()
+    try:
+        pool.submit([job, job])
+        pool.submit([job])
+        pool.discard()
+        pool.submit([other])
+        assert pool.collect() == [_verdicts.parsed_key(*other)]
+        pool.submit([job])
+        pool.discard()
+        assert pool.collect() == []
+    finally:
+        pool.close()
+
+
+def test_a_reply_the_sync_cannot_read_fails_the_collect(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whatever goes wrong reading the worker's replies, collect raises WorkerFailed (the
+    page is then stored with verdicts computed by the sync) instead of waiting for ever."""
+    job = (1, ed25519_blob(1), "alice@example.org", b"", None, 1, "0x" + "00" * 20, 1,
+           "default", None, False)
+
+    def unreadable(done: Any) -> Any:
+        raise LookupError("a reply of an unexpected shape")
+
+    monkeypatch.setattr(_verdicts, "_parsed", unreadable)
+    monkeypatch.setattr(_verdicts, "IN_FLIGHT", 10**6)  # every job to the worker
+    pool = _verdicts.VerdictPool()
+    try:
+        pool.submit([job])
+        with pytest.raises(_verdicts.WorkerFailed, match="unexpected shape"):
+            pool.collect()
+    finally:
+        pool.close(kill=True)
