@@ -455,6 +455,12 @@ def _first_blocks(raw: list[Any], cap: int, lo: int, hi: int) -> tuple[list[Any]
     return raw[:keep], end
 
 
+def _child_text(label: str, person: object, parent_text: str) -> str:
+    """A registered name's text from its label and its parent's: ``label@parent`` for a
+    person, ``label.parent`` otherwise."""
+    return f"{label}{'@' if person else '.'}{parent_text}"
+
+
 @dataclass
 class _Page:
     """A page of blocks whose logs one endpoint gave and the proven digest confirmed."""
@@ -808,8 +814,7 @@ class _Syncer:
             text: str | None = label
             if parent != ZERO32:
                 ptext = named[parent][0] if parent in named else self.store.name_of(parent)
-                text = None if ptext is None else \
-                    f"{label}{'@' if data['person'] else '.'}{ptext}"
+                text = None if ptext is None else _child_text(label, data["person"], ptext)
             named[node] = [text, str(data["owner"])]
         else:  # OwnershipTransferred
             entry = named.get(node) or [self.store.name_of(node), None]
@@ -942,7 +947,7 @@ class _Syncer:
                 ptext = self.name_of(parent)
                 if ptext is None:
                     raise VerificationError(f"{where}: parent 0x{parent.hex()} is not indexed")
-                text = f"{label}{'@' if data['person'] else '.'}{ptext}"
+                text = _child_text(label, data["person"], ptext)
             if bytes(_node_of_text(text, label, parent, bool(data["person"]))) != node:
                 raise VerificationError(f"{where}: name {text!r} does not hash to its node")
             # a name the grammar refuses (an IP address literal, a numeric TLD, text not in
