@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Iterator
+from typing import Final
 
 from registry.errors import KeyFormatError, PrivateKeyError, UnsupportedKeyType
 from registry.keys._digest import MAX_MATERIAL
@@ -83,7 +84,8 @@ def _read_new_length(data: bytes, pos: int) -> tuple[int, int]:
     if first == 255:
         if pos + 5 > len(data):
             raise _fail("truncated packet header")
-        return int.from_bytes(data[pos + 1 : pos + 5], "big"), pos + 5
+        return (data[pos + 1] << 24 | data[pos + 2] << 16 | data[pos + 3] << 8
+                | data[pos + 4]), pos + 5
     raise _fail("partial body lengths are not allowed in a certificate")
 
 
@@ -122,7 +124,11 @@ def iter_packet_spans(data: bytes) -> Iterator[_Span]:
             size = 1 << ltype
             if pos + 1 + size > end:
                 raise _fail("truncated packet header")
-            length = int.from_bytes(data[pos + 1 : pos + 1 + size], "big")
+            length = data[pos + 1]
+            if size > 1:
+                length = length << 8 | data[pos + 2]
+                if size > 2:
+                    length = length << 16 | data[pos + 3] << 8 | data[pos + 4]
             pos += 1 + size
             new = False
         if pos + length > end:
@@ -156,13 +162,13 @@ def _key_fields(body: bytes) -> tuple[int, int, int, str, int, str | None, dict[
         )
     if end < 6:
         raise _fail(_KEY_TRUNCATED)
-    created = int.from_bytes(body[1:5], "big")
+    created = body[1] << 24 | body[2] << 16 | body[3] << 8 | body[4]
     algo = body[5]
     pos = 6
     if version == 6:
         if end < 10:
             raise _fail(_KEY_TRUNCATED)
-        if int.from_bytes(body[6:10], "big") != end - 10:
+        if body[6] << 24 | body[7] << 16 | body[8] << 8 | body[9] != end - 10:
             raise _fail("key material length does not match the packet")
         pos = 10
     fields: dict[str, int | bytes] = {}
@@ -173,7 +179,7 @@ def _key_fields(body: bytes) -> tuple[int, int, int, str, int, str | None, dict[
             if pos + 2 > end:
                 raise _fail(_KEY_TRUNCATED)
             start = pos + 2
-            pos = start + (int.from_bytes(body[pos:start], "big") + 7) // 8
+            pos = start + ((body[pos] << 8 | body[pos + 1]) + 7) // 8
             if pos > end:
                 raise _fail(_KEY_TRUNCATED)
             value = fields[key] = int.from_bytes(body[start:pos], "big")
@@ -189,7 +195,7 @@ def _key_fields(body: bytes) -> tuple[int, int, int, str, int, str | None, dict[
         oid_end = pos + 1 + oid_len
         if oid_end + 2 > end:
             raise _fail(_KEY_TRUNCATED)
-        pos = oid_end + 2 + (int.from_bytes(body[oid_end : oid_end + 2], "big") + 7) // 8
+        pos = oid_end + 2 + ((body[oid_end] << 8 | body[oid_end + 1]) + 7) // 8
         if pos > end:
             raise _fail(_KEY_TRUNCATED)
         oid = body[oid_end - oid_len : oid_end]
@@ -267,7 +273,8 @@ def _frame_signature(body: bytes, depth: int,
     pos = 4 + width
     if pos > end:
         raise _fail("truncated signature packet")
-    area_end = hashed_end = pos + int.from_bytes(body[4:pos], "big")
+    area_end = hashed_end = pos + (body[4] << 8 | body[5] if width == 2 else
+                                   body[4] << 24 | body[5] << 16 | body[6] << 8 | body[7])
     if hashed_end > end:
         raise _fail("truncated signature packet")
     created, seen_created = 0, False
@@ -287,7 +294,8 @@ def _frame_signature(body: bytes, depth: int,
             elif length == 255:
                 if pos + 5 > area_end:
                     raise _fail("truncated packet header")
-                length, pos = int.from_bytes(body[pos + 1 : pos + 5], "big"), pos + 5
+                length, pos = (body[pos + 1] << 24 | body[pos + 2] << 16 | body[pos + 3] << 8
+                               | body[pos + 4]), pos + 5
             else:
                 raise _fail("partial body lengths are not allowed in a certificate")
             if not length:
@@ -299,10 +307,12 @@ def _frame_signature(body: bytes, depth: int,
             if out is not None:
                 out.append((body[at], at + 1, pos))
             t = body[at] & 0x7F
-            if t in _SUMMARISED:
+            if _SUMMARISED[t]:
                 if t == 2:
                     if hashed and length == 5 and not seen_created:
-                        created, seen_created = int.from_bytes(body[at + 1 : pos], "big"), True
+                        created = (body[at + 1] << 24 | body[at + 2] << 16 | body[at + 3] << 8
+                                   | body[at + 4])
+                        seen_created = True
                 elif t == 33:
                     if not fpr_at:
                         fpr_at, fpr_end = at + 1, pos
@@ -320,7 +330,9 @@ def _frame_signature(body: bytes, depth: int,
         pos = hashed_end + width
         if pos > end:
             raise _fail("truncated signature packet")
-        area_end = pos + int.from_bytes(body[hashed_end:pos], "big")
+        area_end = pos + (body[hashed_end] << 8 | body[hashed_end + 1] if width == 2 else
+                          body[hashed_end] << 24 | body[hashed_end + 1] << 16
+                          | body[hashed_end + 2] << 8 | body[hashed_end + 3])
         if area_end > end:
             raise _fail("truncated signature packet")
     pos = area_end + 2  # left 16 bits of the digest
@@ -386,8 +398,9 @@ def _scan_signature(body: bytes, fpr: bytes, kid: bytes, depth: int) -> Signatur
     return body[1], created, by_primary
 
 
-#: subpackets a summary reads: creation time, issuer key ID, embedded signature, issuer fingerprint
-_SUMMARISED = frozenset((2, 16, 32, 33))
+#: subpackets a summary reads, by type (1) or not (0): creation time, issuer key ID, embedded
+#: signature, issuer fingerprint
+_SUMMARISED: Final = bytes(1 if t in (2, 16, 32, 33) else 0 for t in range(128))
 
 
 def _key_digest(version: int, body: bytes) -> tuple[bytes, bytes]:
