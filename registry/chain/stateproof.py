@@ -136,11 +136,10 @@ def _walk(db: dict[bytes, bytes], root: bytes, key: bytes, what: str,
     the walked path (a proof is its path, nothing else: an altered copy of a node that
     another proof of the reply carries intact fails here, not silently ignored).
     """
-    touched: set[bytes] = {EMPTY_TRIE_ROOT}  # the empty trie's one node, if a proof names it
-    if root == EMPTY_TRIE_ROOT:
-        value = b""
-    else:
-        value = _walk_trie(db, root, key, what, {} if decoded is None else decoded, touched)
+    if root == EMPTY_TRIE_ROOT:  # nothing can be in it, whatever nodes came with the proof
+        return b""  # (anvil's genesis header names the empty state root over a funded state)
+    touched: set[bytes] = set()
+    value = _walk_trie(db, root, key, what, {} if decoded is None else decoded, touched)
     if own is not None and not own <= touched:
         raise VerificationError(
             f"{what} does not verify: it carries a trie node off its path (altered or foreign:"
