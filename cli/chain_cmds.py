@@ -252,7 +252,7 @@ def _key_types(value: str | None) -> KeyType | None:
 
 NamesArg = Annotated[list[str], typer.Argument(
     metavar="NAME…", show_default=False,
-    help="Registry names (several are proven together: one proof request per batch).")]
+    help="Registry names (text and json prove several together).")]
 
 
 def lookup(
@@ -286,9 +286,9 @@ def lookup(
     active and pending record (--all: all of them; with --policy or --profile
     only the passing ones).
 
-    Several names are looked up at one trusted block, proven together (json:
-    an object keyed by name; any name not registered or not verifying fails
-    the command).
+    With text and json, several names are proven together at one trusted
+    block (json: an object keyed by name); the key formats print each name's
+    lines in turn. A name not registered or not verifying fails the command.
 
     Example: keyanchor lookup alice@example.org --format authorized-keys
     """
