@@ -164,7 +164,8 @@ def test_wheel_compiles_the_login_path(world: dict[str, Any],  # noqa: F811
     report = _probe(installed["site"], tmp_path, "authorized-keys", "alice")
     assert report["rc"] == 0
     python = sorted(name for name, f in report["modules"] if f.endswith(".py"))
-    assert python == sorted(DOCSTRING_ONLY), "the login compiles these at every uncached start"
+    assert python == sorted(DOCSTRING_ONLY), \
+        "the login compiles these at every uncached start: add them to setup.py's LOGIN_MODULES"
     assert {name for name, _ in report["modules"]} - DOCSTRING_ONLY <= set(_login_modules())
 
 
