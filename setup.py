@@ -25,7 +25,7 @@ from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 from setuptools.command.build_py import build_py
 
-#: What a plain ``keyanchor-ssh authorized-keys USER`` imports (tests/index/test_native_login.py
+#: What a plain ``keyanchor-ssh authorized-keys USER`` imports (tests/index/test_install_bytecode.py
 #: checks this against a real login), then the pieces a login loads only for a rarer input.
 LOGIN_MODULES = (
     "cli.ssh_entry",
