@@ -16,6 +16,8 @@ import os
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from registry.gateways import hkp
 from registry.gateways.http import _dumps, create_app
@@ -169,6 +171,18 @@ def test_iso_text_is_datetimes(seconds: float) -> None:
 
     when = datetime.fromtimestamp(min(int(seconds), _MAX_SECONDS), UTC)
     assert iso(seconds) == when.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.one_of(st.integers(min_value=1, max_value=2**40), st.floats(min_value=0.5, max_value=2.6e11)))
+def test_iso_text_is_datetimes_for_any_second(seconds: float) -> None:
+    """``iso`` (remembered days, the time of day from a table) writes every second as datetime does."""
+    from datetime import UTC, datetime
+
+    from registry.index._json import _MAX_SECONDS, iso
+
+    when = datetime.fromtimestamp(min(int(seconds), _MAX_SECONDS), UTC)
+    assert iso(seconds) == iso(seconds) == when.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @pytest.mark.parametrize("text", [None, "[]", '["alice@example.org", "Bob <bob@example.org>"]',
