@@ -146,7 +146,21 @@ class Verdict(NamedTuple):
 def _stored_verdict(policy: str, detail: str, problem: str | None) -> Verdict:
     """The verdict sync stored (``policy``, ``detail``), unless the record's name does not count
     (``problem``, :meth:`Gateway.name_problem`): then it fails, ``binding.domain_chain`` for a
-    squatted name."""
+    squatted name. (Remembered: a pure function of three texts, of which an index holds few.)"""
+    key = (policy, detail, problem)
+    hit = _VERDICTS.get(key)
+    if hit is None:
+        hit = _verdict_of(policy, detail, problem)
+        if len(_VERDICTS) >= 4096:
+            _VERDICTS.clear()
+        _VERDICTS[key] = hit
+    return hit
+
+
+_VERDICTS: dict[tuple[str, str, str | None], Verdict] = {}
+
+
+def _verdict_of(policy: str, detail: str, problem: str | None) -> Verdict:
     if problem is not None:
         return Verdict("fail", problem, ("binding.domain_chain",) if "squatting" in problem else ())
     failing: tuple[str, ...] = ()
@@ -273,6 +287,15 @@ class Gateway:
             memo.clear()
         memo[name] = problem
         return problem
+
+    def _own_name_problem(self, rd: IndexReader, text: str) -> str | None:
+        """:meth:`name_problem` of a request's name ``text`` as ``validate_name`` gave it: in
+        normal form, so valid by construction; squatting is then all there is to check, and
+        nothing squats in a snapshot the reader's one scan found free of it (``_squat_free``,
+        as sync's own check reads it): no lookup. Else the full check (remembered)."""
+        if rd._squat_free is True:
+            return None
+        return self.name_problem(text)
 
     def valid_name(self, name: str) -> bool:
         """Whether indexed name text is a valid registry name in normal form (remembered)."""
@@ -588,7 +611,7 @@ class Gateway:
         now, lean = time.time(), self.policy is None
         # the verdict sync stored: a record's view straight from its row, unless it is a revoked
         # OpenPGP record (its view verifies the revocation) or subkeys are asked (read by node)
-        problem = self.name_problem(text) if lean and not found[0][8] else None
+        problem = self._own_name_problem(rd, text) if lean and not found[0][8] else None
         info["records"] = [
             self._row_view(row, now, problem)
             if lean and not (row[11] == OPENPGP and (row[18] or subkeys))
