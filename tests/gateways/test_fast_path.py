@@ -89,6 +89,24 @@ def test_hot_routes_answer_like_the_router(world: World) -> None:
     assert {200, 400, 404, 414, 501} <= seen  # found, refused and missing answers were compared
 
 
+def test_hot_name_answers_are_the_readers_views(world: World) -> None:
+    """``/v1/names/{name}`` on the hot path (each record's view built from its query row) gives
+    the bytes of the view built from the reader's own lookups and records (``name_view_parts``):
+    active, revoked, expired, policy-failed, SSH and X.509 records, an unknown name."""
+    app = create_app(world.index)
+    gw = app.state.gateway
+    statuses = set()
+    for name in ("alice@example.org", "bob@example.org", "carol@example.org", "dave@example.org",
+                 "joe.doe@example.org", "web1.example.org", "example.org", "nobody@example.org"):
+        status, headers, body = _call(app, "/v1/names/" + name)
+        want = gw.name_view_parts(name)
+        assert (status, body) == ((200, _dumps(want)) if want is not None else
+                                  (404, b'{"error":"name not registered"}')), name
+        assert (b"content-type", b"application/json") in headers
+        statuses |= {r["status"] for r in (want or {}).get("records", [])}
+    assert {"active", "revoked", "expired"} <= statuses
+
+
 def test_hot_routes_serve_only_what_the_router_serves(world: World) -> None:
     app = create_app(world.index)
     status, headers, body = _call(app, "/pks/lookup", f"op=get&options=mr&search=0x{world.fpr['alice']}")
