@@ -142,6 +142,17 @@ def test_every_header_form_reads_the_same(certs: list[bytes]) -> None:
             assert load_openpgp_cert(data).to_dict() == loaded.to_dict()
 
 
+def test_times_after_2038_read_as_unsigned() -> None:
+    """Key and signature creation times with the top bit set read as unsigned 32-bit
+    values (a build that compiled the scan to C ints would read them negative)."""
+    key = bytes([4, 0xFF, 0xFF, 0xFF, 0xFE, 27]) + bytes(32)
+    assert parse_key_packet(6, key).created == datetime.fromtimestamp(0xFFFFFFFE, UTC)
+    sig = _v4_sig(0x13, _sub(2, b"\xff\xff\xff\xf0"))
+    summary = scan_certificate(_packet(6, key) + _packet(13, b"a@example.org") + _packet(2, sig))
+    assert summary.primary.created == datetime.fromtimestamp(0xFFFFFFFE, UTC)
+    assert summary.user_ids == (("a@example.org", False, ((0x13, 0xFFFFFFF0, True),)),)
+
+
 def test_scan_of_the_split_spans_is_the_scan_of_the_bytes(certs: list[bytes]) -> None:
     """Given the packets a walk of the same bytes found (as the loader's split hands
     them over), the scan gives the same summary or the same error as walking itself."""
