@@ -91,28 +91,18 @@ def bench_jobs(names: int) -> list[tuple[Any, ...]]:
 
 
 def verdicts(jobs: list[tuple[Any, ...]]) -> list[Any]:
+    """Each job's verdict, then its key's report (at :data:`AT`)."""
     import registry.policy as policy
     from registry.index._verdicts import verdict
+    from registry.keys._load import load_material
 
-    plain = policy.check
-
-    def check(*args: Any, **kwargs: Any) -> Any:  # the verdict's check, at the fixed time
-        return plain(*args, **{**kwargs, "at": AT})
-
-    policy.check = check  # type: ignore[assignment]
-    try:
-        out = []
-        for job in jobs:
-            out.append(verdict(*job))
-            key_job = job[:1] + job[1:2]
-            from registry.keys._load import load_material
-
-            out.append(outcome(plain, (load_material(*key_job),),
-                               {"profile": "default", "name": job[2], "purposes": job[7],
-                                "squatted_by": job[10], "at": AT}))
-        return out
-    finally:
-        policy.check = plain  # type: ignore[assignment]
+    out = []
+    for job in jobs:
+        out.append(verdict(*job))
+        out.append(outcome(policy.check, (load_material(job[0], job[1]),),
+                           {"profile": job[8], "name": job[2], "purposes": job[7],
+                            "squatted_by": job[10], "at": AT}))
+    return out
 
 
 def _where(a: Any, b: Any) -> str:

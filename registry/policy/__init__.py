@@ -42,6 +42,7 @@ __all__ = [
     "Status",
     "TimeBase",
     "check",
+    "failing",
     "lints",
     "lints_markdown",
     "load_lints",
@@ -208,8 +209,52 @@ def check(
         ProofError: ``proof`` or ``statement`` is neither bytes nor str.
     """
     from registry import __version__
-    from registry.errors import KeyFormatError
     from registry.policy.report import Report
+
+    pol, when, key_type, results = _run(
+        key, policy, profile, at, name, proof, statement, registered_at, other_names,
+        attestations, trust_anchors, intermediates, purposes, record, owners, parent,
+        squatted_by, only, dns)
+    return built(
+        Report, results=tuple(results), profile=pol.profile, policy_sha256=pol.sha256,
+        checker_version=__version__, evaluated_at=when, fail_level=pol.fail_level,
+        key_type=key_type, fingerprint=_fingerprint(key), name=name,
+    )
+
+
+def failing(
+    key: Any,
+    *,
+    profile: str = "default",
+    at: datetime | None = None,
+    name: str | None = None,
+    proof: bytes | str | None = None,
+    statement: bytes | str | None = None,
+    purposes: int | None = None,
+    squatted_by: str | bool | None = None,
+) -> tuple[str, str, list[str]]:
+    """What the sync keeps of :func:`check` (same arguments): the policy's profile, its
+    sha256 and the ids of the lints at or above its fail level, in the report's order
+    (none: passed) — without building the report.
+
+    Raises: as :func:`check`.
+    """
+    pol, _when, _kt, results = _run(key, None, profile, at, name, proof, statement, None,
+                                    None, None, None, (), purposes, None, None, None,
+                                    squatted_by, None, None)
+    floor = pol.fail_level
+    return pol.profile, pol.sha256, [r.lint_id for r in results if r.status >= floor]
+
+
+def _run(key: Any, policy: Any, profile: str, at: datetime | None, name: str | None,
+         proof: Any, statement: Any, registered_at: datetime | None,
+         other_names: Iterable[str] | None, attestations: Iterable[Any] | None,
+         trust_anchors: Sequence[Any] | None, intermediates: Sequence[Any],
+         purposes: int | None, record: Any, owners: Mapping[str, str] | None,
+         parent: str | None, squatted_by: str | bool | None, only: Iterable[str] | None,
+         dns: Any) -> tuple[Policy, datetime, str, list[LintResult]]:
+    """:func:`check`'s work: (policy, evaluation time, key type, results in id order)."""
+    from registry.errors import KeyFormatError
 
     pol = _policy(policy, profile)
     load_lints()
@@ -241,11 +286,7 @@ def check(
         results = list(template)  # NA without calling the lint
         for i, lt, params, severity in active:
             results[i] = run_lint(lt, ctx, params, severity)
-    return built(
-        Report, results=tuple(results), profile=pol.profile, policy_sha256=pol.sha256,
-        checker_version=__version__, evaluated_at=when, fail_level=pol.fail_level,
-        key_type=key_type, fingerprint=_fingerprint(key), name=name,
-    )
+    return pol, when, key_type, results
 
 
 def _md(text: str) -> str:
