@@ -237,6 +237,11 @@ def built(cls: type, **fields: Any) -> Any:
     return obj
 
 
+#: (type, value) of a key object's ``key_type`` -> its label ("ssh", "openpgp", "x509"):
+#: ``KeyType.parse(...).label``, remembered (the same few values, once a key)
+_KEY_TYPE_LABELS: dict[tuple[type, Any], str] = {}
+
+
 @dataclass(frozen=True)
 class Context:
     """Everything a lint may look at. Parsed views of the key are computed once, lazily."""
@@ -262,9 +267,18 @@ class Context:
 
     @_cached
     def key_type(self) -> str:
+        kt = self.key.key_type
+        memo = (type(kt), kt)
+        try:
+            return _KEY_TYPE_LABELS[memo]
+        except (KeyError, TypeError):  # not seen yet, or unhashable
+            pass
         from registry.keys import KeyType
 
-        return KeyType.parse(self.key.key_type).label
+        label: str = KeyType.parse(kt).label
+        if len(_KEY_TYPE_LABELS) < 64:
+            _KEY_TYPE_LABELS[memo] = label
+        return label
 
     @_cached
     def material(self) -> bytes:

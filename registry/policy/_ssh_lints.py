@@ -201,12 +201,14 @@ def sk_application(ctx: Context, p: Mapping[str, Any]) -> Finding:
 
 @lint("ssh.sk_touch", "Security-key user presence: no-touch-required noted", SSH,
       Source.OPENSSH, "PROTOCOL.u2f; sshd(8) no-touch-required; PROTOCOL.certkeys", INFO)
-def sk_touch(ctx: Context, p: Mapping[str, Any]) -> Iterator[Finding]:
-    s = ctx.ssh
-    if s.application is None:
-        yield NOT_APPLICABLE
-        return
-    c = s.certificate
+def sk_touch(ctx: Context, p: Mapping[str, Any]) -> Finding | Iterator[Finding]:
+    if ctx.ssh.application is None:  # not a security key: no generator to run
+        return NOT_APPLICABLE
+    return _sk_touch(ctx)
+
+
+def _sk_touch(ctx: Context) -> Iterator[Finding]:
+    c = ctx.ssh.certificate
     if c is not None and any(k == "no-touch-required" for k, _ in c.extensions):
         yield Finding(INFO, "certificate permits use without touching the key (no-touch-required)",
                       "ssh.cert.extensions")
