@@ -11,7 +11,7 @@ See docs/POLICY.md for the policy file format and docs/LINTS.md for the lints.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +26,7 @@ from registry.policy._framework import (
     Status,
     TimeBase,
     built,
+    judge,
     run_lint,
 )
 
@@ -108,22 +109,24 @@ def _plan(pol: Policy) -> tuple[tuple[Lint, Mapping[str, Any], Any, Any], ...]:
     return plan
 
 
-_TYPED: dict[tuple[str, str, str, str], tuple[tuple[LintResult, ...],
-                                              tuple[tuple[int, Lint, Mapping[str, Any], Any], ...]]] = {}
+_Active = tuple[tuple[int, Callable[..., LintResult], Lint, Mapping[str, Any], Any], ...]
+_TYPED: dict[tuple[str, str, str, str], tuple[tuple[LintResult, ...], _Active]] = {}
 
 
-def _typed_plan(pol: Policy, key_type: str) -> tuple[
-        tuple[LintResult, ...], tuple[tuple[int, Lint, Mapping[str, Any], Any], ...]]:
+def _typed_plan(pol: Policy, key_type: str) -> tuple[tuple[LintResult, ...], _Active]:
     """:func:`_plan` for one key type: every lint's NA result in id order (the report's
-    template) and (position, lint, parameters, severity) of the lints that apply, which
-    alone are run. Same results as running the whole plan, without visiting the lints of
-    the other key types for every key."""
+    template) and (position, runner, lint, parameters, severity) of the lints that apply,
+    which alone are run. Same results as running the whole plan, without visiting the lints
+    of the other key types for every key. The runner is :func:`run_lint`, or its
+    :func:`judge` alone for a lint without effective dates (its gates would pass: the key's
+    type is the lint's)."""
     key = (pol.profile, pol.sha256, pol.source, key_type)
     typed = _TYPED.get(key)
     if typed is None:
         plan = _plan(pol)
         typed = (tuple(na for _lt, _p, _s, na in plan),
-                 tuple((i, lt, params, severity)
+                 tuple((i, run_lint if lt.effective is not None or lt.ineffective is not None
+                        else judge, lt, params, severity)
                        for i, (lt, params, severity, _na) in enumerate(plan)
                        if key_type in lt.key_types))
         if len(_TYPED) > 64:
@@ -284,8 +287,8 @@ def _run(key: Any, policy: Any, profile: str, at: datetime | None, name: str | N
     else:
         template, active = _typed_plan(pol, key_type)
         results = list(template)  # NA without calling the lint
-        for i, lt, params, severity in active:
-            results[i] = run_lint(lt, ctx, params, severity)
+        for i, run, lt, params, severity in active:
+            results[i] = run(lt, ctx, params, severity)
     return pol, when, key_type, results
 
 

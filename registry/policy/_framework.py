@@ -29,6 +29,7 @@ __all__ = [
     "Status",
     "TimeBase",
     "built",
+    "judge",
     "lint",
     "run_lint",
 ]
@@ -418,6 +419,14 @@ def run_lint(
         if lt.ineffective is not None and ref >= lt.ineffective:
             return LintResult(lt.id, Status.NE,
                               f"ineffective from {lt.ineffective.date()} ({lt.time_base.value} time)")
+    return judge(lt, ctx, params, severity, shared=shared)
+
+
+def judge(lt: Lint, ctx: Context, params: Mapping[str, Any], severity: Status | None = None,
+          *, shared: bool = True) -> LintResult:
+    """:func:`run_lint` after its gates: the check itself, severity capping; a crash gives
+    FATAL. Called alone (policy.check's plan) only for a lint of the key's type without
+    effective dates, for which run_lint's gates pass through."""
     try:
         value = lt.func(ctx, params)
         if value is None:
