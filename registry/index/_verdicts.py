@@ -215,7 +215,9 @@ class VerdictPool:
             self._proc = subprocess.Popen(
                 [sys.executable, "-c", "import sys\nsys.path[0] = sys.argv[1]\n"
                  "from registry.index._verdicts import serve\n"
-                 "serve(sys.stdin.buffer, sys.stdout.buffer)", root],
+                 "serve(sys.stdin.buffer, sys.stdout.buffer)\n"
+                 # every reply is flushed: no interpreter teardown, which the sync waits for
+                 "import os\nos._exit(0)", root],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         except OSError as exc:
             raise WorkerFailed(f"cannot start the policy worker: {exc}") from exc
