@@ -250,8 +250,13 @@ def _key_types(value: str | None) -> KeyType | None:
                                  param_hint="--type") from None
 
 
+NamesArg = Annotated[list[str], typer.Argument(
+    metavar="NAME…", show_default=False,
+    help="Registry names (text and json prove several together).")]
+
+
 def lookup(
-    name: NameArg,
+    names: NamesArg,
     key_type: Annotated[str | None, typer.Option(
         "--type", metavar="TYPE", help="Only this key type: ssh, openpgp or x509.")] = None,
     show_all: Annotated[bool, typer.Option(
@@ -271,7 +276,7 @@ def lookup(
     as_json: JsonOpt = False,
     network: NetworkOpt = None,
 ) -> None:
-    """Look up a name's verified key records and print them in a chosen format.
+    """Look up names' verified key records and print them in a chosen format.
 
     Every record is checked against the chain (its material hashes to the
     on-chain commitment) and re-rendered from parsed material. The key formats
@@ -280,6 +285,10 @@ def lookup(
     judge instead; --no-policy and --all lift it). text and json show every
     active and pending record (--all: all of them; with --policy or --profile
     only the passing ones).
+
+    With text and json, several names are proven together at one trusted
+    block (json: an object keyed by name); the key formats print each name's
+    lines in turn. A name not registered or not verifying fails the command.
 
     Example: keyanchor lookup alice@example.org --format authorized-keys
     """
@@ -291,38 +300,43 @@ def lookup(
         raise typer.BadParameter(f"unknown format {fmt!r} (one of {', '.join(FORMATS)})",
                                  param_hint="--format")
     types = _key_types(key_type)
-    text = parse_name(name).text
+    texts = list(dict.fromkeys(parse_name(name).text for name in names))
     if policy is not None and not policy.is_file():
         from registry.errors import ConfigError
 
         raise ConfigError(f"{policy}: no such policy file")
     with open_reader(network) as reader:
         if fmt in ("json", "text"):
-            records = reader.lookup(text, key_types=types, include_revoked=show_all,
-                                    include_expired=show_all, attestations=True,
-                                    policy=policy, profile=profile)
+            looked_up = reader.lookup_many(texts, key_types=types, include_revoked=show_all,
+                                           include_expired=show_all, attestations=True,
+                                           policy=policy, profile=profile)
         else:
-            found = servable_records(reader, text, fmt, include_all=show_all,
-                                     no_policy=no_policy, policy=policy, profile=profile)
+            founds = [servable_records(reader, text, fmt, include_all=show_all,
+                                       no_policy=no_policy, policy=policy, profile=profile)
+                      for text in texts]
     if fmt == "json":
-        emit_json([_record_json(r) for r in records])
+        shown = {text: [_record_json(r) for r in looked_up[text]] for text in texts}
+        emit_json(shown[texts[0]] if len(texts) == 1 else shown)
         return
     if fmt == "text":
         from cli._output import print_records
 
-        if not records:
-            judged = " passing the policy" if policy is not None or profile is not None else ""
-            say(f"{text} has no {'' if show_all else 'active or pending '}key records{judged}"
-                + ("" if show_all else " (--all shows revoked and expired ones)"))
-            return
-        print_records(text, records)
+        for text in texts:
+            records = looked_up[text]
+            if not records:
+                judged = " passing the policy" if policy is not None or profile is not None else ""
+                say(f"{text} has no {'' if show_all else 'active or pending '}key records{judged}"
+                    + ("" if show_all else " (--all shows revoked and expired ones)"))
+                continue
+            print_records(text, records)
         return
-    lines = _render(found)
-    if not lines:
-        from registry.errors import NameNotFound
+    rendered = [(found, _render(found)) for found in founds]
+    for found, lines in rendered:
+        if not lines:
+            from registry.errors import NameNotFound
 
-        raise NameNotFound(found.explain(), reason="")
-    sys.stdout.write("".join(lines))
+            raise NameNotFound(found.explain(), reason="")
+    sys.stdout.write("".join(line for _found, lines in rendered for line in lines))
 
 
 def _record_json(r: KeyRecord) -> dict[str, Any]:

@@ -86,6 +86,10 @@ def check(
             report = pol.check(key, policy=policy, profile=profile, at=when, name=name,
                                proof=proof_bytes, statement=stmt)
             reports.append((f"{target} ({key.fingerprint})", report))
+    elif "/" in target or target.startswith("~"):  # a path (no name holds "/"), not a name
+        from registry.errors import ConfigError
+
+        raise ConfigError(f"{target}: no such file")
     else:
         from cli._context import open_reader
         from registry.names import parse_name

@@ -25,6 +25,13 @@ Starts anvil on a free loopback port (killed on exit) and fills it with
    ``records()`` ``eth_call``. The three quorum endpoints are three URLs of the
    same anvil: the figure is keyanchor's cost of asking and comparing three,
    not the network's.
+3. Lookup throughput (``--throughput-only`` runs just this after filling
+   anvil): distinct names, nothing proven before, as sequential ``lookup()``
+   calls, as ``lookup_many()`` batches, and as ``lookup()`` calls from several
+   threads (which share proof requests), one endpoint and quorum 2 of 3; the
+   floor of each is the time its own ``eth_getProof`` calls took (the rate it
+   would reach if nothing else cost), and anvil's ``eth_getProof`` of one
+   name and of a batch, timed directly in the same run.
 """
 
 from __future__ import annotations
@@ -212,6 +219,145 @@ def rate(fn: Any, seconds: float) -> float:
     return count / (time.perf_counter() - t0)
 
 
+# --------------------------------------------------------------------------- lookup throughput
+
+
+def _cold(reg: Any) -> None:
+    """Forget every proven value and parsed key: the next lookups prove everything again."""
+    from registry.chain import _verified
+
+    reg._proven = None
+    _verified._keys.clear()
+
+
+def bench_lookup_throughput(url: str, address: str, start: int, args: Any) -> None:
+    """Sequential, batched (lookup_many) and concurrent proof-checked lookups of distinct
+    names, one endpoint and quorum 2 of 3, each beside anvil's own eth_getProof time for
+    the same calls in the same run (medians of ``args.runs``)."""
+    import threading
+
+    from registry.chain import _rpc, layout
+    from registry.chain._proven import MAX_NAMES
+    from registry.chain.client import Registry
+    from registry.chain.stateproof import slot_key
+    from registry.keys import KeyType, commitment
+    from registry.names import namehash
+
+    names = [f"u{i}@bench.org" for i in range(args.names)]
+    batch = min(args.batch or MAX_NAMES, len(names))
+
+    def keys(idx: range) -> list[str]:
+        out = []
+        for i in idx:
+            node = bytes(namehash(names[i]))
+            c = commitment(KeyType.SSH, blob(i))
+            out += [slot_key(layout.name_slot(node)), slot_key(layout.record_slot(node, c))]
+        return out
+
+    def raw_proof(idx: range, reps: int = 5) -> float:
+        """Median seconds of anvil's eth_getProof for these names' slots (no keyanchor)."""
+        ks = keys(idx)
+        times = []
+        for _ in range(reps):
+            t0 = time.perf_counter()
+            call(url, "eth_getProof", [address, ks, "latest"])
+            times.append(time.perf_counter() - t0)
+        return statistics.median(times)
+
+    # every eth_getProof a lookup makes, timed: the rate it would reach if only they cost
+    proof_wait = [0.0, 0]
+    plain_call = _rpc.Rpc.call
+    wait_lock = threading.Lock()
+
+    def timed(self: Any, method: str, params: list[Any]) -> Any:
+        if method != "eth_getProof":
+            return plain_call(self, method, params)
+        t0 = time.perf_counter()
+        try:
+            return plain_call(self, method, params)
+        finally:
+            with wait_lock:
+                proof_wait[0] += time.perf_counter() - t0
+                proof_wait[1] += 1
+
+    regs = {"one endpoint": (Registry.connect(url, registry_address=address, from_block=start),
+                             200),
+            "quorum 2 of 3": (Registry.connect([url, url + "/", url + "//"], quorum=2,
+                                               registry_address=address, from_block=start), 100)}
+    for reg, _target in regs.values():  # the figures are of the same answers
+        sample = names[:3] + names[-2:]
+        assert reg.lookup_many(sample) == {n: reg.lookup(n) for n in sample}
+        assert all(len(v) == 1 for v in reg.lookup_many(sample).values())
+
+    def measure(reg: Any, kind: str, threads: int) -> tuple[float, float, float]:
+        """(lookups/s, floor lookups/s from the eth_getProof wait, names a proof request)."""
+        _cold(reg)
+        nxt = [0]
+        lock = threading.Lock()
+        deadline = time.perf_counter() + args.seconds
+
+        def take(n: int) -> range | None:
+            with lock:
+                if nxt[0] >= len(names) or time.perf_counter() >= deadline:
+                    return None
+                lo = nxt[0]
+                nxt[0] = min(lo + n, len(names))
+                return range(lo, nxt[0])
+
+        def worker() -> None:
+            while (idx := take(batch if kind == "batched" else 1)) is not None:
+                if kind == "batched":
+                    assert len(reg.lookup_many([names[i] for i in idx])) == len(idx)
+                else:
+                    (_rec,) = reg.lookup(names[idx[0]])
+
+        proof_wait[0], proof_wait[1] = 0.0, 0
+        t0 = time.perf_counter()
+        if threads == 1:
+            worker()
+        else:
+            pool = [threading.Thread(target=worker) for _ in range(threads)]
+            for t in pool:
+                t.start()
+            for t in pool:
+                t.join()
+        elapsed = time.perf_counter() - t0
+        done = nxt[0]
+        return done / elapsed, done / proof_wait[0], done / max(proof_wait[1], 1)
+
+    kinds = [("sequential lookup()", "single", 1), (f"lookup_many({batch} names)", "batched", 1)]
+    kinds += [(f"lookup() from {t} threads", "threads", t) for t in args.threads]
+    results: dict[tuple[str, str], list[tuple[float, float, float]]] = {}
+    raw: dict[str, list[float]] = {"one": [], "batch": []}
+    _rpc.Rpc.call = timed  # type: ignore[method-assign]
+    try:
+        for _ in range(args.runs):  # interleaved: load hits every kind alike
+            raw["one"].append(raw_proof(range(7, 8)))
+            raw["batch"].append(raw_proof(range(batch)))
+            for label, (reg, _target) in regs.items():
+                for title, kind, threads in kinds:
+                    results.setdefault((label, title), []).append(measure(reg, kind, threads))
+    finally:
+        _rpc.Rpc.call = plain_call  # type: ignore[method-assign]
+    one, many = statistics.median(raw["one"]), statistics.median(raw["batch"])
+    print(f"lookup throughput, {args.names} names (distinct names, nothing proven before),"
+          f" {args.seconds:g} s a figure, medians of {args.runs}; load"
+          f" {os.getloadavg()[0]:.1f}")
+    print(f"  anvil's own eth_getProof, same run: one name (2 slots) {one * 1e3:.1f} ms ="
+          f" {1 / one:,.1f} names/s; {batch} names ({2 * batch} slots) {many * 1e3:.1f} ms ="
+          f" {batch / many:,.1f} names/s ({many / one:.2f}x the one-name call)")
+    for label, (_reg, target) in regs.items():
+        for title, _kind, _threads in kinds:
+            rs = results[(label, title)]
+            r = statistics.median(x[0] for x in rs)
+            floor = statistics.median(x[1] for x in rs)
+            per = statistics.median(x[2] for x in rs)
+            print(f"  {label}, {title}: {r:,.1f} names/s (target >= {target}); floor, its"
+                  f" eth_getProof calls alone: {floor:,.1f} names/s -> {r / floor:.2f}x;"
+                  f" {per:,.1f} names a proof request; runs: "
+                  + ", ".join(f"{x[0]:,.0f}" for x in rs))
+
+
 def main() -> int:
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
         child(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]), sys.argv[6])
@@ -224,6 +370,12 @@ def main() -> int:
                     help="another checkout (e.g. `git worktree add /tmp/base <commit>`) whose sync"
                          " is timed interleaved with this one's")
     ap.add_argument("--skip-lookups", action="store_true")
+    ap.add_argument("--throughput-only", action="store_true",
+                    help="only the lookup throughput figures (sequential, batched, threads)")
+    ap.add_argument("--batch", type=int, default=0, help="names a lookup_many() call (default:"
+                    " the library's batch bound)")
+    ap.add_argument("--threads", type=lambda v: [int(t) for t in v.split(",")], default=[8, 32],
+                    help="concurrent lookup() threads, comma-separated (default 8,32)")
     args = ap.parse_args()
     print(f"machine: {platform.platform()}, {os.cpu_count()} cpus (shared),"
           f" Python {platform.python_version()}, load {os.getloadavg()[0]:.1f},"
@@ -234,6 +386,9 @@ def main() -> int:
         address, start = populate(url, args.names)
         print(f"anvil filled: {args.names} names, {2 * args.names + 1} events"
               f" ({time.perf_counter() - t0:.1f} s)")
+        if args.throughput_only:
+            bench_lookup_throughput(url, address, start, args)
+            return 0
         with tempfile.TemporaryDirectory() as tmp:
             runs: dict[str, list[dict[str, float]]] = {}
             for _ in range(args.runs):  # interleaved, so load hits every kind alike
@@ -358,6 +513,7 @@ def main() -> int:
                   f" {view_rate:,.0f}/s")
             print(f"lookup(), proof-checked, {label}, the same name again at the same head"
                   f" (proven values re-used): {statistics.median(measured[key + '-warm']):,.1f}/s")
+        bench_lookup_throughput(url, address, start, args)
     finally:
         proc.terminate()
         proc.wait(timeout=10)

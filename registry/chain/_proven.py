@@ -14,6 +14,14 @@ accounts for is a :class:`~registry.errors.VerificationError`. When an
 endpoint's data does not verify, the next endpoint is asked and the failure
 reported (:meth:`Quorum.first_good`).
 
+Concurrent lookups share requests: :meth:`ProvenState.records_now` called from
+several threads at once proves their names together — while one proof request
+is in flight, the names asked for meanwhile wait and are then proven by the
+next request, all of them in one ``eth_getLogs`` and one ``eth_getProof``
+(at most :data:`MAX_NAMES` names). A caller alone never waits. A proof that
+does not verify fails every caller of its batch: no caller gets a partial
+answer.
+
 Values already proven are re-used: a storage word proven against a state root
 is that root's word whoever asks again, and a name's record set proven at a
 block hash is that block's (bounded caches, :data:`MAX_WORDS` words and
@@ -49,6 +57,19 @@ ZERO32 = b"\x00" * 32
 MAX_WORDS = 16_384
 #: Proven record sets kept, by (block hash, node).
 MAX_RECORD_SETS = 1_024
+
+
+class _Ask:
+    """One caller's name waiting for a batched :meth:`ProvenState.records_now`."""
+
+    __slots__ = ("error", "lead", "node", "ready", "result", "what")
+
+    def __init__(self, node: bytes, what: str) -> None:
+        self.node, self.what = node, what
+        self.lead = False
+        self.ready = threading.Event()
+        self.result: tuple[TrustedBlock, layout.NameWord, list[ProvenRecord]] | None = None
+        self.error: BaseException | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +125,9 @@ class ProvenState:
         self._words: OrderedDict[tuple[bytes, int], int] = OrderedDict()
         self._record_sets: OrderedDict[tuple[bytes, bytes],
                                        tuple[layout.NameWord, list[ProvenRecord]]] = OrderedDict()
+        self._asks: list[_Ask] = []  # names waiting for the next batched request
+        self._asking = False  # a batched request is in flight (or about to be)
+        self._asks_lock = threading.Lock()
 
     def head(self) -> TrustedBlock:
         """The trusted head (re-asked unless the last one is under ``head_ttl`` seconds old).
@@ -210,6 +234,59 @@ class ProvenState:
         every endpoint), QuorumError, ChainError.
         """
         return self.records_many([node], head, what, {bytes(node): what})[bytes(node)]
+
+    def records_now(self, node: bytes, what: str
+                    ) -> tuple[TrustedBlock, layout.NameWord, list[ProvenRecord]]:
+        """:meth:`records` of ``node`` at the trusted head, asked now: ``(head, word, records)``.
+
+        Callers in several threads share requests: while one caller's request is in
+        flight, those arriving meanwhile are proven together by the next one (one
+        trusted head, one ``eth_getLogs``, one ``eth_getProof`` for up to
+        :data:`MAX_NAMES` names). A caller alone is asked for at once.
+
+        Raises: as :meth:`records` and :meth:`head`; a batch that does not verify
+        raises its error in every caller of the batch.
+        """
+        ask = _Ask(bytes(node), what)
+        with self._asks_lock:
+            self._asks.append(ask)
+            if not self._asking:
+                self._asking = ask.lead = True
+        if not ask.lead:
+            ask.ready.wait()  # answered, or handed the next batch to ask for
+        if ask.result is None and ask.error is None:
+            self._ask_batch()
+        if ask.error is not None:
+            raise ask.error
+        assert ask.result is not None
+        return ask.result
+
+    def _ask_batch(self) -> None:
+        """Prove the waiting names (this caller's first), then hand on to the next waiter."""
+        with self._asks_lock:
+            batch = self._asks[:MAX_NAMES]
+            del self._asks[:MAX_NAMES]
+        try:
+            head = self.head()
+            whats = {a.node: a.what for a in batch}
+            what = batch[0].what if len(whats) == 1 else f"lookup of {len(whats)} names"
+            found = self.records_many(list(whats), head, what, whats)
+            for a in batch:
+                word, records = found[a.node]
+                a.result = (head, word, list(records))
+        except BaseException as exc:  # every caller of the batch fails with it
+            for a in batch:
+                a.error = exc
+        finally:
+            with self._asks_lock:
+                if self._asks:
+                    nxt = self._asks[0]
+                    nxt.lead = True
+                    nxt.ready.set()
+                else:
+                    self._asking = False
+            for a in batch:
+                a.ready.set()
 
     def records_many(self, nodes: Iterable[bytes], head: TrustedBlock, what: str,
                      whats: Mapping[bytes, str] | None = None,

@@ -755,11 +755,13 @@ class Registry:
         from registry.chain._proven import ProvenState
 
         key = (self.address, self.from_block, self.head_ttl, self.max_head_age)
-        if self._proven is None or self._proven[0] != key:
-            self._proven = (key, ProvenState(self.address, self.trust, from_block=self.from_block,
-                                             head_ttl=self.head_ttl,
-                                             max_head_age=self.max_head_age))
-        return self._proven[1]
+        with self._lock:  # one ProvenState for every thread: concurrent lookups share requests
+            if self._proven is None or self._proven[0] != key:
+                self._proven = (key, ProvenState(self.address, self.trust,
+                                                 from_block=self.from_block,
+                                                 head_ttl=self.head_ttl,
+                                                 max_head_age=self.max_head_age))
+            return self._proven[1]
 
     def head(self) -> Any:
         """The block reads are proven against (:class:`registry.chain.trust.TrustedBlock`):
@@ -887,7 +889,11 @@ class Registry:
         Against the trusted head (:meth:`head`): one ``eth_getLogs`` (the name's
         KeyPublished events, which say where to look) and one ``eth_getProof``
         proving the name word and every record word (status, validity, index,
-        reason); each record's material must hash to its proven commitment. With
+        reason); each record's material must hash to its proven commitment.
+        Lookups from several threads at once share these requests (the names
+        asked while one request is in flight are proven together by the next;
+        see :meth:`registry.chain._proven.ProvenState.records_now`); a lookup
+        alone never waits. For many names at once, :meth:`lookup_many`. With
         ``attestations=True`` per record one ``eth_getLogs`` and one proof of
         each attester's attestation, policy hash and blocked flag.
         With ``policy`` (a policy file path, TOML text or Policy) or ``profile``,
@@ -902,9 +908,7 @@ class Registry:
         parsed = _name(name)
         what = f"lookup {parsed}"
         with _translated(what):
-            state = self.state()
-            head = state.head()
-            word, proven = state.records(bytes(parsed.node), head, what)
+            head, word, proven = self.state().records_now(bytes(parsed.node), what)
         return self._looked_up(parsed, head, word, proven, {
             "key_types": key_types, "include_revoked": include_revoked,
             "include_expired": include_expired, "include_pending": include_pending,

@@ -422,6 +422,16 @@ class EmbeddedReader:
                 r, policy=policy, profile=profile, squatted_by=squat, dns=verdict).passed]
         return out
 
+    def lookup_many(self, names: Iterable[str | Name], **options: Any) -> dict[str, list[KeyRecord]]:
+        """:meth:`lookup` of many names, ``{name: records}`` (as :meth:`Registry.lookup_many`;
+        the file is read in one transaction, so every name is seen at one block).
+
+        Raises: as :meth:`lookup` (NameNotFound for the first name not registered); TypeError
+        for an option :meth:`lookup` does not take.
+        """
+        parsed = list({p.text: p for p in (parse_name(n) for n in names)}.values())
+        return {p.text: self.lookup(p, **options) for p in parsed}
+
     def _verified_record(self, parsed: Name, node: bytes, index: int, rec: dict[str, Any],
                          log: _Log | None) -> KeyRecord:
         what = f"{parsed} record {index}"

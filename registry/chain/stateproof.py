@@ -16,7 +16,10 @@ them, and any difference is reported as the endpoint's lie.
 
 All storage proofs of a reply share one node set (a node's hash is its
 address, so sharing adds no trust and saves hashing the upper levels of the
-trie once per slot). Pure: ``rlp``, ``trie`` and pycryptodome's keccak; no web3.
+trie once per slot), and each proof must still be its own path: every node it
+carries must lie on the path walked for its slot, so a reply proving many
+slots (a batch of lookups) fails when any one of its proofs carries an altered
+or foreign node, even one another proof carries intact. Pure: ``rlp``, ``trie`` and pycryptodome's keccak; no web3.
 """
 
 from __future__ import annotations
@@ -78,18 +81,23 @@ def _quantity(value: Any, what: str) -> int:
     return int(value, 16)
 
 
-def _nodes(items: Any, what: str, db: dict[bytes, bytes], seen: set[str]) -> None:
-    """Add a proof's nodes to the content-addressed node set ``db``."""
+def _nodes(items: Any, what: str, db: dict[bytes, bytes], seen: dict[str, bytes]) -> set[bytes]:
+    """Add a proof's nodes to the content-addressed node set ``db``; their hashes."""
     if not isinstance(items, list):
         raise VerificationError(f"eth_getProof: {what} is not a list of trie nodes")
+    hashes = set()
     for item in items:
-        if item in seen:  # the upper nodes repeat in every proof of a reply
+        known = seen.get(item) if isinstance(item, str) else None
+        if known is not None:  # the upper nodes repeat in every proof of a reply
+            hashes.add(known)
             continue
         raw = _data(item, f"a node of {what}")
         if len(seen) >= MAX_NODES:
             raise VerificationError(f"eth_getProof: more than {MAX_NODES} trie nodes")
-        seen.add(item)
-        db[_keccak(raw)] = raw
+        seen[item] = h = _keccak(raw)
+        db[h] = raw
+        hashes.add(h)
+    return hashes
 
 
 _TRIE: type | None = None
@@ -103,11 +111,14 @@ def _trie_class() -> type:
 
         class _ProofTrie(HexaryTrie):
             def __init__(self, db: dict[bytes, bytes], root_hash: bytes,
-                         decoded: dict[bytes, Any]) -> None:
+                         decoded: dict[bytes, Any], touched: set[bytes]) -> None:
                 super().__init__(db, root_hash=root_hash)
                 self._decoded = decoded
+                self._touched = touched
 
             def get_node(self, node_hash: bytes) -> Any:
+                if len(node_hash) == 32:  # a node referenced by hash (shorter ones are inline)
+                    self._touched.add(node_hash)
                 hit = self._decoded.get(node_hash)
                 if hit is None:
                     hit = self._decoded[node_hash] = super().get_node(node_hash)
@@ -118,14 +129,30 @@ def _trie_class() -> type:
 
 
 def _walk(db: dict[bytes, bytes], root: bytes, key: bytes, what: str,
-          decoded: dict[bytes, Any] | None = None) -> bytes:
-    """The value at ``key`` in the trie with root ``root`` whose nodes are ``db`` (b"": absent)."""
+          decoded: dict[bytes, Any] | None = None, own: set[bytes] | None = None) -> bytes:
+    """The value at ``key`` in the trie with root ``root`` whose nodes are ``db`` (b"": absent).
+
+    ``own``: the hashes of the nodes the proof of ``key`` itself carried; each must be on
+    the walked path (a proof is its path, nothing else: an altered copy of a node that
+    another proof of the reply carries intact fails here, not silently ignored).
+    """
+    if root == EMPTY_TRIE_ROOT:  # nothing can be in it, whatever nodes came with the proof
+        return b""  # (anvil's genesis header names the empty state root over a funded state)
+    touched: set[bytes] = set()
+    value = _walk_trie(db, root, key, what, {} if decoded is None else decoded, touched)
+    if own is not None and not own <= touched:
+        raise VerificationError(
+            f"{what} does not verify: it carries a trie node off its path (altered or foreign:"
+            f" node 0x{min(own - touched).hex()[:16]}…)")
+    return value
+
+
+def _walk_trie(db: dict[bytes, bytes], root: bytes, key: bytes, what: str,
+               decoded: dict[bytes, Any], touched: set[bytes]) -> bytes:
     from trie.exceptions import MissingTrieNode
 
-    if root == EMPTY_TRIE_ROOT:
-        return b""
     try:
-        return bytes(_trie_class()(db, root, {} if decoded is None else decoded).get(key))
+        return bytes(_trie_class()(db, root, decoded, touched).get(key))
     except MissingTrieNode as exc:
         raise VerificationError(
             f"{what} does not verify: a trie node on its path is missing or altered"
@@ -190,10 +217,10 @@ def verify_proof(reply: Any, *, state_root: bytes, address: bytes | str,
         raise VerificationError(f"eth_getProof: asked for account {shown}, the reply is for"
                                 f" {str(claimed)[:50]!r}")
     db: dict[bytes, bytes] = {}
-    seen: set[str] = set()
-    _nodes(reply.get("accountProof"), "the account proof", db, seen)
-    account = _account(_walk(db, bytes(state_root), _keccak(addr), f"the account proof of {shown}"),
-                       addr)
+    seen: dict[str, bytes] = {}
+    own = _nodes(reply.get("accountProof"), "the account proof", db, seen)
+    account = _account(_walk(db, bytes(state_root), _keccak(addr), f"the account proof of {shown}",
+                             own=own), addr)
     for field, proven in (("nonce", account.nonce), ("balance", account.balance)):
         if _quantity(reply.get(field), field) != proven:
             raise VerificationError(f"eth_getProof: the reply's {field} of {shown} differs from"
@@ -207,21 +234,22 @@ def verify_proof(reply: Any, *, state_root: bytes, address: bytes | str,
         raise VerificationError(f"eth_getProof: asked for {len(slots)} storage slots, the reply"
                                 " has a different number of storage proofs")
     sdb: dict[bytes, bytes] = {}
-    sseen: set[str] = set()
+    sseen: dict[str, bytes] = {}
+    owns = []
     for item in items:
         if not isinstance(item, Mapping):
             raise VerificationError("eth_getProof: a storage proof is not an object")
-        _nodes(item.get("proof"), "a storage proof", sdb, sseen)
+        owns.append(_nodes(item.get("proof"), "a storage proof", sdb, sseen))
     values: dict[int, int] = {}
     decoded: dict[bytes, Any] = {}
-    for slot, item in zip(slots, items, strict=True):
+    for slot, item, own in zip(slots, items, owns, strict=True):
         key = _quantity(item.get("key"), "a storage key") if isinstance(item.get("key"), str) \
             and len(item["key"]) <= 66 else None
         if key != int(slot):
             raise VerificationError(f"eth_getProof: asked for slot {int(slot):#x}, the reply"
                                     f" answers for {str(item.get('key'))[:70]}")
         leaf = _walk(sdb, account.storage_root, _keccak(int(slot).to_bytes(32, "big")),
-                     f"the storage proof of slot {int(slot):#x}", decoded)
+                     f"the storage proof of slot {int(slot):#x}", decoded, own)
         value = _value(leaf, int(slot))
         if _quantity(item.get("value"), "a storage value") != value:
             raise VerificationError(

@@ -189,7 +189,7 @@ def test_help_names_arguments_by_their_metavars(run: Run) -> None:
         ("key", "inspect"): "Usage: keyanchor key inspect [OPTIONS] FILE…",
         ("key", "publish"): "Usage: keyanchor key publish [OPTIONS] NAME FILE",
         ("attest",): "Usage: keyanchor attest [OPTIONS] ATTESTER NAME INDEX",
-        ("lookup",): "Usage: keyanchor lookup [OPTIONS] NAME",
+        ("lookup",): "Usage: keyanchor lookup [OPTIONS] NAME…",
         ("key", "revoke"): "Usage: keyanchor key revoke [OPTIONS] NAME RECORD",
     }
     for command, line in usage.items():

@@ -67,3 +67,11 @@ def test_lints_lists_at_least_forty_and_markdown_matches_docs() -> None:
     assert {"ssh", "openpgp", "x509"} <= {t for d in data for t in d["key_types"]}
     md = run_cli("lints", "--markdown").stdout
     assert md == (Path(__file__).resolve().parents[2] / "docs" / "LINTS.md").read_text()
+
+
+def test_check_missing_file_path_says_no_such_file(tmp_path: Path) -> None:
+    """A path that does not exist is reported as a missing file, not parsed as a name."""
+    proc = run_cli("check", str(tmp_path / "gone.pub"))
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == f"keyanchor: error: {tmp_path / 'gone.pub'}: no such file"
+    assert proc.stdout == ""
