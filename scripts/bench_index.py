@@ -5,6 +5,7 @@
     python3 scripts/bench_index.py --runs 50 --names 100000 --sync-names 5000
     python3 scripts/bench_index.py --latency-only --runs 15 --index ~/.cache/ak-bench/index.sqlite
     python3 scripts/bench_index.py --size-only --names 100000 --pgp-certs 3000
+    python3 scripts/bench_index.py --latency-only --wheel --instructions   # + the built wheel
 
 1. Builds an index of ``--names`` person names with one SSH user key each,
    straight through the store API (no chain), and reports its size per record
@@ -19,6 +20,9 @@
    with nothing cached, the first two also under ``python3 -S`` (no ``.pth``
    imports); prints medians, p95 and the ratios, in wall-clock and in CPU time, and
    with ``--instructions`` each command's instruction count (valgrind).
+   ``--installed DIR`` / ``--wheel``: also the login of an installed wheel
+   (``pip install --target DIR``; ``--wheel`` builds this checkout's and
+   installs it so), its compiled modules included, timed the same way.
 3. Starts anvil, sends ``--sync-names`` assign + publish transactions pipelined
    (JSON-RPC batches of eth_sendTransaction, automine off, one big block per
    batch), then times a fresh, fully verified sync (policy verdicts included).
@@ -196,7 +200,8 @@ def _copy_sources(dst: Path, root: Path = REPO) -> Path:
 def bench_latency(index: Path, runs: int, names: int, d: Path,
                   baseline: Path | None = None,
                   baseline_index: Path | None = None,
-                  instructions: bool = False) -> dict[str, dict[str, float]]:
+                  instructions: bool = False,
+                  installed: Path | None = None) -> dict[str, dict[str, float]]:
     """Median (and p95) ms of ``python3 -c pass``, the stdlib floor script and keyanchor-ssh,
     interleaved, in five modes: bytecode cached; keyanchor's bytecode not cached (a copy of
     the sources, PYTHONDONTWRITEBYTECODE); nothing cached (also an empty PYTHONPYCACHEPREFIX,
@@ -205,7 +210,9 @@ def bench_latency(index: Path, runs: int, names: int, d: Path,
     costs -- this one's import pathlib, re and typing for every process, hiding those
     imports; keyanchor gets the directory its one dependency on the path, safe-pysha3, is
 installed in). ``baseline``: another checkout timed the same way, interleaved (a copy of its
-    sources in the modes without keyanchor's bytecode). ``d``: a scratch directory.
+    sources in the modes without keyanchor's bytecode). ``installed``: a ``pip install
+    --target`` directory whose login is timed the same way (a copy without ``__pycache__``
+    in those modes: its C extensions, if any, stay). ``d``: a scratch directory.
     ``instructions``: also count each command's user-space instructions once per mode
     under valgrind (``<command>_minstr``, millions): the same on a loaded machine as on a
     quiet one, unlike the times (kernel time and cache misses are not in it)."""
@@ -235,6 +242,9 @@ installed in). ``baseline``: another checkout timed the same way, interleaved (a
     if baseline is not None:
         cmds["baseline"] = cmds["keyanchor"]
         paths["baseline"] = (str(baseline), str(_copy_sources(d / "base-src", baseline)))
+    if installed is not None:
+        cmds["installed"] = cmds["keyanchor"]
+        paths["installed"] = (str(installed), str(_copy_sources(d / "installed-src", installed)))
 
     import _pysha3  # the one third-party module the sshd path imports (Keccak)
 
@@ -293,10 +303,24 @@ def print_ratios(lat: dict[str, dict[str, float]], key: str, value: str, ratio: 
         line = (f"  {mode:26} pass {value.format(p)}, floor {value.format(f)},"
                 f" keyanchor-ssh {value.format(k)}: {ratio.format(k / f)}x floor,"
                 f" {ratio.format(k / p)}x pass")
-        if f"baseline_{key}" in r:
-            b = r[f"baseline_{key}"]
-            line += f"; baseline {value.format(b)}: {ratio.format(b / f)}x floor"
+        for other in ("baseline", "installed"):
+            if f"{other}_{key}" in r:
+                b = r[f"{other}_{key}"]
+                line += (f"; {other} {value.format(b)}: {ratio.format(b / f)}x floor,"
+                         f" {ratio.format(b / p)}x pass")
         print(line)
+
+
+def install_wheel(d: Path) -> Path:
+    """This checkout's wheel, built as a release builds it, installed under ``d``."""
+    pip = [sys.executable, "-m", "pip", "-q", "--disable-pip-version-check", "--root-user-action=ignore"]
+    subprocess.run([*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(d / "dist"),
+                    str(REPO)], check=True, cwd=d)
+    (wheel,) = (d / "dist").glob("keyanchor-*.whl")
+    subprocess.run([*pip, "install", "--no-deps", "--no-index", "--target", str(d / "site"),
+                    str(wheel)], check=True, cwd=d)
+    print(f"wheel: {wheel.name}, {sum(1 for _ in (d / 'site').rglob('*.so'))} compiled modules")
+    return d / "site"
 
 
 def valgrind_instructions(argv: list[str], env: dict[str, str], cwd: Path) -> int:
@@ -432,6 +456,12 @@ def main() -> int:
     ap.add_argument("--instructions", action="store_true",
                     help="also count each authorized-keys command's instructions once per mode"
                          " (valgrind): ratios that do not move with the machine's load")
+    ap.add_argument("--installed", type=Path, default=None,
+                    help="a `pip install --no-deps --target DIR` of a keyanchor wheel whose"
+                         " authorized-keys is timed interleaved too (its compiled modules)")
+    ap.add_argument("--wheel", action="store_true",
+                    help="build this checkout's wheel (setup.py: the login compiled, when it can"
+                         " be) and time it as --installed does")
     ap.add_argument("--baseline", type=Path, default=None,
                     help="another checkout (e.g. `git worktree add /tmp/base main`) whose"
                          " authorized-keys is timed interleaved with this one, in every mode")
@@ -472,9 +502,12 @@ def main() -> int:
             print(f"publish (copy + rename, 5 runs): median {pub['publish_s'] * 1e3:.0f} ms;"
                   f" cp of the same file: {pub['copy_s'] * 1e3:.0f} ms"
                   f" -> ratio {pub['publish_s'] / pub['copy_s']:.2f}x")
+        installed = args.installed.resolve() if args.installed else None
+        if args.wheel:
+            installed = install_wheel(d)
         lat = bench_latency(index, args.runs, args.names, d, args.baseline,
                             args.baseline_index.resolve() if args.baseline_index else None,
-                            args.instructions)
+                            args.instructions, installed)
         print(f"authorized-keys cold process, {args.names:,} names, medians (p95) of {args.runs}"
               " interleaved runs, ms:")
         print(f"  {'mode':26} {'python3 -c pass':>16} {'stdlib floor':>14} {'keyanchor-ssh':>14}"
@@ -485,11 +518,12 @@ def main() -> int:
                   f" {r['keyanchor_median']:6.1f} ({r['keyanchor_p95']:5.1f})"
                   f" {r['keyanchor_median'] / r['floor_median']:7.2f}x"
                   f" {r['keyanchor_median'] / r['pass_median']:6.2f}x")
-            if "baseline_median" in r:
-                print(f"  {'':26} baseline {args.baseline}: {r['baseline_median']:.1f} ms"
-                      f" ({r['baseline_median'] / r['floor_median']:.2f}x floor,"
-                      f" {r['baseline_median'] / r['pass_median']:.2f}x pass) -> this / baseline"
-                      f" {r['keyanchor_median'] / r['baseline_median']:.2f}x")
+            for other, where in (("baseline", args.baseline), ("installed", installed)):
+                if f"{other}_median" in r:
+                    print(f"  {'':26} {other} {where}: {r[f'{other}_median']:.1f} ms"
+                          f" ({r[f'{other}_median'] / r['floor_median']:.2f}x floor,"
+                          f" {r[f'{other}_median'] / r['pass_median']:.2f}x pass) -> this / {other}"
+                          f" {r['keyanchor_median'] / r[f'{other}_median']:.2f}x")
         print("  the same runs in CPU time (user + sys of each process; less shaken by other work"
               " on the machine), medians, ms:")
         print_ratios(lat, "cpu", "{:6.1f}", "{:.2f}")

@@ -20,7 +20,7 @@ import time
 from typing import Any
 
 from registry.index._query import IndexReader
-from registry.index._schema import fingerprint_key, fingerprint_text
+from registry.index._schema import fingerprint_key
 from registry.index._snapshot import _COLUMNS, _identities, record_status
 
 try:  # a JSON decoder in C (a dependency: the gateway's JSON answers)
@@ -29,7 +29,7 @@ try:  # a JSON decoder in C (a dependency: the gateway's JSON answers)
 except ImportError:  # pragma: no cover
     _orjson_loads = None  # type: ignore[assignment]
 
-__all__ = ["Row", "ViewRow", "name_view_rows", "rows_by_fingerprint", "rows_by_name", "view_row"]
+__all__ = ["Row", "identities", "name_view_rows", "rows_by_fingerprint", "rows_by_name"]
 
 
 class Row:
@@ -46,40 +46,6 @@ class Row:
         self.name, self.index, self.key_type, self.status = name, index, key_type, status
         self.commitment, self.material = commitment, material
         self.published_at, self.policy = published_at, policy
-
-
-class ViewRow(Row):
-    """Every field of an :class:`~registry.index.IndexedRecord` that its JSON view
-    (``record_dict``) and the gateway's record view read, as plain slots: what ``/v1/names``
-    builds from each record row without the record object (:func:`view_row`)."""
-
-    __slots__ = ("algorithm", "block", "fingerprint", "identities", "policy_detail", "purposes",
-                 "reason", "revoked_at", "tx_hash", "valid_from", "valid_until")
-    algorithm: str
-    block: int
-    fingerprint: str
-    identities: tuple[str, ...]
-    policy_detail: str
-    purposes: int
-    reason: int | None
-    revoked_at: int
-    tx_hash: bytes
-    valid_from: int
-    valid_until: int
-
-
-def view_row(row: tuple[Any, ...], now: float) -> ViewRow:
-    """The record row ``row`` (what ``registry.index._snapshot._record`` reads) as a
-    :class:`ViewRow`, its status at ``now``: the same field values as ``_record(row, now)``."""
-    (name, idx, kt, purposes, cm, material, vf, vu, pub, rev, reason, alg, fp, idents, policy,
-     block, tx, detail) = row
-    v = ViewRow(name, int(idx), int(kt), record_status(vf, vu, rev, now), bytes(cm),
-                bytes(material), int(pub), policy)
-    v.purposes, v.valid_from, v.valid_until, v.revoked_at = int(purposes), int(vf), int(vu), int(rev)
-    v.reason = None if reason is None else int(reason)
-    v.algorithm, v.fingerprint, v.identities = str(alg), fingerprint_text(fp), identities(idents)
-    v.block, v.tx_hash, v.policy_detail = int(block), bytes(tx), str(detail or "")
-    return v
 
 
 def identities(text: str | None) -> tuple[str, ...]:

@@ -43,11 +43,10 @@ from registry.errors import Error, GatewayRequestError, IndexUnavailable, Invali
 from registry.gateways import web
 from registry.gateways._queries import (
     Row,
-    ViewRow,
+    identities,
     name_view_rows,
     rows_by_fingerprint,
     rows_by_name,
-    view_row,
 )
 from registry.gateways.hkp import (
     IndexEntry,
@@ -62,10 +61,15 @@ from registry.index._query import (
     IndexedRecord,
     IndexReader,
     _record,
+    iso,
+    purpose_names,
+    reason_label,
     record_dict,
+    record_status,
     validate_name,
 )
 from registry.index._query import valid_name as _valid_name  # (Gateway.valid_name remembers it)
+from registry.index._schema import fingerprint_text
 from registry.keys._keccak import commitment_matches
 from registry.names import raw_namehash
 
@@ -133,6 +137,36 @@ class Verdict(NamedTuple):
     verdict: str  # pass | fail | unknown
     detail: str
     failing: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The verdict as a record's JSON view shows it (``policy``)."""
+        return {"verdict": self.verdict, "detail": self.detail, "failing_lints": list(self.failing)}
+
+
+def _stored_verdict(policy: str, detail: str, problem: str | None) -> Verdict:
+    """The verdict sync stored (``policy``, ``detail``), unless the record's name does not count
+    (``problem``, :meth:`Gateway.name_problem`): then it fails, ``binding.domain_chain`` for a
+    squatted name. (Remembered: a pure function of three texts, of which an index holds few.)"""
+    key = (policy, detail, problem)
+    hit = _VERDICTS.get(key)
+    if hit is None:
+        hit = _verdict_of(policy, detail, problem)
+        if len(_VERDICTS) >= 4096:
+            _VERDICTS.clear()
+        _VERDICTS[key] = hit
+    return hit
+
+
+_VERDICTS: dict[tuple[str, str, str | None], Verdict] = {}
+
+
+def _verdict_of(policy: str, detail: str, problem: str | None) -> Verdict:
+    if problem is not None:
+        return Verdict("fail", problem, ("binding.domain_chain",) if "squatting" in problem else ())
+    failing: tuple[str, ...] = ()
+    if policy == "fail" and ": " in detail:
+        failing = tuple(x.strip() for x in detail.split(": ", 1)[1].split(","))
+    return Verdict(policy, detail, failing)
 
 
 # --------------------------------------------------------------------------- the gateway
@@ -254,6 +288,15 @@ class Gateway:
         memo[name] = problem
         return problem
 
+    def _own_name_problem(self, rd: IndexReader, text: str) -> str | None:
+        """:meth:`name_problem` of a request's name ``text`` as ``validate_name`` gave it: in
+        normal form, so valid by construction; squatting is then all there is to check, and
+        nothing squats in a snapshot the reader's one scan found free of it (``_squat_free``,
+        as sync's own check reads it): no lookup. Else the full check (remembered)."""
+        if rd._squat_free is True:
+            return None
+        return self.name_problem(text)
+
     def valid_name(self, name: str) -> bool:
         """Whether indexed name text is a valid registry name in normal form (remembered)."""
         self.reader()
@@ -266,23 +309,15 @@ class Gateway:
             memo[name] = ok
         return ok
 
-    def verdict(self, rec: IndexedRecord | ViewRow) -> Verdict:
+    def verdict(self, rec: IndexedRecord) -> Verdict:
         """The policy verdict for a record: stored at sync, or re-checked with ``policy``.
 
         A record under a name that does not count (:meth:`name_problem`) fails
         whatever was stored: ``binding.domain_chain`` for a squatted name.
         """
         problem = self.name_problem(rec.name)
-        if problem is not None:
-            lints = ("binding.domain_chain",) if "squatting" in problem else ()
-            return Verdict("fail", problem, lints)
-        if self.policy is None:
-            detail = rec.policy_detail
-            failing: tuple[str, ...] = ()
-            if rec.policy == "fail" and ": " in detail:
-                failing = tuple(x.strip() for x in detail.split(": ", 1)[1].split(","))
-            return Verdict(rec.policy, detail, failing)
-        assert isinstance(rec, IndexedRecord)  # a ViewRow only for the stored verdict
+        if problem is not None or self.policy is None:
+            return _stored_verdict(rec.policy, rec.policy_detail, problem)
         ck = (rec.commitment, rec.name, rec.purposes)
         hit = self._verdicts.get(ck)
         if hit is not None and hit[0] > time.monotonic():
@@ -427,7 +462,7 @@ class Gateway:
                 return self.by_email(name)
         return []
 
-    def attestations(self, rec: IndexedRecord | ViewRow) -> list[dict[str, Any]]:
+    def attestations(self, rec: IndexedRecord) -> list[dict[str, Any]]:
         return self.reader().attestations(rec.name, rec.index)
 
     def revoked_certificate(self, rec: IndexedRecord) -> bytes | None:
@@ -518,18 +553,16 @@ class Gateway:
 
     # -- views for the JSON API and the page
 
-    def record_view(self, rec: IndexedRecord | ViewRow, *, subkeys: bool = False,
+    def record_view(self, rec: IndexedRecord, *, subkeys: bool = False,
                     attested: bool = True) -> dict[str, Any]:
         """A record for the JSON API / page: status, verdict, attestations, whether it is served.
 
         ``subkeys`` adds OpenPGP subkey fingerprints (from the index, in certificate order).
         ``attested=False``: the index is known to hold no attestation of the record.
-        A :class:`ViewRow` only for the verdict sync stored, and not for a revoked OpenPGP
-        record or with ``subkeys`` (those read the full record).
         """
-        d = record_dict(rec)  # type: ignore[arg-type]  # reads the fields a ViewRow has
+        d = record_dict(rec)
         v = self.verdict(rec)
-        d["policy"] = {"verdict": v.verdict, "detail": v.detail, "failing_lints": list(v.failing)}
+        d["policy"] = v.to_dict()
         d["attestations"] = self.attestations(rec) if attested else []
         ok = intact(rec)
         d["served"] = self._served(rec, ok)
@@ -576,14 +609,41 @@ class Gateway:
         if operated:
             info["operators"] = (rd.name(text) or {}).get("operators", [])
         now, lean = time.time(), self.policy is None
-        info["records"] = [self.record_view(
-            # the record's fields as plain slots where the view reads nothing else (the stored
-            # verdict; no revocation to verify, no subkeys to read by node)
-            view_row(row[9:], now) if lean and not (row[11] == OPENPGP and (row[18] or subkeys))
-            else _record(row[9:], now), subkeys=subkeys, attested=bool(row[7]))
+        # the verdict sync stored: a record's view straight from its row, unless it is a revoked
+        # OpenPGP record (its view verifies the revocation) or subkeys are asked (read by node)
+        problem = self._own_name_problem(rd, text) if lean and not found[0][8] else None
+        info["records"] = [
+            self._row_view(row, now, problem)
+            if lean and not (row[11] == OPENPGP and (row[18] or subkeys))
+            else self.record_view(_record(row[9:], now), subkeys=subkeys, attested=bool(row[7]))
             for row in found if not row[8]]
         info["served_rule"] = SERVED_RULE
         return info
+
+    def _row_view(self, row: tuple[Any, ...], now: float, problem: str | None) -> dict[str, Any]:
+        """:meth:`record_view` of a record of :meth:`name_view`'s query (``row``: the name's
+        columns, then the record's), built from the row without a record object: the same keys,
+        order and values, for the verdict sync stored (``policy=None``), given the name's
+        :meth:`name_problem`. Not for a revoked OpenPGP record nor with subkeys. The material
+        is re-hashed against its commitment, as :func:`intact` does.
+        """
+        (name, idx, kt, purposes, cm, material, vf, vu, pub, rev, reason, alg, fp, idents, policy,
+         block, tx, detail) = row[9:]
+        status = record_status(vf, vu, rev, now)
+        kt, vf, vu, rev, cm = int(kt), int(vf), int(vu), int(rev), bytes(cm)
+        ok = commitment_matches(kt, bytes(material), cm)
+        return {
+            "name": name, "index": int(idx), "key_type": KEY_TYPES.get(kt, str(kt)),
+            "purposes": purpose_names(int(purposes)), "status": status,
+            "algorithm": str(alg), "fingerprint": fingerprint_text(fp),
+            "identities": list(identities(idents)), "commitment": "0x" + cm.hex(),
+            "valid_from": iso(vf), "valid_until": iso(vu), "published_at": iso(int(pub)),
+            "revoked_at": iso(rev), "reason": reason_label(None if reason is None else int(reason)),
+            "policy": _stored_verdict(policy, str(detail or ""), problem).to_dict(),
+            "block": int(block), "tx_hash": "0x" + bytes(tx).hex(),
+            "attestations": self.reader().attestations(name, int(idx)) if row[7] else [],
+            "served": status == "active" and problem is None and ok and policy == "pass",
+            "intact": ok}
 
     def name_view_parts(self, name: str, *, subkeys: bool = False) -> dict[str, Any] | None:
         """:meth:`name_view` built from the reader's lookups (the reference the tests compare with)."""

@@ -49,13 +49,26 @@ PURPOSE_BITS = {1: "ssh-user", 2: "ssh-host", 4: "signing", 8: "encryption", 16:
                 32: "tls-client", 64: "ca"}
 
 
+def purpose_names(bits: int) -> list[str]:
+    """The names of the purpose bits set in ``bits``, in bit order (a new list each call)."""
+    names = _PURPOSE_NAMES.get(bits)
+    if names is None:
+        names = tuple(v for k, v in PURPOSE_BITS.items() if bits & k)
+        if len(_PURPOSE_NAMES) < 1024:  # (only 128 combinations are valid purposes)
+            _PURPOSE_NAMES[bits] = names
+    return list(names)
+
+
+_PURPOSE_NAMES: dict[int, tuple[str, ...]] = {}
+
+
 def record_dict(rec: IndexedRecord) -> dict[str, Any]:
     """The JSON view of a record (:meth:`IndexedRecord.to_dict`)."""
     return {
         "name": rec.name,
         "index": rec.index,
         "key_type": KEY_TYPES.get(rec.key_type, str(rec.key_type)),
-        "purposes": [v for k, v in PURPOSE_BITS.items() if rec.purposes & k],
+        "purposes": purpose_names(rec.purposes),
         "status": rec.status,
         "algorithm": rec.algorithm,
         "fingerprint": rec.fingerprint,

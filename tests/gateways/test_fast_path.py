@@ -16,6 +16,8 @@ import os
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from registry.gateways import hkp
 from registry.gateways.http import _dumps, create_app
@@ -85,6 +87,24 @@ def test_hot_routes_answer_like_the_router(world: World) -> None:
         seen.add(a[0])
     assert sum(answered) > 60  # the hot path itself answered (not the router behind it)
     assert {200, 400, 404, 414, 501} <= seen  # found, refused and missing answers were compared
+
+
+def test_hot_name_answers_are_the_readers_views(world: World) -> None:
+    """``/v1/names/{name}`` on the hot path (each record's view built from its query row) gives
+    the bytes of the view built from the reader's own lookups and records (``name_view_parts``):
+    active, revoked, expired, policy-failed, SSH and X.509 records, an unknown name."""
+    app = create_app(world.index)
+    gw = app.state.gateway
+    statuses = set()
+    for name in ("alice@example.org", "bob@example.org", "carol@example.org", "dave@example.org",
+                 "joe.doe@example.org", "web1.example.org", "example.org", "nobody@example.org"):
+        status, headers, body = _call(app, "/v1/names/" + name)
+        want = gw.name_view_parts(name)
+        assert (status, body) == ((200, _dumps(want)) if want is not None else
+                                  (404, b'{"error":"name not registered"}')), name
+        assert (b"content-type", b"application/json") in headers
+        statuses |= {r["status"] for r in (want or {}).get("records", [])}
+    assert {"active", "revoked", "expired"} <= statuses
 
 
 def test_hot_routes_serve_only_what_the_router_serves(world: World) -> None:
@@ -169,6 +189,18 @@ def test_iso_text_is_datetimes(seconds: float) -> None:
 
     when = datetime.fromtimestamp(min(int(seconds), _MAX_SECONDS), UTC)
     assert iso(seconds) == when.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.one_of(st.integers(min_value=1, max_value=2**40), st.floats(min_value=0.5, max_value=2.6e11)))
+def test_iso_text_is_datetimes_for_any_second(seconds: float) -> None:
+    """``iso`` (remembered days, the time of day from a table) writes every second as datetime does."""
+    from datetime import UTC, datetime
+
+    from registry.index._json import _MAX_SECONDS, iso
+
+    when = datetime.fromtimestamp(min(int(seconds), _MAX_SECONDS), UTC)
+    assert iso(seconds) == iso(seconds) == when.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @pytest.mark.parametrize("text", [None, "[]", '["alice@example.org", "Bob <bob@example.org>"]',

@@ -92,6 +92,22 @@ def test_name_view_is_the_readers_name_records_and_attestations(world: World, tm
     assert seen_operators and seen_attestations and seen_empty
 
 
+def test_name_view_of_a_squat_free_snapshot_is_the_readers(world: World, monkeypatch: Any) -> None:
+    """Once the reader's one scan finds no name squatting, ``name_view`` checks no name of a
+    request (valid by construction, and nothing squats): the same views as the reader's."""
+    monkeypatch.setattr(IndexReader, "SQUAT_SCAN_AFTER", 2)  # (the gateway remembers each name)
+    gw = Gateway(world.index)
+    names = _names(world.index)
+    for _ in range(2):  # before and after the reader's scan
+        for name in names:
+            for subkeys in (False, True):
+                got, want = gw.name_view(name, subkeys=subkeys), gw.name_view_parts(name, subkeys=subkeys)
+                assert json.dumps(got) == json.dumps(want), name
+    assert gw.reader()._squat_free is True
+    bob = gw.name_view("bob@example.org")
+    assert bob is not None and [r["status"] for r in bob["records"]] == ["revoked"]
+
+
 def _get(app: Any, path: str, query: str = "") -> tuple[int, bytes]:
     sent: list[dict[str, Any]] = []
 
