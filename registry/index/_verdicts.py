@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import marshal
 import struct
-import subprocess
 import sys
 import threading
 from collections import deque
@@ -70,10 +69,14 @@ def verdict(key_type: int, material: bytes, name: str, proof: bytes, owner: str 
     from registry.keys._common import commitment
     from registry.keys._load import load_material
 
-    if valid_name is None:
-        from registry.index._open import valid_name as _valid
+    if valid_name is None:  # registry.index._open.valid_name, without its sqlite3 import
+        from registry._errors_core import InvalidName
+        from registry._grammar import normal_name
 
-        valid_name = _valid(name)
+        try:
+            valid_name = normal_name(name) == name
+        except InvalidName:
+            valid_name = False
 
     try:
         key = load_material(key_type, material)
@@ -97,7 +100,6 @@ def verdict(key_type: int, material: bytes, name: str, proof: bytes, owner: str 
     try:
         import registry.policy as policy  # (``registry`` is an argument here)
 
-        check = policy.check
         kwargs: dict[str, Any] = {"profile": profile, "name": name, "purposes": purposes,
                                   "squatted_by": squatted_by}
         if proof and owner:
@@ -106,11 +108,12 @@ def verdict(key_type: int, material: bytes, name: str, proof: bytes, owner: str 
             kwargs["proof"] = proof
             kwargs["statement"] = statement(chain_id, registry, name, owner,
                                             commitment(key_type, material))
-        report = check(key, **kwargs)
-        outcome = "pass" if report.passed else "fail"
-        detail = f"{report.profile} {report.policy_sha256[:16]}"
-        if not report.passed:
-            detail += ": " + ", ".join(r.lint_id for r in report.failures())
+        # the report's profile, policy hash and failures, without building the report
+        checked, sha256, failed = policy.failing(key, **kwargs)
+        outcome = "fail" if failed else "pass"
+        detail = f"{checked} {sha256[:16]}"
+        if failed:
+            detail += ": " + ", ".join(failed)
     except Exception as exc:  # the checker is optional: say so, serve nothing unchecked
         outcome, detail = "unknown", f"policy check unavailable: {type(exc).__name__}: {exc}"
     return (algorithm, tuple(dict.fromkeys(fps)), idents, outcome, detail)
@@ -139,14 +142,13 @@ _WARM_UP_KEY = b"\x00\x00\x00\x0bssh-ed25519\x00\x00\x00\x20" + bytes(range(32))
 
 
 def warm_up() -> None:
-    """Import and build what a verdict needs (key parsers, name grammar, proofs, the default
-    policy's tables): one verdict of a sample key, its result dropped. The worker does this
-    as it starts, while the sync still fetches and proves its first page."""
+    """Import and build what a verdict needs (key parsers, name grammar, the default policy's
+    tables): one verdict of a sample key, its result dropped. The worker does this as it
+    starts, while the sync still fetches and proves its first page. (Possession proofs'
+    module is imported by the first key with a proof: most have none.)"""
     import contextlib
 
     with contextlib.suppress(Exception):
-        import registry.proofs  # noqa: F401  -- possession proofs, checked by the policy
-
         verdict(1, _WARM_UP_KEY, "warm-up@example.org", b"", "0x" + "00" * 20, 0,
                 "0x" + "00" * 20, 1, "default", None, False)
 
@@ -206,12 +208,16 @@ class VerdictPool:
     def __init__(self) -> None:
         # the child imports this checkout's registry, whatever the working directory holds
         # (``-c`` would put it first on sys.path)
+        import subprocess  # (here: the worker, which imports this module, never needs it)
+
         root = str(Path(__file__).resolve().parents[2])
         try:
             self._proc = subprocess.Popen(
                 [sys.executable, "-c", "import sys\nsys.path[0] = sys.argv[1]\n"
                  "from registry.index._verdicts import serve\n"
-                 "serve(sys.stdin.buffer, sys.stdout.buffer)", root],
+                 "serve(sys.stdin.buffer, sys.stdout.buffer)\n"
+                 # every reply is flushed: no interpreter teardown, which the sync waits for
+                 "import os\nos._exit(0)", root],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         except OSError as exc:
             raise WorkerFailed(f"cannot start the policy worker: {exc}") from exc
@@ -309,6 +315,8 @@ class VerdictPool:
     def close(self, *, kill: bool = False) -> None:
         """Stop the worker: at the end of its input, or at once (``kill``: what it still
         computes is not wanted)."""
+        import subprocess
+
         proc = self._proc
         if kill:
             proc.kill()

@@ -11,7 +11,7 @@ See docs/POLICY.md for the policy file format and docs/LINTS.md for the lints.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +26,7 @@ from registry.policy._framework import (
     Status,
     TimeBase,
     built,
+    judge,
     run_lint,
 )
 
@@ -42,6 +43,7 @@ __all__ = [
     "Status",
     "TimeBase",
     "check",
+    "failing",
     "lints",
     "lints_markdown",
     "load_lints",
@@ -107,22 +109,24 @@ def _plan(pol: Policy) -> tuple[tuple[Lint, Mapping[str, Any], Any, Any], ...]:
     return plan
 
 
-_TYPED: dict[tuple[str, str, str, str], tuple[tuple[LintResult, ...],
-                                              tuple[tuple[int, Lint, Mapping[str, Any], Any], ...]]] = {}
+_Active = tuple[tuple[int, Callable[..., LintResult], Lint, Mapping[str, Any], Any], ...]
+_TYPED: dict[tuple[str, str, str, str], tuple[tuple[LintResult, ...], _Active]] = {}
 
 
-def _typed_plan(pol: Policy, key_type: str) -> tuple[
-        tuple[LintResult, ...], tuple[tuple[int, Lint, Mapping[str, Any], Any], ...]]:
+def _typed_plan(pol: Policy, key_type: str) -> tuple[tuple[LintResult, ...], _Active]:
     """:func:`_plan` for one key type: every lint's NA result in id order (the report's
-    template) and (position, lint, parameters, severity) of the lints that apply, which
-    alone are run. Same results as running the whole plan, without visiting the lints of
-    the other key types for every key."""
+    template) and (position, runner, lint, parameters, severity) of the lints that apply,
+    which alone are run. Same results as running the whole plan, without visiting the lints
+    of the other key types for every key. The runner is :func:`run_lint`, or its
+    :func:`judge` alone for a lint without effective dates (its gates would pass: the key's
+    type is the lint's)."""
     key = (pol.profile, pol.sha256, pol.source, key_type)
     typed = _TYPED.get(key)
     if typed is None:
         plan = _plan(pol)
         typed = (tuple(na for _lt, _p, _s, na in plan),
-                 tuple((i, lt, params, severity)
+                 tuple((i, run_lint if lt.effective is not None or lt.ineffective is not None
+                        else judge, lt, params, severity)
                        for i, (lt, params, severity, _na) in enumerate(plan)
                        if key_type in lt.key_types))
         if len(_TYPED) > 64:
@@ -208,8 +212,52 @@ def check(
         ProofError: ``proof`` or ``statement`` is neither bytes nor str.
     """
     from registry import __version__
-    from registry.errors import KeyFormatError
     from registry.policy.report import Report
+
+    pol, when, key_type, results = _run(
+        key, policy, profile, at, name, proof, statement, registered_at, other_names,
+        attestations, trust_anchors, intermediates, purposes, record, owners, parent,
+        squatted_by, only, dns)
+    return built(
+        Report, results=tuple(results), profile=pol.profile, policy_sha256=pol.sha256,
+        checker_version=__version__, evaluated_at=when, fail_level=pol.fail_level,
+        key_type=key_type, fingerprint=_fingerprint(key), name=name,
+    )
+
+
+def failing(
+    key: Any,
+    *,
+    profile: str = "default",
+    at: datetime | None = None,
+    name: str | None = None,
+    proof: bytes | str | None = None,
+    statement: bytes | str | None = None,
+    purposes: int | None = None,
+    squatted_by: str | bool | None = None,
+) -> tuple[str, str, list[str]]:
+    """What the sync keeps of :func:`check` (same arguments): the policy's profile, its
+    sha256 and the ids of the lints at or above its fail level, in the report's order
+    (none: passed) — without building the report.
+
+    Raises: as :func:`check`.
+    """
+    pol, _when, _kt, results = _run(key, None, profile, at, name, proof, statement, None,
+                                    None, None, None, (), purposes, None, None, None,
+                                    squatted_by, None, None)
+    floor = pol.fail_level
+    return pol.profile, pol.sha256, [r.lint_id for r in results if r.status >= floor]
+
+
+def _run(key: Any, policy: Any, profile: str, at: datetime | None, name: str | None,
+         proof: Any, statement: Any, registered_at: datetime | None,
+         other_names: Iterable[str] | None, attestations: Iterable[Any] | None,
+         trust_anchors: Sequence[Any] | None, intermediates: Sequence[Any],
+         purposes: int | None, record: Any, owners: Mapping[str, str] | None,
+         parent: str | None, squatted_by: str | bool | None, only: Iterable[str] | None,
+         dns: Any) -> tuple[Policy, datetime, str, list[LintResult]]:
+    """:func:`check`'s work: (policy, evaluation time, key type, results in id order)."""
+    from registry.errors import KeyFormatError
 
     pol = _policy(policy, profile)
     load_lints()
@@ -239,13 +287,9 @@ def check(
     else:
         template, active = _typed_plan(pol, key_type)
         results = list(template)  # NA without calling the lint
-        for i, lt, params, severity in active:
-            results[i] = run_lint(lt, ctx, params, severity)
-    return built(
-        Report, results=tuple(results), profile=pol.profile, policy_sha256=pol.sha256,
-        checker_version=__version__, evaluated_at=when, fail_level=pol.fail_level,
-        key_type=key_type, fingerprint=_fingerprint(key), name=name,
-    )
+        for i, run, lt, params, severity in active:
+            results[i] = run(lt, ctx, params, severity)
+    return pol, when, key_type, results
 
 
 def _md(text: str) -> str:

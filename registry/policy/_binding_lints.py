@@ -3,13 +3,23 @@ strength, lifecycle, attestations."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from registry.policy._framework import Context, Finding, Source, Status, lint, utc
+from registry.policy._framework import (
+    NOT_APPLICABLE,
+    PASSED,
+    Context,
+    Finding,
+    Source,
+    Status,
+    lint,
+    utc,
+)
 
 P, INFO, W, E = Status.PASS, Status.INFO, Status.WARN, Status.ERROR
 ALL = ("ssh", "openpgp", "x509")
@@ -49,14 +59,23 @@ def _norm_name(name: str) -> str:
     return parse_name(name).text
 
 
+#: Constant findings, made once (see _framework.PASSED)
+_NO_NAME = Finding(Status.NE, "no registry name given")
+_PLAIN_SSH = Finding(Status.NA, "a plain SSH key names no identity")
+_NO_PROOF = Finding(Status.NE, "no proof given")
+_NO_REVERSE = Finding(Status.NE, "no reverse-lookup data given")
+_NO_CHAIN = Finding(Status.NE, "the name's registry parent chain was not given")
+_NO_ATTESTATIONS = Finding(Status.NA, "no attestations required by the profile")
+_NO_RECORD = Finding(Status.NE, "no registry record given (a key file, not a published key)")
+
 @lint("binding.name", "Registry name matches a certificate SAN, a self-signed UID email, or an "
       "SSH certificate principal", ALL, Source.REGISTRY, "DESIGN.md (name binding)", E,
       params={"ssh_local_part": True})
 def name_binding(ctx: Context, p: Mapping[str, Any]) -> Finding:
     if ctx.name is None:
-        return Finding(Status.NE, "no registry name given")
+        return _NO_NAME
     if ctx.key_type == "ssh" and ctx.ssh.certificate is None:
-        return Finding(Status.NA, "a plain SSH key names no identity")
+        return _PLAIN_SSH
     name = _norm_name(ctx.name)
     ids = identities(ctx)
     if name in ids:
@@ -79,13 +98,13 @@ def name_binding(ctx: Context, p: Mapping[str, Any]) -> Finding:
       ALL, Source.REGISTRY, "DESIGN.md (proof of possession); sshsig.c; RFC 9580 5.2.4", E,
       params={"required": False})
 def proof(ctx: Context, p: Mapping[str, Any]) -> Finding:
-    from registry.errors import ProofError
-    from registry.proofs import parse_statement, verify_proof
-
     if not ctx.proof or not ctx.statement:
         if p["required"]:
             return Finding(E, "a proof of possession is required", "proof")
-        return Finding(Status.NE, "no proof given")
+        return _NO_PROOF
+    from registry.errors import ProofError
+    from registry.proofs import parse_statement, verify_proof
+
     try:
         stmt = parse_statement(ctx.statement)
         if ctx.name is not None and stmt.name != _norm_name(ctx.name):
@@ -101,12 +120,12 @@ def proof(ctx: Context, p: Mapping[str, Any]) -> Finding:
       Source.CABF_BR, "BR 6.1.1.3 / 6.1.2 (key reuse); registry index reverse lookup", W)
 def other_names(ctx: Context, p: Mapping[str, Any]) -> Finding:
     if ctx.other_names is None:
-        return Finding(Status.NE, "no reverse-lookup data given")
+        return _NO_REVERSE
     own = _norm_name(ctx.name) if ctx.name else None
     others = sorted({n for n in ctx.other_names if n != own})
     if others:
         return Finding(W, f"same key also bound to {', '.join(others)}", "key")
-    return Finding(P)
+    return PASSED
 
 
 @lint("binding.domain_chain", "A name inside a registered domain was created through that "
@@ -115,9 +134,9 @@ def other_names(ctx: Context, p: Mapping[str, Any]) -> Finding:
 def domain_chain(ctx: Context, p: Mapping[str, Any]) -> Finding:
     squat = ctx.squatted_by
     if squat is None:
-        return Finding(Status.NE, "the name's registry parent chain was not given")
+        return _NO_CHAIN
     if not squat:
-        return Finding(P)
+        return PASSED
     name = _norm_name(ctx.name) if ctx.name else "the name"
     return Finding(E, f"{name} was registered on its own inside {squat}, whose owner did not"
                       " create it: its keys are never served", "name")
@@ -138,6 +157,16 @@ def rsa_moduli(ctx: Context) -> Iterator[tuple[int, int, str]]:
     if pn is not None and pn[0] == "rsa":
         n, e = pn[1]
         yield n, e, "ssh.key" if kt == "ssh" else "x509.spki"
+
+
+def _no_rsa(ctx: Context) -> bool:
+    """Whether :func:`rsa_moduli` yields nothing (read in the same order, so that a key
+    whose parse fails fails the same way)."""
+    if ctx.key_type == "openpgp":
+        c = ctx.pgp
+        return c.primary.rsa_n is None and all(sub.key.rsa_n is None for sub in c.subkeys)
+    pn = ctx.public_numbers
+    return pn is None or pn[0] != "rsa"
 
 
 # ROCA (CVE-2017-15361): Infineon moduli are n = k*M + (65537^a mod M); n mod p then lies in the
@@ -165,13 +194,19 @@ def roca_vulnerable(n: int) -> bool:
 
 @lint("key.roca", "RSA key does not carry the ROCA fingerprint (CVE-2017-15361)", ALL,
       Source.CABF_BR, "BR 6.1.1.3 (known weak keys); Nemec et al., CCS 2017", E)
-def roca(ctx: Context, p: Mapping[str, Any]) -> Iterator[Finding]:
+def roca(ctx: Context, p: Mapping[str, Any]) -> Finding | Iterator[Finding]:
+    if _no_rsa(ctx):  # most keys: no generator to run
+        return NOT_APPLICABLE
+    return _roca(ctx)
+
+
+def _roca(ctx: Context) -> Iterator[Finding]:
     seen = False
     for n, _e, loc in rsa_moduli(ctx):
         seen = True
         if roca_vulnerable(n):
             yield Finding(E, "RSA modulus has the ROCA fingerprint (Infineon RSALib)", loc)
-    yield Finding(P if seen else Status.NA)
+    yield PASSED if seen else NOT_APPLICABLE
 
 
 def fermat_factor(n: int, rounds: int) -> tuple[int, int] | None:
@@ -193,13 +228,19 @@ def fermat_factor(n: int, rounds: int) -> tuple[int, int] | None:
 @lint("key.fermat", "RSA modulus not Fermat-factorable within 100 rounds", ALL,
       Source.CABF_BR, "BR 6.1.1.3; Böck, 'Fermat Factorization in the Wild' (2023)", E,
       params={"rounds": 100})
-def fermat(ctx: Context, p: Mapping[str, Any]) -> Iterator[Finding]:
+def fermat(ctx: Context, p: Mapping[str, Any]) -> Finding | Iterator[Finding]:
+    if _no_rsa(ctx):
+        return NOT_APPLICABLE
+    return _fermat(ctx, p)
+
+
+def _fermat(ctx: Context, p: Mapping[str, Any]) -> Iterator[Finding]:
     seen = False
     for n, _e, loc in rsa_moduli(ctx):
         seen = True
         if fermat_factor(n, p["rounds"]):
             yield Finding(E, "RSA modulus factors with Fermat's method (primes too close)", loc)
-    yield Finding(P if seen else Status.NA)
+    yield PASSED if seen else NOT_APPLICABLE
 
 
 def debian_fingerprint(n: int) -> str:
@@ -210,10 +251,16 @@ def debian_fingerprint(n: int) -> str:
 
 @lint("key.debian_weak", "RSA key not on the Debian weak-key blocklist (CVE-2008-0166)", ALL,
       Source.CABF_BR, "BR 6.1.1.3; Debian openssl-blacklist", E, params={"blocklist": []})
-def debian_weak(ctx: Context, p: Mapping[str, Any]) -> Iterator[Finding]:
+def debian_weak(ctx: Context, p: Mapping[str, Any]) -> Finding | Iterator[Finding]:
+    if _no_rsa(ctx):
+        return NOT_APPLICABLE
+    return _debian_weak(ctx, p)
+
+
+def _debian_weak(ctx: Context, p: Mapping[str, Any]) -> Iterator[Finding]:
     moduli = list(rsa_moduli(ctx))
     if not moduli:
-        yield Finding(Status.NA)
+        yield NOT_APPLICABLE
         return
     block = {str(x).lower() for x in p["blocklist"]}
     if not block:
@@ -223,7 +270,7 @@ def debian_weak(ctx: Context, p: Mapping[str, Any]) -> Iterator[Finding]:
     for n, _e, loc in moduli:
         if debian_fingerprint(n) in block:
             yield Finding(E, "RSA key is a known Debian weak key", loc)
-    yield Finding(P)
+    yield PASSED
 
 
 _EC_STRENGTH = {"nistp256": 128, "secp256r1": 128, "p256": 128, "nistp384": 192,
@@ -270,19 +317,31 @@ def key_strengths(ctx: Context) -> Iterator[tuple[int, str, str]]:
         yield v // 2, f"eddsa-{v}", loc
 
 
+@functools.lru_cache(maxsize=64)
+def _date(text: str) -> datetime:
+    """``YYYY-MM-DD`` (a policy parameter) as midnight UTC; parsed once per text."""
+    y, m, d = (int(x) for x in text.split("-"))
+    return utc(y, m, d)
+
+
 @lint("key.nist_strength", "NIST security strength: >= 112 bits; 112 (RSA-2048) disallowed "
       "from 2031", ALL, Source.NIST, "SP 800-57 Pt 1 r5 Table 2; SP 800-131A r2", E,
       params={"min_strength": 112, "strength_112_until": "2031-01-01"})
-def nist_strength(ctx: Context, p: Mapping[str, Any]) -> Iterator[Finding]:
-    y, m, d = (int(x) for x in str(p["strength_112_until"]).split("-"))
-    until = utc(y, m, d)
+def nist_strength(ctx: Context, p: Mapping[str, Any]) -> Finding | list[Finding]:
+    until = _date(str(p["strength_112_until"]))
+    out = []
     for strength, label, loc in key_strengths(ctx):
         if strength < p["min_strength"]:
-            yield Finding(E, f"{label}: {strength}-bit security (< {p['min_strength']})", loc)
+            out.append(Finding(E, f"{label}: {strength}-bit security (< {p['min_strength']})",
+                               loc))
         elif strength == 112:
             level = W if ctx.at < until else E
-            yield Finding(level, f"{label}: 112-bit security, disallowed from {until.date()}", loc)
-    yield Finding(P)
+            out.append(Finding(level, f"{label}: 112-bit security, disallowed from"
+                                      f" {until.date()}", loc))
+    if not out:
+        return PASSED
+    out.append(PASSED)
+    return out
 
 
 @lint("x509.expired", "Certificate is not expired at evaluation time", "x509", Source.RFC5280,
@@ -291,7 +350,7 @@ def x509_expired(ctx: Context, p: Mapping[str, Any]) -> Finding:
     na = ctx.x509.not_valid_after_utc
     if ctx.at > na:
         return Finding(E, f"expired at {na.isoformat()}", "x509.validity.notAfter")
-    return Finding(P)
+    return PASSED
 
 
 @lint("x509.not_yet_valid", "Certificate is valid (notBefore) at evaluation time", "x509",
@@ -300,7 +359,7 @@ def x509_not_yet_valid(ctx: Context, p: Mapping[str, Any]) -> Finding:
     nb = ctx.x509.not_valid_before_utc
     if ctx.at < nb:
         return Finding(E, f"not valid before {nb.isoformat()}", "x509.validity.notBefore")
-    return Finding(P)
+    return PASSED
 
 
 @lint("openpgp.revoked_key", "Certificate (primary key) is not revoked", "openpgp",
@@ -309,7 +368,7 @@ def openpgp_revoked(ctx: Context, p: Mapping[str, Any]) -> Finding:
     rev = ctx.pgp.revocation(ctx.at)
     if rev is not None:
         return Finding(E, "the primary key is revoked", rev.location)
-    return Finding(P)
+    return PASSED
 
 
 @lint("openpgp.not_yet_valid", "Primary key creation time is not in the future", "openpgp",
@@ -319,7 +378,7 @@ def openpgp_not_yet_valid(ctx: Context, p: Mapping[str, Any]) -> Finding:
     if created > ctx.at:
         return Finding(E, f"key created {created.isoformat()}, after the evaluation time",
                        "openpgp.key")
-    return Finding(P)
+    return PASSED
 
 
 #: The ``trusted`` entry that stands for the subject name's registration authority: its
@@ -346,7 +405,7 @@ def attestations(ctx: Context, p: Mapping[str, Any]) -> Finding:
     """
     need = int(p["min"])
     if need <= 0:
-        return Finding(Status.NA, "no attestations required by the profile")
+        return _NO_ATTESTATIONS
     trusted: set[str] = set()
     for t in p["trusted"]:
         if t == PARENT:
@@ -399,7 +458,7 @@ def _when(value: Any) -> datetime | None:
 def record_lifecycle(ctx: Context, p: Mapping[str, Any]) -> Finding:
     rec = ctx.record
     if rec is None:
-        return Finding(Status.NE, "no registry record given (a key file, not a published key)")
+        return _NO_RECORD
     revoked = _when(getattr(rec, "revoked_at", None))
     if revoked is not None and revoked <= ctx.at:
         reason = getattr(rec, "reason", None)
@@ -413,4 +472,4 @@ def record_lifecycle(ctx: Context, p: Mapping[str, Any]) -> Finding:
     if start is not None and start > ctx.at:
         return Finding(E, f"the record is valid only from {start.isoformat()}",
                        "record.valid_from")
-    return Finding(P)
+    return PASSED

@@ -16,6 +16,9 @@ from registry.policy._framework import Context, Finding, Source, Status, lint
 ALL = ("ssh", "openpgp", "x509")
 
 
+#: Constant findings, made once (see _framework.PASSED)
+_NOT_CHECKED = Finding(Status.NE, "DNS control not checked")
+
 @lint("name.dns_control", "The domain's DNS (_keyanchor TXT) names the registry owner of the name",
       ALL, Source.REGISTRY, "DESIGN.md (names: DNS control); docs/CONTRACT.md threat model",
       Status.ERROR, params={"required": False})
@@ -26,7 +29,7 @@ def dns_control(ctx: Context, p: Mapping[str, Any]) -> Finding:
         if required:
             return Finding(Status.ERROR, "DNS control is required but was not checked"
                            " (configure [dns] and sync)", "dns")
-        return Finding(Status.NE, "DNS control not checked")
+        return _NOT_CHECKED
     status, detail = verdict.status, verdict.detail
     if status == "match":
         return Finding(Status.PASS, detail)

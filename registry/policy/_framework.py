@@ -18,6 +18,8 @@ from typing import Any
 
 __all__ = [
     "LINTS",
+    "NOT_APPLICABLE",
+    "PASSED",
     "Attestation",
     "Context",
     "Finding",
@@ -27,6 +29,7 @@ __all__ = [
     "Status",
     "TimeBase",
     "built",
+    "judge",
     "lint",
     "run_lint",
 ]
@@ -111,6 +114,12 @@ class Lint:
     @property
     def category(self) -> str:
         return self.id.split(".", 1)[0]
+
+
+#: The plain findings most lints return for most keys, made once (findings are immutable; a
+#: frozen dataclass costs ~1-2 us to build, and a check runs ~30 lints a key)
+PASSED = Finding(Status.PASS)
+NOT_APPLICABLE = Finding(Status.NA)
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,6 +238,11 @@ def built(cls: type, **fields: Any) -> Any:
     return obj
 
 
+#: (type, value) of a key object's ``key_type`` -> its label ("ssh", "openpgp", "x509"):
+#: ``KeyType.parse(...).label``, remembered (the same few values, once a key)
+_KEY_TYPE_LABELS: dict[tuple[type, Any], str] = {}
+
+
 @dataclass(frozen=True)
 class Context:
     """Everything a lint may look at. Parsed views of the key are computed once, lazily."""
@@ -254,9 +268,18 @@ class Context:
 
     @_cached
     def key_type(self) -> str:
+        kt = self.key.key_type
+        memo = (type(kt), kt)
+        try:
+            return _KEY_TYPE_LABELS[memo]
+        except (KeyError, TypeError):  # not seen yet, or unhashable
+            pass
         from registry.keys import KeyType
 
-        return KeyType.parse(self.key.key_type).label
+        label: str = KeyType.parse(kt).label
+        if len(_KEY_TYPE_LABELS) < 64:
+            _KEY_TYPE_LABELS[memo] = label
+        return label
 
     @_cached
     def material(self) -> bytes:
@@ -337,7 +360,7 @@ class Context:
         return None
 
 
-_PASS = Finding(Status.PASS)
+_PASS = PASSED
 
 
 def _as_findings(value: Finding | Iterable[Finding] | None) -> tuple[Finding, ...]:
@@ -360,6 +383,8 @@ def _reference_time(lt: Lint, ctx: Context) -> datetime | None:
 #: One-finding results already built, by (lint id, status, details, location): results are immutable, and most
 #: keys give most lints the same plain result, so one object serves them all (bounded).
 _SHARED: dict[tuple[str, int, str, str], LintResult] = {}
+#: (``Status.X`` is a lookup through the enum's metaclass on every use)
+_INFO, _FATAL = Status.INFO, Status.FATAL
 _SHARED_MAX = 4096
 
 
@@ -394,21 +419,29 @@ def run_lint(
         if lt.ineffective is not None and ref >= lt.ineffective:
             return LintResult(lt.id, Status.NE,
                               f"ineffective from {lt.ineffective.date()} ({lt.time_base.value} time)")
+    return judge(lt, ctx, params, severity, shared=shared)
+
+
+def judge(lt: Lint, ctx: Context, params: Mapping[str, Any], severity: Status | None = None,
+          *, shared: bool = True) -> LintResult:
+    """:func:`run_lint` after its gates: the check itself, severity capping; a crash gives
+    FATAL. Called alone (policy.check's plan) only for a lint of the key's type without
+    effective dates, for which run_lint's gates pass through."""
     try:
         value = lt.func(ctx, params)
         if value is None:
             findings: tuple[Finding, ...] = (_PASS,)
-        elif isinstance(value, Finding):
+        elif type(value) is Finding:
             findings = (value,)
         else:
             findings = _as_findings(value)  # a generator runs here, inside the try
     except Exception as exc:
-        return LintResult(lt.id, Status.FATAL, f"lint crashed: {type(exc).__name__}: {exc}")
-    cap = severity if severity is not None else lt.max_severity
+        return LintResult(lt.id, _FATAL, f"lint crashed: {type(exc).__name__}: {exc}")
     if len(findings) == 1:  # the usual case: one finding is the result
         f = findings[0]
         st = f.status
-        if st >= Status.INFO and st != Status.FATAL:
+        if st >= _INFO and st != _FATAL:
+            cap = severity if severity is not None else lt.max_severity
             st = severity if severity is not None and st == lt.max_severity else min(st, cap)
             if st != f.status:
                 f = Finding(st, f.details, f.location)
@@ -424,10 +457,11 @@ def run_lint(
                 _SHARED.clear()
             result = _SHARED[memo] = LintResult(lt.id, st, f.details, f.location, (f,))
         return result
+    cap = severity if severity is not None else lt.max_severity
     capped = []
     for f in findings:
         st = f.status
-        if st >= Status.INFO and st != Status.FATAL:
+        if st >= _INFO and st != _FATAL:
             if severity is not None and st == lt.max_severity:
                 st = severity
             else:

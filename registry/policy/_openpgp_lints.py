@@ -8,6 +8,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from registry.policy._framework import (
+    NOT_APPLICABLE,
+    PASSED,
     Context,
     Finding,
     Source,
@@ -55,7 +57,7 @@ def binding_selfsig(ctx: Context, p: Mapping[str, Any]) -> Iterator[Finding]:
         if c.subkey_binding(sub, ctx.at) is None:
             yield Finding(W, f"subkey {sub.key.fingerprint} has no valid binding signature",
                           f"openpgp.subkey[{sub.index}].binding")
-    yield Finding(P)
+    yield PASSED
 
 
 @lint("openpgp.md5", "No MD5 in signatures", PGP, Source.SEQUOIA,
@@ -64,7 +66,7 @@ def md5(ctx: Context, p: Mapping[str, Any]) -> Iterator[Finding]:
     for s in ctx.pgp.all_sigs():
         if s.hash_algorithm == 1:
             yield Finding(E, "MD5 signature", s.location)
-    yield Finding(P)
+    yield PASSED
 
 
 @lint("openpgp.sha1_selfsig", "No SHA-1 in self-signatures and bindings after the cut-off", PGP,
@@ -79,7 +81,7 @@ def sha1_selfsig(ctx: Context, p: Mapping[str, Any]) -> Iterator[Finding]:
             if created >= cutoff or ctx.at >= cutoff:
                 yield Finding(E, f"SHA-1 {s.info.type_name} signature (cut-off {p['cutoff']})",
                               s.location)
-    yield Finding(P)
+    yield PASSED
 
 
 @lint("openpgp.sha1_revocation", "Revocations made with SHA-1 are tolerated 7 years + 2 days",
@@ -94,7 +96,7 @@ def sha1_revocation(ctx: Context, p: Mapping[str, Any]) -> Iterator[Finding]:
             level = W if ctx.at < end else E
             yield Finding(level, f"{s.hash_name} revocation signature (tolerated until {end.date()})",
                           s.location)
-    yield Finding(P)
+    yield PASSED
 
 
 def _keys(ctx: Context) -> Iterator[tuple[Any, str]]:
@@ -111,7 +113,7 @@ def rsa_bits(ctx: Context, p: Mapping[str, Any]) -> Iterator[Finding]:
     for k, loc in _keys(ctx):
         if k.rsa_n is not None and k.bits < p["min_bits"]:
             yield Finding(E, f"RSA key of {k.bits} bits (< {p['min_bits']})", loc)
-    yield Finding(P)
+    yield PASSED
 
 
 @lint("openpgp.elgamal", "No ElGamal keys", PGP, Source.SEQUOIA,
@@ -120,7 +122,7 @@ def elgamal(ctx: Context, p: Mapping[str, Any]) -> Iterator[Finding]:
     for k, loc in _keys(ctx):
         if k.algorithm_id in (16, 20):
             yield Finding(E, "ElGamal key", loc)
-    yield Finding(P)
+    yield PASSED
 
 
 @lint("openpgp.dsa", "No DSA keys", PGP, Source.SEQUOIA,
@@ -129,7 +131,7 @@ def dsa(ctx: Context, p: Mapping[str, Any]) -> Iterator[Finding]:
     for k, loc in _keys(ctx):
         if k.algorithm_id == 17:
             yield Finding(E, "DSA key", loc)
-    yield Finding(P)
+    yield PASSED
 
 
 @lint("openpgp.v6_legacy_algorithms", "v6 keys never use DSA, ElGamal or legacy EdDSA/ECDH",
@@ -141,7 +143,7 @@ def v6_legacy(ctx: Context, p: Mapping[str, Any]) -> Iterator[Finding]:
                                                k.curve in ("ed25519", "cv25519"))
         ):
             yield Finding(E, f"{k.algorithm} is not valid with a v6 key", loc)
-    yield Finding(P)
+    yield PASSED
 
 
 @lint("openpgp.ecdh_params", "ECDH: AES key wrap and a collision-resistant KDF hash", PGP,
@@ -161,7 +163,7 @@ def ecdh_params(ctx: Context, p: Mapping[str, Any]) -> Iterator[Finding]:
             yield Finding(E, f"ECDH KDF hash id {h} is not collision-resistant", loc)
         if sym not in p["kek"]:
             yield Finding(E, f"ECDH key wrap algorithm id {sym} is not AES", loc)
-    yield Finding(P if seen else Status.NA)
+    yield PASSED if seen else NOT_APPLICABLE
 
 
 @lint("openpgp.backsig", "Signing-capable subkeys carry a valid primary key binding (0x19)",
@@ -177,7 +179,7 @@ def backsig(ctx: Context, p: Mapping[str, Any]) -> Iterator[Finding]:
         if not any(e.type == 0x19 and e.verify(sub.key) for e in b.embedded_sigs):
             yield Finding(E, f"signing subkey {sub.key.fingerprint} has no valid back-signature",
                           f"openpgp.subkey[{sub.index}].binding")
-    yield Finding(P if seen else Status.NA)
+    yield PASSED if seen else NOT_APPLICABLE
 
 
 @lint("openpgp.expired", "Certificate (primary key) is not expired", PGP, Source.RFC9580,
@@ -186,7 +188,7 @@ def expired(ctx: Context, p: Mapping[str, Any]) -> Finding:
     exp = ctx.pgp.expires(ctx.at)
     if exp is not None and exp <= ctx.at:
         return Finding(E, f"expired at {exp.isoformat()}", "openpgp.key")
-    return Finding(P)
+    return PASSED
 
 
 @lint("openpgp.expiry_none", "Certificate has an expiration time", PGP, Source.GNUPG,
@@ -194,7 +196,7 @@ def expired(ctx: Context, p: Mapping[str, Any]) -> Finding:
 def expiry_none(ctx: Context, p: Mapping[str, Any]) -> Finding:
     if ctx.pgp.expires(ctx.at) is None:
         return Finding(W, "certificate never expires", "openpgp.key")
-    return Finding(P)
+    return PASSED
 
 
 @lint("openpgp.expiry_far", "Expiration no more than 3 years ahead", PGP, Source.GNUPG,
@@ -202,11 +204,11 @@ def expiry_none(ctx: Context, p: Mapping[str, Any]) -> Finding:
 def expiry_far(ctx: Context, p: Mapping[str, Any]) -> Finding:
     exp = ctx.pgp.expires(ctx.at)
     if exp is None:
-        return Finding(Status.NA)
+        return NOT_APPLICABLE
     if exp - ctx.at > timedelta(days=p["max_days"]):
         return Finding(INFO, f"expires {exp.date()}, more than {p['max_days']} days ahead",
                        "openpgp.key")
-    return Finding(P)
+    return PASSED
 
 
 @lint("openpgp.revoked_subkey", "No subkey is revoked", PGP, Source.RFC9580,
@@ -217,7 +219,7 @@ def revoked_subkey(ctx: Context, p: Mapping[str, Any]) -> Iterator[Finding]:
         if c.subkey_revocation(sub, ctx.at) is not None:
             yield Finding(E, f"subkey {sub.key.fingerprint} is revoked",
                           f"openpgp.subkey[{sub.index}].revocation")
-    yield Finding(P)
+    yield PASSED
 
 
 @lint("openpgp.revoked_uid", "No user ID is revoked", PGP, Source.RFC9580,
@@ -227,7 +229,7 @@ def revoked_uid(ctx: Context, p: Mapping[str, Any]) -> Iterator[Finding]:
     for u in c.uids:
         if c.uid_revocation(u, ctx.at) is not None:
             yield Finding(E, f"user ID {u.value!r} is revoked", f"openpgp.uid[{u.index}].revocation")
-    yield Finding(P)
+    yield PASSED
 
 
 @lint("openpgp.sig_version", "No v3 or v5 signatures", PGP, Source.SEQUOIA,
@@ -237,7 +239,7 @@ def sig_version(ctx: Context, p: Mapping[str, Any]) -> Iterator[Finding]:
     for s in ctx.pgp.all_sigs():
         if s.version in (3, 5):
             yield Finding(E, f"v{s.version} signature", s.location)
-    yield Finding(P)
+    yield PASSED
 
 
 @lint("openpgp.packets", "Only certificate packets, in known versions (no SED, no v5 keys)", PGP,
@@ -249,7 +251,7 @@ def packets(ctx: Context, p: Mapping[str, Any]) -> Iterator[Finding]:
             yield Finding(E, f"unexpected packet tag {tag} in a certificate", f"openpgp.packet[{i}]")
         elif tag in (6, 14) and ver not in (4, 6):
             yield Finding(E, f"v{ver} key packet", f"openpgp.packet[{i}]")
-    yield Finding(P)
+    yield PASSED
 
 
 @lint("openpgp.critical_subpackets", "No unknown critical subpackets or notations", PGP,
@@ -259,7 +261,7 @@ def critical_subpackets(ctx: Context, p: Mapping[str, Any]) -> Iterator[Finding]
         unknown = s.unknown_critical()
         if unknown:
             yield Finding(E, f"unknown critical subpacket(s) {sorted(set(unknown))}", s.location)
-    yield Finding(P)
+    yield PASSED
 
 
 @lint("openpgp.fingerprint", "Full fingerprints: v4 (20 bytes) or v6 (32 bytes) keys; issuer "
@@ -273,7 +275,7 @@ def fingerprint(ctx: Context, p: Mapping[str, Any]) -> Iterator[Finding]:
     for s in _self_sigs(ctx):
         if s.version >= 4 and s.issuer_fingerprint is None:
             yield Finding(W, "self-signature names its issuer by key ID only", s.location)
-    yield Finding(P)
+    yield PASSED
 
 
 @lint("openpgp.sig_future", "No self-signature is dated in the future", PGP, Source.SEQUOIA,
@@ -284,7 +286,7 @@ def sig_future(ctx: Context, p: Mapping[str, Any]) -> Iterator[Finding]:
     for s in _self_sigs(ctx):
         if s.created is not None and s.created > limit:
             yield Finding(W, f"signature created {s.created.isoformat()}", s.location)
-    yield Finding(P)
+    yield PASSED
 
 
 @lint("openpgp.user_id", "At least one user ID with a valid self-signature", PGP,
@@ -293,7 +295,7 @@ def user_id(ctx: Context, p: Mapping[str, Any]) -> Finding:
     c = ctx.pgp
     if not any(c.uid_binding(u, ctx.at) for u in c.uids if not u.attribute):
         return Finding(W, "no self-signed user ID", "openpgp.uid")
-    return Finding(P)
+    return PASSED
 
 
 @lint("openpgp.ecc_curve", "ECC keys on curves Sequoia accepts by default", PGP, Source.SEQUOIA,
@@ -305,4 +307,4 @@ def ecc_curve(ctx: Context, p: Mapping[str, Any]) -> Iterator[Finding]:
     for k, loc in _keys(ctx):
         if k.algorithm_id in (18, 19, 22) and k.curve not in p["allowed"]:
             yield Finding(E, f"curve {k.curve} not accepted", loc)
-    yield Finding(P)
+    yield PASSED

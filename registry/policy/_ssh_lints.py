@@ -22,7 +22,16 @@ from registry.keys._ssh import (
     _read_fields,
     load_ssh_blob,
 )
-from registry.policy._framework import Context, Finding, Source, Status, TimeBase, lint
+from registry.policy._framework import (
+    NOT_APPLICABLE,
+    PASSED,
+    Context,
+    Finding,
+    Source,
+    Status,
+    TimeBase,
+    lint,
+)
 
 P, INFO, W, E = Status.PASS, Status.INFO, Status.WARN, Status.ERROR
 SSH = "ssh"
@@ -98,12 +107,16 @@ def _loc(ctx: Context) -> str:
     return "ssh.cert" if ctx.ssh.certificate is not None else "ssh.key"
 
 
+#: Constant findings, made once (see _framework.PASSED)
+_NO_PURPOSE = Finding(Status.NE, "no purpose given")
+_NO_PROOF = Finding(Status.NE, "no proof given")
+
 @lint("ssh.dsa", "DSA (ssh-dss) keys are refused", SSH, Source.OPENSSH,
       "OpenSSH 7.0 release notes (disabled); OpenSSH 10.0 (removed)", E)
 def dsa(ctx: Context, p: Mapping[str, Any]) -> Finding:
     if ctx.ssh.plain_algorithm == "ssh-dss":
         return Finding(E, "ssh-dss keys are disabled since OpenSSH 7.0", _loc(ctx))
-    return Finding(P)
+    return PASSED
 
 
 @lint("ssh.rsa_bits", "RSA modulus size bands", SSH, Source.OPENSSH,
@@ -112,7 +125,7 @@ def dsa(ctx: Context, p: Mapping[str, Any]) -> Finding:
 def rsa_bits(ctx: Context, p: Mapping[str, Any]) -> Finding:
     n = _param(ctx.ssh, "n")
     if n is None:
-        return Finding(Status.NA)
+        return NOT_APPLICABLE
     bits = n.bit_length()
     if bits < p["min_bits"]:
         return Finding(E, f"RSA key of {bits} bits is below {p['min_bits']}", _loc(ctx))
@@ -129,10 +142,10 @@ def rsa_bits(ctx: Context, p: Mapping[str, Any]) -> Finding:
 def rsa_exponent(ctx: Context, p: Mapping[str, Any]) -> Finding:
     e = _param(ctx.ssh, "e")
     if e is None:
-        return Finding(Status.NA)
+        return NOT_APPLICABLE
     if e < 3 or e % 2 == 0:
         return Finding(E, f"RSA exponent {e} is not an odd number >= 3", _loc(ctx))
-    return Finding(P)
+    return PASSED
 
 
 @lint("ssh.ecdsa_curve", "ECDSA curve is nistp256/384/521 and matches the key type", SSH,
@@ -141,12 +154,12 @@ def rsa_exponent(ctx: Context, p: Mapping[str, Any]) -> Finding:
 def ecdsa_curve(ctx: Context, p: Mapping[str, Any]) -> Finding:
     s = ctx.ssh
     if s.curve is None:
-        return Finding(Status.NA)
+        return NOT_APPLICABLE
     if s.curve not in p["allowed"]:
         return Finding(E, f"curve {s.curve} not in {', '.join(p['allowed'])}", _loc(ctx))
     if _CURVE_OF_TYPE.get(s.plain_algorithm) != s.curve:
         return Finding(E, f"key type {s.plain_algorithm} carries curve {s.curve}", _loc(ctx))
-    return Finding(P)
+    return PASSED
 
 
 @lint("ssh.ecdsa_point", "ECDSA public point is on the curve, not infinity, of order n", SSH,
@@ -154,7 +167,7 @@ def ecdsa_curve(ctx: Context, p: Mapping[str, Any]) -> Finding:
 def ecdsa_point(ctx: Context, p: Mapping[str, Any]) -> Finding:
     s = ctx.ssh
     if s.curve is None:
-        return Finding(Status.NA)
+        return NOT_APPLICABLE
     from registry.errors import ProofError
     from registry.proofs import ssh_public_key
 
@@ -162,7 +175,7 @@ def ecdsa_point(ctx: Context, p: Mapping[str, Any]) -> Finding:
         ssh_public_key(s)
     except ProofError as exc:
         return Finding(E, str(exc), _loc(ctx))
-    return Finding(P)
+    return PASSED
 
 
 @lint("ssh.type_allowlist", "Key type is among OpenSSH's default accepted algorithms", SSH,
@@ -172,7 +185,7 @@ def type_allowlist(ctx: Context, p: Mapping[str, Any]) -> Finding:
     t = ctx.ssh.plain_algorithm
     if t not in p["allowed"]:
         return Finding(W, f"key type {t} is not accepted by default", _loc(ctx))
-    return Finding(P)
+    return PASSED
 
 
 @lint("ssh.sk_application", "Security-key application string starts with 'ssh:'", SSH,
@@ -180,20 +193,22 @@ def type_allowlist(ctx: Context, p: Mapping[str, Any]) -> Finding:
 def sk_application(ctx: Context, p: Mapping[str, Any]) -> Finding:
     app = ctx.ssh.application
     if app is None:
-        return Finding(Status.NA)
+        return NOT_APPLICABLE
     if not app.startswith("ssh:"):
         return Finding(E, f"application {app!r} does not start with 'ssh:'", _loc(ctx))
-    return Finding(P)
+    return PASSED
 
 
 @lint("ssh.sk_touch", "Security-key user presence: no-touch-required noted", SSH,
       Source.OPENSSH, "PROTOCOL.u2f; sshd(8) no-touch-required; PROTOCOL.certkeys", INFO)
-def sk_touch(ctx: Context, p: Mapping[str, Any]) -> Iterator[Finding]:
-    s = ctx.ssh
-    if s.application is None:
-        yield Finding(Status.NA)
-        return
-    c = s.certificate
+def sk_touch(ctx: Context, p: Mapping[str, Any]) -> Finding | Iterator[Finding]:
+    if ctx.ssh.application is None:  # not a security key: no generator to run
+        return NOT_APPLICABLE
+    return _sk_touch(ctx)
+
+
+def _sk_touch(ctx: Context) -> Iterator[Finding]:
+    c = ctx.ssh.certificate
     if c is not None and any(k == "no-touch-required" for k, _ in c.extensions):
         yield Finding(INFO, "certificate permits use without touching the key (no-touch-required)",
                       "ssh.cert.extensions")
@@ -209,7 +224,7 @@ def sk_touch(ctx: Context, p: Mapping[str, Any]) -> Iterator[Finding]:
                 yield Finding(INFO, "proof was signed without user presence (touch)", "proof")
         except (ProofError, ValueError):
             pass
-    yield Finding(P)
+    yield PASSED
 
 
 def _cert(ctx: Context) -> SSHCertificate | None:
@@ -225,13 +240,13 @@ def _ts(v: int) -> datetime:
 def cert_validity(ctx: Context, p: Mapping[str, Any]) -> Finding:
     c = _cert(ctx)
     if c is None:
-        return Finding(Status.NA)
+        return NOT_APPLICABLE
     now = ctx.at.timestamp()
     if now < c.valid_after:
         return Finding(E, f"not valid before {_ts(c.valid_after).isoformat()}", "ssh.cert.valid_after")
     if now >= c.valid_before:
         return Finding(E, f"expired at {_ts(c.valid_before).isoformat()}", "ssh.cert.valid_before")
-    return Finding(P)
+    return PASSED
 
 
 @lint("ssh.cert_forever", "Certificate does not claim to be valid forever", SSH,
@@ -239,10 +254,10 @@ def cert_validity(ctx: Context, p: Mapping[str, Any]) -> Finding:
 def cert_forever(ctx: Context, p: Mapping[str, Any]) -> Finding:
     c = _cert(ctx)
     if c is None:
-        return Finding(Status.NA)
+        return NOT_APPLICABLE
     if c.valid_before == _FOREVER:
         return Finding(W, "certificate never expires", "ssh.cert.valid_before")
-    return Finding(P)
+    return PASSED
 
 
 @lint("ssh.cert_principals", "Certificate names at least one principal", SSH, Source.OPENSSH,
@@ -250,11 +265,11 @@ def cert_forever(ctx: Context, p: Mapping[str, Any]) -> Finding:
 def cert_principals(ctx: Context, p: Mapping[str, Any]) -> Finding:
     c = _cert(ctx)
     if c is None:
-        return Finding(Status.NA)
+        return NOT_APPLICABLE
     if not c.principals:
         return Finding(E, "no principals: the certificate is valid for ANY user or host",
                        "ssh.cert.principals")
-    return Finding(P)
+    return PASSED
 
 
 @lint("ssh.cert_type", "Certificate type (user/host) matches the record's purpose", SSH,
@@ -262,9 +277,9 @@ def cert_principals(ctx: Context, p: Mapping[str, Any]) -> Finding:
 def cert_type(ctx: Context, p: Mapping[str, Any]) -> Finding:
     c = _cert(ctx)
     if c is None:
-        return Finding(Status.NA)
+        return NOT_APPLICABLE
     if ctx.purposes is None:
-        return Finding(Status.NE, "no purpose given")
+        return _NO_PURPOSE
     from registry.keys import Purpose
 
     purposes = Purpose(ctx.purposes)
@@ -276,7 +291,7 @@ def cert_type(ctx: Context, p: Mapping[str, Any]) -> Finding:
     ):
         return Finding(E, f"{kind} certificate published for purpose {','.join(purposes.names())}",
                        "ssh.cert.type")
-    return Finding(P)
+    return PASSED
 
 
 @lint("ssh.cert_critical_options", "Certificate has no critical options unknown to OpenSSH",
@@ -284,12 +299,12 @@ def cert_type(ctx: Context, p: Mapping[str, Any]) -> Finding:
 def cert_critical(ctx: Context, p: Mapping[str, Any]) -> Finding:
     c = _cert(ctx)
     if c is None:
-        return Finding(Status.NA)
+        return NOT_APPLICABLE
     unknown = [k for k, _ in c.critical_options if k not in _KNOWN_CRITICAL]
     if unknown:
         return Finding(E, f"unknown critical options: {', '.join(unknown)}",
                        "ssh.cert.critical_options")
-    return Finding(P)
+    return PASSED
 
 
 def _key_weakness(info: SSHPublicKey) -> str | None:
@@ -308,11 +323,11 @@ def _key_weakness(info: SSHPublicKey) -> str | None:
 def ca_key_strength(ctx: Context, p: Mapping[str, Any]) -> Finding:
     c = _cert(ctx)
     if c is None:
-        return Finding(Status.NA)
+        return NOT_APPLICABLE
     weak = _key_weakness(c.signature_key)
     if weak:
         return Finding(E, f"CA key is weak: {weak}", "ssh.cert.signature_key")
-    return Finding(P)
+    return PASSED
 
 
 @lint("ssh.ca_signature_sha1", "CA signature does not use ssh-rsa (SHA-1)", SSH,
@@ -320,7 +335,7 @@ def ca_key_strength(ctx: Context, p: Mapping[str, Any]) -> Finding:
 def ca_signature_sha1(ctx: Context, p: Mapping[str, Any]) -> Finding:
     c = _cert(ctx)
     if c is None:
-        return Finding(Status.NA)
+        return NOT_APPLICABLE
     alg = c.signature_algorithm
     if alg in ("ssh-rsa", "ssh-dss"):
         return Finding(E, f"certificate signed with {alg} (SHA-1)", "ssh.cert.signature")
@@ -332,7 +347,7 @@ def ca_signature_sha1(ctx: Context, p: Mapping[str, Any]) -> Finding:
 def cert_signature(ctx: Context, p: Mapping[str, Any]) -> Finding:
     c = _cert(ctx)
     if c is None:
-        return Finding(Status.NA)
+        return NOT_APPLICABLE
     from registry.errors import ProofError
     from registry.proofs import ssh_verify_signature
 
@@ -340,14 +355,14 @@ def cert_signature(ctx: Context, p: Mapping[str, Any]) -> Finding:
         ssh_verify_signature(c.signature_key, c.signature, c.signed_data)
     except ProofError as exc:
         return Finding(E, f"CA signature invalid: {exc}", "ssh.cert.signature")
-    return Finding(P)
+    return PASSED
 
 
 @lint("ssh.proof_sha1", "Proof of possession does not use ssh-rsa (SHA-1) or ssh-dss", SSH,
       Source.OPENSSH, "OpenSSH 8.8 release notes; sshsig.c", E)
 def proof_sha1(ctx: Context, p: Mapping[str, Any]) -> Finding:
     if not ctx.proof:
-        return Finding(Status.NE, "no proof given")
+        return _NO_PROOF
     from registry.errors import ProofError
     from registry.proofs import ssh_proof_signature_algorithm
 
@@ -366,8 +381,8 @@ def proof_sha1(ctx: Context, p: Mapping[str, Any]) -> Finding:
 def cert_validity_length(ctx: Context, p: Mapping[str, Any]) -> Finding:
     c = _cert(ctx)
     if c is None or c.valid_before == _FOREVER:
-        return Finding(Status.NA)
+        return NOT_APPLICABLE
     days = (c.valid_before - c.valid_after) / 86400
     if days > p["max_days"]:
         return Finding(W, f"valid for {days:.0f} days (> {p['max_days']})", "ssh.cert")
-    return Finding(P)
+    return PASSED

@@ -8,7 +8,17 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
-from registry.policy._framework import Context, Finding, Source, Status, TimeBase, lint, utc
+from registry.policy._framework import (
+    NOT_APPLICABLE,
+    PASSED,
+    Context,
+    Finding,
+    Source,
+    Status,
+    TimeBase,
+    lint,
+    utc,
+)
 
 P, INFO, W, E = Status.PASS, Status.INFO, Status.WARN, Status.ERROR
 X = "x509"
@@ -119,14 +129,14 @@ def _rsa(ctx: Context) -> tuple[int, int] | None:
 def rsa_modulus(ctx: Context, p: Mapping[str, Any]) -> Iterator[Finding]:
     r = _rsa(ctx)
     if r is None:
-        yield Finding(Status.NA)
+        yield NOT_APPLICABLE
         return
     bits = r[0].bit_length()
     if bits < p["min_bits"]:
         yield Finding(E, f"RSA modulus of {bits} bits (< {p['min_bits']})", "x509.spki")
     if bits % 8:
         yield Finding(E, f"RSA modulus of {bits} bits is not divisible by 8", "x509.spki")
-    yield Finding(P)
+    yield PASSED
 
 
 @lint("x509.rsa_exponent", "RSA exponent odd, >= 3, ideally 2^16+1 .. 2^256-1", X,
@@ -134,13 +144,13 @@ def rsa_modulus(ctx: Context, p: Mapping[str, Any]) -> Iterator[Finding]:
 def rsa_exponent(ctx: Context, p: Mapping[str, Any]) -> Finding:
     r = _rsa(ctx)
     if r is None:
-        return Finding(Status.NA)
+        return NOT_APPLICABLE
     e = r[1]
     if e < 3 or e % 2 == 0:
         return Finding(E, f"exponent {e} is not odd and >= 3", "x509.spki")
     if not 65537 <= e <= 2**256 - 1:
         return Finding(W, f"exponent {e} outside 2^16+1 .. 2^256-1", "x509.spki")
-    return Finding(P)
+    return PASSED
 
 
 @lint("x509.rsa_small_factors", "RSA modulus has no factors smaller than 752", X,
@@ -148,12 +158,12 @@ def rsa_exponent(ctx: Context, p: Mapping[str, Any]) -> Finding:
 def rsa_small_factors(ctx: Context, p: Mapping[str, Any]) -> Finding:
     r = _rsa(ctx)
     if r is None:
-        return Finding(Status.NA)
+        return NOT_APPLICABLE
     n = r[0]
     for q in (2, *_SMALL_PRIMES):
         if n % q == 0:
             return Finding(E, f"modulus divisible by {q}", "x509.spki")
-    return Finding(P)
+    return PASSED
 
 
 @lint("x509.ec_curve", "EC keys on P-256, P-384 or P-521 (EdDSA allowed outside TLS)", X,
@@ -166,12 +176,12 @@ def ec_curve(ctx: Context, p: Mapping[str, Any]) -> Finding:
     if isinstance(pub, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey):
         if not p["eddsa"] or _is_tls_leaf(ctx, p):
             return Finding(E, "EdDSA keys are not permitted in TLS certificates", "x509.spki")
-        return Finding(P)
+        return PASSED
     if not isinstance(pub, ec.EllipticCurvePublicKey):
-        return Finding(Status.NA)
+        return NOT_APPLICABLE
     if pub.curve.name not in p["allowed"]:
         return Finding(E, f"curve {pub.curve.name} not allowed", "x509.spki")
-    return Finding(P)
+    return PASSED
 
 
 @lint("x509.signature_hash", "No SHA-1 or MD5 signature algorithms", X, Source.CABF_BR,
@@ -180,7 +190,7 @@ def signature_hash(ctx: Context, p: Mapping[str, Any]) -> Finding:
     oid = ctx.x509.signature_algorithm_oid.dotted_string
     if oid in _WEAK_HASH_OIDS:
         return Finding(E, f"signed with {_WEAK_HASH_OIDS[oid]}", "x509.signatureAlgorithm")
-    return Finding(P)
+    return PASSED
 
 
 @lint("x509.signature_algorithm_encoding", "Signature AlgorithmIdentifier is one of the exact "
@@ -194,7 +204,7 @@ def signature_algorithm_encoding(ctx: Context, p: Mapping[str, Any]) -> Iterator
     if outer.hex() not in ALLOWED_SIG_ALG_DER:
         yield Finding(E, f"AlgorithmIdentifier {outer.hex()} is not a permitted encoding",
                       "x509.signatureAlgorithm")
-    yield Finding(P)
+    yield PASSED
 
 
 def br_max_days(issued: datetime) -> int:
@@ -219,7 +229,7 @@ def validity_days(cert: Any) -> int:
       time_base=TimeBase.ISSUANCE, params={"assume_tls": False})
 def br_validity(ctx: Context, p: Mapping[str, Any]) -> Finding:
     if not _is_tls_leaf(ctx, p):
-        return Finding(Status.NA)
+        return NOT_APPLICABLE
     cert = ctx.x509
     limit = br_max_days(cert.not_valid_before_utc)
     days = validity_days(cert)
@@ -235,7 +245,7 @@ def validity_order(ctx: Context, p: Mapping[str, Any]) -> Finding:
     c = ctx.x509
     if c.not_valid_after_utc <= c.not_valid_before_utc:
         return Finding(E, "notAfter is not after notBefore", "x509.validity")
-    return Finding(P)
+    return PASSED
 
 
 @lint("x509.version", "Certificate is X.509 version 3", X, Source.RFC5280, "RFC 5280 4.1.2.1",
@@ -245,7 +255,7 @@ def version(ctx: Context, p: Mapping[str, Any]) -> Finding:
 
     if ctx.x509.version != x509.Version.v3:
         return Finding(E, f"version {ctx.x509.version.name}", "x509.version")
-    return Finding(P)
+    return PASSED
 
 
 @lint("x509.san_present", "Subject alternative names present (DNS/IP for TLS, email for S/MIME)",
@@ -256,7 +266,7 @@ def san_present(ctx: Context, p: Mapping[str, Any]) -> Finding:
 
     cert = ctx.x509
     if _is_ca(cert):
-        return Finding(Status.NA)
+        return NOT_APPLICABLE
     e = _ext(cert, ExtensionOID.SUBJECT_ALTERNATIVE_NAME)
     if e is None:
         return Finding(E, "no subjectAltName extension", "x509.extensions.subjectAltName")
@@ -269,7 +279,7 @@ def san_present(ctx: Context, p: Mapping[str, Any]) -> Finding:
     ):
         return Finding(E, "S/MIME certificate without an email SAN",
                        "x509.extensions.subjectAltName")
-    return Finding(P)
+    return PASSED
 
 
 @lint("x509.san_critical", "SAN is critical if and only if the subject is empty", X,
@@ -280,7 +290,7 @@ def san_critical(ctx: Context, p: Mapping[str, Any]) -> Finding:
     cert = ctx.x509
     e = _ext(cert, ExtensionOID.SUBJECT_ALTERNATIVE_NAME)
     if e is None:
-        return Finding(Status.NA)
+        return NOT_APPLICABLE
     empty = len(cert.subject) == 0
     if empty and not e.critical:
         return Finding(E, "subject is empty but SAN is not critical",
@@ -288,7 +298,7 @@ def san_critical(ctx: Context, p: Mapping[str, Any]) -> Finding:
     if not empty and e.critical:
         return Finding(W, "SAN is critical although the subject is not empty",
                        "x509.extensions.subjectAltName")
-    return Finding(P)
+    return PASSED
 
 
 @lint("x509.basic_constraints", "Basic constraints: leaf cA=false without pathLen; CA critical",
@@ -304,10 +314,10 @@ def basic_constraints(ctx: Context, p: Mapping[str, Any]) -> Finding:
     if bc.ca:
         if not e.critical:
             return Finding(E, "CA certificate with non-critical basicConstraints", loc)
-        return Finding(P)
+        return PASSED
     if bc.path_length is not None:
         return Finding(E, "pathLenConstraint on a leaf (cA=false)", loc)
-    return Finding(P)
+    return PASSED
 
 
 @lint("x509.key_usage", "Key usage fits a leaf: no keyCertSign/cRLSign; ECC leaf has "
@@ -327,13 +337,13 @@ def key_usage(ctx: Context, p: Mapping[str, Any]) -> Iterator[Finding]:
     if ca:
         if not ku.key_cert_sign:
             yield Finding(E, "CA keyUsage without keyCertSign", loc)
-        yield Finding(P)
+        yield PASSED
         return
     if ku.key_cert_sign or ku.crl_sign:
         yield Finding(E, "leaf with keyCertSign or cRLSign", loc)
     if isinstance(cert.public_key(), ec.EllipticCurvePublicKey) and not ku.digital_signature:
         yield Finding(E, "ECC leaf without digitalSignature", loc)
-    yield Finding(P)
+    yield PASSED
 
 
 @lint("x509.eku", "TLS leaf EKU: serverAuth; no anyExtendedKeyUsage, codeSigning, "
@@ -344,14 +354,14 @@ def eku(ctx: Context, p: Mapping[str, Any]) -> Iterator[Finding]:
 
     cert = ctx.x509
     if _is_ca(cert):
-        yield Finding(Status.NA)
+        yield NOT_APPLICABLE
         return
     usages = _eku(cert)
     loc = "x509.extensions.extKeyUsage"
     if O.ANY_EXTENDED_KEY_USAGE in usages:
         yield Finding(E, "anyExtendedKeyUsage in a leaf", loc)
     if not _is_tls_leaf(ctx, p):
-        yield Finding(P)
+        yield PASSED
         return
     if O.SERVER_AUTH not in usages:
         yield Finding(E, "TLS leaf without serverAuth EKU", loc)
@@ -360,7 +370,7 @@ def eku(ctx: Context, p: Mapping[str, Any]) -> Iterator[Finding]:
     for oid, label in bad.items():
         if oid in usages:
             yield Finding(E, f"TLS leaf with {label} EKU", loc)
-    yield Finding(P)
+    yield PASSED
 
 
 @lint("x509.serial", "Serial number positive and at most 20 octets", X, Source.RFC5280,
@@ -374,7 +384,7 @@ def serial(ctx: Context, p: Mapping[str, Any]) -> Finding:
     if sn.bit_length() < 64:
         return Finding(W, "serial number has fewer than 64 bits (BR 7.1: 64 bits of CSPRNG output)",
                        "x509.serialNumber")
-    return Finding(P)
+    return PASSED
 
 
 @lint("x509.chain", "Chains to a configured trust anchor (path validation)", X,
@@ -407,7 +417,7 @@ def chain(ctx: Context, p: Mapping[str, Any]) -> Finding:
             builder.build_client_verifier().verify(cert, list(ctx.intermediates))
     except VerificationError as exc:
         return Finding(E, f"path validation failed: {exc}", "x509.chain")
-    return Finding(P)
+    return PASSED
 
 
 def _first_dns(cert: Any) -> str | None:
@@ -459,9 +469,9 @@ def pkilint_serverauth(ctx: Context, p: Mapping[str, Any]) -> Iterator[Finding]:
 def validity_far(ctx: Context, p: Mapping[str, Any]) -> Finding:
     cert = ctx.x509
     if _is_ca(cert) or _is_tls_leaf(ctx, p):
-        return Finding(Status.NA)
+        return NOT_APPLICABLE
     days = validity_days(cert)
     if days > p["max_days"]:
         return Finding(W, f"valid for {days} days (> {p['max_days']})", "x509.validity")
-    return Finding(P)
+    return PASSED
 

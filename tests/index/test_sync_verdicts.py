@@ -182,6 +182,14 @@ def test_the_worker_judges_the_name_when_sync_leaves_it() -> None:
     assert _verdicts.parsed_key(*base, None, False) == _verdicts.parsed_key(*base, False, False)
     good = (1, ed25519_blob(1), "alice@example.org", *base[3:])
     assert _verdicts.parsed_key(*good, None, False) == _verdicts.parsed_key(*good, True, False)
+    # the worker's own grammar check says what the index's valid_name says
+    from registry.index._open import valid_name
+
+    for name in ("alice@example.org", "Alice@example.org", "example.org.", "1.2.3.4", "a..b",
+                 "bücher.de", "xn--bcher-kva.de", "ops.example.org", "", "@example.org"):
+        job = (1, ed25519_blob(1), name, *base[3:])
+        assert _verdicts.verdict(*job, None, False) == _verdicts.verdict(
+            *job, valid_name(name), False), name
 
 
 def _log(block: int) -> dict[str, str]:

@@ -1,6 +1,7 @@
 """check()'s fast path (the lints of the key's type only, shared results) gives exactly the
 reports of the reference path (every enabled lint run, every result built afresh), on every
-passing and failing case of the per-lint tables: SSH, OpenPGP, X.509 and binding lints."""
+passing and failing case of the per-lint tables: SSH, OpenPGP, X.509 and binding lints; and
+failing() (the sync's verdict) keeps exactly the report's failures."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from registry.policy import LINTS, Status, check, load_lints
+from registry.policy import LINTS, Status, check, failing, load_lints
 from registry.policy._framework import _SHARED
 from tests.policy import test_binding_lints, test_openpgp_lints, test_ssh_lints, test_x509_lints
 from tests.policy._cases import Kit
@@ -45,6 +46,10 @@ def test_fast_path_reports_equal_the_reference(table: str, lint_id: str, outcome
         assert got.to_dict() == want.to_dict()
         assert got.passed == want.passed
         assert [r.lint_id for r in got.failures()] == [r.lint_id for r in want.failures()]
+    # what the sync keeps of a report (failing()), where the case's arguments allow it
+    if set(kwargs) <= {"profile", "at", "name", "proof", "statement", "purposes", "squatted_by"}:
+        assert failing(key, **kwargs) == (want.profile, want.policy_sha256,
+                                          [r.lint_id for r in want.failures()])
     # a failing case's own lint (when its profile runs it) finds something in both
     ran = {r.lint_id: r for r in got.results}
     if outcome == "fail" and lint_id in ran and ran[lint_id].status not in (Status.NA,
