@@ -17,15 +17,27 @@ times Sequoia's whole part of a load (parse, canonical serialisation, expiry and
 revocation) against the same floor: the ratio the load could reach if its own
 Python work cost nothing. ``--parts`` times the load step by step inside it (each
 row adds a step of the loader to the one above), to show where the Python goes.
+
+``--baseline DIR`` times nothing: it checks that this checkout's loader gives the same
+results as the checkout in ``DIR`` (e.g. ``git worktree add /tmp/base main``) on the
+bench corpus, armored and concatenated forms, the adversarial inputs of
+``tests/keys/adversarial_inputs.py`` and ``--mutations`` seeded mutations of each
+certificate: the same error and message, or the same fields, scan summary and
+``default`` / ``strict`` policy reports (``scripts/_openpgp_outcomes.py`` runs each
+checkout in its own process). Exits 1 on the first difference.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import pickle
 import platform
+import random
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 import warnings
 from collections.abc import Callable
@@ -33,7 +45,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-__all__ = ["bench_openpgp", "compare", "make_corpus", "parts", "sequoia_share"]
+__all__ = ["bench_openpgp", "compare", "equivalence_inputs", "make_corpus", "mutate", "parts",
+           "same_results", "sequoia_share"]
 
 
 def make_corpus(count: int = 20, *, v6: bool = False, suite: str = "Cv25519") -> list[bytes]:
@@ -172,6 +185,96 @@ def parts(certs: list[bytes], n: int, runs: int) -> list[tuple[str, float]]:
             for i, (label, _) in enumerate(rows)]
 
 
+def mutate(rng: random.Random, data: bytes) -> bytes:
+    """One seeded mutation of a binary certificate: random octets overwritten, truncation,
+    insertion, deletion, a bit flip, a header-like octet, or (half the time) a change inside
+    a key or signature packet body near its framing fields."""
+    from registry.keys._pgp_packets import iter_packet_spans
+
+    b = bytearray(data)
+    op = rng.randrange(9)
+    bodies = [span for span in iter_packet_spans(data) if span[0] in (2, 6, 14) and span[3] > span[2]]
+    if op >= 6 and bodies:
+        _tag, _offset, start, end, _new = rng.choice(bodies)
+        if op == 6:
+            b[rng.randrange(start, end)] = rng.randrange(256)
+        elif op == 7:
+            b[rng.randrange(start, min(end, start + 12))] = rng.choice(
+                [0, 1, 2, 3, 4, 5, 6, 7, 0x10, 0x20, 0x21, 0x80, 0x9F, 0xA0, 0xC0, 0xE0, 0xFF])
+        else:
+            b[rng.randrange(start, end)] ^= 1 << rng.randrange(8)
+    elif op in (0, 6, 7, 8):
+        for _ in range(rng.randrange(1, 4)):
+            b[rng.randrange(len(b))] = rng.randrange(256)
+    elif op == 1:
+        del b[rng.randrange(1, len(b)):]
+    elif op == 2:
+        at = rng.randrange(len(b))
+        b[at:at] = bytes(rng.randrange(256) for _ in range(rng.randrange(1, 8)))
+    elif op == 3:
+        at = rng.randrange(len(b))
+        del b[at : at + rng.randrange(1, 8)]
+    elif op == 4:
+        b[rng.randrange(len(b))] ^= 1 << rng.randrange(8)
+    else:
+        b[rng.randrange(len(b))] = rng.choice([0, 0x7F, 0x80, 0x9C, 0xC0, 0xE0, 0xFF, 0x20, 0x21])
+    return bytes(b)
+
+
+def equivalence_inputs(mutations: int, *, seed: int = 15) -> list[tuple[str, bytes, bool]]:
+    """``(label, input, with policy reports)`` for :func:`same_results`: the bench corpus
+    (binary, armored, concatenated into keyrings), the adversarial OpenPGP inputs of the
+    tests, and ``mutations`` seeded mutations of each certificate of the corpus."""
+    from registry.keys._openpgp import load_openpgp_cert, render_openpgp_armor
+
+    corpus = {"v4": make_corpus(8), "v6": make_corpus(8, v6=True),
+              "rsa": make_corpus(2, suite="RSA4k")}
+    items: list[tuple[str, bytes, bool]] = []
+    for kind, certs in corpus.items():
+        for i, data in enumerate(certs):
+            armored = render_openpgp_armor(load_openpgp_cert(data)).encode()
+            items += [(f"{kind}/{i}", data, True), (f"{kind}/{i}/armored", armored, False)]
+        items.append((f"{kind}/keyring", b"".join(certs), False))
+    try:
+        from tests.keys.adversarial_inputs import KEY_INPUTS
+    except ImportError:  # a checkout without its tests: the rest still compares
+        KEY_INPUTS = {}
+    items += [(f"adversarial/{name}", make(), False) for name, make in KEY_INPUTS.items()
+              if "pgp" in name or "armor" in name]
+    rng = random.Random(seed)
+    for kind, certs in corpus.items():
+        for i, data in enumerate(certs):
+            items += [(f"{kind}/{i}/mutation-{j}", mutate(rng, data), False)
+                      for j in range(mutations)]
+    return items
+
+
+def same_results(baseline: str, mutations: int) -> int:
+    """Compare this checkout's loader with ``baseline``'s on :func:`equivalence_inputs`;
+    print the first difference, return the number of inputs that differ."""
+    here = str(Path(__file__).resolve().parent.parent)
+    items = equivalence_inputs(mutations)
+    outcomes = []
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "inputs.pickle")
+        with open(path, "wb") as f:
+            pickle.dump(items, f)
+        for tree in (baseline, here):
+            run = subprocess.run(
+                [sys.executable, str(Path(__file__).with_name("_openpgp_outcomes.py")), tree, path],
+                capture_output=True, text=True, check=True)
+            outcomes.append(run.stdout.splitlines())
+    old, new = outcomes
+    differ = [i for i, (a, b) in enumerate(zip(old, new, strict=True)) if a != b]
+    errors = sum('"err"' in line[:200] for line in new)
+    print(f"{len(items)} inputs ({errors} refused, {len(items) - errors} loaded):"
+          f" {len(differ)} differ between {baseline} and {here}")
+    if differ:
+        print(f"first difference, input {items[differ[0]][0]}:\n  baseline: {old[differ[0]][:2000]}"
+              f"\n  here:     {new[differ[0]][:2000]}")
+    return len(differ)
+
+
 def main() -> None:
     from registry.keys._openpgp import load_openpgp_cert, render_openpgp_armor
 
@@ -182,7 +285,13 @@ def main() -> None:
                         help="also time Sequoia's part of a load alone against the floor")
     parser.add_argument("--parts", action="store_true",
                         help="also time each step of a load inside it (CPU us a certificate)")
+    parser.add_argument("--baseline", metavar="DIR",
+                        help="time nothing; check the results equal DIR's (another checkout)")
+    parser.add_argument("--mutations", type=int, default=300,
+                        help="with --baseline: seeded mutations per certificate (default 300)")
     args = parser.parse_args()
+    if args.baseline:
+        sys.exit(1 if same_results(args.baseline, args.mutations) else 0)
     n = args.n
     v4 = make_corpus(20)
     v6 = make_corpus(20, v6=True)

@@ -25,33 +25,35 @@ import base64
 import binascii
 import re
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any, TypeVar
 
-from registry.errors import KeyFormatError, PrivateKeyError, UnsupportedKeyType
+from registry.errors import KeyFormatError, PrivateKeyError
 from registry.keys._common import MAX_MATERIAL, KeyType, commitment, input_bytes, sequoia
 from registry.keys._crc24 import crc24
 from registry.keys._pgp_packets import (
-    PACKET_NAMES,
-    TAG_MARKER,
-    TAG_PADDING,
-    TAG_PUBLIC_KEY,
-    TAG_PUBLIC_SUBKEY,
-    TAG_SECRET_KEY,
-    TAG_SECRET_SUBKEY,
     CertStructure,
     CertSummary,
     Signature,
     _Span,
-    iter_packet_spans,
     scan_certificate,
     walk_certificate,
 )
+from registry.keys._pgp_scan import MAX_CERT_INPUT as MAX_CERT_INPUT
+from registry.keys._pgp_scan import MAX_CERT_PACKETS as MAX_CERT_PACKETS
+from registry.keys._pgp_scan import SECRET_HINT as _SECRET_HINT
+from registry.keys._pgp_scan import split_binary as _split_binary
 
 _T = TypeVar("_T")
+
+try:  # a build that compiles this module with mypyc keeps the records below Python classes
+    from mypy_extensions import mypyc_attr
+except ImportError:  # not installed: the decorator does nothing (as it does uncompiled)
+    def mypyc_attr(*_names: str, **_attrs: object) -> Callable[[_T], _T]:
+        return lambda cls: cls
 
 __all__ = [
     "OpenPGPCertificate",
@@ -64,9 +66,6 @@ __all__ = [
 ]
 
 _SELF_CERTS = (0x10, 0x11, 0x12, 0x13)
-_SECRET_HINT = (
-    "export the public key (`gpg --export --armor KEYID`) and give that instead"
-)
 
 
 def _usage(flags: int) -> str:
@@ -87,6 +86,7 @@ def _iso(value: datetime | None) -> str | None:
     return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value is not None else None
 
 
+@mypyc_attr(native_class=False)  # pickled, copied and replace()d as dataclasses
 @dataclass(frozen=True, slots=True)
 class UserID:
     """A user ID: its text, its email (lower-cased, or ``None``) and whether it is revoked.
@@ -105,6 +105,7 @@ class UserID:
                 "self_signed": self.self_signed}
 
 
+@mypyc_attr(native_class=False)  # pickled, copied and replace()d as dataclasses
 @dataclass(frozen=True, slots=True)
 class Subkey:
     """A subkey as its newest binding signature by the primary key describes it.
@@ -150,6 +151,7 @@ class Subkey:
 _Details = tuple[int, tuple[Subkey, ...], tuple[Signature, ...], tuple[tuple[int, int | None], ...]]
 
 
+@mypyc_attr(native_class=False)  # pickled, copied and replace()d as dataclasses
 @dataclass(frozen=True, slots=True)
 class OpenPGPCertificate:
     """A parsed OpenPGP certificate (transferable public key).
@@ -370,73 +372,6 @@ def _check_crc(data: bytes, expected: int | None) -> None:
     """
     if expected is not None and expected != _crc24(data):
         raise KeyFormatError("armored OpenPGP block fails its CRC-24 checksum")
-
-
-#: Largest certificate (bytes, packets) handed to Sequoia. The canonical form must fit in
-#: MAX_MATERIAL; the input may be somewhat larger (Sequoia drops duplicates and misplaced
-#: packets), but 524,000 empty user IDs in 1 MiB cost Sequoia 634 MB and 4 s before the
-#: canonical size could be checked, so the split refuses more before Sequoia sees it.
-MAX_CERT_INPUT = 4 * MAX_MATERIAL
-MAX_CERT_PACKETS = 1024
-
-
-def _split_binary(blob: bytes) -> Iterator[tuple[bytes, list[_Span] | None]]:
-    """Cut a binary keyring into one chunk per certificate, refusing secret keys early.
-
-    Each chunk (with any marker / padding packets before it) is bounded by
-    :data:`MAX_CERT_INPUT` bytes and :data:`MAX_CERT_PACKETS` packets while walking,
-    so oversized or packet-stuffed input stops after a bounded amount of work. A
-    generator: each chunk is handed out as soon as the next certificate starts, so
-    the caller can refuse certificate 1 before the rest is walked (15,000 bare
-    key / user ID pairs were all walked before the first was refused).
-
-    Each chunk comes with its packets' spans when it starts the input (offsets are
-    the chunk's own), so that a scan of the same bytes need not walk them again;
-    ``None`` otherwise.
-    """
-    starts: list[int] = []
-    spans: list[_Span] = []
-    chunk_start, packets = 0, 0
-    for span in iter_packet_spans(blob):
-        tag, offset, body, end, _new = span
-        if tag in (TAG_SECRET_KEY, TAG_SECRET_SUBKEY):
-            raise PrivateKeyError(f"this is an OpenPGP secret key; {_SECRET_HINT}")
-        if tag in (TAG_PUBLIC_KEY, TAG_PUBLIC_SUBKEY):
-            version = blob[body] if end > body else 0
-            if version not in (4, 6):
-                kind = "LibrePGP v5 keys are" if version == 5 else "other versions are"
-                raise UnsupportedKeyType(
-                    f"unsupported OpenPGP key version {version} (v4 and v6 are accepted;"
-                    f" {kind} not)"
-                )
-        if tag == TAG_PUBLIC_KEY:
-            if starts:
-                yield blob[starts[-1] : offset], spans if starts[-1] == 0 else None
-                chunk_start, packets = offset, 0
-            starts.append(offset)
-            spans = []
-        elif not starts and tag not in (TAG_MARKER, TAG_PADDING):
-            raise KeyFormatError(
-                f"not an OpenPGP certificate: starts with a {PACKET_NAMES.get(tag, f'tag-{tag}')}"
-                " packet"
-            )
-        spans.append(span)
-        packets += 1
-        if packets > MAX_CERT_PACKETS:
-            raise KeyFormatError(
-                f"OpenPGP certificate {len(starts) or 1} has more than {MAX_CERT_PACKETS}"
-                " packets; the registry accepts certificates of at most"
-                f" {MAX_MATERIAL} bytes (export it minimal: `gpg --export-options export-minimal`)"
-            )
-        if end - chunk_start > MAX_CERT_INPUT:
-            raise KeyFormatError(
-                f"OpenPGP certificate {len(starts) or 1} is more than {MAX_CERT_INPUT} bytes;"
-                f" the registry accepts certificates of at most {MAX_MATERIAL} bytes"
-                " (export it minimal: `gpg --export-options export-minimal`)"
-            )
-    if not starts:
-        raise KeyFormatError("no OpenPGP certificate found (no public key packet)")
-    yield blob[starts[-1] :], spans if starts[-1] == 0 else None
 
 
 def _sequoia_message(exc: BaseException) -> str:

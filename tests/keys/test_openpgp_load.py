@@ -113,6 +113,46 @@ def test_scan_refuses_exactly_what_the_walk_refuses(certs: list[bytes]) -> None:
     assert len(verdicts) > 10  # the mutations reach many different checks
 
 
+def _reframe(material: bytes, form: str) -> bytes:
+    """``material`` with every packet header rewritten in one form: old format with 1-, 2-
+    or 4-octet lengths (the shortest that fits for "old"), new format with 5-octet lengths."""
+    out = b""
+    for tag, _start, body, end, _new in iter_packet_spans(material):
+        n = end - body
+        if form == "new5":
+            out += bytes([0xC0 | tag, 0xFF]) + n.to_bytes(4, "big")
+        else:
+            ltype = {"old2": 1, "old4": 2}.get(form, 0 if n < 256 else 1 if n < 65536 else 2)
+            out += bytes([0x80 | tag << 2 | ltype]) + n.to_bytes(1 << ltype, "big")
+        out += material[body:end]
+    return out
+
+
+def test_every_header_form_reads_the_same(certs: list[bytes]) -> None:
+    """Old-format headers with 1-, 2- and 4-octet lengths and new-format 5-octet lengths:
+    the same packets, the same scan summary and the same loaded certificate."""
+    for material in certs:
+        loaded = load_openpgp_cert(material)
+        for form in ("old", "old2", "old4", "new5"):
+            data = _reframe(material, form)
+            assert data != material
+            assert [(t, data[b:e]) for t, _s, b, e, _n in iter_packet_spans(data)] == [
+                (t, material[b:e]) for t, _s, b, e, _n in iter_packet_spans(material)]
+            assert scan_certificate(data) == scan_certificate(material)
+            assert load_openpgp_cert(data).to_dict() == loaded.to_dict()
+
+
+def test_times_after_2038_read_as_unsigned() -> None:
+    """Key and signature creation times with the top bit set read as unsigned 32-bit
+    values (a build that compiled the scan to C ints would read them negative)."""
+    key = bytes([4, 0xFF, 0xFF, 0xFF, 0xFE, 27]) + bytes(32)
+    assert parse_key_packet(6, key).created == datetime.fromtimestamp(0xFFFFFFFE, UTC)
+    sig = _v4_sig(0x13, _sub(2, b"\xff\xff\xff\xf0"))
+    summary = scan_certificate(_packet(6, key) + _packet(13, b"a@example.org") + _packet(2, sig))
+    assert summary.primary.created == datetime.fromtimestamp(0xFFFFFFFE, UTC)
+    assert summary.user_ids == (("a@example.org", False, ((0x13, 0xFFFFFFF0, True),)),)
+
+
 def test_scan_of_the_split_spans_is_the_scan_of_the_bytes(certs: list[bytes]) -> None:
     """Given the packets a walk of the same bytes found (as the loader's split hands
     them over), the scan gives the same summary or the same error as walking itself."""
