@@ -49,12 +49,6 @@ from registry.keys._pgp_scan import split_binary as _split_binary
 
 _T = TypeVar("_T")
 
-try:  # a build that compiles this module with mypyc keeps the records below Python classes
-    from mypy_extensions import mypyc_attr
-except ImportError:  # not installed: the decorator does nothing (as it does uncompiled)
-    def mypyc_attr(*_names: str, **_attrs: object) -> Callable[[_T], _T]:
-        return lambda cls: cls
-
 __all__ = [
     "OpenPGPCertificate",
     "Subkey",
@@ -86,7 +80,6 @@ def _iso(value: datetime | None) -> str | None:
     return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value is not None else None
 
 
-@mypyc_attr(native_class=False)  # pickled, copied and replace()d as dataclasses
 @dataclass(frozen=True, slots=True)
 class UserID:
     """A user ID: its text, its email (lower-cased, or ``None``) and whether it is revoked.
@@ -105,7 +98,6 @@ class UserID:
                 "self_signed": self.self_signed}
 
 
-@mypyc_attr(native_class=False)  # pickled, copied and replace()d as dataclasses
 @dataclass(frozen=True, slots=True)
 class Subkey:
     """A subkey as its newest binding signature by the primary key describes it.
@@ -151,7 +143,6 @@ class Subkey:
 _Details = tuple[int, tuple[Subkey, ...], tuple[Signature, ...], tuple[tuple[int, int | None], ...]]
 
 
-@mypyc_attr(native_class=False)  # pickled, copied and replace()d as dataclasses
 @dataclass(frozen=True, slots=True)
 class OpenPGPCertificate:
     """A parsed OpenPGP certificate (transferable public key).

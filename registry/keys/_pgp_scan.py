@@ -6,9 +6,10 @@
 :mod:`registry.keys._pgp_packets` describes packets as records (dataclasses);
 this module holds what runs on every load -- the packet framing, the key packet
 checks, the signature framing and its one-pass summary, the keyring split -- on
-plain ints, bytes and tuples, so that it can be compiled to a C extension (mypyc)
-as it stands and runs unchanged as Python. The records module re-exports every
-name here, and its messages and checks are these.
+plain ints, bytes and tuples. (Compiled as it stands with mypyc it loads 1.13-1.22x
+faster, still short of issue 15's 0.6x of pysequoia: docs/BENCHMARKS.md, branch
+pgp6; the wheel does not compile it.) The records module re-exports every name
+here, and its messages and checks are these.
 """
 
 from __future__ import annotations
