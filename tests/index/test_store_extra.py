@@ -9,7 +9,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from registry.index._lookups import extra_of, published_fields, registered_fields
-from registry.index._store import Event, _extra, _shown_fields
+from registry.index._store import (
+    Event,
+    _extra,
+    _h,
+    _published_extra,
+    _registered_extra,
+    _shown_fields,
+)
 
 _VALUES = st.one_of(st.none(), st.booleans(), st.integers(min_value=-5, max_value=2**70),
                     st.binary(max_size=33), st.text(max_size=5), st.sampled_from(["0x", "0x00"]))
@@ -51,3 +58,53 @@ def test_extra_equals_the_built_comparison(changes: dict[str, Any], dropped: lis
     except TypeError:
         return  # a value the store refuses either way
     assert _extra(ev, _rebuilt(data)) == want
+
+
+def _registered() -> dict[str, Any]:
+    return {"node": b"\x02" * 32, "parent": b"\x03" * 32, "owner": "0x" + "ab" * 20,
+            "label": "u1", "person": True, "name": "u1@bench.org"}
+
+
+@given(st.dictionaries(_KEYS, _VALUES, max_size=4), st.lists(_KEYS, max_size=3))
+def test_a_published_row_stores_what_building_and_comparing_would(
+        changes: dict[str, Any], dropped: list[str]) -> None:
+    """The store's shortcut for the events the contract emits gives the built comparison's
+    ``extra`` (None for the event as emitted; else what makes history show the event's fields)."""
+    data = {**_published(), **changes}
+    for key in dropped:
+        data.pop(key, None)
+    ev = Event("KeyPublished", 1, 0, b"", b"\x01" * 32, 0, data)
+    if not isinstance(data.get("commitment"), bytes | str):
+        return  # the decoder gives bytes (bytes(n) of an int n would be n zero bytes)
+    try:  # the row as the store makes it from the event's fields
+        idx = int(data["index"])
+        row = (int(data["key_type"]), int(data["purposes"]), _h(data["commitment"]),
+               int(data["valid_from"]), int(data["valid_until"]), int(bool(data["durable"])))
+        rebuilt = published_fields(idx, row[2], row[0], row[1], row[3], row[4], row[5])
+        want = extra_of(_shown_fields(ev), rebuilt)
+    except (KeyError, TypeError, ValueError):
+        return  # an event the store refuses either way
+    assert _published_extra(ev, idx, row) == want
+    if not changes and not dropped:
+        assert want is None
+
+
+@given(st.dictionaries(_KEYS, _VALUES, max_size=4), st.lists(_KEYS, max_size=3),
+       st.sampled_from([None, "bench.org", "other.org"]))
+def test_a_registered_row_stores_what_building_and_comparing_would(
+        changes: dict[str, Any], dropped: list[str], parent_name: str | None) -> None:
+    data = {**_registered(), **changes}
+    for key in dropped:
+        data.pop(key, None)
+    ev = Event("NameRegistered", 1, 0, b"", b"\x02" * 32, 0, data)
+    if not isinstance(data.get("parent"), bytes | str):
+        return  # the decoder gives bytes (bytes(n) of an int n would be n zero bytes)
+    try:
+        rebuilt = registered_fields(str(data["name"]), parent_name, _h(data["parent"]),
+                                    bool(data["person"]), str(data["owner"]))
+        want = extra_of(_shown_fields(ev), rebuilt)
+    except (KeyError, TypeError, ValueError):
+        return
+    assert _registered_extra(ev, rebuilt) == want
+    if not changes and not dropped and parent_name == "bench.org":
+        assert want is None
