@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from registry.index._lookups import extra_of, published_fields, registered_fields
@@ -65,17 +65,34 @@ def _registered() -> dict[str, Any]:
             "label": "u1", "person": True, "name": "u1@bench.org"}
 
 
+def _event(kind: str, fields: dict[str, Any], changes: dict[str, Any], dropped: list[str],
+           hashed: str) -> Event | None:
+    """``fields`` with ``changes`` and without ``dropped`` as a ``kind`` event; None when the
+    ``hashed`` field is no longer bytes or text (the decoder gives bytes; ``bytes(n)`` of an int
+    n would be n zero bytes)."""
+    data = {**fields, **changes}
+    for key in dropped:
+        data.pop(key, None)
+    if not isinstance(data.get(hashed), bytes | str):
+        return None
+    return Event(kind, 1, 0, b"", bytes(fields["node"]), 0, data)
+
+
 @given(st.dictionaries(_KEYS, _VALUES, max_size=4), st.lists(_KEYS, max_size=3))
+@example({}, [])
+@example({"durable": 0}, [])
+@example({"index": True}, [])
+@example({"commitment": "0x" + "07" * 32}, [])
+@example({"extra_field": 1}, [])
+@example({}, ["proof"])
 def test_a_published_row_stores_what_building_and_comparing_would(
         changes: dict[str, Any], dropped: list[str]) -> None:
     """The store's shortcut for the events the contract emits gives the built comparison's
     ``extra`` (None for the event as emitted; else what makes history show the event's fields)."""
-    data = {**_published(), **changes}
-    for key in dropped:
-        data.pop(key, None)
-    ev = Event("KeyPublished", 1, 0, b"", b"\x01" * 32, 0, data)
-    if not isinstance(data.get("commitment"), bytes | str):
-        return  # the decoder gives bytes (bytes(n) of an int n would be n zero bytes)
+    ev = _event("KeyPublished", _published(), changes, dropped, "commitment")
+    if ev is None:
+        return
+    data = ev.data
     try:  # the row as the store makes it from the event's fields
         idx = int(data["index"])
         row = (int(data["key_type"]), int(data["purposes"]), _h(data["commitment"]),
@@ -91,14 +108,17 @@ def test_a_published_row_stores_what_building_and_comparing_would(
 
 @given(st.dictionaries(_KEYS, _VALUES, max_size=4), st.lists(_KEYS, max_size=3),
        st.sampled_from([None, "bench.org", "other.org"]))
+@example({}, [], "bench.org")
+@example({"label": "u2"}, [], "bench.org")
+@example({"person": 1}, [], "bench.org")
+@example({}, ["label"], "bench.org")
+@example({"parent": "0x" + "03" * 32}, [], "bench.org")
 def test_a_registered_row_stores_what_building_and_comparing_would(
         changes: dict[str, Any], dropped: list[str], parent_name: str | None) -> None:
-    data = {**_registered(), **changes}
-    for key in dropped:
-        data.pop(key, None)
-    ev = Event("NameRegistered", 1, 0, b"", b"\x02" * 32, 0, data)
-    if not isinstance(data.get("parent"), bytes | str):
-        return  # the decoder gives bytes (bytes(n) of an int n would be n zero bytes)
+    ev = _event("NameRegistered", _registered(), changes, dropped, "parent")
+    if ev is None:
+        return
+    data = ev.data
     try:
         rebuilt = registered_fields(str(data["name"]), parent_name, _h(data["parent"]),
                                     bool(data["person"]), str(data["owner"]))
