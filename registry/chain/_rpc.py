@@ -215,6 +215,8 @@ def _quantity(value: str) -> int:
 
 
 _fromhex = binascii.unhexlify
+_new = object.__new__
+_setattr = object.__setattr__
 
 
 def _log_unchecked(lg: Any) -> Log:
@@ -222,8 +224,10 @@ def _log_unchecked(lg: Any) -> Log:
     exception means 'ask :func:`_log_checked`', which accepts exactly the same entries.
 
     :func:`_hex` and :func:`_quantity` written out (a page parses ~10,000 logs), with
-    ``unhexlify`` (which, unlike ``bytes.fromhex``, refuses whitespace and odd lengths: half as
-    many bytes out as digits in, as :func:`_hex` checks)."""
+    ``unhexlify``, which refuses whitespace, odd lengths and anything but ASCII hex digits (after
+    ``0x``, the text is then twice as long as the bytes plus two, as :func:`_hex` checks). The
+    :class:`Log` is made with its fields set at once (a frozen dataclass's ``__init__`` sets them
+    one by one through ``object.__setattr__``: a fifth of the parse)."""
 
     address, topics, removed = lg["address"], lg["topics"], lg.get("removed", False)
     data, bh, th = lg["data"], lg["blockHash"], lg["transactionHash"]
@@ -234,19 +238,18 @@ def _log_unchecked(lg: Any) -> Log:
             or len(th) != 66 or data[:2] != "0x" or bh[:2] != "0x" or th[:2] != "0x":
         raise ValueError("malformed")
     raw, block_hash, tx_hash = _fromhex(data[2:]), _fromhex(bh[2:]), _fromhex(th[2:])
-    if 2 * len(raw) + 2 != len(data) or len(block_hash) != 32 or len(tx_hash) != 32:
-        raise ValueError("malformed")
-    words = tuple([_fromhex(t[2:]) for t in topics])
-    for t, w in zip(topics, words, strict=True):
-        if type(t) is not str or t[:2] != "0x" or 2 * len(w) + 2 != len(t):
-            raise ValueError("malformed")
+    words = tuple([_fromhex(t[2:]) for t in topics if type(t) is str and t[:2] == "0x"])
     digits, idigits = number[2:], index[2:]
-    if number[:2] != "0x" or index[:2] != "0x" or not digits or not idigits \
-            or not digits.isascii() or not idigits.isascii() or not digits.isalnum() \
-            or not idigits.isalnum():
+    if len(words) != len(topics) or number[:2] != "0x" or index[:2] != "0x" or not digits \
+            or not idigits or not digits.isascii() or not idigits.isascii() \
+            or not digits.isalnum() or not idigits.isalnum():
         raise ValueError("malformed")
-    return Log(address.lower(), words, raw, int(digits, 16), block_hash, int(idigits, 16),
-               tx_hash, removed)
+    log = _new(Log)
+    _setattr(log, "__dict__", {"address": address.lower(), "topics": words, "data": raw,
+                               "block": int(digits, 16), "block_hash": block_hash,
+                               "log_index": int(idigits, 16), "tx_hash": tx_hash,
+                               "removed": removed})
+    return log
 
 
 def _log_checked(i: int, lg: Any) -> Log:

@@ -697,12 +697,13 @@ class Store:
                     self._parents[pid] = pname
         name, owner = str(d["name"]), str(d["owner"])
         rebuilt = registered_fields(name, pname, parent, bool(d["person"]), owner)
+        extra = _registered_extra(ev, rebuilt)
         owner_id = self._text_id(owner)
         nid = int(c.execute(
             "INSERT INTO names (name, hint, parent, person, registrant, owner, block, log_index,"
             " tx_hash, extra) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (name, hint_of(node), pid, int(bool(d["person"])), owner_id, owner_id, ev.block,
-             ev.log_index, bytes(ev.tx_hash), _extra(ev, rebuilt)),
+             ev.log_index, bytes(ev.tx_hash), extra),
         ).lastrowid or 0)
         if before is not None:  # events named it before it was registered: they are its now
             self._move(before, nid)
@@ -739,7 +740,7 @@ class Store:
         idx = int(d["index"])
         row = (int(d["key_type"]), int(d["purposes"]), _h(d["commitment"]), int(d["valid_from"]),
                int(d["valid_until"]), int(bool(d["durable"])))
-        rebuilt = published_fields(idx, row[2], row[0], row[1], row[3], row[4], row[5])
+        extra = _published_extra(ev, idx, row)
         pending = p is PENDING
         c.execute(
             "INSERT INTO records (name_id, idx, key_type, purposes, commitment, valid_from,"
@@ -751,7 +752,7 @@ class Store:
              fingerprint_key(p.fingerprints[0]) if p.fingerprints else b"",
              json.dumps(list(p.identities)) if p.identities else None, p.policy,
              0 if pending else self._text_id(p.policy_detail),
-             _extra(ev, rebuilt)),
+             extra),
         )
         if not pending:
             self._index_parsed(nid, idx, p)
@@ -1061,6 +1062,12 @@ def _event_fields(ev: Event) -> bytes:
 
 #: Event fields a row never shows (:func:`_stored`).
 _HIDDEN = frozenset({"material", "proof", "node"})
+#: The fields of a ``NameRegistered`` / ``KeyPublished`` event as the contract emits them: when
+#: an event has exactly these, of the types :func:`_extra` accepts, with the label rebuilt, its
+#: ``extra`` is None without comparing field by field.
+_REGISTERED_KEYS = frozenset({"node", "parent", "owner", "label", "person", "name"})
+_PUBLISHED_KEYS = frozenset({"node", "index", "commitment", "key_type", "purposes", "valid_from",
+                             "valid_until", "durable", "material", "proof"})
 
 
 def _extra(ev: Event, rebuilt: dict[str, object]) -> bytes | None:
@@ -1086,6 +1093,33 @@ def _extra(ev: Event, rebuilt: dict[str, object]) -> bytes | None:
         if same == len(rebuilt):
             return None
     return extra_of(_shown_fields(ev), rebuilt)
+
+
+def _registered_extra(ev: Event, rebuilt: dict[str, object]) -> bytes | None:
+    """:func:`_extra` of a ``NameRegistered`` event whose ``names`` row gives back ``rebuilt``
+    (:func:`registered_fields` of its own fields): None at once for an event as the contract
+    emits it (those fields, of those types, and the label the row rebuilds)."""
+    d = ev.data
+    label = rebuilt.get("label")
+    if d.keys() == _REGISTERED_KEYS and type(d["name"]) is str and type(d["owner"]) is str \
+            and type(d["parent"]) is bytes and type(d["person"]) is bool and type(label) is str \
+            and type(d["label"]) is str and d["label"] == label:
+        return None
+    return _extra(ev, rebuilt)
+
+
+def _published_extra(ev: Event, idx: int, row: tuple[int, int, bytes, int, int, int]) -> bytes | None:
+    """:func:`_extra` of a ``KeyPublished`` event whose ``records`` row holds ``idx`` and ``row``
+    (key type, purposes, commitment, valid from, valid until, durable, from its own fields):
+    None at once for an event as the contract emits it (those fields, of those types), without
+    building the fields the row gives back."""
+    d = ev.data
+    if d.keys() == _PUBLISHED_KEYS and type(d["index"]) is int and type(d["key_type"]) is int \
+            and type(d["purposes"]) is int and type(d["valid_from"]) is int \
+            and type(d["valid_until"]) is int and type(d["commitment"]) is bytes \
+            and type(d["durable"]) is bool:
+        return None
+    return _extra(ev, published_fields(idx, row[2], row[0], row[1], row[3], row[4], row[5]))
 
 
 def _shown_fields(ev: Event) -> dict[str, object]:
