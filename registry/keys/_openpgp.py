@@ -24,7 +24,6 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -387,19 +386,20 @@ def _canonicalise(chunk: bytes) -> tuple[bytes, datetime | None, bool, bool]:
     cert_class = _sequoia_cert()
     expires: datetime | None = None
     known = True
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            cert = cert_class.from_bytes(chunk)
-            material = bytes(cert)
-        except Exception as exc:  # pysequoia raises bare RuntimeError/ValueError with Rust text
-            raise KeyFormatError(
-                f"invalid OpenPGP certificate: {_sequoia_message(exc)}"
-            ) from exc
-        try:
-            expires = cert.expiration
-        except Exception:  # no binding signature valid under Sequoia's policy
-            known = False
+    # No warnings guard: these calls emit no warning (a test records none over valid, revoked,
+    # expired and refused inputs), and ``warnings.catch_warnings`` cost 10-30 us a load and swaps the
+    # process's filters, which is not thread-safe (docs/BENCHMARKS.md, branch pgp7).
+    try:
+        cert = cert_class.from_bytes(chunk)
+        material = bytes(cert)
+    except Exception as exc:  # pysequoia raises bare RuntimeError/ValueError with Rust text
+        raise KeyFormatError(
+            f"invalid OpenPGP certificate: {_sequoia_message(exc)}"
+        ) from exc
+    try:
+        expires = cert.expiration
+    except Exception:  # no binding signature valid under Sequoia's policy
+        known = False
     try:
         revoked = bool(cert.is_revoked)
     except Exception:

@@ -71,6 +71,19 @@ def _packet_name(tag: int) -> str:
     return PACKET_NAMES.get(tag, f"tag-{tag}")
 
 
+def _u32(data: bytes, pos: int) -> int:
+    """The big-endian unsigned 32-bit value at ``pos`` (the caller checked the bounds).
+
+    Built in an accumulator, never as ``data[pos] << 24 | ...``: compiled to C (the
+    ``.pxd`` beside this file types ``value`` as unsigned 64-bit), octets are C ints and
+    ``0xFF << 24`` would come out negative.
+    """
+    value = data[pos]
+    value = value << 8 | data[pos + 1]
+    value = value << 8 | data[pos + 2]
+    return value << 8 | data[pos + 3]
+
+
 def _read_new_length(data: bytes, pos: int) -> tuple[int, int]:
     """Return (length, position after the length octets) of a new-format length."""
     if pos >= len(data):
@@ -85,8 +98,7 @@ def _read_new_length(data: bytes, pos: int) -> tuple[int, int]:
     if first == 255:
         if pos + 5 > len(data):
             raise _fail("truncated packet header")
-        return (data[pos + 1] << 24 | data[pos + 2] << 16 | data[pos + 3] << 8
-                | data[pos + 4]), pos + 5
+        return _u32(data, pos + 1), pos + 5
     raise _fail("partial body lengths are not allowed in a certificate")
 
 
@@ -163,13 +175,13 @@ def _key_fields(body: bytes) -> tuple[int, int, int, str, int, str | None, dict[
         )
     if end < 6:
         raise _fail(_KEY_TRUNCATED)
-    created = body[1] << 24 | body[2] << 16 | body[3] << 8 | body[4]
+    created = _u32(body, 1)
     algo = body[5]
     pos = 6
     if version == 6:
         if end < 10:
             raise _fail(_KEY_TRUNCATED)
-        if body[6] << 24 | body[7] << 16 | body[8] << 8 | body[9] != end - 10:
+        if _u32(body, 6) != end - 10:
             raise _fail("key material length does not match the packet")
         pos = 10
     fields: dict[str, int | bytes] = {}
@@ -274,8 +286,7 @@ def _frame_signature(body: bytes, depth: int,
     pos = 4 + width
     if pos > end:
         raise _fail("truncated signature packet")
-    area_end = hashed_end = pos + (body[4] << 8 | body[5] if width == 2 else
-                                   body[4] << 24 | body[5] << 16 | body[6] << 8 | body[7])
+    area_end = hashed_end = pos + (body[4] << 8 | body[5] if width == 2 else _u32(body, 4))
     if hashed_end > end:
         raise _fail("truncated signature packet")
     created, seen_created = 0, False
@@ -295,8 +306,7 @@ def _frame_signature(body: bytes, depth: int,
             elif length == 255:
                 if pos + 5 > area_end:
                     raise _fail("truncated packet header")
-                length, pos = (body[pos + 1] << 24 | body[pos + 2] << 16 | body[pos + 3] << 8
-                               | body[pos + 4]), pos + 5
+                length, pos = _u32(body, pos + 1), pos + 5
             else:
                 raise _fail("partial body lengths are not allowed in a certificate")
             if not length:
@@ -311,8 +321,7 @@ def _frame_signature(body: bytes, depth: int,
             if _SUMMARISED[t]:
                 if t == 2:
                     if hashed and length == 5 and not seen_created:
-                        created = (body[at + 1] << 24 | body[at + 2] << 16 | body[at + 3] << 8
-                                   | body[at + 4])
+                        created = _u32(body, at + 1)
                         seen_created = True
                 elif t == 33:
                     if not fpr_at:
@@ -332,8 +341,7 @@ def _frame_signature(body: bytes, depth: int,
         if pos > end:
             raise _fail("truncated signature packet")
         area_end = pos + (body[hashed_end] << 8 | body[hashed_end + 1] if width == 2 else
-                          body[hashed_end] << 24 | body[hashed_end + 1] << 16
-                          | body[hashed_end + 2] << 8 | body[hashed_end + 3])
+                          _u32(body, hashed_end))
         if area_end > end:
             raise _fail("truncated signature packet")
     pos = area_end + 2  # left 16 bits of the digest
