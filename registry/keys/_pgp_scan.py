@@ -6,9 +6,9 @@
 :mod:`registry.keys._pgp_packets` describes packets as records (dataclasses);
 this module holds what runs on every load -- the packet framing, the key packet
 checks, the signature framing and its one-pass summary, the keyring split -- on
-plain ints, bytes and tuples. (Compiled as it stands with mypyc it loads 1.13-1.22x
-faster, still short of issue 15's 0.6x of pysequoia: docs/BENCHMARKS.md, branch
-pgp6; the wheel does not compile it.) The records module re-exports every name
+plain ints, bytes and tuples. The wheel compiles it with Cython, with the C types
+declared in ``_pgp_scan.pxd`` beside it (setup.py's OPENPGP_MODULES; docs/BENCHMARKS.md,
+branch pgp7); as Python it runs the same. The records module re-exports every name
 here, and its messages and checks are these.
 """
 
