@@ -190,6 +190,7 @@ summary = scan_certificate(cert)
 assert parse_key_packet(6, key).created == datetime.fromtimestamp(0xFFFFFFFE, UTC)
 assert summary.primary.created == datetime.fromtimestamp(0xFFFFFFFE, UTC), summary
 assert summary.user_ids == (("a@example.org", False, ((0x13, 0xFFFFFFF0, True),)),), summary
+assert not hasattr(scan, "_u32"), "compiled without the .pxd's C types"  # a cdef function
 print(scan.__file__)
 """
 
