@@ -32,3 +32,7 @@ cpdef tuple _key_digest(int version, bytes body)
 @cython.locals(primary_tag=int, tag=int, body_start=Py_ssize_t, body_end=Py_ssize_t,
                is_attr=bint)
 cpdef tuple scan_packets(bytes data, spans=*)
+
+@cython.locals(start=Py_ssize_t, ctb=int, tag=int, first=int, length=Py_ssize_t, new=bint,
+               ltype=int, size=Py_ssize_t)
+cdef tuple _span_at(bytes data, Py_ssize_t pos, Py_ssize_t end)

@@ -115,39 +115,46 @@ def iter_packet_spans(data: bytes) -> Iterator[_Span]:
     pos = 0
     end = len(data)
     while pos < end:
-        start = pos
-        ctb = data[pos]
-        if not ctb & 0x80:
-            raise _fail(f"invalid packet header at offset {pos}")
-        if ctb & 0x40:
-            tag = ctb & 0x3F
-            first = data[pos + 1] if pos + 1 < end else 0xFF
-            if first < 192:  # one- and two-octet lengths read here, the rest (and errors) there
-                length, pos = first, pos + 2
-            elif first < 224 and pos + 2 < end:
-                length, pos = ((first - 192) << 8) + data[pos + 2] + 192, pos + 3
-            else:
-                length, pos = _read_new_length(data, pos + 1)
-            new = True
+        span = _span_at(data, pos, end)
+        yield span
+        pos = span[3]
+
+
+def _span_at(data: bytes, pos: int, end: int) -> _Span:
+    """The packet whose header starts at ``pos`` (< ``end``), as :func:`iter_packet_spans`
+    yields it. (A function of its own so that compiled, its locals are C types.)"""
+    start = pos
+    ctb = data[pos]
+    if not ctb & 0x80:
+        raise _fail(f"invalid packet header at offset {pos}")
+    if ctb & 0x40:
+        tag = ctb & 0x3F
+        first = data[pos + 1] if pos + 1 < end else 0xFF
+        if first < 192:  # one- and two-octet lengths read here, the rest (and errors) there
+            length, pos = first, pos + 2
+        elif first < 224 and pos + 2 < end:
+            length, pos = ((first - 192) << 8) + data[pos + 2] + 192, pos + 3
         else:
-            tag = (ctb >> 2) & 0x0F
-            ltype = ctb & 0x03
-            if ltype == 3:
-                raise _fail("indeterminate packet length is not allowed in a certificate")
-            size = 1 << ltype
-            if pos + 1 + size > end:
-                raise _fail("truncated packet header")
-            length = data[pos + 1]
-            if size > 1:
-                length = length << 8 | data[pos + 2]
-                if size > 2:
-                    length = length << 16 | data[pos + 3] << 8 | data[pos + 4]
-            pos += 1 + size
-            new = False
-        if pos + length > end:
-            raise _fail(f"truncated {PACKET_NAMES.get(tag, f'tag-{tag}')} packet")
-        yield tag, start, pos, pos + length, new
-        pos += length
+            length, pos = _read_new_length(data, pos + 1)
+        new = True
+    else:
+        tag = (ctb >> 2) & 0x0F
+        ltype = ctb & 0x03
+        if ltype == 3:
+            raise _fail("indeterminate packet length is not allowed in a certificate")
+        size = 1 << ltype
+        if pos + 1 + size > end:
+            raise _fail("truncated packet header")
+        length = data[pos + 1]
+        if size > 1:
+            length = length << 8 | data[pos + 2]
+            if size > 2:
+                length = length << 16 | data[pos + 3] << 8 | data[pos + 4]
+        pos += 1 + size
+        new = False
+    if pos + length > end:
+        raise _fail(f"truncated {PACKET_NAMES.get(tag, f'tag-{tag}')} packet")
+    return tag, start, pos, pos + length, new
 
 
 _KEY_TRUNCATED = "truncated key packet"
@@ -507,8 +514,11 @@ def split_binary(blob: bytes) -> Iterator[tuple[bytes, list[_Span] | None]]:
     starts: list[int] = []
     spans: list[_Span] = []
     chunk_start, packets = 0, 0
-    for span in iter_packet_spans(blob):
+    pos, total = 0, len(blob)
+    while pos < total:  # iter_packet_spans(blob), without a generator in the generator
+        span = _span_at(blob, pos, total)
         tag, offset, body, end, _new = span
+        pos = end
         if tag in (TAG_SECRET_KEY, TAG_SECRET_SUBKEY):
             raise PrivateKeyError(f"this is an OpenPGP secret key; {SECRET_HINT}")
         if tag in (TAG_PUBLIC_KEY, TAG_PUBLIC_SUBKEY):
