@@ -9,6 +9,8 @@ socket has a timeout, so nothing waits for long; the server is stopped at the en
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import socket
 import threading
 import time
@@ -26,8 +28,21 @@ PROTOCOLS = {"h11": GuardedH11Protocol, "httptools": httptools_impl.GuardedHttpT
 TIMEOUT = 10.0
 
 
+_SEEN: contextvars.ContextVar[str] = contextvars.ContextVar("seen", default="")
+
+
 async def echo_app(scope: Any, receive: Any, send: Any) -> None:
-    """Answers ``METHOD path body-length`` (405 for methods other than GET/HEAD/POST)."""
+    """Answers ``METHOD path body-length`` (405 for methods other than GET/HEAD/POST);
+    under /wait it first sets a context variable, sleeps and answers the variable's value."""
+    if scope["path"].startswith("/wait"):
+        _SEEN.set(scope["path"])
+        await asyncio.sleep(0.05)
+        await asyncio.sleep(0)
+        body = _SEEN.get().encode()
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+        return
     size, more = 0, True
     while more:
         message = await receive()
@@ -122,6 +137,13 @@ def test_keep_alive_and_pipelined_requests_are_answered_in_order(served: Served)
     got = exchange(served, GET + b"POST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc", CLOSE)
     assert [(st, body) for st, _, body in got] == [(200, b"GET /a 0"), (200, b"POST /b 3"),
                                                    (200, b"GET /last 0")]
+
+
+def test_an_app_that_waits_is_answered_in_order_with_its_own_context(served: Served) -> None:
+    """The httptools protocol runs a request on the spot up to its first wait, then in a task."""
+    got = exchange(served, b"GET /wait1 HTTP/1.1\r\nHost: x\r\n\r\n" + GET
+                   + b"GET /wait2 HTTP/1.1\r\nHost: x\r\n\r\n", CLOSE)
+    assert [b for _, _, b in got] == [b"/wait1", b"GET /a 0", b"/wait2", b"GET /last 0"]
 
 
 def test_run_server_serves_with_httptools_when_it_imports() -> None:
