@@ -277,8 +277,28 @@ class _Guarded(asyncio.Protocol):
             self.transport.abort()
 
 
+class _StrictConnection(h11.Connection):
+    """h11, refusing a request with both Content-Length and Transfer-Encoding (h11 reads the
+    chunked body and keeps the connection: the bytes a proxy trusting Content-Length took for
+    the body would be a second request here, RFC 9112 section 6.3). uvicorn answers 400, closes."""
+
+    def next_event(self) -> Any:
+        event = super().next_event()
+        if type(event) is h11.Request:
+            names = {name for name, _ in event.headers}  # (h11 gives them lower-cased)
+            if b"content-length" in names and b"transfer-encoding" in names:
+                raise h11.RemoteProtocolError("Content-Length with Transfer-Encoding")
+        return event
+
+
 class GuardedH11Protocol(_Guarded, H11Protocol):
     """uvicorn's h11 protocol with a request deadline and per-peer / global connection limits."""
+
+    def __init__(self, config: Any, server_state: Any, app_state: dict[str, Any],
+                 _loop: Any = None) -> None:
+        super().__init__(config, server_state, app_state, _loop)
+        size = config.h11_max_incomplete_event_size
+        self.conn = _StrictConnection(h11.SERVER, 16 * 1024 if size is None else size)
 
     def data_received(self, data: bytes) -> None:
         super().data_received(data)
