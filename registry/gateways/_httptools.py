@@ -14,7 +14,7 @@ does not, :class:`GuardedHttpToolsProtocol` adds:
   counted and past :data:`MAX_HEAD` (16 KiB, h11's limit) the connection gets
   ``431`` and is closed. llhttp itself buffers a header line of any length.
 * **HTTP/1.0 and 1.1 only**: an HTTP/0.9 request line (no version), a
-  ``HTTP/2.0`` one, an HTTP/1.1 request without ``Host`` and an HTTP/1.0
+  ``HTTP/2.0`` one, an HTTP/1.1 request without ``Host``, one with two and an HTTP/1.0
   request with ``Transfer-Encoding`` get ``400`` and a close, as with h11.
 * **every parser error answers 400 and closes** (never an exception out of
   ``data_received``), and bytes after an error are never parsed. When complete
@@ -121,9 +121,10 @@ class GuardedHttpToolsProtocol(_Guarded, HttpToolsProtocol):
         version = self.parser.get_http_version()
         if version not in ("1.1", "1.0"):
             self._refuse(400, "Unsupported HTTP version.")
-        names = {name for name, _ in self.headers}
-        if version == "1.1" and b"host" not in names:
-            self._refuse(400, "Missing Host header.")
+        names = [name for name, _ in self.headers]
+        hosts = names.count(b"host")
+        if hosts > 1 or (version == "1.1" and not hosts):  # RFC 9112 section 3.2, as h11
+            self._refuse(400, "Exactly one Host header is required.")
         if version == "1.0" and b"transfer-encoding" in names:
             self._refuse(400, "Transfer-Encoding in an HTTP/1.0 request.")
         if len(self.pipeline) >= MAX_PIPELINED:

@@ -211,6 +211,7 @@ BAD = {
     "HTTP/0.9": b"GET /a\r\n\r\n",
     "HTTP/1.2": b"GET /a HTTP/1.2\r\nHost: x\r\n\r\n",
     "no Host": b"GET /a HTTP/1.1\r\n\r\n",
+    "two Host headers": b"GET /a HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n",
     "h2 preface": b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
 }
 
