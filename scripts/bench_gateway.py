@@ -357,6 +357,19 @@ def _cpu_seconds(root: int) -> float:
 _TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
+def served_protocol(checkout: Path) -> str:
+    """The HTTP protocol class ``run_server`` of ``checkout`` serves with (the gateway and the
+    floor alike): ``http_protocol()`` where it exists, the h11 one before it did."""
+    import subprocess
+
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); from registry.gateways import _server as s;"
+            " p = getattr(s, 'http_protocol', None); c = p() if p else s.GuardedH11Protocol;"
+            " print(c.__name__)")
+    out = subprocess.run([sys.executable, "-c", code, str(checkout)], capture_output=True,
+                         text=True, timeout=60)
+    return out.stdout.strip() or "unknown"
+
+
 class Server:
     """``serve`` in a child process (the gateway, or the trivial app in its place)."""
 
@@ -628,14 +641,15 @@ def main() -> None:
                "client": client_name if client_name == "python" else
                f"wrk ({args.wrk_threads} thread, {args.duration:g} s each)",
                "requests_per_scenario": args.requests, "runs": args.runs,
-               "checkout": str(args.checkout),
+               "checkout": str(args.checkout), "http": served_protocol(args.checkout),
                "load_average": round(os.getloadavg()[0], 1)}
     if args.json:
         print(json.dumps({"context": context, "results": rows, "workers": scale,
                           "runs": {f"{k[0]} / {k[1]}": v for k, v in runs.items()}}, indent=2))
         return
     print(" ".join(f"{k}={v}" for k, v in context.items()))
-    print(f"medians of {args.runs} runs; floor = scripts/trivial_app.py under the same serve()")
+    print(f"medians of {args.runs} runs; floor = scripts/trivial_app.py under the same serve()"
+          f" and the same HTTP protocol ({context['http']})")
     print("ratio = gateway / floor requests/s (median of the runs' own ratios); CPU = server CPU"
           " time per request (user + system), CPU ratio = floor / gateway")
     print(f"{'scenario':<26} {'req/s':>7} {'floor':>7} {'ratio':>6} {'CPU us':>7} {'floor':>6}"

@@ -24,10 +24,16 @@ connections took a keyserver down. Here, instead:
 
 A half-closed connection (the client shut down its sending side) is closed
 by the server. Limits are per process (``--workers N`` multiplies them).
+
+Two protocols give these guarantees (:class:`_Guarded`): the httptools one
+(:mod:`registry.gateways._httptools`, llhttp in C), which :func:`run_server`
+uses when httptools imports, and :class:`GuardedH11Protocol` (pure Python h11)
+otherwise (:func:`http_protocol`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import resource
 import socket
@@ -43,7 +49,7 @@ from registry.errors import ConfigError
 from registry.gateways._tcp import set_nodelay
 
 __all__ = ["GuardedH11Protocol", "ServerLimits", "accept_one_at_a_time", "freeze_startup_objects",
-           "raise_open_file_limit", "run_server"]
+           "http_protocol", "raise_open_file_limit", "run_server"]
 
 #: Open files kept free of connections (the index, logs, Python's own files).
 FD_RESERVE = 64
@@ -86,9 +92,9 @@ class _Guard:
     def __init__(self, limits: ServerLimits) -> None:
         self.limits = limits
         self.max_connections = min(limits.max_connections, _connection_budget())
-        self.open: set[GuardedH11Protocol] = set()
+        self.open: set[_Guarded] = set()
         self.peers: dict[str, int] = {}
-        self.waiting: dict[GuardedH11Protocol, None] = {}  # insertion order = oldest first
+        self.waiting: dict[_Guarded, None] = {}  # insertion order = oldest first
 
     def admit(self, peer: str) -> str | None:
         """None when a new connection from ``peer`` may open, else the reason to refuse it."""
@@ -101,11 +107,11 @@ class _Guard:
             victim.drop()
         return None
 
-    def add(self, proto: GuardedH11Protocol, peer: str) -> None:
+    def add(self, proto: _Guarded, peer: str) -> None:
         self.open.add(proto)
         self.peers[peer] = self.peers.get(peer, 0) + 1
 
-    def remove(self, proto: GuardedH11Protocol, peer: str) -> None:
+    def remove(self, proto: _Guarded, peer: str) -> None:
         if proto not in self.open:
             return
         self.open.discard(proto)
@@ -205,17 +211,22 @@ class _CoalescingTransport:
         return getattr(self._transport, name)
 
 
-class GuardedH11Protocol(H11Protocol):
-    """uvicorn's h11 protocol with a request deadline and per-peer / global connection limits."""
+class _Guarded(asyncio.Protocol):
+    """What both guarded protocols add to uvicorn's: admission (per-peer and global limits),
+    the request deadline, TCP_NODELAY and one write per answer (:class:`_CoalescingTransport`).
+
+    Mixed in before uvicorn's protocol class (``class P(_Guarded, H11Protocol)``).
+    """
+
+    transport: Any
+    loop: Any
 
     def __init__(self, config: Any, server_state: Any, app_state: dict[str, Any],
                  _loop: Any = None) -> None:
-        super().__init__(config, server_state, app_state, _loop)
+        cast(Any, super()).__init__(config, server_state, app_state, _loop)
         self._guard = _guard_for(config)
         self._peer: str | None = None
         self._deadline: Any = None
-
-    # -- asyncio.Protocol
 
     def connection_made(self, transport: Any) -> None:
         peer = peer_key(transport.get_extra_info("peername"))
@@ -229,7 +240,7 @@ class GuardedH11Protocol(H11Protocol):
         self._guard.add(self, peer)
         set_nodelay(transport)  # the response's head and body leave at once (registry.gateways._tcp)
         super().connection_made(transport)
-        self.transport = cast(Any, _CoalescingTransport(transport, self.loop))  # ... in one segment
+        self.transport = _CoalescingTransport(transport, self.loop)  # ... in one segment
         self._await_request()
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -239,18 +250,10 @@ class GuardedH11Protocol(H11Protocol):
         self._guard.remove(self, self._peer)
         super().connection_lost(exc)
 
-    def data_received(self, data: bytes) -> None:
-        super().data_received(data)
-        if self._deadline is not None and self.conn.their_state not in (h11.IDLE, h11.SEND_BODY):
-            self._stop_waiting()  # a complete request arrived (or the connection is ending)
-
-    def on_response_complete(self) -> None:
+    def _flush(self) -> None:
         transport = self.transport
         if isinstance(transport, _CoalescingTransport):
             transport.flush()  # the whole answer, head and body, in one write
-        super().on_response_complete()
-        if not self.transport.is_closing() and self.conn.their_state is h11.IDLE:
-            self._await_request()
 
     # -- the request deadline
 
@@ -272,6 +275,41 @@ class GuardedH11Protocol(H11Protocol):
             self._guard.remove(self, self._peer)
         if not self.transport.is_closing():
             self.transport.abort()
+
+
+class _StrictConnection(h11.Connection):
+    """h11, refusing a request with both Content-Length and Transfer-Encoding (h11 reads the
+    chunked body and keeps the connection: the bytes a proxy trusting Content-Length took for
+    the body would be a second request here, RFC 9112 section 6.3). uvicorn answers 400, closes."""
+
+    def next_event(self) -> Any:
+        event = super().next_event()
+        if type(event) is h11.Request:
+            names = {name for name, _ in event.headers}  # (h11 gives them lower-cased)
+            if b"content-length" in names and b"transfer-encoding" in names:
+                raise h11.RemoteProtocolError("Content-Length with Transfer-Encoding")
+        return event
+
+
+class GuardedH11Protocol(_Guarded, H11Protocol):
+    """uvicorn's h11 protocol with a request deadline and per-peer / global connection limits."""
+
+    def __init__(self, config: Any, server_state: Any, app_state: dict[str, Any],
+                 _loop: Any = None) -> None:
+        super().__init__(config, server_state, app_state, _loop)
+        size = config.h11_max_incomplete_event_size
+        self.conn = _StrictConnection(h11.SERVER, 16 * 1024 if size is None else size)
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self._deadline is not None and self.conn.their_state not in (h11.IDLE, h11.SEND_BODY):
+            self._stop_waiting()  # a complete request arrived (or the connection is ending)
+
+    def on_response_complete(self) -> None:
+        self._flush()
+        super().on_response_complete()
+        if not self.transport.is_closing() and self.conn.their_state is h11.IDLE:
+            self._await_request()
 
 
 #: Seconds a worker waits, per connection it already holds, before it accepts another one.
@@ -376,6 +414,21 @@ class _FreezingServer(Server):
         freeze_startup_objects()
 
 
+def http_protocol() -> type[asyncio.Protocol]:
+    """The protocol class the gateway serves with: httptools' parser (C, about half the
+    server's cost a request) under the same guards when it imports, else h11's (pure Python).
+
+    Both give the guarantees of this module; the httptools one adds what h11 had built
+    in (a 16 KiB head, 400 and close on anything llhttp refuses; see
+    :mod:`registry.gateways._httptools`).
+    """
+    try:
+        from registry.gateways._httptools import GuardedHttpToolsProtocol
+    except ImportError:  # pragma: no cover - httptools is a dependency; h11 serves without it
+        return GuardedH11Protocol
+    return GuardedHttpToolsProtocol
+
+
 def run_server(app: Any, host: str, port: int, *, limits: ServerLimits, workers: int = 1,
                log_level: str = "warning",
                announce: Callable[[socket.socket, int], None] | None = None) -> None:
@@ -392,11 +445,11 @@ def run_server(app: Any, host: str, port: int, *, limits: ServerLimits, workers:
     max_conn = min(limits.max_connections, max(16, budget - FD_RESERVE))
     config = uvicorn.Config(
         app, host=host, port=port, log_level=log_level, access_log=False, server_header=False,
-        http=GuardedH11Protocol, limit_concurrency=None, timeout_keep_alive=limits.keep_alive,
+        http=http_protocol(), ws="none", limit_concurrency=None, timeout_keep_alive=limits.keep_alive,
         backlog=4096, factory=workers > 1, workers=workers, lifespan="off",
         loop="asyncio",  # not uvloop where it is installed: workers take turns at accepting
     )                    # (accept_one_at_a_time) only on asyncio's own loop
-    config.keyanchor_limits = limits  # type: ignore[attr-defined]  # read by GuardedH11Protocol
+    config.keyanchor_limits = limits  # type: ignore[attr-defined]  # read by the protocol (_Guarded)
     sock = _bind(host, port, config.backlog)
     if announce is not None:
         announce(sock, max_conn)

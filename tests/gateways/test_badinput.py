@@ -1,17 +1,40 @@
-"""Bad input: every refusal is a short 4xx, never a 500 or a crash, also under concurrent clients."""
+"""Bad input: every refusal is a short 4xx, never a 500 or a crash, also under concurrent clients.
+
+The server here speaks the gateway's own HTTP protocol (``registry.gateways._server.http_protocol``:
+the guarded httptools one where httptools imports), as ``keyanchor serve`` does.
+"""
 
 from __future__ import annotations
 
 import random
 import socket
 import threading
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
+from registry.gateways._server import ServerLimits, http_protocol
 from registry.gateways.http import MAX_BODY, MAX_QUERY
 from tests.gateways.conftest import ServerThread, World
 
 pytestmark = pytest.mark.tools
+
+
+def guarded(app: Any) -> ServerThread:
+    """A :class:`ServerThread` speaking the protocol ``keyanchor serve`` speaks."""
+    srv = ServerThread(app)
+    srv.server.config.http = http_protocol()
+    srv.server.config.keyanchor_limits = ServerLimits()  # type: ignore[attr-defined]
+    return srv
+
+
+@pytest.fixture(scope="module")
+def server(world: World) -> Iterator[ServerThread]:
+    from registry.gateways.http import create_app
+
+    with guarded(create_app(world.index)) as srv:
+        yield srv
 
 
 def raw_request(port: int, data: bytes, timeout: float = 10) -> tuple[int, bytes]:
@@ -112,7 +135,7 @@ def test_server_keeps_serving_concurrent_mixed_clients(world: World) -> None:
     bad = [b"/pks/lookup?op=get&search=%ff", b"/pks/lookup?op=x", b"/../../etc/passwd",
            b"/pks/lookup?op=get&search=" + b"B" * 3000, b"/v1/names/%c3%28"]
     failures: list[str] = []
-    with ServerThread(create_app(world.index)) as srv:
+    with guarded(create_app(world.index)) as srv:
         def worker(seed: int) -> None:
             rng = random.Random(seed)
             try:

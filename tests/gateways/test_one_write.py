@@ -2,8 +2,9 @@
 
 uvicorn writes a response's head and its body separately; with TCP_NODELAY
 that was two ``send()`` calls and two TCP segments per answer. The gateway's
-protocol (``registry.gateways._server.GuardedH11Protocol``) hands the socket
-the whole answer at once. Driven here with a recording transport: one write
+protocols (``registry.gateways._server.GuardedH11Protocol`` and the httptools
+one) hand the socket the whole answer at once. Driven here, for each protocol,
+with a recording transport: one write
 per keep-alive answer, the very bytes uvicorn would send; a ``Connection:
 close`` answer is written whole before the transport is closed; a dropped
 connection writes nothing it held.
@@ -14,10 +15,20 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
 import uvicorn
 from uvicorn.server import ServerState
 
 from registry.gateways._server import GuardedH11Protocol, ServerLimits
+
+PROTOCOLS = [GuardedH11Protocol]
+try:
+    from registry.gateways._httptools import GuardedHttpToolsProtocol
+except ImportError:  # pragma: no cover - httptools is a dependency
+    pass
+else:
+    PROTOCOLS.append(GuardedHttpToolsProtocol)
+each_protocol = pytest.mark.parametrize("protocol", PROTOCOLS, ids=lambda p: p.__name__)
 
 BODY = b"x" * 1500
 
@@ -63,12 +74,12 @@ class _Transport(asyncio.Transport):
         return 0
 
 
-async def _exchange(requests: list[bytes]) -> _Transport:
+async def _exchange(protocol: type, requests: list[bytes]) -> _Transport:
     config = uvicorn.Config(_app, log_level="error", access_log=False, server_header=False,
                             lifespan="off")
     config.keyanchor_limits = ServerLimits()  # type: ignore[attr-defined]
     config.load()
-    proto = GuardedH11Protocol(config, ServerState(), {}, asyncio.get_running_loop())
+    proto = protocol(config, ServerState(), {}, asyncio.get_running_loop())
     transport = _Transport()
     proto.connection_made(transport)
     for raw in requests:
@@ -79,9 +90,10 @@ async def _exchange(requests: list[bytes]) -> _Transport:
     return transport
 
 
-def test_each_answer_is_one_write() -> None:
+@each_protocol
+def test_each_answer_is_one_write(protocol: type) -> None:
     req = b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n"
-    transport = asyncio.run(_exchange([req, req, req]))
+    transport = asyncio.run(_exchange(protocol, [req, req, req]))
     assert len(transport.writes) == 3
     for w in transport.writes:
         head, _, body = w.partition(b"\r\n\r\n")
@@ -89,18 +101,20 @@ def test_each_answer_is_one_write() -> None:
         assert b"content-length: 1500" in head.lower()
 
 
-def test_a_closing_answer_is_written_whole_before_the_close() -> None:
-    transport = asyncio.run(_exchange([b"GET /a HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"]))
+@each_protocol
+def test_a_closing_answer_is_written_whole_before_the_close(protocol: type) -> None:
+    transport = asyncio.run(_exchange(protocol, [b"GET /a HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"]))
     assert len(transport.writes) == 1 and transport.writes[0].endswith(BODY)
     assert transport.closed
 
 
-def test_nothing_is_held_back_after_a_drop() -> None:
+@each_protocol
+def test_nothing_is_held_back_after_a_drop(protocol: type) -> None:
     async def run() -> _Transport:
         config = uvicorn.Config(_app, log_level="error", lifespan="off")
         config.keyanchor_limits = ServerLimits()  # type: ignore[attr-defined]
         config.load()
-        proto = GuardedH11Protocol(config, ServerState(), {}, asyncio.get_running_loop())
+        proto = protocol(config, ServerState(), {}, asyncio.get_running_loop())
         transport = _Transport()
         proto.connection_made(transport)
         proto.transport.write(b"held")  # a write in progress ...

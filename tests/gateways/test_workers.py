@@ -114,10 +114,10 @@ def test_accept_one_at_a_time_patches_once() -> None:
 def test_workers_run_asyncios_own_loop_even_where_uvloop_is_installed(monkeypatch: Any) -> None:
     """Taking turns at accepting patches asyncio's selector loop; uvicorn's default ("auto")
     would pick uvloop wherever it is installed (``uvicorn[standard]``) and the connections
-    would pile up on one worker again. The h11 protocol keeps the connection limits."""
+    would pile up on one worker again. The guarded protocol keeps the connection limits."""
     import uvicorn
 
-    from registry.gateways._server import GuardedH11Protocol, ServerLimits, run_server
+    from registry.gateways._server import ServerLimits, http_protocol, run_server
 
     seen: list[Any] = []
     def run(self: Any, sockets: list[socket.socket]) -> None:
@@ -127,4 +127,4 @@ def test_workers_run_asyncios_own_loop_even_where_uvloop_is_installed(monkeypatc
 
     monkeypatch.setattr(uvicorn.Server, "run", run)
     run_server(lambda *a: None, "127.0.0.1", 0, limits=ServerLimits())
-    assert seen[0].loop == "asyncio" and seen[0].http is GuardedH11Protocol
+    assert seen[0].loop == "asyncio" and seen[0].http is http_protocol()
