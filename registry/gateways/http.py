@@ -198,7 +198,9 @@ class Gateway:
         self.max_staleness = max_staleness
         self._local = threading.local()
         self._parsed = _LRU(cache_size)
-        self._armor = _LRU(cache_size)
+        #: armored text by certificate (a pure function of the bytes; emptied when full)
+        self._armor: dict[bytes, str] = {}
+        self._armor_size = cache_size
         self._verdicts = _LRU(cache_size)
         #: Requests begun (:meth:`begin_request`); ``None`` outside the app: every
         #: :meth:`reader` call then checks for a new snapshot.
@@ -277,6 +279,8 @@ class Gateway:
         depends only on the names the snapshot holds.
         """
         rd = self.reader()
+        if rd._squat_free is True:  # nothing squats in this snapshot (the reader's one scan)
+            return None if self.valid_name(name) else rd.name_problem(name)
         memo: dict[str, str | None] = self._local.problems
         try:
             return memo[name]
@@ -529,10 +533,13 @@ class Gateway:
     def armor(self, certificates: list[bytes]) -> str:
         """One armored block over binary certificates (a single one's armor is cached by content)."""
         if len(certificates) == 1:
-            hit = self._armor.get(certificates[0])
+            cache = self._armor
+            hit = cache.get(certificates[0])
             if hit is None:
                 hit = armor_certificates(certificates)
-                self._armor.put(certificates[0], hit)
+                if len(cache) >= self._armor_size:
+                    cache.clear()
+                cache[certificates[0]] = hit
             return str(hit)
         return armor_certificates(certificates)
 
@@ -758,10 +765,14 @@ class _Guard:
             return 414, f"path longer than {MAX_QUERY} bytes"
         try:
             path = (unquote_to_bytes(raw_path) if b"%" in raw_path else raw_path).decode("utf-8")
-            query = (unquote_to_bytes(qs) if b"%" in qs else qs).decode("utf-8")
+            if b"%" in qs:
+                nul = "\x00" in unquote_to_bytes(qs).decode("utf-8")
+            else:  # in UTF-8, a NUL is the byte 0 alone (ASCII is valid UTF-8)
+                nul = "\x00" in qs.decode("utf-8") if not qs.isascii() else b"\x00" in qs
         except UnicodeDecodeError:
             return 400, "request is not valid UTF-8 after percent-decoding"
-        if _CONTROL.search(path) or "\x00" in query:
+        # an ASCII text is printable exactly when it holds no control character
+        if (not (path.isascii() and path.isprintable()) and _CONTROL.search(path)) or nul:
             return 400, "control characters in the request path or query"
         if "\\" in path or (("/." in path or path.startswith("."))
                              and any(seg in (".", "..") for seg in path.split("/"))):
@@ -823,8 +834,10 @@ class _GatewayApp(Starlette):
                 response = hot(scope)
             except Exception:  # the routed app answers (its handlers: 400, 503, 500)
                 response = None
-            if response is not None:
-                await response(scope, receive, send)
+            if response is not None:  # what Response.__call__ sends (an _Answer: no background)
+                await send({"type": "http.response.start", "status": response.status_code,
+                            "headers": response.raw_headers})
+                await send({"type": "http.response.body", "body": response.body})
                 return
         await super().__call__(scope, receive, send)
 

@@ -228,3 +228,98 @@ def test_the_commitment_check_hashes_what_the_contract_hashes() -> None:
         assert not intact(Row("a@example.org", 0, key_type, "active", good, flipped, 0, "pass"))
         other = 1 + key_type % 3
         assert not intact(Row("a@example.org", 0, other, "active", good, material, 0, "pass"))
+
+
+def _guard_reference(scope: dict[str, Any]) -> tuple[int, str] | None:
+    """The guard's checks as they were written before its ASCII shortcuts (the reference)."""
+    import re
+    from urllib.parse import unquote_to_bytes
+
+    from registry.gateways.http import MAX_BODY, MAX_QUERY
+
+    qs, raw_path = scope.get("query_string", b""), scope["raw_path"]
+    if len(qs) > MAX_QUERY:
+        return 414, f"query string longer than {MAX_QUERY} bytes"
+    if len(raw_path) > MAX_QUERY:
+        return 414, f"path longer than {MAX_QUERY} bytes"
+    try:
+        path = (unquote_to_bytes(raw_path) if b"%" in raw_path else raw_path).decode("utf-8")
+        query = (unquote_to_bytes(qs) if b"%" in qs else qs).decode("utf-8")
+    except UnicodeDecodeError:
+        return 400, "request is not valid UTF-8 after percent-decoding"
+    if re.search(r"[\x00-\x1f\x7f]", path) or "\x00" in query:
+        return 400, "control characters in the request path or query"
+    if "\\" in path or (("/." in path or path.startswith("."))
+                         and any(seg in (".", "..") for seg in path.split("/"))):
+        return 400, "invalid path"
+    for name, value in scope.get("headers", ()):
+        if name == b"content-length":
+            try:
+                size = int(value)
+            except ValueError:
+                return 400, "invalid Content-Length"
+            if size > MAX_BODY:
+                return 413, f"request body larger than {MAX_BODY} bytes"
+    return None
+
+
+_GUARD_PIECES = [b"", b"a", b"/", b".", b"..", b"%", b"%2e", b"%00", b"\x00", b"\x01", b"\x1f",
+                 b"\x7f", b"%7f", b"%7F", b" ", b"\\", b"%5c", b"\xc3\xa9", b"\xc3", b"%c3%a9",
+                 b"%ff", b"\xff", b"\xe2\x80\xa8", b"\xc2\xa0", b"\xc2\x85", b"=", b"&", b"+"]
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(st.sampled_from(_GUARD_PIECES), max_size=8),
+       st.lists(st.sampled_from(_GUARD_PIECES), max_size=8),
+       st.sampled_from([[], [(b"content-length", b"12")], [(b"content-length", b"x")],
+                        [(b"host", b"a"), (b"content-length", b"999999")]]))
+def test_the_guard_refuses_what_it_refused(path: list[bytes], query: list[bytes],
+                                           headers: list[tuple[bytes, bytes]]) -> None:
+    """The guard (ASCII paths and queries checked without decoding or a regex) gives the
+    answer of its reference for any mix of controls, escapes, non-UTF-8 and non-ASCII."""
+    from registry.gateways.http import _Guard
+
+    raw_path = b"/" + b"".join(path)
+    scope = {"type": "http", "path": raw_path.decode("latin-1"), "raw_path": raw_path,
+             "query_string": b"".join(query), "headers": headers}
+    assert _Guard._problem(scope) == _guard_reference(scope)
+
+
+def _search_reference(search: str) -> tuple[str, str] | tuple[str, int]:
+    """``parse_search`` by its general path only (no shortcut for ``0x`` + a fingerprint)."""
+    try:
+        return hkp._parse_search(search.strip())
+    except hkp.RequestError as exc:
+        return str(exc), exc.status
+
+
+def _search(search: str) -> tuple[str, str] | tuple[str, int]:
+    try:
+        return hkp.parse_search(search)
+    except hkp.RequestError as exc:
+        return str(exc), exc.status
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.sampled_from(["", "0x", "0X", "0x0x", " 0x", "="]),
+       st.text("0123456789abcdefABCDEFgxX :@", min_size=0, max_size=70),
+       st.sampled_from(["", " ", "\t", "\n"]))
+def test_the_fingerprint_shortcut_is_the_general_parse(prefix: str, body: str, space: str) -> None:
+    for search in (prefix + body + space, space + prefix + body, prefix + body[:40],
+                   prefix + body[:64], prefix + (body * 3)[:64]):
+        assert _search(search) == _search_reference(search), search
+
+
+@pytest.mark.parametrize("options", [None, "", "mr", "MR", " mr", "mr,exact", "x, Mr ", "x", ",", "mrx"])
+@pytest.mark.parametrize("exact", [None, "", "on", "ON", " on ", "off"])
+@pytest.mark.parametrize("op", ["get", "GET", " get", "index"])
+def test_lookup_options_read_as_before(options: str | None, exact: str | None, op: str) -> None:
+    params = {"op": op, "search": "0x" + "AB" * 20}
+    if options is not None:
+        params["options"] = options
+    if exact is not None:
+        params["exact"] = exact
+    q = hkp.parse_lookup(params)
+    assert q.op == op.strip().lower()
+    assert q.machine_readable == ("mr" in {o.strip().lower() for o in (options or "").split(",")})
+    assert q.exact == ((exact or "").strip().lower() == "on")
