@@ -169,6 +169,32 @@ def _verdict_of(policy: str, detail: str, problem: str | None) -> Verdict:
     return Verdict(policy, detail, failing)
 
 
+# --------------------------------------------------------------------------- name texts
+
+#: Texts that ``registry._grammar._normal_parts`` reads as a name already in normal form,
+#: matched in C (a subset of them: a local part of 1-64 of ``a-z 0-9 . _ + -`` with no
+#: ``.`` at an end nor two in a row, then ``@``; a domain of at most 63 characters of
+#: labels of ``a-z 0-9 -`` with no ``-`` at a label's end, the last one starting with a
+#: letter, so not a number). Any other text (``xn--``, upper case, a longer domain, ...)
+#: takes the grammar's own path. tests/gateways/test_fast_path.py checks the subset.
+_PLAIN_NORMAL = re.compile(
+    r"(?:(?=[a-z0-9._+-]{1,64}@)[a-z0-9_+-]+(?:\.[a-z0-9_+-]+)*@)?"
+    r"(?=[a-z0-9.-]{1,63}\Z)(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)*[a-z](?:[a-z0-9-]*[a-z0-9])?"
+).fullmatch
+
+
+def _plainly_normal(text: str) -> bool:
+    """Whether ``text`` is a registry name in normal form by :data:`_PLAIN_NORMAL` (``False``:
+    not known so; the grammar decides)."""
+    return "xn--" not in text and _PLAIN_NORMAL(text) is not None
+
+
+def _normal(name: str) -> str:
+    """``validate_name(name)``: the normal form of a registry name (the text itself when
+    :func:`_plainly_normal`). Raises: InvalidName."""
+    return name if _plainly_normal(name) else validate_name(name)
+
+
 # --------------------------------------------------------------------------- the gateway
 
 
@@ -303,6 +329,8 @@ class Gateway:
 
     def valid_name(self, name: str) -> bool:
         """Whether indexed name text is a valid registry name in normal form (remembered)."""
+        if _plainly_normal(name):
+            return True
         self.reader()
         memo: dict[str, bool] = self._local.valid
         ok = memo.get(name)
@@ -433,7 +461,7 @@ class Gateway:
         if self.policy is not None:
             return None
         try:
-            text = validate_name(email)
+            text = _normal(email)
         except InvalidName:
             return []
         return [r for r, identities in rows_by_name(self.reader(), text)
@@ -603,7 +631,7 @@ class Gateway:
 
         Raises: InvalidName, IndexUnavailable.
         """
-        text = validate_name(name)  # a bad name is 400 whether or not the index is readable
+        text = _normal(name)  # a bad name is 400 whether or not the index is readable
         rd = self.reader()
         found = name_view_rows(rd, text)
         if not found:

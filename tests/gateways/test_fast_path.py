@@ -323,3 +323,44 @@ def test_lookup_options_read_as_before(options: str | None, exact: str | None, o
     assert q.op == op.strip().lower()
     assert q.machine_readable == ("mr" in {o.strip().lower() for o in (options or "").split(",")})
     assert q.exact == ((exact or "").strip().lower() == "on")
+
+
+def _name_outcome(fn: Any, text: str) -> str:
+    from registry.errors import InvalidName
+
+    try:
+        return str(fn(text))
+    except InvalidName as exc:
+        return f"InvalidName: {exc}"
+
+
+def _check_plain_name(text: str) -> None:
+    from registry._grammar import _normal_parts
+    from registry.gateways.http import _normal, _plainly_normal
+    from registry.index._query import valid_name, validate_name
+
+    if _plainly_normal(text):  # a subset of what the grammar reads as in normal form
+        assert _normal_parts(text) is not None and valid_name(text), text
+    assert _name_outcome(_normal, text) == _name_outcome(validate_name, text), text
+
+
+def test_plain_names_are_the_grammars_normal_names_for_every_short_text() -> None:
+    """Every text of up to 5 characters over the characters that matter at a name's edges."""
+    import itertools
+
+    alphabet = "a0.-_+@"
+    for size in range(6):
+        for chars in itertools.product(alphabet, repeat=size):
+            _check_plain_name("".join(chars))
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(["a", "z", "0", "9", "x", "xn--", ".", "-", "_", "+", "@", "A",
+                                 "é", " ", "..", "0x", "0x1f", "123", "b" * 20, "c" * 63]),
+                max_size=12))
+def test_plain_names_are_the_grammars_normal_names(pieces: list[str]) -> None:
+    """Longer texts: lengths near the 64-character local part and 63-character domain,
+    numeric last labels, ``xn--``, upper case and non-ASCII (the grammar's path)."""
+    _check_plain_name("".join(pieces))
+    _check_plain_name("u1@" + "".join(pieces))
+    _check_plain_name("".join(pieces) + "@bench.example")
