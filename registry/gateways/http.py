@@ -70,7 +70,7 @@ from registry.index._query import (
 )
 from registry.index._query import valid_name as _valid_name  # (Gateway.valid_name remembers it)
 from registry.index._schema import fingerprint_text
-from registry.keys._keccak import commitment_matches
+from registry.keys._keccak import commitment_matches, keccak_256
 from registry.names import raw_namehash
 
 try:  # a JSON encoder in C (a dependency; the stdlib encoder gives the same bytes, slower)
@@ -183,6 +183,21 @@ _PLAIN_NORMAL = re.compile(
 ).fullmatch
 
 
+def _node_hex(text: str) -> str:
+    """``"0x" + raw_namehash(text).hex()``: a person's node hashed here onto its domain's node
+    (remembered by ``raw_namehash``), without the memo of every person's node."""
+    local, at, domain = text.rpartition("@")
+    if not at:
+        return "0x" + bytes(raw_namehash(text)).hex()
+    h = keccak_256(bytes(raw_namehash(domain)))
+    h.update(keccak_256(("@" + local).encode("utf-8")).digest())
+    return "0x" + str(h.hexdigest())
+
+
+def _newest_first(r: IndexedRecord | Row) -> tuple[int, str, int]:
+    return -r.published_at, r.name, r.index
+
+
 def _plainly_normal(text: str) -> bool:
     """Whether ``text`` is a registry name in normal form by :data:`_PLAIN_NORMAL` (``False``:
     not known so; the grammar decides)."""
@@ -245,7 +260,6 @@ class Gateway:
         seq = self._requests
         if rd is not None and seq is not None and getattr(loc, "ready", None) == seq:
             return rd  # this request already checked it (and the snapshot it reads)
-        now = time.monotonic()
         if rd is not None and (seq is None or getattr(loc, "seen", None) != seq):
             loc.seen = seq  # one stat per request: none began since this thread's last one
             if rd.replaced():  # a sync published a new snapshot: reopen
@@ -256,7 +270,7 @@ class Gateway:
             rd.map_into_memory()  # a long-lived reader: page reads without a copy each
             loc.reader, loc.checked = rd, float("-inf")
             loc.problems, loc.valid = {}, {}  # name checks of this snapshot (name_problem)
-        if self.max_staleness is not None and now - loc.checked > 1.0:
+        if self.max_staleness is not None and (now := time.monotonic()) - loc.checked > 1.0:
             self._check_fresh(rd)
             loc.checked = now
         loc.ready = seq
@@ -541,7 +555,9 @@ class Gateway:
         key's holder revoked it). Other records are left out.
         """
         out: dict[bytes, tuple[Any, bytes]] = {}
-        for r in sorted(recs, key=lambda r: (-r.published_at, r.name, r.index)):
+        if not isinstance(recs, list) or len(recs) > 1:  # (one record: nothing to order)
+            recs = sorted(recs, key=_newest_first)
+        for r in recs:
             if r.key_type != OPENPGP:
                 continue
             if r.status == "revoked":
@@ -638,7 +654,7 @@ class Gateway:
             return None
         text, parent, person, owner, renounced, block, operated = found[0][:7]
         info: dict[str, Any] = {
-            "name": text, "node": "0x" + bytes(raw_namehash(text)).hex(), "owner": owner,
+            "name": text, "node": _node_hex(text), "owner": owner,
             "parent": parent, "person": bool(person), "renounced": bool(renounced),
             "operators": [], "created_block": block}
         if operated:
@@ -672,8 +688,9 @@ class Gateway:
             "purposes": purpose_names(int(purposes)), "status": status,
             "algorithm": str(alg), "fingerprint": fingerprint_text(fp),
             "identities": list(identities(idents)), "commitment": "0x" + cm.hex(),
-            "valid_from": iso(vf), "valid_until": iso(vu), "published_at": iso(int(pub)),
-            "revoked_at": iso(rev), "reason": reason_label(None if reason is None else int(reason)),
+            "valid_from": iso(vf) if vf else None, "valid_until": iso(vu) if vu else None,
+            "published_at": iso(int(pub)), "revoked_at": iso(rev) if rev else None,
+            "reason": None if reason is None else reason_label(int(reason)),
             "policy": _stored_verdict(policy, str(detail or ""), problem).to_dict(),
             "block": int(block), "tx_hash": "0x" + bytes(tx).hex(),
             "attestations": self.reader().attestations(name, int(idx)) if row[7] else [],

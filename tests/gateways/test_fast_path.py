@@ -364,3 +364,15 @@ def test_plain_names_are_the_grammars_normal_names(pieces: list[str]) -> None:
     _check_plain_name("".join(pieces))
     _check_plain_name("u1@" + "".join(pieces))
     _check_plain_name("".join(pieces) + "@bench.example")
+
+
+@pytest.mark.parametrize("text", ["u42445@bench.example", "bench.example", "example", "a@b",
+                                  "a@b@c.example", "@example.org", "x@", "älice@exämple.org",
+                                  "127.0.0.1", "a.b.c.d@e.f.g", "joe.doe@example.org"])
+def test_a_views_node_is_the_names_node(text: str) -> None:
+    """The JSON view's ``node`` (a person's hashed here onto its domain's) is ``raw_namehash``."""
+    from registry.gateways.http import _node_hex
+    from registry.names import raw_namehash
+
+    assert _node_hex(text) == "0x" + bytes(raw_namehash(text)).hex()
+    assert _node_hex(text) == "0x" + bytes(raw_namehash(text)).hex()  # (the domain's remembered)
