@@ -1,4 +1,5 @@
-"""Build hooks for keyanchor: the sshd login's modules compiled to C extensions in a wheel.
+"""Build hooks for keyanchor: the sshd login's modules (and the OpenPGP packet scan)
+compiled to C extensions in a wheel.
 
     pip install .                      # wheel: the login path compiled (Cython), if it can be
     KEYANCHOR_NATIVE=0 pip install .   # pure Python;  =1: fail if it cannot compile
@@ -48,14 +49,28 @@ LOGIN_MODULES = (
     "registry.gateways._toml_inline",
 )
 
+#: The checks an OpenPGP load runs on every packet (issue 15): compiled for speed, with the C
+#: types its ``.pxd`` declares beside the ``.py`` (tests/index/test_install_bytecode.py loads
+#: the same inputs through the built wheel and the source and compares).
+OPENPGP_MODULES = ("registry.keys._pgp_scan",)
+
 #: Cython, pure-Python mode: annotations are documentation only (no C types, no runtime type
 #: checks), module globals are looked up at each use as in CPython.
 DIRECTIVES = {"language_level": 3, "annotation_typing": False, "binding": True,
               "embedsignature": False, "always_allow_keywords": True}
 
+#: The OpenPGP scan's directives: as the login's; the ``.pxd`` gives the C types, and Cython's
+#: type inference stays at its safe default (``infer_types=True`` made C ints of shifted
+#: octets: a creation time after 2038 read negative).
+OPENPGP_DIRECTIVES = dict(DIRECTIVES)
+
 #: Appended to Python's own flags (-O3 -g): the login runs each line about once, so size (and
 #: load time) matters more than speed; no debug information in what ships.
 CFLAGS = ("-Os", "-g0")
+
+#: The OpenPGP scan's: Python's own optimisation (-O3: it runs on every packet loaded), no
+#: debug information either.
+OPENPGP_CFLAGS = ("-g0",)
 
 #: The setup.py commands that build (and so may compile); PEP 517's build_wheel runs bdist_wheel.
 BUILDS = {"build", "build_ext", "bdist_wheel", "bdist", "install", "editable_wheel", "develop"}
@@ -130,7 +145,8 @@ def _native_extensions() -> list[Extension]:
         _say(f"{why}: the sshd login path installs as pure Python")
         return []
     # a package's extension is its __init__ (PyInit_<package>), found where __init__.py is
-    return [Extension(_source(m)[:-3].replace(os.sep, "."), [_source(m)]) for m in LOGIN_MODULES]
+    return [Extension(_source(m)[:-3].replace(os.sep, "."), [_source(m)])
+            for m in (*LOGIN_MODULES, *OPENPGP_MODULES)]
 
 
 class BuildExt(build_ext):
@@ -143,8 +159,9 @@ class BuildExt(build_ext):
             self.parallel = os.cpu_count() or 1
 
     def build_extension(self, ext: Extension) -> None:
-        if self.compiler.compiler_type == "unix":  # small and quick to build: start-up code
-            ext.extra_compile_args = [*ext.extra_compile_args, *CFLAGS]
+        if self.compiler.compiler_type == "unix":
+            flags = OPENPGP_CFLAGS if ext.name in OPENPGP_MODULES else CFLAGS
+            ext.extra_compile_args = [*ext.extra_compile_args, *flags]
         super().build_extension(ext)
 
     def run(self) -> None:
@@ -156,11 +173,14 @@ class BuildExt(build_ext):
         try:
             from Cython.Build import cythonize
 
-            generated = cythonize(
-                self.extensions, build_dir=os.path.join(self.build_temp, "cython"),
-                compiler_directives=DIRECTIVES, quiet=True, force=self.force)
-            for ext, c in zip(self.extensions, generated, strict=True):  # keep setuptools'
-                ext.sources = c.sources                                  # Extension objects
+            for directives, group in ((DIRECTIVES, LOGIN_MODULES),
+                                      (OPENPGP_DIRECTIVES, OPENPGP_MODULES)):
+                exts = [e for e in self.extensions if e.name in group]
+                generated = cythonize(
+                    exts, build_dir=os.path.join(self.build_temp, "cython"),
+                    compiler_directives=directives, quiet=True, force=self.force)
+                for ext, c in zip(exts, generated, strict=True):  # keep setuptools'
+                    ext.sources = c.sources                       # Extension objects
             super().run()
         except Exception as exc:  # no install fails for want of a compiler
             if _mode() == "1":
@@ -182,7 +202,7 @@ class BuildPy(build_py):
         super().run()
         if self.distribution.ext_modules:
             return
-        for module in LOGIN_MODULES:
+        for module in (*LOGIN_MODULES, *OPENPGP_MODULES):
             stem = os.path.join(self.build_lib, _source(module)[:-3])
             for suffix in EXTENSION_SUFFIXES:
                 if os.path.exists(stem + suffix):

@@ -24,7 +24,6 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -387,19 +386,20 @@ def _canonicalise(chunk: bytes) -> tuple[bytes, datetime | None, bool, bool]:
     cert_class = _sequoia_cert()
     expires: datetime | None = None
     known = True
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            cert = cert_class.from_bytes(chunk)
-            material = bytes(cert)
-        except Exception as exc:  # pysequoia raises bare RuntimeError/ValueError with Rust text
-            raise KeyFormatError(
-                f"invalid OpenPGP certificate: {_sequoia_message(exc)}"
-            ) from exc
-        try:
-            expires = cert.expiration
-        except Exception:  # no binding signature valid under Sequoia's policy
-            known = False
+    # No warnings guard: these calls emit no warning (a test records none over valid, revoked,
+    # expired and refused inputs), and ``warnings.catch_warnings`` cost 10-30 us a load and swaps the
+    # process's filters, which is not thread-safe (docs/BENCHMARKS.md, branch pgp7).
+    try:
+        cert = cert_class.from_bytes(chunk)
+        material = bytes(cert)
+    except Exception as exc:  # pysequoia raises bare RuntimeError/ValueError with Rust text
+        raise KeyFormatError(
+            f"invalid OpenPGP certificate: {_sequoia_message(exc)}"
+        ) from exc
+    try:
+        expires = cert.expiration
+    except Exception:  # no binding signature valid under Sequoia's policy
+        known = False
     try:
         revoked = bool(cert.is_revoked)
     except Exception:
@@ -522,23 +522,45 @@ def _details(structure: CertStructure, user_ids: tuple[UserID, ...]) -> _Details
     return flags, tuple(subkeys), structure.signatures, structure.packets
 
 
+def _summarise(data: bytes, spans: list[_Span] | None) -> tuple[CertSummary, tuple[UserID, ...]]:
+    """Scan one certificate's bytes (every packet checked), apply the self-signature rule
+    and read its user IDs."""
+    summary = scan_certificate(data, spans)
+    if not _has_self_signature(summary):
+        raise KeyFormatError(
+            f"OpenPGP certificate {summary.primary.fingerprint} has no self-signature"
+            " (truncated or stripped export?)"
+        )
+    return summary, _user_ids(summary)
+
+
 def _load_one(chunk: bytes, spans: list[_Span] | None) -> OpenPGPCertificate:
-    """One certificate; ``spans`` as :func:`_split_binary` gives them with ``chunk``."""
+    """One certificate; ``spans`` as :func:`_split_binary` gives them with ``chunk``.
+
+    Sequoia's canonical form is usually the chunk itself, so a chunk the split walked is
+    scanned before Sequoia's calls, while its bytes and the interpreter are in the caches
+    (after Sequoia's parse the same Python took twice as long); that verdict counts only
+    when the material is the chunk, and only after Sequoia's verdict and the size check, as
+    if the material had been scanned then (the scan depends on the bytes alone).
+    """
+    early: tuple[CertSummary, tuple[UserID, ...]] | Exception | None = None
+    if spans:
+        try:
+            early = _summarise(chunk, spans)
+        except Exception as exc:  # reported below, if the material is these bytes
+            early = exc
     material, expires, revoked, known = _canonicalise(chunk)
     if len(material) > MAX_MATERIAL:
         raise KeyFormatError(
             f"OpenPGP certificate is {len(material)} bytes, more than the {MAX_MATERIAL}"
             " the registry accepts (export it minimal: `gpg --export-options export-minimal`)"
         )
-    # the split walked the chunk's packets; Sequoia's form is usually the same bytes
-    summary = scan_certificate(material, spans if spans and material == chunk else None)
+    if early is None or material != chunk:
+        early = _summarise(material, None)
+    elif isinstance(early, Exception):
+        raise early
+    summary, user_ids = early
     primary = summary.primary
-    if not _has_self_signature(summary):
-        raise KeyFormatError(
-            f"OpenPGP certificate {primary.fingerprint} has no self-signature"
-            " (truncated or stripped export?)"
-        )
-    user_ids = _user_ids(summary)
     structure = None
     if not known:
         structure = walk_certificate(material)

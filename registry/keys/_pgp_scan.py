@@ -6,9 +6,9 @@
 :mod:`registry.keys._pgp_packets` describes packets as records (dataclasses);
 this module holds what runs on every load -- the packet framing, the key packet
 checks, the signature framing and its one-pass summary, the keyring split -- on
-plain ints, bytes and tuples. (Compiled as it stands with mypyc it loads 1.13-1.22x
-faster, still short of issue 15's 0.6x of pysequoia: docs/BENCHMARKS.md, branch
-pgp6; the wheel does not compile it.) The records module re-exports every name
+plain ints, bytes and tuples. The wheel compiles it with Cython, with the C types
+declared in ``_pgp_scan.pxd`` beside it (setup.py's OPENPGP_MODULES; docs/BENCHMARKS.md,
+branch pgp7); as Python it runs the same. The records module re-exports every name
 here, and its messages and checks are these.
 """
 
@@ -71,6 +71,19 @@ def _packet_name(tag: int) -> str:
     return PACKET_NAMES.get(tag, f"tag-{tag}")
 
 
+def _u32(data: bytes, pos: int) -> int:
+    """The big-endian unsigned 32-bit value at ``pos`` (the caller checked the bounds).
+
+    Built in an accumulator, never as ``data[pos] << 24 | ...``: compiled to C (the
+    ``.pxd`` beside this file types ``value`` as unsigned 64-bit), octets are C ints and
+    ``0xFF << 24`` would come out negative.
+    """
+    value = data[pos]
+    value = value << 8 | data[pos + 1]
+    value = value << 8 | data[pos + 2]
+    return value << 8 | data[pos + 3]
+
+
 def _read_new_length(data: bytes, pos: int) -> tuple[int, int]:
     """Return (length, position after the length octets) of a new-format length."""
     if pos >= len(data):
@@ -85,8 +98,7 @@ def _read_new_length(data: bytes, pos: int) -> tuple[int, int]:
     if first == 255:
         if pos + 5 > len(data):
             raise _fail("truncated packet header")
-        return (data[pos + 1] << 24 | data[pos + 2] << 16 | data[pos + 3] << 8
-                | data[pos + 4]), pos + 5
+        return _u32(data, pos + 1), pos + 5
     raise _fail("partial body lengths are not allowed in a certificate")
 
 
@@ -103,39 +115,46 @@ def iter_packet_spans(data: bytes) -> Iterator[_Span]:
     pos = 0
     end = len(data)
     while pos < end:
-        start = pos
-        ctb = data[pos]
-        if not ctb & 0x80:
-            raise _fail(f"invalid packet header at offset {pos}")
-        if ctb & 0x40:
-            tag = ctb & 0x3F
-            first = data[pos + 1] if pos + 1 < end else 0xFF
-            if first < 192:  # one- and two-octet lengths read here, the rest (and errors) there
-                length, pos = first, pos + 2
-            elif first < 224 and pos + 2 < end:
-                length, pos = ((first - 192) << 8) + data[pos + 2] + 192, pos + 3
-            else:
-                length, pos = _read_new_length(data, pos + 1)
-            new = True
+        span = _span_at(data, pos, end)
+        yield span
+        pos = span[3]
+
+
+def _span_at(data: bytes, pos: int, end: int) -> _Span:
+    """The packet whose header starts at ``pos`` (< ``end``), as :func:`iter_packet_spans`
+    yields it. (A function of its own so that compiled, its locals are C types.)"""
+    start = pos
+    ctb = data[pos]
+    if not ctb & 0x80:
+        raise _fail(f"invalid packet header at offset {pos}")
+    if ctb & 0x40:
+        tag = ctb & 0x3F
+        first = data[pos + 1] if pos + 1 < end else 0xFF
+        if first < 192:  # one- and two-octet lengths read here, the rest (and errors) there
+            length, pos = first, pos + 2
+        elif first < 224 and pos + 2 < end:
+            length, pos = ((first - 192) << 8) + data[pos + 2] + 192, pos + 3
         else:
-            tag = (ctb >> 2) & 0x0F
-            ltype = ctb & 0x03
-            if ltype == 3:
-                raise _fail("indeterminate packet length is not allowed in a certificate")
-            size = 1 << ltype
-            if pos + 1 + size > end:
-                raise _fail("truncated packet header")
-            length = data[pos + 1]
-            if size > 1:
-                length = length << 8 | data[pos + 2]
-                if size > 2:
-                    length = length << 16 | data[pos + 3] << 8 | data[pos + 4]
-            pos += 1 + size
-            new = False
-        if pos + length > end:
-            raise _fail(f"truncated {PACKET_NAMES.get(tag, f'tag-{tag}')} packet")
-        yield tag, start, pos, pos + length, new
-        pos += length
+            length, pos = _read_new_length(data, pos + 1)
+        new = True
+    else:
+        tag = (ctb >> 2) & 0x0F
+        ltype = ctb & 0x03
+        if ltype == 3:
+            raise _fail("indeterminate packet length is not allowed in a certificate")
+        size = 1 << ltype
+        if pos + 1 + size > end:
+            raise _fail("truncated packet header")
+        length = data[pos + 1]
+        if size > 1:
+            length = length << 8 | data[pos + 2]
+            if size > 2:
+                length = length << 16 | data[pos + 3] << 8 | data[pos + 4]
+        pos += 1 + size
+        new = False
+    if pos + length > end:
+        raise _fail(f"truncated {PACKET_NAMES.get(tag, f'tag-{tag}')} packet")
+    return tag, start, pos, pos + length, new
 
 
 _KEY_TRUNCATED = "truncated key packet"
@@ -163,13 +182,13 @@ def _key_fields(body: bytes) -> tuple[int, int, int, str, int, str | None, dict[
         )
     if end < 6:
         raise _fail(_KEY_TRUNCATED)
-    created = body[1] << 24 | body[2] << 16 | body[3] << 8 | body[4]
+    created = _u32(body, 1)
     algo = body[5]
     pos = 6
     if version == 6:
         if end < 10:
             raise _fail(_KEY_TRUNCATED)
-        if body[6] << 24 | body[7] << 16 | body[8] << 8 | body[9] != end - 10:
+        if _u32(body, 6) != end - 10:
             raise _fail("key material length does not match the packet")
         pos = 10
     fields: dict[str, int | bytes] = {}
@@ -274,8 +293,7 @@ def _frame_signature(body: bytes, depth: int,
     pos = 4 + width
     if pos > end:
         raise _fail("truncated signature packet")
-    area_end = hashed_end = pos + (body[4] << 8 | body[5] if width == 2 else
-                                   body[4] << 24 | body[5] << 16 | body[6] << 8 | body[7])
+    area_end = hashed_end = pos + (body[4] << 8 | body[5] if width == 2 else _u32(body, 4))
     if hashed_end > end:
         raise _fail("truncated signature packet")
     created, seen_created = 0, False
@@ -295,8 +313,7 @@ def _frame_signature(body: bytes, depth: int,
             elif length == 255:
                 if pos + 5 > area_end:
                     raise _fail("truncated packet header")
-                length, pos = (body[pos + 1] << 24 | body[pos + 2] << 16 | body[pos + 3] << 8
-                               | body[pos + 4]), pos + 5
+                length, pos = _u32(body, pos + 1), pos + 5
             else:
                 raise _fail("partial body lengths are not allowed in a certificate")
             if not length:
@@ -311,8 +328,7 @@ def _frame_signature(body: bytes, depth: int,
             if _SUMMARISED[t]:
                 if t == 2:
                     if hashed and length == 5 and not seen_created:
-                        created = (body[at + 1] << 24 | body[at + 2] << 16 | body[at + 3] << 8
-                                   | body[at + 4])
+                        created = _u32(body, at + 1)
                         seen_created = True
                 elif t == 33:
                     if not fpr_at:
@@ -332,8 +348,7 @@ def _frame_signature(body: bytes, depth: int,
         if pos > end:
             raise _fail("truncated signature packet")
         area_end = pos + (body[hashed_end] << 8 | body[hashed_end + 1] if width == 2 else
-                          body[hashed_end] << 24 | body[hashed_end + 1] << 16
-                          | body[hashed_end + 2] << 8 | body[hashed_end + 3])
+                          _u32(body, hashed_end))
         if area_end > end:
             raise _fail("truncated signature packet")
     pos = area_end + 2  # left 16 bits of the digest
@@ -499,8 +514,11 @@ def split_binary(blob: bytes) -> Iterator[tuple[bytes, list[_Span] | None]]:
     starts: list[int] = []
     spans: list[_Span] = []
     chunk_start, packets = 0, 0
-    for span in iter_packet_spans(blob):
+    pos, total = 0, len(blob)
+    while pos < total:  # iter_packet_spans(blob), without a generator in the generator
+        span = _span_at(blob, pos, total)
         tag, offset, body, end, _new = span
+        pos = end
         if tag in (TAG_SECRET_KEY, TAG_SECRET_SUBKEY):
             raise PrivateKeyError(f"this is an OpenPGP secret key; {SECRET_HINT}")
         if tag in (TAG_PUBLIC_KEY, TAG_PUBLIC_SUBKEY):

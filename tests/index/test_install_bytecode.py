@@ -169,6 +169,72 @@ def test_wheel_compiles_the_login_path(world: dict[str, Any],  # noqa: F811
     assert {name for name, _ in report["modules"]} - DOCSTRING_ONLY <= set(_login_modules())
 
 
+def _setup_names(name: str) -> tuple[str, ...]:
+    """A tuple of module names assigned in setup.py, read without running it."""
+    tree = ast.parse((REPO / "setup.py").read_text())
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == name:
+            return tuple(ast.literal_eval(node.value))
+    raise AssertionError(f"setup.py has no {name}")
+
+
+SCAN_PROBE = """
+from datetime import UTC, datetime
+import registry.keys._pgp_scan as scan
+from registry.keys._pgp_packets import parse_key_packet, scan_certificate
+key = bytes([4, 0xFF, 0xFF, 0xFF, 0xFE, 27]) + bytes(32)
+sig = bytes([4, 0x13, 22, 10, 0, 6, 5, 2, 0xFF, 0xFF, 0xFF, 0xF0, 0, 0, 0xAB, 0xCD, 0, 8, 0xFF])
+cert = (bytes([0xC6, len(key)]) + key + bytes([0xCD, 13]) + b"a@example.org"
+        + bytes([0xC2, len(sig)]) + sig)
+summary = scan_certificate(cert)
+assert parse_key_packet(6, key).created == datetime.fromtimestamp(0xFFFFFFFE, UTC)
+assert summary.primary.created == datetime.fromtimestamp(0xFFFFFFFE, UTC), summary
+assert summary.user_ids == (("a@example.org", False, ((0x13, 0xFFFFFFF0, True),)),), summary
+assert not hasattr(scan, "_u32"), "compiled without the .pxd's C types"  # a cdef function
+print(scan.__file__)
+"""
+
+
+def test_compiled_openpgp_scan_answers_as_the_pure_one(installed: dict[str, Any],
+                                                       tmp_path: Path) -> None:
+    """The OpenPGP packet scan compiled with its ``.pxd``'s C types (setup.py's
+    OPENPGP_MODULES) loads what the source loads: the bench's equivalence corpus (valid,
+    armored, keyrings, adversarial, 60 mutations a certificate) through the installed
+    wheel and through this tree, each in its own process, gives the same outcome line for
+    line (errors and messages, or every field, the scan summary and policy reports), and
+    32-bit times with the top bit set read unsigned."""
+    if _compiler() is None:
+        pytest.skip("no C compiler here: the wheel is pure Python (setup.py says so)")
+    import pickle
+
+    from scripts.bench_keys_openpgp import equivalence_inputs
+
+    names = zipfile.ZipFile(installed["wheel"]).namelist()
+    for module in _setup_names("OPENPGP_MODULES"):
+        stem = module.replace(".", "/")
+        assert any(stem + s in names for s in EXTENSION_SUFFIXES), f"{module} is not compiled"
+    run = subprocess.run([sys.executable, "-c", SCAN_PROBE], capture_output=True, text=True,
+                         timeout=60, env=_env(installed["site"]), cwd=tmp_path)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.stdout.strip().endswith(tuple(EXTENSION_SUFFIXES)), run.stdout  # the C build ran
+
+    items = equivalence_inputs(60)
+    inputs = tmp_path / "inputs.pickle"
+    inputs.write_bytes(pickle.dumps(items))
+    outcomes = []
+    for tree in (installed["site"], REPO):
+        run = subprocess.run([sys.executable, str(REPO / "scripts" / "_openpgp_outcomes.py"),
+                              str(tree), str(inputs)], capture_output=True, text=True,
+                             timeout=600, env=_env(tree), cwd=tmp_path)
+        assert run.returncode == 0, run.stderr[-3000:]
+        outcomes.append(run.stdout.splitlines())
+    compiled, pure = outcomes
+    assert len(compiled) == len(pure) == len(items)
+    differ = [items[i][0] for i, (a, b) in enumerate(zip(compiled, pure, strict=True)) if a != b]
+    assert differ == []
+    assert sum('"err"' in line[:200] for line in pure) > 100  # refusals compared too
+
+
 def _run(path: Path | str, cwd: Path, *args: str) -> tuple[int, str, str]:
     run = subprocess.run([sys.executable, "-c", "from cli.ssh_entry import _console_main;"
                           " _console_main()", *args], capture_output=True, timeout=60,

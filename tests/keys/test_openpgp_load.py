@@ -153,6 +153,31 @@ def test_times_after_2038_read_as_unsigned() -> None:
     assert summary.user_ids == (("a@example.org", False, ((0x13, 0xFFFFFFF0, True),)),)
 
 
+def test_loads_emit_no_warnings_and_leave_the_filters_alone(certs: list[bytes]) -> None:
+    """The load calls Sequoia without a warnings guard (``catch_warnings`` swaps the
+    process's filters, which is not thread-safe): over valid, revoked, expired, keyring
+    and refused inputs, Sequoia's calls emit no warning and the filters stay as they were."""
+    import pysequoia
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        tsk = pysequoia.Tsk.generate("Rex <rex@example.org>")
+        cert = tsk.extract_certificate()
+        revoked = bytes(cert) + bytes(cert.revoke(tsk.certifier()))
+    rng = random.Random(17)
+    inputs = [*certs, revoked, b"".join(certs), *(_mutations(certs[0], rng, 200))]
+    expired_sig = _v4_sig(0x13, _sub(2, b"\x00\x00\x00\x10") + _sub(9, b"\x00\x00\x00\x01"))
+    inputs.append(_packet(6, bytes([4, 0, 0, 0, 1, 27]) + bytes(32)) + _packet(13, b"a@b.example")
+                  + _packet(2, expired_sig))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        filters = list(warnings.filters)
+        verdicts = {_outcome(load_openpgp_certs, data)[0] for data in inputs}
+        assert warnings.filters == filters
+        assert load_openpgp_cert(revoked).revoked
+    assert caught == [] and "ok" in verdicts and "KeyFormatError" in verdicts
+
+
 def test_scan_of_the_split_spans_is_the_scan_of_the_bytes(certs: list[bytes]) -> None:
     """Given the packets a walk of the same bytes found (as the loader's split hands
     them over), the scan gives the same summary or the same error as walking itself."""
