@@ -69,6 +69,7 @@ class HKPQuery(NamedTuple):
 
 
 _HEX = re.compile(r"\A(?:0x|0X)?([0-9A-Fa-f]+)\Z")
+_HEX_DIGITS = frozenset("0123456789ABCDEFabcdef")
 _ANGLE = re.compile(r"<([^<>\s]+)>\s*\Z")
 _EMAIL = re.compile(r"\A[^@\s<>()\[\],;:\"\\]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?\Z")
 _OPS = ("get", "index", "vindex")
@@ -83,6 +84,13 @@ def parse_search(search: str) -> tuple[SearchKind, str]:
             length, or text that is neither hex nor an e-mail address.
     """
     text = search.strip()
+    if len(text) in (42, 66) and text[:2] in ("0x", "0X") and _HEX_DIGITS.issuperset(text[2:]):
+        return "fingerprint", text[2:].upper()  # what _parse_search gives it
+    return _parse_search(text)
+
+
+def _parse_search(text: str) -> tuple[SearchKind, str]:
+    """:func:`parse_search` of a stripped text."""
     if not text:
         raise GatewayRequestError("search is empty")
     if len(text) > MAX_SEARCH:
@@ -116,7 +124,9 @@ def parse_lookup(params: Mapping[str, str]) -> HKPQuery:
         GatewayRequestError: no or an unsupported ``op`` (501 for ops HKP defines but
             the gateway does not serve, 400 otherwise), or a bad ``search``.
     """
-    op = params.get("op", "").strip().lower()
+    op = params.get("op", "")
+    if op != "get":  # (the common case needs no normalising)
+        op = op.strip().lower()
     if not op:
         raise GatewayRequestError("op is missing (op=get, op=index or op=vindex)")
     if op not in _OPS:
@@ -126,9 +136,11 @@ def parse_lookup(params: Mapping[str, str]) -> HKPQuery:
     if "search" not in params:
         raise GatewayRequestError("search is missing")
     kind, value = parse_search(params["search"])
-    options = {o.strip().lower() for o in params.get("options", "").split(",")}
-    exact = params.get("exact", "").strip().lower() == "on"
-    return HKPQuery(op, kind, value, exact=exact, machine_readable="mr" in options)  # type: ignore[arg-type]
+    options = params.get("options", "")
+    mr = options == "mr" or (options != "" and "mr" in {o.strip().lower() for o in options.split(",")})
+    exact = params.get("exact")
+    return HKPQuery(op, kind, value,  # type: ignore[arg-type]
+                    exact is not None and exact.strip().lower() == "on", mr)
 
 
 # --------------------------------------------------------------------------- index format

@@ -70,7 +70,7 @@ from registry.index._query import (
 )
 from registry.index._query import valid_name as _valid_name  # (Gateway.valid_name remembers it)
 from registry.index._schema import fingerprint_text
-from registry.keys._keccak import commitment_matches
+from registry.keys._keccak import commitment_matches, keccak_256
 from registry.names import raw_namehash
 
 try:  # a JSON encoder in C (a dependency; the stdlib encoder gives the same bytes, slower)
@@ -169,6 +169,47 @@ def _verdict_of(policy: str, detail: str, problem: str | None) -> Verdict:
     return Verdict(policy, detail, failing)
 
 
+# --------------------------------------------------------------------------- name texts
+
+#: Texts that ``registry._grammar._normal_parts`` reads as a name already in normal form,
+#: matched in C (a subset of them: a local part of 1-64 of ``a-z 0-9 . _ + -`` with no
+#: ``.`` at an end nor two in a row, then ``@``; a domain of at most 63 characters of
+#: labels of ``a-z 0-9 -`` with no ``-`` at a label's end, the last one starting with a
+#: letter, so not a number). Any other text (``xn--``, upper case, a longer domain, ...)
+#: takes the grammar's own path. tests/gateways/test_fast_path.py checks the subset.
+_PLAIN_NORMAL = re.compile(
+    r"(?:(?=[a-z0-9._+-]{1,64}@)[a-z0-9_+-]+(?:\.[a-z0-9_+-]+)*@)?"
+    r"(?=[a-z0-9.-]{1,63}\Z)(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)*[a-z](?:[a-z0-9-]*[a-z0-9])?"
+).fullmatch
+
+
+def _node_hex(text: str) -> str:
+    """``"0x" + raw_namehash(text).hex()``: a person's node hashed here onto its domain's node
+    (remembered by ``raw_namehash``), without the memo of every person's node."""
+    local, at, domain = text.rpartition("@")
+    if not at:
+        return "0x" + bytes(raw_namehash(text)).hex()
+    h = keccak_256(bytes(raw_namehash(domain)))
+    h.update(keccak_256(("@" + local).encode("utf-8")).digest())
+    return "0x" + str(h.hexdigest())
+
+
+def _newest_first(r: IndexedRecord | Row) -> tuple[int, str, int]:
+    return -r.published_at, r.name, r.index
+
+
+def _plainly_normal(text: str) -> bool:
+    """Whether ``text`` is a registry name in normal form by :data:`_PLAIN_NORMAL` (``False``:
+    not known so; the grammar decides)."""
+    return "xn--" not in text and _PLAIN_NORMAL(text) is not None
+
+
+def _normal(name: str) -> str:
+    """``validate_name(name)``: the normal form of a registry name (the text itself when
+    :func:`_plainly_normal`). Raises: InvalidName."""
+    return name if _plainly_normal(name) else validate_name(name)
+
+
 # --------------------------------------------------------------------------- the gateway
 
 
@@ -198,7 +239,9 @@ class Gateway:
         self.max_staleness = max_staleness
         self._local = threading.local()
         self._parsed = _LRU(cache_size)
-        self._armor = _LRU(cache_size)
+        #: armored text by certificate (a pure function of the bytes; emptied when full)
+        self._armor: dict[bytes, str] = {}
+        self._armor_size = cache_size
         self._verdicts = _LRU(cache_size)
         #: Requests begun (:meth:`begin_request`); ``None`` outside the app: every
         #: :meth:`reader` call then checks for a new snapshot.
@@ -217,7 +260,6 @@ class Gateway:
         seq = self._requests
         if rd is not None and seq is not None and getattr(loc, "ready", None) == seq:
             return rd  # this request already checked it (and the snapshot it reads)
-        now = time.monotonic()
         if rd is not None and (seq is None or getattr(loc, "seen", None) != seq):
             loc.seen = seq  # one stat per request: none began since this thread's last one
             if rd.replaced():  # a sync published a new snapshot: reopen
@@ -228,7 +270,7 @@ class Gateway:
             rd.map_into_memory()  # a long-lived reader: page reads without a copy each
             loc.reader, loc.checked = rd, float("-inf")
             loc.problems, loc.valid = {}, {}  # name checks of this snapshot (name_problem)
-        if self.max_staleness is not None and now - loc.checked > 1.0:
+        if self.max_staleness is not None and (now := time.monotonic()) - loc.checked > 1.0:
             self._check_fresh(rd)
             loc.checked = now
         loc.ready = seq
@@ -277,6 +319,8 @@ class Gateway:
         depends only on the names the snapshot holds.
         """
         rd = self.reader()
+        if rd._squat_free is True:  # nothing squats in this snapshot (the reader's one scan)
+            return None if self.valid_name(name) else rd.name_problem(name)
         memo: dict[str, str | None] = self._local.problems
         try:
             return memo[name]
@@ -299,6 +343,8 @@ class Gateway:
 
     def valid_name(self, name: str) -> bool:
         """Whether indexed name text is a valid registry name in normal form (remembered)."""
+        if _plainly_normal(name):
+            return True
         self.reader()
         memo: dict[str, bool] = self._local.valid
         ok = memo.get(name)
@@ -429,7 +475,7 @@ class Gateway:
         if self.policy is not None:
             return None
         try:
-            text = validate_name(email)
+            text = _normal(email)
         except InvalidName:
             return []
         return [r for r, identities in rows_by_name(self.reader(), text)
@@ -509,7 +555,9 @@ class Gateway:
         key's holder revoked it). Other records are left out.
         """
         out: dict[bytes, tuple[Any, bytes]] = {}
-        for r in sorted(recs, key=lambda r: (-r.published_at, r.name, r.index)):
+        if not isinstance(recs, list) or len(recs) > 1:  # (one record: nothing to order)
+            recs = sorted(recs, key=_newest_first)
+        for r in recs:
             if r.key_type != OPENPGP:
                 continue
             if r.status == "revoked":
@@ -529,10 +577,13 @@ class Gateway:
     def armor(self, certificates: list[bytes]) -> str:
         """One armored block over binary certificates (a single one's armor is cached by content)."""
         if len(certificates) == 1:
-            hit = self._armor.get(certificates[0])
+            cache = self._armor
+            hit = cache.get(certificates[0])
             if hit is None:
                 hit = armor_certificates(certificates)
-                self._armor.put(certificates[0], hit)
+                if len(cache) >= self._armor_size:
+                    cache.clear()
+                cache[certificates[0]] = hit
             return str(hit)
         return armor_certificates(certificates)
 
@@ -596,14 +647,14 @@ class Gateway:
 
         Raises: InvalidName, IndexUnavailable.
         """
-        text = validate_name(name)  # a bad name is 400 whether or not the index is readable
+        text = _normal(name)  # a bad name is 400 whether or not the index is readable
         rd = self.reader()
         found = name_view_rows(rd, text)
         if not found:
             return None
         text, parent, person, owner, renounced, block, operated = found[0][:7]
         info: dict[str, Any] = {
-            "name": text, "node": "0x" + bytes(raw_namehash(text)).hex(), "owner": owner,
+            "name": text, "node": _node_hex(text), "owner": owner,
             "parent": parent, "person": bool(person), "renounced": bool(renounced),
             "operators": [], "created_block": block}
         if operated:
@@ -637,8 +688,9 @@ class Gateway:
             "purposes": purpose_names(int(purposes)), "status": status,
             "algorithm": str(alg), "fingerprint": fingerprint_text(fp),
             "identities": list(identities(idents)), "commitment": "0x" + cm.hex(),
-            "valid_from": iso(vf), "valid_until": iso(vu), "published_at": iso(int(pub)),
-            "revoked_at": iso(rev), "reason": reason_label(None if reason is None else int(reason)),
+            "valid_from": iso(vf) if vf else None, "valid_until": iso(vu) if vu else None,
+            "published_at": iso(int(pub)), "revoked_at": iso(rev) if rev else None,
+            "reason": None if reason is None else reason_label(int(reason)),
             "policy": _stored_verdict(policy, str(detail or ""), problem).to_dict(),
             "block": int(block), "tx_hash": "0x" + bytes(tx).hex(),
             "attestations": self.reader().attestations(name, int(idx)) if row[7] else [],
@@ -758,10 +810,14 @@ class _Guard:
             return 414, f"path longer than {MAX_QUERY} bytes"
         try:
             path = (unquote_to_bytes(raw_path) if b"%" in raw_path else raw_path).decode("utf-8")
-            query = (unquote_to_bytes(qs) if b"%" in qs else qs).decode("utf-8")
+            if b"%" in qs:
+                nul = "\x00" in unquote_to_bytes(qs).decode("utf-8")
+            else:  # in UTF-8, a NUL is the byte 0 alone (ASCII is valid UTF-8)
+                nul = "\x00" in qs.decode("utf-8") if not qs.isascii() else b"\x00" in qs
         except UnicodeDecodeError:
             return 400, "request is not valid UTF-8 after percent-decoding"
-        if _CONTROL.search(path) or "\x00" in query:
+        # an ASCII text is printable exactly when it holds no control character
+        if (not (path.isascii() and path.isprintable()) and _CONTROL.search(path)) or nul:
             return 400, "control characters in the request path or query"
         if "\\" in path or (("/." in path or path.startswith("."))
                              and any(seg in (".", "..") for seg in path.split("/"))):
@@ -823,8 +879,10 @@ class _GatewayApp(Starlette):
                 response = hot(scope)
             except Exception:  # the routed app answers (its handlers: 400, 503, 500)
                 response = None
-            if response is not None:
-                await response(scope, receive, send)
+            if response is not None:  # what Response.__call__ sends (an _Answer: no background)
+                await send({"type": "http.response.start", "status": response.status_code,
+                            "headers": response.raw_headers})
+                await send({"type": "http.response.body", "body": response.body})
                 return
         await super().__call__(scope, receive, send)
 

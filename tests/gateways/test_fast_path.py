@@ -228,3 +228,133 @@ def test_the_commitment_check_hashes_what_the_contract_hashes() -> None:
         assert not intact(Row("a@example.org", 0, key_type, "active", good, flipped, 0, "pass"))
         other = 1 + key_type % 3
         assert not intact(Row("a@example.org", 0, other, "active", good, material, 0, "pass"))
+
+
+def _guard_reference(raw_path: bytes, qs: bytes) -> tuple[int, str] | None:
+    """The guard's path and query checks as written before its ASCII shortcuts (the reference;
+    its length and Content-Length checks, before and after these, did not change)."""
+    import re
+    from urllib.parse import unquote_to_bytes
+
+    try:
+        path = unquote_to_bytes(raw_path).decode("utf-8")
+        query = unquote_to_bytes(qs).decode("utf-8")
+    except UnicodeDecodeError:
+        return 400, "request is not valid UTF-8 after percent-decoding"
+    if re.search(r"[\x00-\x1f\x7f]", path) or "\x00" in query:
+        return 400, "control characters in the request path or query"
+    if "\\" in path or set(path.split("/")) & {".", ".."}:
+        return 400, "invalid path"
+    return None
+
+
+_GUARD_PIECES = [b"", b"a", b"/", b".", b"..", b"%", b"%2e", b"%00", b"\x00", b"\x01", b"\x1f",
+                 b"\x7f", b"%7f", b"%7F", b" ", b"\\", b"%5c", b"\xc3\xa9", b"\xc3", b"%c3%a9",
+                 b"%ff", b"\xff", b"\xe2\x80\xa8", b"\xc2\xa0", b"\xc2\x85", b"=", b"&", b"+"]
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(st.sampled_from(_GUARD_PIECES), max_size=8),
+       st.lists(st.sampled_from(_GUARD_PIECES), max_size=8))
+def test_the_guard_refuses_what_it_refused(path: list[bytes], query: list[bytes]) -> None:
+    """The guard (ASCII paths and queries checked without decoding or a regex) gives the
+    answer of its reference for any mix of controls, escapes, non-UTF-8 and non-ASCII."""
+    from registry.gateways.http import _Guard
+
+    raw_path, qs = b"/" + b"".join(path), b"".join(query)
+    scope = {"type": "http", "path": raw_path.decode("latin-1"), "raw_path": raw_path,
+             "query_string": qs, "headers": [(b"host", b"a")]}
+    assert _Guard._problem(scope) == _guard_reference(raw_path, qs)
+
+
+def _search_reference(search: str) -> tuple[str, str] | tuple[str, int]:
+    """``parse_search`` by its general path only (no shortcut for ``0x`` + a fingerprint)."""
+    try:
+        return hkp._parse_search(search.strip())
+    except hkp.RequestError as exc:
+        return str(exc), exc.status
+
+
+def _search(search: str) -> tuple[str, str] | tuple[str, int]:
+    try:
+        return hkp.parse_search(search)
+    except hkp.RequestError as exc:
+        return str(exc), exc.status
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.sampled_from(["", "0x", "0X", "0x0x", " 0x", "="]),
+       st.text("0123456789abcdefABCDEFgxX :@", min_size=0, max_size=70),
+       st.sampled_from(["", " ", "\t", "\n"]))
+def test_the_fingerprint_shortcut_is_the_general_parse(prefix: str, body: str, space: str) -> None:
+    for search in (prefix + body + space, space + prefix + body, prefix + body[:40],
+                   prefix + body[:64], prefix + (body * 3)[:64]):
+        assert _search(search) == _search_reference(search), search
+
+
+@pytest.mark.parametrize("options", [None, "", "mr", "MR", " mr", "mr,exact", "x, Mr ", "x", ",", "mrx"])
+@pytest.mark.parametrize("exact", [None, "", "on", "ON", " on ", "off"])
+@pytest.mark.parametrize("op", ["get", "GET", " get", "index"])
+def test_lookup_options_read_as_before(options: str | None, exact: str | None, op: str) -> None:
+    params = {"op": op, "search": "0x" + "AB" * 20}
+    if options is not None:
+        params["options"] = options
+    if exact is not None:
+        params["exact"] = exact
+    q = hkp.parse_lookup(params)
+    assert q.op == op.strip().lower()
+    assert q.machine_readable == ("mr" in {o.strip().lower() for o in (options or "").split(",")})
+    assert q.exact == ((exact or "").strip().lower() == "on")
+
+
+def _name_outcome(fn: Any, text: str) -> str:
+    from registry.errors import InvalidName
+
+    try:
+        return str(fn(text))
+    except InvalidName as exc:
+        return f"InvalidName: {exc}"
+
+
+def _check_plain_name(text: str) -> None:
+    from registry._grammar import _normal_parts
+    from registry.gateways.http import _normal, _plainly_normal
+    from registry.index._query import valid_name, validate_name
+
+    if _plainly_normal(text):  # a subset of what the grammar reads as in normal form
+        assert _normal_parts(text) is not None and valid_name(text), text
+    assert _name_outcome(_normal, text) == _name_outcome(validate_name, text), text
+
+
+def test_plain_names_are_the_grammars_normal_names_for_every_short_text() -> None:
+    """Every text of up to 5 characters over the characters that matter at a name's edges."""
+    import itertools
+
+    alphabet = "a0.-_+@"
+    for size in range(6):
+        for chars in itertools.product(alphabet, repeat=size):
+            _check_plain_name("".join(chars))
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(["a", "z", "0", "9", "x", "xn--", ".", "-", "_", "+", "@", "A",
+                                 "é", " ", "..", "0x", "0x1f", "123", "b" * 20, "c" * 63]),
+                max_size=12))
+def test_plain_names_are_the_grammars_normal_names(pieces: list[str]) -> None:
+    """Longer texts: lengths near the 64-character local part and 63-character domain,
+    numeric last labels, ``xn--``, upper case and non-ASCII (the grammar's path)."""
+    _check_plain_name("".join(pieces))
+    _check_plain_name("u1@" + "".join(pieces))
+    _check_plain_name("".join(pieces) + "@bench.example")
+
+
+@pytest.mark.parametrize("text", ["u42445@bench.example", "bench.example", "example", "a@b",
+                                  "a@b@c.example", "@example.org", "x@", "älice@exämple.org",
+                                  "127.0.0.1", "a.b.c.d@e.f.g", "joe.doe@example.org"])
+def test_a_views_node_is_the_names_node(text: str) -> None:
+    """The JSON view's ``node`` (a person's hashed here onto its domain's) is ``raw_namehash``."""
+    from registry.gateways.http import _node_hex
+    from registry.names import raw_namehash
+
+    assert _node_hex(text) == "0x" + bytes(raw_namehash(text)).hex()
+    assert _node_hex(text) == "0x" + bytes(raw_namehash(text)).hex()  # (the domain's remembered)
