@@ -12,7 +12,9 @@ does not, :class:`GuardedHttpToolsProtocol` adds:
 
 * **a cap on the request head**: the bytes of a head not yet complete are
   counted and past :data:`MAX_HEAD` (16 KiB, h11's limit) the connection gets
-  ``431`` and is closed. llhttp itself buffers a header line of any length.
+  ``431`` and is closed; a head that arrives whole in one read is measured
+  when it completes, with the same answer. llhttp itself buffers a header
+  line of any length.
 * **HTTP/1.0 and 1.1 only**: an HTTP/0.9 request line (no version), a
   ``HTTP/2.0`` one, an HTTP/1.1 request without ``Host``, one with two and an HTTP/1.0
   request with ``Transfer-Encoding`` get ``400`` and a close, as with h11.
@@ -117,7 +119,10 @@ class GuardedHttpToolsProtocol(_Guarded, HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._marks += 1
         self._in_head = False
+        whole = self._head_parsed  # a head that arrived whole in one read is capped too
         self._head = self._head_parsed = self._headers = 0
+        if whole > MAX_HEAD:
+            self._refuse(431, "Request header fields too large.")
         version = self.parser.get_http_version()
         if version not in ("1.1", "1.0"):
             self._refuse(400, "Unsupported HTTP version.")

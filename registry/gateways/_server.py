@@ -280,11 +280,16 @@ class _Guarded(asyncio.Protocol):
 class _StrictConnection(h11.Connection):
     """h11, refusing a request with both Content-Length and Transfer-Encoding (h11 reads the
     chunked body and keeps the connection: the bytes a proxy trusting Content-Length took for
-    the body would be a second request here, RFC 9112 section 6.3). uvicorn answers 400, closes."""
+    the body would be a second request here, RFC 9112 section 6.3), and a head over the
+    incomplete-event limit (16 KiB) that arrived whole in one read (h11 caps only a head still
+    incomplete). uvicorn answers 400 and closes."""
 
     def next_event(self) -> Any:
         event = super().next_event()
         if type(event) is h11.Request:
+            size = len(event.target) + sum(len(n) + len(v) + 4 for n, v in event.headers)
+            if size > self._max_incomplete_event_size:  # h11 caps only a head still incomplete
+                raise h11.RemoteProtocolError("request head too large")
             names = {name for name, _ in event.headers}  # (h11 gives them lower-cased)
             if b"content-length" in names and b"transfer-encoding" in names:
                 raise h11.RemoteProtocolError("Content-Length with Transfer-Encoding")

@@ -311,3 +311,17 @@ def test_connections_over_the_per_peer_limit_get_503(served: Served) -> None:
         finally:
             for s in held:
                 s.close()
+
+
+@pytest.mark.parametrize("size", [17_000, 60_000])
+def test_a_complete_head_over_16_kib_in_one_read_is_refused(served: Served, size: int) -> None:
+    """The cap holds for a head that arrives whole, not only for one still incomplete."""
+    head = b"GET /a HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * size + b"\r\n\r\n"
+    with served.connect() as s:
+        try:
+            s.sendall(head)
+        except OSError:  # closed by the server while we still send: what we want
+            pass
+        got = responses(read_until_closed(s))
+    [(status, headers, _body)] = got  # (h11 answers 400, httptools 431)
+    assert status in (400, 431) and headers[b"connection"] == b"close"
