@@ -76,15 +76,21 @@ def labelhash(label: str, *, person: bool = False) -> bytes:
 
 
 @lru_cache(maxsize=4096)
-def _node(labels: tuple[str, ...], local: str | None) -> Node:
-    """The node of parsed labels (memoised: a command hashes the same few names many times;
-    a person's node is hashed onto its domain's, memoised apart: the gateway's names differ)."""
-    if local is not None:
-        return Node(keccak256(_node(labels, None) + labelhash(local, person=True)))
+def _domain_node(labels: tuple[str, ...]) -> Node:
+    """The node of a domain's labels (memoised: a command hashes the same few names many times,
+    and every person's node is hashed onto its domain's)."""
     node = b"\x00" * 32
     for label in reversed(labels):
         node = keccak256(node + labelhash(label))
     return Node(node)
+
+
+def _node(labels: tuple[str, ...], local: str | None) -> Node:
+    """The node of parsed labels; a person's is hashed onto its domain's memoised node and not
+    memoised itself (the gateway's names differ from one request to the next)."""
+    if local is None:
+        return _domain_node(labels)
+    return Node(keccak256(_domain_node(labels) + labelhash(local, person=True)))
 
 
 def namehash(name: str | Name) -> Node:

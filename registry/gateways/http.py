@@ -70,7 +70,7 @@ from registry.index._query import (
 )
 from registry.index._query import valid_name as _valid_name  # (Gateway.valid_name remembers it)
 from registry.index._schema import fingerprint_text
-from registry.keys._keccak import commitment_matches, keccak_256
+from registry.keys._keccak import commitment_matches
 from registry.names import raw_namehash
 
 try:  # a JSON encoder in C (a dependency; the stdlib encoder gives the same bytes, slower)
@@ -184,14 +184,9 @@ _PLAIN_NORMAL = re.compile(
 
 
 def _node_hex(text: str) -> str:
-    """``"0x" + raw_namehash(text).hex()``: a person's node hashed here onto its domain's node
-    (remembered by ``raw_namehash``), without the memo of every person's node."""
-    local, at, domain = text.rpartition("@")
-    if not at:
-        return "0x" + bytes(raw_namehash(text)).hex()
-    h = keccak_256(bytes(raw_namehash(domain)))
-    h.update(keccak_256(("@" + local).encode("utf-8")).digest())
-    return "0x" + str(h.hexdigest())
+    """``"0x" + raw_namehash(text).hex()`` (a person's node is hashed onto its domain's
+    remembered node, see :func:`registry.names.raw_namehash`)."""
+    return "0x" + bytes(raw_namehash(text)).hex()
 
 
 def _newest_first(r: IndexedRecord | Row) -> tuple[int, str, int]:
