@@ -143,10 +143,19 @@ class Config:
     data: dict[str, Any] = field(default_factory=dict)
     path: Path = field(default_factory=config_path)
 
+    def _table(self, key: str) -> dict[str, Any]:
+        """The top-level table ``key`` ({} when absent). Raises ConfigError: not a table."""
+        value = self.data.get(key)
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise ConfigError(f"{self.path}: [{key}] must be a table, not {value!r}")
+        return value
+
     # -- networks -----------------------------------------------------------------
     def networks(self) -> dict[str, Network]:
         nets: dict[str, Network] = {EMBEDDED: self._embedded()}
-        for name, raw in (self.data.get("networks") or {}).items():
+        for name, raw in self._table("networks").items():
             if name == EMBEDDED:
                 continue
             nets[name] = self._remote(name, raw)
@@ -179,8 +188,13 @@ class Config:
                        trust)
 
     def _embedded(self) -> Network:
-        raw = (self.data.get("networks") or {}).get(EMBEDDED) or {}
+        raw = self._table("networks").get(EMBEDDED) or {}
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{self.path}: network 'embedded' must be a table")
         state = os.environ.get("KEYANCHOR_STATE") or raw.get("state")
+        if state is not None and (not isinstance(state, str) or not state.strip()):
+            raise ConfigError(f"{self.path}: network 'embedded': state must be a file path"
+                              f" (a non-empty string), not {state!r}")
         return Network(EMBEDDED, None, None, None, Path(state) if state else data_dir() / "chain.db")
 
     def network(self, name: str | None = None) -> Network:
@@ -232,7 +246,8 @@ class Config:
             entry["registry"] = registry
         if chain_id is not None:
             entry["chain_id"] = chain_id
-        self.data.setdefault("networks", {})[name] = entry
+        self.data["networks"] = self._table("networks")
+        self.data["networks"][name] = entry
         return self.networks()[name]
 
     def set_registry(self, network: str, address: str) -> None:
@@ -253,11 +268,15 @@ class Config:
         env = os.environ.get("KEYANCHOR_KEYSTORE")
         if env:
             return Path(env)
-        value = (self.data.get("account") or {}).get("keystore")
+        value = self._table("account").get("keystore")
+        if value is not None and not isinstance(value, str):
+            raise ConfigError(f"{self.path}: [account] keystore must be a file path (a string),"
+                              f" not {value!r}")
         return Path(value) if value else None
 
     def set_keystore(self, path: Path) -> None:
-        self.data.setdefault("account", {})["keystore"] = str(path)
+        self.data["account"] = self._table("account")
+        self.data["account"]["keystore"] = str(path)
 
     # -- ssh / index ----------------------------------------------------------------
     def index_path(self) -> Path:
@@ -269,9 +288,7 @@ class Config:
         env = os.environ.get("KEYANCHOR_INDEX")
         if env:
             return Path(env).expanduser()
-        index = self.data.get("index", {})
-        if not isinstance(index, dict):
-            raise ConfigError(f"{self.path}: [index] must be a table")
+        index = self._table("index")
         if "path" not in index:
             return data_dir() / "index.sqlite"
         value = index["path"]

@@ -265,6 +265,26 @@ def test_bad_input_is_one_line(run: Run, env: Path, monkeypatch: pytest.MonkeyPa
     assert "1234" not in run("name", "register", "third.org").err.replace("KEYANCHOR", "")
 
 
+@pytest.mark.parametrize(("text", "args", "message"), [
+    ("networks = 5\n", ["network", "show"], "[networks] must be a table"),
+    ("networks = 5\n", ["network", "add", "x", "http://127.0.0.1:1"],
+     "[networks] must be a table"),
+    ("[networks]\nembedded = 5\n", ["network", "show"], "'embedded' must be a table"),
+    ("[networks.embedded]\nstate = 5\n", ["lookup", "example.org"], "state must be a file"),
+    ("account = 5\n", ["account", "list"], "[account] must be a table"),
+    ("[account]\nkeystore = 5\n", ["account", "list"], "keystore must be a file path"),
+    ("index = 5\n", ["index", "lookup", "example.org"], "[index] must be a table"),
+])
+def test_config_mistakes_are_one_line_naming_the_file(
+        run: Run, env: Path, monkeypatch: pytest.MonkeyPatch, text: str, args: list[str],
+        message: str) -> None:
+    monkeypatch.delenv("KEYANCHOR_STATE")  # so the file's [networks.embedded] state counts
+    config = env / "config.toml"
+    config.write_text(text)
+    one_line_error(run(*args), str(config), message)
+    assert config.read_text() == text  # nothing rewritten over the user's mistake
+
+
 @pytest.mark.parametrize("args", [
     ["key", "publish", "example.org", "x.pub", "--purpose", "ssh-usr"],
     ["key", "publish", "example.org", "x.pub", "--valid-until", "next tuesday"],
