@@ -56,6 +56,10 @@ def serve(
     from registry.gateways._server import ServerLimits
     from registry.gateways.http import serve as run
 
+    if policy is not None:  # a misspelt profile or missing file would serve no key at all
+        from registry.policy.profiles import policy_from_spec
+
+        policy_from_spec(policy)
     path = index if index is not None else load_cfg().index_path()
     limits = ServerLimits(header_timeout=request_timeout, per_peer=per_peer,
                           max_connections=max_connections)

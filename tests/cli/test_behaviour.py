@@ -377,6 +377,22 @@ def test_serve_without_an_index_fails_before_announcing(run: Run, env: Path) -> 
     assert "serving" not in result.err and result.out == ""
 
 
+@pytest.mark.parametrize(("policy", "message"), [
+    ("stirct", "unknown profile 'stirct'"),
+    ("/etc/keyanchor/missing-policy.toml", "no such policy file"),
+    ("notes.txt", "not valid toml"),
+])
+def test_serve_with_a_bad_policy_fails_before_announcing(
+        run: Run, env: Path, monkeypatch: pytest.MonkeyPatch, policy: str, message: str) -> None:
+    # A misspelt profile or a missing policy file used to start the keyserver, which then
+    # answered "No key found" for every key (each verdict "policy check unavailable").
+    monkeypatch.chdir(env)
+    (env / "notes.txt").write_text("hello, not a policy\n")
+    result = run("serve", "--index", env / "missing.sqlite", "--port", "1", "--policy", policy)
+    one_line_error(result, message)
+    assert "serving" not in result.err and result.out == ""
+
+
 # --------------------------------------------------------------------------- the same output
 
 
