@@ -240,8 +240,11 @@ def open_registry(
             raise RegistryNotFound(
                 f"network {net.name} has no registry address: run 'keyanchor deploy --network "
                 f"{net.name}' or 'keyanchor network add {net.name} URL --registry ADDRESS'")
+        # deploy (need_registry=False) makes a new registry: the saved address is not
+        # opened, so a node restarted without its state (no contract there) can be redeployed
         reg = Registry.connect(list(net.endpoints), account=loaded,
-                               registry_address=net.registry, chain_id=net.chain_id,
+                               registry_address=net.registry if need_registry else None,
+                               chain_id=net.chain_id,
                                quorum=net.quorum, trust_tag=net.trust)
     token = _SIGNER.set(signer)
     try:
