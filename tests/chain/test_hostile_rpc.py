@@ -220,3 +220,82 @@ def test_sync_through_an_honest_proxy_still_works(devnet: Devnet, tmp_path: Path
     finally:
         node.close()
     assert out.returncode == 0 and out.stdout.strip() == "synced", out.stdout + out.stderr[-800:]
+
+
+class TricklingNode:
+    """Forwards JSON-RPC to ``upstream``; the reply to ``method`` is written one byte at a time,
+    each byte well within the client's read timeout: from the status line on (``headers``) or
+    after whole headers (``body``)."""
+
+    def __init__(self, upstream: str, method: str, phase: str, pause: float) -> None:
+        node = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.0"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                conn = http.client.HTTPConnection(upstream.split("//")[1], timeout=60)
+                conn.request("POST", "/", body=body, headers={"Content-Type": "application/json"})
+                out = conn.getresponse().read()
+                conn.close()
+                head = (b"HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n"
+                        b"Content-Length: %d\r\n\r\n" % len(out))
+                items = json.loads(body)
+                methods = {i.get("method") for i in (items if isinstance(items, list) else [items])}
+                if node.method not in methods:
+                    self.wfile.write(head + out)
+                    return
+                node.hits += 1
+                slow = head + out if phase == "headers" else out
+                if phase == "body":
+                    self.wfile.write(head)
+                try:
+                    for i in range(len(slow)):
+                        if node.closed.wait(pause):
+                            return
+                        self.wfile.write(slow[i:i + 1])
+                        self.wfile.flush()
+                except OSError:
+                    pass
+
+        self.method = method
+        self.hits = 0
+        self.closed = threading.Event()
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.closed.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.parametrize("method", ["eth_chainId", "eth_getBlockByNumber"])
+@pytest.mark.parametrize("phase", ["headers", "body"])
+def test_a_trickling_node_cannot_hold_sync_forever(devnet: Devnet, tmp_path: Path, method: str,
+                                                   phase: str) -> None:
+    """A node that sends its reply a byte at a time, each within the read timeout, held sync
+    (and so the index's freshness) forever: the read timeout bounds each read, not the reply.
+    Now a reply must be whole within REPLY_DEADLINE_FACTOR read timeouts."""
+    from registry.chain._rpcjson import REPLY_DEADLINE_FACTOR
+    from registry.chain.client import Registry
+    from registry.errors import ChainUnavailable
+    from registry.index import sync_index
+
+    address = devnet.call("keyanchor_registryAddress")
+    node = TricklingNode(devnet.url, method, phase, pause=0.25)  # a read timeout of 1 s
+    try:
+        with pytest.raises(ChainUnavailable, match="did not send a whole reply within") as err:
+            with Registry.connect(node.url, registry_address=address, request_timeout=1) as reg:
+                sync_index(tmp_path / "index.sqlite", reg)
+    finally:
+        node.close()
+    assert node.hits >= 1
+    assert f"within {REPLY_DEADLINE_FACTOR:g} s" in str(err.value)
