@@ -238,14 +238,22 @@ class Store:
         work = work_path(p)
         try:
             _mkdirs(p.parent)
+            seeded = False
             if not p.exists():
                 _remove_work(work)
             elif not work.exists():
                 _seed_work(p, work)
+                seeded = True
             if not work.exists():
                 os.close(os.open(work, os.O_WRONLY | os.O_CREAT | os.O_EXCL, WORK_MODE))
             os.chmod(work, WORK_MODE)
             found = _schema_of(work)
+            if found is None and _foreign(work):  # another program's database: leave it be
+                if seeded:
+                    _remove_work(work)
+                raise IndexUnavailable(
+                    f"{p} is not a keyanchor index (an SQLite database of something else):"
+                    " nothing was changed; give the index another file name")
             migrated = found in MIGRATED_FROM
             if found == "2":
                 _migrate_2_to_3(work)
@@ -1139,6 +1147,16 @@ def _schema_of(path: Path) -> str | None:
         return None if row is None else str(row[0])
     finally:
         conn.close()
+
+
+def _foreign(path: Path) -> bool:
+    """Whether a database without keyanchor's ``meta`` table holds tables of its own."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        names = {r[0] for r in conn.execute("SELECT name FROM sqlite_schema WHERE type = 'table'")}
+    finally:
+        conn.close()
+    return bool(names) and "meta" not in names
 
 
 def _hex_to_bytes(value: object) -> object:
