@@ -82,6 +82,16 @@ def say(text: str) -> None:
     sys.stderr.write(text + "\n")
 
 
+def save_cfg(cfg: Config) -> None:
+    """Save the config file; say where its old text went when comments could not be kept."""
+    from registry.config import save_config
+
+    backup = save_config(cfg)
+    if backup is not None:
+        say(f"note: {cfg.path} is rewritten without its comments; the previous file is"
+            f" kept as {backup}")
+
+
 # --------------------------------------------------------------------------- passwords
 
 

@@ -321,18 +321,56 @@ def load_config(path: Path | None = None) -> Config:
     return Config(data, path)
 
 
-def save_config(cfg: Config) -> None:
+def save_config(cfg: Config) -> Path | None:
     """Write the configuration atomically (temp file + rename).
+
+    A symbolic link is written through (its target is replaced, the link kept) and the
+    file keeps its mode. The file is rewritten from the parsed data, so comments do not
+    survive: when the old file had any, it is kept beside as ``<name>.bak`` (same mode)
+    and that path is returned (else ``None``).
 
     Raises:
         ConfigError: the file cannot be written.
     """
     import tomli_w
 
+    target = Path(os.path.realpath(cfg.path))
     try:
-        cfg.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cfg.path.with_name(cfg.path.name + ".tmp")
-        tmp.write_text(tomli_w.dumps(cfg.data), encoding="utf-8")
-        os.replace(tmp, cfg.path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            old = target.read_bytes()
+            mode: int | None = os.stat(target).st_mode & 0o7777
+        except FileNotFoundError:
+            old, mode = b"", None
+        backup = None
+        if _has_comments(old):
+            backup = target.with_name(target.name + ".bak")
+            _write_replace(backup, old, mode)
+        _write_replace(target, tomli_w.dumps(cfg.data).encode("utf-8"), mode)
     except OSError as exc:
         raise ConfigError(f"{cfg.path}: cannot write configuration ({exc})") from exc
+    return backup
+
+
+def _write_replace(path: Path, data: bytes, mode: int | None) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    if mode is not None:
+        os.chmod(tmp, mode)
+    os.replace(tmp, path)
+
+
+def _has_comments(text: bytes) -> bool:
+    """Whether TOML text holds a comment (a ``#`` outside strings), which a rewrite drops."""
+    if b"#" not in text:
+        return False
+    try:
+        tokens = _TOML_STRINGS.sub("", text.decode("utf-8"))
+    except UnicodeDecodeError:
+        return True
+    return "#" in tokens
+
+
+# basic and literal strings, one-line and multi-line: what may hold a '#' that is no comment
+_TOML_STRINGS = re.compile(r'"""(?:[^\\]|\\.)*?"""|\'\'\'.*?\'\'\'|"(?:[^"\\\n]|\\.)*"|\'[^\'\n]*\'',
+                           re.DOTALL)

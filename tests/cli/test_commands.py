@@ -285,6 +285,14 @@ def test_config_mistakes_are_one_line_naming_the_file(
     assert config.read_text() == text  # nothing rewritten over the user's mistake
 
 
+def test_network_add_says_where_the_commented_config_went(run: Run, env: Path) -> None:
+    config = env / "config.toml"
+    config.write_text("# hand-written: keep this note\n")
+    result = ok(run("network", "add", "local", "http://127.0.0.1:8545"))
+    assert f"kept as {config}.bak" in result.err
+    assert (env / "config.toml.bak").read_text() == "# hand-written: keep this note\n"
+
+
 @pytest.mark.parametrize("args", [
     ["key", "publish", "example.org", "x.pub", "--purpose", "ssh-usr"],
     ["key", "publish", "example.org", "x.pub", "--valid-until", "next tuesday"],
