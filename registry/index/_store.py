@@ -261,7 +261,8 @@ class Store:
                 _migrate_3_to_4(work, p)
             conn = sqlite3.connect(work, timeout=timeout, isolation_level=None)
         except (OSError, sqlite3.Error) as exc:
-            raise IndexUnavailable(f"cannot open the index {p}: {exc}") from exc
+            raise IndexUnavailable(f"cannot open the index {p}: {exc}"
+                                   f"{_owner_hint(p.parent)}") from exc
         try:
             if conn.execute("SELECT count(*) FROM sqlite_schema").fetchone()[0] == 0:
                 conn.execute(f"PRAGMA page_size={PAGE_SIZE}")  # before the first table
@@ -1147,6 +1148,24 @@ def _schema_of(path: Path) -> str | None:
         return None if row is None else str(row[0])
     finally:
         conn.close()
+
+
+def _owner_hint(directory: Path) -> str:
+    """`` (run sync as USER, who owns DIR)`` when the index directory is another user's and
+    this one may not write in it (sync run as the wrong user)."""
+    try:
+        uid = directory.stat().st_uid
+    except OSError:
+        return ""
+    if uid == os.geteuid() or os.access(directory, os.W_OK):
+        return ""
+    try:
+        import pwd
+
+        who = pwd.getpwuid(uid).pw_name
+    except (ImportError, KeyError):
+        who = f"uid {uid}"
+    return f" (run sync as {who}, who owns {directory})"
 
 
 def _foreign(path: Path) -> bool:

@@ -227,6 +227,39 @@ def test_sync_never_writes_into_another_programs_database(tmp_path: Path) -> Non
     assert path.read_bytes() == before
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="switches to another user (needs root)")
+def test_sync_as_the_wrong_user_names_the_user_to_run_it_as(safe_tmp: Path) -> None:
+    """A sync run by a user other than the index directory's owner said only "Operation
+    not permitted"; it now names the owner to run it as (docs/SSH.md's sync user)."""
+    import pwd
+
+    home = safe_tmp / "lib"  # every directory above it searchable by all, as /var/lib is
+    home.mkdir()
+    _published(home / "index.sqlite")
+    os.chmod(home, 0o755)
+    nobody = pwd.getpwnam("nobody")
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: drop to nobody, try to open the index for writing
+        try:
+            os.setgid(nobody.pw_gid)
+            os.setuid(nobody.pw_uid)
+            try:
+                Store.open(home / "index.sqlite").close()
+                message = "opened"
+            except IndexUnavailable as exc:
+                message = str(exc)
+            os.write(write, message.encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read, "rb") as pipe:
+        message = pipe.read().decode()
+    os.waitpid(pid, 0)
+    assert f"run sync as {pwd.getpwuid(os.geteuid()).pw_name}, who owns {home}" in message
+    assert "\n" not in message
+
+
 @pytest.mark.parametrize(("version", "message"), [
     ("2", "re-sync needed"), ("3", "re-sync needed"),
     (str(SCHEMA_VERSION + 1), "written by a newer keyanchor")])
