@@ -316,7 +316,10 @@ def parse_time(value: str | None, *, what: str = "time") -> datetime | None:
     match = _RELATIVE.match(text)
     if match:
         seconds = int(match.group(1)) * _UNITS[match.group(2)]
-        return datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=seconds)
+        try:
+            return datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=seconds)
+        except OverflowError:  # past year 9999 (or timedelta's own limit)
+            raise typer.BadParameter(f"{what} {value!r} is too far in the future") from None
     try:
         if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
             d = date.fromisoformat(text)

@@ -297,6 +297,8 @@ def test_network_add_says_where_the_commented_config_went(run: Run, env: Path) -
     ["key", "publish", "example.org", "x.pub", "--purpose", "ssh-usr"],
     ["key", "publish", "example.org", "x.pub", "--valid-until", "next tuesday"],
     ["key", "publish", "example.org", "x.pub", "--valid-until", "2020-06-01"],
+    ["key", "publish", "example.org", "x.pub", "--valid-until", "+99999999999d"],  # overflowed
+    ["key", "publish", "example.org", "x.pub", "--valid-until", "+3000000d"],
     ["key", "rotate", "example.org", "0", "x.pub", "--valid-from", "+2d", "--valid-until", "+1d"],
     ["key", "revoke", "example.org", "0", "--reason", "bored"],
     ["lookup", "example.org", "--format", "yaml"],
