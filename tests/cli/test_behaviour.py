@@ -393,6 +393,17 @@ def test_serve_with_a_bad_policy_fails_before_announcing(
     assert "serving" not in result.err and result.out == ""
 
 
+def test_sync_with_a_misspelt_profile_fails_and_writes_nothing(run: Run, env: Path) -> None:
+    # It used to sync, storing "unknown" as every record's verdict: keyanchor-ssh then
+    # served no key to anyone, and nothing said why.
+    index = env / "index.sqlite"
+    result = run("sync", "--index", index, "--policy", "stirct")
+    one_line_error(result, "unknown policy profile 'stirct'", "strict", "none")
+    assert not index.exists() and result.out == ""
+    ok = run("sync", "--index", index, "--policy", "none")
+    assert ok.code == 0 and index.exists()
+
+
 # --------------------------------------------------------------------------- the same output
 
 
