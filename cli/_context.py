@@ -302,6 +302,15 @@ _RELATIVE = re.compile(r"\+(\d+)([smhdwy])\Z")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "y": 365 * 86400}
 
 
+def finite_seconds(value: float | None) -> float | None:
+    """A typer callback: NaN and infinity pass click's range checks; refuse them (exit 2)."""
+    import math
+
+    if value is not None and not math.isfinite(value):
+        raise typer.BadParameter(f"{value} is not a finite number of seconds")
+    return value
+
+
 def parse_time(value: str | None, *, what: str = "time") -> datetime | None:
     """``2026-01-31``, ``2026-01-31T12:00:00Z``, ``+90d``, ``+1y``, ``+12h``, ``now`` -> UTC.
 

@@ -306,6 +306,14 @@ def test_network_add_says_where_the_commented_config_went(run: Run, env: Path) -
     ["attest", "a.org", "b.org", "0", "--policy-hash", "abc"],
     ["name", "assign", "x.example.org", "--owner", "0x123"],
     ["name", "nope"],
+    # NaN and infinity passed click's ranges: internal errors, or a --timeout never reached
+    ["watch", "example.org", "--interval", "nan"],
+    ["watch", "example.org", "--interval", "inf"],
+    ["watch", "example.org", "--timeout", "nan"],
+    ["serve", "--max-staleness", "nan"],
+    ["serve", "--max-staleness", "inf"],
+    ["serve", "--request-timeout", "nan"],
+    ["tls", "check", "example.org", "--timeout", "nan"],
 ])
 def test_usage_errors_exit_2(run: Run, args: list[str]) -> None:
     result = run(*args)
