@@ -65,6 +65,7 @@ EMBEDDED = "embedded"
 _NET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
 _URL = re.compile(r"https?://[^\s]+\Z")
 TRUST_TAGS = ("finalized", "safe", "latest")
+_NETWORK_KEYS = frozenset({"url", "urls", "registry", "chain_id", "quorum", "trust"})
 
 
 def _check_trust(value: object, where: str) -> None:
@@ -165,6 +166,10 @@ class Config:
         where = f"{self.path}: network {name!r}"
         if not isinstance(raw, dict):
             raise ConfigError(f"{where} must be a table")
+        unknown = sorted(set(raw) - _NETWORK_KEYS)
+        if unknown:  # a misspelt quorum would leave one endpoint trusted alone
+            raise ConfigError(f"{where} has no setting {unknown[0]!r}"
+                              f" ({', '.join(sorted(_NETWORK_KEYS))})")
         urls = raw.get("urls")
         if urls is None:
             urls = [raw.get("url")]

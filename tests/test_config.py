@@ -87,6 +87,10 @@ def test_several_endpoints_quorum_and_trust_tag(tmp_path: Path) -> None:
     ('urls = ["ftp://a"]\n', "needs a url"),
     ('url = "http://b:1"\nurls = ["http://a:1"]\n', "url must be the first of urls"),
     ('url = "http://a:1"\ntrust = "whenever"\n', "trust must be"),
+    # a misspelt quorum was ignored: three endpoints, any one trusted alone
+    ('urls = ["http://a:1", "http://b:1", "http://c:1"]\nqourum = 2\n', "no setting 'qourum'"),
+    ('url = "http://a:1"\nregistery = "0x5FbDB2315678afecb367f032d93F642f64180aa3"\n',
+     "no setting 'registery'"),
 ])
 def test_bad_endpoint_lists_are_config_errors(tmp_path: Path, body: str, match: str) -> None:
     path = tmp_path / "config.toml"
