@@ -109,10 +109,11 @@ BOMBS: dict[str, Bomb] = {
 }
 
 
-class HostileNode:
-    """Forwards JSON-RPC to ``upstream``; the reply to ``method`` (alone or in a batch) is a bomb."""
+class _Node:
+    """A loopback JSON-RPC server in front of ``upstream``: requests asking for ``method`` (alone
+    or in a batch) get :meth:`hostile`'s answer, every other one the upstream node's reply."""
 
-    def __init__(self, upstream: str, method: str, bomb: Bomb, *, length: bool = True) -> None:
+    def __init__(self, upstream: str, method: str) -> None:
         node = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -127,34 +128,55 @@ class HostileNode:
                 methods = {i.get("method") for i in (items if isinstance(items, list) else [items])}
                 if node.method in methods:
                     node.hits += 1
-                    out = bomb()
-                else:
-                    conn = http.client.HTTPConnection(upstream.split("//")[1], timeout=60)
-                    conn.request("POST", "/", body=body,
-                                 headers={"Content-Type": "application/json"})
-                    out = conn.getresponse().read()
-                    conn.close()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                if length:
-                    self.send_header("Content-Length", str(len(out)))
-                self.end_headers()
-                try:
-                    self.wfile.write(out)
-                except OSError:
-                    pass  # the client stopped reading: that is the point
+                    node.hostile(self, body)
+                    return
+                out = node.forward(body)
+                self.wfile.write(b"HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n"
+                                 b"Content-Length: %d\r\n\r\n" % len(out) + out)
 
+        self.upstream = upstream
         self.method = method
         self.hits = 0
+        self.closed = threading.Event()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
+    def forward(self, body: bytes) -> bytes:
+        conn = http.client.HTTPConnection(self.upstream.split("//")[1], timeout=60)
+        conn.request("POST", "/", body=body, headers={"Content-Type": "application/json"})
+        out = conn.getresponse().read()
+        conn.close()
+        return out
+
+    def hostile(self, handler: BaseHTTPRequestHandler, body: bytes) -> None:
+        raise NotImplementedError
+
     def close(self) -> None:
+        self.closed.set()
         self.server.shutdown()
         self.server.server_close()
+
+
+class HostileNode(_Node):
+    """Forwards JSON-RPC to ``upstream``; the reply to ``method`` (alone or in a batch) is a bomb."""
+
+    def __init__(self, upstream: str, method: str, bomb: Bomb, *, length: bool = True) -> None:
+        self.bomb, self.length = bomb, length
+        super().__init__(upstream, method)
+
+    def hostile(self, handler: BaseHTTPRequestHandler, body: bytes) -> None:
+        out = self.bomb()
+        head = b"HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n"
+        if self.length:
+            head += b"Content-Length: %d\r\n" % len(out)
+        try:
+            handler.wfile.write(head + b"\r\n")
+            handler.wfile.write(out)
+        except OSError:
+            pass  # the client stopped reading: that is the point
 
 
 CLIENT = r"""
@@ -222,59 +244,30 @@ def test_sync_through_an_honest_proxy_still_works(devnet: Devnet, tmp_path: Path
     assert out.returncode == 0 and out.stdout.strip() == "synced", out.stdout + out.stderr[-800:]
 
 
-class TricklingNode:
+class TricklingNode(_Node):
     """Forwards JSON-RPC to ``upstream``; the reply to ``method`` is written one byte at a time,
     each byte well within the client's read timeout: from the status line on (``headers``) or
     after whole headers (``body``)."""
 
     def __init__(self, upstream: str, method: str, phase: str, pause: float) -> None:
-        node = self
+        self.phase, self.pause = phase, pause
+        super().__init__(upstream, method)
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.0"
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                conn = http.client.HTTPConnection(upstream.split("//")[1], timeout=60)
-                conn.request("POST", "/", body=body, headers={"Content-Type": "application/json"})
-                out = conn.getresponse().read()
-                conn.close()
-                head = (b"HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n"
-                        b"Content-Length: %d\r\n\r\n" % len(out))
-                items = json.loads(body)
-                methods = {i.get("method") for i in (items if isinstance(items, list) else [items])}
-                if node.method not in methods:
-                    self.wfile.write(head + out)
+    def hostile(self, handler: BaseHTTPRequestHandler, body: bytes) -> None:
+        out = self.forward(body)
+        head = (b"HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n"
+                b"Content-Length: %d\r\n\r\n" % len(out))
+        slow = head + out if self.phase == "headers" else out
+        try:
+            if self.phase == "body":
+                handler.wfile.write(head)
+            for i in range(len(slow)):
+                if self.closed.wait(self.pause):
                     return
-                node.hits += 1
-                slow = head + out if phase == "headers" else out
-                if phase == "body":
-                    self.wfile.write(head)
-                try:
-                    for i in range(len(slow)):
-                        if node.closed.wait(pause):
-                            return
-                        self.wfile.write(slow[i:i + 1])
-                        self.wfile.flush()
-                except OSError:
-                    pass
-
-        self.method = method
-        self.hits = 0
-        self.closed = threading.Event()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.closed.set()
-        self.server.shutdown()
-        self.server.server_close()
+                handler.wfile.write(slow[i:i + 1])
+                handler.wfile.flush()
+        except OSError:
+            pass
 
 
 @pytest.mark.parametrize("method", ["eth_chainId", "eth_getBlockByNumber"])
