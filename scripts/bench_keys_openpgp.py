@@ -64,9 +64,15 @@ def _sequoia() -> Any:
     a certificate instead of 55-95, and the ratio read 0.49-0.52x instead of 0.32-0.37x
     (docs/BENCHMARKS.md, branch pgp8).
     """
-    from registry.keys._common import sequoia
+    global _PYSEQUOIA
+    if _PYSEQUOIA is None:  # once: os.environ.setdefault would cost the timed rows ~10 us
+        from registry.keys._common import sequoia
 
-    return sequoia()
+        _PYSEQUOIA = sequoia()
+    return _PYSEQUOIA
+
+
+_PYSEQUOIA: Any = None
 
 
 def _backtraces() -> str:
