@@ -82,6 +82,16 @@ def say(text: str) -> None:
     sys.stderr.write(text + "\n")
 
 
+def save_cfg(cfg: Config) -> None:
+    """Save the config file; say where its old text went when comments could not be kept."""
+    from registry.config import save_config
+
+    backup = save_config(cfg)
+    if backup is not None:
+        say(f"note: {cfg.path} is rewritten without its comments; the previous file is"
+            f" kept as {backup}")
+
+
 # --------------------------------------------------------------------------- passwords
 
 
@@ -240,8 +250,11 @@ def open_registry(
             raise RegistryNotFound(
                 f"network {net.name} has no registry address: run 'keyanchor deploy --network "
                 f"{net.name}' or 'keyanchor network add {net.name} URL --registry ADDRESS'")
+        # deploy (need_registry=False) makes a new registry: the saved address is not
+        # opened, so a node restarted without its state (no contract there) can be redeployed
         reg = Registry.connect(list(net.endpoints), account=loaded,
-                               registry_address=net.registry, chain_id=net.chain_id,
+                               registry_address=net.registry if need_registry else None,
+                               chain_id=net.chain_id,
                                quorum=net.quorum, trust_tag=net.trust)
     token = _SIGNER.set(signer)
     try:
@@ -289,6 +302,15 @@ _RELATIVE = re.compile(r"\+(\d+)([smhdwy])\Z")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "y": 365 * 86400}
 
 
+def finite_seconds(value: float | None) -> float | None:
+    """A typer callback: NaN and infinity pass click's range checks; refuse them (exit 2)."""
+    import math
+
+    if value is not None and not math.isfinite(value):
+        raise typer.BadParameter(f"{value} is not a finite number of seconds")
+    return value
+
+
 def parse_time(value: str | None, *, what: str = "time") -> datetime | None:
     """``2026-01-31``, ``2026-01-31T12:00:00Z``, ``+90d``, ``+1y``, ``+12h``, ``now`` -> UTC.
 
@@ -303,7 +325,10 @@ def parse_time(value: str | None, *, what: str = "time") -> datetime | None:
     match = _RELATIVE.match(text)
     if match:
         seconds = int(match.group(1)) * _UNITS[match.group(2)]
-        return datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=seconds)
+        try:
+            return datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=seconds)
+        except OverflowError:  # past year 9999 (or timedelta's own limit)
+            raise typer.BadParameter(f"{what} {value!r} is too far in the future") from None
     try:
         if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
             d = date.fromisoformat(text)

@@ -28,6 +28,7 @@ from cli._context import (
     builtin_address,
     current_signer,
     load_cfg,
+    save_cfg,
 )
 from cli._help import App
 from cli._output import emit_json, print_rows, print_table
@@ -61,12 +62,11 @@ def _target(cfg: Config, name: str | None) -> Path:
 
 
 def _finish(cfg: Config, info: KeystoreInfo, use: bool, as_json: bool) -> None:
-    from registry.config import save_config
 
     before = current_signer(cfg, cfg.network())
     if use or before is None:  # nothing signed before: nothing to strand
         cfg.set_keystore(info.path)
-        save_config(cfg)
+        save_cfg(cfg)
     signs = cfg.keystore() is not None and str(cfg.keystore()) == str(info.path)
     data = {"name": info.path.stem, "address": info.address, "keystore": str(info.path),
             "default": signs}
@@ -192,14 +192,13 @@ def use(
     Example: keyanchor account use builtin
     """
     from registry.chain.accounts import keystore_address, list_keystores
-    from registry.config import save_config
     from registry.errors import AccountError
 
     cfg = load_cfg()
     wanted = which.strip()
     if wanted.lower() in (BUILTIN, "built-in") or wanted.lower() == builtin_address().lower():
         cfg.data.get("account", {}).pop("keystore", None)
-        save_config(cfg)
+        save_cfg(cfg)
         print(f"the built-in account {builtin_address()} signs (embedded chain)")
         if not cfg.network().embedded:
             print(f"note: network {cfg.network().name} is not the embedded chain: set"
@@ -219,5 +218,5 @@ def use(
         raise AccountError(f"no account {wanted!r} (known: {known}; keystores in"
                            f" {cfg.keystore_dir()})")
     cfg.set_keystore(path)
-    save_config(cfg)
+    save_cfg(cfg)
     print(f"{address} signs from now on (keystore {path})")

@@ -23,6 +23,7 @@ from cli._context import (
     open_reader,
     open_registry,
     parse_time,
+    save_cfg,
     say,
     signed_by,
 )
@@ -69,7 +70,6 @@ def deploy(
     Example: keyanchor deploy --network devnet
     """
     from cli._context import load_cfg
-    from registry.config import save_config
 
     if admin is not None:
         from cli.name import check_address
@@ -108,7 +108,7 @@ def deploy(
             address = reg.deploy(private=private, admin=admin, suffix_list=text)
             if net.name != "env":
                 cfg.set_registry(net.name, address)
-                save_config(cfg)
+                save_cfg(cfg)
                 saved = True
         chain_id = reg.chain_id
         mode = "private" if reg.private_mode() else "public"

@@ -19,7 +19,7 @@ from typing import Annotated, Any
 
 import typer
 
-from cli._context import JsonOpt, NetworkOpt, load_cfg, open_registry, say
+from cli._context import JsonOpt, NetworkOpt, finite_seconds, load_cfg, open_registry, say
 from cli._help import App
 
 __all__ = ["index_app", "ssh_app", "sync", "watch"]
@@ -127,7 +127,8 @@ def watch(
                                              " hook on stderr and carry on.")] = False,
     exit_on_change: Annotated[bool, typer.Option("--exit-on-change",
                                                  help=f"Exit {EXIT_CHANGED} at the first change.")] = False,
-    interval: Annotated[float, typer.Option("--interval", metavar="SECONDS", min=0.05,
+    interval: Annotated[float, typer.Option("--interval", metavar="SECONDS", min=0.05, max=86400,
+                                            callback=finite_seconds,
                                             help="Seconds between polls.")] = 2.0,
     from_block: Annotated[int | None, typer.Option("--from-block", metavar="BLOCK", min=0,
                                                    help="Report changes from this block on"
@@ -135,6 +136,7 @@ def watch(
     until_block: Annotated[int | None, typer.Option("--until-block", metavar="BLOCK", min=0,
                                                     help="Stop after this block.")] = None,
     timeout: Annotated[float | None, typer.Option("--timeout", metavar="SECONDS", min=0,
+                                                  callback=finite_seconds,
                                                   help="Stop after this many seconds.")] = None,
     confirmations: Annotated[int, typer.Option("--confirmations", "-c", metavar="N", min=0,
                                                help="Report a change once N blocks are on top"

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cli._context import JsonOpt, say
+from cli._context import JsonOpt, finite_seconds, say
 from cli._help import App
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -112,8 +112,9 @@ def tls_check(
     connect: Annotated[str | None, typer.Option(
         "--connect", help="Connect to ADDRESS[:PORT] instead (HOST is still the name sent and"
                           " checked).", metavar="ADDRESS[:PORT]")] = None,
-    timeout: Annotated[float, typer.Option("--timeout", metavar="SECONDS", min=0.1, help="Seconds for the TLS"
-                                           " connection.")] = 10.0,
+    timeout: Annotated[float, typer.Option("--timeout", metavar="SECONDS", min=0.1, max=3600,
+                                           callback=finite_seconds,
+                                           help="Seconds for the TLS connection.")] = 10.0,
     index: IndexOpt = None,
     as_json: JsonOpt = False,
 ) -> None:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cli._context import JsonOpt, load_cfg
+from cli._context import JsonOpt, load_cfg, save_cfg
 from cli._help import App
 from cli._output import emit_json, print_table
 
@@ -61,7 +61,6 @@ def add(
     Example: keyanchor network add mainnet https://a.example https://b.example
     https://c.example --quorum 2 --trust-tag finalized
     """
-    from registry.config import save_config
 
     cfg = load_cfg()
     if registry is not None:
@@ -69,7 +68,7 @@ def add(
     trust: str | int = int(trust_tag) if trust_tag.isdigit() else trust_tag.lower()
     net = cfg.add_network(name, urls, registry=registry, chain_id=chain_id, quorum=quorum,
                           trust=trust)
-    save_config(cfg)
+    save_cfg(cfg)
     if as_json:
         emit_json(dict(net.to_dict(), trusts=_trusts(net)))
         return
@@ -185,9 +184,8 @@ def use(
 
     Example: keyanchor network use devnet
     """
-    from registry.config import save_config
 
     cfg = load_cfg()
     cfg.use_network(name)
-    save_config(cfg)
+    save_cfg(cfg)
     print(f"now using network {name}")

@@ -14,6 +14,8 @@ from typing import Annotated
 
 import typer
 
+from cli._context import finite_seconds
+
 __all__ = ["serve"]
 
 
@@ -28,12 +30,12 @@ def serve(
         "--policy", help="Re-check keys at lookup with this built-in profile or policy file"
         " (default: the verdict stored at sync).", show_default=False)] = None,
     max_staleness: Annotated[float, typer.Option(
-        "--max-staleness", min=1, help="Answer 503 (with the reason) while the last sync is older"
+        "--max-staleness", min=1, callback=finite_seconds, help="Answer 503 (with the reason) while the last sync is older"
         " than this many seconds; the sshd path's default.")] = 3600,
     workers: Annotated[int, typer.Option("--workers", min=1, max=64,
                                          help="Server processes.")] = 1,
     request_timeout: Annotated[float, typer.Option(
-        "--request-timeout", min=0.1, max=3600,
+        "--request-timeout", min=0.1, max=3600, callback=finite_seconds,
         help="Seconds a connection has to send a complete request before it is closed.")] = 10.0,
     max_connections: Annotated[int, typer.Option(
         "--max-connections", min=16, max=1_000_000,
@@ -56,6 +58,10 @@ def serve(
     from registry.gateways._server import ServerLimits
     from registry.gateways.http import serve as run
 
+    if policy is not None:  # a misspelt profile or missing file would serve no key at all
+        from registry.policy.profiles import policy_from_spec
+
+        policy_from_spec(policy)
     path = index if index is not None else load_cfg().index_path()
     limits = ServerLimits(header_timeout=request_timeout, per_peer=per_peer,
                           max_connections=max_connections)

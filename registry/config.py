@@ -65,6 +65,7 @@ EMBEDDED = "embedded"
 _NET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
 _URL = re.compile(r"https?://[^\s]+\Z")
 TRUST_TAGS = ("finalized", "safe", "latest")
+_NETWORK_KEYS = frozenset({"url", "urls", "registry", "chain_id", "quorum", "trust"})
 
 
 def _check_trust(value: object, where: str) -> None:
@@ -143,10 +144,19 @@ class Config:
     data: dict[str, Any] = field(default_factory=dict)
     path: Path = field(default_factory=config_path)
 
+    def _table(self, key: str) -> dict[str, Any]:
+        """The top-level table ``key`` ({} when absent). Raises ConfigError: not a table."""
+        value = self.data.get(key)
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise ConfigError(f"{self.path}: [{key}] must be a table, not {value!r}")
+        return value
+
     # -- networks -----------------------------------------------------------------
     def networks(self) -> dict[str, Network]:
         nets: dict[str, Network] = {EMBEDDED: self._embedded()}
-        for name, raw in (self.data.get("networks") or {}).items():
+        for name, raw in self._table("networks").items():
             if name == EMBEDDED:
                 continue
             nets[name] = self._remote(name, raw)
@@ -156,6 +166,10 @@ class Config:
         where = f"{self.path}: network {name!r}"
         if not isinstance(raw, dict):
             raise ConfigError(f"{where} must be a table")
+        unknown = sorted(set(raw) - _NETWORK_KEYS)
+        if unknown:  # a misspelt quorum would leave one endpoint trusted alone
+            raise ConfigError(f"{where} has no setting {unknown[0]!r}"
+                              f" ({', '.join(sorted(_NETWORK_KEYS))})")
         urls = raw.get("urls")
         if urls is None:
             urls = [raw.get("url")]
@@ -179,8 +193,13 @@ class Config:
                        trust)
 
     def _embedded(self) -> Network:
-        raw = (self.data.get("networks") or {}).get(EMBEDDED) or {}
+        raw = self._table("networks").get(EMBEDDED) or {}
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{self.path}: network 'embedded' must be a table")
         state = os.environ.get("KEYANCHOR_STATE") or raw.get("state")
+        if state is not None and (not isinstance(state, str) or not state.strip()):
+            raise ConfigError(f"{self.path}: network 'embedded': state must be a file path"
+                              f" (a non-empty string), not {state!r}")
         return Network(EMBEDDED, None, None, None, Path(state) if state else data_dir() / "chain.db")
 
     def network(self, name: str | None = None) -> Network:
@@ -232,7 +251,8 @@ class Config:
             entry["registry"] = registry
         if chain_id is not None:
             entry["chain_id"] = chain_id
-        self.data.setdefault("networks", {})[name] = entry
+        self.data["networks"] = self._table("networks")
+        self.data["networks"][name] = entry
         return self.networks()[name]
 
     def set_registry(self, network: str, address: str) -> None:
@@ -253,11 +273,15 @@ class Config:
         env = os.environ.get("KEYANCHOR_KEYSTORE")
         if env:
             return Path(env)
-        value = (self.data.get("account") or {}).get("keystore")
+        value = self._table("account").get("keystore")
+        if value is not None and not isinstance(value, str):
+            raise ConfigError(f"{self.path}: [account] keystore must be a file path (a string),"
+                              f" not {value!r}")
         return Path(value) if value else None
 
     def set_keystore(self, path: Path) -> None:
-        self.data.setdefault("account", {})["keystore"] = str(path)
+        self.data["account"] = self._table("account")
+        self.data["account"]["keystore"] = str(path)
 
     # -- ssh / index ----------------------------------------------------------------
     def index_path(self) -> Path:
@@ -269,9 +293,7 @@ class Config:
         env = os.environ.get("KEYANCHOR_INDEX")
         if env:
             return Path(env).expanduser()
-        index = self.data.get("index", {})
-        if not isinstance(index, dict):
-            raise ConfigError(f"{self.path}: [index] must be a table")
+        index = self._table("index")
         if "path" not in index:
             return data_dir() / "index.sqlite"
         value = index["path"]
@@ -304,18 +326,56 @@ def load_config(path: Path | None = None) -> Config:
     return Config(data, path)
 
 
-def save_config(cfg: Config) -> None:
+def save_config(cfg: Config) -> Path | None:
     """Write the configuration atomically (temp file + rename).
+
+    A symbolic link is written through (its target is replaced, the link kept) and the
+    file keeps its mode. The file is rewritten from the parsed data, so comments do not
+    survive: when the old file had any, it is kept beside as ``<name>.bak`` (same mode)
+    and that path is returned (else ``None``).
 
     Raises:
         ConfigError: the file cannot be written.
     """
     import tomli_w
 
+    target = Path(os.path.realpath(cfg.path))
     try:
-        cfg.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cfg.path.with_name(cfg.path.name + ".tmp")
-        tmp.write_text(tomli_w.dumps(cfg.data), encoding="utf-8")
-        os.replace(tmp, cfg.path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            old = target.read_bytes()
+            mode: int | None = os.stat(target).st_mode & 0o7777
+        except FileNotFoundError:
+            old, mode = b"", None
+        backup = None
+        if _has_comments(old):
+            backup = target.with_name(target.name + ".bak")
+            _write_replace(backup, old, mode)
+        _write_replace(target, tomli_w.dumps(cfg.data).encode("utf-8"), mode)
     except OSError as exc:
         raise ConfigError(f"{cfg.path}: cannot write configuration ({exc})") from exc
+    return backup
+
+
+def _write_replace(path: Path, data: bytes, mode: int | None) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    if mode is not None:
+        os.chmod(tmp, mode)
+    os.replace(tmp, path)
+
+
+def _has_comments(text: bytes) -> bool:
+    """Whether TOML text holds a comment (a ``#`` outside strings), which a rewrite drops."""
+    if b"#" not in text:
+        return False
+    try:
+        tokens = _TOML_STRINGS.sub("", text.decode("utf-8"))
+    except UnicodeDecodeError:
+        return True
+    return "#" in tokens
+
+
+# basic and literal strings, one-line and multi-line: what may hold a '#' that is no comment
+_TOML_STRINGS = re.compile(r'"""(?:[^\\]|\\.)*?"""|\'\'\'.*?\'\'\'|"(?:[^"\\\n]|\\.)*"|\'[^\'\n]*\'',
+                           re.DOTALL)

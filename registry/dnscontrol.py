@@ -79,17 +79,29 @@ def dns_settings(raw: Any, *, required: bool = False) -> DnsSettings:
     Raises:
         ConfigError: a value of the wrong type.
     """
+    import ipaddress
+    import math
+
     raw = {} if raw is None else raw
     if not isinstance(raw, dict):
         raise ConfigError("[dns] must be a table")
+    unknown = sorted(set(raw) - {"nameserver", "port", "timeout", "require"})
+    if unknown:  # a misspelt ``require`` must not quietly leave DNS control optional
+        raise ConfigError(f"[dns] has no setting {unknown[0]!r} (nameserver, port, timeout,"
+                          " require)")
     server, port = raw.get("nameserver"), raw.get("port", 53)
     timeout, require = raw.get("timeout", 3.0), raw.get("require", False)
-    if server is not None and not isinstance(server, str):
-        raise ConfigError("[dns] nameserver must be an IP address string")
+    if server is not None:
+        try:
+            ipaddress.ip_address(server if isinstance(server, str) else "")
+        except ValueError:
+            raise ConfigError(f"[dns] nameserver must be an IP address string, not {server!r}"
+                              ) from None
     if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
         raise ConfigError("[dns] port must be a port number")
-    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
-        raise ConfigError("[dns] timeout must be a positive number of seconds")
+    if (isinstance(timeout, bool) or not isinstance(timeout, int | float)
+            or not math.isfinite(timeout) or not 0 < timeout <= 3600):
+        raise ConfigError("[dns] timeout must be a positive number of seconds (at most 3600)")
     if not isinstance(require, bool):
         raise ConfigError("[dns] require must be true or false")
     return DnsSettings(server, port, float(timeout), require or required)

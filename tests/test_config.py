@@ -87,9 +87,47 @@ def test_several_endpoints_quorum_and_trust_tag(tmp_path: Path) -> None:
     ('urls = ["ftp://a"]\n', "needs a url"),
     ('url = "http://b:1"\nurls = ["http://a:1"]\n', "url must be the first of urls"),
     ('url = "http://a:1"\ntrust = "whenever"\n', "trust must be"),
+    # a misspelt quorum was ignored: three endpoints, any one trusted alone
+    ('urls = ["http://a:1", "http://b:1", "http://c:1"]\nqourum = 2\n', "no setting 'qourum'"),
+    ('url = "http://a:1"\nregistery = "0x5FbDB2315678afecb367f032d93F642f64180aa3"\n',
+     "no setting 'registery'"),
 ])
 def test_bad_endpoint_lists_are_config_errors(tmp_path: Path, body: str, match: str) -> None:
     path = tmp_path / "config.toml"
     path.write_text("[networks.q]\n" + body)
     with pytest.raises(ConfigError, match=match):
         load_config(path).networks()
+
+
+def test_saving_keeps_a_symlink_the_mode_and_the_commented_original(tmp_path: Path) -> None:
+    """`keyanchor network add` (any command that saves) replaced a symlinked config with a
+    plain file, reset its mode to the umask's and dropped every comment without a word."""
+    import os
+
+    real = tmp_path / "etc" / "config.toml"
+    real.parent.mkdir()
+    text = ('# managed by ops: see ticket 42\n[ssh]\nuser_template = "{user}@example.org"'
+            '  # alice -> alice@example.org\nnote = "not # a comment"\n')
+    real.write_text(text)
+    real.chmod(0o640)
+    link = tmp_path / "config.toml"
+    link.symlink_to(real)
+    cfg = load_config(link)
+    cfg.add_network("local", "http://127.0.0.1:8545")
+    backup = save_config(cfg)
+    assert link.is_symlink() and os.readlink(link) == str(real)
+    assert oct(real.stat().st_mode & 0o777) == "0o640"
+    assert backup == real.with_name("config.toml.bak") and backup.read_text() == text
+    assert oct(backup.stat().st_mode & 0o777) == "0o640"
+    again = load_config(link)
+    assert again.network("local").url == "http://127.0.0.1:8545"
+    assert again.ssh()["user_template"] == "{user}@example.org"
+    assert again.data["ssh"]["note"] == "not # a comment"
+    # the rewritten file has no comment left to lose: the backup is not overwritten
+    again.use_network("local")
+    assert save_config(again) is None and backup.read_text() == text
+    # a file without comments is rewritten without a backup
+    plain = tmp_path / "plain.toml"
+    plain.write_text('note = "x # y"\n')
+    assert save_config(load_config(plain)) is None
+    assert not plain.with_name("plain.toml.bak").exists()

@@ -102,6 +102,20 @@ def test_txt_parsing_and_settings() -> None:
             dns_settings(bad)
 
 
+@pytest.mark.parametrize(("table", "message"), [
+    ({"requre": True}, "no setting 'requre'"),  # was ignored: DNS control stayed optional
+    ({"nameserver": "dns.example.net"}, "must be an IP address"),
+    ({"nameserver": "not-an-ip"}, "must be an IP address"),
+    ({"timeout": float("nan")}, "positive number of seconds"),
+    ({"timeout": float("inf")}, "positive number of seconds"),
+    ({"timeout": 1e308}, "at most 3600"),
+])
+def test_dns_setting_mistakes_are_refused(table: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        dns_settings(table)
+    assert dns_settings({"nameserver": "::1", "timeout": 0.5}).nameserver == "::1"
+
+
 def test_lint_judges_the_verdict(zone: Zone) -> None:
     from registry.keys import KeyType, load_material
     from registry.policy import Status, check

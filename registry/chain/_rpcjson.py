@@ -24,12 +24,14 @@ from __future__ import annotations
 import functools
 import json
 import re
+import threading
 from typing import Any
 
 __all__ = [
     "MAX_DEPTH",
     "MAX_RESPONSE_BYTES",
     "MAX_VALUES",
+    "REPLY_DEADLINE_FACTOR",
     "JSONLimitError",
     "bounded_http_provider",
     "check_json",
@@ -42,6 +44,8 @@ MAX_DEPTH = 64
 MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 #: Most values (commas) in one document.
 MAX_VALUES = 4_000_000
+#: A JSON-RPC reply must arrive whole within this many read timeouts (120 s at the default 30).
+REPLY_DEADLINE_FACTOR = 4
 
 
 class JSONLimitError(ValueError):
@@ -123,12 +127,38 @@ def _bounded_provider_class() -> type:
     from web3 import HTTPProvider
     from web3._utils.http_session_manager import HTTPSessionManager
 
-    from registry.errors import ChainError
+    from registry.errors import ChainError, ChainUnavailable
 
     class _Session(HTTPSessionManager):
         def make_post_request(self, endpoint_uri: Any, data: Any, **kwargs: Any) -> bytes:
+            """The reply, whole within REPLY_DEADLINE_FACTOR x the read timeout: ``timeout``
+            bounds each read only, so an endpoint trickling its headers or body a byte at
+            a time held sync (and every caller) forever. Raises ChainUnavailable then."""
             kwargs.setdefault("timeout", 30)
             kwargs["stream"] = True
+            per_read = kwargs["timeout"]  # seconds, or requests' (connect, read) pair
+            per_read = max(per_read) if isinstance(per_read, tuple) else per_read
+            budget = None if per_read is None else REPLY_DEADLINE_FACTOR * float(per_read)
+            box: list[tuple[bool, Any]] = []
+
+            def fetch() -> None:
+                try:
+                    box.append((True, self._read_reply(endpoint_uri, data, kwargs)))
+                except BaseException as exc:  # re-raised in the caller's thread
+                    box.append((False, exc))
+
+            worker = threading.Thread(target=fetch, name="keyanchor-rpc-reply", daemon=True)
+            worker.start()
+            worker.join(budget)
+            if not box:  # the worker is left blocked on the socket; it holds nothing else
+                raise ChainUnavailable(f"the RPC endpoint did not send a whole reply within"
+                                       f" {budget or 0:g} s (a stalled or trickling endpoint)")
+            done, value = box[0]
+            if not done:
+                raise value
+            return bytes(value)
+
+        def _read_reply(self, endpoint_uri: Any, data: Any, kwargs: dict[str, Any]) -> bytes:
             with self.get_response_from_post_request(endpoint_uri, data=data,
                                                      **kwargs) as response:
                 response.raise_for_status()

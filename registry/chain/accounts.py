@@ -61,15 +61,38 @@ def _checksum(address: str) -> str:
     return checksum_address(address)
 
 
+def _bad_key(source: str) -> AccountError:
+    return AccountError(
+        f"{source} does not hold a valid private key (expected 32 bytes as 64 hex digits)")
+
+
+def _key_bytes(private_key: str | bytes, source: str) -> bytes:
+    """Exactly 32 bytes, from 64 hex digits (``0x`` optional) or bytes: a truncated paste
+    is refused, never left-padded into another key. Raises AccountError (key not echoed)."""
+    problem = _bad_key(source)
+    if isinstance(private_key, str):
+        text = private_key.strip().removeprefix("0x").removeprefix("0X")
+        if len(text) != 64:
+            raise problem from None
+        try:
+            raw = bytes.fromhex(text)
+        except ValueError:
+            raise problem from None
+    else:
+        raw = bytes(private_key)
+    if len(raw) != 32:
+        raise problem from None
+    return raw
+
+
 def _from_key(private_key: str | bytes, source: str) -> LocalAccount:
     from eth_account import Account
 
+    raw = _key_bytes(private_key, source)
     try:
-        return Account.from_key(private_key)
+        return Account.from_key(raw)
     except Exception:  # the exception text may echo the key: never chain it
-        raise AccountError(
-            f"{source} does not hold a valid private key (expected 32 bytes as 64 hex digits)"
-        ) from None
+        raise _bad_key(source) from None
 
 
 def account_from_env(env: Mapping[str, str] | None = None) -> LocalAccount | None:
@@ -91,26 +114,13 @@ def address_of_private_key(private_key: str | bytes, source: str = "the key") ->
     from registry.chain._address import checksum_address
     from registry.names import keccak256
 
-    problem = AccountError(
-        f"{source} does not hold a valid private key (expected 32 bytes as 64 hex digits)")
-    if isinstance(private_key, str):
-        text = private_key.strip().removeprefix("0x").removeprefix("0X")
-        if len(text) != 64:
-            raise problem from None
-        try:
-            raw = bytes.fromhex(text)
-        except ValueError:
-            raise problem from None
-    else:
-        raw = bytes(private_key)
-    if len(raw) != 32:
-        raise problem from None
+    raw = _key_bytes(private_key, source)
     try:
         import coincurve
 
         public = coincurve.PrivateKey(raw).public_key.format(compressed=False)[1:]
     except Exception:  # zero or >= the group order; the message may echo the key
-        raise problem from None
+        raise _bad_key(source) from None
     return checksum_address(keccak256(public)[12:])
 
 

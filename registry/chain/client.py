@@ -733,7 +733,10 @@ class Registry:
             with _translated("check registry"):
                 code = self.w3.eth.get_code(checksum)  # type: ignore[arg-type]
             if not code:
-                raise RegistryNotFound(f"no contract at {checksum} on chain {self.chain_id}")
+                raise RegistryNotFound(
+                    f"no contract at {checksum} on chain {self.chain_id} (a wrong registry"
+                    " address, or a node restarted without its state: 'keyanchor deploy'"
+                    " makes a new registry)")
         self._address = checksum
 
     def _call_raw(self, fn: str, args: Sequence[Any], what: str, block: Any = "latest") -> Any:

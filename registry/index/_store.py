@@ -238,14 +238,22 @@ class Store:
         work = work_path(p)
         try:
             _mkdirs(p.parent)
+            seeded = False
             if not p.exists():
                 _remove_work(work)
             elif not work.exists():
                 _seed_work(p, work)
+                seeded = True
             if not work.exists():
                 os.close(os.open(work, os.O_WRONLY | os.O_CREAT | os.O_EXCL, WORK_MODE))
             os.chmod(work, WORK_MODE)
             found = _schema_of(work)
+            if found is None and _foreign(work):  # another program's database: leave it be
+                if seeded:
+                    _remove_work(work)
+                raise IndexUnavailable(
+                    f"{p} is not a keyanchor index (an SQLite database of something else):"
+                    " nothing was changed; give the index another file name")
             migrated = found in MIGRATED_FROM
             if found == "2":
                 _migrate_2_to_3(work)
@@ -253,7 +261,8 @@ class Store:
                 _migrate_3_to_4(work, p)
             conn = sqlite3.connect(work, timeout=timeout, isolation_level=None)
         except (OSError, sqlite3.Error) as exc:
-            raise IndexUnavailable(f"cannot open the index {p}: {exc}") from exc
+            raise IndexUnavailable(f"cannot open the index {p}: {exc}"
+                                   f"{_owner_hint(p.parent)}") from exc
         try:
             if conn.execute("SELECT count(*) FROM sqlite_schema").fetchone()[0] == 0:
                 conn.execute(f"PRAGMA page_size={PAGE_SIZE}")  # before the first table
@@ -1139,6 +1148,34 @@ def _schema_of(path: Path) -> str | None:
         return None if row is None else str(row[0])
     finally:
         conn.close()
+
+
+def _owner_hint(directory: Path) -> str:
+    """`` (run sync as USER, who owns DIR)`` when the index directory is another user's and
+    this one may not write in it (sync run as the wrong user)."""
+    try:
+        uid = directory.stat().st_uid
+    except OSError:
+        return ""
+    if uid == os.geteuid() or os.access(directory, os.W_OK):
+        return ""
+    try:
+        import pwd
+
+        who = pwd.getpwuid(uid).pw_name
+    except (ImportError, KeyError):
+        who = f"uid {uid}"
+    return f" (run sync as {who}, who owns {directory})"
+
+
+def _foreign(path: Path) -> bool:
+    """Whether a database without keyanchor's ``meta`` table holds tables of its own."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        names = {r[0] for r in conn.execute("SELECT name FROM sqlite_schema WHERE type = 'table'")}
+    finally:
+        conn.close()
+    return bool(names) and "meta" not in names
 
 
 def _hex_to_bytes(value: object) -> object:

@@ -1179,9 +1179,16 @@ def sync_index(
         VerificationError: the chain's data does not verify on any endpoint (nothing from
             that page is kept); QuorumError: the endpoints do not agree on a block;
             HeadRegressed: the trusted head is below the index's and no reorg is proven.
-        ConfigError: the index belongs to another chain or registry.
+        ConfigError: the index belongs to another chain or registry, or
+            ``policy_profile`` names no built-in profile.
         ChainUnavailable, ChainError: the endpoint failed. IndexUnavailable: the file.
     """
+    if policy_profile is not None:  # a misspelt profile made every verdict "unknown": the
+        from registry.policy.profiles import PROFILES  # SSH gateways then served nobody
+
+        if policy_profile not in PROFILES:
+            raise ConfigError(f"unknown policy profile {policy_profile!r} (one of"
+                              f" {', '.join(PROFILES)}, or none to skip the check)")
     store = index if isinstance(index, Store) else Store.open(index)
     try:
         w3, address, start, trust = _target(registry)

@@ -226,7 +226,8 @@ _CONTENT_LINE = _Lazy(r"(?m)^[ \t\r]*([^ \t\r\n#][^\n]*)")
 def _as_text(data: object) -> str:
     from registry.keys._common import input_bytes
 
-    return input_bytes(data, "SSH key").decode("utf-8", "replace")
+    # a byte-order mark (a .pub file saved by Windows Notepad) is no part of the first line
+    return input_bytes(data, "SSH key").decode("utf-8", "replace").removeprefix("\ufeff")
 
 
 _PEM_LABEL = _Lazy(r"-----BEGIN ([A-Z0-9 ]{1,40})-----")

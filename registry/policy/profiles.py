@@ -34,7 +34,7 @@ from typing import Any
 from registry.errors import ConfigError
 from registry.policy._framework import LINTS, Lint, Status
 
-__all__ = ["PROFILES", "Policy", "builtin_policy", "load_policy", "parse_policy"]
+__all__ = ["PROFILES", "Policy", "builtin_policy", "load_policy", "parse_policy", "policy_from_spec"]
 
 _TLS_PARAMS = {"assume_tls": True}
 
@@ -286,3 +286,17 @@ def load_policy(path: str | os.PathLike[str]) -> Policy:
     except OSError as exc:
         raise ConfigError(f"cannot read policy file {os.fspath(path)}: {exc.strerror}") from exc
     return parse_policy(raw, source=os.fspath(path))
+
+
+def policy_from_spec(spec: str) -> Policy:
+    """The policy a ``--policy`` argument names: an existing file, else a built-in profile
+    (the rule ``keyanchor serve`` applies at lookup), checked once up front.
+
+    Raises:
+        ConfigError: a path that is no file, an unknown profile, or see :func:`load_policy`.
+    """
+    if os.path.exists(spec):
+        return load_policy(spec)
+    if "/" in spec or spec.endswith(".toml"):
+        raise ConfigError(f"{spec}: no such policy file")
+    return builtin_policy(spec)

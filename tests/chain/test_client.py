@@ -441,6 +441,27 @@ def test_import_key_and_env_never_echo_the_key(tmp_path: Any) -> None:
     assert [k.address for k in acc.list_keystores(tmp_path)] == [secret.address]
 
 
+@pytest.mark.parametrize("cut", [lambda k: k[:-1], lambda k: "0x" + k[:-1],
+                                 lambda k: k[:-2], lambda k: k + "0"])
+def test_a_truncated_private_key_is_refused_not_padded_into_another(
+        tmp_path: Any, cut: Any) -> None:
+    # eth-account left-pads 63 hex digits into a valid key: a paste that lost its last
+    # digit used to become a different account, saved and used without a word.
+    short = cut(Account.create().key.hex().removeprefix("0x"))
+    env = {acc.ENV_PRIVATE_KEY: short}
+    for attempt in (
+        lambda: acc.import_private_key(short, tmp_path / "t.json", "pw", iterations=FAST),
+        lambda: acc.load_account(env=env),
+        lambda: acc.address_from_env(env),
+    ):
+        with pytest.raises(AccountError, match="64 hex digits") as err:
+            attempt()
+        assert short not in str(err.value)
+    assert not (tmp_path / "t.json").exists()
+    with pytest.raises(AccountError, match="64 hex digits"):
+        acc.import_private_key(b"\x01" * 31, tmp_path / "t.json", "pw", iterations=FAST)
+
+
 def test_embedded_chain_round_trip(tmp_path: Any) -> None:
     state = tmp_path / "chain.db"
     with Registry.embedded(state, material_loader=raw_loader) as reg:

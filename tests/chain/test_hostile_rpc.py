@@ -109,10 +109,11 @@ BOMBS: dict[str, Bomb] = {
 }
 
 
-class HostileNode:
-    """Forwards JSON-RPC to ``upstream``; the reply to ``method`` (alone or in a batch) is a bomb."""
+class _Node:
+    """A loopback JSON-RPC server in front of ``upstream``: requests asking for ``method`` (alone
+    or in a batch) get :meth:`hostile`'s answer, every other one the upstream node's reply."""
 
-    def __init__(self, upstream: str, method: str, bomb: Bomb, *, length: bool = True) -> None:
+    def __init__(self, upstream: str, method: str) -> None:
         node = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -127,34 +128,55 @@ class HostileNode:
                 methods = {i.get("method") for i in (items if isinstance(items, list) else [items])}
                 if node.method in methods:
                     node.hits += 1
-                    out = bomb()
-                else:
-                    conn = http.client.HTTPConnection(upstream.split("//")[1], timeout=60)
-                    conn.request("POST", "/", body=body,
-                                 headers={"Content-Type": "application/json"})
-                    out = conn.getresponse().read()
-                    conn.close()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                if length:
-                    self.send_header("Content-Length", str(len(out)))
-                self.end_headers()
-                try:
-                    self.wfile.write(out)
-                except OSError:
-                    pass  # the client stopped reading: that is the point
+                    node.hostile(self, body)
+                    return
+                out = node.forward(body)
+                self.wfile.write(b"HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n"
+                                 b"Content-Length: %d\r\n\r\n" % len(out) + out)
 
+        self.upstream = upstream
         self.method = method
         self.hits = 0
+        self.closed = threading.Event()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
+    def forward(self, body: bytes) -> bytes:
+        conn = http.client.HTTPConnection(self.upstream.split("//")[1], timeout=60)
+        conn.request("POST", "/", body=body, headers={"Content-Type": "application/json"})
+        out = conn.getresponse().read()
+        conn.close()
+        return out
+
+    def hostile(self, handler: BaseHTTPRequestHandler, body: bytes) -> None:
+        raise NotImplementedError
+
     def close(self) -> None:
+        self.closed.set()
         self.server.shutdown()
         self.server.server_close()
+
+
+class HostileNode(_Node):
+    """Forwards JSON-RPC to ``upstream``; the reply to ``method`` (alone or in a batch) is a bomb."""
+
+    def __init__(self, upstream: str, method: str, bomb: Bomb, *, length: bool = True) -> None:
+        self.bomb, self.length = bomb, length
+        super().__init__(upstream, method)
+
+    def hostile(self, handler: BaseHTTPRequestHandler, body: bytes) -> None:
+        out = self.bomb()
+        head = b"HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n"
+        if self.length:
+            head += b"Content-Length: %d\r\n" % len(out)
+        try:
+            handler.wfile.write(head + b"\r\n")
+            handler.wfile.write(out)
+        except OSError:
+            pass  # the client stopped reading: that is the point
 
 
 CLIENT = r"""
@@ -220,3 +242,53 @@ def test_sync_through_an_honest_proxy_still_works(devnet: Devnet, tmp_path: Path
     finally:
         node.close()
     assert out.returncode == 0 and out.stdout.strip() == "synced", out.stdout + out.stderr[-800:]
+
+
+class TricklingNode(_Node):
+    """Forwards JSON-RPC to ``upstream``; the reply to ``method`` is written one byte at a time,
+    each byte well within the client's read timeout: from the status line on (``headers``) or
+    after whole headers (``body``)."""
+
+    def __init__(self, upstream: str, method: str, phase: str, pause: float) -> None:
+        self.phase, self.pause = phase, pause
+        super().__init__(upstream, method)
+
+    def hostile(self, handler: BaseHTTPRequestHandler, body: bytes) -> None:
+        out = self.forward(body)
+        head = (b"HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n"
+                b"Content-Length: %d\r\n\r\n" % len(out))
+        slow = head + out if self.phase == "headers" else out
+        try:
+            if self.phase == "body":
+                handler.wfile.write(head)
+            for i in range(len(slow)):
+                if self.closed.wait(self.pause):
+                    return
+                handler.wfile.write(slow[i:i + 1])
+                handler.wfile.flush()
+        except OSError:
+            pass
+
+
+@pytest.mark.parametrize("method", ["eth_chainId", "eth_getBlockByNumber"])
+@pytest.mark.parametrize("phase", ["headers", "body"])
+def test_a_trickling_node_cannot_hold_sync_forever(devnet: Devnet, tmp_path: Path, method: str,
+                                                   phase: str) -> None:
+    """A node that sends its reply a byte at a time, each within the read timeout, held sync
+    (and so the index's freshness) forever: the read timeout bounds each read, not the reply.
+    Now a reply must be whole within REPLY_DEADLINE_FACTOR read timeouts."""
+    from registry.chain._rpcjson import REPLY_DEADLINE_FACTOR
+    from registry.chain.client import Registry
+    from registry.errors import ChainUnavailable
+    from registry.index import sync_index
+
+    address = devnet.call("keyanchor_registryAddress")
+    node = TricklingNode(devnet.url, method, phase, pause=0.25)  # a read timeout of 1 s
+    try:
+        with pytest.raises(ChainUnavailable, match="did not send a whole reply within") as err:
+            with Registry.connect(node.url, registry_address=address, request_timeout=1) as reg:
+                sync_index(tmp_path / "index.sqlite", reg)
+    finally:
+        node.close()
+    assert node.hits >= 1
+    assert f"within {REPLY_DEADLINE_FACTOR:g} s" in str(err.value)

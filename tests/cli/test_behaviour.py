@@ -377,6 +377,33 @@ def test_serve_without_an_index_fails_before_announcing(run: Run, env: Path) -> 
     assert "serving" not in result.err and result.out == ""
 
 
+@pytest.mark.parametrize(("policy", "message"), [
+    ("stirct", "unknown profile 'stirct'"),
+    ("/etc/keyanchor/missing-policy.toml", "no such policy file"),
+    ("notes.txt", "not valid toml"),
+])
+def test_serve_with_a_bad_policy_fails_before_announcing(
+        run: Run, env: Path, monkeypatch: pytest.MonkeyPatch, policy: str, message: str) -> None:
+    # A misspelt profile or a missing policy file used to start the keyserver, which then
+    # answered "No key found" for every key (each verdict "policy check unavailable").
+    monkeypatch.chdir(env)
+    (env / "notes.txt").write_text("hello, not a policy\n")
+    result = run("serve", "--index", env / "missing.sqlite", "--port", "1", "--policy", policy)
+    one_line_error(result, message)
+    assert "serving" not in result.err and result.out == ""
+
+
+def test_sync_with_a_misspelt_profile_fails_and_writes_nothing(run: Run, env: Path) -> None:
+    # It used to sync, storing "unknown" as every record's verdict: keyanchor-ssh then
+    # served no key to anyone, and nothing said why.
+    index = env / "index.sqlite"
+    result = run("sync", "--index", index, "--policy", "stirct")
+    one_line_error(result, "unknown policy profile 'stirct'", "strict", "none")
+    assert not index.exists() and result.out == ""
+    ok = run("sync", "--index", index, "--policy", "none")
+    assert ok.code == 0 and index.exists()
+
+
 # --------------------------------------------------------------------------- the same output
 
 

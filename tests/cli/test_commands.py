@@ -265,10 +265,40 @@ def test_bad_input_is_one_line(run: Run, env: Path, monkeypatch: pytest.MonkeyPa
     assert "1234" not in run("name", "register", "third.org").err.replace("KEYANCHOR", "")
 
 
+@pytest.mark.parametrize(("text", "args", "message"), [
+    ("networks = 5\n", ["network", "show"], "[networks] must be a table"),
+    ("networks = 5\n", ["network", "add", "x", "http://127.0.0.1:1"],
+     "[networks] must be a table"),
+    ("[networks]\nembedded = 5\n", ["network", "show"], "'embedded' must be a table"),
+    ("[networks.embedded]\nstate = 5\n", ["lookup", "example.org"], "state must be a file"),
+    ("account = 5\n", ["account", "list"], "[account] must be a table"),
+    ("[account]\nkeystore = 5\n", ["account", "list"], "keystore must be a file path"),
+    ("index = 5\n", ["index", "lookup", "example.org"], "[index] must be a table"),
+])
+def test_config_mistakes_are_one_line_naming_the_file(
+        run: Run, env: Path, monkeypatch: pytest.MonkeyPatch, text: str, args: list[str],
+        message: str) -> None:
+    monkeypatch.delenv("KEYANCHOR_STATE")  # so the file's [networks.embedded] state counts
+    config = env / "config.toml"
+    config.write_text(text)
+    one_line_error(run(*args), str(config), message)
+    assert config.read_text() == text  # nothing rewritten over the user's mistake
+
+
+def test_network_add_says_where_the_commented_config_went(run: Run, env: Path) -> None:
+    config = env / "config.toml"
+    config.write_text("# hand-written: keep this note\n")
+    result = ok(run("network", "add", "local", "http://127.0.0.1:8545"))
+    assert f"kept as {config}.bak" in result.err
+    assert (env / "config.toml.bak").read_text() == "# hand-written: keep this note\n"
+
+
 @pytest.mark.parametrize("args", [
     ["key", "publish", "example.org", "x.pub", "--purpose", "ssh-usr"],
     ["key", "publish", "example.org", "x.pub", "--valid-until", "next tuesday"],
     ["key", "publish", "example.org", "x.pub", "--valid-until", "2020-06-01"],
+    ["key", "publish", "example.org", "x.pub", "--valid-until", "+99999999999d"],  # overflowed
+    ["key", "publish", "example.org", "x.pub", "--valid-until", "+3000000d"],
     ["key", "rotate", "example.org", "0", "x.pub", "--valid-from", "+2d", "--valid-until", "+1d"],
     ["key", "revoke", "example.org", "0", "--reason", "bored"],
     ["lookup", "example.org", "--format", "yaml"],
@@ -276,6 +306,14 @@ def test_bad_input_is_one_line(run: Run, env: Path, monkeypatch: pytest.MonkeyPa
     ["attest", "a.org", "b.org", "0", "--policy-hash", "abc"],
     ["name", "assign", "x.example.org", "--owner", "0x123"],
     ["name", "nope"],
+    # NaN and infinity passed click's ranges: internal errors, or a --timeout never reached
+    ["watch", "example.org", "--interval", "nan"],
+    ["watch", "example.org", "--interval", "inf"],
+    ["watch", "example.org", "--timeout", "nan"],
+    ["serve", "--max-staleness", "nan"],
+    ["serve", "--max-staleness", "inf"],
+    ["serve", "--request-timeout", "nan"],
+    ["tls", "check", "example.org", "--timeout", "nan"],
 ])
 def test_usage_errors_exit_2(run: Run, args: list[str]) -> None:
     result = run(*args)
@@ -411,7 +449,13 @@ def test_networks_and_remote_errors(run: Run, env: Path, devnet: str,
            "--chain-id", "1"))
     one_line_error(run("lookup", "example.org", "--network", "wrongid"), "not the configured chain 1")
     ok(run("network", "add", "noreg", devnet, "--registry", ZERO_ADDR))
-    one_line_error(run("lookup", "example.org", "--network", "noreg"), "no contract at")
+    one_line_error(run("lookup", "example.org", "--network", "noreg"), "no contract at",
+                   "keyanchor deploy")
+    # a node restarted without its state: the saved address holds no contract, and deploy
+    # (which used to open that address first and fail) makes a new registry and saves it
+    again = json.loads(ok(run("deploy", "--network", "noreg", "--json")).out)
+    assert again["saved"] and again["registry"] not in (ZERO_ADDR, deployed["registry"])
+    ok(run("name", "register", "example.net", "--network", "noreg"))
 
     monkeypatch.setenv("KEYANCHOR_PRIVATE_KEY", "0x" + "43" * 32)  # no funds on the devnet
     one_line_error(run("name", "register", "poor.org"), "cannot pay")

@@ -203,6 +203,63 @@ def test_newer_schema_is_never_migrated_or_written(tmp_path: Path) -> None:
     assert path.read_bytes() == before
 
 
+def test_sync_never_writes_into_another_programs_database(tmp_path: Path) -> None:
+    """`keyanchor sync --index` naming another program's SQLite file (a typo, a wrong
+    [index] path) added keyanchor's tables to it and renamed the result over it."""
+    path = tmp_path / "places.sqlite"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE bookmarks (url TEXT)")
+    conn.execute("INSERT INTO bookmarks VALUES ('https://example.org/')")
+    conn.commit()
+    conn.close()
+    before = path.read_bytes()
+    with pytest.raises(IndexUnavailable, match="not a keyanchor index") as exc:
+        Store.open(path)
+    assert "\n" not in str(exc.value) and str(path) in str(exc.value)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["places.sqlite"]
+    env = {**os.environ, "PYTHONPATH": str(REPO), "KEYANCHOR_STATE": str(tmp_path / "chain.db"),
+           "KEYANCHOR_CONFIG": str(tmp_path / "config.toml")}
+    cli = subprocess.run([sys.executable, "-m", "cli.main", "sync", "--index", str(path)],
+                         capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path)
+    assert cli.returncode == 1 and "not a keyanchor index" in cli.stderr, cli.stderr
+    assert len(cli.stderr.strip().splitlines()) == 1 and "Traceback" not in cli.stderr
+    assert path.read_bytes() == before
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="switches to another user (needs root)")
+def test_sync_as_the_wrong_user_names_the_user_to_run_it_as(safe_tmp: Path) -> None:
+    """A sync run by a user other than the index directory's owner said only "Operation
+    not permitted"; it now names the owner to run it as (docs/SSH.md's sync user)."""
+    import pwd
+
+    home = safe_tmp / "lib"  # every directory above it searchable by all, as /var/lib is
+    home.mkdir()
+    _published(home / "index.sqlite")
+    os.chmod(home, 0o755)
+    nobody = pwd.getpwnam("nobody")
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: drop to nobody, try to open the index for writing
+        try:
+            os.setgid(nobody.pw_gid)
+            os.setuid(nobody.pw_uid)
+            try:
+                Store.open(home / "index.sqlite").close()
+                message = "opened"
+            except IndexUnavailable as exc:
+                message = str(exc)
+            os.write(write, message.encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read, "rb") as pipe:
+        message = pipe.read().decode()
+    os.waitpid(pid, 0)
+    assert f"run sync as {pwd.getpwuid(os.geteuid()).pw_name}, who owns {home}" in message
+    assert "\n" not in message
+
+
 @pytest.mark.parametrize(("version", "message"), [
     ("2", "re-sync needed"), ("3", "re-sync needed"),
     (str(SCHEMA_VERSION + 1), "written by a newer keyanchor")])

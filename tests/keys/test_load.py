@@ -146,6 +146,15 @@ def test_authorized_keys_file_gives_all_keys(mat: Material) -> None:
         load_key(text)
 
 
+@pytest.mark.parametrize("eol", [b"\n", b"\r\n"])
+def test_a_pub_file_with_a_byte_order_mark_loads(mat: Material, eol: bytes) -> None:
+    # Windows Notepad saves UTF-8 with a BOM: the key was "unsupported SSH key type"
+    key = load_key(b"\xef\xbb\xbf" + mat.ssh_pub.strip() + eol)
+    assert key.fingerprint == mat.ssh_fp
+    assert [k.fingerprint for k in load_keys(b"\xef\xbb\xbf# team\n" + mat.ssh_pub)] == \
+        [mat.ssh_fp]
+
+
 def test_keyring_and_bundle_give_all_keys(mat: Material) -> None:
     assert len(load_keys(mat.pgp_two)) == 2
     with pytest.raises(KeyFormatError, match="load_keys"):
