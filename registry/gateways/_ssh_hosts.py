@@ -8,6 +8,7 @@ compile it. Same rules: lines re-rendered from verified material, fail closed.
 
 from __future__ import annotations
 
+import re
 import time
 
 from registry.errors import InvalidName
@@ -77,6 +78,9 @@ def known_hosts_lines(reader: IndexReader, host: str, settings: SSHSettings,
     return revoked + trusted
 
 
+_PLAIN_HOST = re.compile(r"[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.?").fullmatch
+
+
 def parse_known_host(text: str) -> tuple[str, str] | None:
     """(registry name, known_hosts pattern) for ssh's ``%H``, or ``None`` when it names no host.
 
@@ -84,9 +88,13 @@ def parse_known_host(text: str) -> tuple[str, str] | None:
     form for a server on another port) -> the name and that bracketed pattern
     (port 22 -> the plain name, as ssh writes it). Addresses (``127.0.0.1``,
     ``[::1]:2222``) and anything else the name grammar refuses -> ``None``.
-    """
-    import re
 
+    The pattern carries the host as ssh gave it (lower-cased, as ssh compares), so that
+    ssh matches the lines: ``web1.example.org.`` (a fully qualified name with its root
+    dot) -> the name ``web1.example.org``, pattern ``web1.example.org.``. Only plain
+    ASCII letters, digits, hyphens and dots are taken from the text; any other form
+    the grammar normalises (Unicode) carries the normal name.
+    """
     from registry._grammar import normal_name
 
     m = re.match(r"\[([^\[\]]+)\]:([0-9]{1,5})\Z", text)
@@ -99,7 +107,8 @@ def parse_known_host(text: str) -> tuple[str, str] | None:
         return None
     if "@" in name:
         return None
-    return name, (name if port == 22 else f"[{name}]:{port}")
+    shown = host.lower() if _PLAIN_HOST(host) else name
+    return name, (shown if port == 22 else f"[{shown}]:{port}")
 
 
 def known_hosts(host: str, settings: SSHSettings | None = None) -> str:

@@ -491,6 +491,11 @@ def test_user_names_through_a_label_template(user: str, name: str | None) -> Non
 @pytest.mark.parametrize(("text", "parsed"), [
     ("web1.example.org", ("web1.example.org", "web1.example.org")),
     ("Web1.Example.org", ("web1.example.org", "web1.example.org")),
+    # ssh matches the pattern against %H as it gave it: a root dot stays in the pattern
+    ("web1.example.org.", ("web1.example.org", "web1.example.org.")),
+    ("[Web1.example.org.]:2222", ("web1.example.org", "[web1.example.org.]:2222")),
+    ("[web1.example.org]:022", ("web1.example.org", "web1.example.org")),
+    ("b\u00fccher.example.org", ("xn--bcher-kva.example.org", "xn--bcher-kva.example.org")),
     ("[web1.example.org]:2222", ("web1.example.org", "[web1.example.org]:2222")),
     ("[web1.example.org]:22", ("web1.example.org", "web1.example.org")),
     ("[web1.example.org]:0", None), ("[web1.example.org]:65536", None),

@@ -515,6 +515,10 @@ def test_known_hosts_for_a_server_on_another_port_without_host_key_alias(
     # real ssh to the real sshd on its high port, no HostKeyAlias, StrictHostKeyChecking yes
     result = sshd.login(key, host=live, proxy=True, extra=sshd.known_hosts_opts())
     assert ok(result), result.stderr
+    # the fully qualified spelling with its root dot: ssh looks up "[live.]:port"; the lines
+    # carried the bare name, so ssh refused the host (found by the stop-26 audit)
+    dotted = sshd.login(key, host=live + ".", proxy=True, extra=sshd.known_hosts_opts())
+    assert ok(dotted), dotted.stderr
     other = sshd.login(key, host="other.example.org", proxy=True, extra=sshd.known_hosts_opts())
     assert not ok(other)
     assert "Host key verification failed" in other.stderr
