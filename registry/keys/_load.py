@@ -172,7 +172,8 @@ def load_key(data: _Data, *, key_type: KeyType | str | int | None = None) -> Key
     if len(keys) != 1:
         kind = keys[0].key_type.label
         raise KeyFormatError(
-            f"expected exactly one key, found {len(keys)} {kind} keys; use load_keys for several"
+            f"expected exactly one key, found {len(keys)} {kind} keys; give one key at a time"
+            " (a file of its own for each)"
         )
     return keys[0]
 

@@ -142,7 +142,7 @@ def test_authorized_keys_file_gives_all_keys(mat: Material) -> None:
     keys = load_keys(text)
     assert [k.key_type for k in keys] == [KeyType.SSH, KeyType.SSH]
     assert keys[0].fingerprint == mat.ssh_fp
-    with pytest.raises(KeyFormatError, match="exactly one key, found 2"):
+    with pytest.raises(KeyFormatError, match=r"exactly one key, found 2 .*give one key at a time"):
         load_key(text)
 
 
@@ -157,7 +157,7 @@ def test_a_pub_file_with_a_byte_order_mark_loads(mat: Material, eol: bytes) -> N
 
 def test_keyring_and_bundle_give_all_keys(mat: Material) -> None:
     assert len(load_keys(mat.pgp_two)) == 2
-    with pytest.raises(KeyFormatError, match="load_keys"):
+    with pytest.raises(KeyFormatError, match="give one key at a time"):
         load_key(mat.pgp_two)
     certs = load_keys(mat.x509_bundle)
     assert len(certs) == 2 and certs[0].fingerprint == mat.x509_fp
