@@ -49,9 +49,11 @@ from registry.gateways._queries import (
     rows_by_name,
 )
 from registry.gateways.hkp import (
+    HKPQuery,
     IndexEntry,
     armor_certificates,
     parse_lookup,
+    parse_plain_get,
     render_mr_index,
 )
 from registry.gateways.ssh import DEFAULT_MAX_STALENESS
@@ -234,9 +236,6 @@ class Gateway:
         self.max_staleness = max_staleness
         self._local = threading.local()
         self._parsed = _LRU(cache_size)
-        #: armored text by certificate (a pure function of the bytes; emptied when full)
-        self._armor: dict[bytes, str] = {}
-        self._armor_size = cache_size
         self._verdicts = _LRU(cache_size)
         #: Requests begun (:meth:`begin_request`); ``None`` outside the app: every
         #: :meth:`reader` call then checks for a new snapshot.
@@ -570,16 +569,13 @@ class Gateway:
         return [r for r, _ in self.openpgp_answer(recs)]
 
     def armor(self, certificates: list[bytes]) -> str:
-        """One armored block over binary certificates (a single one's armor is cached by content)."""
-        if len(certificates) == 1:
-            cache = self._armor
-            hit = cache.get(certificates[0])
-            if hit is None:
-                hit = armor_certificates(certificates)
-                if len(cache) >= self._armor_size:
-                    cache.clear()
-                cache[certificates[0]] = hit
-            return str(hit)
+        """One armored block over binary certificates.
+
+        Not cached: Sequoia's writer takes a few microseconds a certificate, while a cache of
+        armored texts that misses (most lookups are of another key) keeps ~3 KB more of the
+        heap alive with every request, and the fresh memory costs a page fault (~10 us of
+        system time here) nearly every request, more than the writer itself.
+        """
         return armor_certificates(certificates)
 
     def index_entry(self, rec: IndexedRecord) -> IndexEntry | None:
@@ -898,10 +894,9 @@ def create_app(index_path: str | os.PathLike[str], *, policy: Any = None,
     # ---- HKP
 
     async def pks_lookup(request: Request) -> Response:
-        return hkp_lookup(request.query_params)
+        return hkp_answer(parse_lookup(request.query_params))
 
-    def hkp_lookup(params: Mapping[str, str]) -> Response:
-        q = parse_lookup(params)
+    def hkp_answer(q: HKPQuery) -> Response:
         recs: list[Any] | None = None
         if q.op == "get":  # the narrow rows, unless a record is revoked (or policy is set)
             recs = gw.rows_by_fingerprint(q.value) if q.kind == "fingerprint" else (
@@ -1130,7 +1125,8 @@ def create_app(index_path: str | os.PathLike[str], *, policy: Any = None,
         routed app gives it (the very same handler code), or ``None``: not a hot route."""
         path: str = scope["path"]
         if path == "/pks/lookup":
-            return hkp_lookup(_query_params(scope))
+            q = parse_plain_get(scope.get("query_string", b""))  # (the usual op=get)
+            return hkp_answer(q if q is not None else parse_lookup(_query_params(scope)))
         if path.startswith("/v1/keys/"):  # {fingerprint:path}
             return key_answer(path[9:])
         if path.startswith("/v1/names/") and len(path) > 10 and "/" not in path[10:]:
