@@ -768,6 +768,11 @@ def _error(request: Request, message: str, status: int) -> Response:
 # --------------------------------------------------------------------------- guard middleware
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+#: A raw path the guard has nothing to refuse in: no escape, no control, no backslash, no empty
+#: segment, and no segment starting with a dot (so no ``.`` or ``..`` segment).
+_PLAIN_PATH = re.compile(rb"/(?:[A-Za-z0-9_@:+=~,-][A-Za-z0-9_@:.+=~,-]*/?)*").fullmatch
+#: A raw query string likewise (printable ASCII with no escape).
+_PLAIN_QUERY = re.compile(rb"[A-Za-z0-9_=&.@:+,~/-]*").fullmatch
 _HEX_FINGERPRINT = re.compile(r"[0-9A-Fa-f:]{16,100}")  # what /v1/keys/{fingerprint} takes as hex
 
 
@@ -799,20 +804,21 @@ class _Guard:
             return 414, f"query string longer than {MAX_QUERY} bytes"
         if len(raw_path) > MAX_QUERY:
             return 414, f"path longer than {MAX_QUERY} bytes"
-        try:
-            path = (unquote_to_bytes(raw_path) if b"%" in raw_path else raw_path).decode("utf-8")
-            if b"%" in qs:
-                nul = "\x00" in unquote_to_bytes(qs).decode("utf-8")
-            else:  # in UTF-8, a NUL is the byte 0 alone (ASCII is valid UTF-8)
-                nul = "\x00" in qs.decode("utf-8") if not qs.isascii() else b"\x00" in qs
-        except UnicodeDecodeError:
-            return 400, "request is not valid UTF-8 after percent-decoding"
-        # an ASCII text is printable exactly when it holds no control character
-        if (not (path.isascii() and path.isprintable()) and _CONTROL.search(path)) or nul:
-            return 400, "control characters in the request path or query"
-        if "\\" in path or (("/." in path or path.startswith("."))
-                             and any(seg in (".", "..") for seg in path.split("/"))):
-            return 400, "invalid path"
+        if _PLAIN_PATH(raw_path) is None or _PLAIN_QUERY(qs) is None:  # (else nothing to refuse)
+            try:
+                path = (unquote_to_bytes(raw_path) if b"%" in raw_path else raw_path).decode("utf-8")
+                if b"%" in qs:
+                    nul = "\x00" in unquote_to_bytes(qs).decode("utf-8")
+                else:  # in UTF-8, a NUL is the byte 0 alone (ASCII is valid UTF-8)
+                    nul = "\x00" in qs.decode("utf-8") if not qs.isascii() else b"\x00" in qs
+            except UnicodeDecodeError:
+                return 400, "request is not valid UTF-8 after percent-decoding"
+            # an ASCII text is printable exactly when it holds no control character
+            if (not (path.isascii() and path.isprintable()) and _CONTROL.search(path)) or nul:
+                return 400, "control characters in the request path or query"
+            if "\\" in path or (("/." in path or path.startswith("."))
+                                 and any(seg in (".", "..") for seg in path.split("/"))):
+                return 400, "invalid path"
         for name, value in scope.get("headers", ()):
             if name == b"content-length":
                 try:
