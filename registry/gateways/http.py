@@ -437,9 +437,13 @@ class Gateway:
         """
         return self._served(rec, None)
 
-    def _served(self, rec: IndexedRecord | Row, is_intact: bool | None) -> bool:
-        """:meth:`served`, with :func:`intact` already known (``None``: hash it now)."""
-        if rec.status != "active" or self.name_problem(rec.name) is not None:
+    def _served(self, rec: IndexedRecord | Row, is_intact: bool | None, normal: bool = False) -> bool:
+        """:meth:`served`, with :func:`intact` already known (``None``: hash it now). ``normal``:
+        the record's name is known to be a valid name in normal form (the rows of
+        :meth:`rows_by_fingerprint` and :meth:`rows_by_email`), so squatting is all its
+        :meth:`name_problem` can be (:meth:`_own_name_problem`)."""
+        if rec.status != "active" or (self._own_name_problem(self.reader(), rec.name) if normal
+                                      else self.name_problem(rec.name)) is not None:
             return False
         if not (intact(rec) if is_intact is None else is_intact):
             return False  # material altered at rest (the index file was tampered with)
@@ -459,13 +463,14 @@ class Gateway:
 
     def rows_by_fingerprint(self, fingerprint: str) -> list[Row] | None:
         """:meth:`by_fingerprint` as :class:`Row` s (one narrow query), or ``None`` when the
-        full records are needed (a lookup-time policy)."""
+        full records are needed (a lookup-time policy). Their names are valid, in normal form."""
         if self.policy is not None:
             return None
         return [r for r in rows_by_fingerprint(self.reader(), fingerprint) if self.valid_name(r.name)]
 
     def rows_by_email(self, email: str) -> list[Row] | None:
-        """:meth:`by_email` as :class:`Row` s (one narrow query), or ``None`` (see above)."""
+        """:meth:`by_email` as :class:`Row` s (one narrow query), or ``None`` (see above). Their
+        name is the address in normal form (``validate_name``)."""
         if self.policy is not None:
             return None
         try:
@@ -540,13 +545,15 @@ class Gateway:
             self._parsed.put(key, hit)
         return hit[0]
 
-    def openpgp_answer(self, recs: Iterable[IndexedRecord | Row]) -> list[tuple[Any, bytes]]:
+    def openpgp_answer(self, recs: Iterable[IndexedRecord | Row],
+                       normal: bool = False) -> list[tuple[Any, bytes]]:
         """What HKP and WKD hand out: (record, binary certificate), one per certificate, newest first.
 
         A served record's certificate as stored; a revoked record's certificate
         merged with its verified revocation (:meth:`revoked_certificate`), which
         wins over an active copy of the same certificate under another name (the
-        key's holder revoked it). Other records are left out.
+        key's holder revoked it). Other records are left out. ``normal``: every record's name
+        is known to be valid and in normal form (:meth:`_served`).
         """
         out: dict[bytes, tuple[Any, bytes]] = {}
         if not isinstance(recs, list) or len(recs) > 1:  # (one record: nothing to order)
@@ -560,7 +567,7 @@ class Gateway:
                 if merged is not None and (r.commitment not in out
                                            or out[r.commitment][0].status != "revoked"):
                     out[r.commitment] = (r, merged)
-            elif r.commitment not in out and self.served(r):
+            elif r.commitment not in out and self._served(r, None, normal):
                 out[r.commitment] = (r, r.material)
         return list(out.values())
 
@@ -768,11 +775,9 @@ def _error(request: Request, message: str, status: int) -> Response:
 # --------------------------------------------------------------------------- guard middleware
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-#: A raw path the guard has nothing to refuse in: no escape, no control, no backslash, no empty
-#: segment, and no segment starting with a dot (so no ``.`` or ``..`` segment).
-_PLAIN_PATH = re.compile(rb"/(?:[A-Za-z0-9_@:+=~,-][A-Za-z0-9_@:.+=~,-]*/?)*").fullmatch
-#: A raw query string likewise (printable ASCII with no escape).
-_PLAIN_QUERY = re.compile(rb"[A-Za-z0-9_=&.@:+,~/-]*").fullmatch
+#: Bytes of a raw path or query string the guard has nothing to refuse in (printable ASCII:
+#: no escape, no control, no backslash), deleted by ``bytes.translate`` to check a text in C.
+_PLAIN_BYTES = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-.~@:+=,&/"
 _HEX_FINGERPRINT = re.compile(r"[0-9A-Fa-f:]{16,100}")  # what /v1/keys/{fingerprint} takes as hex
 
 
@@ -804,7 +809,8 @@ class _Guard:
             return 414, f"query string longer than {MAX_QUERY} bytes"
         if len(raw_path) > MAX_QUERY:
             return 414, f"path longer than {MAX_QUERY} bytes"
-        if _PLAIN_PATH(raw_path) is None or _PLAIN_QUERY(qs) is None:  # (else nothing to refuse)
+        if (raw_path.translate(None, _PLAIN_BYTES) or qs.translate(None, _PLAIN_BYTES)
+                or b"/." in raw_path or raw_path[:1] == b"."):  # (else no "." or ".." segment either)
             try:
                 path = (unquote_to_bytes(raw_path) if b"%" in raw_path else raw_path).decode("utf-8")
                 if b"%" in qs:
@@ -909,10 +915,11 @@ def create_app(index_path: str | os.PathLike[str], *, policy: Any = None,
                 gw.rows_by_email(q.value) if q.kind == "email" else None)
             if recs is not None and any(r.status == "revoked" for r in recs):
                 recs = None
+        rows = recs is not None  # (rows: their names are valid, in normal form)
         if recs is None:
             recs = (gw.by_fingerprint(q.value) if q.kind == "fingerprint" else
                     gw.by_key_id(q.value) if q.kind == "keyid" else gw.by_email(q.value))
-        answer = gw.openpgp_answer(recs)
+        answer = gw.openpgp_answer(recs, rows)
         if not answer:
             return _text("No key found", 404)
         if q.op == "get":
@@ -990,6 +997,7 @@ def create_app(index_path: str | os.PathLike[str], *, policy: Any = None,
         if not fp.startswith("SHA256:") and not _HEX_FINGERPRINT.fullmatch(fp):
             return _json({"error": "not a fingerprint (hex, or SHA256:… for SSH keys)"}, 400)
         recs: list[Any] | None = gw.rows_by_fingerprint(fp)
+        rows = recs is not None  # (rows: their names are valid, in normal form)
         if recs is None:
             recs = gw.by_fingerprint(fp)
         if not recs:
@@ -997,7 +1005,7 @@ def create_app(index_path: str | os.PathLike[str], *, policy: Any = None,
         return _json({"fingerprint": fp if fp.startswith("SHA256:") else fp.replace(":", "").upper(),
                       "names": [{"name": r.name, "index": r.index, "status": r.status,
                                  "key_type": KEY_TYPES.get(r.key_type, str(r.key_type)),
-                                 "served": gw.served(r)}
+                                 "served": gw._served(r, None, rows)}
                                 for r in recs]})
 
     async def api_status(request: Request) -> Response:
