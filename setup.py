@@ -50,9 +50,12 @@ LOGIN_MODULES = (
 )
 
 #: The checks an OpenPGP load runs on every packet (issue 15): compiled for speed, with the C
-#: types its ``.pxd`` declares beside the ``.py`` (tests/index/test_install_bytecode.py loads
-#: the same inputs through the built wheel and the source and compares).
-OPENPGP_MODULES = ("registry.keys._pgp_scan",)
+#: types its ``.pxd`` declares beside the ``.py``; and the loader around them, compiled as it
+#: stands (no ``.pxd``: its records stay dataclasses; with the scan's ``load_summary``, 0.35 /
+#: 0.32 / 0.35x -> 0.37 / 0.33 / 0.37x of the floor, paired: docs/BENCHMARKS.md, branch pgp8).
+#: tests/index/test_install_bytecode.py loads the same inputs through the built wheel and the
+#: source and compares.
+OPENPGP_MODULES = ("registry.keys._pgp_scan", "registry.keys._openpgp")
 
 #: Cython, pure-Python mode: annotations are documentation only (no C types, no runtime type
 #: checks), module globals are looked up at each use as in CPython.

@@ -13,7 +13,7 @@ per-signature summary come from :mod:`registry.keys._pgp_packets`, which
 describes structure and verifies nothing (that is the policy layer's job).
 
 A load does at once everything that can refuse the input -- Sequoia's parse,
-the canonical size limit, every packet checked by ``scan_certificate`` (the
+the canonical size limit, every packet checked by ``scan_packets`` (the
 same checks as the full walk), the self-signature rule -- and reads what
 identities need. Key flags, subkeys, signatures and packets are described
 from ``material`` when first read and cached on the record.
@@ -38,13 +38,15 @@ from registry.keys._pgp_packets import (
     CertSummary,
     Signature,
     _Span,
-    scan_certificate,
     walk_certificate,
 )
+from registry.keys._pgp_scan import _SELF_CERTS
 from registry.keys._pgp_scan import MAX_CERT_INPUT as MAX_CERT_INPUT
 from registry.keys._pgp_scan import MAX_CERT_PACKETS as MAX_CERT_PACKETS
 from registry.keys._pgp_scan import SECRET_HINT as _SECRET_HINT
+from registry.keys._pgp_scan import load_summary as _load_summary
 from registry.keys._pgp_scan import split_binary as _split_binary
+from registry.keys._pgp_scan import user_id_states as _user_id_states
 
 _T = TypeVar("_T")
 
@@ -58,7 +60,6 @@ __all__ = [
     "render_openpgp_binary",
 ]
 
-_SELF_CERTS = (0x10, 0x11, 0x12, 0x13)
 
 
 def _usage(flags: int) -> str:
@@ -161,7 +162,7 @@ class OpenPGPCertificate:
     revoked: bool = field(compare=False)
     user_ids: tuple[UserID, ...] = field(compare=False)
     #: key flags, subkeys, signatures and packets, described from ``material`` on first
-    #: use: the load checks every packet (:func:`~registry.keys._pgp_packets.scan_certificate`)
+    #: use: the load checks every packet (:func:`~registry.keys._pgp_scan.load_summary`)
     #: but describes only what identities need; a cache that equality and hashing ignore
     _details: _Details | None = field(default=None, init=False, repr=False, compare=False)
 
@@ -435,31 +436,12 @@ def _newest(sigs: list[Signature]) -> Signature | None:
 def _user_ids(summary: CertSummary) -> tuple[UserID, ...]:
     """User IDs (not attributes): revoked when the newest certification or revocation by
     the primary key is a revocation; self-signed when one certification by it exists."""
-    out = []
-    for value, attribute, sigs in summary.user_ids:
-        if attribute:
-            continue
-        newest: tuple[int, int, bool] | None = None
-        certified = False
-        for sig in sigs:
-            if sig[2] and (sig[0] in _SELF_CERTS or sig[0] == 0x30):
-                if newest is None or sig[1] > newest[1]:  # the first of the newest, as max()
-                    newest = sig
-                certified = certified or sig[0] in _SELF_CERTS
-        out.append(UserID(value, _email(value), newest is not None and newest[0] == 0x30,
-                          certified))
-    return tuple(out)
+    return _user_id_records(_user_id_states(summary.user_ids))
 
 
-def _has_self_signature(summary: CertSummary) -> bool:
-    for sig_type, _created, by_primary in summary.key_signatures:
-        if by_primary and sig_type in (0x1F, 0x20):
-            return True
-    for _value, _attribute, sigs in summary.user_ids:
-        for sig_type, _created, by_primary in sigs:
-            if by_primary and sig_type in _SELF_CERTS:
-                return True
-    return False
+def _user_id_records(states: list[tuple[str, bool, bool]]) -> tuple[UserID, ...]:
+    return tuple([UserID(value, _email(value), revoked, certified)
+                  for value, revoked, certified in states])
 
 
 def _primary_binding(structure: CertStructure,
@@ -522,16 +504,17 @@ def _details(structure: CertStructure, user_ids: tuple[UserID, ...]) -> _Details
     return flags, tuple(subkeys), structure.signatures, structure.packets
 
 
-def _summarise(data: bytes, spans: list[_Span] | None) -> tuple[CertSummary, tuple[UserID, ...]]:
+#: :func:`_summarise`'s answer: the primary key's version, creation time, algorithm name,
+#: bits, fingerprint and key ID, and the user IDs
+_Summary = tuple[int, datetime, str, int, str, str, tuple[UserID, ...]]
+
+
+def _summarise(data: bytes, spans: list[_Span] | None) -> _Summary:
     """Scan one certificate's bytes (every packet checked), apply the self-signature rule
-    and read its user IDs."""
-    summary = scan_certificate(data, spans)
-    if not _has_self_signature(summary):
-        raise KeyFormatError(
-            f"OpenPGP certificate {summary.primary.fingerprint} has no self-signature"
-            " (truncated or stripped export?)"
-        )
-    return summary, _user_ids(summary)
+    and read its user IDs (:func:`~registry.keys._pgp_scan.load_summary`)."""
+    version, created, algorithm, bits, fingerprint, key_id, states = _load_summary(data, spans)
+    return (version, datetime.fromtimestamp(created, UTC), algorithm, bits, fingerprint, key_id,
+            _user_id_records(states))
 
 
 def _load_one(chunk: bytes, spans: list[_Span] | None) -> OpenPGPCertificate:
@@ -543,7 +526,7 @@ def _load_one(chunk: bytes, spans: list[_Span] | None) -> OpenPGPCertificate:
     when the material is the chunk, and only after Sequoia's verdict and the size check, as
     if the material had been scanned then (the scan depends on the bytes alone).
     """
-    early: tuple[CertSummary, tuple[UserID, ...]] | Exception | None = None
+    early: _Summary | Exception | None = None
     if spans:
         try:
             early = _summarise(chunk, spans)
@@ -559,24 +542,14 @@ def _load_one(chunk: bytes, spans: list[_Span] | None) -> OpenPGPCertificate:
         early = _summarise(material, None)
     elif isinstance(early, Exception):
         raise early
-    summary, user_ids = early
-    primary = summary.primary
+    version, created, algorithm, bits, fingerprint, key_id, user_ids = early
     structure = None
     if not known:
         structure = walk_certificate(material)
         expires = _fallback_expiry(structure, user_ids)
-    cert = OpenPGPCertificate(
-        material=material,
-        version=primary.version,
-        fingerprint=primary.fingerprint,
-        key_id=primary.key_id,
-        algorithm=primary.algorithm,
-        bits=primary.bits,
-        created=primary.created,
-        expires=expires,
-        revoked=revoked,
-        user_ids=user_ids,
-    )
+    # positional: the dataclass's keyword call cost twice as much (docs/BENCHMARKS.md, pgp8)
+    cert = OpenPGPCertificate(material, version, fingerprint, key_id, algorithm, bits, created,
+                              expires, revoked, user_ids)
     if structure is not None:
         object.__setattr__(cert, "_details", _details(structure, user_ids))
     return cert

@@ -36,3 +36,12 @@ cpdef tuple scan_packets(bytes data, spans=*)
 @cython.locals(start=Py_ssize_t, ctb=int, tag=int, first=int, length=Py_ssize_t, new=bint,
                ltype=int, size=Py_ssize_t)
 cdef tuple _span_at(bytes data, Py_ssize_t pos, Py_ssize_t end)
+
+@cython.locals(sig_type=int, by_primary=bint)
+cpdef bint has_self_signature(key_sigs, uids) except -1
+
+@cython.locals(newest_type=int, newest_created=cython.ulonglong, created=cython.ulonglong,
+               sig_type=int, certified=bint, by_primary=bint, attribute=bint, out=list)
+cpdef list user_id_states(uids)
+
+cpdef tuple load_summary(bytes data, spans=*)

@@ -488,6 +488,69 @@ def scan_packets(data: bytes, spans: Iterable[_Span] | None = None
     return primary_tag, primary, fpr, kid, key_sigs, uids
 
 
+#: certification signature types (generic, persona, casual, positive)
+_SELF_CERTS = (0x10, 0x11, 0x12, 0x13)
+
+
+def has_self_signature(key_sigs: Iterable[SignatureSummary],
+                       uids: Iterable[UserIDSummary]) -> bool:
+    """The self-signature rule on :func:`scan_packets`' summaries: a direct-key or key
+    revocation signature (0x1F, 0x20) on the primary key, or a certification (0x10-0x13)
+    of a user ID, whose issuer can be the primary key."""
+    for sig_type, _created, by_primary in key_sigs:
+        if by_primary and (sig_type == 0x1F or sig_type == 0x20):
+            return True
+    for _value, _attribute, sigs in uids:
+        for sig_type, _created, by_primary in sigs:
+            if by_primary and 0x10 <= sig_type <= 0x13:
+                return True
+    return False
+
+
+def user_id_states(uids: Iterable[UserIDSummary]) -> list[tuple[str, bool, bool]]:
+    """``(text, revoked, self_signed)`` of each user ID (not attributes), in order: revoked
+    when the newest certification or revocation (0x30) by the primary key is a revocation
+    (the first of the newest, as ``max()``); self-signed when one certification by it exists."""
+    out = []
+    for value, attribute, sigs in uids:
+        if attribute:
+            continue
+        newest_type = -1
+        newest_created = 0
+        certified = False
+        for sig_type, created, by_primary in sigs:
+            if by_primary and (0x10 <= sig_type <= 0x13 or sig_type == 0x30):
+                if newest_type < 0 or created > newest_created:
+                    newest_type, newest_created = sig_type, created
+                if sig_type != 0x30:
+                    certified = True
+        out.append((value, newest_type == 0x30, certified))
+    return out
+
+
+#: :func:`load_summary`'s answer: the primary key's version, creation time (POSIX), algorithm
+#: name, bits, fingerprint and key ID (upper-case hex), and :func:`user_id_states`
+LoadSummary = tuple[int, int, str, int, str, str, list[tuple[str, bool, bool]]]
+
+
+def load_summary(data: bytes, spans: Iterable[_Span] | None = None) -> LoadSummary:
+    """What a load keeps of one certificate: :func:`scan_packets` (every packet checked),
+    then the self-signature rule, then the user IDs, as plain values.
+
+    Raises:
+        KeyFormatError: as :func:`scan_packets`, or no self-signature.
+    """
+    _tag, key, fpr, kid, key_sigs, uids = scan_packets(data, spans)
+    fingerprint = fpr.hex().upper()
+    if not has_self_signature(key_sigs, uids):
+        raise KeyFormatError(
+            f"OpenPGP certificate {fingerprint} has no self-signature"
+            " (truncated or stripped export?)"
+        )
+    return (key[0], key[1], key[3], key[4], fingerprint, kid.hex().upper(),
+            user_id_states(uids))
+
+
 #: Largest certificate (bytes, packets) handed to Sequoia. The canonical form must fit in
 #: MAX_MATERIAL; the input may be somewhat larger (Sequoia drops duplicates and misplaced
 #: packets), but 524,000 empty user IDs in 1 MiB cost Sequoia 634 MB and 4 s before the

@@ -29,6 +29,7 @@ from registry.keys._pgp_packets import (
     scan_certificate,
     walk_certificate,
 )
+from registry.keys._pgp_scan import load_summary
 
 SELF_CERTS = (0x10, 0x11, 0x12, 0x13)
 
@@ -291,6 +292,60 @@ def test_signature_summaries_follow_the_issuer_and_creation_rules(certs: list[by
         assert got == expected
         checked += sum(1 for _, revoked, _ in expected if revoked)
     assert checked > 20  # revoked user IDs were among the cases
+
+
+def test_self_signature_rule_and_user_ids_as_the_load_reads_them(certs: list[bytes]) -> None:
+    """Random signatures on the key, on user IDs and on a user attribute (every type a
+    self-signature could be mistaken for, by the primary key, by another key or naming
+    no issuer): the load's summary (``load_summary``, compiled in the wheel) refuses
+    exactly the certificates the rule applied to the parsed
+    signatures refuses (a direct-key or key revocation signature, or a certification of a
+    user ID or attribute, by the primary key), with the fingerprint in the message, and
+    otherwise reads the user IDs that rule gives."""
+    rng = random.Random(15)
+    material = certs[0]
+    structure = walk_certificate(material)
+    primary = structure.primary
+    fpr, kid = bytes.fromhex(primary.fingerprint), bytes.fromhex(primary.key_id)
+    head = material[: next(s for s in iter_packet_spans(material) if s[0] != 6)[1]]
+    issuers = [lambda: _sub(33, b"\x04" + fpr), lambda: _sub(16, kid),
+               lambda: _sub(33, b"\x04" + bytes(20)), lambda: _sub(16, bytes(8)), lambda: b""]
+    types = [0x10, 0x11, 0x12, 0x13, 0x18, 0x19, 0x1F, 0x20, 0x28, 0x30]
+
+    def sigs(most: int) -> list[bytes]:
+        return [_packet(2, _v4_sig(rng.choice(types),
+                                   _sub(2, rng.randrange(1 << 31).to_bytes(4, "big")),
+                                   rng.choice(issuers)()))
+                for _ in range(rng.randrange(most + 1))]
+
+    def by_primary(sig: Signature) -> bool:
+        if sig.issuer_fingerprint is not None:
+            return sig.issuer_fingerprint == primary.fingerprint
+        return sig.issuer_key_id is None or sig.issuer_key_id == primary.key_id
+
+    outcomes = set()
+    for _ in range(300):
+        packets = [head, *sigs(2)]
+        for u in range(rng.randrange(0, 3)):
+            if rng.random() < 0.2:
+                packets.append(_packet(17, b"\x05\x01" + bytes(4)))
+            else:
+                packets.append(_packet(13, f"U{u} <u{u}@example.org>".encode()))
+            packets += sigs(3)
+        data = b"".join(packets)
+        walked = walk_certificate(data)
+        expected = (any(s.type in (0x1F, 0x20) and by_primary(s) for s in walked.key_signatures)
+                    or any(s.type in SELF_CERTS and by_primary(s)
+                           for comp in walked.user_ids for s in comp.signatures))
+        outcome = _outcome(partial(load_summary, spans=None), data)
+        assert (outcome[0] == "ok") == expected, outcome
+        if expected:
+            assert load_summary(data)[6] == _reference_user_ids(walked)
+        else:
+            assert outcome == ("KeyFormatError", f"OpenPGP certificate {primary.fingerprint} has"
+                               " no self-signature (truncated or stripped export?)")
+        outcomes.add(expected)
+    assert outcomes == {True, False}
 
 
 def _mpi(value: int) -> bytes:
