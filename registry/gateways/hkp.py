@@ -42,6 +42,7 @@ __all__ = [
     "armor_certificates",
     "escape_uid",
     "parse_lookup",
+    "parse_plain_get",
     "render_mr_index",
 ]
 
@@ -141,6 +142,29 @@ def parse_lookup(params: Mapping[str, str]) -> HKPQuery:
     exact = params.get("exact")
     return HKPQuery(op, kind, value,  # type: ignore[arg-type]
                     exact is not None and exact.strip().lower() == "on", mr)
+
+
+#: The query string of the usual ``op=get`` (GnuPG's dirmngr sends ``op=get&options=mr&search=``)
+#: by fingerprint or by an address of plain characters: nothing to percent-decode, no ``+``
+#: (a space once decoded), nothing to strip. The address part is a subset of what
+#: :data:`_EMAIL` accepts and holds no ``=``, ``<`` nor hex-only text.
+_PLAIN_GET = re.compile(
+    rb"op=get&options=mr&search=(?:0[xX]([0-9A-Fa-f]{40}|[0-9A-Fa-f]{64})"
+    rb"|([A-Za-z0-9._-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?))"
+).fullmatch
+
+
+def parse_plain_get(query_string: bytes) -> HKPQuery | None:
+    """``parse_lookup`` of the parameters of a raw query string of the usual ``op=get`` form
+    (:data:`_PLAIN_GET`) without decoding them into a mapping; ``None``: another form, which
+    the mapping and :func:`parse_lookup` decide."""
+    m = _PLAIN_GET(query_string)
+    if m is None:
+        return None
+    fingerprint, email = m.groups()
+    if fingerprint is not None:
+        return HKPQuery("get", "fingerprint", fingerprint.decode("ascii").upper(), False, True)
+    return HKPQuery("get", "email", email.decode("ascii").lower(), False, True)
 
 
 # --------------------------------------------------------------------------- index format

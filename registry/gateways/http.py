@@ -49,9 +49,11 @@ from registry.gateways._queries import (
     rows_by_name,
 )
 from registry.gateways.hkp import (
+    HKPQuery,
     IndexEntry,
     armor_certificates,
     parse_lookup,
+    parse_plain_get,
     render_mr_index,
 )
 from registry.gateways.ssh import DEFAULT_MAX_STALENESS
@@ -234,9 +236,6 @@ class Gateway:
         self.max_staleness = max_staleness
         self._local = threading.local()
         self._parsed = _LRU(cache_size)
-        #: armored text by certificate (a pure function of the bytes; emptied when full)
-        self._armor: dict[bytes, str] = {}
-        self._armor_size = cache_size
         self._verdicts = _LRU(cache_size)
         #: Requests begun (:meth:`begin_request`); ``None`` outside the app: every
         #: :meth:`reader` call then checks for a new snapshot.
@@ -438,9 +437,13 @@ class Gateway:
         """
         return self._served(rec, None)
 
-    def _served(self, rec: IndexedRecord | Row, is_intact: bool | None) -> bool:
-        """:meth:`served`, with :func:`intact` already known (``None``: hash it now)."""
-        if rec.status != "active" or self.name_problem(rec.name) is not None:
+    def _served(self, rec: IndexedRecord | Row, is_intact: bool | None, normal: bool = False) -> bool:
+        """:meth:`served`, with :func:`intact` already known (``None``: hash it now). ``normal``:
+        the record's name is known to be a valid name in normal form (the rows of
+        :meth:`rows_by_fingerprint` and :meth:`rows_by_email`), so squatting is all its
+        :meth:`name_problem` can be (:meth:`_own_name_problem`)."""
+        if rec.status != "active" or (self._own_name_problem(self.reader(), rec.name) if normal
+                                      else self.name_problem(rec.name)) is not None:
             return False
         if not (intact(rec) if is_intact is None else is_intact):
             return False  # material altered at rest (the index file was tampered with)
@@ -460,13 +463,14 @@ class Gateway:
 
     def rows_by_fingerprint(self, fingerprint: str) -> list[Row] | None:
         """:meth:`by_fingerprint` as :class:`Row` s (one narrow query), or ``None`` when the
-        full records are needed (a lookup-time policy)."""
+        full records are needed (a lookup-time policy). Their names are valid, in normal form."""
         if self.policy is not None:
             return None
         return [r for r in rows_by_fingerprint(self.reader(), fingerprint) if self.valid_name(r.name)]
 
     def rows_by_email(self, email: str) -> list[Row] | None:
-        """:meth:`by_email` as :class:`Row` s (one narrow query), or ``None`` (see above)."""
+        """:meth:`by_email` as :class:`Row` s (one narrow query), or ``None`` (see above). Their
+        name is the address in normal form (``validate_name``)."""
         if self.policy is not None:
             return None
         try:
@@ -541,13 +545,15 @@ class Gateway:
             self._parsed.put(key, hit)
         return hit[0]
 
-    def openpgp_answer(self, recs: Iterable[IndexedRecord | Row]) -> list[tuple[Any, bytes]]:
+    def openpgp_answer(self, recs: Iterable[IndexedRecord | Row],
+                       normal: bool = False) -> list[tuple[Any, bytes]]:
         """What HKP and WKD hand out: (record, binary certificate), one per certificate, newest first.
 
         A served record's certificate as stored; a revoked record's certificate
         merged with its verified revocation (:meth:`revoked_certificate`), which
         wins over an active copy of the same certificate under another name (the
-        key's holder revoked it). Other records are left out.
+        key's holder revoked it). Other records are left out. ``normal``: every record's name
+        is known to be valid and in normal form (:meth:`_served`).
         """
         out: dict[bytes, tuple[Any, bytes]] = {}
         if not isinstance(recs, list) or len(recs) > 1:  # (one record: nothing to order)
@@ -561,7 +567,7 @@ class Gateway:
                 if merged is not None and (r.commitment not in out
                                            or out[r.commitment][0].status != "revoked"):
                     out[r.commitment] = (r, merged)
-            elif r.commitment not in out and self.served(r):
+            elif r.commitment not in out and self._served(r, None, normal):
                 out[r.commitment] = (r, r.material)
         return list(out.values())
 
@@ -570,16 +576,13 @@ class Gateway:
         return [r for r, _ in self.openpgp_answer(recs)]
 
     def armor(self, certificates: list[bytes]) -> str:
-        """One armored block over binary certificates (a single one's armor is cached by content)."""
-        if len(certificates) == 1:
-            cache = self._armor
-            hit = cache.get(certificates[0])
-            if hit is None:
-                hit = armor_certificates(certificates)
-                if len(cache) >= self._armor_size:
-                    cache.clear()
-                cache[certificates[0]] = hit
-            return str(hit)
+        """One armored block over binary certificates.
+
+        Not cached: Sequoia's writer takes a few microseconds a certificate, while a cache of
+        armored texts that misses (most lookups are of another key) keeps ~3 KB more of the
+        heap alive with every request, and the fresh memory costs a page fault (~10 us of
+        system time here) nearly every request, more than the writer itself.
+        """
         return armor_certificates(certificates)
 
     def index_entry(self, rec: IndexedRecord) -> IndexEntry | None:
@@ -772,6 +775,9 @@ def _error(request: Request, message: str, status: int) -> Response:
 # --------------------------------------------------------------------------- guard middleware
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+#: Bytes of a raw path or query string the guard has nothing to refuse in (printable ASCII:
+#: no escape, no control, no backslash), deleted by ``bytes.translate`` to check a text in C.
+_PLAIN_BYTES = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-.~@:+=,&/"
 _HEX_FINGERPRINT = re.compile(r"[0-9A-Fa-f:]{16,100}")  # what /v1/keys/{fingerprint} takes as hex
 
 
@@ -803,20 +809,22 @@ class _Guard:
             return 414, f"query string longer than {MAX_QUERY} bytes"
         if len(raw_path) > MAX_QUERY:
             return 414, f"path longer than {MAX_QUERY} bytes"
-        try:
-            path = (unquote_to_bytes(raw_path) if b"%" in raw_path else raw_path).decode("utf-8")
-            if b"%" in qs:
-                nul = "\x00" in unquote_to_bytes(qs).decode("utf-8")
-            else:  # in UTF-8, a NUL is the byte 0 alone (ASCII is valid UTF-8)
-                nul = "\x00" in qs.decode("utf-8") if not qs.isascii() else b"\x00" in qs
-        except UnicodeDecodeError:
-            return 400, "request is not valid UTF-8 after percent-decoding"
-        # an ASCII text is printable exactly when it holds no control character
-        if (not (path.isascii() and path.isprintable()) and _CONTROL.search(path)) or nul:
-            return 400, "control characters in the request path or query"
-        if "\\" in path or (("/." in path or path.startswith("."))
-                             and any(seg in (".", "..") for seg in path.split("/"))):
-            return 400, "invalid path"
+        if (raw_path.translate(None, _PLAIN_BYTES) or qs.translate(None, _PLAIN_BYTES)
+                or b"/." in raw_path or raw_path[:1] == b"."):  # (else no "." or ".." segment either)
+            try:
+                path = (unquote_to_bytes(raw_path) if b"%" in raw_path else raw_path).decode("utf-8")
+                if b"%" in qs:
+                    nul = "\x00" in unquote_to_bytes(qs).decode("utf-8")
+                else:  # in UTF-8, a NUL is the byte 0 alone (ASCII is valid UTF-8)
+                    nul = "\x00" in qs.decode("utf-8") if not qs.isascii() else b"\x00" in qs
+            except UnicodeDecodeError:
+                return 400, "request is not valid UTF-8 after percent-decoding"
+            # an ASCII text is printable exactly when it holds no control character
+            if (not (path.isascii() and path.isprintable()) and _CONTROL.search(path)) or nul:
+                return 400, "control characters in the request path or query"
+            if "\\" in path or (("/." in path or path.startswith("."))
+                                 and any(seg in (".", "..") for seg in path.split("/"))):
+                return 400, "invalid path"
         for name, value in scope.get("headers", ()):
             if name == b"content-length":
                 try:
@@ -898,20 +906,20 @@ def create_app(index_path: str | os.PathLike[str], *, policy: Any = None,
     # ---- HKP
 
     async def pks_lookup(request: Request) -> Response:
-        return hkp_lookup(request.query_params)
+        return hkp_answer(parse_lookup(request.query_params))
 
-    def hkp_lookup(params: Mapping[str, str]) -> Response:
-        q = parse_lookup(params)
+    def hkp_answer(q: HKPQuery) -> Response:
         recs: list[Any] | None = None
         if q.op == "get":  # the narrow rows, unless a record is revoked (or policy is set)
             recs = gw.rows_by_fingerprint(q.value) if q.kind == "fingerprint" else (
                 gw.rows_by_email(q.value) if q.kind == "email" else None)
             if recs is not None and any(r.status == "revoked" for r in recs):
                 recs = None
+        rows = recs is not None  # (rows: their names are valid, in normal form)
         if recs is None:
             recs = (gw.by_fingerprint(q.value) if q.kind == "fingerprint" else
                     gw.by_key_id(q.value) if q.kind == "keyid" else gw.by_email(q.value))
-        answer = gw.openpgp_answer(recs)
+        answer = gw.openpgp_answer(recs, rows)
         if not answer:
             return _text("No key found", 404)
         if q.op == "get":
@@ -989,6 +997,7 @@ def create_app(index_path: str | os.PathLike[str], *, policy: Any = None,
         if not fp.startswith("SHA256:") and not _HEX_FINGERPRINT.fullmatch(fp):
             return _json({"error": "not a fingerprint (hex, or SHA256:… for SSH keys)"}, 400)
         recs: list[Any] | None = gw.rows_by_fingerprint(fp)
+        rows = recs is not None  # (rows: their names are valid, in normal form)
         if recs is None:
             recs = gw.by_fingerprint(fp)
         if not recs:
@@ -996,7 +1005,7 @@ def create_app(index_path: str | os.PathLike[str], *, policy: Any = None,
         return _json({"fingerprint": fp if fp.startswith("SHA256:") else fp.replace(":", "").upper(),
                       "names": [{"name": r.name, "index": r.index, "status": r.status,
                                  "key_type": KEY_TYPES.get(r.key_type, str(r.key_type)),
-                                 "served": gw.served(r)}
+                                 "served": gw._served(r, None, rows)}
                                 for r in recs]})
 
     async def api_status(request: Request) -> Response:
@@ -1130,7 +1139,8 @@ def create_app(index_path: str | os.PathLike[str], *, policy: Any = None,
         routed app gives it (the very same handler code), or ``None``: not a hot route."""
         path: str = scope["path"]
         if path == "/pks/lookup":
-            return hkp_lookup(_query_params(scope))
+            q = parse_plain_get(scope.get("query_string", b""))  # (the usual op=get)
+            return hkp_answer(q if q is not None else parse_lookup(_query_params(scope)))
         if path.startswith("/v1/keys/"):  # {fingerprint:path}
             return key_answer(path[9:])
         if path.startswith("/v1/names/") and len(path) > 10 and "/" not in path[10:]:

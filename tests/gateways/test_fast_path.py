@@ -307,6 +307,52 @@ def test_lookup_options_read_as_before(options: str | None, exact: str | None, o
     assert q.exact == ((exact or "").strip().lower() == "on")
 
 
+def _lookup(parse: Any, *args: Any) -> Any:
+    try:
+        return parse(*args)
+    except hkp.RequestError as exc:
+        return str(exc), exc.status
+
+
+_QUERY_PIECES = ["op=get", "&", "options=mr", "search=", "0x", "0X", "A1" * 20, "ff" * 32, "a" * 64,
+                 "=", "%40", "%3C", "+", " ", "u42445", "@", "bench.example", "Joe.Doe", "-", "_",
+                 ".", "x" * 60, "<", ">", "exact=on", "op=index", "options=MR", "\xe9", "9"]
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(st.sampled_from(_QUERY_PIECES), max_size=10))
+def test_the_plain_get_shortcut_is_the_general_parse(pieces: list[str]) -> None:
+    """Where the raw query string is read without decoding it (the usual op=get), the query is
+    what the decoded parameters give to parse_lookup; other strings are left to it."""
+    from registry.gateways.http import _query_params
+
+    for qs in ("".join(pieces), "op=get&options=mr&search=" + "".join(pieces)):
+        raw = qs.encode("utf-8")
+        q = hkp.parse_plain_get(raw)
+        if q is not None:
+            assert q == _lookup(hkp.parse_lookup, _query_params({"query_string": raw})), qs
+
+
+@pytest.mark.parametrize("qs", [
+    "op=get&options=mr&search=0x" + "A1" * 20, "op=get&options=mr&search=0X" + "a1" * 32,
+    "op=get&options=mr&search=u42445@bench.example", "op=get&options=mr&search=Joe.Doe@Example.ORG",
+    "op=get&options=mr&search=a@b", "op=get&options=mr&search=.a-@b-c.d"])
+def test_usual_gets_take_the_shortcut(qs: str) -> None:
+    from registry.gateways.http import _query_params
+
+    q = hkp.parse_plain_get(qs.encode())
+    assert q is not None and q == hkp.parse_lookup(_query_params({"query_string": qs.encode()}))
+
+
+@pytest.mark.parametrize("qs", [
+    "op=get&search=0x" + "A1" * 20, "op=get&options=mr&search=0x" + "A1" * 19,
+    "op=get&options=mr&search=a%40b.org", "op=get&options=mr&search=a+b@c.org",
+    "op=get&options=mr&search=%3Ca@b.org%3E", "op=get&options=mr&search=a@b.org&exact=on",
+    "op=get&options=mr&search=a@-b.org", "op=get&options=mr&search=0x" + "A1" * 8])
+def test_other_queries_take_the_general_parse(qs: str) -> None:
+    assert hkp.parse_plain_get(qs.encode()) is None
+
+
 def _name_outcome(fn: Any, text: str) -> str:
     from registry.errors import InvalidName
 
