@@ -187,8 +187,34 @@ def _chain_error(exc: BaseException, what: str) -> Error:
         return ChainUnavailable(f"{what}: the RPC endpoint does not answer ({type(exc).__name__})")
     if "revert" in low or type(exc).__name__ in {"ContractLogicError", "TransactionFailed"}:
         return ContractRevert(f"{what}: the contract refused (no reason given)")
+    refusal = _rpc_refusal(exc)
+    if refusal is not None:
+        return ChainError(f"{what}: the RPC endpoint refused: {refusal}")
+    if isinstance(exc, TypeError | ValueError | AttributeError | KeyError | IndexError):
+        # web3's result formatters choking on a reply of the wrong shape ({"result": null},
+        # a non-hex string, an object where a number belongs): the endpoint's fault
+        return ChainError(f"{what}: the RPC endpoint sent a malformed reply"
+                          f" ({_printable(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)})")
     first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return ChainError(f"{what}: {first[:300]}")
+    return ChainError(f"{what}: {_printable(first)}")
+
+
+def _printable(text: str, limit: int = 300) -> str:
+    """``text`` cut to ``limit`` characters with control characters shown escaped (an endpoint's
+    words never move the user's cursor or clear their screen)."""
+    text = text[:limit]
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def _rpc_refusal(exc: BaseException) -> str | None:
+    """The message of a JSON-RPC error reply web3 raised as ``Web3RPCError``, else ``None``."""
+    response = getattr(exc, "rpc_response", None)
+    error = response.get("error") if isinstance(response, dict) else None
+    if not isinstance(error, dict):
+        return None
+    message, code = error.get("message"), error.get("code")
+    text = str(message) if message is not None else "no message"
+    return _printable(f"{text} (code {code})" if isinstance(code, int) else text)
 
 
 @contextmanager

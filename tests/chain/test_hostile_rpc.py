@@ -292,3 +292,47 @@ def test_a_trickling_node_cannot_hold_sync_forever(devnet: Devnet, tmp_path: Pat
         node.close()
     assert node.hits >= 1
     assert f"within {REPLY_DEADLINE_FACTOR:g} s" in str(err.value)
+
+
+class WrongShapeNode(_Node):
+    """Answers ``method`` with a reply of the right id and the wrong shape: ``result`` null, a
+    non-hex string, an object, or a JSON-RPC error whose message holds terminal escapes."""
+
+    def __init__(self, upstream: str, method: str, reply: dict[str, Any]) -> None:
+        self.reply = reply
+        super().__init__(upstream, method)
+
+    def hostile(self, handler: BaseHTTPRequestHandler, body: bytes) -> None:
+        request = json.loads(body)
+        one = lambda item: {"jsonrpc": "2.0", "id": item.get("id"), **self.reply}  # noqa: E731
+        out = json.dumps([one(i) for i in request] if isinstance(request, list)
+                         else one(request)).encode()
+        handler.wfile.write(b"HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n"
+                            b"Content-Length: %d\r\n\r\n" % len(out) + out)
+
+
+@pytest.mark.parametrize(("reply", "expected"), [
+    ({"result": None}, "the RPC endpoint sent a malformed reply"),
+    ({"result": "zz"}, "the RPC endpoint sent a malformed reply"),
+    ({"result": {"a": 1}}, "the RPC endpoint sent a malformed reply"),
+    ({"error": {"code": -32000, "message": "\x1b[2Jnode is syncing"}},
+     "the RPC endpoint refused: \\x1b[2Jnode is syncing (code -32000)"),
+])
+def test_a_reply_of_the_wrong_shape_says_whose_fault_it_is(devnet: Devnet, tmp_path: Path,
+                                                           reply: dict[str, Any],
+                                                           expected: str) -> None:
+    """Hostile or broken node: a reply web3 cannot read was shown as Python's own words
+    ("connect: int() argument must be ... not 'NoneType'"), an error reply as a dict repr.
+    Now the message says the endpoint is at fault, and its words carry no raw control bytes."""
+    address = devnet.call("keyanchor_registryAddress")
+    node = WrongShapeNode(devnet.url, "eth_chainId", reply)
+    try:
+        out = _client(node.url, address, tmp_path / "index.sqlite")
+    finally:
+        node.close()
+    assert node.hits, "the client never asked for eth_chainId"
+    assert out.returncode == 3, f"exit {out.returncode}: {out.stdout}{out.stderr[-1500:]}"
+    kind, _, message = out.stdout.partition(" | ")
+    assert kind.strip() == "ChainError", out.stdout
+    assert expected in message, message
+    assert "\x1b" not in out.stdout and "Traceback" not in out.stderr
