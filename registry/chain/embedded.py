@@ -2467,8 +2467,9 @@ class EmbeddedChain:
 
 def _devnet_message(url: str) -> str:
     return (
-        f"the devnet at {url} is serving this chain; use --network devnet "
-        "(or stop the devnet) instead of opening its state file"
+        f"the devnet at {url} is serving this chain: stop it first, or reach the chain"
+        f" through it (keyanchor's commands on the embedded network do so by themselves;"
+        f" from Python, Registry.connect('{url}'))"
     )
 
 
