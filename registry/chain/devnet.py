@@ -33,6 +33,7 @@ import os
 import signal
 import sys
 import threading
+import time
 import urllib.parse
 from collections.abc import Callable, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -288,12 +289,15 @@ def serve(
     Prints the URL, the registry address and the development accounts through
     ``out``. Raises ConfigError or ChainUnavailable when it cannot start.
     """
-    stop = threading.Event()
+    # The handler only appends to a list: it runs in the main thread between any two bytecodes,
+    # also inside threading.Event.wait while the event's (non-reentrant) lock is held, where an
+    # Event.set() deadlocked the devnet for good (a rare SIGINT that never stopped it).
+    stopping: list[int] = []
     previous: dict[signal.Signals, Any] = {}
     in_main = threading.current_thread() is threading.main_thread()
     if in_main:  # before the port opens: a Ctrl-C as soon as it listens is a clean stop
         for sig in (signal.SIGINT, signal.SIGTERM):
-            previous[sig] = signal.signal(sig, lambda *_: stop.set())
+            previous[sig] = signal.signal(sig, lambda signum, _frame: stopping.append(signum))
     try:
         server = DevnetServer(state_path, host=host, port=port).start()
     except BaseException:
@@ -304,8 +308,8 @@ def serve(
         _announce(server, out)
         if ready is not None:
             ready(server)
-        while not stop.wait(0.5):
-            pass
+        while not stopping:
+            time.sleep(0.2)  # the handler runs during the sleep; the loop sees it within 0.2 s
         out("shutting down")
     finally:
         server.stop()
