@@ -23,6 +23,7 @@ from cli import key as key_cmds
 from cli import name as name_cmds
 from cli import network as network_cmds
 from cli._help import App
+from registry._text import printable
 
 __all__ = ["app", "main"]
 
@@ -100,7 +101,8 @@ def main(argv: list[str] | None = None) -> int:
         exc.show()
         return exc.exit_code
     except Error as exc:
-        sys.stderr.write("keyanchor: error: " + " ".join(str(exc).split()) + "\n")
+        # every message may carry an endpoint's or a file's words: no raw control characters
+        sys.stderr.write("keyanchor: error: " + printable(" ".join(str(exc).split())) + "\n")
         return 1
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
@@ -113,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         if os.environ.get("KEYANCHOR_DEBUG"):
             raise
         sys.stderr.write(
-            f"keyanchor: internal error: {type(exc).__name__}: {' '.join(str(exc).split())}"
+            f"keyanchor: internal error: {type(exc).__name__}: {printable(' '.join(str(exc).split()))}"
             " (set KEYANCHOR_DEBUG=1 for a traceback)\n"
         )
         return 1

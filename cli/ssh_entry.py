@@ -38,8 +38,10 @@ def main(argv: list[str] | None = None) -> int:
 
             text = known_hosts(subject)
     except Exception as exc:  # fail closed, whatever it was
+        from registry._text import printable
+
         detail = " ".join(str(exc).split())
-        sys.stderr.write(f"keyanchor-ssh: {command} {_printable(subject, 256)}: {_printable(detail, 1024)}\n")
+        sys.stderr.write(f"keyanchor-ssh: {command} {printable(subject, 256)}: {printable(detail, 1024)}\n")
         return 1
     try:
         sys.stdout.write(text)
@@ -47,19 +49,6 @@ def main(argv: list[str] | None = None) -> int:
     except OSError:
         return 1
     return 0
-
-
-def _printable(text: str, limit: int) -> str:
-    """``text`` (cut at ``limit``) with control and other unprintable characters as ``\\xNN`` escapes.
-
-    The subject comes from sshd (``%u``) or from whoever typed the host name
-    (``%H``): an escape sequence or a newline in it must not reach sshd's log
-    or the user's terminal as such, nor split the one error line in two.
-    """
-    text = text if len(text) <= limit else text[:limit] + "..."
-    if text.isprintable():
-        return text
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def _console_main() -> None:

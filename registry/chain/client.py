@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 import eth_abi
 from eth_utils import to_checksum_address
 
+from registry._text import printable
 from registry.chain._verified import event_data, key_record, selected, with_revocations
 from registry.chain._verified import key_types as key_types_of
 from registry.chain.records import (
@@ -194,16 +195,9 @@ def _chain_error(exc: BaseException, what: str) -> Error:
         # web3's result formatters choking on a reply of the wrong shape ({"result": null},
         # a non-hex string, an object where a number belongs): the endpoint's fault
         return ChainError(f"{what}: the RPC endpoint sent a malformed reply"
-                          f" ({_printable(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)})")
+                          f" ({printable(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, 300)})")
     first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return ChainError(f"{what}: {_printable(first)}")
-
-
-def _printable(text: str, limit: int = 300) -> str:
-    """``text`` cut to ``limit`` characters with control characters shown escaped (an endpoint's
-    words never move the user's cursor or clear their screen)."""
-    text = text[:limit]
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    return ChainError(f"{what}: {printable(first, 300)}")
 
 
 def _rpc_refusal(exc: BaseException) -> str | None:
@@ -214,7 +208,7 @@ def _rpc_refusal(exc: BaseException) -> str | None:
         return None
     message, code = error.get("message"), error.get("code")
     text = str(message) if message is not None else "no message"
-    return _printable(f"{text} (code {code})" if isinstance(code, int) else text)
+    return printable(f"{text} (code {code})" if isinstance(code, int) else text, 300)
 
 
 @contextmanager

@@ -77,6 +77,17 @@ def test_garbage_is_one_line_error(tmp_path: Path, content: bytes) -> None:
     assert proc.stderr.startswith("keyanchor: error:") and proc.stderr.count("\n") == 1
 
 
+def test_error_text_from_a_file_name_reaches_the_terminal_escaped(tmp_path: Path) -> None:
+    """A file name (or an endpoint's words) in an error carried its escape sequences to the
+    terminal as such: ESC[2J cleared the user's screen. Every CLI error line is escaped now."""
+    f = tmp_path / "bad\x1b[2Jname.pub"
+    f.write_bytes(b"junk")
+    proc = run_cli("key", "inspect", str(f))
+    assert proc.returncode == 1
+    assert "\x1b" not in proc.stderr and "bad\\x1b[2Jname.pub" in proc.stderr
+    assert proc.stderr.startswith("keyanchor: error:") and proc.stderr.count("\n") == 1
+
+
 def test_import_registry_keys_is_light() -> None:
     code = ("import sys, registry.keys\n"
             "bad=[m for m in sys.modules if m.split('.')[0] in ('web3','cryptography','pysequoia','eth_abi')]\n"
