@@ -397,11 +397,23 @@ def test_sync_with_a_misspelt_profile_fails_and_writes_nothing(run: Run, env: Pa
     # It used to sync, storing "unknown" as every record's verdict: keyanchor-ssh then
     # served no key to anyone, and nothing said why.
     index = env / "index.sqlite"
+    run("deploy")  # the embedded chain exists
     result = run("sync", "--index", index, "--policy", "stirct")
     one_line_error(result, "unknown policy profile 'stirct'", "strict", "none")
     assert not index.exists() and result.out == ""
     ok = run("sync", "--index", index, "--policy", "none")
     assert ok.code == 0 and index.exists()
+
+
+def test_sync_with_no_network_and_no_chain_says_so_and_writes_nothing(run: Run, env: Path) -> None:
+    # docs/SSH.md's service config named no network: the sync user's sync made an empty
+    # embedded chain in its home, published an empty fresh-looking index and exited 0,
+    # so every login failed and the keyserver served nothing.
+    index = env / "index.sqlite"
+    (env / "config.toml").write_text(f'[index]\npath = "{index}"\n')
+    result = run("sync")
+    one_line_error(result, "no network is configured", str(env / "chain.db"), "[networks.")
+    assert not index.exists() and not (env / "chain.db").exists() and result.out == ""
 
 
 # --------------------------------------------------------------------------- the same output
