@@ -74,6 +74,14 @@ def check(
         from registry.errors import ConfigError
 
         raise ConfigError(f"{policy}: no such policy file")
+    from registry.policy.profiles import builtin_policy, load_policy
+
+    # a misspelt profile or a bad policy file is refused before any key is looked at: it
+    # was only noticed while checking a record, so a name with none said "no key records
+    # to check" and exited 0
+    builtin_policy(profile)
+    if policy is not None:
+        load_policy(policy)
     reports: list[tuple[str, Report]] = []
     path = Path(target)
     if path.exists() or target == "-":

@@ -534,3 +534,12 @@ def test_readme_openpgp_and_x509_recipes_work(tmp_path: Path) -> None:
     assert re.search(r"published x509 key \S+ under web1\.example\.org as record 0"
                      r" \(tls-server\)", proc.stdout)
     assert "published openpgp key" in proc.stdout
+
+
+def test_check_refuses_a_misspelt_profile_for_a_name_with_no_records(run: Run, env: Path) -> None:
+    # The profile was only resolved while checking a record: for a name with none,
+    # `check NAME --profile stirct` said "no key records to check" and exited 0.
+    ok(run("name", "register", "example.org"))
+    one_line_error(run("check", "example.org", "--profile", "stirct"), "unknown profile 'stirct'")
+    (env / "policy.toml").write_text("not = [valid\n")
+    one_line_error(run("check", "example.org", "--policy", env / "policy.toml"), "not valid TOML")
