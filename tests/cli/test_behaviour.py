@@ -543,3 +543,20 @@ def test_check_refuses_a_misspelt_profile_for_a_name_with_no_records(run: Run, e
     one_line_error(run("check", "example.org", "--profile", "stirct"), "unknown profile 'stirct'")
     (env / "policy.toml").write_text("not = [valid\n")
     one_line_error(run("check", "example.org", "--policy", env / "policy.toml"), "not valid TOML")
+
+
+def test_network_add_again_keeps_the_registry_address(run: Run, env: Path) -> None:
+    # Re-adding a network to change its quorum or endpoints dropped the saved registry
+    # address and advised "deploy one": a second, empty registry beside the real one.
+    registry = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
+    ok(run("network", "add", "corp", "http://127.0.0.1:9", "--registry", registry,
+           "--chain-id", "31337"))
+    again = ok(run("network", "add", "corp", "http://127.0.0.1:9", "http://127.0.0.1:10",
+                   "--quorum", "2"))
+    assert f"kept its registry {registry}" in again.out and "deploy" not in again.out
+    shown = json.loads(ok(run("network", "show", "corp", "--json")).out)
+    assert shown["registry"] == registry and shown["chain_id"] == 31337
+    assert shown["quorum"] == 2
+    other = "0x" + "12" * 20
+    ok(run("network", "add", "corp", "http://127.0.0.1:9", "--registry", other))
+    assert json.loads(ok(run("network", "show", "corp", "--json")).out)["registry"].lower() == other
