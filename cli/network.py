@@ -43,7 +43,7 @@ def add(
     urls: Annotated[list[str], typer.Argument(
         metavar="URL...", show_default=False,
         help="JSON-RPC URLs (http:// or https://) of the same chain; transactions go to the"
-        " first.")],
+        " first that answers.")],
     registry: Annotated[str | None, typer.Option("--registry", metavar="ADDRESS",
                                                  help="KeyRegistry address.")] = None,
     chain_id: Annotated[int | None, typer.Option("--chain-id", metavar="ID",

@@ -322,6 +322,20 @@ def test_quorum_needs_k_answers(world: World) -> None:
             world.connect([up.url, down], quorum=2).lookup(NAME)
 
 
+def test_quorum_stands_when_the_first_endpoint_is_down(world: World, tmp_path: Path) -> None:
+    """2 of 3 with the first endpoint down (a node restarting): connect read the chain
+    through the first one only, so every sync failed with "connect: the RPC endpoint does
+    not answer" and the sshd path's index went stale although two endpoints agreed."""
+    with LyingProxy(world.node.url) as a, LyingProxy(world.node.url) as b:
+        down = "http://127.0.0.1:9"  # nothing listens there
+        reg = world.connect([down, a.url, b.url], quorum=2)
+        assert [r.index for r in reg.lookup(NAME)] == [0]
+        assert any(d.endpoint.startswith(down) for d in reg.trust.report)
+        index = world.copy(world.before, tmp_path / "i.sqlite")  # the revocation to come
+        sync_index(index, world.connect([down, a.url, b.url], quorum=2))
+        assert served(index) == [(0, "active"), (1, "revoked")]
+
+
 # --------------------------------------------------------------------------- reorgs
 
 
