@@ -336,6 +336,17 @@ def test_quorum_stands_when_the_first_endpoint_is_down(world: World, tmp_path: P
         assert served(index) == [(0, "active"), (1, "revoked")]
 
 
+def test_a_lagging_endpoint_is_named_in_plain_words(world: World) -> None:
+    """sync's stderr read "behind: its the latest block is block 5, the quorum's 6"."""
+    with LyingProxy(world.node.url) as a, LyingProxy(world.node.url) as lag:
+        lag.freeze_at(world.block_a)
+        reg = world.connect([a.url, world.node.url, lag.url], quorum=2)
+        reg.lookup(NAME)
+        (line,) = [d.reason for d in reg.trust.report if d.endpoint == lag.url]
+        assert line.startswith(f"behind: at block {world.block_a} for the latest block,"
+                               " the quorum's is block "), line
+
+
 # --------------------------------------------------------------------------- reorgs
 
 
