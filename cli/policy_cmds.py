@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cli._context import NetworkOpt, parse_time
+from cli._context import NetworkOpt, check_policy_options, parse_time
 
 if TYPE_CHECKING:  # pragma: no cover
     from registry.policy.report import Report
@@ -70,18 +70,7 @@ def check(
     from cli.key import read_input
 
     when = parse_time(at, what="--at")
-    if policy is not None and not policy.is_file():
-        from registry.errors import ConfigError
-
-        raise ConfigError(f"{policy}: no such policy file")
-    from registry.policy.profiles import builtin_policy, load_policy
-
-    # a misspelt profile or a bad policy file is refused before any key is looked at: it
-    # was only noticed while checking a record, so a name with none said "no key records
-    # to check" and exited 0
-    builtin_policy(profile)
-    if policy is not None:
-        load_policy(policy)
+    check_policy_options(policy, profile)
     reports: list[tuple[str, Report]] = []
     path = Path(target)
     if path.exists() or target == "-":

@@ -543,6 +543,9 @@ def test_check_refuses_a_misspelt_profile_for_a_name_with_no_records(run: Run, e
     one_line_error(run("check", "example.org", "--profile", "stirct"), "unknown profile 'stirct'")
     (env / "policy.toml").write_text("not = [valid\n")
     one_line_error(run("check", "example.org", "--policy", env / "policy.toml"), "not valid TOML")
+    # lookup judged with a profile the same way: "no ... records passing the policy", exit 0
+    one_line_error(run("lookup", "example.org", "--profile", "stirct"), "unknown profile 'stirct'")
+    one_line_error(run("lookup", "example.org", "--policy", env / "policy.toml"), "not valid TOML")
 
 
 def test_network_add_again_keeps_the_registry_address(run: Run, env: Path) -> None:
