@@ -54,8 +54,9 @@ def _refuse_missing_embedded_chain(cfg: Config, network: str | None) -> None:
 
     net = cfg.network(network)
     if net.embedded and net.state is not None and not net.state.exists():
+        where = str(cfg.path) if cfg.path.exists() else f"{cfg.path} (no such file)"
         raise ConfigError(
-            f"no network is configured in {cfg.path} and there is no embedded chain at"
+            f"no network is configured in {where} and there is no embedded chain at"
             f" {net.state}: nothing to sync (name the registry's network in the config:"
             " network = \"NAME\" and [networks.NAME], or pass --network NAME)")
 

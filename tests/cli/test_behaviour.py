@@ -414,6 +414,8 @@ def test_sync_with_no_network_and_no_chain_says_so_and_writes_nothing(run: Run, 
     result = run("sync")
     one_line_error(result, "no network is configured", str(env / "chain.db"), "[networks.")
     assert not index.exists() and not (env / "chain.db").exists() and result.out == ""
+    (env / "config.toml").unlink()  # a misspelt KEYANCHOR_CONFIG names no file at all
+    one_line_error(run("sync", "--index", index), f"{env / 'config.toml'} (no such file)")
 
 
 # --------------------------------------------------------------------------- the same output
