@@ -602,8 +602,8 @@ class Registry:
     ) -> Registry:
         """Connect to one or more JSON-RPC endpoints (``http(s)://``) of one chain.
 
-        Transactions go to the first; reads are proven against a block that
-        ``quorum`` of them (default: one, trusted alone) agree on at ``trust_tag``
+        Transactions go to the first that serves the chain; reads are proven against
+        a block that ``quorum`` of them (default: one, trusted alone) agree on at ``trust_tag``
         (``finalized``, ``safe``, ``latest`` or a number of confirmations); see
         :mod:`registry.chain.trust`. ``head_ttl`` reuses a trusted head for that
         many seconds; ``max_head_age`` refuses to read from a trusted head whose
@@ -633,6 +633,13 @@ class Registry:
             agreed = trust.check_chain(chain_id)
             if chain_id is None:
                 chain_id = agreed
+            if endpoints[0] not in trust.endpoints:
+                # the first endpoint is down (a node restarting) or on another chain: the
+                # quorum still stands, so read and send through the first one that serves
+                # the chain (with w3 on the dead one every sync failed with "connect")
+                w3 = Web3(http_provider(urls[endpoints.index(trust.endpoints[0])],
+                                        timeout=request_timeout))
+                _lean(w3)
         return cls(
             w3,
             account=account,

@@ -360,7 +360,8 @@ class Quorum:
         """Group the endpoints' hashes for block ``number``; k equal ones make it trusted."""
         behind = [(ep, h) for ep, h in answers if h.number < number]
         for ep, h in behind:
-            self.note(ep.name, f"behind: its {what} is block {h.number}, the quorum's {number}")
+            self.note(ep.name, f"behind: at block {h.number} for {what}, the quorum's is"
+                               f" block {number}")
         above = [(ep, h) for ep, h in answers if h.number > number]
         fetched = self._each(
             lambda ep: _header(ep.call("eth_getBlockByNumber", [hex(number), False]), number,

@@ -599,3 +599,19 @@ def test_demo_script_runs(env: Path) -> None:
     assert "-----BEGIN PGP PUBLIC KEY BLOCK-----" in proc.stdout
     assert "-----BEGIN CERTIFICATE-----" in proc.stdout
     assert "ssh-ed25519 " in proc.stdout
+
+
+def test_demo_script_refuses_a_directory_holding_a_demo(env: Path) -> None:
+    # KEYANCHOR_DEMO_DIR named twice: the second run stopped after its first command
+    # ("example.org is already registered") with the directory half rewritten.
+    root = Path(__file__).resolve().parents[2]
+    demo = env / "demo"
+    demo.mkdir()
+    (demo / "chain.db").write_bytes(b"an earlier demo's chain")
+    proc = subprocess.run(["bash", str(root / "scripts" / "demo.sh")], capture_output=True,
+                          text=True, timeout=60, cwd=root,
+                          env={**__import__("os").environ, "KEYANCHOR_DEMO_DIR": str(demo)})
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert proc.stderr.count("\n") == 1 and "already holds a demo" in proc.stderr
+    assert sorted(p.name for p in demo.iterdir()) == ["chain.db"]
+    assert (demo / "chain.db").read_bytes() == b"an earlier demo's chain"

@@ -322,6 +322,31 @@ def test_quorum_needs_k_answers(world: World) -> None:
             world.connect([up.url, down], quorum=2).lookup(NAME)
 
 
+def test_quorum_stands_when_the_first_endpoint_is_down(world: World, tmp_path: Path) -> None:
+    """2 of 3 with the first endpoint down (a node restarting): connect read the chain
+    through the first one only, so every sync failed with "connect: the RPC endpoint does
+    not answer" and the sshd path's index went stale although two endpoints agreed."""
+    with LyingProxy(world.node.url) as a, LyingProxy(world.node.url) as b:
+        down = "http://127.0.0.1:9"  # nothing listens there
+        reg = world.connect([down, a.url, b.url], quorum=2)
+        assert [r.index for r in reg.lookup(NAME)] == [0]
+        assert any(d.endpoint.startswith(down) for d in reg.trust.report)
+        index = world.copy(world.before, tmp_path / "i.sqlite")  # the revocation to come
+        sync_index(index, world.connect([down, a.url, b.url], quorum=2))
+        assert served(index) == [(0, "active"), (1, "revoked")]
+
+
+def test_a_lagging_endpoint_is_named_in_plain_words(world: World) -> None:
+    """sync's stderr read "behind: its the latest block is block 5, the quorum's 6"."""
+    with LyingProxy(world.node.url) as a, LyingProxy(world.node.url) as lag:
+        lag.freeze_at(world.block_a)
+        reg = world.connect([a.url, world.node.url, lag.url], quorum=2)
+        reg.lookup(NAME)
+        (line,) = [d.reason for d in reg.trust.report if d.endpoint == lag.url]
+        assert line.startswith(f"behind: at block {world.block_a} for the latest block,"
+                               " the quorum's is block "), line
+
+
 # --------------------------------------------------------------------------- reorgs
 
 
