@@ -522,3 +522,25 @@ def test_readme_openpgp_and_x509_recipes_work(tmp_path: Path) -> None:
     assert re.search(r"published x509 key \S+ under web1\.example\.org as record 0"
                      r" \(tls-server\)", proc.stdout)
     assert "published openpgp key" in proc.stdout
+
+
+@pytest.mark.parametrize("args", [
+    ("key", "revoke", "alice@example.org", "-1"),
+    ("key", "rotate", "alice@example.org", "-2", "new.pub"),
+    ("attest", "example.org", "alice@example.org", "-1"),
+])
+def test_a_negative_record_index_is_a_usage_error_about_the_index(run: Run, args: tuple[str, ...]) -> None:
+    """`keyanchor key revoke NAME -1` said "No such option: -1" (click reads -1 as an option).
+    Now the error line says what is wrong: record indexes count from 0."""
+    result = run(*args)
+    assert result.code == 2
+    errors = [line for line in result.err.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1, result.err
+    assert "No such option" not in result.err
+    assert "is not a record index" in errors[0] and "from 0" in errors[0], errors[0]
+    assert ("RECORD" if args[0] == "key" else "INDEX") in errors[0]
+
+
+def test_a_dash_word_is_still_no_such_option(run: Run) -> None:
+    result = run("key", "revoke", "alice@example.org", "-x")
+    assert result.code == 2 and "No such option: -x" in result.err
