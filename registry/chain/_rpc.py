@@ -20,7 +20,7 @@ from typing import Any
 
 from registry.errors import ChainError, ChainUnavailable, ConfigError, Error
 
-__all__ = ["BATCH", "Log", "Rpc", "display_url", "hash32", "hex_data", "http_provider", "parse_header", "parse_logs",
+__all__ = ["BATCH", "Log", "Rpc", "display_url", "hash32", "hex_data", "http_provider", "parse_logs",
            "quantity"]
 
 #: JSON-RPC requests per batch.
@@ -279,26 +279,6 @@ def _log_checked(i: int, lg: Any) -> Log:
         tx_hash=hash32(lg["transactionHash"], f"{where} transactionHash"),
         removed=removed,
     )
-
-
-def parse_header(blk: Any, number: int) -> tuple[bytes, int] | None:
-    """(hash, timestamp) of an ``eth_getBlockByNumber`` result for block ``number``.
-
-    None when the endpoint has no such block; ChainError when the reply is not a
-    header, or is the header of another block.
-    """
-    if blk is None:
-        return None
-    where = f"eth_getBlockByNumber({number})"
-    if not isinstance(blk, dict):
-        raise ChainError(f"{where}: malformed JSON-RPC response (the result is not a block)")
-    for key in ("number", "hash", "timestamp"):
-        if key not in blk:
-            raise ChainError(f"{where}: malformed JSON-RPC response (no {key})")
-    got = quantity(blk["number"], f"{where} number")
-    if got != number:
-        raise ChainError(f"{where}: the endpoint answered with the header of block {got}")
-    return hash32(blk["hash"], f"{where} hash"), quantity(blk["timestamp"], f"{where} timestamp")
 
 
 class _Web3Like:

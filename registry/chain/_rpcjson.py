@@ -175,7 +175,7 @@ def _tracking_adapter_class() -> type:
     from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
     def tracked(base: type) -> type:
-        class Tracked(base):  # type: ignore[valid-type,misc]
+        class Tracked(base):
             # http.client drops ``sock`` once a closing response holds it: the socket is
             # attached when connected and when reused, not looked up at the deadline
             def connect(self) -> None:
