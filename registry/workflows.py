@@ -237,7 +237,7 @@ def find_record(reader: Reader, name: str | Name, ref: str | int | bytes) -> int
         want = ref.hex()
     else:
         want = ref.strip()
-        if want.isdigit():
+        if want.isascii() and want.isdigit():  # not '²' (int() refuses it) nor '٣' (int() takes it)
             return int(want)
         want = want.lower().removeprefix("sha256:").replace(":", "").removeprefix("0x")
     records = reader.lookup(parsed, include_revoked=True, include_expired=True)

@@ -544,3 +544,16 @@ def test_a_negative_record_index_is_a_usage_error_about_the_index(run: Run, args
 def test_a_dash_word_is_still_no_such_option(run: Run) -> None:
     result = run("key", "revoke", "alice@example.org", "-x")
     assert result.code == 2 and "No such option: -x" in result.err
+
+
+@pytest.mark.parametrize("record", ["\u00b2", "\u0663", "\uff11"])  # superscript 2, Arabic-Indic 3, fullwidth 1
+def test_a_non_ascii_digit_record_is_no_index(run: Run, record: str) -> None:
+    """`key revoke NAME ²` ended in 'internal error: ValueError' (str.isdigit() takes '²',
+    int() does not), and `key revoke NAME ٣` revoked record 3: a look-alike digit chose
+    which key to revoke. Now only ASCII digits are an index; anything else is looked up as
+    a fingerprint (and the name's absence is the one error line)."""
+    run("name", "register", "example.org")
+    result = run("key", "revoke", "example.org", record)
+    assert result.code == 1
+    assert "internal error" not in result.err
+    assert "no record with fingerprint" in result.err, result.err
