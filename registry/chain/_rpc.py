@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from registry._text import printable
 from registry.errors import ChainError, ChainUnavailable, ConfigError, Error
 
 __all__ = ["BATCH", "Log", "Rpc", "display_url", "hash32", "hex_data", "http_provider", "parse_logs",
@@ -55,8 +56,10 @@ class Rpc:
             err = resp["error"]
             msg = err.get("message", err) if isinstance(err, dict) else err
             code = err.get("code") if isinstance(err, dict) else None
-            raise ChainError(f"{method}: the endpoint refused: {msg}"
-                             + (f" ({code})" if code not in (None, "") else ""))
+            # the endpoint's words: no raw control characters (they reach stderr and logs)
+            raise ChainError(f"{method}: the endpoint refused: {printable(str(msg), 300)}"
+                             + (f" ({printable(str(code), 40)})" if code not in (None, "")
+                                else ""))
         if "result" not in resp:
             raise ChainError(f"{method}: malformed JSON-RPC response (no result and no error)")
         return resp["result"]

@@ -144,3 +144,36 @@ def test_a_single_reply_with_its_own_id_and_an_error_without_id_are_read() -> No
     finally:
         node.close()
         refusing.close()
+
+
+class _Replying:
+    """A provider answering every request with ``reply`` (a web3 stand-in for Rpc)."""
+
+    def __init__(self, reply: dict[str, Any]) -> None:
+        self.provider = self
+        self.reply = reply
+
+    def make_request(self, method: str, params: Any) -> Any:
+        return {"jsonrpc": "2.0", "id": 1, **self.reply}
+
+
+def test_an_endpoints_words_reach_no_terminal_raw() -> None:
+    """An endpoint's error message went raw into sync's errors and its `keyanchor: endpoint
+    URL: ...` report lines on stderr: ESC[2J cleared the operator's terminal, a newline
+    forged a line of its own. Now control characters are escaped (as other chain errors)."""
+    from registry.chain._rpc import Rpc
+    from registry.chain.trust import Quorum
+    from registry.errors import ChainError
+
+    hostile = {"error": {"code": -32000, "message": "\x1b[2Jnode\nkeyanchor: all good"}}
+    with pytest.raises(ChainError) as err:
+        Rpc(_Replying(hostile), name="a").call("eth_chainId", [])
+    assert "\x1b" not in str(err.value) and "\n" not in str(err.value)
+    assert "\\x1b[2Jnode" in str(err.value)
+
+    honest = {"result": "0x7a69"}
+    quorum = Quorum([Rpc(_Replying(hostile), name="liar"), Rpc(_Replying(honest), name="b"),
+                     Rpc(_Replying(honest), name="c")], k=2)
+    assert quorum.check_chain() == 31337
+    (line,) = [str(d) for d in quorum.report]
+    assert line.startswith("liar: ") and "\x1b" not in line and "\n" not in line, line
