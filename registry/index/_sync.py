@@ -1269,17 +1269,21 @@ def watch_events(
         else from_block
     carried: tuple[int, bytes, bytes] | None = None  # (block, its hash, digest after it)
     reorgs = 0
+    span = WATCH_PAGE_BLOCKS  # halved while the endpoint refuses the range
     while True:
         hi = trust.head(confirmations=confirmations).number
         if until_block is not None:
             hi = min(hi, until_block)
-        hi = min(hi, lo + WATCH_PAGE_BLOCKS - 1)
+        hi = min(hi, lo + span - 1)
         if hi >= lo:
             try:
                 logs, carried = trust.first_good(
                     f"watch of blocks {lo}-{hi}",
                     lambda ep, a=lo, b=hi, c=carried: _watch_page(ep, trust, state, dec, address,
                                                                a, b, c))
+            except _RangeTooLarge:
+                span = max(1, (hi - lo + 1) // 2)
+                continue
             except _ReorgInFlight:
                 carried = None
                 reorgs += 1
@@ -1312,7 +1316,13 @@ def _watch_page(ep: Any, trust: Any, state: Any, dec: _Decoder, address: str, lo
     ``hi``. Returns (the logs, the carry for the next page). Raises VerificationError (this
     endpoint lies), _ReorgInFlight, ChainError."""
     flt = {"address": address, "fromBlock": hex(lo), "toBlock": hex(hi)}
-    logs = _parse_logs(ep.call("eth_getLogs", [flt]))
+    try:
+        raw = ep.call("eth_getLogs", [flt])
+    except ChainError as exc:
+        if hi > lo and _is_range_error(exc):
+            raise _RangeTooLarge(str(exc)) from exc
+        raise
+    logs = _parse_logs(raw)
     for lg in logs:
         if not lo <= lg.block <= hi:
             raise VerificationError(f"the endpoint returned a log of block {lg.block}, outside"
