@@ -194,10 +194,18 @@ def _tracking_adapter_class() -> type:
     class SPool(HTTPSConnectionPool):
         ConnectionCls = tracked(HTTPSConnection)
 
+    pools = {"http": Pool, "https": SPool}
+
     class Adapter(HTTPAdapter):
         def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
             super().init_poolmanager(*args, **kwargs)
-            self.poolmanager.pool_classes_by_scheme = {"http": Pool, "https": SPool}
+            self.poolmanager.pool_classes_by_scheme = pools
+
+        def proxy_manager_for(self, *args: Any, **kwargs: Any) -> Any:
+            manager = super().proxy_manager_for(*args, **kwargs)  # an HTTP(S)_PROXY's
+            if hasattr(manager, "pool_classes_by_scheme"):
+                manager.pool_classes_by_scheme = pools
+            return manager
 
     return Adapter
 

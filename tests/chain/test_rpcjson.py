@@ -93,17 +93,26 @@ def _reply_threads() -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name == "keyanchor-rpc-reply"]
 
 
-def test_stalled_replies_release_their_threads() -> None:
+@pytest.mark.parametrize("proxied", [False, True], ids=["direct", "through-HTTP_PROXY"])
+def test_stalled_replies_release_their_threads(proxied: bool,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
     """A stalled reply left its reader thread blocked on the socket until the endpoint hung up:
     a long `keyanchor watch` against a trickling endpoint piled up one thread (and socket)
-    per request. Now the socket is shut down when the reply's deadline passes."""
+    per request. Now the socket is shut down when the reply's deadline passes (also when
+    an HTTP proxy stalls)."""
     from registry.chain._rpcjson import bounded_http_provider
     from registry.errors import ChainUnavailable
 
     before = set(_reply_threads())
     node = _Endpoint(trickle=True)
+    url = node.url
+    for var in ("NO_PROXY", "no_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(var, raising=False)
+    if proxied:  # the stalling server is the proxy; the endpoint behind it is never reached
+        monkeypatch.setenv("HTTP_PROXY", node.url)
+        url = "http://192.0.2.1:8545"
     try:
-        provider = bounded_http_provider(node.url, request_kwargs={"timeout": 0.25})
+        provider = bounded_http_provider(url, request_kwargs={"timeout": 0.25})
         for _ in range(4):
             with pytest.raises(ChainUnavailable, match="did not send a whole reply"):
                 provider.make_request("eth_blockNumber", [])
