@@ -13,7 +13,7 @@ import pytest
 from registry.errors import ChainError, VerificationError
 from registry.index import watch_events
 from registry.keys import KeyType
-from tests.index.conftest import Anvil, Chain, TamperingW3, ed25519_blob
+from tests.index.conftest import Anvil, Chain, TamperingW3, ed25519_blob, refuse_ranges
 from tests.index.test_sync import MALFORMED
 
 
@@ -258,13 +258,5 @@ def test_an_endpoint_cannot_add_or_withhold_watched_changes(embedded: Chain, lie
 def test_watch_polls_fewer_blocks_when_the_endpoint_refuses_the_range(named: Chain) -> None:
     """watch now asks for every registry log of the polled blocks (the digest needs them
     all), which an endpoint may refuse for a long range: the range is halved, as sync's."""
-    def tamper(method: str, params: Any, resp: Any) -> Any:
-        if method == "eth_getLogs":
-            f = params[0]
-            if int(f["toBlock"], 16) - int(f["fromBlock"], 16) >= 3:
-                return {"jsonrpc": "2.0", "id": resp.get("id"),
-                        "error": {"code": -32005, "message": "query exceeds max block range 3"}}
-        return None
-
-    assert _past(named, (TamperingW3(named.reg.w3, tamper), named.reg.address)) == _past(
-        named, named.reg)
+    refusing = (TamperingW3(named.reg.w3, refuse_ranges(3)), named.reg.address)
+    assert _past(named, refusing) == _past(named, named.reg)
