@@ -565,3 +565,38 @@ def test_network_add_again_keeps_the_registry_address(run: Run, env: Path) -> No
     other = "0x" + "12" * 20
     ok(run("network", "add", "corp", "http://127.0.0.1:9", "--registry", other))
     assert json.loads(ok(run("network", "show", "corp", "--json")).out)["registry"].lower() == other
+
+
+@pytest.mark.parametrize("args", [
+    ("key", "revoke", "alice@example.org", "-1"),
+    ("key", "rotate", "alice@example.org", "-2", "new.pub"),
+    ("attest", "example.org", "alice@example.org", "-1"),
+])
+def test_a_negative_record_index_is_a_usage_error_about_the_index(run: Run, args: tuple[str, ...]) -> None:
+    """`keyanchor key revoke NAME -1` said "No such option: -1" (click reads -1 as an option).
+    Now the error line says what is wrong: record indexes count from 0."""
+    result = run(*args)
+    assert result.code == 2
+    errors = [line for line in result.err.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1, result.err
+    assert "No such option" not in result.err
+    assert "is not a record index" in errors[0] and "from 0" in errors[0], errors[0]
+    assert ("RECORD" if args[0] == "key" else "INDEX") in errors[0]
+
+
+def test_a_dash_word_is_still_no_such_option(run: Run) -> None:
+    result = run("key", "revoke", "alice@example.org", "-x")
+    assert result.code == 2 and "No such option: -x" in result.err
+
+
+@pytest.mark.parametrize("record", ["\u00b2", "\u0663", "\uff11"])  # superscript 2, Arabic-Indic 3, fullwidth 1
+def test_a_non_ascii_digit_record_is_no_index(run: Run, record: str) -> None:
+    """`key revoke NAME ²` ended in 'internal error: ValueError' (str.isdigit() takes '²',
+    int() does not), and `key revoke NAME ٣` revoked record 3: a look-alike digit chose
+    which key to revoke. Now only ASCII digits are an index; anything else is looked up as
+    a fingerprint (and the name's absence is the one error line)."""
+    run("name", "register", "example.org")
+    result = run("key", "revoke", "example.org", record)
+    assert result.code == 1
+    assert "internal error" not in result.err
+    assert "no record with fingerprint" in result.err, result.err

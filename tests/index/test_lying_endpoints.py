@@ -265,6 +265,29 @@ def test_one_of_three_lying_is_outvoted_and_named(world: World, tmp_path: Path,
             p.close()
 
 
+@pytest.mark.parametrize("mode", ["withhold-revocation", "flip-material",
+                                  "withhold-revocation-patch-digest"])
+def test_watch_through_a_lying_preferred_endpoint_reports_the_truth(world: World,
+                                                                    mode: str) -> None:
+    """`keyanchor watch` read the first endpoint's eth_getLogs alone, whatever the quorum:
+    with three endpoints configured, the preferred one hid the revocation (or altered a
+    key). Now watch reads blocks the quorum trusts and logs the contract's digest proves,
+    naming the liar."""
+    from registry.index import watch_events
+
+    proxies = [lying(world, mode), LyingProxy(world.node.url), LyingProxy(world.node.url)]
+    try:
+        reg = world.connect([p.url for p in proxies], quorum=2)
+        changes = [(c.kind, c.data.get("index")) for c in watch_events(
+            reg, [NAME], from_block=0, until_block=world.block_r)]
+        assert changes == [("registered", None), ("published", 0), ("published", 1),
+                           ("revoked", 1)]
+        assert any(d.endpoint == proxies[0].url for d in reg.trust.report), reg.trust.report
+    finally:
+        for p in proxies:
+            p.close()
+
+
 def test_split_endpoints_are_refused(world: World, tmp_path: Path) -> None:
     """Three endpoints on three different chains (same address, different histories)."""
     others = [Anvil(), Anvil()]
