@@ -153,9 +153,21 @@ def _revert_reason(text: str) -> str | None:
     return None
 
 
+#: What the contract's terser reasons mean, for the one error line a user reads.
+_REVERT_HINTS: dict[str, str] = {
+    "bad expiry": "the expiry must be later than the latest block's time",
+    "bad validity": "valid-until must be later than valid-from, both within the contract's time range",
+    "attester blocked": "the name's owner has blocked this attester",
+    "renounced": "the parent renounced its right to take this name back",
+    "not durable": "its material is not kept in contract state; publish with --durable for that",
+}
+
+
 def _revert_error(reason: str, what: str) -> ContractRevert:
     cls = _REVERTS.get(reason, ContractRevert)
-    return cls(f"{what}: {reason}", reason=f"KeyRegistry: {reason}")
+    hint = _REVERT_HINTS.get(reason)
+    text = f"{what}: {reason} ({hint})" if hint else f"{what}: {reason}"
+    return cls(text, reason=f"KeyRegistry: {reason}")
 
 
 def _is_connection_error(exc: BaseException) -> bool:

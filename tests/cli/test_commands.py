@@ -196,12 +196,16 @@ def test_revocation_bytes_and_blocked_attesters(run: Run, env: Path) -> None:
     ok(run("name", "register", "example.org"))
     ok(run("name", "register", "spam.example"))
     ok(run("key", "publish", "example.org", pub, "--no-proof"))
+    # an expiry already past is the contract's "bad expiry", said in words a user can act on
+    one_line_error(run("attest", "spam.example", "example.org", "0", "--expires", "2020-01-01"),
+                   "bad expiry", "must be later than the latest block's time")
     ok(run("attest", "spam.example", "example.org", "0"))
     assert len(json.loads(ok(run("lookup", "example.org", "--json")).out)[0]["attestations"]) == 1
     blocked = json.loads(ok(run("name", "block", "example.org", "spam.example", "--json")).out)
     assert blocked["action"] == "attester blocked"
     assert json.loads(ok(run("lookup", "example.org", "--json")).out)[0]["attestations"] == []
-    one_line_error(run("attest", "spam.example", "example.org", "0"), "attester blocked")
+    one_line_error(run("attest", "spam.example", "example.org", "0"), "attester blocked",
+                   "the name's owner has blocked this attester")
     ok(run("name", "block", "example.org", "spam.example", "--unblock"))
     assert len(json.loads(ok(run("lookup", "example.org", "--json")).out)[0]["attestations"]) == 1
 
