@@ -1293,7 +1293,7 @@ class Registry:
                     log_index=int(log["logIndex"]),
                     tx_hash=bytes(log["transactionHash"]),
                     timestamp=self._block_time(log),
-                    data=event_data(event.name, data),
+                    data=event_data(event.name, data, self._name_of),
                 )
             )
         return out

@@ -201,6 +201,7 @@ def test_revocation_bytes_and_blocked_attesters(run: Run, env: Path) -> None:
                    "bad expiry", "must be later than the latest block's time")
     ok(run("attest", "spam.example", "example.org", "0"))
     assert len(json.loads(ok(run("lookup", "example.org", "--json")).out)[0]["attestations"]) == 1
+    assert "attested       index=0 attester=spam.example" in ok(run("history", "example.org")).out
     blocked = json.loads(ok(run("name", "block", "example.org", "spam.example", "--json")).out)
     assert blocked["action"] == "attester blocked"
     assert json.loads(ok(run("lookup", "example.org", "--json")).out)[0]["attestations"] == []
