@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -119,14 +120,49 @@ def assign(
 
 
 @app.command("reclaim")
-def reclaim(name: NameArg, network: NetworkOpt = None, as_json: JsonOpt = False) -> None:
-    """Take a name under yours back (unless you renounced that right).
+def reclaim(
+    name: NameArg,
+    revoke_keys: Annotated[bool, typer.Option(
+        "--revoke-keys", help="Also revoke every active or pending key record under the name"
+                              " (a reclaim alone leaves them active: sshd still lets them in).")
+    ] = False,
+    reason: Annotated[str, typer.Option(
+        "--reason", metavar="REASON", help="The revocations' reason with --revoke-keys"
+                                           " (as for key revoke).")] = "affiliation-changed",
+    network: NetworkOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Take a name under yours back (unless you renounced that right): when someone leaves
+    or a host is retired.
 
-    Example: keyanchor name reclaim alice@example.org
+    The keys its previous holder published stay active until revoked: --revoke-keys
+    revokes them too.
+
+    Example: keyanchor name reclaim alice@example.org --revoke-keys
     """
+    from cli.key import _reason
+    from registry.workflows import reclaim_name
+
     text = check_name(name)
+    code = _reason(reason)
     with open_registry(network) as reg:
-        report("reclaimed", reg.reclaim(text), as_json, signed_by(), name=text, signer=reg.sender)
+        done = reclaim_name(reg, text, revoke_keys=revoke_keys, reason=code)
+        by = signed_by()
+    if as_json:
+        emit_json(done)
+        return
+    assert done.tx is not None
+    report("reclaimed", done.tx, False, by, name=done.name, owner=done.owner)
+    for r in done.revoked:
+        assert r.tx is not None
+        print(f"revoked record {r.index} of {r.name} ({r.fingerprint}, {r.reason.label});"
+              f" tx 0x{r.tx.tx_hash.hex()}, block {r.tx.block_number}")
+    if done.live:
+        listed = ", ".join(str(i) for i in done.live)
+        print(f"keyanchor: {done.name} still has live key records ({listed}), published by its"
+              f" previous holder and still served: revoke them with 'keyanchor name reclaim"
+              f" {done.name} --revoke-keys' or 'keyanchor key revoke {done.name} INDEX'",
+              file=sys.stderr)
 
 
 @app.command("renounce")

@@ -19,6 +19,9 @@ user gets exactly what a CLI user gets:
   key's own revocation signature once it verifies against the certificate.
 - :func:`register_name` and :func:`assign_name` explain a refusal before
   sending anything: whose name it is, what to run instead.
+- :func:`reclaim_name` takes a name under yours back and, with
+  ``revoke_keys=True``, revokes the keys its previous holder published (a
+  reclaim alone leaves them active: sshd would still let them in).
 - :func:`servable_records` picks what a gateway would hand out (active and
   passing the default profile) and says why nothing is left.
 - :func:`describe_name` gathers what ``keyanchor name show`` prints.
@@ -64,6 +67,7 @@ __all__ = [
     "NameInfo",
     "ProofRequest",
     "Publication",
+    "Reclaim",
     "Revocation",
     "Servable",
     "assign_name",
@@ -72,6 +76,7 @@ __all__ = [
     "prove_request",
     "publish_key",
     "publish_terms",
+    "reclaim_name",
     "register_name",
     "revoke_key",
     "rotate_key",
@@ -211,6 +216,23 @@ class NameChange:
     def to_dict(self) -> dict[str, Any]:
         return {"action": self.action, "name": self.name, "owner": self.owner,
                 "parent": self.parent, "signer": self.signer, **_tx_dict(self.tx)}
+
+
+@dataclass(frozen=True)
+class Reclaim:
+    """What :func:`reclaim_name` did: the reclaim, the revocations, the records left live."""
+
+    name: str
+    owner: str
+    signer: str
+    tx: TxResult | None = None
+    revoked: tuple[Revocation, ...] = ()
+    live: tuple[int, ...] = ()  # records still active or pending (their keys still served)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"action": "reclaimed", "name": self.name, "owner": self.owner,
+                "signer": self.signer, "revoked": [r.to_dict() for r in self.revoked],
+                "live_records": list(self.live), **_tx_dict(self.tx)}
 
 
 def _tx_dict(tx: TxResult | None) -> dict[str, Any]:
@@ -598,6 +620,50 @@ def register_name(registry: Registry, name: str | Name) -> NameChange:
                           f" 'keyanchor name assign {parsed}'")
     tx = registry.register(parsed)
     return NameChange("registered", parsed.text, signer, signer, tx=tx)
+
+
+def _live_indices(reader: Reader, parsed: Name) -> list[int]:
+    """Indices of the name's records that are active or pending (pending ones go live later)."""
+    from registry.chain.records import STATUSES
+
+    return [i for i, rec in enumerate(reader.records(parsed))
+            if 0 <= rec["status"] < len(STATUSES) and STATUSES[rec["status"]] in ("active", "pending")]
+
+
+def reclaim_name(
+    registry: Registry,
+    name: str | Name,
+    *,
+    revoke_keys: bool = False,
+    reason: RevocationReason | int | str = "affiliation-changed",
+) -> Reclaim:
+    """As the owner of a name's parent, take the name back (someone left, a host was retired).
+
+    A reclaim changes the name's owner and ends its operators' approvals, but the key
+    records its previous holder published stay active: sshd keeps letting those keys in
+    until they are revoked. With ``revoke_keys`` every active or pending record is then
+    revoked (``reason``, by default ``affiliation-changed``), each revocation confirmed
+    from the proven state; :attr:`Reclaim.live` lists the records still live either way.
+
+    Raises:
+        ValueError (unknown reason), InvalidName, NameNotFound, NotOwner (not the
+        parent's owner), ContractRevert (renounced, a top-level name), KeyRevoked,
+        VerificationError, AccountError, ChainError.
+    """
+    from registry.chain.records import RevocationReason
+
+    parsed = parse_name(name)
+    code = RevocationReason.parse(reason)  # a bad reason is refused before anything is sent
+    signer = registry.sender
+    if registry.owner(parsed) is None:
+        raise NameNotFound(f"{parsed} is not registered", reason="KeyRegistry: name not found")
+    tx = registry.reclaim(parsed)
+    revoked: list[Revocation] = []
+    if revoke_keys:
+        for index in _live_indices(registry, parsed):
+            revoked.append(revoke_key(registry, parsed, index, reason=code))
+    return Reclaim(parsed.text, signer, signer, tx, tuple(revoked),
+                   tuple(_live_indices(registry, parsed)))
 
 
 def _registered_ancestor(reader: Reader, parsed: Name) -> str | None:

@@ -159,6 +159,7 @@ _REVERT_HINTS: dict[str, str] = {
     "bad validity": "valid-until must be later than valid-from, both within the contract's time range",
     "attester blocked": "the name's owner has blocked this attester",
     "renounced": "the parent renounced its right to take this name back",
+    "top-level name": "it has no parent to take it back; only a name under another can be",
     "not durable": "its material is not kept in contract state; publish with --durable for that",
 }
 

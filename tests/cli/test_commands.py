@@ -191,6 +191,39 @@ def test_register_refuses_suffixes_subdomains_and_ip_literals(run: Run) -> None:
 
 
 @pytest.mark.tools
+def test_reclaim_when_someone_leaves(run: Run, env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Offboarding: the domain's owner reclaims alice@example.org. A reclaim alone leaves the
+    keys alice published active (sshd would still let her in), which the command now says;
+    --revoke-keys revokes them too."""
+    ok(run("name", "register", "example.org"))
+    ok(run("name", "assign", "alice@example.org", "--owner", dev_address(1)))
+    monkeypatch.setenv("KEYANCHOR_PRIVATE_KEY", dev_key(1))  # alice publishes her own keys
+    for n in (1, 2):
+        ok(run("key", "publish", "alice@example.org", ssh_key(env / f"id{n}"), "--no-proof"))
+    one_line_error(run("name", "reclaim", "alice@example.org"), "not parent owner")
+    monkeypatch.delenv("KEYANCHOR_PRIVATE_KEY")
+
+    one_line_error(run("name", "reclaim", "alice@example.org", "--reason", "holiday"),
+                   "unknown reason 'holiday'", code=2)
+    assert json.loads(ok(run("name", "show", "alice@example.org", "--json")).out)["owner"] \
+        == dev_address(1)  # nothing was sent
+    first = ok(run("name", "reclaim", "alice@example.org"))
+    assert first.out.startswith("reclaimed alice@example.org")
+    assert "still has live key records (0, 1)" in first.err and "--revoke-keys" in first.err
+    assert len(json.loads(ok(run("lookup", "alice@example.org", "--json")).out)) == 2
+
+    done = json.loads(ok(run("name", "reclaim", "alice@example.org", "--revoke-keys",
+                             "--json")).out)
+    assert [r["index"] for r in done["revoked"]] == [0, 1] and done["live_records"] == []
+    assert done["owner"] == dev_address(0)
+    records = json.loads(ok(run("lookup", "alice@example.org", "--all", "--json")).out)
+    assert [(r["status"], r["reason"]) for r in records] == [
+        ("revoked", "affiliation-changed")] * 2
+    assert json.loads(ok(run("lookup", "alice@example.org", "--json")).out) == []
+    one_line_error(run("name", "reclaim", "example.org"), "top-level name")
+
+
+@pytest.mark.tools
 def test_revocation_bytes_and_blocked_attesters(run: Run, env: Path) -> None:
     pub = ssh_key(env / "id")
     ok(run("name", "register", "example.org"))
