@@ -302,6 +302,25 @@ _RELATIVE = re.compile(r"\+(\d+)([smhdwy])\Z")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400, "y": 365 * 86400}
 
 
+def check_policy_options(policy: Path | None, profile: str | None) -> None:
+    """Refuse a missing or invalid --policy file and an unknown --profile up front.
+
+    They used to be resolved only while judging a record, so for a name with no
+    records a misspelt profile went unnoticed ("no key records", exit 0).
+
+    Raises: ConfigError.
+    """
+    from registry.errors import ConfigError
+    from registry.policy.profiles import builtin_policy, load_policy
+
+    if policy is not None and not policy.is_file():
+        raise ConfigError(f"{policy}: no such policy file")
+    if profile is not None:
+        builtin_policy(profile)
+    if policy is not None:
+        load_policy(policy)
+
+
 def finite_seconds(value: float | None) -> float | None:
     """A typer callback: NaN and infinity pass click's range checks; refuse them (exit 2)."""
     import math

@@ -147,6 +147,8 @@ def event_details(ev: HistoryEvent) -> str:
         if key not in d or d[key] is None:
             continue
         value = jsonable(d[key])
+        if key == "attester" and d.get("attester_name"):
+            value = d["attester_name"]
         if isinstance(value, list):
             value = ",".join(str(v) for v in value)
         parts.append(f"{key}={value}")

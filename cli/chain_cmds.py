@@ -20,6 +20,7 @@ import typer
 from cli._context import (
     JsonOpt,
     NetworkOpt,
+    check_policy_options,
     open_reader,
     open_registry,
     parse_time,
@@ -301,10 +302,7 @@ def lookup(
                                  param_hint="--format")
     types = _key_types(key_type)
     texts = list(dict.fromkeys(parse_name(name).text for name in names))
-    if policy is not None and not policy.is_file():
-        from registry.errors import ConfigError
-
-        raise ConfigError(f"{policy}: no such policy file")
+    check_policy_options(policy, profile)
     with open_reader(network) as reader:
         if fmt in ("json", "text"):
             looked_up = reader.lookup_many(texts, key_types=types, include_revoked=show_all,

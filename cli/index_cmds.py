@@ -15,12 +15,15 @@ import shlex
 import subprocess
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from cli._context import JsonOpt, NetworkOpt, finite_seconds, load_cfg, open_registry, say
 from cli._help import App
+
+if TYPE_CHECKING:
+    from registry.config import Config
 
 __all__ = ["index_app", "ssh_app", "sync", "watch"]
 
@@ -36,6 +39,26 @@ EXIT_CHANGED = 3
 
 def _index_path(index: Path | None) -> Path:
     return index if index is not None else load_cfg().index_path()
+
+
+def _refuse_missing_embedded_chain(cfg: Config, network: str | None) -> None:
+    """Refuse to sync an embedded chain that does not exist yet.
+
+    Opening it would create an empty chain and publish an empty, fresh-looking
+    index: a service user whose config names no network (docs/SSH.md's
+    deployment) then served no key to anyone, and sync exited 0.
+
+    Raises: ConfigError.
+    """
+    from registry.errors import ConfigError
+
+    net = cfg.network(network)
+    if net.embedded and net.state is not None and not net.state.exists():
+        where = str(cfg.path) if cfg.path.exists() else f"{cfg.path} (no such file)"
+        raise ConfigError(
+            f"no network is configured in {where} and there is no embedded chain at"
+            f" {net.state}: nothing to sync (name the registry's network in the config:"
+            " network = \"NAME\" and [networks.NAME], or pass --network NAME)")
 
 
 def sync(
@@ -73,9 +96,11 @@ def sync(
     from registry.index import sync_index
 
     path = _index_path(index)
-    raw_dns = load_cfg().data.get("dns")
+    cfg = load_cfg()
+    _refuse_missing_embedded_chain(cfg, network)
+    raw_dns = cfg.data.get("dns")
     dns = dns_settings(raw_dns) if raw_dns is not None else None
-    with open_registry(network, account=False) as reg:
+    with open_registry(network, account=False, cfg=cfg) as reg:
         with Progress(TextColumn("sync"), BarColumn(), MofNCompleteColumn(),
                       TextColumn("blocks, {task.fields[events]} events"),
                       transient=True, disable=as_json or not sys.stderr.isatty(),

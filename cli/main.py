@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     except typer.Exit as exc:
         return int(exc.exit_code or 0)
     except click_exc.ClickException as exc:
-        exc.show()
+        _negative_index(exc, click_exc).show()
         return exc.exit_code
     except Error as exc:
         # every message may carry an endpoint's or a file's words: no raw control characters
@@ -120,6 +120,22 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 1
     return 0
+
+
+def _negative_index(exc: Any, click_exc: Any) -> Any:
+    """``exc``, or for a negative number where a RECORD/INDEX argument goes (click reads
+    ``-1`` as an unknown option: "No such option: -1") a usage error about the index."""
+    option = getattr(exc, "option_name", "")
+    ctx = getattr(exc, "ctx", None)
+    if not isinstance(exc, click_exc.NoSuchOption) or not option[1:].isdigit() or ctx is None:
+        return exc
+    names = [p.metavar for p in ctx.command.params
+             if getattr(p, "metavar", None) in ("RECORD", "INDEX")]
+    if not names:
+        return exc
+    return click_exc.BadParameter(
+        f"{option} is not a record index (records are numbered from 0)", ctx=ctx,
+        param_hint=f"'{names[0]}'")
 
 
 def _click_exceptions() -> Any:

@@ -43,7 +43,7 @@ def add(
     urls: Annotated[list[str], typer.Argument(
         metavar="URL...", show_default=False,
         help="JSON-RPC URLs (http:// or https://) of the same chain; transactions go to the"
-        " first.")],
+        " first that answers.")],
     registry: Annotated[str | None, typer.Option("--registry", metavar="ADDRESS",
                                                  help="KeyRegistry address.")] = None,
     chain_id: Annotated[int | None, typer.Option("--chain-id", metavar="ID",
@@ -58,11 +58,17 @@ def add(
 ) -> None:
     """Add (or replace) a network in the configuration file.
 
+    Replacing a network keeps its registry address and chain id unless
+    --registry / --chain-id give new ones.
+
     Example: keyanchor network add mainnet https://a.example https://b.example
     https://c.example --quorum 2 --trust-tag finalized
     """
 
     cfg = load_cfg()
+    nets = cfg.data.get("networks")
+    old = nets.get(name) if registry is None and isinstance(nets, dict) else None
+    kept = old.get("registry") if isinstance(old, dict) else None
     if registry is not None:
         registry = _address(registry)
     trust: str | int = int(trust_tag) if trust_tag.isdigit() else trust_tag.lower()
@@ -75,6 +81,8 @@ def add(
     shown = net.url if len(net.endpoints) == 1 else f"{len(net.endpoints)} endpoints"
     print(f"added network {net.name} ({shown}) to {cfg.path}")
     print(f"trust: {_trusts(net)}")
+    if kept and kept == net.registry:
+        print(f"kept its registry {net.registry} (--registry ADDRESS names another)")
     if not net.registry:
         print(f"no registry yet: 'keyanchor deploy --network {net.name}' deploys one")
 

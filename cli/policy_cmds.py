@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cli._context import NetworkOpt, parse_time
+from cli._context import NetworkOpt, check_policy_options, parse_time
 
 if TYPE_CHECKING:  # pragma: no cover
     from registry.policy.report import Report
@@ -70,10 +70,7 @@ def check(
     from cli.key import read_input
 
     when = parse_time(at, what="--at")
-    if policy is not None and not policy.is_file():
-        from registry.errors import ConfigError
-
-        raise ConfigError(f"{policy}: no such policy file")
+    check_policy_options(policy, profile)
     reports: list[tuple[str, Report]] = []
     path = Path(target)
     if path.exists() or target == "-":

@@ -222,7 +222,10 @@ class Config:
                     registry: str | None = None, chain_id: int | None = None,
                     quorum: int = 1, trust: str | int = "latest") -> Network:
         """Add (or replace) a network of one or more endpoints; ``quorum`` of them must agree
-        on a block's hash at ``trust`` for it to be trusted.
+        on a block's hash at ``trust`` for it to be trusted. Replacing a network keeps
+        its registry address and chain id unless new ones are given: re-adding it to
+        change the quorum or the endpoints used to drop the address, and the advice that
+        followed ("deploy one") made a second, empty registry.
 
         Raises: ConfigError (bad name, URL, quorum or trust tag).
         """
@@ -247,6 +250,10 @@ class Config:
             entry["quorum"] = quorum
         if trust != "latest":
             entry["trust"] = trust
+        before = self._table("networks").get(name)
+        if isinstance(before, dict):
+            registry = registry or before.get("registry")
+            chain_id = chain_id if chain_id is not None else before.get("chain_id")
         if registry:
             entry["registry"] = registry
         if chain_id is not None:

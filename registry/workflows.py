@@ -43,6 +43,7 @@ from registry.errors import (
     NotOwner,
     PolicyViolation,
     ProofError,
+    VerificationError,
 )
 from registry.keys._common import Key, KeyType, Purpose
 from registry.names import Name, parse_name
@@ -237,7 +238,7 @@ def find_record(reader: Reader, name: str | Name, ref: str | int | bytes) -> int
         want = ref.hex()
     else:
         want = ref.strip()
-        if want.isdigit():
+        if want.isascii() and want.isdigit():  # not '²' (int() refuses it) nor '٣' (int() takes it)
             return int(want)
         want = want.lower().removeprefix("sha256:").replace(":", "").removeprefix("0x")
     records = reader.lookup(parsed, include_revoked=True, include_expired=True)
@@ -473,6 +474,7 @@ def rotate_key(
     tx = registry.rotate(parsed, index, key, purposes=terms.purposes,
                          valid_from=terms.valid_from, valid_until=terms.valid_until, proof=proof,
                          durable=durable, reason=code, revocation=signed_revocation)
+    _confirm_revoked(registry, parsed, index, tx)
     return Publication("rotated", parsed.text, key, tx.index, terms.purposes, terms.valid_from,
                        terms.valid_until, signer, tx=tx, report=report, warnings=warnings,
                        forced=forced, replaces=index, reason=code)
@@ -534,9 +536,33 @@ def revoke_key(
                          reason="KeyRegistry: already revoked")
     carried = _checked_revocation(rec, revocation)
     tx = registry.revoke(parsed, index, code, revocation=carried)
+    _confirm_revoked(registry, parsed, index, tx)
     return Revocation(parsed.text, index, rec.key_type,
                       rec.key.fingerprint if rec.key is not None else None, code, signer,
                       carried, tx)
+
+
+def _confirm_revoked(registry: Registry, parsed: Name, index: int, tx: TxResult | None) -> None:
+    """The revocation as the proven state shows it, not as the endpoint's receipt says: an
+    endpoint that drops the transaction and answers a receipt of success made the CLI say
+    "revoked" while the (compromised) key stayed active. Once the trusted head is at or past
+    the receipt's block, the record must be proven revoked there (a head behind it, under
+    ``finalized`` say, cannot tell yet, and nothing is claimed beyond the receipt).
+
+    Raises: VerificationError (still active at a head that includes the receipt's block).
+    """
+    if tx is None:
+        return
+    after = _record_at(registry, parsed, index)
+    if after.status == "revoked":
+        return
+    head = registry.head()
+    if int(head.number) >= tx.block_number:
+        raise VerificationError(
+            f"the endpoint reported the revocation of record {index} of {parsed} mined in block"
+            f" {tx.block_number} (tx 0x{tx.tx_hash.hex()}), but at trusted block {head.number}"
+            f" the record is still {after.status}: the transaction was dropped or replaced;"
+            " run the revocation again (through another endpoint)")
 
 
 # --------------------------------------------------------------------------- names

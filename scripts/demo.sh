@@ -17,6 +17,11 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 demo="${KEYANCHOR_DEMO_DIR:-$(mktemp -d -t keyanchor-demo.XXXXXX)}"
 mkdir -p "$demo"
 demo="$(cd "$demo" && pwd)"
+if [ -e "$demo/chain.db" ]; then  # a second run would stop half-way at "already registered"
+    echo "demo.sh: $demo already holds a demo (chain.db); name a new or empty directory in" \
+         "KEYANCHOR_DEMO_DIR (nothing was changed)" >&2
+    exit 1
+fi
 
 export KEYANCHOR_STATE="$demo/chain.db"
 export KEYANCHOR_CONFIG="$demo/config.toml"

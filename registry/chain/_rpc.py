@@ -18,9 +18,10 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from registry._text import printable
 from registry.errors import ChainError, ChainUnavailable, ConfigError, Error
 
-__all__ = ["BATCH", "Log", "Rpc", "display_url", "hash32", "hex_data", "http_provider", "parse_header", "parse_logs",
+__all__ = ["BATCH", "Log", "Rpc", "display_url", "hash32", "hex_data", "http_provider", "parse_logs",
            "quantity"]
 
 #: JSON-RPC requests per batch.
@@ -55,8 +56,10 @@ class Rpc:
             err = resp["error"]
             msg = err.get("message", err) if isinstance(err, dict) else err
             code = err.get("code") if isinstance(err, dict) else None
-            raise ChainError(f"{method}: the endpoint refused: {msg}"
-                             + (f" ({code})" if code not in (None, "") else ""))
+            # the endpoint's words: no raw control characters (they reach stderr and logs)
+            raise ChainError(f"{method}: the endpoint refused: {printable(str(msg), 300)}"
+                             + (f" ({printable(str(code), 40)})" if code not in (None, "")
+                                else ""))
         if "result" not in resp:
             raise ChainError(f"{method}: malformed JSON-RPC response (no result and no error)")
         return resp["result"]
@@ -279,26 +282,6 @@ def _log_checked(i: int, lg: Any) -> Log:
         tx_hash=hash32(lg["transactionHash"], f"{where} transactionHash"),
         removed=removed,
     )
-
-
-def parse_header(blk: Any, number: int) -> tuple[bytes, int] | None:
-    """(hash, timestamp) of an ``eth_getBlockByNumber`` result for block ``number``.
-
-    None when the endpoint has no such block; ChainError when the reply is not a
-    header, or is the header of another block.
-    """
-    if blk is None:
-        return None
-    where = f"eth_getBlockByNumber({number})"
-    if not isinstance(blk, dict):
-        raise ChainError(f"{where}: malformed JSON-RPC response (the result is not a block)")
-    for key in ("number", "hash", "timestamp"):
-        if key not in blk:
-            raise ChainError(f"{where}: malformed JSON-RPC response (no {key})")
-    got = quantity(blk["number"], f"{where} number")
-    if got != number:
-        raise ChainError(f"{where}: the endpoint answered with the header of block {got}")
-    return hash32(blk["hash"], f"{where} hash"), quantity(blk["timestamp"], f"{where} timestamp")
 
 
 class _Web3Like:

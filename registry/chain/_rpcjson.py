@@ -24,6 +24,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+import socket
 import threading
 from typing import Any
 
@@ -121,27 +122,129 @@ def loads_bounded(data: bytes | str, *, max_bytes: int, max_depth: int = MAX_DEP
     return json.loads(raw)
 
 
+class _Watch:
+    """The sockets one reply is read on, so the caller can hang them up at the deadline.
+
+    The reader thread registers each socket it sends on (:meth:`attach`); the caller,
+    once the reply's deadline passes, calls :meth:`abandon`, which shuts them down: the
+    reader's blocked ``recv`` returns at once and the thread ends, instead of waiting
+    for a trickling endpoint to hang up (a long ``keyanchor watch`` piled up one blocked
+    thread and socket per stalled reply). A socket attached after that is shut down at
+    once.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._socks: list[socket.socket] = []
+        self._abandoned = False
+
+    def attach(self, sock: socket.socket | None) -> None:
+        if sock is None:
+            return
+        with self._lock:
+            self._socks.append(sock)
+            if not self._abandoned:
+                return
+        self.abandon()
+
+    def abandon(self) -> None:
+        with self._lock:
+            self._abandoned = True
+            socks, self._socks = self._socks, []
+        for sock in socks:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # already closed
+
+
+_reader = threading.local()  # .watch: the _Watch of the reply this thread reads
+
+
+def _attach(sock: socket.socket | None) -> None:
+    watch = getattr(_reader, "watch", None)
+    if watch is not None:
+        watch.attach(sock)
+
+
+@functools.cache
+def _tracking_adapter_class() -> type:
+    """A requests adapter whose connections attach to the reading thread's :class:`_Watch`."""
+    from requests.adapters import HTTPAdapter
+    from urllib3.connection import HTTPConnection, HTTPSConnection
+    from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+    def tracked(base: type) -> type:
+        class Tracked(base):
+            # http.client drops ``sock`` once a closing response holds it: the socket is
+            # attached when connected and when reused, not looked up at the deadline
+            def connect(self) -> None:
+                super().connect()
+                _attach(self.sock)
+
+            def request(self, *args: Any, **kwargs: Any) -> None:
+                _attach(self.sock)  # None when not yet connected: connect() attaches it
+                super().request(*args, **kwargs)
+
+        return Tracked
+
+    class Pool(HTTPConnectionPool):
+        ConnectionCls = tracked(HTTPConnection)
+
+    class SPool(HTTPSConnectionPool):
+        ConnectionCls = tracked(HTTPSConnection)
+
+    pools = {"http": Pool, "https": SPool}
+
+    class Adapter(HTTPAdapter):
+        def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+            super().init_poolmanager(*args, **kwargs)
+            self.poolmanager.pool_classes_by_scheme = pools
+
+        def proxy_manager_for(self, *args: Any, **kwargs: Any) -> Any:
+            manager = super().proxy_manager_for(*args, **kwargs)  # an HTTP(S)_PROXY's
+            if hasattr(manager, "pool_classes_by_scheme"):
+                manager.pool_classes_by_scheme = pools
+            return manager
+
+    return Adapter
+
+
 @functools.cache
 def _bounded_provider_class() -> type:
     """web3's HTTPProvider, reading replies up to MAX_RESPONSE_BYTES and parsing them bounded."""
+    import requests
     from web3 import HTTPProvider
     from web3._utils.http_session_manager import HTTPSessionManager
 
+    from registry._text import printable
     from registry.errors import ChainError, ChainUnavailable
 
     class _Session(HTTPSessionManager):
+        def cache_and_return_session(self, endpoint_uri: Any, session: Any = None,
+                                     request_timeout: Any = None) -> Any:
+            if session is None and self._explicit_session is None:
+                session = requests.Session()
+                adapter = _tracking_adapter_class()()
+                session.mount("http://", adapter)
+                session.mount("https://", adapter)
+            return super().cache_and_return_session(endpoint_uri, session, request_timeout)
+
         def make_post_request(self, endpoint_uri: Any, data: Any, **kwargs: Any) -> bytes:
             """The reply, whole within REPLY_DEADLINE_FACTOR x the read timeout: ``timeout``
             bounds each read only, so an endpoint trickling its headers or body a byte at
-            a time held sync (and every caller) forever. Raises ChainUnavailable then."""
+            a time held sync (and every caller) forever. Raises ChainUnavailable then, and
+            hangs up the connection, so the reader thread ends too."""
             kwargs.setdefault("timeout", 30)
             kwargs["stream"] = True
             per_read = kwargs["timeout"]  # seconds, or requests' (connect, read) pair
             per_read = max(per_read) if isinstance(per_read, tuple) else per_read
             budget = None if per_read is None else REPLY_DEADLINE_FACTOR * float(per_read)
             box: list[tuple[bool, Any]] = []
+            watch = _Watch()
 
             def fetch() -> None:
+                _reader.watch = watch
                 try:
                     box.append((True, self._read_reply(endpoint_uri, data, kwargs)))
                 except BaseException as exc:  # re-raised in the caller's thread
@@ -150,7 +253,8 @@ def _bounded_provider_class() -> type:
             worker = threading.Thread(target=fetch, name="keyanchor-rpc-reply", daemon=True)
             worker.start()
             worker.join(budget)
-            if not box:  # the worker is left blocked on the socket; it holds nothing else
+            if not box:
+                watch.abandon()  # the worker's recv returns; it ends without a reply
                 raise ChainUnavailable(f"the RPC endpoint did not send a whole reply within"
                                        f" {budget or 0:g} s (a stalled or trickling endpoint)")
             done, value = box[0]
@@ -186,6 +290,23 @@ def _bounded_provider_class() -> type:
                 raise ChainError(f"the RPC endpoint's reply was refused: {exc}") from exc
             except ValueError as exc:
                 raise ChainError("the RPC endpoint's reply is not JSON") from exc
+
+        def make_request(self, method: Any, params: Any) -> Any:
+            """web3's ``make_request`` (no response cache), the reply's id checked: a reply
+            carrying another request's id (a replayed or out-of-turn answer) was taken as
+            this one's. Raises ChainError ("malformed reply") then; an error reply may carry
+            a null id (JSON-RPC 2.0, when the server could not read the request's)."""
+            request_data = self.encode_rpc_request(method, params)
+            sent = json.loads(request_data)["id"]
+            response = self.decode_rpc_response(self._make_request(method, request_data))
+            rid = response.get("id") if isinstance(response, dict) else None
+            same = rid == sent and type(rid) is type(sent)
+            if not same and not (rid is None and isinstance(response, dict)
+                                 and "error" in response and "result" not in response):
+                raise ChainError(f"{printable(str(method), 80)}: the RPC endpoint sent a"
+                                 f" malformed reply (id {printable(repr(rid), 40)} answers"
+                                 f" request {sent})")
+            return response
 
     return BoundedHTTPProvider
 

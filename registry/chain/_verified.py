@@ -21,11 +21,11 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
 from registry.chain.records import STATUSES, KeyRecord, RevocationReason, from_timestamp
-from registry.errors import VerificationError
+from registry.errors import Error, VerificationError
 from registry.keys._common import Key, KeyType, Purpose
 
 __all__ = ["MAX_KEYS", "event_data", "key_record", "key_types", "parsed_material", "selected",
@@ -141,11 +141,24 @@ def with_revocations(records: list[KeyRecord], revocations: dict[bytes, bytes]
             if r.status == "revoked" else r for r in records]
 
 
-def event_data(event: str, data: dict[str, Any]) -> dict[str, Any]:
-    """A decoded event's fields for a HistoryEvent: checksum addresses, enums, datetimes."""
+def event_data(
+    event: str, data: dict[str, Any], name_of: Callable[[bytes], str] | None = None
+) -> dict[str, Any]:
+    """A decoded event's fields for a HistoryEvent: checksum addresses, enums, datetimes.
+
+    With ``name_of`` (a node → name resolver that checks the name by namehash), an
+    event naming an attester also carries ``attester_name`` (``None`` if it cannot
+    be resolved), so a history reads "attester=example.org", not a 32-byte node.
+    """
     from registry.chain._address import checksum_address
 
     data = {k: v for k, v in data.items() if k != "node"}
+    attester = data.get("attester")
+    if name_of is not None and isinstance(attester, bytes | bytearray):
+        try:
+            data["attester_name"] = name_of(bytes(attester))
+        except Error:
+            data["attester_name"] = None
     for key in ("owner", "previous", "operator"):
         if isinstance(data.get(key), str):
             data[key] = checksum_address(data[key])

@@ -153,9 +153,21 @@ def _revert_reason(text: str) -> str | None:
     return None
 
 
+#: What the contract's terser reasons mean, for the one error line a user reads.
+_REVERT_HINTS: dict[str, str] = {
+    "bad expiry": "the expiry must be later than the latest block's time",
+    "bad validity": "valid-until must be later than valid-from, both within the contract's time range",
+    "attester blocked": "the name's owner has blocked this attester",
+    "renounced": "the parent renounced its right to take this name back",
+    "not durable": "its material is not kept in contract state; publish with --durable for that",
+}
+
+
 def _revert_error(reason: str, what: str) -> ContractRevert:
     cls = _REVERTS.get(reason, ContractRevert)
-    return cls(f"{what}: {reason}", reason=f"KeyRegistry: {reason}")
+    hint = _REVERT_HINTS.get(reason)
+    text = f"{what}: {reason} ({hint})" if hint else f"{what}: {reason}"
+    return cls(text, reason=f"KeyRegistry: {reason}")
 
 
 def _is_connection_error(exc: BaseException) -> bool:
@@ -602,8 +614,8 @@ class Registry:
     ) -> Registry:
         """Connect to one or more JSON-RPC endpoints (``http(s)://``) of one chain.
 
-        Transactions go to the first; reads are proven against a block that
-        ``quorum`` of them (default: one, trusted alone) agree on at ``trust_tag``
+        Transactions go to the first that serves the chain; reads are proven against
+        a block that ``quorum`` of them (default: one, trusted alone) agree on at ``trust_tag``
         (``finalized``, ``safe``, ``latest`` or a number of confirmations); see
         :mod:`registry.chain.trust`. ``head_ttl`` reuses a trusted head for that
         many seconds; ``max_head_age`` refuses to read from a trusted head whose
@@ -633,6 +645,13 @@ class Registry:
             agreed = trust.check_chain(chain_id)
             if chain_id is None:
                 chain_id = agreed
+            if endpoints[0] not in trust.endpoints:
+                # the first endpoint is down (a node restarting) or on another chain: the
+                # quorum still stands, so read and send through the first one that serves
+                # the chain (with w3 on the dead one every sync failed with "connect")
+                w3 = Web3(http_provider(urls[endpoints.index(trust.endpoints[0])],
+                                        timeout=request_timeout))
+                _lean(w3)
         return cls(
             w3,
             account=account,
@@ -1274,7 +1293,7 @@ class Registry:
                     log_index=int(log["logIndex"]),
                     tx_hash=bytes(log["transactionHash"]),
                     timestamp=self._block_time(log),
-                    data=event_data(event.name, data),
+                    data=event_data(event.name, data, self._name_of),
                 )
             )
         return out

@@ -568,7 +568,7 @@ class EmbeddedReader:
                 log_index=int(log.index),
                 tx_hash=log.tx_hash,
                 timestamp=from_timestamp(int(log.timestamp)),
-                data=event_data(event.name, data),
+                data=event_data(event.name, data, self._name_of),
             ))
         return out
 

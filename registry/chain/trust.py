@@ -29,6 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from registry._text import printable
 from registry.chain._rpc import Rpc, hash32, quantity
 from registry.errors import ChainError, ConfigError, Error, QuorumError, VerificationError
 
@@ -149,8 +150,9 @@ def _short(h: bytes) -> str:
 
 
 def _reason(exc: BaseException) -> str:
+    """One line of ``exc`` for a report (an endpoint's words: control characters escaped)."""
     text = " ".join(str(exc).split()) or type(exc).__name__
-    return text[:300]
+    return printable(text[:300])
 
 
 @dataclass
@@ -360,7 +362,8 @@ class Quorum:
         """Group the endpoints' hashes for block ``number``; k equal ones make it trusted."""
         behind = [(ep, h) for ep, h in answers if h.number < number]
         for ep, h in behind:
-            self.note(ep.name, f"behind: its {what} is block {h.number}, the quorum's {number}")
+            self.note(ep.name, f"behind: at block {h.number} for {what}, the quorum's is"
+                               f" block {number}")
         above = [(ep, h) for ep, h in answers if h.number > number]
         fetched = self._each(
             lambda ep: _header(ep.call("eth_getBlockByNumber", [hex(number), False]), number,

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import parse_qsl, quote, unquote_to_bytes
 
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -931,10 +931,13 @@ def create_app(index_path: str | os.PathLike[str], *, policy: Any = None,
 
     async def pks_add(request: Request) -> Response:
         size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > MAX_BODY:
-                return _text(f"request body larger than {MAX_BODY} bytes", 413)
+        try:
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > MAX_BODY:
+                    return _text(f"request body larger than {MAX_BODY} bytes", 413)
+        except ClientDisconnect:  # the body broke off: nobody to answer, nothing to log
+            return _text("request body incomplete", 400)
         return _text(_PUBLISH_HINT, 403)
 
     # ---- WKD

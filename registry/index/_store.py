@@ -31,6 +31,7 @@ import hashlib
 import json
 import os
 import sqlite3
+import stat
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
@@ -166,6 +167,25 @@ def _mkdirs(d: Path) -> None:
             m.chmod(DIR_MODE)
 
 
+def _refuse_links(published: Path, work: Path) -> None:
+    """Refuse a symbolic link (or anything but a regular file) at the index, its working file
+    or the working file's ``-wal`` / ``-shm``: whoever can write the directory could point
+    one at any file, which sync (run as root, say) would chmod, seed from or write a
+    database into. Raises IndexUnavailable naming it."""
+    for f in (published, work, work.with_name(work.name + "-wal"),
+              work.with_name(work.name + "-shm")):
+        try:
+            st = os.lstat(f)
+        except FileNotFoundError:
+            continue
+        if stat.S_ISLNK(st.st_mode):
+            raise IndexUnavailable(f"refusing the index {published}: {f} is a symbolic link"
+                                   " (name the index file itself; remove the link if you did"
+                                   " not make it)")
+        if not stat.S_ISREG(st.st_mode):
+            raise IndexUnavailable(f"refusing the index {published}: {f} is not a regular file")
+
+
 def _remove_work(work: Path) -> None:
     for f in (work, work.with_name(work.name + "-wal"), work.with_name(work.name + "-shm")):
         with contextlib.suppress(FileNotFoundError):
@@ -238,15 +258,20 @@ class Store:
         work = work_path(p)
         try:
             _mkdirs(p.parent)
+            _refuse_links(p, work)
             seeded = False
             if not p.exists():
                 _remove_work(work)
             elif not work.exists():
                 _seed_work(p, work)
                 seeded = True
-            if not work.exists():
-                os.close(os.open(work, os.O_WRONLY | os.O_CREAT | os.O_EXCL, WORK_MODE))
-            os.chmod(work, WORK_MODE)
+            # never through a symbolic link (one planted after the check above): the mode is
+            # set on the file opened, which O_NOFOLLOW makes the working file itself
+            fd = os.open(work, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, WORK_MODE)
+            try:
+                os.fchmod(fd, WORK_MODE)
+            finally:
+                os.close(fd)
             found = _schema_of(work)
             if found is None and _foreign(work):  # another program's database: leave it be
                 if seeded:

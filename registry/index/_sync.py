@@ -55,8 +55,6 @@ from typing import Any
 
 from registry.chain import layout
 from registry.chain._rpc import Log as _Log
-from registry.chain._rpc import Rpc as _Rpc
-from registry.chain._rpc import parse_header as _parse_header
 from registry.chain._rpc import parse_logs as _parse_logs
 from registry.chain._rpc import quantity as _q
 from registry.errors import (
@@ -152,36 +150,6 @@ class _ReorgInFlight(Exception):
 
 
 # --------------------------------------------------------------------------- JSON-RPC
-
-
-def _check_logs(rpc: _Rpc, logs: list[_Log], address: str, lo: int, hi: int,
-                extra: Iterable[int] = ()) -> dict[int, tuple[bytes, int]]:
-    """Check a page of logs against the chain; the headers of their blocks (plus ``extra``).
-
-    Logs outside ``lo``-``hi`` or of another contract raise VerificationError; a
-    ``removed`` log, or one whose block hash is not the canonical header's, means
-    the chain is reorganising under us (:class:`_ReorgInFlight`).
-    """
-    for lg in logs:
-        if not lo <= lg.block <= hi:
-            raise VerificationError(
-                f"the endpoint returned a log of block {lg.block}, outside the requested"
-                f" blocks {lo}-{hi}")
-        if lg.address != address:
-            raise VerificationError(
-                f"the endpoint returned a log of another contract ({lg.address}) in block {lg.block}")
-    nums = sorted({lg.block for lg in logs} | set(extra))
-    blocks = rpc.batch([("eth_getBlockByNumber", [hex(n), False]) for n in nums])
-    heads: dict[int, tuple[bytes, int]] = {}
-    for n, blk in zip(nums, blocks, strict=True):
-        head = _parse_header(blk, n)
-        if head is None:
-            raise _ReorgInFlight(f"block {n} disappeared")
-        heads[n] = head
-    for lg in logs:
-        if lg.removed or heads[lg.block][0] != lg.block_hash:
-            raise _ReorgInFlight(f"block {lg.block} changed during the page")
-    return heads
 
 
 # --------------------------------------------------------------------------- decoding
@@ -1255,6 +1223,11 @@ def _plain(value: Any) -> Any:
     return value
 
 
+#: Blocks a watch poll proves at most (one event-digest proof each): a long ``--from-block``
+#: range is walked in pages of this many.
+WATCH_PAGE_BLOCKS = 2_000
+
+
 def watch_events(
     registry: Any,
     names: Iterable[str],
@@ -1269,39 +1242,50 @@ def watch_events(
     """Yield every change to ``names`` from ``from_block`` (default: the next block) on.
 
     Polls new blocks every ``interval`` seconds; stops after ``until_block`` is
-    processed or after ``timeout`` seconds. Each poll's logs are checked as sync
-    checks a page before any of them is reported: logs of another contract or
-    outside the polled blocks raise VerificationError; a log marked ``removed``
-    or whose block hash is not the canonical header's means a reorg is under
-    way, and the same blocks are polled again after ``interval`` (ChainError
-    when that keeps happening). KeyPublished material is checked against its
-    commitment.
+    processed or after ``timeout`` seconds. Blocks are read as sync reads them:
+    up to the head the registry's quorum trusts, every log of the registry in
+    the polled blocks, which must account for the contract's event digest
+    proven at the poll's last block (from the one proven before its first), so
+    an endpoint can neither add, withhold, repeat nor alter a change (before,
+    watch believed the first endpoint's ``eth_getLogs``). A log marked
+    ``removed``, or whose block hash is not the trusted block's, means a reorg
+    is under way, and the same blocks are polled again after ``interval``
+    (ChainError when that keeps happening). KeyPublished material is checked
+    against its commitment.
 
-    Raises: InvalidName, VerificationError, ChainUnavailable, ChainError.
+    Raises: InvalidName, VerificationError, QuorumError, ChainUnavailable, ChainError.
     """
-    w3, address, _start, _trust = _target(registry)
+    from registry.chain._proven import ProvenState
+
+    _w3, address, start, trust = _target(registry)
     address = address.lower()
-    rpc = _Rpc(w3)
     dec = _Decoder()
     by_node = {bytes(namehash(n)): parse_name(n).text for n in names}
     if not by_node:
         return
+    state = ProvenState(address, trust, from_block=start)
     deadline = None if timeout is None else time.monotonic() + timeout
-    head = _q(rpc.call("eth_blockNumber", []), "eth_blockNumber")
-    lo = head + 1 if from_block is None else from_block
-    topics = [None, ["0x" + n.hex() for n in sorted(by_node)]]
+    lo = trust.head(confirmations=confirmations).number + 1 if from_block is None \
+        else from_block
+    carried: tuple[int, bytes, bytes] | None = None  # (block, its hash, digest after it)
     reorgs = 0
+    span = WATCH_PAGE_BLOCKS  # halved while the endpoint refuses the range
     while True:
-        hi = _q(rpc.call("eth_blockNumber", []), "eth_blockNumber") - confirmations
+        hi = trust.head(confirmations=confirmations).number
         if until_block is not None:
             hi = min(hi, until_block)
+        hi = min(hi, lo + span - 1)
         if hi >= lo:
-            logs = _parse_logs(rpc.call("eth_getLogs", [{"address": address, "fromBlock": hex(lo),
-                                                         "toBlock": hex(hi), "topics": topics}]))
             try:
-                if logs:
-                    _check_logs(rpc, logs, address, lo, hi)
+                logs, carried = trust.first_good(
+                    f"watch of blocks {lo}-{hi}",
+                    lambda ep, a=lo, b=hi, c=carried: _watch_page(ep, trust, state, dec, address,
+                                                               a, b, c))
+            except _RangeTooLarge:
+                span = max(1, (hi - lo + 1) // 2)
+                continue
             except _ReorgInFlight:
+                carried = None
                 reorgs += 1
                 if reorgs >= 5:
                     raise ChainError(
@@ -1312,11 +1296,66 @@ def watch_events(
                 changes = [c for c in (_watch_event(dec, lg, by_node) for lg in logs) if c]
                 yield from changes
                 lo = hi + 1
+                if until_block is None or lo <= until_block:
+                    ahead = trust.head(max_age=interval, confirmations=confirmations).number
+                    if ahead >= lo:
+                        continue  # more blocks are there already: no pause
         if until_block is not None and lo > until_block:
             return
         if deadline is not None and time.monotonic() >= deadline:
             return
         sleep(interval if deadline is None else max(0.0, min(interval, deadline - time.monotonic())))
+
+
+def _watch_page(ep: Any, trust: Any, state: Any, dec: _Decoder, address: str, lo: int, hi: int,
+                carried: tuple[int, bytes, bytes] | None
+                ) -> tuple[list[_Log], tuple[int, bytes, bytes]]:
+    """Every registry log of blocks ``lo``-``hi`` from ``ep``, proven complete: their blocks
+    the quorum's, their events folded onto the digest before ``lo`` (``carried`` when it is
+    that block's and the block is still canonical, else proven) equal to the digest proven at
+    ``hi``. Returns (the logs, the carry for the next page). Raises VerificationError (this
+    endpoint lies), _ReorgInFlight, ChainError."""
+    flt = {"address": address, "fromBlock": hex(lo), "toBlock": hex(hi)}
+    try:
+        raw = ep.call("eth_getLogs", [flt])
+    except ChainError as exc:
+        if hi > lo and _is_range_error(exc):
+            raise _RangeTooLarge(str(exc)) from exc
+        raise
+    logs = _parse_logs(raw)
+    for lg in logs:
+        if not lo <= lg.block <= hi:
+            raise VerificationError(f"the endpoint returned a log of block {lg.block}, outside"
+                                    f" the requested blocks {lo}-{hi}")
+        if lg.address != address:
+            raise VerificationError(f"the endpoint returned a log of another contract"
+                                    f" ({lg.address}) in block {lg.block}")
+        if lg.removed:
+            raise _ReorgInFlight(f"block {lg.block} changed during the poll")
+    wanted = {lg.block for lg in logs} | {hi} | ({lo - 1} if lo > 0 else set())
+    blocks = trust.blocks(wanted)
+    for lg in logs:
+        if lg.block_hash != blocks[lg.block].hash:
+            raise _ReorgInFlight(f"block {lg.block} changed during the poll")
+    if lo == 0:
+        digest = ZERO32
+    elif carried is not None and carried[0] == lo - 1 and carried[1] == blocks[lo - 1].hash:
+        digest = carried[2]
+    else:
+        digest = state.digest(blocks[lo - 1])
+    for lg in logs:
+        item = dec.decode_hashed(lg)
+        if item is None:
+            raise VerificationError(f"block {lg.block}: a log of the registry with an unknown"
+                                    " topic (not an event of this contract)")
+        digest = layout.fold(digest, item[2])
+    proven = state.prove_on(ep, [layout.EVENTS_SLOT], blocks[hi])[layout.EVENTS_SLOT]
+    if proven.to_bytes(32, "big") != digest:
+        raise VerificationError(
+            f"its logs for blocks {lo}-{hi} ({len(logs)} logs) do not account for every event:"
+            " the contract's state proves another event digest (a log was withheld, added,"
+            " repeated, reordered or altered; nothing from this poll was reported)")
+    return logs, (hi, blocks[hi].hash, digest)
 
 
 def _watch_event(dec: _Decoder, lg: _Log, by_node: dict[bytes, str]) -> WatchEvent | None:

@@ -27,7 +27,7 @@ from collections import deque
 from pathlib import Path
 from typing import IO, Any
 
-from registry.errors import Error, IndexUnavailable
+from registry.errors import ConfigError, Error, IndexUnavailable
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # the worker never builds a ParsedKey: it need not import the Store
@@ -114,8 +114,12 @@ def verdict(key_type: int, material: bytes, name: str, proof: bytes, owner: str 
         detail = f"{checked} {sha256[:16]}"
         if failed:
             detail += ": " + ", ".join(failed)
-    except Exception as exc:  # the checker is optional: say so, serve nothing unchecked
+    except (ImportError, ConfigError) as exc:  # the checker is optional (or not set up):
+        # say so; 'unknown' is what a sync without a policy stores
         outcome, detail = "unknown", f"policy check unavailable: {type(exc).__name__}: {exc}"
+    except Exception as exc:  # the check broke on this key: it fails (allow_unchecked serves
+        # 'unknown', so a key that crashes a lint must not land there)
+        outcome, detail = "fail", f"policy check failed on this key: {type(exc).__name__}: {exc}"
     return (algorithm, tuple(dict.fromkeys(fps)), idents, outcome, detail)
 
 

@@ -245,7 +245,20 @@ def _key_fields(body: bytes) -> tuple[int, int, int, str, int, str | None, dict[
         raise UnsupportedKeyType(f"unsupported OpenPGP public key algorithm {algo}")
     if pos != end:
         raise _fail("trailing bytes in key packet")
+    if name == "ed25519":
+        _check_ed25519_point(fields["point"], algo)
     return version, created, algo, name, bits, curve, fields
+
+
+def _check_ed25519_point(point: bytes | int, algo: int) -> None:
+    """Refuse an Ed25519 key of small order (anyone can sign for it: self-signatures,
+    binding signatures, possession proofs). Legacy EdDSA (22) prefixes its point with 0x40."""
+    from registry.keys._ssh_wire import small_order_ed25519
+
+    raw = point[1:] if algo == 22 and isinstance(point, bytes) and point[:1] == b"\x40" else point
+    if isinstance(raw, bytes) and len(raw) == 32 and small_order_ed25519(raw):
+        raise _fail("the Ed25519 key is a small-order point: a signature verifies under it"
+                    " without any private key")
 
 
 #: Embedded signatures (subpacket 32) nest; real ones go one level deep.

@@ -81,7 +81,25 @@ class _Format:
 def _check_ed25519(name: str, params: _Params) -> tuple[int, str | None, str | None]:
     if len(params[0][1]) != 32:
         raise KeyFormatError(f"{name} public key must be 32 bytes, got {len(params[0][1])}")
+    if small_order_ed25519(params[0][1]):
+        raise KeyFormatError(f"{name} public key is a small-order point: a signature verifies"
+                             " under it without any private key")
     return 256, None, params[1][1] if len(params) > 1 else None
+
+
+_P25519 = 2**255 - 19
+#: The y of Ed25519's points of order 8 (the others: y = 1, -1, 0 and -this).
+_Y_ORDER8 = 0x7A03AC9277FDC74EC6CC392CFA53202A0F67100D760B3CBA4FD84D3D706A17C7
+_SMALL_ORDER_Y = frozenset({0, 1, _P25519 - 1, _Y_ORDER8, _P25519 - _Y_ORDER8})
+
+
+def small_order_ed25519(public: bytes) -> bool:
+    """Whether 32-byte Ed25519 public key ``public`` encodes a point of order 1, 2, 4 or 8, in
+    any encoding (either sign bit, y reduced or not). Under such a key a signature verifies
+    for any message without a private key (the identity: R = its encoding, s = 0), and
+    OpenSSH and OpenSSL check no order: anyone could log in with it, or sign for it."""
+    y = int.from_bytes(public, "little") & ((1 << 255) - 1)
+    return y % _P25519 in _SMALL_ORDER_Y
 
 
 #: The key type nearly every record holds, read without loading the others' formats.

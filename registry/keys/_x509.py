@@ -419,6 +419,7 @@ class _Crypto:
         self.load_der = x509.load_der_x509_certificate
         self.UnsupportedAlgorithm = UnsupportedAlgorithm
         self.spki_args = (Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+        self.raw_args = (Encoding.Raw, PublicFormat.Raw)
         self.rsa = rsa.RSAPublicKey
         self.ec = ec.EllipticCurvePublicKey
         #: key classes whose algorithm text and size do not depend on the key
@@ -524,6 +525,12 @@ def _public_key_info(cert: Certificate) -> tuple[Any, str, int, int | None]:
         return key, _EC_CURVES.get(curve.name, f"ec-{curve.name}"), curve.key_size, None
     for cls, (algorithm, bits) in c.fixed:
         if isinstance(key, cls):
+            if algorithm == "ed25519":
+                from registry.keys._ssh_wire import small_order_ed25519
+
+                if small_order_ed25519(key.public_bytes(*c.raw_args)):
+                    raise KeyFormatError("the certificate's Ed25519 key is a small-order point:"
+                                         " a signature verifies under it without any private key")
             return key, algorithm, bits, None
     if isinstance(key, c.dsa):
         return key, "dsa", key.key_size, None

@@ -435,7 +435,12 @@ def attestations(ctx: Context, p: Mapping[str, Any]) -> Finding:
             continue
         good.add(attester)
     if len(good) < need:
-        names = ", ".join(sorted(trusted)) or "nobody (no registry parent known)"
+        unknown_parent = PARENT in p["trusted"] and not ctx.parent
+        # without attestations the caller need not look the parent up (nothing to count):
+        # "no registry parent known" then read as if alice@example.org had none
+        names = ", ".join(sorted(trusted) + (
+            ["its registry parent" if not ctx.attestations else "its registry parent (none)"]
+            if unknown_parent else [])) or "nobody"
         extra = (f"; not counted, same or unknown owner as the key's: {', '.join(sorted(same_owner))}"
                  if same_owner else "")
         return Finding(E, f"{len(good)} of {need} required attestations from {names}{extra}",

@@ -25,6 +25,7 @@ from registry.chain.client import Registry
 from registry.chain.embedded import EmbeddedChain
 from registry.chain.reader import EmbeddedReader, checksum_address
 from registry.errors import Error
+from registry.names import namehash
 from tests.chain.varied import MISSING, NAMES, VariedChain, build_varied_chain, ssh_blob
 
 
@@ -106,6 +107,11 @@ def test_the_chain_is_varied(both: tuple[Registry, EmbeddedReader]) -> None:
     assert {"assigned", "key-published", "key-revoked", "key-rotated", "attested",
             "withdrawn", "attester-blocked", "operator-set"} <= kinds
     assert "transferred" in {e.kind for e in client.history("bob@example.org")}
+    # an attester is named, checked by namehash, not left as a 32-byte node
+    attested = [e for e in client.history("alice@example.org") if e.kind == "attested"]
+    assert attested and all(e.data["attester_name"] for e in attested)
+    assert {bytes(namehash(e.data["attester_name"])) for e in attested} == {
+        bytes(e.data["attester"]) for e in attested}
 
 
 def test_records_attestations_and_policy_read_alike(

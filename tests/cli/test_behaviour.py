@@ -397,11 +397,25 @@ def test_sync_with_a_misspelt_profile_fails_and_writes_nothing(run: Run, env: Pa
     # It used to sync, storing "unknown" as every record's verdict: keyanchor-ssh then
     # served no key to anyone, and nothing said why.
     index = env / "index.sqlite"
+    run("deploy")  # the embedded chain exists
     result = run("sync", "--index", index, "--policy", "stirct")
     one_line_error(result, "unknown policy profile 'stirct'", "strict", "none")
     assert not index.exists() and result.out == ""
     ok = run("sync", "--index", index, "--policy", "none")
     assert ok.code == 0 and index.exists()
+
+
+def test_sync_with_no_network_and_no_chain_says_so_and_writes_nothing(run: Run, env: Path) -> None:
+    # docs/SSH.md's service config named no network: the sync user's sync made an empty
+    # embedded chain in its home, published an empty fresh-looking index and exited 0,
+    # so every login failed and the keyserver served nothing.
+    index = env / "index.sqlite"
+    (env / "config.toml").write_text(f'[index]\npath = "{index}"\n')
+    result = run("sync")
+    one_line_error(result, "no network is configured", str(env / "chain.db"), "[networks.")
+    assert not index.exists() and not (env / "chain.db").exists() and result.out == ""
+    (env / "config.toml").unlink()  # a misspelt KEYANCHOR_CONFIG names no file at all
+    one_line_error(run("sync", "--index", index), f"{env / 'config.toml'} (no such file)")
 
 
 # --------------------------------------------------------------------------- the same output
@@ -522,3 +536,67 @@ def test_readme_openpgp_and_x509_recipes_work(tmp_path: Path) -> None:
     assert re.search(r"published x509 key \S+ under web1\.example\.org as record 0"
                      r" \(tls-server\)", proc.stdout)
     assert "published openpgp key" in proc.stdout
+
+
+def test_check_refuses_a_misspelt_profile_for_a_name_with_no_records(run: Run, env: Path) -> None:
+    # The profile was only resolved while checking a record: for a name with none,
+    # `check NAME --profile stirct` said "no key records to check" and exited 0.
+    ok(run("name", "register", "example.org"))
+    one_line_error(run("check", "example.org", "--profile", "stirct"), "unknown profile 'stirct'")
+    (env / "policy.toml").write_text("not = [valid\n")
+    one_line_error(run("check", "example.org", "--policy", env / "policy.toml"), "not valid TOML")
+    # lookup judged with a profile the same way: "no ... records passing the policy", exit 0
+    one_line_error(run("lookup", "example.org", "--profile", "stirct"), "unknown profile 'stirct'")
+    one_line_error(run("lookup", "example.org", "--policy", env / "policy.toml"), "not valid TOML")
+
+
+def test_network_add_again_keeps_the_registry_address(run: Run, env: Path) -> None:
+    # Re-adding a network to change its quorum or endpoints dropped the saved registry
+    # address and advised "deploy one": a second, empty registry beside the real one.
+    registry = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
+    ok(run("network", "add", "corp", "http://127.0.0.1:9", "--registry", registry,
+           "--chain-id", "31337"))
+    again = ok(run("network", "add", "corp", "http://127.0.0.1:9", "http://127.0.0.1:10",
+                   "--quorum", "2"))
+    assert f"kept its registry {registry}" in again.out and "deploy" not in again.out
+    shown = json.loads(ok(run("network", "show", "corp", "--json")).out)
+    assert shown["registry"] == registry and shown["chain_id"] == 31337
+    assert shown["quorum"] == 2
+    other = "0x" + "12" * 20
+    ok(run("network", "add", "corp", "http://127.0.0.1:9", "--registry", other))
+    assert json.loads(ok(run("network", "show", "corp", "--json")).out)["registry"].lower() == other
+
+
+@pytest.mark.parametrize("args", [
+    ("key", "revoke", "alice@example.org", "-1"),
+    ("key", "rotate", "alice@example.org", "-2", "new.pub"),
+    ("attest", "example.org", "alice@example.org", "-1"),
+])
+def test_a_negative_record_index_is_a_usage_error_about_the_index(run: Run, args: tuple[str, ...]) -> None:
+    """`keyanchor key revoke NAME -1` said "No such option: -1" (click reads -1 as an option).
+    Now the error line says what is wrong: record indexes count from 0."""
+    result = run(*args)
+    assert result.code == 2
+    errors = [line for line in result.err.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1, result.err
+    assert "No such option" not in result.err
+    assert "is not a record index" in errors[0] and "from 0" in errors[0], errors[0]
+    assert ("RECORD" if args[0] == "key" else "INDEX") in errors[0]
+
+
+def test_a_dash_word_is_still_no_such_option(run: Run) -> None:
+    result = run("key", "revoke", "alice@example.org", "-x")
+    assert result.code == 2 and "No such option: -x" in result.err
+
+
+@pytest.mark.parametrize("record", ["\u00b2", "\u0663", "\uff11"])  # superscript 2, Arabic-Indic 3, fullwidth 1
+def test_a_non_ascii_digit_record_is_no_index(run: Run, record: str) -> None:
+    """`key revoke NAME ²` ended in 'internal error: ValueError' (str.isdigit() takes '²',
+    int() does not), and `key revoke NAME ٣` revoked record 3: a look-alike digit chose
+    which key to revoke. Now only ASCII digits are an index; anything else is looked up as
+    a fingerprint (and the name's absence is the one error line)."""
+    run("name", "register", "example.org")
+    result = run("key", "revoke", "example.org", record)
+    assert result.code == 1
+    assert "internal error" not in result.err
+    assert "no record with fingerprint" in result.err, result.err

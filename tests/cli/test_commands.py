@@ -196,12 +196,17 @@ def test_revocation_bytes_and_blocked_attesters(run: Run, env: Path) -> None:
     ok(run("name", "register", "example.org"))
     ok(run("name", "register", "spam.example"))
     ok(run("key", "publish", "example.org", pub, "--no-proof"))
+    # an expiry already past is the contract's "bad expiry", said in words a user can act on
+    one_line_error(run("attest", "spam.example", "example.org", "0", "--expires", "2020-01-01"),
+                   "bad expiry", "must be later than the latest block's time")
     ok(run("attest", "spam.example", "example.org", "0"))
     assert len(json.loads(ok(run("lookup", "example.org", "--json")).out)[0]["attestations"]) == 1
+    assert "attested       index=0 attester=spam.example" in ok(run("history", "example.org")).out
     blocked = json.loads(ok(run("name", "block", "example.org", "spam.example", "--json")).out)
     assert blocked["action"] == "attester blocked"
     assert json.loads(ok(run("lookup", "example.org", "--json")).out)[0]["attestations"] == []
-    one_line_error(run("attest", "spam.example", "example.org", "0"), "attester blocked")
+    one_line_error(run("attest", "spam.example", "example.org", "0"), "attester blocked",
+                   "the name's owner has blocked this attester")
     ok(run("name", "block", "example.org", "spam.example", "--unblock"))
     assert len(json.loads(ok(run("lookup", "example.org", "--json")).out)[0]["attestations"]) == 1
 
@@ -599,3 +604,19 @@ def test_demo_script_runs(env: Path) -> None:
     assert "-----BEGIN PGP PUBLIC KEY BLOCK-----" in proc.stdout
     assert "-----BEGIN CERTIFICATE-----" in proc.stdout
     assert "ssh-ed25519 " in proc.stdout
+
+
+def test_demo_script_refuses_a_directory_holding_a_demo(env: Path) -> None:
+    # KEYANCHOR_DEMO_DIR named twice: the second run stopped after its first command
+    # ("example.org is already registered") with the directory half rewritten.
+    root = Path(__file__).resolve().parents[2]
+    demo = env / "demo"
+    demo.mkdir()
+    (demo / "chain.db").write_bytes(b"an earlier demo's chain")
+    proc = subprocess.run(["bash", str(root / "scripts" / "demo.sh")], capture_output=True,
+                          text=True, timeout=60, cwd=root,
+                          env={**__import__("os").environ, "KEYANCHOR_DEMO_DIR": str(demo)})
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert proc.stderr.count("\n") == 1 and "already holds a demo" in proc.stderr
+    assert sorted(p.name for p in demo.iterdir()) == ["chain.db"]
+    assert (demo / "chain.db").read_bytes() == b"an earlier demo's chain"

@@ -46,8 +46,10 @@ def index(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @contextmanager
-def serve(index: Path, *args: str) -> Iterator[int]:
-    """``keyanchor serve`` on a free port; yields the port once the server announced itself."""
+def serve(index: Path, *args: str, procs: list[subprocess.Popen[bytes]] | None = None
+          ) -> Iterator[int]:
+    """``keyanchor serve`` on a free port; yields the port once the server announced itself
+    (and appends its process to ``procs``, when given)."""
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen([sys.executable, "-m", "cli.main", "serve", "--index", str(index),
@@ -60,6 +62,8 @@ def serve(index: Path, *args: str) -> Iterator[int]:
         if "serving" not in line:
             pytest.fail(f"keyanchor serve did not start: {line}{proc.stderr.read().decode()[-800:]}")
         _wait_answering(port)
+        if procs is not None:
+            procs.append(proc)
         yield port
     finally:
         stop(proc)
@@ -292,3 +296,31 @@ def test_connection_limit_evicts_the_oldest_idle_connection_for_a_new_client(ind
         time.sleep(0.5)  # the evictions of the last connects have been written
         assert _closed_by_server(idle[0]) and _closed_by_server(idle[150])
         assert not _closed_by_server(idle[-1])
+
+
+@pytest.mark.parametrize("body", [
+    b"Transfer-Encoding: chunked\r\n\r\nfffffffffffffffff\r\n",   # a chunk size no parser takes
+    b"Content-Length: 1000\r\n\r\nabc",                              # the client hangs up early
+], ids=["bad-chunk", "hang-up"])
+def test_a_broken_upload_leaves_no_traceback(index: Path, body: bytes) -> None:
+    """Junk on the wire: an upload to /pks/add whose body broke off (a chunk size over any
+    limit, a client hanging up mid-body) printed a 40-line traceback ("Exception in ASGI
+    application ... ClientDisconnect") on the server's stderr, one per request: a client
+    could flood the operator's log. Now it ends quietly, and the server answers on."""
+    procs: list[subprocess.Popen[bytes]] = []
+    with serve(index, procs=procs) as port:
+        for _ in range(3):
+            with socket.create_connection(("127.0.0.1", port), timeout=CLIENT_TIMEOUT) as s:
+                s.sendall(b"POST /pks/add HTTP/1.1\r\nHost: a\r\n" + body)
+                s.shutdown(socket.SHUT_WR)
+                try:
+                    while s.recv(4096):
+                        pass
+                except OSError:
+                    pass
+        assert request(port)[0] == 200
+        proc = procs[0]
+        proc.terminate()  # its stderr then ends: read to the end (stop() closes it)
+        assert proc.stderr is not None
+        err = proc.stderr.read().decode()
+    assert "Traceback" not in err and "ClientDisconnect" not in err, err[-1500:]

@@ -183,3 +183,17 @@ def consistent_liar(w3: Any, tamper: Any) -> Any:
         return tamper(method, params, resp)
 
     return liar
+
+
+def refuse_ranges(longest: int) -> Any:
+    """A TamperingW3 tamper refusing eth_getLogs over more than ``longest`` blocks, as nodes
+    with a block-range limit do (-32005)."""
+    def tamper(method: str, params: Any, resp: Any) -> Any:
+        if method == "eth_getLogs":
+            f = params[0]
+            if int(f["toBlock"], 16) - int(f["fromBlock"], 16) >= longest:
+                return {"jsonrpc": "2.0", "id": resp.get("id"), "error": {
+                    "code": -32005, "message": f"query exceeds max block range {longest}"}}
+        return None
+
+    return tamper

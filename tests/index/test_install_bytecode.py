@@ -198,7 +198,7 @@ SCAN_PROBE = """
 from datetime import UTC, datetime
 import registry.keys._pgp_scan as scan
 from registry.keys._pgp_packets import parse_key_packet, scan_certificate
-key = bytes([4, 0xFF, 0xFF, 0xFF, 0xFE, 27]) + bytes(32)
+key = bytes([4, 0xFF, 0xFF, 0xFF, 0xFE, 27]) + bytes([9] * 32)  # not of small order
 sig = bytes([4, 0x13, 22, 10, 0, 6, 5, 2, 0xFF, 0xFF, 0xFF, 0xF0, 0, 0, 0xAB, 0xCD, 0, 8, 0xFF])
 cert = (bytes([0xC6, len(key)]) + key + bytes([0xCD, 13]) + b"a@example.org"
         + bytes([0xC2, len(sig)]) + sig)

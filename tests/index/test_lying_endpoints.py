@@ -265,6 +265,29 @@ def test_one_of_three_lying_is_outvoted_and_named(world: World, tmp_path: Path,
             p.close()
 
 
+@pytest.mark.parametrize("mode", ["withhold-revocation", "flip-material",
+                                  "withhold-revocation-patch-digest"])
+def test_watch_through_a_lying_preferred_endpoint_reports_the_truth(world: World,
+                                                                    mode: str) -> None:
+    """`keyanchor watch` read the first endpoint's eth_getLogs alone, whatever the quorum:
+    with three endpoints configured, the preferred one hid the revocation (or altered a
+    key). Now watch reads blocks the quorum trusts and logs the contract's digest proves,
+    naming the liar."""
+    from registry.index import watch_events
+
+    proxies = [lying(world, mode), LyingProxy(world.node.url), LyingProxy(world.node.url)]
+    try:
+        reg = world.connect([p.url for p in proxies], quorum=2)
+        changes = [(c.kind, c.data.get("index")) for c in watch_events(
+            reg, [NAME], from_block=0, until_block=world.block_r)]
+        assert changes == [("registered", None), ("published", 0), ("published", 1),
+                           ("revoked", 1)]
+        assert any(d.endpoint == proxies[0].url for d in reg.trust.report), reg.trust.report
+    finally:
+        for p in proxies:
+            p.close()
+
+
 def test_split_endpoints_are_refused(world: World, tmp_path: Path) -> None:
     """Three endpoints on three different chains (same address, different histories)."""
     others = [Anvil(), Anvil()]
@@ -320,6 +343,31 @@ def test_quorum_needs_k_answers(world: World) -> None:
         assert any(d.endpoint.startswith("http://127.0.0.1:9") for d in reg.trust.report)
         with pytest.raises(Error):
             world.connect([up.url, down], quorum=2).lookup(NAME)
+
+
+def test_quorum_stands_when_the_first_endpoint_is_down(world: World, tmp_path: Path) -> None:
+    """2 of 3 with the first endpoint down (a node restarting): connect read the chain
+    through the first one only, so every sync failed with "connect: the RPC endpoint does
+    not answer" and the sshd path's index went stale although two endpoints agreed."""
+    with LyingProxy(world.node.url) as a, LyingProxy(world.node.url) as b:
+        down = "http://127.0.0.1:9"  # nothing listens there
+        reg = world.connect([down, a.url, b.url], quorum=2)
+        assert [r.index for r in reg.lookup(NAME)] == [0]
+        assert any(d.endpoint.startswith(down) for d in reg.trust.report)
+        index = world.copy(world.before, tmp_path / "i.sqlite")  # the revocation to come
+        sync_index(index, world.connect([down, a.url, b.url], quorum=2))
+        assert served(index) == [(0, "active"), (1, "revoked")]
+
+
+def test_a_lagging_endpoint_is_named_in_plain_words(world: World) -> None:
+    """sync's stderr read "behind: its the latest block is block 5, the quorum's 6"."""
+    with LyingProxy(world.node.url) as a, LyingProxy(world.node.url) as lag:
+        lag.freeze_at(world.block_a)
+        reg = world.connect([a.url, world.node.url, lag.url], quorum=2)
+        reg.lookup(NAME)
+        (line,) = [d.reason for d in reg.trust.report if d.endpoint == lag.url]
+        assert line.startswith(f"behind: at block {world.block_a} for the latest block,"
+                               " the quorum's is block "), line
 
 
 # --------------------------------------------------------------------------- reorgs

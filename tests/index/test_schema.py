@@ -220,6 +220,8 @@ def test_sync_never_writes_into_another_programs_database(tmp_path: Path) -> Non
     assert sorted(p.name for p in tmp_path.iterdir()) == ["places.sqlite"]
     env = {**os.environ, "PYTHONPATH": str(REPO), "KEYANCHOR_STATE": str(tmp_path / "chain.db"),
            "KEYANCHOR_CONFIG": str(tmp_path / "config.toml")}
+    subprocess.run([sys.executable, "-m", "cli.main", "deploy"], capture_output=True, check=True,
+                   timeout=120, env=env, cwd=tmp_path)  # an embedded chain to sync from
     cli = subprocess.run([sys.executable, "-m", "cli.main", "sync", "--index", str(path)],
                          capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path)
     assert cli.returncode == 1 and "not a keyanchor index" in cli.stderr, cli.stderr

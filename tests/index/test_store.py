@@ -388,3 +388,30 @@ def test_rollback_of_a_name_events_named_before_it_was_registered(tmp_path: Path
     assert full.operator_approved(ALICE, A, B) and full.name_of(ALICE) is None
     full.close()
     partial.close()
+
+
+@pytest.mark.parametrize("planted", ["", ".work", ".work-wal", ".work-shm"])
+@pytest.mark.parametrize("fresh", [True, False], ids=["new-index", "synced-index"])
+def test_a_planted_symlink_beside_the_index_is_not_written_through(
+        tmp_path: Path, planted: str, fresh: bool) -> None:
+    """Hostile local user, in a directory they can write (a shared group directory): the
+    working file (or its -wal / -shm) planted as a symbolic link made sync chmod the link's
+    target to 0600 and SQLite write a database into it (a root-run sync: any file of the
+    system). Now sync refuses, naming the link, and the target is left as it was."""
+    import os
+
+    index = tmp_path / "index.sqlite"
+    if not fresh:
+        Store.open(index).close()
+        for suffix in (".work", ".work-wal", ".work-shm"):
+            Path(str(index) + suffix).unlink(missing_ok=True)
+    victim = tmp_path / "victim.conf"
+    victim.write_bytes(b"")
+    victim.chmod(0o644)
+    if planted == "":
+        index.unlink(missing_ok=True)
+    Path(str(index) + planted).symlink_to(victim)
+    with pytest.raises(IndexUnavailable, match="symbolic link"):
+        Store.open(index).close()
+    assert victim.read_bytes() == b""
+    assert os.stat(victim).st_mode & 0o777 == 0o644

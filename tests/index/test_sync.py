@@ -11,7 +11,7 @@ import pytest
 from registry.errors import ChainError, IndexUnavailable, VerificationError
 from registry.index import IndexReader, Store, sync_index
 from registry.keys import KeyType
-from tests.index.conftest import Chain, TamperingW3, ed25519_blob
+from tests.index.conftest import Chain, TamperingW3, ed25519_blob, refuse_ranges
 
 
 @pytest.fixture(scope="module")
@@ -259,15 +259,7 @@ def _selector(fn: str) -> str:
 
 
 def test_page_shrinks_when_the_endpoint_refuses(populated: Chain, tmp_path: Any) -> None:
-    def tamper(method: str, params: Any, resp: Any) -> Any:
-        if method == "eth_getLogs":
-            f = params[0]
-            if int(f["toBlock"], 16) - int(f["fromBlock"], 16) >= 3:
-                return {"jsonrpc": "2.0", "id": resp.get("id"),
-                        "error": {"code": -32005, "message": "query exceeds max block range 3"}}
-        return None
-
-    res = sync_index(tmp_path / "s.sqlite", _w3(populated, tamper), page_blocks=1000)
+    res = sync_index(tmp_path / "s.sqlite", _w3(populated, refuse_ranges(3)), page_blocks=1000)
     assert max(res.page_sizes) <= 3 and res.events == 16
     with Store.open(tmp_path / "s.sqlite") as a, Store.open(tmp_path / "ref.sqlite") as b:
         sync_index(b, populated.reg)

@@ -285,3 +285,29 @@ def test_a_reply_the_sync_cannot_read_fails_the_collect(monkeypatch: pytest.Monk
             pool.collect()
     finally:
         pool.close(kill=True)
+
+
+def test_a_key_that_crashes_a_lint_fails_instead_of_going_unchecked(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A key whose material made a lint raise got verdict 'unknown' ("policy check
+    unavailable"), the verdict of a sync without a policy, which `[ssh] allow_unchecked`
+    serves: a publisher who found such a key skipped the policy. Now only a checker that
+    cannot be loaded gives 'unknown'; a check that breaks on the key fails it."""
+    import registry.policy as policy
+
+    def crash(*_a: Any, **_k: Any) -> Any:
+        raise ZeroDivisionError("a lint divided by a field of the key")
+
+    args = (int(KeyType.SSH), ed25519_blob(3), "alice@example.org", b"", None, 31337,
+            "0x" + "22" * 20, 1, "default")
+    assert _verdicts.verdict(*args)[3] == "pass"
+    monkeypatch.setattr(policy, "failing", crash)
+    _alg, _fps, _ids, outcome, detail = _verdicts.verdict(*args)
+    assert outcome == "fail", detail
+    assert "ZeroDivisionError" in detail
+
+    def missing(*_a: Any, **_k: Any) -> Any:
+        raise ImportError("No module named 'pysequoia'")
+
+    monkeypatch.setattr(policy, "failing", missing)
+    assert _verdicts.verdict(*args)[3] == "unknown"  # the checker itself is missing

@@ -13,7 +13,7 @@ import pytest
 from registry.errors import ChainError, VerificationError
 from registry.index import watch_events
 from registry.keys import KeyType
-from tests.index.conftest import Anvil, Chain, TamperingW3, ed25519_blob
+from tests.index.conftest import Anvil, Chain, TamperingW3, ed25519_blob, refuse_ranges
 from tests.index.test_sync import MALFORMED
 
 
@@ -217,3 +217,46 @@ def test_cli_watch_failing_hook_stops_with_exit_1(anvil: Anvil, tmp_path: Path,
     assert [json.loads(x)["change"] for x in result.stdout.splitlines()] == [
         "registered", "published"]
     assert calls.read_text() == "xx" and result.stderr.count("exited 2") == 2
+
+
+# --------------------------------------------------------------------------- a lying endpoint
+
+
+def _copy_of_first(logs: list[dict[str, Any]]) -> None:
+    """A log repeated under a new log index, in its own (canonical) block: a fabricated change."""
+    logs.append(dict(logs[0], logIndex=hex(int(logs[0]["logIndex"], 16) + 77)))
+
+
+def _drop_revocation(logs: list[dict[str, Any]]) -> None:
+    from tests.lying_proxy import _topic
+
+    logs[:] = [lg for lg in logs if lg["topics"][0] != _topic("KeyRevoked")]
+
+
+@pytest.mark.parametrize("lie", [_copy_of_first, _drop_revocation], ids=["added", "withheld"])
+def test_an_endpoint_cannot_add_or_withhold_watched_changes(embedded: Chain, lie: Any) -> None:
+    """watch reported whatever eth_getLogs said, its block hashes checked against the same
+    endpoint's headers: a hostile endpoint could fabricate a change (a repeated
+    'published', run through every --exec hook) or hide one (a revocation). Now each poll's
+    logs must account for the contract's event digest, proven at the poll's last block."""
+    reg = embedded.reg
+    name = f"dave-{lie.__name__.strip('_').replace('_', '-')}@example.org"
+    if not reg.owner("example.org"):
+        reg.register("example.org")
+    reg.assign(name, reg.account.address)
+    reg.publish(name, ed25519_blob(11), key_type=KeyType.SSH)
+    reg.revoke(name, 0, "key-compromise")
+    head = reg.w3.eth.block_number
+    honest = [c.kind for c in watch_events(reg, [name], from_block=0,
+                                           until_block=head)]
+    assert honest == ["registered", "published", "revoked"]
+    lying = (TamperingW3(reg.w3, _logs_tamper(lie)), reg.address)
+    with pytest.raises(VerificationError, match="do not account for every event"):
+        list(watch_events(lying, [name], from_block=0, until_block=head))
+
+
+def test_watch_polls_fewer_blocks_when_the_endpoint_refuses_the_range(named: Chain) -> None:
+    """watch now asks for every registry log of the polled blocks (the digest needs them
+    all), which an endpoint may refuse for a long range: the range is halved, as sync's."""
+    refusing = (TamperingW3(named.reg.w3, refuse_ranges(3)), named.reg.address)
+    assert _past(named, refusing) == _past(named, named.reg)

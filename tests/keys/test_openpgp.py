@@ -677,3 +677,24 @@ def test_deeply_nested_embedded_signatures_are_a_format_error() -> None:
         sig = v4_sig(sig)
     with pytest.raises(KeyFormatError, match="nested too deeply"):
         parse_signature(sig)
+
+
+@pytest.mark.parametrize("algo", [22, 27])
+def test_a_small_order_ed25519_key_packet_is_refused(algo: int) -> None:
+    """An OpenPGP Ed25519 key (legacy EdDSA or RFC 9580) of small order parsed: under it
+    anyone can make the self-signatures, the binding signatures and a possession proof.
+    Now its key packet is malformed."""
+    from registry.errors import KeyFormatError
+    from registry.keys._pgp_packets import parse_key_fields
+
+    def packet(public: bytes) -> bytes:
+        head = bytes([4]) + (1_700_000_000).to_bytes(4, "big") + bytes([algo])
+        if algo == 22:
+            return head + bytes([9]) + bytes.fromhex("2b06010401da470f01") + (263).to_bytes(
+                2, "big") + b"\x40" + public
+        return head + public
+
+    with pytest.raises(KeyFormatError, match="small-order point"):
+        parse_key_fields(6, packet((1).to_bytes(32, "little")))
+    ordinary = bytes.fromhex("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a")
+    assert parse_key_fields(6, packet(ordinary))[0].algorithm == "ed25519"

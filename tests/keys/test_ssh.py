@@ -933,3 +933,57 @@ def test_slim_reader_decides_as_the_full_parser(
 def test_fuzz_slim_reader_agrees(data: st.DataObject) -> None:
     blob = bytes(_mutated(data))
     assert _slim(blob) == _full(blob)
+
+
+# --------------------------------------------------------------------------- small-order Ed25519
+
+_P25519 = 2**255 - 19
+_ORDER8 = "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a"
+#: Every encoding of a point of order 1, 2, 4 or 8 (canonical or not, either sign bit).
+SMALL_ORDER_ED25519 = [
+    (1).to_bytes(32, "little"),                          # the identity
+    (_P25519 - 1).to_bytes(32, "little"),                # order 2
+    bytes(32),                                           # order 4 (y = 0)
+    bytes(31) + b"\x80",                                 # order 4, the other sign
+    bytes.fromhex(_ORDER8),                              # order 8
+    (_P25519 - int.from_bytes(bytes.fromhex(_ORDER8), "little")).to_bytes(32, "little"),
+    (1 | 1 << 255).to_bytes(32, "little"),               # the identity, sign bit set
+    (_P25519 + 1).to_bytes(32, "little"),                # the identity, y not reduced
+    _P25519.to_bytes(32, "little"),                      # y = 0, not reduced
+]
+
+
+def _ed25519_blob(pk: bytes, kind: str = "ssh-ed25519") -> bytes:
+    def s(b: bytes) -> bytes:
+        return len(b).to_bytes(4, "big") + b
+    blob = s(kind.encode()) + s(pk)
+    return blob + (s(b"ssh:") if kind.startswith("sk-") else b"")
+
+
+@pytest.mark.parametrize("pk", SMALL_ORDER_ED25519, ids=range(len(SMALL_ORDER_ED25519)))
+@pytest.mark.parametrize("kind", ["ssh-ed25519", "sk-ssh-ed25519@openssh.com"])
+def test_a_small_order_ed25519_key_is_refused(pk: bytes, kind: str) -> None:
+    """An Ed25519 public key of small order (the identity point, say) parsed, passed the
+    default policy and was served to sshd: a signature verifies under it for every message
+    without any private key (R = the identity, s = 0; OpenSSH and OpenSSL accept it), so
+    anyone could log in with it, and 'prove possession' of it. Now it does not parse."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    from registry.keys._ssh_wire import plain_key_algorithm
+
+    if pk[:1] == b"\x01" and int.from_bytes(pk, "little") == 1:  # the forgery, shown once
+        Ed25519PublicKey.from_public_bytes(pk).verify((1).to_bytes(32, "little") + bytes(32),
+                                                      b"any message at all")
+    blob = _ed25519_blob(pk, kind)
+    with pytest.raises(KeyFormatError, match="small-order point"):
+        load_ssh_blob(blob)
+    with pytest.raises(KeyFormatError, match="small-order point"):
+        plain_key_algorithm(blob)
+
+
+def test_ordinary_ed25519_keys_still_parse() -> None:
+    from registry.keys._ssh_wire import plain_key_algorithm
+
+    pk = bytes.fromhex("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a")
+    assert load_ssh_blob(_ed25519_blob(pk)).algorithm == "ssh-ed25519"
+    assert plain_key_algorithm(_ed25519_blob(pk)) == "ssh-ed25519"

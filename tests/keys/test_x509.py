@@ -690,3 +690,33 @@ def test_spki_hash_of_non_canonical_encodings_is_the_reencoded_key(certs: Certs)
     assert cert.spki_sha256 == reencoded(no_params) == load_x509_certificate(
         certs.certs["leaf"].der).spki_sha256
     assert cert.spki_sha256 != hashlib.sha256(no_params).hexdigest()
+
+
+def _cert_for(public: object) -> bytes:
+    from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+    from cryptography.hazmat.primitives.serialization import Encoding
+    from cryptography.x509.oid import NameOID
+
+    ca = ed25519.Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "web1.example.org")])
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(public).serial_number(7)  # type: ignore[arg-type]
+            .not_valid_before(datetime(2026, 1, 1, tzinfo=UTC))
+            .not_valid_after(datetime(2027, 1, 1, tzinfo=UTC))
+            .sign(ca, None))
+    return cert.public_bytes(Encoding.DER)
+
+
+def test_a_certificate_for_a_small_order_ed25519_key_is_refused() -> None:
+    """A certificate whose Ed25519 key is the identity point loaded and passed the policy:
+    anyone can sign for it (TLS handshakes, possession proofs). Now it does not load."""
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    from registry.keys._load import load_material
+
+    identity = ed25519.Ed25519PublicKey.from_public_bytes((1).to_bytes(32, "little"))
+    with pytest.raises(KeyFormatError, match="small-order point"):
+        load_material(KeyType.X509, _cert_for(identity))
+    ordinary = ed25519.Ed25519PrivateKey.from_private_bytes(bytes(32)).public_key()
+    assert load_material(KeyType.X509, _cert_for(ordinary)).algorithm == "ed25519"

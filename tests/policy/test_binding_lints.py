@@ -297,3 +297,20 @@ def test_required_attestations_without_trusted_names_is_a_config_error(
         parse_policy('profile = "strict"\n[params]\n"key.attestations".trusted = []\n')
     parse_policy('profile = "strict"\nexclude = ["key.attestations"]\n'
                  '[params]\n"key.attestations".trusted = []\n')  # off: nothing to trust
+
+
+def test_missing_attestations_name_the_parent_role_not_nobody(
+        request: pytest.FixtureRequest) -> None:
+    """`keyanchor check alice@example.org --profile strict` said "0 of 1 required
+    attestations from nobody (no registry parent known)": with no attestations the
+    parent is not looked up, and the message read as if the name had none."""
+    key = ed(Kit(request))
+    r = check(key, profile="strict", only=["key.attestations"], name="alice@example.org",
+              at=NOW, owners=_OWNERS)
+    res = r.result("key.attestations")
+    assert res.status == Status.ERROR
+    assert "0 of 1 required attestations from its registry parent" in res.details
+    assert "nobody" not in res.details
+    r = check(key, profile="strict", only=["key.attestations"], name="alice@example.org",
+              parent="example.org", at=NOW, owners=_OWNERS)
+    assert "from example.org" in r.result("key.attestations").details
