@@ -57,6 +57,12 @@ LOGIN_MODULES = (
 #: source and compares.
 OPENPGP_MODULES = ("registry.keys._pgp_scan", "registry.keys._openpgp")
 
+#: The keyserver's byte loops (issue 15), compiled with the C types of their ``.pxd``: the HKP
+#: answer's armor (a CRC-24 table loop in C; binascii's base64). As plain Python it is left
+#: unused (Sequoia's writer is faster than a Python loop): the module says whether it is compiled.
+#: tests/gateways/test_armor.py compares the wheel's with the reference writer.
+GATEWAY_MODULES = ("registry.gateways._armor",)
+
 #: Cython, pure-Python mode: annotations are documentation only (no C types, no runtime type
 #: checks), module globals are looked up at each use as in CPython.
 DIRECTIVES = {"language_level": 3, "annotation_typing": False, "binding": True,
@@ -149,7 +155,7 @@ def _native_extensions() -> list[Extension]:
         return []
     # a package's extension is its __init__ (PyInit_<package>), found where __init__.py is
     return [Extension(_source(m)[:-3].replace(os.sep, "."), [_source(m)])
-            for m in (*LOGIN_MODULES, *OPENPGP_MODULES)]
+            for m in (*LOGIN_MODULES, *OPENPGP_MODULES, *GATEWAY_MODULES)]
 
 
 class BuildExt(build_ext):
@@ -163,7 +169,7 @@ class BuildExt(build_ext):
 
     def build_extension(self, ext: Extension) -> None:
         if self.compiler.compiler_type == "unix":
-            flags = OPENPGP_CFLAGS if ext.name in OPENPGP_MODULES else CFLAGS
+            flags = OPENPGP_CFLAGS if ext.name in (*OPENPGP_MODULES, *GATEWAY_MODULES) else CFLAGS
             ext.extra_compile_args = [*ext.extra_compile_args, *flags]
         super().build_extension(ext)
 
@@ -177,7 +183,8 @@ class BuildExt(build_ext):
             from Cython.Build import cythonize
 
             for directives, group in ((DIRECTIVES, LOGIN_MODULES),
-                                      (OPENPGP_DIRECTIVES, OPENPGP_MODULES)):
+                                      (OPENPGP_DIRECTIVES, OPENPGP_MODULES),
+                                      (OPENPGP_DIRECTIVES, GATEWAY_MODULES)):
                 exts = [e for e in self.extensions if e.name in group]
                 generated = cythonize(
                     exts, build_dir=os.path.join(self.build_temp, "cython"),
@@ -205,7 +212,7 @@ class BuildPy(build_py):
         super().run()
         if self.distribution.ext_modules:
             return
-        for module in (*LOGIN_MODULES, *OPENPGP_MODULES):
+        for module in (*LOGIN_MODULES, *OPENPGP_MODULES, *GATEWAY_MODULES):
             stem = os.path.join(self.build_lib, _source(module)[:-3])
             for suffix in EXTENSION_SUFFIXES:
                 if os.path.exists(stem + suffix):

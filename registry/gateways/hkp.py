@@ -25,6 +25,8 @@ from datetime import datetime
 from typing import Literal, NamedTuple
 
 from registry.errors import GatewayRequestError
+from registry.gateways._armor import COMPILED as _ARMOR_COMPILED
+from registry.gateways._armor import armor_public_keys
 from registry.keys._crc24 import crc24
 
 try:
@@ -40,6 +42,7 @@ __all__ = [
     "IndexEntry",
     "RequestError",
     "armor_certificates",
+    "armor_certificates_bytes",
     "escape_uid",
     "parse_lookup",
     "parse_plain_get",
@@ -227,6 +230,15 @@ def armor_certificates(materials: Iterable[bytes]) -> str:
     if data and _sequoia_armor is not None:
         return str(_sequoia_armor(data, _PUBLIC_KEY))
     return _armor_py(data)
+
+
+def armor_certificates_bytes(materials: Iterable[bytes]) -> bytes:
+    """``armor_certificates(materials).encode()`` (the HKP answer's body): from the compiled
+    writer (:mod:`registry.gateways._armor`) when the install built it, else Sequoia's text."""
+    data = b"".join(materials)
+    if data and _ARMOR_COMPILED:
+        return armor_public_keys(data)
+    return armor_certificates((data,)).encode("ascii")
 
 
 def _armor_py(data: bytes) -> str:

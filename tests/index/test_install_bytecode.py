@@ -178,6 +178,22 @@ def _setup_names(name: str) -> tuple[str, ...]:
     raise AssertionError(f"setup.py has no {name}")
 
 
+def _probe_compiled(installed: dict[str, Any], group: str, probe: str, tmp_path: Path) -> None:
+    """Skip without a C compiler; else check that the wheel holds every module of setup.py's
+    ``group`` compiled and that ``probe`` passes in the installed tree (printing the path of
+    the compiled module it checked last)."""
+    if _compiler() is None:
+        pytest.skip("no C compiler here: the wheel is pure Python (setup.py says so)")
+    names = zipfile.ZipFile(installed["wheel"]).namelist()
+    for module in _setup_names(group):
+        stem = module.replace(".", "/")
+        assert any(stem + s in names for s in EXTENSION_SUFFIXES), f"{module} is not compiled"
+    run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         timeout=120, env=_env(installed["site"]), cwd=tmp_path)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.stdout.strip().endswith(tuple(EXTENSION_SUFFIXES)), run.stdout  # the C build ran
+
+
 SCAN_PROBE = """
 from datetime import UTC, datetime
 import registry.keys._pgp_scan as scan
@@ -203,20 +219,11 @@ def test_compiled_openpgp_scan_answers_as_the_pure_one(installed: dict[str, Any]
     wheel and through this tree, each in its own process, gives the same outcome line for
     line (errors and messages, or every field, the scan summary and policy reports), and
     32-bit times with the top bit set read unsigned."""
-    if _compiler() is None:
-        pytest.skip("no C compiler here: the wheel is pure Python (setup.py says so)")
     import pickle
 
     from scripts.bench_keys_openpgp import equivalence_inputs
 
-    names = zipfile.ZipFile(installed["wheel"]).namelist()
-    for module in _setup_names("OPENPGP_MODULES"):
-        stem = module.replace(".", "/")
-        assert any(stem + s in names for s in EXTENSION_SUFFIXES), f"{module} is not compiled"
-    run = subprocess.run([sys.executable, "-c", SCAN_PROBE], capture_output=True, text=True,
-                         timeout=60, env=_env(installed["site"]), cwd=tmp_path)
-    assert run.returncode == 0, run.stderr[-3000:]
-    assert run.stdout.strip().endswith(tuple(EXTENSION_SUFFIXES)), run.stdout  # the C build ran
+    _probe_compiled(installed, "OPENPGP_MODULES", SCAN_PROBE, tmp_path)
 
     items = equivalence_inputs(60)
     inputs = tmp_path / "inputs.pickle"
@@ -233,6 +240,30 @@ def test_compiled_openpgp_scan_answers_as_the_pure_one(installed: dict[str, Any]
     differ = [items[i][0] for i, (a, b) in enumerate(zip(compiled, pure, strict=True)) if a != b]
     assert differ == []
     assert sum('"err"' in line[:200] for line in pure) > 100  # refusals compared too
+
+
+ARMOR_PROBE = """
+import os, random
+import registry.gateways._armor as armor
+from registry.gateways import hkp
+from registry.keys._crc24 import crc24
+assert armor.COMPILED, armor.__file__
+assert hkp.armor_certificates_bytes([b"x"]) == armor.armor_public_keys(b"x")  # the compiled writer
+rng = random.Random(15)
+sizes = [*range(0, 200), 1211, 4096, 70001, *(rng.randrange(1, 20000) for _ in range(200))]
+for size in sizes:
+    data = os.urandom(size)
+    assert armor.armor_public_keys(data) == hkp._armor_py(data).encode("ascii"), size
+    assert armor.crc24(data) == crc24(data), size
+print(armor.__file__)
+"""
+
+
+def test_compiled_armor_is_the_reference_armor(installed: dict[str, Any], tmp_path: Path) -> None:
+    """The HKP armor compiled with its ``.pxd``'s C types (setup.py's GATEWAY_MODULES) writes
+    the reference writer's bytes (the same CRC-24) for every size across line and group
+    edges and random larger ones, and the HKP body comes from it."""
+    _probe_compiled(installed, "GATEWAY_MODULES", ARMOR_PROBE, tmp_path)
 
 
 def _run(path: Path | str, cwd: Path, *args: str) -> tuple[int, str, str]:
