@@ -658,6 +658,14 @@ def reclaim_name(
     if registry.owner(parsed) is None:
         raise NameNotFound(f"{parsed} is not registered", reason="KeyRegistry: name not found")
     tx = registry.reclaim(parsed)
+    if tx is not None and int(registry.head().number) >= tx.block_number:
+        owner = registry.owner(parsed)  # proven, not the endpoint's receipt
+        if owner is None or owner.lower() != signer.lower():
+            raise VerificationError(
+                f"the endpoint reported the reclaim of {parsed} mined in block {tx.block_number}"
+                f" (tx 0x{tx.tx_hash.hex()}), but at the trusted head its owner is still {owner}:"
+                " the transaction was dropped or replaced; run the reclaim again (through"
+                " another endpoint)")
     revoked: list[Revocation] = []
     if revoke_keys:
         for index in _live_indices(registry, parsed):

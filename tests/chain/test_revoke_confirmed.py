@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from registry.chain.records import TxResult
+from registry.chain.records import RevocationReason, TxResult
 from registry.errors import VerificationError
 from registry.keys import KeyType
 from registry.workflows import revoke_key
@@ -66,5 +66,44 @@ def test_a_rotation_the_endpoint_only_claims_is_not_reported_done(tmp_path: Path
         reg.rotate = dropped  # type: ignore[method-assign]
         with pytest.raises(VerificationError, match="still active"):
             rotate_key(reg, "alice@example.org", 0, new, no_proof=True, profile=None)
+    finally:
+        reg.close()
+
+
+def test_a_reclaim_the_endpoint_only_claims_is_not_reported_done(tmp_path: Path) -> None:
+    """Offboarding through a hostile endpoint: it drops the reclaim and answers a receipt.
+    `reclaim_name` proves the new owner at the trusted head instead of believing it; an
+    honest reclaim with ``revoke_keys`` leaves nothing of the previous holder live."""
+    from registry.chain.client import Registry
+    from registry.workflows import reclaim_name
+
+    reg = Registry.embedded(tmp_path / "chain.db")
+    leaver = "0x" + "42" * 20
+    try:
+        reg.register("example.org")
+        reg.assign("alice@example.org", reg.account.address)
+        reg.publish("alice@example.org", ed25519_blob(1), key_type=KeyType.SSH)
+        reg.publish("alice@example.org", ed25519_blob(2), key_type=KeyType.SSH)
+        reg.transfer("alice@example.org", leaver)
+
+        def dropped(*_a: Any, **_k: Any) -> TxResult:
+            return TxResult(tx_hash=b"\x22" * 32, block_number=reg.w3.eth.block_number,
+                            gas_used=40_000)
+
+        honest = reg.reclaim
+        reg.reclaim = dropped  # type: ignore[method-assign]
+        with pytest.raises(VerificationError, match="transaction was dropped"):
+            reclaim_name(reg, "alice@example.org", revoke_keys=True)
+        assert reg.owner("alice@example.org").lower() == leaver  # nothing else was sent
+        reg.reclaim = honest  # type: ignore[method-assign]
+
+        kept = reclaim_name(reg, "alice@example.org")
+        assert kept.revoked == () and kept.live == (0, 1)
+        done = reclaim_name(reg, "alice@example.org", revoke_keys=True, reason="cessation-of-operation")
+        assert [r.index for r in done.revoked] == [0, 1] and done.live == ()
+        assert reg.owner("alice@example.org") == reg.account.address
+        assert reg.lookup("alice@example.org") == []
+        assert {r.reason for r in reg.lookup("alice@example.org", include_revoked=True)} \
+            == {RevocationReason.CESSATION_OF_OPERATION}
     finally:
         reg.close()
