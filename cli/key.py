@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from registry.chain.records import RevocationReason
     from registry.keys import Key, Purpose
-    from registry.workflows import Publication
+    from registry.workflows import Publication, Revocation
 
 app = App(
     help="Inspect keys; publish, revoke and rotate key records.\n\n"
@@ -150,7 +150,7 @@ def _purposes(value: str | None) -> Purpose | None:
     return parsed
 
 
-def _reason(value: str) -> RevocationReason:
+def parse_reason(value: str) -> RevocationReason:
     from registry.chain.records import RevocationReason
 
     key = REASONS.get(value.strip().lower().replace("_", "-"))
@@ -278,7 +278,7 @@ def revoke(
     from registry.workflows import revoke_key
 
     text = parse_name(name).text
-    code = _reason(reason)
+    code = parse_reason(reason)
     revocation_bytes = _read_revocation(revocation)
     with open_registry(network) as reg:
         done = revoke_key(reg, text, record, reason=code, revocation=revocation_bytes)
@@ -286,11 +286,16 @@ def revoke(
     if as_json:
         emit_json(done)
         return
+    print(f"{revocation_line(done)}; {by}")
+
+
+def revocation_line(done: Revocation) -> str:
+    """``revoked record N of NAME (FINGERPRINT, REASON); tx 0x…, block B`` (key revoke, name reclaim)."""
     assert done.tx is not None
     carried = ", carrying its OpenPGP revocation" if done.revocation else ""
-    print(f"revoked record {done.index} of {done.name} ({done.fingerprint},"
-          f" {done.reason.label}{carried}); tx 0x{done.tx.tx_hash.hex()},"
-          f" block {done.tx.block_number}; {by}")
+    return (f"revoked record {done.index} of {done.name} ({done.fingerprint},"
+            f" {done.reason.label}{carried}); tx 0x{done.tx.tx_hash.hex()},"
+            f" block {done.tx.block_number}")
 
 
 @app.command("rotate")
@@ -327,7 +332,7 @@ def rotate(
         raise typer.BadParameter("give --proof or --no-proof, not both", param_hint="--no-proof")
     text = parse_name(name).text
     purposes = _purposes(purpose)
-    code = _reason(reason)
+    code = parse_reason(reason)
     start, until = _validity(valid_from, valid_until)
     key = _load(new_file)
     proof_bytes = read_input(proof) if proof is not None else b""

@@ -140,11 +140,11 @@ def reclaim(
 
     Example: keyanchor name reclaim alice@example.org --revoke-keys
     """
-    from cli.key import _reason
+    from cli.key import parse_reason, revocation_line
     from registry.workflows import reclaim_name
 
     text = check_name(name)
-    code = _reason(reason)
+    code = parse_reason(reason)
     with open_registry(network) as reg:
         done = reclaim_name(reg, text, revoke_keys=revoke_keys, reason=code)
         by = signed_by()
@@ -153,10 +153,8 @@ def reclaim(
         return
     assert done.tx is not None
     report("reclaimed", done.tx, False, by, name=done.name, owner=done.owner)
-    for r in done.revoked:
-        assert r.tx is not None
-        print(f"revoked record {r.index} of {r.name} ({r.fingerprint}, {r.reason.label});"
-              f" tx 0x{r.tx.tx_hash.hex()}, block {r.tx.block_number}")
+    for revocation in done.revoked:
+        print(revocation_line(revocation))
     if done.live:
         listed = ", ".join(str(i) for i in done.live)
         print(f"keyanchor: {done.name} still has live key records ({listed}), published by its"
